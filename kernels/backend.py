@@ -1,0 +1,75 @@
+"""The Backend / Prepared protocol every convolution implementation follows.
+
+A backend writer subclasses :class:`Backend`, implements :meth:`Backend.prepare`
+to return a :class:`Prepared`, and decorates the class with
+:func:`kernels.register`. Everything that is not the convolution itself
+(allocation, padding buffers, layout changes, host->device copies, JIT
+compilation) belongs in ``prepare``; calling the returned ``Prepared`` runs
+exactly one convolution, which is what a timer measures.
+"""
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+from .spec import ConvSpec
+
+
+class Prepared(ABC):
+    """One convolution, ready to run: ``p()`` computes, ``p.sync()`` waits, ``p.result()`` reads.
+
+    Subclasses implement ``__call__`` and ``result``; device backends also
+    override ``sync`` (wait for queued work) and may offer ``event_timer``.
+    """
+
+    @abstractmethod
+    def __call__(self) -> None:
+        """Run the convolution once (asynchronously on a device)."""
+
+    def sync(self) -> None:
+        """Block until all work queued by ``__call__`` has finished (no-op on the CPU)."""
+
+    @abstractmethod
+    def result(self) -> np.ndarray:
+        """Return the latest output as a host NumPy array of shape ``spec.out_shape``."""
+
+    def event_timer(self):
+        """Return a device timer (``start()``, ``stop() -> seconds``) or None to use the host clock."""
+        return None
+
+
+class Backend(ABC):
+    """A named convolution implementation.
+
+    Attributes:
+        name: registry name, e.g. ``"numpy"``.
+        device: ``"cpu"`` or ``"cuda"``.
+        description: one line shown by ``harness list``.
+    """
+
+    name: str = ""
+    device: str = "cpu"
+    description: str = ""
+
+    def unavailable_reason(self) -> str | None:
+        """Why this backend cannot run on this machine right now, or None if it can."""
+        return None
+
+    def timing_unsupported_reason(self) -> str | None:
+        """Why timings of this backend would be meaningless here (e.g. a simulator), or None."""
+        return None
+
+    def max_flops_per_call(self) -> float | None:
+        """Rough upper bound on the work one call can do in reasonable time; None means no limit."""
+        return None
+
+    @abstractmethod
+    def prepare(self, x: np.ndarray, w: np.ndarray, spec: ConvSpec) -> Prepared:
+        """Do all non-convolution work for ``x`` and ``w`` (already validated into ``spec``)."""
+
+    def __repr__(self) -> str:
+        return f"<Backend {self.name!r} on {self.device}>"
+
+
+REQUIRED_METHODS = ("unavailable_reason", "prepare")

@@ -1,0 +1,28 @@
+"""Test session setup: run numba-cuda under the CUDA simulator unless a real GPU is requested.
+
+``NUMBA_ENABLE_CUDASIM`` must be set before numba is first imported, which is why
+it happens here, at collection time. Set ``CONVBENCH_REAL_CUDA=1`` to test the
+kernels on a real GPU instead.
+"""
+from __future__ import annotations
+
+import os
+
+if os.environ.get("CONVBENCH_REAL_CUDA") != "1":
+    os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def rng():
+    """A seeded random generator, so failures reproduce."""
+    return np.random.default_rng(12345)
+
+
+def make_inputs(rng, N, C, H, W, F, k, dtype="float32"):
+    """Uniform(-1, 1) input and weight arrays of the given shape and dtype."""
+    x = rng.uniform(-1.0, 1.0, (N, C, H, W)).astype(dtype)
+    w = rng.uniform(-1.0, 1.0, (F, C, k, k)).astype(dtype)
+    return x, w

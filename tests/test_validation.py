@@ -1,0 +1,70 @@
+"""Every malformed call is refused by every backend with a message naming the argument."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import kernels
+
+BACKENDS = kernels.list_backends()
+X = np.zeros((1, 3, 8, 8), np.float32)
+W3 = np.zeros((4, 3, 3, 3), np.float32)
+
+# (id, x, w, kwargs, exception, message pattern)
+BAD_CALLS = [
+    ("x-not-array", X.tolist(), W3, {}, TypeError, r"x must be a numpy.ndarray"),
+    ("w-not-array", X, "w", {}, TypeError, r"w must be a numpy.ndarray"),
+    ("x-3d", X[0], W3, {}, ValueError, r"x must be 4-D"),
+    ("w-5d", X, W3[None], {}, ValueError, r"w must be 4-D"),
+    ("x-int", X.astype(np.int32), W3, {}, TypeError, r"x.dtype must be float32 or float64"),
+    ("float16", X.astype(np.float16), W3.astype(np.float16), {}, TypeError, r"x.dtype"),
+    ("dtype-mismatch", X, W3.astype(np.float64), {}, TypeError, r"share one dtype"),
+    ("stride-0", X, W3, {"stride": 0}, ValueError, r"stride must be an int >= 1, got 0"),
+    ("stride-float", X, W3, {"stride": 1.5}, TypeError, r"stride must be an int"),
+    ("stride-bool", X, W3, {"stride": True}, TypeError, r"stride must be an int"),
+    ("padding-negative", X, W3, {"padding": -1}, ValueError, r"padding must be .*got -1"),
+    ("padding-string", X, W3, {"padding": "valid"}, ValueError, r"padding must be .*'valid'"),
+    ("padding-float", X, W3, {"padding": 1.0}, TypeError, r"padding must be"),
+    ("same-even-k", X, np.zeros((4, 3, 2, 2), np.float32), {"padding": "same"}, ValueError, r"odd kernel"),
+    ("channels", X, np.zeros((4, 2, 3, 3), np.float32), {}, ValueError, r"channels differ.*C=3.*C=2"),
+    ("kernel-too-big", X, np.zeros((4, 3, 9, 9), np.float32), {}, ValueError, r"k=9 is larger than the padded input"),
+    ("non-square-kernel", X, np.zeros((4, 3, 3, 1), np.float32), {}, ValueError, r"square kernels"),
+    ("C-zero", np.zeros((1, 0, 8, 8), np.float32), np.zeros((4, 0, 3, 3), np.float32), {}, ValueError, r"C must be >= 1"),
+    ("H-zero", np.zeros((1, 3, 0, 8), np.float32), W3, {"padding": 2}, ValueError, r"H must be >= 1"),
+    ("F-zero", X, np.zeros((0, 3, 3, 3), np.float32), {}, ValueError, r"F must be >= 1"),
+]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("bad", BAD_CALLS, ids=[b[0] for b in BAD_CALLS])
+def test_bad_calls_are_refused(backend, bad):
+    _, x, w, kwargs, exc, pattern = bad
+    with pytest.raises(exc, match=pattern):
+        kernels.conv2d(x, w, backend=backend, **kwargs)
+
+
+def test_unknown_backend_lists_the_known_ones():
+    with pytest.raises(ValueError, match=r"unknown backend 'cudnn'.*numpy"):
+        kernels.conv2d(X, W3, backend="cudnn")
+
+
+def test_backend_name_must_be_a_string():
+    with pytest.raises(TypeError, match="backend must be a str"):
+        kernels.get_backend(3)
+
+
+def test_validation_happens_before_backend_work(monkeypatch):
+    """No backend re-validates: a bad call never reaches prepare()."""
+    calls = []
+    impl = kernels.get_backend("numpy")
+    monkeypatch.setattr(impl, "prepare", lambda *a: calls.append(a))
+    with pytest.raises(ValueError):
+        kernels.conv2d(X, W3, stride=0, backend="numpy")
+    assert calls == []
+
+
+def test_unavailable_backend_raises_runtime_error(monkeypatch):
+    impl = kernels.get_backend("numpy")
+    monkeypatch.setattr(impl, "unavailable_reason", lambda: "no BLAS today")
+    with pytest.raises(RuntimeError, match="no BLAS today"):
+        kernels.conv2d(X, W3, backend="numpy")
