@@ -8,9 +8,11 @@ from __future__ import annotations
 import math
 
 from numba import cuda, float32, float64
+from numba.cuda import config
 
-#: Edge of the square shared-memory tile of the pointwise GEMM kernel.
-TILE = 16
+#: Edge of the square shared-memory tile of the pointwise GEMM kernel (shrunk in the simulator,
+#: where every CUDA thread is a Python thread).
+TILE = 8 if config.ENABLE_CUDASIM else 16
 _NB_TYPES = {"float32": float32, "float64": float64}
 _CACHE: dict = {}
 

@@ -1,0 +1,167 @@
+"""Command line: ``python -m harness {sweep,list,check,plot,compare,peak}``.
+
+``make_parser()`` builds the argparse tree without importing numba, pandas or
+torch, so ``--help`` answers at once; ``main()`` dispatches to
+:mod:`harness.commands`. Bad requests exit 2 with one line on stderr.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import kernels
+
+from .presets import build_presets
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """A bad request: printed as one line on stderr, exit code 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """ArgumentParser whose errors are one line on stderr and exit code 2 (no usage dump)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        sys.exit(EXIT_USAGE)
+
+
+def backend_list(text: str) -> list[str]:
+    """Parse ``a,b`` into registered backend names (argparse type)."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in kernels.list_backends()]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown backend(s) {', '.join(map(repr, unknown)) or '(none given)'}; "
+            f"choose from: {', '.join(kernels.list_backends())}")
+    return list(dict.fromkeys(names))
+
+
+def preset_name(text: str) -> str:
+    """A known preset name (argparse type)."""
+    presets = build_presets()
+    if text not in presets:
+        raise argparse.ArgumentTypeError(f"unknown preset {text!r}; choose from: {', '.join(presets)}")
+    return text
+
+
+def axis(text: str) -> tuple[str, tuple]:
+    """``NAME=v1,v2`` (argparse type)."""
+    from .cases import parse_axis
+
+    try:
+        return parse_axis(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def positive_float(text: str) -> float:
+    """A float > 0 (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """An int >= 1 (argparse type)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _add_case_options(p, default_preset: str) -> None:
+    presets = build_presets()
+    p.add_argument("--preset", type=preset_name, default=default_preset,
+                   help=f"layers and axes to run (default: {default_preset}); one of: {', '.join(presets)}")
+    p.add_argument("--backends", type=backend_list, default=None, metavar="A,B",
+                   help=f"backends to run (default: all registered): {', '.join(kernels.list_backends())}")
+    p.add_argument("--axis", type=axis, action="append", default=[], metavar="NAME=V1,V2",
+                   help="override an axis for every layer, e.g. --axis N=1,8 --axis k=3,5 "
+                        "(N, C, H, W, F, k, stride, padding, dtype, threads); repeatable")
+    p.add_argument("--dtype", choices=kernels.SUPPORTED_DTYPES, default=None, help="shorthand for --axis dtype=D")
+    p.add_argument("--threads", type=positive_int, default=None, metavar="T",
+                   help="threads for every backend (Numba, BLAS, torch); default: all cores")
+    p.add_argument("--budget-s", type=positive_float, default=None, metavar="S",
+                   help="time budget per point in seconds (default: 0.5 for sweep, 5 for check)")
+
+
+def make_parser() -> Parser:
+    """The full argument parser (cheap to build: imports no numba, pandas or torch)."""
+    parser = Parser(prog="harness", description="convbench: time 2-D convolution backends on real network "
+                    "layers, record tidy tables, draw plots, and answer how much time a 1x1 reduction saves.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    sub.required = True
+
+    p = sub.add_parser("sweep", help="measure backends over a preset's layers (the main job)",
+                       description="Check every backend against a float64 reference, then time it on every "
+                       "case; write results/RUN_ID.csv (+ .samples.csv, .json, .reduction.csv) and plots/RUN_ID/.")
+    _add_case_options(p, "inception3a")
+    p.add_argument("--target-rel-ci", type=positive_float, default=0.02, metavar="F",
+                   help="stop timing a point once the 95%% CI of its median is within this fraction (default 0.02)")
+    p.add_argument("--results-dir", default="results", help="where run tables go (default: results)")
+    p.add_argument("--plots-dir", default="plots", help="where plot folders go (default: plots)")
+    p.add_argument("--run-id", default=None, help="name of this run (default: PRESET-DATE-TIME)")
+    p.add_argument("--resume", default=None, metavar="RUN_ID",
+                   help="continue an interrupted run with its original settings; measured points are kept")
+    p.add_argument("--baseline", default="numpy", help="backend the speedup plot is relative to (default numpy)")
+    p.add_argument("--no-plots", action="store_true", help="do not draw plots")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
+
+    sub.add_parser("list", help="backends (with availability) and presets",
+                   description="List every registered backend, whether it can run here (and why not), "
+                   "and every preset.")
+
+    p = sub.add_parser("check", help="correctness only: every backend vs the reference, no timing",
+                       description="Run each backend once per case and compare with the float64 reference. "
+                       "Exit 1 if any answer is wrong or a backend fails.")
+    _add_case_options(p, "smoke")
+
+    p = sub.add_parser("plot", help="redraw the plots of a saved run", description="Redraw plots/RUN_ID/*.png "
+                       "from results/RUN_ID.csv and its metadata, without re-running anything.")
+    p.add_argument("table", metavar="RESULTS.csv", help="a run table, e.g. results/inception3a-20260101-120000.csv")
+    p.add_argument("--plots-dir", default="plots", help="where plot folders go (default: plots)")
+    p.add_argument("--baseline", default="numpy", help="backend the speedup plot is relative to (default numpy)")
+
+    p = sub.add_parser("compare", help="compare two runs and flag significant slowdowns",
+                       description="Match rows of two runs, test per-round samples with Mann-Whitney U, and "
+                       "flag regressions (slower by more than --threshold and significant). Exit 1 on a regression.")
+    p.add_argument("base", metavar="BASE", help="baseline run: results/RUN_ID.csv or a run id")
+    p.add_argument("new", metavar="NEW", help="new run: results/RUN_ID.csv or a run id")
+    p.add_argument("--threshold", type=positive_float, default=0.10,
+                   help="relative slowdown that counts (default 0.10 = 10%%)")
+    p.add_argument("--alpha", type=positive_float, default=0.01, help="significance level (default 0.01)")
+    p.add_argument("--results-dir", default="results", help="where run ids are looked up (default: results)")
+    p.add_argument("--markdown", metavar="FILE", default=None, help="also write the comparison as Markdown")
+    p.add_argument("--plot", metavar="PNG", default=None, help="also draw the per-row ratio with its CI")
+
+    p = sub.add_parser("peak", help="measure this machine's peak GEMM FLOP/s and copy bandwidth",
+                       description="Time a large float32/float64 GEMM through BLAS and a large copy; store "
+                       "the result in RESULTS_DIR/peak.json for the roofline plot and run metadata.")
+    p.add_argument("--results-dir", default="results", help="where peak.json goes (default: results)")
+    p.add_argument("--seconds", type=positive_float, default=1.0, help="time per measurement (default 1)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` and run the command; return the exit code."""
+    args = make_parser().parse_args(argv)
+    from . import commands
+
+    try:
+        return commands.run(args, argv if argv is not None else sys.argv[1:])
+    except UsageError as exc:
+        sys.stderr.write(f"harness: error: {exc}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write("harness: interrupted\n")
+        return 130

@@ -1,0 +1,247 @@
+"""What each CLI command does (argument parsing lives in :mod:`harness.cli`)."""
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+
+import kernels
+
+from .cli import UsageError
+
+#: Default per-point time budgets (seconds) for timing and for correctness-only checks.
+SWEEP_BUDGET_S = 0.5
+CHECK_BUDGET_S = 5.0
+
+
+def _cases(settings: dict, default_threads: int):
+    from .cases import build_cases
+    from .presets import get_preset
+    from .threads import max_threads
+
+    preset = get_preset(settings["preset"])
+    overrides = {name: tuple(values) for name, values in settings["axes"]}
+    if settings.get("dtype"):
+        overrides["dtype"] = (settings["dtype"],)
+    if settings.get("threads"):
+        overrides["threads"] = (settings["threads"],)
+    for t in overrides.get("threads", ()):
+        if t > max_threads():
+            raise UsageError(f"threads={t} exceeds the {max_threads()} threads Numba can use here (NUMBA_NUM_THREADS)")
+    return preset, build_cases(preset, overrides, default_threads=default_threads)
+
+
+def _settings(args, budget_s: float) -> dict:
+    return dict(preset=args.preset, backends=args.backends or kernels.list_backends(),
+                axes=[[name, list(values)] for name, values in args.axis], dtype=args.dtype,
+                threads=args.threads, budget_s=args.budget_s or budget_s,
+                target_rel_ci=getattr(args, "target_rel_ci", 0.02), baseline=getattr(args, "baseline", "numpy"))
+
+
+def _resume_settings(files) -> dict:
+    from .results import read_metadata
+
+    meta = read_metadata(files.metadata)
+    if not meta.get("settings") or not files.table.is_file():
+        raise UsageError(f"cannot resume {files.run_id!r}: no {files.metadata} with settings and {files.table}")
+    unknown = [b for b in meta["settings"]["backends"] if b not in kernels.list_backends()]
+    if unknown:
+        raise UsageError(f"cannot resume {files.run_id!r}: backend(s) {', '.join(unknown)} are not registered")
+    return meta
+
+
+def sweep(args, argv) -> int:
+    """``harness sweep``: measure, write table/samples/metadata/reduction, draw plots, print the summary."""
+    from .console import SweepProgress
+    from .metadata import collect_metadata, now_iso
+    from .peak import load_peak, measure_peak, save_peak
+    from .results import ResultsWriter, RunFiles, drop_orphan_samples
+    from .sweep import run_sweep
+    from .threads import max_threads
+    from .timing import TimingConfig
+
+    run_id = args.resume or args.run_id or f"{args.preset}-{dt.datetime.now():%Y%m%d-%H%M%S}"
+    try:
+        files = RunFiles(args.results_dir, run_id, args.plots_dir)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    if args.resume:
+        meta = _resume_settings(files)
+        settings = meta["settings"]
+        meta.setdefault("resumed_at", []).append(now_iso())
+    else:
+        if files.table.exists():
+            raise UsageError(f"run {run_id!r} already exists ({files.table}); continue it with --resume {run_id} "
+                             "or choose another --run-id")
+        settings = _settings(args, SWEEP_BUDGET_S)
+        meta = None
+    if settings["baseline"] not in kernels.list_backends():
+        raise UsageError(f"unknown baseline {settings['baseline']!r}; choose from: {', '.join(kernels.list_backends())}")
+    preset, cases = _cases(settings, max_threads())
+    config = TimingConfig(budget_s=settings["budget_s"], target_rel_ci=settings["target_rel_ci"])
+    writer = ResultsWriter(files)
+    peak = load_peak(args.results_dir)
+    if peak is None:
+        peak = measure_peak(seconds=0.25)
+        save_peak(args.results_dir, peak)
+    if meta is None:
+        meta = collect_metadata(run_id=run_id, command=["python", "-m", "harness", *argv], preset=preset.name,
+                                backends=settings["backends"], peak=peak)
+        meta["settings"] = settings
+    meta["status"] = "running"
+    writer.write_metadata(meta)
+    done = drop_orphan_samples(files) if args.resume else set()
+    total = len(cases) * len(settings["backends"])
+    try:
+        with SweepProgress(total - len(done), quiet=args.quiet) as progress:
+            stats = run_sweep(cases, settings["backends"], config, writer, run_id=run_id, done=done,
+                              on_start=progress.start, on_done=progress.done)
+    except KeyboardInterrupt:
+        meta.update(status="interrupted", interrupted_at=now_iso())
+        writer.write_metadata(meta)
+        sys.stderr.write(f"harness: interrupted; finished points are in {files.table}; "
+                         f"continue with: python -m harness sweep --resume {run_id}\n")
+        return 130
+    _finish_metadata(meta, stats)
+    writer.write_metadata(meta)
+    paths = finish_run(files, meta, baseline=settings["baseline"], plots=not args.no_plots, quiet=args.quiet)
+    if not args.quiet:
+        print(f"{stats.wall_s:.1f} s; points: " + ", ".join(f"{n} {s}" for s, n in stats.by_status.items())
+              + (f"; {stats.already_done} kept from before" if stats.already_done else ""))
+    return 0
+
+
+def _finish_metadata(meta: dict, stats) -> None:
+    import numba
+
+    from .metadata import now_iso
+
+    try:
+        meta["numba_threading_layer"] = numba.threading_layer()
+    except ValueError:
+        pass
+    meta.update(status="complete", finished_at=now_iso(), wall_s=round(stats.wall_s, 3),
+                points=dict(stats.by_status))
+
+
+def finish_run(files, meta: dict, *, baseline: str, plots: bool, quiet: bool) -> list[Path]:
+    """After measuring (or for ``plot``): reduction table, plots, and the printed summary."""
+    from .console import print_summary
+    from .plots import draw_all
+    from .reduction import reduction_table, verdict_lines
+    from .results import read_table
+
+    table = read_table(files.table)
+    paths = [files.table, files.samples, files.metadata]
+    reduction = reduction_table(table) if (table["role"].notna().any() if "role" in table else False) else None
+    if reduction is not None:
+        reduction.to_csv(files.reduction, index=False)
+        paths.append(files.reduction)
+    if plots:
+        paths += draw_all(table, meta, files.plots, baseline=baseline, reduction=reduction)
+    if not quiet:
+        print_summary(table, title=f"GFLOP/s, run {files.run_id} (best per case highlighted)",
+                      verdicts=verdict_lines(reduction), paths=paths)
+    return paths
+
+
+def list_(args, argv) -> int:
+    """``harness list``: backends with availability, then presets."""
+    from rich.table import Table
+
+    from .console import console
+    from .presets import build_presets
+
+    con = console()
+    table = Table(title="Backends", title_justify="left")
+    for col in ("backend", "device", "available", "what it is / why not"):
+        table.add_column(col)
+    for name in kernels.list_backends():
+        impl = kernels.get_backend(name)
+        reason = impl.unavailable_reason()
+        table.add_row(name, impl.device, "yes" if reason is None else "[red]no[/]",
+                      impl.description if reason is None else reason)
+    con.print(table)
+    presets = Table(title="Presets", title_justify="left")
+    for col in ("preset", "layers", "description"):
+        presets.add_column(col)
+    for p in build_presets().values():
+        presets.add_row(p.name, str(len(p.layers)), p.description)
+    con.print(presets)
+    return 0
+
+
+def check(args, argv) -> int:
+    """``harness check``: every backend once per case against the reference; exit 1 on wrong/failed."""
+    from rich.table import Table
+
+    from .console import STATUS_STYLE, console
+    from .results import MemoryWriter
+    from .sweep import run_sweep
+    from .threads import max_threads
+    from .timing import TimingConfig
+
+    settings = _settings(args, CHECK_BUDGET_S)
+    _, cases = _cases(settings, max_threads())
+    writer = MemoryWriter()
+    run_sweep(cases, settings["backends"], TimingConfig(budget_s=settings["budget_s"]), writer, run_id="check",
+              timed=False)
+    table = Table(title=f"Correctness vs float64 reference, preset {settings['preset']}", title_justify="left")
+    for col in ("case", "backend", "status", "max_abs_err", "tolerance", "reason"):
+        table.add_column(col)
+    for row in writer.rows:
+        err = row.get("max_abs_err")
+        table.add_row(row["case"], row["backend"], f"[{STATUS_STYLE[row['status']]}]{row['status']}[/]",
+                      f"{err:.2e}" if err is not None else "", f"{row['tolerance']:.2e}" if row.get("tolerance") else "",
+                      row["reason"])
+    console().print(table)
+    bad = [r for r in writer.rows if r["status"] in ("wrong", "failed")]
+    return 1 if bad else 0
+
+
+def plot(args, argv) -> int:
+    """``harness plot RESULTS.csv``: redraw a saved run's plots (and reduction table) from disk."""
+    from .results import RunFiles, read_metadata, read_table
+
+    table_path = Path(args.table)
+    try:
+        files = RunFiles.from_table(table_path, args.plots_dir)
+        read_table(files.table)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    finish_run(files, read_metadata(files.metadata), baseline=args.baseline, plots=True, quiet=False)
+    return 0
+
+
+def peak(args, argv) -> int:
+    """``harness peak``: measure and store peak GEMM GFLOP/s and copy bandwidth."""
+    from .peak import measure_peak, save_peak
+
+    result = measure_peak(seconds=args.seconds)
+    path = save_peak(args.results_dir, result)
+    flops = ", ".join(f"{dt}: {v:.1f} GFLOP/s" for dt, v in result["gemm_gflops"].items())
+    print(f"peak on {result['cpu_model']} ({result['threads']} threads): GEMM {flops}; "
+          f"copy {result['copy_gbytes_per_s']:.1f} GB/s\nwrote {path}")
+    return 0
+
+
+def compare(args, argv) -> int:
+    """``harness compare BASE NEW``: see :mod:`harness.compare`."""
+    from .compare import run_compare
+
+    try:
+        return run_compare(args)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+COMMANDS = {"sweep": sweep, "list": list_, "check": check, "plot": plot, "peak": peak, "compare": compare}
+
+
+def run(args, argv) -> int:
+    """Dispatch ``args.command`` to its function."""
+    try:
+        command = COMMANDS[args.command]
+    except KeyError:
+        raise UsageError(f"unknown command {args.command!r}; choose from: {', '.join(COMMANDS)}") from None
+    return command(args, argv)

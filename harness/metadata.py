@@ -1,0 +1,117 @@
+"""What a run was measured on: machine, software versions, threading, BLAS, GPU, command."""
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+
+def now_iso() -> str:
+    """The current UTC time in ISO 8601, to the second."""
+    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+
+
+def cpu_model() -> str:
+    """The CPU model name from /proc/cpuinfo (or platform.processor as a fallback)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def memory_gib() -> float | None:
+    """Total memory in GiB (Linux /proc/meminfo), or None where unknown."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                return round(int(line.split()[1]) / 2**20, 1)
+    except OSError:
+        pass
+    return None
+
+
+def git_commit() -> str | None:
+    """The commit of the checkout the harness runs from (with '+dirty' when modified), or None."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
+        if sha.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+        return sha.stdout.strip() + ("+dirty" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _versions() -> dict:
+    import llvmlite
+    import numba
+    import numpy
+    import pandas
+
+    versions = dict(python=platform.python_version(), numpy=numpy.__version__, numba=numba.__version__,
+                    llvmlite=llvmlite.__version__, pandas=pandas.__version__)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        versions["torch"] = torch.__version__
+    return versions
+
+
+def gpu_info() -> dict | None:
+    """Name, compute capability and driver of the CUDA GPU if one is present (not the simulator)."""
+    try:
+        from numba import cuda
+        from numba.cuda import config
+
+        if config.ENABLE_CUDASIM or not cuda.is_available():
+            return None
+        device = cuda.get_current_device()
+        name = device.name.decode() if isinstance(device.name, bytes) else str(device.name)
+        info = dict(name=name, compute_capability=".".join(map(str, device.compute_capability)))
+        try:
+            info["driver"] = ".".join(map(str, cuda.cudadrv.driver.driver.get_version()))
+        except Exception:  # driver version is nice to have
+            pass
+        return info
+    except Exception:
+        return None
+
+
+def collect_metadata(*, run_id: str, command: list[str], preset: str, backends: list[str], peak: dict | None) -> dict:
+    """Everything needed to interpret (and reproduce) a run, as a JSON-able dict."""
+    import numba
+    from threadpoolctl import threadpool_info
+
+    try:
+        threading_layer = numba.threading_layer()
+    except ValueError:  # no parallel region has run yet
+        threading_layer = numba.config.THREADING_LAYER
+    return dict(
+        run_id=run_id,
+        command=" ".join(command),
+        preset=preset,
+        backends=backends,
+        started_at=now_iso(),
+        git_commit=git_commit(),
+        host=socket.gethostname(),
+        platform=platform.platform(),
+        cpu_model=cpu_model(),
+        cpu_count=os.cpu_count(),
+        memory_gib=memory_gib(),
+        versions=_versions(),
+        numba_threading_layer=threading_layer,
+        numba_num_threads=numba.config.NUMBA_NUM_THREADS,
+        blas=[{k: v for k, v in info.items() if k in ("internal_api", "version", "num_threads",
+                                                      "threading_layer", "architecture", "filepath")}
+              for info in threadpool_info()],
+        gpu=gpu_info(),
+        peak=peak,
+    )

@@ -1,0 +1,123 @@
+"""Presets: named lists of labelled layers plus default axes, the input of every sweep.
+
+A :class:`Layer` is one convolution of a real network (or a synthetic one); a
+:class:`Preset` adds default axis values (batch N, dtype, threads...) which
+``--axis NAME=v1,v2`` can override. Layers that belong to a reduction study carry
+``branch`` and ``role`` ("direct": the unreduced kxk convolution; "reduce": the 1x1
+in front of it; "conv": the kxk after the reduce).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+#: Axes a sweep can vary, in table order.
+AXES = ("N", "C", "H", "W", "F", "k", "stride", "padding", "dtype", "threads")
+ROLES = (None, "direct", "reduce", "conv")
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One labelled convolution: shape fields, padding (int or "same") and its reduction-study role."""
+
+    label: str
+    C: int
+    H: int
+    W: int
+    F: int
+    k: int
+    stride: int = 1
+    padding: int | str = 0
+    N: int = 1
+    branch: str | None = None
+    role: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise ValueError(f"layer {self.label!r}: role must be one of {ROLES}, got {self.role!r}")
+        if (self.branch is None) != (self.role is None):
+            raise ValueError(f"layer {self.label!r}: branch and role go together")
+
+
+def default_threads() -> int:
+    """Threads a sweep uses by default: NUMBA_NUM_THREADS if set, else the cores this process may use.
+
+    Mirrors Numba's own default without importing numba (so ``--help`` stays fast).
+    """
+    env = os.environ.get("NUMBA_NUM_THREADS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named sweep: layers plus default axis values (each axis a tuple of values)."""
+
+    name: str
+    description: str
+    layers: tuple[Layer, ...]
+    axes: dict = field(default_factory=dict)
+
+    @property
+    def has_reduction(self) -> bool:
+        """True when the preset holds direct/reduced pairs for the reduction study."""
+        return any(layer.role == "direct" for layer in self.layers)
+
+
+def _smoke_layers() -> list[Layer]:
+    return [
+        Layer("1x1", C=6, H=4, W=4, F=5, k=1),
+        Layer("3x3", C=3, H=6, W=5, F=4, k=3, padding="same", N=2),
+        Layer("3x3/2", C=3, H=7, W=7, F=2, k=3, stride=2, padding=1),
+        Layer("5x5 reduce", C=6, H=5, W=5, F=2, k=1, branch="5x5", role="reduce"),
+        Layer("5x5", C=2, H=5, W=5, F=4, k=5, padding="same", branch="5x5", role="conv"),
+        Layer("5x5 direct", C=6, H=5, W=5, F=4, k=5, padding="same", branch="5x5", role="direct"),
+    ]
+
+
+def _threads_axis() -> tuple[int, ...]:
+    return tuple(range(1, default_threads() + 1))
+
+
+def build_presets() -> dict[str, Preset]:
+    """Every built-in preset by name (built on demand so layer tables import lazily)."""
+    from . import networks
+
+    def preset(name, description, layers, **axes):
+        return Preset(name, description, tuple(layers), {k: tuple(v) for k, v in axes.items()})
+
+    inception3a = networks.inception_module("3a")
+    threads_layers = [layer for layer in inception3a if layer.label in ("3a 1x1", "3a 3x3", "3a 5x5 direct")]
+    return {
+        p.name: p
+        for p in (
+            preset("smoke", "tiny 1x1/3x3/5x5/strided layers and one reduction pair; seconds, every backend",
+                   _smoke_layers()),
+            preset("inception3a", "GoogLeNet Inception 3a (28x28, C=192) with/without 1x1 reductions; N=1,8",
+                   inception3a, N=(1, 8)),
+            preset("inception", "every GoogLeNet Inception module 3a..5b with/without reductions; N=1",
+                   networks.inception_all(), N=(1,)),
+            preset("resnet50", "ResNet-50 stem and bottleneck layers (1x1 reduce, 3x3, 1x1 expand, downsample)",
+                   networks.resnet50(), N=(1,)),
+            preset("mobilenet", "MobileNet v1 pointwise (1x1) layers, 112x112 down to 7x7",
+                   networks.mobilenet_pointwise(), N=(1,)),
+            preset("scaling", "1x1/3x3/5x5 over a geometric range of C (28x28) and of H (C=64)",
+                   networks.scaling_layers(), N=(1,)),
+            preset("threads", "Inception 3a 1x1, 3x3 and 5x5-direct over threads = 1..cores",
+                   threads_layers, N=(1,), threads=_threads_axis()),
+            preset("gpu", "Inception 3a..5b and ResNet-50 layers at N=32, sized for a big GPU",
+                   networks.inception_all() + networks.resnet50()[1:], N=(32,)),
+        )
+    }
+
+
+def get_preset(name: str) -> Preset:
+    """The preset called ``name``; an unknown name raises ValueError listing the known ones."""
+    presets = build_presets()
+    if name not in presets:
+        raise ValueError(f"unknown preset {name!r}; choose from: {', '.join(presets)}")
+    return presets[name]

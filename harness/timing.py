@@ -1,0 +1,150 @@
+"""The timing protocol: calls per round sized to >= ~1 ms, warm-up, rounds until the median is stable.
+
+Pure logic over an injectable clock, so tests drive it with a fake one. GPU
+backends pass a device event timer (``start()``/``stop() -> seconds``); every
+other backend is timed with the host clock after a ``sync``.
+"""
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class TimingConfig:
+    """How long and how precisely to time one point.
+
+    Attributes:
+        budget_s: time budget of the timed rounds of one point (warm-up included);
+            at least ``min_rounds`` rounds run even when it is spent.
+        target_rel_ci: stop once the 95% CI half-width of the median is at most this
+            fraction of the median.
+        min_rounds / max_rounds: bounds on the number of timed rounds.
+        min_round_s: a round repeats the call until it lasts at least this long.
+        warmup_s: untimed calls before the first round (at least one round's worth).
+    """
+
+    budget_s: float = 1.0
+    target_rel_ci: float = 0.02
+    min_rounds: int = 5
+    max_rounds: int = 500
+    min_round_s: float = 1e-3
+    warmup_s: float = 0.05
+
+    def __post_init__(self) -> None:
+        if not self.budget_s > 0:
+            raise ValueError(f"budget_s must be > 0, got {self.budget_s}")
+        if not self.target_rel_ci > 0:
+            raise ValueError(f"target_rel_ci must be > 0, got {self.target_rel_ci}")
+        if not 1 <= self.min_rounds <= self.max_rounds:
+            raise ValueError(f"need 1 <= min_rounds <= max_rounds, got {self.min_rounds}, {self.max_rounds}")
+
+
+@dataclass(frozen=True)
+class RoundTimes:
+    """Per-call seconds of each timed round, plus how they were obtained."""
+
+    times_s: tuple[float, ...]
+    calls_per_round: int
+    converged: bool
+
+    @property
+    def median_s(self) -> float:
+        """Median per-call time over rounds."""
+        return float(np.median(self.times_s))
+
+    @property
+    def min_s(self) -> float:
+        """Fastest round's per-call time."""
+        return float(np.min(self.times_s))
+
+    @property
+    def iqr_s(self) -> float:
+        """Interquartile range of the per-call times."""
+        q1, q3 = np.percentile(self.times_s, [25, 75])
+        return float(q3 - q1)
+
+    @property
+    def rel_ci(self) -> float:
+        """Relative 95% CI half-width of the median."""
+        return median_rel_ci(self.times_s)
+
+
+def median_ci(samples, confidence: float = 0.95) -> tuple[float, float]:
+    """Distribution-free confidence interval of the median from order statistics (binomial)."""
+    from scipy.stats import binom
+
+    xs = np.sort(np.asarray(samples, dtype=float))
+    n = len(xs)
+    if n == 0:
+        raise ValueError("median_ci needs at least one sample")
+    j = int(binom.ppf((1 - confidence) / 2, n, 0.5))
+    lo, hi = max(j - 1, 0), min(n - j, n - 1)
+    return float(xs[lo]), float(xs[hi])
+
+
+def median_rel_ci(samples, confidence: float = 0.95) -> float:
+    """Half-width of :func:`median_ci` divided by the median (inf for a zero median)."""
+    lo, hi = median_ci(samples, confidence)
+    med = float(np.median(samples))
+    return (hi - lo) / 2 / med if med > 0 else math.inf
+
+
+class HostTimer:
+    """Times a region with a host clock; the caller syncs the device before ``stop``."""
+
+    def __init__(self, clock: Callable[[], float], sync: Callable[[], None]):
+        self._clock = clock
+        self._sync = sync
+        self._t0 = 0.0
+
+    def start(self) -> None:
+        """Read the clock."""
+        self._t0 = self._clock()
+
+    def stop(self) -> float:
+        """Wait for the device, read the clock, return elapsed seconds."""
+        self._sync()
+        return self._clock() - self._t0
+
+
+def time_rounds(fn: Callable[[], None], sync: Callable[[], None], config: TimingConfig,
+                clock: Callable[[], float] = time.perf_counter, timer=None) -> RoundTimes:
+    """Time ``fn`` in rounds following ``config``; ``timer`` (start/stop) defaults to the host clock.
+
+    ``fn`` must already have run once (compilation is never timed here). The
+    budget is measured on ``clock`` whatever the timer.
+    """
+    timer = timer or HostTimer(clock, sync)
+
+    def one_round(calls: int) -> float:
+        sync()
+        timer.start()
+        for _ in range(calls):
+            fn()
+        return timer.stop() / calls
+
+    start = clock()
+    per_call = max(one_round(1), 1e-9)
+    calls = max(1, math.ceil(config.min_round_s / per_call))
+    while True:  # warm-up: at least one full round, until warmup_s has passed
+        per_call = max(one_round(calls), 1e-9)
+        if clock() - start >= config.warmup_s:
+            break
+    calls = max(1, math.ceil(config.min_round_s / per_call))
+    times: list[float] = []
+    converged = False
+    while True:
+        times.append(one_round(calls))
+        if len(times) < config.min_rounds:
+            continue
+        if median_rel_ci(times) <= config.target_rel_ci:
+            converged = True
+            break
+        if len(times) >= config.max_rounds or clock() - start >= config.budget_s:
+            break
+    return RoundTimes(tuple(times), calls, converged)
