@@ -18,7 +18,7 @@ import kernels
 from .cases import Case
 from .timing import RoundTimes, TimingConfig, time_rounds
 
-#: A backend whose calls are this much too slow for the budget is skipped instead of timed.
+#: The tiny layer slow backends (those with ``max_flops_per_call``) are calibrated on.
 CALIBRATION_SHAPE = dict(N=1, C=4, H=6, W=6, F=4, k=3, stride=1, padding=1)
 
 
@@ -116,7 +116,8 @@ def measure_point(backend: str, case: Case, data: CaseData | None, config: Timin
                                            f"{limit / 1e6:.1f} MFLOP"))
         estimator = estimator or SpeedEstimator(clock)
         est = estimator.estimate_call_s(impl, spec)
-        calls_needed = 1 + (config.min_rounds + 1 if timed else 0)
+        will_time = timed and impl.timing_unsupported_reason() is None
+        calls_needed = 1 + (config.min_rounds + 1 if will_time else 0)
         if est is not None and est * calls_needed > config.budget_s:
             return PointResult(dict(row, status="skipped",
                                     reason=f"estimated {est:.2g} s per call x {calls_needed} calls exceeds "

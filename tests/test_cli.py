@@ -1,0 +1,175 @@
+"""The CLI end to end: the smoke preset through `python -m harness` into tmp dirs, and every bad request."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import matplotlib.image
+import numpy as np
+import pandas as pd
+import pytest
+
+import kernels
+from harness.cli import main
+from harness.results import COLUMNS, SAMPLE_COLUMNS
+
+ROOT = Path(__file__).resolve().parent.parent
+METADATA_KEYS = {"command", "preset", "started_at", "finished_at", "git_commit", "host", "cpu_model", "cpu_count",
+                 "memory_gib", "versions", "numba_threading_layer", "numba_num_threads", "blas", "gpu", "peak",
+                 "status", "settings"}
+
+
+def harness(*args, cwd=ROOT, **kw):
+    """Run ``python -m harness ARGS`` in a subprocess (the simulator setting is inherited from conftest)."""
+    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=cwd, capture_output=True, text=True,
+                          timeout=600, **kw)
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("smoke")
+    proc = harness("sweep", "--preset", "smoke", "--budget-s", "0.1", "--results-dir", str(tmp / "results"),
+                   "--plots-dir", str(tmp / "plots"), "--run-id", "smoke-test")
+    assert proc.returncode == 0, proc.stderr
+    return tmp, proc
+
+
+def test_sweep_writes_a_table_with_the_contract_columns(smoke_run):
+    tmp, proc = smoke_run
+    table = pd.read_csv(tmp / "results" / "smoke-test.csv")
+    assert list(table.columns[: len(COLUMNS)]) == COLUMNS
+    assert len(table) == 6 * len(kernels.list_backends())
+    assert set(table["backend"]) == set(kernels.list_backends())
+    assert set(table["run_id"]) == {"smoke-test"}
+    assert set(table["status"]) <= {"ok", "skipped", "unavailable", "failed", "wrong"}
+    for backend in ("naive", "numpy", "numba-cpu"):
+        assert (table[table["backend"] == backend]["status"] == "ok").all(), backend
+    ok = table[table["status"] == "ok"]
+    assert np.allclose(ok["gflops"], ok["flops"] / ok["time_s"] / 1e9)
+    assert (ok["max_abs_err"] <= ok["tolerance"]).all()
+    assert (ok["rounds"] >= 5).all() and (ok["time_min_s"] <= ok["time_s"]).all()
+    cuda = table[table["backend"] == "numba-cuda"]
+    assert set(cuda["status"]) <= {"skipped", "unavailable"}  # simulator or no GPU: never timed
+    assert cuda["time_s"].isna().all()
+    assert "3x3/2" in set(table["case"]) and (table[table["case"] == "3x3/2"]["Ho"] == 4).all()
+
+
+def test_samples_match_the_table(smoke_run):
+    tmp, _ = smoke_run
+    table = pd.read_csv(tmp / "results" / "smoke-test.csv")
+    samples = pd.read_csv(tmp / "results" / "smoke-test.samples.csv")
+    assert list(samples.columns) == SAMPLE_COLUMNS
+    for row in table[table["status"] == "ok"].itertuples():
+        mine = samples[(samples["backend"] == row.backend) & (samples["case"] == row.case)]
+        assert len(mine) == row.rounds
+        assert np.median(mine["time_s"]) == pytest.approx(row.time_s)
+    assert set(zip(samples["backend"], samples["case"])) <= set(
+        zip(table[table["status"] == "ok"]["backend"], table[table["status"] == "ok"]["case"]))
+
+
+def test_metadata_reduction_and_plots(smoke_run):
+    tmp, proc = smoke_run
+    meta = json.loads((tmp / "results" / "smoke-test.json").read_text())
+    assert METADATA_KEYS <= set(meta)
+    assert meta["status"] == "complete" and meta["preset"] == "smoke"
+    assert meta["peak"]["gemm_gflops"]["float32"] > 0
+    assert {"numpy", "numba", "llvmlite", "pandas", "python"} <= set(meta["versions"])
+    reduction = pd.read_csv(tmp / "results" / "smoke-test.reduction.csv")
+    assert {"backend", "branch", "flops_direct", "flops_reduced", "flop_saving", "time_direct_s",
+            "time_reduced_s", "time_saving", "efficiency"} <= set(reduction.columns)
+    assert {"naive", "numpy", "numba-cpu"} <= set(reduction["backend"])
+    assert np.allclose(reduction["flop_saving"], 36 * 25 * 4 * 6 / (36 * 2 * 6 + 36 * 25 * 4 * 2), rtol=0.01) \
+        or (reduction["flop_saving"] > 1).all()
+    for name in ("gflops", "speedup", "time_vs_work", "roofline", "reduction"):
+        image = matplotlib.image.imread(tmp / "plots" / "smoke-test" / f"{name}.png")
+        assert image.shape[0] > 200 and image.shape[1] > 200
+        assert image[..., :3].std() > 0.05, f"{name}.png looks blank"
+    assert "The 1x1 reduction, measured" in proc.stdout and "5x5 branch" in proc.stdout
+
+
+def test_plot_redraws_from_disk(smoke_run, tmp_path):
+    tmp, _ = smoke_run
+    proc = harness("plot", str(tmp / "results" / "smoke-test.csv"), "--plots-dir", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert {p.name for p in (tmp_path / "smoke-test").iterdir()} >= {"gflops.png", "reduction.png"}
+
+
+def test_check_passes_on_smoke(tmp_path):
+    proc = harness("check", "--preset", "smoke", "--backends", "numpy,numba-cpu,naive")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.count(" ok ") >= 18
+
+
+def test_interrupted_sweep_resumes_without_losing_or_repeating_points(tmp_path):
+    args = ["--results-dir", str(tmp_path / "r"), "--plots-dir", str(tmp_path / "p")]
+    table = tmp_path / "r" / "resume-me.csv"
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "sweep", "--preset", "smoke", "--budget-s", "0.3",
+                             "--backends", "numpy,numba-cpu,naive", "--run-id", "resume-me", "--quiet", *args],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and (not table.exists() or len(table.read_text().splitlines()) < 4):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "--resume resume-me" in err
+    before = pd.read_csv(table)
+    assert 3 <= len(before) < 18
+    assert json.loads((tmp_path / "r" / "resume-me.json").read_text())["status"] == "interrupted"
+    again = harness("sweep", "--resume", "resume-me", "--quiet", *args)
+    assert again.returncode == 0, again.stderr
+    after = pd.read_csv(table)
+    assert len(after) == 18
+    assert not after.duplicated(["backend", "case"]).any()
+    pd.testing.assert_frame_equal(after.iloc[: len(before)].astype(str), before.astype(str))
+    meta = json.loads((tmp_path / "r" / "resume-me.json").read_text())
+    assert meta["status"] == "complete" and len(meta["resumed_at"]) == 1
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["sweep", "--preset", "vgg"], "unknown preset 'vgg'; choose from: smoke"),
+    (["sweep", "--backends", "cudnn"], "unknown backend(s) 'cudnn'; choose from: naive"),
+    (["sweep", "--axis", "Q=1"], "unknown axis 'Q'"),
+    (["sweep", "--axis", "k=three"], "axis k: 'three' is not an int"),
+    (["sweep", "--threads", "-1"], "must be >= 1"),
+    (["sweep", "--threads", "999"], "threads=999 exceeds"),
+    (["sweep", "--budget-s", "0"], "must be > 0"),
+    (["sweep", "--run-id", "../escape"], "invalid run id '../escape'"),
+    (["sweep", "--resume", "never-ran"], "cannot resume 'never-ran'"),
+    (["sweep", "--baseline", "cudnn"], "unknown baseline 'cudnn'"),
+    (["plot", "missing.csv"], "no such results table: missing.csv"),
+    (["frobnicate"], "invalid choice: 'frobnicate'"),
+])
+def test_bad_requests_exit_2_with_one_line(argv, message, capsys, tmp_path):
+    argv = argv + (["--results-dir", str(tmp_path)] if argv[0] == "sweep" else [])
+    try:
+        code = main(argv)
+    except SystemExit as exc:
+        code = exc.code
+    err = capsys.readouterr().err
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1, err
+    assert message in err and "Traceback" not in err
+    assert not list(tmp_path.glob("*.csv"))
+
+
+def test_existing_run_id_is_not_overwritten(tmp_path, capsys):
+    (tmp_path / "taken.csv").write_text("run_id\n")
+    assert main(["sweep", "--run-id", "taken", "--results-dir", str(tmp_path)]) == 2
+    assert "already exists" in capsys.readouterr().err
+    assert (tmp_path / "taken.csv").read_text() == "run_id\n"
+
+
+def test_help_is_fast_and_imports_nothing_heavy():
+    code = ("import sys, time; t = time.perf_counter(); from harness.cli import make_parser; "
+            "make_parser().format_help(); "
+            "print(sorted(m for m in ('numba', 'pandas', 'torch', 'matplotlib') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=str(ROOT)))
+    assert proc.stdout.strip() == "[]", proc.stdout + proc.stderr
+    assert harness("--help").returncode == 0

@@ -1,0 +1,93 @@
+"""measure_point: every status a point can end in, with the clock faked where time matters."""
+from __future__ import annotations
+
+import pytest
+
+import kernels
+from harness.cases import Case
+from harness.measure import SpeedEstimator, measure_point
+from harness.timing import TimingConfig
+from tests.fakes import AbsentBackend, BadShapeBackend, FakeClock, RaisingBackend, ZerosBackend
+
+CASE = Case(name="tiny", layer="tiny", N=1, C=3, H=6, W=6, F=4, k=3, stride=1, padding="same", dtype="float32",
+            threads=1)
+CONFIG = TimingConfig(budget_s=0.05, warmup_s=0.0)
+
+
+@pytest.fixture
+def fake_backends():
+    classes = [ZerosBackend, BadShapeBackend, RaisingBackend, AbsentBackend]
+    for cls in classes:
+        kernels.register(cls)
+    yield
+    for cls in classes:
+        kernels.unregister(cls.name)
+
+
+def test_ok_row_has_consistent_derived_columns():
+    result = measure_point("numpy", CASE, None, CONFIG, run_id="r")
+    row = result.row
+    assert row["status"] == "ok", row["reason"]
+    assert row["padding"] == 1 and (row["Ho"], row["Wo"]) == (6, 6)
+    assert row["gflops"] == pytest.approx(row["flops"] / row["time_s"] / 1e9)
+    assert row["gbytes_per_s"] == pytest.approx(row["bytes"] / row["time_s"] / 1e9)
+    assert row["rounds"] == len(result.samples_s) >= 5
+    assert row["first_call_s"] >= row["prepare_s"] >= 0
+    assert row["max_abs_err"] <= row["tolerance"]
+
+
+def test_wrong_answer_is_recorded_and_not_timed(fake_backends):
+    result = measure_point("test-zeros", CASE, None, CONFIG)
+    assert result.status == "wrong"
+    assert "max abs error" in result.row["reason"]
+    assert result.samples_s == () and "time_s" not in result.row
+
+
+def test_wrong_shape_is_named(fake_backends):
+    result = measure_point("test-bad-shape", CASE, None, CONFIG)
+    assert result.status == "wrong"
+    assert "output shape (1, 1, 1, 1) != (1, 4, 6, 6)" in result.row["reason"]
+
+
+def test_exception_becomes_a_failed_row_naming_the_stage(fake_backends):
+    result = measure_point("test-raising", CASE, None, CONFIG)
+    assert result.status == "failed"
+    assert result.row["reason"] == "prepare: RuntimeError: boom in prepare"
+
+
+def test_unavailable_backend_keeps_its_reason(fake_backends):
+    result = measure_point("test-absent", CASE, None, CONFIG)
+    assert (result.status, result.row["reason"]) == ("unavailable", "the test says so")
+
+
+def test_impossible_case_is_a_failed_row():
+    bad = Case(name="bad", layer="bad", N=1, C=3, H=2, W=2, F=4, k=5, stride=1, padding=0, dtype="float32",
+               threads=1)
+    result = measure_point("numpy", bad, None, CONFIG)
+    assert result.status == "failed"
+    assert "larger than the padded input" in result.row["reason"]
+
+
+def test_slow_backend_is_skipped_with_its_estimate():
+    clock = FakeClock()
+    estimator = SpeedEstimator(clock)
+    estimator.rates["naive"] = 1e6  # calibrated: 1 MFLOP/s
+    big = Case(name="big", layer="big", N=1, C=16, H=16, W=16, F=16, k=3, stride=1, padding=1, dtype="float32",
+               threads=1)
+    result = measure_point("naive", big, None, TimingConfig(budget_s=1.0), clock=clock, estimator=estimator)
+    assert result.status == "skipped"
+    assert result.row["reason"].startswith("estimated 1.2 s per call x 7 calls exceeds the 1 s budget")
+
+
+def test_simulated_gpu_is_checked_but_not_timed():
+    impl = kernels.get_backend("numba-cuda")
+    if impl.timing_unsupported_reason() is None:
+        pytest.skip("a real GPU is present")
+    result = measure_point("numba-cuda", CASE, None, TimingConfig(budget_s=60))
+    assert result.status == "skipped" and "simulator" in result.row["reason"]
+    assert result.row["max_abs_err"] <= result.row["tolerance"]
+
+
+def test_check_mode_does_not_time():
+    result = measure_point("numpy", CASE, None, CONFIG, timed=False)
+    assert result.status == "ok" and result.samples_s == () and "time_s" not in result.row

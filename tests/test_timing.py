@@ -1,0 +1,82 @@
+"""The timing protocol against a fake clock: no test here reads real time."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from harness.timing import TimingConfig, median_ci, median_rel_ci, time_rounds
+from tests.fakes import FakeClock, FakeEventTimer, FakeKernel
+
+
+def run(durations_s, **config):
+    clock = FakeClock()
+    kernel = FakeKernel(clock, durations_s)
+    start = clock()
+    result = time_rounds(kernel, kernel.sync, TimingConfig(**config), clock=clock)
+    return result, kernel, clock() - start
+
+
+def test_steady_kernel_stops_at_min_rounds_with_exact_times():
+    result, _, _ = run([2e-3], min_round_s=1e-3, warmup_s=0.0)
+    assert result.calls_per_round == 1
+    assert len(result.times_s) == 5 and result.converged
+    assert result.times_s == pytest.approx((2e-3,) * 5)
+    assert result.median_s == pytest.approx(2e-3) and result.iqr_s == pytest.approx(0)
+
+
+def test_fast_kernel_is_repeated_until_a_round_lasts_a_millisecond():
+    result, _, _ = run([1e-5], min_round_s=1e-3, warmup_s=0.0)
+    assert result.calls_per_round == 100
+    assert result.median_s == pytest.approx(1e-5)
+
+
+def test_noisy_kernel_runs_until_the_budget_is_spent():
+    result, _, elapsed = run([1e-3, 3e-3, 2e-3, 5e-3], budget_s=0.5, target_rel_ci=1e-6, warmup_s=0.0)
+    assert not result.converged
+    assert 0.5 <= elapsed < 0.5 + 0.02
+    assert len(result.times_s) > 5
+
+
+def test_slow_kernel_still_gets_min_rounds():
+    result, kernel, elapsed = run([0.4], budget_s=1.0, warmup_s=0.0)
+    assert len(result.times_s) == 5
+    assert elapsed > 1.0  # min_rounds wins over the budget
+
+
+def test_warmup_calls_are_not_timed():
+    # the first 30 calls are slow (JIT, caches); the timed rounds must only see the steady 1 ms
+    durations = [5e-3] * 30 + [1e-3] * 10_000
+    result, _, _ = run(durations, warmup_s=0.2, min_round_s=1e-3)
+    assert max(result.times_s) == pytest.approx(1e-3)
+
+
+def test_max_rounds_caps_a_never_converging_point():
+    result, _, _ = run([1e-3, 9e-3], budget_s=1e9, target_rel_ci=1e-9, max_rounds=12, warmup_s=0.0)
+    assert len(result.times_s) == 12
+
+
+def test_device_timer_replaces_the_host_clock_for_samples():
+    clock = FakeClock()
+    kernel = FakeKernel(clock, [1e-3])
+    timer = FakeEventTimer(seconds_per_round=4e-3)
+    result = time_rounds(kernel, kernel.sync, TimingConfig(warmup_s=0.0), clock=clock, timer=timer)
+    # 4 ms per round on the device, the calls per round computed from it
+    assert result.calls_per_round == 1
+    assert result.median_s == pytest.approx(4e-3)
+    assert timer.started >= 5
+
+
+def test_median_ci_uses_order_statistics():
+    samples = np.arange(1.0, 101.0)
+    lo, hi = median_ci(samples)
+    assert lo < np.median(samples) < hi
+    assert (lo, hi) == (40.0, 61.0)
+    assert median_rel_ci([1.0] * 7) == 0.0
+    assert median_ci([3.0]) == (3.0, 3.0)
+
+
+@pytest.mark.parametrize("bad", [dict(budget_s=0), dict(target_rel_ci=-1), dict(min_rounds=0),
+                                 dict(min_rounds=10, max_rounds=5)])
+def test_config_rejects_nonsense(bad):
+    with pytest.raises(ValueError):
+        TimingConfig(**bad)
