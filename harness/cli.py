@@ -84,7 +84,8 @@ def _add_case_options(p, default_preset: str) -> None:
     p.add_argument("--preset", type=preset_name, default=default_preset,
                    help=f"layers and axes to run (default: {default_preset}); one of: {', '.join(presets)}")
     p.add_argument("--backends", type=backend_list, default=None, metavar="A,B",
-                   help=f"backends to run (default: all registered): {', '.join(kernels.list_backends())}")
+                   help=f"backends to run (default: {', '.join(kernels.default_backends())}); "
+                        f"registered: {', '.join(kernels.list_backends())}")
     p.add_argument("--axis", type=axis, action="append", default=[], metavar="NAME=V1,V2",
                    help="override an axis for every layer, e.g. --axis N=1,8 --axis k=3,5 "
                         "(N, C, H, W, F, k, stride, padding, dtype, threads); repeatable")
@@ -108,6 +109,9 @@ def make_parser() -> Parser:
     _add_case_options(p, "inception3a")
     p.add_argument("--target-rel-ci", type=positive_float, default=0.02, metavar="F",
                    help="stop timing a point once the 95%% CI of its median is within this fraction (default 0.02)")
+    p.add_argument("--repeats", type=positive_int, default=3, metavar="R",
+                   help="measure every point in R passes spread over the sweep, each with a fresh prepare and "
+                        "1/R of the budget, and pool the samples: robust to bursts of interference (default 3)")
     p.add_argument("--results-dir", default="results", help="where run tables go (default: results)")
     p.add_argument("--plots-dir", default="plots", help="where plot folders go (default: plots)")
     p.add_argument("--run-id", default=None, help="name of this run (default: PRESET-DATE-TIME)")

@@ -32,10 +32,11 @@ def _cases(settings: dict, default_threads: int):
 
 
 def _settings(args, budget_s: float) -> dict:
-    return dict(preset=args.preset, backends=args.backends or kernels.list_backends(),
+    return dict(preset=args.preset, backends=args.backends or kernels.default_backends(),
                 axes=[[name, list(values)] for name, values in args.axis], dtype=args.dtype,
                 threads=args.threads, budget_s=args.budget_s or budget_s,
-                target_rel_ci=getattr(args, "target_rel_ci", 0.02), baseline=getattr(args, "baseline", "numpy"))
+                target_rel_ci=getattr(args, "target_rel_ci", 0.02), baseline=getattr(args, "baseline", "numpy"),
+                repeats=getattr(args, "repeats", 1))
 
 
 def _resume_settings(files) -> dict:
@@ -91,11 +92,13 @@ def sweep(args, argv) -> int:
     meta["status"] = "running"
     writer.write_metadata(meta)
     done = drop_orphan_samples(files) if args.resume else set()
-    total = len(cases) * len(settings["backends"])
+    repeats = settings.get("repeats", 1)
+    total = (len(cases) * len(settings["backends"]) - len(done)) * repeats
     try:
-        with SweepProgress(total - len(done), quiet=args.quiet) as progress:
+        with SweepProgress(total, quiet=args.quiet) as progress:
             stats = run_sweep(cases, settings["backends"], config, writer, run_id=run_id, done=done,
-                              on_start=progress.start, on_done=progress.done)
+                              repeats=repeats, on_start=progress.start, on_step=progress.step,
+                              on_done=progress.done)
     except KeyboardInterrupt:
         meta.update(status="interrupted", interrupted_at=now_iso())
         writer.write_metadata(meta)

@@ -37,9 +37,12 @@ class SweepProgress:
         """Show the point being measured."""
         self._progress.update(self._task, description=f"{backend} | {case.name}"[:44])
 
+    def step(self, n: int) -> None:
+        """Advance the bar by ``n`` measurements."""
+        self._progress.advance(self._task, n)
+
     def done(self, result) -> None:
-        """Advance the bar; print a line for a point that did not end ok."""
-        self._progress.advance(self._task)
+        """Print a line for a finished point that did not end ok (wrong or failed)."""
         row = result.row
         if row["status"] not in ("ok", "unavailable", "skipped") and not self.quiet:
             self._progress.console.print(

@@ -16,7 +16,7 @@ import numpy as np
 import kernels
 
 from .cases import Case
-from .timing import RoundTimes, TimingConfig, time_rounds
+from .timing import RoundTimes, TimingConfig, median_rel_ci, time_rounds
 
 #: The tiny layer slow backends (those with ``max_flops_per_call``) are calibrated on.
 CALIBRATION_SHAPE = dict(N=1, C=4, H=6, W=6, F=4, k=3, stride=1, padding=1)
@@ -94,8 +94,12 @@ class SpeedEstimator:
 
 def measure_point(backend: str, case: Case, data: CaseData | None, config: TimingConfig, *, run_id: str = "",
                   timed: bool = True, clock: Callable[[], float] = time.perf_counter,
-                  estimator: SpeedEstimator | None = None) -> PointResult:
-    """Measure ``backend`` on ``case`` following the timing protocol; never raises for backend errors."""
+                  estimator: SpeedEstimator | None = None, point_budget_s: float | None = None) -> PointResult:
+    """Measure ``backend`` on ``case`` following the timing protocol; never raises for backend errors.
+
+    ``config.budget_s`` is this measurement's budget (one pass of a point measured in several);
+    ``point_budget_s`` (default: the same) is the whole point's, which bounds a correctness-only run.
+    """
     impl = kernels.get_backend(backend)
     row = base_row(run_id, backend, "?", case)
     stage = "checking availability"
@@ -118,10 +122,11 @@ def measure_point(backend: str, case: Case, data: CaseData | None, config: Timin
         est = estimator.estimate_call_s(impl, spec)
         will_time = timed and impl.timing_unsupported_reason() is None
         calls_needed = 1 + (config.min_rounds + 1 if will_time else 0)
-        if est is not None and est * calls_needed > config.budget_s:
+        budget_s = config.budget_s if will_time else (point_budget_s or config.budget_s)
+        if est is not None and est * calls_needed > budget_s:
             return PointResult(dict(row, status="skipped",
                                     reason=f"estimated {est:.2g} s per call x {calls_needed} calls exceeds "
-                                           f"the {config.budget_s:g} s budget"))
+                                           f"the {budget_s:.3g} s budget"))
         stage = "prepare"
         t0 = clock()
         prepared = impl.prepare(data.x, data.w, spec)
@@ -147,7 +152,7 @@ def measure_point(backend: str, case: Case, data: CaseData | None, config: Timin
             return PointResult(dict(row, status="skipped", reason=not_timed))
         stage = "timing"
         rounds = time_rounds(prepared, prepared.sync, config, clock=clock, timer=prepared.event_timer())
-        return PointResult(finish_row(row, spec, rounds, config), rounds.times_s)
+        return PointResult(finish_row(row, rounds, config), rounds.times_s)
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # a backend's failure is data, not a crash
@@ -155,11 +160,28 @@ def measure_point(backend: str, case: Case, data: CaseData | None, config: Timin
         return PointResult(dict(row, status="failed", reason=f"{stage}: {message}"))
 
 
-def finish_row(row: dict, spec, rounds: RoundTimes, config: TimingConfig) -> dict:
-    """Fill the timing columns from ``rounds``; a non-converged median is noted in ``reason``."""
+def combine_passes(results: list[PointResult], config: TimingConfig) -> PointResult:
+    """One point measured in several passes: pool the samples of ok passes; a pass not ok decides instead.
+
+    Passes are spread over the sweep (each with a fresh ``prepare``), so an episode
+    of interference on a shared machine hits one pass, not the pooled median.
+    """
+    for result in results:
+        if result.status != "ok":
+            return result
+    if len(results) == 1:
+        return results[0]
+    times = tuple(t for r in results for t in r.samples_s)
+    first = results[0].row
+    rounds = RoundTimes(times, first["calls_per_round"], converged=median_rel_ci(times) <= config.target_rel_ci)
+    return PointResult(dict(finish_row(first, rounds, config), passes=len(results)), times)
+
+
+def finish_row(row: dict, rounds: RoundTimes, config: TimingConfig) -> dict:
+    """Fill the timing columns from ``rounds`` (and the row's flops/bytes); a wide median CI goes in ``reason``."""
     time_s = rounds.median_s
     reason = "" if rounds.converged else \
         f"median CI +/-{100 * rounds.rel_ci:.1f}% above the {100 * config.target_rel_ci:g}% target when the budget ran out"
     return dict(row, status="ok", reason=reason, time_s=time_s, time_min_s=rounds.min_s, time_iqr_s=rounds.iqr_s,
                 rounds=len(rounds.times_s), calls_per_round=rounds.calls_per_round, rel_ci=rounds.rel_ci,
-                gflops=spec.flops / time_s / 1e9, gbytes_per_s=spec.bytes / time_s / 1e9)
+                passes=1, gflops=row["flops"] / time_s / 1e9, gbytes_per_s=row["bytes"] / time_s / 1e9)

@@ -19,7 +19,7 @@ COLUMNS = [
     "time_iqr_s", "rounds", "calls_per_round", "gflops", "gbytes_per_s", "max_abs_err",
 ]
 #: Extra columns after the contract ones.
-EXTRA_COLUMNS = ["layer", "branch", "role", "prepare_s", "h2d_s", "d2h_s", "rel_ci", "tolerance",
+EXTRA_COLUMNS = ["layer", "branch", "role", "prepare_s", "h2d_s", "d2h_s", "rel_ci", "passes", "tolerance",
                  "arithmetic_intensity", "host"]
 ALL_COLUMNS = COLUMNS + EXTRA_COLUMNS
 SAMPLE_COLUMNS = ["run_id", "backend", "case", "round", "time_s"]
@@ -104,7 +104,7 @@ def read_table(path: str | Path):
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
         raise ValueError(f"{path} is not a convbench run table: missing columns {', '.join(missing)}")
-    df["reason"] = df["reason"].fillna("")
+    df["reason"] = ["" if pd.isna(v) else str(v) for v in df["reason"]]
     for col in ("branch", "role", "layer"):
         if col in df.columns:
             df[col] = df[col].astype("object").where(df[col].notna(), None)

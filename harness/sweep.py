@@ -1,17 +1,21 @@
 """The sweep loop: every case x backend through :func:`measure_point`, each row appended as it finishes.
 
-Knows nothing of terminals: progress is reported through callbacks, so the CLI
-draws a rich progress bar and tests pass plain functions.
+A point is measured in ``repeats`` passes spread over the sweep (pass 1 of every
+point, then pass 2 of every point, ...), each with a fresh ``prepare`` and its
+share of the budget; the passes' samples are pooled into one row. Interference
+on a shared machine comes in episodes, and an episode then hits one pass of a
+point rather than all of its rounds. Knows nothing of terminals: progress is
+reported through callbacks.
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from .cases import Case
-from .measure import PointResult, SpeedEstimator, base_row, make_case_data, measure_point
-from .results import ResultsWriter
+from .measure import PointResult, SpeedEstimator, base_row, combine_passes, make_case_data, measure_point
 from .threads import thread_limits
 from .timing import TimingConfig
 
@@ -34,46 +38,64 @@ class SweepStats:
         self.by_status[result.status] = self.by_status.get(result.status, 0) + 1
 
 
-def run_sweep(cases: Sequence[Case], backends: Sequence[str], config: TimingConfig, writer: ResultsWriter, *,
-              run_id: str, done: set | None = None, timed: bool = True,
+def run_sweep(cases: Sequence[Case], backends: Sequence[str], config: TimingConfig, writer, *,
+              run_id: str, done: set | None = None, timed: bool = True, repeats: int = 1,
               clock: Callable[[], float] = time.perf_counter,
               on_start: Callable[[str, Case], None] | None = None,
+              on_step: Callable[[int], None] | None = None,
               on_done: Callable[[PointResult], None] | None = None) -> SweepStats:
     """Measure every (backend, case) not in ``done``; append each finished point through ``writer``.
 
-    Cases run in order and, within a case, backends in order, sharing the case's
-    inputs and reference. An impossible case shape becomes a ``failed`` row for
+    Within a pass, cases run in order and, within a case, backends in order,
+    sharing the case's inputs and reference. A point that is not ``ok`` after a
+    pass is final at once. An impossible case shape becomes a ``failed`` row for
     every backend; the sweep always goes on. ``KeyboardInterrupt`` propagates
     after the finished points are on disk.
     """
+    if repeats < 1:
+        raise ValueError(f"repeats must be >= 1, got {repeats}")
+    repeats = repeats if timed else 1
     done = done or set()
     stats = SweepStats()
     estimator = SpeedEstimator(clock)
+    pass_budget_s = config.budget_s / repeats
+    pass_config = dataclasses.replace(config, budget_s=pass_budget_s,
+                                      warmup_s=min(config.warmup_s, pass_budget_s / 4))
+    pending: dict[tuple, list[PointResult]] = {}
     start = time.perf_counter()
-    for case in cases:
-        todo = [b for b in backends if point_key(b, case) not in done]
-        stats.already_done += len(backends) - len(todo)
-        if not todo:
-            continue
-        try:
-            data = make_case_data(case)
-            problem = None
-        except (TypeError, ValueError) as exc:
-            data, problem = None, f"invalid case: {exc}"
-        with thread_limits(case.threads):
-            for backend in todo:
-                if on_start:
-                    on_start(backend, case)
-                if problem:
-                    result = PointResult(dict(base_row(run_id, backend, _device(backend), case),
-                                              status="failed", reason=problem))
-                else:
-                    result = measure_point(backend, case, data, config, run_id=run_id, timed=timed,
-                                           clock=clock, estimator=estimator)
-                writer.append(result.row, result.samples_s)
-                stats.add(result)
-                if on_done:
-                    on_done(result)
+    for n_pass in range(repeats):
+        for case in cases:
+            keys = {b: point_key(b, case) for b in backends}
+            todo = [b for b in backends if keys[b] not in done and (n_pass == 0 or keys[b] in pending)]
+            if n_pass == 0:
+                stats.already_done += len(backends) - len(todo)
+            if not todo:
+                continue
+            try:
+                data, problem = make_case_data(case), None
+            except (TypeError, ValueError) as exc:
+                data, problem = None, f"invalid case: {exc}"
+            with thread_limits(case.threads):
+                for backend in todo:
+                    if on_start:
+                        on_start(backend, case)
+                    if problem:
+                        result = PointResult(dict(base_row(run_id, backend, _device(backend), case),
+                                                  status="failed", reason=problem))
+                    else:
+                        result = measure_point(backend, case, data, pass_config, run_id=run_id, timed=timed,
+                                               clock=clock, estimator=estimator, point_budget_s=config.budget_s)
+                    results = pending.setdefault(keys[backend], [])
+                    results.append(result)
+                    final = result.status != "ok" or n_pass == repeats - 1
+                    if on_step:
+                        on_step(repeats - n_pass if final else 1)
+                    if final:
+                        point = combine_passes(pending.pop(keys[backend]), config)
+                        writer.append(point.row, point.samples_s)
+                        stats.add(point)
+                        if on_done:
+                            on_done(point)
     stats.wall_s = time.perf_counter() - start
     return stats
 

@@ -20,7 +20,7 @@ from . import numba_cuda  # noqa: F401
 from . import torch_backend  # noqa: F401
 from .backend import Backend, Prepared
 from .reference import max_abs_error, reference_conv2d, tolerance
-from .registry import available_backends, get_backend, list_backends, register, unregister
+from .registry import available_backends, default_backends, get_backend, list_backends, register, unregister
 from .spec import SUPPORTED_DTYPES, ConvSpec, resolve_padding, validate
 
 __all__ = [
@@ -30,6 +30,7 @@ __all__ = [
     "SUPPORTED_DTYPES",
     "available_backends",
     "conv2d",
+    "default_backends",
     "get_backend",
     "list_backends",
     "max_abs_error",

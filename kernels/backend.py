@@ -46,11 +46,13 @@ class Backend(ABC):
         name: registry name, e.g. ``"numpy"``.
         device: ``"cpu"`` or ``"cuda"``.
         description: one line shown by ``harness list``.
+        in_default_sweep: False for variants that run only when named with ``--backends``.
     """
 
     name: str = ""
     device: str = "cpu"
     description: str = ""
+    in_default_sweep: bool = True
 
     def unavailable_reason(self) -> str | None:
         """Why this backend cannot run on this machine right now, or None if it can."""

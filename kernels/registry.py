@@ -44,6 +44,11 @@ def list_backends() -> list[str]:
     return list(_REGISTRY)
 
 
+def default_backends() -> list[str]:
+    """The registered backends a sweep runs when none are named (variants excluded)."""
+    return [name for name, b in _REGISTRY.items() if b.in_default_sweep]
+
+
 def get_backend(name: str) -> Backend:
     """The backend registered as ``name``; unknown names raise ValueError listing the known ones."""
     if not isinstance(name, str):

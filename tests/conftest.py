@@ -15,6 +15,20 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 
+BENCHMARK_OPTIONS = ("benchmark_only", "benchmark_enable", "benchmark_save", "benchmark_autosave",
+                     "benchmark_compare", "benchmark_json")
+
+
+def pytest_configure(config):
+    """Disable benchmarks (run each once, as a correctness smoke test) unless a benchmark option asks for them.
+
+    ``--benchmark-disable`` cannot sit in addopts: pytest-benchmark refuses it together
+    with ``--benchmark-only``, which is how the README's regression commands run.
+    """
+    if not any(config.getoption(opt, default=None) for opt in BENCHMARK_OPTIONS):
+        config.option.benchmark_disable = True
+
+
 @pytest.fixture
 def rng():
     """A seeded random generator, so failures reproduce."""

@@ -33,7 +33,7 @@ def harness(*args, cwd=ROOT, **kw):
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("smoke")
-    proc = harness("sweep", "--preset", "smoke", "--budget-s", "0.1", "--results-dir", str(tmp / "results"),
+    proc = harness("sweep", "--preset", "smoke", "--budget-s", "0.3", "--results-dir", str(tmp / "results"),
                    "--plots-dir", str(tmp / "plots"), "--run-id", "smoke-test")
     assert proc.returncode == 0, proc.stderr
     return tmp, proc
@@ -43,8 +43,8 @@ def test_sweep_writes_a_table_with_the_contract_columns(smoke_run):
     tmp, proc = smoke_run
     table = pd.read_csv(tmp / "results" / "smoke-test.csv")
     assert list(table.columns[: len(COLUMNS)]) == COLUMNS
-    assert len(table) == 6 * len(kernels.list_backends())
-    assert set(table["backend"]) == set(kernels.list_backends())
+    assert len(table) == 6 * len(kernels.default_backends())
+    assert set(table["backend"]) == set(kernels.default_backends())
     assert set(table["run_id"]) == {"smoke-test"}
     assert set(table["status"]) <= {"ok", "skipped", "unavailable", "failed", "wrong"}
     for backend in ("naive", "numpy", "numba-cpu"):
@@ -97,6 +97,26 @@ def test_plot_redraws_from_disk(smoke_run, tmp_path):
     proc = harness("plot", str(tmp / "results" / "smoke-test.csv"), "--plots-dir", str(tmp_path))
     assert proc.returncode == 0, proc.stderr
     assert {p.name for p in (tmp_path / "smoke-test").iterdir()} >= {"gflops.png", "reduction.png"}
+
+
+def test_compare_real_run_with_itself_and_with_a_slowed_copy(smoke_run, tmp_path):
+    tmp, _ = smoke_run
+    results = tmp / "results"
+    same = harness("compare", "smoke-test", "smoke-test", "--results-dir", str(results))
+    assert same.returncode == 0, same.stdout + same.stderr
+    table = pd.read_csv(results / "smoke-test.csv")
+    samples = pd.read_csv(results / "smoke-test.samples.csv")
+    slow = table["backend"] == "numpy"
+    table.loc[slow, ["time_s", "time_min_s"]] *= 1.6
+    samples.loc[samples["backend"] == "numpy", "time_s"] *= 1.6
+    table.to_csv(tmp_path / "slowed.csv", index=False)
+    samples.to_csv(tmp_path / "slowed.samples.csv", index=False)
+    proc = harness("compare", str(results / "smoke-test.csv"), str(tmp_path / "slowed.csv"))
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    flagged = proc.stdout.split("regression(s):")[1]
+    assert "numpy | 1x1" in flagged and "numpy | 5x5 direct" in flagged
+    for other in ("naive", "numba-cpu", "torch"):
+        assert other not in flagged
 
 
 def test_check_passes_on_smoke(tmp_path):

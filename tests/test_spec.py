@@ -40,7 +40,9 @@ def test_same_padding_resolves_to_half_kernel():
 
 
 def test_registry_lists_builtins_in_order():
-    assert kernels.list_backends()[:5] == ["naive", "numpy", "numba-cpu", "numba-cuda", "torch"]
+    assert kernels.default_backends()[:5] == ["naive", "numpy", "numba-cpu", "numba-cuda", "torch"]
+    assert "numba-cpu-direct" in kernels.list_backends()
+    assert "numba-cpu-direct" not in kernels.default_backends()  # a variant: runs only when named
     assert set(kernels.available_backends()) <= set(kernels.list_backends())
 
 

@@ -1,0 +1,194 @@
+"""``harness compare BASE NEW``: match two runs row by row and flag real slowdowns, only real ones.
+
+A row regresses when NEW is slower than BASE by more than ``threshold`` *and* the
+per-round samples differ significantly (two-sided Mann-Whitney U, ``alpha``) *and*
+the best round moved as well as the median (see :func:`judge`).
+Verdicts: slower, faster, same (change within the threshold), noisy (a large
+change that is not significant), broken (ok in BASE, not ok in NEW), only-in-one.
+Regressions are ``slower`` and ``broken`` rows.
+
+Per-round samples of one run are correlated (same process, same memory layout,
+same neighbours on a shared machine), so a significant difference can still be
+run-to-run noise. The comparison therefore also estimates that noise from the
+data (an empirical null): the robust spread (1.4826 x MAD) of the log time
+ratios over all matched rows. A change must exceed both the threshold and
+``NOISE_Z`` times that spread to count; the floor is reported with the result.
+"""
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+from .results import KEY_COLUMNS, RunFiles, read_metadata, read_samples, read_table
+
+REGRESSIONS = ("slower", "broken")
+#: How many robust standard deviations of the run-to-run log-ratio spread a change must exceed.
+NOISE_Z = 3.0
+#: Fewer matched timed rows than this and the spread is not estimated (the threshold alone applies).
+MIN_ROWS_FOR_NOISE = 8
+VERDICT_ORDER = {"broken": 0, "slower": 1, "noisy": 2, "only-in-one": 3, "same": 4, "faster": 5}
+COMPARE_COLUMNS = ["verdict", "backend", "case", "dtype", "threads", "base_time_s", "new_time_s", "ratio",
+                   "ratio_lo", "ratio_hi", "p_value", "note"]
+
+
+def resolve_run(ref: str, results_dir: str | Path) -> RunFiles:
+    """A run given as ``path/RUN_ID.csv`` or as a run id under ``results_dir``."""
+    path = Path(ref)
+    if path.suffix == ".csv" or path.exists():
+        files = RunFiles.from_table(path)
+    else:
+        files = RunFiles(results_dir, ref)
+    if not files.table.is_file():
+        raise ValueError(f"no such run: {ref!r} (looked for {files.table})")
+    if not files.samples.is_file():
+        raise ValueError(f"run {ref!r} has no samples file {files.samples}; compare needs per-round samples")
+    return files
+
+
+def _samples_by_point(samples) -> dict:
+    return {key: group["time_s"].to_numpy() for key, group in samples.groupby(["backend", "case"])}
+
+
+def judge(base_s, new_s, threshold: float, alpha: float, noise_floor: float = 0.0) -> tuple[str, float, float]:
+    """Verdict, NEW/BASE median ratio and Mann-Whitney p-value for two sets of per-call samples.
+
+    A change counts (slower/faster) only when the samples differ significantly
+    (p < ``alpha``) and both the median and the minimum moved beyond the larger of
+    ``threshold`` and ``noise_floor`` (relative changes, 0.1 = 10%), in the same
+    direction. Interference on a shared machine inflates medians but rarely the
+    best case, while a real slowdown moves both. A change above the threshold that
+    fails these tests is ``noisy``.
+    """
+    import numpy as np
+    from scipy.stats import mannwhitneyu
+
+    ratio = float(np.median(new_s) / np.median(base_s))
+    ratio_min = float(np.min(new_s) / np.min(base_s))
+    p_value = float(mannwhitneyu(base_s, new_s, alternative="two-sided").pvalue)
+    if abs(math.log(ratio)) <= math.log1p(threshold):
+        return "same", ratio, p_value
+    bar = math.log1p(max(threshold, noise_floor))
+    moved = min(abs(math.log(ratio)), abs(math.log(ratio_min))) > bar and (ratio > 1) == (ratio_min > 1)
+    if p_value >= alpha or not moved:
+        return "noisy", ratio, p_value
+    return ("slower" if ratio > 1 else "faster"), ratio, p_value
+
+
+def noise_floor(log_ratios) -> float:
+    """Run-to-run noise as a relative change: exp(NOISE_Z * 1.4826 * MAD(log ratios)) - 1 (0 if too few rows)."""
+    import numpy as np
+
+    values = np.asarray([v for v in log_ratios if np.isfinite(v)], dtype=float)
+    if len(values) < MIN_ROWS_FOR_NOISE:
+        return 0.0
+    mad = float(np.median(np.abs(values - np.median(values))))
+    return math.expm1(NOISE_Z * 1.4826 * mad)
+
+
+def compare_runs(base: RunFiles, new: RunFiles, threshold: float = 0.10, alpha: float = 0.01):
+    """The comparison table (one row per matched or unmatched point), worst first."""
+    import pandas as pd
+
+    from .timing import median_ci
+
+    tables = [read_table(f.table) for f in (base, new)]
+    samples = [_samples_by_point(read_samples(f.samples)) for f in (base, new)]
+    for t in tables:
+        t["_key"] = list(map(tuple, t[KEY_COLUMNS].astype(str).to_numpy()))
+    merged = tables[0].merge(tables[1], on="_key", how="outer", suffixes=("_base", "_new"), indicator=True)
+    both_ok = merged[(merged["_merge"] == "both") & (merged["status_base"] == "ok") & (merged["status_new"] == "ok")]
+    log_ratios = [(b, math.log(tn / tb)) for b, tb, tn in
+                  zip(both_ok["backend_base"], both_ok["time_s_base"], both_ok["time_s_new"])]
+    # each backend is judged against the noise of the *other* backends' rows, so a regression
+    # confined to one backend cannot inflate its own noise floor
+    floors = {b: noise_floor([lr for other, lr in log_ratios if other != b]) for b, _ in log_ratios}
+    rows = []
+    for r in merged.to_dict("records"):
+        side = "_base" if r["_merge"] != "right_only" else "_new"
+        row = dict(backend=r[f"backend{side}"], case=r[f"case{side}"], dtype=r[f"dtype{side}"],
+                   threads=r[f"threads{side}"], base_time_s=r.get("time_s_base"), new_time_s=r.get("time_s_new"),
+                   ratio=math.nan, ratio_lo=math.nan, ratio_hi=math.nan, p_value=math.nan, note="")
+        if r["_merge"] != "both":
+            row.update(verdict="only-in-one", note=f"only in {'BASE' if side == '_base' else 'NEW'}")
+        elif r["status_base"] == "ok" and r["status_new"] != "ok":
+            row.update(verdict="broken", note=f"NEW is {r['status_new']}: {r['reason_new']}")
+        elif r["status_base"] != "ok" or r["status_new"] != "ok":
+            row.update(verdict="only-in-one", note=f"not timed in both (BASE {r['status_base']}, NEW {r['status_new']})")
+        else:
+            key = (row["backend"], row["case"])
+            b, n = samples[0].get(key), samples[1].get(key)
+            if b is None or n is None or len(b) < 2 or len(n) < 2:
+                raise ValueError(f"samples missing for {key[0]} | {key[1]}: the samples file does not match its table")
+            verdict, ratio, p_value = judge(b, n, threshold, alpha, floors.get(row["backend"], 0.0))
+            (b_lo, b_hi), (n_lo, n_hi) = median_ci(b), median_ci(n)
+            row.update(verdict=verdict, ratio=ratio, p_value=p_value, ratio_lo=n_lo / b_hi, ratio_hi=n_hi / b_lo)
+        rows.append(row)
+    out = pd.DataFrame(rows, columns=COMPARE_COLUMNS)
+    out["_order"] = out["verdict"].map(VERDICT_ORDER)
+    out = out.sort_values(["_order", "ratio"], ascending=[True, False], na_position="last").drop(columns="_order")
+    out.attrs["noise_floor"] = noise_floor([lr for _, lr in log_ratios])
+    return out.reset_index(drop=True)
+
+
+def environment_warnings(base_meta: dict, new_meta: dict, base_table=None, new_table=None) -> list[str]:
+    """Differences between the runs' machines, thread counts and library versions worth a warning."""
+    warnings = []
+    for key, what in (("host", "hosts"), ("cpu_model", "CPU models"), ("gpu", "GPUs"),
+                      ("numba_threading_layer", "Numba threading layers")):
+        if base_meta.get(key) != new_meta.get(key):
+            warnings.append(f"different {what}: {base_meta.get(key)!r} vs {new_meta.get(key)!r}")
+    if base_table is not None and new_table is not None:
+        tb, tn = sorted(set(base_table["threads"])), sorted(set(new_table["threads"]))
+        if tb != tn:
+            warnings.append(f"different thread counts: {tb} vs {tn}")
+    vb, vn = base_meta.get("versions", {}), new_meta.get("versions", {})
+    for lib in sorted(set(vb) | set(vn)):
+        if vb.get(lib) != vn.get(lib):
+            warnings.append(f"different {lib} versions: {vb.get(lib)} vs {vn.get(lib)}")
+    return warnings
+
+
+def to_markdown(result, warnings: list[str], base: str, new: str) -> str:
+    """The comparison as a Markdown document (for CI comments)."""
+    n_reg = int(result["verdict"].isin(REGRESSIONS).sum())
+    floor = result.attrs.get("noise_floor", 0.0)
+    lines = [f"### convbench compare: `{base}` -> `{new}`", "",
+             f"**{n_reg} regression(s)** among {len(result)} rows; run-to-run noise floor +/-{floor:.0%}.", ""]
+    lines += [f"> warning: {w}" for w in warnings] + ([""] if warnings else [])
+    lines += ["| verdict | backend | case | dtype | threads | base | new | new/base | p |",
+              "| --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: |"]
+    for r in result.itertuples():
+        lines.append(f"| {r.verdict} | {r.backend} | {r.case} | {r.dtype} | {r.threads} | {_fmt_s(r.base_time_s)} | "
+                     f"{_fmt_s(r.new_time_s)} | {_fmt(r.ratio, '.3f')} | {_fmt(r.p_value, '.2g')} |")
+    return "\n".join(lines) + "\n"
+
+
+def _fmt(value, spec: str) -> str:
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, spec)
+
+
+def _fmt_s(value) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return f"{value * 1e3:.3g} ms" if value < 1 else f"{value:.3g} s"
+
+
+def run_compare(args) -> int:
+    """The ``compare`` command: print, optionally write Markdown and a plot; 1 on a regression."""
+    from .compare_view import plot_compare, print_compare
+
+    base, new = resolve_run(args.base, args.results_dir), resolve_run(args.new, args.results_dir)
+    result = compare_runs(base, new, args.threshold, args.alpha)
+    warnings = environment_warnings(read_metadata(base.metadata), read_metadata(new.metadata),
+                                    read_table(base.table), read_table(new.table))
+    for w in warnings:
+        sys.stderr.write(f"harness compare: warning: {w}\n")
+    print_compare(result, base.run_id, new.run_id, args.threshold, args.alpha)
+    if args.markdown:
+        Path(args.markdown).write_text(to_markdown(result, warnings, base.run_id, new.run_id))
+        print(f"wrote {args.markdown}")
+    if args.plot:
+        plot_compare(result, Path(args.plot), base.run_id, new.run_id, args.threshold)
+        print(f"wrote {args.plot}")
+    return 1 if result["verdict"].isin(REGRESSIONS).any() else 0

@@ -1,0 +1,67 @@
+"""How a comparison looks: a rich table on the terminal and a ratio-with-CI figure."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from rich.table import Table
+
+from .compare import REGRESSIONS, _fmt, _fmt_s
+from .console import console
+
+VERDICT_STYLE = {"broken": "bold red", "slower": "red", "noisy": "yellow", "only-in-one": "dim", "same": "",
+                 "faster": "green"}
+
+
+def print_compare(result, base: str, new: str, threshold: float, alpha: float) -> None:
+    """The comparison table, worst first, and a one-line verdict."""
+    table = Table(title=f"{base} -> {new}  (regression: > {threshold:.0%} slower and p < {alpha:g})",
+                  title_justify="left")
+    for col, justify in (("verdict", "left"), ("backend", "left"), ("case", "left"), ("dtype", "left"),
+                         ("threads", "right"), ("base", "right"), ("new", "right"), ("new/base", "right"),
+                         ("p", "right"), ("note", "left")):
+        table.add_column(col, justify=justify)
+    for r in result.itertuples():
+        style = VERDICT_STYLE.get(r.verdict, "")
+        table.add_row(f"[{style}]{r.verdict}[/]" if style else r.verdict, str(r.backend), str(r.case), str(r.dtype),
+                      str(r.threads), _fmt_s(r.base_time_s), _fmt_s(r.new_time_s), _fmt(r.ratio, ".3f"),
+                      _fmt(r.p_value, ".2g"), str(r.note))
+    con = console()
+    con.print(table)
+    floor = result.attrs.get("noise_floor", 0.0)
+    con.print(f"run-to-run noise floor estimated from the matched rows: +/-{floor:.0%} "
+              f"(changes inside it are 'noisy', not regressions)")
+    regressions = result[result["verdict"].isin(REGRESSIONS)]
+    if len(regressions):
+        names = ", ".join(f"{r.backend} | {r.case}" for r in regressions.itertuples())
+        con.print(f"[bold red]{len(regressions)} regression(s):[/] {names}")
+    else:
+        con.print("[green]no regression[/]")
+
+
+def plot_compare(result, path: Path, base: str, new: str, threshold: float) -> Path:
+    """Per-row NEW/BASE ratio with its confidence interval (log x), coloured by verdict."""
+    from .plots import _plt, _save
+
+    plt = _plt()
+    rows = result[result["ratio"].notna()]
+    colors = {"slower": "#d62728", "faster": "#2ca02c", "same": "#7f7f7f", "noisy": "#ff7f0e"}
+    fig, ax = plt.subplots(figsize=(9, 1.5 + 0.28 * max(len(rows), 1)))
+    for i, r in enumerate(rows.itertuples()):
+        lo, hi = r.ratio - r.ratio_lo, r.ratio_hi - r.ratio
+        ax.errorbar(r.ratio, i, xerr=[[max(lo, 0)], [max(hi, 0)]], fmt="o", color=colors.get(r.verdict, "black"),
+                    capsize=3)
+    for verdict, color in colors.items():
+        ax.plot([], [], "o", color=color, label=verdict)
+    ax.set_yticks(range(len(rows)), [f"{r.backend} | {r.case}" for r in rows.itertuples()], fontsize=8)
+    ax.invert_yaxis()
+    ax.axvline(1.0, color="black", lw=1)
+    ax.axvspan(1 / (1 + threshold), 1 + threshold, color="grey", alpha=0.15, label=f"within {threshold:.0%}")
+    ax.set_xscale("log")
+    if len(rows):
+        span = max(abs(math.log(v)) for v in list(rows["ratio_lo"]) + list(rows["ratio_hi"]) if v > 0)
+        ax.set_xlim(math.exp(-span - 0.1), math.exp(span + 0.1))
+    ax.set_xlabel("time ratio NEW / BASE with 95% CI of the medians (>1: NEW is slower; log scale)")
+    ax.legend(fontsize=8, loc="lower right")
+    ax.set_title(f"compare {base} -> {new}", fontsize=10)
+    return _save(fig, path)

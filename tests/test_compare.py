@@ -1,0 +1,131 @@
+"""harness compare: verdicts, the noise floor, exit codes and outputs, on synthetic runs."""
+from __future__ import annotations
+
+import matplotlib.image
+import numpy as np
+import pandas as pd
+import pytest
+
+from harness.cli import main
+from harness.compare import compare_runs, environment_warnings, judge, noise_floor, resolve_run
+from harness.results import ALL_COLUMNS, ResultsWriter, RunFiles
+
+CASES = ["3a 1x1", "3a 3x3", "3a 5x5", "3a 5x5 reduce", "3a pool proj", "3a 3x3 reduce", "3a 3x3 direct",
+         "3a 5x5 direct", "4a 1x1", "4a 3x3"]
+
+
+def write_run(tmp_path, run_id, scale=None, shift_sigma=0.0, seed=0, meta=None):
+    """A fake run: backends a and b on CASES, 20 rounds each; ``scale`` maps backend -> slowdown factor."""
+    rng = np.random.default_rng(seed)
+    files = RunFiles(tmp_path, run_id)
+    writer = ResultsWriter(files)
+    for backend in ("a", "b"):
+        for i, case in enumerate(CASES):
+            factor = (scale or {}).get(backend, 1.0) * np.exp(rng.normal(0, shift_sigma))
+            samples = 1e-3 * (i + 1) * factor * rng.lognormal(0, 0.02, 20)
+            row = {c: None for c in ALL_COLUMNS}
+            row.update(run_id=run_id, backend=backend, device="cpu", case=case, N=1, C=8, H=8, W=8, F=8, k=1,
+                       stride=1, padding=0, dtype="float32", threads=2, status="ok", reason="",
+                       time_s=float(np.median(samples)), rounds=20, flops=1000)
+            writer.append(row, samples)
+    writer.write_metadata(meta or {"host": "h", "cpu_model": "cpu", "versions": {"numpy": "2"}})
+    return files
+
+
+def test_identical_runs_have_no_regression(tmp_path):
+    base = write_run(tmp_path, "base")
+    result = compare_runs(base, base)
+    assert set(result["verdict"]) == {"same"}
+    assert main(["compare", "base", "base", "--results-dir", str(tmp_path)]) == 0
+
+
+def test_a_slower_backend_is_flagged_and_the_other_is_not(tmp_path, capsys):
+    write_run(tmp_path, "base", seed=1)
+    write_run(tmp_path, "new", scale={"a": 1.6}, seed=2)
+    assert main(["compare", "base", "new", "--results-dir", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    result = compare_runs(RunFiles(tmp_path, "base"), RunFiles(tmp_path, "new"))
+    slower = result[result["verdict"] == "slower"]
+    assert set(slower["backend"]) == {"a"} and set(slower["case"]) == set(CASES)
+    assert set(result[result["backend"] == "b"]["verdict"]) == {"same"}
+    assert (slower["ratio"].between(1.5, 1.7)).all()
+    assert f"{len(CASES)} regression(s): a | " in out
+    assert list(result["verdict"])[: len(CASES)] == ["slower"] * len(CASES)  # worst first
+
+
+def test_faster_is_not_a_regression(tmp_path):
+    write_run(tmp_path, "base", seed=1)
+    write_run(tmp_path, "new", scale={"b": 0.5}, seed=2)
+    assert main(["compare", "base", "new", "--results-dir", str(tmp_path)]) == 0
+
+
+def test_run_to_run_noise_turns_moderate_changes_into_noisy(tmp_path):
+    # every row of NEW drifts by ~30% at random: a 1.6x change is inside that noise
+    write_run(tmp_path, "base", seed=1)
+    write_run(tmp_path, "new", shift_sigma=0.3, seed=5)
+    result = compare_runs(RunFiles(tmp_path, "base"), RunFiles(tmp_path, "new"))
+    assert result.attrs["noise_floor"] > 0.5
+    assert not (result["verdict"] == "slower").any()
+
+
+def test_judge_rules():
+    base = np.full(10, 1.0) * np.linspace(0.99, 1.01, 10)
+    assert judge(base, base * 1.05, 0.10, 0.01)[0] == "same"
+    assert judge(base, base * 1.5, 0.10, 0.01)[0] == "slower"
+    assert judge(base, base * 0.5, 0.10, 0.01)[0] == "faster"
+    assert judge(base[:2], base[:2] * 1.5, 0.10, 0.01)[0] == "noisy"  # too few samples to be significant
+    assert judge(base, base * 1.5, 0.10, 0.01, noise_floor=0.6)[0] == "noisy"
+    # the median is 1.5x slower but the best round is not: interference, not a regression
+    inflated = np.concatenate([base[:3], base[3:] * 1.5])
+    assert judge(base, inflated, 0.10, 0.01)[0] == "noisy"
+    assert noise_floor([0.0] * 20) == 0.0
+    assert noise_floor([0.1, -0.1] * 2) == 0.0  # too few rows to estimate
+
+
+def test_broken_and_unmatched_rows(tmp_path):
+    base = write_run(tmp_path, "base")
+    new = write_run(tmp_path, "new")
+    table = pd.read_csv(new.table)
+    table["reason"] = table["reason"].astype(object)
+    table.loc[0, ["status", "reason"]] = ["wrong", "max abs error 3 > tolerance 1e-4"]
+    table = table[table["case"] != "3a 5x5"]
+    table.to_csv(new.table, index=False)
+    result = compare_runs(base, new)
+    broken = result[result["verdict"] == "broken"]
+    assert len(broken) == 1 and "NEW is wrong" in broken.iloc[0]["note"]
+    assert (result[result["case"] == "3a 5x5"]["verdict"] == "only-in-one").all()
+    assert main(["compare", "base", "new", "--results-dir", str(tmp_path)]) == 1
+
+
+def test_markdown_plot_and_environment_warnings(tmp_path, capsys):
+    write_run(tmp_path, "base", seed=1)
+    write_run(tmp_path, "new", scale={"a": 2.0}, seed=2,
+              meta={"host": "other", "cpu_model": "cpu", "versions": {"numpy": "3"}})
+    md, png = tmp_path / "cmp.md", tmp_path / "cmp.png"
+    code = main(["compare", str(tmp_path / "base.csv"), str(tmp_path / "new.csv"), "--markdown", str(md),
+                 "--plot", str(png)])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "different hosts: 'h' vs 'other'" in err and "different numpy versions: 2 vs 3" in err
+    text = md.read_text()
+    assert f"**{len(CASES)} regression(s)**" in text and "| slower | a | 3a 1x1 |" in text
+    assert matplotlib.image.imread(png).shape[0] > 100
+    assert environment_warnings({"host": "x"}, {"host": "x"}) == []
+
+
+@pytest.mark.parametrize("problem", ["missing", "no-samples", "bad-schema"])
+def test_bad_input_exits_2(tmp_path, capsys, problem):
+    write_run(tmp_path, "base")
+    if problem == "no-samples":
+        (tmp_path / "base.samples.csv").unlink()
+    elif problem == "bad-schema":
+        (tmp_path / "base.csv").write_text("a,b\n1,2\n")
+    ref = "nope" if problem == "missing" else "base"
+    assert main(["compare", ref, "base", "--results-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("harness: error:")
+    with pytest.raises(ValueError):
+        if problem == "bad-schema":
+            compare_runs(resolve_run("base", tmp_path), resolve_run("base", tmp_path))
+        else:
+            resolve_run(ref, tmp_path)
