@@ -8,14 +8,11 @@ are unique within one backend and stable across runs (``compare`` and
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 
 from kernels import SUPPORTED_DTYPES, ConvSpec, resolve_padding
 
 from .presets import AXES, Layer, Preset
-
-INT_AXES = ("N", "C", "H", "W", "F", "k", "stride", "threads")
-
 
 @dataclass(frozen=True)
 class Case:
@@ -82,7 +79,7 @@ def parse_axis(text: str) -> tuple[str, tuple]:
 
 def _layer_values(layer: Layer, dtype: str, threads: int) -> dict:
     values = {f.name: getattr(layer, f.name) for f in fields(Layer) if f.name in AXES}
-    values.update(dtype=dtype, threads=threads)
+    values.update(dtype=layer.dtype or dtype, threads=threads)
     return values
 
 
@@ -94,7 +91,7 @@ def build_cases(preset: Preset, overrides: dict | None = None, *, default_thread
     (or the layer's own value) for every layer. Cases are returned in layer order;
     impossible shapes are kept (their ``spec`` raises) so the sweep can record them.
     """
-    axes = {"dtype": ("float32",), "threads": (default_threads,)}
+    axes = {"threads": (default_threads,)}
     axes.update(preset.axes)
     axes.update(overrides or {})
     varying = [a for a in AXES if len(axes.get(a, ())) > 1]
@@ -116,8 +113,3 @@ def _axis_label(axis: str, value) -> str:
     if axis == "threads":
         return f"t={value}"
     return f"{axis}={value}"
-
-
-def with_threads(case: Case, threads: int) -> Case:
-    """A copy of ``case`` with another thread count (the name is kept)."""
-    return replace(case, threads=threads)

@@ -68,6 +68,17 @@ def positive_float(text: str) -> float:
     return value
 
 
+def non_negative_float(text: str) -> float:
+    """A float >= 0 (argparse type)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text}")
+    return value
+
+
 def positive_int(text: str) -> int:
     """An int >= 1 (argparse type)."""
     try:
@@ -79,8 +90,16 @@ def positive_int(text: str) -> int:
     return value
 
 
+def _add_plugin_option(p) -> None:
+    p.add_argument("--plugin", action="append", default=[], metavar="PATH_OR_MODULE",
+                   help="import a Python file or module whose backends register with kernels.register; repeatable")
+
+
 def _add_case_options(p, default_preset: str) -> None:
     presets = build_presets()
+    _add_plugin_option(p)
+    p.add_argument("--layers", default=None, metavar="FILE",
+                   help="run the layers of a .toml or .csv layer file instead of a preset (see examples/)")
     p.add_argument("--preset", type=preset_name, default=default_preset,
                    help=f"layers and axes to run (default: {default_preset}); one of: {', '.join(presets)}")
     p.add_argument("--backends", type=backend_list, default=None, metavar="A,B",
@@ -109,6 +128,8 @@ def make_parser() -> Parser:
     _add_case_options(p, "inception3a")
     p.add_argument("--target-rel-ci", type=positive_float, default=0.02, metavar="F",
                    help="stop timing a point once the 95%% CI of its median is within this fraction (default 0.02)")
+    p.add_argument("--cold", action="store_true",
+                   help="flush caches before every timed round (GPU L2, or CPU caches), one call per round")
     p.add_argument("--repeats", type=positive_int, default=3, metavar="R",
                    help="measure every point in R passes spread over the sweep, each with a fresh prepare and "
                         "1/R of the budget, and pool the samples: robust to bursts of interference (default 3)")
@@ -121,9 +142,11 @@ def make_parser() -> Parser:
     p.add_argument("--no-plots", action="store_true", help="do not draw plots")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
 
-    sub.add_parser("list", help="backends (with availability) and presets",
-                   description="List every registered backend, whether it can run here (and why not), "
-                   "and every preset.")
+    p = sub.add_parser("list", help="backends (with availability) and presets",
+                       description="List every registered backend, whether it can run here (and why not), "
+                       "and every preset; with --layers, the layers of a layer file and their FLOPs.")
+    _add_plugin_option(p)
+    p.add_argument("--layers", default=None, metavar="FILE", help="show what a layer file will run")
 
     p = sub.add_parser("check", help="correctness only: every backend vs the reference, no timing",
                        description="Run each backend once per case and compare with the float64 reference. "
@@ -144,6 +167,9 @@ def make_parser() -> Parser:
     p.add_argument("--threshold", type=positive_float, default=0.10,
                    help="relative slowdown that counts (default 0.10 = 10%%)")
     p.add_argument("--alpha", type=positive_float, default=0.01, help="significance level (default 0.01)")
+    p.add_argument("--min-delta-s", type=non_negative_float, default=10e-6, metavar="S",
+                   help="smallest change of a median, in seconds, that can count (default 1e-05: microsecond "
+                        "kernels differ by a few microseconds of call overhead from process to process)")
     p.add_argument("--results-dir", default="results", help="where run ids are looked up (default: results)")
     p.add_argument("--markdown", metavar="FILE", default=None, help="also write the comparison as Markdown")
     p.add_argument("--plot", metavar="PNG", default=None, help="also draw the per-row ratio with its CI")
@@ -158,6 +184,16 @@ def make_parser() -> Parser:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` and run the command; return the exit code."""
+    from .plugins import PluginError, load_entry_points, load_plugin, plugin_refs
+
+    raw = argv if argv is not None else sys.argv[1:]
+    try:  # plugins register backends, which the parser's --backends validation must already know
+        load_entry_points()
+        for ref in plugin_refs(raw):
+            load_plugin(ref)
+    except PluginError as exc:
+        sys.stderr.write(f"harness: error: {exc}\n")
+        return EXIT_USAGE
     args = make_parser().parse_args(argv)
     from . import commands
 

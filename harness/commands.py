@@ -16,10 +16,14 @@ CHECK_BUDGET_S = 5.0
 
 def _cases(settings: dict, default_threads: int):
     from .cases import build_cases
+    from .layerfile import LayerFileError, layers_preset
     from .presets import get_preset
     from .threads import max_threads
 
-    preset = get_preset(settings["preset"])
+    try:
+        preset = layers_preset(settings["layers"]) if settings.get("layers") else get_preset(settings["preset"])
+    except LayerFileError as exc:
+        raise UsageError(str(exc)) from None
     overrides = {name: tuple(values) for name, values in settings["axes"]}
     if settings.get("dtype"):
         overrides["dtype"] = (settings["dtype"],)
@@ -32,19 +36,27 @@ def _cases(settings: dict, default_threads: int):
 
 
 def _settings(args, budget_s: float) -> dict:
-    return dict(preset=args.preset, backends=args.backends or kernels.default_backends(),
+    return dict(preset=args.preset, layers=getattr(args, "layers", None), plugins=getattr(args, "plugin", []),
+                backends=args.backends or kernels.default_backends(),
                 axes=[[name, list(values)] for name, values in args.axis], dtype=args.dtype,
                 threads=args.threads, budget_s=args.budget_s or budget_s,
                 target_rel_ci=getattr(args, "target_rel_ci", 0.02), baseline=getattr(args, "baseline", "numpy"),
-                repeats=getattr(args, "repeats", 1))
+                repeats=getattr(args, "repeats", 1), cold=getattr(args, "cold", False))
 
 
 def _resume_settings(files) -> dict:
     from .results import read_metadata
 
+    from .plugins import PluginError, load_plugin
+
     meta = read_metadata(files.metadata)
     if not meta.get("settings") or not files.table.is_file():
         raise UsageError(f"cannot resume {files.run_id!r}: no {files.metadata} with settings and {files.table}")
+    try:
+        for ref in meta["settings"].get("plugins", []):
+            load_plugin(ref)
+    except PluginError as exc:
+        raise UsageError(str(exc)) from None
     unknown = [b for b in meta["settings"]["backends"] if b not in kernels.list_backends()]
     if unknown:
         raise UsageError(f"cannot resume {files.run_id!r}: backend(s) {', '.join(unknown)} are not registered")
@@ -61,7 +73,8 @@ def sweep(args, argv) -> int:
     from .threads import max_threads
     from .timing import TimingConfig
 
-    run_id = args.resume or args.run_id or f"{args.preset}-{dt.datetime.now():%Y%m%d-%H%M%S}"
+    stem = Path(args.layers).stem if args.layers else args.preset
+    run_id = args.resume or args.run_id or f"{stem}-{dt.datetime.now():%Y%m%d-%H%M%S}"
     try:
         files = RunFiles(args.results_dir, run_id, args.plots_dir)
     except ValueError as exc:
@@ -79,7 +92,8 @@ def sweep(args, argv) -> int:
     if settings["baseline"] not in kernels.list_backends():
         raise UsageError(f"unknown baseline {settings['baseline']!r}; choose from: {', '.join(kernels.list_backends())}")
     preset, cases = _cases(settings, max_threads())
-    config = TimingConfig(budget_s=settings["budget_s"], target_rel_ci=settings["target_rel_ci"])
+    config = TimingConfig(budget_s=settings["budget_s"], target_rel_ci=settings["target_rel_ci"],
+                          cold=settings.get("cold", False))
     writer = ResultsWriter(files)
     peak = load_peak(args.results_dir)
     if peak is None:
@@ -156,6 +170,8 @@ def list_(args, argv) -> int:
     from .presets import build_presets
 
     con = console()
+    if args.layers:
+        return _list_layers(args.layers, con)
     table = Table(title="Backends", title_justify="left")
     for col in ("backend", "device", "available", "what it is / why not"):
         table.add_column(col)
@@ -171,6 +187,30 @@ def list_(args, argv) -> int:
     for p in build_presets().values():
         presets.add_row(p.name, str(len(p.layers)), p.description)
     con.print(presets)
+    return 0
+
+
+def _list_layers(path: str, con) -> int:
+    from rich.table import Table
+
+    from .layerfile import LayerFileError, load_layers
+
+    try:
+        layers = load_layers(path)
+    except LayerFileError as exc:
+        raise UsageError(str(exc)) from None
+    table = Table(title=f"Layers in {path}", title_justify="left")
+    for col in ("layer", "N", "C", "HxW", "F", "k", "stride", "padding", "MFLOP", "reduction"):
+        table.add_column(col, justify="left" if col in ("layer", "reduction") else "right")
+    from .cases import build_cases
+    from .layerfile import layers_preset
+
+    for layer, case in zip(layers, build_cases(layers_preset(path), default_threads=1)):
+        spec = case.spec
+        role = f"{layer.role} of {layer.branch}" if layer.role else ""
+        table.add_row(layer.label, str(spec.N), str(spec.C), f"{spec.H}x{spec.W}", str(spec.F), str(spec.k),
+                      str(spec.stride), str(spec.padding), f"{spec.flops / 1e6:.4g}", role)
+    con.print(table)
     return 0
 
 

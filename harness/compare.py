@@ -50,15 +50,18 @@ def _samples_by_point(samples) -> dict:
     return {key: group["time_s"].to_numpy() for key, group in samples.groupby(["backend", "case"])}
 
 
-def judge(base_s, new_s, threshold: float, alpha: float, noise_floor: float = 0.0) -> tuple[str, float, float]:
+def judge(base_s, new_s, threshold: float, alpha: float, noise_floor: float = 0.0,
+          min_delta_s: float = 0.0) -> tuple[str, float, float]:
     """Verdict, NEW/BASE median ratio and Mann-Whitney p-value for two sets of per-call samples.
 
     A change counts (slower/faster) only when the samples differ significantly
     (p < ``alpha``) and both the median and the minimum moved beyond the larger of
     ``threshold`` and ``noise_floor`` (relative changes, 0.1 = 10%), in the same
-    direction. Interference on a shared machine inflates medians but rarely the
-    best case, while a real slowdown moves both. A change above the threshold that
-    fails these tests is ``noisy``.
+    direction, and the medians differ by at least ``min_delta_s`` seconds.
+    Interference on a shared machine inflates medians but rarely the best case,
+    while a real slowdown moves both; and microsecond kernels differ from process
+    to process by a few microseconds of call overhead. A change above the threshold
+    that fails these tests is ``noisy``.
     """
     import numpy as np
     from scipy.stats import mannwhitneyu
@@ -70,6 +73,7 @@ def judge(base_s, new_s, threshold: float, alpha: float, noise_floor: float = 0.
         return "same", ratio, p_value
     bar = math.log1p(max(threshold, noise_floor))
     moved = min(abs(math.log(ratio)), abs(math.log(ratio_min))) > bar and (ratio > 1) == (ratio_min > 1)
+    moved = moved and abs(float(np.median(new_s)) - float(np.median(base_s))) >= min_delta_s
     if p_value >= alpha or not moved:
         return "noisy", ratio, p_value
     return ("slower" if ratio > 1 else "faster"), ratio, p_value
@@ -86,7 +90,12 @@ def noise_floor(log_ratios) -> float:
     return math.expm1(NOISE_Z * 1.4826 * mad)
 
 
-def compare_runs(base: RunFiles, new: RunFiles, threshold: float = 0.10, alpha: float = 0.01):
+#: Default smallest change of a median (seconds) that can count as a regression.
+MIN_DELTA_S = 10e-6
+
+
+def compare_runs(base: RunFiles, new: RunFiles, threshold: float = 0.10, alpha: float = 0.01,
+                 min_delta_s: float = MIN_DELTA_S):
     """The comparison table (one row per matched or unmatched point), worst first."""
     import pandas as pd
 
@@ -120,7 +129,7 @@ def compare_runs(base: RunFiles, new: RunFiles, threshold: float = 0.10, alpha: 
             b, n = samples[0].get(key), samples[1].get(key)
             if b is None or n is None or len(b) < 2 or len(n) < 2:
                 raise ValueError(f"samples missing for {key[0]} | {key[1]}: the samples file does not match its table")
-            verdict, ratio, p_value = judge(b, n, threshold, alpha, floors.get(row["backend"], 0.0))
+            verdict, ratio, p_value = judge(b, n, threshold, alpha, floors.get(row["backend"], 0.0), min_delta_s)
             (b_lo, b_hi), (n_lo, n_hi) = median_ci(b), median_ci(n)
             row.update(verdict=verdict, ratio=ratio, p_value=p_value, ratio_lo=n_lo / b_hi, ratio_hi=n_hi / b_lo)
         rows.append(row)
@@ -179,7 +188,7 @@ def run_compare(args) -> int:
     from .compare_view import plot_compare, print_compare
 
     base, new = resolve_run(args.base, args.results_dir), resolve_run(args.new, args.results_dir)
-    result = compare_runs(base, new, args.threshold, args.alpha)
+    result = compare_runs(base, new, args.threshold, args.alpha, args.min_delta_s)
     warnings = environment_warnings(read_metadata(base.metadata), read_metadata(new.metadata),
                                     read_table(base.table), read_table(new.table))
     for w in warnings:

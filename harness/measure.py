@@ -16,7 +16,7 @@ import numpy as np
 import kernels
 
 from .cases import Case
-from .timing import RoundTimes, TimingConfig, median_rel_ci, time_rounds
+from .timing import HostCacheFlusher, RoundTimes, TimingConfig, median_rel_ci, time_rounds
 
 #: The tiny layer slow backends (those with ``max_flops_per_call``) are calibrated on.
 CALIBRATION_SHAPE = dict(N=1, C=4, H=6, W=6, F=4, k=3, stride=1, padding=1)
@@ -151,7 +151,8 @@ def measure_point(backend: str, case: Case, data: CaseData | None, config: Timin
         if not_timed:
             return PointResult(dict(row, status="skipped", reason=not_timed))
         stage = "timing"
-        rounds = time_rounds(prepared, prepared.sync, config, clock=clock, timer=prepared.event_timer())
+        flush = getattr(prepared, "flush_cache", None) or (host_flusher() if config.cold else None)
+        rounds = time_rounds(prepared, prepared.sync, config, clock=clock, timer=prepared.event_timer(), flush=flush)
         return PointResult(finish_row(row, rounds, config), rounds.times_s)
     except KeyboardInterrupt:
         raise
@@ -175,6 +176,16 @@ def combine_passes(results: list[PointResult], config: TimingConfig) -> PointRes
     first = results[0].row
     rounds = RoundTimes(times, first["calls_per_round"], converged=median_rel_ci(times) <= config.target_rel_ci)
     return PointResult(dict(finish_row(first, rounds, config), passes=len(results)), times)
+
+
+_FLUSHER: list = []
+
+
+def host_flusher() -> HostCacheFlusher:
+    """The process's one CPU cache flusher (its buffer is allocated on first use)."""
+    if not _FLUSHER:
+        _FLUSHER.append(HostCacheFlusher())
+    return _FLUSHER[0]
 
 
 def finish_row(row: dict, rounds: RoundTimes, config: TimingConfig) -> dict:

@@ -31,6 +31,7 @@ class Layer:
     N: int = 1
     branch: str | None = None
     role: str | None = None
+    dtype: str | None = None
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:

@@ -26,6 +26,7 @@ class TimingConfig:
         min_rounds / max_rounds: bounds on the number of timed rounds.
         min_round_s: a round repeats the call until it lasts at least this long.
         warmup_s: untimed calls before the first round (at least one round's worth).
+        cold: flush caches (untimed) before every timed round, so each round starts cold.
     """
 
     budget_s: float = 1.0
@@ -34,6 +35,7 @@ class TimingConfig:
     max_rounds: int = 500
     min_round_s: float = 1e-3
     warmup_s: float = 0.05
+    cold: bool = False
 
     def __post_init__(self) -> None:
         if not self.budget_s > 0:
@@ -94,6 +96,17 @@ def median_rel_ci(samples, confidence: float = 0.95) -> float:
     return (hi - lo) / 2 / med if med > 0 else math.inf
 
 
+class HostCacheFlusher:
+    """Evicts CPU caches by writing a buffer larger than the last-level cache (for ``--cold`` rounds)."""
+
+    def __init__(self, nbytes: int = 128 * 2**20):
+        self._buffer = np.empty(nbytes // 8, dtype=np.float64)
+
+    def __call__(self) -> None:
+        """Write the whole buffer."""
+        self._buffer.fill(1.0)
+
+
 class HostTimer:
     """Times a region with a host clock; the caller syncs the device before ``stop``."""
 
@@ -113,15 +126,20 @@ class HostTimer:
 
 
 def time_rounds(fn: Callable[[], None], sync: Callable[[], None], config: TimingConfig,
-                clock: Callable[[], float] = time.perf_counter, timer=None) -> RoundTimes:
+                clock: Callable[[], float] = time.perf_counter, timer=None,
+                flush: Callable[[], None] | None = None) -> RoundTimes:
     """Time ``fn`` in rounds following ``config``; ``timer`` (start/stop) defaults to the host clock.
 
     ``fn`` must already have run once (compilation is never timed here). The
-    budget is measured on ``clock`` whatever the timer.
+    budget is measured on ``clock`` whatever the timer. With ``config.cold``,
+    ``flush`` runs (untimed) before every round; cold rounds hold one call.
     """
     timer = timer or HostTimer(clock, sync)
+    cold = config.cold and flush is not None
 
     def one_round(calls: int) -> float:
+        if cold:
+            flush()
         sync()
         timer.start()
         for _ in range(calls):
@@ -135,7 +153,7 @@ def time_rounds(fn: Callable[[], None], sync: Callable[[], None], config: Timing
         per_call = max(one_round(calls), 1e-9)
         if clock() - start >= config.warmup_s:
             break
-    calls = max(1, math.ceil(config.min_round_s / per_call))
+    calls = 1 if cold else max(1, math.ceil(config.min_round_s / per_call))
     times: list[float] = []
     converged = False
     while True:

@@ -1,7 +1,9 @@
-"""``@cuda.jit`` kernels of the ``numba-cuda`` backend (imported lazily: importing this imports numba.cuda).
+"""``@cuda.jit`` kernels of the ``numba-cuda`` backends (imported lazily: importing this imports numba.cuda).
 
 Kernels are built per dtype by small factories so that shared-memory arrays and
 accumulators carry the right element type (float32 stays float32 on the GPU).
+Tile sizes shrink under the CUDA simulator, where every CUDA thread is a
+Python thread.
 """
 from __future__ import annotations
 
@@ -10,9 +12,12 @@ import math
 from numba import cuda, float32, float64
 from numba.cuda import config
 
-#: Edge of the square shared-memory tile of the pointwise GEMM kernel (shrunk in the simulator,
-#: where every CUDA thread is a Python thread).
-TILE = 8 if config.ENABLE_CUDASIM else 16
+SIMULATOR = bool(config.ENABLE_CUDASIM)
+#: Implicit-GEMM block tile: BM output channels x BN output pixels, BK reduction steps per stage.
+BM, BN, BK = (8, 8, 4) if SIMULATOR else (64, 64, 16)
+#: Register tile of one thread: TM channels x TN pixels (strided by the thread grid).
+TM, TN = (2, 2) if SIMULATOR else (4, 4)
+THREADS_X, THREADS_Y = BN // TN, BM // TM
 _NB_TYPES = {"float32": float32, "float64": float64}
 _CACHE: dict = {}
 
@@ -24,9 +29,7 @@ def _make_direct(nb_dtype):
         N, F, Ho, Wo = out.shape
         C, k = w.shape[1], w.shape[2]
         total = N * F * Ho * Wo
-        start = cuda.grid(1)
-        step = cuda.gridsize(1)
-        for idx in range(start, total, step):
+        for idx in range(cuda.grid(1), total, cuda.gridsize(1)):
             ow = idx % Wo
             oh = (idx // Wo) % Ho
             f = (idx // (Wo * Ho)) % F
@@ -42,56 +45,83 @@ def _make_direct(nb_dtype):
     return conv_direct
 
 
-def _make_pointwise(nb_dtype):
+def _make_implicit_gemm(nb_dtype):
     @cuda.jit
-    def conv1x1_tiled(x, w, out):
-        """Tiled GEMM out[n] = w (F x C) @ x[n] (C x P) with TILE x TILE shared-memory tiles."""
-        sw = cuda.shared.array((TILE, TILE), nb_dtype)
-        sx = cuda.shared.array((TILE, TILE), nb_dtype)
-        tx = cuda.threadIdx.x
-        ty = cuda.threadIdx.y
-        p = cuda.blockIdx.x * TILE + tx
-        f = cuda.blockIdx.y * TILE + ty
-        n = cuda.blockIdx.z
-        C = x.shape[1]
-        P = x.shape[2]
-        F = w.shape[0]
-        acc = nb_dtype(0)
-        for c0 in range(0, C, TILE):
-            # zero-padded edge tiles: every thread loads (or zeroes) and reaches both barriers
-            if f < F and c0 + tx < C:
-                sw[ty, tx] = w[f, c0 + tx]
-            else:
-                sw[ty, tx] = 0
-            if c0 + ty < C and p < P:
-                sx[ty, tx] = x[n, c0 + ty, p]
-            else:
-                sx[ty, tx] = 0
-            cuda.syncthreads()
-            for kk in range(TILE):
-                acc += sw[ty, kk] * sx[kk, tx]
-            cuda.syncthreads()
-        if f < F and p < P:
-            out[n, f, p] = acc
+    def conv_igemm(xp, wt, out, k, stride):
+        """out[n] (F x Ho*Wo) = wt.T (F x C*k*k) @ patches(xp[n]) without materialising the patches.
 
-    return conv1x1_tiled
+        ``wt`` is the weight matrix transposed, (C*k*k, F), so weight tiles load coalesced.
+
+        A block computes BM x BN outputs; per stage it stages a BM x BK weight tile and a
+        BK x BN input-patch tile (gathered from the zero-padded input on the fly) in shared
+        memory, then each thread accumulates a TM x TN register tile. Edge tiles are zero-filled,
+        and every thread reaches every barrier (no early return).
+        """
+        s_w = cuda.shared.array((BK, BM), nb_dtype)
+        s_x = cuda.shared.array((BK, BN), nb_dtype)
+        acc = cuda.local.array((TM, TN), nb_dtype)
+        a_reg = cuda.local.array(TM, nb_dtype)
+        b_reg = cuda.local.array(TN, nb_dtype)
+        tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
+        tid = ty * THREADS_X + tx
+        n = cuda.blockIdx.z
+        f_base = cuda.blockIdx.y * BM
+        p_base = cuda.blockIdx.x * BN
+        Kdim, F = wt.shape[0], wt.shape[1]
+        Ho, Wo = out.shape[2], out.shape[3]
+        P = Ho * Wo
+        kk_size = k * k
+        for i in range(TM):
+            for j in range(TN):
+                acc[i, j] = nb_dtype(0)
+        for k0 in range(0, Kdim, BK):
+            for e in range(tid, BM * BK, THREADS_X * THREADS_Y):
+                r, m = e // BM, e % BM
+                f, kd = f_base + m, k0 + r
+                s_w[r, m] = wt[kd, f] if f < F and kd < Kdim else nb_dtype(0)
+            for e in range(tid, BK * BN, THREADS_X * THREADS_Y):
+                r, q = e // BN, e % BN
+                kd, p = k0 + r, p_base + q
+                value = nb_dtype(0)
+                if kd < Kdim and p < P:
+                    c, tap = kd // kk_size, kd % kk_size
+                    oh, ow = p // Wo, p % Wo
+                    value = xp[n, c, oh * stride + tap // k, ow * stride + tap % k]
+                s_x[r, q] = value
+            cuda.syncthreads()
+            for r in range(BK):
+                for i in range(TM):
+                    a_reg[i] = s_w[r, ty + i * THREADS_Y]
+                for j in range(TN):
+                    b_reg[j] = s_x[r, tx + j * THREADS_X]
+                for i in range(TM):
+                    for j in range(TN):
+                        acc[i, j] += a_reg[i] * b_reg[j]
+            cuda.syncthreads()
+        for i in range(TM):
+            f = f_base + ty + i * THREADS_Y
+            for j in range(TN):
+                p = p_base + tx + j * THREADS_X
+                if f < F and p < P:
+                    out[n, f, p // Wo, p % Wo] = acc[i, j]
+
+    return conv_igemm
 
 
 def kernels_for(dtype: str):
-    """The (direct, pointwise) kernel pair for ``dtype`` ("float32" or "float64"), built once."""
+    """The (direct, implicit GEMM) kernel pair for ``dtype`` ("float32" or "float64"), built once."""
     if dtype not in _CACHE:
         nb = _NB_TYPES[dtype]
-        _CACHE[dtype] = (_make_direct(nb), _make_pointwise(nb))
+        _CACHE[dtype] = (_make_direct(nb), _make_implicit_gemm(nb))
     return _CACHE[dtype]
 
 
-def direct_launch(total_outputs: int, simulator: bool) -> tuple[int, int]:
+def direct_launch(total_outputs: int) -> tuple[int, int]:
     """(blocks, threads) for the direct kernel: one thread per output, small blocks in the simulator."""
-    threads = 32 if simulator else 256
-    blocks = max(1, min(math.ceil(total_outputs / threads), 1 << 20))
-    return blocks, threads
+    threads = 32 if SIMULATOR else 256
+    return max(1, min(math.ceil(total_outputs / threads), 1 << 20)), threads
 
 
-def pointwise_launch(N: int, F: int, P: int) -> tuple[tuple[int, int, int], tuple[int, int]]:
-    """(grid, block) for the tiled pointwise kernel: pixels on x, filters on y, batch on z."""
-    return (math.ceil(P / TILE), math.ceil(F / TILE), N), (TILE, TILE)
+def igemm_launch(N: int, F: int, P: int) -> tuple[tuple[int, int, int], tuple[int, int]]:
+    """(grid, block) of the implicit GEMM: pixel tiles on x, filter tiles on y, batch on z."""
+    return (math.ceil(P / BN), math.ceil(F / BM), N), (THREADS_X, THREADS_Y)

@@ -1,9 +1,12 @@
-"""``numba-cuda``: ``@cuda.jit`` GPU kernels (a direct kernel and a tiled shared-memory 1x1 GEMM).
+"""``numba-cuda``: ``@cuda.jit`` GPU kernels; ``numba-cuda-direct``: the naive one-thread-per-output kernel.
 
-Device buffers are allocated and inputs uploaded in ``prepare`` (timed as
-``h2d_s``); ``result`` downloads the output (timed as ``d2h_s``). Runs on a real
-GPU, or under the CUDA simulator (``NUMBA_ENABLE_CUDASIM=1``) where it is
-checked for correctness but never timed.
+``numba-cuda`` runs every convolution (1x1 included) as an implicit GEMM: 64x64
+output tiles per block, 16-deep reduction stages staged in shared memory, each
+thread accumulating a 4x4 register tile; input patches are gathered from the
+zero-padded input on the fly (no im2col buffer). Device buffers are allocated
+and inputs uploaded in ``prepare`` (timed as ``h2d_s``); ``result`` downloads the
+output (timed as ``d2h_s``). Runs on a real GPU, or under the CUDA simulator
+(``NUMBA_ENABLE_CUDASIM=1``) where it is checked for correctness but never timed.
 """
 from __future__ import annotations
 
@@ -14,6 +17,9 @@ import numpy as np
 from .backend import Backend, Prepared
 from .registry import register
 from .spec import ConvSpec
+
+#: Bytes written between rounds by ``flush_cache`` (larger than any current GPU's L2).
+FLUSH_BYTES = 256 * 2**20
 
 
 def _simulator_enabled() -> bool:
@@ -44,34 +50,32 @@ class CudaEventTimer:
 
 
 class NumbaCudaPrepared(Prepared):
-    """Device buffers plus a launch closure for one convolution on the GPU."""
+    """Zero-padded input, weights and output on the device, plus the launch of one kernel."""
 
-    def __init__(self, x: np.ndarray, w: np.ndarray, spec: ConvSpec):
+    def __init__(self, x: np.ndarray, w: np.ndarray, spec: ConvSpec, direct: bool):
         from numba import cuda
 
         from . import _numba_cuda_kernels as kern
 
         self.spec = spec
         self._cuda = cuda
-        direct, pointwise = kern.kernels_for(spec.dtype)
+        self._flush_buffer = None
+        direct_kernel, igemm = kern.kernels_for(spec.dtype)
+        p = spec.padding
+        xp = np.zeros((spec.N, spec.C, spec.H + 2 * p, spec.W + 2 * p), dtype=spec.dtype)
+        xp[:, :, p : p + spec.H, p : p + spec.W] = x
         t0 = time.perf_counter()
-        if spec.is_pointwise:
-            P = spec.H * spec.W
-            self.d_x = cuda.to_device(np.ascontiguousarray(x).reshape(spec.N, spec.C, P))
-            self.d_w = cuda.to_device(np.ascontiguousarray(w).reshape(spec.F, spec.C))
-            self.d_out = cuda.device_array((spec.N, spec.F, P), dtype=spec.dtype)
-            grid, block = kern.pointwise_launch(spec.N, spec.F, P)
-            self._launch = lambda: pointwise[grid, block](self.d_x, self.d_w, self.d_out)
-        else:
-            p = spec.padding
-            xp = np.zeros((spec.N, spec.C, spec.H + 2 * p, spec.W + 2 * p), dtype=spec.dtype)
-            xp[:, :, p : p + spec.H, p : p + spec.W] = x
-            self.d_x = cuda.to_device(xp)
+        self.d_x = cuda.to_device(xp)
+        self.d_out = cuda.device_array(spec.out_shape, dtype=spec.dtype)
+        k, stride = spec.k, spec.stride
+        if direct:
             self.d_w = cuda.to_device(np.ascontiguousarray(w))
-            self.d_out = cuda.device_array(spec.out_shape, dtype=spec.dtype)
-            blocks, threads = kern.direct_launch(int(np.prod(spec.out_shape)), _simulator_enabled())
-            stride = spec.stride
-            self._launch = lambda: direct[blocks, threads](self.d_x, self.d_w, self.d_out, stride)
+            blocks, threads = kern.direct_launch(int(np.prod(spec.out_shape)))
+            self._launch = lambda: direct_kernel[blocks, threads](self.d_x, self.d_w, self.d_out, stride)
+        else:
+            self.d_w = cuda.to_device(np.ascontiguousarray(w.reshape(spec.F, -1).T))
+            grid, block = kern.igemm_launch(spec.N, spec.F, spec.Ho * spec.Wo)
+            self._launch = lambda: igemm[grid, block](self.d_x, self.d_w, self.d_out, k, stride)
         cuda.synchronize()
         self.h2d_s = time.perf_counter() - t0
         self.d2h_s: float | None = None
@@ -86,19 +90,22 @@ class NumbaCudaPrepared(Prepared):
         t0 = time.perf_counter()
         out = self.d_out.copy_to_host()
         self.d2h_s = time.perf_counter() - t0
-        return out.reshape(self.spec.out_shape)
+        return out
 
     def event_timer(self):
         return None if _simulator_enabled() else CudaEventTimer()
 
+    def flush_cache(self) -> None:
+        """Overwrite a buffer larger than the L2 cache so the next call starts cold."""
+        if self._flush_buffer is None:
+            self._flush_buffer = self._cuda.device_array(FLUSH_BYTES // 4, dtype=np.float32)
+        self._flush_buffer[:] = 0
+        self._cuda.synchronize()
 
-@register
-class NumbaCudaBackend(Backend):
-    """numba.cuda kernels: tiled shared-memory GEMM for 1x1, one-thread-per-output direct for kxk."""
 
-    name = "numba-cuda"
+class _NumbaCudaBase(Backend):
     device = "cuda"
-    description = "numba.cuda kernels: tiled shared-memory 1x1 GEMM + direct kxk"
+    direct = False
 
     def __init__(self):
         self._reason: str | None | bool = False
@@ -110,10 +117,8 @@ class NumbaCudaBackend(Backend):
             except ImportError as exc:
                 self._reason = f"numba.cuda does not import ({exc}); install the 'cuda' extra"
             else:
-                if cuda.is_available():
-                    self._reason = None
-                else:
-                    self._reason = "no CUDA GPU found (numba.cuda.is_available() is False; NUMBA_ENABLE_CUDASIM=1 runs the simulator)"
+                self._reason = None if cuda.is_available() else (
+                    "no CUDA GPU found (numba.cuda.is_available() is False; NUMBA_ENABLE_CUDASIM=1 runs the simulator)")
         return self._reason
 
     def timing_unsupported_reason(self) -> str | None:
@@ -125,4 +130,22 @@ class NumbaCudaBackend(Backend):
         return 2e6 if _simulator_enabled() else None
 
     def prepare(self, x, w, spec):
-        return NumbaCudaPrepared(x, w, spec)
+        return NumbaCudaPrepared(x, w, spec, direct=self.direct)
+
+
+@register
+class NumbaCudaBackend(_NumbaCudaBase):
+    """numba.cuda implicit GEMM: shared-memory tiles and 4x4 register blocking, for 1x1 and kxk."""
+
+    name = "numba-cuda"
+    description = "numba.cuda implicit GEMM: 64x64 shared-memory tiles, 4x4 register blocking"
+
+
+@register
+class NumbaCudaDirectBackend(_NumbaCudaBase):
+    """The first numba-cuda kernel, kept as a variant: one thread per output, no shared memory."""
+
+    name = "numba-cuda-direct"
+    description = "numba.cuda variant: one thread per output element, no tiling"
+    direct = True
+    in_default_sweep = False

@@ -80,3 +80,18 @@ def test_median_ci_uses_order_statistics():
 def test_config_rejects_nonsense(bad):
     with pytest.raises(ValueError):
         TimingConfig(**bad)
+
+
+def test_cold_rounds_flush_before_every_round_and_hold_one_call():
+    clock = FakeClock()
+    kernel = FakeKernel(clock, [1e-5])
+    flushes = []
+
+    def flush():
+        flushes.append(kernel.calls)
+        clock.advance(0.5)  # flushing is slow, and must not be timed
+
+    result = time_rounds(kernel, kernel.sync, TimingConfig(cold=True, warmup_s=0.0), clock=clock, flush=flush)
+    assert result.calls_per_round == 1
+    assert result.times_s == pytest.approx((1e-5,) * len(result.times_s))
+    assert len(flushes) >= len(result.times_s)

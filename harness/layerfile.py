@@ -1,0 +1,126 @@
+"""Layers from a file: ``--layers FILE.toml`` (or ``.csv``), validated with file, entry and field in every error.
+
+TOML: one ``[[layer]]`` table per layer. CSV: one row per layer with a header.
+Fields: ``label``, ``C``, ``H``, ``W``, ``F``, ``k`` (required); ``N`` (1), ``stride``
+(1), ``padding`` (0; an int or "same"), ``dtype`` (the sweep's), and the optional
+links ``reduce_of = "LABEL"`` (this 1x1 layer is the reduction in front of layer
+LABEL) and ``direct_of = "LABEL"`` (this layer is LABEL applied straight to the
+unreduced input), which feed the reduction study.
+"""
+from __future__ import annotations
+
+import csv
+import tomllib
+from pathlib import Path
+
+from kernels import SUPPORTED_DTYPES, ConvSpec, resolve_padding
+
+from .presets import Layer, Preset
+
+REQUIRED = ("label", "C", "H", "W", "F", "k")
+OPTIONAL = {"N": 1, "stride": 1, "padding": 0, "dtype": None, "reduce_of": None, "direct_of": None}
+INT_FIELDS = ("N", "C", "H", "W", "F", "k", "stride")
+
+
+class LayerFileError(ValueError):
+    """A layer file that cannot be used; the message names the file, the entry and the field."""
+
+
+def _read_entries(path: Path) -> list[tuple[str, dict]]:
+    if not path.is_file():
+        raise LayerFileError(f"{path}: no such layer file")
+    if path.suffix == ".toml":
+        try:
+            data = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise LayerFileError(f"{path}: not valid TOML: {exc}") from None
+        entries = data.get("layer")
+        if not isinstance(entries, list) or not entries:
+            raise LayerFileError(f"{path}: expected one or more [[layer]] tables")
+        return [(f"layer {i}", dict(e)) for i, e in enumerate(entries, start=1)]
+    if path.suffix == ".csv":
+        with path.open(newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        if not rows:
+            raise LayerFileError(f"{path}: no layers (a header and one row per layer expected)")
+        return [(f"line {i}", {k.strip(): v.strip() for k, v in row.items() if k and v is not None and v.strip()})
+                for i, row in enumerate(rows, start=2)]
+    raise LayerFileError(f"{path}: unknown layer file type {path.suffix!r} (use .toml or .csv)")
+
+
+def _field(where: str, name: str, value):
+    if name in INT_FIELDS:
+        if isinstance(value, str) and value.lstrip("-").isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value < (1 if name != "N" else 1):
+            raise LayerFileError(f"{where}: field {name!r} must be an int >= 1, got {value!r}")
+        return value
+    if name == "padding":
+        if isinstance(value, str) and value.isdigit():
+            value = int(value)
+        if value != "same" and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise LayerFileError(f"{where}: field 'padding' must be an int >= 0 or 'same', got {value!r}")
+        return value
+    if name == "dtype" and value not in SUPPORTED_DTYPES:
+        raise LayerFileError(f"{where}: field 'dtype' must be one of {', '.join(SUPPORTED_DTYPES)}, got {value!r}")
+    if not isinstance(value, str) or not value:
+        raise LayerFileError(f"{where}: field {name!r} must be a non-empty string, got {value!r}")
+    return value
+
+
+def load_layers(path: str | Path) -> list[Layer]:
+    """Parse and validate a layer file into Layers (reduction links resolved into branch/role)."""
+    path = Path(path)
+    parsed = []
+    for entry_id, entry in _read_entries(path):
+        where = f"{path}: {entry_id}" + (f" ({entry['label']!r})" if isinstance(entry.get("label"), str) else "")
+        unknown = sorted(set(entry) - set(REQUIRED) - set(OPTIONAL))
+        if unknown:
+            raise LayerFileError(f"{where}: unknown field(s) {', '.join(unknown)}; "
+                                 f"fields are {', '.join(REQUIRED + tuple(OPTIONAL))}")
+        for name in REQUIRED:
+            if name not in entry:
+                raise LayerFileError(f"{where}: missing field {name!r}")
+        values = dict(OPTIONAL, **{k: _field(where, k, v) for k, v in entry.items()})
+        try:
+            ConvSpec(N=values["N"], C=values["C"], H=values["H"], W=values["W"], F=values["F"], k=values["k"],
+                     stride=values["stride"], padding=resolve_padding(values["padding"], values["k"]))
+        except (TypeError, ValueError) as exc:
+            raise LayerFileError(f"{where}: impossible shape: {exc}") from None
+        parsed.append((where, values))
+    return _link(path, parsed)
+
+
+def _link(path: Path, parsed: list[tuple[str, dict]]) -> list[Layer]:
+    labels = [v["label"] for _, v in parsed]
+    duplicates = sorted({label for label in labels if labels.count(label) > 1})
+    if duplicates:
+        raise LayerFileError(f"{path}: duplicate layer label(s) {', '.join(map(repr, duplicates))}")
+    roles: dict[str, tuple[str, str]] = {}
+    for where, v in parsed:
+        for link, role in (("reduce_of", "reduce"), ("direct_of", "direct")):
+            target = v[link]
+            if target is None:
+                continue
+            if target not in labels:
+                raise LayerFileError(f"{where}: field {link!r} names unknown layer {target!r}")
+            if v["reduce_of"] and v["direct_of"]:
+                raise LayerFileError(f"{where}: a layer is either reduce_of or direct_of, not both")
+            roles[v["label"]] = (target, role)
+            roles.setdefault(target, (target, "conv"))
+    for where, v in parsed:
+        target = roles.get(v["label"], (None, None))[0]
+        if target and roles[target][1] != "conv":
+            raise LayerFileError(f"{where}: {target!r} is itself a reduce/direct layer, not the conv of a branch")
+    layers = []
+    for _, v in parsed:
+        branch, role = roles.get(v["label"], (None, None))
+        layers.append(Layer(v["label"], C=v["C"], H=v["H"], W=v["W"], F=v["F"], k=v["k"], stride=v["stride"],
+                            padding=v["padding"], N=v["N"], dtype=v["dtype"], branch=branch, role=role))
+    return layers
+
+
+def layers_preset(path: str | Path) -> Preset:
+    """A Preset named after the file, holding its layers (axes come from the layers and the CLI)."""
+    layers = load_layers(path)
+    return Preset(name=f"layers:{Path(path).name}", description=f"layers from {path}", layers=tuple(layers))

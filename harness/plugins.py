@@ -1,0 +1,103 @@
+"""Backends from outside the repository: ``--plugin PATH_OR_MODULE`` and the ``convbench.backends`` entry points.
+
+A plugin is a Python file or importable module whose backends register with the
+same public ``kernels.register`` decorator the built-ins use. Every way a plugin
+can be broken (missing, syntax error, failing import, duplicate name, not a
+Backend) becomes one :class:`PluginError` naming the plugin and the problem.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+
+import kernels
+
+ENTRY_POINT_GROUP = "convbench.backends"
+_LOADED: dict[str, list[str]] = {}
+
+
+class PluginError(Exception):
+    """A plugin that cannot be used; the message names the plugin and what is wrong."""
+
+
+def _import_file(path: Path):
+    name = f"convbench_plugin_{path.stem}_{abs(hash(str(path.resolve()))) % 10**8}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise PluginError(f"plugin {path}: not a Python file that can be imported")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        sys.modules.pop(name, None)
+        raise
+    return module
+
+
+def load_plugin(ref: str) -> list[str]:
+    """Import plugin ``ref`` (a .py path or a module name) and return the backend names it registered."""
+    if ref in _LOADED:
+        return _LOADED[ref]
+    before = set(kernels.list_backends())
+    path = Path(ref)
+    try:
+        if path.suffix == ".py" or path.exists():
+            if not path.is_file():
+                raise PluginError(f"plugin {ref}: no such file")
+            _import_file(path)
+        else:
+            importlib.import_module(ref)
+    except PluginError:
+        raise
+    except SyntaxError as exc:
+        raise PluginError(f"plugin {ref}: syntax error at line {exc.lineno}: {exc.msg}") from None
+    except ModuleNotFoundError as exc:
+        if exc.name == ref.split(".")[0] and not path.suffix:
+            raise PluginError(f"plugin {ref}: no such file or module") from None
+        raise PluginError(f"plugin {ref}: import failed: {type(exc).__name__}: {exc}") from None
+    except (ValueError, TypeError) as exc:  # raised by kernels.register: duplicate name, not a Backend
+        raise PluginError(f"plugin {ref}: {exc}") from None
+    except Exception as exc:
+        raise PluginError(f"plugin {ref}: import failed: {type(exc).__name__}: {exc}") from None
+    added = [name for name in kernels.list_backends() if name not in before]
+    if not added:
+        raise PluginError(f"plugin {ref} registered no backend: decorate a kernels.Backend subclass "
+                          "with @kernels.register")
+    _LOADED[ref] = added
+    return added
+
+
+def load_entry_points() -> list[str]:
+    """Load every installed ``convbench.backends`` entry point; return the backend names they added."""
+    from importlib.metadata import entry_points
+
+    added = []
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.value in _LOADED:
+            continue
+        before = set(kernels.list_backends())
+        try:
+            ep.load()
+        except (ValueError, TypeError) as exc:
+            raise PluginError(f"entry point {ep.name} ({ep.value}): {exc}") from None
+        except Exception as exc:
+            raise PluginError(f"entry point {ep.name} ({ep.value}): import failed: "
+                              f"{type(exc).__name__}: {exc}") from None
+        new = [name for name in kernels.list_backends() if name not in before]
+        _LOADED[ep.value] = new
+        added += new
+    return added
+
+
+def plugin_refs(argv: list[str]) -> list[str]:
+    """The values of every ``--plugin X`` / ``--plugin=X`` in ``argv`` (read before the full parse)."""
+    refs = []
+    for i, arg in enumerate(argv):
+        if arg == "--plugin" and i + 1 < len(argv):
+            refs.append(argv[i + 1])
+        elif arg.startswith("--plugin="):
+            refs.append(arg.split("=", 1)[1])
+    return refs
