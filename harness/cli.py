@@ -140,6 +140,7 @@ def make_parser() -> Parser:
                    help="continue an interrupted run with its original settings; measured points are kept")
     p.add_argument("--baseline", default="numpy", help="backend the speedup plot is relative to (default numpy)")
     p.add_argument("--no-plots", action="store_true", help="do not draw plots")
+    p.add_argument("--no-report", action="store_true", help="do not write the HTML page plots/RUN_ID/index.html")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
 
     p = sub.add_parser("list", help="backends (with availability) and presets",
@@ -159,6 +160,15 @@ def make_parser() -> Parser:
     p.add_argument("--plots-dir", default="plots", help="where plot folders go (default: plots)")
     p.add_argument("--baseline", default="numpy", help="backend the speedup plot is relative to (default numpy)")
 
+    p = sub.add_parser("report", help="write a run's self-contained HTML page (or the index of all runs)",
+                       description="Write plots/RUN_ID/index.html for a run (its verdict, plots with captions, "
+                       "summary table, problems, machine, reproduce command), or with --index plots/index.html "
+                       "listing every run in the results directory.")
+    p.add_argument("run", nargs="?", metavar="RUN", help="results/RUN_ID.csv or a run id")
+    p.add_argument("--index", action="store_true", help="write the index of every run instead")
+    p.add_argument("--results-dir", default="results", help="where run ids are looked up (default: results)")
+    p.add_argument("--plots-dir", default="plots", help="where pages go (default: plots)")
+
     p = sub.add_parser("compare", help="compare two runs and flag significant slowdowns",
                        description="Match rows of two runs, test per-round samples with Mann-Whitney U, and "
                        "flag regressions (slower by more than --threshold and significant). Exit 1 on a regression.")
@@ -173,6 +183,7 @@ def make_parser() -> Parser:
     p.add_argument("--results-dir", default="results", help="where run ids are looked up (default: results)")
     p.add_argument("--markdown", metavar="FILE", default=None, help="also write the comparison as Markdown")
     p.add_argument("--plot", metavar="PNG", default=None, help="also draw the per-row ratio with its CI")
+    p.add_argument("--html", metavar="FILE", default=None, help="also write the comparison as an HTML page")
 
     p = sub.add_parser("peak", help="measure this machine's peak GEMM FLOP/s and copy bandwidth",
                        description="Time a large float32/float64 GEMM through BLAS and a large copy; store "

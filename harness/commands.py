@@ -121,7 +121,8 @@ def sweep(args, argv) -> int:
         return 130
     _finish_metadata(meta, stats)
     writer.write_metadata(meta)
-    paths = finish_run(files, meta, baseline=settings["baseline"], plots=not args.no_plots, quiet=args.quiet)
+    paths = finish_run(files, meta, baseline=settings["baseline"], plots=not args.no_plots, quiet=args.quiet,
+                       report=not args.no_report)
     if not args.quiet:
         print(f"{stats.wall_s:.1f} s; points: " + ", ".join(f"{n} {s}" for s, n in stats.by_status.items())
               + (f"; {stats.already_done} kept from before" if stats.already_done else ""))
@@ -141,11 +142,12 @@ def _finish_metadata(meta: dict, stats) -> None:
                 points=dict(stats.by_status))
 
 
-def finish_run(files, meta: dict, *, baseline: str, plots: bool, quiet: bool) -> list[Path]:
-    """After measuring (or for ``plot``): reduction table, plots, and the printed summary."""
+def finish_run(files, meta: dict, *, baseline: str, plots: bool, quiet: bool, report: bool = True) -> list[Path]:
+    """After measuring (or for ``plot``): reduction table, plots, HTML page, and the printed summary."""
     from .console import print_summary
     from .plots import draw_all
     from .reduction import reduction_table, verdict_lines
+    from .report import write_run_report
     from .results import read_table
 
     table = read_table(files.table)
@@ -156,6 +158,8 @@ def finish_run(files, meta: dict, *, baseline: str, plots: bool, quiet: bool) ->
         paths.append(files.reduction)
     if plots:
         paths += draw_all(table, meta, files.plots, baseline=baseline, reduction=reduction)
+    if report:
+        paths.append(write_run_report(files, meta, table, verdict_lines(reduction)))
     if not quiet:
         print_summary(table, title=f"GFLOP/s, run {files.run_id} (best per case highlighted)",
                       verdicts=verdict_lines(reduction), paths=paths)
@@ -256,6 +260,30 @@ def plot(args, argv) -> int:
     return 0
 
 
+def report(args, argv) -> int:
+    """``harness report RUN`` / ``harness report --index``: write HTML pages from saved runs."""
+    from .reduction import reduction_table, verdict_lines
+    from .report import write_index, write_run_report
+    from .results import RunFiles, read_metadata, read_table
+
+    if args.index:
+        print(f"wrote {write_index(args.results_dir, args.plots_dir)}")
+        return 0
+    if not args.run:
+        raise UsageError("report needs a RUN (results/RUN_ID.csv or a run id) or --index")
+    path = Path(args.run)
+    try:
+        files = RunFiles.from_table(path, args.plots_dir) if path.suffix == ".csv" else \
+            RunFiles(args.results_dir, args.run, args.plots_dir)
+        table = read_table(files.table)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    reduction = reduction_table(table) if table["role"].notna().any() else None
+    page = write_run_report(files, read_metadata(files.metadata), table, verdict_lines(reduction))
+    print(f"wrote {page}")
+    return 0
+
+
 def peak(args, argv) -> int:
     """``harness peak``: measure and store peak GEMM GFLOP/s and copy bandwidth."""
     from .peak import measure_peak, save_peak
@@ -278,7 +306,8 @@ def compare(args, argv) -> int:
         raise UsageError(str(exc)) from None
 
 
-COMMANDS = {"sweep": sweep, "list": list_, "check": check, "plot": plot, "peak": peak, "compare": compare}
+COMMANDS = {"sweep": sweep, "list": list_, "check": check, "plot": plot, "report": report, "peak": peak,
+            "compare": compare}
 
 
 def run(args, argv) -> int:

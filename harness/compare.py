@@ -200,4 +200,9 @@ def run_compare(args) -> int:
     if args.plot:
         plot_compare(result, Path(args.plot), base.run_id, new.run_id, args.threshold)
         print(f"wrote {args.plot}")
+    if args.html:
+        from .report import write_compare_html
+
+        write_compare_html(result, Path(args.html), base.run_id, new.run_id, args.threshold, args.alpha, warnings)
+        print(f"wrote {args.html}")
     return 1 if result["verdict"].isin(REGRESSIONS).any() else 0

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from pathlib import Path
 
@@ -55,7 +56,7 @@ def cleanup_backends():
 ])
 def test_bad_plugins_are_named_errors(tmp_path, source, message, cleanup_backends, capsys):
     path = write(tmp_path, "bad_plugin.py", source)
-    with pytest.raises(PluginError, match=message) as info:
+    with pytest.raises(PluginError, match=re.escape(message)) as info:
         load_plugin(str(path))
     assert str(path) in str(info.value)
     assert main(["list", "--plugin", str(path)]) == 2
@@ -118,7 +119,7 @@ def test_example_layer_file_links_the_reduction():
 ])
 def test_bad_toml_layer_files(tmp_path, text, message, capsys):
     path = write(tmp_path, "layers.toml", text)
-    with pytest.raises(LayerFileError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(LayerFileError, match=re.escape(message)):
         load_layers(path)
     assert main(["list", "--layers", str(path)]) == 2
     assert str(path) in capsys.readouterr().err
@@ -157,7 +158,8 @@ def test_example_plugin_and_layers_end_to_end(tmp_path):
     fft, numpy_rows = table[table["backend"] == "fft"], table[table["backend"] == "numpy"]
     assert len(fft) == len(numpy_rows) == 12
     assert (fft["status"] == "ok").all() and (fft["max_abs_err"] <= fft["tolerance"]).all()
-    assert fft.notna().sum().to_dict() == numpy_rows.notna().sum().to_dict()  # same columns filled
+    filled = lambda rows: {c for c in rows.columns if c != "reason" and rows[c].notna().all()}  # noqa: E731
+    assert filled(fft) == filled(numpy_rows)  # the same columns are filled as for a built-in backend
     reduction = pd.read_csv(results / "one.reduction.csv")
     assert set(reduction["backend"]) == {"numpy", "fft"} and len(reduction) == 6
     assert {p.name for p in (plots / "one").iterdir()} >= {"gflops.png", "speedup.png", "reduction.png"}

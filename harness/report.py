@@ -1,0 +1,153 @@
+"""Self-contained HTML pages: one per run (``plots/RUN_ID/index.html``), an index of runs, compare tables.
+
+Rendered with Jinja2 templates (``harness/templates``) with autoescaping on, so
+every value from a results table (a layer label, a plugin's name) is text, never
+markup. Pages use inline CSS and the PNGs beside them: no server, no CDN, no
+JavaScript.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from .results import RunFiles, read_metadata, read_table
+
+#: (file stem, title, two-line caption) for every figure a run may have, in page order.
+FIGURES = [
+    ("gflops", "Throughput per layer and backend",
+     "GFLOP/s of every backend on every layer, log scale: longer bars are faster. "
+     "A backend missing from a row did not run there; the table of points not measured says why."),
+    ("reduction", "1x1 reduction: FLOPs saved vs time saved",
+     "Hatched: how many times fewer FLOPs the 1x1 reduce + kxk pair needs than the direct kxk. "
+     "Coloured: how many times less time it really took per backend; shorter than hatched = saving lost."),
+    ("speedup", "Speedup relative to the baseline",
+     "Each backend's time divided into the baseline's, per layer, log scale. "
+     "Right of the black line at 1 is faster than the baseline."),
+    ("roofline", "Roofline",
+     "Each point at its arithmetic intensity (FLOPs per minimal byte) under this machine's measured roofs. "
+     "Near the slope: memory-bound; near the flat roof: compute-bound; far below both: room to improve."),
+    ("time_vs_work", "Time vs work",
+     "Time per call against FLOPs, log-log, one line per backend and kernel size. "
+     "Parallel to the dotted line is constant throughput; flat at the left means fixed overheads."),
+    ("threads", "Thread scaling",
+     "Speedup over one thread (geometric mean over layers) against threads. "
+     "The dashed line is perfect scaling."),
+]
+
+
+def _env():
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    return Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
+                       autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+
+
+def machine_name(meta: dict) -> str:
+    """CPU model (and GPU) with the host name, for titles."""
+    machine = meta.get("cpu_model") or "unknown machine"
+    if meta.get("gpu"):
+        machine = f"{meta['gpu'].get('name')} / {machine}"
+    return f"{machine} ({meta.get('host', '?')})"
+
+
+def _summary(table) -> tuple[list[str], list[dict]]:
+    backends = list(dict.fromkeys(table["backend"]))
+    rows = []
+    for case, part in table.groupby("case", sort=False):
+        ok = part[part["status"] == "ok"]
+        best = ok.loc[ok["gflops"].idxmax(), "backend"] if len(ok) > 1 else None
+        by_backend = {r["backend"]: r for r in part.to_dict("records")}
+        cells = []
+        for b in backends:
+            r = by_backend.get(b)
+            if r is None:
+                cells.append({"text": "", "css": ""})
+            elif r["status"] == "ok":
+                cells.append({"text": f"{r['gflops']:.3g}", "css": "best" if b == best else ""})
+            else:
+                cells.append({"text": r["status"], "css": "bad" if r["status"] in ("wrong", "failed") else "status"})
+        flops = part["flops"].dropna()
+        rows.append({"case": case, "mflop": f"{flops.iloc[0] / 1e6:.4g}" if len(flops) else "?", "cells": cells})
+    return backends, rows
+
+
+def _machine_rows(meta: dict) -> list[tuple[str, str]]:
+    peak = meta.get("peak") or {}
+    rows = [("host", meta.get("host")), ("CPU", f"{meta.get('cpu_model')} x {meta.get('cpu_count')}"),
+            ("memory", f"{meta.get('memory_gib')} GiB"), ("GPU", meta.get("gpu") or "none"),
+            ("platform", meta.get("platform")), ("git commit", meta.get("git_commit")),
+            ("Numba threading", f"{meta.get('numba_threading_layer')}, {meta.get('numba_num_threads')} threads"),
+            ("BLAS", ", ".join(f"{b.get('internal_api')} {b.get('version')} ({b.get('num_threads')} threads)"
+                               for b in meta.get("blas") or [])),
+            ("measured peak", ", ".join(f"{k} GEMM {v:.0f} GFLOP/s" for k, v in (peak.get("gemm_gflops") or {}).items())
+             + (f", copy {peak['copy_gbytes_per_s']:.0f} GB/s" if peak.get("copy_gbytes_per_s") else "")),
+            ("versions", ", ".join(f"{k} {v}" for k, v in (meta.get("versions") or {}).items())),
+            ("started / finished", f"{meta.get('started_at')} / {meta.get('finished_at', meta.get('status'))}")]
+    return [(k, str(v)) for k, v in rows if v not in (None, "")]
+
+
+def write_run_report(files: RunFiles, meta: dict, table, verdicts: list[str]) -> Path:
+    """Render ``plots/RUN_ID/index.html`` from a run's table, metadata, verdicts and the PNGs beside it."""
+    backends, summary = _summary(table)
+    figures = [{"name": stem, "src": f"{stem}.png", "title": title, "caption": caption}
+               for stem, title, caption in FIGURES if (files.plots / f"{stem}.png").is_file()]
+    problems = table[table["status"] != "ok"][["status", "backend", "case", "reason"]].to_dict("records")
+    counts = ", ".join(f"{n} {s}" for s, n in table["status"].value_counts().items())
+    html = _env().get_template("report.html").render(
+        run_id=files.run_id, meta=meta, machine=machine_name(meta), counts=counts, verdicts=verdicts,
+        backends=backends, summary=summary, figures=figures, problems=problems,
+        machine_rows=_machine_rows(meta), command=meta.get("command", ""), table_path=str(files.table))
+    files.plots.mkdir(parents=True, exist_ok=True)
+    path = files.plots / "index.html"
+    path.write_text(html)
+    return path
+
+
+def _headline(table) -> str:
+    ok = table[table["status"] == "ok"]
+    if ok.empty:
+        return "no timed points"
+    best = ok.groupby("backend")["gflops"].median().sort_values(ascending=False)
+    return ", ".join(f"{b} {g:.3g}" for b, g in best.items()) + " GFLOP/s (median over layers)"
+
+
+def write_index(results_dir: str | Path, plots_dir: str | Path) -> Path:
+    """Render ``PLOTS_DIR/index.html`` listing every run in ``results_dir``, newest first."""
+    results_dir, plots_dir = Path(results_dir), Path(plots_dir)
+    runs = []
+    for table_path in sorted(results_dir.glob("*.csv")):
+        if table_path.name.endswith((".samples.csv", ".reduction.csv")):
+            continue
+        files = RunFiles.from_table(table_path, plots_dir)
+        try:
+            table = read_table(files.table)
+        except ValueError:
+            continue
+        meta = read_metadata(files.metadata)
+        page = files.plots / "index.html"
+        runs.append({"run_id": files.run_id, "date": meta.get("started_at", ""), "preset": meta.get("preset", ""),
+                     "machine": machine_name(meta), "backends": ", ".join(dict.fromkeys(table["backend"])),
+                     "headline": _headline(table),
+                     "link": f"{files.run_id}/index.html" if page.is_file() else None})
+    runs.sort(key=lambda r: r["date"], reverse=True)
+    plots_dir.mkdir(parents=True, exist_ok=True)
+    path = plots_dir / "index.html"
+    path.write_text(_env().get_template("index.html").render(runs=runs, results_dir=str(results_dir)))
+    return path
+
+
+def write_compare_html(result, path: Path, base: str, new: str, threshold: float, alpha: float,
+                       warnings: list[str]) -> Path:
+    """Render a comparison table (from :func:`harness.compare.compare_runs`) as an HTML page."""
+    from .compare import REGRESSIONS, _fmt, _fmt_s
+
+    rows = [{"verdict": r.verdict, "backend": r.backend, "case": r.case, "base": _fmt_s(r.base_time_s),
+             "new": _fmt_s(r.new_time_s), "ratio": _fmt(r.ratio, ".3f"), "p": _fmt(r.p_value, ".2g"), "note": r.note}
+            for r in result.itertuples()]
+    floor = result.attrs.get("noise_floor", 0.0)
+    html = _env().get_template("compare.html").render(
+        base=base, new=new, rows=rows, regressions=int(result["verdict"].isin(REGRESSIONS).sum()),
+        threshold=f"{threshold:.0%}", alpha=alpha, floor=f"+/-{floor:.0%}" if math.isfinite(floor) else "?",
+        warnings=warnings)
+    path.write_text(html)
+    return path

@@ -1,0 +1,124 @@
+"""HTML run pages: structure, escaping of hostile labels, links that resolve, and a real headless browser."""
+from __future__ import annotations
+
+import re
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from harness.cli import main
+from harness.report import write_index, write_run_report
+from harness.results import ALL_COLUMNS, ResultsWriter, RunFiles
+
+HOSTILE = "<script>alert('x')</script>"
+
+
+class Links(HTMLParser):
+    """Collects img src and a href values, and whether any <script> element exists."""
+
+    def __init__(self):
+        super().__init__()
+        self.srcs, self.hrefs, self.scripts = [], [], 0
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "img":
+            self.srcs.append(attrs["src"])
+        if tag == "a":
+            self.hrefs.append(attrs["href"])
+        if tag == "script":
+            self.scripts += 1
+
+
+def fake_run(tmp_path, run_id="r1", label=HOSTILE):
+    files = RunFiles(tmp_path / "results", run_id, tmp_path / "plots")
+    writer = ResultsWriter(files)
+    for backend, status, gflops in (("numpy", "ok", 10.0), ("fast", "ok", 20.0), ("naive", "skipped", None)):
+        row = {c: None for c in ALL_COLUMNS}
+        row.update(run_id=run_id, backend=backend, device="cpu", case=label, status=status, flops=2e6,
+                   gflops=gflops, time_s=2e6 / gflops / 1e9 if gflops else None,
+                   reason="" if gflops else f"too slow {HOSTILE}")
+        writer.append(row, [row["time_s"]] * 5 if gflops else [])
+    meta = {"preset": "smoke", "host": "h<b>", "cpu_model": "cpu", "command": "python -m harness sweep",
+            "started_at": "2026-11-26T00:00:00+00:00"}
+    writer.write_metadata(meta)
+    files.plots.mkdir(parents=True)
+    shutil.copy(Path(__file__).parent / "data" / "tiny.png", files.plots / "gflops.png")
+    return files, meta
+
+
+def test_run_page_escapes_hostile_values_and_links_resolve(tmp_path):
+    files, meta = fake_run(tmp_path)
+    table = pd.read_csv(files.table)
+    page = write_run_report(files, meta, table, [f"5x5 branch {HOSTILE}: 9.7x fewer FLOPs"])
+    html = page.read_text()
+    parser = Links()
+    parser.feed(html)
+    assert parser.scripts == 0  # hostile labels render as text, and the page needs no JavaScript
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
+    assert "h&lt;b&gt;" in html
+    assert parser.srcs == ["gflops.png"] and all((page.parent / s).is_file() for s in parser.srcs)
+    assert re.search(r'<td class="best">20</td>', html)  # the fastest backend is highlighted
+    assert "too slow" in html and "python -m harness sweep" in html
+    assert "9.7x fewer FLOPs" in html
+
+
+def test_index_lists_runs_with_links(tmp_path):
+    files, meta = fake_run(tmp_path, "r1", label="3a 1x1")
+    write_run_report(files, meta, pd.read_csv(files.table), [])
+    fake_run(tmp_path, "r2", label="3a 3x3")
+    page = write_index(tmp_path / "results", tmp_path / "plots")
+    parser = Links()
+    parser.feed(page.read_text())
+    assert parser.hrefs == ["r1/index.html"]  # r2 has no page yet: listed, not linked
+    assert all((page.parent / h).is_file() for h in parser.hrefs)
+    assert "r2" in page.read_text() and "fast 20, numpy 10 GFLOP/s" in page.read_text()
+
+
+def test_report_command(tmp_path, capsys):
+    fake_run(tmp_path)
+    args = ["--results-dir", str(tmp_path / "results"), "--plots-dir", str(tmp_path / "plots")]
+    assert main(["report", "r1", *args]) == 0
+    assert (tmp_path / "plots" / "r1" / "index.html").is_file()
+    assert main(["report", "--index", *args]) == 0
+    assert main(["report", "nope", *args]) == 2
+    assert main(["report", *args]) == 2
+    assert "needs a RUN" in capsys.readouterr().err
+
+
+def _chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+def test_smoke_page_in_a_real_browser(tmp_path):
+    """Headless Chromium opens a real smoke run's page from disk: every image decodes, the table is there."""
+    chromium = _chromium()
+    if chromium is None:
+        pytest.skip("no Chromium on this machine (CI installs Debian's chromium)")
+    playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    from tests.test_cli import harness
+
+    proc = harness("sweep", "--preset", "smoke", "--budget-s", "0.1", "--repeats", "1", "--run-id", "page",
+                   "--results-dir", str(tmp_path / "results"), "--plots-dir", str(tmp_path / "plots"), "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    page_path = tmp_path / "plots" / "page" / "index.html"
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=[
+            "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.goto(page_path.as_uri())
+        widths = page.eval_on_selector_all("img", "imgs => imgs.map(i => i.complete ? i.naturalWidth : 0)")
+        rows = page.eval_on_selector_all("#summary tbody tr", "rows => rows.map(r => r.cells[0].textContent)")
+        verdict = page.text_content("#verdict")
+        shot = tmp_path / "report.png"
+        page.screenshot(path=str(shot), full_page=True)
+        browser.close()
+    assert len(widths) >= 4 and all(w > 0 for w in widths), widths
+    assert rows == ["1x1", "3x3", "3x3/2", "5x5 reduce", "5x5", "5x5 direct"]
+    assert "5x5 branch" in verdict and "fewer FLOPs" in verdict
+    assert shot.stat().st_size > 10_000
+    print(f"screenshot: {shot}")
