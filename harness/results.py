@@ -18,8 +18,8 @@ COLUMNS = [
     "Ho", "Wo", "flops", "bytes", "threads", "status", "reason", "first_call_s", "time_s", "time_min_s",
     "time_iqr_s", "rounds", "calls_per_round", "gflops", "gbytes_per_s", "max_abs_err",
 ]
-#: Extra columns after the contract ones.
-EXTRA_COLUMNS = ["layer", "branch", "role", "prepare_s", "h2d_s", "d2h_s", "rel_ci", "passes", "tolerance",
+#: Extra columns after the contract ones ("point": the point's position in the sweep's case x backend order).
+EXTRA_COLUMNS = ["point", "layer", "branch", "role", "prepare_s", "h2d_s", "d2h_s", "rel_ci", "passes", "tolerance",
                  "arithmetic_intensity", "host"]
 ALL_COLUMNS = COLUMNS + EXTRA_COLUMNS
 SAMPLE_COLUMNS = ["run_id", "backend", "case", "round", "time_s"]
@@ -105,6 +105,9 @@ def read_table(path: str | Path):
     if missing:
         raise ValueError(f"{path} is not a convbench run table: missing columns {', '.join(missing)}")
     df["reason"] = ["" if pd.isna(v) else str(v) for v in df["reason"]]
+    if "point" in df.columns and df["point"].notna().all():
+        # rows are appended as points finish; "point" is each point's place in the sweep's order
+        df = df.sort_values("point", kind="stable").reset_index(drop=True)
     for col in ("branch", "role", "layer"):
         if col in df.columns:
             df[col] = df[col].astype("object").where(df[col].notna(), None)

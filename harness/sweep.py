@@ -62,9 +62,11 @@ def run_sweep(cases: Sequence[Case], backends: Sequence[str], config: TimingConf
     pass_config = dataclasses.replace(config, budget_s=pass_budget_s,
                                       warmup_s=min(config.warmup_s, pass_budget_s / 4))
     pending: dict[tuple, list[PointResult]] = {}
+    for backend in backends:  # import optional libraries now, so thread_limits reaches their pools too
+        _unavailable(backend)
     start = time.perf_counter()
     for n_pass in range(repeats):
-        for case in cases:
+        for case_index, case in enumerate(cases):
             keys = {b: point_key(b, case) for b in backends}
             todo = [b for b in backends if keys[b] not in done and (n_pass == 0 or keys[b] in pending)]
             if n_pass == 0:
@@ -92,12 +94,22 @@ def run_sweep(cases: Sequence[Case], backends: Sequence[str], config: TimingConf
                         on_step(repeats - n_pass if final else 1)
                     if final:
                         point = combine_passes(pending.pop(keys[backend]), config)
+                        point.row["point"] = case_index * len(backends) + backends.index(backend)
                         writer.append(point.row, point.samples_s)
                         stats.add(point)
                         if on_done:
                             on_done(point)
     stats.wall_s = time.perf_counter() - start
     return stats
+
+
+def _unavailable(backend: str) -> str | None:
+    import kernels
+
+    try:
+        return kernels.get_backend(backend).unavailable_reason()
+    except Exception as exc:  # measured again (and recorded) per point
+        return str(exc)
 
 
 def _device(backend: str) -> str:
