@@ -70,7 +70,7 @@ def plot_gflops(table, meta: dict, path: Path) -> Path | None:
     ax.set_xscale("log")
     ax.set_xlabel("GFLOP/s (higher is better; log scale)")
     ax.grid(axis="x", which="both", alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     ax.set_title(title("Throughput per layer and backend", meta), fontsize=10)
     return _save(fig, path)
 
@@ -99,7 +99,7 @@ def plot_speedup(table, meta: dict, path: Path, baseline: str = "numpy") -> Path
     ax.set_xscale("log")
     ax.set_xlabel(f"speedup vs {baseline} (time_{baseline} / time; >1 is faster; log scale)")
     ax.grid(axis="x", which="both", alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     ax.set_title(title(f"Speedup relative to {baseline}", meta), fontsize=10)
     return _save(fig, path)
 

@@ -70,13 +70,15 @@ def plot_reduction(reduction, meta: dict, path):
     width = 0.8 / (len(backends) + 1)
     fig, ax = plt.subplots(figsize=(max(7, 1.3 * len(groups) * (len(backends) + 1) / 3), 5))
     flops = reduction.groupby("group", sort=False)["flop_saving"].first()
-    ax.bar([i for i in range(len(groups))], [flops[g] for g in groups], width=width, color="white",
-           edgecolor="black", hatch="//", label="FLOP saving (theory)")
+    bars = ax.bar(list(range(len(groups))), [flops[g] for g in groups], width=width, color="white",
+                  edgecolor="black", hatch="//", label="FLOP saving (theory)")
+    ax.bar_label(bars, fmt="%.1fx", fontsize=7)
     for j, backend in enumerate(backends, start=1):
         part = reduction[reduction["backend"] == backend].set_index("group")["time_saving"]
         xs = [i + j * width for i, g in enumerate(groups) if g in part.index]
-        ax.bar(xs, [part[g] for g in groups if g in part.index], width=width, color=colors[backend],
-               label=f"time saving: {backend}")
+        bars = ax.bar(xs, [part[g] for g in groups if g in part.index], width=width, color=colors[backend],
+                      label=f"time saving: {backend}")
+        ax.bar_label(bars, fmt="%.1fx", fontsize=7)
     ax.axhline(1.0, color="black", lw=1)
     ax.set_xticks([i + width * len(backends) / 2 for i in range(len(groups))], groups, fontsize=8)
     ax.set_ylabel("saving factor: direct / (1x1 reduce + conv)  (>1: reduction wins)")
