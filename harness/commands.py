@@ -90,7 +90,8 @@ def sweep(args, argv) -> int:
         settings = _settings(args, SWEEP_BUDGET_S)
         meta = None
     if settings["baseline"] not in kernels.list_backends():
-        raise UsageError(f"unknown baseline {settings['baseline']!r}; choose from: {', '.join(kernels.list_backends())}")
+        known = ", ".join(kernels.list_backends())
+        raise UsageError(f"unknown baseline {settings['baseline']!r}; choose from: {known}")
     preset, cases = _cases(settings, max_threads())
     config = TimingConfig(budget_s=settings["budget_s"], target_rel_ci=settings["target_rel_ci"],
                           cold=settings.get("cold", False))
@@ -121,8 +122,8 @@ def sweep(args, argv) -> int:
         return 130
     _finish_metadata(meta, stats)
     writer.write_metadata(meta)
-    paths = finish_run(files, meta, baseline=settings["baseline"], plots=not args.no_plots, quiet=args.quiet,
-                       report=not args.no_report)
+    finish_run(files, meta, baseline=settings["baseline"], plots=not args.no_plots, quiet=args.quiet,
+               report=not args.no_report)
     if not args.quiet:
         print(f"{stats.wall_s:.1f} s; points: " + ", ".join(f"{n} {s}" for s, n in stats.by_status.items())
               + (f"; {stats.already_done} kept from before" if stats.already_done else ""))
@@ -166,58 +167,6 @@ def finish_run(files, meta: dict, *, baseline: str, plots: bool, quiet: bool, re
     return paths
 
 
-def list_(args, argv) -> int:
-    """``harness list``: backends with availability, then presets."""
-    from rich.table import Table
-
-    from .console import console
-    from .presets import build_presets
-
-    con = console()
-    if args.layers:
-        return _list_layers(args.layers, con)
-    table = Table(title="Backends", title_justify="left")
-    for col in ("backend", "device", "available", "what it is / why not"):
-        table.add_column(col)
-    for name in kernels.list_backends():
-        impl = kernels.get_backend(name)
-        reason = impl.unavailable_reason()
-        table.add_row(name, impl.device, "yes" if reason is None else "[red]no[/]",
-                      impl.description if reason is None else reason)
-    con.print(table)
-    presets = Table(title="Presets", title_justify="left")
-    for col in ("preset", "layers", "description"):
-        presets.add_column(col)
-    for p in build_presets().values():
-        presets.add_row(p.name, str(len(p.layers)), p.description)
-    con.print(presets)
-    return 0
-
-
-def _list_layers(path: str, con) -> int:
-    from rich.table import Table
-
-    from .layerfile import LayerFileError, load_layers
-
-    try:
-        layers = load_layers(path)
-    except LayerFileError as exc:
-        raise UsageError(str(exc)) from None
-    table = Table(title=f"Layers in {path}", title_justify="left")
-    for col in ("layer", "N", "C", "HxW", "F", "k", "stride", "padding", "MFLOP", "reduction"):
-        table.add_column(col, justify="left" if col in ("layer", "reduction") else "right")
-    from .cases import build_cases
-    from .layerfile import layers_preset
-
-    for layer, case in zip(layers, build_cases(layers_preset(path), default_threads=1)):
-        spec = case.spec
-        role = f"{layer.role} of {layer.branch}" if layer.role else ""
-        table.add_row(layer.label, str(spec.N), str(spec.C), f"{spec.H}x{spec.W}", str(spec.F), str(spec.k),
-                      str(spec.stride), str(spec.padding), f"{spec.flops / 1e6:.4g}", role)
-    con.print(table)
-    return 0
-
-
 def check(args, argv) -> int:
     """``harness check``: every backend once per case against the reference; exit 1 on wrong/failed."""
     from rich.table import Table
@@ -239,7 +188,8 @@ def check(args, argv) -> int:
     for row in writer.rows:
         err = row.get("max_abs_err")
         table.add_row(row["case"], row["backend"], f"[{STATUS_STYLE[row['status']]}]{row['status']}[/]",
-                      f"{err:.2e}" if err is not None else "", f"{row['tolerance']:.2e}" if row.get("tolerance") else "",
+                      f"{err:.2e}" if err is not None else "",
+                      f"{row['tolerance']:.2e}" if row.get("tolerance") else "",
                       row["reason"])
     console().print(table)
     bad = [r for r in writer.rows if r["status"] in ("wrong", "failed")]
@@ -304,6 +254,13 @@ def compare(args, argv) -> int:
         return run_compare(args)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+
+
+def list_(args, argv) -> int:
+    """``harness list``: see :mod:`harness.listing`."""
+    from .listing import list_command
+
+    return list_command(args)
 
 
 COMMANDS = {"sweep": sweep, "list": list_, "check": check, "plot": plot, "report": report, "peak": peak,

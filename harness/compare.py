@@ -123,7 +123,8 @@ def compare_runs(base: RunFiles, new: RunFiles, threshold: float = 0.10, alpha: 
         elif r["status_base"] == "ok" and r["status_new"] != "ok":
             row.update(verdict="broken", note=f"NEW is {r['status_new']}: {r['reason_new']}")
         elif r["status_base"] != "ok" or r["status_new"] != "ok":
-            row.update(verdict="only-in-one", note=f"not timed in both (BASE {r['status_base']}, NEW {r['status_new']})")
+            note = f"not timed in both (BASE {r['status_base']}, NEW {r['status_new']})"
+            row.update(verdict="only-in-one", note=note)
         else:
             key = (row["backend"], row["case"])
             b, n = samples[0].get(key), samples[1].get(key)

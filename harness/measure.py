@@ -192,7 +192,8 @@ def finish_row(row: dict, rounds: RoundTimes, config: TimingConfig) -> dict:
     """Fill the timing columns from ``rounds`` (and the row's flops/bytes); a wide median CI goes in ``reason``."""
     time_s = rounds.median_s
     reason = "" if rounds.converged else \
-        f"median CI +/-{100 * rounds.rel_ci:.1f}% above the {100 * config.target_rel_ci:g}% target when the budget ran out"
+        f"median CI +/-{100 * rounds.rel_ci:.1f}% above the {100 * config.target_rel_ci:g}% target " \
+        "when the budget ran out"
     return dict(row, status="ok", reason=reason, time_s=time_s, time_min_s=rounds.min_s, time_iqr_s=rounds.iqr_s,
                 rounds=len(rounds.times_s), calls_per_round=rounds.calls_per_round, rel_ci=rounds.rel_ci,
                 passes=1, gflops=row["flops"] / time_s / 1e9, gbytes_per_s=row["bytes"] / time_s / 1e9)

@@ -1,6 +1,7 @@
 """measure_point: every status a point can end in, with the clock faked where time matters."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 import kernels
@@ -91,3 +92,20 @@ def test_simulated_gpu_is_checked_but_not_timed():
 def test_check_mode_does_not_time():
     result = measure_point("numpy", CASE, None, CONFIG, timed=False)
     assert result.status == "ok" and result.samples_s == () and "time_s" not in result.row
+
+
+def test_repeated_passes_pool_samples_and_stop_early_for_points_not_ok(fake_backends):
+    from harness.results import MemoryWriter
+    from harness.sweep import run_sweep
+
+    writer, steps = MemoryWriter(), []
+    stats = run_sweep([CASE], ["numpy", "test-raising"], TimingConfig(budget_s=0.06, warmup_s=0.0), writer,
+                      run_id="r", repeats=3, on_step=steps.append)
+    rows = {row["backend"]: (row, samples) for row, samples in zip(writer.rows, writer.samples)}
+    assert len(writer.rows) == 2 and stats.by_status == {"ok": 1, "failed": 1}
+    ok_row, ok_samples = rows["numpy"]
+    assert ok_row["passes"] == 3 and ok_row["rounds"] == len(ok_samples) >= 15
+    assert ok_row["time_s"] == pytest.approx(float(np.median(ok_samples)))
+    assert rows["test-raising"][0]["status"] == "failed" and rows["test-raising"][1] == ()
+    assert sum(steps) == 2 * 3  # progress covers every pass, including the ones a failed point skips
+    assert [r["point"] for r in writer.rows] == [1, 0]  # failed first (pass 1), but each knows its place

@@ -29,7 +29,8 @@ BAD_CALLS = [
     ("channels", X, np.zeros((4, 2, 3, 3), np.float32), {}, ValueError, r"channels differ.*C=3.*C=2"),
     ("kernel-too-big", X, np.zeros((4, 3, 9, 9), np.float32), {}, ValueError, r"k=9 is larger than the padded input"),
     ("non-square-kernel", X, np.zeros((4, 3, 3, 1), np.float32), {}, ValueError, r"square kernels"),
-    ("C-zero", np.zeros((1, 0, 8, 8), np.float32), np.zeros((4, 0, 3, 3), np.float32), {}, ValueError, r"C must be >= 1"),
+    ("C-zero", np.zeros((1, 0, 8, 8), np.float32), np.zeros((4, 0, 3, 3), np.float32), {}, ValueError,
+     r"C must be >= 1"),
     ("H-zero", np.zeros((1, 3, 0, 8), np.float32), W3, {"padding": 2}, ValueError, r"H must be >= 1"),
     ("F-zero", X, np.zeros((0, 3, 3, 3), np.float32), {}, ValueError, r"F must be >= 1"),
 ]

@@ -1,0 +1,58 @@
+"""``harness list``: registered backends (with availability), presets, or the layers of a layer file."""
+from __future__ import annotations
+
+import kernels
+
+from .cli import UsageError
+
+
+def list_command(args) -> int:
+    """``harness list``: backends with availability, then presets."""
+    from rich.table import Table
+
+    from .console import console
+    from .presets import build_presets
+
+    con = console()
+    if args.layers:
+        return _list_layers(args.layers, con)
+    table = Table(title="Backends", title_justify="left")
+    for col in ("backend", "device", "available", "what it is / why not"):
+        table.add_column(col)
+    for name in kernels.list_backends():
+        impl = kernels.get_backend(name)
+        reason = impl.unavailable_reason()
+        table.add_row(name, impl.device, "yes" if reason is None else "[red]no[/]",
+                      impl.description if reason is None else reason)
+    con.print(table)
+    presets = Table(title="Presets", title_justify="left")
+    for col in ("preset", "layers", "description"):
+        presets.add_column(col)
+    for p in build_presets().values():
+        presets.add_row(p.name, str(len(p.layers)), p.description)
+    con.print(presets)
+    return 0
+
+
+def _list_layers(path: str, con) -> int:
+    from rich.table import Table
+
+    from .layerfile import LayerFileError, load_layers
+
+    try:
+        layers = load_layers(path)
+    except LayerFileError as exc:
+        raise UsageError(str(exc)) from None
+    table = Table(title=f"Layers in {path}", title_justify="left")
+    for col in ("layer", "N", "C", "HxW", "F", "k", "stride", "padding", "MFLOP", "reduction"):
+        table.add_column(col, justify="left" if col in ("layer", "reduction") else "right")
+    from .cases import build_cases
+    from .layerfile import layers_preset
+
+    for layer, case in zip(layers, build_cases(layers_preset(path), default_threads=1)):
+        spec = case.spec
+        role = f"{layer.role} of {layer.branch}" if layer.role else ""
+        table.add_row(layer.label, str(spec.N), str(spec.C), f"{spec.H}x{spec.W}", str(spec.F), str(spec.k),
+                      str(spec.stride), str(spec.padding), f"{spec.flops / 1e6:.4g}", role)
+    con.print(table)
+    return 0
