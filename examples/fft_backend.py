@@ -21,11 +21,9 @@ class FFTPrepared(kernels.Prepared):
     """Padded input buffer and the weights' spectrum (computed once, in prepare)."""
 
     def __init__(self, x: np.ndarray, w: np.ndarray, spec: kernels.ConvSpec):
-        p = spec.padding
         self.spec = spec
-        self.shape = (spec.H + 2 * p, spec.W + 2 * p)
-        self.xp = np.zeros((spec.N, spec.C) + self.shape, dtype=spec.dtype)
-        self.xp[:, :, p : p + spec.H, p : p + spec.W] = x
+        self.xp = kernels.padded_input(x, spec)
+        self.shape = self.xp.shape[2:]
         # conj(FFT(w)) turns the FFT's convolution into the cross-correlation conv2d means
         self.w_hat = np.conj(np.fft.rfft2(w, s=self.shape))
         self.out = None

@@ -6,6 +6,7 @@ a point too slow for its budget a ``skipped`` row with the estimate.
 """
 from __future__ import annotations
 
+import functools
 import socket
 import time
 from collections.abc import Callable
@@ -178,14 +179,10 @@ def combine_passes(results: list[PointResult], config: TimingConfig) -> PointRes
     return PointResult(dict(finish_row(first, rounds, config), passes=len(results)), times)
 
 
-_FLUSHER: list = []
-
-
+@functools.lru_cache(maxsize=1)
 def host_flusher() -> HostCacheFlusher:
     """The process's one CPU cache flusher (its buffer is allocated on first use)."""
-    if not _FLUSHER:
-        _FLUSHER.append(HostCacheFlusher())
-    return _FLUSHER[0]
+    return HostCacheFlusher()
 
 
 def finish_row(row: dict, rounds: RoundTimes, config: TimingConfig) -> dict:

@@ -21,7 +21,7 @@ from . import torch_backend  # noqa: F401
 from .backend import Backend, Prepared
 from .reference import max_abs_error, reference_conv2d, tolerance
 from .registry import available_backends, default_backends, get_backend, list_backends, register, unregister
-from .spec import SUPPORTED_DTYPES, ConvSpec, resolve_padding, validate
+from .spec import SUPPORTED_DTYPES, ConvSpec, padded_input, resolve_padding, validate
 
 __all__ = [
     "Backend",
@@ -34,6 +34,7 @@ __all__ = [
     "get_backend",
     "list_backends",
     "max_abs_error",
+    "padded_input",
     "reference_conv2d",
     "register",
     "resolve_padding",

@@ -10,7 +10,7 @@ import numpy as np
 
 from .backend import Backend, Prepared
 from .registry import register
-from .spec import ConvSpec
+from .spec import ConvSpec, padded_input
 
 
 class NaivePrepared(Prepared):
@@ -18,10 +18,7 @@ class NaivePrepared(Prepared):
 
     def __init__(self, x: np.ndarray, w: np.ndarray, spec: ConvSpec):
         self.spec = spec
-        p = spec.padding
-        padded = np.zeros((spec.N, spec.C, spec.H + 2 * p, spec.W + 2 * p), dtype=spec.dtype)
-        padded[:, :, p : p + spec.H, p : p + spec.W] = x
-        self.x = padded.tolist()
+        self.x = padded_input(x, spec).tolist()
         self.w = w.tolist()
         self.out: list = []
 

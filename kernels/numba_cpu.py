@@ -23,7 +23,7 @@ import numpy as np
 
 from .backend import Backend, Prepared
 from .registry import register
-from .spec import ConvSpec
+from .spec import ConvSpec, padded_input
 
 def _loops():
     from . import _numba_cpu_loops
@@ -103,10 +103,8 @@ class NumbaDirectPrepared(Prepared):
     """General kxk convolution (any stride/padding) through the simple direct loop."""
 
     def __init__(self, x: np.ndarray, w: np.ndarray, spec: ConvSpec):
-        p = spec.padding
         self.spec = spec
-        self.xp = np.zeros((spec.N, spec.C, spec.H + 2 * p, spec.W + 2 * p), dtype=spec.dtype)
-        self.xp[:, :, p : p + spec.H, p : p + spec.W] = x
+        self.xp = padded_input(x, spec)
         self.w = np.ascontiguousarray(w)
         self.out = np.empty(spec.out_shape, dtype=spec.dtype)
         self.kernel = _loops().conv_direct

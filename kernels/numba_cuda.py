@@ -16,7 +16,7 @@ import numpy as np
 
 from .backend import Backend, Prepared
 from .registry import register
-from .spec import ConvSpec
+from .spec import ConvSpec, padded_input
 
 #: Bytes written between rounds by ``flush_cache`` (larger than any current GPU's L2).
 FLUSH_BYTES = 256 * 2**20
@@ -61,9 +61,7 @@ class NumbaCudaPrepared(Prepared):
         self._cuda = cuda
         self._flush_buffer = None
         direct_kernel, igemm = kern.kernels_for(spec.dtype)
-        p = spec.padding
-        xp = np.zeros((spec.N, spec.C, spec.H + 2 * p, spec.W + 2 * p), dtype=spec.dtype)
-        xp[:, :, p : p + spec.H, p : p + spec.W] = x
+        xp = padded_input(x, spec)
         t0 = time.perf_counter()
         self.d_x = cuda.to_device(xp)
         self.d_out = cuda.device_array(spec.out_shape, dtype=spec.dtype)

@@ -12,7 +12,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from .backend import Backend, Prepared
 from .registry import register
-from .spec import ConvSpec
+from .spec import ConvSpec, padded_input
 
 
 class PointwisePrepared(Prepared):
@@ -35,10 +35,9 @@ class Im2colPrepared(Prepared):
     """kxk (or strided/padded) convolution: strided-view im2col into a buffer, then GEMM."""
 
     def __init__(self, x: np.ndarray, w: np.ndarray, spec: ConvSpec):
-        p, k, s = spec.padding, spec.k, spec.stride
+        k, s = spec.k, spec.stride
         self.spec = spec
-        self.xp = np.zeros((spec.N, spec.C, spec.H + 2 * p, spec.W + 2 * p), dtype=spec.dtype)
-        self.xp[:, :, p : p + spec.H, p : p + spec.W] = x
+        self.xp = padded_input(x, spec)
         sn, sc, sh, sw = self.xp.strides
         # (N, C, k, k, Ho, Wo) view: element [n,c,i,j,oh,ow] = xp[n, c, oh*s+i, ow*s+j]
         self.windows = as_strided(

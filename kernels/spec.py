@@ -111,6 +111,14 @@ class ConvSpec:
         return self.k == 1 and self.stride == 1 and self.padding == 0
 
 
+def padded_input(x: np.ndarray, spec: ConvSpec) -> np.ndarray:
+    """A new C-contiguous (N, C, H + 2p, W + 2p) copy of ``x`` with ``spec.padding`` zeros on every side."""
+    p = spec.padding
+    xp = np.zeros((spec.N, spec.C, spec.H + 2 * p, spec.W + 2 * p), dtype=spec.dtype)
+    xp[:, :, p : p + spec.H, p : p + spec.W] = x
+    return xp
+
+
 def resolve_padding(padding, k: int) -> int:
     """Turn ``padding`` (int >= 0 or ``"same"``) into a non-negative int for kernel size ``k``."""
     if isinstance(padding, str):
