@@ -152,7 +152,9 @@ def measure_point(backend: str, case: Case, data: CaseData | None, config: Timin
         if not_timed:
             return PointResult(dict(row, status="skipped", reason=not_timed))
         stage = "timing"
-        flush = getattr(prepared, "flush_cache", None) or (host_flusher() if config.cold else None)
+        # --cold: a GPU backend's Prepared.flush_cache evicts the device's L2; CPU caches are flushed here
+        flush = getattr(prepared, "flush_cache", None) if impl.device == "cuda" else None
+        flush = flush or (host_flusher() if config.cold else None)
         rounds = time_rounds(prepared, prepared.sync, config, clock=clock, timer=prepared.event_timer(), flush=flush)
         return PointResult(finish_row(row, rounds, config), rounds.times_s)
     except KeyboardInterrupt:

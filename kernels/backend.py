@@ -38,6 +38,9 @@ class Prepared(ABC):
         """Return a device timer (``start()``, ``stop() -> seconds``) or None to use the host clock."""
         return None
 
+    # GPU backends may also define ``flush_cache()`` (evict the device's L2 before a ``--cold`` round)
+    # and set ``h2d_s`` / ``d2h_s`` (copy times) for the table's columns of the same names.
+
 
 class Backend(ABC):
     """A named convolution implementation.

@@ -68,6 +68,14 @@ class TorchPrepared(Prepared):
     def event_timer(self):
         return TorchEventTimer(self.torch) if self.device == "cuda" else None
 
+    def flush_cache(self) -> None:
+        """On CUDA, overwrite a buffer larger than the L2 cache so the next call starts cold."""
+        if self.device == "cuda":
+            if getattr(self, "_flush_buffer", None) is None:
+                self._flush_buffer = self.torch.empty(256 * 2**20, dtype=self.torch.uint8, device="cuda")
+            self._flush_buffer.zero_()
+            self.sync()
+
 
 @register
 class TorchBackend(Backend):

@@ -109,3 +109,13 @@ def test_repeated_passes_pool_samples_and_stop_early_for_points_not_ok(fake_back
     assert rows["test-raising"][0]["status"] == "failed" and rows["test-raising"][1] == ()
     assert sum(steps) == 2 * 3  # progress covers every pass, including the ones a failed point skips
     assert [r["point"] for r in writer.rows] == [1, 0]  # failed first (pass 1), but each knows its place
+
+
+def test_cold_rounds_on_the_cpu_flush_and_time_one_call_each(monkeypatch):
+    import harness.measure as measure
+
+    flushes = []
+    monkeypatch.setattr(measure, "host_flusher", lambda: lambda: flushes.append(1))
+    result = measure_point("numpy", CASE, None, TimingConfig(budget_s=0.05, warmup_s=0.0, cold=True))
+    assert result.status == "ok" and result.row["calls_per_round"] == 1
+    assert len(flushes) >= result.row["rounds"]
