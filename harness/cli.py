@@ -131,6 +131,9 @@ def make_parser() -> Parser:
     p.add_argument("--resume", default=None, metavar="RUN_ID",
                    help="continue an interrupted run with its original settings; measured points are kept")
     p.add_argument("--baseline", default="numpy", help="backend the speedup plot is relative to (default numpy)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run points on a Dask cluster: tcp://HOST:8786, or local:N for N local single-threaded "
+                        "workers (needs the 'dask' extra)")
     p.add_argument("--no-plots", action="store_true", help="do not draw plots")
     p.add_argument("--no-report", action="store_true", help="do not write the HTML page plots/RUN_ID/index.html")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")

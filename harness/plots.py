@@ -193,6 +193,8 @@ def draw_all(table, meta: dict, out_dir: Path, *, baseline: str = "numpy", reduc
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    if "host" in table.columns and table["host"].nunique() > 1:  # a run across machines: one series per host
+        table = table.assign(backend=table["backend"] + "@" + table["host"].astype(str))
     drawn = [
         plot_gflops(table, meta, out_dir / "gflops.png"),
         plot_speedup(table, meta, out_dir / "speedup.png", baseline=baseline),

@@ -20,7 +20,7 @@ COLUMNS = [
 ]
 #: Extra columns after the contract ones ("point": the point's position in the sweep's case x backend order).
 EXTRA_COLUMNS = ["point", "layer", "branch", "role", "prepare_s", "h2d_s", "d2h_s", "rel_ci", "passes", "tolerance",
-                 "arithmetic_intensity", "host"]
+                 "arithmetic_intensity", "host", "gpu", "t_start", "t_end"]
 ALL_COLUMNS = COLUMNS + EXTRA_COLUMNS
 SAMPLE_COLUMNS = ["run_id", "backend", "case", "round", "time_s"]
 STATUSES = ("ok", "skipped", "unavailable", "failed", "wrong")

@@ -1,0 +1,172 @@
+"""Sweeps on a Dask cluster: every (backend, case) point is one task, one point per worker at a time.
+
+``--scheduler tcp://HOST:8786`` submits to a running cluster; ``--scheduler local:N``
+starts a ``LocalCluster`` of N single-threaded worker processes. Every task needs
+the worker resource ``bench=1`` (start workers with ``--resources bench=1``), so a
+worker runs one point at a time; points on one host take a ``distributed.Lock``
+named after the host, so workers sharing a machine never measure at the same
+time. A worker that dies mid-point gets the point retried once elsewhere
+(``allowed-failures = 1`` on a local cluster), then the point is a ``failed`` row.
+Rows stream back with ``as_completed`` and are appended like a local sweep's.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import socket
+import time
+import uuid
+from collections.abc import Callable, Sequence
+
+from .cases import Case
+from .measure import PointResult, base_row, combine_passes, make_case_data, measure_point
+from .sweep import SweepStats, point_key
+from .timing import TimingConfig
+
+DASK_MISSING = "--scheduler needs Dask: install the 'dask' extra (pip install 'convbench[dask]')"
+
+
+def check_dask() -> None:
+    """Raise ImportError with install advice when dask.distributed is missing."""
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        raise ImportError(DASK_MISSING) from None
+
+
+def parse_scheduler(text: str) -> tuple[str, int | str]:
+    """``local:N`` -> ("local", N); ``tcp://host:port`` (or any address) -> ("remote", address)."""
+    if text.startswith("local:"):
+        count = text.split(":", 1)[1]
+        if not count.isdigit() or int(count) < 1:
+            raise ValueError(f"--scheduler {text!r}: expected local:N with N >= 1 workers")
+        return "local", int(count)
+    if "://" not in text:
+        raise ValueError(f"--scheduler {text!r}: expected local:N or an address such as tcp://HOST:8786")
+    return "remote", text
+
+
+def host_info() -> dict:
+    """This worker's host, CPU and GPU (run on every worker for the run's metadata)."""
+    from .metadata import cpu_model, gpu_info, memory_gib
+
+    import os
+
+    return dict(host=socket.gethostname(), cpu_model=cpu_model(), cpu_count=os.cpu_count(),
+                memory_gib=memory_gib(), gpu=gpu_info())
+
+
+def run_point_task(backend: str, case: Case, config: TimingConfig, run_id: str, timed: bool, repeats: int,
+                   plugins: Sequence[str], serialize: bool) -> tuple[dict, tuple]:
+    """Measure one point on a worker: its passes back to back, under the host's timing lock.
+
+    A pure function of its inputs returning (row, samples); the row records the host,
+    the GPU (if any) and the wall-clock start and end of the point (``t_start``, ``t_end``).
+    """
+    from .metadata import gpu_info
+    from .plugins import load_plugin
+    from .threads import thread_limits
+
+    for ref in plugins:
+        load_plugin(ref)
+    host = socket.gethostname()
+    lock = contextlib.nullcontext()
+    if serialize:
+        from distributed import Lock
+
+        lock = Lock(f"convbench-timing-{host}")
+    pass_config = dataclasses.replace(config, budget_s=config.budget_s / repeats,
+                                      warmup_s=min(config.warmup_s, config.budget_s / repeats / 4))
+    results: list[PointResult] = []
+    with lock:
+        t_start = time.time()
+        try:
+            data = make_case_data(case)
+        except (TypeError, ValueError) as exc:
+            results.append(PointResult(dict(base_row(run_id, backend, "?", case), status="failed",
+                                            reason=f"invalid case: {exc}")))
+        else:
+            with thread_limits(min(case.threads, _max_threads())):
+                for _ in range(repeats if timed else 1):
+                    results.append(measure_point(backend, case, data, pass_config, run_id=run_id, timed=timed,
+                                                 point_budget_s=config.budget_s))
+                    if results[-1].status != "ok":
+                        break
+        t_end = time.time()
+    point = combine_passes(results, config)
+    gpu = gpu_info()
+    point.row.update(host=host, gpu=gpu["name"] if gpu else None, t_start=t_start, t_end=t_end)
+    return point.row, tuple(point.samples_s)
+
+
+def _max_threads() -> int:
+    from .threads import max_threads
+
+    return max_threads()
+
+
+@contextlib.contextmanager
+def dask_client(scheduler: str):
+    """A connected Client for ``scheduler`` (starting and stopping a LocalCluster for ``local:N``)."""
+    check_dask()
+    import dask
+    from distributed import Client, LocalCluster
+
+    kind, where = parse_scheduler(scheduler)
+    if kind == "local":
+        with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+            with LocalCluster(n_workers=where, threads_per_worker=1, processes=True, resources={"bench": 1},
+                              dashboard_address=None) as cluster, Client(cluster) as client:
+                yield client
+    else:
+        with Client(where, timeout="20s") as client:
+            yield client
+
+
+def run_sweep_dask(client, cases: Sequence[Case], backends: Sequence[str], config: TimingConfig, writer, *,
+                   run_id: str, done: set | None = None, timed: bool = True, repeats: int = 1,
+                   plugins: Sequence[str] = (), on_done: Callable[[PointResult], None] | None = None,
+                   on_step: Callable[[int], None] | None = None) -> SweepStats:
+    """Submit every point not in ``done`` to ``client`` and append rows as they complete."""
+    from distributed import as_completed
+
+    done = done or set()
+    stats = SweepStats()
+    tag = uuid.uuid4().hex[:8]
+    futures = {}
+    start = time.perf_counter()
+    for ci, case in enumerate(cases):
+        for bi, backend in enumerate(backends):
+            if point_key(backend, case) in done:
+                stats.already_done += 1
+                continue
+            future = client.submit(run_point_task, backend, case, config, run_id, timed, repeats, list(plugins),
+                                   True, resources={"bench": 1}, pure=False, key=f"convbench-{tag}-{ci}-{bi}")
+            futures[future] = (ci * len(backends) + bi, backend, case)
+    try:
+        for future in as_completed(futures):
+            point, backend, case = futures[future]
+            try:
+                row, samples = future.result()
+            except Exception as exc:  # KilledWorker after the retry, or a task error
+                message = " ".join(f"{type(exc).__name__}: {exc}".split())[:400]
+                row, samples = dict(base_row(run_id, backend, "?", case), status="failed",
+                                    reason=f"on the cluster: {message}"), ()
+            row["point"] = point
+            writer.append(row, samples)
+            result = PointResult(row, samples)
+            stats.add(result)
+            if on_step:
+                on_step(repeats)
+            if on_done:
+                on_done(result)
+    finally:
+        for future in futures:
+            future.cancel()
+    stats.wall_s = time.perf_counter() - start
+    return stats
+
+
+def cluster_hosts(client) -> dict:
+    """Metadata of every host in the cluster, one entry per host."""
+    return {info["host"]: info for info in client.run(host_info).values()}
