@@ -48,9 +48,9 @@ def parse_scheduler(text: str) -> tuple[str, int | str]:
 
 def host_info() -> dict:
     """This worker's host, CPU and GPU (run on every worker for the run's metadata)."""
-    from .metadata import cpu_model, gpu_info, memory_gib
-
     import os
+
+    from .metadata import cpu_model, gpu_info, memory_gib
 
     return dict(host=socket.gethostname(), cpu_model=cpu_model(), cpu_count=os.cpu_count(),
                 memory_gib=memory_gib(), gpu=gpu_info())
@@ -67,8 +67,11 @@ def run_point_task(backend: str, case: Case, config: TimingConfig, run_id: str, 
     from .plugins import load_plugin
     from .threads import thread_limits
 
+    import kernels
+
     for ref in plugins:
         load_plugin(ref)
+    kernels.get_backend(backend).unavailable_reason()  # import torch & co. before thread_limits reaches them
     host = socket.gethostname()
     lock = contextlib.nullcontext()
     if serialize:
@@ -114,7 +117,10 @@ def dask_client(scheduler: str):
 
     kind, where = parse_scheduler(scheduler)
     if kind == "local":
-        with dask.config.set({"distributed.scheduler.allowed-failures": 1}):
+        # Dask's nanny would pin OMP/MKL/OpenBLAS to one thread in every worker; here each point sets
+        # its own thread count (thread_limits), so the workers start unpinned.
+        with dask.config.set({"distributed.scheduler.allowed-failures": 1,
+                              "distributed.nanny.pre-spawn-environ": {"MALLOC_TRIM_THRESHOLD_": 65536}}):
             with LocalCluster(n_workers=where, threads_per_worker=1, processes=True, resources={"bench": 1},
                               dashboard_address=None) as cluster, Client(cluster) as client:
                 yield client
@@ -170,3 +176,14 @@ def run_sweep_dask(client, cases: Sequence[Case], backends: Sequence[str], confi
 def cluster_hosts(client) -> dict:
     """Metadata of every host in the cluster, one entry per host."""
     return {info["host"]: info for info in client.run(host_info).values()}
+
+
+def sweep_on_cluster(scheduler: str, cases, settings: dict, config: TimingConfig, writer, run_id: str, done: set,
+                     progress, meta: dict) -> SweepStats:
+    """The ``sweep --scheduler`` path: connect, record every host in ``meta``, run the points."""
+    with dask_client(scheduler) as client:
+        meta["hosts"] = cluster_hosts(client)
+        writer.write_metadata(meta)
+        return run_sweep_dask(client, cases, settings["backends"], config, writer, run_id=run_id, done=done,
+                              repeats=settings.get("repeats", 1), plugins=settings.get("plugins", []),
+                              on_step=progress.step, on_done=progress.done)

@@ -95,7 +95,13 @@ def sweep(args, argv) -> int:
         raise UsageError(f"unknown baseline {settings['baseline']!r}; choose from: {known}")
     preset, cases = _cases(settings, max_threads())
     if args.scheduler or settings.get("scheduler"):
-        _check_scheduler(args.scheduler or settings["scheduler"])
+        from .cluster import check_dask, parse_scheduler
+
+        try:
+            parse_scheduler(args.scheduler or settings["scheduler"])
+            check_dask()
+        except (ValueError, ImportError) as exc:
+            raise UsageError(str(exc)) from None
     config = TimingConfig(budget_s=settings["budget_s"], target_rel_ci=settings["target_rel_ci"],
                           cold=settings.get("cold", False))
     writer = ResultsWriter(files)
@@ -116,7 +122,9 @@ def sweep(args, argv) -> int:
     try:
         with SweepProgress(total, quiet=args.quiet) as progress:
             if scheduler:
-                stats = _sweep_on_cluster(scheduler, cases, settings, config, writer, run_id, done, progress, meta)
+                from .cluster import sweep_on_cluster
+
+                stats = sweep_on_cluster(scheduler, cases, settings, config, writer, run_id, done, progress, meta)
             else:
                 stats = run_sweep(cases, settings["backends"], config, writer, run_id=run_id, done=done,
                                   repeats=repeats, on_start=progress.start, on_step=progress.step,
@@ -135,27 +143,6 @@ def sweep(args, argv) -> int:
         print(f"{stats.wall_s:.1f} s; points: " + ", ".join(f"{n} {s}" for s, n in stats.by_status.items())
               + (f"; {stats.already_done} kept from before" if stats.already_done else ""))
     return 0
-
-
-def _check_scheduler(scheduler: str) -> None:
-    from .cluster import check_dask, parse_scheduler
-
-    try:
-        parse_scheduler(scheduler)
-        check_dask()
-    except (ValueError, ImportError) as exc:
-        raise UsageError(str(exc)) from None
-
-
-def _sweep_on_cluster(scheduler, cases, settings, config, writer, run_id, done, progress, meta):
-    from .cluster import cluster_hosts, dask_client, run_sweep_dask
-
-    with dask_client(scheduler) as client:
-        meta["hosts"] = cluster_hosts(client)
-        writer.write_metadata(meta)
-        return run_sweep_dask(client, cases, settings["backends"], config, writer, run_id=run_id, done=done,
-                              repeats=settings.get("repeats", 1), plugins=settings.get("plugins", []),
-                              on_step=progress.step, on_done=progress.done)
 
 
 def _finish_metadata(meta: dict, stats) -> None:

@@ -49,8 +49,8 @@ def test_timed_regions_never_overlap_on_one_host(runs):
 
 def test_a_worker_that_dies_mid_point_is_retried_then_failed(tmp_path):
     proc = harness("sweep", "--layers", str(ONE_LAYER), "--plugin", str(KILLER), "--backends",
-                   "numpy,test-worker-killer", "--budget-s", "0.2", "--repeats", "1", "--scheduler", "local:2", "--quiet",
-                   "--no-plots", "--no-report", "--results-dir", str(tmp_path), "--run-id", "killed")
+                   "numpy,test-worker-killer", "--budget-s", "0.2", "--repeats", "1", "--scheduler", "local:2",
+                   "--quiet", "--no-plots", "--no-report", "--results-dir", str(tmp_path), "--run-id", "killed")
     assert proc.returncode == 0, proc.stderr
     table = pd.read_csv(tmp_path / "killed.csv")
     killed = table[table["backend"] == "test-worker-killer"]
