@@ -90,9 +90,7 @@ def sweep(args, argv) -> int:
                              "or choose another --run-id")
         settings = _settings(args, SWEEP_BUDGET_S)
         meta = None
-    if settings["baseline"] not in kernels.list_backends():
-        known = ", ".join(kernels.list_backends())
-        raise UsageError(f"unknown baseline {settings['baseline']!r}; choose from: {known}")
+    _check_baseline(settings["baseline"])
     preset, cases = _cases(settings, max_threads())
     if args.scheduler or settings.get("scheduler"):
         from .cluster import check_dask, parse_scheduler
@@ -143,6 +141,11 @@ def sweep(args, argv) -> int:
         print(f"{stats.wall_s:.1f} s; points: " + ", ".join(f"{n} {s}" for s, n in stats.by_status.items())
               + (f"; {stats.already_done} kept from before" if stats.already_done else ""))
     return 0
+
+
+def _check_baseline(name: str) -> None:
+    if name not in kernels.list_backends():
+        raise UsageError(f"unknown baseline {name!r}; choose from: {', '.join(kernels.list_backends())}")
 
 
 def _finish_metadata(meta: dict, stats) -> None:
@@ -215,6 +218,7 @@ def plot(args, argv) -> int:
     """``harness plot RESULTS.csv``: redraw a saved run's plots (and reduction table) from disk."""
     from .results import RunFiles, read_metadata, read_table
 
+    _check_baseline(args.baseline)
     table_path = Path(args.table)
     try:
         files = RunFiles.from_table(table_path, args.plots_dir)

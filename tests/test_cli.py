@@ -163,6 +163,7 @@ def test_interrupted_sweep_resumes_without_losing_or_repeating_points(tmp_path):
     (["sweep", "--resume", "never-ran"], "cannot resume 'never-ran'"),
     (["sweep", "--baseline", "cudnn"], "unknown baseline 'cudnn'"),
     (["plot", "missing.csv"], "no such results table: missing.csv"),
+    (["plot", "missing.csv", "--baseline", "cudnn"], "unknown baseline 'cudnn'"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
 ])
 def test_bad_requests_exit_2_with_one_line(argv, message, capsys, tmp_path):
