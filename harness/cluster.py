@@ -12,16 +12,15 @@ Rows stream back with ``as_completed`` and are appended like a local sweep's.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import socket
 import time
 import uuid
 from collections.abc import Callable, Sequence
 
 from .cases import Case
-from .measure import PointResult, base_row, combine_passes, make_case_data, measure_point
+from .measure import PointResult, case_data_or_problem, combine_passes, failed_point, measure_point
 from .sweep import SweepStats, point_key
-from .timing import TimingConfig
+from .timing import TimingConfig, pass_config
 
 DASK_MISSING = "--scheduler needs Dask: install the 'dask' extra (pip install 'convbench[dask]')"
 
@@ -57,7 +56,7 @@ def host_info() -> dict:
 
 
 def run_point_task(backend: str, case: Case, config: TimingConfig, run_id: str, timed: bool, repeats: int,
-                   plugins: Sequence[str], serialize: bool) -> tuple[dict, tuple]:
+                   plugins: Sequence[str]) -> tuple[dict, tuple]:
     """Measure one point on a worker: its passes back to back, under the host's timing lock.
 
     A pure function of its inputs returning (row, samples); the row records the host,
@@ -65,7 +64,9 @@ def run_point_task(backend: str, case: Case, config: TimingConfig, run_id: str, 
     """
     from .metadata import gpu_info
     from .plugins import load_plugin
-    from .threads import thread_limits
+    from distributed import Lock
+
+    from .threads import max_threads, thread_limits
 
     import kernels
 
@@ -73,25 +74,18 @@ def run_point_task(backend: str, case: Case, config: TimingConfig, run_id: str, 
         load_plugin(ref)
     kernels.get_backend(backend).unavailable_reason()  # import torch & co. before thread_limits reaches them
     host = socket.gethostname()
-    lock = contextlib.nullcontext()
-    if serialize:
-        from distributed import Lock
-
-        lock = Lock(f"convbench-timing-{host}")
-    pass_config = dataclasses.replace(config, budget_s=config.budget_s / repeats,
-                                      warmup_s=min(config.warmup_s, config.budget_s / repeats / 4))
+    lock = Lock(f"convbench-timing-{host}")
+    one_pass = pass_config(config, repeats)
     results: list[PointResult] = []
     with lock:
         t_start = time.time()
-        try:
-            data = make_case_data(case)
-        except (TypeError, ValueError) as exc:
-            results.append(PointResult(dict(base_row(run_id, backend, "?", case), status="failed",
-                                            reason=f"invalid case: {exc}")))
+        data, problem = case_data_or_problem(case)
+        if problem:
+            results.append(failed_point(run_id, backend, "?", case, problem))
         else:
-            with thread_limits(min(case.threads, _max_threads())):
+            with thread_limits(min(case.threads, max_threads())):
                 for _ in range(repeats if timed else 1):
-                    results.append(measure_point(backend, case, data, pass_config, run_id=run_id, timed=timed,
+                    results.append(measure_point(backend, case, data, one_pass, run_id=run_id, timed=timed,
                                                  point_budget_s=config.budget_s))
                     if results[-1].status != "ok":
                         break
@@ -100,12 +94,6 @@ def run_point_task(backend: str, case: Case, config: TimingConfig, run_id: str, 
     gpu = gpu_info()
     point.row.update(host=host, gpu=gpu["name"] if gpu else None, t_start=t_start, t_end=t_end)
     return point.row, tuple(point.samples_s)
-
-
-def _max_threads() -> int:
-    from .threads import max_threads
-
-    return max_threads()
 
 
 @contextlib.contextmanager
@@ -147,7 +135,7 @@ def run_sweep_dask(client, cases: Sequence[Case], backends: Sequence[str], confi
                 stats.already_done += 1
                 continue
             future = client.submit(run_point_task, backend, case, config, run_id, timed, repeats, list(plugins),
-                                   True, resources={"bench": 1}, pure=False, key=f"convbench-{tag}-{ci}-{bi}")
+                                   resources={"bench": 1}, pure=False, key=f"convbench-{tag}-{ci}-{bi}")
             futures[future] = (ci * len(backends) + bi, backend, case)
     try:
         for future in as_completed(futures):
@@ -156,8 +144,8 @@ def run_sweep_dask(client, cases: Sequence[Case], backends: Sequence[str], confi
                 row, samples = future.result()
             except Exception as exc:  # KilledWorker after the retry, or a task error
                 message = " ".join(f"{type(exc).__name__}: {exc}".split())[:400]
-                row, samples = dict(base_row(run_id, backend, "?", case), status="failed",
-                                    reason=f"on the cluster: {message}"), ()
+                failed = failed_point(run_id, backend, "?", case, f"on the cluster: {message}")
+                row, samples = failed.row, ()
             row["point"] = point
             writer.append(row, samples)
             result = PointResult(row, samples)

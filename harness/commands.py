@@ -165,13 +165,13 @@ def finish_run(files, meta: dict, *, baseline: str, plots: bool, quiet: bool, re
     """After measuring (or for ``plot``): reduction table, plots, HTML page, and the printed summary."""
     from .console import print_summary
     from .plots import draw_all
-    from .reduction import reduction_table, verdict_lines
+    from .reduction import run_reduction, verdict_lines
     from .report import write_run_report
     from .results import read_table
 
     table = read_table(files.table)
     paths = [files.table, files.samples, files.metadata]
-    reduction = reduction_table(table) if (table["role"].notna().any() if "role" in table else False) else None
+    reduction = run_reduction(table)
     if reduction is not None:
         reduction.to_csv(files.reduction, index=False)
         paths.append(files.reduction)
@@ -231,7 +231,7 @@ def plot(args, argv) -> int:
 
 def report(args, argv) -> int:
     """``harness report RUN`` / ``harness report --index``: write HTML pages from saved runs."""
-    from .reduction import reduction_table, verdict_lines
+    from .reduction import run_reduction, verdict_lines
     from .report import write_index, write_run_report
     from .results import RunFiles, read_metadata, read_table
 
@@ -247,7 +247,7 @@ def report(args, argv) -> int:
         table = read_table(files.table)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    reduction = reduction_table(table) if table["role"].notna().any() else None
+    reduction = run_reduction(table)
     page = write_run_report(files, read_metadata(files.metadata), table, verdict_lines(reduction))
     print(f"wrote {page}")
     return 0

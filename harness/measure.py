@@ -55,6 +55,19 @@ def make_case_data(case: Case, seed: int = 0) -> CaseData:
     return CaseData(x, w, kernels.reference_conv2d(x, w, spec), kernels.tolerance(x, w, spec))
 
 
+def case_data_or_problem(case: Case) -> tuple[CaseData | None, str | None]:
+    """(inputs and reference, None) for a valid case; (None, "invalid case: ...") for an impossible one."""
+    try:
+        return make_case_data(case), None
+    except (TypeError, ValueError) as exc:
+        return None, f"invalid case: {exc}"
+
+
+def failed_point(run_id: str, backend: str, device: str, case: Case, reason: str) -> PointResult:
+    """A ``failed`` row for a point that could not be measured at all."""
+    return PointResult(dict(base_row(run_id, backend, device, case), status="failed", reason=reason))
+
+
 def base_row(run_id: str, backend: str, device: str, case: Case) -> dict:
     """The columns of a row that do not depend on measuring (shape, work, identity)."""
     row = dict(run_id=run_id, backend=backend, device=device, case=case.name, N=case.N, C=case.C, H=case.H,

@@ -36,6 +36,13 @@ def reduction_table(table):
     return pd.DataFrame(rows, columns=REDUCTION_COLUMNS)
 
 
+def run_reduction(table):
+    """The reduction table of a run, or None when the run holds no reduce/direct branches."""
+    if "role" not in table.columns or not table["role"].notna().any():
+        return None
+    return reduction_table(table)
+
+
 def verdict_lines(reduction) -> list[str]:
     """One sentence per branch (and batch/dtype/threads when they vary), backends fastest-saving first."""
     if reduction is None or reduction.empty:

@@ -9,15 +9,14 @@ reported through callbacks.
 """
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from .cases import Case
-from .measure import PointResult, SpeedEstimator, base_row, combine_passes, make_case_data, measure_point
+from .measure import PointResult, SpeedEstimator, case_data_or_problem, combine_passes, failed_point, measure_point
 from .threads import thread_limits
-from .timing import TimingConfig
+from .timing import TimingConfig, pass_config
 
 
 def point_key(backend: str, case: Case) -> tuple:
@@ -58,9 +57,7 @@ def run_sweep(cases: Sequence[Case], backends: Sequence[str], config: TimingConf
     done = done or set()
     stats = SweepStats()
     estimator = SpeedEstimator(clock)
-    pass_budget_s = config.budget_s / repeats
-    pass_config = dataclasses.replace(config, budget_s=pass_budget_s,
-                                      warmup_s=min(config.warmup_s, pass_budget_s / 4))
+    one_pass = pass_config(config, repeats)
     pending: dict[tuple, list[PointResult]] = {}
     for backend in backends:  # import optional libraries now, so thread_limits reaches their pools too
         _unavailable(backend)
@@ -73,19 +70,15 @@ def run_sweep(cases: Sequence[Case], backends: Sequence[str], config: TimingConf
                 stats.already_done += len(backends) - len(todo)
             if not todo:
                 continue
-            try:
-                data, problem = make_case_data(case), None
-            except (TypeError, ValueError) as exc:
-                data, problem = None, f"invalid case: {exc}"
+            data, problem = case_data_or_problem(case)
             with thread_limits(case.threads):
                 for backend in todo:
                     if on_start:
                         on_start(backend, case)
                     if problem:
-                        result = PointResult(dict(base_row(run_id, backend, _device(backend), case),
-                                                  status="failed", reason=problem))
+                        result = failed_point(run_id, backend, _device(backend), case, problem)
                     else:
-                        result = measure_point(backend, case, data, pass_config, run_id=run_id, timed=timed,
+                        result = measure_point(backend, case, data, one_pass, run_id=run_id, timed=timed,
                                                clock=clock, estimator=estimator, point_budget_s=config.budget_s)
                     results = pending.setdefault(keys[backend], [])
                     results.append(result)

@@ -6,6 +6,7 @@ other backend is timed with the host clock after a ``sync``.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -44,6 +45,12 @@ class TimingConfig:
             raise ValueError(f"target_rel_ci must be > 0, got {self.target_rel_ci}")
         if not 1 <= self.min_rounds <= self.max_rounds:
             raise ValueError(f"need 1 <= min_rounds <= max_rounds, got {self.min_rounds}, {self.max_rounds}")
+
+
+def pass_config(config: TimingConfig, repeats: int) -> TimingConfig:
+    """One pass's share of a point measured in ``repeats`` passes (budget split, warm-up at most 1/4 of it)."""
+    budget_s = config.budget_s / repeats
+    return dataclasses.replace(config, budget_s=budget_s, warmup_s=min(config.warmup_s, budget_s / 4))
 
 
 @dataclass(frozen=True)
