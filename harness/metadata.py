@@ -68,7 +68,9 @@ def _versions() -> dict:
 def gpu_info() -> dict | None:
     """Name, compute capability and driver of the CUDA GPU if one is present (not the simulator)."""
     try:
-        from numba import cuda
+        from kernels.cuda_compat import import_cuda
+
+        cuda = import_cuda()
         from numba.cuda import config
 
         if config.ENABLE_CUDASIM or not cuda.is_available():

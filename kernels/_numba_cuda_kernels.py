@@ -9,8 +9,12 @@ from __future__ import annotations
 
 import math
 
-from numba import cuda, float32, float64
-from numba.cuda import config
+from numba import float32, float64
+
+from .cuda_compat import import_cuda
+
+cuda = import_cuda()
+from numba.cuda import config  # noqa: E402
 
 SIMULATOR = bool(config.ENABLE_CUDASIM)
 #: Implicit-GEMM block tile: BM output channels x BN output pixels, BK reduction steps per stage.

@@ -15,6 +15,7 @@ import time
 import numpy as np
 
 from .backend import Backend, Prepared
+from .cuda_compat import import_cuda
 from .registry import register
 from .spec import ConvSpec, padded_input
 
@@ -23,6 +24,7 @@ FLUSH_BYTES = 256 * 2**20
 
 
 def _simulator_enabled() -> bool:
+    import_cuda()
     from numba.cuda import config
 
     return bool(config.ENABLE_CUDASIM)
@@ -32,8 +34,7 @@ class CudaEventTimer:
     """Times a region on the GPU stream with a pair of CUDA events; ``stop()`` returns seconds."""
 
     def __init__(self):
-        from numba import cuda
-
+        cuda = import_cuda()
         self._cuda = cuda
         self._start = cuda.event(timing=True)
         self._end = cuda.event(timing=True)
@@ -53,9 +54,9 @@ class NumbaCudaPrepared(Prepared):
     """Zero-padded input, weights and output on the device, plus the launch of one kernel."""
 
     def __init__(self, x: np.ndarray, w: np.ndarray, spec: ConvSpec, direct: bool):
-        from numba import cuda
-
         from . import _numba_cuda_kernels as kern
+
+        cuda = import_cuda()
 
         self.spec = spec
         self._cuda = cuda
@@ -111,7 +112,7 @@ class _NumbaCudaBase(Backend):
     def unavailable_reason(self) -> str | None:
         if self._reason is False:
             try:
-                from numba import cuda
+                cuda = import_cuda()
             except ImportError as exc:
                 self._reason = f"numba.cuda does not import ({exc}); install the 'cuda' extra"
             else:
