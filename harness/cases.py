@@ -7,42 +7,56 @@ are unique within one backend and stable across runs (``compare`` and
 """
 from __future__ import annotations
 
+import dataclasses
 import itertools
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from kernels import SUPPORTED_DTYPES, ConvSpec, resolve_padding
 
-from .presets import AXES, Layer, Preset
+from .layers import AXES, POINT_KEY, Layer
+from .presets import Preset
+
 
 @dataclass(frozen=True)
 class Case:
-    """One point of a sweep (before choosing a backend): a layer with every axis fixed."""
+    """One point of a sweep (before choosing a backend): a layer with every axis fixed.
+
+    ``layer`` carries the shape with every axis applied (its ``dtype`` set);
+    ``threads`` is how many threads every library may use for this point.
+    """
 
     name: str
-    layer: str
-    N: int
-    C: int
-    H: int
-    W: int
-    F: int
-    k: int
-    stride: int
-    padding: int | str
-    dtype: str
+    layer: Layer
     threads: int
-    branch: str | None = None
-    role: str | None = None
+
+    @property
+    def dtype(self) -> str:
+        """The case's dtype (float32 unless an axis or the layer says otherwise)."""
+        return self.layer.dtype or "float32"
 
     @property
     def spec(self) -> ConvSpec:
         """The convolution's ConvSpec (raises ValueError/TypeError for an impossible shape)."""
-        return ConvSpec(N=self.N, C=self.C, H=self.H, W=self.W, F=self.F, k=self.k, stride=self.stride,
-                        padding=resolve_padding(self.padding, self.k), dtype=self.dtype)
+        shape = self.layer.shape()
+        shape["padding"] = resolve_padding(shape["padding"], shape["k"])
+        return ConvSpec(dtype=self.dtype, **shape)
+
+    def fields(self) -> dict:
+        """The case's columns of a run table: name, layer label, shape, dtype, threads, branch, role, count."""
+        layer = self.layer
+        return dict(case=self.name, **layer.shape(), dtype=self.dtype, threads=self.threads, layer=layer.label,
+                    branch=layer.branch, role=layer.role, count=layer.count)
 
     @property
     def key(self) -> tuple:
-        """Identity of the point within a run (without the backend)."""
-        return (self.name, self.N, self.C, self.H, self.W, self.F, self.k, self.stride, self.dtype, self.threads)
+        """Identity of the point within a run (without the backend): ``POINT_KEY`` less the backend."""
+        values = self.fields()
+        return tuple(values[name] for name in POINT_KEY[1:])
+
+
+def point_key(backend: str, case: Case) -> tuple:
+    """The (backend, case identity) key of a point, as strings, matching ``POINT_KEY`` columns read from disk."""
+    return tuple(str(v) for v in (backend, *case.key))
 
 
 def parse_axis_value(name: str, text: str):
@@ -77,12 +91,6 @@ def parse_axis(text: str) -> tuple[str, tuple]:
     return name, tuple(dict.fromkeys(parsed))
 
 
-def _layer_values(layer: Layer, dtype: str, threads: int) -> dict:
-    values = {f.name: getattr(layer, f.name) for f in fields(Layer) if f.name in AXES}
-    values.update(dtype=layer.dtype or dtype, threads=threads)
-    return values
-
-
 def build_cases(preset: Preset, overrides: dict | None = None, *, default_threads: int = 1,
                 layers: list[Layer] | None = None) -> list[Case]:
     """Expand ``preset`` (or ``layers``) into Cases: every layer x every combination of axis values.
@@ -96,14 +104,15 @@ def build_cases(preset: Preset, overrides: dict | None = None, *, default_thread
     axes.update(overrides or {})
     varying = [a for a in AXES if len(axes.get(a, ())) > 1]
     cases = []
+    names = [a for a in AXES if a in axes]
     for layer in layers if layers is not None else preset.layers:
-        base = _layer_values(layer, "float32", default_threads)
-        names = [a for a in AXES if a in axes]
+        base = dict(layer.shape(), dtype=layer.dtype or "float32", threads=default_threads)
         for combo in itertools.product(*(axes[a] for a in names)):
             values = dict(base, **dict(zip(names, combo)))
             suffix = " ".join(_axis_label(a, values[a]) for a in varying)
-            cases.append(Case(name=f"{layer.label} {suffix}".strip(), layer=layer.label, branch=layer.branch,
-                              role=layer.role, **values))
+            threads = values.pop("threads")
+            cases.append(Case(name=f"{layer.label} {suffix}".strip(), layer=dataclasses.replace(layer, **values),
+                              threads=threads))
     return cases
 
 

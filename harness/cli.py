@@ -1,4 +1,4 @@
-"""Command line: ``python -m harness {sweep,list,check,plot,compare,peak}``.
+"""Command line: ``python -m harness {sweep,list,check,plot,report,compare,peak}`` (also ``convbench``).
 
 ``make_parser()`` builds the argparse tree without importing numba, pandas or
 torch, so ``--help`` answers at once; ``main()`` dispatches to
@@ -11,13 +11,9 @@ import sys
 
 import kernels
 
+from . import settings as defaults
+from .errors import EXIT_INTERRUPTED, EXIT_USAGE, UsageError
 from .presets import build_presets
-
-EXIT_USAGE = 2
-
-
-class UsageError(Exception):
-    """A bad request: printed as one line on stderr, exit code 2."""
 
 
 class Parser(argparse.ArgumentParser):
@@ -57,11 +53,14 @@ def axis(text: str) -> tuple[str, tuple]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _number(text: str, cast, minimum, strict: bool):
+def number(text: str, cast, minimum, strict: bool):
+    """``text`` as a finite ``cast`` (int/float) >= ``minimum`` (> with ``strict``), else ArgumentTypeError."""
     try:
         value = cast(text)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if cast is int else 'a number'}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
     if value < minimum or (strict and value == minimum):
         raise argparse.ArgumentTypeError(f"must be {'>' if strict else '>='} {minimum}, got {text}")
     return value
@@ -69,27 +68,29 @@ def _number(text: str, cast, minimum, strict: bool):
 
 def positive_float(text: str) -> float:
     """A float > 0 (argparse type)."""
-    return _number(text, float, 0, strict=True)
+    return number(text, float, 0, strict=True)
 
 
 def non_negative_float(text: str) -> float:
     """A float >= 0 (argparse type)."""
-    return _number(text, float, 0, strict=False)
+    return number(text, float, 0, strict=False)
 
 
 def positive_int(text: str) -> int:
     """An int >= 1 (argparse type)."""
-    return _number(text, int, 1, strict=False)
+    return number(text, int, 1, strict=False)
 
 
-def _add_plugin_option(p) -> None:
+def add_plugin_option(p) -> None:
+    """``--plugin``, repeatable."""
     p.add_argument("--plugin", action="append", default=[], metavar="PATH_OR_MODULE",
                    help="import a Python file or module whose backends register with kernels.register; repeatable")
 
 
-def _add_case_options(p, default_preset: str) -> None:
+def add_case_options(p, default_preset: str) -> None:
+    """The options that choose what to run: plugins, layers or preset, backends, axes, threads, budget."""
     presets = build_presets()
-    _add_plugin_option(p)
+    add_plugin_option(p)
     p.add_argument("--layers", default=None, metavar="FILE",
                    help="run the layers of a .toml or .csv layer file instead of a preset (see examples/)")
     p.add_argument("--preset", type=preset_name, default=default_preset,
@@ -104,7 +105,8 @@ def _add_case_options(p, default_preset: str) -> None:
     p.add_argument("--threads", type=positive_int, default=None, metavar="T",
                    help="threads for every backend (Numba, BLAS, torch); default: all cores")
     p.add_argument("--budget-s", type=positive_float, default=None, metavar="S",
-                   help="time budget per point in seconds (default: 0.5 for sweep, 5 for check)")
+                   help=f"time budget per point in seconds (default: {defaults.SWEEP_BUDGET_S:g} for sweep, "
+                        f"{defaults.CHECK_BUDGET_S:g} for check)")
 
 
 def make_parser() -> Parser:
@@ -117,20 +119,22 @@ def make_parser() -> Parser:
     p = sub.add_parser("sweep", help="measure backends over a preset's layers (the main job)",
                        description="Check every backend against a float64 reference, then time it on every "
                        "case; write results/RUN_ID.csv (+ .samples.csv, .json, .reduction.csv) and plots/RUN_ID/.")
-    _add_case_options(p, "inception3a")
-    p.add_argument("--target-rel-ci", type=positive_float, default=0.02, metavar="F",
-                   help="stop timing a point once the 95%% CI of its median is within this fraction (default 0.02)")
+    add_case_options(p, "inception3a")
+    p.add_argument("--target-rel-ci", type=positive_float, default=defaults.TARGET_REL_CI, metavar="F",
+                   help="stop timing a point once the 95%% CI of its median is within this fraction "
+                        f"(default {defaults.TARGET_REL_CI})")
     p.add_argument("--cold", action="store_true",
                    help="flush caches before every timed round (GPU L2, or CPU caches), one call per round")
-    p.add_argument("--repeats", type=positive_int, default=3, metavar="R",
+    p.add_argument("--repeats", type=positive_int, default=defaults.REPEATS, metavar="R",
                    help="measure every point in R passes spread over the sweep, each with a fresh prepare and "
-                        "1/R of the budget, and pool the samples: robust to bursts of interference (default 3)")
+                        f"1/R of the budget, and pool the samples: robust to bursts of interference (default {defaults.REPEATS})")
     p.add_argument("--results-dir", default="results", help="where run tables go (default: results)")
     p.add_argument("--plots-dir", default="plots", help="where plot folders go (default: plots)")
     p.add_argument("--run-id", default=None, help="name of this run (default: PRESET-DATE-TIME)")
     p.add_argument("--resume", default=None, metavar="RUN_ID",
                    help="continue an interrupted run with its original settings; measured points are kept")
-    p.add_argument("--baseline", default="numpy", help="backend the speedup plot is relative to (default numpy)")
+    p.add_argument("--baseline", default=defaults.BASELINE,
+                   help=f"backend the speedup plot is relative to (default {defaults.BASELINE})")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="run points on a Dask cluster: tcp://HOST:8786, or local:N for N local single-threaded "
                         "workers (needs the 'dask' extra)")
@@ -141,19 +145,20 @@ def make_parser() -> Parser:
     p = sub.add_parser("list", help="backends (with availability) and presets",
                        description="List every registered backend, whether it can run here (and why not), "
                        "and every preset; with --layers, the layers of a layer file and their FLOPs.")
-    _add_plugin_option(p)
+    add_plugin_option(p)
     p.add_argument("--layers", default=None, metavar="FILE", help="show what a layer file will run")
 
     p = sub.add_parser("check", help="correctness only: every backend vs the reference, no timing",
                        description="Run each backend once per case and compare with the float64 reference. "
                        "Exit 1 if any answer is wrong or a backend fails.")
-    _add_case_options(p, "smoke")
+    add_case_options(p, "smoke")
 
     p = sub.add_parser("plot", help="redraw the plots of a saved run", description="Redraw plots/RUN_ID/*.png "
                        "from results/RUN_ID.csv and its metadata, without re-running anything.")
     p.add_argument("table", metavar="RESULTS.csv", help="a run table, e.g. results/inception3a-20260101-120000.csv")
     p.add_argument("--plots-dir", default="plots", help="where plot folders go (default: plots)")
-    p.add_argument("--baseline", default="numpy", help="backend the speedup plot is relative to (default numpy)")
+    p.add_argument("--baseline", default=defaults.BASELINE,
+                   help=f"backend the speedup plot is relative to (default {defaults.BASELINE})")
 
     p = sub.add_parser("report", help="write a run's self-contained HTML page (or the index of all runs)",
                        description="Write plots/RUN_ID/index.html for a run (its verdict, plots with captions, "
@@ -169,10 +174,11 @@ def make_parser() -> Parser:
                        "flag regressions (slower by more than --threshold and significant). Exit 1 on a regression.")
     p.add_argument("base", metavar="BASE", help="baseline run: results/RUN_ID.csv or a run id")
     p.add_argument("new", metavar="NEW", help="new run: results/RUN_ID.csv or a run id")
-    p.add_argument("--threshold", type=positive_float, default=0.10,
+    p.add_argument("--threshold", type=positive_float, default=defaults.THRESHOLD,
                    help="relative slowdown that counts (default 0.10 = 10%%)")
-    p.add_argument("--alpha", type=positive_float, default=0.01, help="significance level (default 0.01)")
-    p.add_argument("--min-delta-s", type=non_negative_float, default=10e-6, metavar="S",
+    p.add_argument("--alpha", type=positive_float, default=defaults.ALPHA,
+                   help=f"significance level (default {defaults.ALPHA})")
+    p.add_argument("--min-delta-s", type=non_negative_float, default=defaults.MIN_DELTA_S, metavar="S",
                    help="smallest change of a median, in seconds, that can count (default 1e-05: microsecond "
                         "kernels differ by a few microseconds of call overhead from process to process)")
     p.add_argument("--results-dir", default="results", help="where run ids are looked up (default: results)")
@@ -200,14 +206,20 @@ def main(argv: list[str] | None = None) -> int:
     except PluginError as exc:
         sys.stderr.write(f"harness: error: {exc}\n")
         return EXIT_USAGE
-    args = make_parser().parse_args(argv)
+    args = make_parser().parse_args(raw)
+    args.argv = list(raw)
     from . import commands
 
     try:
-        return commands.run(args, argv if argv is not None else sys.argv[1:])
+        return commands.run(args)
     except UsageError as exc:
-        sys.stderr.write(f"harness: error: {exc}\n")
+        sys.stderr.write(f"harness: error: {' '.join(str(exc).split())}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
         sys.stderr.write("harness: interrupted\n")
-        return 130
+        return EXIT_INTERRUPTED
+
+
+def main_exit() -> None:
+    """Entry point of the ``convbench`` console script: ``main()`` as the process's exit code."""
+    raise SystemExit(main())

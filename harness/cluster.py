@@ -17,9 +17,11 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 
-from .cases import Case
-from .measure import PointResult, case_data_or_problem, combine_passes, failed_point, measure_point
-from .sweep import SweepStats, point_key
+from .cases import Case, point_key
+from .casedata import case_data_or_problem
+from .measure import combine_passes, measure_point
+from .rows import PointResult, error_reason, failed_point
+from .sweep import SweepStats
 from .timing import TimingConfig, pass_config
 
 DASK_MISSING = "--scheduler needs Dask: install the 'dask' extra (pip install 'convbench[dask]')"
@@ -143,8 +145,7 @@ def run_sweep_dask(client, cases: Sequence[Case], backends: Sequence[str], confi
             try:
                 row, samples = future.result()
             except Exception as exc:  # KilledWorker after the retry, or a task error
-                message = " ".join(f"{type(exc).__name__}: {exc}".split())[:400]
-                failed = failed_point(run_id, backend, "?", case, f"on the cluster: {message}")
+                failed = failed_point(run_id, backend, "?", case, error_reason("on the cluster", exc))
                 row, samples = failed.row, ()
             row["point"] = point
             writer.append(row, samples)
@@ -166,12 +167,12 @@ def cluster_hosts(client) -> dict:
     return {info["host"]: info for info in client.run(host_info).values()}
 
 
-def sweep_on_cluster(scheduler: str, cases, settings: dict, config: TimingConfig, writer, run_id: str, done: set,
-                     progress, meta: dict) -> SweepStats:
+def sweep_on_cluster(scheduler: str, cases, settings, writer, run_id: str, done: set, progress,
+                     meta: dict) -> SweepStats:
     """The ``sweep --scheduler`` path: connect, record every host in ``meta``, run the points."""
     with dask_client(scheduler) as client:
         meta["hosts"] = cluster_hosts(client)
         writer.write_metadata(meta)
-        return run_sweep_dask(client, cases, settings["backends"], config, writer, run_id=run_id, done=done,
-                              repeats=settings.get("repeats", 1), plugins=settings.get("plugins", []),
+        return run_sweep_dask(client, cases, settings.backends, settings.timing_config(), writer, run_id=run_id,
+                              done=done, repeats=settings.repeats, plugins=settings.plugins,
                               on_step=progress.step, on_done=progress.done)

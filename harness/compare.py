@@ -17,10 +17,9 @@ ratios over all matched rows. A change must exceed both the threshold and
 from __future__ import annotations
 
 import math
-import sys
 from pathlib import Path
 
-from .results import KEY_COLUMNS, RunFiles, read_metadata, read_samples, read_table
+from .results import KEY_COLUMNS, RunFiles, read_samples, read_table
 
 REGRESSIONS = ("slower", "broken")
 #: How many robust standard deviations of the run-to-run log-ratio spread a change must exceed.
@@ -157,53 +156,3 @@ def environment_warnings(base_meta: dict, new_meta: dict, base_table=None, new_t
         if vb.get(lib) != vn.get(lib):
             warnings.append(f"different {lib} versions: {vb.get(lib)} vs {vn.get(lib)}")
     return warnings
-
-
-def to_markdown(result, warnings: list[str], base: str, new: str) -> str:
-    """The comparison as a Markdown document (for CI comments)."""
-    n_reg = int(result["verdict"].isin(REGRESSIONS).sum())
-    floor = result.attrs.get("noise_floor", 0.0)
-    lines = [f"### convbench compare: `{base}` -> `{new}`", "",
-             f"**{n_reg} regression(s)** among {len(result)} rows; run-to-run noise floor +/-{floor:.0%}.", ""]
-    lines += [f"> warning: {w}" for w in warnings] + ([""] if warnings else [])
-    lines += ["| verdict | backend | case | dtype | threads | base | new | new/base | p |",
-              "| --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: |"]
-    for r in result.itertuples():
-        lines.append(f"| {r.verdict} | {r.backend} | {r.case} | {r.dtype} | {r.threads} | {_fmt_s(r.base_time_s)} | "
-                     f"{_fmt_s(r.new_time_s)} | {_fmt(r.ratio, '.3f')} | {_fmt(r.p_value, '.2g')} |")
-    return "\n".join(lines) + "\n"
-
-
-def _fmt(value, spec: str) -> str:
-    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else format(value, spec)
-
-
-def _fmt_s(value) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return f"{value * 1e3:.3g} ms" if value < 1 else f"{value:.3g} s"
-
-
-def run_compare(args) -> int:
-    """The ``compare`` command: print, optionally write Markdown and a plot; 1 on a regression."""
-    from .compare_view import plot_compare, print_compare
-
-    base, new = resolve_run(args.base, args.results_dir), resolve_run(args.new, args.results_dir)
-    result = compare_runs(base, new, args.threshold, args.alpha, args.min_delta_s)
-    warnings = environment_warnings(read_metadata(base.metadata), read_metadata(new.metadata),
-                                    read_table(base.table), read_table(new.table))
-    for w in warnings:
-        sys.stderr.write(f"harness compare: warning: {w}\n")
-    print_compare(result, base.run_id, new.run_id, args.threshold, args.alpha)
-    if args.markdown:
-        Path(args.markdown).write_text(to_markdown(result, warnings, base.run_id, new.run_id))
-        print(f"wrote {args.markdown}")
-    if args.plot:
-        plot_compare(result, Path(args.plot), base.run_id, new.run_id, args.threshold)
-        print(f"wrote {args.plot}")
-    if args.html:
-        from .report import write_compare_html
-
-        write_compare_html(result, Path(args.html), base.run_id, new.run_id, args.threshold, args.alpha, warnings)
-        print(f"wrote {args.html}")
-    return 1 if result["verdict"].isin(REGRESSIONS).any() else 0

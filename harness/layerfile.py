@@ -10,12 +10,17 @@ unreduced input), which feed the reduction study.
 from __future__ import annotations
 
 import csv
-import tomllib
 from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
 
 from kernels import SUPPORTED_DTYPES, ConvSpec, resolve_padding
 
-from .presets import Layer, Preset
+from .layers import Layer
+from .presets import Preset
 
 REQUIRED = ("label", "C", "H", "W", "F", "k")
 OPTIONAL = {"N": 1, "stride": 1, "padding": 0, "dtype": None, "reduce_of": None, "direct_of": None}

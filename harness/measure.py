@@ -7,7 +7,6 @@ a point too slow for its budget a ``skipped`` row with the estimate.
 from __future__ import annotations
 
 import functools
-import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,70 +16,12 @@ import numpy as np
 import kernels
 
 from .cases import Case
+from .casedata import CaseData, make_case_data
+from .rows import PointResult, base_row, error_reason, finish_row
 from .timing import HostCacheFlusher, RoundTimes, TimingConfig, median_rel_ci, time_rounds
 
 #: The tiny layer slow backends (those with ``max_flops_per_call``) are calibrated on.
 CALIBRATION_SHAPE = dict(N=1, C=4, H=6, W=6, F=4, k=3, stride=1, padding=1)
-
-
-@dataclass
-class PointResult:
-    """A finished point: its table row and its per-round samples (seconds per call)."""
-
-    row: dict
-    samples_s: tuple[float, ...] = ()
-
-    @property
-    def status(self) -> str:
-        """The row's status."""
-        return self.row["status"]
-
-
-@dataclass
-class CaseData:
-    """Inputs and float64 reference for one case, shared by every backend."""
-
-    x: np.ndarray
-    w: np.ndarray
-    reference: np.ndarray
-    tolerance: float
-
-
-def make_case_data(case: Case, seed: int = 0) -> CaseData:
-    """Seeded uniform(-1, 1) inputs for ``case`` and their float64 reference output."""
-    spec = case.spec
-    rng = np.random.default_rng(seed)
-    x = rng.uniform(-1.0, 1.0, spec.x_shape).astype(spec.dtype)
-    w = rng.uniform(-1.0, 1.0, spec.w_shape).astype(spec.dtype)
-    return CaseData(x, w, kernels.reference_conv2d(x, w, spec), kernels.tolerance(x, w, spec))
-
-
-def case_data_or_problem(case: Case) -> tuple[CaseData | None, str | None]:
-    """(inputs and reference, None) for a valid case; (None, "invalid case: ...") for an impossible one."""
-    try:
-        return make_case_data(case), None
-    except (TypeError, ValueError) as exc:
-        return None, f"invalid case: {exc}"
-
-
-def failed_point(run_id: str, backend: str, device: str, case: Case, reason: str) -> PointResult:
-    """A ``failed`` row for a point that could not be measured at all."""
-    return PointResult(dict(base_row(run_id, backend, device, case), status="failed", reason=reason))
-
-
-def base_row(run_id: str, backend: str, device: str, case: Case) -> dict:
-    """The columns of a row that do not depend on measuring (shape, work, identity)."""
-    row = dict(run_id=run_id, backend=backend, device=device, case=case.name, N=case.N, C=case.C, H=case.H,
-               W=case.W, F=case.F, k=case.k, stride=case.stride, padding=case.padding, dtype=case.dtype,
-               threads=case.threads, layer=case.layer, branch=case.branch, role=case.role,
-               host=socket.gethostname(), reason="")
-    try:
-        spec = case.spec
-    except (TypeError, ValueError):
-        return row
-    row.update(padding=spec.padding, Ho=spec.Ho, Wo=spec.Wo, flops=spec.flops, bytes=spec.bytes,
-               arithmetic_intensity=spec.arithmetic_intensity)
-    return row
 
 
 @dataclass
@@ -151,7 +92,7 @@ def measure_point(backend: str, case: Case, data: CaseData | None, config: Timin
         row["first_call_s"] = clock() - t0
         stage = "reading the result"
         out = prepared.result()
-        row.update(h2d_s=getattr(prepared, "h2d_s", None), d2h_s=getattr(prepared, "d2h_s", None))
+        row.update(h2d_s=prepared.h2d_s, d2h_s=prepared.d2h_s)
         err = kernels.max_abs_error(np.asarray(out), data.reference)
         row.update(max_abs_err=err, tolerance=data.tolerance)
         if not err <= data.tolerance:
@@ -165,16 +106,13 @@ def measure_point(backend: str, case: Case, data: CaseData | None, config: Timin
         if not_timed:
             return PointResult(dict(row, status="skipped", reason=not_timed))
         stage = "timing"
-        # --cold: a GPU backend's Prepared.flush_cache evicts the device's L2; CPU caches are flushed here
-        flush = getattr(prepared, "flush_cache", None) if impl.device == "cuda" else None
-        flush = flush or (host_flusher() if config.cold else None)
+        flush = cold_flush(prepared) if config.cold else None
         rounds = time_rounds(prepared, prepared.sync, config, clock=clock, timer=prepared.event_timer(), flush=flush)
         return PointResult(finish_row(row, rounds, config), rounds.times_s)
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # a backend's failure is data, not a crash
-        message = " ".join(f"{type(exc).__name__}: {exc}".split())[:500]
-        return PointResult(dict(row, status="failed", reason=f"{stage}: {message}"))
+        return PointResult(dict(row, status="failed", reason=error_reason(stage, exc)))
 
 
 def combine_passes(results: list[PointResult], config: TimingConfig) -> PointResult:
@@ -200,12 +138,11 @@ def host_flusher() -> HostCacheFlusher:
     return HostCacheFlusher()
 
 
-def finish_row(row: dict, rounds: RoundTimes, config: TimingConfig) -> dict:
-    """Fill the timing columns from ``rounds`` (and the row's flops/bytes); a wide median CI goes in ``reason``."""
-    time_s = rounds.median_s
-    reason = "" if rounds.converged else \
-        f"median CI +/-{100 * rounds.rel_ci:.1f}% above the {100 * config.target_rel_ci:g}% target " \
-        "when the budget ran out"
-    return dict(row, status="ok", reason=reason, time_s=time_s, time_min_s=rounds.min_s, time_iqr_s=rounds.iqr_s,
-                rounds=len(rounds.times_s), calls_per_round=rounds.calls_per_round, rel_ci=rounds.rel_ci,
-                passes=1, gflops=row["flops"] / time_s / 1e9, gbytes_per_s=row["bytes"] / time_s / 1e9)
+def cold_flush(prepared) -> Callable[[], None]:
+    """What ``--cold`` runs before each round: the backend's device-cache flush, else the host's caches."""
+
+    def flush() -> None:
+        if not prepared.flush_device_cache():
+            host_flusher()()
+
+    return flush

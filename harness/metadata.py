@@ -117,3 +117,15 @@ def collect_metadata(*, run_id: str, command: list[str], preset: str, backends: 
         gpu=gpu_info(),
         peak=peak,
     )
+
+
+def finish_metadata(meta: dict, stats) -> None:
+    """Record in ``meta`` how a sweep ended: status, finish time, wall time, points by status, threading layer."""
+    import numba
+
+    try:
+        meta["numba_threading_layer"] = numba.threading_layer()
+    except ValueError:
+        pass
+    meta.update(status="complete", finished_at=now_iso(), wall_s=round(stats.wall_s, 3),
+                points=dict(stats.by_status))

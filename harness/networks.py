@@ -1,13 +1,13 @@
 """Layer tables of real networks: GoogLeNet Inception modules, ResNet-50 bottlenecks, MobileNet v1.
 
-Each function returns :class:`harness.presets.Layer` objects labelled the way the
+Each function returns :class:`harness.layers.Layer` objects labelled the way the
 papers name them. Inception modules also carry the "no reduction" layers (the
 3x3/5x5 convolution applied straight to the module input) linked to their
 reduce/conv pair by ``branch`` so the reduction study can compare them.
 """
 from __future__ import annotations
 
-from .presets import Layer
+from .layers import Layer
 
 # GoogLeNet, "Going Deeper with Convolutions", Table 1:
 # module: (H=W, C_in, #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj)

@@ -83,3 +83,12 @@ def save_peak(results_dir: str | Path, peak: dict) -> Path:
     stored[peak["host"]] = peak
     path.write_text(json.dumps(stored, indent=2))
     return path
+
+
+def cached_peak(results_dir: str | Path) -> dict:
+    """This host's stored peak, measured briefly (0.25 s per figure) and stored when there is none yet."""
+    peak = load_peak(results_dir)
+    if peak is None:
+        peak = measure_peak(seconds=0.25)
+        save_peak(results_dir, peak)
+    return peak

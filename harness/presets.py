@@ -2,56 +2,15 @@
 
 A :class:`Layer` is one convolution of a real network (or a synthetic one); a
 :class:`Preset` adds default axis values (batch N, dtype, threads...) which
-``--axis NAME=v1,v2`` can override. Layers that belong to a reduction study carry
-``branch`` and ``role`` ("direct": the unreduced kxk convolution; "reduce": the 1x1
-in front of it; "conv": the kxk after the reduce).
+``--axis NAME=v1,v2`` can override. The layer tables of real networks live in
+:mod:`harness.networks`; the :class:`~harness.layers.Layer` type in :mod:`harness.layers`.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
-#: Axes a sweep can vary, in table order.
-AXES = ("N", "C", "H", "W", "F", "k", "stride", "padding", "dtype", "threads")
-ROLES = (None, "direct", "reduce", "conv")
-
-
-@dataclass(frozen=True)
-class Layer:
-    """One labelled convolution: shape fields, padding (int or "same") and its reduction-study role."""
-
-    label: str
-    C: int
-    H: int
-    W: int
-    F: int
-    k: int
-    stride: int = 1
-    padding: int | str = 0
-    N: int = 1
-    branch: str | None = None
-    role: str | None = None
-    dtype: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.role not in ROLES:
-            raise ValueError(f"layer {self.label!r}: role must be one of {ROLES}, got {self.role!r}")
-        if (self.branch is None) != (self.role is None):
-            raise ValueError(f"layer {self.label!r}: branch and role go together")
-
-
-def default_threads() -> int:
-    """Threads a sweep uses by default: NUMBA_NUM_THREADS if set, else the cores this process may use.
-
-    Mirrors Numba's own default without importing numba (so ``--help`` stays fast).
-    """
-    env = os.environ.get("NUMBA_NUM_THREADS", "").strip()
-    if env.isdigit() and int(env) > 0:
-        return int(env)
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+from .layers import Layer
+from .threads import default_threads
 
 
 @dataclass(frozen=True)

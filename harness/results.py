@@ -12,6 +12,8 @@ import json
 import re
 from pathlib import Path
 
+from .layers import POINT_KEY
+
 #: The contract: these names, in this order, start every run table.
 COLUMNS = [
     "run_id", "backend", "device", "case", "N", "C", "H", "W", "F", "k", "stride", "padding", "dtype",
@@ -19,13 +21,13 @@ COLUMNS = [
     "time_iqr_s", "rounds", "calls_per_round", "gflops", "gbytes_per_s", "max_abs_err",
 ]
 #: Extra columns after the contract ones ("point": the point's position in the sweep's case x backend order).
-EXTRA_COLUMNS = ["point", "layer", "branch", "role", "prepare_s", "h2d_s", "d2h_s", "rel_ci", "passes", "tolerance",
+EXTRA_COLUMNS = ["point", "layer", "branch", "role", "count", "prepare_s", "h2d_s", "d2h_s", "rel_ci", "passes", "tolerance",
                  "arithmetic_intensity", "host", "gpu", "t_start", "t_end"]
 ALL_COLUMNS = COLUMNS + EXTRA_COLUMNS
 SAMPLE_COLUMNS = ["run_id", "backend", "case", "round", "time_s"]
 STATUSES = ("ok", "skipped", "unavailable", "failed", "wrong")
 #: Columns that identify a point within a run (with the backend).
-KEY_COLUMNS = ["backend", "case", "N", "C", "H", "W", "F", "k", "stride", "dtype", "threads"]
+KEY_COLUMNS = list(POINT_KEY)
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
@@ -67,7 +69,7 @@ class ResultsWriter:
     def _append(path: Path, columns: list[str], rows: list[dict]) -> None:
         new = not path.exists() or path.stat().st_size == 0
         with path.open("a", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
+            writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="raise")
             if new:
                 writer.writeheader()
             writer.writerows(rows)

@@ -13,15 +13,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from .cases import Case
-from .measure import PointResult, SpeedEstimator, case_data_or_problem, combine_passes, failed_point, measure_point
+from .cases import Case, point_key
+from .casedata import case_data_or_problem
+from .measure import SpeedEstimator, combine_passes, measure_point
+from .rows import PointResult, failed_point
 from .threads import thread_limits
 from .timing import TimingConfig, pass_config
-
-
-def point_key(backend: str, case: Case) -> tuple:
-    """The (backend, case identity) key of a point, as strings, matching results.KEY_COLUMNS."""
-    return tuple(str(v) for v in (backend, *case.key))
 
 
 @dataclass

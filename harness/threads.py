@@ -2,7 +2,22 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
+
+
+def default_threads() -> int:
+    """Threads a sweep uses by default ("all cores"): NUMBA_NUM_THREADS if set, else the usable cores.
+
+    Mirrors Numba's own default without importing numba (so ``--help`` stays fast).
+    """
+    env = os.environ.get("NUMBA_NUM_THREADS", "").strip()
+    if env.isdigit() and int(env) > 0:
+        return int(env)
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def max_threads() -> int:

@@ -10,18 +10,37 @@ exactly one convolution, which is what a timer measures.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import Protocol
 
 import numpy as np
 
 from .spec import ConvSpec
 
 
+class DeviceTimer(Protocol):
+    """Times a region on a device's own clock (e.g. a pair of CUDA events)."""
+
+    def start(self) -> None:
+        """Mark the start of the region on the device's queue."""
+
+    def stop(self) -> float:
+        """Mark the end, wait for it, and return the elapsed seconds."""
+
+
 class Prepared(ABC):
     """One convolution, ready to run: ``p()`` computes, ``p.sync()`` waits, ``p.result()`` reads.
 
-    Subclasses implement ``__call__`` and ``result``; device backends also
-    override ``sync`` (wait for queued work) and may offer ``event_timer``.
+    Subclasses implement ``__call__`` and ``result``. Device backends also override
+    ``sync`` (wait for queued work) and may override ``event_timer`` (time on the
+    device clock) and ``flush_device_cache`` (evict the device's cache for
+    ``--cold`` rounds), and set ``h2d_s`` / ``d2h_s`` (host<->device copy seconds,
+    reported in the table's columns of the same names).
     """
+
+    #: Seconds the host->device copies of ``prepare`` took (None: no device copies).
+    h2d_s: float | None = None
+    #: Seconds the last device->host copy in ``result`` took (None: no device copies).
+    d2h_s: float | None = None
 
     @abstractmethod
     def __call__(self) -> None:
@@ -34,12 +53,16 @@ class Prepared(ABC):
     def result(self) -> np.ndarray:
         """Return the latest output as a host NumPy array of shape ``spec.out_shape``."""
 
-    def event_timer(self):
-        """Return a device timer (``start()``, ``stop() -> seconds``) or None to use the host clock."""
+    def event_timer(self) -> DeviceTimer | None:
+        """Return a device timer, or None to time with the host clock after ``sync``."""
         return None
 
-    # GPU backends may also define ``flush_cache()`` (evict the device's L2 before a ``--cold`` round)
-    # and set ``h2d_s`` / ``d2h_s`` (copy times) for the table's columns of the same names.
+    def flush_device_cache(self) -> bool:
+        """Evict the device's own cache before a ``--cold`` round; False when there is none (CPU backends).
+
+        The harness flushes the host's caches itself when this returns False.
+        """
+        return False
 
 
 class Backend(ABC):

@@ -19,7 +19,7 @@ from .cuda_compat import import_cuda
 from .registry import register
 from .spec import ConvSpec, padded_input
 
-#: Bytes written between rounds by ``flush_cache`` (larger than any current GPU's L2).
+#: Bytes written between rounds by ``flush_device_cache`` (larger than any current GPU's L2).
 FLUSH_BYTES = 256 * 2**20
 
 
@@ -54,7 +54,7 @@ class NumbaCudaPrepared(Prepared):
     """Zero-padded input, weights and output on the device, plus the launch of one kernel."""
 
     def __init__(self, x: np.ndarray, w: np.ndarray, spec: ConvSpec, direct: bool):
-        from . import _numba_cuda_kernels as kern
+        from . import numba_cuda_kernels as kern
 
         cuda = import_cuda()
 
@@ -77,7 +77,6 @@ class NumbaCudaPrepared(Prepared):
             self._launch = lambda: igemm[grid, block](self.d_x, self.d_w, self.d_out, k, stride)
         cuda.synchronize()
         self.h2d_s = time.perf_counter() - t0
-        self.d2h_s: float | None = None
 
     def __call__(self) -> None:
         self._launch()
@@ -94,12 +93,13 @@ class NumbaCudaPrepared(Prepared):
     def event_timer(self):
         return None if _simulator_enabled() else CudaEventTimer()
 
-    def flush_cache(self) -> None:
+    def flush_device_cache(self) -> bool:
         """Overwrite a buffer larger than the L2 cache so the next call starts cold."""
         if self._flush_buffer is None:
             self._flush_buffer = self._cuda.device_array(FLUSH_BYTES // 4, dtype=np.float32)
         self._flush_buffer[:] = 0
         self._cuda.synchronize()
+        return True
 
 
 class _NumbaCudaBase(Backend):

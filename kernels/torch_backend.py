@@ -45,8 +45,8 @@ class TorchPrepared(Prepared):
         self.w = torch.from_numpy(np.ascontiguousarray(w)).to(device)
         self.sync()
         self.h2d_s = time.perf_counter() - t0 if device == "cuda" else None
-        self.d2h_s: float | None = None
         self.out = None
+        self._flush_buffer = None
 
     def __call__(self) -> None:
         with self.torch.no_grad():
@@ -68,13 +68,15 @@ class TorchPrepared(Prepared):
     def event_timer(self):
         return TorchEventTimer(self.torch) if self.device == "cuda" else None
 
-    def flush_cache(self) -> None:
+    def flush_device_cache(self) -> bool:
         """On CUDA, overwrite a buffer larger than the L2 cache so the next call starts cold."""
-        if self.device == "cuda":
-            if getattr(self, "_flush_buffer", None) is None:
-                self._flush_buffer = self.torch.empty(256 * 2**20, dtype=self.torch.uint8, device="cuda")
-            self._flush_buffer.zero_()
-            self.sync()
+        if self.device != "cuda":
+            return False
+        if self._flush_buffer is None:
+            self._flush_buffer = self.torch.empty(256 * 2**20, dtype=self.torch.uint8, device="cuda")
+        self._flush_buffer.zero_()
+        self.sync()
+        return True
 
 
 @register

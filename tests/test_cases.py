@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from harness.cases import build_cases, parse_axis
-from harness.presets import Layer, build_presets, get_preset
+from harness.layers import Layer
+from harness.presets import build_presets, get_preset
 
 
 def test_parse_axis_values():
@@ -30,15 +31,15 @@ def test_parse_axis_errors_name_the_problem(text, message):
 def test_inception3a_has_both_batches_and_unique_names():
     cases = build_cases(get_preset("inception3a"), default_threads=2)
     assert len(cases) == 16
-    assert {c.N for c in cases} == {1, 8}
+    assert {c.layer.N for c in cases} == {1, 8}
     assert len({c.name for c in cases}) == 16
     assert "3a 5x5 direct N=8" in {c.name for c in cases}
 
 
 def test_override_replaces_the_layer_value_and_same_padding_follows_k():
     cases = build_cases(get_preset("smoke"), {"k": (1, 3)}, default_threads=1)
-    assert {c.k for c in cases} == {1, 3}
-    three = [c for c in cases if c.layer == "3x3" and c.k == 3][0]
+    assert {c.layer.k for c in cases} == {1, 3}
+    three = [c for c in cases if c.layer.label == "3x3" and c.layer.k == 3][0]
     assert three.spec.padding == 1 and three.name == "3x3 k=3"
 
 

@@ -6,12 +6,12 @@ import pytest
 
 import kernels
 from harness.cases import Case
+from harness.layers import Layer
 from harness.measure import SpeedEstimator, measure_point
 from harness.timing import TimingConfig
 from tests.fakes import AbsentBackend, BadShapeBackend, FakeClock, RaisingBackend, ZerosBackend
 
-CASE = Case(name="tiny", layer="tiny", N=1, C=3, H=6, W=6, F=4, k=3, stride=1, padding="same", dtype="float32",
-            threads=1)
+CASE = Case(name="tiny", layer=Layer("tiny", N=1, C=3, H=6, W=6, F=4, k=3, stride=1, padding="same", dtype="float32"), threads=1)
 CONFIG = TimingConfig(budget_s=0.05, warmup_s=0.0)
 
 
@@ -62,8 +62,7 @@ def test_unavailable_backend_keeps_its_reason(fake_backends):
 
 
 def test_impossible_case_is_a_failed_row():
-    bad = Case(name="bad", layer="bad", N=1, C=3, H=2, W=2, F=4, k=5, stride=1, padding=0, dtype="float32",
-               threads=1)
+    bad = Case(name="bad", layer=Layer("bad", N=1, C=3, H=2, W=2, F=4, k=5, stride=1, padding=0, dtype="float32"), threads=1)
     result = measure_point("numpy", bad, None, CONFIG)
     assert result.status == "failed"
     assert "larger than the padded input" in result.row["reason"]
@@ -73,8 +72,7 @@ def test_slow_backend_is_skipped_with_its_estimate():
     clock = FakeClock()
     estimator = SpeedEstimator(clock)
     estimator.rates["naive"] = 1e6  # calibrated: 1 MFLOP/s
-    big = Case(name="big", layer="big", N=1, C=16, H=16, W=16, F=16, k=3, stride=1, padding=1, dtype="float32",
-               threads=1)
+    big = Case(name="big", layer=Layer("big", N=1, C=16, H=16, W=16, F=16, k=3, stride=1, padding=1, dtype="float32"), threads=1)
     result = measure_point("naive", big, None, TimingConfig(budget_s=1.0), clock=clock, estimator=estimator)
     assert result.status == "skipped"
     assert result.row["reason"].startswith("estimated 1.2 s per call x 7 calls exceeds the 1 s budget")

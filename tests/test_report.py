@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from harness.cli import main
-from harness.report import write_index, write_run_report
+from harness.render.html import write_index, write_run_report
 from harness.results import ALL_COLUMNS, ResultsWriter, RunFiles
 
 HOSTILE = "<script>alert('x')</script>"

@@ -3,15 +3,15 @@ from __future__ import annotations
 
 import kernels
 
-from .cli import UsageError
+from ..errors import UsageError
 
 
-def list_command(args) -> int:
+def run(args) -> int:
     """``harness list``: backends with availability, then presets."""
     from rich.table import Table
 
-    from .console import console
-    from .presets import build_presets
+    from ..presets import build_presets
+    from ..render.console import console
 
     con = console()
     if args.layers:
@@ -37,7 +37,7 @@ def list_command(args) -> int:
 def _list_layers(path: str, con) -> int:
     from rich.table import Table
 
-    from .layerfile import LayerFileError, load_layers
+    from ..layerfile import LayerFileError, load_layers
 
     try:
         layers = load_layers(path)
@@ -46,8 +46,8 @@ def _list_layers(path: str, con) -> int:
     table = Table(title=f"Layers in {path}", title_justify="left")
     for col in ("layer", "N", "C", "HxW", "F", "k", "stride", "padding", "MFLOP", "reduction"):
         table.add_column(col, justify="left" if col in ("layer", "reduction") else "right")
-    from .cases import build_cases
-    from .layerfile import layers_preset
+    from ..cases import build_cases
+    from ..layerfile import layers_preset
 
     for layer, case in zip(layers, build_cases(layers_preset(path), default_threads=1)):
         spec = case.spec

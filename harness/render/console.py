@@ -5,7 +5,10 @@ import sys
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.markup import escape
 from rich.table import Table
+
+from .summary import summary_grid
 
 STATUS_STYLE = {"ok": "green", "skipped": "yellow", "unavailable": "dim", "failed": "red", "wrong": "bold red"}
 
@@ -46,35 +49,39 @@ class SweepProgress:
         row = result.row
         if row["status"] not in ("ok", "unavailable", "skipped") and not self.quiet:
             self._progress.console.print(
-                f"[{STATUS_STYLE[row['status']]}]{row['status']}[/]: {row['backend']} | {row['case']}: {row['reason']}")
-
-
-def _cell(row) -> str:
-    if row.status == "ok":
-        return f"{row.gflops:.3g}"
-    return f"[{STATUS_STYLE.get(row.status, '')}]{row.status}[/]"
+                f"[{STATUS_STYLE[row['status']]}]{row['status']}[/]: "
+                + escape(f"{row['backend']} | {row['case']}: {row['reason']}"))
 
 
 def gflops_table(table, title: str) -> Table:
     """Backend x case GFLOP/s (status words where not ok); the best backend per case in bold."""
-    backends = list(dict.fromkeys(table["backend"]))
+    backends, grid = summary_grid(table)
     out = Table(title=title, title_justify="left", show_lines=False)
     out.add_column("case", style="bold")
     out.add_column("MFLOP", justify="right")
     for backend in backends:
         out.add_column(backend, justify="right")
-    for case, part in table.groupby("case", sort=False):
-        by_backend = {r.backend: r for r in part.itertuples()}
-        ok = part[part["status"] == "ok"]
-        best = ok.loc[ok["gflops"].idxmax(), "backend"] if len(ok) else None
+    for row in grid:
         cells = []
-        for backend in backends:
-            row = by_backend.get(backend)
-            text = _cell(row) if row is not None else ""
-            cells.append(f"[bold reverse]{text}[/]" if backend == best and len(ok) > 1 else text)
-        flops = part["flops"].dropna()
-        out.add_row(str(case), f"{flops.iloc[0] / 1e6:.4g}" if len(flops) else "?", *cells)
+        for cell in row.cells:
+            text = escape(cell.text) if cell.status in ("ok", "") else f"[{STATUS_STYLE.get(cell.status, '')}]{cell.text}[/]"
+            cells.append(f"[bold reverse]{text}[/]" if cell.best else text)
+        out.add_row(escape(row.case), row.mflop, *cells)
     return out
+
+
+def print_check(rows: list[dict], title: str) -> None:
+    """The correctness table of ``harness check``: error, tolerance and margin per case and backend."""
+    table = Table(title=title, title_justify="left")
+    for col in ("case", "backend", "status", "max_abs_err", "tolerance", "reason"):
+        table.add_column(col)
+    for row in rows:
+        err, tol = row.get("max_abs_err"), row.get("tolerance")
+        table.add_row(escape(str(row["case"])), escape(row["backend"]),
+                      f"[{STATUS_STYLE[row['status']]}]{row['status']}[/]",
+                      f"{err:.2e}" if err is not None else "", f"{tol:.2e}" if tol else "",
+                      escape(str(row["reason"])))
+    console().print(table)
 
 
 def print_summary(table, *, title: str, verdicts: list[str], paths: list, reasons: bool = True) -> None:
@@ -86,11 +93,12 @@ def print_summary(table, *, title: str, verdicts: list[str], paths: list, reason
         for (backend, status), part in others.groupby(["backend", "status"], sort=False):
             row = part.iloc[0]
             more = f" (and {len(part) - 1} more)" if len(part) > 1 else ""
-            con.print(f"  [{STATUS_STYLE.get(status, '')}]{status}[/] {backend} | {row['case']}: {row['reason']}{more}")
+            con.print(f"  [{STATUS_STYLE.get(status, '')}]{status}[/] "
+                      + escape(f"{backend} | {row['case']}: {row['reason']}{more}"))
     if verdicts:
         con.print("\n[bold]The 1x1 reduction, measured:[/]")
         for line in verdicts:
-            con.print(f"  {line}")
+            con.print(f"  {escape(line)}")
     if paths:
         con.print("\n[bold]Wrote:[/]")
         for path in paths:

@@ -9,52 +9,14 @@ from pathlib import Path
 
 import numpy as np
 
-BACKEND_COLORS = ["#7f7f7f", "#1f77b4", "#2ca02c", "#9467bd", "#d62728", "#ff7f0e", "#8c564b", "#e377c2",
-                  "#17becf", "#bcbd22"]
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def backend_colors(backends) -> dict:
-    """A stable colour per backend: registry order first, then any others (plugins, old runs)."""
-    import kernels
-
-    order = kernels.list_backends() + sorted(set(backends) - set(kernels.list_backends()))
-    return {b: BACKEND_COLORS[i % len(BACKEND_COLORS)] for i, b in enumerate(order)}
-
-
-def title(what: str, meta: dict) -> str:
-    """Figure title: what it shows, the preset, and the machine it was measured on."""
-    machine = meta.get("cpu_model", "unknown CPU")
-    if meta.get("gpu"):
-        machine = f"{meta['gpu'].get('name')} / {machine}"
-    return f"{what}\npreset {meta.get('preset', '?')} on {machine} ({meta.get('host', '?')})"
-
-
-def _ok(table):
-    return table[table["status"] == "ok"]
-
-
-def _save(fig, path: Path) -> Path:
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    _plt().close(fig)
-    return path
-
+from .plotting import backend_colors, ok_rows, pyplot, save_figure, title
 
 def plot_gflops(table, meta: dict, path: Path) -> Path | None:
     """Horizontal grouped bars: GFLOP/s per case (rows) and backend (colours), log scale."""
-    ok = _ok(table)
+    ok = ok_rows(table)
     if ok.empty:
         return None
-    plt = _plt()
+    plt = pyplot()
     cases = list(dict.fromkeys(table["case"]))
     backends = list(dict.fromkeys(ok["backend"]))
     colors = backend_colors(backends)
@@ -72,17 +34,17 @@ def plot_gflops(table, meta: dict, path: Path) -> Path | None:
     ax.grid(axis="x", which="both", alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     ax.set_title(title("Throughput per layer and backend", meta), fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_speedup(table, meta: dict, path: Path, baseline: str = "numpy") -> Path | None:
     """Speed of every backend relative to ``baseline`` per case (>1: faster than the baseline)."""
-    ok = _ok(table)
+    ok = ok_rows(table)
     base = ok[ok["backend"] == baseline].set_index(["case"])["time_s"]
     others = [b for b in dict.fromkeys(ok["backend"]) if b != baseline]
     if base.empty or not others:
         return None
-    plt = _plt()
+    plt = pyplot()
     cases = [c for c in dict.fromkeys(table["case"]) if c in base.index]
     colors = backend_colors(others + [baseline])
     height = 0.8 / len(others)
@@ -101,15 +63,15 @@ def plot_speedup(table, meta: dict, path: Path, baseline: str = "numpy") -> Path
     ax.grid(axis="x", which="both", alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
     ax.set_title(title(f"Speedup relative to {baseline}", meta), fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_time_vs_work(table, meta: dict, path: Path) -> Path | None:
     """Log-log time per call against FLOPs, one line per backend and kernel size."""
-    ok = _ok(table)
+    ok = ok_rows(table)
     if ok["flops"].nunique() < 3:
         return None
-    plt = _plt()
+    plt = pyplot()
     colors = backend_colors(ok["backend"].unique())
     markers = {1: "o", 3: "s", 5: "^", 7: "D"}
     fig, ax = plt.subplots(figsize=(8, 5.5))
@@ -126,15 +88,15 @@ def plot_time_vs_work(table, meta: dict, path: Path) -> Path | None:
     ax.grid(which="both", alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
     ax.set_title(title("Time vs work", meta), fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_threads(table, meta: dict, path: Path) -> Path | None:
     """Speedup over one thread against threads, per backend (geometric mean over layers), with ideal."""
-    ok = _ok(table)
+    ok = ok_rows(table)
     if ok["threads"].nunique() < 2 or 1 not in set(ok["threads"]):
         return None
-    plt = _plt()
+    plt = pyplot()
     colors = backend_colors(ok["backend"].unique())
     fig, ax = plt.subplots(figsize=(7, 5))
     for backend, part in ok.groupby("backend", sort=False):
@@ -153,16 +115,16 @@ def plot_threads(table, meta: dict, path: Path) -> Path | None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     ax.set_title(title("Thread scaling", meta), fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_roofline(table, meta: dict, path: Path) -> Path | None:
     """GFLOP/s against FLOP/byte (log-log) with the measured compute and bandwidth roofs."""
-    ok = _ok(table)
+    ok = ok_rows(table)
     peak = meta.get("peak") or {}
     if ok.empty or not peak.get("gemm_gflops") or not peak.get("copy_gbytes_per_s"):
         return None
-    plt = _plt()
+    plt = pyplot()
     dtype = ok["dtype"].mode().iloc[0]
     ok = ok[ok["dtype"] == dtype]
     peak_gflops = float(peak["gemm_gflops"].get(dtype, max(peak["gemm_gflops"].values())))
@@ -184,13 +146,14 @@ def plot_roofline(table, meta: dict, path: Path) -> Path | None:
     ax.grid(which="both", alpha=0.3)
     ax.legend(fontsize=7, ncol=2, loc="lower right")
     ax.set_title(title(f"Roofline ({dtype}; threads={peak.get('threads', '?')} for the roofs)", meta), fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)
+
+
+from .reduction_figure import plot_reduction  # noqa: E402
 
 
 def draw_all(table, meta: dict, out_dir: Path, *, baseline: str = "numpy", reduction=None) -> list[Path]:
     """Draw every figure that applies to this run into ``out_dir``; return the written paths."""
-    from .reduction import plot_reduction
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     if "host" in table.columns and table["host"].nunique() > 1:  # a run across machines: one series per host

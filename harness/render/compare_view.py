@@ -1,4 +1,4 @@
-"""How a comparison looks: a rich table on the terminal and a ratio-with-CI figure."""
+"""How a comparison looks: a rich table on the terminal, Markdown for CI comments, a ratio-with-CI figure."""
 from __future__ import annotations
 
 import math
@@ -6,8 +6,10 @@ from pathlib import Path
 
 from rich.table import Table
 
-from .compare import REGRESSIONS, _fmt, _fmt_s
+from ..compare import REGRESSIONS
 from .console import console
+from .fmt import fmt_seconds, fmt_value, md_escape
+from .plotting import pyplot, save_figure
 
 VERDICT_STYLE = {"broken": "bold red", "slower": "red", "noisy": "yellow", "only-in-one": "dim", "same": "",
                  "faster": "green"}
@@ -24,8 +26,8 @@ def print_compare(result, base: str, new: str, threshold: float, alpha: float) -
     for r in result.itertuples():
         style = VERDICT_STYLE.get(r.verdict, "")
         table.add_row(f"[{style}]{r.verdict}[/]" if style else r.verdict, str(r.backend), str(r.case), str(r.dtype),
-                      str(r.threads), _fmt_s(r.base_time_s), _fmt_s(r.new_time_s), _fmt(r.ratio, ".3f"),
-                      _fmt(r.p_value, ".2g"), str(r.note))
+                      str(r.threads), fmt_seconds(r.base_time_s), fmt_seconds(r.new_time_s), fmt_value(r.ratio, ".3f"),
+                      fmt_value(r.p_value, ".2g"), str(r.note))
     con = console()
     con.print(table)
     floor = result.attrs.get("noise_floor", 0.0)
@@ -39,11 +41,24 @@ def print_compare(result, base: str, new: str, threshold: float, alpha: float) -
         con.print("[green]no regression[/]")
 
 
+def to_markdown(result, warnings: list[str], base: str, new: str) -> str:
+    """The comparison as a Markdown document (for CI comments)."""
+    n_reg = int(result["verdict"].isin(REGRESSIONS).sum())
+    floor = result.attrs.get("noise_floor", 0.0)
+    lines = [f"### convbench compare: {md_escape(base)} -> {md_escape(new)}", "",
+             f"**{n_reg} regression(s)** among {len(result)} rows; run-to-run noise floor +/-{floor:.0%}.", ""]
+    lines += [f"> warning: {md_escape(w)}" for w in warnings] + ([""] if warnings else [])
+    lines += ["| verdict | backend | case | dtype | threads | base | new | new/base | p |",
+              "| --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: |"]
+    for r in result.itertuples():
+        lines.append(f"| {r.verdict} | {md_escape(r.backend)} | {md_escape(r.case)} | {r.dtype} | {r.threads} | {fmt_seconds(r.base_time_s)} | "
+                     f"{fmt_seconds(r.new_time_s)} | {fmt_value(r.ratio, '.3f')} | {fmt_value(r.p_value, '.2g')} |")
+    return "\n".join(lines) + "\n"
+
+
 def plot_compare(result, path: Path, base: str, new: str, threshold: float) -> Path:
     """Per-row NEW/BASE ratio with its confidence interval (log x), coloured by verdict."""
-    from .plots import _plt, _save
-
-    plt = _plt()
+    plt = pyplot()
     rows = result[result["ratio"].notna()]
     colors = {"slower": "#d62728", "faster": "#2ca02c", "same": "#7f7f7f", "noisy": "#ff7f0e"}
     fig, ax = plt.subplots(figsize=(9, 1.5 + 0.28 * max(len(rows), 1)))
@@ -64,4 +79,4 @@ def plot_compare(result, path: Path, base: str, new: str, threshold: float) -> P
     ax.set_xlabel("time ratio NEW / BASE with 95% CI of the medians (>1: NEW is slower; log scale)")
     ax.legend(fontsize=8, loc="lower right")
     ax.set_title(f"compare {base} -> {new}", fontsize=10)
-    return _save(fig, path)
+    return save_figure(fig, path)

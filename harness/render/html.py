@@ -10,7 +10,9 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from .results import RunFiles, read_metadata, read_table
+from ..results import RunFiles, read_metadata, read_table
+from .fmt import fmt_seconds, fmt_value, machine_name
+from .summary import summary_grid
 
 #: (file stem, title, two-line caption) for every figure a run may have, in page order.
 FIGURES = [
@@ -42,35 +44,6 @@ def _env():
                        autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
 
 
-def machine_name(meta: dict) -> str:
-    """CPU model (and GPU) with the host name, for titles."""
-    machine = meta.get("cpu_model") or "unknown machine"
-    if meta.get("gpu"):
-        machine = f"{meta['gpu'].get('name')} / {machine}"
-    return f"{machine} ({meta.get('host', '?')})"
-
-
-def _summary(table) -> tuple[list[str], list[dict]]:
-    backends = list(dict.fromkeys(table["backend"]))
-    rows = []
-    for case, part in table.groupby("case", sort=False):
-        ok = part[part["status"] == "ok"]
-        best = ok.loc[ok["gflops"].idxmax(), "backend"] if len(ok) > 1 else None
-        by_backend = {r["backend"]: r for r in part.to_dict("records")}
-        cells = []
-        for b in backends:
-            r = by_backend.get(b)
-            if r is None:
-                cells.append({"text": "", "css": ""})
-            elif r["status"] == "ok":
-                cells.append({"text": f"{r['gflops']:.3g}", "css": "best" if b == best else ""})
-            else:
-                cells.append({"text": r["status"], "css": "bad" if r["status"] in ("wrong", "failed") else "status"})
-        flops = part["flops"].dropna()
-        rows.append({"case": case, "mflop": f"{flops.iloc[0] / 1e6:.4g}" if len(flops) else "?", "cells": cells})
-    return backends, rows
-
-
 def _machine_rows(meta: dict) -> list[tuple[str, str]]:
     peak = meta.get("peak") or {}
     rows = [("host", meta.get("host")), ("CPU", f"{meta.get('cpu_model')} x {meta.get('cpu_count')}"),
@@ -88,7 +61,11 @@ def _machine_rows(meta: dict) -> list[tuple[str, str]]:
 
 def write_run_report(files: RunFiles, meta: dict, table, verdicts: list[str]) -> Path:
     """Render ``plots/RUN_ID/index.html`` from a run's table, metadata, verdicts and the PNGs beside it."""
-    backends, summary = _summary(table)
+    backends, grid = summary_grid(table)
+    summary = [{"case": r.case, "mflop": r.mflop, "cells": [
+        {"text": c.text, "css": "best" if c.best else ("bad" if c.status in ("wrong", "failed") else
+                                                      ("status" if c.status not in ("ok", "") else ""))}
+        for c in r.cells]} for r in grid]
     figures = [{"name": stem, "src": f"{stem}.png", "title": title, "caption": caption}
                for stem, title, caption in FIGURES if (files.plots / f"{stem}.png").is_file()]
     problems = table[table["status"] != "ok"][["status", "backend", "case", "reason"]].to_dict("records")
@@ -139,10 +116,11 @@ def write_index(results_dir: str | Path, plots_dir: str | Path) -> Path:
 def write_compare_html(result, path: Path, base: str, new: str, threshold: float, alpha: float,
                        warnings: list[str]) -> Path:
     """Render a comparison table (from :func:`harness.compare.compare_runs`) as an HTML page."""
-    from .compare import REGRESSIONS, _fmt, _fmt_s
+    from ..compare import REGRESSIONS
 
-    rows = [{"verdict": r.verdict, "backend": r.backend, "case": r.case, "base": _fmt_s(r.base_time_s),
-             "new": _fmt_s(r.new_time_s), "ratio": _fmt(r.ratio, ".3f"), "p": _fmt(r.p_value, ".2g"), "note": r.note}
+    rows = [{"verdict": r.verdict, "backend": r.backend, "case": r.case, "base": fmt_seconds(r.base_time_s),
+             "new": fmt_seconds(r.new_time_s), "ratio": fmt_value(r.ratio, ".3f"), "p": fmt_value(r.p_value, ".2g"),
+             "note": r.note}
             for r in result.itertuples()]
     floor = result.attrs.get("noise_floor", 0.0)
     html = _env().get_template("compare.html").render(

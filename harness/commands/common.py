@@ -1,0 +1,54 @@
+"""Checks every command shares: a known backend name, a run given by id or path, a writable output file."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import kernels
+
+from ..errors import UsageError
+from ..results import RunFiles
+
+
+def check_baseline(name: str) -> None:
+    """Refuse a ``--baseline`` that is not a registered backend."""
+    if name not in kernels.list_backends():
+        raise UsageError(f"unknown baseline {name!r}; choose from: {', '.join(kernels.list_backends())}")
+
+
+def run_files(ref: str, results_dir: str, plots_dir: str = "plots") -> RunFiles:
+    """The files of a run given as ``results/RUN_ID.csv`` or as a run id under ``results_dir``."""
+    path = Path(ref)
+    try:
+        return RunFiles.from_table(path, plots_dir) if path.suffix == ".csv" else RunFiles(results_dir, ref, plots_dir)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def writable_file(path: str | None, option: str) -> Path | None:
+    """``path`` as a Path if a file can be written there (its folder exists and is writable), else UsageError."""
+    if path is None:
+        return None
+    target = Path(path)
+    folder = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise UsageError(f"{option} {path}: is a directory")
+    if not folder.is_dir():
+        raise UsageError(f"{option} {path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise UsageError(f"{option} {path}: folder {folder} is not writable")
+    return target
+
+
+def writable_dir(path: str, option: str) -> Path:
+    """``path`` as a Path to a folder that exists or can be made, and is writable; else UsageError."""
+    target = Path(path)
+    if target.exists() and not target.is_dir():
+        raise UsageError(f"{option} {path}: exists and is not a directory")
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"{option} {path}: cannot create it ({exc.strerror})") from None
+    if not os.access(target, os.W_OK):
+        raise UsageError(f"{option} {path}: not writable")
+    return target

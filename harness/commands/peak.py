@@ -1,0 +1,17 @@
+"""``harness peak``: measure and store this machine's peak GEMM GFLOP/s and copy bandwidth."""
+from __future__ import annotations
+
+from .common import writable_dir
+
+
+def run(args) -> int:
+    """Measure, store in RESULTS_DIR/peak.json, print."""
+    from ..peak import measure_peak, save_peak
+
+    writable_dir(args.results_dir, "--results-dir")
+    result = measure_peak(seconds=args.seconds)
+    path = save_peak(args.results_dir, result)
+    flops = ", ".join(f"{dt}: {v:.1f} GFLOP/s" for dt, v in result["gemm_gflops"].items())
+    print(f"peak on {result['cpu_model']} ({result['threads']} threads): GEMM {flops}; "
+          f"copy {result['copy_gbytes_per_s']:.1f} GB/s\nwrote {path}")
+    return 0

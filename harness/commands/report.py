@@ -1,0 +1,27 @@
+"""``harness report RUN`` / ``harness report --index``: write HTML pages from saved runs."""
+from __future__ import annotations
+
+from ..errors import UsageError
+from ..results import read_metadata, read_table
+from .common import run_files, writable_dir
+
+
+def run(args) -> int:
+    """Write one run's page, or the index of every run in the results directory."""
+    from ..reduction import reduction_of_run, verdict_lines
+    from ..render.html import write_index, write_run_report
+
+    writable_dir(args.plots_dir, "--plots-dir")
+    if args.index:
+        print(f"wrote {write_index(args.results_dir, args.plots_dir)}")
+        return 0
+    if not args.run:
+        raise UsageError("report needs a RUN (results/RUN_ID.csv or a run id) or --index")
+    files = run_files(args.run, args.results_dir, args.plots_dir)
+    try:
+        table = read_table(files.table)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    page = write_run_report(files, read_metadata(files.metadata), table, verdict_lines(reduction_of_run(table)))
+    print(f"wrote {page}")
+    return 0

@@ -1,0 +1,17 @@
+"""Errors a command turns into an exit code, and the exit codes themselves (one place for both).
+
+Library code raises ``ValueError``/``TypeError``; commands raise :class:`UsageError`
+for a bad request, which the CLI prints as one line on stderr with exit code 2.
+"""
+from __future__ import annotations
+
+#: Exit codes of ``python -m harness`` (``compare`` uses all four of the first ones).
+EXIT_OK = 0
+EXIT_REGRESSION = 1  # compare found a regression; check found a wrong answer
+EXIT_USAGE = 2
+EXIT_INCONCLUSIVE = 3  # compare: nothing regressed, but some matched point could not be judged
+EXIT_INTERRUPTED = 130
+
+
+class UsageError(Exception):
+    """A bad request: printed as one line on stderr, exit code 2, before anything is measured."""

@@ -1,0 +1,55 @@
+"""Layers: one labelled convolution of a network, and the one list of shape fields and sweep axes.
+
+A :class:`Layer` is the input of every sweep (presets, layer files, captured
+models); :class:`harness.cases.Case` fixes its axes and :class:`kernels.ConvSpec`
+computes its shapes. ``SHAPE_FIELDS`` is the one list of the fields that
+describe a convolution's shape; ``AXES`` adds what a sweep can vary besides;
+``POINT_KEY`` names the columns that identify a measured point in a run table.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: The fields that describe one convolution's shape, in table order (ConvSpec's fields less dtype).
+SHAPE_FIELDS = ("N", "C", "H", "W", "F", "k", "stride", "padding")
+#: Axes a sweep can vary, in table order.
+AXES = SHAPE_FIELDS + ("dtype", "threads")
+#: Columns of a run table that identify a point (padding is derived from the case, so not part of it).
+POINT_KEY = ("backend", "case", "N", "C", "H", "W", "F", "k", "stride", "dtype", "threads")
+#: A layer's part in a reduction study: none, the unreduced kxk, the 1x1 in front, the kxk after it.
+ROLES = (None, "direct", "reduce", "conv")
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One labelled convolution: shape fields, padding (int or "same"), its reduction-study role and count.
+
+    ``count`` is how many times the layer occurs in its network (network totals
+    weight each layer's time by it).
+    """
+
+    label: str
+    C: int
+    H: int
+    W: int
+    F: int
+    k: int
+    stride: int = 1
+    padding: int | str = 0
+    N: int = 1
+    branch: str | None = None
+    role: str | None = None
+    dtype: str | None = None
+    count: int = 1
+
+    def __post_init__(self) -> None:
+        if self.role not in ROLES:
+            raise ValueError(f"layer {self.label!r}: role must be one of {ROLES}, got {self.role!r}")
+        if (self.branch is None) != (self.role is None):
+            raise ValueError(f"layer {self.label!r}: branch and role go together")
+        if isinstance(self.count, bool) or not isinstance(self.count, int) or self.count < 1:
+            raise ValueError(f"layer {self.label!r}: count must be an int >= 1, got {self.count!r}")
+
+    def shape(self) -> dict:
+        """The layer's shape fields as a dict (``SHAPE_FIELDS`` order)."""
+        return {name: getattr(self, name) for name in SHAPE_FIELDS}

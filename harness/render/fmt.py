@@ -1,0 +1,40 @@
+"""Formatting shared by every view (terminal, figures, HTML, Markdown): numbers, seconds, machine names, escaping."""
+from __future__ import annotations
+
+import math
+import re
+
+
+def is_missing(value) -> bool:
+    """True for None and NaN (how pandas reads an empty cell)."""
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def fmt_value(value, spec: str) -> str:
+    """``format(value, spec)``, or "" for a missing value."""
+    return "" if is_missing(value) else format(value, spec)
+
+
+def fmt_seconds(value) -> str:
+    """A duration in the unit that reads best: "1.23 ms" below a second, "4.5 s" above; "" when missing."""
+    if is_missing(value):
+        return ""
+    if value < 1e-3:
+        return f"{value * 1e6:.3g} us"
+    return f"{value * 1e3:.3g} ms" if value < 1 else f"{value:.3g} s"
+
+
+def machine_name(meta: dict) -> str:
+    """CPU model (and GPU) with the host name, as figures and pages name the machine of a run."""
+    machine = meta.get("cpu_model") or "unknown machine"
+    if meta.get("gpu"):
+        machine = f"{meta['gpu'].get('name')} / {machine}"
+    return f"{machine} ({meta.get('host', '?')})"
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|$])")
+
+
+def md_escape(text) -> str:
+    """``text`` as literal Markdown table text: special characters backslash-escaped, newlines as spaces."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", " ".join(str(text).split()))

@@ -1,0 +1,46 @@
+"""What every figure shares: matplotlib set up headless, one colour per backend, titles, saving."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .fmt import machine_name
+
+BACKEND_COLORS = ["#7f7f7f", "#1f77b4", "#2ca02c", "#9467bd", "#d62728", "#ff7f0e", "#8c564b", "#e377c2",
+                  "#17becf", "#bcbd22"]
+
+
+def pyplot():
+    """matplotlib.pyplot on the non-interactive Agg backend (imported on first use)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    matplotlib.rcParams["text.parse_math"] = False  # labels are text: "cost $5 to $10" stays as written
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def backend_colors(backends) -> dict:
+    """A stable colour per backend: registry order first, then any others (plugins, old runs)."""
+    import kernels
+
+    order = kernels.list_backends() + sorted(set(backends) - set(kernels.list_backends()))
+    return {b: BACKEND_COLORS[i % len(BACKEND_COLORS)] for i, b in enumerate(order)}
+
+
+def title(what: str, meta: dict) -> str:
+    """Figure title: what it shows, the preset, and the machine it was measured on."""
+    return f"{what}\npreset {meta.get('preset', '?')} on {machine_name(meta)}"
+
+
+def ok_rows(table):
+    """The rows of a run table that were timed (status ok)."""
+    return table[table["status"] == "ok"]
+
+
+def save_figure(fig, path: Path) -> Path:
+    """Lay out, write and close ``fig``; return ``path``."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    pyplot().close(fig)
+    return path

@@ -1,0 +1,48 @@
+"""The summary grid of a run (case x backend GFLOP/s, status words where not timed), for every view.
+
+The terminal table and the HTML page render the same grid, so they can never
+disagree about a cell or about which backend was best.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One case x backend cell: its text, the row's status ("" when the backend has no row) and best flag."""
+
+    text: str
+    status: str
+    best: bool = False
+
+
+@dataclass(frozen=True)
+class SummaryRow:
+    """One case: its name, its work in MFLOP (text) and one cell per backend."""
+
+    case: str
+    mflop: str
+    cells: tuple[Cell, ...]
+
+
+def summary_grid(table) -> tuple[list[str], list[SummaryRow]]:
+    """(backends in table order, one row per case in table order); best = highest GFLOP/s when >= 2 ran."""
+    backends = list(dict.fromkeys(table["backend"]))
+    rows = []
+    for case, part in table.groupby("case", sort=False):
+        ok = part[part["status"] == "ok"]
+        best = ok.loc[ok["gflops"].idxmax(), "backend"] if len(ok) > 1 else None
+        by_backend = {r["backend"]: r for r in part.to_dict("records")}
+        cells = []
+        for backend in backends:
+            r = by_backend.get(backend)
+            if r is None:
+                cells.append(Cell("", ""))
+            elif r["status"] == "ok":
+                cells.append(Cell(f"{r['gflops']:.3g}", "ok", best=backend == best))
+            else:
+                cells.append(Cell(r["status"], r["status"]))
+        flops = part["flops"].dropna()
+        rows.append(SummaryRow(str(case), f"{flops.iloc[0] / 1e6:.4g}" if len(flops) else "?", tuple(cells)))
+    return backends, rows

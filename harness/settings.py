@@ -1,0 +1,100 @@
+"""Sweep settings: the one home of every default, built from CLI arguments or the API, kept in the run JSON.
+
+:class:`SweepSettings` is what ``--resume`` restores, what a Dask worker receives
+and what :func:`harness.sweep` takes; ``resolve_cases`` turns it into the
+preset (or layer file) and the cases to measure.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+#: Per-point time budgets (seconds): a timed sweep, and a correctness-only check.
+SWEEP_BUDGET_S = 0.5
+CHECK_BUDGET_S = 5.0
+#: Stop timing a point once the 95% CI of its median is within this fraction.
+TARGET_REL_CI = 0.02
+#: The backend speedups are relative to.
+BASELINE = "numpy"
+#: Passes per point, spread over the sweep and pooled.
+REPEATS = 3
+DEFAULT_PRESET = "inception3a"
+#: compare: relative change that counts, significance level, smallest change of a median that counts.
+THRESHOLD = 0.10
+ALPHA = 0.01
+MIN_DELTA_S = 10e-6
+
+
+@dataclass
+class SweepSettings:
+    """Everything that decides what a sweep measures and how; JSON-able via :meth:`to_dict`."""
+
+    preset: str = DEFAULT_PRESET
+    layers: str | None = None
+    plugins: list = field(default_factory=list)
+    backends: list = field(default_factory=list)
+    axes: list = field(default_factory=list)  # [[name, [values...]], ...] as parsed from --axis
+    dtype: str | None = None
+    threads: int | None = None
+    budget_s: float = SWEEP_BUDGET_S
+    target_rel_ci: float = TARGET_REL_CI
+    baseline: str = BASELINE
+    repeats: int = REPEATS
+    cold: bool = False
+    scheduler: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.backends:
+            import kernels
+
+            self.backends = kernels.default_backends()
+
+    @classmethod
+    def from_args(cls, args, budget_s: float = SWEEP_BUDGET_S) -> SweepSettings:
+        """Settings from parsed CLI arguments (options a command lacks keep their defaults)."""
+        values = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)
+                  if getattr(args, f.name, None) is not None}
+        values["plugins"] = list(getattr(args, "plugin", None) or [])
+        values["axes"] = [[name, list(vals)] for name, vals in getattr(args, "axis", None) or []]
+        values.setdefault("budget_s", budget_s)
+        return cls(**values)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SweepSettings:
+        """Settings stored in a run's JSON (unknown keys from other versions are ignored)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+    def to_dict(self) -> dict:
+        """A JSON-able dict of every setting."""
+        return dataclasses.asdict(self)
+
+    def timing_config(self):
+        """The :class:`harness.timing.TimingConfig` of one point under these settings."""
+        from .timing import TimingConfig
+
+        return TimingConfig(budget_s=self.budget_s, target_rel_ci=self.target_rel_ci, cold=self.cold)
+
+    def overrides(self) -> dict:
+        """Axis name -> tuple of values replacing the preset's, from ``axes``, ``dtype`` and ``threads``."""
+        overrides = {name: tuple(values) for name, values in self.axes}
+        if self.dtype:
+            overrides["dtype"] = (self.dtype,)
+        if self.threads:
+            overrides["threads"] = (self.threads,)
+        return overrides
+
+
+def resolve_cases(settings: SweepSettings):
+    """(preset, cases) for ``settings``; raises ValueError for a bad layer file or too many threads."""
+    from .cases import build_cases
+    from .layerfile import layers_preset
+    from .presets import get_preset
+    from .threads import max_threads
+
+    preset = layers_preset(settings.layers) if settings.layers else get_preset(settings.preset)
+    overrides = settings.overrides()
+    for t in overrides.get("threads", ()):
+        if t > max_threads():
+            raise ValueError(f"threads={t} exceeds the {max_threads()} threads Numba can use here (NUMBA_NUM_THREADS)")
+    return preset, build_cases(preset, overrides, default_threads=max_threads())
