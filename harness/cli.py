@@ -123,6 +123,13 @@ def make_parser() -> Parser:
     p.add_argument("--target-rel-ci", type=positive_float, default=defaults.TARGET_REL_CI, metavar="F",
                    help="stop timing a point once the 95%% CI of its median is within this fraction "
                         f"(default {defaults.TARGET_REL_CI})")
+    p.add_argument("--settle-s", type=non_negative_float, default=defaults.SETTLE_S, metavar="S",
+                   help="spin every core this long before the first point and after idle gaps, and let each "
+                        "point warm up until its speed is steady (at most this long more); 0 turns settling off "
+                        f"(default {defaults.SETTLE_S:g})")
+    p.add_argument("--fresh-peak", action="store_true",
+                   help="re-measure this machine's peak GEMM GFLOP/s and copy GB/s instead of using the cached one "
+                        "(RESULTS_DIR/peak.json, per CPU model and thread count)")
     p.add_argument("--cold", action="store_true",
                    help="flush caches before every timed round (GPU L2, or CPU caches), one call per round")
     p.add_argument("--repeats", type=positive_int, default=defaults.REPEATS, metavar="R",
@@ -171,7 +178,9 @@ def make_parser() -> Parser:
 
     p = sub.add_parser("compare", help="compare two runs and flag significant slowdowns",
                        description="Match rows of two runs, test per-round samples with Mann-Whitney U, and "
-                       "flag regressions (slower by more than --threshold and significant). Exit 1 on a regression.")
+                       "flag regressions (slower by more than --threshold, significant, and beyond the run-to-run "
+                       "noise floor). Exit 0: nothing regressed; 1: a regression; 2: bad request or nothing in "
+                       "common; 3: inconclusive (no regression found, but some matched point could not be judged).")
     p.add_argument("base", metavar="BASE", help="baseline run: results/RUN_ID.csv or a run id")
     p.add_argument("new", metavar="NEW", help="new run: results/RUN_ID.csv or a run id")
     p.add_argument("--threshold", type=positive_float, default=defaults.THRESHOLD,
@@ -181,10 +190,23 @@ def make_parser() -> Parser:
     p.add_argument("--min-delta-s", type=non_negative_float, default=defaults.MIN_DELTA_S, metavar="S",
                    help="smallest change of a median, in seconds, that can count (default 1e-05: microsecond "
                         "kernels differ by a few microseconds of call overhead from process to process)")
+    p.add_argument("--allow-inconclusive", action="store_true",
+                   help="exit 0 instead of 3 when nothing regressed but some points could not be judged")
     p.add_argument("--results-dir", default="results", help="where run ids are looked up (default: results)")
     p.add_argument("--markdown", metavar="FILE", default=None, help="also write the comparison as Markdown")
     p.add_argument("--plot", metavar="PNG", default=None, help="also draw the per-row ratio with its CI")
     p.add_argument("--html", metavar="FILE", default=None, help="also write the comparison as an HTML page")
+
+    p = sub.add_parser("calibrate", help="A/A test: run one sweep twice and report this machine's false-alarm rate",
+                       description="Measure the same preset twice on unchanged code and compare the runs at "
+                       "thresholds from 2% to 50%: every slower/faster verdict is a false alarm. The table tells "
+                       "which compare --threshold holds on this machine.")
+    add_case_options(p, "smoke")
+    p.add_argument("--alpha", type=positive_float, default=defaults.ALPHA,
+                   help=f"significance level of compare (default {defaults.ALPHA})")
+    p.add_argument("--results-dir", default="results",
+                   help="where --keep leaves the two runs, calibrate-a and calibrate-b (default: results)")
+    p.add_argument("--keep", action="store_true", help="keep the two runs instead of a temporary folder")
 
     p = sub.add_parser("peak", help="measure this machine's peak GEMM FLOP/s and copy bandwidth",
                        description="Time a large float32/float64 GEMM through BLAS and a large copy; store "
@@ -206,7 +228,10 @@ def main(argv: list[str] | None = None) -> int:
     except PluginError as exc:
         sys.stderr.write(f"harness: error: {exc}\n")
         return EXIT_USAGE
-    args = make_parser().parse_args(raw)
+    try:
+        args = make_parser().parse_args(raw)
+    except SystemExit as exc:  # --help, or a bad option (already printed as one line): its exit code
+        return int(exc.code or 0)
     args.argv = list(raw)
     from . import commands
 

@@ -21,8 +21,9 @@ from .cases import Case, point_key
 from .casedata import case_data_or_problem
 from .measure import combine_passes, measure_point
 from .rows import PointResult, error_reason, failed_point
-from .sweep import SweepStats
+from .executor import SweepStats
 from .timing import TimingConfig, pass_config
+from .trust import with_trust
 
 DASK_MISSING = "--scheduler needs Dask: install the 'dask' extra (pip install 'convbench[dask]')"
 
@@ -121,7 +122,8 @@ def dask_client(scheduler: str):
 
 def run_sweep_dask(client, cases: Sequence[Case], backends: Sequence[str], config: TimingConfig, writer, *,
                    run_id: str, done: set | None = None, timed: bool = True, repeats: int = 1,
-                   plugins: Sequence[str] = (), on_done: Callable[[PointResult], None] | None = None,
+                   plugins: Sequence[str] = (), peak: dict | None = None,
+                   on_done: Callable[[PointResult], None] | None = None,
                    on_step: Callable[[int], None] | None = None) -> SweepStats:
     """Submit every point not in ``done`` to ``client`` and append rows as they complete."""
     from distributed import as_completed
@@ -147,6 +149,7 @@ def run_sweep_dask(client, cases: Sequence[Case], backends: Sequence[str], confi
             except Exception as exc:  # KilledWorker after the retry, or a task error
                 failed = failed_point(run_id, backend, "?", case, error_reason("on the cluster", exc))
                 row, samples = failed.row, ()
+            row = with_trust(row, config.target_rel_ci, peak)
             row["point"] = point
             writer.append(row, samples)
             result = PointResult(row, samples)
@@ -175,4 +178,5 @@ def sweep_on_cluster(scheduler: str, cases, settings, writer, run_id: str, done:
         writer.write_metadata(meta)
         return run_sweep_dask(client, cases, settings.backends, settings.timing_config(), writer, run_id=run_id,
                               done=done, repeats=settings.repeats, plugins=settings.plugins,
+                              peak=meta.get("peak"),
                               on_step=progress.step, on_done=progress.done)

@@ -128,7 +128,9 @@ def combine_passes(results: list[PointResult], config: TimingConfig) -> PointRes
         return results[0]
     times = tuple(t for r in results for t in r.samples_s)
     first = results[0].row
-    rounds = RoundTimes(times, first["calls_per_round"], converged=median_rel_ci(times) <= config.target_rel_ci)
+    rounds = RoundTimes(times, first["calls_per_round"], converged=median_rel_ci(times) <= config.target_rel_ci,
+                        warmup_s=sum(r.row.get("warmup_s") or 0.0 for r in results),
+                        steady=all(r.row.get("steady", True) for r in results))
     return PointResult(dict(finish_row(first, rounds, config), passes=len(results)), times)
 
 

@@ -1,15 +1,58 @@
-"""What a finished (or redrawn) run writes besides its tables: reduction table, figures, HTML page, summary.
+"""What a finished (or redrawn) run shows and writes besides its tables: reduction table, figures, page, summary.
 
 Sits above the core and the views: reads the run back from disk, derives the
-reduction study, and hands both to :mod:`harness.render`. Used by ``sweep``,
-``plot`` and the Python API alike, so they can never write different things.
+reduction study (with intervals from the samples) and the trust banner, and
+hands them to :mod:`harness.render`. Used by ``sweep``, ``plot``, ``report`` and
+the Python API alike, so they can never show different things.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from .reduction import reduction_of_run, verdict_lines
-from .results import RunFiles, read_table
+from .reduction import reduction_of_run
+from .results import RunFiles, read_samples, read_table
+from .settings import TARGET_REL_CI
+from .trust import trust_banner, with_trust
+
+
+@dataclass
+class RunView:
+    """A run as every view sees it: table (with trust columns), samples, reduction, verdicts, banner."""
+
+    files: RunFiles
+    meta: dict
+    table: object
+    samples: object
+    reduction: object = None
+    verdicts: list = field(default_factory=list)
+    banner: str | None = None
+
+    @property
+    def target_rel_ci(self) -> float:
+        """The CI target the run was measured against."""
+        return float((self.meta.get("settings") or {}).get("target_rel_ci", TARGET_REL_CI))
+
+
+def view_of_run(files: RunFiles, meta: dict) -> RunView:
+    """Read run ``files`` and derive everything its views show (trust flags too, for runs older than them)."""
+    import pandas as pd
+
+    from .render.verdicts import verdict_lines
+
+    table = read_table(files.table)
+    samples = read_samples(files.samples)
+    view = RunView(files, meta, table, samples)
+    unchecked = "trusted" not in table.columns or table["trusted"].isna().all()
+    if unchecked:  # a run from before the trust columns (or written by other tools): judge it now
+        rows = [with_trust(r, view.target_rel_ci, meta.get("peak")) for r in table.to_dict("records")]
+        view.table = table = pd.DataFrame(rows, columns=list(table.columns) + [
+            c for c in ("flags", "trusted") if c not in table.columns])
+    view.table["flags"] = ["" if not isinstance(f, str) else f for f in view.table["flags"]]
+    view.reduction = reduction_of_run(table, samples)
+    view.verdicts = verdict_lines(view.reduction)
+    view.banner = trust_banner(table, view.target_rel_ci, (meta.get("load_before"), meta.get("load_after")))
+    return view
 
 
 def write_outputs(files: RunFiles, meta: dict, *, baseline: str, plots: bool, report: bool,
@@ -19,17 +62,16 @@ def write_outputs(files: RunFiles, meta: dict, *, baseline: str, plots: bool, re
     from .render.figures import draw_all
     from .render.html import write_run_report
 
-    table = read_table(files.table)
+    view = view_of_run(files, meta)
     paths = [files.table, files.samples, files.metadata]
-    reduction = reduction_of_run(table)
-    if reduction is not None:
-        reduction.to_csv(files.reduction, index=False)
+    if view.reduction is not None:
+        view.reduction.to_csv(files.reduction, index=False)
         paths.append(files.reduction)
     if plots:
-        paths += draw_all(table, meta, files.plots, baseline=baseline, reduction=reduction)
+        paths += draw_all(view.table, meta, files.plots, baseline=baseline, reduction=view.reduction)
     if report:
-        paths.append(write_run_report(files, meta, table, verdict_lines(reduction)))
+        paths.append(write_run_report(view))
     if not quiet:
-        print_summary(table, title=f"GFLOP/s, run {files.run_id} (best per case highlighted)",
-                      verdicts=verdict_lines(reduction), paths=paths)
+        print_summary(view.table, title=f"GFLOP/s, run {files.run_id} (best per case highlighted; ! = untrusted)",
+                      verdicts=view.verdicts, paths=paths, banner=view.banner)
     return paths

@@ -5,56 +5,95 @@ combination, compare the direct kxk layer with the reduce (1x1) + conv (kxk)
 pair: ``flop_saving = flops_direct / flops_reduced``, ``time_saving =
 time_direct_s / time_reduced_s``, ``efficiency = time_saving / flop_saving``
 (1.0: the FLOP saving is fully realised as time).
+
+Each saving carries a 95% confidence interval from a percentile bootstrap over
+the three points' per-round samples: every resample draws each point's rounds
+with replacement and recomputes the medians and the ratio. Rounds are the unit
+the harness measures (each a block of calls), so this treats rounds as
+exchangeable; correlated interference between rounds makes the interval
+optimistic, which is why rows also carry trust flags and a branch is
+``trusted`` only when its three rows are.
 """
 from __future__ import annotations
 
+import numpy as np
+
 REDUCTION_COLUMNS = ["backend", "branch", "N", "dtype", "threads", "flops_direct", "flops_reduced",
-                     "flop_saving", "time_direct_s", "time_reduced_s", "time_saving", "efficiency"]
+                     "flop_saving", "time_direct_s", "time_reduced_s", "time_saving", "time_saving_lo",
+                     "time_saving_hi", "efficiency", "efficiency_lo", "efficiency_hi", "trusted",
+                     "gflops_direct", "gflops_reduce", "gflops_conv", "time_reduce_s", "time_conv_s"]
 GROUP = ["backend", "branch", "N", "dtype", "threads"]
+ROLES = ("direct", "reduce", "conv")
+#: Bootstrap resamples per branch and backend (seeded: the same run always gives the same interval).
+BOOTSTRAP = 2000
 
 
-def reduction_table(table):
-    """Build the reduction table from a run table (only branches whose three layers are all ``ok``)."""
+def bootstrap_medians(samples_s, n: int = BOOTSTRAP, seed: int = 0) -> np.ndarray:
+    """``n`` medians of resamples (with replacement) of ``samples_s``."""
+    xs = np.asarray(samples_s, dtype=float)
+    idx = np.random.default_rng(seed).integers(0, len(xs), size=(n, len(xs)))
+    return np.median(xs[idx], axis=1)
+
+
+def saving_interval(direct_s, reduce_s, conv_s, confidence: float = 0.95) -> tuple[float, float]:
+    """Percentile-bootstrap CI of median(direct) / (median(reduce) + median(conv)) from per-round samples."""
+    if min(len(direct_s), len(reduce_s), len(conv_s)) < 2:
+        return float("nan"), float("nan")
+    ratios = bootstrap_medians(direct_s, seed=1) / (bootstrap_medians(reduce_s, seed=2) +
+                                                    bootstrap_medians(conv_s, seed=3))
+    tail = 100 * (1 - confidence) / 2
+    lo, hi = np.percentile(ratios, [tail, 100 - tail])
+    return float(lo), float(hi)
+
+
+def samples_by_point(samples) -> dict:
+    """{(backend, case): per-call seconds of each round} from a samples table (empty when None)."""
+    if samples is None or len(samples) == 0:
+        return {}
+    return {key: group["time_s"].to_numpy() for key, group in samples.groupby(["backend", "case"])}
+
+
+def is_trusted(row) -> bool:
+    """A row's ``trusted`` column (runs from before trust columns count as untrusted: nobody checked)."""
+    value = row.get("trusted") if hasattr(row, "get") else None
+    return bool(value) if value is not None and value == value else False
+
+
+def reduction_table(table, samples=None):
+    """Build the reduction table from a run table (only branches whose three layers are all ``ok``).
+
+    ``samples`` (the run's per-round samples) gives the confidence intervals; without it they are NaN.
+    """
     import pandas as pd
 
     if "role" not in table.columns:
         return pd.DataFrame(columns=REDUCTION_COLUMNS)
+    by_point = samples_by_point(samples)
     rows = []
     ok = table[(table["status"] == "ok") & table["branch"].notna()]
     for key, group in ok.groupby(GROUP, sort=False):
-        roles = {role: group[group["role"] == role] for role in ("direct", "reduce", "conv")}
-        if any(len(part) != 1 for part in roles.values()):
+        parts = {role: group[group["role"] == role] for role in ROLES}
+        if any(len(part) != 1 for part in parts.values()):
             continue
-        direct, reduce, conv = (roles[r].iloc[0] for r in ("direct", "reduce", "conv"))
+        direct, reduce, conv = (parts[r].iloc[0] for r in ROLES)
         flops_reduced = reduce["flops"] + conv["flops"]
         time_reduced = reduce["time_s"] + conv["time_s"]
         flop_saving = direct["flops"] / flops_reduced
         time_saving = direct["time_s"] / time_reduced
+        lo, hi = saving_interval(*(by_point.get((r["backend"], r["case"]), ()) for r in (direct, reduce, conv)))
         rows.append(dict(zip(GROUP, key), flops_direct=int(direct["flops"]), flops_reduced=int(flops_reduced),
                          flop_saving=flop_saving, time_direct_s=direct["time_s"], time_reduced_s=time_reduced,
-                         time_saving=time_saving, efficiency=time_saving / flop_saving))
+                         time_saving=time_saving, time_saving_lo=lo, time_saving_hi=hi,
+                         efficiency=time_saving / flop_saving, efficiency_lo=lo / flop_saving,
+                         efficiency_hi=hi / flop_saving,
+                         trusted=all(is_trusted(r) for r in (direct, reduce, conv)),
+                         gflops_direct=direct["gflops"], gflops_reduce=reduce["gflops"], gflops_conv=conv["gflops"],
+                         time_reduce_s=reduce["time_s"], time_conv_s=conv["time_s"]))
     return pd.DataFrame(rows, columns=REDUCTION_COLUMNS)
 
 
-def reduction_of_run(table):
+def reduction_of_run(table, samples=None):
     """The reduction table of a run, or None when the run holds no reduce/direct branches."""
     if "role" not in table.columns or not table["role"].notna().any():
         return None
-    return reduction_table(table)
-
-
-def verdict_lines(reduction) -> list[str]:
-    """One sentence per branch (and batch/dtype/threads when they vary), backends fastest-saving first."""
-    if reduction is None or reduction.empty:
-        return []
-    lines = []
-    varying = [c for c in ("N", "dtype", "threads") if reduction[c].nunique() > 1]
-    for key, group in reduction.groupby(["branch"] + varying, sort=False):
-        key = key if isinstance(key, tuple) else (key,)
-        where = ", ".join(f"{c}={v}" for c, v in zip(varying, key[1:]))
-        saving = group["flop_saving"].iloc[0]
-        per_backend = ", ".join(f"{r.time_saving:.1f}x on {r.backend}"
-                                for r in group.sort_values("time_saving", ascending=False).itertuples())
-        label = f"{key[0]} branch" + (f" ({where})" if where else "")
-        lines.append(f"{label}: {saving:.1f}x fewer FLOPs; time saved {per_backend}")
-    return lines
+    return reduction_table(table, samples)

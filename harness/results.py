@@ -21,8 +21,9 @@ COLUMNS = [
     "time_iqr_s", "rounds", "calls_per_round", "gflops", "gbytes_per_s", "max_abs_err",
 ]
 #: Extra columns after the contract ones ("point": the point's position in the sweep's case x backend order).
-EXTRA_COLUMNS = ["point", "layer", "branch", "role", "count", "prepare_s", "h2d_s", "d2h_s", "rel_ci", "passes", "tolerance",
-                 "arithmetic_intensity", "host", "gpu", "t_start", "t_end"]
+EXTRA_COLUMNS = ["rel_ci", "flags", "trusted", "count", "desc", "point", "layer", "branch", "role", "prepare_s",
+                 "h2d_s", "d2h_s", "passes", "warmup_s", "steady", "tolerance", "arithmetic_intensity", "host", "gpu",
+                 "t_start", "t_end"]
 ALL_COLUMNS = COLUMNS + EXTRA_COLUMNS
 SAMPLE_COLUMNS = ["run_id", "backend", "case", "round", "time_s"]
 STATUSES = ("ok", "skipped", "unavailable", "failed", "wrong")

@@ -18,6 +18,9 @@ TARGET_REL_CI = 0.02
 BASELINE = "numpy"
 #: Passes per point, spread over the sweep and pooled.
 REPEATS = 3
+#: Seconds to spin the cores before the first point (and at most this long after an idle gap); each
+#: point's warm-up also waits up to this long for its kernel to run at a steady speed.
+SETTLE_S = 1.0
 DEFAULT_PRESET = "inception3a"
 #: compare: relative change that counts, significance level, smallest change of a median that counts.
 THRESHOLD = 0.10
@@ -40,6 +43,7 @@ class SweepSettings:
     target_rel_ci: float = TARGET_REL_CI
     baseline: str = BASELINE
     repeats: int = REPEATS
+    settle_s: float = SETTLE_S
     cold: bool = False
     scheduler: str | None = None
 
@@ -73,7 +77,8 @@ class SweepSettings:
         """The :class:`harness.timing.TimingConfig` of one point under these settings."""
         from .timing import TimingConfig
 
-        return TimingConfig(budget_s=self.budget_s, target_rel_ci=self.target_rel_ci, cold=self.cold)
+        return TimingConfig(budget_s=self.budget_s, target_rel_ci=self.target_rel_ci, cold=self.cold,
+                            settle_s=self.settle_s)
 
     def overrides(self) -> dict:
         """Axis name -> tuple of values replacing the preset's, from ``axes``, ``dtype`` and ``threads``."""

@@ -27,6 +27,10 @@ class TimingConfig:
         min_rounds / max_rounds: bounds on the number of timed rounds.
         min_round_s: a round repeats the call until it lasts at least this long.
         warmup_s: untimed calls before the first round (at least one round's worth).
+        settle_s: after ``warmup_s``, keep warming up (untimed) until the last
+            ``STEADY_ROUNDS`` warm-up rounds agree within ``STEADY_REL`` - idle vCPUs
+            wake slowly and another runtime's threads may still spin - but for at
+            most this long. 0 turns it off.
         cold: flush caches (untimed) before every timed round, so each round starts cold.
     """
 
@@ -36,6 +40,7 @@ class TimingConfig:
     max_rounds: int = 500
     min_round_s: float = 1e-3
     warmup_s: float = 0.05
+    settle_s: float = 1.0
     cold: bool = False
 
     def __post_init__(self) -> None:
@@ -43,8 +48,27 @@ class TimingConfig:
             raise ValueError(f"budget_s must be > 0, got {self.budget_s}")
         if not self.target_rel_ci > 0:
             raise ValueError(f"target_rel_ci must be > 0, got {self.target_rel_ci}")
+        if not self.settle_s >= 0:
+            raise ValueError(f"settle_s must be >= 0, got {self.settle_s}")
         if not 1 <= self.min_rounds <= self.max_rounds:
             raise ValueError(f"need 1 <= min_rounds <= max_rounds, got {self.min_rounds}, {self.max_rounds}")
+
+
+#: Warm-up is steady when the last STEADY_ROUNDS rounds' per-call times agree within STEADY_REL.
+STEADY_ROUNDS = 3
+STEADY_REL = 0.05
+
+
+def is_steady(per_call_s) -> bool:
+    """True when the last ``STEADY_ROUNDS`` per-call times agree within ``STEADY_REL`` (max/min) and their
+    median moved by at most ``STEADY_REL / 2`` from the window before (a machine still waking up speeds
+    up round after round: not steady)."""
+    times = list(per_call_s)
+    if len(times) < 2 * STEADY_ROUNDS:
+        return False
+    last, before = times[-STEADY_ROUNDS:], times[-2 * STEADY_ROUNDS:-STEADY_ROUNDS]
+    drift = abs(float(np.median(last)) / float(np.median(before)) - 1)
+    return max(last) <= (1 + STEADY_REL) * min(last) and drift <= STEADY_REL / 2
 
 
 def pass_config(config: TimingConfig, repeats: int) -> TimingConfig:
@@ -60,6 +84,8 @@ class RoundTimes:
     times_s: tuple[float, ...]
     calls_per_round: int
     converged: bool
+    warmup_s: float = 0.0
+    steady: bool = True
 
     @property
     def median_s(self) -> float:
@@ -138,7 +164,8 @@ def time_rounds(fn: Callable[[], None], sync: Callable[[], None], config: Timing
     """Time ``fn`` in rounds following ``config``; ``timer`` (start/stop) defaults to the host clock.
 
     ``fn`` must already have run once (compilation is never timed here). The
-    budget is measured on ``clock`` whatever the timer. With ``config.cold``,
+    budget is measured on ``clock`` whatever the timer, and counts from the end of
+    the warm-up (settling the machine does not eat into it). With ``config.cold``,
     ``flush`` runs (untimed) before every round; cold rounds hold one call.
     """
     timer = timer or HostTimer(clock, sync)
@@ -156,10 +183,14 @@ def time_rounds(fn: Callable[[], None], sync: Callable[[], None], config: Timing
     start = clock()
     per_call = max(one_round(1), 1e-9)
     calls = max(1, math.ceil(config.min_round_s / per_call))
-    while True:  # warm-up: at least one full round, until warmup_s has passed
+    warm: list[float] = []
+    while True:  # warm-up: at least one full round and warmup_s, then until steady (at most settle_s more)
         per_call = max(one_round(calls), 1e-9)
-        if clock() - start >= config.warmup_s:
+        warm.append(per_call)
+        elapsed = clock() - start
+        if elapsed >= config.warmup_s and (is_steady(warm) or elapsed >= config.warmup_s + config.settle_s):
             break
+    settled_s = clock() - start
     calls = 1 if cold else max(1, math.ceil(config.min_round_s / per_call))
     times: list[float] = []
     converged = False
@@ -170,6 +201,6 @@ def time_rounds(fn: Callable[[], None], sync: Callable[[], None], config: Timing
         if median_rel_ci(times) <= config.target_rel_ci:
             converged = True
             break
-        if len(times) >= config.max_rounds or clock() - start >= config.budget_s:
+        if len(times) >= config.max_rounds or clock() - start >= config.budget_s + settled_s:
             break
-    return RoundTimes(tuple(times), calls, converged)
+    return RoundTimes(tuple(times), calls, converged, warmup_s=settled_s, steady=is_steady(warm))

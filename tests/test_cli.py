@@ -103,7 +103,7 @@ def test_compare_real_run_with_itself_and_with_a_slowed_copy(smoke_run, tmp_path
     tmp, _ = smoke_run
     results = tmp / "results"
     same = harness("compare", "smoke-test", "smoke-test", "--results-dir", str(results))
-    assert same.returncode == 0, same.stdout + same.stderr
+    assert same.returncode in (0, 3), same.stdout + same.stderr  # A/A: never a regression
     table = pd.read_csv(results / "smoke-test.csv")
     samples = pd.read_csv(results / "smoke-test.samples.csv")
     slow = table["backend"] == "naive"  # milliseconds per call: well above the 10 us resolution floor

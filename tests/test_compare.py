@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from harness.cli import main
-from harness.compare import compare_runs, environment_warnings, judge, noise_floor, resolve_run
+from harness.comparison import compare_runs, environment_warnings, judge, noise_floor, resolve_run
 from harness.results import ALL_COLUMNS, ResultsWriter, RunFiles
 
 CASES = ["3a 1x1", "3a 3x3", "3a 5x5", "3a 5x5 reduce", "3a pool proj", "3a 3x3 reduce", "3a 3x3 direct",
@@ -59,13 +59,40 @@ def test_faster_is_not_a_regression(tmp_path):
     assert main(["compare", "base", "new", "--results-dir", str(tmp_path)]) == 0
 
 
-def test_run_to_run_noise_turns_moderate_changes_into_noisy(tmp_path):
-    # every row of NEW drifts by ~30% at random: a 1.6x change is inside that noise
+def test_run_to_run_noise_makes_the_gate_inconclusive_not_green(tmp_path, capsys):
+    # every row of NEW drifts by ~30% at random: a 1.6x change is inside that noise, and so is a 2.2x one
     write_run(tmp_path, "base", seed=1)
     write_run(tmp_path, "new", shift_sigma=0.3, seed=5)
     result = compare_runs(RunFiles(tmp_path, "base"), RunFiles(tmp_path, "new"))
     assert result.attrs["noise_floor"] > 0.5
     assert not (result["verdict"] == "slower").any()
+    assert (result["verdict"] == "inconclusive").all()
+    assert main(["compare", "base", "new", "--results-dir", str(tmp_path)]) == 3
+    out = capsys.readouterr().out
+    assert "inconclusive:" in out and "could not be judged" in out and "a | 3a 1x1" in out
+    assert main(["compare", "base", "new", "--results-dir", str(tmp_path), "--allow-inconclusive"]) == 0
+
+
+def test_no_rows_in_common_and_bad_thresholds_exit_2(tmp_path, capsys):
+    write_run(tmp_path, "base")
+    other = write_run(tmp_path, "other")
+    table = pd.read_csv(other.table)
+    table["case"] = "renamed " + table["case"]
+    table.to_csv(other.table, index=False)
+    assert main(["compare", "base", "other", "--results-dir", str(tmp_path)]) == 2
+    assert "no point in common" in capsys.readouterr().err
+    for bad in ("nan", "-0.1", "inf"):
+        assert main(["compare", "base", "base", "--results-dir", str(tmp_path), "--threshold", bad]) == 2
+
+
+def test_rows_unavailable_in_both_runs_are_unavailable(tmp_path):
+    base = write_run(tmp_path, "base")
+    table = pd.read_csv(base.table)
+    table["reason"] = table["reason"].astype(object)
+    table.loc[0, ["status", "reason"]] = ["unavailable", "no GPU"]
+    table.to_csv(base.table, index=False)
+    result = compare_runs(base, base)
+    assert (result[result["case"] == table.loc[0, "case"]]["verdict"] == "unavailable").sum() == 1
 
 
 def test_judge_rules():
@@ -73,11 +100,16 @@ def test_judge_rules():
     assert judge(base, base * 1.05, 0.10, 0.01)[0] == "same"
     assert judge(base, base * 1.5, 0.10, 0.01)[0] == "slower"
     assert judge(base, base * 0.5, 0.10, 0.01)[0] == "faster"
-    assert judge(base[:2], base[:2] * 1.5, 0.10, 0.01)[0] == "noisy"  # too few samples to be significant
-    assert judge(base, base * 1.5, 0.10, 0.01, noise_floor=0.6)[0] == "noisy"
+    assert judge(base[:2], base[:2] * 1.5, 0.10, 0.01)[0] == "inconclusive"  # too few samples to be significant
+    assert judge(base, base * 1.5, 0.10, 0.01, noise_floor=0.6)[0] == "inconclusive"
     # the median is 1.5x slower but the best round is not: interference, not a regression
     inflated = np.concatenate([base[:3], base[3:] * 1.5])
-    assert judge(base, inflated, 0.10, 0.01)[0] == "noisy"
+    assert judge(base, inflated, 0.10, 0.01)[0] == "inconclusive"
+    # no change, but a noise floor or a CI wider than the threshold: "same" cannot be claimed
+    assert judge(base, base, 0.10, 0.01, noise_floor=0.3)[0] == "inconclusive"
+    wide = np.array([0.5, 0.8, 1.0, 1.0, 1.2, 1.6, 2.0])
+    assert judge(wide, wide, 0.10, 0.01)[0] == "inconclusive"
+    assert judge(wide, wide, 3.5, 0.01)[0] == "same"  # the ratio CI [0.25, 4] fits a 350% band
     assert noise_floor([0.0] * 20) == 0.0
     assert noise_floor([0.1, -0.1] * 2) == 0.0  # too few rows to estimate
 

@@ -1,40 +1,97 @@
-"""The reduction study on a hand-made table."""
+"""The reduction study on hand-made tables: savings, bootstrap intervals, trust, and the verdict sentences."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from harness.reduction import reduction_table, verdict_lines
+from harness.reduction import reduction_table, saving_interval
+from harness.render.verdicts import verdict_lines
 
 
-def _row(backend, case, role, flops, time_s, status="ok", N=1):
+def _row(backend, case, role, flops, time_s, status="ok", N=1, trusted=True):
     return dict(backend=backend, case=case, branch="3a 5x5", role=role, flops=flops, time_s=time_s,
-                status=status, N=N, dtype="float32", threads=2)
+                gflops=flops / time_s / 1e9 if time_s else None, status=status, N=N, dtype="float32", threads=2,
+                trusted=trusted)
 
 
-def test_savings_and_efficiency():
+def _samples(table, rel_spread=0.01, seed=0):
+    """20 rounds per timed row, lognormal around the row's time."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for r in table[table["status"] == "ok"].itertuples():
+        for i, t in enumerate(r.time_s * rng.lognormal(0, rel_spread, 20)):
+            rows.append(dict(backend=r.backend, case=r.case, round=i, time_s=t))
+    return pd.DataFrame(rows)
+
+
+TABLE = pd.DataFrame([
+    _row("numpy", "direct", "direct", 1000, 10.0),
+    _row("numpy", "reduce", "reduce", 40, 1.0),
+    _row("numpy", "conv", "conv", 60, 1.5),
+    _row("naive", "direct", "direct", 1000, 4.0),
+    _row("naive", "reduce", "reduce", 40, 1.0),
+    _row("naive", "conv", "conv", 60, 1.0),
+])
+
+
+def test_savings_efficiency_and_intervals():
+    red = reduction_table(TABLE, _samples(TABLE)).set_index("backend")
+    assert red.loc["numpy", "flop_saving"] == pytest.approx(10.0)
+    assert red.loc["numpy", "time_saving"] == pytest.approx(4.0)
+    assert red.loc["numpy", "efficiency"] == pytest.approx(0.4)
+    assert red.loc["naive", "time_reduced_s"] == pytest.approx(2.0)
+    for b in ("numpy", "naive"):  # 1% noise per round: a tight interval around the point estimate
+        r = red.loc[b]
+        assert r["time_saving_lo"] < r["time_saving"] < r["time_saving_hi"]
+        assert r["time_saving_hi"] / r["time_saving_lo"] < 1.05
+        assert r["efficiency_lo"] == pytest.approx(r["time_saving_lo"] / r["flop_saving"])
+        assert bool(r["trusted"])
+
+
+def test_noisier_samples_give_wider_intervals():
+    tight = reduction_table(TABLE, _samples(TABLE, 0.01)).set_index("backend").loc["numpy"]
+    loose = reduction_table(TABLE, _samples(TABLE, 0.2)).set_index("backend").loc["numpy"]
+    assert loose["time_saving_hi"] - loose["time_saving_lo"] > 5 * (tight["time_saving_hi"] - tight["time_saving_lo"])
+
+
+def test_interval_from_known_samples_covers_the_ratio():
+    lo, hi = saving_interval(np.full(9, 10.0), np.full(9, 1.0), np.full(9, 1.5))
+    assert lo == pytest.approx(4.0) and hi == pytest.approx(4.0)
+    assert all(np.isnan(saving_interval([1.0], [1.0], [1.0])))
+
+
+def test_verdict_reads_with_interval_share_and_registry_order():
+    lines = verdict_lines(reduction_table(TABLE, _samples(TABLE)))
+    assert len(lines) == 1
+    line = lines[0]
+    assert line.startswith("3a 5x5 branch: 10.0x fewer FLOPs; time saved 2.0x [")
+    assert "on naive = 20% of the FLOP saving" in line and "on numpy = 40% of the FLOP saving" in line
+    assert line.index("on naive") < line.index("on numpy")  # registry order, not by size
+
+
+def test_impossible_saving_is_flagged_and_untrusted_says_so():
     table = pd.DataFrame([
-        _row("a", "direct", "direct", 1000, 10.0),
-        _row("a", "reduce", "reduce", 40, 1.0),
-        _row("a", "conv", "conv", 60, 1.5),
-        _row("b", "direct", "direct", 1000, 4.0),
-        _row("b", "reduce", "reduce", 40, 1.0),
-        _row("b", "conv", "conv", 60, 1.0),
+        _row("numpy", "direct", "direct", 1000, 100.0),
+        _row("numpy", "reduce", "reduce", 40, 1.0, trusted=False),
+        _row("numpy", "conv", "conv", 60, 1.0),
     ])
-    red = reduction_table(table).set_index("backend")
-    assert red.loc["a", "flop_saving"] == pytest.approx(10.0)
-    assert red.loc["a", "time_saving"] == pytest.approx(4.0)
-    assert red.loc["a", "efficiency"] == pytest.approx(0.4)
-    assert red.loc["b", "time_reduced_s"] == pytest.approx(2.0)
-    lines = verdict_lines(reduction_table(table))
-    assert lines == ["3a 5x5 branch: 10.0x fewer FLOPs; time saved 4.0x on a, 2.0x on b"]
+    red = reduction_table(table, _samples(table))
+    assert not red["trusted"].iloc[0]
+    line = verdict_lines(red)[0]
+    assert "50.0x [" in line and "MORE than the FLOP saving" in line and "untrusted" in line
+
+
+def test_without_samples_there_is_no_interval_and_it_says_so():
+    line = verdict_lines(reduction_table(TABLE))[0]
+    assert "no interval" in line
 
 
 def test_incomplete_branch_is_left_out():
     table = pd.DataFrame([
-        _row("a", "direct", "direct", 1000, 10.0),
-        _row("a", "reduce", "reduce", 40, 1.0),
-        _row("a", "conv", "conv", 60, None, status="skipped"),
+        _row("numpy", "direct", "direct", 1000, 10.0),
+        _row("numpy", "reduce", "reduce", 40, 1.0),
+        _row("numpy", "conv", "conv", 60, None, status="skipped"),
     ])
     assert reduction_table(table).empty
     assert verdict_lines(reduction_table(table)) == []

@@ -1,6 +1,8 @@
 """HTML run pages: structure, escaping of hostile labels, links that resolve, and a real headless browser."""
 from __future__ import annotations
 
+import base64
+
 import re
 import shutil
 from html.parser import HTMLParser
@@ -10,6 +12,7 @@ import pandas as pd
 import pytest
 
 from harness.cli import main
+from harness.outputs import view_of_run
 from harness.render.html import write_index, write_run_report
 from harness.results import ALL_COLUMNS, ResultsWriter, RunFiles
 
@@ -50,25 +53,32 @@ def fake_run(tmp_path, run_id="r1", label=HOSTILE):
     return files, meta
 
 
-def test_run_page_escapes_hostile_values_and_links_resolve(tmp_path):
+def page_of(files, meta, verdicts=()):
+    view = view_of_run(files, meta)
+    view.verdicts = list(verdicts)
+    return write_run_report(view)
+
+
+def test_run_page_escapes_hostile_values_and_embeds_its_figures(tmp_path):
     files, meta = fake_run(tmp_path)
-    table = pd.read_csv(files.table)
-    page = write_run_report(files, meta, table, [f"5x5 branch {HOSTILE}: 9.7x fewer FLOPs"])
+    page = page_of(files, meta, [f"5x5 branch {HOSTILE}: 9.7x fewer FLOPs"])
     html = page.read_text()
     parser = Links()
     parser.feed(html)
     assert parser.scripts == 0  # hostile labels render as text, and the page needs no JavaScript
     assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in html
     assert "h&lt;b&gt;" in html
-    assert parser.srcs == ["gflops.png"] and all((page.parent / s).is_file() for s in parser.srcs)
-    assert re.search(r'<td class="best">20</td>', html)  # the fastest backend is highlighted
+    tiny = base64.b64encode((Path(__file__).parent / "data" / "tiny.png").read_bytes()).decode()
+    assert parser.srcs == [f"data:image/png;base64,{tiny}"]  # the page carries its figure: one file to share
+    # rows without trust columns (old runs) get them on read; unchecked rows are untrusted, hence "!"
+    assert re.search(r'<td class="best untrusted" title="noisy">20!</td>', html)
     assert "too slow" in html and "python -m harness sweep" in html
     assert "9.7x fewer FLOPs" in html
 
 
 def test_index_lists_runs_with_links(tmp_path):
     files, meta = fake_run(tmp_path, "r1", label="3a 1x1")
-    write_run_report(files, meta, pd.read_csv(files.table), [])
+    page_of(files, meta)
     fake_run(tmp_path, "r2", label="3a 3x3")
     page = write_index(tmp_path / "results", tmp_path / "plots")
     parser = Links()

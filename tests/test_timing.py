@@ -31,7 +31,7 @@ def test_fast_kernel_is_repeated_until_a_round_lasts_a_millisecond():
 
 
 def test_noisy_kernel_runs_until_the_budget_is_spent():
-    result, _, elapsed = run([1e-3, 3e-3, 2e-3, 5e-3], budget_s=0.5, target_rel_ci=1e-6, warmup_s=0.0)
+    result, _, elapsed = run([1e-3, 3e-3, 2e-3, 5e-3], budget_s=0.5, target_rel_ci=1e-6, warmup_s=0.0, settle_s=0.0)
     assert not result.converged
     assert 0.5 <= elapsed < 0.5 + 0.02
     assert len(result.times_s) > 5
@@ -48,6 +48,27 @@ def test_warmup_calls_are_not_timed():
     durations = [5e-3] * 30 + [1e-3] * 10_000
     result, _, _ = run(durations, warmup_s=0.2, min_round_s=1e-3)
     assert max(result.times_s) == pytest.approx(1e-3)
+
+
+def test_a_waking_machine_is_settled_before_timing():
+    # idle vCPUs wake slowly: calls start 10x slow and speed up over ~100 calls; timing starts once steady
+    durations = [1e-3 * (1 + 9 * 0.95**i) for i in range(200)] + [1e-3] * 10_000
+    settled, _, _ = run(durations, warmup_s=0.01, settle_s=5.0, min_round_s=1e-3, budget_s=0.05)
+    unsettled, _, _ = run(durations, warmup_s=0.01, settle_s=0.0, min_round_s=1e-3, budget_s=0.05)
+    assert settled.steady and not unsettled.steady
+    assert settled.median_s < 1.2e-3 < 2e-3 < unsettled.median_s
+
+
+def test_settling_gives_up_after_settle_s_and_says_so():
+    result, _, elapsed = run([1e-3, 3e-3], warmup_s=0.05, settle_s=0.3, budget_s=0.2, target_rel_ci=1e-9)
+    assert not result.steady
+    assert 0.35 <= result.warmup_s < 0.36 + 0.01
+    assert elapsed >= result.warmup_s + 0.2  # the budget counts from the end of the warm-up
+
+
+def test_a_steady_kernel_settles_in_a_few_rounds():
+    result, kernel, _ = run([2e-3], warmup_s=0.0, settle_s=5.0, min_round_s=1e-3)
+    assert result.steady and result.warmup_s < 0.02
 
 
 def test_max_rounds_caps_a_never_converging_point():

@@ -12,7 +12,7 @@ from ..errors import UsageError
 
 #: verb -> module under harness.commands holding its ``run(args)``.
 COMMANDS = {"sweep": "sweep", "list": "listing", "check": "check", "plot": "plot", "report": "report",
-            "peak": "peak", "compare": "compare"}
+            "peak": "peak", "compare": "compare", "calibrate": "calibrate"}
 
 
 def run(args) -> int:

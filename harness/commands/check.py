@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from ..errors import EXIT_REGRESSION, UsageError
 from ..settings import CHECK_BUDGET_S, SweepSettings
-from .sweep import cases_or_usage_error
+from .executor import cases_or_usage_error
 
 
 def run(args) -> int:
     """Check each case on each backend; print the errors against their tolerances; exit 1 on wrong/failed."""
     from ..render.console import print_check
     from ..results import MemoryWriter
-    from ..sweep import run_sweep
+    from ..executor import run_sweep
 
     settings = SweepSettings.from_args(args, budget_s=CHECK_BUDGET_S)
     _, cases = cases_or_usage_error(settings)

@@ -1,15 +1,19 @@
-"""``harness compare BASE NEW``: match two runs row by row and flag real slowdowns (statistics in harness.compare)."""
+"""``harness compare BASE NEW``: match two runs row by row and flag real slowdowns (statistics in harness.comparison)."""
 from __future__ import annotations
 
 import sys
 
-from ..errors import EXIT_REGRESSION, UsageError
+from ..errors import UsageError
 from .common import writable_file
 
 
 def run(args) -> int:
-    """Print the comparison; optionally write Markdown, a figure and a page; exit 1 on a regression."""
-    from ..compare import REGRESSIONS, compare_runs, environment_warnings, resolve_run
+    """Print the comparison; optionally write Markdown, a figure and a page.
+
+    Exit 0: nothing regressed; 1: a regression; 3: inconclusive (no regression found, but a matched point
+    could not be judged; ``--allow-inconclusive`` makes it 0); 2 (via UsageError): nothing to compare.
+    """
+    from ..comparison import compare_runs, environment_warnings, exit_code, resolve_run
     from ..render.compare_view import plot_compare, print_compare, to_markdown
     from ..render.html import write_compare_html
     from ..results import read_metadata, read_table
@@ -36,4 +40,4 @@ def run(args) -> int:
     if page:
         write_compare_html(result, page, base.run_id, new.run_id, args.threshold, args.alpha, warnings)
         print(f"wrote {page}")
-    return EXIT_REGRESSION if result["verdict"].isin(REGRESSIONS).any() else 0
+    return exit_code(result, allow_inconclusive=args.allow_inconclusive)

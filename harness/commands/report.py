@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 from ..errors import UsageError
-from ..results import read_metadata, read_table
+from ..results import read_metadata
 from .common import run_files, writable_dir
 
 
 def run(args) -> int:
     """Write one run's page, or the index of every run in the results directory."""
-    from ..reduction import reduction_of_run, verdict_lines
+    from ..outputs import view_of_run
     from ..render.html import write_index, write_run_report
 
     writable_dir(args.plots_dir, "--plots-dir")
@@ -19,9 +19,9 @@ def run(args) -> int:
         raise UsageError("report needs a RUN (results/RUN_ID.csv or a run id) or --index")
     files = run_files(args.run, args.results_dir, args.plots_dir)
     try:
-        table = read_table(files.table)
+        view = view_of_run(files, read_metadata(files.metadata))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    page = write_run_report(files, read_metadata(files.metadata), table, verdict_lines(reduction_of_run(table)))
+    page = write_run_report(view)
     print(f"wrote {page}")
     return 0

@@ -60,7 +60,8 @@ def run(args) -> int:
     from ..peak import cached_peak
     from ..render.console import SweepProgress
     from ..results import ResultsWriter, drop_orphan_samples
-    from ..sweep import run_sweep
+    from ..settle import Settler, load_average
+    from ..executor import run_sweep
 
     stem = Path(args.layers).stem if args.layers else args.preset
     run_id = args.resume or args.run_id or f"{stem}-{dt.datetime.now():%Y%m%d-%H%M%S}"
@@ -82,13 +83,14 @@ def run(args) -> int:
     preset, cases = cases_or_usage_error(settings)
     check_scheduler(settings.scheduler)
     writer = ResultsWriter(files)
-    peak = cached_peak(args.results_dir)
+    peak = cached_peak(args.results_dir, fresh=getattr(args, "fresh_peak", False))
     if meta is None:
         meta = collect_metadata(run_id=run_id, command=["python", "-m", "harness", *args.argv], preset=preset.name,
                                 backends=settings.backends, peak=peak)
         meta["settings"] = settings.to_dict()
-    meta["status"] = "running"
+    meta.update(status="running", load_before=load_average())
     writer.write_metadata(meta)
+    settler = Settler(settings.settle_s)
     done = drop_orphan_samples(files) if args.resume else set()
     total = (len(cases) * len(settings.backends) - len(done)) * settings.repeats
     try:
@@ -99,7 +101,8 @@ def run(args) -> int:
                 stats = sweep_on_cluster(settings.scheduler, cases, settings, writer, run_id, done, progress, meta)
             else:
                 stats = run_sweep(cases, settings.backends, settings.timing_config(), writer, run_id=run_id,
-                                  done=done, repeats=settings.repeats, on_start=progress.start,
+                                  done=done, repeats=settings.repeats, peak=peak, settler=settler,
+                                  on_start=progress.start,
                                   on_step=progress.step, on_done=progress.done)
     except KeyboardInterrupt:
         meta.update(status="interrupted", interrupted_at=now_iso())
@@ -108,6 +111,7 @@ def run(args) -> int:
                          f"continue with: python -m harness sweep --resume {run_id}\n")
         return EXIT_INTERRUPTED
     finish_metadata(meta, stats)
+    meta.update(load_after=load_average(), settling=settler.summary())
     writer.write_metadata(meta)
     write_outputs(files, meta, baseline=settings.baseline, plots=not args.no_plots, report=not args.no_report,
                   quiet=args.quiet)

@@ -64,7 +64,10 @@ def gflops_table(table, title: str) -> Table:
     for row in grid:
         cells = []
         for cell in row.cells:
-            text = escape(cell.text) if cell.status in ("ok", "") else f"[{STATUS_STYLE.get(cell.status, '')}]{cell.text}[/]"
+            if cell.status in ("ok", ""):
+                text = f"[yellow]{escape(cell.text)}[/]" if cell.untrusted else escape(cell.text)
+            else:
+                text = f"[{STATUS_STYLE.get(cell.status, '')}]{cell.text}[/]"
             cells.append(f"[bold reverse]{text}[/]" if cell.best else text)
         out.add_row(escape(row.case), row.mflop, *cells)
     return out
@@ -84,7 +87,8 @@ def print_check(rows: list[dict], title: str) -> None:
     console().print(table)
 
 
-def print_summary(table, *, title: str, verdicts: list[str], paths: list, reasons: bool = True) -> None:
+def print_summary(table, *, title: str, verdicts: list[str], paths: list, reasons: bool = True,
+                  banner: str | None = None) -> None:
     """The end-of-sweep report: GFLOP/s table, reasons for rows that were not measured, verdict, paths."""
     con = console()
     con.print(gflops_table(table, title))
@@ -95,6 +99,9 @@ def print_summary(table, *, title: str, verdicts: list[str], paths: list, reason
             more = f" (and {len(part) - 1} more)" if len(part) > 1 else ""
             con.print(f"  [{STATUS_STYLE.get(status, '')}]{status}[/] "
                       + escape(f"{backend} | {row['case']}: {row['reason']}{more}"))
+    if banner:
+        con.print(f"\n[bold yellow]How far to trust these numbers:[/] {escape(banner)}; "
+                  "untrusted cells end in '!' (the table's flags column says why)")
     if verdicts:
         con.print("\n[bold]The 1x1 reduction, measured:[/]")
         for line in verdicts:
@@ -105,3 +112,24 @@ def print_summary(table, *, title: str, verdicts: list[str], paths: list, reason
             con.print(f"  {path}")
 
 
+
+
+def print_calibration(rows: list[dict], preset: str) -> None:
+    """The A/A calibration table: false alarms and inconclusive points per threshold, and a suggestion."""
+    table = Table(title=f"A/A calibration: preset {preset} measured twice, unchanged code", title_justify="left")
+    for col in ("threshold", "points", "false alarms", "rate", "inconclusive", "rate "):
+        table.add_column(col, justify="right")
+    for r in rows:
+        table.add_row(f"{r['threshold']:.0%}", str(r["points"]), str(r["false_alarms"]), f"{r['false_alarm_rate']:.1%}",
+                      str(r["inconclusive"]), f"{r['inconclusive_rate']:.1%}")
+    con = console()
+    con.print(table)
+    floor = rows[0]["noise_floor"] if rows else 0.0
+    good = [r for r in rows if r["false_alarms"] == 0 and r["inconclusive_rate"] <= 0.1]
+    con.print(f"run-to-run noise floor on this machine: +/-{floor:.0%}")
+    if good:
+        con.print(f"smallest threshold with no false alarm and <= 10% inconclusive points: "
+                  f"[bold]{good[0]['threshold']:.0%}[/] (compare --threshold {good[0]['threshold']:g})")
+    else:
+        con.print("[yellow]no threshold here gave zero false alarms with few inconclusive points: quiet the machine "
+                  "or raise --budget-s[/]")

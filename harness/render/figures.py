@@ -9,59 +9,77 @@ from pathlib import Path
 
 import numpy as np
 
-from .plotting import backend_colors, ok_rows, pyplot, save_figure, title
+from .plotting import backend_colors, is_trusted, ok_rows, plain, pyplot, save_figure, title
+from .reduction_figure import plot_reduction
+
+
+def dot_rows(ax, table, cases, value_of, backends, colors) -> None:
+    """One row per case, one marker per backend (offset a little), log x; error bars from ``rel_ci``;
+    hollow markers for untrusted rows. ``value_of(row) -> (value, lo, hi)`` or None to skip a row."""
+    offsets = np.linspace(-0.25, 0.25, len(backends)) if len(backends) > 1 else [0.0]
+    for backend, dy in zip(backends, offsets):
+        rows = {r["case"]: r for r in table[table["backend"] == backend].to_dict("records")}
+        for trusted in (True, False):
+            pts = [(j + dy, *value_of(rows[c])) for j, c in enumerate(cases)
+                   if c in rows and value_of(rows[c]) is not None and is_trusted(rows[c]) == trusted]
+            if not pts:
+                continue
+            ys, xs, lo, hi = (np.array(v, dtype=float) for v in zip(*pts))
+            ax.errorbar(xs, ys, xerr=[np.maximum(xs - lo, 0), np.maximum(hi - xs, 0)], fmt="o", ms=5,
+                        color=colors[backend], mfc=colors[backend] if trusted else "white", capsize=2, lw=0.8,
+                        label=plain(backend) if trusted or not any(is_trusted(r) for r in rows.values()) else None)
+    ax.plot([], [], "o", color="grey", mfc="white", label="hollow: untrusted (see flags)")
+    ax.set_yticks(range(len(cases)), [plain(c) for c in cases], fontsize=8)
+    ax.set_ylim(len(cases) - 0.5, -0.5)
+    ax.set_xscale("log")
+    ax.grid(axis="x", which="both", alpha=0.3)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+
+
+def with_ci(value: float, rel_ci) -> tuple[float, float, float]:
+    """(value, lo, hi) of a rate whose time has a relative CI half-width ``rel_ci``."""
+    r = float(rel_ci) if rel_ci == rel_ci and rel_ci is not None else 0.0
+    return value, value / (1 + r), value / max(1 - r, 1e-3)
+
 
 def plot_gflops(table, meta: dict, path: Path) -> Path | None:
-    """Horizontal grouped bars: GFLOP/s per case (rows) and backend (colours), log scale."""
+    """Dot plot: GFLOP/s per case (rows) and backend (colours), log scale, 95% CI bars, hollow = untrusted."""
     ok = ok_rows(table)
     if ok.empty:
         return None
     plt = pyplot()
     cases = list(dict.fromkeys(table["case"]))
     backends = list(dict.fromkeys(ok["backend"]))
-    colors = backend_colors(backends)
-    height = 0.8 / len(backends)
-    fig, ax = plt.subplots(figsize=(9, 1.5 + 0.22 * len(cases) * max(2, len(backends)) / 2))
-    for i, backend in enumerate(backends):
-        part = ok[ok["backend"] == backend].set_index("case")["gflops"]
-        ys = [j + i * height for j, c in enumerate(cases) if c in part.index]
-        ax.barh(ys, [part[c] for c in cases if c in part.index], height=height, color=colors[backend],
-                label=backend)
-    ax.set_yticks([j + 0.4 - height / 2 for j in range(len(cases))], cases, fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xscale("log")
-    ax.set_xlabel("GFLOP/s (higher is better; log scale)")
-    ax.grid(axis="x", which="both", alpha=0.3)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    fig, ax = plt.subplots(figsize=(9, 1.6 + 0.3 * len(cases)))
+    dot_rows(ax, ok, cases, lambda r: with_ci(r["gflops"], r.get("rel_ci")), backends, backend_colors(backends))
+    ax.set_xlabel("GFLOP/s with 95% CI (further right is faster; log scale)")
     ax.set_title(title("Throughput per layer and backend", meta), fontsize=10)
     return save_figure(fig, path)
 
 
 def plot_speedup(table, meta: dict, path: Path, baseline: str = "numpy") -> Path | None:
-    """Speed of every backend relative to ``baseline`` per case (>1: faster than the baseline)."""
+    """Dot plot: every backend's speed relative to ``baseline`` per case (>1: faster), log scale."""
     ok = ok_rows(table)
-    base = ok[ok["backend"] == baseline].set_index(["case"])["time_s"]
+    base = {r["case"]: r for r in ok[ok["backend"] == baseline].to_dict("records")}
     others = [b for b in dict.fromkeys(ok["backend"]) if b != baseline]
-    if base.empty or not others:
+    if not base or not others:
         return None
     plt = pyplot()
-    cases = [c for c in dict.fromkeys(table["case"]) if c in base.index]
-    colors = backend_colors(others + [baseline])
-    height = 0.8 / len(others)
-    fig, ax = plt.subplots(figsize=(9, 1.5 + 0.22 * len(cases) * max(2, len(others)) / 2))
-    for i, backend in enumerate(others):
-        part = ok[ok["backend"] == backend].set_index("case")["time_s"]
-        pairs = [(j, base[c] / part[c]) for j, c in enumerate(cases) if c in part.index]
-        if pairs:
-            ax.barh([j + i * height for j, _ in pairs], [s for _, s in pairs], height=height,
-                    color=colors[backend], label=backend)
+    cases = [c for c in dict.fromkeys(table["case"]) if c in base]
+
+    def speedup(r):
+        b = base.get(r["case"])
+        if b is None:
+            return None
+        rel = (r.get("rel_ci") or 0.0) + (b.get("rel_ci") or 0.0)
+        return with_ci(b["time_s"] / r["time_s"], rel)
+
+    rows = ok[ok["backend"].isin(others)].copy()
+    rows["trusted"] = [is_trusted(r) and is_trusted(base.get(r["case"], {})) for r in rows.to_dict("records")]
+    fig, ax = plt.subplots(figsize=(9, 1.6 + 0.3 * len(cases)))
+    dot_rows(ax, rows, cases, speedup, others, backend_colors(others + [baseline]))
     ax.axvline(1.0, color="black", lw=1)
-    ax.set_yticks([j + 0.4 - height / 2 for j in range(len(cases))], cases, fontsize=8)
-    ax.invert_yaxis()
-    ax.set_xscale("log")
-    ax.set_xlabel(f"speedup vs {baseline} (time_{baseline} / time; >1 is faster; log scale)")
-    ax.grid(axis="x", which="both", alpha=0.3)
-    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
+    ax.set_xlabel(f"speedup vs {baseline} (time_{baseline} / time, 95% CI; right of 1 is faster; log scale)")
     ax.set_title(title(f"Speedup relative to {baseline}", meta), fontsize=10)
     return save_figure(fig, path)
 
@@ -78,7 +96,7 @@ def plot_time_vs_work(table, meta: dict, path: Path) -> Path | None:
     for (backend, k), part in ok.groupby(["backend", "k"], sort=False):
         part = part.groupby("flops", as_index=False)["time_s"].median().sort_values("flops")
         ax.plot(part["flops"], part["time_s"], marker=markers.get(k, "x"), color=colors[backend], lw=1,
-                label=f"{backend} k={k}")
+                label=plain(f"{backend} k={k}"))
     lo, hi = ok["flops"].min(), ok["flops"].max()
     ax.plot([lo, hi], [lo / 1e11, hi / 1e11], ls=":", color="black", lw=1, label="100 GFLOP/s")
     ax.set_xscale("log")
@@ -107,7 +125,7 @@ def plot_threads(table, meta: dict, path: Path) -> Path | None:
             if ratios:
                 points.append((threads, float(np.exp(np.mean(np.log(ratios))))))
         if points:
-            ax.plot(*zip(*points), marker="o", color=colors[backend], label=backend)
+            ax.plot(*zip(*points), marker="o", color=colors[backend], label=plain(backend))
     top = int(ok["threads"].max())
     ax.plot([1, top], [1, top], ls="--", color="black", lw=1, label="ideal")
     ax.set_xlabel("threads")
@@ -119,8 +137,13 @@ def plot_threads(table, meta: dict, path: Path) -> Path | None:
 
 
 def plot_roofline(table, meta: dict, path: Path) -> Path | None:
-    """GFLOP/s against FLOP/byte (log-log) with the measured compute and bandwidth roofs."""
+    """GFLOP/s against FLOP/byte (log-log) under the measured roofs; CPU rows only (the roofs are the CPU's).
+
+    Points are labelled (all of them when few; otherwise those above the roof and each backend's best);
+    hollow markers are untrusted rows; a note says what a point above the roof means.
+    """
     ok = ok_rows(table)
+    ok = ok[ok["device"] == "cpu"] if "device" in ok.columns else ok
     peak = meta.get("peak") or {}
     if ok.empty or not peak.get("gemm_gflops") or not peak.get("copy_gbytes_per_s"):
         return None
@@ -131,14 +154,28 @@ def plot_roofline(table, meta: dict, path: Path) -> Path | None:
     bandwidth = float(peak["copy_gbytes_per_s"])
     intensity = ok["flops"] / ok["bytes"]
     xs = np.logspace(np.log10(max(intensity.min() / 3, 1e-2)), np.log10(intensity.max() * 3), 200)
-    fig, ax = plt.subplots(figsize=(8, 5.5))
+    fig, ax = plt.subplots(figsize=(9, 6))
     ax.plot(xs, np.minimum(peak_gflops, bandwidth * xs), color="black", lw=2,
             label=f"roof: {peak_gflops:.0f} GFLOP/s ({dtype} GEMM), {bandwidth:.0f} GB/s (copy)")
     colors = backend_colors(ok["backend"].unique())
     markers = {1: "o", 3: "s", 5: "^", 7: "D"}
     for (backend, k), part in ok.groupby(["backend", "k"], sort=False):
-        ax.scatter(part["flops"] / part["bytes"], part["gflops"], color=colors[backend],
-                   marker=markers.get(k, "x"), s=28, alpha=0.85, label=f"{backend} k={k}")
+        trusted = np.array([is_trusted(r) for r in part.to_dict("records")], dtype=bool)
+        ax.scatter(part["flops"] / part["bytes"], part["gflops"], marker=markers.get(k, "x"), s=30,
+                   facecolors=[colors[backend] if t else "white" for t in trusted], edgecolors=colors[backend],
+                   label=plain(f"{backend} k={k}"))
+    roof = np.minimum(peak_gflops, bandwidth * intensity)
+    above = ok["gflops"] > roof
+    best = ok["gflops"] == ok.groupby("backend")["gflops"].transform("max")
+    label_these = ok if len(ok) <= 30 else ok[above | best]
+    for r in label_these.itertuples():
+        ax.annotate(plain(r.case), (r.flops / r.bytes, r.gflops), fontsize=6, xytext=(3, 3),
+                    textcoords="offset points", color="#b00" if r.gflops > min(peak_gflops, bandwidth * r.flops
+                                                                                 / r.bytes) else "#333")
+    ax.text(0.01, 0.99, "Above the roof = faster than this machine's measured peak: a timing error, a kernel\n"
+            "skipping work, or a stale peak (--fresh-peak); such rows carry the flag above-peak.\n"
+            "Hollow markers: untrusted rows.", transform=ax.transAxes, fontsize=7, va="top",
+            bbox=dict(facecolor="white", alpha=0.8, edgecolor="#ccc"))
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("arithmetic intensity (FLOP per minimal byte moved, log scale)")
@@ -147,9 +184,6 @@ def plot_roofline(table, meta: dict, path: Path) -> Path | None:
     ax.legend(fontsize=7, ncol=2, loc="lower right")
     ax.set_title(title(f"Roofline ({dtype}; threads={peak.get('threads', '?')} for the roofs)", meta), fontsize=10)
     return save_figure(fig, path)
-
-
-from .reduction_figure import plot_reduction  # noqa: E402
 
 
 def draw_all(table, meta: dict, out_dir: Path, *, baseline: str = "numpy", reduction=None) -> list[Path]:

@@ -2,11 +2,12 @@
 
 Rendered with Jinja2 templates (``harness/templates``) with autoescaping on, so
 every value from a results table (a layer label, a plugin's name) is text, never
-markup. Pages use inline CSS and the PNGs beside them: no server, no CDN, no
-JavaScript.
+markup. Pages use inline CSS and carry their figures as ``data:`` URIs, so one
+``index.html`` can be attached or mailed alone: no server, no CDN, no JavaScript.
 """
 from __future__ import annotations
 
+import base64
 import math
 from pathlib import Path
 
@@ -59,19 +60,36 @@ def _machine_rows(meta: dict) -> list[tuple[str, str]]:
     return [(k, str(v)) for k, v in rows if v not in (None, "")]
 
 
-def write_run_report(files: RunFiles, meta: dict, table, verdicts: list[str]) -> Path:
-    """Render ``plots/RUN_ID/index.html`` from a run's table, metadata, verdicts and the PNGs beside it."""
+def cell_css(cell) -> str:
+    """CSS classes of a summary cell: best, untrusted, bad (wrong/failed) or status (other words)."""
+    classes = ["best"] if cell.best else []
+    if cell.untrusted:
+        classes.append("untrusted")
+    if cell.status in ("wrong", "failed"):
+        classes.append("bad")
+    elif cell.status not in ("ok", ""):
+        classes.append("status")
+    return " ".join(classes)
+
+
+def data_uri(path: Path) -> str:
+    """A PNG as a ``data:`` URI, so the page carries its figures and can be mailed as one file."""
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def write_run_report(view) -> Path:
+    """Render ``plots/RUN_ID/index.html`` (figures embedded) from a :class:`harness.outputs.RunView`."""
+    files, meta, table = view.files, view.meta, view.table
     backends, grid = summary_grid(table)
-    summary = [{"case": r.case, "mflop": r.mflop, "cells": [
-        {"text": c.text, "css": "best" if c.best else ("bad" if c.status in ("wrong", "failed") else
-                                                      ("status" if c.status not in ("ok", "") else ""))}
-        for c in r.cells]} for r in grid]
-    figures = [{"name": stem, "src": f"{stem}.png", "title": title, "caption": caption}
+    summary = [{"case": r.case, "mflop": r.mflop,
+                "cells": [{"text": c.text, "css": cell_css(c), "title": c.flags} for c in r.cells]} for r in grid]
+    figures = [{"name": stem, "src": data_uri(files.plots / f"{stem}.png"), "title": title, "caption": caption}
                for stem, title, caption in FIGURES if (files.plots / f"{stem}.png").is_file()]
     problems = table[table["status"] != "ok"][["status", "backend", "case", "reason"]].to_dict("records")
     counts = ", ".join(f"{n} {s}" for s, n in table["status"].value_counts().items())
     html = _env().get_template("report.html").render(
-        run_id=files.run_id, meta=meta, machine=machine_name(meta), counts=counts, verdicts=verdicts,
+        run_id=files.run_id, meta=meta, machine=machine_name(meta), counts=counts, verdicts=view.verdicts,
+        banner=view.banner,
         backends=backends, summary=summary, figures=figures, problems=problems,
         machine_rows=_machine_rows(meta), command=meta.get("command", ""), table_path=str(files.table))
     files.plots.mkdir(parents=True, exist_ok=True)
@@ -115,8 +133,8 @@ def write_index(results_dir: str | Path, plots_dir: str | Path) -> Path:
 
 def write_compare_html(result, path: Path, base: str, new: str, threshold: float, alpha: float,
                        warnings: list[str]) -> Path:
-    """Render a comparison table (from :func:`harness.compare.compare_runs`) as an HTML page."""
-    from ..compare import REGRESSIONS
+    """Render a comparison table (from :func:`harness.comparison.compare_runs`) as an HTML page."""
+    from ..comparison import REGRESSIONS
 
     rows = [{"verdict": r.verdict, "backend": r.backend, "case": r.case, "base": fmt_seconds(r.base_time_s),
              "new": fmt_seconds(r.new_time_s), "ratio": fmt_value(r.ratio, ".3f"), "p": fmt_value(r.p_value, ".2g"),

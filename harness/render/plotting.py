@@ -14,7 +14,6 @@ def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
-    matplotlib.rcParams["text.parse_math"] = False  # labels are text: "cost $5 to $10" stays as written
     import matplotlib.pyplot as plt
 
     return plt
@@ -28,9 +27,14 @@ def backend_colors(backends) -> dict:
     return {b: BACKEND_COLORS[i % len(BACKEND_COLORS)] for i, b in enumerate(order)}
 
 
+def plain(text) -> str:
+    """``text`` as literal figure text: ``$`` escaped so matplotlib never reads a label as mathtext."""
+    return str(text).replace("$", r"\$")
+
+
 def title(what: str, meta: dict) -> str:
     """Figure title: what it shows, the preset, and the machine it was measured on."""
-    return f"{what}\npreset {meta.get('preset', '?')} on {machine_name(meta)}"
+    return plain(f"{what}\npreset {meta.get('preset', '?')} on {machine_name(meta)}")
 
 
 def ok_rows(table):
@@ -44,3 +48,10 @@ def save_figure(fig, path: Path) -> Path:
     fig.savefig(path, dpi=110)
     pyplot().close(fig)
     return path
+
+
+def is_trusted(row) -> bool:
+    """A row's ``trusted`` column as a bool (missing: untrusted, as nobody checked it)."""
+    value = row.get("trusted") if row else None
+    return value is True or (isinstance(value, (bool, int, float)) and value == value and bool(value)) or \
+        (isinstance(value, str) and value.strip().lower() == "true")

@@ -1,37 +1,70 @@
-"""The reduction study's figure: the time each backend saved with a 1x1 reduce, beside the FLOPs it saved."""
+"""The reduction study's figure: the share of the 1x1 reduction's FLOP saving each backend realised as time.
+
+One column per branch (labelled with its FLOP saving), one dot per backend at its
+efficiency (time saving / FLOP saving) with the bootstrap 95% CI and the time
+saving written beside it; 100% means the FLOP saving fully became time. The axis
+is linear and capped, so one absurd point cannot flatten the rest: a point above
+the cap is drawn as a triangle on the cap with its value. Hollow: untrusted.
+"""
 from __future__ import annotations
 
-from .plotting import backend_colors, pyplot, save_figure, title
+import math
+
+import numpy as np
+
+from .plotting import backend_colors, is_trusted, plain, pyplot, save_figure, title
+from .verdicts import backend_order
+
+#: The y axis ends here (as a share of the FLOP saving); points beyond are drawn on it with their value.
+Y_CAP = 1.6
+
+
+def group_labels(reduction) -> list[str]:
+    """A label per row: the branch, the varying batch/dtype/threads, and the FLOP saving."""
+    varying = [c for c in ("N", "dtype", "threads") if reduction[c].nunique() > 1]
+    return [plain(f"{r['branch']}") + "".join(f" {c}={r[c]}" for c in varying) + f"\n{r['flop_saving']:.1f}x fewer FLOPs"
+            for r in reduction.to_dict("records")]
 
 
 def plot_reduction(reduction, meta: dict, path):
-    """Bars of realised time saving per backend next to the theoretical FLOP saving, per branch."""
+    """Dots of realised share of the FLOP saving per backend and branch, with CIs, on a capped linear axis."""
     if reduction is None or reduction.empty:
         return None
     plt = pyplot()
-    reduction = reduction.copy()
-    varying = [c for c in ("N", "dtype", "threads") if reduction[c].nunique() > 1]
-    reduction["group"] = reduction["branch"] + reduction[varying].astype(str).apply(
-        lambda r: "".join(f"\n{c}={v}" for c, v in r.items()), axis=1) if varying else reduction["branch"]
+    reduction = reduction.assign(group=group_labels(reduction))
     groups = list(dict.fromkeys(reduction["group"]))
-    backends = list(dict.fromkeys(reduction["backend"]))
+    backends = backend_order(reduction["backend"])
     colors = backend_colors(backends)
-    width = 0.8 / (len(backends) + 1)
-    fig, ax = plt.subplots(figsize=(max(7, 1.3 * len(groups) * (len(backends) + 1) / 3), 5))
-    flops = reduction.groupby("group", sort=False)["flop_saving"].first()
-    bars = ax.bar(list(range(len(groups))), [flops[g] for g in groups], width=width, color="white",
-                  edgecolor="black", hatch="//", label="FLOP saving (theory)")
-    ax.bar_label(bars, fmt="%.1fx", fontsize=7)
-    for j, backend in enumerate(backends, start=1):
-        part = reduction[reduction["backend"] == backend].set_index("group")["time_saving"]
-        xs = [i + j * width for i, g in enumerate(groups) if g in part.index]
-        bars = ax.bar(xs, [part[g] for g in groups if g in part.index], width=width, color=colors[backend],
-                      label=f"time saving: {backend}")
-        ax.bar_label(bars, fmt="%.1fx", fontsize=7)
-    ax.axhline(1.0, color="black", lw=1)
-    ax.set_xticks([i + width * len(backends) / 2 for i in range(len(groups))], groups, fontsize=8)
-    ax.set_ylabel("saving factor: direct / (1x1 reduce + conv)  (>1: reduction wins)")
+    offsets = np.linspace(-0.25, 0.25, len(backends)) if len(backends) > 1 else [0.0]
+    fig, ax = plt.subplots(figsize=(max(8, 1.1 * len(groups) + 3), 5.5))
+    for backend, dx in zip(backends, offsets):
+        part = reduction[reduction["backend"] == backend]
+        for r in part.to_dict("records"):
+            x = groups.index(r["group"]) + dx
+            eff, lo, hi = r["efficiency"], r["efficiency_lo"], r["efficiency_hi"]
+            face = colors[backend] if is_trusted(r) else "white"
+            if eff > Y_CAP:
+                ax.plot(x, Y_CAP, marker="^", ms=8, color=colors[backend], mfc=face)
+                ax.annotate(f"{eff:.0%}\n({r['time_saving']:.1f}x)", (x, Y_CAP), fontsize=6, ha="center",
+                            xytext=(0, -22), textcoords="offset points", color=colors[backend])
+                continue
+            yerr = [[max(eff - lo, 0)], [max(min(hi, Y_CAP) - eff, 0)]] if math.isfinite(lo) else None
+            ax.errorbar(x, eff, yerr=yerr, fmt="o", ms=6, color=colors[backend], mfc=face, capsize=3, lw=1)
+            ax.annotate(f"{r['time_saving']:.1f}x", (x, eff), fontsize=6, xytext=(4, 0), textcoords="offset points",
+                        va="center", color=colors[backend])
+    for backend in backends:
+        ax.plot([], [], "o", color=colors[backend], label=plain(backend))
+    ax.plot([], [], "o", color="grey", mfc="white", label="hollow: untrusted")
+    ax.plot([], [], "^", color="grey", label=f"above {Y_CAP:.0%}: value written")
+    ax.axhline(1.0, color="black", lw=1, ls="--")
+    ax.text(len(groups) - 0.5, 1.0, " all of the FLOP saving", fontsize=7, va="bottom", ha="right")
+    ax.set_ylim(0, Y_CAP * 1.05)
+    ax.set_xlim(-0.6, len(groups) - 0.4)
+    ax.set_xticks(range(len(groups)), groups, fontsize=7)
+    ax.set_ylabel("share of the FLOP saving realised as time\n(time saving / FLOP saving, 95% CI)")
+    ax.yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.set_title(title("1x1 reduction: FLOPs saved vs time saved", meta), fontsize=10)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.set_title(title("1x1 reduction: how much of the FLOP saving became time saving (labels: time saving)",
+                       meta), fontsize=10)
     return save_figure(fig, path)

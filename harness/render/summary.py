@@ -10,11 +10,18 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class Cell:
-    """One case x backend cell: its text, the row's status ("" when the backend has no row) and best flag."""
+    """One case x backend cell: its text, the row's status ("" when the backend has no row), best flag, and
+    the row's trust flags (a timed cell whose row is untrusted ends in "!")."""
 
     text: str
     status: str
     best: bool = False
+    flags: str = ""
+
+    @property
+    def untrusted(self) -> bool:
+        """A timed cell whose number carries a trust flag."""
+        return self.status == "ok" and bool(self.flags)
 
 
 @dataclass(frozen=True)
@@ -40,7 +47,9 @@ def summary_grid(table) -> tuple[list[str], list[SummaryRow]]:
             if r is None:
                 cells.append(Cell("", ""))
             elif r["status"] == "ok":
-                cells.append(Cell(f"{r['gflops']:.3g}", "ok", best=backend == best))
+                flags = r.get("flags") if isinstance(r.get("flags"), str) else ""
+                text = f"{r['gflops']:.3g}" + ("!" if flags else "")
+                cells.append(Cell(text, "ok", best=backend == best, flags=flags))
             else:
                 cells.append(Cell(r["status"], r["status"]))
         flops = part["flops"].dropna()

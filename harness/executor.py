@@ -1,4 +1,4 @@
-"""The sweep loop: every case x backend through :func:`measure_point`, each row appended as it finishes.
+"""The local executor: every case x backend through :func:`measure_point`, each row appended as it finishes.
 
 A point is measured in ``repeats`` passes spread over the sweep (pass 1 of every
 point, then pass 2 of every point, ...), each with a fresh ``prepare`` and its
@@ -17,8 +17,10 @@ from .cases import Case, point_key
 from .casedata import case_data_or_problem
 from .measure import SpeedEstimator, combine_passes, measure_point
 from .rows import PointResult, failed_point
+from .settle import Settler
 from .threads import thread_limits
 from .timing import TimingConfig, pass_config
+from .trust import with_trust
 
 
 @dataclass
@@ -36,6 +38,7 @@ class SweepStats:
 
 def run_sweep(cases: Sequence[Case], backends: Sequence[str], config: TimingConfig, writer, *,
               run_id: str, done: set | None = None, timed: bool = True, repeats: int = 1,
+              peak: dict | None = None, settler: Settler | None = None,
               clock: Callable[[], float] = time.perf_counter,
               on_start: Callable[[str, Case], None] | None = None,
               on_step: Callable[[int], None] | None = None,
@@ -44,7 +47,8 @@ def run_sweep(cases: Sequence[Case], backends: Sequence[str], config: TimingConf
 
     Within a pass, cases run in order and, within a case, backends in order,
     sharing the case's inputs and reference. A point that is not ``ok`` after a
-    pass is final at once. An impossible case shape becomes a ``failed`` row for
+    pass is final at once; a final row gets its trust flags (against ``peak``).
+    ``settler`` spins the machine before the first point and after idle gaps. An impossible case shape becomes a ``failed`` row for
     every backend; the sweep always goes on. ``KeyboardInterrupt`` propagates
     after the finished points are on disk.
     """
@@ -75,8 +79,12 @@ def run_sweep(cases: Sequence[Case], backends: Sequence[str], config: TimingConf
                     if problem:
                         result = failed_point(run_id, backend, _device(backend), case, problem)
                     else:
+                        if settler and timed:
+                            settler.before_point()
                         result = measure_point(backend, case, data, one_pass, run_id=run_id, timed=timed,
                                                clock=clock, estimator=estimator, point_budget_s=config.budget_s)
+                        if settler:
+                            settler.after_point()
                     results = pending.setdefault(keys[backend], [])
                     results.append(result)
                     final = result.status != "ok" or n_pass == repeats - 1
@@ -84,6 +92,7 @@ def run_sweep(cases: Sequence[Case], backends: Sequence[str], config: TimingConf
                         on_step(repeats - n_pass if final else 1)
                     if final:
                         point = combine_passes(pending.pop(keys[backend]), config)
+                        point.row = with_trust(point.row, config.target_rel_ci, peak)
                         point.row["point"] = case_index * len(backends) + backends.index(backend)
                         writer.append(point.row, point.samples_s)
                         stats.add(point)

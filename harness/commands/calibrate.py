@@ -1,0 +1,66 @@
+"""``harness calibrate``: an A/A test - the same sweep twice, compared - giving this machine's false-alarm rate.
+
+Every slower/faster verdict between two runs of unchanged code is a false alarm;
+the table shows how often one happens, and how often a point is inconclusive,
+at a range of thresholds, so a CI gate can pick a threshold that holds here.
+"""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from ..errors import UsageError
+
+#: Thresholds the calibration table reports.
+THRESHOLDS = (0.02, 0.05, 0.10, 0.15, 0.20, 0.30, 0.50)
+
+
+def sweep_argv(args, run_id: str, results_dir: Path) -> list[str]:
+    """The ``sweep`` arguments of one calibration run."""
+    argv = ["sweep", "--preset", args.preset, "--run-id", run_id, "--results-dir", str(results_dir),
+            "--plots-dir", str(results_dir / "plots"), "--no-plots", "--no-report", "--quiet"]
+    if args.backends:
+        argv += ["--backends", ",".join(args.backends)]
+    if args.budget_s:
+        argv += ["--budget-s", str(args.budget_s)]
+    for ref in args.plugin:
+        argv += ["--plugin", ref]
+    if args.layers:
+        argv += ["--layers", args.layers]
+    for name, values in args.axis:
+        argv += ["--axis", f"{name}={','.join(map(str, values))}"]
+    return argv
+
+
+def calibration_table(base, new, alpha: float) -> list[dict]:
+    """Per threshold: matched points, false alarms (slower/faster), inconclusive points, and their rates."""
+    from ..comparison import INCONCLUSIVE, compare_runs
+
+    rows = []
+    for threshold in THRESHOLDS:
+        result = compare_runs(base, new, threshold, alpha)
+        judged = result[result["ratio"].notna()]
+        alarms = int(judged["verdict"].isin(("slower", "faster")).sum())
+        unclear = int((judged["verdict"] == INCONCLUSIVE).sum())
+        rows.append(dict(threshold=threshold, points=len(judged), false_alarms=alarms, inconclusive=unclear,
+                         false_alarm_rate=alarms / max(len(judged), 1), inconclusive_rate=unclear / max(len(judged), 1),
+                         noise_floor=result.attrs.get("noise_floor", 0.0)))
+    return rows
+
+
+def run(args) -> int:
+    """Run the sweep twice, compare at every threshold of ``THRESHOLDS``, print the table."""
+    from ..cli import main
+    from ..results import RunFiles
+    from ..render.console import print_calibration
+
+    keep = Path(args.results_dir) if args.keep else None
+    with tempfile.TemporaryDirectory(prefix="convbench-calibrate-") as tmp:
+        where = keep or Path(tmp)
+        for run_id in ("calibrate-a", "calibrate-b"):
+            code = main(sweep_argv(args, run_id, where))
+            if code != 0:
+                raise UsageError(f"calibration sweep {run_id} failed with exit code {code}")
+        rows = calibration_table(RunFiles(where, "calibrate-a"), RunFiles(where, "calibrate-b"), args.alpha)
+    print_calibration(rows, preset=args.preset)
+    return 0

@@ -1,0 +1,50 @@
+"""The reduction study in words: one line per branch, every saving with its interval and its share.
+
+Reads like ``3a 5x5 branch (N=1): 9.7x fewer FLOPs; time saved 5.6x [5.3, 5.9] on
+numba-cpu = 58% of the FLOP saving, ...``, backends in the registry's order. A
+saving larger than the FLOP saving beyond its interval is flagged and explained,
+never printed as fact; a branch measured on untrusted rows says so.
+"""
+from __future__ import annotations
+
+import math
+
+
+def backend_order(backends) -> list[str]:
+    """``backends`` in the registry's order (unknown ones, e.g. plugins from old runs, after it, sorted)."""
+    import kernels
+
+    known = [b for b in kernels.list_backends() if b in set(backends)]
+    return known + sorted(set(backends) - set(known))
+
+
+def saving_text(r) -> str:
+    """"5.6x [5.3, 5.9] on numba-cpu = 58% of the FLOP saving" for one reduction row (with warnings)."""
+    interval = f" [{r.time_saving_lo:.1f}, {r.time_saving_hi:.1f}]" if math.isfinite(r.time_saving_lo) else \
+        " [no interval: no samples]"
+    text = f"{r.time_saving:.1f}x{interval} on {r.backend} = {r.efficiency:.0%} of the FLOP saving"
+    beyond = r.time_saving_lo > r.flop_saving if math.isfinite(r.time_saving_lo) else r.time_saving > r.flop_saving
+    if beyond:
+        text += (f" (MORE than the FLOP saving: the direct layer ran at {r.gflops_direct:.3g} GFLOP/s, the reduced "
+                 f"pair at {r.flops_reduced / r.time_reduced_s / 1e9:.3g}; the direct layer is {r.backend}'s weak "
+                 "spot, not a saving the reduction earns)")
+    if not r.trusted:
+        text += " (untrusted: a row of this branch is flagged)"
+    return text
+
+
+def verdict_lines(reduction) -> list[str]:
+    """One sentence per branch (and batch/dtype/threads when they vary), backends in registry order."""
+    if reduction is None or reduction.empty:
+        return []
+    lines = []
+    varying = [c for c in ("N", "dtype", "threads") if reduction[c].nunique() > 1]
+    order = backend_order(reduction["backend"])
+    for key, group in reduction.groupby(["branch"] + varying, sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        where = ", ".join(f"{c}={v}" for c, v in zip(varying, key[1:]))
+        group = group.assign(_order=group["backend"].map(order.index)).sort_values("_order")
+        per_backend = "; ".join(saving_text(r) for r in group.itertuples())
+        label = f"{key[0]} branch" + (f" ({where})" if where else "")
+        lines.append(f"{label}: {group['flop_saving'].iloc[0]:.1f}x fewer FLOPs; time saved {per_backend}")
+    return lines
