@@ -18,7 +18,7 @@ ROLES = (None, "direct", "reduce", "conv")
 
 @dataclass(frozen=True)
 class Layer:
-    """One labelled convolution: shape fields, padding (int or "same") and its reduction-study role."""
+    """One labelled convolution: shape fields, padding (int or "same"), its reduction-study role and count."""
 
     label: str
     C: int
@@ -32,8 +32,11 @@ class Layer:
     branch: str | None = None
     role: str | None = None
     dtype: str | None = None
+    count: int = 1  # how many times the network runs this convolution
 
     def __post_init__(self) -> None:
+        if isinstance(self.count, bool) or not isinstance(self.count, int) or self.count < 1:
+            raise ValueError(f"layer {self.label!r}: count must be an int >= 1, got {self.count!r}")
         if self.role not in ROLES:
             raise ValueError(f"layer {self.label!r}: role must be one of {ROLES}, got {self.role!r}")
         if (self.branch is None) != (self.role is None):
