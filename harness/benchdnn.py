@@ -268,8 +268,8 @@ def parse_descriptor_lines(text: str, source: str = "<text>") -> list[Entry]:
                 raise ValueError(f"{where}: label {desc.label!r} already used on line {seen[desc.label]}")
             seen[desc.label] = number
             reason = desc.unsupported_reason()
-            entries.append(Entry(desc.label, replace(desc, name="", count=1, has_groups=desc.g != 1).shape_string(), desc.count, number,
-                                 None if reason else desc.to_layer(), reason))
+            short = replace(desc, name="", count=1, has_groups=desc.g != 1).shape_string()
+            entries.append(Entry(desc.label, short, desc.count, number, None if reason else desc.to_layer(), reason))
     return entries
 
 
