@@ -251,13 +251,16 @@ def write_layer_file(captured: list[Captured], path: str | Path, source: str | N
         raise CaptureError(f"{path}: none of the {len(captured)} convolutions can run on the convbench kernels")
     total = sum(c.count for c in captured)
     lines = [f"# Convolutions of {_comment(source or 'a torch model')}, captured by convbench (harness.capture).",
-             f"# {total} convolution calls, {len(captured)} distinct; {len(captured) - len(runnable)} "
-             "distinct ones the kernels cannot run are listed as comments.", ""]
+             f"# {total} convolution calls, {len(captured)} distinct, {len(captured) - len(runnable)} of them "
+             "unsupported by the kernels (comment lines).", ""]
     for c in captured:
         if c.reason:
             lines.append(f"# unsupported: {_comment(c.label)} (count {c.count}, {c.desc}): {_comment(c.reason)}")
             continue
         layer = c.to_layer()
+        more = c.modules[1:]
+        lines.append(f"# benchdnn: {c.desc}" + (f"; also {_comment(', '.join(more[:4]))}" if more else "")
+                     + (f" and {len(more) - 4} more" if len(more) > 4 else ""))
         lines += ["[[layer]]", f"label = {_toml_string(layer.label)}"]
         lines += [f"{f} = {getattr(layer, f)}" for f in ("N", "C", "H", "W", "F", "k", "stride", "padding", "count")]
         lines.append("")

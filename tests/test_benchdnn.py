@@ -79,6 +79,7 @@ def test_benchdnn_derivations(text, expected):
     ("ic8ih10iw10oc4oh10ow8kh3kw3ph1pw0", "non-square padding (ph=1, pw=0)"),
     ("ic3ih224oc64oh112kh7sh2", "oh=112 needs asymmetric padding"),  # derived ph=2, right pad 3
     ("ic3ih28oc4oh20kh3ph1", "oh=20 needs asymmetric padding"),
+    ("ic3ih3oc4oh1kh1", "negative padding ph=-1 (derived from oh=1)"),
     ("ic3id8ih8iw8oc4kd3kh3kw3", "3-D convolution"),
     ("mb0ic3ih8oc4kh1", "empty batch"),
 ])
@@ -199,3 +200,40 @@ def test_toml_and_csv_accept_count(tmp_path, suffix, body):
     path.write_text(body.replace("3", "0"))
     with pytest.raises(LayerFileError, match="field 'count' must be an int >= 1"):
         load_layers(path)
+
+
+@st.composite
+def descriptor_texts(draw):
+    """Descriptor text with random present dimensions (i and k always, o/s/p/d sometimes), in random order."""
+    dims = draw(st.sampled_from(["h", "w", "hw", "dhw", "d"]))
+    fields = {"ic": draw(st.integers(1, 9)), "oc": draw(st.integers(1, 9))}
+    for name, values in (("g", st.integers(1, 3)), ("mb", st.integers(0, 4))):
+        if draw(st.booleans()):
+            fields[name] = draw(values)
+    for a in dims:
+        fields["i" + a], fields["k" + a] = draw(st.integers(1, 12)), draw(st.integers(1, 4))
+        for f, values in (("o", st.integers(1, 12)), ("s", st.integers(1, 3)), ("p", st.integers(0, 3)),
+                          ("d", st.integers(0, 2))):
+            if draw(st.integers(0, 2)) == 0:
+                fields[f + a] = draw(values)
+    items = [f"{k}{v}" for k, v in fields.items()]
+    return "_".join(draw(st.permutations(items))) + 'n"x"'
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=descriptor_texts())
+def test_any_parsed_descriptor_prints_back_to_itself(text):
+    try:
+        d = parse_descriptor(text)
+    except ValueError:
+        return  # benchdnn rejects it too (a non-positive derived output)
+    reason = d.unsupported_reason()
+    if min(d.pd, d.ph, d.pw) < 0:  # a pad derived from a too-small output: benchdnn prints "ph-1" too
+        assert reason is not None and "-" in d.shape_string()
+        return
+    assert parse_descriptor(str(d)) == d
+    if reason is None:  # runnable: the layer's output is what benchdnn computed
+        layer = d.to_layer()
+        spec = ConvSpec(N=layer.N, C=layer.C, H=layer.H, W=layer.W, F=layer.F, k=layer.k, stride=layer.stride,
+                        padding=layer.padding)
+        assert (spec.Ho, spec.Wo) == (d.oh, d.ow)

@@ -134,6 +134,7 @@ def test_factory_file_and_toml_round_trip(tmp_path):
     text = path.read_text()
     assert "# unsupported: 3 (count 1, g4mb1ic8ih16iw12oc8oh16ow12kh3kw3ph1pw1): grouped" in text
     assert "second line" in text.splitlines()[0]  # the source stays one comment line
+    assert "# benchdnn: mb1ic8ih16iw12oc8oh16ow12kh3kw3ph1pw1; also 2\n[[layer]]" in text
     layers = load_layers(path)
     assert layers == [c.to_layer() for c in captured if c.reason is None]
     assert [(x.label, x.C, x.H, x.W, x.F, x.k, x.stride, x.padding, x.count) for x in layers] == [
