@@ -89,6 +89,8 @@ class Descriptor:
             return f"grouped convolution (g={self.g}); kernels support g=1 only"
         if self.dh or self.dw:
             return f"dilated convolution (dh={self.dh}, dw={self.dw}); kernels support no dilation"
+        if self.ndims == 3 and self.kw != 1:
+            return f"1-D convolution (kw={self.kw}, no h fields); kernels need a square kxk kernel"
         for what, h, w in (("kernel", self.kh, self.kw), ("stride", self.sh, self.sw), ("padding", self.ph, self.pw)):
             if h != w:
                 return f"non-square {what} ({what[0]}h={h}, {what[0]}w={w}); kernels need a square one"

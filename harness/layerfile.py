@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import NamedTuple
 
 try:
     import tomllib
@@ -36,6 +37,15 @@ INT_FIELDS = ("N", "C", "H", "W", "F", "k", "stride", "count")
 
 class LayerFileError(ValueError):
     """A layer file that cannot be used; the message names the file, the entry and the field."""
+
+
+class Unsupported(NamedTuple):
+    """A convolution of a layer file the kernels cannot run: label, reason, benchdnn descriptor, count."""
+
+    label: str
+    reason: str
+    desc: str
+    count: int
 
 
 def _read_entries(path: Path) -> list[tuple[str, dict]]:
@@ -80,11 +90,11 @@ def _field(where: str, name: str, value):
     return value
 
 
-def load_layer_file(path: str | Path) -> tuple[list[Layer], list[tuple[str, str]]]:
-    """(runnable layers, unsupported) of a layer file; unsupported is [(label, reason)], benchdnn files only.
+def load_layer_file(path: str | Path) -> tuple[list[Layer], list[Unsupported]]:
+    """(runnable layers, unsupported convolutions) of a layer file, in file order each.
 
-    A benchdnn entry's ``desc``/``count`` stay available through
-    :func:`harness.benchdnn.load_descriptor_file`.
+    Only benchdnn descriptor files hold unsupported entries (TOML/CSV layers are all runnable
+    or an error); each becomes a skipped row that says why.
     """
     path = Path(path)
     if not path.is_file():
@@ -98,7 +108,7 @@ def load_layer_file(path: str | Path) -> tuple[list[Layer], list[tuple[str, str]
     if not entries:
         raise LayerFileError(f"{path}: no layers (expected benchdnn descriptor lines, or a .toml/.csv file)")
     return ([e.layer for e in entries if e.layer is not None],
-            [(e.label, e.reason) for e in entries if e.layer is None])
+            [Unsupported(e.label, e.reason, e.desc, e.count) for e in entries if e.layer is None])
 
 
 def load_layers(path: str | Path) -> list[Layer]:
@@ -110,9 +120,9 @@ def load_layers(path: str | Path) -> list[Layer]:
     if path.is_file() and path.suffix not in (".toml", ".csv"):
         layers, unsupported = load_layer_file(path)
         if not layers:
-            label, reason = unsupported[0]
+            first = unsupported[0]
             raise LayerFileError(f"{path}: no layer the kernels can run ({len(unsupported)} unsupported; "
-                                 f"{label!r}: {reason})")
+                                 f"{first.label!r}: {first.reason})")
         return layers
     parsed = []
     for entry_id, entry in _read_entries(path):

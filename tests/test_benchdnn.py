@@ -82,6 +82,7 @@ def test_benchdnn_derivations(text, expected):
     ("ic3ih3oc4oh1kh1", "negative padding ph=-1 (derived from oh=1)"),
     ("ic3id8ih8iw8oc4kd3kh3kw3", "3-D convolution"),
     ("mb0ic3ih8oc4kh1", "empty batch"),
+    ("ic3iw8oc4kw3", "1-D convolution (kw=3, no h fields)"),
 ])
 def test_unsupported_descriptors_say_why(text, reason):
     d = parse_descriptor(text)
@@ -158,8 +159,9 @@ def test_file_entries_keep_unsupported_rows_with_reasons(tmp_path):
     assert entries[1].desc == "g8mb1ic8ih8oc8oh8kh3ph1"
     layers, unsupported = load_layer_file(path)
     assert [layer.label for layer in layers] == ["ok"] and layers[0].count == 2
-    assert [label for label, _ in unsupported] == ["depthwise", "mb1ic4ih9oc4oh5kh3ph0dh1"]
-    assert "dilated" in unsupported[1][1]
+    assert [(u.label, u.desc, u.count) for u in unsupported] == [
+        ("depthwise", "g8mb1ic8ih8oc8oh8kh3ph1", 1), ("mb1ic4ih9oc4oh5kh3ph0dh1", "mb1ic4ih9oc4oh5kh3ph0dh1", 1)]
+    assert "dilated" in unsupported[1].reason
     assert load_layers(path) == layers
 
 
