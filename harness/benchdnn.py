@@ -54,10 +54,9 @@ class Descriptor:
 
     def shape_string(self) -> str:
         """The benchdnn short form without the name, as ``operator<<(desc_t)`` prints it."""
-        dim = {"d": self.ndims == 5, "h": self.ndims >= 4, "w": True}
         cubic = all(getattr(self, f + "d") == getattr(self, f + "h") == getattr(self, f + "w") for f in SPATIAL)
         square = all(getattr(self, f + "h") == getattr(self, f + "w") for f in SPATIAL)
-        show = {"d": dim["d"], "h": self.ndims == 4 or (self.ndims == 5 and not cubic),
+        show = {"d": self.ndims == 5, "h": self.ndims == 4 or (self.ndims == 5 and not cubic),
                 "w": self.ndims == 3 or (self.ndims == 5 and not cubic) or (self.ndims == 4 and not square)}
 
         def spatial(prefix: str) -> str:
