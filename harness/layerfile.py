@@ -1,16 +1,23 @@
-"""Layers from a file: ``--layers FILE.toml`` (or ``.csv``), validated with file, entry and field in every error.
+"""Layers from a file: ``--layers FILE.toml`` (``.csv``, or benchdnn descriptor lines), validated with file,
+entry and field in every error.
 
 TOML: one ``[[layer]]`` table per layer. CSV: one row per layer with a header.
 Fields: ``label``, ``C``, ``H``, ``W``, ``F``, ``k`` (required); ``N`` (1), ``stride``
 (1), ``padding`` (0; an int or "same"), ``dtype`` (the sweep's), and the optional
 links ``reduce_of = "LABEL"`` (this 1x1 layer is the reduction in front of layer
 LABEL) and ``direct_of = "LABEL"`` (this layer is LABEL applied straight to the
-unreduced input), which feed the reduction study.
+unreduced input), which feed the reduction study; ``count`` (1) is how many times the
+network runs the layer.
+
+Any other file is read as oneDNN benchdnn descriptor lines (:mod:`harness.benchdnn`);
+convolutions the kernels cannot run are returned apart, with the reason, by
+:func:`load_layer_file`.
 """
 from __future__ import annotations
 
 import csv
 from pathlib import Path
+from typing import NamedTuple
 
 try:
     import tomllib
@@ -19,16 +26,27 @@ except ModuleNotFoundError:  # Python 3.10
 
 from kernels import SUPPORTED_DTYPES, ConvSpec, resolve_padding
 
+from .benchdnn import load_descriptor_file
 from .layers import Layer
 from .presets import Preset
 
 REQUIRED = ("label", "C", "H", "W", "F", "k")
-OPTIONAL = {"N": 1, "stride": 1, "padding": 0, "dtype": None, "reduce_of": None, "direct_of": None}
-INT_FIELDS = ("N", "C", "H", "W", "F", "k", "stride")
+OPTIONAL = {"N": 1, "stride": 1, "padding": 0, "dtype": None, "reduce_of": None, "direct_of": None,
+            "count": 1}
+INT_FIELDS = ("N", "C", "H", "W", "F", "k", "stride", "count")
 
 
 class LayerFileError(ValueError):
     """A layer file that cannot be used; the message names the file, the entry and the field."""
+
+
+class Unsupported(NamedTuple):
+    """A convolution of a layer file the kernels cannot run: label, reason, benchdnn descriptor, count."""
+
+    label: str
+    reason: str
+    desc: str
+    count: int
 
 
 def _read_entries(path: Path) -> list[tuple[str, dict]]:
@@ -50,7 +68,7 @@ def _read_entries(path: Path) -> list[tuple[str, dict]]:
             raise LayerFileError(f"{path}: no layers (a header and one row per layer expected)")
         return [(f"line {i}", {k.strip(): v.strip() for k, v in row.items() if k and v is not None and v.strip()})
                 for i, row in enumerate(rows, start=2)]
-    raise LayerFileError(f"{path}: unknown layer file type {path.suffix!r} (use .toml or .csv)")
+    raise LayerFileError(f"{path}: not a .toml or .csv layer file")
 
 
 def _field(where: str, name: str, value):
@@ -73,9 +91,40 @@ def _field(where: str, name: str, value):
     return value
 
 
-def load_layers(path: str | Path) -> list[Layer]:
-    """Parse and validate a layer file into Layers (reduction links resolved into branch/role)."""
+def load_layer_file(path: str | Path) -> tuple[list[Layer], list[Unsupported]]:
+    """(runnable layers, unsupported convolutions) of a layer file, in file order each.
+
+    Only benchdnn descriptor files hold unsupported entries (TOML/CSV layers are all runnable
+    or an error); each becomes a skipped row that says why.
+    """
     path = Path(path)
+    if not path.is_file():
+        raise LayerFileError(f"{path}: no such layer file")
+    if path.suffix in (".toml", ".csv"):
+        return load_layers(path), []
+    try:
+        entries = load_descriptor_file(path)
+    except ValueError as exc:
+        raise LayerFileError(str(exc)) from None
+    if not entries:
+        raise LayerFileError(f"{path}: no layers (expected benchdnn descriptor lines, or a .toml/.csv file)")
+    return ([e.layer for e in entries if e.layer is not None],
+            [Unsupported(e.label, e.reason, e.desc, e.count) for e in entries if e.layer is None])
+
+
+def load_layers(path: str | Path) -> list[Layer]:
+    """Parse and validate a layer file into Layers (reduction links resolved into branch/role).
+
+    For a benchdnn descriptor file, only the layers the kernels can run (see :func:`load_layer_file`).
+    """
+    path = Path(path)
+    if path.is_file() and path.suffix not in (".toml", ".csv"):
+        layers, unsupported = load_layer_file(path)
+        if not layers:
+            first = unsupported[0]
+            raise LayerFileError(f"{path}: no layer the kernels can run ({len(unsupported)} unsupported; "
+                                 f"{first.label!r}: {first.reason})")
+        return layers
     parsed = []
     for entry_id, entry in _read_entries(path):
         where = f"{path}: {entry_id}" + (f" ({entry['label']!r})" if isinstance(entry.get("label"), str) else "")
@@ -121,7 +170,8 @@ def _link(path: Path, parsed: list[tuple[str, dict]]) -> list[Layer]:
     for _, v in parsed:
         branch, role = roles.get(v["label"], (None, None))
         layers.append(Layer(v["label"], C=v["C"], H=v["H"], W=v["W"], F=v["F"], k=v["k"], stride=v["stride"],
-                            padding=v["padding"], N=v["N"], dtype=v["dtype"], branch=branch, role=role))
+                            padding=v["padding"], N=v["N"], dtype=v["dtype"], branch=branch, role=role,
+                            count=v["count"]))
     return layers
 
 
