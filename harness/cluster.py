@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable, Sequence
 
 from .cases import Case
+from .cluster_checks import ClusterOptions, completions, connect
 from .measure import PointResult, case_data_or_problem, combine_passes, failed_point, measure_point
 from .sweep import SweepStats, point_key
 from .timing import TimingConfig, pass_config
@@ -97,7 +98,7 @@ def run_point_task(backend: str, case: Case, config: TimingConfig, run_id: str, 
 
 
 @contextlib.contextmanager
-def dask_client(scheduler: str):
+def dask_client(scheduler: str, connect_timeout_s: float = 20.0):
     """A connected Client for ``scheduler`` (starting and stopping a LocalCluster for ``local:N``)."""
     check_dask()
     import dask
@@ -113,17 +114,21 @@ def dask_client(scheduler: str):
                               dashboard_address=None) as cluster, Client(cluster) as client:
                 yield client
     else:
-        with Client(where, timeout="20s") as client:
+        with connect(where, connect_timeout_s) as client:
             yield client
 
 
 def run_sweep_dask(client, cases: Sequence[Case], backends: Sequence[str], config: TimingConfig, writer, *,
                    run_id: str, done: set | None = None, timed: bool = True, repeats: int = 1,
                    plugins: Sequence[str] = (), on_done: Callable[[PointResult], None] | None = None,
-                   on_step: Callable[[int], None] | None = None) -> SweepStats:
-    """Submit every point not in ``done`` to ``client`` and append rows as they complete."""
-    from distributed import as_completed
+                   on_step: Callable[[int], None] | None = None, options: ClusterOptions | None = None,
+                   on_status: Callable[[str], None] | None = None) -> SweepStats:
+    """Submit every point not in ``done`` to ``client`` and append rows as they complete.
 
+    Points that no worker takes for ``options.queue_timeout_s`` become ``failed`` rows
+    (see :func:`harness.cluster_checks.completions`); ``on_status`` gets the queue line.
+    """
+    options = options or ClusterOptions()
     done = done or set()
     stats = SweepStats()
     tag = uuid.uuid4().hex[:8]
@@ -135,17 +140,20 @@ def run_sweep_dask(client, cases: Sequence[Case], backends: Sequence[str], confi
                 stats.already_done += 1
                 continue
             future = client.submit(run_point_task, backend, case, config, run_id, timed, repeats, list(plugins),
-                                   resources={"bench": 1}, pure=False, key=f"convbench-{tag}-{ci}-{bi}")
+                                   resources=options.task_resources(), pure=False, key=f"convbench-{tag}-{ci}-{bi}")
             futures[future] = (ci * len(backends) + bi, backend, case)
     try:
-        for future in as_completed(futures):
+        for future, stuck in completions(client, futures, options, on_status):
             point, backend, case = futures[future]
-            try:
-                row, samples = future.result()
-            except Exception as exc:  # KilledWorker after the retry, or a task error
-                message = " ".join(f"{type(exc).__name__}: {exc}".split())[:400]
-                failed = failed_point(run_id, backend, "?", case, f"on the cluster: {message}")
-                row, samples = failed.row, ()
+            if stuck:
+                row, samples = failed_point(run_id, backend, "?", case, stuck).row, ()
+            else:
+                try:
+                    row, samples = future.result()
+                except Exception as exc:  # KilledWorker after the retry, or a task error
+                    message = " ".join(f"{type(exc).__name__}: {exc}".split())[:400]
+                    failed = failed_point(run_id, backend, "?", case, f"on the cluster: {message}")
+                    row, samples = failed.row, ()
             row["point"] = point
             writer.append(row, samples)
             result = PointResult(row, samples)
@@ -167,11 +175,14 @@ def cluster_hosts(client) -> dict:
 
 
 def sweep_on_cluster(scheduler: str, cases, settings: dict, config: TimingConfig, writer, run_id: str, done: set,
-                     progress, meta: dict) -> SweepStats:
+                     progress, meta: dict, options: ClusterOptions | None = None) -> SweepStats:
     """The ``sweep --scheduler`` path: connect, record every host in ``meta``, run the points."""
-    with dask_client(scheduler) as client:
+    options = options or ClusterOptions()
+    with dask_client(scheduler, options.connect_timeout_s) as client:
         meta["hosts"] = cluster_hosts(client)
+        meta["bench_resource"] = options.bench_resource
         writer.write_metadata(meta)
         return run_sweep_dask(client, cases, settings["backends"], config, writer, run_id=run_id, done=done,
                               repeats=settings.get("repeats", 1), plugins=settings.get("plugins", []),
-                              on_step=progress.step, on_done=progress.done)
+                              on_step=progress.step, on_done=progress.done, options=options,
+                              on_status=progress.status)

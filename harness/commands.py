@@ -94,10 +94,13 @@ def sweep(args, argv) -> int:
     preset, cases = _cases(settings, max_threads())
     if args.scheduler or settings.get("scheduler"):
         from .cluster import check_dask, parse_scheduler
+        from .cluster_checks import ClusterOptions, preflight
 
-        try:
-            parse_scheduler(args.scheduler or settings["scheduler"])
+        try:  # before any file is written: an unreachable scheduler or one without bench workers leaves nothing
+            kind, where = parse_scheduler(args.scheduler or settings["scheduler"])
             check_dask()
+            for warning in preflight(kind, where, ClusterOptions.from_args(args)):
+                sys.stderr.write(f"harness: warning: {warning}\n")
         except (ValueError, ImportError) as exc:
             raise UsageError(str(exc)) from None
     config = TimingConfig(budget_s=settings["budget_s"], target_rel_ci=settings["target_rel_ci"],
@@ -121,8 +124,10 @@ def sweep(args, argv) -> int:
         with SweepProgress(total, quiet=args.quiet) as progress:
             if scheduler:
                 from .cluster import sweep_on_cluster
+                from .cluster_checks import ClusterOptions
 
-                stats = sweep_on_cluster(scheduler, cases, settings, config, writer, run_id, done, progress, meta)
+                stats = sweep_on_cluster(scheduler, cases, settings, config, writer, run_id, done, progress, meta,
+                                         options=ClusterOptions.from_args(args))
             else:
                 stats = run_sweep(cases, settings["backends"], config, writer, run_id=run_id, done=done,
                                   repeats=repeats, on_start=progress.start, on_step=progress.step,
