@@ -2,12 +2,14 @@
 
 ``--scheduler tcp://HOST:8786`` submits to a running cluster; ``--scheduler local:N``
 starts a ``LocalCluster`` of N single-threaded worker processes. Every task needs
-the worker resource ``bench=1`` (start workers with ``--resources bench=1``), so a
-worker runs one point at a time; points on one host take a ``distributed.Lock``
-named after the host, so workers sharing a machine never measure at the same
-time. A worker that dies mid-point gets the point retried once elsewhere
-(``allowed-failures = 1`` on a local cluster), then the point is a ``failed`` row.
-Rows stream back with ``as_completed`` and are appended like a local sweep's.
+the worker resource ``bench=1`` (start workers with ``--resources bench=1``; checked
+before submitting, see :mod:`harness.cluster_checks`), so a worker runs one point at
+a time; points on one host take a ``distributed.Lock`` named after the host, so
+workers sharing a machine never measure at the same time. A worker that dies
+mid-point gets the point retried once elsewhere (``allowed-failures = 1`` on a local
+cluster), then the point is a ``failed`` row; points no worker takes for
+``--queue-timeout-s`` become ``failed`` rows too. Rows stream back as they complete
+and are appended like a local sweep's.
 """
 from __future__ import annotations
 

@@ -22,10 +22,9 @@ from dataclasses import dataclass
 BENCH = "bench"
 DEFAULT_QUEUE_TIMEOUT_S = 120.0
 DEFAULT_CONNECT_TIMEOUT_S = 10.0
-NO_BENCH_WARNING = ("--no-bench-resource: points are submitted without the bench resource, so a worker with "
-                    "several threads runs several points at once and points may overlap on one host "
-                    "(timed passes still take the host lock, but setup, memory traffic and thread limits "
-                    "are shared)")
+NO_BENCH_WARNING = ("--no-bench-resource: points are submitted without the bench resource, so a worker runs as "
+                    "many points at once as it has threads and points may overlap on one host (only the measuring "
+                    "part of each point takes the host lock)")
 
 
 class SchedulerUnreachable(ValueError):
