@@ -8,10 +8,10 @@ point needs, is :class:`NoBenchWorker`, whose message is the command that fixes 
 
 While points run: :func:`completions` yields futures as they finish and, about once a
 second, polls the scheduler for the queue and the live workers (a status line for the
-progress display). When points are queued but none has been running or finished for
-``--queue-timeout-s`` (no worker can take them: none holds the resource, or the
-workers left), every queued point is cancelled and comes back with the reason, so
-the sweep records ``failed`` rows and ends instead of waiting forever.
+progress display). When points are pending but no worker has held one and none has
+finished for ``--queue-timeout-s`` (no worker can take them: none holds the resource,
+or the workers left), every pending point is cancelled and comes back with the
+reason, so the sweep records ``failed`` rows and ends instead of waiting forever.
 """
 from __future__ import annotations
 
@@ -195,9 +195,10 @@ def completions(client, futures, options: ClusterOptions, on_status: Callable[[s
     """Yield ``(future, None)`` as ``futures`` finish and ``(future, reason)`` for points no worker could take.
 
     Every ``poll_s`` (shorter for a short queue timeout) the scheduler is asked for
-    the queue and the workers, and ``on_status`` gets a one-line summary. Points
-    queued with nothing running or finishing for ``options.queue_timeout_s`` are
-    cancelled and yielded with the reason; then the generator ends.
+    the queue and the workers, and ``on_status`` gets a one-line summary. When no
+    worker has held any of the pending points and none has finished for
+    ``options.queue_timeout_s``, the pending points are cancelled and yielded with the
+    reason; then the generator ends. A point a worker holds is waited on.
     """
     from distributed import as_completed
 
