@@ -145,6 +145,14 @@ def make_parser() -> Parser:
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="run points on a Dask cluster: tcp://HOST:8786, or local:N for N local single-threaded "
                         "workers (needs the 'dask' extra)")
+    p.add_argument("--no-bench-resource", dest="bench_resource", action="store_false",
+                   help="with --scheduler: submit points without the worker resource bench=1, for workers started "
+                        "without --resources bench=1 (points may then overlap on one host)")
+    p.add_argument("--queue-timeout-s", type=positive_float, default=120.0, metavar="S",
+                   help="with --scheduler: when points are queued and none has run or finished for S seconds (no "
+                        "worker can take them), record them as failed and end the sweep (default 120)")
+    p.add_argument("--connect-timeout-s", type=positive_float, default=10.0, metavar="S",
+                   help="with --scheduler: give up on an unreachable scheduler after S seconds (default 10)")
     p.add_argument("--no-plots", action="store_true", help="do not draw plots")
     p.add_argument("--no-report", action="store_true", help="do not write the HTML page plots/RUN_ID/index.html")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")

@@ -2,12 +2,14 @@
 
 ``--scheduler tcp://HOST:8786`` submits to a running cluster; ``--scheduler local:N``
 starts a ``LocalCluster`` of N single-threaded worker processes. Every task needs
-the worker resource ``bench=1`` (start workers with ``--resources bench=1``), so a
-worker runs one point at a time; points on one host take a ``distributed.Lock``
-named after the host, so workers sharing a machine never measure at the same
-time. A worker that dies mid-point gets the point retried once elsewhere
-(``allowed-failures = 1`` on a local cluster), then the point is a ``failed`` row.
-Rows stream back with ``as_completed`` and are appended like a local sweep's.
+the worker resource ``bench=1`` (start workers with ``--resources bench=1``; checked
+before submitting, see :mod:`harness.cluster_checks`), so a worker runs one point at
+a time; points on one host take a ``distributed.Lock`` named after the host, so
+workers sharing a machine never measure at the same time. A worker that dies
+mid-point gets the point retried once elsewhere (``allowed-failures = 1`` on a local
+cluster), then the point is a ``failed`` row; points no worker takes for
+``--queue-timeout-s`` become ``failed`` rows too. Rows stream back as they complete
+and are appended like a local sweep's.
 """
 from __future__ import annotations
 
@@ -19,9 +21,10 @@ from collections.abc import Callable, Sequence
 
 from .cases import Case, point_key
 from .casedata import case_data_or_problem
+from .cluster_checks import ClusterOptions, completions, connect
+from .executor import SweepStats
 from .measure import combine_passes, measure_point
 from .rows import PointResult, error_reason, failed_point
-from .executor import SweepStats
 from .timing import TimingConfig, pass_config
 from .trust import with_trust
 
@@ -100,7 +103,7 @@ def run_point_task(backend: str, case: Case, config: TimingConfig, run_id: str, 
 
 
 @contextlib.contextmanager
-def dask_client(scheduler: str):
+def dask_client(scheduler: str, connect_timeout_s: float = 20.0):
     """A connected Client for ``scheduler`` (starting and stopping a LocalCluster for ``local:N``)."""
     check_dask()
     import dask
@@ -116,7 +119,7 @@ def dask_client(scheduler: str):
                               dashboard_address=None) as cluster, Client(cluster) as client:
                 yield client
     else:
-        with Client(where, timeout="20s") as client:
+        with connect(where, connect_timeout_s) as client:
             yield client
 
 
@@ -124,10 +127,14 @@ def run_sweep_dask(client, cases: Sequence[Case], backends: Sequence[str], confi
                    run_id: str, done: set | None = None, timed: bool = True, repeats: int = 1,
                    plugins: Sequence[str] = (), peak: dict | None = None,
                    on_done: Callable[[PointResult], None] | None = None,
-                   on_step: Callable[[int], None] | None = None) -> SweepStats:
-    """Submit every point not in ``done`` to ``client`` and append rows as they complete."""
-    from distributed import as_completed
+                   on_step: Callable[[int], None] | None = None, options: ClusterOptions | None = None,
+                   on_status: Callable[[str], None] | None = None) -> SweepStats:
+    """Submit every point not in ``done`` to ``client`` and append rows (with trust flags) as they complete.
 
+    Points that no worker takes for ``options.queue_timeout_s`` become ``failed`` rows
+    (see :func:`harness.cluster_checks.completions`); ``on_status`` gets the queue line.
+    """
+    options = options or ClusterOptions()
     done = done or set()
     stats = SweepStats()
     tag = uuid.uuid4().hex[:8]
@@ -139,16 +146,18 @@ def run_sweep_dask(client, cases: Sequence[Case], backends: Sequence[str], confi
                 stats.already_done += 1
                 continue
             future = client.submit(run_point_task, backend, case, config, run_id, timed, repeats, list(plugins),
-                                   resources={"bench": 1}, pure=False, key=f"convbench-{tag}-{ci}-{bi}")
+                                   resources=options.task_resources(), pure=False, key=f"convbench-{tag}-{ci}-{bi}")
             futures[future] = (ci * len(backends) + bi, backend, case)
     try:
-        for future in as_completed(futures):
+        for future, stuck in completions(client, futures, options, on_status):
             point, backend, case = futures[future]
-            try:
-                row, samples = future.result()
-            except Exception as exc:  # KilledWorker after the retry, or a task error
-                failed = failed_point(run_id, backend, "?", case, error_reason("on the cluster", exc))
-                row, samples = failed.row, ()
+            if stuck:
+                row, samples = failed_point(run_id, backend, "?", case, stuck).row, ()
+            else:
+                try:
+                    row, samples = future.result()
+                except Exception as exc:  # KilledWorker after the retry, or a task error
+                    row, samples = failed_point(run_id, backend, "?", case, error_reason("on the cluster", exc)).row, ()
             row = with_trust(row, config.target_rel_ci, peak)
             row["point"] = point
             writer.append(row, samples)
@@ -170,13 +179,15 @@ def cluster_hosts(client) -> dict:
     return {info["host"]: info for info in client.run(host_info).values()}
 
 
-def sweep_on_cluster(scheduler: str, cases, settings, writer, run_id: str, done: set, progress,
-                     meta: dict) -> SweepStats:
+def sweep_on_cluster(scheduler: str, cases, settings, writer, run_id: str, done: set, progress, meta: dict,
+                     options: ClusterOptions | None = None) -> SweepStats:
     """The ``sweep --scheduler`` path: connect, record every host in ``meta``, run the points."""
-    with dask_client(scheduler) as client:
+    options = options or ClusterOptions()
+    with dask_client(scheduler, options.connect_timeout_s) as client:
         meta["hosts"] = cluster_hosts(client)
+        meta["bench_resource"] = options.bench_resource
         writer.write_metadata(meta)
         return run_sweep_dask(client, cases, settings.backends, settings.timing_config(), writer, run_id=run_id,
                               done=done, repeats=settings.repeats, plugins=settings.plugins,
-                              peak=meta.get("peak"),
-                              on_step=progress.step, on_done=progress.done)
+                              peak=meta.get("peak"), on_step=progress.step, on_done=progress.done,
+                              options=options, on_status=progress.status)

@@ -30,11 +30,17 @@ def runs(tmp_path_factory):
 
 def test_cluster_rows_match_the_local_executor(runs):
     key = ["backend", "case", "status", "flops"]
-    local, dask = (pd.read_csv(runs / f"{r}.csv").sort_values(key)[key].reset_index(drop=True)
+    local, dask = (pd.read_csv(runs / f"{r}.csv").sort_values(key[:2])[key].reset_index(drop=True)
                    for r in ("local", "dask"))
-    pd.testing.assert_frame_equal(local, dask)
+    pd.testing.assert_frame_equal(local[key[:2] + ["flops"]], dask[key[:2] + ["flops"]])
+    # the same statuses, except that the naive backend's time estimate on a busy machine may skip a point
+    # in one run and not the other (its reason says so)
+    differ = local["status"] != dask["status"]
+    assert (local[differ]["backend"] == "naive").all() and set(local[differ]["status"]) | set(
+        dask[differ]["status"]) <= {"ok", "skipped"}
     table = pd.read_csv(runs / "dask.csv")
-    assert table["host"].notna().all() and (table["rounds"] >= 5).all()
+    timed = table[table["status"] == "ok"]
+    assert table["host"].notna().all() and (timed["rounds"] >= 5).all()
     meta = json.loads((runs / "dask.json").read_text())
     assert list(meta["hosts"]) == list(set(table["host"])) and meta["settings"]["scheduler"] == "local:2"
 

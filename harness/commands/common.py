@@ -40,15 +40,22 @@ def writable_file(path: str | None, option: str) -> Path | None:
     return target
 
 
-def writable_dir(path: str, option: str) -> Path:
-    """``path`` as a Path to a folder that exists or can be made, and is writable; else UsageError."""
+def writable_dir(path: str, option: str, create: bool = True) -> Path:
+    """``path`` as a Path to a folder that exists (or can be made: its nearest existing parent is a writable
+    folder) and is writable; else UsageError. ``create=False`` checks without making anything."""
     target = Path(path)
     if target.exists() and not target.is_dir():
         raise UsageError(f"{option} {path}: exists and is not a directory")
-    try:
-        target.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"{option} {path}: cannot create it ({exc.strerror})") from None
-    if not os.access(target, os.W_OK):
-        raise UsageError(f"{option} {path}: not writable")
+    existing = target
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"{option} {path}: {existing} is not a directory")
+    if not os.access(existing, os.W_OK):
+        raise UsageError(f"{option} {path}: {existing} is not writable")
+    if create:
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"{option} {path}: cannot create it ({exc.strerror})") from None
     return target

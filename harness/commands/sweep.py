@@ -40,15 +40,19 @@ def cases_or_usage_error(settings: SweepSettings):
         raise UsageError(str(exc)) from None
 
 
-def check_scheduler(address: str | None) -> None:
-    """Refuse a malformed ``--scheduler`` or a missing Dask before anything is written."""
+def check_scheduler(address: str | None, args) -> None:
+    """Before anything is written: refuse a malformed ``--scheduler``, a missing Dask, an unreachable
+    scheduler, or one without a worker that can take the points (the message says how to start one)."""
     if not address:
         return
     from ..cluster import check_dask, parse_scheduler
+    from ..cluster_checks import ClusterOptions, preflight
 
     try:
-        parse_scheduler(address)
+        kind, where = parse_scheduler(address)
         check_dask()
+        for warning in preflight(kind, where, ClusterOptions.from_args(args)):
+            sys.stderr.write(f"harness: warning: {warning}\n")
     except (ValueError, ImportError) as exc:
         raise UsageError(str(exc)) from None
 
@@ -69,8 +73,8 @@ def run(args) -> int:
         files = RunFiles(args.results_dir, run_id, args.plots_dir)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    writable_dir(args.results_dir, "--results-dir")
-    writable_dir(args.plots_dir, "--plots-dir")
+    writable_dir(args.results_dir, "--results-dir", create=False)
+    writable_dir(args.plots_dir, "--plots-dir", create=False)
     if args.resume:
         settings, meta = resume_settings(files)
         meta.setdefault("resumed_at", []).append(now_iso())
@@ -81,7 +85,7 @@ def run(args) -> int:
         settings, meta = SweepSettings.from_args(args), None
     check_baseline(settings.baseline)
     preset, cases = cases_or_usage_error(settings)
-    check_scheduler(settings.scheduler)
+    check_scheduler(settings.scheduler, args)
     writer = ResultsWriter(files)
     peak = cached_peak(args.results_dir, fresh=getattr(args, "fresh_peak", False))
     if meta is None:
@@ -97,8 +101,10 @@ def run(args) -> int:
         with SweepProgress(total, quiet=args.quiet) as progress:
             if settings.scheduler:
                 from ..cluster import sweep_on_cluster
+                from ..cluster_checks import ClusterOptions
 
-                stats = sweep_on_cluster(settings.scheduler, cases, settings, writer, run_id, done, progress, meta)
+                stats = sweep_on_cluster(settings.scheduler, cases, settings, writer, run_id, done, progress, meta,
+                                         options=ClusterOptions.from_args(args))
             else:
                 stats = run_sweep(cases, settings.backends, settings.timing_config(), writer, run_id=run_id,
                                   done=done, repeats=settings.repeats, peak=peak, settler=settler,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+import time
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -28,6 +29,7 @@ class SweepProgress:
                                   TimeElapsedColumn(), console=console(stderr=True), transient=False,
                                   disable=quiet)
         self._task = self._progress.add_task("starting", total=total)
+        self._printed = (float("-inf"), "")
 
     def __enter__(self):
         self._progress.__enter__()
@@ -39,6 +41,16 @@ class SweepProgress:
     def start(self, backend: str, case) -> None:
         """Show the point being measured."""
         self._progress.update(self._task, description=f"{backend} | {case.name}"[:44])
+
+    def status(self, text: str, every_s: float = 30.0) -> None:
+        """Show a status line (a cluster's queue and workers) as the description; where the bar cannot
+        redraw (not a terminal), print it as a line when it changed, at most every ``every_s`` seconds."""
+        self._progress.update(self._task, description=text)
+        now = time.monotonic()
+        if (not self.quiet and not self._progress.console.is_interactive and text != self._printed[1]
+                and now - self._printed[0] >= every_s):
+            self._progress.console.print(text)
+            self._printed = (now, text)
 
     def step(self, n: int) -> None:
         """Advance the bar by ``n`` measurements."""
