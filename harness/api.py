@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import re
 from pathlib import Path
 
 from .errors import EXIT_INTERRUPTED, UsageError
@@ -145,7 +146,8 @@ def sweep(preset: str = DEFAULT_PRESET, *, backends=None, layers=None, axes=None
     if code == EXIT_INTERRUPTED:
         raise KeyboardInterrupt(errors.getvalue().strip())
     if code != 0:
-        raise ValueError(errors.getvalue().strip().removeprefix("harness: error: ") or f"sweep exited {code}")
+        message = re.sub(r"^harness( \w+)?: error: ", "", errors.getvalue().strip())
+        raise ValueError(message or f"sweep exited with code {code}")
     return Run(RunFiles(results_dir, run_id, plots_dir))
 
 

@@ -216,6 +216,17 @@ def make_parser() -> Parser:
                    help="where --keep leaves the two runs, calibrate-a and calibrate-b (default: results)")
     p.add_argument("--keep", action="store_true", help="keep the two runs instead of a temporary folder")
 
+    p = sub.add_parser("layers", help="write a layer file of a torch model's convolutions (for sweep --layers)",
+                       description="Build a model without weights, run one forward pass on zeros with hooks on "
+                       "every nn.Conv2d, and write a TOML layer file: identical shapes collapse into one layer "
+                       "with a count; convolutions the kernels cannot run (groups, dilation, non-square) are "
+                       "listed as comments with the reason. Needs torch (and torchvision/timm for those refs).")
+    p.add_argument("--from", dest="source", required=True, metavar="REF",
+                   help="torchvision:NAME, timm:NAME, or FILE.py:CALLABLE / MODULE:CALLABLE returning an nn.Module "
+                        "(e.g. examples/models.py:resnet18)")
+    p.add_argument("--input", default="1x3x224x224", metavar="NxCxHxW", help="input shape (default 1x3x224x224)")
+    p.add_argument("--output", default=None, metavar="FILE", help="layer file to write (default: NAME.toml)")
+
     p = sub.add_parser("peak", help="measure this machine's peak GEMM FLOP/s and copy bandwidth",
                        description="Time a large float32/float64 GEMM through BLAS and a large copy; store "
                        "the result in RESULTS_DIR/peak.json for the roofline plot and run metadata.")

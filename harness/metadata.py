@@ -51,18 +51,42 @@ def git_commit() -> str | None:
         return None
 
 
-def _versions() -> dict:
-    import llvmlite
-    import numba
-    import numpy
-    import pandas
+#: module name -> distribution name of the libraries whose versions a run records when they are imported.
+TRACKED = {"numpy": "numpy", "numba": "numba", "llvmlite": "llvmlite", "pandas": "pandas", "scipy": "scipy",
+           "matplotlib": "matplotlib", "threadpoolctl": "threadpoolctl", "torch": "torch", "numba_cuda": "numba-cuda",
+           "distributed": "distributed", "jinja2": "jinja2", "rich": "rich"}
 
-    versions = dict(python=platform.python_version(), numpy=numpy.__version__, numba=numba.__version__,
-                    llvmlite=llvmlite.__version__, pandas=pandas.__version__)
-    torch = sys.modules.get("torch")
-    if torch is not None:
-        versions["torch"] = torch.__version__
+
+def library_versions() -> dict:
+    """Python and every tracked library imported in this process (numpy, numba, ... torch when loaded)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    import llvmlite  # noqa: F401  (always recorded)
+    import numba  # noqa: F401
+    import numpy  # noqa: F401
+    import pandas  # noqa: F401
+
+    versions = {"python": platform.python_version()}
+    for module, dist in TRACKED.items():
+        if module in sys.modules:
+            try:
+                versions[dist] = version(dist)
+            except PackageNotFoundError:
+                versions[dist] = getattr(sys.modules[module], "__version__", "?")
     return versions
+
+
+def cpu_isa() -> str:
+    """The widest x86 vector ISA this CPU reports (AVX-512, AVX2+FMA, AVX, SSE), or the machine name elsewhere."""
+    try:
+        flags = next((line.split(":", 1)[1].split() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                      if line.startswith("flags")), [])
+    except OSError:
+        flags = []
+    for flag, name in (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"), ("sse2", "SSE2")):
+        if flag in flags:
+            return name + ("+FMA" if name == "AVX2" and "fma" in flags else "")
+    return platform.machine()
 
 
 def gpu_info() -> dict | None:
@@ -108,7 +132,8 @@ def collect_metadata(*, run_id: str, command: list[str], preset: str, backends: 
         cpu_model=cpu_model(),
         cpu_count=os.cpu_count(),
         memory_gib=memory_gib(),
-        versions=_versions(),
+        cpu_isa=cpu_isa(),
+        versions=library_versions(),
         numba_threading_layer=threading_layer,
         numba_num_threads=numba.config.NUMBA_NUM_THREADS,
         blas=[{k: v for k, v in info.items() if k in ("internal_api", "version", "num_threads",
@@ -128,4 +153,4 @@ def finish_metadata(meta: dict, stats) -> None:
     except ValueError:
         pass
     meta.update(status="complete", finished_at=now_iso(), wall_s=round(stats.wall_s, 3),
-                points=dict(stats.by_status))
+                points=dict(stats.by_status), versions=library_versions())  # torch & co. are imported by now

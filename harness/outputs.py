@@ -13,6 +13,7 @@ from pathlib import Path
 from .reduction import reduction_of_run
 from .results import RunFiles, read_samples, read_table
 from .settings import TARGET_REL_CI
+from .totals import macs_line, network_totals, total_lines
 from .trust import trust_banner, with_trust
 
 
@@ -27,6 +28,7 @@ class RunView:
     reduction: object = None
     verdicts: list = field(default_factory=list)
     banner: str | None = None
+    totals: list = field(default_factory=list)
 
     @property
     def target_rel_ci(self) -> float:
@@ -52,6 +54,11 @@ def view_of_run(files: RunFiles, meta: dict) -> RunView:
     view.reduction = reduction_of_run(table, samples)
     view.verdicts = verdict_lines(view.reduction)
     view.banner = trust_banner(table, view.target_rel_ci, (meta.get("load_before"), meta.get("load_after")))
+    name = str(meta.get("preset") or files.run_id)
+    view.totals = total_lines(network_totals(table), name)
+    macs = macs_line(table, meta.get("preset"))
+    if macs and view.totals:
+        view.totals.append(f"{name}: {macs}")
     return view
 
 
@@ -73,5 +80,5 @@ def write_outputs(files: RunFiles, meta: dict, *, baseline: str, plots: bool, re
         paths.append(write_run_report(view))
     if not quiet:
         print_summary(view.table, title=f"GFLOP/s, run {files.run_id} (best per case highlighted; ! = untrusted)",
-                      verdicts=view.verdicts, paths=paths, banner=view.banner)
+                      verdicts=view.verdicts, paths=paths, banner=view.banner, totals=view.totals)
     return paths

@@ -9,6 +9,7 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass
 
+from .benchdnn import format_descriptor, parse_descriptor
 from .cases import Case
 from .timing import RoundTimes, TimingConfig
 
@@ -43,8 +44,35 @@ def base_row(run_id: str, backend: str, device: str, case: Case) -> dict:
     except (TypeError, ValueError):
         return row
     row.update(padding=spec.padding, Ho=spec.Ho, Wo=spec.Wo, flops=spec.flops, bytes=spec.bytes,
-               arithmetic_intensity=spec.arithmetic_intensity)
+               arithmetic_intensity=spec.arithmetic_intensity,
+               desc=format_descriptor(spec.N, spec.C, spec.H, spec.W, spec.F, spec.k, spec.stride, spec.padding))
     return row
+
+
+def unsupported_rows(run_id: str, backends, unsupported, dtype: str = "float32", threads: int = 1) -> list[dict]:
+    """``skipped`` rows (one per backend) for the convolutions of a layer file the kernels cannot run.
+
+    ``unsupported`` holds :class:`harness.layerfile.Unsupported` entries (label, reason, desc, count);
+    the shape columns come from parsing the benchdnn descriptor, where it parses.
+    """
+    import kernels
+
+    rows = []
+    for entry in unsupported:
+        try:
+            d = parse_descriptor(entry.desc)
+            shape = dict(N=d.mb, C=d.ic, H=d.ih, W=d.iw, F=d.oc, k=d.kh, stride=d.sh, padding=d.ph, Ho=d.oh,
+                         Wo=d.ow)
+        except ValueError:
+            shape = {}
+        for backend in backends:
+            device = kernels.get_backend(backend).device if backend in kernels.list_backends() else "?"
+            rows.append(dict(run_id=run_id, backend=backend, device=device, case=entry.label, layer=entry.label,
+                             count=entry.count, desc=entry.desc, status="skipped", host=socket.gethostname(),
+                             dtype=dtype, threads=threads,
+                             reason=f"not runnable by convbench's kernels: {entry.reason}"[:MAX_REASON_CHARS],
+                             **shape))
+    return rows
 
 
 def failed_point(run_id: str, backend: str, device: str, case: Case, reason: str) -> PointResult:

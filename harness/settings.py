@@ -90,6 +90,13 @@ class SweepSettings:
         return overrides
 
 
+def unsupported_layers(settings: SweepSettings) -> list:
+    """The convolutions of the settings' layer file the kernels cannot run (benchdnn files), with reasons."""
+    from .layerfile import load_layer_file
+
+    return load_layer_file(settings.layers)[1] if settings.layers else []
+
+
 def resolve_cases(settings: SweepSettings):
     """(preset, cases) for ``settings``; raises ValueError for a bad layer file or too many threads."""
     from .cases import build_cases

@@ -12,7 +12,8 @@ from ..errors import UsageError
 
 #: verb -> module under harness.commands holding its ``run(args)``.
 COMMANDS = {"sweep": "sweep", "list": "listing", "check": "check", "plot": "plot", "report": "report",
-            "peak": "peak", "compare": "compare", "calibrate": "calibrate"}
+            "peak": "peak", "compare": "compare", "calibrate": "calibrate",
+            "layers": "layers"}
 
 
 def run(args) -> int:

@@ -64,6 +64,9 @@ def run(args) -> int:
     from ..peak import cached_peak
     from ..render.console import SweepProgress
     from ..results import ResultsWriter, drop_orphan_samples
+    from ..rows import unsupported_rows
+    from ..settings import unsupported_layers
+    from ..trust import with_trust
     from ..settle import Settler, load_average
     from ..executor import run_sweep
 
@@ -96,6 +99,13 @@ def run(args) -> int:
     writer.write_metadata(meta)
     settler = Settler(settings.settle_s)
     done = drop_orphan_samples(files) if args.resume else set()
+    if not args.resume:
+        first, unsupported_count = (cases[0] if cases else None), 0
+        for row in unsupported_rows(run_id, settings.backends, unsupported_layers(settings),
+                                    dtype=first.dtype if first else "float32", threads=first.threads if first else 1):
+            row["point"] = len(cases) * len(settings.backends) + unsupported_count  # after the measured points
+            unsupported_count += 1
+            writer.append(with_trust(row, settings.target_rel_ci), ())
     total = (len(cases) * len(settings.backends) - len(done)) * settings.repeats
     try:
         with SweepProgress(total, quiet=args.quiet) as progress:

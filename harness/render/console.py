@@ -100,7 +100,7 @@ def print_check(rows: list[dict], title: str) -> None:
 
 
 def print_summary(table, *, title: str, verdicts: list[str], paths: list, reasons: bool = True,
-                  banner: str | None = None) -> None:
+                  banner: str | None = None, totals: list[str] = ()) -> None:
     """The end-of-sweep report: GFLOP/s table, reasons for rows that were not measured, verdict, paths."""
     con = console()
     con.print(gflops_table(table, title))
@@ -114,6 +114,10 @@ def print_summary(table, *, title: str, verdicts: list[str], paths: list, reason
     if banner:
         con.print(f"\n[bold yellow]How far to trust these numbers:[/] {escape(banner)}; "
                   "untrusted cells end in '!' (the table's flags column says why)")
+    if totals:
+        con.print("\n[bold]Network totals (count-weighted):[/]")
+        for line in totals:
+            con.print(f"  {escape(line)}")
     if verdicts:
         con.print("\n[bold]The 1x1 reduction, measured:[/]")
         for line in verdicts:

@@ -186,18 +186,44 @@ def plot_roofline(table, meta: dict, path: Path) -> Path | None:
     return save_figure(fig, path)
 
 
+def per_host(table):
+    """A run across machines draws one series per backend and host."""
+    if "host" in table.columns and table["host"].nunique() > 1:
+        return table.assign(backend=table["backend"] + "@" + table["host"].astype(str))
+    return table
+
+
+def draw(kind: str, table, meta: dict, path: Path | None, *, baseline: str = "numpy", reduction=None):
+    """Draw figure ``kind`` (a name of ``harness.api.FIGURE_KINDS``) to ``path``, or return it open (no path)."""
+    table = per_host(table)
+    if kind == "gflops":
+        return plot_gflops(table, meta, path)
+    if kind == "speedup":
+        return plot_speedup(table, meta, path, baseline=baseline)
+    if kind == "time_vs_work":
+        return plot_time_vs_work(table, meta, path)
+    if kind == "roofline":
+        return plot_roofline(table, meta, path)
+    if kind == "threads":
+        return plot_threads(table, meta, path)
+    if kind == "reduction":
+        return plot_reduction(reduction, meta, path) if reduction is not None else None
+    raise ValueError(f"unknown figure {kind!r}")
+
+
+KINDS = ("gflops", "speedup", "time_vs_work", "roofline", "threads", "reduction")
+
+
 def draw_all(table, meta: dict, out_dir: Path, *, baseline: str = "numpy", reduction=None) -> list[Path]:
     """Draw every figure that applies to this run into ``out_dir``; return the written paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    if "host" in table.columns and table["host"].nunique() > 1:  # a run across machines: one series per host
-        table = table.assign(backend=table["backend"] + "@" + table["host"].astype(str))
-    drawn = [
-        plot_gflops(table, meta, out_dir / "gflops.png"),
-        plot_speedup(table, meta, out_dir / "speedup.png", baseline=baseline),
-        plot_time_vs_work(table, meta, out_dir / "time_vs_work.png"),
-        plot_roofline(table, meta, out_dir / "roofline.png"),
-        plot_threads(table, meta, out_dir / "threads.png"),
-        plot_reduction(reduction, meta, out_dir / "reduction.png") if reduction is not None else None,
-    ]
+    drawn = [draw(kind, table, meta, out_dir / f"{kind}.png", baseline=baseline, reduction=reduction)
+             for kind in KINDS]
     return [p for p in drawn if p is not None]
+
+
+def figure_of(kind: str, view):
+    """Figure ``kind`` of a :class:`harness.outputs.RunView`, open (for a notebook), or None if it does not apply."""
+    baseline = (view.meta.get("settings") or {}).get("baseline", "numpy")
+    return draw(kind, view.table, view.meta, None, baseline=baseline, reduction=view.reduction)

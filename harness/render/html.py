@@ -47,7 +47,7 @@ def _env():
 
 def _machine_rows(meta: dict) -> list[tuple[str, str]]:
     peak = meta.get("peak") or {}
-    rows = [("host", meta.get("host")), ("CPU", f"{meta.get('cpu_model')} x {meta.get('cpu_count')}"),
+    rows = [("host", meta.get("host")), ("CPU", f"{meta.get('cpu_model')} x {meta.get('cpu_count')}" + (f", {meta['cpu_isa']}" if meta.get('cpu_isa') else "")),
             ("memory", f"{meta.get('memory_gib')} GiB"), ("GPU", meta.get("gpu") or "none"),
             ("platform", meta.get("platform")), ("git commit", meta.get("git_commit")),
             ("Numba threading", f"{meta.get('numba_threading_layer')}, {meta.get('numba_num_threads')} threads"),
@@ -72,6 +72,22 @@ def cell_css(cell) -> str:
     return " ".join(classes)
 
 
+def summary_rows(table) -> tuple[list[str], list[dict]]:
+    """(backends, rows) of the summary grid as the templates want them (text, CSS classes, flags tooltip)."""
+    backends, grid = summary_grid(table)
+    return backends, [{"case": r.case, "mflop": r.mflop,
+                       "cells": [{"text": c.text, "css": cell_css(c), "title": c.flags} for c in r.cells]}
+                      for r in grid]
+
+
+def run_summary_html(view, totals=None) -> str:
+    """A run's summary for a notebook cell: banner, totals, verdicts and the GFLOP/s grid (no figures)."""
+    backends, summary = summary_rows(view.table)
+    return _env().get_template("summary.html").render(
+        run_id=view.files.run_id, meta=view.meta, machine=machine_name(view.meta), banner=view.banner,
+        totals=view.totals, verdicts=view.verdicts, backends=backends, summary=summary)
+
+
 def data_uri(path: Path) -> str:
     """A PNG as a ``data:`` URI, so the page carries its figures and can be mailed as one file."""
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
@@ -80,16 +96,14 @@ def data_uri(path: Path) -> str:
 def write_run_report(view) -> Path:
     """Render ``plots/RUN_ID/index.html`` (figures embedded) from a :class:`harness.outputs.RunView`."""
     files, meta, table = view.files, view.meta, view.table
-    backends, grid = summary_grid(table)
-    summary = [{"case": r.case, "mflop": r.mflop,
-                "cells": [{"text": c.text, "css": cell_css(c), "title": c.flags} for c in r.cells]} for r in grid]
+    backends, summary = summary_rows(table)
     figures = [{"name": stem, "src": data_uri(files.plots / f"{stem}.png"), "title": title, "caption": caption}
                for stem, title, caption in FIGURES if (files.plots / f"{stem}.png").is_file()]
     problems = table[table["status"] != "ok"][["status", "backend", "case", "reason"]].to_dict("records")
     counts = ", ".join(f"{n} {s}" for s, n in table["status"].value_counts().items())
     html = _env().get_template("report.html").render(
         run_id=files.run_id, meta=meta, machine=machine_name(meta), counts=counts, verdicts=view.verdicts,
-        banner=view.banner,
+        banner=view.banner, totals=view.totals,
         backends=backends, summary=summary, figures=figures, problems=problems,
         machine_rows=_machine_rows(meta), command=meta.get("command", ""), table_path=str(files.table))
     files.plots.mkdir(parents=True, exist_ok=True)

@@ -42,9 +42,12 @@ def ok_rows(table):
     return table[table["status"] == "ok"]
 
 
-def save_figure(fig, path: Path) -> Path:
-    """Lay out, write and close ``fig``; return ``path``."""
+def save_figure(fig, path: Path | None):
+    """Lay out ``fig``; write it to ``path`` and close it, returning ``path`` - or, with no path (a notebook
+    asked for the figure), return the open Figure itself."""
     fig.tight_layout()
+    if path is None:
+        return fig
     fig.savefig(path, dpi=110)
     pyplot().close(fig)
     return path

@@ -1,0 +1,41 @@
+"""``harness layers --from REF``: a layer file of a real model's convolutions, for ``sweep --layers``.
+
+REF is ``torchvision:NAME``, ``timm:NAME`` or ``FILE.py:CALLABLE`` / ``MODULE:CALLABLE`` (any factory
+returning a ``torch.nn.Module``). The model is built without weights and run once on zeros with
+hooks on every ``nn.Conv2d``; identical shapes collapse into one layer with a ``count``, and
+convolutions the kernels cannot run are kept as comments with the reason.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ..errors import UsageError
+from .common import writable_file
+
+
+def default_output(ref: str) -> str:
+    """``resnet18.toml`` for ``torchvision:resnet18`` or ``examples/models.py:resnet18``."""
+    name = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(ref).rpartition(":")[2]) or "model"
+    return f"{name}.toml"
+
+
+def run(args) -> int:
+    """Capture the model's convolutions, write the layer file, print what it holds."""
+    from ..capture import CaptureError, capture_layers, model_from_ref, parse_input_shape, write_layer_file
+
+    output = writable_file(args.output or default_output(args.source), "--output")
+    try:
+        shape = parse_input_shape(args.input)
+        captured = capture_layers(model_from_ref(args.source), shape)
+        path = write_layer_file(captured, output, source=args.source)
+    except CaptureError as exc:
+        raise UsageError(str(exc)) from None
+    runnable = [c for c in captured if c.reason is None]
+    calls = sum(c.count for c in captured)
+    macs = sum(c.count * c.N * c.F * c.C * c.k[0] * c.k[1] * c.Ho * c.Wo for c in runnable)
+    print(f"{args.source} at {args.input}: {calls} convolution calls, {len(captured)} distinct shapes, "
+          f"{len(runnable)} runnable ({macs / 1e9:.3g} G multiply-adds), {len(captured) - len(runnable)} "
+          f"not runnable (listed as comments)\nwrote {Path(path)}\n"
+          f"measure it: python -m harness sweep --layers {Path(path)}")
+    return 0
