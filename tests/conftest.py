@@ -40,3 +40,23 @@ def make_inputs(rng, N, C, H, W, F, k, dtype="float32"):
     x = rng.uniform(-1.0, 1.0, (N, C, H, W)).astype(dtype)
     w = rng.uniform(-1.0, 1.0, (F, C, k, k)).astype(dtype)
     return x, w
+
+
+def seed_peak(results_dir) -> None:
+    """Store a plausible peak for this machine in ``results_dir`` so a test sweep does not measure one."""
+    from harness.metadata import cpu_model
+    from harness.peak import save_peak
+    from harness.threads import max_threads
+
+    save_peak(results_dir, dict(cpu_model=cpu_model(), threads=max_threads(), measured_at="test", seconds=0,
+                                gemm_gflops={"float32": 1e4, "float64": 5e3}, gemm_spread={}, copy_gbytes_per_s=1e3,
+                                copy_spread=0))
+
+
+@pytest.fixture
+def results_dir(tmp_path):
+    """A results folder with this machine's peak already stored (test sweeps skip measuring it)."""
+    path = tmp_path / "results"
+    path.mkdir()
+    seed_peak(path)
+    return path
