@@ -1,6 +1,8 @@
 """The CLI end to end: the smoke preset through `python -m harness` into tmp dirs, and every bad request."""
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import signal
@@ -17,6 +19,7 @@ import pytest
 import kernels
 from harness.cli import main
 from harness.results import COLUMNS, SAMPLE_COLUMNS
+from tests.conftest import seed_peak
 
 ROOT = Path(__file__).resolve().parent.parent
 METADATA_KEYS = {"command", "preset", "started_at", "finished_at", "git_commit", "host", "cpu_model", "cpu_count",
@@ -32,9 +35,14 @@ def harness(*args, cwd=ROOT, **kw):
 
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
+    """The smoke preset through the CLI's main(), in-process (the subprocess route is tested by resume/--help)."""
     tmp = tmp_path_factory.mktemp("smoke")
-    proc = harness("sweep", "--preset", "smoke", "--budget-s", "0.3", "--results-dir", str(tmp / "results"),
-                   "--plots-dir", str(tmp / "plots"), "--run-id", "smoke-test")
+    seed_peak(tmp / "results")
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["sweep", "--preset", "smoke", "--budget-s", "0.3", "--settle-s", "0.2",
+                     "--results-dir", str(tmp / "results"), "--plots-dir", str(tmp / "plots"), "--run-id", "smoke-test"])
+    proc = subprocess.CompletedProcess([], code, out.getvalue(), err.getvalue())
     assert proc.returncode == 0, proc.stderr
     return tmp, proc
 
@@ -127,9 +135,11 @@ def test_check_passes_on_smoke(tmp_path):
 
 def test_interrupted_sweep_resumes_without_losing_or_repeating_points(tmp_path):
     args = ["--results-dir", str(tmp_path / "r"), "--plots-dir", str(tmp_path / "p")]
+    seed_peak(tmp_path / "r")
     table = tmp_path / "r" / "resume-me.csv"
     proc = subprocess.Popen([sys.executable, "-m", "harness", "sweep", "--preset", "smoke", "--budget-s", "0.3",
-                             "--backends", "numpy,numba-cpu,naive", "--run-id", "resume-me", "--quiet", *args],
+                             "--backends", "numpy,numba-cpu,naive", "--run-id", "resume-me", "--quiet",
+                             "--settle-s", "0", *args],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120
     while time.time() < deadline and (not table.exists() or len(table.read_text().splitlines()) < 4):

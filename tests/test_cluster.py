@@ -10,18 +10,20 @@ import pytest
 
 from harness.cli import main
 from harness.cluster import parse_scheduler
+from tests.conftest import seed_peak
 from tests.test_cli import harness
 
 pytest.importorskip("distributed", reason="the 'dask' extra is not installed")
 KILLER = Path(__file__).parent / "data" / "killer_plugin.py"
 ONE_LAYER = Path(__file__).parent / "data" / "one_layer.toml"
 COMMON = ["sweep", "--preset", "smoke", "--backends", "numpy,naive,numba-cpu", "--budget-s", "0.3", "--quiet",
-          "--no-plots", "--no-report"]
+          "--no-plots", "--no-report", "--settle-s", "0"]
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cluster")
+    seed_peak(tmp)
     for run_id, extra in (("local", []), ("dask", ["--scheduler", "local:2"])):
         proc = harness(*COMMON, "--results-dir", str(tmp), "--run-id", run_id, *extra)
         assert proc.returncode == 0, proc.stderr

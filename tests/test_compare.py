@@ -161,3 +161,17 @@ def test_bad_input_exits_2(tmp_path, capsys, problem):
             compare_runs(resolve_run("base", tmp_path), resolve_run("base", tmp_path))
         else:
             resolve_run(ref, tmp_path)
+
+
+def test_calibrate_runs_an_aa_test_and_reports_false_alarms_per_threshold(results_dir, capsys):
+    code = main(["calibrate", "--preset", "smoke", "--backends", "numpy", "--budget-s", "0.05",
+                 "--results-dir", str(results_dir), "--keep"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "A/A calibration: preset smoke measured twice" in out and "false alarms" in out
+    for threshold in ("2%", "10%", "50%"):
+        assert threshold in out
+    assert (results_dir / "calibrate-a.csv").is_file() and (results_dir / "calibrate-b.csv").is_file()
+    # the table is what compare says of the two runs: never a regression verdict between unchanged runs at 50%
+    result = compare_runs(RunFiles(results_dir, "calibrate-a"), RunFiles(results_dir, "calibrate-b"), 0.5)
+    assert not result["verdict"].isin(["slower", "broken"]).any()

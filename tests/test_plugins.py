@@ -14,6 +14,7 @@ from harness.cli import main
 from harness.layerfile import LayerFileError, load_layers
 from harness.plugins import PluginError, load_plugin, plugin_refs
 from harness.results import COLUMNS
+from tests.conftest import seed_peak
 from tests.test_cli import harness
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -143,6 +144,7 @@ def test_list_shows_the_layers_and_their_flops(capsys):
 def test_example_plugin_and_layers_end_to_end(tmp_path):
     """The example plugin and layer file through sweep, check, compare and plot, like built-in rows."""
     results, plots = tmp_path / "results", tmp_path / "plots"
+    seed_peak(results)
     common = ["--plugin", str(EXAMPLE_PLUGIN), "--layers", str(EXAMPLE_LAYERS)]
     listed = harness("list", "--plugin", str(EXAMPLE_PLUGIN))
     assert listed.returncode == 0 and "fft" in listed.stdout
@@ -150,7 +152,7 @@ def test_example_plugin_and_layers_end_to_end(tmp_path):
     assert check.returncode == 0, check.stdout + check.stderr
     for run_id in ("one", "two"):
         sweep = harness("sweep", *common, "--backends", "numpy,fft", "--axis", "H=9", "--axis", "W=9",
-                        "--budget-s", "0.1", "--repeats", "1", "--results-dir", str(results),
+                        "--budget-s", "0.1", "--repeats", "1", "--settle-s", "0", "--results-dir", str(results),
                         "--plots-dir", str(plots), "--run-id", run_id, "--quiet")
         assert sweep.returncode == 0, sweep.stderr
     table = pd.read_csv(results / "one.csv")
@@ -166,5 +168,5 @@ def test_example_plugin_and_layers_end_to_end(tmp_path):
     meta = json.loads((results / "one.json").read_text())
     assert meta["settings"]["plugins"] == [str(EXAMPLE_PLUGIN)]
     compare = harness("compare", "one", "two", "--results-dir", str(results))
-    assert compare.returncode in (0, 1) and "fft" in compare.stdout
+    assert compare.returncode in (0, 1, 3) and "fft" in compare.stdout
     assert harness("plot", str(results / "one.csv"), "--plots-dir", str(tmp_path / "again")).returncode == 0

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..errors import EXIT_REGRESSION, UsageError
 from ..settings import CHECK_BUDGET_S, SweepSettings
-from .executor import cases_or_usage_error
+from .sweep import cases_or_usage_error
 
 
 def run(args) -> int:
