@@ -17,7 +17,7 @@ from .results import RunFiles, check_run_id, read_metadata
 from .settings import DEFAULT_PRESET
 
 #: Figures ``Run.plot`` can draw (the PNG names of a run's plots folder).
-FIGURE_KINDS = ("gflops", "speedup", "reduction", "roofline", "time_vs_work", "threads")
+FIGURE_KINDS = ("gflops", "speedup", "reduction", "breakdown", "roofline", "time_vs_work", "threads")
 
 
 class Run:

@@ -51,7 +51,7 @@ def view_of_run(files: RunFiles, meta: dict) -> RunView:
         view.table = table = pd.DataFrame(rows, columns=list(table.columns) + [
             c for c in ("flags", "trusted") if c not in table.columns])
     view.table["flags"] = ["" if not isinstance(f, str) else f for f in view.table["flags"]]
-    view.reduction = reduction_of_run(table, samples)
+    view.reduction = reduction_of_run(table, samples, meta.get("peak"))
     view.verdicts = verdict_lines(view.reduction)
     view.banner = trust_banner(table, view.target_rel_ci, (meta.get("load_before"), meta.get("load_after")))
     name = str(meta.get("preset") or files.run_id)

@@ -21,7 +21,8 @@ import numpy as np
 REDUCTION_COLUMNS = ["backend", "branch", "N", "dtype", "threads", "flops_direct", "flops_reduced",
                      "flop_saving", "time_direct_s", "time_reduced_s", "time_saving", "time_saving_lo",
                      "time_saving_hi", "efficiency", "efficiency_lo", "efficiency_hi", "trusted",
-                     "gflops_direct", "gflops_reduce", "gflops_conv", "time_reduce_s", "time_conv_s"]
+                     "gflops_direct", "gflops_reduce", "gflops_conv", "time_reduce_s", "time_conv_s",
+                     "flops_reduce", "flops_conv", "bytes_direct", "bytes_reduce", "bytes_conv"]
 GROUP = ["backend", "branch", "N", "dtype", "threads"]
 ROLES = ("direct", "reduce", "conv")
 #: Bootstrap resamples per branch and backend (seeded: the same run always gives the same interval).
@@ -88,12 +89,18 @@ def reduction_table(table, samples=None):
                          efficiency_hi=hi / flop_saving,
                          trusted=all(is_trusted(r) for r in (direct, reduce, conv)),
                          gflops_direct=direct["gflops"], gflops_reduce=reduce["gflops"], gflops_conv=conv["gflops"],
-                         time_reduce_s=reduce["time_s"], time_conv_s=conv["time_s"]))
+                         time_reduce_s=reduce["time_s"], time_conv_s=conv["time_s"],
+                         flops_reduce=int(reduce["flops"]), flops_conv=int(conv["flops"]),
+                         bytes_direct=int(direct["bytes"]), bytes_reduce=int(reduce["bytes"]),
+                         bytes_conv=int(conv["bytes"])))
     return pd.DataFrame(rows, columns=REDUCTION_COLUMNS)
 
 
-def reduction_of_run(table, samples=None):
-    """The reduction table of a run, or None when the run holds no reduce/direct branches."""
+def reduction_of_run(table, samples=None, peak: dict | None = None):
+    """The reduction table of a run with where the saving went (:mod:`harness.breakdown`), or None when the
+    run holds no reduce/direct branches."""
+    from .breakdown import add_parts
+
     if "role" not in table.columns or not table["role"].notna().any():
         return None
-    return reduction_table(table, samples)
+    return add_parts(reduction_table(table, samples), table, peak)

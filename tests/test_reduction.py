@@ -10,7 +10,7 @@ from harness.render.verdicts import verdict_lines
 
 
 def _row(backend, case, role, flops, time_s, status="ok", N=1, trusted=True):
-    return dict(backend=backend, case=case, branch="3a 5x5", role=role, flops=flops, time_s=time_s,
+    return dict(backend=backend, case=case, branch="3a 5x5", role=role, flops=flops, bytes=flops // 4, time_s=time_s,
                 gflops=flops / time_s / 1e9 if time_s else None, status=status, N=N, dtype="float32", threads=2,
                 trusted=trusted)
 
@@ -63,11 +63,9 @@ def test_interval_from_known_samples_covers_the_ratio():
 
 def test_verdict_reads_with_interval_share_and_registry_order():
     lines = verdict_lines(reduction_table(TABLE, _samples(TABLE)))
-    assert len(lines) == 1
-    line = lines[0]
-    assert line.startswith("3a 5x5 branch: 10.0x fewer FLOPs; time saved 2.0x [")
-    assert "on naive = 20% of the FLOP saving" in line and "on numpy = 40% of the FLOP saving" in line
-    assert line.index("on naive") < line.index("on numpy")  # registry order, not by size
+    assert len(lines) == 2
+    assert lines[0].startswith("3a 5x5 branch: 10.0x fewer FLOPs; time saved 2.0x [")
+    assert "on naive = 20% of the FLOP saving" in lines[0] and "on numpy = 40% of the FLOP saving" in lines[1]
 
 
 def test_impossible_saving_is_flagged_and_untrusted_says_so():
@@ -78,7 +76,7 @@ def test_impossible_saving_is_flagged_and_untrusted_says_so():
     ])
     red = reduction_table(table, _samples(table))
     assert not red["trusted"].iloc[0]
-    line = verdict_lines(red)[0]
+    line = verdict_lines(red)[-1]
     assert "50.0x [" in line and "MORE than the FLOP saving" in line and "untrusted" in line
 
 
@@ -95,3 +93,22 @@ def test_incomplete_branch_is_left_out():
     ])
     assert reduction_table(table).empty
     assert verdict_lines(reduction_table(table)) == []
+
+
+def test_where_the_saving_goes_adds_up_and_names_its_parts():
+    from harness.breakdown import add_parts, per_call_cost
+
+    # every call costs 0.5 s of overhead plus 1 s per 100 FLOPs, except the reduce, 3x slower per FLOP
+    rows = [_row("numpy", "direct", "direct", 1000, 0.5 + 10.0), _row("numpy", "reduce", "reduce", 40, 0.5 + 1.2),
+            _row("numpy", "conv", "conv", 60, 0.5 + 0.6), _row("numpy", "other", None, 500, 0.5 + 5.0)]
+    rows[-1]["branch"] = None
+    table = pd.DataFrame(rows)
+    assert per_call_cost(table[table["role"] != "reduce"], "numpy", "float32", 2) == pytest.approx(0.5)
+    peak = {"gemm_gflops": {"float32": 1e-7}, "copy_gbytes_per_s": 1e-9}
+    red = add_parts(reduction_table(table), table, peak).iloc[0]
+    assert red["lost_s"] == pytest.approx(red["lost_reduce_s"] + red["lost_conv_s"] + red["lost_call_s"])
+    assert red["lost_s"] == pytest.approx(red["time_reduced_s"] - red["ideal_s"])
+    assert red["lost_reduce_s"] > 0.5 and red["lost_call_s"] > 0
+    assert red["predicted_saving"] > 1 and red["reduce_bound_s"] > 0
+    line = verdict_lines(add_parts(reduction_table(table), table, peak))
+    assert "at best" in line[0] and "lost to: the 1x1 reduce" in line[1] and "per-call cost" in line[1]

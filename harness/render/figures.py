@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from .plotting import backend_colors, is_trusted, ok_rows, plain, pyplot, save_figure, title
+from .breakdown_figure import plot_breakdown
 from .reduction_figure import plot_reduction
 
 
@@ -208,10 +209,12 @@ def draw(kind: str, table, meta: dict, path: Path | None, *, baseline: str = "nu
         return plot_threads(table, meta, path)
     if kind == "reduction":
         return plot_reduction(reduction, meta, path) if reduction is not None else None
+    if kind == "breakdown":
+        return plot_breakdown(reduction, meta, path) if reduction is not None else None
     raise ValueError(f"unknown figure {kind!r}")
 
 
-KINDS = ("gflops", "speedup", "time_vs_work", "roofline", "threads", "reduction")
+KINDS = ("gflops", "speedup", "time_vs_work", "roofline", "threads", "reduction", "breakdown")
 
 
 def draw_all(table, meta: dict, out_dir: Path, *, baseline: str = "numpy", reduction=None) -> list[Path]:

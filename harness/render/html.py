@@ -17,12 +17,17 @@ from .summary import summary_grid
 
 #: (file stem, title, two-line caption) for every figure a run may have, in page order.
 FIGURES = [
+    ("reduction", "1x1 reduction: how much of the FLOP saving became time saving",
+     "Per branch (labelled with its FLOP saving), the share of it each backend realised as time saving, with the "
+     "95% bootstrap interval; 100% (dashed) = fully realised. Labels: the time saving. Hollow: untrusted rows; "
+     "triangles: beyond the capped axis, value written."),
     ("gflops", "Throughput per layer and backend",
-     "GFLOP/s of every backend on every layer, log scale: longer bars are faster. "
-     "A backend missing from a row did not run there; the table of points not measured says why."),
-    ("reduction", "1x1 reduction: FLOPs saved vs time saved",
-     "Hatched: how many times fewer FLOPs the 1x1 reduce + kxk pair needs than the direct kxk. "
-     "Coloured: how many times less time it really took per backend; shorter than hatched = saving lost."),
+     "GFLOP/s of every backend on every layer (a dot per backend, log scale, 95% CI): further right is faster. "
+     "Hollow dots are untrusted rows. A backend missing from a row did not run there; the table below says why."),
+    ("breakdown", "Where the FLOP saving goes",
+     "Per branch and backend: the direct kxk layer, the 1x1 reduce + kxk pair (stacked), and the ideal - the pair "
+     "at the direct layer's GFLOP/s. The gap between the stacked bar and the ideal is the lost part of the saving; "
+     "the verdict splits it into the reduce, the small-C conv and per-call cost."),
     ("speedup", "Speedup relative to the baseline",
      "Each backend's time divided into the baseline's, per layer, log scale. "
      "Right of the black line at 1 is faster than the baseline."),
@@ -47,7 +52,8 @@ def _env():
 
 def _machine_rows(meta: dict) -> list[tuple[str, str]]:
     peak = meta.get("peak") or {}
-    rows = [("host", meta.get("host")), ("CPU", f"{meta.get('cpu_model')} x {meta.get('cpu_count')}" + (f", {meta['cpu_isa']}" if meta.get('cpu_isa') else "")),
+    isa = f", {meta['cpu_isa']}" if meta.get("cpu_isa") else ""
+    rows = [("host", meta.get("host")), ("CPU", f"{meta.get('cpu_model')} x {meta.get('cpu_count')}{isa}"),
             ("memory", f"{meta.get('memory_gib')} GiB"), ("GPU", meta.get("gpu") or "none"),
             ("platform", meta.get("platform")), ("git commit", meta.get("git_commit")),
             ("Numba threading", f"{meta.get('numba_threading_layer')}, {meta.get('numba_num_threads')} threads"),

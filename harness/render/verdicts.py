@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import math
 
+from ..breakdown import loss_text
+
 
 def backend_order(backends) -> list[str]:
     """``backends`` in the registry's order (unknown ones, e.g. plugins from old runs, after it, sorted)."""
@@ -30,11 +32,14 @@ def saving_text(r) -> str:
                  "spot, not a saving the reduction earns)")
     if not r.trusted:
         text += " (untrusted: a row of this branch is flagged)"
+    if hasattr(r, "lost_s") and r.lost_s == r.lost_s and not beyond:
+        text += f"; {loss_text(r)}"
     return text
 
 
 def verdict_lines(reduction) -> list[str]:
-    """One sentence per branch (and batch/dtype/threads when they vary), backends in registry order."""
+    """One sentence per branch (and batch/dtype/threads when they vary) and backend, backends in registry
+    order, after the branch's roofline prediction when the run has a peak."""
     if reduction is None or reduction.empty:
         return []
     lines = []
@@ -44,7 +49,11 @@ def verdict_lines(reduction) -> list[str]:
         key = key if isinstance(key, tuple) else (key,)
         where = ", ".join(f"{c}={v}" for c, v in zip(varying, key[1:]))
         group = group.assign(_order=group["backend"].map(order.index)).sort_values("_order")
-        per_backend = "; ".join(saving_text(r) for r in group.itertuples())
         label = f"{key[0]} branch" + (f" ({where})" if where else "")
-        lines.append(f"{label}: {group['flop_saving'].iloc[0]:.1f}x fewer FLOPs; time saved {per_backend}")
+        head = f"{label}: {group['flop_saving'].iloc[0]:.1f}x fewer FLOPs"
+        predicted = group["predicted_saving"].iloc[0] if "predicted_saving" in group else math.nan
+        if predicted == predicted:
+            lines.append(f"{head}; at best {predicted:.1f}x less time on this machine (roofline bound of each "
+                         "layer from the measured peak)")
+        lines += [f"{head}; time saved {saving_text(r)}" for r in group.itertuples()]
     return lines

@@ -1,0 +1,95 @@
+"""Where the lost part of the FLOP saving goes: the reduction study split into parts, and the roofline prediction.
+
+For a branch on one backend, the FLOP-proportional ideal is the reduced pair run at the direct
+layer's GFLOP/s: ``ideal_s = (flops_reduce + flops_conv) / (flops_direct / time_direct_s)``. What the
+pair takes beyond it, ``lost_s = time_reduced_s - ideal_s``, splits exactly into:
+
+- ``lost_reduce_s``: the 1x1 reduce running below the direct layer's throughput (it does few FLOPs
+  per byte: its roofline bound, ``reduce_bound_s``, is usually the memory roof);
+- ``lost_conv_s``: the kxk convolution on few input channels running below it;
+- ``lost_call_s``: fixed per-call cost - the pair makes two calls where the direct makes one. Each
+  backend's per-call cost ``call_s`` is the intercept of a fit ``time_s = call_s + flops / rate``
+  over all its timed rows in the run (weighted by 1/time, so small layers count), clipped at 0.
+
+With ``c = call_s`` and ``F`` the FLOPs: ``lost_call_s = 2c - c (F_reduce + F_conv) / F_direct``,
+``lost_reduce_s = time_reduce_s - F_reduce / rate_direct - c (1 - F_reduce / F_direct)`` and
+likewise for the conv, so the three add up to ``lost_s``. A part can be negative (that layer ran
+faster per FLOP than the direct one).
+
+The prediction: each layer's best time on this machine is its roofline bound, ``max(flops / peak
+GFLOP/s, bytes / copy GB/s)``; ``predicted_saving`` is the direct layer's bound over the pair's.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+PART_COLUMNS = ["ideal_s", "lost_s", "lost_reduce_s", "lost_conv_s", "lost_call_s", "call_s",
+                "reduce_bound_s", "reduce_memory_bound", "predicted_saving"]
+
+
+def per_call_cost(table, backend: str, dtype: str, threads) -> float:
+    """Intercept of ``time_s = call_s + flops * b`` over a backend's timed rows (weights 1/time), >= 0."""
+    rows = table[(table["backend"] == backend) & (table["status"] == "ok") & (table["dtype"] == dtype)
+                 & (table["threads"].astype(str) == str(threads))]
+    if len(rows) < 3 or rows["flops"].nunique() < 2:
+        return 0.0
+    t = rows["time_s"].to_numpy(float)
+    design = np.column_stack([np.ones_like(t), rows["flops"].to_numpy(float)]) / t[:, None]
+    (call_s, _), *_ = np.linalg.lstsq(design, np.ones_like(t), rcond=None)
+    return max(float(call_s), 0.0)
+
+
+def roofline_bound_s(flops: float, nbytes: float, peak: dict | None, dtype: str) -> float:
+    """A layer's best time on this machine: max(flops / GEMM peak, bytes / copy bandwidth); NaN without a peak."""
+    gflops = ((peak or {}).get("gemm_gflops") or {}).get(dtype)
+    bandwidth = (peak or {}).get("copy_gbytes_per_s")
+    if not gflops or not bandwidth:
+        return math.nan
+    return max(flops / (gflops * 1e9), nbytes / (bandwidth * 1e9))
+
+
+def parts(r: dict, call_s: float) -> dict:
+    """The ideal time and the three lost parts of one reduction row (see the module docstring)."""
+    f_d, f_r, f_c = r["flops_direct"], r["flops_reduce"], r["flops_conv"]
+    rate = f_d / r["time_direct_s"]
+    ideal = (f_r + f_c) / rate
+    lost_call = 2 * call_s - call_s * (f_r + f_c) / f_d
+    lost_reduce = r["time_reduce_s"] - f_r / rate - call_s * (1 - f_r / f_d)
+    lost_conv = r["time_conv_s"] - f_c / rate - call_s * (1 - f_c / f_d)
+    return dict(ideal_s=ideal, lost_s=r["time_reduced_s"] - ideal, lost_reduce_s=lost_reduce,
+                lost_conv_s=lost_conv, lost_call_s=lost_call, call_s=call_s)
+
+
+def add_parts(reduction, table, peak: dict | None = None):
+    """``reduction`` (from :func:`harness.reduction.reduction_table`) with ``PART_COLUMNS`` filled in."""
+    if reduction is None or reduction.empty:
+        return reduction
+    rows = []
+    calls: dict = {}
+    for r in reduction.to_dict("records"):
+        key = (r["backend"], r["dtype"], r["threads"])
+        if key not in calls:
+            calls[key] = per_call_cost(table, *key)
+        row = dict(r, **parts(r, calls[key]))
+        bounds = [roofline_bound_s(r[f"flops_{role}"], r[f"bytes_{role}"], peak, r["dtype"])
+                  for role in ("direct", "reduce", "conv")]
+        memory = (r["bytes_reduce"] / ((peak or {}).get("copy_gbytes_per_s") or math.inf) >
+                  r["flops_reduce"] / ((((peak or {}).get("gemm_gflops") or {}).get(r["dtype"]) or math.inf)))
+        row.update(reduce_bound_s=bounds[1], reduce_memory_bound=bool(memory),
+                   predicted_saving=bounds[0] / (bounds[1] + bounds[2]))
+        rows.append(row)
+    import pandas as pd
+
+    return pd.DataFrame(rows, columns=list(reduction.columns) + [c for c in PART_COLUMNS if c not in reduction])
+
+
+def loss_text(r) -> str:
+    """"lost to: reduce 40%, small-C conv 35%, per-call cost 25%" (shares of the lost time, adding to 100%)."""
+    if not r.lost_s > 0:
+        return "nothing lost: the pair ran at least as fast per FLOP as the direct layer"
+    shares = [100 * getattr(r, part) / r.lost_s for part in ("lost_reduce_s", "lost_conv_s", "lost_call_s")]
+    memory = ", memory-bound" if r.reduce_memory_bound else ""
+    return (f"lost to: the 1x1 reduce{memory} {shares[0]:.0f}%, the small-C conv {shares[1]:.0f}%, "
+            f"per-call cost {shares[2]:.0f}%")
