@@ -8,10 +8,13 @@ describe a convolution's shape; ``AXES`` adds what a sweep can vary besides;
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
-#: The fields that describe one convolution's shape, in table order (ConvSpec's fields less dtype).
-SHAPE_FIELDS = ("N", "C", "H", "W", "F", "k", "stride", "padding")
+from kernels import ConvSpec
+
+#: The fields that describe one convolution's shape, in table order: ConvSpec's fields less dtype (one source).
+SHAPE_FIELDS = tuple(f.name for f in dataclasses.fields(ConvSpec) if f.name != "dtype")
 #: Axes a sweep can vary, in table order.
 AXES = SHAPE_FIELDS + ("dtype", "threads")
 #: Columns of a run table that identify a point (padding is derived from the case, so not part of it).
@@ -43,6 +46,9 @@ class Layer:
     count: int = 1
 
     def __post_init__(self) -> None:
+        missing = [name for name in SHAPE_FIELDS if not hasattr(self, name)]
+        if missing:  # ConvSpec gained a shape field that Layer does not carry yet
+            raise TypeError(f"Layer lacks shape field(s) {missing} of kernels.ConvSpec")
         if self.role not in ROLES:
             raise ValueError(f"layer {self.label!r}: role must be one of {ROLES}, got {self.role!r}")
         if (self.branch is None) != (self.role is None):

@@ -1,0 +1,79 @@
+"""Argument types of the CLI: each parses one option's text or raises ``ArgumentTypeError`` naming the problem.
+
+And :class:`Parser`, whose errors are one line on stderr with exit code 2. Cheap to import:
+no numba, pandas or torch (``--help`` stays fast).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import kernels
+
+from .errors import EXIT_USAGE
+from .presets import build_presets
+
+
+class Parser(argparse.ArgumentParser):
+    """ArgumentParser whose errors are one line on stderr and exit code 2 (no usage dump)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        sys.stderr.write(f"{self.prog}: error: {message}\n")
+        sys.exit(EXIT_USAGE)
+
+
+def backend_list(text: str) -> list[str]:
+    """Parse ``a,b`` into registered backend names (argparse type)."""
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    unknown = [n for n in names if n not in kernels.list_backends()]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown backend(s) {', '.join(map(repr, unknown)) or '(none given)'}; "
+            f"choose from: {', '.join(kernels.list_backends())}")
+    return list(dict.fromkeys(names))
+
+
+def preset_name(text: str) -> str:
+    """A known preset name (argparse type)."""
+    presets = build_presets()
+    if text not in presets:
+        raise argparse.ArgumentTypeError(f"unknown preset {text!r}; choose from: {', '.join(presets)}")
+    return text
+
+
+def axis(text: str) -> tuple[str, tuple]:
+    """``NAME=v1,v2`` (argparse type)."""
+    from .cases import parse_axis
+
+    try:
+        return parse_axis(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def number(text: str, cast, minimum, strict: bool):
+    """``text`` as a finite ``cast`` (int/float) >= ``minimum`` (> with ``strict``), else ArgumentTypeError."""
+    try:
+        value = cast(text)
+    except (ValueError, OverflowError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if cast is int else 'a number'}") from None
+    if value != value or value in (float("inf"), float("-inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text}")
+    if value < minimum or (strict and value == minimum):
+        raise argparse.ArgumentTypeError(f"must be {'>' if strict else '>='} {minimum}, got {text}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """A float > 0 (argparse type)."""
+    return number(text, float, 0, strict=True)
+
+
+def non_negative_float(text: str) -> float:
+    """A float >= 0 (argparse type)."""
+    return number(text, float, 0, strict=False)
+
+
+def positive_int(text: str) -> int:
+    """An int >= 1 (argparse type)."""
+    return number(text, int, 1, strict=False)
