@@ -1,0 +1,183 @@
+"""Two convolutions in a row ("reduce, then convolve"): ChainSpec, validation, reference, entry point.
+
+GoogLeNet puts a 1x1 "reduce" convolution in front of each 3x3/5x5 one. A chain
+is that pair: ``out = conv(reduce(x, w_reduce), w_conv)``. :class:`ChainSpec`
+holds the two :class:`ConvSpec` s and derives the chain's FLOPs, its fused
+minimum of bytes and the intermediate's shape; :func:`validate_chain` builds it
+by calling :func:`kernels.validate` once per stage (no validation of its own
+besides the link between the stages). Chain backends live in
+:mod:`kernels.chain_backend`.
+
+>>> import numpy as np, kernels
+>>> x = np.ones((1, 8, 6, 6), np.float32)
+>>> w1 = np.ones((2, 8, 1, 1), np.float32); w2 = np.ones((4, 2, 3, 3), np.float32)
+>>> kernels.conv2d_chain(x, w1, w2, padding="same", backend="numpy").shape
+(1, 4, 6, 6)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .reference import reference_conv2d, tolerance
+from .spec import ConvSpec, validate
+
+
+@dataclass(frozen=True)
+class ChainSpec:
+    """Shapes of ``conv(reduce(x))``: the reduce stage (usually 1x1) feeding the conv stage.
+
+    The intermediate (N, reduce.F, reduce.Ho, reduce.Wo) is exactly the conv stage's input.
+    """
+
+    reduce: ConvSpec
+    conv: ConvSpec
+
+    def __post_init__(self) -> None:
+        r, c = self.reduce, self.conv
+        if not isinstance(r, ConvSpec) or not isinstance(c, ConvSpec):
+            raise TypeError("ChainSpec.reduce and ChainSpec.conv must be ConvSpec instances")
+        if (r.N, r.F, r.Ho, r.Wo) != (c.N, c.C, c.H, c.W):
+            raise ValueError(f"ChainSpec: the conv stage's input {c.x_shape} is not the reduce stage's "
+                             f"output {r.out_shape}")
+        if r.dtype != c.dtype:
+            raise ValueError(f"ChainSpec: stage dtypes differ ({r.dtype} and {c.dtype})")
+
+    @property
+    def N(self) -> int:
+        """Batch size."""
+        return self.reduce.N
+
+    @property
+    def dtype(self) -> str:
+        """The one dtype of input, weights, intermediate and output."""
+        return self.reduce.dtype
+
+    @property
+    def x_shape(self) -> tuple[int, int, int, int]:
+        """Input shape (N, C, H, W)."""
+        return self.reduce.x_shape
+
+    @property
+    def mid_shape(self) -> tuple[int, int, int, int]:
+        """Intermediate (reduced) tensor shape (N, C_red, H1, W1)."""
+        return self.reduce.out_shape
+
+    @property
+    def out_shape(self) -> tuple[int, int, int, int]:
+        """Output shape (N, F, Ho, Wo)."""
+        return self.conv.out_shape
+
+    @property
+    def flops(self) -> int:
+        """FLOPs of both stages (a multiply-add counts 2)."""
+        return self.reduce.flops + self.conv.flops
+
+    @property
+    def bytes(self) -> int:
+        """Minimal bytes of a fused chain: x + w_reduce + w_conv + out; the intermediate never leaves cache."""
+        r, c = self.reduce, self.conv
+        elements = r.N * r.C * r.H * r.W + r.F * r.C * r.k * r.k + c.F * c.C * c.k * c.k
+        elements += c.N * c.F * c.Ho * c.Wo
+        return elements * r.itemsize
+
+    @property
+    def unfused_bytes(self) -> int:
+        """Minimal bytes of two separate calls: each stage's ``bytes`` (the intermediate written, then read)."""
+        return self.reduce.bytes + self.conv.bytes
+
+    @property
+    def arithmetic_intensity(self) -> float:
+        """FLOPs per fused minimal byte."""
+        return self.flops / self.bytes
+
+
+def validate_chain(x, w_reduce, w_conv, *, stride_reduce=1, padding_reduce=0, stride=1, padding=0) -> ChainSpec:
+    """Check a chain call and return its :class:`ChainSpec`.
+
+    Each stage is checked by :func:`kernels.validate` (messages name ``x``/``w``; they are
+    re-raised naming ``w_reduce`` or ``w_conv``); the link is checked here:
+    ``w_conv`` must have as many input channels as ``w_reduce`` has filters.
+    """
+    try:
+        first = validate(x, w_reduce, stride_reduce, padding_reduce)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(f"reduce stage (x, w_reduce, stride_reduce, padding_reduce): {exc}") from None
+    if not isinstance(w_conv, np.ndarray) or w_conv.ndim != 4:
+        shape = getattr(w_conv, "shape", type(w_conv).__name__)
+        raise (TypeError if not isinstance(w_conv, np.ndarray) else ValueError)(
+            f"w_conv must be a 4-D numpy.ndarray of shape (F, C, k, k), got {shape}")
+    if w_conv.shape[1] != first.F:
+        raise ValueError(f"w_conv has C={w_conv.shape[1]} but w_reduce produces F={first.F} channels "
+                         f"(w_reduce.shape={w_reduce.shape}, w_conv.shape={w_conv.shape})")
+    mid = np.lib.stride_tricks.as_strided(np.zeros(1, dtype=x.dtype), shape=first.out_shape,
+                                          strides=(0, 0, 0, 0), writeable=False)
+    try:
+        second = validate(mid, w_conv, stride, padding)
+    except (TypeError, ValueError) as exc:
+        text = str(exc).replace("x and w", "the intermediate and w_conv").replace("w.dtype", "w_conv.dtype")
+        raise type(exc)(f"conv stage (w_conv, stride, padding) on the {first.out_shape} intermediate: {text}") \
+            from None
+    return ChainSpec(reduce=first, conv=second)
+
+
+def reference_chain(x: np.ndarray, w_reduce: np.ndarray, w_conv: np.ndarray, spec: ChainSpec) -> np.ndarray:
+    """Float64 chain: the independent :func:`reference_conv2d` applied twice (intermediate kept in float64)."""
+    mid = reference_conv2d(x, w_reduce, spec.reduce)
+    return reference_conv2d(mid, w_conv, spec.conv)
+
+
+def chain_tolerance(x: np.ndarray, w_reduce: np.ndarray, w_conv: np.ndarray, spec: ChainSpec) -> float:
+    """Largest acceptable max-abs error of a chain output, composed from :func:`tolerance`.
+
+    A backend's intermediate is off by at most ``t1 = tolerance(x, w_reduce)``; the conv stage
+    sums ``C_red*k*k`` products of it with weights of size <= ``max|w_conv|``, so that error
+    reaches the output at most ``C_red*k*k * max|w_conv| * t1``. On top comes the conv stage's own
+    rounding, ``tolerance(mid, w_conv)`` with ``mid`` the float64 reference intermediate.
+    """
+    mid = reference_conv2d(x, w_reduce, spec.reduce)
+    t1 = tolerance(x, w_reduce, spec.reduce)
+    c = spec.conv
+    carried = c.C * c.k * c.k * float(np.max(np.abs(w_conv), initial=0.0)) * t1
+    return tolerance(mid, w_conv, c) + carried
+
+
+def conv2d_chain(x, w_reduce, w_conv, *, stride_reduce=1, padding_reduce=0, stride=1, padding=0,
+                 backend: str = "numba-cpu-fused") -> np.ndarray:
+    """``conv(reduce(x, w_reduce), w_conv)``: a (usually 1x1) reduce, then a kxk convolution.
+
+    Args:
+        x: input (N, C, H, W), float32 or float64, any memory layout.
+        w_reduce: reduce weights (C_red, C, k1, k1), same dtype.
+        w_conv: conv weights (F, C_red, k, k), same dtype.
+        stride_reduce, padding_reduce: the reduce stage's stride and padding (int or ``"same"``).
+        stride, padding: the conv stage's; its zero padding applies to the reduced tensor.
+        backend: a name from :func:`kernels.list_chain_backends` (a fused chain backend, or any
+            convolution backend name, which runs the two stages as two calls).
+
+    Returns:
+        A new (N, F, Ho, Wo) array with the dtype of ``x``.
+
+    Raises:
+        TypeError / ValueError: a malformed call (the message names the argument), an unknown
+            backend, or a chain the backend does not support.
+        RuntimeError: the backend is registered but unavailable on this machine.
+    """
+    from .chain_backend import get_chain_backend
+
+    impl = get_chain_backend(backend)
+    spec = validate_chain(x, w_reduce, w_conv, stride_reduce=stride_reduce, padding_reduce=padding_reduce,
+                          stride=stride, padding=padding)
+    reason = impl.unavailable_reason()
+    if reason is not None:
+        raise RuntimeError(f"chain backend {backend!r} is unavailable: {reason}")
+    unsupported = impl.unsupported_reason(spec)
+    if unsupported is not None:
+        raise ValueError(f"backend {backend!r} cannot run this chain: {unsupported}")
+    if spec.N == 0:
+        return np.zeros(spec.out_shape, dtype=spec.dtype)
+    prepared = impl.prepare_chain(x, w_reduce, w_conv, spec)
+    prepared()
+    prepared.sync()
+    return prepared.result()

@@ -1,0 +1,94 @@
+"""``numba-cpu-fused``: a 1x1 reduce and the kxk conv behind it in one Numba pass.
+
+Two separate calls write the whole intermediate tensor to memory and read it back
+(padded and re-laid-out). Here each parallel task owns a band of output rows of
+one image and computes, into its own small scratch (allocated in ``prepare``,
+indexed by task), only the reduced rows its current output row needs: a ring of
+k reduced rows, refilled ``stride`` rows at a time while walking down the band,
+plus the window rows of one output row interleaved as (column, kernel row,
+channel) so that each output pixel's kxk window is one contiguous run of
+``k*k*C_red`` values. Both stages are register-tiled dot products (4 channels
+or filters x 3 pixels, 12 accumulators in the array dtype) that LLVM vectorises
+over channels. The conv's zero padding applies to the reduced tensor: padded
+rows are zero rows in the ring, padded columns stay zero in the window rows.
+Only the halo (k - stride reduced rows) is recomputed at each band's first row.
+
+The reduce must be 1x1 (any stride and padding); the conv any k, stride, padding.
+The compiled loops live in :mod:`kernels._numba_cpu_fused_loops`.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .backend import Prepared
+from .chain import ChainSpec
+from .chain_backend import ChainBackend, register_chain
+
+
+def band_rows(spec: ChainSpec, threads: int) -> int:
+    """Output rows per parallel task: whole images when the batch fills the threads, else about
+    ``2 * threads`` bands in all, but never fewer rows than the halo a band recomputes (k - 1)."""
+    c = spec.conv
+    bands_per_image = max(1, math.ceil(2 * threads / max(spec.N, 1))) if spec.N < threads else 1
+    return min(c.Ho, max(c.k - 1, 1, math.ceil(c.Ho / bands_per_image)))
+
+
+class FusedPrepared(Prepared):
+    """Channels-last input, reordered weights, per-task scratch and the output of one fused chain."""
+
+    def __init__(self, x: np.ndarray, w_reduce: np.ndarray, w_conv: np.ndarray, spec: ChainSpec, threads: int):
+        from . import _numba_cpu_fused_loops as loops
+
+        r, c = spec.reduce, spec.conv
+        self.spec = spec
+        self.xc = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).reshape(r.N, r.H, r.W * r.C)
+        self.w1 = np.ascontiguousarray(w_reduce.reshape(r.F, r.C))
+        self.w2t = np.ascontiguousarray(w_conv.transpose(0, 3, 2, 1)).reshape(c.F, c.k * c.k * c.C)
+        self.out = np.empty(spec.out_shape, dtype=spec.dtype)
+        self.band = band_rows(spec, threads)
+        tasks = spec.N * math.ceil(c.Ho / self.band)
+        wp = c.W + 2 * c.padding
+        self.ring = np.empty((tasks, c.k, c.W, c.C), dtype=spec.dtype)
+        self.win = np.zeros((tasks, wp * c.k * c.C), dtype=spec.dtype)  # padding columns stay 0
+        self.held = np.empty((tasks, c.k), dtype=np.int64)
+        self.args = (self.xc, self.w1, self.w2t, self.out, self.ring, self.win, self.held,
+                     r.stride, r.padding, c.stride, c.padding, self.band)
+        self.kernel = loops.fused_reduce_conv
+        self()  # compile (or load from the cache) now, not in a timed call
+
+    def __call__(self) -> None:
+        self.kernel(*self.args)
+
+    def result(self) -> np.ndarray:
+        return self.out.copy()
+
+
+@register_chain
+class NumbaCpuFusedChain(ChainBackend):
+    """Numba parallel CPU: 1x1 reduce + kxk conv fused per band of output rows; no BLAS inside."""
+
+    name = "numba-cpu-fused"
+    device = "cpu"
+    description = "Numba @njit(parallel=True): 1x1 reduce fused into the kxk conv, reduced rows kept in cache"
+
+    def unavailable_reason(self) -> str | None:
+        try:
+            import numba  # noqa: F401
+        except ImportError as exc:  # pragma: no cover - numba is a core dependency
+            return f"numba does not import: {exc}"
+        return None
+
+    def unsupported_reason(self, spec: ChainSpec) -> str | None:
+        if spec.reduce.k != 1:
+            return f"the reduce must be 1x1, got k={spec.reduce.k} (use an unfused chain backend)"
+        return None
+
+    def prepare_chain(self, x, w_reduce, w_conv, spec):
+        reason = self.unsupported_reason(spec)
+        if reason is not None:
+            raise ValueError(f"{self.name}: {reason}")
+        import numba
+
+        return FusedPrepared(x, w_reduce, w_conv, spec, numba.get_num_threads())
