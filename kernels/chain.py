@@ -16,6 +16,7 @@ besides the link between the stages). Chain backends live in
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,14 +97,13 @@ class ChainSpec:
 def validate_chain(x, w_reduce, w_conv, *, stride_reduce=1, padding_reduce=0, stride=1, padding=0) -> ChainSpec:
     """Check a chain call and return its :class:`ChainSpec`.
 
-    Each stage is checked by :func:`kernels.validate` (messages name ``x``/``w``; they are
-    re-raised naming ``w_reduce`` or ``w_conv``); the link is checked here:
-    ``w_conv`` must have as many input channels as ``w_reduce`` has filters.
+    Each stage is checked by :func:`kernels.validate`, whose messages are re-raised with this
+    function's argument names (``w_reduce``, ``stride_reduce``, ... for the reduce stage;
+    ``w_conv`` and ``intermediate`` (the reduce output) for the conv stage); only the link between the stages
+    is checked here: ``w_conv`` must have as many input channels as ``w_reduce`` has filters.
     """
-    try:
-        first = validate(x, w_reduce, stride_reduce, padding_reduce)
-    except (TypeError, ValueError) as exc:
-        raise type(exc)(f"reduce stage (x, w_reduce, stride_reduce, padding_reduce): {exc}") from None
+    first = _stage(validate, x, w_reduce, stride_reduce, padding_reduce,
+                   names={"w": "w_reduce", "stride": "stride_reduce", "padding": "padding_reduce"})
     if not isinstance(w_conv, np.ndarray) or w_conv.ndim != 4:
         shape = getattr(w_conv, "shape", type(w_conv).__name__)
         raise (TypeError if not isinstance(w_conv, np.ndarray) else ValueError)(
@@ -111,15 +111,22 @@ def validate_chain(x, w_reduce, w_conv, *, stride_reduce=1, padding_reduce=0, st
     if w_conv.shape[1] != first.F:
         raise ValueError(f"w_conv has C={w_conv.shape[1]} but w_reduce produces F={first.F} channels "
                          f"(w_reduce.shape={w_reduce.shape}, w_conv.shape={w_conv.shape})")
+    # The conv stage's input is the intermediate: a zero-strided stand-in of its shape and dtype.
     mid = np.lib.stride_tricks.as_strided(np.zeros(1, dtype=x.dtype), shape=first.out_shape,
                                           strides=(0, 0, 0, 0), writeable=False)
-    try:
-        second = validate(mid, w_conv, stride, padding)
-    except (TypeError, ValueError) as exc:
-        text = str(exc).replace("x and w", "the intermediate and w_conv").replace("w.dtype", "w_conv.dtype")
-        raise type(exc)(f"conv stage (w_conv, stride, padding) on the {first.out_shape} intermediate: {text}") \
-            from None
+    second = _stage(validate, mid, w_conv, stride, padding, names={"w": "w_conv", "x": "intermediate"})
     return ChainSpec(reduce=first, conv=second)
+
+
+def _stage(check, x, w, stride, padding, names):
+    """``check(x, w, stride, padding)``, its errors re-raised with the chain's argument names."""
+    try:
+        return check(x, w, stride, padding)
+    except (TypeError, ValueError) as exc:
+        text = str(exc)
+        for old, new in names.items():
+            text = re.sub(rf"\b{old}\b", new, text)
+        raise type(exc)(text) from None
 
 
 def reference_chain(x: np.ndarray, w_reduce: np.ndarray, w_conv: np.ndarray, spec: ChainSpec) -> np.ndarray:
