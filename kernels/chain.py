@@ -5,8 +5,8 @@ is that pair: ``out = conv(reduce(x, w_reduce), w_conv)``. :class:`ChainSpec`
 holds the two :class:`ConvSpec` s and derives the chain's FLOPs, its fused
 minimum of bytes and the intermediate's shape; :func:`validate_chain` builds it
 by calling :func:`kernels.validate` once per stage (no validation of its own
-besides the link between the stages). Chain backends live in
-:mod:`kernels.chain_backend`.
+besides the link between the stages). Chain backends and the entry point
+:func:`kernels.conv2d_chain` live in :mod:`kernels.chain_backend`.
 
 >>> import numpy as np, kernels
 >>> x = np.ones((1, 8, 6, 6), np.float32)
@@ -148,43 +148,3 @@ def chain_tolerance(x: np.ndarray, w_reduce: np.ndarray, w_conv: np.ndarray, spe
     c = spec.conv
     carried = c.C * c.k * c.k * float(np.max(np.abs(w_conv), initial=0.0)) * t1
     return tolerance(mid, w_conv, c) + carried
-
-
-def conv2d_chain(x, w_reduce, w_conv, *, stride_reduce=1, padding_reduce=0, stride=1, padding=0,
-                 backend: str = "numba-cpu-fused") -> np.ndarray:
-    """``conv(reduce(x, w_reduce), w_conv)``: a (usually 1x1) reduce, then a kxk convolution.
-
-    Args:
-        x: input (N, C, H, W), float32 or float64, any memory layout.
-        w_reduce: reduce weights (C_red, C, k1, k1), same dtype.
-        w_conv: conv weights (F, C_red, k, k), same dtype.
-        stride_reduce, padding_reduce: the reduce stage's stride and padding (int or ``"same"``).
-        stride, padding: the conv stage's; its zero padding applies to the reduced tensor.
-        backend: a name from :func:`kernels.list_chain_backends` (a fused chain backend, or any
-            convolution backend name, which runs the two stages as two calls).
-
-    Returns:
-        A new (N, F, Ho, Wo) array with the dtype of ``x``.
-
-    Raises:
-        TypeError / ValueError: a malformed call (the message names the argument), an unknown
-            backend, or a chain the backend does not support.
-        RuntimeError: the backend is registered but unavailable on this machine.
-    """
-    from .chain_backend import get_chain_backend
-
-    impl = get_chain_backend(backend)
-    spec = validate_chain(x, w_reduce, w_conv, stride_reduce=stride_reduce, padding_reduce=padding_reduce,
-                          stride=stride, padding=padding)
-    reason = impl.unavailable_reason()
-    if reason is not None:
-        raise RuntimeError(f"chain backend {backend!r} is unavailable: {reason}")
-    unsupported = impl.unsupported_reason(spec)
-    if unsupported is not None:
-        raise ValueError(f"backend {backend!r} cannot run this chain: {unsupported}")
-    if spec.N == 0:
-        return np.zeros(spec.out_shape, dtype=spec.dtype)
-    prepared = impl.prepare_chain(x, w_reduce, w_conv, spec)
-    prepared()
-    prepared.sync()
-    return prepared.result()

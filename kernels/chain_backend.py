@@ -21,7 +21,7 @@ from abc import ABC, abstractmethod
 import numpy as np
 
 from .backend import Backend, Prepared
-from .chain import ChainSpec
+from .chain import ChainSpec, validate_chain
 from .registry import get_backend, list_backends
 
 _CHAIN_REGISTRY: dict[str, ChainBackend] = {}
@@ -142,3 +142,41 @@ def get_chain_backend(name: str) -> ChainBackend:
     if name in list_backends():
         return UnfusedChain(get_backend(name))
     raise ValueError(f"unknown chain backend {name!r}; known chain backends: {', '.join(list_chain_backends())}")
+
+
+def conv2d_chain(x, w_reduce, w_conv, *, stride_reduce=1, padding_reduce=0, stride=1, padding=0,
+                 backend: str = "numba-cpu-fused") -> np.ndarray:
+    """``conv(reduce(x, w_reduce), w_conv)``: a (usually 1x1) reduce, then a kxk convolution.
+
+    Args:
+        x: input (N, C, H, W), float32 or float64, any memory layout.
+        w_reduce: reduce weights (C_red, C, k1, k1), same dtype.
+        w_conv: conv weights (F, C_red, k, k), same dtype.
+        stride_reduce, padding_reduce: the reduce stage's stride and padding (int or ``"same"``).
+        stride, padding: the conv stage's; its zero padding applies to the reduced tensor.
+        backend: a name from :func:`kernels.list_chain_backends` (a fused chain backend, or any
+            convolution backend name, which runs the two stages as two calls).
+
+    Returns:
+        A new (N, F, Ho, Wo) array with the dtype of ``x``.
+
+    Raises:
+        TypeError / ValueError: a malformed call (the message names the argument), an unknown
+            backend, or a chain the backend does not support.
+        RuntimeError: the backend is registered but unavailable on this machine.
+    """
+    impl = get_chain_backend(backend)
+    spec = validate_chain(x, w_reduce, w_conv, stride_reduce=stride_reduce, padding_reduce=padding_reduce,
+                          stride=stride, padding=padding)
+    reason = impl.unavailable_reason()
+    if reason is not None:
+        raise RuntimeError(f"chain backend {backend!r} is unavailable: {reason}")
+    unsupported = impl.unsupported_reason(spec)
+    if unsupported is not None:
+        raise ValueError(f"backend {backend!r} cannot run this chain: {unsupported}")
+    if spec.N == 0:
+        return np.zeros(spec.out_shape, dtype=spec.dtype)
+    prepared = impl.prepare_chain(x, w_reduce, w_conv, spec)
+    prepared()
+    prepared.sync()
+    return prepared.result()
