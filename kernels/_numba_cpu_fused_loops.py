@@ -14,31 +14,32 @@ EMPTY = -(1 << 40)
 
 
 @njit(parallel=True, fastmath=True, cache=True, boundscheck=False)
-def fused_reduce_conv(xc, w1, w2t, out, ring, win, held, s1, p1, s2, p2, band):  # pragma: no cover - compiled
+def fused_reduce_conv(xc, w1, w2r, out, win, held, s1, p1, s2, p2, band):  # pragma: no cover - compiled
     """Fused 1x1 reduce + kxk conv, channels last, in bands of ``band`` output rows per task.
 
     xc: (N, H, W*C) input, channels last, unpadded; w1: (CR, C) reduce weights;
-    w2t: (F, k*k*CR) conv weights ordered (kernel column j, kernel row i, channel);
-    out: (N, F, Ho, Wo). Per task (index ``task`` of the scratch): ring (k, W1, CR) holds
-    reduced rows, slot ``r % k`` for reduced row r, and held (k,) which row each slot
-    holds; win (Wp*k*CR,) is the current output row's window rows interleaved as
-    (padded column, kernel row, channel), its 2*p2 padding columns zero from prepare, so
-    the whole kxk window of one output pixel is one contiguous run of k*k*CR values.
-    Reduced rows outside the reduced tensor (the conv's zero padding) are zero rows.
-    Moving down one output row computes only the ``s2`` new reduced rows; a band's
-    first row recomputes the k - s2 rows it shares with the band above.
+    w2r: (k, F, k*k*CR) conv weights, ``w2r[rot]`` ordered (kernel column j, ring slot, channel)
+    for the ring rotation ``rot``; out: (N, F, Ho, Wo). Per task (index ``task`` of the
+    scratch): win (Wp*k*CR,) holds k reduced rows interleaved as (padded column, ring slot,
+    channel), reduced row r in slot ``r % k``, its 2*p2 padding columns zero from prepare;
+    held (k,) says which reduced row each slot holds. The kxk window of output pixel ow is
+    then the one contiguous run win[ow*s2*k*CR : + k*k*CR], whose slot s holds kernel row
+    ``(s - top) % k`` (top = the window's first reduced row), which is what ``w2r[top % k]``
+    expects. Reduced rows outside the reduced tensor (the conv's zero padding) are zero rows.
+    Moving down one output row computes only the ``s2`` new reduced rows; a band's first
+    row recomputes the k - s2 rows it shares with the band above.
     """
-    N, H = xc.shape[0], xc.shape[1]
+    N = xc.shape[0]
+    H = xc.shape[1]
     Ho = out.shape[2]
-    k = ring.shape[1]
-    W1, CR = ring.shape[2], ring.shape[3]
+    k = held.shape[1]
     H1 = (H + 2 * p1 - 1) // s1 + 1
     n_bands = (Ho + band - 1) // band
     for task in prange(N * n_bands):
         n = task // n_bands
         oh0 = (task % n_bands) * band
         oh1 = min(oh0 + band, Ho)
-        slots, rows, stamp = ring[task], win[task], held[task]
+        rows, stamp = win[task], held[task]
         for i in range(k):
             stamp[i] = EMPTY
         for oh in range(oh0, oh1):
@@ -48,26 +49,22 @@ def fused_reduce_conv(xc, w1, w2t, out, ring, win, held, s1, p1, s2, p2, band): 
                 slot = r % k
                 if stamp[slot] != r:
                     stamp[slot] = r
-                    reduce_row(xc, w1, slots[slot], n, r, H1, s1, p1)
-            for i in range(k):
-                src = slots[(top + i) % k]
-                for q in range(W1):
-                    base = ((q + p2) * k + i) * CR
-                    for c in range(CR):
-                        rows[base + c] = src[q, c]
-            conv_row(rows, w2t, out, n, oh, s2 * k * CR)
+                    reduce_row(xc, w1, rows, slot, k, p2, n, r, H1, s1, p1)
+            conv_row(rows, w2r[top % k], out, n, oh, s2 * k * w1.shape[0])
 
 
 @njit(fastmath=True, boundscheck=False, inline="always")
-def reduce_row(xc, w1, dst, n, r, H1, s1, p1):  # pragma: no cover - compiled
-    """Reduced row ``r`` of image ``n`` into dst (W1, CR): 4 channels x 3 pixels per register tile.
+def reduce_row(xc, w1, rows, slot, k, p2, n, r, H1, s1, p1):  # pragma: no cover - compiled
+    """Reduced row ``r`` of image ``n`` into ring slot ``slot`` of rows: 4 channels x 3 pixels per tile.
 
-    A row outside [0, H1) (conv padding) or whose source row is reduce padding is zeros,
-    and so is every pixel whose source column is reduce padding.
+    Reduced pixel q lands at rows[((q + p2) * k + slot) * CR :][:CR]. A row outside [0, H1)
+    (conv padding) or whose source row is reduce padding is zeros, and so is every pixel whose
+    source column is reduce padding.
     """
     H, C = xc.shape[1], w1.shape[1]
     W = xc.shape[2] // C
-    W1, CR = dst.shape[0], dst.shape[1]
+    CR = w1.shape[0]
+    W1 = (W + 2 * p1 - 1) // s1 + 1
     zero = w1[0, 0] - w1[0, 0]  # 0 in the arrays' dtype (a literal 0.0 would be float64)
     h = r * s1 - p1
     q_lo = min(W1, (p1 + s1 - 1) // s1)
@@ -76,8 +73,9 @@ def reduce_row(xc, w1, dst, n, r, H1, s1, p1):  # pragma: no cover - compiled
         q_lo = q_hi = W1
     for q in range(W1):
         if q < q_lo or q >= q_hi:
+            base = ((q + p2) * k + slot) * CR
             for c in range(CR):
-                dst[q, c] = zero
+                rows[base + c] = zero
     if q_lo >= q_hi:
         return
     row = xc[n, h]
@@ -86,15 +84,13 @@ def reduce_row(xc, w1, dst, n, r, H1, s1, p1):  # pragma: no cover - compiled
         x0 = row[(q0 * s1 - p1) * C : (q0 * s1 - p1) * C + C]
         x1 = row[(q1 * s1 - p1) * C : (q1 * s1 - p1) * C + C]
         x2 = row[(q2 * s1 - p1) * C : (q2 * s1 - p1) * C + C]
+        b0 = ((q0 + p2) * k + slot) * CR
         for c0 in range(0, CR, 4):
             a = tile_4x3(x0, x1, x2, w1[c0], w1[min(c0 + 1, CR - 1)], w1[min(c0 + 2, CR - 1)],
                          w1[min(c0 + 3, CR - 1)], zero)
-            for df in range(min(4, CR - c0)):
-                dst[q0, c0 + df] = a[3 * df]
-                if q0 + 1 < q_hi:
-                    dst[q0 + 1, c0 + df] = a[3 * df + 1]
-                if q0 + 2 < q_hi:
-                    dst[q0 + 2, c0 + df] = a[3 * df + 2]
+            for dq in range(min(3, q_hi - q0)):
+                for dc in range(min(4, CR - c0)):
+                    rows[b0 + dq * k * CR + c0 + dc] = a[3 * dc + dq]
 
 
 @njit(fastmath=True, boundscheck=False, inline="always")

@@ -28,11 +28,11 @@ from .chain_backend import ChainBackend, register_chain
 
 
 def band_rows(spec: ChainSpec, threads: int) -> int:
-    """Output rows per parallel task: whole images when the batch fills the threads, else about
-    ``2 * threads`` bands in all, but never fewer rows than the halo a band recomputes (k - 1)."""
-    c = spec.conv
-    bands_per_image = max(1, math.ceil(2 * threads / max(spec.N, 1))) if spec.N < threads else 1
-    return min(c.Ho, max(c.k - 1, 1, math.ceil(c.Ho / bands_per_image)))
+    """Output rows per parallel task: whole images when the batch fills the threads (no halo is
+    recomputed), else the images split into about ``threads`` bands in all (each band but the
+    first recomputes k - stride reduced rows)."""
+    bands_per_image = math.ceil(threads / max(spec.N, 1))
+    return math.ceil(spec.conv.Ho / bands_per_image)
 
 
 class FusedPrepared(Prepared):
@@ -45,15 +45,17 @@ class FusedPrepared(Prepared):
         self.spec = spec
         self.xc = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).reshape(r.N, r.H, r.W * r.C)
         self.w1 = np.ascontiguousarray(w_reduce.reshape(r.F, r.C))
-        self.w2t = np.ascontiguousarray(w_conv.transpose(0, 3, 2, 1)).reshape(c.F, c.k * c.k * c.C)
+        # w2r[rot][f, j, slot, c] = w_conv[f, c, (slot - rot) % k, j]: the weights for ring rotation rot.
+        w2t = w_conv.transpose(0, 3, 2, 1)  # (F, j, i, c)
+        self.w2r = np.stack([w2t[:, :, [(slot - rot) % c.k for slot in range(c.k)], :] for rot in range(c.k)])
+        self.w2r = np.ascontiguousarray(self.w2r).reshape(c.k, c.F, c.k * c.k * c.C)
         self.out = np.empty(spec.out_shape, dtype=spec.dtype)
         self.band = band_rows(spec, threads)
         tasks = spec.N * math.ceil(c.Ho / self.band)
         wp = c.W + 2 * c.padding
-        self.ring = np.empty((tasks, c.k, c.W, c.C), dtype=spec.dtype)
         self.win = np.zeros((tasks, wp * c.k * c.C), dtype=spec.dtype)  # padding columns stay 0
         self.held = np.empty((tasks, c.k), dtype=np.int64)
-        self.args = (self.xc, self.w1, self.w2t, self.out, self.ring, self.win, self.held,
+        self.args = (self.xc, self.w1, self.w2r, self.out, self.win, self.held,
                      r.stride, r.padding, c.stride, c.padding, self.band)
         self.kernel = loops.fused_reduce_conv
         self()  # compile (or load from the cache) now, not in a timed call
