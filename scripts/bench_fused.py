@@ -9,6 +9,12 @@ a rotating order, each with an untimed warm-up call after switching, then enough
 last >= ``--round-ms``; a variant's time is the median per-call time over rounds.
 
     PYTHONPATH=. python scripts/bench_fused.py [--batches 1,8] [--only 3a] [--rounds 15] [--csv PATH]
+        [--threads 2] [--clock wall|cpu]
+
+``--clock cpu`` times with ``time.process_time`` (CPU seconds of all threads): on a box
+shared with other jobs it ignores the time the process spends descheduled, which at 2
+threads can dominate the wall clock (a parallel call waits for its slowest thread).
+Use it with ``--threads 1``; at more threads it also counts the runtime's spin-waiting.
 
 Columns: flop_saving = flops_direct / flops_reduced; time_saving_{unfused,fused} =
 time_direct / time_{unfused,fused}; eff_{unfused,fused} = time_saving / flop_saving (the
@@ -57,16 +63,19 @@ def spin(seconds: float = 1.0) -> None:
         p()
 
 
-def time_round(prepared, calls: int) -> float:
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def time_round(prepared, calls: int, clock) -> float:
     """One untimed warm-up call, then ``calls`` timed calls; seconds per call."""
     prepared()
-    t0 = time.perf_counter()
+    t0 = clock()
     for _ in range(calls):
         prepared()
-    return (time.perf_counter() - t0) / calls
+    return (clock() - t0) / calls
 
 
-def measure(variants: dict, rounds: int, round_s: float) -> dict:
+def measure(variants: dict, rounds: int, round_s: float, clock) -> dict:
     """Median per-call seconds of each prepared variant, interleaved in rotating order."""
     calls = {}
     for name, p in variants.items():
@@ -77,11 +86,11 @@ def measure(variants: dict, rounds: int, round_s: float) -> dict:
     names = list(variants)
     for r in range(rounds):
         for name in names[r % len(names):] + names[: r % len(names)]:
-            samples[name].append(time_round(variants[name], calls[name]))
+            samples[name].append(time_round(variants[name], calls[name], clock))
     return {name: float(np.median(s)) for name, s in samples.items()}
 
 
-def run_case(name, N, C, H, W, CR, F, k, rounds, round_s, rng):
+def run_case(name, N, C, H, W, CR, F, k, rounds, round_s, clock, rng):
     """Check and time direct / unfused / fused for one branch; one result row (dict)."""
     x = rng.uniform(-1, 1, (N, C, H, W)).astype(np.float32)
     w1 = rng.uniform(-1, 1, (CR, C, 1, 1)).astype(np.float32)
@@ -98,7 +107,7 @@ def run_case(name, N, C, H, W, CR, F, k, rounds, round_s, rng):
         if not err <= tol:
             raise AssertionError(f"{name} N={N} {label}: max_abs_err {err} > tolerance {tol}")
         variants[label] = p
-    t = measure(variants, rounds, round_s)
+    t = measure(variants, rounds, round_s, clock)
     flop_saving = direct.flops / chain.flops
     row = dict(branch=name, N=N, flops_direct=direct.flops, flops_reduced=chain.flops, flop_saving=flop_saving,
                time_direct_s=t["direct"], time_unfused_s=t["unfused"], time_fused_s=t["fused"])
@@ -118,15 +127,20 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=15, help="timed rounds per variant (default 15)")
     ap.add_argument("--round-ms", type=float, default=20.0, help="minimum length of one round (default 20 ms)")
     ap.add_argument("--csv", default="", help="also write the table to this CSV file")
+    ap.add_argument("--threads", type=int, default=0, help="numba threads (default: numba's default)")
+    ap.add_argument("--clock", choices=sorted(CLOCKS), default="wall", help="wall (default) or cpu (process time)")
     args = ap.parse_args(argv)
     import numba
+
+    if args.threads:
+        numba.set_num_threads(args.threads)
     import pandas as pd
 
     cpu = next((ln.split(":", 1)[1].strip() for ln in open("/proc/cpuinfo") if ln.startswith("model name")),
                platform.processor())
     spin()
     print(f"# {cpu}, {numba.get_num_threads()} numba threads ({numba.threading_layer()} layer), "
-          f"numba {numba.__version__}, float32", flush=True)
+          f"numba {numba.__version__}, float32, {args.clock} clock, median of {args.rounds} rounds", flush=True)
     keep = [s for s in args.only.split(",") if s]
     rng = np.random.default_rng(0)
     rows = []
@@ -134,7 +148,7 @@ def main(argv=None) -> int:
         for name, C, H, W, CR, F, k in branches():
             if keep and not any(s in name for s in keep):
                 continue
-            rows.append(run_case(name, N, C, H, W, CR, F, k, args.rounds, args.round_ms / 1e3, rng))
+            rows.append(run_case(name, N, C, H, W, CR, F, k, args.rounds, args.round_ms / 1e3, CLOCKS[args.clock], rng))
             r = rows[-1]
             print(f"{name:>8} N={N}: flop {r['flop_saving']:.2f}x  direct {r['time_direct_s']*1e3:8.3f} ms  "
                   f"unfused {r['time_unfused_s']*1e3:7.3f} ms ({r['time_saving_unfused']:.2f}x, "
