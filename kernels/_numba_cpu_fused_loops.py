@@ -3,7 +3,8 @@
 One pass computes ``conv(reduce_1x1(x))`` without writing the intermediate tensor:
 each parallel task owns a band of output rows of one image and keeps the k reduced
 rows the current output row needs in a small ring buffer (its own slice of scratch
-made in prepare). No BLAS call anywhere: every multiply-add is in these loops.
+made in prepare), laid out so that each output pixel's kxk window is contiguous.
+No BLAS call anywhere: every multiply-add is in these loops.
 """
 from __future__ import annotations
 

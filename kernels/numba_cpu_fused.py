@@ -2,16 +2,18 @@
 
 Two separate calls write the whole intermediate tensor to memory and read it back
 (padded and re-laid-out). Here each parallel task owns a band of output rows of
-one image and computes, into its own small scratch (allocated in ``prepare``,
-indexed by task), only the reduced rows its current output row needs: a ring of
-k reduced rows, refilled ``stride`` rows at a time while walking down the band,
-plus the window rows of one output row interleaved as (column, kernel row,
-channel) so that each output pixel's kxk window is one contiguous run of
-``k*k*C_red`` values. Both stages are register-tiled dot products (4 channels
-or filters x 3 pixels, 12 accumulators in the array dtype) that LLVM vectorises
-over channels. The conv's zero padding applies to the reduced tensor: padded
-rows are zero rows in the ring, padded columns stay zero in the window rows.
-Only the halo (k - stride reduced rows) is recomputed at each band's first row.
+one image and keeps only the k reduced rows its current output row needs, in its
+own small scratch (allocated in ``prepare``, indexed by task): a ring of k rows,
+reduced row r in slot ``r % k``, refilled ``stride`` rows at a time while walking
+down the band. The ring is laid out (padded column, slot, channel), so each output
+pixel's kxk window is one contiguous run of ``k*k*C_red`` values; the k rotations
+of the ring get k copies of the conv weights reordered to match (made in prepare),
+so nothing is copied per output row. Both stages are register-tiled dot products
+(4 channels or filters x 3 pixels, 12 accumulators in the array dtype) that LLVM
+vectorises over channels. The conv's zero padding applies to the reduced tensor:
+padded rows are zero rows in the ring, padded columns stay zero from prepare.
+Bands: one per image when the batch fills the threads, else about one per thread;
+each band but the first recomputes the k - stride reduced rows above it (halo).
 
 The reduce must be 1x1 (any stride and padding); the conv any k, stride, padding.
 The compiled loops live in :mod:`kernels._numba_cpu_fused_loops`.
