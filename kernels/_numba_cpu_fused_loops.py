@@ -80,18 +80,17 @@ def reduce_row(xc, w1, rows, slot, k, p2, n, r, H1, s1, p1):  # pragma: no cover
     if q_lo >= q_hi:
         return
     row = xc[n, h]
-    for q0 in range(q_lo, q_hi, 3):
-        q1, q2 = min(q0 + 1, q_hi - 1), min(q0 + 2, q_hi - 1)
-        x0 = row[(q0 * s1 - p1) * C : (q0 * s1 - p1) * C + C]
-        x1 = row[(q1 * s1 - p1) * C : (q1 * s1 - p1) * C + C]
-        x2 = row[(q2 * s1 - p1) * C : (q2 * s1 - p1) * C + C]
-        b0 = ((q0 + p2) * k + slot) * CR
-        for c0 in range(0, CR, 4):
-            a = tile_4x3(x0, x1, x2, w1[c0], w1[min(c0 + 1, CR - 1)], w1[min(c0 + 2, CR - 1)],
-                         w1[min(c0 + 3, CR - 1)], zero)
+    for c0 in range(0, CR, 4):  # channel blocks outermost: 4 weight rows stay in L1 across the row
+        v0, v1, v2, v3 = w1[c0], w1[min(c0 + 1, CR - 1)], w1[min(c0 + 2, CR - 1)], w1[min(c0 + 3, CR - 1)]
+        for q0 in range(q_lo, q_hi, 3):
+            q1, q2 = min(q0 + 1, q_hi - 1), min(q0 + 2, q_hi - 1)
+            a = tile_4x3(row[(q0 * s1 - p1) * C : (q0 * s1 - p1) * C + C],
+                         row[(q1 * s1 - p1) * C : (q1 * s1 - p1) * C + C],
+                         row[(q2 * s1 - p1) * C : (q2 * s1 - p1) * C + C], v0, v1, v2, v3, zero)
+            b0 = ((q0 + p2) * k + slot) * CR + c0
             for dq in range(min(3, q_hi - q0)):
                 for dc in range(min(4, CR - c0)):
-                    rows[b0 + dq * k * CR + c0 + dc] = a[3 * dc + dq]
+                    rows[b0 + dq * k * CR + dc] = a[3 * dc + dq]
 
 
 @njit(fastmath=True, boundscheck=False, inline="always")
@@ -137,3 +136,56 @@ def tile_4x3(x0, x1, x2, w0, w1, w2, w3, zero):  # pragma: no cover - compiled
         s31 += b * a1
         s32 += b * a2
     return (s00, s01, s02, s10, s11, s12, s20, s21, s22, s30, s31, s32)
+
+
+@njit(parallel=True, fastmath=True, cache=True, boundscheck=False)
+def fused_reduce_conv_bands(xc, w1, w2k, out, buf, s1, p1, s2, p2, band):  # pragma: no cover - compiled
+    """Fused 1x1 reduce + kxk conv for large conv weights: a whole band of reduced rows, then the conv.
+
+    xc, w1, out as in :func:`fused_reduce_conv`; w2k: (F, k, k*CR) conv weights ordered
+    (kernel row i, kernel column j, channel); buf: (tasks, rows, Wp*CR) per-task scratch, its
+    2*p2 padding columns zero from prepare. A task first reduces every row its band of output
+    rows reads (the (k - s2) halo rows above the band again), then runs the conv over the band
+    with filter blocks outermost, so 4 filters' weights stay in L1 while they sweep the band
+    (the ring kernel instead sweeps all filters per output row, re-reading all weights).
+    """
+    N, H = xc.shape[0], xc.shape[1]
+    Ho, Wo = out.shape[2], out.shape[3]
+    F, k, KC = w2k.shape
+    CR = KC // k
+    H1 = (H + 2 * p1 - 1) // s1 + 1
+    n_bands = (Ho + band - 1) // band
+    step = s2 * CR
+    zero = w2k[0, 0, 0] - w2k[0, 0, 0]
+    for task in prange(N * n_bands):
+        n = task // n_bands
+        oh0 = (task % n_bands) * band
+        oh1 = min(oh0 + band, Ho)
+        rows = buf[task]
+        top = oh0 * s2 - p2
+        for i in range((oh1 - oh0 - 1) * s2 + k):
+            if i % s2 < k:  # rows between windows (stride > k) are never read
+                reduce_row(xc, w1, rows[i], 0, 1, p2, n, top + i, H1, s1, p1)
+        for f0 in range(0, F, 4):
+            g0, g1, g2, g3 = w2k[f0], w2k[min(f0 + 1, F - 1)], w2k[min(f0 + 2, F - 1)], w2k[min(f0 + 3, F - 1)]
+            for oh in range(oh0, oh1):
+                r0 = (oh - oh0) * s2
+                for ow0 in range(0, Wo, 3):
+                    ow1, ow2 = min(ow0 + 1, Wo - 1), min(ow0 + 2, Wo - 1)
+                    a = tile_4x3(rows[r0, ow0 * step : ow0 * step + KC], rows[r0, ow1 * step : ow1 * step + KC],
+                                 rows[r0, ow2 * step : ow2 * step + KC], g0[0], g1[0], g2[0], g3[0], zero)
+                    for i in range(1, k):
+                        b = tile_4x3(rows[r0 + i, ow0 * step : ow0 * step + KC],
+                                     rows[r0 + i, ow1 * step : ow1 * step + KC],
+                                     rows[r0 + i, ow2 * step : ow2 * step + KC], g0[i], g1[i], g2[i], g3[i], zero)
+                        a = add12(a, b)
+                    for df in range(min(4, F - f0)):
+                        for dp in range(min(3, Wo - ow0)):
+                            out[n, f0 + df, oh, ow0 + dp] = a[3 * df + dp]
+
+
+@njit(fastmath=True, boundscheck=False, inline="always")
+def add12(a, b):  # pragma: no cover - compiled
+    """Elementwise sum of two 12-tuples."""
+    return (a[0] + b[0], a[1] + b[1], a[2] + b[2], a[3] + b[3], a[4] + b[4], a[5] + b[5],
+            a[6] + b[6], a[7] + b[7], a[8] + b[8], a[9] + b[9], a[10] + b[10], a[11] + b[11])

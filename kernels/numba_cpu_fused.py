@@ -15,6 +15,12 @@ padded rows are zero rows in the ring, padded columns stay zero from prepare.
 Bands: one per image when the batch fills the threads, else about one per thread;
 each band but the first recomputes the k - stride reduced rows above it (halo).
 
+That "ring" kernel sweeps all filters' weights for every output row, which costs
+once the k weight copies outgrow L2 (the 3x3 branches from Inception 3b on). Then
+the "band" kernel runs instead: each task reduces all rows of its band into its
+scratch (rows, padded column, channel) first, then convolves the band with blocks
+of 4 filters outermost, so their weights stay in L1 (see :func:`fused_mode`).
+
 The reduce must be 1x1 (any stride and padding); the conv any k, stride, padding.
 The compiled loops live in :mod:`kernels._numba_cpu_fused_loops`.
 """
@@ -37,29 +43,56 @@ def band_rows(spec: ChainSpec, threads: int) -> int:
     return math.ceil(spec.conv.Ho / bands_per_image)
 
 
-class FusedPrepared(Prepared):
-    """Channels-last input, reordered weights, per-task scratch and the output of one fused chain."""
+#: The ring kernel keeps k reordered copies of the conv weights and sweeps one of them for every
+#: output row; above this many bytes of them the band kernel runs. Measured on a Xeon with 2 MiB
+#: of L2 per core: ring wins up to ~2 MiB (Inception 4e 5x5), band from ~2.6 MiB (4b 3x3) on.
+RING_MAX_WEIGHT_BYTES = 5 << 19
 
-    def __init__(self, x: np.ndarray, w_reduce: np.ndarray, w_conv: np.ndarray, spec: ChainSpec, threads: int):
+
+def fused_mode(spec: ChainSpec) -> str:
+    """``"ring"`` (k reduced rows, contiguous windows) when its k weight copies fit
+    :data:`RING_MAX_WEIGHT_BYTES`, else ``"band"`` (a band of reduced rows, filter blocks outermost)."""
+    c = spec.conv
+    return "ring" if c.k * c.F * c.C * c.k * c.k * c.itemsize <= RING_MAX_WEIGHT_BYTES else "band"
+
+
+class FusedPrepared(Prepared):
+    """Channels-last input, reordered weights, per-task scratch and the output of one fused chain.
+
+    ``mode`` is ``"ring"`` or ``"band"`` (default: :func:`fused_mode`); ``threads`` sets the bands.
+    """
+
+    def __init__(self, x: np.ndarray, w_reduce: np.ndarray, w_conv: np.ndarray, spec: ChainSpec, threads: int,
+                 mode: str | None = None):
         from . import _numba_cpu_fused_loops as loops
 
         r, c = spec.reduce, spec.conv
-        self.spec = spec
+        self.spec, self.mode = spec, mode or fused_mode(spec)
         self.xc = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).reshape(r.N, r.H, r.W * r.C)
         self.w1 = np.ascontiguousarray(w_reduce.reshape(r.F, r.C))
-        # w2r[rot][f, j, slot, c] = w_conv[f, c, (slot - rot) % k, j]: the weights for ring rotation rot.
-        w2t = w_conv.transpose(0, 3, 2, 1)  # (F, j, i, c)
-        self.w2r = np.stack([w2t[:, :, [(slot - rot) % c.k for slot in range(c.k)], :] for rot in range(c.k)])
-        self.w2r = np.ascontiguousarray(self.w2r).reshape(c.k, c.F, c.k * c.k * c.C)
         self.out = np.empty(spec.out_shape, dtype=spec.dtype)
         self.band = band_rows(spec, threads)
         tasks = spec.N * math.ceil(c.Ho / self.band)
         wp = c.W + 2 * c.padding
-        self.win = np.zeros((tasks, wp * c.k * c.C), dtype=spec.dtype)  # padding columns stay 0
-        self.held = np.empty((tasks, c.k), dtype=np.int64)
-        self.args = (self.xc, self.w1, self.w2r, self.out, self.win, self.held,
-                     r.stride, r.padding, c.stride, c.padding, self.band)
-        self.kernel = loops.fused_reduce_conv
+        if self.mode == "ring":
+            # w2r[rot][f, j, slot, ch] = w_conv[f, ch, (slot - rot) % k, j]: the weights for ring rotation rot.
+            w2t = w_conv.transpose(0, 3, 2, 1)  # (F, j, i, ch)
+            w2r = np.stack([w2t[:, :, [(slot - rot) % c.k for slot in range(c.k)], :] for rot in range(c.k)])
+            self.w2 = np.ascontiguousarray(w2r).reshape(c.k, c.F, c.k * c.k * c.C)
+            self.scratch = np.zeros((tasks, wp * c.k * c.C), dtype=spec.dtype)  # padding columns stay 0
+            self.held = np.empty((tasks, c.k), dtype=np.int64)
+            self.kernel = loops.fused_reduce_conv
+            self.args = (self.xc, self.w1, self.w2, self.out, self.scratch, self.held,
+                         r.stride, r.padding, c.stride, c.padding, self.band)
+        elif self.mode == "band":
+            self.w2 = np.ascontiguousarray(w_conv.transpose(0, 2, 3, 1)).reshape(c.F, c.k, c.k * c.C)
+            rows = (self.band - 1) * c.stride + c.k
+            self.scratch = np.zeros((tasks, rows, wp * c.C), dtype=spec.dtype)  # padding columns stay 0
+            self.kernel = loops.fused_reduce_conv_bands
+            self.args = (self.xc, self.w1, self.w2, self.out, self.scratch,
+                         r.stride, r.padding, c.stride, c.padding, self.band)
+        else:
+            raise ValueError(f"mode must be 'ring' or 'band', got {mode!r}")
         self()  # compile (or load from the cache) now, not in a timed call
 
     def __call__(self) -> None:

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import kernels
-from kernels.numba_cpu_fused import FusedPrepared
+from kernels.numba_cpu_fused import FusedPrepared, fused_mode
 
 CHAIN_BACKENDS = ["numba-cpu-fused", "numpy", "numba-cpu"]
 if kernels.get_backend("torch").unavailable_reason() is None:
@@ -85,17 +85,30 @@ def test_non_contiguous_inputs(backend, rng):
     check_chain(backend, x, w1, w2, stride=2, padding=2)
 
 
+@pytest.mark.parametrize("mode", ["ring", "band"])
 @pytest.mark.parametrize("threads", [1, 2, 3, 7, 64])
-@pytest.mark.parametrize("N", [1, 2])
-def test_fused_band_splits(threads, N, rng):
-    """Bands of every height (including 1-row bands and one band per image) give the same answer."""
+@pytest.mark.parametrize("N, stride, stride_reduce, padding_reduce", [(1, 1, 1, 0), (2, 2, 1, 0), (1, 3, 2, 1)])
+def test_fused_modes_and_band_splits(mode, threads, N, stride, stride_reduce, padding_reduce, rng):
+    """Both fused kernels, with bands of every height (1-row bands to one band per image), agree."""
     x, w1, w2 = make_chain(rng, N, 6, 13, 11, 3, 5, 5, "float32")
-    spec = kernels.validate_chain(x, w1, w2, stride=1, padding=2)
-    prepared = FusedPrepared(x, w1, w2, spec, threads)
+    spec = kernels.validate_chain(x, w1, w2, stride=stride, padding=2, stride_reduce=stride_reduce,
+                                  padding_reduce=padding_reduce)
+    prepared = FusedPrepared(x, w1, w2, spec, threads, mode=mode)
     err = kernels.max_abs_error(prepared.result(), kernels.reference_chain(x, w1, w2, spec))
     assert err <= kernels.chain_tolerance(x, w1, w2, spec)
     prepared()  # a second call reuses the scratch and gives the same output
     assert np.array_equal(prepared.result(), prepared.result())
+
+
+def test_fused_mode_choice_and_bad_mode(rng):
+    small = kernels.validate_chain(*make_chain(rng, 1, 8, 6, 6, 4, 4, 3, "float32"), padding=1)
+    assert fused_mode(small) == "ring"
+    x = np.empty((1, 832, 7, 7), np.float32)  # Inception 5b 3x3 branch: 7.6 MiB of ring weights
+    big = kernels.validate_chain(x, np.empty((192, 832, 1, 1), np.float32), np.empty((384, 192, 3, 3), np.float32),
+                                 padding=1)
+    assert fused_mode(big) == "band"
+    with pytest.raises(ValueError, match="mode must be 'ring' or 'band'"):
+        FusedPrepared(*make_chain(rng, 1, 8, 6, 6, 4, 4, 3, "float32"), small, 1, mode="tiles")
 
 
 def test_empty_batch(rng):
@@ -118,6 +131,7 @@ def chain_cases(draw):
 
 @pytest.mark.parametrize("backend", ["numba-cpu-fused", "numpy", "numba-cpu"])
 def test_hypothesis_chains(backend):
+    """Random chains through conv2d_chain (the fused backend picks its ring kernel on these sizes)."""
     @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
     @given(chain_cases())
     def run(case):
@@ -131,6 +145,21 @@ def test_hypothesis_chains(backend):
         check_chain(backend, x, w1, w2, **kw)
 
     run()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(chain_cases(), st.sampled_from(["ring", "band"]), st.integers(1, 5))
+def test_hypothesis_fused_modes(case, mode, threads):
+    """Random chains through both fused kernels at random band splits."""
+    N, C, H, W, CR, F, k, s1, p1, s, p, dtype, seed = case
+    x, w1, w2 = make_chain(np.random.default_rng(seed), N, C, H, W, CR, F, k, dtype)
+    try:
+        spec = kernels.validate_chain(x, w1, w2, stride_reduce=s1, padding_reduce=p1, stride=s, padding=p)
+    except ValueError:
+        assume(False)
+    out = FusedPrepared(x, w1, w2, spec, threads, mode=mode).result()
+    assert kernels.max_abs_error(out, kernels.reference_chain(x, w1, w2, spec)) <= kernels.chain_tolerance(
+        x, w1, w2, spec)
 
 
 def test_chainspec_inception_3a_5x5():
