@@ -102,7 +102,7 @@ def validate_chain(x, w_reduce, w_conv, *, stride_reduce=1, padding_reduce=0, st
     ``w_conv`` and ``intermediate`` (the reduce output) for the conv stage); only the link between the stages
     is checked here: ``w_conv`` must have as many input channels as ``w_reduce`` has filters.
     """
-    first = _stage(validate, x, w_reduce, stride_reduce, padding_reduce,
+    first = _stage(x, w_reduce, stride_reduce, padding_reduce,
                    names={"w": "w_reduce", "stride": "stride_reduce", "padding": "padding_reduce"})
     if not isinstance(w_conv, np.ndarray) or w_conv.ndim != 4:
         shape = getattr(w_conv, "shape", type(w_conv).__name__)
@@ -114,14 +114,14 @@ def validate_chain(x, w_reduce, w_conv, *, stride_reduce=1, padding_reduce=0, st
     # The conv stage's input is the intermediate: a zero-strided stand-in of its shape and dtype.
     mid = np.lib.stride_tricks.as_strided(np.zeros(1, dtype=x.dtype), shape=first.out_shape,
                                           strides=(0, 0, 0, 0), writeable=False)
-    second = _stage(validate, mid, w_conv, stride, padding, names={"w": "w_conv", "x": "intermediate"})
+    second = _stage(mid, w_conv, stride, padding, names={"w": "w_conv", "x": "intermediate"})
     return ChainSpec(reduce=first, conv=second)
 
 
-def _stage(check, x, w, stride, padding, names):
-    """``check(x, w, stride, padding)``, its errors re-raised with the chain's argument names."""
+def _stage(x, w, stride, padding, names):
+    """:func:`kernels.validate` of one stage, its errors re-raised with the chain's argument names."""
     try:
-        return check(x, w, stride, padding)
+        return validate(x, w, stride, padding)
     except (TypeError, ValueError) as exc:
         text = str(exc)
         for old, new in names.items():
