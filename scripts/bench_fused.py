@@ -15,6 +15,9 @@ last >= ``--round-ms``; a variant's time is the median per-call time over rounds
 shared with other jobs it ignores the time the process spends descheduled, which at 2
 threads can dominate the wall clock (a parallel call waits for its slowest thread).
 Use it with ``--threads 1``; at more threads it also counts the runtime's spin-waiting.
+On a shared 2-vCPU box under load, Numba's default ``omp`` threading layer rounds 2-thread
+wall times up to multiples of the ~4 ms scheduler tick (a call waits for its second thread
+to be scheduled); ``NUMBA_THREADING_LAYER=workqueue`` does not, so 2-thread runs there use it.
 
 Columns: flop_saving = flops_direct / flops_reduced; time_saving_{unfused,fused} =
 time_direct / time_{unfused,fused}; eff_{unfused,fused} = time_saving / flop_saving (the
@@ -54,7 +57,7 @@ def branches():
 
 
 def spin(seconds: float = 1.0) -> None:
-    """Wake idle vCPUs: keep both cores busy for ``seconds`` (a parallel numpy-free busy loop)."""
+    """Wake idle vCPUs: run a small parallel ``numba-cpu`` convolution over and over for ``seconds``."""
     x = np.ones((1, 64, 28, 28), np.float32)
     w = np.ones((64, 64, 3, 3), np.float32)
     p = kernels.get_backend("numba-cpu").prepare(x, w, kernels.validate(x, w, 1, 1))
