@@ -48,6 +48,14 @@ class ChainBackend(ABC):
         """Why this backend cannot compute the chain ``spec`` (e.g. a reduce that is not 1x1), or None."""
         return None
 
+    def timing_unsupported_reason(self) -> str | None:
+        """Why timings of this backend would be meaningless here (e.g. a simulator), or None."""
+        return None
+
+    def max_flops_per_call(self) -> float | None:
+        """Rough upper bound on the work one chain call can do in reasonable time; None means no limit."""
+        return None
+
     @abstractmethod
     def prepare_chain(self, x: np.ndarray, w_reduce: np.ndarray, w_conv: np.ndarray, spec: ChainSpec) -> Prepared:
         """Do all non-compute work for the validated chain ``spec``; calling the result runs the chain once."""
@@ -99,6 +107,12 @@ class UnfusedChain(ChainBackend):
 
     def unavailable_reason(self) -> str | None:
         return self.backend.unavailable_reason()
+
+    def timing_unsupported_reason(self) -> str | None:
+        return self.backend.timing_unsupported_reason()
+
+    def max_flops_per_call(self) -> float | None:
+        return self.backend.max_flops_per_call()
 
     def prepare_chain(self, x, w_reduce, w_conv, spec):
         return UnfusedChainPrepared(self.backend, x, w_reduce, w_conv, spec)

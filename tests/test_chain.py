@@ -189,6 +189,11 @@ def test_registry():
     assert "numba-cpu-fused" in kernels.available_chain_backends()
     unfused = kernels.get_chain_backend("numba-cpu")
     assert isinstance(unfused, kernels.ChainBackend) and unfused.name == "numba-cpu" and unfused.device == "cpu"
+    for name in kernels.list_backends():  # unfused chains answer for their convolution backend
+        conv, chain = kernels.get_backend(name), kernels.get_chain_backend(name)
+        assert chain.unavailable_reason() == conv.unavailable_reason()
+        assert chain.timing_unsupported_reason() == conv.timing_unsupported_reason()
+        assert chain.max_flops_per_call() == conv.max_flops_per_call()
     with pytest.raises(ValueError, match="known chain backends: numba-cpu-fused"):
         kernels.get_chain_backend("no-such")
     with pytest.raises(ValueError, match="already taken"):
