@@ -22,7 +22,7 @@ scratch (rows, padded column, channel) first, then convolves the band with block
 of 4 filters outermost, so their weights stay in L1 (see :func:`fused_mode`).
 
 The reduce must be 1x1 (any stride and padding); the conv any k, stride, padding.
-The compiled loops live in :mod:`kernels._numba_cpu_fused_loops`.
+The compiled loops live in :mod:`kernels.numba_cpu_fused_loops`.
 """
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ class FusedPrepared(Prepared):
 
     def __init__(self, x: np.ndarray, w_reduce: np.ndarray, w_conv: np.ndarray, spec: ChainSpec, threads: int,
                  mode: str | None = None):
-        from . import _numba_cpu_fused_loops as loops
+        from . import numba_cpu_fused_loops as loops
 
         r, c = spec.reduce, spec.conv
         self.spec, self.mode = spec, mode or fused_mode(spec)
