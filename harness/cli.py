@@ -65,6 +65,9 @@ def make_parser() -> Parser:
     p.add_argument("--fresh-peak", action="store_true",
                    help="re-measure this machine's peak GEMM GFLOP/s and copy GB/s instead of using the cached one "
                         "(RESULTS_DIR/peak.json, per CPU model and thread count)")
+    p.add_argument("--no-fused", action="store_true",
+                   help="do not measure the fused reduce+conv kernel (numba-cpu-fused) on the preset's reduction "
+                        "branches (it runs when numba-cpu does)")
     p.add_argument("--cold", action="store_true",
                    help="flush caches before every timed round (GPU L2, or CPU caches), one call per round")
     p.add_argument("--repeats", type=positive_int, default=defaults.REPEATS, metavar="R",

@@ -22,7 +22,9 @@ REDUCTION_COLUMNS = ["backend", "branch", "N", "dtype", "threads", "flops_direct
                      "flop_saving", "time_direct_s", "time_reduced_s", "time_saving", "time_saving_lo",
                      "time_saving_hi", "efficiency", "efficiency_lo", "efficiency_hi", "trusted",
                      "gflops_direct", "gflops_reduce", "gflops_conv", "time_reduce_s", "time_conv_s",
-                     "flops_reduce", "flops_conv", "bytes_direct", "bytes_reduce", "bytes_conv"]
+                     "flops_reduce", "flops_conv", "bytes_direct", "bytes_reduce", "bytes_conv",
+                     "fused_backend", "time_fused_s", "time_saving_fused", "time_saving_fused_lo",
+                     "time_saving_fused_hi", "efficiency_fused", "fused_trusted"]
 GROUP = ["backend", "branch", "N", "dtype", "threads"]
 ROLES = ("direct", "reduce", "conv")
 #: Bootstrap resamples per branch and backend (seeded: the same run always gives the same interval).
@@ -37,8 +39,9 @@ def bootstrap_medians(samples_s, n: int = BOOTSTRAP, seed: int = 0) -> np.ndarra
 
 
 def saving_interval(direct_s, reduce_s, conv_s, confidence: float = 0.95) -> tuple[float, float]:
-    """Percentile-bootstrap CI of median(direct) / (median(reduce) + median(conv)) from per-round samples."""
-    if min(len(direct_s), len(reduce_s), len(conv_s)) < 2:
+    """Percentile-bootstrap CI of median(direct) / (median(reduce) + median(conv)) from per-round samples
+    (``conv_s`` may be a single 0 when one fused call replaces the pair)."""
+    if min(len(direct_s), len(reduce_s)) < 2 or len(conv_s) < 1:
         return float("nan"), float("nan")
     ratios = bootstrap_medians(direct_s, seed=1) / (bootstrap_medians(reduce_s, seed=2) +
                                                     bootstrap_medians(conv_s, seed=3))
@@ -93,7 +96,33 @@ def reduction_table(table, samples=None):
                          flops_reduce=int(reduce["flops"]), flops_conv=int(conv["flops"]),
                          bytes_direct=int(direct["bytes"]), bytes_reduce=int(reduce["bytes"]),
                          bytes_conv=int(conv["bytes"])))
-    return pd.DataFrame(rows, columns=REDUCTION_COLUMNS)
+    return pd.DataFrame(add_fused(rows, table, by_point), columns=REDUCTION_COLUMNS)
+
+
+def add_fused(rows: list[dict], table, by_point: dict) -> list[dict]:
+    """Fill the fused columns of reduction ``rows``: a ``role == "fused"`` row of a chain backend
+    (``numba-cpu-fused``) goes beside the branch's row of its unfused twin (``numba-cpu``); its saving's
+    interval bootstraps the direct layer's rounds against the fused call's."""
+    from .fused import FUSED_BACKENDS
+
+    if "role" not in table.columns:
+        return rows
+    fused = table[(table["status"] == "ok") & (table["role"].astype(str) == "fused")]
+    for f in fused.to_dict("records"):
+        base = FUSED_BACKENDS.get(f["backend"])
+        for r in rows:
+            if (r["backend"], r["branch"], r["N"], r["dtype"], str(r["threads"])) != (
+                    base, f["branch"], f["N"], f["dtype"], str(f["threads"])):
+                continue
+            direct = table[(table["backend"] == base) & (table["branch"] == f["branch"]) &
+                           (table["role"] == "direct") & (table["N"] == f["N"]) & (table["dtype"] == f["dtype"])]
+            direct_s = by_point.get((base, direct["case"].iloc[0]), ()) if len(direct) else ()
+            lo, hi = saving_interval(direct_s, by_point.get((f["backend"], f["case"]), ()), np.zeros(1))
+            saving = r["time_direct_s"] / f["time_s"]
+            r.update(fused_backend=f["backend"], time_fused_s=f["time_s"], time_saving_fused=saving,
+                     time_saving_fused_lo=lo, time_saving_fused_hi=hi, efficiency_fused=saving / r["flop_saving"],
+                     fused_trusted=is_trusted(f))
+    return rows
 
 
 def reduction_of_run(table, samples=None, peak: dict | None = None):

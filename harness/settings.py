@@ -45,6 +45,7 @@ class SweepSettings:
     repeats: int = REPEATS
     settle_s: float = SETTLE_S
     cold: bool = False
+    fused: bool = True
     scheduler: str | None = None
 
     def __post_init__(self) -> None:
@@ -59,6 +60,7 @@ class SweepSettings:
         values = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)
                   if getattr(args, f.name, None) is not None}
         values["plugins"] = list(getattr(args, "plugin", None) or [])
+        values["fused"] = not getattr(args, "no_fused", False)
         values["axes"] = [[name, list(vals)] for name, vals in getattr(args, "axis", None) or []]
         values.setdefault("budget_s", budget_s)
         return cls(**values)

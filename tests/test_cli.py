@@ -51,8 +51,10 @@ def test_sweep_writes_a_table_with_the_contract_columns(smoke_run):
     tmp, proc = smoke_run
     table = pd.read_csv(tmp / "results" / "smoke-test.csv")
     assert list(table.columns[: len(COLUMNS)]) == COLUMNS
-    assert len(table) == 6 * len(kernels.default_backends())
-    assert set(table["backend"]) == set(kernels.default_backends())
+    fused = table[table["role"] == "fused"]
+    assert len(table) == 6 * len(kernels.default_backends()) + len(fused)
+    assert set(table["backend"]) == set(kernels.default_backends()) | {"numba-cpu-fused"}
+    assert list(fused["case"]) == ["5x5 fused"] and fused["status"].iloc[0] == "ok"  # numba-cpu ran: so does fused
     assert set(table["run_id"]) == {"smoke-test"}
     assert set(table["status"]) <= {"ok", "skipped", "unavailable", "failed", "wrong"}
     for backend in ("naive", "numpy", "numba-cpu"):
@@ -154,7 +156,7 @@ def test_interrupted_sweep_resumes_without_losing_or_repeating_points(tmp_path):
     again = harness("sweep", "--resume", "resume-me", "--quiet", *args)
     assert again.returncode == 0, again.stderr
     after = pd.read_csv(table)
-    assert len(after) == 18
+    assert len(after[after["role"] != "fused"]) == 18 and len(after[after["role"] == "fused"]) == 1
     assert not after.duplicated(["backend", "case"]).any()
     pd.testing.assert_frame_equal(after.iloc[: len(before)].astype(str), before.astype(str))
     meta = json.loads((tmp_path / "r" / "resume-me.json").read_text())

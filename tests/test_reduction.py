@@ -112,3 +112,18 @@ def test_where_the_saving_goes_adds_up_and_names_its_parts():
     assert red["predicted_saving"] > 1 and red["reduce_bound_s"] > 0
     line = verdict_lines(add_parts(reduction_table(table), table, peak))
     assert "at best" in line[0] and "lost to: the 1x1 reduce" in line[1] and "per-call cost" in line[1]
+
+
+def test_a_fused_row_goes_beside_its_unfused_twin():
+    table = pd.DataFrame([
+        _row("numba-cpu", "direct", "direct", 1000, 10.0), _row("numba-cpu", "reduce", "reduce", 40, 1.0),
+        _row("numba-cpu", "conv", "conv", 60, 1.5),
+        dict(_row("numba-cpu-fused", "3a 5x5 fused", "fused", 100, 1.25)),
+    ])
+    red = reduction_table(table, _samples(table)).set_index("backend")
+    assert list(red.index) == ["numba-cpu"]  # the fused row is a column of its twin's row, not a row
+    r = red.loc["numba-cpu"]
+    assert r["fused_backend"] == "numba-cpu-fused" and r["time_saving_fused"] == pytest.approx(8.0)
+    assert r["efficiency_fused"] == pytest.approx(0.8) and r["time_saving_fused_lo"] < 8.0 < r["time_saving_fused_hi"]
+    line = verdict_lines(reduction_table(table, _samples(table)))[-1]
+    assert "fused in one pass (numba-cpu-fused): 8.0x [" in line and "= 80% of the FLOP saving" in line

@@ -69,6 +69,7 @@ def run(args) -> int:
     from ..trust import with_trust
     from ..settle import Settler, load_average
     from ..executor import run_sweep
+    from ..fused import fused_points, run_fused_points
 
     stem = Path(args.layers).stem if args.layers else args.preset
     run_id = args.resume or args.run_id or f"{stem}-{dt.datetime.now():%Y%m%d-%H%M%S}"
@@ -106,7 +107,8 @@ def run(args) -> int:
             row["point"] = len(cases) * len(settings.backends) + unsupported_count  # after the measured points
             unsupported_count += 1
             writer.append(with_trust(row, settings.target_rel_ci), ())
-    total = (len(cases) * len(settings.backends) - len(done)) * settings.repeats
+    chains = fused_points(cases, settings.backends) if settings.fused and not settings.scheduler else []
+    total = (len(cases) * len(settings.backends) - len(done)) * settings.repeats + len(chains)
     try:
         with SweepProgress(total, quiet=args.quiet) as progress:
             if settings.scheduler:
@@ -118,8 +120,10 @@ def run(args) -> int:
             else:
                 stats = run_sweep(cases, settings.backends, settings.timing_config(), writer, run_id=run_id,
                                   done=done, repeats=settings.repeats, peak=peak, settler=settler,
-                                  on_start=progress.start,
-                                  on_step=progress.step, on_done=progress.done)
+                                  on_start=progress.start, on_step=progress.step, on_done=progress.done)
+                run_fused_points(chains, settings.timing_config(), writer, run_id=run_id, done=done, peak=peak,
+                                 settler=settler, first_point=len(cases) * len(settings.backends) + 10**6,
+                                 on_step=progress.step, on_done=progress.done, stats=stats)
     except KeyboardInterrupt:
         meta.update(status="interrupted", interrupted_at=now_iso())
         writer.write_metadata(meta)

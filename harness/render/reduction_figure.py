@@ -52,10 +52,18 @@ def plot_reduction(reduction, meta: dict, path):
             ax.errorbar(x, eff, yerr=yerr, fmt="o", ms=6, color=colors[backend], mfc=face, capsize=3, lw=1)
             ax.annotate(f"{r['time_saving']:.1f}x", (x, eff), fontsize=6, xytext=(4, 0), textcoords="offset points",
                         va="center", color=colors[backend])
+            fused = r.get("efficiency_fused")
+            if isinstance(fused, float) and fused == fused:
+                ax.plot(x + 0.06, min(fused, Y_CAP), marker="D", ms=6, color=colors[backend],
+                        mfc=face if r.get("fused_trusted") else "white")
+                ax.annotate(f"{r['time_saving_fused']:.1f}x fused", (x + 0.06, min(fused, Y_CAP)), fontsize=6,
+                            xytext=(4, 0), textcoords="offset points", va="center", color=colors[backend])
     for backend in backends:
         ax.plot([], [], "o", color=colors[backend], label=plain(backend))
     ax.plot([], [], "o", color="grey", mfc="white", label="hollow: untrusted")
     ax.plot([], [], "^", color="grey", label=f"above {Y_CAP:.0%}: value written")
+    if "efficiency_fused" in reduction and reduction["efficiency_fused"].notna().any():
+        ax.plot([], [], "D", color="grey", label="diamond: the fused kernel (reduce + conv in one pass)")
     ax.axhline(1.0, color="black", lw=1, ls="--")
     ax.text(len(groups) - 0.5, 1.0, " all of the FLOP saving", fontsize=7, va="bottom", ha="right")
     ax.set_ylim(0, Y_CAP * 1.05)

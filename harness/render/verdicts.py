@@ -34,6 +34,12 @@ def saving_text(r) -> str:
         text += " (untrusted: a row of this branch is flagged)"
     if hasattr(r, "lost_s") and r.lost_s == r.lost_s and not beyond:
         text += f"; {loss_text(r)}"
+    fused = getattr(r, "time_saving_fused", math.nan)
+    if isinstance(fused, float) and fused == fused:
+        lo, hi = r.time_saving_fused_lo, r.time_saving_fused_hi
+        interval = f" [{lo:.1f}, {hi:.1f}]" if lo == lo else ""
+        text += (f"; fused in one pass ({r.fused_backend}): {fused:.1f}x{interval} = {r.efficiency_fused:.0%} "
+                 "of the FLOP saving" + ("" if r.fused_trusted else " (untrusted)"))
     return text
 
 
