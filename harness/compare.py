@@ -32,9 +32,13 @@ COMPARE_COLUMNS = ["verdict", "backend", "case", "dtype", "threads", "base_time_
                    "ratio_lo", "ratio_hi", "p_value", "note"]
 
 
-def resolve_run(ref: str, results_dir: str | Path) -> RunFiles:
-    """A run given as ``path/RUN_ID.csv`` or as a run id under ``results_dir``."""
+def resolve_run(ref: str, results_dir: str | Path) -> RunFiles | Path:
+    """A run given as ``path/RUN_ID.csv``, as a run id under ``results_dir``, or as a pytest-benchmark ``.json``."""
     path = Path(ref)
+    if path.suffix == ".json":
+        if not path.is_file():
+            raise ValueError(f"no such pytest-benchmark file: {ref}")
+        return path
     if path.suffix == ".csv" or path.exists():
         files = RunFiles.from_table(path)
     else:
@@ -44,6 +48,16 @@ def resolve_run(ref: str, results_dir: str | Path) -> RunFiles:
     if not files.samples.is_file():
         raise ValueError(f"run {ref!r} has no samples file {files.samples}; compare needs per-round samples")
     return files
+
+
+def read_run(run: RunFiles | Path) -> tuple:
+    """``(label, table, samples, metadata)`` of a run's files or of a pytest-benchmark JSON file."""
+    if isinstance(run, RunFiles):
+        return run.run_id, read_table(run.table), read_samples(run.samples), read_metadata(run.metadata)
+    from .benchjson import benchmark_metadata, benchmark_tables, read_benchmark_json, run_id_of
+
+    doc = read_benchmark_json(run)
+    return (Path(run).name, *benchmark_tables(doc, run_id_of(run)), benchmark_metadata(doc))
 
 
 def _samples_by_point(samples) -> dict:
@@ -94,18 +108,31 @@ def noise_floor(log_ratios) -> float:
 MIN_DELTA_S = 10e-6
 
 
-def compare_runs(base: RunFiles, new: RunFiles, threshold: float = 0.10, alpha: float = 0.01,
+def compare_runs(base: RunFiles | Path, new: RunFiles | Path, threshold: float = 0.10, alpha: float = 0.01,
                  min_delta_s: float = MIN_DELTA_S):
-    """The comparison table (one row per matched or unmatched point), worst first."""
+    """The comparison table of two runs (see :func:`resolve_run`), worst first: :func:`compare_tables` on their files."""
+    (_, base_table, base_samples, _), (_, new_table, new_samples, _) = read_run(base), read_run(new)
+    return compare_tables(base_table, base_samples, new_table, new_samples, threshold, alpha, min_delta_s)
+
+
+def compare_tables(base_table, base_samples, new_table, new_samples, threshold: float = 0.10, alpha: float = 0.01,
+                   min_delta_s: float = MIN_DELTA_S):
+    """The comparison table (one row per matched or unmatched point), worst first, from run tables and samples.
+
+    Raises ValueError when the two tables have no point in common (nothing to compare).
+    """
     import pandas as pd
 
     from .timing import median_ci
 
-    tables = [read_table(f.table) for f in (base, new)]
-    samples = [_samples_by_point(read_samples(f.samples)) for f in (base, new)]
+    tables = [base_table.copy(), new_table.copy()]
+    samples = [_samples_by_point(s) for s in (base_samples, new_samples)]
     for t in tables:
         t["_key"] = list(map(tuple, t[KEY_COLUMNS].astype(str).to_numpy()))
     merged = tables[0].merge(tables[1], on="_key", how="outer", suffixes=("_base", "_new"), indicator=True)
+    if not (merged["_merge"] == "both").any():
+        raise ValueError(f"no rows in common: BASE has {len(tables[0])} rows, NEW {len(tables[1])}, none match "
+                         f"by backend, case, shape, dtype and threads")
     both_ok = merged[(merged["_merge"] == "both") & (merged["status_base"] == "ok") & (merged["status_new"] == "ok")]
     log_ratios = [(b, math.log(tn / tb)) for b, tb, tn in
                   zip(both_ok["backend_base"], both_ok["time_s_base"], both_ok["time_s_new"])]
@@ -149,7 +176,7 @@ def environment_warnings(base_meta: dict, new_meta: dict, base_table=None, new_t
         if base_meta.get(key) != new_meta.get(key):
             warnings.append(f"different {what}: {base_meta.get(key)!r} vs {new_meta.get(key)!r}")
     if base_table is not None and new_table is not None:
-        tb, tn = sorted(set(base_table["threads"])), sorted(set(new_table["threads"]))
+        tb, tn = sorted(set(base_table["threads"].dropna())), sorted(set(new_table["threads"].dropna()))
         if tb != tn:
             warnings.append(f"different thread counts: {tb} vs {tn}")
     vb, vn = base_meta.get("versions", {}), new_meta.get("versions", {})
@@ -189,21 +216,23 @@ def run_compare(args) -> int:
     from .compare_view import plot_compare, print_compare
 
     base, new = resolve_run(args.base, args.results_dir), resolve_run(args.new, args.results_dir)
-    result = compare_runs(base, new, args.threshold, args.alpha, args.min_delta_s)
-    warnings = environment_warnings(read_metadata(base.metadata), read_metadata(new.metadata),
-                                    read_table(base.table), read_table(new.table))
+    base_id, base_table, base_samples, base_meta = read_run(base)
+    new_id, new_table, new_samples, new_meta = read_run(new)
+    result = compare_tables(base_table, base_samples, new_table, new_samples, args.threshold, args.alpha,
+                            args.min_delta_s)
+    warnings = environment_warnings(base_meta, new_meta, base_table, new_table)
     for w in warnings:
         sys.stderr.write(f"harness compare: warning: {w}\n")
-    print_compare(result, base.run_id, new.run_id, args.threshold, args.alpha)
+    print_compare(result, base_id, new_id, args.threshold, args.alpha)
     if args.markdown:
-        Path(args.markdown).write_text(to_markdown(result, warnings, base.run_id, new.run_id))
+        Path(args.markdown).write_text(to_markdown(result, warnings, base_id, new_id))
         print(f"wrote {args.markdown}")
     if args.plot:
-        plot_compare(result, Path(args.plot), base.run_id, new.run_id, args.threshold)
+        plot_compare(result, Path(args.plot), base_id, new_id, args.threshold)
         print(f"wrote {args.plot}")
     if args.html:
         from .report import write_compare_html
 
-        write_compare_html(result, Path(args.html), base.run_id, new.run_id, args.threshold, args.alpha, warnings)
+        write_compare_html(result, Path(args.html), base_id, new_id, args.threshold, args.alpha, warnings)
         print(f"wrote {args.html}")
     return 1 if result["verdict"].isin(REGRESSIONS).any() else 0
