@@ -3,7 +3,8 @@
 On the 2-vCPU VMs this project runs on, an idle vCPU wakes slowly (a parallel call
 runs up to 30x slower for the first ~0.1-1 s after idle) and a runtime's thread pool
 (Numba/OpenMP, OpenBLAS, oneDNN) keeps spinning for a while after its last call.
-So, before anything is timed:
+So, by default, each runtime runs one thread (:func:`bench_threads`) and CPU backends
+are timed in CPU seconds (:func:`timer_for`); and before anything is timed:
 
 - :func:`wake_machine` (once per session) keeps every vCPU busy with real
   multi-threaded work (BLAS GEMMs) until its throughput is steady;
@@ -37,6 +38,40 @@ MIN_SETTLE_S, MAX_SETTLE_S, STEADY_BLOCKS, STEADY_TOL = 0.1, 1.5, 5, 0.05
 #: How long the whole machine is kept busy at the start of a benchmark session, at least.
 WAKE_S = 1.0
 SLOWDOWN_ENV = "CONVBENCH_BENCH_SLOWDOWN"
+THREADS_ENV, CLOCK_ENV = "CONVBENCH_BENCH_THREADS", "CONVBENCH_BENCH_CLOCK"
+
+
+def bench_threads(env: dict | None = None) -> int:
+    """Threads per runtime for the benchmarks: ``CONVBENCH_BENCH_THREADS`` (default 1; 0 = all cores).
+
+    One thread by default: on a shared 2-vCPU VM a neighbour that takes one vCPU stalls
+    every barrier of a 2-thread kernel (medians moved 2-1000x between unchanged runs
+    under load), while a one-thread kernel's CPU time barely moves.
+    """
+    from harness.threads import max_threads
+
+    value = (os.environ if env is None else env).get(THREADS_ENV, "1")
+    try:
+        n = int(value)
+    except ValueError:
+        n = -1
+    if not 0 <= n <= max_threads():
+        raise ValueError(f"{THREADS_ENV}: expected 0..{max_threads()} threads, got {value!r}")
+    return n or max_threads()
+
+
+def timer_for(device: str, env: dict | None = None) -> Callable[[], float]:
+    """The benchmark clock: CPU seconds of this process (``time.process_time``) for CPU backends,
+    wall seconds (``time.perf_counter``) for GPU ones or with ``CONVBENCH_BENCH_CLOCK=wall``.
+
+    CPU time leaves out the time a neighbour holds our vCPU; with one thread it is the
+    work of the call itself. With several threads it counts spinning at barriers, so
+    time multi-threaded runs with the wall clock, on a quiet machine.
+    """
+    clock = (os.environ if env is None else env).get(CLOCK_ENV, "cpu")
+    if clock not in ("cpu", "wall"):
+        raise ValueError(f"{CLOCK_ENV}: expected cpu or wall, got {clock!r}")
+    return time.process_time if clock == "cpu" and device == "cpu" else time.perf_counter
 
 
 def settle(call: Callable[[], None], clock: Callable[[], float] = time.perf_counter) -> float:
