@@ -3,8 +3,9 @@
 On the 2-vCPU VMs this project runs on, an idle vCPU wakes slowly (a parallel call
 runs up to 30x slower for the first ~0.1-1 s after idle) and a runtime's thread pool
 (Numba/OpenMP, OpenBLAS, oneDNN) keeps spinning for a while after its last call.
-So, by default, each runtime runs one thread (:func:`bench_threads`) and CPU backends
-are timed in CPU seconds (:func:`timer_for`); and before anything is timed:
+So, by default, each runtime runs one thread (:func:`bench_threads`), CPU backends
+are timed in CPU seconds (:func:`timer_for`), buffers are laid out the same way in
+every process (:func:`fixed_layout`); and before anything is timed:
 
 - :func:`wake_machine` (once per session) keeps every vCPU busy with real
   multi-threaded work (BLAS GEMMs) until its throughput is steady;
@@ -21,8 +22,12 @@ here only, never by the library.
 """
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import ctypes.util
 import math
 import os
+import sys
 import time
 from collections.abc import Callable
 
@@ -39,6 +44,33 @@ MIN_SETTLE_S, MAX_SETTLE_S, STEADY_BLOCKS, STEADY_TOL = 0.1, 1.5, 5, 0.05
 WAKE_S = 1.0
 SLOWDOWN_ENV = "CONVBENCH_BENCH_SLOWDOWN"
 THREADS_ENV, CLOCK_ENV = "CONVBENCH_BENCH_THREADS", "CONVBENCH_BENCH_CLOCK"
+
+
+#: glibc's mallopt parameter number, the threshold while preparing, and the one restored afterwards
+#: (the largest the dynamic threshold grows to on 64-bit Linux).
+M_MMAP_THRESHOLD, PREPARE_MMAP_THRESHOLD, RUN_MMAP_THRESHOLD = -3, 64 * 1024, 32 * 1024 * 1024
+
+
+@contextlib.contextmanager
+def fixed_layout():
+    """Within the block, every allocation >= 64 KiB gets its own mmap (glibc), at the same page offset in every process.
+
+    A layer's buffers otherwise land anywhere in the heap and their offsets within a
+    page differ from process to process; some kernels run at one of two speeds
+    depending on them (4K aliasing: numba-cpu-direct on 3a-1x1 ran 390 or 590 us per
+    call, per process). Allocate the inputs and ``prepare()`` inside this block so an
+    unchanged re-run sees the same layout. Afterwards the threshold is set high, so
+    allocations in the timed calls reuse the heap as usual. A no-op off glibc.
+    """
+    libc_name = ctypes.util.find_library("c") if sys.platform.startswith("linux") else None
+    mallopt = getattr(ctypes.CDLL(libc_name), "mallopt", None) if libc_name else None
+    if mallopt is not None:
+        mallopt(M_MMAP_THRESHOLD, PREPARE_MMAP_THRESHOLD)
+    try:
+        yield
+    finally:
+        if mallopt is not None:
+            mallopt(M_MMAP_THRESHOLD, RUN_MMAP_THRESHOLD)
 
 
 def bench_threads(env: dict | None = None) -> int:

@@ -21,7 +21,7 @@ import pytest
 import kernels
 from harness.threads import thread_limits
 
-from .steady import bench_threads, plan, settle, slowdown, slowed, timer_for, wake_machine
+from .steady import bench_threads, fixed_layout, plan, settle, slowdown, slowed, timer_for, wake_machine
 
 # (id, N, C, H, W, F, k, stride, padding): a 1x1 and a 3x3 from Inception 3a, a strided ResNet-50 3x3,
 # a tiny layer, and a micro one for the pure-Python naive backend (~1 ms per call).
@@ -76,9 +76,10 @@ def test_conv2d(benchmark, awake, threads, backend, layer):
     if limit is not None and spec.flops > limit:
         pytest.skip(f"{spec.flops:.3g} FLOPs exceed {backend}'s limit")
     rng = np.random.default_rng(0)
-    x = rng.uniform(-1, 1, spec.x_shape).astype(spec.dtype)
-    w = rng.uniform(-1, 1, spec.w_shape).astype(spec.dtype)
-    prepared = impl.prepare(x, w, spec)  # allocation, layout, copies, JIT: not timed
+    with fixed_layout():  # the same buffer offsets in every process
+        x = rng.uniform(-1, 1, spec.x_shape).astype(spec.dtype)
+        w = rng.uniform(-1, 1, spec.w_shape).astype(spec.dtype)
+        prepared = impl.prepare(x, w, spec)  # allocation, layout, copies, JIT: not timed
 
     def call():
         prepared()
