@@ -9,8 +9,8 @@ process (``time.process_time``), so a neighbour taking a vCPU neither stalls a p
 barrier nor counts as our time (``CONVBENCH_BENCH_THREADS``, ``CONVBENCH_BENCH_CLOCK=wall``
 change that); the session starts by waking every vCPU; benchmarks run grouped by backend
 (the parametrization order), and each one settles its own call (untimed) until consecutive
-blocks agree before rounds of >= ~2 ms and >= 10 calls are timed, ~0.15 s per benchmark.
-The whole suite takes ~20-30 s on an idle 2-vCPU VM. ``extra_info`` holds the backend, layer, shape, flops,
+blocks agree before rounds of >= ~5 ms and >= 10 calls are timed, ~0.2-0.5 s per benchmark.
+The whole suite takes ~15-30 s on a 2-vCPU VM. ``extra_info`` holds the backend, layer, shape, flops,
 bytes, threads, gflops and max_abs_err, which ``harness compare a.json b.json`` reads.
 """
 from __future__ import annotations
@@ -23,12 +23,13 @@ from harness.threads import thread_limits
 
 from .steady import bench_threads, fixed_layout, plan, settle, slowdown, slowed, timer_for, wake_machine
 
-# (id, N, C, H, W, F, k, stride, padding): a 1x1 and a 3x3 from Inception 3a, ResNet-50's strided 3x3
+# (id, N, C, H, W, F, k, stride, padding): a 1x1, a 3x3 and a 5x5 from Inception 3a, ResNet-50's strided 3x3
 # of conv4 (28x28 -> 14x14: its buffers fit a core's L2, so neighbours' cache traffic moves it less than
 # conv3's), a tiny layer, and a micro one for the pure-Python naive backend (~1 ms per call).
 LAYERS = [
     ("3a-1x1", 1, 192, 28, 28, 64, 1, 1, 0),
     ("3a-3x3", 1, 96, 28, 28, 128, 3, 1, 1),
+    ("3a-5x5", 1, 16, 28, 28, 32, 5, 1, 2),
     ("r50-conv4-3x3s2", 1, 256, 28, 28, 256, 3, 2, 1),
     ("tiny-3x3", 1, 8, 12, 12, 8, 3, 1, 1),
     ("micro-3x3", 1, 4, 8, 8, 4, 3, 1, 1),
@@ -38,7 +39,7 @@ LAYERS = [
 #: depends on the process (440 or 560 us per call, bimodal over 8 unchanged runs), which no gate can
 #: tell from a regression, and its 3x3 layers take 30-50 ms per call.
 LAYERS_OF = {"naive": {"micro-3x3"}, "numba-cpu-direct": {"tiny-3x3"}}
-DEFAULT_LAYERS = {"3a-1x1", "3a-3x3", "r50-conv4-3x3s2", "tiny-3x3"}
+DEFAULT_LAYERS = {"3a-1x1", "3a-3x3", "3a-5x5", "r50-conv4-3x3s2", "tiny-3x3"}
 
 
 def _params():
