@@ -9,7 +9,7 @@ process (``time.process_time``), so a neighbour taking a vCPU neither stalls a p
 barrier nor counts as our time (``CONVBENCH_BENCH_THREADS``, ``CONVBENCH_BENCH_CLOCK=wall``
 change that); the session starts by waking every vCPU; benchmarks run grouped by backend
 (the parametrization order), and each one settles its own call (untimed) until consecutive
-blocks agree before rounds of >= ~5 ms and >= 10 calls are timed, ~0.2-0.5 s per benchmark.
+blocks agree before rounds of >= ~2 ms and >= 10 calls are timed, ~0.2-0.4 s per benchmark.
 The whole suite takes ~15-30 s on a 2-vCPU VM. ``extra_info`` holds the backend, layer, shape, flops,
 bytes, threads, gflops and max_abs_err, which ``harness compare a.json b.json`` reads.
 """
