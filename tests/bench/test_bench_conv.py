@@ -23,23 +23,26 @@ from harness.threads import thread_limits
 
 from .steady import bench_threads, fixed_layout, plan, settle, slowdown, slowed, timer_for, wake_machine
 
-# (id, N, C, H, W, F, k, stride, padding): a 1x1, a 3x3 and a 5x5 from Inception 3a, ResNet-50's strided 3x3
-# of conv4 (28x28 -> 14x14: its buffers fit a core's L2, so neighbours' cache traffic moves it less than
-# conv3's), a tiny layer, and a micro one for the pure-Python naive backend (~1 ms per call).
+# (id, N, C, H, W, F, k, stride, padding): a 1x1, a 3x3 and a 5x5 from Inception 3a, a 1x1 from
+# Inception 5b (7x7 pixels, many channels), ResNet-50's strided 3x3 of conv4 (28x28 -> 14x14: its
+# buffers fit a core's L2, so neighbours' cache traffic moves it less than conv3's), a tiny layer and
+# a micro one. Every benchmark takes >= ~40 us per call here, so that a 1.3x slowdown moves its median
+# by more than ``harness compare``'s default --min-delta-s (10 us); 6-12 us calls never could.
 LAYERS = [
     ("3a-1x1", 1, 192, 28, 28, 64, 1, 1, 0),
     ("3a-3x3", 1, 96, 28, 28, 128, 3, 1, 1),
     ("3a-5x5", 1, 16, 28, 28, 32, 5, 1, 2),
+    ("5b-1x1", 1, 832, 7, 7, 384, 1, 1, 0),
     ("r50-conv4-3x3s2", 1, 256, 28, 28, 256, 3, 2, 1),
     ("tiny-3x3", 1, 8, 12, 12, 8, 3, 1, 1),
     ("micro-3x3", 1, 4, 8, 8, 4, 3, 1, 1),
 ]
 #: Which layers a backend runs, so that each backend's benchmarks take a few hundred ms: naive only the
-#: micro layer; the first Numba version (numba-cpu-direct) only the tiny one: on 3a-1x1 its speed
-#: depends on the process (440 or 560 us per call, bimodal over 8 unchanged runs), which no gate can
-#: tell from a regression, and its 3x3 layers take 30-50 ms per call.
+#: micro layer (~1 ms per call); the first Numba version (numba-cpu-direct) only the tiny one (~40 us):
+#: on 3a-1x1 its speed depends on the process (440 or 560 us per call, bimodal over 8 unchanged
+#: runs), which no gate can tell from a regression, and its 3x3 layers take 30-50 ms per call.
 LAYERS_OF = {"naive": {"micro-3x3"}, "numba-cpu-direct": {"tiny-3x3"}}
-DEFAULT_LAYERS = {"3a-1x1", "3a-3x3", "3a-5x5", "r50-conv4-3x3s2", "tiny-3x3"}
+DEFAULT_LAYERS = {"3a-1x1", "3a-3x3", "3a-5x5", "5b-1x1", "r50-conv4-3x3s2"}
 
 
 def _params():
