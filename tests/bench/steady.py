@@ -33,8 +33,8 @@ from collections.abc import Callable
 
 #: Target duration of one timed round (seconds) and the fewest calls in one. Short rounds, many of
 #: them: the best rounds then stay near the machine's uncontended speed, which is what
-#: ``harness compare`` checks besides the median (5 ms rounds made the minimum move with the load:
-#: 3 false alarms in 7 unchanged pairs against none with 2 ms rounds).
+#: ``harness compare`` checks besides the median (with 5 ms rounds the minimum moved with the load:
+#: 3 false alarms in 7 unchanged pairs, against 0 and 1 in two batches of 7 with 2 ms rounds).
 ROUND_S = 2e-3
 MIN_CALLS = 10
 #: Target duration of one benchmark's timed rounds, and bounds on their number.
