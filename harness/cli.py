@@ -127,8 +127,9 @@ def make_parser() -> Parser:
                        "flag regressions (slower by more than --threshold, significant, and beyond the run-to-run "
                        "noise floor). Exit 0: nothing regressed; 1: a regression; 2: bad request or nothing in "
                        "common; 3: inconclusive (no regression found, but some matched point could not be judged).")
-    p.add_argument("base", metavar="BASE", help="baseline run: results/RUN_ID.csv or a run id")
-    p.add_argument("new", metavar="NEW", help="new run: results/RUN_ID.csv or a run id")
+    p.add_argument("base", metavar="BASE", help="baseline: results/RUN_ID.csv, a run id, or a pytest-benchmark JSON "
+                                                "saved with --benchmark-save-data")
+    p.add_argument("new", metavar="NEW", help="new run: the same kinds as BASE")
     p.add_argument("--threshold", type=positive_float, default=defaults.THRESHOLD,
                    help="relative slowdown that counts (default 0.10 = 10%%)")
     p.add_argument("--alpha", type=positive_float, default=defaults.ALPHA,

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from .results import KEY_COLUMNS, RunFiles, read_samples, read_table
+from .results import KEY_COLUMNS, RunFiles, read_metadata, read_samples, read_table
 from .settings import ALPHA, MIN_DELTA_S, THRESHOLD
 
 REGRESSIONS = ("slower", "broken")
@@ -38,9 +38,13 @@ COMPARE_COLUMNS = ["verdict", "backend", "case", "dtype", "threads", "base_time_
                    "ratio_lo", "ratio_hi", "p_value", "note"]
 
 
-def resolve_run(ref: str, results_dir: str | Path) -> RunFiles:
-    """A run given as ``path/RUN_ID.csv`` or as a run id under ``results_dir``."""
+def resolve_run(ref: str, results_dir: str | Path) -> RunFiles | Path:
+    """A run given as ``path/RUN_ID.csv``, as a run id under ``results_dir``, or as a pytest-benchmark ``.json``."""
     path = Path(ref)
+    if path.suffix == ".json":
+        if not path.is_file():
+            raise ValueError(f"no such pytest-benchmark file: {ref}")
+        return path
     if path.suffix == ".csv" or path.exists():
         files = RunFiles.from_table(path)
     else:
@@ -50,6 +54,16 @@ def resolve_run(ref: str, results_dir: str | Path) -> RunFiles:
     if not files.samples.is_file():
         raise ValueError(f"run {ref!r} has no samples file {files.samples}; compare needs per-round samples")
     return files
+
+
+def read_run(run: RunFiles | Path) -> tuple:
+    """``(label, table, samples, metadata)`` of a run's files or of a pytest-benchmark JSON file."""
+    if isinstance(run, RunFiles):
+        return run.run_id, read_table(run.table), read_samples(run.samples), read_metadata(run.metadata)
+    from .benchjson import benchmark_metadata, benchmark_tables, read_benchmark_json, run_id_of
+
+    doc = read_benchmark_json(run)
+    return (Path(run).name, *benchmark_tables(doc, run_id_of(run)), benchmark_metadata(doc))
 
 
 def _samples_by_point(samples) -> dict:
@@ -104,11 +118,11 @@ def noise_floor(log_ratios) -> float:
     return math.expm1(NOISE_Z * 1.4826 * mad)
 
 
-def compare_runs(base: RunFiles, new: RunFiles, threshold: float = THRESHOLD, alpha: float = ALPHA,
+def compare_runs(base: RunFiles | Path, new: RunFiles | Path, threshold: float = THRESHOLD, alpha: float = ALPHA,
                  min_delta_s: float = MIN_DELTA_S):
-    """The comparison of two runs on disk (see :func:`compare_tables`)."""
-    return compare_tables(read_table(base.table), read_samples(base.samples), read_table(new.table),
-                          read_samples(new.samples), threshold, alpha, min_delta_s)
+    """The comparison of two runs on disk or pytest-benchmark JSON files (see :func:`compare_tables`)."""
+    (_, base_table, base_samples, _), (_, new_table, new_samples, _) = read_run(base), read_run(new)
+    return compare_tables(base_table, base_samples, new_table, new_samples, threshold, alpha, min_delta_s)
 
 
 def compare_tables(base_table, base_samples, new_table, new_samples, threshold: float = THRESHOLD,
@@ -204,7 +218,7 @@ def environment_warnings(base_meta: dict, new_meta: dict, base_table=None, new_t
         if base_meta.get(key) != new_meta.get(key):
             warnings.append(f"different {what}: {base_meta.get(key)!r} vs {new_meta.get(key)!r}")
     if base_table is not None and new_table is not None:
-        tb, tn = sorted(set(base_table["threads"])), sorted(set(new_table["threads"]))
+        tb, tn = sorted(set(base_table["threads"].dropna())), sorted(set(new_table["threads"].dropna()))
         if tb != tn:
             warnings.append(f"different thread counts: {tb} vs {tn}")
     vb, vn = base_meta.get("versions", {}), new_meta.get("versions", {})

@@ -1,0 +1,120 @@
+"""pytest-benchmark JSON files as convbench runs, so ``harness compare`` judges them like sweeps.
+
+``pytest tests/bench --benchmark-only --benchmark-json new.json --benchmark-save-data``
+(or ``--benchmark-autosave --benchmark-save-data``, which writes
+``.benchmarks/<machine>/0001_<commit>_<date>.json``) holds, per benchmark, its
+name, ``extra_info`` and ``stats``. With ``--benchmark-save-data``,
+``stats.data`` is the list of raw round times, one entry per timed round, and each
+entry is already *per call*: pytest-benchmark times a round of ``stats.iterations``
+calls and stores the round's duration divided by ``iterations``
+(``Metadata.update`` in pytest_benchmark/stats.py). So ``len(data) == stats.rounds``
+and ``median(data) == stats.median``; warm-up rounds are not in ``data``.
+
+:func:`load_benchmark_json` turns such a file into the two DataFrames that
+:func:`harness.compare.compare_tables` consumes: a run table with the contract
+columns of :data:`harness.results.COLUMNS` (one row per benchmark; ``case`` is the
+benchmark's name with its parameter id after a colon, ``test_conv2d[numpy-3a-1x1]``
+-> ``test_conv2d:numpy-3a-1x1`` (the console tables read ``[...]`` as markup), so
+two files match by name) and a samples table (one row per round, ``time_s`` per call).
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+from .results import COLUMNS, SAMPLE_COLUMNS
+
+#: Shape columns copied from a benchmark's ``extra_info`` when it records them.
+SHAPE_COLUMNS = ["N", "C", "H", "W", "F", "k", "stride", "padding", "Ho", "Wo", "flops", "bytes", "threads"]
+NO_DATA = "saved without --benchmark-save-data: compare needs per-round times; re-run with --benchmark-save-data"
+
+
+def read_benchmark_json(path: str | Path) -> dict:
+    """The parsed document of a pytest-benchmark JSON file; ValueError (one line) if it is not one."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"no such pytest-benchmark file: {path}")
+    try:
+        doc = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path} is not JSON ({str(exc).splitlines()[0]})") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list) or "machine_info" not in doc:
+        raise ValueError(f"{path} is not a pytest-benchmark JSON file (no 'benchmarks' list and 'machine_info')")
+    for bench in doc["benchmarks"]:
+        if not isinstance(bench, dict) or "name" not in bench or not isinstance(bench.get("stats"), dict):
+            raise ValueError(f"{path} is not a pytest-benchmark JSON file (a benchmark without name or stats)")
+        data = bench["stats"].get("data")
+        if not data:
+            raise ValueError(f"{path}: benchmark {bench['name']} {NO_DATA}")
+    return doc
+
+
+def case_of(name: str) -> str:
+    """The ``case`` of a benchmark name: ``test_conv2d[numpy-3a-1x1]`` -> ``test_conv2d:numpy-3a-1x1``."""
+    return re.sub(r"\[(.*)\]$", r":\1", name)
+
+
+def run_id_of(path: str | Path) -> str:
+    """A run id for a benchmark file: its stem with characters outside [A-Za-z0-9._-] replaced by '_'."""
+    stem = re.sub(r"[^A-Za-z0-9._-]", "_", Path(path).stem).lstrip("._-")
+    return stem[:100] or "benchmark"
+
+
+def benchmark_row(bench: dict, run_id: str) -> dict:
+    """One run-table row (contract columns) for one benchmark of a pytest-benchmark document."""
+    import numpy as np
+
+    info = bench.get("extra_info") or {}
+    stats = bench["stats"]
+    data = np.asarray(stats["data"], dtype=float)
+    q1, q3 = np.percentile(data, [25, 75])
+    row = {c: math.nan for c in COLUMNS}
+    row.update({c: info[c] for c in SHAPE_COLUMNS if c in info})
+    params = bench.get("params") or {}
+    backend = info.get("backend", params.get("backend", bench.get("group") or ""))
+    time_s = float(np.median(data))
+    row.update(run_id=run_id, backend=str(backend), device=info.get("device", "cpu"), case=case_of(bench["name"]),
+               dtype=info.get("dtype", ""), status="ok", reason="", time_s=time_s,
+               time_min_s=float(data.min()), time_iqr_s=float(q3 - q1), rounds=len(data),
+               calls_per_round=int(stats.get("iterations", 1)), max_abs_err=info.get("max_abs_err", math.nan))
+    if isinstance(row["flops"], (int, float)) and time_s > 0:
+        row["gflops"] = row["flops"] / time_s / 1e9
+    if isinstance(row["bytes"], (int, float)) and time_s > 0:
+        row["gbytes_per_s"] = row["bytes"] / time_s / 1e9
+    return row
+
+
+def benchmark_tables(doc: dict, run_id: str):
+    """(table, samples) DataFrames of a parsed pytest-benchmark document (see the module docstring)."""
+    import pandas as pd
+
+    rows, samples = [], []
+    for bench in doc["benchmarks"]:
+        row = benchmark_row(bench, run_id)
+        rows.append(row)
+        samples += [{"run_id": run_id, "backend": row["backend"], "case": row["case"], "round": i, "time_s": float(t)}
+                    for i, t in enumerate(bench["stats"]["data"])]
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    return table, pd.DataFrame(samples, columns=SAMPLE_COLUMNS)
+
+
+def benchmark_metadata(doc: dict) -> dict:
+    """Run metadata (host, cpu_model, versions, commit) from a document's ``machine_info``/``commit_info``."""
+    machine = doc.get("machine_info") or {}
+    cpu = machine.get("cpu") or {}
+    versions = {"python": machine.get("python_version")}
+    if doc.get("version"):
+        versions["pytest-benchmark"] = doc["version"]
+    return {"host": machine.get("node"), "cpu_model": cpu.get("brand_raw"), "versions": versions,
+            "git_commit": (doc.get("commit_info") or {}).get("id"), "datetime": doc.get("datetime")}
+
+
+def load_benchmark_json(path: str | Path):
+    """``(table, samples)`` of a pytest-benchmark JSON file saved with ``--benchmark-save-data``.
+
+    Raises ValueError with a one-line message for a missing file, a file that is
+    not JSON, JSON that is not pytest-benchmark's, or benchmarks without raw data.
+    """
+    return benchmark_tables(read_benchmark_json(path), run_id_of(path))

@@ -1,0 +1,79 @@
+"""The benchmark suite's helpers (tests/bench/steady.py) on a fake clock: settling, round sizing, the hooks."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.bench.steady import (MAX_ROUNDS, MAX_SETTLE_S, MIN_CALLS, MIN_ROUNDS, MIN_SETTLE_S, ROUND_S, TIMED_S,
+                                bench_threads, plan, settle, slowdown, slowed, timer_for)
+
+
+class FakeCall:
+    """A call whose duration on a fake clock starts at ``first`` and drops to ``steady`` after ``cold`` calls."""
+
+    def __init__(self, first: float, steady: float, cold: int):
+        self.now, self.calls = 0.0, 0
+        self.first, self.steady, self.cold = first, steady, cold
+
+    def clock(self) -> float:
+        return self.now
+
+    def __call__(self) -> None:
+        self.calls += 1
+        self.now += self.first if self.calls <= self.cold else self.steady
+
+
+def test_settle_waits_until_calls_agree_and_returns_the_steady_time():
+    call = FakeCall(first=3e-3, steady=1e-4, cold=20)  # a slow wake-up (60 ms), then 30x faster
+    assert settle(call, call.clock) == pytest.approx(1e-4)
+    assert call.now >= MIN_SETTLE_S and call.calls > 20
+
+
+def test_settle_gives_up_after_its_budget():
+    state = {"now": 0.0, "n": 0}
+
+    def call():  # never steady: every call 2% slower than the one before
+        state["n"] += 1
+        state["now"] += 1e-4 * 1.02 ** state["n"]
+
+    settle(call, lambda: state["now"])
+    assert MAX_SETTLE_S <= state["now"] < 2 * MAX_SETTLE_S
+
+
+@pytest.mark.parametrize("per_call", [1e-6, 1e-5, 1e-4, 1e-3, 5e-2])
+def test_plan_sizes_rounds_in_time(per_call):
+    rounds, iterations = plan(per_call)
+    assert iterations >= MIN_CALLS and MIN_ROUNDS <= rounds <= MAX_ROUNDS
+    assert iterations * per_call >= ROUND_S or iterations == MIN_CALLS
+    if MIN_ROUNDS < rounds < MAX_ROUNDS:
+        assert rounds * iterations * per_call == pytest.approx(TIMED_S, rel=0.1)
+
+
+def test_slowdown_hook_parses_and_does_the_extra_work():
+    env = {"CONVBENCH_BENCH_SLOWDOWN": "numpy:1.3, numba-cpu:2"}
+    assert slowdown("numpy", env) == 1.3 and slowdown("numba-cpu", env) == 2.0 and slowdown("torch", env) == 1.0
+    assert slowdown("numpy", {}) == 1.0
+    for bad in ("numpy", "numpy:x", "numpy:0.5", ":1.3"):
+        with pytest.raises(ValueError, match="CONVBENCH_BENCH_SLOWDOWN"):
+            slowdown("numpy", {"CONVBENCH_BENCH_SLOWDOWN": bad})
+    count = [0]
+
+    def call():
+        count[0] += 1
+
+    run = slowed(call, 1.3)
+    for _ in range(100):
+        run()
+    assert count[0] == 130
+    assert slowed(call, 1.0) is call
+
+
+def test_threads_and_clock_settings():
+    assert bench_threads({}) == 1 and bench_threads({"CONVBENCH_BENCH_THREADS": "0"}) >= 1
+    with pytest.raises(ValueError, match="CONVBENCH_BENCH_THREADS"):
+        bench_threads({"CONVBENCH_BENCH_THREADS": "many"})
+    assert timer_for("cpu", {}) is time.process_time and timer_for("cuda", {}) is time.perf_counter
+    assert timer_for("cpu", {"CONVBENCH_BENCH_CLOCK": "wall"}) is time.perf_counter
+    with pytest.raises(ValueError, match="CONVBENCH_BENCH_CLOCK"):
+        timer_for("cpu", {"CONVBENCH_BENCH_CLOCK": "gpu"})

@@ -1,0 +1,123 @@
+"""pytest-benchmark JSON files through harness.benchjson and ``harness compare``, on hand-made fixtures.
+
+tests/data/bench_base.json and bench_rerun.json: 9 benchmarks (3 backends x 3 layers), 12 rounds
+of 4 iterations each, saved with raw data, the re-run drawn with other noise (2% lognormal);
+bench_nodata.json: bench_base.json as saved without ``--benchmark-save-data``;
+not_benchmark.json: JSON that is not pytest-benchmark's.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness.benchjson import case_of, load_benchmark_json, run_id_of
+from harness.cli import main
+from harness.comparison import compare_runs, resolve_run
+from harness.results import COLUMNS, SAMPLE_COLUMNS
+
+DATA = Path(__file__).parent / "data"
+BASE, RERUN = DATA / "bench_base.json", DATA / "bench_rerun.json"
+SLOW = "test_conv2d[numba-cpu-3a-3x3]"
+
+
+def edited(tmp_path, name, edit):
+    """A copy of bench_base.json under ``tmp_path/name`` after ``edit(doc)``."""
+    doc = json.loads(BASE.read_text())
+    edit(doc)
+    path = tmp_path / name
+    path.write_text(json.dumps(doc))
+    return str(path)
+
+
+def slow_down(doc, name=SLOW, factor=1.3):
+    """Multiply one benchmark's raw per-round times by ``factor``."""
+    for bench in doc["benchmarks"]:
+        if bench["name"] == name:
+            bench["stats"]["data"] = [t * factor for t in bench["stats"]["data"]]
+
+
+def test_table_and_samples_follow_the_contract():
+    table, samples = load_benchmark_json(BASE)
+    doc = json.loads(BASE.read_text())
+    assert list(table.columns) == COLUMNS and list(samples.columns) == SAMPLE_COLUMNS
+    assert len(table) == len(doc["benchmarks"]) == 9 and set(table["status"]) == {"ok"}
+    assert set(table["run_id"]) == set(samples["run_id"]) == {"bench_base"}
+    first = doc["benchmarks"][0]
+    row = table[table["case"] == case_of(first["name"])].iloc[0]
+    data = first["stats"]["data"]
+    assert row["backend"] == "numpy" and row["dtype"] == "float32" and row["k"] == 1 and row["threads"] == 2
+    # stats.data holds per-call seconds of each round already (round time / iterations)
+    assert row["time_s"] == pytest.approx(np.median(data)) and row["time_min_s"] == min(data)
+    assert row["rounds"] == len(data) == 12 and row["calls_per_round"] == 4
+    assert row["gflops"] == pytest.approx(row["flops"] / row["time_s"] / 1e9)
+    mine = samples[samples["case"] == case_of(first["name"])]
+    assert list(mine["round"]) == list(range(12)) and list(mine["time_s"]) == data
+
+
+def test_unchanged_rerun_is_not_a_regression(capsys):
+    result = compare_runs(resolve_run(str(BASE), "unused"), resolve_run(str(RERUN), "unused"))
+    assert len(result) == 9 and not result["verdict"].isin(["slower", "broken"]).any()
+    assert main(["compare", str(BASE), str(RERUN)]) == 0
+    assert "no regression" in capsys.readouterr().out
+
+
+def test_one_benchmark_slower_by_1_3_is_the_one_regression(tmp_path, capsys):
+    slow = edited(tmp_path, "slow.json", slow_down)
+    result = compare_runs(resolve_run(str(BASE), "unused"), resolve_run(slow, "unused"))
+    flagged = result[result["verdict"] == "slower"]
+    assert list(flagged["case"]) == [case_of(SLOW)] and flagged.iloc[0]["ratio"] == pytest.approx(1.3)
+    assert set(result[result["case"] != case_of(SLOW)]["verdict"]) == {"same"}
+    assert main(["compare", str(BASE), slow]) == 1
+    out = capsys.readouterr().out
+    assert "1 regression(s)" in out and "numba-cpu | test_conv2d:numba-cpu-3a-3x3" in out
+
+
+def test_mismatched_names_are_only_in_one(tmp_path):
+    def rename(doc):
+        doc["benchmarks"][0]["name"] = "test_conv2d[numpy-renamed]"
+
+    renamed = edited(tmp_path, "renamed.json", rename)
+    result = compare_runs(resolve_run(str(BASE), "unused"), resolve_run(renamed, "unused"))
+    only = result[result["verdict"] == "only-in-one"]
+    assert sorted(only["note"]) == ["only in BASE", "only in NEW"] and len(result) == 10
+
+
+def test_no_rows_in_common_exits_2(tmp_path, capsys):
+    def rename_all(doc):
+        for bench in doc["benchmarks"]:
+            bench["name"] = bench["name"].replace("test_conv2d", "test_other")
+
+    other = edited(tmp_path, "other.json", rename_all)
+    assert main(["compare", str(BASE), other]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no point in common" in err
+
+
+@pytest.mark.parametrize("which, message", [
+    ("bench_nodata.json", "re-run with --benchmark-save-data"),
+    ("not_benchmark.json", "is not a pytest-benchmark JSON file"),
+    ("not-json.json", "is not JSON"),
+    ("missing.json", "no such pytest-benchmark file"),
+])
+def test_bad_files_are_one_line_value_errors_and_exit_2(tmp_path, capsys, which, message):
+    path = DATA / which
+    if which == "not-json.json":
+        path = tmp_path / which
+        path.write_text("<html>not json</html>")
+    elif which == "missing.json":
+        path = tmp_path / which
+    with pytest.raises(ValueError, match=message) as info:
+        load_benchmark_json(path)
+    assert "\n" not in str(info.value)
+    assert main(["compare", str(path), str(BASE)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err
+
+
+def test_run_ids_are_safe_file_stems():
+    assert run_id_of(".benchmarks/Linux-CPython-3.11-64bit/0001_842f5ab_20261127_043551.json") \
+        == "0001_842f5ab_20261127_043551"
+    assert run_id_of("a b/new run?.json") == "new_run_"
