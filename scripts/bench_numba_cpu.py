@@ -1,0 +1,169 @@
+"""A/B benchmark of ``numba-cpu`` against oneDNN (torch) and BLAS (numpy) on real layers, in one process.
+
+    PYTHONPATH=. python scripts/bench_numba_cpu.py [--n 1,4] [--rounds 7] [--peak GFLOPS] [--only TEXT]
+
+For every layer and batch size it times, interleaved in blocks (each block starts with untimed
+warm-up calls, because the runtimes' thread pools disturb one another):
+
+* ``numba``: a prepared ``numba-cpu`` convolution (layout made once);
+* ``torch``: ``torch.nn.functional.conv2d`` on the same tensors (2 threads, no_grad);
+* ``numpy``: the prepared ``numpy`` backend (1x1 layers only: one BLAS GEMM);
+* ``c2d-numba``: ``kernels.conv2d(x, w, backend="numba-cpu")``, prepare included;
+* ``c2d-torch``: ``torch.nn.functional.conv2d(torch.from_numpy(x), ...).numpy()``.
+
+A block's time is the median of its calls; a backend's time the median over rounds. Ratios are
+speed ratios (other's time / numba's time: > 1 means numba is faster); the last lines are
+their geometric means. The machine may be shared, so only ratios measured this way mean much.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import kernels  # noqa: E402
+from kernels.numba_cpu import isa_info  # noqa: E402
+
+# (label, C, H, F, k, stride, padding)
+LAYERS = [
+    ("inc 3a 1x1", 192, 28, 64, 1, 1, 0),
+    ("inc 3a 5x5", 16, 28, 32, 5, 1, 2),
+    ("inc 3b 3x3", 128, 28, 192, 3, 1, 1),
+    ("inc 4a 3x3", 96, 14, 208, 3, 1, 1),
+    ("inc 4e 1x1", 528, 14, 256, 1, 1, 0),
+    ("inc 4e 3x3", 160, 14, 320, 3, 1, 1),
+    ("inc 4e 5x5", 32, 14, 128, 5, 1, 2),
+    ("inc 4e 5x5 direct", 528, 14, 128, 5, 1, 2),
+    ("inc 5b 1x1", 832, 7, 384, 1, 1, 0),
+    ("inc 5b 3x3", 192, 7, 384, 3, 1, 1),
+    ("inc 5b 5x5", 48, 7, 128, 5, 1, 2),
+    ("res stem 7x7/2", 3, 224, 64, 7, 2, 3),
+    ("res conv2 1x1 64>64", 64, 56, 64, 1, 1, 0),
+    ("res conv2 3x3", 64, 56, 64, 3, 1, 1),
+    ("res conv2 1x1 64>256", 64, 56, 256, 1, 1, 0),
+    ("res conv2 1x1 256>64", 256, 56, 64, 1, 1, 0),
+    ("res conv3 3x3/2", 128, 56, 128, 3, 2, 1),
+    ("res conv3 1x1 512>128", 512, 28, 128, 1, 1, 0),
+    ("res conv4 3x3", 256, 14, 256, 3, 1, 1),
+    ("res conv4 1x1 1024>256", 1024, 14, 256, 1, 1, 0),
+    ("res conv5 3x3", 512, 7, 512, 3, 1, 1),
+    ("res conv5 1x1 512>2048", 512, 7, 2048, 1, 1, 0),
+    ("res down 1x1/2", 256, 56, 512, 1, 2, 0),
+    ("mobilenet 1x1 64>128", 64, 56, 128, 1, 1, 0),
+]
+
+
+def block_time(fn, reps, warm=2):
+    """Median seconds of ``reps`` calls of ``fn`` after ``warm`` untimed ones."""
+    for _ in range(warm):
+        fn()
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def spin(seconds=1.0):
+    """Keep both cores busy for a while so that idle vCPUs are awake before timing."""
+    a = np.random.rand(256, 256).astype(np.float32)
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        kernels.conv2d(a[None, None], a[None, None, :3, :3], backend="numba-cpu")
+
+
+def bench_layer(label, C, H, F, k, stride, padding, N, rounds, rng):
+    """Median times of each backend for one layer; returns (flops, {name: seconds})."""
+    x = rng.standard_normal((N, C, H, H), dtype=np.float32)
+    w = rng.standard_normal((F, C, k, k), dtype=np.float32) / math.sqrt(C * k * k)
+    spec = kernels.validate(x, w, stride, padding)
+    numba_p = kernels.get_backend("numba-cpu").prepare(x, w, spec)
+    tx, tw = torch.from_numpy(x), torch.from_numpy(w)
+    fns = {
+        "numba": numba_p,
+        "torch": lambda: torch.nn.functional.conv2d(tx, tw, stride=stride, padding=padding),
+        "c2d-numba": lambda: kernels.conv2d(x, w, stride=stride, padding=padding, backend="numba-cpu"),
+        "c2d-torch": lambda: torch.nn.functional.conv2d(
+            torch.from_numpy(x), torch.from_numpy(w), stride=stride, padding=padding
+        ).numpy(),
+    }
+    if spec.is_pointwise:
+        fns["numpy"] = kernels.get_backend("numpy").prepare(x, w, spec)
+    numba_p()
+    got = numba_p.result()
+    with torch.no_grad():
+        ref = fns["torch"]().numpy()
+    err = float(np.abs(got - ref).max())
+    assert err < 1e-3 * max(1.0, float(np.abs(ref).max())), f"{label}: numba-cpu differs from torch by {err}"
+    t1 = block_time(fns["torch"], 1, warm=1)
+    reps = max(3, min(50, int(0.04 / max(t1, 1e-6))))
+    samples = {name: [] for name in fns}
+    with torch.no_grad():
+        for _ in range(rounds):
+            for name, fn in fns.items():
+                samples[name].append(block_time(fn, reps))
+    return spec.flops, {name: statistics.median(v) for name, v in samples.items()}
+
+
+def geomean(values):
+    """Geometric mean of positive numbers (nan for none)."""
+    return math.exp(sum(math.log(v) for v in values) / len(values)) if values else float("nan")
+
+
+def main(argv=None):
+    """Run the benchmark and print the table and the geometric means."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", default="1,4", help="batch sizes, comma-separated")
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--peak", type=float, default=None, help="SGEMM GFLOP/s from `harness peak`")
+    ap.add_argument("--only", default="", help="run layers whose label contains this text")
+    args = ap.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    import numba
+
+    numba.set_num_threads(args.threads)
+    info = isa_info()
+    print(f"# {info} torch {torch.__version__} threads {args.threads}")
+    rng = np.random.default_rng(0)
+    spin()
+    rows, vs_torch, vs_numpy, c2d = [], [], [], []
+    hdr = f"{'layer':24} {'N':>2} {'numba GF/s':>10} {'torch GF/s':>10} {'vs torch':>8} {'vs numpy':>8} {'conv2d':>7}"
+    print(hdr + (f" {'%peak':>6}" if args.peak else ""))
+    for layer in LAYERS:
+        if args.only not in layer[0]:
+            continue
+        for N in (int(v) for v in args.n.split(",")):
+            flops, t = bench_layer(*layer, N=N, rounds=args.rounds, rng=rng)
+            gf = flops / t["numba"] / 1e9
+            r_t = t["torch"] / t["numba"]
+            r_np = t["numpy"] / t["numba"] if "numpy" in t else None
+            r_c = t["c2d-torch"] / t["c2d-numba"]
+            vs_torch.append(r_t)
+            c2d.append(r_c)
+            if r_np is not None:
+                vs_numpy.append(r_np)
+            line = (f"{layer[0]:24} {N:>2} {gf:10.1f} {flops / t['torch'] / 1e9:10.1f} {r_t:8.2f} "
+                    f"{(f'{r_np:.2f}' if r_np else '-'):>8} {r_c:7.2f}")
+            if args.peak:
+                line += f" {100 * gf / args.peak:5.0f}%"
+            print(line, flush=True)
+            rows.append((layer[0], N, gf))
+    print(f"geomean prepared numba-cpu vs torch: {geomean(vs_torch):.2f} ({len(vs_torch)} points)")
+    print(f"geomean 1x1 numba-cpu vs numpy BLAS: {geomean(vs_numpy):.2f} ({len(vs_numpy)} points)")
+    print(f"geomean kernels.conv2d numba-cpu vs torch conv2d: {geomean(c2d):.2f}")
+    best = max(rows, key=lambda r: r[2])
+    print(f"best: {best[0]} N={best[1]} {best[2]:.1f} GFLOP/s"
+          + (f" = {100 * best[2] / args.peak:.0f}% of {args.peak:g}" if args.peak else ""))
+
+
+if __name__ == "__main__":
+    main()
