@@ -14,40 +14,53 @@ T_BLOCK = 16
 
 @njit(parallel=True, fastmath=True, cache=True, boundscheck=False)
 def to_padded_nhwc(x, xh, pad):  # pragma: no cover - compiled
-    """Copy x (N, C, H, W; any strides) into the interior of xh (N, H+2p, W+2p, C).
+    """Copy x (N, C, H, W; any strides) into xh (N, H+2p, W+2p, C), writing the zero border too.
 
-    The border of ``xh`` is not written: allocate it zeroed once.
+    Each task is one row of ``xh``; the interior is transposed in blocks of ``T_BLOCK`` pixels
+    (reads one cache line of a channel, writes ``T_BLOCK`` short runs that stay in L1).
     """
     N, C, H, W = x.shape
-    for task in prange(N * H):
-        n = task // H
-        h = task % H
+    Hp, Wp = H + 2 * pad, W + 2 * pad
+    for task in prange(N * Hp):
+        n = task // Hp
+        hp = task % Hp
+        h = hp - pad
+        if h < 0 or h >= H:
+            for wp in range(Wp):
+                for c in range(C):
+                    xh[n, hp, wp, c] = 0
+            continue
+        for e in range(pad):
+            for c in range(C):
+                xh[n, hp, e, c] = 0
+                xh[n, hp, Wp - 1 - e, c] = 0
         for w0 in range(0, W, T_BLOCK):
             w1 = min(w0 + T_BLOCK, W)
             for c in range(C):
                 for w in range(w0, w1):
-                    xh[n, h + pad, w + pad, c] = x[n, c, h, w]
+                    xh[n, hp, w + pad, c] = x[n, c, h, w]
 
 
 @njit(parallel=True, fastmath=True, cache=True, boundscheck=False)
 def block_filters(w, wb):  # pragma: no cover - compiled
     """Weights w (F, C, k, k; any strides) as wb (NB, k, k, C, V): V output channels per block.
 
-    Output channels past F (the last block's tail) are zero.
+    Output channels past F are zero. One task is one (block, input channel): it reads V runs of
+    k*k weights and writes k*k vectors.
     """
     F, C, k = w.shape[0], w.shape[1], w.shape[2]
     NB, V = wb.shape[0], wb.shape[4]
-    for task in prange(NB * k * k):
-        b = task // (k * k)
-        i = (task // k) % k
-        j = task % k
-        for c in range(C):
-            for lane in range(V):
-                f = b * V + lane
-                if f < F:
-                    wb[b, i, j, c, lane] = w[f, c, i, j]
-                else:
-                    wb[b, i, j, c, lane] = 0
+    for task in prange(NB * C):
+        b = task // C
+        c = task % C
+        for i in range(k):
+            for j in range(k):
+                for lane in range(V):
+                    f = b * V + lane
+                    if f < F:
+                        wb[b, i, j, c, lane] = w[f, c, i, j]
+                    else:
+                        wb[b, i, j, c, lane] = 0
 
 
 @njit(parallel=True, fastmath=True, cache=True, boundscheck=False)

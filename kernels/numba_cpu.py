@@ -68,7 +68,33 @@ def _lanes(dtype) -> int:
     return _numba_isa.VECTOR_BYTES // np.dtype(dtype).itemsize
 
 
-class NumbaBlockedPrepared(Prepared):
+class HandoverPrepared(Prepared):
+    """A Prepared whose ``result()`` hands its output buffer over instead of copying it.
+
+    The next call writes into a fresh buffer, so arrays already returned never change; this
+    saves ``kernels.conv2d`` one copy of the output. Subclasses set ``self.kernel``,
+    ``self.inputs`` (the arguments before the output) and ``self.dims``, then call
+    :meth:`new_output` once.
+    """
+
+    def new_output(self) -> None:
+        """Allocate the output buffer the next call writes into."""
+        self.out = np.empty(self.spec.out_shape, dtype=self.spec.dtype)
+        self.args = self.inputs + (self.out.reshape(-1),)
+
+    def __call__(self) -> None:
+        if self.out is None:
+            self.new_output()
+        self.kernel(*self.args, self.dims)
+
+    def result(self) -> np.ndarray:
+        if self.out is None:
+            return self.last.copy()
+        self.last, self.out = self.out, None
+        return self.last
+
+
+class NumbaBlockedPrepared(HandoverPrepared):
     """Padded channels-last input and output-channel-blocked weights for the direct kernel."""
 
     def __init__(self, x: np.ndarray, w: np.ndarray, spec: ConvSpec):
@@ -79,24 +105,18 @@ class NumbaBlockedPrepared(Prepared):
         Hp, Wp = spec.H + 2 * p, spec.W + 2 * p
         group = V * _numba_cpu_blocked.TILE_B
         nb = (spec.F + group - 1) // group * _numba_cpu_blocked.TILE_B
-        self.xh = np.zeros((spec.N, Hp, Wp, spec.C), dtype=spec.dtype)
+        self.xh = np.empty((spec.N, Hp, Wp, spec.C), dtype=spec.dtype)
         _numba_cpu_layout.to_padded_nhwc(x, self.xh, p)
         self.wb = np.empty((nb, k, k, spec.C, V), dtype=spec.dtype)
         _numba_cpu_layout.block_filters(w, self.wb)
-        self.out = np.empty(spec.out_shape, dtype=spec.dtype)
-        self.args = (self.xh.reshape(-1), self.wb.reshape(-1), self.out.reshape(-1))
+        self.inputs = (self.xh.reshape(-1), self.wb.reshape(-1))
+        self.new_output()
         self.dims = (spec.N, spec.C, Hp, Wp, spec.F, k, spec.stride, spec.Ho, spec.Wo)
         self.kernel = _numba_cpu_blocked.conv_oc_blocked
         self.kernel(*self.args, (0,) + self.dims[1:])  # compile (or load from the cache), run nothing
 
-    def __call__(self) -> None:
-        self.kernel(*self.args, self.dims)
 
-    def result(self) -> np.ndarray:
-        return self.out.copy()
-
-
-class NumbaGemmPrepared(Prepared):
+class NumbaGemmPrepared(HandoverPrepared):
     """Unpadded stride-1 1x1 convolution as a register-blocked GEMM on the NCHW input itself."""
 
     def __init__(self, x: np.ndarray, w: np.ndarray, spec: ConvSpec):
@@ -107,17 +127,11 @@ class NumbaGemmPrepared(Prepared):
         self.x = np.ascontiguousarray(x)
         self.wp = np.empty(((spec.F + R - 1) // R, spec.C, R), dtype=spec.dtype)
         _numba_cpu_layout.pack_rows(w, self.wp)
-        self.out = np.empty(spec.out_shape, dtype=spec.dtype)
-        self.args = (self.x.reshape(-1), self.wp.reshape(-1), self.out.reshape(-1))
+        self.inputs = (self.x.reshape(-1), self.wp.reshape(-1))
+        self.new_output()
         self.dims = (spec.N, spec.C, spec.H * spec.W, spec.F)
         self.kernel = _numba_cpu_gemm.conv1x1_gemm
         self.kernel(*self.args, (0,) + self.dims[1:])  # compile (or load from the cache), run nothing
-
-    def __call__(self) -> None:
-        self.kernel(*self.args, self.dims)
-
-    def result(self) -> np.ndarray:
-        return self.out.copy()
 
 
 @register
