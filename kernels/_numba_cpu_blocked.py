@@ -20,7 +20,7 @@ from ._numba_simd import istack, vbroadcast, vfma, vlanes, vload, vscatter, vsta
 #: Filter blocks (of V output channels) per register tile.
 TILE_B = 2
 #: Output pixels per register tile: TILE_P * TILE_B accumulators + TILE_B weights + 1 broadcast.
-TILE_P = 12 if VECTOR_REGISTERS == 32 else 6
+TILE_P = 14 if VECTOR_REGISTERS == 32 else 6
 #: Accumulator vectors of one tile.
 TILE_ACC = TILE_P * TILE_B
 

@@ -17,7 +17,7 @@ from ._numba_isa import VECTOR_REGISTERS
 from ._numba_simd import vbroadcast, vfma, vlanes, vload, vload_n, vstack, vstore, vstore_n, vzero
 
 #: Output channels per GEMM tile (rows of W).
-GEMM_R = 12 if VECTOR_REGISTERS == 32 else 6
+GEMM_R = 14 if VECTOR_REGISTERS == 32 else 6
 #: Pixel vectors per GEMM tile.
 GEMM_B = 2
 #: Accumulator vectors of one tile.
