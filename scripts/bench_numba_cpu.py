@@ -11,7 +11,8 @@ warm-up calls, because the runtimes' thread pools disturb one another):
 * ``c2d-numba``: ``kernels.conv2d(x, w, backend="numba-cpu")``, prepare included;
 * ``c2d-torch``: ``torch.nn.functional.conv2d(torch.from_numpy(x), ...).numpy()``.
 
-A block's time is the median of its calls; a backend's time the median over rounds ("median");
+A block's time is the median of its calls; a backend's time the median over all rounds of all
+passes ("median");
 the fastest single call over all rounds is kept too ("best": on a shared, busy machine other
 processes only ever add time, so it is the steadier estimate of what the code can do). Ratios are
 speed ratios (other's time / numba's time: > 1 means numba is faster); the last lines are
@@ -83,7 +84,7 @@ def spin(seconds=1.0):
 
 
 def bench_layer(label, C, H, F, k, stride, padding, N, rounds, rng):
-    """Times of each backend for one layer: (flops, {"median"|"best": {name: seconds}})."""
+    """Block times of each backend for one layer: (flops, {name: [(median, min) per round]})."""
     x = rng.standard_normal((N, C, H, H), dtype=np.float32)
     w = rng.standard_normal((F, C, k, k), dtype=np.float32) / math.sqrt(C * k * k)
     spec = kernels.validate(x, w, stride, padding)
@@ -112,10 +113,7 @@ def bench_layer(label, C, H, F, k, stride, padding, N, rounds, rng):
         for _ in range(rounds):
             for name, fn in fns.items():
                 samples[name].append(block_time(fn, reps))
-    return spec.flops, {
-        stat: {name: pick([b[i] for b in v]) for name, v in samples.items()}
-        for stat, i, pick in (("median", 0, statistics.median), ("best", 1, min))
-    }
+    return spec.flops, samples
 
 
 def geomean(values):
@@ -127,7 +125,9 @@ def main(argv=None):
     """Run the benchmark and print the table and the geometric means."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", default="1,4", help="batch sizes, comma-separated")
-    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--rounds", type=int, default=3, help="rounds per layer and pass")
+    ap.add_argument("--passes", type=int, default=3,
+                    help="passes over the layer list; a layer's rounds are spread over them")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--peak", type=float, default=None, help="SGEMM GFLOP/s from `harness peak`")
     ap.add_argument("--only", default="", help="run layers whose label contains this text")
@@ -142,29 +142,35 @@ def main(argv=None):
     spin()
     ratios = {stat: {"torch": [], "numpy": [], "c2d": []} for stat in ("median", "best")}
     rows = []
-
     one = f"{'numba GF/s':>10} {'torch GF/s':>10} {'vs torch':>8} {'vs numpy':>8} {'conv2d':>7}"
     one += f" {'%peak':>6}" if args.peak else ""
     print(f"{'layer':24} {'N':>2} {one} | {one}   (median of rounds | best call)")
-    for layer in LAYERS:
-        if args.only not in layer[0]:
-            continue
-        for N in (int(v) for v in args.n.split(",")):
-            flops, times = bench_layer(*layer, N=N, rounds=args.rounds, rng=rng)
-            cells = []
-            for stat, t in times.items():
-                gf = flops / t["numba"] / 1e9
-                got = {"torch": t["torch"] / t["numba"], "c2d": t["c2d-torch"] / t["c2d-numba"]}
-                if "numpy" in t:
-                    got["numpy"] = t["numpy"] / t["numba"]
-                for key, val in got.items():
-                    ratios[stat][key].append(val)
-                np_cell = f"{got['numpy']:.2f}" if "numpy" in got else "-"
-                cells.append(f"{gf:10.1f} {flops / t['torch'] / 1e9:10.1f} {got['torch']:8.2f} {np_cell:>8} "
-                             f"{got['c2d']:7.2f}" + (f" {100 * gf / args.peak:5.0f}%" if args.peak else ""))
-                if stat == "best":
-                    rows.append((layer[0], N, gf))
-            print(f"{layer[0]:24} {N:>2} " + " | ".join(cells), flush=True)
+    points = [(layer, int(n)) for layer in LAYERS if args.only in layer[0] for n in args.n.split(",")]
+    blocks = {}
+    for npass in range(args.passes):
+        print(f"# pass {npass + 1}/{args.passes}", file=sys.stderr, flush=True)
+        for layer, N in points:
+            flops, samples = bench_layer(*layer, N=N, rounds=args.rounds, rng=rng)
+            for name, v in samples.items():
+                blocks.setdefault((layer, N), (flops, {}))[1].setdefault(name, []).extend(v)
+    for layer, N in points:
+        flops, samples = blocks[(layer, N)]
+        times = {stat: {name: pick([b[i] for b in v]) for name, v in samples.items()}
+                 for stat, i, pick in (("median", 0, statistics.median), ("best", 1, min))}
+        cells = []
+        for stat, t in times.items():
+            gf = flops / t["numba"] / 1e9
+            got = {"torch": t["torch"] / t["numba"], "c2d": t["c2d-torch"] / t["c2d-numba"]}
+            if "numpy" in t:
+                got["numpy"] = t["numpy"] / t["numba"]
+            for key, val in got.items():
+                ratios[stat][key].append(val)
+            np_cell = f"{got['numpy']:.2f}" if "numpy" in got else "-"
+            cells.append(f"{gf:10.1f} {flops / t['torch'] / 1e9:10.1f} {got['torch']:8.2f} {np_cell:>8} "
+                         f"{got['c2d']:7.2f}" + (f" {100 * gf / args.peak:5.0f}%" if args.peak else ""))
+            if stat == "best":
+                rows.append((layer[0], N, gf))
+        print(f"{layer[0]:24} {N:>2} " + " | ".join(cells), flush=True)
     for stat, r in ratios.items():
         print(f"[{stat}] geomean prepared numba-cpu / torch: {geomean(r['torch']):.2f} ({len(r['torch'])} points); "
               f"1x1 numba-cpu / numpy BLAS: {geomean(r['numpy']):.2f} ({len(r['numpy'])}); "
@@ -172,6 +178,7 @@ def main(argv=None):
     best = max(rows, key=lambda r: r[2])
     print(f"best layer (best call): {best[0]} N={best[1]} {best[2]:.1f} GFLOP/s"
           + (f" = {100 * best[2] / args.peak:.0f}% of {args.peak:g}" if args.peak else ""))
+
 
 if __name__ == "__main__":
     main()
