@@ -14,7 +14,9 @@ warm-up calls, because the runtimes' thread pools disturb one another):
 A block's time is the median of its calls; a backend's time the median over all rounds of all
 passes ("median");
 the fastest single call over all rounds is kept too ("best": on a shared, busy machine other
-processes only ever add time, so it is the steadier estimate of what the code can do). Ratios are
+processes only ever add time, so it is the steadier estimate of what the code can do).
+``--threads`` sets Numba's and torch's threads; NumPy's BLAS reads its own variable, so run
+``OPENBLAS_NUM_THREADS=1 ... --threads 1`` for a one-core comparison. Ratios are
 speed ratios (other's time / numba's time: > 1 means numba is faster); the last lines are
 their geometric means. The machine may be shared, so only ratios measured this way mean much.
 """
