@@ -45,3 +45,9 @@ VECTOR_BYTES = 64 if ISA == "avx512" else 32
 
 #: Vector registers of that width (the register tile is sized to leave a few free).
 VECTOR_REGISTERS = 32 if ISA == "avx512" else 16
+
+
+def lanes_for(dtype) -> int:
+    """Lanes of one vector register of :data:`VECTOR_BYTES` for a NumPy or Numba float dtype."""
+    bits = getattr(dtype, "bitwidth", None) or dtype.itemsize * 8
+    return VECTOR_BYTES * 8 // bits

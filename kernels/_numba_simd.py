@@ -5,7 +5,7 @@ Intel AVX-512 CPUs (the ``prefer-256-bit`` tuning), so auto-vectorised Numba loo
 ``zmm`` there. A vector type written into the IR is different: without a
 ``min-legal-vector-width`` attribute (Numba sets none) 512-bit vectors are legal on any AVX-512
 target, so ``<16 x float>`` becomes ``zmm`` and ``<8 x float>`` ``ymm``. This module gives Numba
-that type, with the width fixed at import from the compile target (:data:`VECTOR_BYTES`, see
+that type, with the width fixed at import from the compile target (``VECTOR_BYTES``, see
 :mod:`kernels._numba_isa`), and nothing else in the process changes: no global Numba option.
 
 Intrinsics (all take the array whose dtype sets the element type; indices are flat element
@@ -26,13 +26,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
-from ._numba_isa import VECTOR_BYTES
-
-
-def lanes_for(dtype) -> int:
-    """Lanes of one vector register of :data:`VECTOR_BYTES` for a NumPy or Numba float dtype."""
-    bits = getattr(dtype, "bitwidth", None) or dtype.itemsize * 8
-    return VECTOR_BYTES * 8 // bits
+from ._numba_isa import lanes_for
 
 
 class SimdVector(types.Type):

@@ -174,9 +174,11 @@ def main(argv=None):
                 rows.append((layer[0], N, gf))
         print(f"{layer[0]:24} {N:>2} " + " | ".join(cells), flush=True)
     for stat, r in ratios.items():
-        print(f"[{stat}] geomean prepared numba-cpu / torch: {geomean(r['torch']):.2f} ({len(r['torch'])} points); "
-              f"1x1 numba-cpu / numpy BLAS: {geomean(r['numpy']):.2f} ({len(r['numpy'])}); "
-              f"kernels.conv2d numba-cpu / torch conv2d: {geomean(r['c2d']):.2f}")
+        print(f"[{stat}] geomean (median) prepared numba-cpu / torch: {geomean(r['torch']):.2f} "
+              f"({statistics.median(r['torch']):.2f}, {len(r['torch'])} points); "
+              f"1x1 numba-cpu / numpy BLAS: {geomean(r['numpy']):.2f} ({statistics.median(r['numpy']):.2f}, "
+              f"{len(r['numpy'])}); kernels.conv2d numba-cpu / torch conv2d: {geomean(r['c2d']):.2f} "
+              f"({statistics.median(r['c2d']):.2f})")
     best = max(rows, key=lambda r: r[2])
     print(f"best layer (best call): {best[0]} N={best[1]} {best[2]:.1f} GFLOP/s"
           + (f" = {100 * best[2] / args.peak:.0f}% of {args.peak:g}" if args.peak else ""))
