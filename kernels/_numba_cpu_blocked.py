@@ -51,16 +51,17 @@ def conv_oc_blocked(xh, wb, out, dims):  # pragma: no cover - compiled
         for a in range(TILE_ACC):
             acc[a] = vzero(wb)
         for i in range(k):
-            for j in range(k):
-                tap = (i * Wp + j) * C
-                wt = g * TILE_B * blk + (i * k + j) * C * V
-                for c in range(C):
+            # kernel row i: (kernel column, channel) is one contiguous run of k*C values in both
+            # xh (for every pixel, at any stride) and wb, so it is a single loop
+            tap = i * Wp * C
+            wt = g * TILE_B * blk + i * k * C * V
+            for jc in range(k * C):
+                for b in range(TILE_B):
+                    wv[b] = vload(wb, wt + b * blk + jc * V)
+                for p in range(TILE_P):
+                    xv = vbroadcast(xh, off[p] + tap + jc)
                     for b in range(TILE_B):
-                        wv[b] = vload(wb, wt + b * blk + c * V)
-                    for p in range(TILE_P):
-                        xv = vbroadcast(xh, off[p] + tap + c)
-                        for b in range(TILE_B):
-                            acc[p * TILE_B + b] = vfma(xv, wv[b], acc[p * TILE_B + b])
+                        acc[p * TILE_B + b] = vfma(xv, wv[b], acc[p * TILE_B + b])
         for b in range(TILE_B):
             f0 = (g * TILE_B + b) * V
             nf = min(V, F - f0)
