@@ -17,7 +17,12 @@ offsets into C-contiguous arrays):
 * ``vzero(a)``: zeros;
 * ``vfma(x, y, acc)``: ``x * y + acc`` lane by lane (``llvm.fma``: one FMA instruction);
 * ``vstack(a, n)``: stack memory for ``n`` (a literal) vectors, a pointer ``p`` with ``p[j]``
-  readable and writable; after unrolling LLVM keeps it in registers.
+  readable and writable; after unrolling LLVM keeps it in registers;
+* ``vbroadcast(a, i)``, ``vload_n`` / ``vstore_n`` (masked), ``vscatter`` (lane l to
+  ``a.flat[i + l*stride]``), ``vlanes(a)`` and ``istack(n)``: see each docstring.
+
+Numba's cache checks only the source file of a cached function: after changing the code
+generated here, touch the kernel modules (or clear their ``__pycache__``) so they recompile.
 """
 from __future__ import annotations
 
@@ -45,6 +50,14 @@ class SimdVectorModel(models.PrimitiveModel):
     def __init__(self, dmm, fe_type):
         elem = dmm.lookup(fe_type.dtype).get_value_type()
         super().__init__(dmm, fe_type, ir.VectorType(elem, fe_type.lanes))
+
+
+def _splat(builder, value, lanes):
+    """An LLVM vector with ``value`` in each of ``lanes`` lanes."""
+    vty = ir.VectorType(value.type, lanes)
+    one = builder.insert_element(ir.Constant(vty, None), value, ir.Constant(ir.IntType(32), 0))
+    zeros = ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes)
+    return builder.shuffle_vector(one, ir.Constant(vty, None), zeros)
 
 
 def _vec_of(arr):
@@ -88,11 +101,7 @@ def vsplat(typingctx, arr, x):
     vt = _vec_of(arr)
 
     def codegen(context, builder, sig, args):
-        val = context.cast(builder, args[1], sig.args[1], vt.dtype)
-        lt = context.get_value_type(vt)
-        one = builder.insert_element(ir.Constant(lt, None), val, ir.Constant(ir.IntType(32), 0))
-        mask = ir.Constant(ir.VectorType(ir.IntType(32), vt.lanes), [0] * vt.lanes)
-        return builder.shuffle_vector(one, ir.Constant(lt, None), mask)
+        return _splat(builder, context.cast(builder, args[1], sig.args[1], vt.dtype), vt.lanes)
 
     return vt(arr, x), codegen
 
@@ -145,10 +154,7 @@ def vbroadcast(typingctx, arr, idx):
     def codegen(context, builder, sig, args):
         ptr, size = _elem_ptr(context, builder, sig.args[0], args[0], args[1], sig.args[1])
         lt = context.get_value_type(vt)
-        val = builder.load(ptr, align=size, typ=lt.element)
-        one = builder.insert_element(ir.Constant(lt, None), val, ir.Constant(ir.IntType(32), 0))
-        mask = ir.Constant(ir.VectorType(ir.IntType(32), vt.lanes), [0] * vt.lanes)
-        return builder.shuffle_vector(one, ir.Constant(lt, None), mask)
+        return _splat(builder, builder.load(ptr, align=size, typ=lt.element), vt.lanes)
 
     return vt(arr, idx), codegen
 
@@ -196,11 +202,8 @@ def istack(typingctx, n):
 
 def _lane_mask(builder, lanes, count):
     """<lanes x i1>: lane l is on when l < count (count an intp value)."""
-    ity = count.type
-    idx = ir.Constant(ir.VectorType(ity, lanes), list(range(lanes)))
-    one = builder.insert_element(ir.Constant(ir.VectorType(ity, lanes), None), count, ir.Constant(ir.IntType(32), 0))
-    splat = builder.shuffle_vector(one, ir.Constant(one.type, None), ir.Constant(ir.VectorType(ir.IntType(32), lanes), [0] * lanes))
-    return builder.icmp_signed("<", idx, splat)
+    idx = ir.Constant(ir.VectorType(count.type, lanes), list(range(lanes)))
+    return builder.icmp_signed("<", idx, _splat(builder, count, lanes))
 
 
 @intrinsic
@@ -213,10 +216,11 @@ def vload_n(typingctx, arr, idx, count):
         lt = context.get_value_type(vt)
         cnt = context.cast(builder, args[2], sig.args[2], types.intp)
         name = f"llvm.masked.load.v{vt.lanes}f{vt.dtype.bitwidth}.p0"
-        fnty = ir.FunctionType(lt, [ptr.type, ir.IntType(32), ir.VectorType(ir.IntType(1), vt.lanes), lt])
+        mask = _lane_mask(builder, vt.lanes, cnt)
+        fnty = ir.FunctionType(lt, [ptr.type, ir.IntType(32), mask.type, lt])
         fn = cgutils.get_or_insert_function(builder.module, fnty, name)
         zero = ir.Constant(lt, [ir.Constant(lt.element, 0.0)] * vt.lanes)
-        return builder.call(fn, [ptr, ir.Constant(ir.IntType(32), size), _lane_mask(builder, vt.lanes, cnt), zero])
+        return builder.call(fn, [ptr, ir.Constant(ir.IntType(32), size), mask, zero])
 
     return vt(arr, idx, count), codegen
 
@@ -230,9 +234,10 @@ def vstore_n(typingctx, arr, idx, vec, count):
         vt = sig.args[2]
         cnt = context.cast(builder, args[3], sig.args[3], types.intp)
         name = f"llvm.masked.store.v{vt.lanes}f{vt.dtype.bitwidth}.p0"
-        fnty = ir.FunctionType(ir.VoidType(), [args[2].type, ptr.type, ir.IntType(32), ir.VectorType(ir.IntType(1), vt.lanes)])
+        mask = _lane_mask(builder, vt.lanes, cnt)
+        fnty = ir.FunctionType(ir.VoidType(), [args[2].type, ptr.type, ir.IntType(32), mask.type])
         fn = cgutils.get_or_insert_function(builder.module, fnty, name)
-        builder.call(fn, [args[2], ptr, ir.Constant(ir.IntType(32), size), _lane_mask(builder, vt.lanes, cnt)])
+        builder.call(fn, [args[2], ptr, ir.Constant(ir.IntType(32), size), mask])
         return context.get_dummy_value()
 
     return types.none(arr, idx, vec, count), codegen

@@ -13,6 +13,7 @@ AVX-512, 8 in ``ymm`` on AVX2):
 * unpadded stride-1 1x1 layers: a register-blocked GEMM on the NCHW input as it is
   (:mod:`kernels._numba_cpu_gemm`), vectorised over pixels, no copy of the input at all.
 
+``result()`` hands the output buffer over instead of copying it (:class:`HandoverPrepared`).
 ``numba-cpu-direct`` keeps the first version (axpy loops over NCHW, no register blocking) as a
 variant so a sweep shows the progression; it runs only when named with ``--backends``. The
 compiled loops are imported on first use so that ``import kernels`` stays cheap.
@@ -24,6 +25,7 @@ import numpy as np
 from .backend import Backend, Prepared
 from .registry import register
 from .spec import ConvSpec, padded_input
+
 
 def _loops():
     from . import _numba_cpu_loops
@@ -140,7 +142,10 @@ class NumbaCpuBackend(Backend):
 
     name = "numba-cpu"
     device = "cpu"
-    description = "Numba @njit(parallel=True): explicit SIMD (zmm on AVX-512, ymm on AVX2), oneDNN-style blocked direct conv; 1x1 as GEMM"
+    description = (
+        "Numba @njit(parallel=True): explicit SIMD (zmm on AVX-512, ymm on AVX2), "
+        "oneDNN-style output-channel-blocked direct conv; 1x1 as GEMM"
+    )
 
     def unavailable_reason(self) -> str | None:
         return _numba_reason()
