@@ -42,6 +42,9 @@ print(json.dumps({(k if isinstance(k, str) else " ".join(k)): v for k, v in out.
 
 TARGETS = {"avx512": "skylake-avx512", "avx2": "haswell"}
 
+# every test id carries the backend name, so `pytest -k numba-cpu` selects these too
+pytestmark = pytest.mark.parametrize("backend", ["numba-cpu"])
+
 
 @pytest.fixture(scope="module")
 def codegen(tmp_path_factory):
@@ -62,7 +65,7 @@ def codegen(tmp_path_factory):
 
 
 @pytest.mark.parametrize("isa,wide,narrow", [("avx512", "zmm", "ymm"), ("avx2", "ymm", "zmm")])
-def test_hot_kernels_use_full_width_fma(codegen, isa, wide, narrow):
+def test_hot_kernels_use_full_width_fma(backend, codegen, isa, wide, narrow):
     res = codegen[isa]
     info = res["info"]
     assert info["isa"] == isa and info["source"] == "NUMBA_CPU_NAME"
@@ -74,7 +77,7 @@ def test_hot_kernels_use_full_width_fma(codegen, isa, wide, narrow):
             assert counts[narrow] == 0 and counts["xmm"] == 0, (isa, kind, dtype, counts)
 
 
-def test_host_isa_is_reported():
+def test_host_isa_is_reported(backend):
     from kernels.numba_cpu import isa_info
 
     info = isa_info()

@@ -8,6 +8,9 @@ import pytest
 import kernels
 from kernels.numba_cpu import isa_info
 
+# every test id carries the backend name, so `pytest -k numba-cpu` selects these too
+pytestmark = pytest.mark.parametrize("backend", ["numba-cpu"])
+
 
 def _conv(x, w, stride, padding):
     spec = kernels.validate(x, w, stride, padding)
@@ -26,23 +29,23 @@ def _conv(x, w, stride, padding):
         (40, 6, 6, 33, 1, 2, 0),  # strided 1x1 goes to the direct kernel
     ],
 )
-def test_tails_against_reference(C, H, W, F, k, stride, padding, dtype):
+def test_tails_against_reference(backend, C, H, W, F, k, stride, padding, dtype):
     rng = np.random.default_rng(C * F + k)
     x = rng.standard_normal((2, C, H, W)).astype(dtype)
     w = rng.standard_normal((F, C, k, k)).astype(dtype)
     ref, spec = _conv(x, w, stride, padding)
-    out = kernels.conv2d(x, w, stride=stride, padding=padding, backend="numba-cpu")
+    out = kernels.conv2d(x, w, stride=stride, padding=padding, backend=backend)
     assert out.dtype == np.dtype(dtype)
     assert kernels.max_abs_error(out, ref) <= kernels.tolerance(x, w, spec)
 
 
 @pytest.mark.parametrize("k", [1, 3])
-def test_result_is_handed_over_not_overwritten(k):
+def test_result_is_handed_over_not_overwritten(backend, k):
     rng = np.random.default_rng(1)
     x = rng.standard_normal((1, 8, 6, 6)).astype(np.float32)
     w = rng.standard_normal((5, 8, k, k)).astype(np.float32)
     spec = kernels.validate(x, w, 1, 0)
-    prepared = kernels.get_backend("numba-cpu").prepare(x, w, spec)
+    prepared = kernels.get_backend(backend).prepare(x, w, spec)
     prepared()
     first = prepared.result()
     again = prepared.result()
@@ -55,7 +58,7 @@ def test_result_is_handed_over_not_overwritten(k):
     assert second.shape == spec.out_shape
 
 
-def test_isa_info_fields():
+def test_isa_info_fields(backend):
     info = isa_info()
     assert set(info) >= {"isa", "vector_bits", "lanes", "lanes_float64", "cpu", "source"}
     assert info["vector_bits"] in (256, 512)
