@@ -1,21 +1,22 @@
 """``numba-cpu``: Numba ``@njit(parallel=True)`` loops of its own, no BLAS call inside.
 
-The registered ``numba-cpu`` kernel is a register-tiled direct convolution on a
-layout made in ``prepare()``: the input zero-padded and channels-last, each row
-flattened to ``(Wp*C)``, and the weights as ``(F, k, k*C)``. For kernel row i,
-the window of an output pixel is then one contiguous run of ``k*C`` values (at
-any stride) matching one contiguous run of weights, so the reduction over
-(kernel column, channel) is a dot product LLVM vectorises over channels (AVX2
-or AVX-512 FMA; check with ``inspect_asm``). Each parallel task computes
-4 filters x 3 output pixels in 12 vector accumulators that stay in registers:
-every loaded input vector feeds 4 FMAs, every weight vector 3. Tasks are
-batch x filter blocks x pixel blocks; no allocation inside the parallel loop.
+Two kernels, both with explicit SIMD vectors (:mod:`kernels._numba_simd`) whose width is
+picked at import for the compile target (:func:`isa_info`: 16 float32 lanes in ``zmm`` on
+AVX-512, 8 in ``ymm`` on AVX2):
 
-``numba-cpu-direct`` keeps the first version (axpy loops over NCHW, no
-register blocking) as a variant so a sweep shows the progression; it runs only
-when named with ``--backends``. The compiled loops live in
-:mod:`kernels._numba_cpu_loops`, imported on first use so that ``import kernels``
-stays cheap.
+* every layer but a plain 1x1: a direct convolution vectorised over *output* channels, the
+  oneDNN layout (:mod:`kernels._numba_cpu_blocked`): ``prepare()`` writes the input zero-padded
+  and channels-last and the weights in blocks of V output channels, both with parallel Numba
+  loops (:mod:`kernels._numba_cpu_layout`); a register tile of output pixels x 2 filter blocks
+  takes one broadcast input value per pixel and one weight vector per block, all FMAs, no
+  horizontal sums; the result is stored straight into NCHW;
+* unpadded stride-1 1x1 layers: a register-blocked GEMM on the NCHW input as it is
+  (:mod:`kernels._numba_cpu_gemm`), vectorised over pixels, no copy of the input at all.
+
+``result()`` hands the output buffer over instead of copying it (:class:`HandoverPrepared`).
+``numba-cpu-direct`` keeps the first version (axpy loops over NCHW, no register blocking) as a
+variant so a sweep shows the progression; it runs only when named with ``--backends``. The
+compiled loops are imported on first use so that ``import kernels`` stays cheap.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ import numpy as np
 from .backend import Backend, Prepared
 from .registry import register
 from .spec import ConvSpec, padded_input
+
 
 def _loops():
     from . import _numba_cpu_loops
@@ -39,46 +41,119 @@ def _numba_reason() -> str | None:
     return None
 
 
-def channels_last_layout(x: np.ndarray, w: np.ndarray, spec: ConvSpec):
-    """Zero-padded channels-last input as (N, Hp, Wp*C) and weights as (F, k, k*C)."""
-    p = spec.padding
-    Hp, Wp = spec.H + 2 * p, spec.W + 2 * p
-    xh = np.zeros((spec.N, Hp, Wp, spec.C), dtype=spec.dtype)
-    xh[:, p : p + spec.H, p : p + spec.W, :] = x.transpose(0, 2, 3, 1)
-    wk = np.ascontiguousarray(w.transpose(0, 2, 3, 1)).reshape(spec.F, spec.k, spec.k * spec.C)
-    return xh.reshape(spec.N, Hp, Wp * spec.C), wk
+def isa_info() -> dict:
+    """The vector ISA ``numba-cpu`` compiles for, its width and register tiles (imports numba).
+
+    Keys: ``isa`` ("avx512" or "avx2"), ``vector_bits``, ``lanes`` (float32), ``lanes_float64``,
+    ``cpu`` (LLVM CPU name), ``source`` (how it was decided: "host", "NUMBA_CPU_NAME" or
+    "NUMBA_CPU_FEATURES"), ``conv_tile`` (pixels x filter vectors) and ``gemm_tile``
+    (filters x pixel vectors).
+    """
+    from . import _numba_cpu_blocked, _numba_cpu_gemm, _numba_isa
+
+    bits = _numba_isa.VECTOR_BYTES * 8
+    return {
+        "isa": _numba_isa.ISA,
+        "vector_bits": bits,
+        "lanes": bits // 32,
+        "lanes_float64": bits // 64,
+        "cpu": _numba_isa.CPU_NAME,
+        "source": _numba_isa.SOURCE,
+        "conv_tile": f"{_numba_cpu_blocked.TILE_P}x{_numba_cpu_blocked.TILE_B}",
+        "gemm_tile": f"{_numba_cpu_gemm.GEMM_R}x{_numba_cpu_gemm.GEMM_B}",
+    }
 
 
-class NumbaTiledPrepared(Prepared):
-    """Channels-last padded input, flattened weights and the output, for the register-tiled kernel."""
+def _lanes(dtype) -> int:
+    from . import _numba_isa
 
-    def __init__(self, x: np.ndarray, w: np.ndarray, spec: ConvSpec):
-        self.spec = spec
-        self.xh, self.wk = channels_last_layout(x, w, spec)
-        self.out = np.empty(spec.out_shape, dtype=spec.dtype)
-        self.kernel = _loops().conv_nhwc_tiles
-        self()  # compile (or load from the cache) now, not in a timed call
+    return _numba_isa.VECTOR_BYTES // np.dtype(dtype).itemsize
+
+
+class HandoverPrepared(Prepared):
+    """A Prepared whose ``result()`` hands its output buffer over instead of copying it.
+
+    The next call writes into a fresh buffer, so arrays already returned never change; this
+    saves ``kernels.conv2d`` one copy of the output. Subclasses set ``self.kernel``,
+    ``self.inputs`` (the arguments before the output) and ``self.dims``, then call
+    :meth:`new_output` once.
+    """
+
+    def new_output(self) -> None:
+        """Allocate the output buffer the next call writes into."""
+        self.out = np.empty(self.spec.out_shape, dtype=self.spec.dtype)
+        self.args = self.inputs + (self.out.reshape(-1),)
 
     def __call__(self) -> None:
-        self.kernel(self.xh, self.wk, self.out, self.spec.stride)
+        if self.out is None:
+            self.new_output()
+        self.kernel(*self.args, self.dims)
 
     def result(self) -> np.ndarray:
-        return self.out.copy()
+        if self.out is None:
+            return self.last.copy()
+        self.last, self.out = self.out, None
+        return self.last
+
+
+class NumbaBlockedPrepared(HandoverPrepared):
+    """Padded channels-last input and output-channel-blocked weights for the direct kernel."""
+
+    def __init__(self, x: np.ndarray, w: np.ndarray, spec: ConvSpec):
+        from . import _numba_cpu_blocked, _numba_cpu_layout
+
+        self.spec = spec
+        p, k, V = spec.padding, spec.k, _lanes(spec.dtype)
+        Hp, Wp = spec.H + 2 * p, spec.W + 2 * p
+        group = V * _numba_cpu_blocked.TILE_B
+        nb = (spec.F + group - 1) // group * _numba_cpu_blocked.TILE_B
+        self.xh = np.empty((spec.N, Hp, Wp, spec.C), dtype=spec.dtype)
+        _numba_cpu_layout.to_padded_nhwc(x, self.xh, p)
+        self.wb = np.empty((nb, k, k, spec.C, V), dtype=spec.dtype)
+        _numba_cpu_layout.block_filters(w, self.wb)
+        self.inputs = (self.xh.reshape(-1), self.wb.reshape(-1))
+        self.new_output()
+        self.dims = (spec.N, spec.C, Hp, Wp, spec.F, k, spec.stride, spec.Ho, spec.Wo)
+        self.kernel = _numba_cpu_blocked.conv_oc_blocked
+        self.kernel(*self.args, (0,) + self.dims[1:])  # compile (or load from the cache), run nothing
+
+
+class NumbaGemmPrepared(HandoverPrepared):
+    """Unpadded stride-1 1x1 convolution as a register-blocked GEMM on the NCHW input itself."""
+
+    def __init__(self, x: np.ndarray, w: np.ndarray, spec: ConvSpec):
+        from . import _numba_cpu_gemm, _numba_cpu_layout
+
+        self.spec = spec
+        R = _numba_cpu_gemm.GEMM_R
+        self.x = np.ascontiguousarray(x)
+        self.wp = np.empty(((spec.F + R - 1) // R, spec.C, R), dtype=spec.dtype)
+        _numba_cpu_layout.pack_rows(w, self.wp)
+        self.inputs = (self.x.reshape(-1), self.wp.reshape(-1))
+        self.new_output()
+        self.dims = (spec.N, spec.C, spec.H * spec.W, spec.F)
+        self.kernel = _numba_cpu_gemm.conv1x1_gemm
+        self.kernel(*self.args, (0,) + self.dims[1:])  # compile (or load from the cache), run nothing
 
 
 @register
 class NumbaCpuBackend(Backend):
-    """Numba parallel CPU: register-tiled direct convolution on a channels-last layout; no BLAS inside."""
+    """Numba parallel CPU: explicit-SIMD direct convolution over output channels, 1x1 as GEMM; no BLAS."""
 
     name = "numba-cpu"
     device = "cpu"
-    description = "Numba @njit(parallel=True): register-tiled (4 filters x 3 pixels) channels-last direct conv"
+    description = (
+        "Numba @njit(parallel=True): explicit SIMD (zmm on AVX-512, ymm on AVX2), "
+        "oneDNN-style output-channel-blocked direct conv; 1x1 as GEMM"
+    )
 
     def unavailable_reason(self) -> str | None:
         return _numba_reason()
 
     def prepare(self, x, w, spec):
-        return NumbaTiledPrepared(x, w, spec)
+        if spec.is_pointwise:
+            return NumbaGemmPrepared(x, w, spec)
+        return NumbaBlockedPrepared(x, w, spec)
 
 
 class NumbaPointwisePrepared(Prepared):

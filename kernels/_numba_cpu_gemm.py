@@ -1,0 +1,69 @@
+"""Compiled 1x1 convolution of ``numba-cpu``: a register-blocked GEMM straight on NCHW.
+
+An unpadded stride-1 1x1 convolution is ``out[n] = W (F x C) @ x[n] (C x Q)`` with ``Q = H*W``
+contiguous pixels, so it needs no layout change of the input at all: the kernel vectorises over
+pixels. One tile is ``GEMM_R`` output channels x ``GEMM_B`` pixel vectors: per input channel it
+loads ``GEMM_B`` input vectors, broadcasts ``GEMM_R`` weights (packed ``(F/R, C, R)`` in
+``prepare()`` so they are contiguous) and does ``GEMM_R * GEMM_B`` FMAs into register
+accumulators; the finished tile is stored as whole vectors into NCHW. The last pixel block uses
+masked loads and stores. Tasks walk the filter groups innermost so one input panel
+(``C x GEMM_B*V``) is reused from cache by every filter group. No BLAS call.
+"""
+from __future__ import annotations
+
+from numba import njit, prange
+
+from ._numba_isa import VECTOR_REGISTERS
+from ._numba_simd import vbroadcast, vfma, vlanes, vload, vload_n, vstack, vstore, vstore_n, vzero
+
+#: Output channels per GEMM tile (rows of W).
+GEMM_R = 14 if VECTOR_REGISTERS == 32 else 6
+#: Pixel vectors per GEMM tile.
+GEMM_B = 2
+#: Accumulator vectors of one tile.
+GEMM_ACC = GEMM_R * GEMM_B
+
+
+@njit(parallel=True, fastmath=True, cache=True, boundscheck=False)
+def conv1x1_gemm(x, wp, out, dims):  # pragma: no cover - compiled
+    """out (flat N,F,Q) = wp (flat NR,C,R packed W) @ x (flat N,C,Q) per image; dims = (N, C, Q, F)."""
+    N, C, Q, F = dims
+    V = vlanes(x)
+    width = GEMM_B * V
+    nq = (Q + width - 1) // width
+    nr = (F + GEMM_R - 1) // GEMM_R
+    for task in prange(N * nq * nr):
+        n = task // (nq * nr)
+        q0 = ((task // nr) % nq) * width
+        g = task % nr
+        acc = vstack(x, GEMM_ACC)
+        xv = vstack(x, GEMM_B)
+        for a in range(GEMM_ACC):
+            acc[a] = vzero(x)
+        xb = n * C * Q + q0
+        wb = g * C * GEMM_R
+        if q0 + width <= Q:
+            for c in range(C):
+                for b in range(GEMM_B):
+                    xv[b] = vload(x, xb + c * Q + b * V)
+                for r in range(GEMM_R):
+                    wr = vbroadcast(wp, wb + c * GEMM_R + r)
+                    for b in range(GEMM_B):
+                        acc[r * GEMM_B + b] = vfma(wr, xv[b], acc[r * GEMM_B + b])
+        else:
+            for c in range(C):
+                for b in range(GEMM_B):
+                    xv[b] = vload_n(x, xb + c * Q + b * V, Q - q0 - b * V)
+                for r in range(GEMM_R):
+                    wr = vbroadcast(wp, wb + c * GEMM_R + r)
+                    for b in range(GEMM_B):
+                        acc[r * GEMM_B + b] = vfma(wr, xv[b], acc[r * GEMM_B + b])
+        for r in range(GEMM_R):
+            f = g * GEMM_R + r
+            if f < F:
+                ob = (n * F + f) * Q + q0
+                for b in range(GEMM_B):
+                    if q0 + (b + 1) * V <= Q:
+                        vstore(out, ob + b * V, acc[r * GEMM_B + b])
+                    else:
+                        vstore_n(out, ob + b * V, acc[r * GEMM_B + b], Q - q0 - b * V)

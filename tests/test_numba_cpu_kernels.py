@@ -1,0 +1,64 @@
+"""numba-cpu specifics the shared correctness suite does not reach: both tile tails at real
+widths, the output hand-over of ``result()``, the parallel layout loops, and ``isa_info``."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import kernels
+from kernels.numba_cpu import isa_info
+
+# every test id carries the backend name, so `pytest -k numba-cpu` selects these too
+pytestmark = pytest.mark.parametrize("backend", ["numba-cpu"])
+
+
+def _conv(x, w, stride, padding):
+    spec = kernels.validate(x, w, stride, padding)
+    return kernels.reference_conv2d(x, w, spec), spec
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize(
+    "C,H,W,F,k,stride,padding",
+    [
+        (64, 7, 7, 40, 1, 1, 0),  # GEMM: 49 pixels = masked tail, F not a multiple of the rows
+        (33, 9, 11, 70, 1, 1, 0),
+        (19, 13, 5, 17, 3, 1, 1),  # direct: F and pixels both past a tile
+        (5, 17, 17, 65, 5, 2, 2),
+        (3, 23, 23, 64, 7, 2, 3),  # stem-like: C=3
+        (40, 6, 6, 33, 1, 2, 0),  # strided 1x1 goes to the direct kernel
+    ],
+)
+def test_tails_against_reference(backend, C, H, W, F, k, stride, padding, dtype):
+    rng = np.random.default_rng(C * F + k)
+    x = rng.standard_normal((2, C, H, W)).astype(dtype)
+    w = rng.standard_normal((F, C, k, k)).astype(dtype)
+    ref, spec = _conv(x, w, stride, padding)
+    out = kernels.conv2d(x, w, stride=stride, padding=padding, backend=backend)
+    assert out.dtype == np.dtype(dtype)
+    assert kernels.max_abs_error(out, ref) <= kernels.tolerance(x, w, spec)
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_result_is_handed_over_not_overwritten(backend, k):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((1, 8, 6, 6)).astype(np.float32)
+    w = rng.standard_normal((5, 8, k, k)).astype(np.float32)
+    spec = kernels.validate(x, w, 1, 0)
+    prepared = kernels.get_backend(backend).prepare(x, w, spec)
+    prepared()
+    first = prepared.result()
+    again = prepared.result()
+    assert np.array_equal(first, again) and first is not again
+    kept = first.copy()
+    x[...] = 0  # the prepared layout is a copy (direct kernel) or the input itself (GEMM)
+    prepared()
+    second = prepared.result()
+    assert np.array_equal(first, kept)
+    assert second.shape == spec.out_shape
+
+
+def test_isa_info_fields(backend):
+    info = isa_info()
+    assert set(info) >= {"isa", "vector_bits", "lanes", "lanes_float64", "cpu", "source"}
+    assert info["vector_bits"] in (256, 512)
