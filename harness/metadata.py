@@ -76,6 +76,16 @@ def library_versions() -> dict:
     return versions
 
 
+def numba_cpu_vectors() -> dict | None:
+    """The vector width numba-cpu compiled for on this CPU (``kernels.numba_cpu.isa_info()``), or None."""
+    try:
+        from kernels.numba_cpu import isa_info
+
+        return isa_info()
+    except Exception:  # nice to have: an odd platform must not stop a sweep
+        return None
+
+
 def cpu_isa() -> str:
     """The widest x86 vector ISA this CPU reports (AVX-512, AVX2+FMA, AVX, SSE), or the machine name elsewhere."""
     try:
@@ -133,6 +143,7 @@ def collect_metadata(*, run_id: str, command: list[str], preset: str, backends: 
         cpu_count=os.cpu_count(),
         memory_gib=memory_gib(),
         cpu_isa=cpu_isa(),
+        numba_cpu_vectors=numba_cpu_vectors(),
         versions=library_versions(),
         numba_threading_layer=threading_layer,
         numba_num_threads=numba.config.NUMBA_NUM_THREADS,

@@ -25,6 +25,7 @@ def run(args) -> int:
         table.add_row(name, impl.device, "yes" if reason is None else "[red]no[/]",
                       impl.description if reason is None else reason)
     con.print(table)
+    con.print(machine_line())
     presets = Table(title="Presets", title_justify="left")
     for col in ("preset", "layers", "description"):
         presets.add_column(col)
@@ -56,3 +57,15 @@ def _list_layers(path: str, con) -> int:
                       str(spec.stride), str(spec.padding), f"{spec.flops / 1e6:.4g}", role)
     con.print(table)
     return 0
+
+
+def machine_line() -> str:
+    """"This machine: CPU (ISA); numba-cpu compiles 512-bit vectors (16 float32 lanes) for it"."""
+    from ..metadata import cpu_isa, cpu_model, numba_cpu_vectors
+
+    vectors = numba_cpu_vectors()
+    text = f"This machine: {cpu_model()} ({cpu_isa()})"
+    if vectors:
+        text += (f"; numba-cpu compiles {vectors['vector_bits']}-bit vectors ({vectors['lanes']} float32 lanes, "
+                 f"{vectors['lanes_float64']} float64) for LLVM CPU {vectors['cpu']!r}")
+    return text

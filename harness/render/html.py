@@ -53,6 +53,9 @@ def _env():
 def _machine_rows(meta: dict) -> list[tuple[str, str]]:
     peak = meta.get("peak") or {}
     isa = f", {meta['cpu_isa']}" if meta.get("cpu_isa") else ""
+    vectors = meta.get("numba_cpu_vectors") or {}
+    if vectors:
+        isa += f"; numba-cpu: {vectors.get('vector_bits')}-bit vectors"
     rows = [("host", meta.get("host")), ("CPU", f"{meta.get('cpu_model')} x {meta.get('cpu_count')}{isa}"),
             ("memory", f"{meta.get('memory_gib')} GiB"), ("GPU", meta.get("gpu") or "none"),
             ("platform", meta.get("platform")), ("git commit", meta.get("git_commit")),
