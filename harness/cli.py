@@ -138,6 +138,13 @@ def make_parser() -> Parser:
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="run points on a Dask cluster: tcp://HOST:8786, or local:N for N local single-threaded "
                         "workers (needs the 'dask' extra)")
+    p.add_argument("--timeout-s", type=positive_float, default=None, metavar="S",
+                   help="wall-clock limit of one pass of a point in its worker process; a kernel that hangs is "
+                        "stopped and its row is failed (default: max(60, 20 x --budget-s), room for a first "
+                        "call's JIT compile)")
+    p.add_argument("--in-process", action="store_true",
+                   help="run kernels in the sweep's own process, without worker processes or timeouts "
+                        "(debugging only: a hanging or crashing kernel then stops the sweep)")
     p.add_argument("--no-plots", action="store_true", help="do not draw plots")
     p.add_argument("--no-report", action="store_true", help="do not write the HTML page plots/RUN_ID/index.html")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")

@@ -1,10 +1,13 @@
-"""The sweep loop: every case x backend through :func:`measure_point`, each row appended as it finishes.
+"""The sweep loop: every case x backend through an executor, pass by pass, each pass on disk as it finishes.
 
 A point is measured in ``repeats`` passes spread over the sweep (pass 1 of every
 point, then pass 2 of every point, ...), each with a fresh ``prepare`` and its
 share of the budget; the passes' samples are pooled into one row. Interference
 on a shared machine comes in episodes, and an episode then hits one pass of a
-point rather than all of its rounds. Knows nothing of terminals: progress is
+point rather than all of its rounds. Every finished pass is appended to the
+run's passes file before the next starts, so a kill loses at most the pass in
+flight; ``kept`` passes (from :func:`harness.resume.load_progress`) are pooled
+and only the missing ones measured. Knows nothing of terminals: progress is
 reported through callbacks.
 """
 from __future__ import annotations
@@ -15,9 +18,11 @@ from dataclasses import dataclass, field
 
 from .cases import Case, point_key
 from .casedata import case_data_or_problem
-from .measure import SpeedEstimator, combine_passes, measure_point
+from .executor import InProcessExecutor
+from .jobs import PointJob, device_of
+from .measure import combine_passes
+from .memory import case_bytes, too_big
 from .rows import PointResult, failed_point
-from .threads import thread_limits
 from .timing import TimingConfig, pass_config
 
 
@@ -34,78 +39,93 @@ class SweepStats:
         self.by_status[result.status] = self.by_status.get(result.status, 0) + 1
 
 
+def case_problem(case: Case):
+    """(data, None) for a case that can be built; (None, ("failed"|"skipped", reason)) otherwise.
+
+    The memory estimate is checked before anything is allocated.
+    """
+    try:
+        spec = case.spec
+    except (TypeError, ValueError) as exc:
+        return None, ("failed", f"invalid case: {exc}")
+    big = too_big(case_bytes(spec), "the case's inputs and reference")
+    if big:
+        return None, ("skipped", big)
+    data, problem = case_data_or_problem(case)
+    return data, (("failed", problem) if problem else None)
+
+
 def run_sweep(cases: Sequence[Case], backends: Sequence[str], config: TimingConfig, writer, *,
-              run_id: str, done: set | None = None, timed: bool = True, repeats: int = 1,
-              clock: Callable[[], float] = time.perf_counter,
+              run_id: str, done: set | None = None, kept: dict | None = None, timed: bool = True,
+              repeats: int = 1, executor=None, clock: Callable[[], float] = time.perf_counter,
               on_start: Callable[[str, Case], None] | None = None,
               on_step: Callable[[int], None] | None = None,
               on_done: Callable[[PointResult], None] | None = None) -> SweepStats:
-    """Measure every (backend, case) not in ``done``; append each finished point through ``writer``.
+    """Measure every (backend, case) not in ``done``; append each pass and each finished point through ``writer``.
 
     Within a pass, cases run in order and, within a case, backends in order,
     sharing the case's inputs and reference. A point that is not ``ok`` after a
-    pass is final at once. An impossible case shape becomes a ``failed`` row for
-    every backend; the sweep always goes on. ``KeyboardInterrupt`` propagates
-    after the finished points are on disk.
+    pass is final at once. An impossible or too big case becomes a row for every
+    backend; the sweep always goes on. ``executor`` defaults to this process
+    (:class:`InProcessExecutor` with ``clock``). ``KeyboardInterrupt`` propagates
+    after the finished passes and points are on disk.
     """
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     repeats = repeats if timed else 1
     done = done or set()
     stats = SweepStats()
-    estimator = SpeedEstimator(clock)
     one_pass = pass_config(config, repeats)
-    pending: dict[tuple, list[PointResult]] = {}
-    for backend in backends:  # import optional libraries now, so thread_limits reaches their pools too
-        _unavailable(backend)
+    executor = executor or InProcessExecutor(clock)
+    keys = {(b, ci): point_key(b, case) for ci, case in enumerate(cases) for b in backends}
+    pending: dict[tuple, list[PointResult]] = {k: list((kept or {}).get(k, ())) for k in keys.values()
+                                               if k not in done}
+    stats.already_done = len(keys) - len(pending)
     start = time.perf_counter()
-    for n_pass in range(repeats):
-        for case_index, case in enumerate(cases):
-            keys = {b: point_key(b, case) for b in backends}
-            todo = [b for b in backends if keys[b] not in done and (n_pass == 0 or keys[b] in pending)]
-            if n_pass == 0:
-                stats.already_done += len(backends) - len(todo)
-            if not todo:
-                continue
-            data, problem = case_data_or_problem(case)
-            with thread_limits(case.threads):
+
+    def finish(key, case_index, backend) -> None:
+        point = combine_passes(pending.pop(key), config)
+        point.row["point"] = case_index * len(backends) + backends.index(backend)
+        writer.append(point.row, point.samples_s)
+        stats.add(point)
+        if on_done:
+            on_done(point)
+
+    for (backend, ci), key in keys.items():  # passes kept from before that already decide the point
+        results = pending.get(key)
+        if results and (results[-1].status != "ok" or len(results) >= repeats):
+            if on_step:
+                on_step(repeats - len(results) if len(results) < repeats else 0)
+            finish(key, ci, backend)
+    executor.start([b for b in backends if any(k[0] == b for k in pending)])
+    try:
+        for n_pass in range(repeats):
+            for ci, case in enumerate(cases):
+                todo = [b for b in backends if keys[b, ci] in pending and len(pending[keys[b, ci]]) == n_pass]
+                if not todo:
+                    continue
+                data, problem = case_problem(case)
                 for backend in todo:
                     if on_start:
                         on_start(backend, case)
                     if problem:
-                        result = failed_point(run_id, backend, _device(backend), case, problem)
+                        result = failed_point(run_id, backend, device_of(backend), case, problem[1])
+                        result.row["status"] = problem[0]
                     else:
-                        result = measure_point(backend, case, data, one_pass, run_id=run_id, timed=timed,
-                                               clock=clock, estimator=estimator, point_budget_s=config.budget_s)
-                    results = pending.setdefault(keys[backend], [])
-                    results.append(result)
+                        job = PointJob(backend, case, one_pass, run_id, timed, config.budget_s)
+                        result = executor.run(job, data)
+                        if data.changed_inputs():  # an in-process kernel forced its inputs writable
+                            data, _ = case_problem(case)
+                    key = keys[backend, ci]
+                    pending[key].append(result)
                     final = result.status != "ok" or n_pass == repeats - 1
+                    if timed and not final:
+                        writer.append_pass(key, n_pass, result)
                     if on_step:
                         on_step(repeats - n_pass if final else 1)
                     if final:
-                        point = combine_passes(pending.pop(keys[backend]), config)
-                        point.row["point"] = case_index * len(backends) + backends.index(backend)
-                        writer.append(point.row, point.samples_s)
-                        stats.add(point)
-                        if on_done:
-                            on_done(point)
+                        finish(key, ci, backend)
+    finally:
+        executor.close()
     stats.wall_s = time.perf_counter() - start
     return stats
-
-
-def _unavailable(backend: str) -> str | None:
-    import kernels
-
-    try:
-        return kernels.get_backend(backend).unavailable_reason()
-    except Exception as exc:  # measured again (and recorded) per point
-        return str(exc)
-
-
-def _device(backend: str) -> str:
-    import kernels
-
-    try:
-        return kernels.get_backend(backend).device
-    except Exception:
-        return "?"

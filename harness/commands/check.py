@@ -15,7 +15,8 @@ def run(args) -> int:
     settings = SweepSettings.from_args(args, budget_s=CHECK_BUDGET_S)
     _, cases = cases_or_usage_error(settings)
     writer = MemoryWriter()
-    run_sweep(cases, settings.backends, settings.timing_config(), writer, run_id="check", timed=False)
+    run_sweep(cases, settings.backends, settings.timing_config(), writer, run_id="check", timed=False,
+              executor=settings.executor())
     print_check(writer.rows, title=f"Correctness vs float64 reference, preset {settings.preset}")
     if not any(row["status"] in ("ok", "wrong", "failed") for row in writer.rows):
         raise UsageError("nothing could be checked: every backend was unavailable or skipped "

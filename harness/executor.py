@@ -1,0 +1,151 @@
+"""Executors: where a point's pass runs. In this process (debugging, tests), or in a worker per backend.
+
+:class:`WorkerExecutor` keeps one worker process per backend (restarted after a
+crash) and waits for each pass at most ``timeout_s`` (``--timeout-s``). A pass
+that hangs, exits, segfaults or is OOM-killed becomes a ``failed`` row saying
+which; the worker is replaced and the sweep goes on. Both executors run the same
+point function, :func:`harness.jobs.run_job`.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+from collections.abc import Callable
+
+from .casedata import CaseData
+from .jobs import PointJob, device_of, run_job
+from .measure import SpeedEstimator
+from .rows import PointResult, failed_point
+from .threads import thread_limits
+
+#: Seconds a worker may take to start (import numpy, numba, torch, the plugins), on top of no point's limit.
+STARTUP_TIMEOUT_S = 120.0
+
+
+def default_timeout_s(budget_s: float) -> float:
+    """``--timeout-s`` default: a point's budget 20 times over, and at least 60 s for a first call's JIT compile."""
+    return max(60.0, 20.0 * budget_s)
+
+
+class InProcessExecutor:
+    """Runs passes in this process (``--in-process``): no isolation, no timeout; the clock is injectable."""
+
+    def __init__(self, clock: Callable[[], float] = time.perf_counter):
+        self.clock = clock
+        self.estimator = SpeedEstimator(clock)
+
+    def start(self, backends) -> None:
+        """Import optional libraries now, so thread limits reach their pools too."""
+        import kernels
+
+        for backend in backends:
+            try:
+                kernels.get_backend(backend).unavailable_reason()
+            except Exception:  # measured again (and recorded) per point
+                pass
+
+    def run(self, job: PointJob, data: CaseData) -> PointResult:
+        """Measure one pass here, under the case's thread count."""
+        with thread_limits(job.case.threads):
+            return run_job(job, data, self.estimator, self.clock)
+
+    def close(self) -> None:
+        """Nothing to stop."""
+
+
+def exit_reason(exitcode: int | None) -> str:
+    """What a worker's exit code says about how it ended (for a ``failed`` row's reason)."""
+    if exitcode is None:
+        return "worker stopped answering"
+    if exitcode >= 0:
+        return f"worker exited with code {exitcode} (sys.exit or os._exit in the kernel?)"
+    try:
+        name = signal.Signals(-exitcode).name
+    except ValueError:
+        name = f"signal {-exitcode}"
+    hint = {"SIGKILL": " (out of memory?)", "SIGSEGV": " (a crash in native code)", "SIGBUS": " (a crash in native code)",
+            "SIGABRT": " (an abort in native code)"}.get(name, "")
+    return f"worker killed by signal {-exitcode} {name}{hint}"
+
+
+class _Worker:
+    def __init__(self, context, backend: str, plugins: list):
+        from .worker import worker_main
+
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=worker_main, args=(child, backend, list(plugins), os.getpid()),
+                                       name=f"convbench-{backend}", daemon=True)
+        self.process.start()
+        child.close()
+        self.ready = False
+
+    def stop(self, kill: bool = False) -> None:
+        if self.process.is_alive() and not kill:
+            try:
+                self.conn.send(None)
+            except OSError:
+                pass
+            self.process.join(2.0)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(5.0)
+        self.conn.close()
+
+
+class WorkerExecutor:
+    """One worker process per backend; each pass under a wall-clock limit of ``timeout_s`` seconds."""
+
+    def __init__(self, plugins=(), timeout_s: float = 60.0, method: str = "spawn"):
+        self.plugins = list(plugins)
+        self.timeout_s = timeout_s
+        self.context = multiprocessing.get_context(method)
+        self.workers: dict[str, _Worker] = {}
+
+    def start(self, backends) -> None:
+        """Start every backend's worker now, so they import in parallel with the first points."""
+        for backend in backends:
+            self._worker(backend)
+
+    def _worker(self, backend: str) -> _Worker:
+        worker = self.workers.get(backend)
+        if worker is None or not worker.process.is_alive():
+            if worker is not None:
+                worker.stop(kill=True)
+            worker = self.workers[backend] = _Worker(self.context, backend, self.plugins)
+        return worker
+
+    def _failed(self, job: PointJob, reason: str) -> PointResult:
+        worker = self.workers.pop(job.backend, None)
+        if worker is not None:
+            worker.stop(kill=True)
+        return failed_point(job.run_id, job.backend, device_of(job.backend), job.case, reason)
+
+    def run(self, job: PointJob, data: CaseData) -> PointResult:
+        """Measure one pass in the backend's worker; a hang, exit or crash is a ``failed`` row."""
+        worker = self._worker(job.backend)
+        try:
+            if not worker.ready:
+                if not worker.conn.poll(max(STARTUP_TIMEOUT_S, self.timeout_s)):
+                    return self._failed(job, f"worker for {job.backend} did not start within "
+                                             f"{max(STARTUP_TIMEOUT_S, self.timeout_s):g} s")
+                kind, payload = worker.conn.recv()
+                if kind == "error":
+                    return self._failed(job, payload)
+                worker.ready = True
+            worker.conn.send((job, data))
+            if not worker.conn.poll(self.timeout_s):
+                return self._failed(job, f"timed out after {self.timeout_s:g} s (--timeout-s); the worker was "
+                                         "stopped")
+            kind, payload = worker.conn.recv()
+        except (EOFError, OSError, BrokenPipeError):
+            worker.process.join(5.0)
+            return self._failed(job, exit_reason(worker.process.exitcode))
+        return payload
+
+    def close(self) -> None:
+        """Stop every worker (asked politely, then killed)."""
+        for worker in self.workers.values():
+            worker.stop()
+        self.workers.clear()
