@@ -89,9 +89,11 @@ def lock_run(files: RunFiles):
 
 def run(args) -> int:
     """Measure, write table/samples/metadata/reduction, draw plots, print the summary."""
-    run_id = args.resume or args.run_id or default_run_id(args)
+    run_id = next((r for r in (args.resume, args.run_id) if r is not None), None) or default_run_id(args)
+    if args.resume == "" or args.run_id == "":
+        run_id = ""
     try:
-        files = RunFiles(args.results_dir, run_id, args.plots_dir, new=not args.resume)
+        files = RunFiles(args.results_dir, run_id, args.plots_dir, new=args.resume is None)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     if args.resume and resume_conflicts(args.argv):
