@@ -40,3 +40,21 @@ def make_inputs(rng, N, C, H, W, F, k, dtype="float32"):
     x = rng.uniform(-1.0, 1.0, (N, C, H, W)).astype(dtype)
     w = rng.uniform(-1.0, 1.0, (F, C, k, k)).astype(dtype)
     return x, w
+
+
+@pytest.fixture(scope="session")
+def _peak_text(tmp_path_factory) -> str:
+    from harness.peak import cached_peak, peak_path
+
+    folder = tmp_path_factory.mktemp("peak")
+    cached_peak(folder)
+    return peak_path(folder).read_text()
+
+
+@pytest.fixture
+def results_dir(tmp_path, _peak_text):
+    """``tmp_path / "r"`` holding this machine's peak (measured once per session), so sweeps skip measuring it."""
+    folder = tmp_path / "r"
+    folder.mkdir()
+    (folder / "peak.json").write_text(_peak_text)
+    return folder

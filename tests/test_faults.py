@@ -41,7 +41,7 @@ def sweep(tmp_path, *extra, run_id="faults"):
     return code, (pd.read_csv(table, keep_default_na=False) if table.exists() else None)
 
 
-def test_hanging_exiting_crashing_and_scribbling_kernels_each_give_a_failed_row(tmp_path):
+def test_hanging_exiting_crashing_and_scribbling_kernels_each_give_a_failed_row(tmp_path, results_dir):
     code, table = sweep(tmp_path, "--layers", layer_file(tmp_path), "--timeout-s", "4", "--backends",
                         "test-hang,numpy,test-exit,test-segv,test-sysexit,test-scribble")
     assert code == 0
@@ -56,7 +56,7 @@ def test_hanging_exiting_crashing_and_scribbling_kernels_each_give_a_failed_row(
     assert "read-only" in reasons["test-scribble"]
 
 
-def test_an_in_process_scribbler_is_caught_and_later_backends_see_intact_inputs(tmp_path):
+def test_an_in_process_scribbler_is_caught_and_later_backends_see_intact_inputs(tmp_path, results_dir):
     code, table = sweep(tmp_path, "--layers", layer_file(tmp_path), "--in-process",
                         "--backends", "test-scribble,numpy")
     assert code == 0
@@ -66,7 +66,7 @@ def test_an_in_process_scribbler_is_caught_and_later_backends_see_intact_inputs(
     assert rows.loc["numpy", "status"] == "ok"
 
 
-def test_a_layer_too_big_for_memory_is_skipped_beside_layers_that_run(tmp_path):
+def test_a_layer_too_big_for_memory_is_skipped_beside_layers_that_run(tmp_path, results_dir):
     available = available_bytes()
     side = int((2 * available / (4 * 64)) ** 0.5) + 1  # x alone: twice the available memory
     huge = TINY + f'\n[[layer]]\nlabel = "huge"\nC = 64\nH = {side}\nW = {side}\nF = 64\nk = 3\n'

@@ -65,8 +65,7 @@ def test_committed_runs_stay_readable():
     assert RunFiles("results", "old.style.run").table.name == "old.style.run.csv"  # reading older dotted ids
 
 
-def test_a_second_live_sweep_on_a_run_id_exits_2_naming_the_holder(tmp_path, capsys):
-    (tmp_path / "r").mkdir()
+def test_a_second_live_sweep_on_a_run_id_exits_2_naming_the_holder(tmp_path, results_dir, capsys):
     with RunLock(tmp_path / "r" / "r1.lock"):
         code, err = run(capsys, *sweep_args(tmp_path))
     assert code == 2 and "another live sweep" in err and "pid" in err
@@ -92,7 +91,7 @@ def test_whole_lines_atomic_json_and_torn_tails(tmp_path):
     assert json.loads(target.read_text()) == {"a": 1} and victim.read_text() == "keep"
 
 
-def test_a_torn_row_is_dropped_and_measured_again_on_resume(tmp_path, capsys):
+def test_a_torn_row_is_dropped_and_measured_again_on_resume(tmp_path, results_dir, capsys):
     code, err = run(capsys, *sweep_args(tmp_path))
     assert code == 0, err
     table = tmp_path / "r" / "r1.csv"
@@ -109,7 +108,7 @@ def test_a_torn_row_is_dropped_and_measured_again_on_resume(tmp_path, capsys):
     assert pd.api.types.is_integer_dtype(after["N"])
 
 
-def test_resume_pools_kept_passes_and_measures_only_the_missing_ones(tmp_path, capsys):
+def test_resume_pools_kept_passes_and_measures_only_the_missing_ones(tmp_path, results_dir, capsys):
     code, err = run(capsys, *sweep_args(tmp_path, "--repeats", "3", "--backends", "numpy"))
     assert code == 0, err
     r = tmp_path / "r"
@@ -140,7 +139,7 @@ def test_resume_with_conflicting_flags_names_them(tmp_path, capsys):
 
 @pytest.mark.parametrize("damage", ["garbage", "extra-column", "missing-column", "zero-bytes", "truncated-json",
                                     "bad-status"])
-def test_resume_of_damaged_files_is_one_line_exit_2_or_works(damage, tmp_path, capsys):
+def test_resume_of_damaged_files_is_one_line_exit_2_or_works(damage, tmp_path, results_dir, capsys):
     code, err = run(capsys, *sweep_args(tmp_path))
     assert code == 0, err
     r = tmp_path / "r"
