@@ -19,7 +19,8 @@ from collections.abc import Callable, Sequence
 
 from .cases import Case, point_key
 from .casedata import case_data_or_problem
-from .measure import combine_passes, measure_point
+from .jobs import PointJob, run_job
+from .measure import combine_passes
 from .rows import PointResult, error_reason, failed_point
 from .sweep import SweepStats
 from .timing import TimingConfig, pass_config
@@ -87,8 +88,7 @@ def run_point_task(backend: str, case: Case, config: TimingConfig, run_id: str, 
         else:
             with thread_limits(min(case.threads, max_threads())):
                 for _ in range(repeats if timed else 1):
-                    results.append(measure_point(backend, case, data, one_pass, run_id=run_id, timed=timed,
-                                                 point_budget_s=config.budget_s))
+                    results.append(run_job(PointJob(backend, case, one_pass, run_id, timed, config.budget_s), data))
                     if results[-1].status != "ok":
                         break
         t_end = time.time()

@@ -28,6 +28,10 @@ EXTRA_COLUMNS = ["point", "layer", "branch", "role", "count", "prepare_s", "h2d_
 ALL_COLUMNS = COLUMNS + EXTRA_COLUMNS
 SAMPLE_COLUMNS = ["run_id", "backend", "case", "round", "time_s"]
 STATUSES = ("ok", "skipped", "unavailable", "failed", "wrong")
+#: Contract columns that hold numbers (a table where they do not is damaged).
+NUMERIC_COLUMNS = ["N", "C", "H", "W", "F", "k", "stride", "Ho", "Wo", "flops", "bytes", "threads", "first_call_s",
+                   "time_s", "time_min_s", "time_iqr_s", "rounds", "calls_per_round", "gflops", "gbytes_per_s",
+                   "max_abs_err"]
 #: Columns that identify a point within a run (with the backend).
 KEY_COLUMNS = list(POINT_KEY)
 
@@ -135,6 +139,15 @@ def read_table(path: str | Path):
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
         raise ValueError(f"{path} is not a convbench run table: missing columns {', '.join(missing)}")
+    bad = [c for c in NUMERIC_COLUMNS if c in df.columns and not pd.api.types.is_numeric_dtype(df[c])
+           and df[c].notna().any()]
+    if bad:
+        raise ValueError(f"{path}: column(s) {', '.join(bad)} hold non-numbers; the table is damaged")
+    duplicated = df.duplicated([c for c in KEY_COLUMNS if c in df.columns])
+    if duplicated.any():
+        first = df[duplicated].iloc[0]
+        raise ValueError(f"{path}: {int(duplicated.sum())} duplicate row(s), e.g. {first['backend']} | "
+                         f"{first['case']}; the table was written twice (two sweeps on one run id?)")
     df["reason"] = ["" if pd.isna(v) else str(v) for v in df["reason"]]
     if "point" in df.columns and df["point"].notna().all():
         # rows are appended as points finish; "point" is each point's place in the sweep's order
