@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 
 from .casedata import CaseData
-from .jobs import PointJob, device_of, run_job
+from .jobs import PointJob, device_of, memory_problem, run_job, skipped_for_memory
 from .measure import SpeedEstimator
 from .rows import PointResult, failed_point
 from .threads import thread_limits
@@ -40,6 +40,9 @@ class InProcessExecutor:
         """Import optional libraries now, so thread limits reach their pools too."""
         import kernels
 
+        from .worker import quiet_read_only_warnings
+
+        quiet_read_only_warnings()
         for backend in backends:
             try:
                 kernels.get_backend(backend).unavailable_reason()
@@ -74,15 +77,35 @@ class _Worker:
     def __init__(self, context, backend: str, plugins: list):
         from .worker import worker_main
 
+        self.backend = backend
+        self.problem: str | None = None
         self.conn, child = context.Pipe()
         self.process = context.Process(target=worker_main, args=(child, backend, list(plugins), os.getpid()),
                                        name=f"convbench-{backend}", daemon=True)
         self.process.start()
         child.close()
         self.ready = False
+        self.busy = False
+
+    def wait_ready(self, timeout_s: float) -> str | None:
+        """Wait up to ``timeout_s`` for the worker's ``ready``; return the problem if it did not come."""
+        if self.ready:
+            return None
+        try:
+            if not self.conn.poll(timeout_s):
+                return f"worker for {self.backend} did not start within {timeout_s:g} s"
+            kind, payload = self.conn.recv()
+        except (EOFError, OSError):
+            self.process.join(5.0)
+            return f"worker for {self.backend} died while starting: {exit_reason(self.process.exitcode)}"
+        if kind == "error":
+            self.problem = payload
+            return payload
+        self.ready = True
+        return None
 
     def stop(self, kill: bool = False) -> None:
-        if self.process.is_alive() and not kill:
+        if self.process.is_alive() and not kill and not self.busy:
             try:
                 self.conn.send(None)
             except OSError:
@@ -104,9 +127,12 @@ class WorkerExecutor:
         self.workers: dict[str, _Worker] = {}
 
     def start(self, backends) -> None:
-        """Start every backend's worker now, so they import in parallel with the first points."""
+        """Start every backend's worker now and wait until all have imported (so none competes with a measurement)."""
         for backend in backends:
             self._worker(backend)
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        for worker in list(self.workers.values()):
+            worker.wait_ready(max(0.0, deadline - time.monotonic()))
 
     def _worker(self, backend: str) -> _Worker:
         worker = self.workers.get(backend)
@@ -123,29 +149,32 @@ class WorkerExecutor:
         return failed_point(job.run_id, job.backend, device_of(job.backend), job.case, reason)
 
     def run(self, job: PointJob, data: CaseData) -> PointResult:
-        """Measure one pass in the backend's worker; a hang, exit or crash is a ``failed`` row."""
+        """Measure one pass in the backend's worker; a hang, exit or crash is a ``failed`` row.
+
+        The memory estimate is checked here first, so a point too big is never sent.
+        """
+        problem = memory_problem(job)
+        if problem:
+            return skipped_for_memory(job, problem)
         worker = self._worker(job.backend)
+        not_ready = worker.problem or worker.wait_ready(STARTUP_TIMEOUT_S)
+        if not_ready:
+            return self._failed(job, not_ready)
         try:
-            if not worker.ready:
-                if not worker.conn.poll(max(STARTUP_TIMEOUT_S, self.timeout_s)):
-                    return self._failed(job, f"worker for {job.backend} did not start within "
-                                             f"{max(STARTUP_TIMEOUT_S, self.timeout_s):g} s")
-                kind, payload = worker.conn.recv()
-                if kind == "error":
-                    return self._failed(job, payload)
-                worker.ready = True
+            worker.busy = True
             worker.conn.send((job, data))
             if not worker.conn.poll(self.timeout_s):
                 return self._failed(job, f"timed out after {self.timeout_s:g} s (--timeout-s); the worker was "
                                          "stopped")
             kind, payload = worker.conn.recv()
+            worker.busy = False
         except (EOFError, OSError, BrokenPipeError):
             worker.process.join(5.0)
             return self._failed(job, exit_reason(worker.process.exitcode))
         return payload
 
     def close(self) -> None:
-        """Stop every worker (asked politely, then killed)."""
+        """Stop every worker: idle ones are asked to exit, one in the middle of a pass (an interrupt) is killed."""
         for worker in self.workers.values():
             worker.stop()
         self.workers.clear()

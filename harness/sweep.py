@@ -55,6 +55,34 @@ def case_problem(case: Case):
     return data, (("failed", problem) if problem else None)
 
 
+class CaseCache:
+    """Case data kept between passes (the reference is the costly part), up to ``max_bytes`` in all."""
+
+    def __init__(self, max_bytes: int = 1 << 30):
+        self.max_bytes = max_bytes
+        self.entries: dict[int, tuple] = {}
+
+    def get(self, index: int, case: Case):
+        """(data, problem) of case ``index``, made once while it fits in the cache."""
+        if index not in self.entries:
+            data, problem = case_problem(case)
+            size = sum(a.nbytes for a in (data.x, data.w, data.reference, data.tolerance)) if data else 0
+            while self.entries and size + self.size() > self.max_bytes:
+                self.entries.pop(next(iter(self.entries)))
+            if size <= self.max_bytes:
+                self.entries[index] = (data, problem)
+            return data, problem
+        return self.entries[index]
+
+    def size(self) -> int:
+        """Bytes held."""
+        return sum(sum(a.nbytes for a in (d.x, d.w, d.reference, d.tolerance)) for d, _ in self.entries.values() if d)
+
+    def drop(self, index: int) -> None:
+        """Forget case ``index`` (its inputs were changed by a kernel)."""
+        self.entries.pop(index, None)
+
+
 def run_sweep(cases: Sequence[Case], backends: Sequence[str], config: TimingConfig, writer, *,
               run_id: str, done: set | None = None, kept: dict | None = None, timed: bool = True,
               repeats: int = 1, executor=None, clock: Callable[[], float] = time.perf_counter,
@@ -98,13 +126,14 @@ def run_sweep(cases: Sequence[Case], backends: Sequence[str], config: TimingConf
                 on_step(repeats - len(results) if len(results) < repeats else 0)
             finish(key, ci, backend)
     executor.start([b for b in backends if any(k[0] == b for k in pending)])
+    cache = CaseCache()
     try:
         for n_pass in range(repeats):
             for ci, case in enumerate(cases):
                 todo = [b for b in backends if keys[b, ci] in pending and len(pending[keys[b, ci]]) == n_pass]
                 if not todo:
                     continue
-                data, problem = case_problem(case)
+                data, problem = cache.get(ci, case)
                 for backend in todo:
                     if on_start:
                         on_start(backend, case)
@@ -115,7 +144,8 @@ def run_sweep(cases: Sequence[Case], backends: Sequence[str], config: TimingConf
                         job = PointJob(backend, case, one_pass, run_id, timed, config.budget_s)
                         result = executor.run(job, data)
                         if data.changed_inputs():  # an in-process kernel forced its inputs writable
-                            data, _ = case_problem(case)
+                            cache.drop(ci)
+                            data, _ = cache.get(ci, case)
                     key = keys[backend, ci]
                     pending[key].append(result)
                     final = result.status != "ok" or n_pass == repeats - 1

@@ -21,6 +21,13 @@ def _exit_with_parent(parent_pid: int) -> None:
             os._exit(0)
 
 
+def quiet_read_only_warnings() -> None:
+    """torch warns once that a read-only array gives a read-only tensor: inputs are read-only on purpose."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+
+
 class Threads:
     """Applies a point's thread count to Numba, BLAS and torch, once per change (no restore: one job per process)."""
 
@@ -46,6 +53,7 @@ class Threads:
 def worker_main(conn, backend: str, plugins: list, parent_pid: int) -> None:
     """The worker's loop: load plugins, report ready, run jobs until told to stop or the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    quiet_read_only_warnings()
     threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
     try:
         import kernels
