@@ -39,11 +39,14 @@ class SpeedEstimator:
             cal = kernels.ConvSpec(dtype=spec.dtype, **CALIBRATION_SHAPE)
             x = np.ones(cal.x_shape, cal.dtype)
             w = np.ones(cal.w_shape, cal.dtype)
-            t0 = self.clock()
             prepared = impl.prepare(x, w, cal)
-            prepared()
-            prepared.sync()
-            self.rates[impl.name] = cal.flops / max(self.clock() - t0, 1e-9)
+            best = float("inf")
+            for _ in range(3):  # the best of three: a fresh worker's first call runs cold
+                t0 = self.clock()
+                prepared()
+                prepared.sync()
+                best = min(best, self.clock() - t0)
+            self.rates[impl.name] = cal.flops / max(best, 1e-9)
         return spec.flops / self.rates[impl.name]
 
 

@@ -101,37 +101,45 @@ def run(args) -> int:
                          f"{', '.join(resume_conflicts(args.argv))} (or start a new run)")
     writable_dir(args.results_dir, "--results-dir")
     writable_dir(args.plots_dir, "--plots-dir")
-    lock = lock_run(files)
+    if args.resume is not None:
+        settings, meta = resume_settings(files)
+    else:
+        settings, meta = SweepSettings.from_args(args), None
+    check_baseline(settings.baseline)
+    preset, cases = cases_or_usage_error(settings)
+    check_scheduler(settings.scheduler)
+    lock = lock_run(files)  # only now: a bad request leaves no file behind
     try:
-        return sweep_locked(args, files, run_id)
+        progress = start_run(args, files, settings, meta)
+        return sweep_locked(args, files, settings, meta, progress, preset, cases)
     finally:
         lock.release()
 
 
-def start_run(args, files: RunFiles, run_id: str):
-    """(settings, metadata or None, progress) of a new or resumed run; UsageError before anything is written."""
+def start_run(args, files: RunFiles, settings: SweepSettings, meta: dict | None):
+    """The run's progress on disk (repaired after a kill); UsageError before anything is written."""
     from ..metadata import now_iso
     from ..resume import Progress, load_progress
 
-    if args.resume:
-        settings, meta = resume_settings(files)
+    if meta is not None:
         try:
             progress = load_progress(files)
         except (ValueError, OSError) as exc:
             raise UsageError(str(exc)) from None
         meta.setdefault("resumed_at", []).append(now_iso())
-        if args.timeout_s is not None or args.in_process:
-            settings.timeout_s = args.timeout_s if args.timeout_s is not None else settings.timeout_s
-            settings.in_process = settings.in_process or args.in_process
-        return settings, meta, progress
+        if args.timeout_s is not None:
+            settings.timeout_s = args.timeout_s
+        settings.in_process = settings.in_process or args.in_process
+        return progress
     taken = [p for p in (files.table, files.metadata, files.passes, files.samples) if p.exists()]
     if taken:
-        raise UsageError(f"run {run_id!r} already exists ({taken[0]}); continue it with --resume {run_id} "
-                         "or choose another --run-id")
-    return SweepSettings.from_args(args), None, Progress()
+        raise UsageError(f"run {files.run_id!r} already exists ({taken[0]}); continue it with --resume "
+                         f"{files.run_id} or choose another --run-id")
+    return Progress()
 
 
-def sweep_locked(args, files: RunFiles, run_id: str) -> int:
+def sweep_locked(args, files: RunFiles, settings: SweepSettings, meta: dict | None, progress, preset,
+                 cases) -> int:
     """The sweep proper, with the run's lock held."""
     from ..metadata import collect_metadata, finish_metadata, now_iso
     from ..outputs import write_outputs
@@ -140,10 +148,7 @@ def sweep_locked(args, files: RunFiles, run_id: str) -> int:
     from ..results import ResultsWriter
     from ..sweep import run_sweep
 
-    settings, meta, progress = start_run(args, files, run_id)
-    check_baseline(settings.baseline)
-    preset, cases = cases_or_usage_error(settings)
-    check_scheduler(settings.scheduler)
+    run_id = files.run_id
     for warning in progress.warnings:
         sys.stderr.write(f"harness: warning: {warning}\n")
     writer = ResultsWriter(files)
