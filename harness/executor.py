@@ -1,7 +1,8 @@
 """Executors: where a point's pass runs. In this process (debugging, tests), or in a worker per backend.
 
 :class:`WorkerExecutor` keeps one worker process per backend (restarted after a
-crash) and waits for each pass at most ``timeout_s`` (``--timeout-s``). A pass
+crash), forked by a ``forkserver`` that imported NumPy, SciPy, Numba and kernels
+once and started no thread (``spawn`` where there is no forkserver) and waits for each pass at most ``timeout_s`` (``--timeout-s``). A pass
 that hangs, exits, segfaults or is OOM-killed becomes a ``failed`` row saying
 which; the worker is replaced and the sweep goes on. Both executors run the same
 point function, :func:`harness.jobs.run_job`.
@@ -20,6 +21,9 @@ from .measure import SpeedEstimator
 from .rows import PointResult, failed_point
 from .threads import thread_limits
 
+#: Modules the forkserver imports once, so that each worker starts in milliseconds instead of seconds.
+#: (Importing them starts no thread; Numba's and torch's pools start on first use, in the worker.)
+PRELOAD = ["numpy", "scipy.stats", "numba", "threadpoolctl", "kernels", "harness.jobs", "harness.worker"]
 #: Seconds a worker may take to start (import numpy, numba, torch, the plugins), on top of no point's limit.
 STARTUP_TIMEOUT_S = 120.0
 
@@ -120,10 +124,14 @@ class _Worker:
 class WorkerExecutor:
     """One worker process per backend; each pass under a wall-clock limit of ``timeout_s`` seconds."""
 
-    def __init__(self, plugins=(), timeout_s: float = 60.0, method: str = "spawn"):
+    def __init__(self, plugins=(), timeout_s: float = 60.0, method: str | None = None):
         self.plugins = list(plugins)
         self.timeout_s = timeout_s
+        if method is None:  # never plain fork: this process may already run Numba, BLAS or torch threads
+            method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
         self.context = multiprocessing.get_context(method)
+        if method == "forkserver":
+            self.context.set_forkserver_preload(PRELOAD)
         self.workers: dict[str, _Worker] = {}
 
     def start(self, backends) -> None:

@@ -15,6 +15,7 @@ import time
 
 
 def _exit_with_parent(parent_pid: int) -> None:
+    """Exit once this process is orphaned (its parent, the sweep or the forkserver, has gone)."""
     while True:
         time.sleep(1.0)
         if os.getppid() != parent_pid:
@@ -54,7 +55,7 @@ def worker_main(conn, backend: str, plugins: list, parent_pid: int) -> None:
     """The worker's loop: load plugins, report ready, run jobs until told to stop or the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     quiet_read_only_warnings()
-    threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     try:
         import kernels
 
