@@ -2,15 +2,16 @@
 
 :class:`WorkerExecutor` keeps one worker process per backend (restarted after a
 crash), forked by a ``forkserver`` that imported NumPy, SciPy, Numba and kernels
-once and started no thread (``spawn`` where there is no forkserver) and waits for each pass at most ``timeout_s`` (``--timeout-s``). A pass
-that hangs, exits, segfaults or is OOM-killed becomes a ``failed`` row saying
-which; the worker is replaced and the sweep goes on. Both executors run the same
-point function, :func:`harness.jobs.run_job`.
+once and runs no kernel (``spawn`` where there is no forkserver; never plain
+``fork`` of the sweep, whose libraries may be running threads), and waits for
+each pass at most ``timeout_s`` (``--timeout-s``). A pass that hangs, exits,
+segfaults or is OOM-killed becomes a ``failed`` row saying which; the worker is
+replaced and the sweep goes on. Both executors run the same point function,
+:func:`harness.jobs.run_job`.
 """
 from __future__ import annotations
 
 import multiprocessing
-import os
 import signal
 import time
 from collections.abc import Callable
@@ -22,7 +23,7 @@ from .rows import PointResult, failed_point
 from .threads import thread_limits
 
 #: Modules the forkserver imports once, so that each worker starts in milliseconds instead of seconds.
-#: (Importing them starts no thread; Numba's and torch's pools start on first use, in the worker.)
+#: (Numba's and torch's pools start on first use, in the worker; OpenBLAS re-creates its pool after fork.)
 PRELOAD = ["numpy", "scipy.stats", "numba", "threadpoolctl", "kernels", "harness.jobs", "harness.worker"]
 #: Seconds a worker may take to start (import numpy, numba, torch, the plugins), on top of no point's limit.
 STARTUP_TIMEOUT_S = 120.0
@@ -84,7 +85,7 @@ class _Worker:
         self.backend = backend
         self.problem: str | None = None
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=worker_main, args=(child, backend, list(plugins), os.getpid()),
+        self.process = context.Process(target=worker_main, args=(child, backend, list(plugins)),
                                        name=f"convbench-{backend}", daemon=True)
         self.process.start()
         child.close()

@@ -51,7 +51,7 @@ class Threads:
         self.current = threads
 
 
-def worker_main(conn, backend: str, plugins: list, parent_pid: int) -> None:
+def worker_main(conn, backend: str, plugins: list) -> None:
     """The worker's loop: load plugins, report ready, run jobs until told to stop or the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     quiet_read_only_warnings()

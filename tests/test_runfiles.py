@@ -183,3 +183,15 @@ def test_results_dir_that_is_a_file_exits_2(tmp_path, capsys):
     (tmp_path / "file").write_text("")
     code, err = run(capsys, *sweep_args(tmp_path)[:-10], "--results-dir", str(tmp_path / "file"))
     assert code == 2 and "--results-dir" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"x = " + b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+    (b"\xff\xfe[[layer]]\n", "not UTF-8"),
+])
+def test_hostile_layer_files_are_one_line_errors(content, message, tmp_path, capsys):
+    path = tmp_path / "layers.toml"
+    path.write_bytes(content)
+    for command in ("list", "check"):
+        code, err = run(capsys, command, "--layers", str(path))
+        assert code == 2 and len(err.strip().splitlines()) == 1 and message in err, err
