@@ -5,6 +5,10 @@ short, so the whole file runs in well under a minute.
 """
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -43,7 +47,7 @@ def sweep(tmp_path, *extra, run_id="faults"):
 
 def test_hanging_exiting_crashing_and_scribbling_kernels_each_give_a_failed_row(tmp_path, results_dir):
     code, table = sweep(tmp_path, "--layers", layer_file(tmp_path), "--timeout-s", "4", "--backends",
-                        "test-hang,numpy,test-exit,test-segv,test-sysexit,test-scribble")
+                        "test-hang,numpy,test-exit,test-segv,test-oom,test-sysexit,test-scribble")
     assert code == 0
     rows = table.set_index("backend")
     assert rows.loc["numpy", "status"] == "ok"
@@ -52,6 +56,7 @@ def test_hanging_exiting_crashing_and_scribbling_kernels_each_give_a_failed_row(
     assert "timed out after 4 s" in reasons["test-hang"]
     assert "worker exited with code 3" in reasons["test-exit"]
     assert "SIGSEGV" in reasons["test-segv"]
+    assert "signal 9 SIGKILL (out of memory?)" in reasons["test-oom"]
     assert "sys.exit(3)" in reasons["test-sysexit"]
     assert "read-only" in reasons["test-scribble"]
 
@@ -89,3 +94,25 @@ def test_check_catches_a_1e3_error_on_a_c512_3x3_layer(tmp_path, capsys):
     lines = [line for line in out.splitlines() if "test-off" in line]
     assert lines and "wrong" in lines[0]
     assert sum(" ok " in line for line in out.splitlines()) == 2
+
+
+def test_two_live_sweeps_on_one_run_id_the_second_exits_2(tmp_path, results_dir, capsys):
+    """The first sweep (a subprocess, held up by a hanging kernel) owns the run; a second one is refused."""
+    layers = layer_file(tmp_path)
+    common = ["--plugin", PLUGIN, "--layers", layers, "--results-dir", str(results_dir), "--plots-dir",
+              str(tmp_path / "p"), "--run-id", "shared", "--repeats", "1", "--quiet", "--no-plots", "--no-report"]
+    first = subprocess.Popen([sys.executable, "-m", "harness", "sweep", "--backends", "test-hang", "--timeout-s",
+                              "120", *common], cwd=Path(__file__).resolve().parent.parent,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        lock = results_dir / "shared.lock"
+        deadline = time.time() + 60
+        while time.time() < deadline and first.poll() is None and \
+                not (lock.exists() and f"pid {first.pid}" in lock.read_text()):
+            time.sleep(0.05)
+        code = main(["sweep", "--backends", "numpy", *common])
+        err = capsys.readouterr().err
+        assert code == 2 and f"pid {first.pid}" in err and len(err.strip().splitlines()) == 1, err
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.communicate(timeout=30)

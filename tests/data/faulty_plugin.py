@@ -2,7 +2,7 @@
 
 ``test-hang`` never returns from its first call, ``test-exit`` ends its process
 with ``os._exit(3)``, ``test-sysexit`` calls ``sys.exit(3)``, ``test-segv`` dies of
-SIGSEGV, ``test-scribble`` zeroes its inputs (after forcing them writable),
+SIGSEGV, ``test-oom`` of SIGKILL (as from the OOM killer), ``test-scribble`` zeroes its inputs (after forcing them writable),
 ``test-off`` is the numpy answer plus 1e-3.
 """
 import os
@@ -76,6 +76,16 @@ class Segv(_Faulty):
 
     def action(self):
         os.kill(os.getpid(), signal.SIGSEGV)
+
+
+@kernels.register
+class OomKilled(_Faulty):
+    """Dies of SIGKILL, as the kernel's OOM killer would kill it."""
+
+    name = "test-oom"
+
+    def action(self):
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 @kernels.register
