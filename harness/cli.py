@@ -107,6 +107,10 @@ def add_case_options(p, default_preset: str) -> None:
     p.add_argument("--budget-s", type=positive_float, default=None, metavar="S",
                    help=f"time budget per point in seconds (default: {defaults.SWEEP_BUDGET_S:g} for sweep, "
                         f"{defaults.CHECK_BUDGET_S:g} for check)")
+    p.add_argument("--timeout-s", type=positive_float, default=None, metavar="S",
+                   help="wall-clock limit of one pass of a point in its worker process; a kernel that hangs is "
+                        "stopped and its row is failed (default: max(60, 20 x --budget-s), room for a first "
+                        "call's JIT compile)")
 
 
 def make_parser() -> Parser:
@@ -138,10 +142,6 @@ def make_parser() -> Parser:
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="run points on a Dask cluster: tcp://HOST:8786, or local:N for N local single-threaded "
                         "workers (needs the 'dask' extra)")
-    p.add_argument("--timeout-s", type=positive_float, default=None, metavar="S",
-                   help="wall-clock limit of one pass of a point in its worker process; a kernel that hangs is "
-                        "stopped and its row is failed (default: max(60, 20 x --budget-s), room for a first "
-                        "call's JIT compile)")
     p.add_argument("--in-process", action="store_true",
                    help="run kernels in the sweep's own process, without worker processes or timeouts "
                         "(debugging only: a hanging or crashing kernel then stops the sweep)")

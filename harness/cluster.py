@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 
 from .cases import Case, point_key
 from .casedata import case_data_or_problem
-from .jobs import PointJob, run_job
+from .jobs import PointJob, device_of, run_job
 from .measure import combine_passes
 from .rows import PointResult, error_reason, failed_point
 from .sweep import SweepStats
@@ -84,7 +84,7 @@ def run_point_task(backend: str, case: Case, config: TimingConfig, run_id: str, 
         t_start = time.time()
         data, problem = case_data_or_problem(case)
         if problem:
-            results.append(failed_point(run_id, backend, "?", case, problem))
+            results.append(failed_point(run_id, backend, device_of(backend), case, problem))
         else:
             with thread_limits(min(case.threads, max_threads())):
                 for _ in range(repeats if timed else 1):
@@ -145,7 +145,7 @@ def run_sweep_dask(client, cases: Sequence[Case], backends: Sequence[str], confi
             try:
                 row, samples = future.result()
             except Exception as exc:  # KilledWorker after the retry, or a task error
-                failed = failed_point(run_id, backend, "?", case, error_reason("on the cluster", exc))
+                failed = failed_point(run_id, backend, device_of(backend), case, error_reason("on the cluster", exc))
                 row, samples = failed.row, ()
             row["point"] = point
             writer.append(row, samples)
