@@ -8,6 +8,7 @@ parent decides what an interrupt means) and exits when its parent is gone.
 """
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import threading
@@ -55,6 +56,11 @@ def worker_main(conn, backend: str, plugins: list) -> None:
     """The worker's loop: load plugins, report ready, run jobs until told to stop or the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     quiet_read_only_warnings()
+    # Numba guards its thread start-up with a multiprocessing lock of the default context, which in a
+    # forkserver child is "forkserver": a named semaphore the shared resource tracker reports as leaked
+    # when the worker is killed. Linux's usual default, "fork", unlinks it at once instead.
+    if "fork" in multiprocessing.get_all_start_methods():
+        multiprocessing.set_start_method("fork", force=True)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     try:
         import kernels
