@@ -59,6 +59,10 @@ def point_key(backend: str, case: Case) -> tuple:
     return tuple(str(v) for v in (backend, *case.key))
 
 
+#: Largest value an integer axis accepts (beyond it, sizes overflow the kernels' integer types).
+MAX_AXIS_VALUE = 2**31 - 1
+
+
 def parse_axis_value(name: str, text: str):
     """Parse one value of axis ``name``; raises ValueError naming the axis and the allowed values."""
     text = text.strip()
@@ -76,6 +80,8 @@ def parse_axis_value(name: str, text: str):
     minimum = 0 if name == "padding" else 1
     if value < minimum:
         raise ValueError(f"axis {name}: {value} must be >= {minimum}")
+    if value > MAX_AXIS_VALUE:
+        raise ValueError(f"axis {name}: {value} is absurdly large (at most {MAX_AXIS_VALUE})")
     return value
 
 

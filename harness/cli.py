@@ -42,6 +42,10 @@ def add_case_options(p, default_preset: str) -> None:
     p.add_argument("--budget-s", type=positive_float, default=None, metavar="S",
                    help=f"time budget per point in seconds (default: {defaults.SWEEP_BUDGET_S:g} for sweep, "
                         f"{defaults.CHECK_BUDGET_S:g} for check)")
+    p.add_argument("--timeout-s", type=positive_float, default=None, metavar="S",
+                   help="wall-clock limit of one pass of a point in its worker process; a kernel that hangs is "
+                        "stopped and its row is failed (default: max(60, 20 x --budget-s), room for a first "
+                        "call's JIT compile)")
 
 
 def make_parser() -> Parser:
@@ -91,6 +95,9 @@ def make_parser() -> Parser:
                         "worker can take them), record them as failed and end the sweep (default 120)")
     p.add_argument("--connect-timeout-s", type=positive_float, default=10.0, metavar="S",
                    help="with --scheduler: give up on an unreachable scheduler after S seconds (default 10)")
+    p.add_argument("--in-process", action="store_true",
+                   help="run kernels in the sweep's own process, without worker processes or timeouts "
+                        "(debugging only: a hanging or crashing kernel then stops the sweep)")
     p.add_argument("--no-plots", action="store_true", help="do not draw plots")
     p.add_argument("--no-report", action="store_true", help="do not write the HTML page plots/RUN_ID/index.html")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")

@@ -22,9 +22,10 @@ from collections.abc import Callable, Sequence
 from .cases import Case, point_key
 from .casedata import case_data_or_problem
 from .cluster_checks import ClusterOptions, completions, connect
-from .executor import SweepStats
-from .measure import combine_passes, measure_point
+from .jobs import PointJob, device_of, run_job
+from .measure import combine_passes
 from .rows import PointResult, error_reason, failed_point
+from .sweeploop import SweepStats
 from .timing import TimingConfig, pass_config
 from .trust import with_trust
 
@@ -87,12 +88,11 @@ def run_point_task(backend: str, case: Case, config: TimingConfig, run_id: str, 
         t_start = time.time()
         data, problem = case_data_or_problem(case)
         if problem:
-            results.append(failed_point(run_id, backend, "?", case, problem))
+            results.append(failed_point(run_id, backend, device_of(backend), case, problem))
         else:
             with thread_limits(min(case.threads, max_threads())):
                 for _ in range(repeats if timed else 1):
-                    results.append(measure_point(backend, case, data, one_pass, run_id=run_id, timed=timed,
-                                                 point_budget_s=config.budget_s))
+                    results.append(run_job(PointJob(backend, case, one_pass, run_id, timed, config.budget_s), data))
                     if results[-1].status != "ok":
                         break
         t_end = time.time()
@@ -152,12 +152,14 @@ def run_sweep_dask(client, cases: Sequence[Case], backends: Sequence[str], confi
         for future, stuck in completions(client, futures, options, on_status):
             point, backend, case = futures[future]
             if stuck:
-                row, samples = failed_point(run_id, backend, "?", case, stuck).row, ()
+                row, samples = failed_point(run_id, backend, device_of(backend), case, stuck).row, ()
             else:
                 try:
                     row, samples = future.result()
                 except Exception as exc:  # KilledWorker after the retry, or a task error
-                    row, samples = failed_point(run_id, backend, "?", case, error_reason("on the cluster", exc)).row, ()
+                    failed = failed_point(run_id, backend, device_of(backend), case,
+                                          error_reason("on the cluster", exc))
+                    row, samples = failed.row, ()
             row = with_trust(row, config.target_rel_ci, peak)
             row["point"] = point
             writer.append(row, samples)

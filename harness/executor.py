@@ -1,120 +1,189 @@
-"""The local executor: every case x backend through :func:`measure_point`, each row appended as it finishes.
+"""Executors: where a point's pass runs. In this process (debugging, tests), or in a worker per backend.
 
-A point is measured in ``repeats`` passes spread over the sweep (pass 1 of every
-point, then pass 2 of every point, ...), each with a fresh ``prepare`` and its
-share of the budget; the passes' samples are pooled into one row. Interference
-on a shared machine comes in episodes, and an episode then hits one pass of a
-point rather than all of its rounds. Knows nothing of terminals: progress is
-reported through callbacks.
+:class:`WorkerExecutor` keeps one worker process per backend (restarted after a
+crash), forked by a ``forkserver`` that imported NumPy, SciPy, Numba and kernels
+once and runs no kernel (``spawn`` where there is no forkserver; never plain
+``fork`` of the sweep, whose libraries may be running threads), and waits for
+each pass at most ``timeout_s`` (``--timeout-s``). A pass that hangs, exits,
+segfaults or is OOM-killed becomes a ``failed`` row saying which; the worker is
+replaced and the sweep goes on. Both executors run the same point function,
+:func:`harness.jobs.run_job`.
 """
 from __future__ import annotations
 
+import multiprocessing
+import signal
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
 
-from .cases import Case, point_key
-from .casedata import case_data_or_problem
-from .measure import SpeedEstimator, combine_passes, measure_point
+from .casedata import CaseData
+from .jobs import PointJob, device_of, memory_problem, run_job, skipped_for_memory
+from .measure import SpeedEstimator
 from .rows import PointResult, failed_point
-from .settle import Settler
 from .threads import thread_limits
-from .timing import TimingConfig, pass_config
-from .trust import with_trust
+
+#: Modules the forkserver imports once, so that each worker starts in milliseconds instead of seconds.
+#: (Numba's and torch's pools start on first use, in the worker; OpenBLAS re-creates its pool after fork.)
+PRELOAD = ["numpy", "scipy.stats", "numba", "threadpoolctl", "kernels", "harness.jobs", "harness.worker"]
+#: Seconds a worker may take to start (import numpy, numba, torch, the plugins), on top of no point's limit.
+STARTUP_TIMEOUT_S = 120.0
 
 
-@dataclass
-class SweepStats:
-    """Counts of what a sweep did, by status, plus points skipped because a resumed run had them."""
-
-    by_status: dict = field(default_factory=dict)
-    already_done: int = 0
-    wall_s: float = 0.0
-
-    def add(self, result: PointResult) -> None:
-        """Count one finished point."""
-        self.by_status[result.status] = self.by_status.get(result.status, 0) + 1
+def default_timeout_s(budget_s: float) -> float:
+    """``--timeout-s`` default: a point's budget 20 times over, and at least 60 s for a first call's JIT compile."""
+    return max(60.0, 20.0 * budget_s)
 
 
-def run_sweep(cases: Sequence[Case], backends: Sequence[str], config: TimingConfig, writer, *,
-              run_id: str, done: set | None = None, timed: bool = True, repeats: int = 1,
-              peak: dict | None = None, settler: Settler | None = None,
-              clock: Callable[[], float] = time.perf_counter,
-              on_start: Callable[[str, Case], None] | None = None,
-              on_step: Callable[[int], None] | None = None,
-              on_done: Callable[[PointResult], None] | None = None) -> SweepStats:
-    """Measure every (backend, case) not in ``done``; append each finished point through ``writer``.
+class InProcessExecutor:
+    """Runs passes in this process (``--in-process``): no isolation, no timeout; the clock is injectable."""
 
-    Within a pass, cases run in order and, within a case, backends in order,
-    sharing the case's inputs and reference. A point that is not ``ok`` after a
-    pass is final at once; a final row gets its trust flags (against ``peak``).
-    ``settler`` spins the machine before the first point and after idle gaps. An impossible case shape becomes a ``failed`` row for
-    every backend; the sweep always goes on. ``KeyboardInterrupt`` propagates
-    after the finished points are on disk.
-    """
-    if repeats < 1:
-        raise ValueError(f"repeats must be >= 1, got {repeats}")
-    repeats = repeats if timed else 1
-    done = done or set()
-    stats = SweepStats()
-    estimator = SpeedEstimator(clock)
-    one_pass = pass_config(config, repeats)
-    pending: dict[tuple, list[PointResult]] = {}
-    for backend in backends:  # import optional libraries now, so thread_limits reaches their pools too
-        _unavailable(backend)
-    start = time.perf_counter()
-    for n_pass in range(repeats):
-        for case_index, case in enumerate(cases):
-            keys = {b: point_key(b, case) for b in backends}
-            todo = [b for b in backends if keys[b] not in done and (n_pass == 0 or keys[b] in pending)]
-            if n_pass == 0:
-                stats.already_done += len(backends) - len(todo)
-            if not todo:
-                continue
-            data, problem = case_data_or_problem(case)
-            with thread_limits(case.threads):
-                for backend in todo:
-                    if on_start:
-                        on_start(backend, case)
-                    if problem:
-                        result = failed_point(run_id, backend, _device(backend), case, problem)
-                    else:
-                        if settler and timed:
-                            settler.before_point()
-                        result = measure_point(backend, case, data, one_pass, run_id=run_id, timed=timed,
-                                               clock=clock, estimator=estimator, point_budget_s=config.budget_s)
-                        if settler:
-                            settler.after_point()
-                    results = pending.setdefault(keys[backend], [])
-                    results.append(result)
-                    final = result.status != "ok" or n_pass == repeats - 1
-                    if on_step:
-                        on_step(repeats - n_pass if final else 1)
-                    if final:
-                        point = combine_passes(pending.pop(keys[backend]), config)
-                        point.row = with_trust(point.row, config.target_rel_ci, peak)
-                        point.row["point"] = case_index * len(backends) + backends.index(backend)
-                        writer.append(point.row, point.samples_s)
-                        stats.add(point)
-                        if on_done:
-                            on_done(point)
-    stats.wall_s = time.perf_counter() - start
-    return stats
+    def __init__(self, clock: Callable[[], float] = time.perf_counter):
+        self.clock = clock
+        self.estimator = SpeedEstimator(clock)
+
+    def start(self, backends) -> None:
+        """Import optional libraries now, so thread limits reach their pools too."""
+        import kernels
+
+        from .worker import quiet_read_only_warnings
+
+        quiet_read_only_warnings()
+        for backend in backends:
+            try:
+                kernels.get_backend(backend).unavailable_reason()
+            except Exception:  # measured again (and recorded) per point
+                pass
+
+    def run(self, job: PointJob, data: CaseData) -> PointResult:
+        """Measure one pass here, under the case's thread count."""
+        with thread_limits(job.case.threads):
+            return run_job(job, data, self.estimator, self.clock)
+
+    def close(self) -> None:
+        """Nothing to stop."""
 
 
-def _unavailable(backend: str) -> str | None:
-    import kernels
-
+def exit_reason(exitcode: int | None) -> str:
+    """What a worker's exit code says about how it ended (for a ``failed`` row's reason)."""
+    if exitcode is None:
+        return "worker stopped answering"
+    if exitcode >= 0:
+        return f"worker exited with code {exitcode} (sys.exit or os._exit in the kernel?)"
     try:
-        return kernels.get_backend(backend).unavailable_reason()
-    except Exception as exc:  # measured again (and recorded) per point
-        return str(exc)
+        name = signal.Signals(-exitcode).name
+    except ValueError:
+        name = f"signal {-exitcode}"
+    hint = {"SIGKILL": " (out of memory?)", "SIGSEGV": " (a crash in native code)", "SIGBUS": " (a crash in native code)",
+            "SIGABRT": " (an abort in native code)"}.get(name, "")
+    return f"worker killed by signal {-exitcode} {name}{hint}"
 
 
-def _device(backend: str) -> str:
-    import kernels
+class _Worker:
+    def __init__(self, context, backend: str, plugins: list):
+        from .worker import worker_main
 
-    try:
-        return kernels.get_backend(backend).device
-    except Exception:
-        return "?"
+        self.backend = backend
+        self.problem: str | None = None
+        self.conn, child = context.Pipe()
+        self.process = context.Process(target=worker_main, args=(child, backend, list(plugins)),
+                                       name=f"convbench-{backend}", daemon=True)
+        self.process.start()
+        child.close()
+        self.ready = False
+        self.busy = False
+
+    def wait_ready(self, timeout_s: float) -> str | None:
+        """Wait up to ``timeout_s`` for the worker's ``ready``; return the problem if it did not come."""
+        if self.ready:
+            return None
+        try:
+            if not self.conn.poll(timeout_s):
+                return f"worker for {self.backend} did not start within {timeout_s:g} s"
+            kind, payload = self.conn.recv()
+        except (EOFError, OSError):
+            self.process.join(5.0)
+            return f"worker for {self.backend} died while starting: {exit_reason(self.process.exitcode)}"
+        if kind == "error":
+            self.problem = payload
+            return payload
+        self.ready = True
+        return None
+
+    def stop(self, kill: bool = False) -> None:
+        if self.process.is_alive() and not kill and not self.busy:
+            try:
+                self.conn.send(None)
+            except OSError:
+                pass
+            self.process.join(2.0)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(5.0)
+        self.conn.close()
+
+
+class WorkerExecutor:
+    """One worker process per backend; each pass under a wall-clock limit of ``timeout_s`` seconds."""
+
+    def __init__(self, plugins=(), timeout_s: float = 60.0, method: str | None = None):
+        self.plugins = list(plugins)
+        self.timeout_s = timeout_s
+        if method is None:  # never plain fork: this process may already run Numba, BLAS or torch threads
+            method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+        self.context = multiprocessing.get_context(method)
+        if method == "forkserver":
+            self.context.set_forkserver_preload(PRELOAD)
+        self.workers: dict[str, _Worker] = {}
+
+    def start(self, backends) -> None:
+        """Start every backend's worker now and wait until all have imported (so none competes with a measurement)."""
+        for backend in backends:
+            self._worker(backend)
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        for worker in list(self.workers.values()):
+            worker.wait_ready(max(0.0, deadline - time.monotonic()))
+
+    def _worker(self, backend: str) -> _Worker:
+        worker = self.workers.get(backend)
+        if worker is None or not worker.process.is_alive():
+            if worker is not None:
+                worker.stop(kill=True)
+            worker = self.workers[backend] = _Worker(self.context, backend, self.plugins)
+        return worker
+
+    def _failed(self, job: PointJob, reason: str) -> PointResult:
+        worker = self.workers.pop(job.backend, None)
+        if worker is not None:
+            worker.stop(kill=True)
+        return failed_point(job.run_id, job.backend, device_of(job.backend), job.case, reason)
+
+    def run(self, job: PointJob, data: CaseData) -> PointResult:
+        """Measure one pass in the backend's worker; a hang, exit or crash is a ``failed`` row.
+
+        The memory estimate is checked here first, so a point too big is never sent.
+        """
+        problem = memory_problem(job)
+        if problem:
+            return skipped_for_memory(job, problem)
+        worker = self._worker(job.backend)
+        not_ready = worker.problem or worker.wait_ready(STARTUP_TIMEOUT_S)
+        if not_ready:
+            return self._failed(job, not_ready)
+        try:
+            worker.busy = True
+            worker.conn.send((job, data))
+            if not worker.conn.poll(self.timeout_s):
+                return self._failed(job, f"timed out after {self.timeout_s:g} s (--timeout-s); the worker was "
+                                         "stopped")
+            kind, payload = worker.conn.recv()
+            worker.busy = False
+        except (EOFError, OSError, BrokenPipeError):
+            worker.process.join(5.0)
+            return self._failed(job, exit_reason(worker.process.exitcode))
+        return payload
+
+    def close(self) -> None:
+        """Stop every worker: idle ones are asked to exit, one in the middle of a pass (an interrupt) is killed."""
+        for worker in self.workers.values():
+            worker.stop()
+        self.workers.clear()

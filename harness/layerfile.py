@@ -16,6 +16,7 @@ convolutions the kernels cannot run are returned apart, with the reason, by
 from __future__ import annotations
 
 import csv
+from collections import Counter
 from pathlib import Path
 from typing import NamedTuple
 
@@ -52,9 +53,18 @@ class Unsupported(NamedTuple):
 def _read_entries(path: Path) -> list[tuple[str, dict]]:
     if not path.is_file():
         raise LayerFileError(f"{path}: no such layer file")
+    try:
+        return _parse_entries(path)
+    except UnicodeDecodeError as exc:
+        raise LayerFileError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except RecursionError:
+        raise LayerFileError(f"{path}: nested too deeply to be a layer file") from None
+
+
+def _parse_entries(path: Path) -> list[tuple[str, dict]]:
     if path.suffix == ".toml":
         try:
-            data = tomllib.loads(path.read_text())
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
             raise LayerFileError(f"{path}: not valid TOML: {exc}") from None
         entries = data.get("layer")
@@ -62,7 +72,7 @@ def _read_entries(path: Path) -> list[tuple[str, dict]]:
             raise LayerFileError(f"{path}: expected one or more [[layer]] tables")
         return [(f"layer {i}", dict(e)) for i, e in enumerate(entries, start=1)]
     if path.suffix == ".csv":
-        with path.open(newline="") as fh:
+        with path.open(newline="", encoding="utf-8") as fh:
             rows = list(csv.DictReader(fh))
         if not rows:
             raise LayerFileError(f"{path}: no layers (a header and one row per layer expected)")
@@ -146,8 +156,9 @@ def load_layers(path: str | Path) -> list[Layer]:
 
 
 def _link(path: Path, parsed: list[tuple[str, dict]]) -> list[Layer]:
-    labels = [v["label"] for _, v in parsed]
-    duplicates = sorted({label for label in labels if labels.count(label) > 1})
+    counts = Counter(v["label"] for _, v in parsed)  # linear: a million layers take a second, not hours
+    labels = set(counts)
+    duplicates = sorted(label for label, n in counts.items() if n > 1)
     if duplicates:
         raise LayerFileError(f"{path}: duplicate layer label(s) {', '.join(map(repr, duplicates))}")
     roles: dict[str, tuple[str, str]] = {}

@@ -39,11 +39,14 @@ class SpeedEstimator:
             cal = kernels.ConvSpec(dtype=spec.dtype, **CALIBRATION_SHAPE)
             x = np.ones(cal.x_shape, cal.dtype)
             w = np.ones(cal.w_shape, cal.dtype)
-            t0 = self.clock()
             prepared = impl.prepare(x, w, cal)
-            prepared()
-            prepared.sync()
-            self.rates[impl.name] = cal.flops / max(self.clock() - t0, 1e-9)
+            best = float("inf")
+            for _ in range(3):  # the best of three: a fresh worker's first call runs cold
+                t0 = self.clock()
+                prepared()
+                prepared.sync()
+                best = min(best, self.clock() - t0)
+            self.rates[impl.name] = cal.flops / max(best, 1e-9)
         return spec.flops / self.rates[impl.name]
 
 
@@ -94,11 +97,12 @@ def measure_point(backend: str, case: Case, data: CaseData | None, config: Timin
         out = prepared.result()
         row.update(h2d_s=prepared.h2d_s, d2h_s=prepared.d2h_s)
         err = kernels.max_abs_error(np.asarray(out), data.reference)
-        row.update(max_abs_err=err, tolerance=data.tolerance)
-        if not err <= data.tolerance:
+        margin, tol = kernels.error_margin(np.asarray(out), data.reference, data.tolerance)
+        row.update(max_abs_err=err, tolerance=tol, error_margin=margin)
+        if not margin <= 1.0:
             shape = getattr(out, "shape", None)
             what = f"output shape {shape} != {spec.out_shape}" if shape != spec.out_shape else \
-                f"max abs error {err:.3g} > tolerance {data.tolerance:.3g}"
+                f"max abs error {err:.3g} > tolerance {tol:.3g} (error/tolerance {margin:.3g})"
             return PointResult(dict(row, status="wrong", reason=what))
         if not timed:
             return PointResult(dict(row, status="ok"))
@@ -111,8 +115,11 @@ def measure_point(backend: str, case: Case, data: CaseData | None, config: Timin
         return PointResult(finish_row(row, rounds, config), rounds.times_s)
     except KeyboardInterrupt:
         raise
-    except Exception as exc:  # a backend's failure is data, not a crash
-        return PointResult(dict(row, status="failed", reason=error_reason(stage, exc)))
+    except (Exception, SystemExit) as exc:  # a backend's failure (even sys.exit) is data, not a crash
+        reason = error_reason(stage, exc)
+        if isinstance(exc, SystemExit):
+            reason = f"{stage}: the kernel called sys.exit({exc.code!r})"
+        return PointResult(dict(row, status="failed", reason=reason))
 
 
 def combine_passes(results: list[PointResult], config: TimingConfig) -> PointResult:

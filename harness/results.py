@@ -8,10 +8,12 @@ measured and ``--resume RUN_ID`` continues it.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 from pathlib import Path
 
+from .durable import append_line, atomic_write_text
 from .layers import POINT_KEY
 
 #: The contract: these names, in this order, start every run table.
@@ -22,34 +24,54 @@ COLUMNS = [
 ]
 #: Extra columns after the contract ones ("point": the point's position in the sweep's case x backend order).
 EXTRA_COLUMNS = ["rel_ci", "flags", "trusted", "count", "desc", "point", "layer", "branch", "role", "prepare_s",
-                 "h2d_s", "d2h_s", "passes", "warmup_s", "steady", "tolerance", "arithmetic_intensity", "host", "gpu",
-                 "t_start", "t_end"]
+                 "h2d_s", "d2h_s", "passes", "warmup_s", "steady", "tolerance", "error_margin",
+                 "arithmetic_intensity", "host", "gpu", "t_start", "t_end"]
 ALL_COLUMNS = COLUMNS + EXTRA_COLUMNS
 SAMPLE_COLUMNS = ["run_id", "backend", "case", "round", "time_s"]
 STATUSES = ("ok", "skipped", "unavailable", "failed", "wrong")
+#: Contract columns that hold numbers (a table where they do not is damaged).
+NUMERIC_COLUMNS = ["N", "C", "H", "W", "F", "k", "stride", "Ho", "Wo", "flops", "bytes", "threads", "first_call_s",
+                   "time_s", "time_min_s", "time_iqr_s", "rounds", "calls_per_round", "gflops", "gbytes_per_s",
+                   "max_abs_err"]
 #: Columns that identify a point within a run (with the backend).
 KEY_COLUMNS = list(POINT_KEY)
 
-_RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+#: A new run's id: no dots, so ``X.samples`` & co. can never be another run's table.
+RUN_ID_PATTERN = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_-]{0,99}\Z")
+#: Runs written before dots were refused can still be read.
+_LEGACY_RUN_ID = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z")
+#: File stems in a results folder that are not runs (``peak.json`` is the machine's peak cache).
+RESERVED_RUN_IDS = ("peak", "index")
+#: Suffixes of a run's own files besides its table.
+RUN_FILE_SUFFIXES = (".samples.csv", ".reduction.csv", ".passes.jsonl", ".json", ".lock")
 
 
-def check_run_id(run_id: str) -> str:
-    """Return ``run_id`` if it is a safe file stem (letters, digits, . _ -), else raise ValueError."""
-    if not _RUN_ID.match(run_id or "") or run_id in (".", ".."):
-        raise ValueError(f"invalid run id {run_id!r}: use letters, digits, '.', '_' or '-' (no path separators)")
+def check_run_id(run_id: str, *, new: bool = True) -> str:
+    """Return ``run_id`` if it may name a run (``new``: one to be written), else raise ValueError.
+
+    A new run's id is letters, digits, ``_`` and ``-`` (no dots), up to 100 characters,
+    and not a reserved name (``peak``, ``index``); reading accepts older ids with dots.
+    """
+    pattern = RUN_ID_PATTERN if new else _LEGACY_RUN_ID
+    if not isinstance(run_id, str) or not pattern.match(run_id) or run_id.lower() in RESERVED_RUN_IDS \
+            or (not new and run_id.endswith((".samples", ".reduction", ".passes"))):
+        raise ValueError(f"invalid run id {run_id!r}: use up to 100 letters, digits, '_' or '-' (no dots or path "
+                         f"separators), not one of {', '.join(RESERVED_RUN_IDS)}")
     return run_id
 
 
 class RunFiles:
     """The paths of one run's files under a results directory and a plots directory."""
 
-    def __init__(self, results_dir: str | Path, run_id: str, plots_dir: str | Path = "plots"):
-        self.run_id = check_run_id(run_id)
+    def __init__(self, results_dir: str | Path, run_id: str, plots_dir: str | Path = "plots", *, new: bool = False):
+        self.run_id = check_run_id(run_id, new=new)
         self.results_dir = Path(results_dir)
         self.table = self.results_dir / f"{run_id}.csv"
         self.samples = self.results_dir / f"{run_id}.samples.csv"
         self.metadata = self.results_dir / f"{run_id}.json"
         self.reduction = self.results_dir / f"{run_id}.reduction.csv"
+        self.passes = self.results_dir / f"{run_id}.passes.jsonl"
+        self.lock = self.results_dir / f"{run_id}.lock"
         self.plots = Path(plots_dir) / run_id
 
     @classmethod
@@ -59,8 +81,15 @@ class RunFiles:
         return cls(table.parent, table.name.removesuffix(".csv"), plots_dir)
 
 
+def csv_lines(columns: list[str], rows: list[dict]) -> str:
+    """``rows`` as CSV text under ``columns`` (no header); a key outside ``columns`` raises ValueError."""
+    buffer = io.StringIO()
+    csv.DictWriter(buffer, fieldnames=columns, extrasaction="raise", lineterminator="\n").writerows(rows)
+    return buffer.getvalue()
+
+
 class ResultsWriter:
-    """Appends finished points (samples first, then the row) to a run's CSV files."""
+    """Appends finished passes and points to a run's files, each as whole lines, fsynced."""
 
     def __init__(self, files: RunFiles):
         self.files = files
@@ -68,13 +97,12 @@ class ResultsWriter:
 
     @staticmethod
     def _append(path: Path, columns: list[str], rows: list[dict]) -> None:
-        new = not path.exists() or path.stat().st_size == 0
-        with path.open("a", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="raise")
-            if new:
-                writer.writeheader()
-            writer.writerows(rows)
-            fh.flush()
+        append_line(path, csv_lines(columns, rows), header=",".join(columns))
+
+    def append_pass(self, key: tuple, n_pass: int, result) -> None:
+        """Record one finished pass of point ``key`` (a PointResult) in ``RUN_ID.passes.jsonl``."""
+        record = {"key": list(key), "pass": n_pass, "row": result.row, "samples_s": list(result.samples_s)}
+        append_line(self.files.passes, json.dumps(record, default=_json_value))
 
     def append(self, row: dict, samples_s) -> None:
         """Write one point: its per-round samples, then its row (so a row always has its samples)."""
@@ -88,9 +116,14 @@ class ResultsWriter:
 
     def write_metadata(self, metadata: dict) -> None:
         """Write (replace) the run's metadata JSON atomically."""
-        tmp = self.files.metadata.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(metadata, indent=2, default=str))
-        tmp.replace(self.files.metadata)
+        atomic_write_text(self.files.metadata, json.dumps(metadata, indent=2, default=str))
+
+
+def _json_value(value):
+    """JSON for numpy scalars and anything else a row may hold."""
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
 
 
 def read_table(path: str | Path):
@@ -107,6 +140,15 @@ def read_table(path: str | Path):
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
         raise ValueError(f"{path} is not a convbench run table: missing columns {', '.join(missing)}")
+    bad = [c for c in NUMERIC_COLUMNS if c in df.columns and not pd.api.types.is_numeric_dtype(df[c])
+           and df[c].notna().any()]
+    if bad:
+        raise ValueError(f"{path}: column(s) {', '.join(bad)} hold non-numbers; the table is damaged")
+    duplicated = df.duplicated([c for c in KEY_COLUMNS if c in df.columns])
+    if duplicated.any():
+        first = df[duplicated].iloc[0]
+        raise ValueError(f"{path}: {int(duplicated.sum())} duplicate row(s), e.g. {first['backend']} | "
+                         f"{first['case']}; the table was written twice (two sweeps on one run id?)")
     df["reason"] = ["" if pd.isna(v) else str(v) for v in df["reason"]]
     if "point" in df.columns and df["point"].notna().all():
         # rows are appended as points finish; "point" is each point's place in the sweep's order
@@ -132,24 +174,17 @@ def read_samples(path: str | Path):
 
 
 def read_metadata(path: str | Path) -> dict:
-    """Read a run's metadata JSON ({} when absent)."""
+    """Read a run's metadata JSON ({} when absent); ValueError when it is not readable JSON."""
     path = Path(path)
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def drop_orphan_samples(files: RunFiles) -> set[tuple]:
-    """Before resuming: keep only samples whose point has a row; return the done (backend, case) keys."""
-    if not files.table.is_file():
-        return set()
-    table = read_table(files.table)
-    done = {tuple(r) for r in table[KEY_COLUMNS].astype(str).itertuples(index=False)}
-    pairs = set(zip(table["backend"].astype(str), table["case"].astype(str)))
-    samples = read_samples(files.samples)
-    if len(samples):
-        keep = [(b, c) in pairs for b, c in zip(samples["backend"].astype(str), samples["case"].astype(str))]
-        if not all(keep):
-            samples[keep].to_csv(files.samples, index=False)
-    return done
+    if not path.is_file():
+        return {}
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (ValueError, OSError, RecursionError) as exc:
+        raise ValueError(f"cannot read {path}: {' '.join(str(exc).split())[:200]}") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"cannot read {path}: not a JSON object")
+    return meta
 
 
 class MemoryWriter:
@@ -158,6 +193,9 @@ class MemoryWriter:
     def __init__(self):
         self.rows: list[dict] = []
         self.samples: list[tuple] = []
+
+    def append_pass(self, key: tuple, n_pass: int, result) -> None:
+        """Passes are not kept in memory (only finished points are)."""
 
     def append(self, row: dict, samples_s) -> None:
         """Keep the row and its samples."""

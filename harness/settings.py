@@ -47,6 +47,10 @@ class SweepSettings:
     cold: bool = False
     fused: bool = True
     scheduler: str | None = None
+    #: Wall-clock limit per pass of a point in its worker (None: ``harness.executor.default_timeout_s``).
+    timeout_s: float | None = None
+    #: Run kernels in the sweep's own process (no worker, no timeout): for debugging.
+    in_process: bool = False
 
     def __post_init__(self) -> None:
         if not self.backends:
@@ -81,6 +85,20 @@ class SweepSettings:
 
         return TimingConfig(budget_s=self.budget_s, target_rel_ci=self.target_rel_ci, cold=self.cold,
                             settle_s=self.settle_s)
+
+    def point_timeout_s(self) -> float:
+        """The wall-clock limit of one pass of a point: ``timeout_s``, else max(60, 20 x budget)."""
+        from .executor import default_timeout_s
+
+        return self.timeout_s if self.timeout_s is not None else default_timeout_s(self.budget_s)
+
+    def executor(self):
+        """The executor these settings ask for: worker processes with a timeout, or ``--in-process``."""
+        from .executor import InProcessExecutor, WorkerExecutor
+
+        if self.in_process:
+            return InProcessExecutor()
+        return WorkerExecutor(self.plugins, self.point_timeout_s())
 
     def overrides(self) -> dict:
         """Axis name -> tuple of values replacing the preset's, from ``axes``, ``dtype`` and ``threads``."""

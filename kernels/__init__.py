@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from .numba_cache import ensure_cache_dir
+
+ensure_cache_dir()  # before any backend imports numba (a read-only install with no writable HOME)
+
 # Importing the built-in backend modules registers them, in this order.
 from . import naive  # noqa: F401,I001
 from . import numpy_gemm  # noqa: F401
@@ -19,9 +23,9 @@ from . import numba_cpu  # noqa: F401
 from . import numba_cuda  # noqa: F401
 from . import torch_backend  # noqa: F401
 from .backend import Backend, Prepared
-from .reference import max_abs_error, reference_conv2d, tolerance
+from .reference import error_margin, max_abs_error, reference_conv2d, tolerance
 from .registry import available_backends, default_backends, get_backend, list_backends, register, unregister
-from .spec import SUPPORTED_DTYPES, ConvSpec, padded_input, resolve_padding, validate
+from .spec import SUPPORTED_DTYPES, ConvSpec, native_byte_order, padded_input, resolve_padding, validate
 
 __all__ = [
     "Backend",
@@ -33,6 +37,8 @@ __all__ = [
     "default_backends",
     "get_backend",
     "list_backends",
+    "native_byte_order",
+    "error_margin",
     "max_abs_error",
     "padded_input",
     "reference_conv2d",
@@ -60,7 +66,7 @@ def conv2d(x: np.ndarray, w: np.ndarray, *, stride: int = 1, padding=0, backend:
 
     Raises:
         TypeError / ValueError: a malformed call (the message names the argument),
-            or an unknown backend name.
+            an unknown backend name, or a call bigger than the backend's ``max_flops_per_call``.
         RuntimeError: the backend is registered but unavailable on this machine.
     """
     impl = get_backend(backend)
@@ -70,6 +76,11 @@ def conv2d(x: np.ndarray, w: np.ndarray, *, stride: int = 1, padding=0, backend:
         raise RuntimeError(f"backend {backend!r} is unavailable: {reason}")
     if spec.N == 0:
         return np.zeros(spec.out_shape, dtype=spec.dtype)
+    limit = impl.max_flops_per_call()
+    if limit is not None and spec.flops > limit:
+        raise ValueError(f"backend {backend!r} would take too long: {spec.flops:.3g} FLOP per call exceeds its "
+                         f"max_flops_per_call of {limit:.3g}; use a faster backend")
+    x, w = native_byte_order(x), native_byte_order(w)  # once, here: no backend sees a byte-swapped array
     prepared = impl.prepare(x, w, spec)
     prepared()
     prepared.sync()

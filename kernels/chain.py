@@ -135,16 +135,15 @@ def reference_chain(x: np.ndarray, w_reduce: np.ndarray, w_conv: np.ndarray, spe
     return reference_conv2d(mid, w_conv, spec.conv)
 
 
-def chain_tolerance(x: np.ndarray, w_reduce: np.ndarray, w_conv: np.ndarray, spec: ChainSpec) -> float:
-    """Largest acceptable max-abs error of a chain output, composed from :func:`tolerance`.
+def chain_tolerance(x: np.ndarray, w_reduce: np.ndarray, w_conv: np.ndarray, spec: ChainSpec) -> np.ndarray:
+    """Per-element error bound of a chain output (shape ``spec.out_shape``), composed from :func:`tolerance`.
 
-    A backend's intermediate is off by at most ``t1 = tolerance(x, w_reduce)``; the conv stage
-    sums ``C_red*k*k`` products of it with weights of size <= ``max|w_conv|``, so that error
-    reaches the output at most ``C_red*k*k * max|w_conv| * t1``. On top comes the conv stage's own
-    rounding, ``tolerance(mid, w_conv)`` with ``mid`` the float64 reference intermediate.
+    A backend's intermediate is off by at most ``t1 = tolerance(x, w_reduce)`` element by element;
+    the conv stage sums products of it with the conv weights, so that error reaches each output at
+    most ``conv(t1, |w_conv|)`` (the same window sum, on the bounds). On top comes the conv stage's
+    own rounding, ``tolerance(mid, w_conv)`` with ``mid`` the float64 reference intermediate.
     """
     mid = reference_conv2d(x, w_reduce, spec.reduce)
     t1 = tolerance(x, w_reduce, spec.reduce)
-    c = spec.conv
-    carried = c.C * c.k * c.k * float(np.max(np.abs(w_conv), initial=0.0)) * t1
-    return tolerance(mid, w_conv, c) + carried
+    carried = reference_conv2d(t1, np.abs(np.asarray(w_conv, dtype=np.float64)), spec.conv)
+    return tolerance(mid, w_conv, spec.conv) + carried

@@ -47,6 +47,9 @@ class ConvSpec:
             raise ValueError(f"ConvSpec.padding must be >= 0, got {self.padding}")
         if self.dtype not in SUPPORTED_DTYPES:
             raise ValueError(f"ConvSpec.dtype must be one of {SUPPORTED_DTYPES}, got {self.dtype!r}")
+        if self.stride > max(self.H, self.W) + 2 * self.padding:
+            raise ValueError(f"ConvSpec.stride must be at most the padded input size "
+                             f"{max(self.H, self.W) + 2 * self.padding}, got {self.stride}")
         if self.k > self.H + 2 * self.padding or self.k > self.W + 2 * self.padding:
             raise ValueError(
                 f"kernel size k={self.k} is larger than the padded input "
@@ -143,6 +146,13 @@ def _check_array(name: str, arr, expected: str) -> None:
         raise TypeError(f"{name}.dtype must be float32 or float64, got {arr.dtype}")
 
 
+def native_byte_order(arr: np.ndarray) -> np.ndarray:
+    """``arr`` itself if its dtype is in the machine's byte order, else a native-order copy (e.g. ``>f4``)."""
+    if arr.dtype.isnative:
+        return arr
+    return arr.astype(arr.dtype.newbyteorder("="))
+
+
 def validate(x, w, stride=1, padding=0) -> ConvSpec:
     """Check a conv2d call and return its :class:`ConvSpec`.
 
@@ -169,6 +179,9 @@ def validate(x, w, stride=1, padding=0) -> ConvSpec:
         if value < 1:
             raise ValueError(f"{name} must be >= 1, got {value} (x.shape={x.shape}, w.shape={w.shape})")
     pad = resolve_padding(padding, kh)
+    if stride > max(H, W) + 2 * pad:
+        raise ValueError(f"stride must be an int between 1 and the padded input size {max(H, W) + 2 * pad}, "
+                         f"got {stride}")
     if kh > H + 2 * pad or kh > W + 2 * pad:
         raise ValueError(
             f"w kernel size k={kh} is larger than the padded input x "

@@ -1,9 +1,11 @@
-"""What settling buys: time a torch / numba-cpu / numpy conv right after the machine idled, with and without a spin.
+"""What settling buys: time a torch / numba-cpu / numpy conv right after the machine idled, old protocol vs new.
 
 Usage: PYTHONPATH=. python scripts/settle_effect.py [--trials 5] [--idle-s 1.0]
-For each backend and trial: sleep --idle-s (the cores go idle), optionally spin the cores for 1 s
-(harness.settle.spin), then time 20 single calls and report the GFLOP/s of the first 5 and of the last 5.
-Prints medians over trials; run it on a quiet machine and name the CPU with the numbers.
+For each backend and trial: sleep --idle-s (the cores go idle), then either
+- "old": 0.05 s of untimed warm-up calls (the protocol before settling), or
+- "settled": spin the cores for 1 s (harness.settle.spin) and warm up until 3 rounds agree (harness.timing),
+then time 20 single calls. Prints the median over trials of the 20 calls' median GFLOP/s (what a point
+would record) and of their spread (max/min - 1); run it on a quiet machine and name the CPU with the numbers.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import numpy as np
 
 import kernels
 from harness.settle import spin
+from harness.timing import is_steady
 from harness.threads import thread_limits
 
 
@@ -49,17 +52,24 @@ def main() -> None:
                 continue
             prepared = impl.prepare(x, w, spec)
             calls_gflops(prepared, spec.flops, 30)
-            for mode in ("no settling", "spin 1 s"):
-                first, last = [], []
+            for mode in ("old", "settled"):
+                medians, spreads = [], []
                 for _ in range(args.trials):
                     time.sleep(args.idle_s)
-                    if mode != "no settling":
+                    start = time.perf_counter()
+                    if mode == "old":
+                        while time.perf_counter() - start < 0.05:
+                            calls_gflops(prepared, spec.flops, 1)
+                    else:
                         spin(1.0, 3.0)
+                        warm: list[float] = []
+                        while not is_steady(warm) and time.perf_counter() - start < 2.0:
+                            warm.append(1 / statistics.median(calls_gflops(prepared, spec.flops, 3)))
                     g = calls_gflops(prepared, spec.flops, 20)
-                    first.append(statistics.median(g[:5]))
-                    last.append(statistics.median(g[-5:]))
-                print(f"{backend:10s} {mode:12s}: first 5 calls {statistics.median(first):7.1f} GFLOP/s, "
-                      f"last 5 {statistics.median(last):7.1f} GFLOP/s (median of {args.trials} trials)")
+                    medians.append(statistics.median(g))
+                    spreads.append(max(g) / min(g) - 1)
+                print(f"{backend:10s} {mode:8s}: {statistics.median(medians):7.1f} GFLOP/s median of 20 calls "
+                      f"(trials: {min(medians):.0f}..{max(medians):.0f}), spread {statistics.median(spreads):.0%}")
 
 
 if __name__ == "__main__":

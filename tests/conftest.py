@@ -55,8 +55,8 @@ def seed_peak(results_dir) -> None:
 
 @pytest.fixture
 def results_dir(tmp_path):
-    """A results folder with this machine's peak already stored (test sweeps skip measuring it)."""
-    path = tmp_path / "results"
-    path.mkdir()
-    seed_peak(path)
-    return path
+    """``tmp_path / "r"`` holding a stored peak for this machine, so test sweeps skip measuring one."""
+    folder = tmp_path / "r"
+    folder.mkdir()
+    seed_peak(folder)
+    return folder

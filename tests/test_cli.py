@@ -135,31 +135,51 @@ def test_check_passes_on_smoke(tmp_path):
     assert proc.stdout.count(" ok ") >= 18
 
 
-def test_interrupted_sweep_resumes_without_losing_or_repeating_points(tmp_path):
+def _start_sweep(tmp_path, run_id):
     args = ["--results-dir", str(tmp_path / "r"), "--plots-dir", str(tmp_path / "p")]
     seed_peak(tmp_path / "r")
-    table = tmp_path / "r" / "resume-me.csv"
-    proc = subprocess.Popen([sys.executable, "-m", "harness", "sweep", "--preset", "smoke", "--budget-s", "0.3",
-                             "--backends", "numpy,numba-cpu,naive", "--run-id", "resume-me", "--quiet",
-                             "--settle-s", "0", *args],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "sweep", "--preset", "smoke", "--budget-s", "0.2",
+                             "--backends", "numpy,numba-cpu", "--run-id", run_id, "--quiet", "--no-plots",
+                             "--no-report", "--settle-s", "0", "--no-fused", *args], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    return proc, args
+
+
+def _wait_for_lines(path, n, proc):
     deadline = time.time() + 120
-    while time.time() < deadline and (not table.exists() or len(table.read_text().splitlines()) < 4):
+    while time.time() < deadline and proc.poll() is None and \
+            (not path.exists() or len(path.read_text().splitlines()) < n):
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGKILL])
+def test_interrupted_sweep_resumes_without_losing_or_repeating_points(sig, tmp_path):
+    run_id = f"resume-{sig.name.lower()}"
+    proc, args = _start_sweep(tmp_path, run_id)
+    table, passes = tmp_path / "r" / f"{run_id}.csv", tmp_path / "r" / f"{run_id}.passes.jsonl"
+    _wait_for_lines(passes, 4, proc)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
-    assert "--resume resume-me" in err
-    before = pd.read_csv(table)
-    assert 3 <= len(before) < 18
-    assert json.loads((tmp_path / "r" / "resume-me.json").read_text())["status"] == "interrupted"
-    again = harness("sweep", "--resume", "resume-me", "--quiet", *args)
+    assert proc.returncode == (130 if sig == signal.SIGINT else -9), err
+    kept = [json.loads(line) for line in passes.read_text().splitlines() if line.endswith("}")]
+    assert len(kept) >= 4
+    before = pd.read_csv(table) if table.exists() else None
+    if sig == signal.SIGINT:
+        assert f"--resume {run_id}" in err and str(passes) in err
+        assert (str(table) in err) == table.exists()
+        assert json.loads((tmp_path / "r" / f"{run_id}.json").read_text())["status"] == "interrupted"
+    again = harness("sweep", "--resume", run_id, "--quiet", "--no-plots", "--no-report", *args)
     assert again.returncode == 0, again.stderr
     after = pd.read_csv(table)
-    assert len(after[after["role"] != "fused"]) == 18 and len(after[after["role"] == "fused"]) == 1
-    assert not after.duplicated(["backend", "case"]).any()
-    pd.testing.assert_frame_equal(after.iloc[: len(before)].astype(str), before.astype(str))
-    meta = json.loads((tmp_path / "r" / "resume-me.json").read_text())
+    assert len(after) == 12 and not after.duplicated(["backend", "case"]).any()
+    if before is not None:
+        pd.testing.assert_frame_equal(after.iloc[: len(before)].astype(str), before.astype(str))
+    samples = pd.read_csv(tmp_path / "r" / f"{run_id}.samples.csv")
+    for record in kept:  # every pass that finished before the kill is pooled into its point's samples
+        backend, case = record["key"][:2]
+        mine = samples[(samples["backend"] == backend) & (samples["case"] == case)]["time_s"].tolist()
+        assert all(any(abs(t - m) <= 1e-12 * max(t, 1e-30) for m in mine) for t in record["samples_s"])
+    meta = json.loads((tmp_path / "r" / f"{run_id}.json").read_text())
     assert meta["status"] == "complete" and len(meta["resumed_at"]) == 1
 
 

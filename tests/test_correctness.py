@@ -44,9 +44,8 @@ def check_against_reference(backend, x, w, stride, padding):
     assert isinstance(out, np.ndarray)
     assert out.shape == spec.out_shape
     assert out.dtype == x.dtype
-    err = kernels.max_abs_error(out, ref)
-    tol = kernels.tolerance(x, w, spec)
-    assert err <= tol, f"{backend}: max abs error {err:.3g} > tolerance {tol:.3g} for {spec}"
+    margin, tol = kernels.error_margin(out, ref, kernels.tolerance(x, w, spec))
+    assert margin <= 1.0, f"{backend}: error/tolerance {margin:.3g} (tolerance {tol:.3g}) for {spec}"
 
 
 def skip_if_unusable(backend, flops=0):
@@ -110,6 +109,7 @@ def conv_problems(draw, max_flops):
     C = draw(st.integers(1, 20))
     F = draw(st.integers(1, 20))
     dtype = draw(st.sampled_from(["float32", "float64"]))
+    stride = min(stride, max(H, W) + 2 * pad)  # larger strides are refused by kernels.validate
     spec = kernels.ConvSpec(N=N, C=C, H=H, W=W, F=F, k=k, stride=stride, padding=pad, dtype=dtype)
     if spec.flops > max_flops:
         C, F, N = 1 + C % 3, 1 + F % 3, min(N, 1)

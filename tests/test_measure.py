@@ -94,7 +94,7 @@ def test_check_mode_does_not_time():
 
 def test_repeated_passes_pool_samples_and_stop_early_for_points_not_ok(fake_backends):
     from harness.results import MemoryWriter
-    from harness.executor import run_sweep
+    from harness.sweeploop import run_sweep
 
     writer, steps = MemoryWriter(), []
     stats = run_sweep([CASE], ["numpy", "test-raising"], TimingConfig(budget_s=0.06, warmup_s=0.0), writer,

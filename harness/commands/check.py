@@ -10,12 +10,13 @@ def run(args) -> int:
     """Check each case on each backend; print the errors against their tolerances; exit 1 on wrong/failed."""
     from ..render.console import print_check
     from ..results import MemoryWriter
-    from ..executor import run_sweep
+    from ..sweeploop import run_sweep
 
     settings = SweepSettings.from_args(args, budget_s=CHECK_BUDGET_S)
     _, cases = cases_or_usage_error(settings)
     writer = MemoryWriter()
-    run_sweep(cases, settings.backends, settings.timing_config(), writer, run_id="check", timed=False)
+    run_sweep(cases, settings.backends, settings.timing_config(), writer, run_id="check", timed=False,
+              executor=settings.executor())
     print_check(writer.rows, title=f"Correctness vs float64 reference, preset {settings.preset}")
     if not any(row["status"] in ("ok", "wrong", "failed") for row in writer.rows):
         raise UsageError("nothing could be checked: every backend was unavailable or skipped "

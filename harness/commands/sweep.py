@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import sys
 from pathlib import Path
 
@@ -12,15 +13,28 @@ from ..results import RunFiles, read_metadata
 from ..settings import SweepSettings, resolve_cases
 from .common import check_baseline, writable_dir
 
+#: Options ``--resume`` accepts besides itself: where files go, what is printed, how points are run.
+RESUME_OPTIONS = ("--resume", "--results-dir", "--plots-dir", "--quiet", "--no-plots", "--no-report", "--plugin",
+                  "--timeout-s", "--in-process")
+
+
+def resume_conflicts(argv: list[str]) -> list[str]:
+    """The options in ``argv`` that ``--resume`` cannot honour (the run keeps its own settings)."""
+    given = [a.split("=", 1)[0] for a in argv if a.startswith("--")]
+    return list(dict.fromkeys(a for a in given if a not in RESUME_OPTIONS))
+
 
 def resume_settings(files: RunFiles) -> tuple[SweepSettings, dict]:
     """The settings and metadata of run ``files`` to continue it; UsageError when it cannot be resumed."""
     from ..plugins import PluginError, load_plugin
 
-    meta = read_metadata(files.metadata)
-    if not meta.get("settings") or not files.table.is_file():
-        raise UsageError(f"cannot resume {files.run_id!r}: no {files.metadata} with settings and {files.table}")
-    settings = SweepSettings.from_dict(meta["settings"])
+    try:
+        meta = read_metadata(files.metadata)
+        settings = SweepSettings.from_dict(meta["settings"]) if isinstance(meta.get("settings"), dict) else None
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"cannot resume {files.run_id!r}: {exc}") from None
+    if settings is None:
+        raise UsageError(f"cannot resume {files.run_id!r}: no {files.metadata} with the run's settings")
     try:
         for ref in settings.plugins:
             load_plugin(ref)
@@ -36,8 +50,8 @@ def cases_or_usage_error(settings: SweepSettings):
     """(preset, cases) of ``settings``; a bad layer file or thread count is a UsageError."""
     try:
         return resolve_cases(settings)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+    except (ValueError, RecursionError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{type(exc).__name__}: {exc}" if isinstance(exc, RecursionError) else str(exc)) from None
 
 
 def check_scheduler(address: str | None, args) -> None:
@@ -57,39 +71,96 @@ def check_scheduler(address: str | None, args) -> None:
         raise UsageError(str(exc)) from None
 
 
+def default_run_id(args) -> str:
+    """PRESET-DATE-TIME (or LAYERFILE-...), with anything outside the run-id alphabet made a '-'."""
+    stem = Path(args.layers).stem if args.layers else args.preset
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", stem).strip("-_") or "run"
+    return f"{stem[:80]}-{dt.datetime.now():%Y%m%d-%H%M%S}"
+
+
+def lock_run(files: RunFiles):
+    """Hold the run's lock for this process; UsageError naming the holder when another live sweep has it."""
+    from ..durable import RunLock, RunLockedError
+
+    try:
+        return RunLock(files.lock).acquire()
+    except RunLockedError as exc:
+        raise UsageError(f"run {files.run_id!r} is being written by another live sweep ({exc}); wait for it "
+                         "or choose another --run-id") from None
+    except OSError as exc:
+        raise UsageError(f"--results-dir {files.results_dir}: cannot write there ({exc.strerror})") from None
+
+
 def run(args) -> int:
     """Measure, write table/samples/metadata/reduction, draw plots, print the summary."""
-    from ..metadata import collect_metadata, finish_metadata, now_iso
-    from ..outputs import write_outputs
-    from ..peak import cached_peak
-    from ..render.console import SweepProgress
-    from ..results import ResultsWriter, drop_orphan_samples
-    from ..rows import unsupported_rows
-    from ..settings import unsupported_layers
-    from ..trust import with_trust
-    from ..settle import Settler, load_average
-    from ..executor import run_sweep
-    from ..fused import fused_points, run_fused_points
-
-    stem = Path(args.layers).stem if args.layers else args.preset
-    run_id = args.resume or args.run_id or f"{stem}-{dt.datetime.now():%Y%m%d-%H%M%S}"
+    run_id = next((r for r in (args.resume, args.run_id) if r is not None), None) or default_run_id(args)
+    if args.resume == "" or args.run_id == "":
+        run_id = ""
     try:
-        files = RunFiles(args.results_dir, run_id, args.plots_dir)
+        files = RunFiles(args.results_dir, run_id, args.plots_dir, new=args.resume is None)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if args.resume and resume_conflicts(args.argv):
+        raise UsageError(f"--resume {run_id} continues the run with its own settings; drop "
+                         f"{', '.join(resume_conflicts(args.argv))} (or start a new run)")
     writable_dir(args.results_dir, "--results-dir", create=False)
     writable_dir(args.plots_dir, "--plots-dir", create=False)
-    if args.resume:
+    if args.resume is not None:
         settings, meta = resume_settings(files)
-        meta.setdefault("resumed_at", []).append(now_iso())
     else:
-        if files.table.exists():
-            raise UsageError(f"run {run_id!r} already exists ({files.table}); continue it with --resume {run_id} "
-                             "or choose another --run-id")
         settings, meta = SweepSettings.from_args(args), None
     check_baseline(settings.baseline)
     preset, cases = cases_or_usage_error(settings)
     check_scheduler(settings.scheduler, args)
+    writable_dir(args.results_dir, "--results-dir")  # the lock file goes there
+    lock = lock_run(files)  # only now: a bad request leaves no file behind
+    try:
+        progress = start_run(args, files, settings, meta)
+        return sweep_locked(args, files, settings, meta, progress, preset, cases)
+    finally:
+        lock.release()
+
+
+def start_run(args, files: RunFiles, settings: SweepSettings, meta: dict | None):
+    """The run's progress on disk (repaired after a kill); UsageError before anything is written."""
+    from ..metadata import now_iso
+    from ..resume import Progress, load_progress
+
+    if meta is not None:
+        try:
+            progress = load_progress(files)
+        except (ValueError, OSError) as exc:
+            raise UsageError(str(exc)) from None
+        meta.setdefault("resumed_at", []).append(now_iso())
+        if args.timeout_s is not None:
+            settings.timeout_s = args.timeout_s
+        settings.in_process = settings.in_process or args.in_process
+        return progress
+    taken = [p for p in (files.table, files.metadata, files.passes, files.samples) if p.exists()]
+    if taken:
+        raise UsageError(f"run {files.run_id!r} already exists ({taken[0]}); continue it with --resume "
+                         f"{files.run_id} or choose another --run-id")
+    return Progress()
+
+
+def sweep_locked(args, files: RunFiles, settings: SweepSettings, meta: dict | None, progress, preset,
+                 cases) -> int:
+    """The sweep proper, with the run's lock held."""
+    from ..metadata import collect_metadata, finish_metadata, now_iso
+    from ..outputs import write_outputs
+    from ..peak import cached_peak
+    from ..render.console import SweepProgress
+    from ..fused import fused_points, run_fused_points
+    from ..results import ResultsWriter
+    from ..rows import unsupported_rows
+    from ..settings import unsupported_layers
+    from ..settle import Settler, load_average
+    from ..sweeploop import run_sweep
+    from ..trust import with_trust
+
+    run_id = files.run_id
+    for warning in progress.warnings:
+        sys.stderr.write(f"harness: warning: {warning}\n")
     writer = ResultsWriter(files)
     peak = cached_peak(args.results_dir, fresh=getattr(args, "fresh_peak", False))
     if meta is None:
@@ -97,37 +168,43 @@ def run(args) -> int:
                                 backends=settings.backends, peak=peak)
         meta["settings"] = settings.to_dict()
     meta.update(status="running", load_before=load_average())
-    writer.write_metadata(meta)
+    try:
+        writer.write_metadata(meta)
+    except OSError as exc:
+        raise UsageError(f"--results-dir {args.results_dir}: cannot write {files.metadata} ({exc.strerror})") from None
+    done = progress.done
     settler = Settler(settings.settle_s)
-    done = drop_orphan_samples(files) if args.resume else set()
-    if not args.resume:
-        first, unsupported_count = (cases[0] if cases else None), 0
-        for row in unsupported_rows(run_id, settings.backends, unsupported_layers(settings),
-                                    dtype=first.dtype if first else "float32", threads=first.threads if first else 1):
-            row["point"] = len(cases) * len(settings.backends) + unsupported_count  # after the measured points
-            unsupported_count += 1
+    if meta.get("resumed_at") is None:  # a new run: the layer file's convolutions the kernels cannot run
+        first = cases[0] if cases else None
+        for i, row in enumerate(unsupported_rows(run_id, settings.backends, unsupported_layers(settings),
+                                                 dtype=first.dtype if first else "float32",
+                                                 threads=first.threads if first else 1)):
+            row["point"] = len(cases) * len(settings.backends) + i  # after the measured points
             writer.append(with_trust(row, settings.target_rel_ci), ())
     chains = fused_points(cases, settings.backends) if settings.fused and not settings.scheduler else []
-    total = (len(cases) * len(settings.backends) - len(done)) * settings.repeats + len(chains)
+    total = (len(cases) * len(settings.backends) - len(done)) * settings.repeats \
+        - sum(len(v) for v in progress.kept.values()) + len(chains)
     try:
-        with SweepProgress(total, quiet=args.quiet) as progress:
+        with SweepProgress(max(total, 0), quiet=args.quiet) as bar:
             if settings.scheduler:
                 from ..cluster import sweep_on_cluster
                 from ..cluster_checks import ClusterOptions
 
-                stats = sweep_on_cluster(settings.scheduler, cases, settings, writer, run_id, done, progress, meta,
+                stats = sweep_on_cluster(settings.scheduler, cases, settings, writer, run_id, done, bar, meta,
                                          options=ClusterOptions.from_args(args))
             else:
                 stats = run_sweep(cases, settings.backends, settings.timing_config(), writer, run_id=run_id,
-                                  done=done, repeats=settings.repeats, peak=peak, settler=settler,
-                                  on_start=progress.start, on_step=progress.step, on_done=progress.done)
+                                  done=done, kept=progress.kept, repeats=settings.repeats,
+                                  executor=settings.executor(), peak=peak, settler=settler,
+                                  on_start=bar.start, on_step=bar.step, on_done=bar.done)
                 run_fused_points(chains, settings.timing_config(), writer, run_id=run_id, done=done, peak=peak,
                                  settler=settler, first_point=len(cases) * len(settings.backends) + 10**6,
-                                 on_step=progress.step, on_done=progress.done, stats=stats)
+                                 on_step=bar.step, on_done=bar.done, stats=stats)
     except KeyboardInterrupt:
         meta.update(status="interrupted", interrupted_at=now_iso())
         writer.write_metadata(meta)
-        sys.stderr.write(f"harness: interrupted; finished points are in {files.table}; "
+        kept = [str(p) for p in (files.table, files.passes) if p.is_file()]
+        sys.stderr.write(f"harness: interrupted; kept: {', '.join(kept) or 'no finished pass yet'}; "
                          f"continue with: python -m harness sweep --resume {run_id}\n")
         return EXIT_INTERRUPTED
     finish_metadata(meta, stats)

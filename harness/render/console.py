@@ -88,14 +88,14 @@ def gflops_table(table, title: str) -> Table:
 def print_check(rows: list[dict], title: str) -> None:
     """The correctness table of ``harness check``: error, tolerance and margin per case and backend."""
     table = Table(title=title, title_justify="left")
-    for col in ("case", "backend", "status", "max_abs_err", "tolerance", "reason"):
+    for col in ("case", "backend", "status", "max_abs_err", "tolerance", "err/tol", "reason"):
         table.add_column(col)
     for row in rows:
-        err, tol = row.get("max_abs_err"), row.get("tolerance")
+        err, tol, margin = row.get("max_abs_err"), row.get("tolerance"), row.get("error_margin")
         table.add_row(escape(str(row["case"])), escape(row["backend"]),
                       f"[{STATUS_STYLE[row['status']]}]{row['status']}[/]",
                       f"{err:.2e}" if err is not None else "", f"{tol:.2e}" if tol else "",
-                      escape(str(row["reason"])))
+                      f"{margin:.2f}" if margin is not None else "", escape(str(row["reason"])))
     console().print(table)
 
 

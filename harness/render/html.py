@@ -136,12 +136,12 @@ def write_index(results_dir: str | Path, plots_dir: str | Path) -> Path:
     for table_path in sorted(results_dir.glob("*.csv")):
         if table_path.name.endswith((".samples.csv", ".reduction.csv")):
             continue
-        files = RunFiles.from_table(table_path, plots_dir)
-        try:
+        try:  # a file in results/ that is not a readable run is not listed
+            files = RunFiles.from_table(table_path, plots_dir)
             table = read_table(files.table)
+            meta = read_metadata(files.metadata)
         except ValueError:
             continue
-        meta = read_metadata(files.metadata)
         page = files.plots / "index.html"
         runs.append({"run_id": files.run_id, "date": meta.get("started_at", ""), "preset": meta.get("preset", ""),
                      "machine": machine_name(meta), "backends": ", ".join(dict.fromkeys(table["backend"])),

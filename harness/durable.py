@@ -1,0 +1,108 @@
+"""Writing run files so that a crash or a kill never leaves them half-written or shared.
+
+* :func:`append_line` appends one complete line with one ``write()`` on an
+  ``O_APPEND`` descriptor, then fsyncs: a reader sees the whole line or none of it
+  (a kill can at worst leave a torn *last* line, which :func:`drop_torn_tail` removes).
+* :func:`atomic_write_text` writes a temp file opened ``O_EXCL | O_NOFOLLOW`` (never
+  through a planted symlink), fsyncs it and renames it over the target.
+* :class:`RunLock` holds ``fcntl.flock`` on ``RUN_ID.lock`` for a sweep's lifetime,
+  with the holder's pid and host in the file; the kernel drops it when the process
+  dies, so a killed sweep never leaves a stale lock.
+"""
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+
+def append_line(path: Path, line: str, header: str | None = None) -> None:
+    """Append ``line`` (plus ``header`` first if the file is new or empty) in one write, then fsync."""
+    text = line if line.endswith("\n") else line + "\n"
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    try:
+        if header is not None and os.fstat(fd).st_size == 0:
+            text = (header if header.endswith("\n") else header + "\n") + text
+        data = text.encode()
+        written = os.write(fd, data)
+        while written < len(data):  # a regular file takes it all at once; be correct anyway
+            written += os.write(fd, data[written:])
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` atomically (temp file + fsync + rename); never follows a symlink."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(tmp, flags, 0o644)
+    except FileExistsError:  # left by a killed process with our pid (or planted): remove the name, retry once
+        os.unlink(tmp)
+        fd = os.open(tmp, flags, 0o644)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if tmp.exists():
+            tmp.unlink()
+        raise
+
+
+def drop_torn_tail(path: Path) -> str | None:
+    """Cut a last line that lacks its newline (a write cut short by a kill); return it, or None if intact."""
+    if not path.is_file():
+        return None
+    data = path.read_bytes()
+    if not data or data.endswith(b"\n"):
+        return None
+    keep = data.rfind(b"\n") + 1
+    with path.open("r+b") as fh:
+        fh.truncate(keep)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return data[keep:].decode(errors="replace")
+
+
+class RunLockedError(Exception):
+    """Another live process holds the run's lock; the message names it."""
+
+
+class RunLock:
+    """An exclusive ``flock`` on ``path`` holding ``pid host`` of the owner; released on close or death."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.fd: int | None = None
+
+    def acquire(self) -> RunLock:
+        """Take the lock or raise :class:`RunLockedError` naming the holder (never waits)."""
+        import fcntl
+
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise RunLockedError(f"{self.path} is held by {holder}") from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+        self.fd = fd
+        return self
+
+    def release(self) -> None:
+        """Drop the lock (the file stays: removing a locked file would let two holders in)."""
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def __enter__(self) -> RunLock:
+        return self.acquire()
+
+    def __exit__(self, *exc) -> None:
+        self.release()

@@ -1,0 +1,105 @@
+"""What an interrupted run already holds: finished points, kept passes, and the repairs a kill may need.
+
+Run before ``--resume`` continues a run (and before a new sweep opens its files):
+a torn last line (a write cut short by SIGKILL) is cut off with a warning and its
+point measured again; samples whose point has no row are dropped; passes of
+points not yet finished are read back from ``RUN_ID.passes.jsonl`` so that only
+the missing passes are measured. Key columns are read as strings, so ``"2"``
+never becomes ``2.0`` and a point is never re-measured for its spelling.
+"""
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+
+from .durable import atomic_write_text, drop_torn_tail
+from .results import ALL_COLUMNS, KEY_COLUMNS, SAMPLE_COLUMNS, RunFiles, csv_lines
+from .rows import PointResult
+
+
+@dataclass
+class Progress:
+    """A run's state on disk: finished point keys, kept passes of the others, and what was repaired."""
+
+    done: set = field(default_factory=set)
+    kept: dict = field(default_factory=dict)  # point key -> [PointResult of pass 0, 1, ...]
+    warnings: list = field(default_factory=list)
+
+
+def _header_and_rows(path, columns: list[str], what: str) -> list[dict]:
+    """The rows of a CSV written by this version; ValueError when its header or a row is not ours."""
+    with path.open(newline="", encoding="utf-8", errors="strict") as fh:
+        try:
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            rows = list(reader)
+        except (csv.Error, UnicodeDecodeError) as exc:
+            raise ValueError(f"cannot resume from {path}: {exc}") from None
+    if header is None:
+        return []
+    if header != columns:
+        extra = [c for c in header if c not in columns]
+        missing = [c for c in columns if c not in header]
+        raise ValueError(f"cannot resume from {path}: not a {what} of this version (columns "
+                         + "; ".join(p for p in (f"missing {', '.join(missing)}" if missing else "",
+                                                 f"unexpected {', '.join(extra)}" if extra else "") if p)
+                         + ("; order differs" if not extra and not missing else "") + ")")
+    bad = [i + 2 for i, r in enumerate(rows) if len(r) != len(columns)]
+    if bad:
+        raise ValueError(f"cannot resume from {path}: line {bad[0]} has the wrong number of fields")
+    return [dict(zip(columns, r)) for r in rows]
+
+
+def _repair_tail(path, progress: Progress) -> None:
+    torn = drop_torn_tail(path)
+    if torn is not None:
+        progress.warnings.append(f"{path.name}: dropped an incomplete last line ({len(torn)} characters, "
+                                 "written when the run was killed); that point is measured again")
+
+
+def load_progress(files: RunFiles) -> Progress:
+    """Read (and repair) run ``files``: finished keys, kept passes; ValueError when a file is not ours."""
+    progress = Progress()
+    for path in (files.table, files.samples, files.passes):
+        _repair_tail(path, progress)
+    rows = _header_and_rows(files.table, ALL_COLUMNS, "run table") if files.table.is_file() else []
+    for row in rows:
+        if row["status"] not in ("ok", "skipped", "unavailable", "failed", "wrong"):
+            raise ValueError(f"cannot resume from {files.table}: status {row['status'][:40]!r} is not a status")
+    progress.done = {tuple(row[c] for c in KEY_COLUMNS) for row in rows}
+    pairs = {(row["backend"], row["case"]) for row in rows}
+    if files.samples.is_file():
+        samples = _header_and_rows(files.samples, SAMPLE_COLUMNS, "samples file")
+        keep = [s for s in samples if (s["backend"], s["case"]) in pairs]
+        if len(keep) != len(samples):  # samples written just before a kill, whose row never was
+            atomic_write_text(files.samples, ",".join(SAMPLE_COLUMNS) + "\n" + csv_lines(SAMPLE_COLUMNS, keep))
+    if files.passes.is_file():
+        progress.kept = _kept_passes(files, progress)
+    return progress
+
+
+def _kept_passes(files: RunFiles, progress: Progress) -> dict:
+    """Passes of unfinished points, in pass order, one per pass number (the first one written wins)."""
+    kept: dict[tuple, dict[int, PointResult]] = {}
+    lines = files.passes.read_text(encoding="utf-8", errors="replace").splitlines()
+    for number, line in enumerate(lines, 1):
+        try:
+            record = json.loads(line)
+            key = tuple(str(v) for v in record["key"])
+            result = PointResult(dict(record["row"]), tuple(float(t) for t in record["samples_s"]))
+            n_pass = int(record["pass"])
+            result.status  # noqa: B018 - a row without a status is not a pass
+        except (ValueError, KeyError, TypeError):
+            progress.warnings.append(f"{files.passes.name}: line {number} is not a pass record; ignored")
+            continue
+        if key not in progress.done:
+            kept.setdefault(key, {}).setdefault(n_pass, result)
+    out = {}
+    for key, by_pass in kept.items():
+        passes = []
+        while len(passes) in by_pass:  # only an unbroken run of passes 0, 1, ... counts
+            passes.append(by_pass[len(passes)])
+        if passes:
+            out[key] = passes
+    return out

@@ -1,0 +1,93 @@
+"""The worker process: one per backend, so the thread pools of Numba, BLAS and torch never share a process.
+
+Started by :class:`harness.executor.WorkerExecutor` with the ``spawn`` context
+(fork is unsafe once Numba or torch have started threads). It imports kernels and
+the run's plugins, says ``ready``, then answers each ``(PointJob, CaseData)`` with
+the :class:`PointResult` of :func:`harness.jobs.run_job`. It ignores SIGINT (the
+parent decides what an interrupt means) and exits when its parent is gone.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import threading
+import time
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """Exit once this process is orphaned (its parent, the sweep or the forkserver, has gone)."""
+    while True:
+        time.sleep(1.0)
+        if os.getppid() != parent_pid:
+            os._exit(0)
+
+
+def quiet_read_only_warnings() -> None:
+    """torch warns once that a read-only array gives a read-only tensor: inputs are read-only on purpose."""
+    import warnings
+
+    warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+
+
+class Threads:
+    """Applies a point's thread count to Numba, BLAS and torch, once per change (no restore: one job per process)."""
+
+    def __init__(self):
+        self.current: int | None = None
+
+    def apply(self, threads: int) -> None:
+        """Limit every library to ``threads`` threads."""
+        if threads == self.current:
+            return
+        import sys
+
+        import numba
+        from threadpoolctl import threadpool_limits
+
+        numba.set_num_threads(threads)
+        if "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(threads)
+        threadpool_limits(limits=threads)
+        self.current = threads
+
+
+def worker_main(conn, backend: str, plugins: list) -> None:
+    """The worker's loop: load plugins, report ready, run jobs until told to stop or the pipe closes."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    quiet_read_only_warnings()
+    # Numba guards its thread start-up with a multiprocessing lock of the default context, which in a
+    # forkserver child is "forkserver": a named semaphore the shared resource tracker reports as leaked
+    # when the worker is killed. Linux's usual default, "fork", unlinks it at once instead.
+    if "fork" in multiprocessing.get_all_start_methods():
+        multiprocessing.set_start_method("fork", force=True)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    try:
+        import kernels
+
+        from .jobs import run_job
+        from .measure import SpeedEstimator
+        from .plugins import load_plugin
+
+        for ref in plugins:
+            load_plugin(ref)
+        kernels.get_backend(backend).unavailable_reason()  # import torch & co. now, before the first job
+    except BaseException as exc:  # noqa: BLE001 - reported to the parent, which records it per point
+        conn.send(("error", f"worker for {backend} could not start: {type(exc).__name__}: {exc}"))
+        return
+    conn.send(("ready", os.getpid()))
+    estimator = SpeedEstimator()
+    threads = Threads()
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            return
+        if message is None:
+            return
+        job, data = message
+        try:
+            threads.apply(job.case.threads)
+        except ValueError:
+            pass  # measure_point's own checks report an impossible case
+        conn.send(("result", run_job(job, data, estimator)))

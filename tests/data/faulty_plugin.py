@@ -1,0 +1,121 @@
+"""Test-only plugin: kernels that misbehave in every way a sweep must survive (none in the default sweep).
+
+``test-hang`` never returns from its first call, ``test-exit`` ends its process
+with ``os._exit(3)``, ``test-sysexit`` calls ``sys.exit(3)``, ``test-segv`` dies of
+SIGSEGV, ``test-oom`` of SIGKILL (as from the OOM killer), ``test-scribble`` zeroes its inputs (after forcing them writable),
+``test-off`` is the numpy answer plus 1e-3.
+"""
+import os
+import signal
+import sys
+import time
+
+import numpy as np
+
+import kernels
+from kernels.numpy_gemm import NumpyBackend
+
+
+class _Out(kernels.Prepared):
+    def __init__(self, out, action=None):
+        self.out, self.action = out, action
+
+    def __call__(self):
+        if self.action:
+            self.action()
+
+    def result(self):
+        return self.out
+
+
+class _Faulty(kernels.Backend):
+    in_default_sweep = False
+
+    def action(self):
+        """What the first call does."""
+
+    def prepare(self, x, w, spec):
+        return _Out(kernels.reference_conv2d(x, w, spec).astype(spec.dtype), self.action)
+
+
+@kernels.register
+class Hang(_Faulty):
+    """Sleeps for an hour in its first call."""
+
+    name = "test-hang"
+
+    def action(self):
+        time.sleep(3600)
+
+
+@kernels.register
+class Exit(_Faulty):
+    """Ends its process at once, as a crashing native library might."""
+
+    name = "test-exit"
+
+    def action(self):
+        os._exit(3)
+
+
+@kernels.register
+class SysExit(_Faulty):
+    """Calls sys.exit(3) in prepare."""
+
+    name = "test-sysexit"
+
+    def prepare(self, x, w, spec):
+        sys.exit(3)
+
+
+@kernels.register
+class Segv(_Faulty):
+    """Dies of a segmentation fault."""
+
+    name = "test-segv"
+
+    def action(self):
+        os.kill(os.getpid(), signal.SIGSEGV)
+
+
+@kernels.register
+class OomKilled(_Faulty):
+    """Dies of SIGKILL, as the kernel's OOM killer would kill it."""
+
+    name = "test-oom"
+
+    def action(self):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+@kernels.register
+class Scribble(_Faulty):
+    """Zeroes x and w in prepare (forcing the arrays writable first), then answers correctly for the zeros."""
+
+    name = "test-scribble"
+
+    def prepare(self, x, w, spec):
+        for arr in (x, w):
+            arr.setflags(write=True)
+            arr[...] = 0
+        return _Out(np.zeros(spec.out_shape, spec.dtype))
+
+
+@kernels.register
+class OffBy1e3(NumpyBackend):
+    """numpy's answer plus 1e-3 everywhere."""
+
+    name = "test-off"
+    in_default_sweep = False
+
+    def prepare(self, x, w, spec):
+        inner = super().prepare(x, w, spec)
+
+        class Off(kernels.Prepared):
+            def __call__(self):
+                inner()
+
+            def result(self):
+                return inner.result() + np.asarray(1e-3, spec.dtype)
+
+        return Off()

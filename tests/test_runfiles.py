@@ -1,0 +1,197 @@
+"""A run owns its files: run ids that cannot collide, a lock per run, whole lines, repairs on resume."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from harness.cli import main
+from harness.durable import RunLock, append_line, atomic_write_text, drop_torn_tail
+from harness.results import RunFiles, check_run_id
+
+TINY = """
+[[layer]]
+label = "a"
+C = 3
+H = 6
+W = 6
+F = 4
+k = 3
+padding = 1
+
+[[layer]]
+label = "b"
+C = 4
+H = 5
+W = 5
+F = 2
+k = 1
+"""
+BACKENDS = "numpy,naive"
+
+
+def run(capsys, *argv):
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:
+        code = exc.code
+    captured = capsys.readouterr()
+    return code, captured.err
+
+
+def sweep_args(tmp_path, *extra, run_id="r1"):
+    layers = tmp_path / "layers.toml"
+    layers.write_text(TINY)
+    return ["sweep", "--layers", str(layers), "--backends", BACKENDS, "--budget-s", "0.02", "--in-process",
+            "--results-dir", str(tmp_path / "r"), "--plots-dir", str(tmp_path / "p"), "--run-id", run_id,
+            "--no-plots", "--no-report", "--quiet", *extra]
+
+
+@pytest.mark.parametrize("run_id", ["peak", "index", "x.samples", "x.reduction", "a.b", "x\n", "_x", "", "a/b",
+                                    "x" * 101])
+def test_run_ids_that_could_collide_are_refused(run_id, tmp_path, capsys):
+    code, err = run(capsys, *sweep_args(tmp_path, run_id=run_id))
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "invalid run id" in err
+    assert not (tmp_path / "r").exists() or not list((tmp_path / "r").iterdir())
+
+
+def test_committed_runs_stay_readable():
+    root = Path(__file__).resolve().parent.parent / "results"
+    for run_id in ("example", "example-gpu", "example-gpu-inception3a"):
+        assert check_run_id(run_id) == run_id
+        assert RunFiles(root, run_id).table.is_file()
+    assert RunFiles("results", "old.style.run").table.name == "old.style.run.csv"  # reading older dotted ids
+
+
+def test_a_second_live_sweep_on_a_run_id_exits_2_naming_the_holder(tmp_path, results_dir, capsys):
+    with RunLock(tmp_path / "r" / "r1.lock"):
+        code, err = run(capsys, *sweep_args(tmp_path))
+    assert code == 2 and "another live sweep" in err and "pid" in err
+    assert not (tmp_path / "r" / "r1.csv").exists()
+    code, err = run(capsys, *sweep_args(tmp_path))  # the lock is free again
+    assert code == 0, err
+
+
+def test_whole_lines_atomic_json_and_torn_tails(tmp_path):
+    path = tmp_path / "t.csv"
+    append_line(path, "1,2", header="a,b")
+    append_line(path, "3,4", header="a,b")
+    assert path.read_text() == "a,b\n1,2\n3,4\n"
+    with path.open("a") as fh:
+        fh.write("5,")
+    assert drop_torn_tail(path) == "5,"
+    assert path.read_text() == "a,b\n1,2\n3,4\n" and drop_torn_tail(path) is None
+    target = tmp_path / "m.json"
+    victim = tmp_path / "victim"
+    victim.write_text("keep")
+    (tmp_path / f".m.json.{__import__('os').getpid()}.tmp").symlink_to(victim)  # planted symlink
+    atomic_write_text(target, '{"a": 1}')
+    assert json.loads(target.read_text()) == {"a": 1} and victim.read_text() == "keep"
+
+
+def test_a_torn_row_is_dropped_and_measured_again_on_resume(tmp_path, results_dir, capsys):
+    code, err = run(capsys, *sweep_args(tmp_path))
+    assert code == 0, err
+    table = tmp_path / "r" / "r1.csv"
+    lines = table.read_text().splitlines(keepends=True)
+    table.write_text("".join(lines[:-1]) + lines[-1][: len(lines[-1]) // 2])  # the last row, cut by a kill
+    meta = tmp_path / "r" / "r1.json"
+    meta.write_text(meta.read_text().replace('"complete"', '"interrupted"'))
+    code, err = run(capsys, "sweep", "--resume", "r1", "--results-dir", str(tmp_path / "r"), "--plots-dir",
+                    str(tmp_path / "p"), "--no-plots", "--no-report", "--quiet")
+    assert code == 0, err
+    assert "dropped an incomplete last line" in err
+    after = pd.read_csv(table)
+    assert len(after) == 4 and not after.duplicated(["backend", "case"]).any()
+    assert pd.api.types.is_integer_dtype(after["N"])
+
+
+def test_resume_pools_kept_passes_and_measures_only_the_missing_ones(tmp_path, results_dir, capsys):
+    code, err = run(capsys, *sweep_args(tmp_path, "--repeats", "3", "--backends", "numpy"))
+    assert code == 0, err
+    r = tmp_path / "r"
+    passes = [json.loads(line) for line in (r / "r1.passes.jsonl").read_text().splitlines()]
+    assert sorted((p["key"][1], p["pass"]) for p in passes) == [("a", 0), ("a", 1), ("b", 0), ("b", 1)]
+    # pretend the run was killed during the third pass of point "b": its row and samples never got written
+    table = pd.read_csv(r / "r1.csv", keep_default_na=False)
+    (r / "r1.csv").write_text(table[table["case"] == "a"].to_csv(index=False))
+    samples = pd.read_csv(r / "r1.samples.csv")
+    samples[samples["case"] == "a"].to_csv(r / "r1.samples.csv", index=False)
+    with (r / "r1.passes.jsonl").open("a") as fh:
+        fh.write('{"key": ["numpy", "b"')  # and a torn pass record
+    kept = [t for p in passes if p["key"][1] == "b" for t in p["samples_s"]]
+    code, err = run(capsys, "sweep", "--resume", "r1", "--results-dir", str(r), "--no-plots", "--no-report",
+                    "--quiet", "--plots-dir", str(tmp_path / "p"))
+    assert code == 0, err
+    after = pd.read_csv(r / "r1.csv")
+    assert sorted(after["case"]) == ["a", "b"] and (after["passes"] == 3).all()
+    b_samples = pd.read_csv(r / "r1.samples.csv").query("case == 'b'")["time_s"].tolist()
+    assert b_samples[: len(kept)] == pytest.approx(kept)  # the kept passes, then the one measured now
+
+
+def test_resume_with_conflicting_flags_names_them(tmp_path, capsys):
+    code, err = run(capsys, "sweep", "--resume", "r1", "--backends", "naive", "--axis", "N=64",
+                    "--results-dir", str(tmp_path))
+    assert code == 2 and "--backends, --axis" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("damage", ["garbage", "extra-column", "missing-column", "zero-bytes", "truncated-json",
+                                    "bad-status"])
+def test_resume_of_damaged_files_is_one_line_exit_2_or_works(damage, tmp_path, results_dir, capsys):
+    code, err = run(capsys, *sweep_args(tmp_path))
+    assert code == 0, err
+    r = tmp_path / "r"
+    table, meta = r / "r1.csv", r / "r1.json"
+    text = table.read_text()
+    header, rest = text.split("\n", 1)
+    if damage == "garbage":
+        table.write_bytes(b"\x00\xff garbage, \"unclosed\n1,2\n")
+    elif damage == "extra-column":
+        table.write_text(header + ",extra\n" + "".join(line + ",1\n" for line in rest.splitlines()))
+    elif damage == "missing-column":
+        table.write_text(header.rsplit(",", 1)[0] + "\n")
+    elif damage == "zero-bytes":
+        table.write_text("")
+    elif damage == "truncated-json":
+        meta.write_text(meta.read_text()[:40])
+    else:
+        table.write_text(header + "\n" + rest.replace(",ok,", ",weird,", 1))
+    code, err = run(capsys, "sweep", "--resume", "r1", "--results-dir", str(r), "--plots-dir",
+                    str(tmp_path / "p"), "--no-plots", "--no-report", "--quiet")
+    assert "Traceback" not in err
+    if damage == "zero-bytes":  # an empty table is a run with no finished point yet
+        assert code == 0 and len(pd.read_csv(table)) == 4
+    else:
+        assert code == 2 and len(err.strip().splitlines()) == 1, err
+        assert "cannot resume" in err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["sweep", "--budget-s", "nan"], "must be a finite number"),
+    (["sweep", "--timeout-s", "0"], "must be > 0"),
+    (["check", "--axis", "stride=1180591620717411303424", "--backends", "numpy"], "absurdly large"),
+    (["sweep", "--resume", "x", "--run-id", "y"], "drop --run-id"),
+])
+def test_more_bad_requests_exit_2_with_one_line(argv, message, tmp_path, capsys):
+    code, err = run(capsys, *argv, *(["--results-dir", str(tmp_path)] if argv[0] == "sweep" else []))
+    assert code == 2 and len(err.strip().splitlines()) == 1 and message in err, err
+
+
+def test_results_dir_that_is_a_file_exits_2(tmp_path, capsys):
+    (tmp_path / "file").write_text("")
+    code, err = run(capsys, *sweep_args(tmp_path)[:-10], "--results-dir", str(tmp_path / "file"))
+    assert code == 2 and "--results-dir" in err and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"x = " + b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+    (b"\xff\xfe[[layer]]\n", "not UTF-8"),
+])
+def test_hostile_layer_files_are_one_line_errors(content, message, tmp_path, capsys):
+    path = tmp_path / "layers.toml"
+    path.write_bytes(content)
+    for command in ("list", "check"):
+        code, err = run(capsys, command, "--layers", str(path))
+        assert code == 2 and len(err.strip().splitlines()) == 1 and message in err, err
