@@ -17,7 +17,7 @@ pytest.importorskip("distributed", reason="the 'dask' extra is not installed")
 KILLER = Path(__file__).parent / "data" / "killer_plugin.py"
 ONE_LAYER = Path(__file__).parent / "data" / "one_layer.toml"
 COMMON = ["sweep", "--preset", "smoke", "--backends", "numpy,naive,numba-cpu", "--budget-s", "0.3", "--quiet",
-          "--no-plots", "--no-report", "--settle-s", "0"]
+          "--no-plots", "--no-report", "--settle-s", "0", "--no-fused"]
 
 
 @pytest.fixture(scope="module")
@@ -56,9 +56,11 @@ def test_timed_regions_never_overlap_on_one_host(runs):
 
 
 def test_a_worker_that_dies_mid_point_is_retried_then_failed(tmp_path):
+    seed_peak(tmp_path)
     proc = harness("sweep", "--layers", str(ONE_LAYER), "--plugin", str(KILLER), "--backends",
                    "numpy,test-worker-killer", "--budget-s", "0.2", "--repeats", "1", "--scheduler", "local:2",
-                   "--quiet", "--no-plots", "--no-report", "--results-dir", str(tmp_path), "--run-id", "killed")
+                   "--quiet", "--no-plots", "--no-report", "--results-dir", str(tmp_path), "--run-id", "killed",
+                   "--settle-s", "0")
     assert proc.returncode == 0, proc.stderr
     table = pd.read_csv(tmp_path / "killed.csv")
     killed = table[table["backend"] == "test-worker-killer"]
