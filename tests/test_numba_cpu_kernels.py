@@ -62,3 +62,4 @@ def test_isa_info_fields(backend):
     info = isa_info()
     assert set(info) >= {"isa", "vector_bits", "lanes", "lanes_float64", "cpu", "source"}
     assert info["vector_bits"] in (256, 512)
+
