@@ -149,9 +149,12 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
     both_ok = merged[(merged["_merge"] == "both") & (merged["status_base"] == "ok") & (merged["status_new"] == "ok")]
     log_ratios = [(b, math.log(tn / tb)) for b, tb, tn in
                   zip(both_ok["backend_base"], both_ok["time_s_base"], both_ok["time_s_new"])]
-    # each backend is judged against the noise of the *other* backends' rows, so a regression
-    # confined to one backend cannot inflate its own noise floor
-    floors = {b: noise_floor([lr for other, lr in log_ratios if other != b]) for b, _ in log_ratios}
+    # each backend is judged against the noise of the *other* backends' rows (so a regression of all its
+    # rows cannot inflate its own floor) and against the scatter of its own rows around their common
+    # shift (MAD around their median: a uniform slowdown leaves it small, while a backend whose rows move
+    # apart from process to process - e.g. with where its buffers land - is not judged by quieter ones)
+    floors = {b: max(noise_floor([lr for other, lr in log_ratios if other != b]),
+                     noise_floor([lr for other, lr in log_ratios if other == b])) for b, _ in log_ratios}
     rows = []
     for r in merged.to_dict("records"):
         side = "_base" if r["_merge"] != "right_only" else "_new"
