@@ -97,9 +97,12 @@ class Descriptor:
             return f"negative padding ph={self.ph} (derived from oh={self.oh})"
         if self.mb < 1:
             return f"empty batch (mb={self.mb})"
+        if self.sh > max(self.ih, self.iw) + 2 * self.ph:
+            return f"stride sh={self.sh} larger than the padded input ({max(self.ih, self.iw)} + 2*{self.ph})"
         for a, i, o in (("h", self.ih, self.oh), ("w", self.iw, self.ow)):
             if self.kh > i + 2 * self.ph:
                 return f"kernel kh={self.kh} larger than the padded input {a} ({i} + 2*{self.ph})"
+
             expected = (i + 2 * self.ph - self.kh) // self.sh + 1
             if o != expected:
                 return (f"o{a}={o} needs asymmetric padding: i{a}={i}, k={self.kh}, s={self.sh}, p={self.ph} "
