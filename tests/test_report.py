@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 
 from harness.cli import main
+from tests.conftest import seed_peak
 from harness.outputs import view_of_run
 from harness.render.html import write_index, write_run_report
 from harness.results import ALL_COLUMNS, ResultsWriter, RunFiles
@@ -104,17 +105,22 @@ def _chromium() -> str | None:
 
 
 def test_smoke_page_in_a_real_browser(tmp_path):
-    """Headless Chromium opens a real smoke run's page from disk: every image decodes, the table is there."""
+    """Headless Chromium opens a real smoke run's page copied alone to another folder: every image decodes
+    (they are embedded), the table and the verdict are there."""
     chromium = _chromium()
     if chromium is None:
         pytest.skip("no Chromium on this machine (CI installs Debian's chromium)")
     playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     from tests.test_cli import harness
 
+    seed_peak(tmp_path / "results")
     proc = harness("sweep", "--preset", "smoke", "--budget-s", "0.1", "--repeats", "1", "--run-id", "page",
-                   "--results-dir", str(tmp_path / "results"), "--plots-dir", str(tmp_path / "plots"), "--quiet")
+                   "--results-dir", str(tmp_path / "results"), "--plots-dir", str(tmp_path / "plots"), "--quiet",
+                   "--settle-s", "0")
     assert proc.returncode == 0, proc.stderr
-    page_path = tmp_path / "plots" / "page" / "index.html"
+    page_path = tmp_path / "alone" / "index.html"  # the page mailed on its own: no PNGs beside it
+    page_path.parent.mkdir()
+    shutil.copy(tmp_path / "plots" / "page" / "index.html", page_path)
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -128,7 +134,7 @@ def test_smoke_page_in_a_real_browser(tmp_path):
         page.screenshot(path=str(shot), full_page=True)
         browser.close()
     assert len(widths) >= 4 and all(w > 0 for w in widths), widths
-    assert rows == ["1x1", "3x3", "3x3/2", "5x5 reduce", "5x5", "5x5 direct"]
+    assert rows == ["1x1", "3x3", "3x3/2", "5x5 reduce", "5x5", "5x5 direct", "5x5 fused"]
     assert "5x5 branch" in verdict and "fewer FLOPs" in verdict
     assert shot.stat().st_size > 10_000
     print(f"screenshot: {shot}")
