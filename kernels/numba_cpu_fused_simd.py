@@ -58,6 +58,7 @@ def fused_simd(xh, w1b, w2b, out, scr, dims):  # pragma: no cover - compiled
         src = istack(RED_P)
         dst = istack(RED_P)
         acc = vstack(w1b, RED_P)
+        wv = vstack(w1b, 2)
         for t0 in range(0, npix, RED_P):
             for p in range(RED_P):
                 t = min(t0 + p, npix - 1)
@@ -65,21 +66,16 @@ def fused_simd(xh, w1b, w2b, out, scr, dims):  # pragma: no cover - compiled
                 q = t % W1
                 src[p] = ((n * Hp1 + r * s1) * Wp1 + q * s1) * C
                 dst[p] = sb + ((r - top) * Wp2 + p2 + q) * CR
-            for b in range(nb1):
-                for p in range(RED_P):
-                    acc[p] = vzero(w1b)
-                wb0 = b * C * V
-                for c in range(C):
-                    wv = vload(w1b, wb0 + c * V)
-                    for p in range(RED_P):
-                        acc[p] = vfma(vbroadcast(xh, src[p] + c), wv, acc[p])
-                nc = min(V, CR - b * V)
-                for p in range(RED_P):
-                    if t0 + p < npix:
-                        if nc == V:
-                            vstore(scr, dst[p] + b * V, acc[p])
-                        else:
-                            vstore_n(scr, dst[p] + b * V, acc[p], nc)
+            if nb1 == 1:  # one block of reduced channels: RED_P pixels x 1 block
+                reduce_tile(xh, w1b, scr, src, dst, 0, acc, wv, 0, C, CR, RED_P, 1, min(RED_P, npix - t0))
+            else:  # RED_P/2 pixels x 2 blocks: half the broadcasts per FMA
+                for h in range(0, RED_P, RED_P // 2):
+                    for b in range(0, nb1 - 1, 2):
+                        reduce_tile(xh, w1b, scr, src, dst, h, acc, wv, b, C, CR, RED_P // 2, 2,
+                                    min(RED_P // 2, npix - t0 - h))
+                    if nb1 % 2 == 1:
+                        reduce_tile(xh, w1b, scr, src, dst, h, acc, wv, nb1 - 1, C, CR, RED_P // 2, 1,
+                                    min(RED_P // 2, npix - t0 - h))
         # stage 2: the kxk conv over the band's output pixels, filter groups outermost
         nq = (oh1 - oh0) * Wo
         off = istack(TILE_P)
@@ -110,3 +106,27 @@ def fused_simd(xh, w1b, w2b, out, scr, dims):  # pragma: no cover - compiled
                         for p in range(TILE_P):
                             if q0 + p < nq:
                                 vscatter(out, (n * F + f0) * Q + oh0 * Wo + q0 + p, Q, cacc[p * TILE_B + bb], nf)
+
+
+@njit(fastmath=True, boundscheck=False, inline="always")
+def reduce_tile(xh, w1b, scr, src, dst, h, acc, wv, b0, C, CR, P, B, valid):  # pragma: no cover - compiled
+    """P reduced pixels (input at flat ``src[h + p]``, output at ``dst[h + p]``) x B blocks of V reduced
+    channels from block ``b0``: per input channel B weight vectors, one broadcast per pixel, P*B FMAs.
+    Only the first ``valid`` pixels are stored; lanes past CR are not stored."""
+    V = vlanes(w1b)
+    for a in range(P * B):
+        acc[a] = vzero(w1b)
+    for c in range(C):
+        for bb in range(B):
+            wv[bb] = vload(w1b, (b0 + bb) * C * V + c * V)
+        for p in range(P):
+            xv = vbroadcast(xh, src[h + p] + c)
+            for bb in range(B):
+                acc[p * B + bb] = vfma(xv, wv[bb], acc[p * B + bb])
+    for bb in range(B):
+        nc = min(V, CR - (b0 + bb) * V)
+        for p in range(valid):
+            if nc == V:
+                vstore(scr, dst[h + p] + (b0 + bb) * V, acc[p * B + bb])
+            else:
+                vstore_n(scr, dst[h + p] + (b0 + bb) * V, acc[p * B + bb], nc)

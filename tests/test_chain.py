@@ -35,6 +35,8 @@ FIXED = [
     ("reduce-pad2", 1, 6, 9, 7, 4, 3, 5, 1, 2, 1, 0, "float64"),
     ("kernel==reduced", 1, 6, 5, 5, 2, 3, 5, 1, 0, 1, 0, "float32"),
     ("C_red=1-F=1", 2, 3, 8, 9, 1, 1, 3, 1, 0, 1, 1, "float32"),
+    ("wide-reduce-odd-blocks", 2, 10, 9, 7, 40, 37, 3, 1, 1, 1, 1, "float32"),  # 3 vector blocks of C_red
+    ("wide-reduce-pairs-f64", 1, 7, 11, 5, 32, 9, 5, 2, 1, 1, 2, "float64"),
 ]
 
 
