@@ -109,6 +109,8 @@ def test_fused_mode_choice_and_bad_mode(rng):
     big = kernels.validate_chain(x, np.empty((192, 832, 1, 1), np.float32), np.empty((384, 192, 3, 3), np.float32),
                                  padding=1)
     assert fused_mode(big) == "band"
+    legacy = FusedPrepared(*make_chain(rng, 1, 8, 6, 6, 4, 4, 3, "float32"), small, 1, mode="legacy")
+    assert legacy.mode == "ring"
     with pytest.raises(ValueError, match="mode must be .simd., .ring. or .band."):
         FusedPrepared(*make_chain(rng, 1, 8, 6, 6, 4, 4, 3, "float32"), small, 1, mode="tiles")
 
