@@ -35,6 +35,8 @@ FIXED = [
     ("reduce-pad2", 1, 6, 9, 7, 4, 3, 5, 1, 2, 1, 0, "float64"),
     ("kernel==reduced", 1, 6, 5, 5, 2, 3, 5, 1, 0, 1, 0, "float32"),
     ("C_red=1-F=1", 2, 3, 8, 9, 1, 1, 3, 1, 0, 1, 1, "float32"),
+    ("wide-reduce-odd-blocks", 2, 10, 9, 7, 40, 37, 3, 1, 1, 1, 1, "float32"),  # 3 vector blocks of C_red
+    ("wide-reduce-pairs-f64", 1, 7, 11, 5, 32, 9, 5, 2, 1, 1, 2, "float64"),
 ]
 
 
@@ -85,11 +87,11 @@ def test_non_contiguous_inputs(backend, rng):
     check_chain(backend, x, w1, w2, stride=2, padding=2)
 
 
-@pytest.mark.parametrize("mode", ["ring", "band"])
+@pytest.mark.parametrize("mode", ["simd", "ring", "band"])
 @pytest.mark.parametrize("threads", [1, 2, 3, 7, 64])
 @pytest.mark.parametrize("N, stride, stride_reduce, padding_reduce", [(1, 1, 1, 0), (2, 2, 1, 0), (1, 3, 2, 1)])
 def test_fused_modes_and_band_splits(mode, threads, N, stride, stride_reduce, padding_reduce, rng):
-    """Both fused kernels, with bands of every height (1-row bands to one band per image), agree."""
+    """All three fused kernels, with bands of every height (1-row bands to one band per image), agree."""
     x, w1, w2 = make_chain(rng, N, 6, 13, 11, 3, 5, 5, "float32")
     spec = kernels.validate_chain(x, w1, w2, stride=stride, padding=2, stride_reduce=stride_reduce,
                                   padding_reduce=padding_reduce)
@@ -107,7 +109,9 @@ def test_fused_mode_choice_and_bad_mode(rng):
     big = kernels.validate_chain(x, np.empty((192, 832, 1, 1), np.float32), np.empty((384, 192, 3, 3), np.float32),
                                  padding=1)
     assert fused_mode(big) == "band"
-    with pytest.raises(ValueError, match="mode must be 'ring' or 'band'"):
+    legacy = FusedPrepared(*make_chain(rng, 1, 8, 6, 6, 4, 4, 3, "float32"), small, 1, mode="legacy")
+    assert legacy.mode == "ring"
+    with pytest.raises(ValueError, match="mode must be .simd., .ring. or .band."):
         FusedPrepared(*make_chain(rng, 1, 8, 6, 6, 4, 4, 3, "float32"), small, 1, mode="tiles")
 
 
@@ -131,7 +135,7 @@ def chain_cases(draw):
 
 @pytest.mark.parametrize("backend", ["numba-cpu-fused", "numpy", "numba-cpu"])
 def test_hypothesis_chains(backend):
-    """Random chains through conv2d_chain (the fused backend picks its ring kernel on these sizes)."""
+    """Random chains through conv2d_chain (the fused backend runs its simd kernel)."""
     @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
     @given(chain_cases())
     def run(case):
@@ -148,9 +152,9 @@ def test_hypothesis_chains(backend):
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
-@given(chain_cases(), st.sampled_from(["ring", "band"]), st.integers(1, 5))
+@given(chain_cases(), st.sampled_from(["simd", "ring", "band"]), st.integers(1, 5))
 def test_hypothesis_fused_modes(case, mode, threads):
-    """Random chains through both fused kernels at random band splits."""
+    """Random chains through all three fused kernels at random band splits."""
     N, C, H, W, CR, F, k, s1, p1, s, p, dtype, seed = case
     x, w1, w2 = make_chain(np.random.default_rng(seed), N, C, H, W, CR, F, k, dtype)
     try:
