@@ -36,7 +36,7 @@ def plot_reduction(reduction, meta: dict, path):
     backends = backend_order(reduction["backend"])
     colors = backend_colors(backends)
     offsets = np.linspace(-0.25, 0.25, len(backends)) if len(backends) > 1 else [0.0]
-    fig, ax = plt.subplots(figsize=(max(8, 1.1 * len(groups) + 3), 5.5))
+    fig, ax = plt.subplots(figsize=(max(10, 1.9 * len(groups) + 5), 5.5))
     for backend, dx in zip(backends, offsets):
         part = reduction[reduction["backend"] == backend]
         for r in part.to_dict("records"):
