@@ -73,6 +73,10 @@ def add_parts(reduction, table, peak: dict | None = None):
         if key not in calls:
             calls[key] = per_call_cost(table, *key)
         row = dict(r, **parts(r, calls[key]))
+        devices = set(table.loc[table["backend"] == r["backend"], "device"]) if "device" in table else {"cpu"}
+        if devices != {"cpu"}:  # the measured peak is the host CPU's: it bounds nothing on a GPU
+            rows.append(dict(row, reduce_bound_s=math.nan, reduce_memory_bound=False, predicted_saving=math.nan))
+            continue
         bounds = [roofline_bound_s(r[f"flops_{role}"], r[f"bytes_{role}"], peak, r["dtype"])
                   for role in ("direct", "reduce", "conv")]
         memory = (r["bytes_reduce"] / ((peak or {}).get("copy_gbytes_per_s") or math.inf) >

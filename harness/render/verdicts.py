@@ -57,7 +57,8 @@ def verdict_lines(reduction) -> list[str]:
         group = group.assign(_order=group["backend"].map(order.index)).sort_values("_order")
         label = f"{key[0]} branch" + (f" ({where})" if where else "")
         head = f"{label}: {group['flop_saving'].iloc[0]:.1f}x fewer FLOPs"
-        predicted = group["predicted_saving"].iloc[0] if "predicted_saving" in group else math.nan
+        known = group["predicted_saving"].dropna() if "predicted_saving" in group else []
+        predicted = known.iloc[0] if len(known) else math.nan
         if predicted == predicted:
             lines.append(f"{head}; at best {predicted:.1f}x less time on this machine (roofline bound of each "
                          "layer from the measured peak)")
