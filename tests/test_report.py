@@ -114,7 +114,8 @@ def test_smoke_page_in_a_real_browser(tmp_path):
     from tests.test_cli import harness
 
     seed_peak(tmp_path / "results")
-    proc = harness("sweep", "--preset", "smoke", "--budget-s", "0.1", "--repeats", "1", "--run-id", "page",
+    proc = harness("sweep", "--preset", "smoke", "--backends", "numpy,numba-cpu", "--budget-s", "0.1", "--repeats", "1",
+                   "--run-id", "page",
                    "--results-dir", str(tmp_path / "results"), "--plots-dir", str(tmp_path / "plots"), "--quiet",
                    "--settle-s", "0")
     assert proc.returncode == 0, proc.stderr
