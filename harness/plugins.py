@@ -70,6 +70,15 @@ def load_plugin(ref: str) -> list[str]:
     return added
 
 
+def unload_plugin(ref: str) -> list[str]:
+    """Forget plugin ``ref``: unregister the backends it added, so it can be loaded again (after an edit,
+    in a notebook) or a test can leave the registry as it found it. Returns the names removed."""
+    names = _LOADED.pop(ref, [])
+    for name in names:
+        kernels.unregister(name)
+    return names
+
+
 def load_entry_points() -> list[str]:
     """Load every installed ``convbench.backends`` entry point; return the backend names they added."""
     from importlib.metadata import entry_points

@@ -141,20 +141,30 @@ def test_list_shows_the_layers_and_their_flops(capsys):
     assert f"{2 * 64 * 16 * 55 * 55 / 1e6:.4g}" in out  # fire2 squeeze MFLOP
 
 
-def test_example_plugin_and_layers_end_to_end(tmp_path):
-    """The example plugin and layer file through sweep, check, compare and plot, like built-in rows."""
+@pytest.fixture
+def example_plugin():
+    """The example plugin loaded in this process for one test, and unloaded after it."""
+    from harness.plugins import unload_plugin
+
+    yield str(EXAMPLE_PLUGIN)
+    assert unload_plugin(str(EXAMPLE_PLUGIN)) == ["fft"]
+    assert "fft" not in kernels.list_backends()
+
+
+def test_example_plugin_and_layers_end_to_end(tmp_path, example_plugin, capsys):
+    """The example plugin and layer file through sweep, check, compare and plot, like built-in rows
+    (in-process; `harness list --plugin` in a subprocess shows the CLI route)."""
     results, plots = tmp_path / "results", tmp_path / "plots"
     seed_peak(results)
-    common = ["--plugin", str(EXAMPLE_PLUGIN), "--layers", str(EXAMPLE_LAYERS)]
-    listed = harness("list", "--plugin", str(EXAMPLE_PLUGIN))
+    common = ["--plugin", example_plugin, "--layers", str(EXAMPLE_LAYERS)]
+    listed = harness("list", "--plugin", example_plugin)
     assert listed.returncode == 0 and "fft" in listed.stdout
-    check = harness("check", *common, "--backends", "numpy,fft", "--axis", "H=9", "--axis", "W=9")
-    assert check.returncode == 0, check.stdout + check.stderr
+    assert main(["check", *common, "--backends", "numpy,fft", "--axis", "H=9", "--axis", "W=9"]) == 0
     for run_id in ("one", "two"):
-        sweep = harness("sweep", *common, "--backends", "numpy,fft", "--axis", "H=9", "--axis", "W=9",
-                        "--budget-s", "0.1", "--repeats", "1", "--settle-s", "0", "--results-dir", str(results),
-                        "--plots-dir", str(plots), "--run-id", run_id, "--quiet")
-        assert sweep.returncode == 0, sweep.stderr
+        code = main(["sweep", *common, "--backends", "numpy,fft", "--axis", "H=9", "--axis", "W=9",
+                     "--budget-s", "0.1", "--repeats", "1", "--settle-s", "0", "--results-dir", str(results),
+                     "--plots-dir", str(plots), "--run-id", run_id, "--quiet"])
+        assert code == 0, capsys.readouterr().err
     table = pd.read_csv(results / "one.csv")
     assert list(table.columns[: len(COLUMNS)]) == COLUMNS
     fft, numpy_rows = table[table["backend"] == "fft"], table[table["backend"] == "numpy"]
@@ -167,6 +177,7 @@ def test_example_plugin_and_layers_end_to_end(tmp_path):
     assert {p.name for p in (plots / "one").iterdir()} >= {"gflops.png", "speedup.png", "reduction.png"}
     meta = json.loads((results / "one.json").read_text())
     assert meta["settings"]["plugins"] == [str(EXAMPLE_PLUGIN)]
-    compare = harness("compare", "one", "two", "--results-dir", str(results))
-    assert compare.returncode in (0, 1, 3) and "fft" in compare.stdout
-    assert harness("plot", str(results / "one.csv"), "--plots-dir", str(tmp_path / "again")).returncode == 0
+    capsys.readouterr()
+    assert main(["compare", "one", "two", "--results-dir", str(results)]) in (0, 1, 3)
+    assert "fft" in capsys.readouterr().out
+    assert main(["plot", str(results / "one.csv"), "--plots-dir", str(tmp_path / "again")]) == 0
