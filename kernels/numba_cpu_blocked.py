@@ -25,6 +25,25 @@ TILE_P = 14 if VECTOR_REGISTERS == 32 else 6
 TILE_ACC = TILE_P * TILE_B
 
 
+@njit(fastmath=True, boundscheck=False, inline="always")
+def accumulate_tile(src, wb, off, row, kC, wt0, blk, k, acc, wv):  # pragma: no cover - compiled
+    """acc[p * TILE_B + b] += the k x k window of pixel p (flat ``off[p]`` in ``src``, rows ``row`` apart)
+    times filter block b (from flat ``wt0 + b * blk`` in ``wb``): for each kernel row, one loop over the
+    contiguous run of ``kC`` = k*C (kernel column, channel) values, TILE_B weight loads, a broadcast per
+    pixel, TILE_P * TILE_B FMAs. Shared by the direct kernel and the fused one."""
+    V = vlanes(wb)
+    for i in range(k):
+        tap = i * row
+        wt = wt0 + i * kC * V
+        for jc in range(kC):
+            for b in range(TILE_B):
+                wv[b] = vload(wb, wt + b * blk + jc * V)
+            for p in range(TILE_P):
+                xv = vbroadcast(src, off[p] + tap + jc)
+                for b in range(TILE_B):
+                    acc[p * TILE_B + b] = vfma(xv, wv[b], acc[p * TILE_B + b])
+
+
 @njit(parallel=True, fastmath=True, cache=True, boundscheck=False)
 def conv_oc_blocked(xh, wb, out, dims):  # pragma: no cover - compiled
     """out (flat NCHW) = conv of xh (flat N,Hp,Wp,C) with wb (flat NB,k,k,C,V).
@@ -50,18 +69,9 @@ def conv_oc_blocked(xh, wb, out, dims):  # pragma: no cover - compiled
         wv = vstack(wb, TILE_B)
         for a in range(TILE_ACC):
             acc[a] = vzero(wb)
-        for i in range(k):
-            # kernel row i: (kernel column, channel) is one contiguous run of k*C values in both
-            # xh (for every pixel, at any stride) and wb, so it is a single loop
-            tap = i * Wp * C
-            wt = g * TILE_B * blk + i * k * C * V
-            for jc in range(k * C):
-                for b in range(TILE_B):
-                    wv[b] = vload(wb, wt + b * blk + jc * V)
-                for p in range(TILE_P):
-                    xv = vbroadcast(xh, off[p] + tap + jc)
-                    for b in range(TILE_B):
-                        acc[p * TILE_B + b] = vfma(xv, wv[b], acc[p * TILE_B + b])
+        # kernel row i: (kernel column, channel) is one contiguous run of k*C values in both xh (for
+        # every pixel, at any stride) and wb, so it is a single loop
+        accumulate_tile(xh, wb, off, Wp * C, k * C, g * TILE_B * blk, blk, k, acc, wv)
         for b in range(TILE_B):
             f0 = (g * TILE_B + b) * V
             nf = min(V, F - f0)

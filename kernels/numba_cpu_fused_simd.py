@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from numba import njit, prange
 
-from .numba_cpu_blocked import TILE_ACC, TILE_B, TILE_P
+from .numba_cpu_blocked import TILE_ACC, TILE_B, TILE_P, accumulate_tile
 from .numba_isa import VECTOR_REGISTERS
 from .numba_simd import istack, vbroadcast, vfma, vlanes, vload, vscatter, vstack, vstore, vstore_n, vzero
 
@@ -89,16 +89,7 @@ def fused_simd(xh, w1b, w2b, out, scr, dims):  # pragma: no cover - compiled
                     off[p] = sb + (oh * s2 * Wp2 + (q - oh * Wo) * s2) * CR
                 for a in range(TILE_ACC):
                     cacc[a] = vzero(w2b)
-                for i in range(k):
-                    tap = i * Wp2 * CR
-                    wt = g * TILE_B * blk + i * k * CR * V
-                    for jc in range(k * CR):
-                        for bb in range(TILE_B):
-                            wv2[bb] = vload(w2b, wt + bb * blk + jc * V)
-                        for p in range(TILE_P):
-                            xv = vbroadcast(scr, off[p] + tap + jc)
-                            for bb in range(TILE_B):
-                                cacc[p * TILE_B + bb] = vfma(xv, wv2[bb], cacc[p * TILE_B + bb])
+                accumulate_tile(scr, w2b, off, Wp2 * CR, k * CR, g * TILE_B * blk, blk, k, cacc, wv2)
                 for bb in range(TILE_B):
                     f0 = (g * TILE_B + bb) * V
                     nf = min(V, F - f0)
