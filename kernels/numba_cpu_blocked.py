@@ -44,6 +44,21 @@ def accumulate_tile(src, wb, off, row, kC, wt0, blk, k, acc, wv):  # pragma: no 
                     acc[p * TILE_B + b] = vfma(xv, wv[b], acc[p * TILE_B + b])
 
 
+@njit(fastmath=True, boundscheck=False, inline="always")
+def store_tile(out, acc, out0, Q, F, block0, q0, valid):  # pragma: no cover - compiled
+    """Write a finished tile into NCHW ``out``: filter block ``block0 + b`` and tile pixel p go to flat
+    ``out0 + f * Q + q0 + p`` (one transposing store per vector), for pixels ``q0 + p < valid`` and
+    filters below F. Shared by the direct kernel and the fused one."""
+    V = vlanes(out)
+    for b in range(TILE_B):
+        f0 = (block0 + b) * V
+        nf = min(V, F - f0)
+        if nf > 0:
+            for p in range(TILE_P):
+                if q0 + p < valid:
+                    vscatter(out, out0 + f0 * Q + q0 + p, Q, acc[p * TILE_B + b], nf)
+
+
 @njit(parallel=True, fastmath=True, cache=True, boundscheck=False)
 def conv_oc_blocked(xh, wb, out, dims):  # pragma: no cover - compiled
     """out (flat NCHW) = conv of xh (flat N,Hp,Wp,C) with wb (flat NB,k,k,C,V).
@@ -72,10 +87,4 @@ def conv_oc_blocked(xh, wb, out, dims):  # pragma: no cover - compiled
         # kernel row i: (kernel column, channel) is one contiguous run of k*C values in both xh (for
         # every pixel, at any stride) and wb, so it is a single loop
         accumulate_tile(xh, wb, off, Wp * C, k * C, g * TILE_B * blk, blk, k, acc, wv)
-        for b in range(TILE_B):
-            f0 = (g * TILE_B + b) * V
-            nf = min(V, F - f0)
-            if nf > 0:
-                for p in range(TILE_P):
-                    if q0 + p < Q:
-                        vscatter(out, (n * F + f0) * Q + q0 + p, Q, acc[p * TILE_B + b], nf)
+        store_tile(out, acc, n * F * Q, Q, F, g * TILE_B, q0, Q)

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from numba import njit, prange
 
-from .numba_cpu_blocked import TILE_ACC, TILE_B, TILE_P, accumulate_tile
+from .numba_cpu_blocked import TILE_ACC, TILE_B, TILE_P, accumulate_tile, store_tile
 from .numba_isa import VECTOR_REGISTERS
-from .numba_simd import istack, vbroadcast, vfma, vlanes, vload, vscatter, vstack, vstore, vstore_n, vzero
+from .numba_simd import istack, vbroadcast, vfma, vlanes, vload, vstack, vstore, vstore_n, vzero
 
 #: Reduced pixels per reduce tile (one block of V reduced channels): accumulators + weight + broadcast.
 RED_P = 28 if VECTOR_REGISTERS == 32 else 12
@@ -90,13 +90,7 @@ def fused_simd(xh, w1b, w2b, out, scr, dims):  # pragma: no cover - compiled
                 for a in range(TILE_ACC):
                     cacc[a] = vzero(w2b)
                 accumulate_tile(scr, w2b, off, Wp2 * CR, k * CR, g * TILE_B * blk, blk, k, cacc, wv2)
-                for bb in range(TILE_B):
-                    f0 = (g * TILE_B + bb) * V
-                    nf = min(V, F - f0)
-                    if nf > 0:
-                        for p in range(TILE_P):
-                            if q0 + p < nq:
-                                vscatter(out, (n * F + f0) * Q + oh0 * Wo + q0 + p, Q, cacc[p * TILE_B + bb], nf)
+                store_tile(out, cacc, n * F * Q + oh0 * Wo, Q, F, g * TILE_B, q0, nq)
 
 
 @njit(fastmath=True, boundscheck=False, inline="always")
