@@ -16,6 +16,7 @@ import numpy as np
 import kernels
 
 from .cases import Case
+from .measure import check_output
 from .rows import PointResult, base_row, error_reason, finish_row
 from .timing import TimingConfig, time_rounds
 
@@ -78,12 +79,11 @@ def measure_chain(backend: str, reduce_case: Case, conv_case: Case, config: Timi
         prepared.sync()
         row["first_call_s"] = clock() - t0
         stage = "checking the result"
-        out, ref = np.asarray(prepared.result()), kernels.reference_chain(x, w1, w2, spec)
-        margin, tol = kernels.error_margin(out, ref, kernels.chain_tolerance(x, w1, w2, spec))
-        row.update(max_abs_err=kernels.max_abs_error(out, ref), tolerance=tol, error_margin=margin)
-        if not margin <= 1.0:
-            return PointResult(dict(row, status="wrong", reason=f"error {margin:.3g}x the per-element bound "
-                                                                f"(max abs error {row['max_abs_err']:.3g})"))
+        columns, wrong = check_output(prepared.result(), kernels.reference_chain(x, w1, w2, spec),
+                                      kernels.chain_tolerance(x, w1, w2, spec))
+        row.update(columns)
+        if wrong:
+            return PointResult(dict(row, status="wrong", reason=wrong))
         stage = "timing"
         rounds = time_rounds(prepared, prepared.sync, config, clock=clock, timer=prepared.event_timer())
         return PointResult(finish_row(row, rounds, config), rounds.times_s)

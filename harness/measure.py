@@ -96,14 +96,10 @@ def measure_point(backend: str, case: Case, data: CaseData | None, config: Timin
         stage = "reading the result"
         out = prepared.result()
         row.update(h2d_s=prepared.h2d_s, d2h_s=prepared.d2h_s)
-        err = kernels.max_abs_error(np.asarray(out), data.reference)
-        margin, tol = kernels.error_margin(np.asarray(out), data.reference, data.tolerance)
-        row.update(max_abs_err=err, tolerance=tol, error_margin=margin)
-        if not margin <= 1.0:
-            shape = getattr(out, "shape", None)
-            what = f"output shape {shape} != {spec.out_shape}" if shape != spec.out_shape else \
-                f"max abs error {err:.3g} > tolerance {tol:.3g} (error/tolerance {margin:.3g})"
-            return PointResult(dict(row, status="wrong", reason=what))
+        columns, wrong = check_output(out, data.reference, data.tolerance)
+        row.update(columns)
+        if wrong:
+            return PointResult(dict(row, status="wrong", reason=wrong))
         if not timed:
             return PointResult(dict(row, status="ok"))
         not_timed = impl.timing_unsupported_reason()
@@ -120,6 +116,21 @@ def measure_point(backend: str, case: Case, data: CaseData | None, config: Timin
         if isinstance(exc, SystemExit):
             reason = f"{stage}: the kernel called sys.exit({exc.code!r})"
         return PointResult(dict(row, status="failed", reason=reason))
+
+
+def check_output(out, reference: np.ndarray, tolerance) -> tuple[dict, str | None]:
+    """(max_abs_err / tolerance / error_margin columns, why the output is wrong or None) for a backend's
+    output against the float64 reference and its per-element tolerance."""
+    shape = getattr(out, "shape", None)
+    out = np.asarray(out)
+    err = kernels.max_abs_error(out, reference)
+    margin, tol = kernels.error_margin(out, reference, tolerance)
+    columns = dict(max_abs_err=err, tolerance=tol, error_margin=margin)
+    if margin <= 1.0:
+        return columns, None
+    if shape != reference.shape:
+        return columns, f"output shape {shape} != {reference.shape}"
+    return columns, f"max abs error {err:.3g} > tolerance {tol:.3g} (error/tolerance {margin:.3g})"
 
 
 def combine_passes(results: list[PointResult], config: TimingConfig) -> PointResult:
