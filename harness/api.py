@@ -12,7 +12,7 @@ import io
 import re
 from pathlib import Path
 
-from .errors import EXIT_INTERRUPTED, UsageError
+from .errors import EXIT_INTERRUPTED
 from .results import RunFiles, check_run_id, read_metadata
 from .settings import DEFAULT_PRESET
 
@@ -153,12 +153,7 @@ def sweep(preset: str = DEFAULT_PRESET, *, backends=None, layers=None, axes=None
 
 def load(run_id_or_path, results_dir="results", plots_dir="plots") -> Run:
     """A saved run, by id (under ``results_dir``) or by the path of its table (``results/RUN_ID.csv``)."""
-    from .commands.common import run_files
-
-    try:
-        files = run_files(str(run_id_or_path), results_dir, plots_dir)
-    except UsageError as exc:
-        raise ValueError(str(exc)) from None
+    files = RunFiles.of(run_id_or_path, results_dir, plots_dir)
     if not files.table.is_file():
         raise ValueError(f"no such run: {run_id_or_path!r} (looked for {files.table})")
     return Run(files)

@@ -45,10 +45,7 @@ def resolve_run(ref: str, results_dir: str | Path) -> RunFiles | Path:
         if not path.is_file():
             raise ValueError(f"no such pytest-benchmark file: {ref}")
         return path
-    if path.suffix == ".csv" or path.exists():
-        files = RunFiles.from_table(path)
-    else:
-        files = RunFiles(results_dir, ref)
+    files = RunFiles.of(ref, results_dir)
     if not files.table.is_file():
         raise ValueError(f"no such run: {ref!r} (looked for {files.table})")
     if not files.samples.is_file():

@@ -80,6 +80,15 @@ class RunFiles:
         table = Path(table)
         return cls(table.parent, table.name.removesuffix(".csv"), plots_dir)
 
+    @classmethod
+    def of(cls, ref: str | Path, results_dir: str | Path = "results", plots_dir: str | Path = "plots") -> RunFiles:
+        """A run given as the path of its table (``results/RUN_ID.csv``) or as a run id under ``results_dir``;
+        ValueError for an invalid run id."""
+        path = Path(ref)
+        if path.suffix == ".csv" or path.is_file():
+            return cls.from_table(path, plots_dir)
+        return cls(results_dir, str(ref), plots_dir)
+
 
 def csv_lines(columns: list[str], rows: list[dict]) -> str:
     """``rows`` as CSV text under ``columns`` (no header); a key outside ``columns`` raises ValueError."""

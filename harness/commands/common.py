@@ -18,9 +18,8 @@ def check_baseline(name: str) -> None:
 
 def run_files(ref: str, results_dir: str, plots_dir: str = "plots") -> RunFiles:
     """The files of a run given as ``results/RUN_ID.csv`` or as a run id under ``results_dir``."""
-    path = Path(ref)
     try:
-        return RunFiles.from_table(path, plots_dir) if path.suffix == ".csv" else RunFiles(results_dir, ref, plots_dir)
+        return RunFiles.of(ref, results_dir, plots_dir)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
 
