@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .trust import is_trusted
+
 REDUCTION_COLUMNS = ["backend", "branch", "N", "dtype", "threads", "flops_direct", "flops_reduced",
                      "flop_saving", "time_direct_s", "time_reduced_s", "time_saving", "time_saving_lo",
                      "time_saving_hi", "efficiency", "efficiency_lo", "efficiency_hi", "trusted",
@@ -55,12 +57,6 @@ def samples_by_point(samples) -> dict:
     if samples is None or len(samples) == 0:
         return {}
     return {key: group["time_s"].to_numpy() for key, group in samples.groupby(["backend", "case"])}
-
-
-def is_trusted(row) -> bool:
-    """A row's ``trusted`` column (runs from before trust columns count as untrusted: nobody checked)."""
-    value = row.get("trusted") if hasattr(row, "get") else None
-    return bool(value) if value is not None and value == value else False
 
 
 def reduction_table(table, samples=None):

@@ -58,6 +58,18 @@ def with_trust(row: dict, target_rel_ci: float, peak: dict | None = None) -> dic
     return dict(row, flags=";".join(flags), trusted=not flags)
 
 
+def is_trusted(row) -> bool:
+    """A row's ``trusted`` column as a bool, whether read as a bool, a number or text; missing (a run from
+    before the trust columns, or no row) counts as untrusted: nobody checked it."""
+    value = row.get("trusted") if row is not None and hasattr(row, "get") else None
+    if isinstance(value, str):
+        return value.strip().lower() == "true"
+    try:  # bool, numpy bool, number; NaN (an empty cell) is untrusted
+        return value is not None and value == value and bool(value)
+    except (TypeError, ValueError):
+        return False
+
+
 def flag_counts(table) -> dict[str, int]:
     """How many rows carry each flag (flags of timed rows; ``not-timed`` left out)."""
     counts: dict[str, int] = {}

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .plotting import backend_colors, is_trusted, ok_rows, plain, pyplot, save_figure, title
+from ..trust import is_trusted
+from .plotting import backend_colors, ok_rows, plain, pyplot, save_figure, title
 from .breakdown_figure import plot_breakdown
 from .reduction_figure import plot_reduction
 

@@ -52,9 +52,3 @@ def save_figure(fig, path: Path | None):
     pyplot().close(fig)
     return path
 
-
-def is_trusted(row) -> bool:
-    """A row's ``trusted`` column as a bool (missing: untrusted, as nobody checked it)."""
-    value = row.get("trusted") if row else None
-    return value is True or (isinstance(value, (bool, int, float)) and value == value and bool(value)) or \
-        (isinstance(value, str) and value.strip().lower() == "true")

@@ -12,7 +12,8 @@ import math
 
 import numpy as np
 
-from .plotting import backend_colors, is_trusted, plain, pyplot, save_figure, title
+from ..trust import is_trusted
+from .plotting import backend_colors, plain, pyplot, save_figure, title
 from .verdicts import backend_order
 
 #: The y axis ends here (as a share of the FLOP saving); points beyond are drawn on it with their value.
