@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from .results import KEY_COLUMNS, RunFiles, read_metadata, read_samples, read_table
+from .results import KEY_COLUMNS, RunFiles, read_metadata, read_samples, read_table, samples_by_point
 from .settings import ALPHA, MIN_DELTA_S, THRESHOLD
 
 REGRESSIONS = ("slower", "broken")
@@ -61,10 +61,6 @@ def read_run(run: RunFiles | Path) -> tuple:
 
     doc = read_benchmark_json(run)
     return (Path(run).name, *benchmark_tables(doc, run_id_of(run)), benchmark_metadata(doc))
-
-
-def _samples_by_point(samples) -> dict:
-    return {key: group["time_s"].to_numpy() for key, group in samples.groupby(["backend", "case"])}
 
 
 def judge(base_s, new_s, threshold: float, alpha: float, noise_floor: float = 0.0,
@@ -136,7 +132,7 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
     if not threshold >= 0 or not alpha > 0:
         raise ValueError(f"threshold must be a number >= 0 and alpha > 0, got {threshold!r} and {alpha!r}")
     tables = [base_table.copy(), new_table.copy()]
-    samples = [_samples_by_point(base_samples), _samples_by_point(new_samples)]
+    samples = [samples_by_point(base_samples), samples_by_point(new_samples)]
     for t in tables:
         t["_key"] = list(map(tuple, t[KEY_COLUMNS].astype(str).to_numpy()))
     merged = tables[0].merge(tables[1], on="_key", how="outer", suffixes=("_base", "_new"), indicator=True)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .results import samples_by_point
 from .trust import is_trusted
 
 REDUCTION_COLUMNS = ["backend", "branch", "N", "dtype", "threads", "flops_direct", "flops_reduced",
@@ -50,13 +51,6 @@ def saving_interval(direct_s, reduce_s, conv_s, confidence: float = 0.95) -> tup
     tail = 100 * (1 - confidence) / 2
     lo, hi = np.percentile(ratios, [tail, 100 - tail])
     return float(lo), float(hi)
-
-
-def samples_by_point(samples) -> dict:
-    """{(backend, case): per-call seconds of each round} from a samples table (empty when None)."""
-    if samples is None or len(samples) == 0:
-        return {}
-    return {key: group["time_s"].to_numpy() for key, group in samples.groupby(["backend", "case"])}
 
 
 def reduction_table(table, samples=None):

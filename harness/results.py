@@ -182,6 +182,13 @@ def read_samples(path: str | Path):
     return df
 
 
+def samples_by_point(samples) -> dict:
+    """{(backend, case): per-call seconds of each round} from a samples table (empty when None)."""
+    if samples is None or len(samples) == 0:
+        return {}
+    return {key: group["time_s"].to_numpy() for key, group in samples.groupby(["backend", "case"])}
+
+
 def read_metadata(path: str | Path) -> dict:
     """Read a run's metadata JSON ({} when absent); ValueError when it is not readable JSON."""
     path = Path(path)
