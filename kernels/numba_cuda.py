@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 from .backend import Backend, Prepared
-from .cuda_compat import import_cuda
+from .cuda_compat import import_cuda, quick_thread_switching
 from .registry import register
 from .spec import ConvSpec, padded_input
 
@@ -61,6 +61,7 @@ class NumbaCudaPrepared(Prepared):
         self.spec = spec
         self._cuda = cuda
         self._flush_buffer = None
+        self._simulated = _simulator_enabled()
         direct_kernel, igemm = kern.kernels_for(spec.dtype)
         xp = padded_input(x, spec)
         t0 = time.perf_counter()
@@ -81,7 +82,11 @@ class NumbaCudaPrepared(Prepared):
         self.h2d_s = time.perf_counter() - t0
 
     def __call__(self) -> None:
-        self._launch()
+        if self._simulated:  # the simulator's threads need the GIL often: see kernels.cuda_compat
+            with quick_thread_switching():
+                self._launch()
+        else:
+            self._launch()
 
     def sync(self) -> None:
         self._cuda.synchronize()
