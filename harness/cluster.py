@@ -107,6 +107,7 @@ def dask_client(scheduler: str, connect_timeout_s: float = 20.0):
     """A connected Client for ``scheduler`` (starting and stopping a LocalCluster for ``local:N``)."""
     check_dask()
     import dask
+    from dask.utils import parse_timedelta
     from distributed import Client, LocalCluster
 
     kind, where = parse_scheduler(scheduler)
@@ -114,10 +115,13 @@ def dask_client(scheduler: str, connect_timeout_s: float = 20.0):
         # Dask's nanny would pin OMP/MKL/OpenBLAS to one thread in every worker; here each point sets
         # its own thread count (thread_limits), so the workers start unpinned.
         # a worker that dies holding the host's timing lock keeps it until its lease times out (30 s by
-        # default): on one machine, 8 s leases (live holders refresh them every 1.6 s) let the retry start soon
+        # default): on one machine, 8 s leases (live holders refresh them every 1.6 s) let the retry start
+        # soon; a shorter lease set in Dask's own config (DASK_DISTRIBUTED__SCHEDULER__LOCKS__LEASE_TIMEOUT)
+        # is kept
+        lease_s = min(8.0, parse_timedelta(dask.config.get("distributed.scheduler.locks.lease-timeout")))
         with dask.config.set({"distributed.scheduler.allowed-failures": 1,
-                              "distributed.scheduler.locks.lease-timeout": "8s",
-                              "distributed.scheduler.locks.lease-validation-interval": "2s",
+                              "distributed.scheduler.locks.lease-timeout": f"{lease_s}s",
+                              "distributed.scheduler.locks.lease-validation-interval": f"{lease_s / 4}s",
                               "distributed.nanny.pre-spawn-environ": {"MALLOC_TRIM_THRESHOLD_": 65536}}):
             with LocalCluster(n_workers=where, threads_per_worker=1, processes=True, resources={"bench": 1},
                               dashboard_address=None) as cluster, Client(cluster) as client:

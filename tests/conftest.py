@@ -6,7 +6,10 @@ kernels on a real GPU instead.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import os
+import subprocess
 
 if os.environ.get("CONVBENCH_REAL_CUDA") != "1":
     os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
@@ -40,6 +43,20 @@ def make_inputs(rng, N, C, H, W, F, k, dtype="float32"):
     x = rng.uniform(-1.0, 1.0, (N, C, H, W)).astype(dtype)
     w = rng.uniform(-1.0, 1.0, (F, C, k, k)).astype(dtype)
     return x, w
+
+
+def run_cli(*args) -> subprocess.CompletedProcess:
+    """Run ``harness.cli.main(args)`` in this process, capturing its output like ``subprocess.run`` would.
+
+    Use it wherever the process itself is not what a test is about (a subprocess costs an
+    interpreter start and the numba/pandas/matplotlib imports, 2-3 s each on 2 cores).
+    """
+    from harness.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main([str(a) for a in args])
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
 
 
 def seed_peak(results_dir) -> None:

@@ -1,8 +1,6 @@
 """The CLI end to end: the smoke preset through `python -m harness` into tmp dirs, and every bad request."""
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import os
 import signal
@@ -19,7 +17,7 @@ import pytest
 import kernels
 from harness.cli import main
 from harness.results import COLUMNS, SAMPLE_COLUMNS
-from tests.conftest import seed_peak
+from tests.conftest import run_cli, seed_peak
 
 ROOT = Path(__file__).resolve().parent.parent
 METADATA_KEYS = {"command", "preset", "started_at", "finished_at", "git_commit", "host", "cpu_model", "cpu_count",
@@ -38,11 +36,8 @@ def smoke_run(tmp_path_factory):
     """The smoke preset through the CLI's main(), in-process (the subprocess route is tested by resume/--help)."""
     tmp = tmp_path_factory.mktemp("smoke")
     seed_peak(tmp / "results")
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main(["sweep", "--preset", "smoke", "--budget-s", "0.3", "--settle-s", "0.2",
-                     "--results-dir", str(tmp / "results"), "--plots-dir", str(tmp / "plots"), "--run-id", "smoke-test"])
-    proc = subprocess.CompletedProcess([], code, out.getvalue(), err.getvalue())
+    proc = run_cli("sweep", "--preset", "smoke", "--budget-s", "0.1", "--settle-s", "0.2", "--results-dir",
+                   tmp / "results", "--plots-dir", tmp / "plots", "--run-id", "smoke-test")
     assert proc.returncode == 0, proc.stderr
     return tmp, proc
 
@@ -104,7 +99,7 @@ def test_metadata_reduction_and_plots(smoke_run):
 
 def test_plot_redraws_from_disk(smoke_run, tmp_path):
     tmp, _ = smoke_run
-    proc = harness("plot", str(tmp / "results" / "smoke-test.csv"), "--plots-dir", str(tmp_path))
+    proc = run_cli("plot", tmp / "results" / "smoke-test.csv", "--plots-dir", tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert {p.name for p in (tmp_path / "smoke-test").iterdir()} >= {"gflops.png", "reduction.png"}
 
@@ -112,7 +107,7 @@ def test_plot_redraws_from_disk(smoke_run, tmp_path):
 def test_compare_real_run_with_itself_and_with_a_slowed_copy(smoke_run, tmp_path):
     tmp, _ = smoke_run
     results = tmp / "results"
-    same = harness("compare", "smoke-test", "smoke-test", "--results-dir", str(results))
+    same = run_cli("compare", "smoke-test", "smoke-test", "--results-dir", results)
     assert same.returncode in (0, 3), same.stdout + same.stderr  # A/A: never a regression
     table = pd.read_csv(results / "smoke-test.csv")
     samples = pd.read_csv(results / "smoke-test.samples.csv")
@@ -121,7 +116,7 @@ def test_compare_real_run_with_itself_and_with_a_slowed_copy(smoke_run, tmp_path
     samples.loc[samples["backend"] == "naive", "time_s"] *= 1.6
     table.to_csv(tmp_path / "slowed.csv", index=False)
     samples.to_csv(tmp_path / "slowed.samples.csv", index=False)
-    proc = harness("compare", str(results / "smoke-test.csv"), str(tmp_path / "slowed.csv"))
+    proc = run_cli("compare", results / "smoke-test.csv", tmp_path / "slowed.csv")
     assert proc.returncode == 1, proc.stdout + proc.stderr
     flagged = proc.stdout.split("regression(s):")[1]
     assert "naive | 1x1" in flagged and "naive | 5x5 direct" in flagged
@@ -130,7 +125,7 @@ def test_compare_real_run_with_itself_and_with_a_slowed_copy(smoke_run, tmp_path
 
 
 def test_check_passes_on_smoke(tmp_path):
-    proc = harness("check", "--preset", "smoke", "--backends", "numpy,numba-cpu,naive")
+    proc = run_cli("check", "--preset", "smoke", "--backends", "numpy,numba-cpu,naive")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert proc.stdout.count(" ok ") >= 18
 

@@ -8,15 +8,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import kernels
 from harness.cli import main
 from harness.cluster import parse_scheduler
-from tests.conftest import seed_peak
-from tests.test_cli import harness
+from tests.conftest import run_cli, seed_peak
 
 pytest.importorskip("distributed", reason="the 'dask' extra is not installed")
 KILLER = Path(__file__).parent / "data" / "killer_plugin.py"
 ONE_LAYER = Path(__file__).parent / "data" / "one_layer.toml"
-COMMON = ["sweep", "--preset", "smoke", "--backends", "numpy,naive,numba-cpu", "--budget-s", "0.3", "--quiet",
+COMMON = ["sweep", "--preset", "smoke", "--backends", "numpy,naive,numba-cpu", "--budget-s", "0.1", "--quiet",
           "--no-plots", "--no-report", "--settle-s", "0", "--no-fused"]
 
 
@@ -25,7 +25,7 @@ def runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cluster")
     seed_peak(tmp)
     for run_id, extra in (("local", []), ("dask", ["--scheduler", "local:2"])):
-        proc = harness(*COMMON, "--results-dir", str(tmp), "--run-id", run_id, *extra)
+        proc = run_cli(*COMMON, "--results-dir", tmp, "--run-id", run_id, *extra)
         assert proc.returncode == 0, proc.stderr
     return tmp
 
@@ -56,11 +56,16 @@ def test_timed_regions_never_overlap_on_one_host(runs):
 
 
 def test_a_worker_that_dies_mid_point_is_retried_then_failed(tmp_path):
+    import dask
+
     seed_peak(tmp_path)
-    proc = harness("sweep", "--layers", str(ONE_LAYER), "--plugin", str(KILLER), "--backends",
-                   "numpy,test-worker-killer", "--budget-s", "0.2", "--repeats", "1", "--scheduler", "local:2",
-                   "--quiet", "--no-plots", "--no-report", "--results-dir", str(tmp_path), "--run-id", "killed",
-                   "--settle-s", "0")
+    try:  # the dead worker's host lock frees when its lease ends: 2 s here (8 s by default on local clusters)
+        with dask.config.set({"distributed.scheduler.locks.lease-timeout": "2s"}):
+            proc = run_cli("sweep", "--layers", ONE_LAYER, "--plugin", KILLER, "--backends", "numpy,test-worker-killer",
+                           "--budget-s", "0.1", "--repeats", "1", "--scheduler", "local:2", "--quiet", "--no-plots",
+                           "--no-report", "--results-dir", tmp_path, "--run-id", "killed", "--settle-s", "0")
+    finally:
+        kernels.unregister("test-worker-killer")
     assert proc.returncode == 0, proc.stderr
     table = pd.read_csv(tmp_path / "killed.csv")
     killed = table[table["backend"] == "test-worker-killer"]

@@ -23,12 +23,13 @@ from harness.cluster import run_sweep_dask
 from harness.cluster_checks import ClusterOptions, NoBenchWorker, check_workers, worker_command
 from harness.results import MemoryWriter
 from harness.timing import TimingConfig
+from tests.conftest import seed_peak
 from tests.test_cli import ROOT, harness
 
 distributed = pytest.importorskip("distributed", reason="the 'dask' extra is not installed")
 DATA = Path(__file__).parent / "data"
 ONE_LAYER = ["--layers", str(DATA / "one_layer.toml"), "--budget-s", "0.1", "--repeats", "1", "--quiet",
-             "--no-plots", "--no-report"]
+             "--no-plots", "--no-report", "--settle-s", "0"]
 
 
 def loopback_cluster(workers: int, resources: dict | None = None):
@@ -59,6 +60,7 @@ def test_a_worker_without_the_bench_resource_exits_2_with_the_command(plain_work
 
 
 def test_the_opt_out_flag_runs_there_and_warns(plain_worker, tmp_path, capsys):
+    seed_peak(tmp_path)
     assert sweep(plain_worker, tmp_path, "--no-bench-resource", "--run-id", "plain") == 0
     err = capsys.readouterr().err
     assert "warning: --no-bench-resource" in err and "overlap on one host" in err
@@ -126,6 +128,7 @@ def test_when_the_last_worker_dies_the_remaining_points_fail_and_the_sweep_ends(
         try:
             with distributed.Client(address) as client:
                 client.wait_for_workers(1, timeout=60)
+            seed_peak(tmp_path)
             code = main(["sweep", *ONE_LAYER, "--plugin", killer_backend, "--backends", "test-worker-killer,numpy",
                          "--scheduler", address, "--queue-timeout-s", "1", "--results-dir", str(tmp_path),
                          "--run-id", "killed"])
