@@ -40,7 +40,9 @@ def _import_file(path: Path):
 def load_plugin(ref: str) -> list[str]:
     """Import plugin ``ref`` (a .py path or a module name) and return the backend names it registered."""
     if ref in _LOADED:
-        return _LOADED[ref]
+        if all(name in kernels.list_backends() for name in _LOADED[ref]):
+            return _LOADED[ref]
+        unload_plugin(ref)  # one of its backends was unregistered directly: import the plugin afresh
     before = set(kernels.list_backends())
     path = Path(ref)
     try:

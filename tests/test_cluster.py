@@ -8,9 +8,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import kernels
 from harness.cli import main
 from harness.cluster import parse_scheduler
+from harness.plugins import unload_plugin
 from tests.conftest import run_cli, seed_peak
 
 pytest.importorskip("distributed", reason="the 'dask' extra is not installed")
@@ -65,7 +65,7 @@ def test_a_worker_that_dies_mid_point_is_retried_then_failed(tmp_path):
                            "--budget-s", "0.1", "--repeats", "1", "--scheduler", "local:2", "--quiet", "--no-plots",
                            "--no-report", "--results-dir", tmp_path, "--run-id", "killed", "--settle-s", "0")
     finally:
-        kernels.unregister("test-worker-killer")
+        unload_plugin(str(KILLER))
     assert proc.returncode == 0, proc.stderr
     table = pd.read_csv(tmp_path / "killed.csv")
     killed = table[table["backend"] == "test-worker-killer"]

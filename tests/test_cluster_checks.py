@@ -17,10 +17,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import kernels
 from harness.cli import main
 from harness.cluster import run_sweep_dask
 from harness.cluster_checks import ClusterOptions, NoBenchWorker, check_workers, worker_command
+from harness.plugins import unload_plugin
 from harness.results import MemoryWriter
 from harness.timing import TimingConfig
 from tests.conftest import seed_peak
@@ -115,7 +115,7 @@ def test_a_point_no_worker_can_take_becomes_a_failed_row(plain_worker):
 def killer_backend():
     """The test plugin whose backend kills its worker; unregistered afterwards."""
     yield str(DATA / "killer_plugin.py")
-    kernels.unregister("test-worker-killer")
+    unload_plugin(str(DATA / "killer_plugin.py"))
 
 
 def test_when_the_last_worker_dies_the_remaining_points_fail_and_the_sweep_ends(tmp_path, killer_backend):

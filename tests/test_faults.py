@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
 from harness.cli import main
 from harness.memory import available_bytes

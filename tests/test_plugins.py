@@ -65,6 +65,14 @@ def test_bad_plugins_are_named_errors(tmp_path, source, message, cleanup_backend
     assert len(err.strip().splitlines()) == 1 and message.split(":")[0] in err
 
 
+def test_a_plugin_whose_backend_was_unregistered_loads_again(tmp_path, cleanup_backends):
+    path = str(write(tmp_path, "twice_plugin.py", GOOD_PLUGIN.format(name="test-twice")))
+    assert load_plugin(path) == ["test-twice"]
+    assert load_plugin(path) == ["test-twice"]  # loaded once: the second call is a no-op
+    kernels.unregister("test-twice")  # behind the loader's back (a test's clean-up, a notebook)
+    assert load_plugin(path) == ["test-twice"] and "test-twice" in kernels.list_backends()
+
+
 def test_missing_plugin(capsys):
     assert main(["check", "--plugin", "no/such/plugin.py"]) == 2
     assert "no/such/plugin.py: no such file" in capsys.readouterr().err

@@ -8,7 +8,6 @@ import shutil
 from html.parser import HTMLParser
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from harness.cli import main
