@@ -77,3 +77,17 @@ def results_dir(tmp_path):
     folder.mkdir()
     seed_peak(folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory):
+    """One smoke-preset sweep for the whole session, through the CLI's main() in-process, with plots and page.
+
+    Tests read its files; none may change them (copy first). Returns (folder, completed process).
+    """
+    tmp = tmp_path_factory.mktemp("smoke")
+    seed_peak(tmp / "results")
+    proc = run_cli("sweep", "--preset", "smoke", "--budget-s", "0.1", "--settle-s", "0.2", "--results-dir",
+                   tmp / "results", "--plots-dir", tmp / "plots", "--run-id", "smoke-test")
+    assert proc.returncode == 0, proc.stderr
+    return tmp, proc

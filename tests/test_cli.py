@@ -31,17 +31,6 @@ def harness(*args, cwd=ROOT, **kw):
                           timeout=600, **kw)
 
 
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-    """The smoke preset through the CLI's main(), in-process (the subprocess route is tested by resume/--help)."""
-    tmp = tmp_path_factory.mktemp("smoke")
-    seed_peak(tmp / "results")
-    proc = run_cli("sweep", "--preset", "smoke", "--budget-s", "0.1", "--settle-s", "0.2", "--results-dir",
-                   tmp / "results", "--plots-dir", tmp / "plots", "--run-id", "smoke-test")
-    assert proc.returncode == 0, proc.stderr
-    return tmp, proc
-
-
 def test_sweep_writes_a_table_with_the_contract_columns(smoke_run):
     tmp, proc = smoke_run
     table = pd.read_csv(tmp / "results" / "smoke-test.csv")
@@ -133,7 +122,7 @@ def test_check_passes_on_smoke(tmp_path):
 def _start_sweep(tmp_path, run_id):
     args = ["--results-dir", str(tmp_path / "r"), "--plots-dir", str(tmp_path / "p")]
     seed_peak(tmp_path / "r")
-    proc = subprocess.Popen([sys.executable, "-m", "harness", "sweep", "--preset", "smoke", "--budget-s", "0.2",
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "sweep", "--preset", "smoke", "--budget-s", "0.1",
                              "--backends", "numpy,numba-cpu", "--run-id", run_id, "--quiet", "--no-plots",
                              "--no-report", "--settle-s", "0", "--no-fused", *args], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
@@ -163,7 +152,7 @@ def test_interrupted_sweep_resumes_without_losing_or_repeating_points(sig, tmp_p
         assert f"--resume {run_id}" in err and str(passes) in err
         assert (str(table) in err) == table.exists()
         assert json.loads((tmp_path / "r" / f"{run_id}.json").read_text())["status"] == "interrupted"
-    again = harness("sweep", "--resume", run_id, "--quiet", "--no-plots", "--no-report", *args)
+    again = run_cli("sweep", "--resume", run_id, "--quiet", "--no-plots", "--no-report", *args)  # in-process
     assert again.returncode == 0, again.stderr
     after = pd.read_csv(table)
     assert len(after) == 12 and not after.duplicated(["backend", "case"]).any()

@@ -39,20 +39,20 @@ def layer_file(tmp_path, text=TINY, name="layers.toml") -> str:
 def sweep(tmp_path, *extra, run_id="faults"):
     code = main(["sweep", "--plugin", PLUGIN, "--results-dir", str(tmp_path / "r"), "--plots-dir",
                  str(tmp_path / "p"), "--run-id", run_id, "--budget-s", "0.05", "--repeats", "1", "--no-plots",
-                 "--no-report", "--quiet", *extra])
+                 "--no-report", "--quiet", "--settle-s", "0", *extra])
     table = tmp_path / "r" / f"{run_id}.csv"
     return code, (pd.read_csv(table, keep_default_na=False) if table.exists() else None)
 
 
 def test_hanging_exiting_crashing_and_scribbling_kernels_each_give_a_failed_row(tmp_path, results_dir):
-    code, table = sweep(tmp_path, "--layers", layer_file(tmp_path), "--timeout-s", "4", "--backends",
+    code, table = sweep(tmp_path, "--layers", layer_file(tmp_path), "--timeout-s", "2", "--backends",
                         "test-hang,numpy,test-exit,test-segv,test-oom,test-sysexit,test-scribble")
     assert code == 0
     rows = table.set_index("backend")
     assert rows.loc["numpy", "status"] == "ok"
     reasons = {b: rows.loc[b, "reason"] for b in rows.index if b != "numpy"}
     assert set(rows.loc[list(reasons), "status"]) == {"failed"}, reasons
-    assert "timed out after 4 s" in reasons["test-hang"]
+    assert "timed out after 2 s" in reasons["test-hang"]
     assert "worker exited with code 3" in reasons["test-exit"]
     assert "SIGSEGV" in reasons["test-segv"]
     assert "signal 9 SIGKILL (out of memory?)" in reasons["test-oom"]

@@ -14,8 +14,7 @@ from harness.cli import main
 from harness.layerfile import LayerFileError, load_layers
 from harness.plugins import PluginError, load_plugin, plugin_refs
 from harness.results import COLUMNS
-from tests.conftest import seed_peak
-from tests.test_cli import harness
+from tests.conftest import run_cli, seed_peak
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_PLUGIN = ROOT / "examples" / "fft_backend.py"
@@ -161,17 +160,17 @@ def example_plugin():
 
 def test_example_plugin_and_layers_end_to_end(tmp_path, example_plugin, capsys):
     """The example plugin and layer file through sweep, check, compare and plot, like built-in rows
-    (in-process; `harness list --plugin` in a subprocess shows the CLI route)."""
+    (in-process, through the CLI's main())."""
     results, plots = tmp_path / "results", tmp_path / "plots"
     seed_peak(results)
     common = ["--plugin", example_plugin, "--layers", str(EXAMPLE_LAYERS)]
-    listed = harness("list", "--plugin", example_plugin)
+    listed = run_cli("list", "--plugin", example_plugin)
     assert listed.returncode == 0 and "fft" in listed.stdout
     assert main(["check", *common, "--backends", "numpy,fft", "--axis", "H=9", "--axis", "W=9"]) == 0
     for run_id in ("one", "two"):
         code = main(["sweep", *common, "--backends", "numpy,fft", "--axis", "H=9", "--axis", "W=9",
-                     "--budget-s", "0.1", "--repeats", "1", "--settle-s", "0", "--results-dir", str(results),
-                     "--plots-dir", str(plots), "--run-id", run_id, "--quiet"])
+                     "--budget-s", "0.05", "--repeats", "1", "--settle-s", "0", "--results-dir", str(results),
+                     "--plots-dir", str(plots), "--run-id", run_id, "--quiet", "--no-plots", "--no-report"])
         assert code == 0, capsys.readouterr().err
     table = pd.read_csv(results / "one.csv")
     assert list(table.columns[: len(COLUMNS)]) == COLUMNS
@@ -182,10 +181,10 @@ def test_example_plugin_and_layers_end_to_end(tmp_path, example_plugin, capsys):
     assert filled(fft) == filled(numpy_rows)  # the same columns are filled as for a built-in backend
     reduction = pd.read_csv(results / "one.reduction.csv")
     assert set(reduction["backend"]) == {"numpy", "fft"} and len(reduction) == 6
-    assert {p.name for p in (plots / "one").iterdir()} >= {"gflops.png", "speedup.png", "reduction.png"}
     meta = json.loads((results / "one.json").read_text())
     assert meta["settings"]["plugins"] == [str(EXAMPLE_PLUGIN)]
     capsys.readouterr()
     assert main(["compare", "one", "two", "--results-dir", str(results)]) in (0, 1, 3)
     assert "fft" in capsys.readouterr().out
-    assert main(["plot", str(results / "one.csv"), "--plots-dir", str(tmp_path / "again")]) == 0
+    assert main(["plot", str(results / "one.csv"), "--plots-dir", str(plots)]) == 0  # drawn from the table on disk
+    assert {p.name for p in (plots / "one").iterdir()} >= {"gflops.png", "speedup.png", "reduction.png"}

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from tests.conftest import seed_peak
 from harness.outputs import view_of_run
 from harness.render.html import write_index, write_run_report
 from harness.results import ALL_COLUMNS, ResultsWriter, RunFiles
@@ -103,24 +102,17 @@ def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
 
-def test_smoke_page_in_a_real_browser(tmp_path):
-    """Headless Chromium opens a real smoke run's page copied alone to another folder: every image decodes
+def test_smoke_page_in_a_real_browser(smoke_run, tmp_path):
+    """Headless Chromium opens the session's smoke run page copied alone to another folder: every image decodes
     (they are embedded), the table and the verdict are there."""
     chromium = _chromium()
     if chromium is None:
         pytest.skip("no Chromium on this machine (CI installs Debian's chromium)")
     playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    from tests.test_cli import harness
-
-    seed_peak(tmp_path / "results")
-    proc = harness("sweep", "--preset", "smoke", "--backends", "numpy,numba-cpu", "--budget-s", "0.1", "--repeats", "1",
-                   "--run-id", "page",
-                   "--results-dir", str(tmp_path / "results"), "--plots-dir", str(tmp_path / "plots"), "--quiet",
-                   "--settle-s", "0")
-    assert proc.returncode == 0, proc.stderr
+    run_dir, _ = smoke_run
     page_path = tmp_path / "alone" / "index.html"  # the page mailed on its own: no PNGs beside it
     page_path.parent.mkdir()
-    shutil.copy(tmp_path / "plots" / "page" / "index.html", page_path)
+    shutil.copy(run_dir / "plots" / "smoke-test" / "index.html", page_path)
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, args=[
             "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",

@@ -46,7 +46,7 @@ def sweep_args(tmp_path, *extra, run_id="r1"):
     layers.write_text(TINY)
     return ["sweep", "--layers", str(layers), "--backends", BACKENDS, "--budget-s", "0.02", "--in-process",
             "--results-dir", str(tmp_path / "r"), "--plots-dir", str(tmp_path / "p"), "--run-id", run_id,
-            "--no-plots", "--no-report", "--quiet", *extra]
+            "--no-plots", "--no-report", "--quiet", "--settle-s", "0", *extra]
 
 
 @pytest.mark.parametrize("run_id", ["peak", "index", "x.samples", "x.reduction", "a.b", "x\n", "_x", "", "a/b",
