@@ -24,10 +24,11 @@ import math
 import re
 from pathlib import Path
 
+from .layers import SHAPE_FIELDS
 from .results import COLUMNS, SAMPLE_COLUMNS
 
 #: Shape columns copied from a benchmark's ``extra_info`` when it records them.
-SHAPE_COLUMNS = ["N", "C", "H", "W", "F", "k", "stride", "padding", "Ho", "Wo", "flops", "bytes", "threads"]
+SHAPE_COLUMNS = [*SHAPE_FIELDS, "Ho", "Wo", "flops", "bytes", "threads"]
 NO_DATA = "saved without --benchmark-save-data: compare needs per-round times; re-run with --benchmark-save-data"
 
 

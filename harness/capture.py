@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .benchdnn import Descriptor
-from .layers import Layer
+from .layers import SHAPE_FIELDS, Layer
 
 
 class CaptureError(ValueError):
@@ -262,7 +262,7 @@ def write_layer_file(captured: list[Captured], path: str | Path, source: str | N
         lines.append(f"# benchdnn: {c.desc}" + (f"; also {_comment(', '.join(more[:4]))}" if more else "")
                      + (f" and {len(more) - 4} more" if len(more) > 4 else ""))
         lines += ["[[layer]]", f"label = {_toml_string(layer.label)}"]
-        lines += [f"{f} = {getattr(layer, f)}" for f in ("N", "C", "H", "W", "F", "k", "stride", "padding", "count")]
+        lines += [f"{f} = {getattr(layer, f)}" for f in (*SHAPE_FIELDS, "count")]
         lines.append("")
     path = Path(path)
     path.write_text("\n".join(lines))

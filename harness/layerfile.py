@@ -28,13 +28,13 @@ except ModuleNotFoundError:  # Python 3.10
 from kernels import SUPPORTED_DTYPES, ConvSpec, resolve_padding
 
 from .benchdnn import load_descriptor_file
-from .layers import Layer
+from .layers import INT_SHAPE_FIELDS, Layer
 from .presets import Preset
 
 REQUIRED = ("label", "C", "H", "W", "F", "k")
 OPTIONAL = {"N": 1, "stride": 1, "padding": 0, "dtype": None, "reduce_of": None, "direct_of": None,
             "count": 1}
-INT_FIELDS = ("N", "C", "H", "W", "F", "k", "stride", "count")
+INT_FIELDS = (*INT_SHAPE_FIELDS, "count")
 
 
 class LayerFileError(ValueError):

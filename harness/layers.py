@@ -17,8 +17,10 @@ from kernels import ConvSpec
 SHAPE_FIELDS = tuple(f.name for f in dataclasses.fields(ConvSpec) if f.name != "dtype")
 #: Axes a sweep can vary, in table order.
 AXES = SHAPE_FIELDS + ("dtype", "threads")
+#: The shape fields that are counts (padding may also be "same").
+INT_SHAPE_FIELDS = tuple(f for f in SHAPE_FIELDS if f != "padding")
 #: Columns of a run table that identify a point (padding is derived from the case, so not part of it).
-POINT_KEY = ("backend", "case", "N", "C", "H", "W", "F", "k", "stride", "dtype", "threads")
+POINT_KEY = ("backend", "case", *INT_SHAPE_FIELDS, "dtype", "threads")
 #: A layer's part in a reduction study: none, the unreduced kxk, the 1x1 in front, the kxk after it.
 ROLES = (None, "direct", "reduce", "conv")
 

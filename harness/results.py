@@ -14,12 +14,11 @@ import re
 from pathlib import Path
 
 from .durable import append_line, atomic_write_text
-from .layers import POINT_KEY
+from .layers import INT_SHAPE_FIELDS, POINT_KEY, SHAPE_FIELDS
 
-#: The contract: these names, in this order, start every run table.
+#: The contract: these names, in this order, start every run table (the shape fields are N C H W F k stride padding).
 COLUMNS = [
-    "run_id", "backend", "device", "case", "N", "C", "H", "W", "F", "k", "stride", "padding", "dtype",
-    "Ho", "Wo", "flops", "bytes", "threads", "status", "reason", "first_call_s", "time_s", "time_min_s",
+    "run_id", "backend", "device", "case", *SHAPE_FIELDS, "dtype", "Ho", "Wo", "flops", "bytes", "threads", "status", "reason", "first_call_s", "time_s", "time_min_s",
     "time_iqr_s", "rounds", "calls_per_round", "gflops", "gbytes_per_s", "max_abs_err",
 ]
 #: Extra columns after the contract ones ("point": the point's position in the sweep's case x backend order).
@@ -30,7 +29,7 @@ ALL_COLUMNS = COLUMNS + EXTRA_COLUMNS
 SAMPLE_COLUMNS = ["run_id", "backend", "case", "round", "time_s"]
 STATUSES = ("ok", "skipped", "unavailable", "failed", "wrong")
 #: Contract columns that hold numbers (a table where they do not is damaged).
-NUMERIC_COLUMNS = ["N", "C", "H", "W", "F", "k", "stride", "Ho", "Wo", "flops", "bytes", "threads", "first_call_s",
+NUMERIC_COLUMNS = [*INT_SHAPE_FIELDS, "Ho", "Wo", "flops", "bytes", "threads", "first_call_s",
                    "time_s", "time_min_s", "time_iqr_s", "rounds", "calls_per_round", "gflops", "gbytes_per_s",
                    "max_abs_err"]
 #: Columns that identify a point within a run (with the backend).

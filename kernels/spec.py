@@ -6,7 +6,7 @@ re-validates its arguments on its own.
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -34,7 +34,7 @@ class ConvSpec:
     dtype: str = "float32"
 
     def __post_init__(self) -> None:
-        for name in ("N", "C", "H", "W", "F", "k", "stride", "padding"):
+        for name in (f.name for f in fields(self) if f.name != "dtype"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Integral):
                 raise TypeError(f"ConvSpec.{name} must be an int, got {value!r}")

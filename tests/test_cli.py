@@ -31,6 +31,16 @@ def harness(*args, cwd=ROOT, **kw):
                           timeout=600, **kw)
 
 
+CONTRACT = ("run_id, backend, device, case, N, C, H, W, F, k, stride, padding, dtype, Ho, Wo, flops, bytes, threads, "
+            "status, reason, first_call_s, time_s, time_min_s, time_iqr_s, rounds, calls_per_round, gflops, "
+            "gbytes_per_s, max_abs_err")  # DESIGN.md, "Table columns, exactly"
+
+
+def test_the_column_contract_is_written_out_not_just_derived():
+    """COLUMNS is built from the shape fields of ConvSpec: reordering those must not move the contract."""
+    assert COLUMNS == CONTRACT.split(", ")
+
+
 def test_sweep_writes_a_table_with_the_contract_columns(smoke_run):
     tmp, proc = smoke_run
     table = pd.read_csv(tmp / "results" / "smoke-test.csv")
