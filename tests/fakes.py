@@ -1,10 +1,12 @@
-"""Test doubles: a fake clock, a kernel that advances it, and misbehaving backends."""
+"""Test doubles: a fake clock, a kernel that advances it, misbehaving backends, and synthetic run tables."""
 from __future__ import annotations
 
 import itertools
 
 import numpy as np
+import pandas as pd
 
+from harness.results import ALL_COLUMNS
 from kernels import Backend, Prepared
 
 
@@ -100,3 +102,41 @@ class AbsentBackend(Backend):
 
     def prepare(self, x, w, spec):  # pragma: no cover - never called
         raise AssertionError("prepare of an unavailable backend")
+
+
+#: A stored peak and run metadata for synthetic run tables.
+FAKE_PEAK = {"gemm_gflops": {"float32": 50.0}, "copy_gbytes_per_s": 10.0, "threads": 2}
+FAKE_META = {"preset": "tiny $x$", "host": "h1", "cpu_model": "Test CPU", "peak": FAKE_PEAK}
+
+
+def fake_row(backend, case, flops, gflops, status="ok", **extra):
+    """A run-table row with every column; ``gflops=None`` for a row that was not timed."""
+    row = {c: None for c in ALL_COLUMNS}
+    row.update(run_id="t", backend=backend, device="cpu", case=case, layer=case, N=1, C=8, H=8, W=8, F=8, k=3,
+               stride=1, padding=0, dtype="float32", threads=1, status=status, reason="", flops=flops,
+               bytes=flops // 4, gflops=gflops, time_s=flops / gflops / 1e9 if gflops else None, rel_ci=0.02,
+               flags="", trusted=status == "ok")
+    row.update(extra)
+    return row
+
+
+def fake_table(rows) -> pd.DataFrame:
+    """A run table of ``rows`` with every column, in table order."""
+    return pd.DataFrame(rows, columns=ALL_COLUMNS)
+
+
+def fake_run_table() -> pd.DataFrame:
+    """Two backends on a 1x1, a 3x3 (failed on naive), a 3a 5x5 branch (direct, reduce, conv), and the 1x1
+    again at 2 threads: enough for every figure kind."""
+    rows = []
+    for backend, speed in (("numpy", 1.0), ("naive", 2.0)):
+        rows += [
+            fake_row(backend, "1x1", 1_000_000, 3.0 * speed, k=1),
+            fake_row(backend, "5x5 reduce", 400_000, 1.0 * speed, k=1, branch="3a 5x5", role="reduce"),
+            fake_row(backend, "5x5", 600_000, 2.0 * speed, k=5, branch="3a 5x5", role="conv"),
+            fake_row(backend, "5x5 direct", 10_000_000, 4.0 * speed, k=5, branch="3a 5x5", role="direct"),
+            fake_row(backend, "1x1 @2", 1_000_000, 5.0 * speed, k=1, layer="1x1", threads=2),
+        ]
+    rows.insert(1, fake_row("numpy", "3x3", 4_000_000, 3.5, flags="noisy", trusted=False))
+    rows.insert(7, fake_row("naive", "3x3", 4_000_000, None, status="failed", reason="boom [red]x[/red]"))
+    return fake_table(rows)

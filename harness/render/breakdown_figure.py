@@ -32,7 +32,11 @@ def plot_breakdown(reduction, meta: dict, path):
     colors = backend_colors(backends)
     ncols = min(4, len(groups))
     nrows = math.ceil(len(groups) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.4 * nrows + 0.8), squeeze=False)
+    width_in = max(4.2 * ncols, 7.5)  # one panel still leaves room for the title and legend
+    legend_cols = 4 if width_in >= 12 else 2
+    legend_in = 0.45 if legend_cols == 4 else 0.7  # the legend's band at the bottom
+    height_in = 3.4 * nrows + 0.35 + legend_in
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width_in, height_in), squeeze=False)
     for ax, key in zip(axes.flat, groups):
         part = reduction[np.logical_and.reduce([reduction[c] == v for c, v in zip(["branch"] + varying, key)])]
         rows = sorted(part.to_dict("records"), key=lambda r: backends.index(r["backend"]))
@@ -56,8 +60,9 @@ def plot_breakdown(reduction, meta: dict, path):
                alpha=0.6), plt.Rectangle((0, 0), 1, 1, color="grey"),
                plt.Rectangle((0, 0), 1, 1, facecolor="white", edgecolor="grey", hatch="///")]
     fig.legend(handles, ["direct kxk", "1x1 reduce", "kxk after the reduce (stacked)",
-                         "ideal: the pair at the direct layer's GFLOP/s"], loc="lower center", ncol=4, fontsize=8)
+                         "ideal: the pair at the direct layer's GFLOP/s"], loc="lower center", ncol=legend_cols,
+               fontsize=8)
     fig.suptitle(title("Where the FLOP saving goes: direct | reduce + conv | ideal (labels: time saving)", meta),
                  fontsize=10)
-    fig.tight_layout(rect=(0, 0.09, 1, 0.95))
+    fig.set_layout_engine("tight", rect=(0, legend_in / height_in, 1, 0.95))  # kept by save_figure
     return save_figure(fig, path)

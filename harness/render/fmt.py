@@ -19,9 +19,9 @@ def fmt_seconds(value) -> str:
     """A duration in the unit that reads best: "1.23 ms" below a second, "4.5 s" above; "" when missing."""
     if is_missing(value):
         return ""
-    if value < 1e-3:
+    if float(f"{value:.3g}") < 1e-3:  # by the value as printed: 999.7e-6 s reads "1 ms", not "1e+03 us"
         return f"{value * 1e6:.3g} us"
-    return f"{value * 1e3:.3g} ms" if value < 1 else f"{value:.3g} s"
+    return f"{value * 1e3:.3g} ms" if float(f"{value:.3g}") < 1 else f"{value:.3g} s"
 
 
 def machine_name(meta: dict) -> str:

@@ -44,8 +44,9 @@ def ok_rows(table):
 
 def save_figure(fig, path: Path | None):
     """Lay out ``fig``; write it to ``path`` and close it, returning ``path`` - or, with no path (a notebook
-    asked for the figure), return the open Figure itself."""
-    fig.tight_layout()
+    asked for the figure), return the open Figure itself. A figure that set its own layout engine keeps it."""
+    if fig.get_layout_engine() is None:
+        fig.tight_layout()
     if path is None:
         return fig
     fig.savefig(path, dpi=110)
