@@ -82,6 +82,15 @@ def peak_path(results_dir: str | Path) -> Path:
     return Path(results_dir) / "peak.json"
 
 
+def check_peak_file(results_dir: str | Path) -> Path:
+    """``RESULTS_DIR/peak.json``, if it can be stored there; ValueError naming the problem (say, a folder by that
+    name) so that a command can refuse before it spends seconds measuring."""
+    path = peak_path(results_dir)
+    if path.exists() and not path.is_file():
+        raise ValueError(f"{path} exists and is not a file: move it away to store this machine's peak there")
+    return path
+
+
 def load_peak(results_dir: str | Path, threads: int | None = None) -> dict | None:
     """The stored peak of this CPU model at ``threads`` (default: all) threads, or None."""
     from .threads import max_threads
@@ -99,7 +108,7 @@ def load_peak(results_dir: str | Path, threads: int | None = None) -> dict | Non
 
 def save_peak(results_dir: str | Path, peak: dict) -> Path:
     """Store ``peak`` under its CPU model and thread count in ``RESULTS_DIR/peak.json`` (atomically)."""
-    path = peak_path(results_dir)
+    path = check_peak_file(results_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         stored = json.loads(path.read_text()) if path.is_file() else {}

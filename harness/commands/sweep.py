@@ -9,6 +9,7 @@ from pathlib import Path
 import kernels
 
 from ..errors import EXIT_INTERRUPTED, UsageError
+from ..peak import check_peak_file
 from ..results import RunFiles, read_metadata
 from ..settings import SweepSettings, resolve_cases
 from .common import check_baseline, writable_dir
@@ -105,6 +106,10 @@ def run(args) -> int:
                          f"{', '.join(resume_conflicts(args.argv))} (or start a new run)")
     writable_dir(args.results_dir, "--results-dir", create=False)
     writable_dir(args.plots_dir, "--plots-dir", create=False)
+    try:
+        check_peak_file(args.results_dir)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     if args.resume is not None:
         settings, meta = resume_settings(files)
     else:
