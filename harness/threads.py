@@ -38,10 +38,10 @@ def thread_limits(threads: int):
     old_numba = numba.get_num_threads()
     torch = sys.modules.get("torch")
     old_torch = torch.get_num_threads() if torch is not None else None
-    numba.set_num_threads(threads)
-    if torch is not None:
-        torch.set_num_threads(threads)
-    try:
+    try:  # whatever was set is restored, even if a later limit fails
+        numba.set_num_threads(threads)
+        if torch is not None:
+            torch.set_num_threads(threads)
         with threadpool_limits(limits=threads):
             yield
     finally:
