@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import re
+import sys
 from pathlib import Path
 
 from .errors import EXIT_INTERRUPTED
@@ -98,7 +99,8 @@ class Run:
 
 
 def sweep(preset: str = DEFAULT_PRESET, *, backends=None, layers=None, axes=None, budget_s=None, run_id=None,
-          results_dir="results", plots_dir="plots", plots=True, report=True, quiet=True, **options) -> Run:
+          results_dir="results", plots_dir="plots", plots=True, report=True, quiet=True, resume=None,
+          **options) -> Run:
     """Measure like ``python -m harness sweep`` and return the :class:`Run`.
 
     Args:
@@ -108,29 +110,43 @@ def sweep(preset: str = DEFAULT_PRESET, *, backends=None, layers=None, axes=None
         axes: ``{"N": [1, 8], "dtype": ["float32"]}`` overrides, as ``--axis``.
         budget_s / run_id / results_dir / plots_dir: as the CLI options of the same names.
         plots / report: draw the figures / write the page. quiet: no progress bar and no summary.
+        resume: the id of an interrupted run to finish with its own settings (``--resume``).
         options: any other sweep option by its CLI name with ``_`` (``repeats=1``, ``settle_s=0.5``,
-            ``target_rel_ci=0.05``, ``threads=2``, ``cold=True``, ``fresh_peak=True``...).
+            ``target_rel_ci=0.05``, ``threads=2``, ``cold=True``, ``fresh_peak=True``,
+            ``plugin=["a.py", "b.py"]``...).
+
+    In a script, call it under ``if __name__ == "__main__":``: worker processes import the script again.
 
     Raises:
         ValueError: a bad request (the same one-line message the CLI prints).
-        KeyboardInterrupt: when interrupted; what was measured is on disk (``--resume``).
+        RuntimeError: called while a worker process imports the script (no ``__main__`` guard).
+        KeyboardInterrupt: when interrupted; what was measured is on disk (``resume=RUN_ID``).
     """
     from .cli import main
 
+    if "__mp_main__" in sys.modules and sys.modules.get("__main__") is not sys.modules["__mp_main__"]:
+        raise RuntimeError("harness.sweep() was called while a worker process imported the main script: call it "
+                           "under `if __name__ == \"__main__\":`")
     argv = ["sweep", "--results-dir", str(results_dir), "--plots-dir", str(plots_dir)]
-    argv += ["--layers", str(layers)] if layers else ["--preset", preset]
-    if backends:
-        argv += ["--backends", ",".join([backends] if isinstance(backends, str) else backends)]
-    for name, values in (axes or {}).items():
-        values = values if isinstance(values, (list, tuple)) else [values]
-        argv += ["--axis", f"{name}={','.join(map(str, values))}"]
+    if resume is not None:
+        run_id = str(resume)
+        argv += ["--resume", run_id]
+    elif layers:
+        argv += ["--layers", str(layers)]
+    else:
+        argv += ["--preset", preset]
+    if backends is not None:
+        names = [backends] if isinstance(backends, str) else list(backends)
+        if not names:
+            raise ValueError("backends is empty: name at least one backend, or leave it out for the default ones")
+        argv += ["--backends", ",".join(names)]
+    argv += axis_options(axes)
     if budget_s is not None:
         argv += ["--budget-s", str(budget_s)]
-    if run_id is None:
-        import datetime as dt
-
-        run_id = f"{Path(str(layers)).stem if layers else preset}-{dt.datetime.now():%Y%m%d-%H%M%S}"
-    argv += ["--run-id", check_run_id(run_id)]
+    if resume is None:
+        run_id = check_run_id(run_id) if run_id is not None else fresh_run_id(
+            Path(str(layers)).stem if layers else preset, results_dir)
+        argv += ["--run-id", run_id]
     argv += [] if plots else ["--no-plots"]
     argv += [] if report else ["--no-report"]
     argv += ["--quiet"] if quiet else []
@@ -138,7 +154,10 @@ def sweep(preset: str = DEFAULT_PRESET, *, backends=None, layers=None, axes=None
         flag = "--" + name.replace("_", "-")
         if value is True:
             argv.append(flag)
-        elif value not in (False, None):
+        elif isinstance(value, (list, tuple)):  # a repeatable option (plugin=[...])
+            for item in value:
+                argv += [flag, str(item)]
+        elif value is not None and value is not False:  # 0 is a value (settle_s=0), to be checked like any
             argv += [flag, str(value)]
     errors = io.StringIO()
     with contextlib.redirect_stderr(errors):
@@ -148,7 +167,34 @@ def sweep(preset: str = DEFAULT_PRESET, *, backends=None, layers=None, axes=None
     if code != 0:
         message = re.sub(r"^harness( \w+)?: error: ", "", errors.getvalue().strip())
         raise ValueError(message or f"sweep exited with code {code}")
+    sys.stderr.write(errors.getvalue())  # warnings of a sweep that ran (a partial cluster, a repaired file)
     return Run(RunFiles(results_dir, run_id, plots_dir))
+
+
+def axis_options(axes) -> list[str]:
+    """``--axis NAME=V1,V2`` options for ``{name: value or iterable of values}``; TypeError for anything else."""
+    if axes is None:
+        return []
+    if not isinstance(axes, dict):
+        raise TypeError(f"axes must be a dict of axis name -> values, got {type(axes).__name__}")
+    argv = []
+    for name, values in axes.items():
+        if isinstance(values, (str, bytes, int, float)) or not hasattr(values, "__iter__"):
+            values = [values]
+        argv += ["--axis", f"{name}={','.join(str(v.item() if hasattr(v, 'item') else v) for v in values)}"]
+    return argv
+
+
+def fresh_run_id(stem: str, results_dir) -> str:
+    """``STEM-YYYYmmdd-HHMMSS``, with ``-2``, ``-3``... when a run of that name is already in ``results_dir``."""
+    import datetime as dt
+
+    base = check_run_id(f"{stem}-{dt.datetime.now():%Y%m%d-%H%M%S}")
+    run_id, n = base, 1
+    while RunFiles(results_dir, run_id).table.exists() or RunFiles(results_dir, run_id).metadata.exists():
+        n += 1
+        run_id = f"{base}-{n}"
+    return run_id
 
 
 def load(run_id_or_path, results_dir="results", plots_dir="plots") -> Run:

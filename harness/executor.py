@@ -102,7 +102,12 @@ class _Worker:
             kind, payload = self.conn.recv()
         except (EOFError, OSError):
             self.process.join(5.0)
-            return f"worker for {self.backend} died while starting: {exit_reason(self.process.exitcode)}"
+            code = self.process.exitcode
+            if code is not None and code >= 0:  # an exception on import: its traceback went to stderr
+                return (f"worker for {self.backend} died while starting (exit code {code}; its traceback is on "
+                        "stderr); a script that calls harness.sweep() must call it under "
+                        "`if __name__ == \"__main__\":` - worker processes import the script again")
+            return f"worker for {self.backend} died while starting: {exit_reason(code)}"
         if kind == "error":
             self.problem = payload
             return payload

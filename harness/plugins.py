@@ -15,7 +15,8 @@ from pathlib import Path
 import kernels
 
 ENTRY_POINT_GROUP = "convbench.backends"
-_LOADED: dict[str, list[str]] = {}
+_LOADED: dict[str, list[str]] = {}  # plugin key (a file's resolved path, or a module name) -> backend names
+_ENTRY_POINTS: set[str] = set()  # keys loaded by load_entry_points (every worker loads those itself)
 
 
 class PluginError(Exception):
@@ -37,11 +38,26 @@ def _import_file(path: Path):
     return module
 
 
-def load_plugin(ref: str) -> list[str]:
+def plugin_key(ref: str | Path) -> str:
+    """One name per plugin: a file's resolved path (``./a.py`` and ``a.py`` are one plugin), else the module."""
+    path = Path(ref)
+    return str(path.resolve()) if path.suffix == ".py" or path.exists() else str(ref)
+
+
+def loaded_plugins() -> list[str]:
+    """The plugins (files and modules, not entry points) loaded in this process whose backends are all still
+    registered, in load order."""
+    registered = set(kernels.list_backends())
+    return [key for key, names in _LOADED.items()
+            if key not in _ENTRY_POINTS and names and all(name in registered for name in names)]
+
+
+def load_plugin(ref: str | Path) -> list[str]:
     """Import plugin ``ref`` (a .py path or a module name) and return the backend names it registered."""
-    if ref in _LOADED:
-        if all(name in kernels.list_backends() for name in _LOADED[ref]):
-            return _LOADED[ref]
+    key, ref = plugin_key(ref), str(ref)
+    if key in _LOADED:
+        if all(name in kernels.list_backends() for name in _LOADED[key]):
+            return _LOADED[key]
         unload_plugin(ref)  # one of its backends was unregistered directly: import the plugin afresh
     before = set(kernels.list_backends())
     path = Path(ref)
@@ -68,14 +84,14 @@ def load_plugin(ref: str) -> list[str]:
     if not added:
         raise PluginError(f"plugin {ref} registered no backend: decorate a kernels.Backend subclass "
                           "with @kernels.register")
-    _LOADED[ref] = added
+    _LOADED[key] = added
     return added
 
 
-def unload_plugin(ref: str) -> list[str]:
+def unload_plugin(ref: str | Path) -> list[str]:
     """Forget plugin ``ref``: unregister the backends it added, so it can be loaded again (after an edit,
     in a notebook) or a test can leave the registry as it found it. Returns the names removed."""
-    names = _LOADED.pop(ref, [])
+    names = _LOADED.pop(plugin_key(ref), [])
     for name in names:
         kernels.unregister(name)
     return names
@@ -99,6 +115,7 @@ def load_entry_points() -> list[str]:
                               f"{type(exc).__name__}: {exc}") from None
         new = [name for name in kernels.list_backends() if name not in before]
         _LOADED[ep.value] = new
+        _ENTRY_POINTS.add(ep.value)
         added += new
     return added
 
@@ -112,3 +129,12 @@ def plugin_refs(argv: list[str]) -> list[str]:
         elif arg.startswith("--plugin="):
             refs.append(arg.split("=", 1)[1])
     return refs
+
+
+def unimportable_backends(names) -> list[str]:
+    """The backends among ``names`` defined in an interactive ``__main__`` (a notebook cell, the REPL): worker
+    processes start fresh and cannot import them. A script's ``__main__`` is imported again, so it is fine."""
+    main = sys.modules.get("__main__")
+    if getattr(main, "__file__", None):
+        return []
+    return [name for name in names if type(kernels.get_backend(name)).__module__ == "__main__"]

@@ -28,6 +28,15 @@ ALPHA = 0.01
 MIN_DELTA_S = 10e-6
 
 
+def session_plugins(given: list[str]) -> list[str]:
+    """``given`` plus the plugins already loaded in this process (a notebook's ``load_plugin``), so that
+    worker processes, which start fresh, know every backend this process knows."""
+    from .plugins import loaded_plugins, plugin_key
+
+    keys = {plugin_key(ref) for ref in given}
+    return given + [key for key in loaded_plugins() if key not in keys]
+
+
 @dataclass
 class SweepSettings:
     """Everything that decides what a sweep measures and how; JSON-able via :meth:`to_dict`."""
@@ -63,7 +72,7 @@ class SweepSettings:
         """Settings from parsed CLI arguments (options a command lacks keep their defaults)."""
         values = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)
                   if getattr(args, f.name, None) is not None}
-        values["plugins"] = list(getattr(args, "plugin", None) or [])
+        values["plugins"] = session_plugins(list(getattr(args, "plugin", None) or []))
         values["fused"] = not getattr(args, "no_fused", False)
         values["axes"] = [[name, list(vals)] for name, vals in getattr(args, "axis", None) or []]
         values.setdefault("budget_s", budget_s)

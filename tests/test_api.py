@@ -74,3 +74,81 @@ def test_bad_requests_are_value_errors(tmp_path):
         harness.sweep("smoke", run_id="../x", results_dir=tmp_path)
     with pytest.raises(ValueError, match="no such run"):
         harness.load("never", results_dir=tmp_path)
+
+
+QUICK = dict(backends=["numpy"], budget_s=0.02, repeats=1, settle_s=0, plots=False, report=False)
+
+
+def test_zero_is_a_value_and_an_empty_backend_list_is_refused(results_dir):
+    run = harness.sweep("smoke", results_dir=results_dir, run_id="zero", **QUICK)
+    assert run.metadata["settings"]["settle_s"] == 0  # not dropped for looking like False
+    with pytest.raises(ValueError, match="--repeats: must be >= 1, got 0"):
+        harness.sweep("smoke", results_dir=results_dir, **{**QUICK, "repeats": 0})
+    with pytest.raises(ValueError, match="backends is empty"):
+        harness.sweep("smoke", results_dir=results_dir, **{**QUICK, "backends": []})
+    again = harness.sweep(resume="zero", results_dir=results_dir, plots=False, report=False)  # nothing left to do
+    pd.testing.assert_frame_equal(again.table, run.table)
+
+
+def test_axes_take_any_iterable_and_run_ids_never_collide(tmp_path):
+    import numpy as np
+
+    from harness.api import axis_options, fresh_run_id
+
+    assert axis_options({"N": range(1, 3), "k": np.array([1, 3]), "dtype": "float32"}) == [
+        "--axis", "N=1,2", "--axis", "k=1,3", "--axis", "dtype=float32"]
+    with pytest.raises(TypeError, match="axes must be a dict"):
+        axis_options([("N", [1])])
+    first = fresh_run_id("smoke", tmp_path)
+    (tmp_path / f"{first}.csv").write_text("run_id\n")
+    second = fresh_run_id("smoke", tmp_path)
+    assert second != first and (second == f"{first}-2" or second > first)
+
+
+def test_plugins_loaded_in_the_session_reach_the_workers(results_dir, monkeypatch):
+    from harness.plugins import load_plugin, unload_plugin
+    from tests.test_plugins import EXAMPLE_PLUGIN
+
+    monkeypatch.chdir(EXAMPLE_PLUGIN.parent.parent)
+    relative = EXAMPLE_PLUGIN.relative_to(EXAMPLE_PLUGIN.parent.parent)  # examples/fft_backend.py
+    try:
+        assert load_plugin(relative) == ["fft"]
+        assert load_plugin(EXAMPLE_PLUGIN) == ["fft"]  # one plugin, however its path is spelled
+        run = harness.sweep("smoke", results_dir=results_dir, run_id="fft", **{**QUICK, "backends": ["fft"]})
+    finally:
+        unload_plugin(EXAMPLE_PLUGIN)
+    assert set(run.table["status"]) == {"ok"}, run.table["reason"].tolist()
+    assert run.metadata["settings"]["plugins"] == [str(EXAMPLE_PLUGIN.resolve())]
+
+
+def test_a_backend_defined_in_a_notebook_is_named_unless_measured_in_process(results_dir, monkeypatch):
+    import sys
+    import types
+
+    import kernels
+
+    notebook = types.ModuleType("__main__")  # no __file__; multiprocessing aliases it as __mp_main__
+    monkeypatch.setitem(sys.modules, "__main__", notebook)
+    monkeypatch.setitem(sys.modules, "__mp_main__", notebook)
+    twice = type("Twice", (kernels.Backend,), dict(name="test-notebook", __module__="__main__",
+                                                   prepare=lambda self, x, w, spec:
+                                                   kernels.get_backend("numpy").prepare(x, w, spec)))
+    kernels.register(twice)
+    try:
+        with pytest.raises(ValueError, match="test-notebook were defined in this notebook or REPL"):
+            harness.sweep("smoke", results_dir=results_dir, **{**QUICK, "backends": ["test-notebook"]})
+        run = harness.sweep("smoke", results_dir=results_dir, in_process=True,
+                            **{**QUICK, "backends": ["test-notebook"]})
+        assert set(run.table["status"]) == {"ok"}
+    finally:
+        kernels.unregister("test-notebook")
+
+
+def test_a_sweep_while_a_worker_imports_the_script_says_to_guard_it(monkeypatch, tmp_path):
+    import sys
+    import types
+
+    monkeypatch.setitem(sys.modules, "__mp_main__", types.ModuleType("__mp_main__"))
+    with pytest.raises(RuntimeError, match='if __name__ == "__main__"'):
+        harness.sweep("smoke", results_dir=tmp_path, **QUICK)
+    assert not list(tmp_path.iterdir())

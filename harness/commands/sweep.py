@@ -10,6 +10,7 @@ import kernels
 
 from ..errors import EXIT_INTERRUPTED, UsageError
 from ..peak import check_peak_file
+from ..plugins import unimportable_backends
 from ..results import RunFiles, read_metadata
 from ..settings import SweepSettings, resolve_cases
 from .common import check_baseline, writable_dir
@@ -115,6 +116,11 @@ def run(args) -> int:
     else:
         settings, meta = SweepSettings.from_args(args), None
     check_baseline(settings.baseline)
+    interactive = [] if settings.in_process else unimportable_backends(settings.backends)
+    if interactive:
+        raise UsageError(f"backend(s) {', '.join(interactive)} were defined in this notebook or REPL, which worker "
+                         "processes cannot import: save the class to a .py file and pass it as a plugin "
+                         "(plugin=PATH / --plugin PATH), or measure in this process (in_process=True / --in-process)")
     preset, cases = cases_or_usage_error(settings)
     check_scheduler(settings.scheduler, args)
     writable_dir(args.results_dir, "--results-dir")  # the lock file goes there
