@@ -7,6 +7,7 @@ torch, so ``--help`` answers at once; ``main()`` dispatches to
 from __future__ import annotations
 
 import sys
+import warnings
 
 import kernels
 
@@ -201,13 +202,28 @@ def main(argv: list[str] | None = None) -> int:
     from . import commands
 
     try:
-        return commands.run(args)
+        with warnings.catch_warnings():  # library warnings (a torn table line...) as the CLI's one-line warnings
+            warnings.showwarning = one_line_warnings()
+            return commands.run(args)
     except UsageError as exc:
         sys.stderr.write(f"harness: error: {' '.join(str(exc).split())}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
         sys.stderr.write("harness: interrupted\n")
         return EXIT_INTERRUPTED
+
+
+def one_line_warnings():
+    """A ``warnings.showwarning`` for one command: ``harness: warning: MESSAGE`` on stderr, each message once."""
+    seen = set()
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        text = " ".join(str(message).split())
+        if text not in seen:
+            seen.add(text)
+            sys.stderr.write(f"harness: warning: {text}\n")
+
+    return show
 
 
 def main_exit() -> None:

@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import re
+import warnings
 from pathlib import Path
 
 from .durable import append_line, atomic_write_text
@@ -142,7 +143,12 @@ def read_table(path: str | Path):
     if not path.is_file():
         raise ValueError(f"no such results table: {path}")
     try:
-        df = pd.read_csv(path, keep_default_na=True)
+        data = path.read_bytes()
+        if data and not data.endswith(b"\n"):  # a row cut short by a kill: not a measurement
+            data = data[: data.rfind(b"\n") + 1]
+            warnings.warn(f"{path}: its last line is incomplete (a sweep killed while writing?) and was left out; "
+                          "--resume measures that point again", stacklevel=2)
+        df = pd.read_csv(io.BytesIO(data), keep_default_na=True)
     except Exception as exc:
         raise ValueError(f"cannot read results table {path}: {exc}") from None
     missing = [c for c in COLUMNS if c not in df.columns]
@@ -152,6 +158,10 @@ def read_table(path: str | Path):
            and df[c].notna().any()]
     if bad:
         raise ValueError(f"{path}: column(s) {', '.join(bad)} hold non-numbers; the table is damaged")
+    unknown = sorted(set(df["status"].dropna().astype(str)) - set(STATUSES))
+    if unknown or df["status"].isna().any():
+        raise ValueError(f"{path}: status {unknown[0] if unknown else '(empty)'!r} is not one of "
+                         f"{', '.join(STATUSES)}; the table is damaged")
     duplicated = df.duplicated([c for c in KEY_COLUMNS if c in df.columns])
     if duplicated.any():
         first = df[duplicated].iloc[0]

@@ -190,6 +190,10 @@ def conv2d_chain(x, w_reduce, w_conv, *, stride_reduce=1, padding_reduce=0, stri
         raise ValueError(f"backend {backend!r} cannot run this chain: {unsupported}")
     if spec.N == 0:
         return np.zeros(spec.out_shape, dtype=spec.dtype)
+    limit = impl.max_flops_per_call()
+    if limit is not None and spec.flops > limit:
+        raise ValueError(f"chain backend {backend!r} would take too long: {spec.flops:.3g} FLOP per call exceeds "
+                         f"its max_flops_per_call of {limit:.3g}; use a faster backend")
     prepared = impl.prepare_chain(x, w_reduce, w_conv, spec)
     prepared()
     prepared.sync()

@@ -140,6 +140,8 @@ def resolve_padding(padding, k: int) -> int:
 def _check_array(name: str, arr, expected: str) -> None:
     if not isinstance(arr, np.ndarray):
         raise TypeError(f"{name} must be a numpy.ndarray {expected}, got {type(arr).__name__}")
+    if isinstance(arr, np.ma.MaskedArray):  # a convolution would read the masked values as if they were data
+        raise TypeError(f"{name} is a masked array: fill it first ({name}.filled(0)) or pass {name}.data")
     if arr.ndim != 4:
         raise ValueError(f"{name} must be 4-D {expected}, got shape {arr.shape}")
     if arr.dtype.name not in SUPPORTED_DTYPES:
@@ -153,6 +155,10 @@ def native_byte_order(arr: np.ndarray) -> np.ndarray:
     return arr.astype(arr.dtype.newbyteorder("="))
 
 
+#: Most elements one zero-padded input plane (H + 2p) x (W + 2p) may have: 32-bit indexing's limit.
+MAX_PADDED_PLANE = 2**31 - 1
+
+
 def validate(x, w, stride=1, padding=0) -> ConvSpec:
     """Check a conv2d call and return its :class:`ConvSpec`.
 
@@ -162,7 +168,7 @@ def validate(x, w, stride=1, padding=0) -> ConvSpec:
     """
     _check_array("x", x, "of shape (N, C, H, W)")
     _check_array("w", w, "of shape (F, C, k, k)")
-    if x.dtype != w.dtype:
+    if x.dtype.name != w.dtype.name:  # by name: a big-endian float32 is float32 (conv2d converts it)
         raise TypeError(f"x and w must share one dtype, got x.dtype={x.dtype} and w.dtype={w.dtype}")
     if isinstance(stride, bool) or not isinstance(stride, numbers.Integral):
         raise TypeError(f"stride must be an int >= 1, got {type(stride).__name__} {stride!r}")
@@ -179,6 +185,9 @@ def validate(x, w, stride=1, padding=0) -> ConvSpec:
         if value < 1:
             raise ValueError(f"{name} must be >= 1, got {value} (x.shape={x.shape}, w.shape={w.shape})")
     pad = resolve_padding(padding, kh)
+    if (H + 2 * pad) * (W + 2 * pad) > MAX_PADDED_PLANE:
+        raise ValueError(f"padding={pad} makes each padded input plane {H + 2 * pad}x{W + 2 * pad}, over "
+                         f"{MAX_PADDED_PLANE:.3g} elements: far more zeros than any convolution needs")
     if stride > max(H, W) + 2 * pad:
         raise ValueError(f"stride must be an int between 1 and the padded input size {max(H, W) + 2 * pad}, "
                          f"got {stride}")

@@ -195,3 +195,18 @@ def test_hostile_layer_files_are_one_line_errors(content, message, tmp_path, cap
     for command in ("list", "check"):
         code, err = run(capsys, command, "--layers", str(path))
         assert code == 2 and len(err.strip().splitlines()) == 1 and message in err, err
+
+
+def test_reading_a_table_leaves_out_a_torn_last_line_and_refuses_unknown_statuses(tmp_path, results_dir, capsys):
+    code, err = run(capsys, *sweep_args(tmp_path, "--settle-s", "0"))
+    assert code == 0, err
+    table = tmp_path / "r" / "r1.csv"
+    whole = table.read_text()
+    table.write_text(whole + whole.splitlines()[-1][: len(whole.splitlines()[-1]) // 2])  # a row cut short
+    code = main(["plot", str(table), "--plots-dir", str(tmp_path / "p2")])
+    err = capsys.readouterr().err
+    assert code == 0 and err.count("\n") == 1 and "its last line is incomplete" in err and "harness: warning:" in err
+    lines = whole.splitlines()
+    table.write_text("\n".join([lines[0], lines[1].replace(",ok,", ",weird,", 1)] + lines[2:]) + "\n")
+    assert main(["plot", str(table), "--plots-dir", str(tmp_path / "p3")]) == 2
+    assert "status 'weird' is not one of" in capsys.readouterr().err

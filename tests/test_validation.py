@@ -27,6 +27,9 @@ BAD_CALLS = [
     ("padding-float", X, W3, {"padding": 1.0}, TypeError, r"padding must be"),
     ("same-even-k", X, np.zeros((4, 3, 2, 2), np.float32), {"padding": "same"}, ValueError, r"odd kernel"),
     ("channels", X, np.zeros((4, 2, 3, 3), np.float32), {}, ValueError, r"channels differ.*C=3.*C=2"),
+    ("masked-x", np.ma.masked_array(X, mask=X > 0), W3, {}, TypeError, r"x is a masked array: fill it first"),
+    ("padding-absurd", X, W3, {"padding": 50_000}, ValueError, r"padding=50000 makes each padded input plane"),
+    ("padding-huge", X, W3, {"padding": 10**12}, ValueError, r"padding=1000000000000 makes"),
     ("kernel-too-big", X, np.zeros((4, 3, 9, 9), np.float32), {}, ValueError, r"k=9 is larger than the padded input"),
     ("non-square-kernel", X, np.zeros((4, 3, 3, 1), np.float32), {}, ValueError, r"square kernels"),
     ("C-zero", np.zeros((1, 0, 8, 8), np.float32), np.zeros((4, 0, 3, 3), np.float32), {}, ValueError,
@@ -69,3 +72,17 @@ def test_unavailable_backend_raises_runtime_error(monkeypatch):
     monkeypatch.setattr(impl, "unavailable_reason", lambda: "no BLAS today")
     with pytest.raises(RuntimeError, match="no BLAS today"):
         kernels.conv2d(X, W3, backend="numpy")
+
+
+def test_a_big_endian_input_is_its_dtype_and_gives_the_same_answer():
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((1, 3, 6, 6)).astype(np.float32), rng.standard_normal((2, 3, 3, 3)).astype(np.float32)
+    out = kernels.conv2d(x.astype(">f4"), w.astype(">f4"), padding=1, backend="numpy")
+    np.testing.assert_array_equal(out, kernels.conv2d(x, w, padding=1, backend="numpy"))
+    assert kernels.validate(x.astype(">f4"), w).dtype == "float32"
+
+
+def test_conv2d_chain_refuses_a_call_over_the_backends_flop_limit():
+    x, w1, w2 = (np.ones(s, np.float32) for s in ((1, 64, 32, 32), (64, 64, 1, 1), (64, 64, 3, 3)))
+    with pytest.raises(ValueError, match="chain backend 'naive' would take too long"):
+        kernels.conv2d_chain(x, w1, w2, padding=1, backend="naive")  # 8.4e7 FLOP: minutes in pure Python
