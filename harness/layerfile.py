@@ -173,10 +173,13 @@ def _link(path: Path, parsed: list[tuple[str, dict]]) -> list[Layer]:
                 raise LayerFileError(f"{where}: a layer is either reduce_of or direct_of, not both")
             roles[v["label"]] = (target, role)
             roles.setdefault(target, (target, "conv"))
+    by_label = {v["label"]: v for _, v in parsed}
     for where, v in parsed:
         target = roles.get(v["label"], (None, None))[0]
         if target and roles[target][1] != "conv":
             raise LayerFileError(f"{where}: {target!r} is itself a reduce/direct layer, not the conv of a branch")
+        if target and target != v["label"]:
+            _check_branch(where, v, by_label[target], roles[v["label"]][1])
     layers = []
     for _, v in parsed:
         branch, role = roles.get(v["label"], (None, None))
@@ -184,6 +187,30 @@ def _link(path: Path, parsed: list[tuple[str, dict]]) -> list[Layer]:
                             padding=v["padding"], N=v["N"], dtype=v["dtype"], branch=branch, role=role,
                             count=v["count"]))
     return layers
+
+
+def _out_hw(v: dict) -> tuple[int, int]:
+    pad = resolve_padding(v["padding"], v["k"])
+    return ((v["H"] + 2 * pad - v["k"]) // v["stride"] + 1, (v["W"] + 2 * pad - v["k"]) // v["stride"] + 1)
+
+
+def _check_branch(where: str, v: dict, conv: dict, role: str) -> None:
+    """A reduce must feed its conv (F -> C, output size -> input size); a direct layer must take the reduce's
+    input to the conv's output. Else the reduction study would report a branch that cannot exist."""
+    if role == "reduce":
+        problems = [f"its F={v['F']} is not the conv's C={conv['C']}"] if v["F"] != conv["C"] else []
+        if _out_hw(v) != (conv["H"], conv["W"]):
+            problems.append(f"its output {_out_hw(v)[0]}x{_out_hw(v)[1]} is not the conv's input "
+                            f"{conv['H']}x{conv['W']}")
+    else:
+        problems = [f"its F={v['F']} is not the conv's F={conv['F']}"] if v["F"] != conv["F"] else []
+        if _out_hw(v) != _out_hw(conv):
+            problems.append(f"its output {_out_hw(v)[0]}x{_out_hw(v)[1]} is not the conv's output "
+                            f"{_out_hw(conv)[0]}x{_out_hw(conv)[1]}")
+    if v["N"] != conv["N"]:
+        problems.append(f"its N={v['N']} is not the conv's N={conv['N']}")
+    if problems:
+        raise LayerFileError(f"{where}: {role}_of {conv['label']!r}, but {'; '.join(problems)}")
 
 
 def layers_preset(path: str | Path) -> Preset:

@@ -124,6 +124,12 @@ def test_example_layer_file_links_the_reduction():
     ("[[layer]]\nlabel = 'a'\nC = 1\nH = 4\nW = 4\nF = 1\nk = 1\n[[layer]]\nlabel = 'a'\nC = 1\nH = 4\nW = 4\n"
      "F = 1\nk = 1\n", "duplicate layer label(s) 'a'"),
     ("layer = 3 = 4", "not valid TOML"),
+    ("[[layer]]\nlabel = 'r'\nC = 8\nH = 4\nW = 4\nF = 2\nk = 1\nreduce_of = 'c'\n"
+     "[[layer]]\nlabel = 'c'\nC = 3\nH = 4\nW = 4\nF = 4\nk = 3\npadding = 1\n",
+     "layer 1 ('r'): reduce_of 'c', but its F=2 is not the conv's C=3"),
+    ("[[layer]]\nlabel = 'c'\nC = 2\nH = 4\nW = 4\nF = 4\nk = 3\npadding = 1\n"
+     "[[layer]]\nlabel = 'd'\nC = 8\nH = 4\nW = 4\nF = 4\nk = 3\ndirect_of = 'c'\n",
+     "direct_of 'c', but its output 2x2 is not the conv's output 4x4"),
 ])
 def test_bad_toml_layer_files(tmp_path, text, message, capsys):
     path = write(tmp_path, "layers.toml", text)
