@@ -209,6 +209,9 @@ def read_metadata(path: str | Path) -> dict:
         raise ValueError(f"cannot read {path}: {' '.join(str(exc).split())[:200]}") from None
     if not isinstance(meta, dict):
         raise ValueError(f"cannot read {path}: not a JSON object")
+    for key in ("peak", "settings", "gpu", "versions"):  # objects every reader reads into
+        if meta.get(key) is not None and not isinstance(meta[key], dict):
+            raise ValueError(f"cannot read {path}: {key!r} is a {type(meta[key]).__name__}, not a JSON object")
     return meta
 
 

@@ -36,7 +36,7 @@ def network_totals(table):
     net = net.assign(_count=counts)
     for key, part in net.groupby(GROUP, sort=False):
         ok = part[part["status"] == "ok"]
-        total_s = float((ok["_count"] * ok["time_s"]).sum())
+        total_s = float((ok["_count"] * ok["time_s"]).sum()) if len(ok) else float("nan")  # none ran: unknown
         n = int(key[1]) if key[1] == key[1] else 1
         rows.append(dict(zip(GROUP, key), layers=len(part), layers_ok=len(ok), total_s=total_s,
                          ms_per_image=1e3 * total_s / max(n, 1), partial=len(ok) < len(part)))

@@ -192,3 +192,16 @@ def test_verdicts_name_the_batch_when_it_varies():
     assert [line.split(":")[0] for line in lines] == ["3a 5x5 branch (N=1)", "3a 5x5 branch (N=4)"]
     assert all("10.0x fewer FLOPs; time saved 10.0x [no interval: no samples] on numpy" in line for line in lines)
     assert verdict_lines(None) == []
+
+
+def test_network_totals_are_unknown_not_zero_when_no_layer_ran():
+    import math
+
+    from harness.totals import network_totals, total_lines
+
+    table = fake_table([fake_row("numpy", "a", 1_000, None, status="failed"),
+                        fake_row("naive", "a", 1_000, 2.0)])
+    totals = network_totals(table).set_index("backend")
+    assert math.isnan(totals.loc["numpy", "total_s"]) and math.isnan(totals.loc["numpy", "ms_per_image"])
+    assert totals.loc["naive", "total_s"] == pytest.approx(1_000 / 2e9) and not totals.loc["naive", "partial"]
+    assert all("numpy" not in line for line in total_lines(network_totals(table), "net"))

@@ -138,7 +138,7 @@ def test_resume_with_conflicting_flags_names_them(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("damage", ["garbage", "extra-column", "missing-column", "zero-bytes", "truncated-json",
-                                    "bad-status"])
+                                    "bad-status", "peak-not-object"])
 def test_resume_of_damaged_files_is_one_line_exit_2_or_works(damage, tmp_path, results_dir, capsys):
     code, err = run(capsys, *sweep_args(tmp_path))
     assert code == 0, err
@@ -156,6 +156,8 @@ def test_resume_of_damaged_files_is_one_line_exit_2_or_works(damage, tmp_path, r
         table.write_text("")
     elif damage == "truncated-json":
         meta.write_text(meta.read_text()[:40])
+    elif damage == "peak-not-object":
+        meta.write_text(json.dumps({**json.loads(meta.read_text()), "peak": "fast"}))
     else:
         table.write_text(header + "\n" + rest.replace(",ok,", ",weird,", 1))
     code, err = run(capsys, "sweep", "--resume", "r1", "--results-dir", str(r), "--plots-dir",
