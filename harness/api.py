@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
+import numbers
 import re
 import sys
 from pathlib import Path
@@ -199,6 +201,8 @@ def fresh_run_id(stem: str, results_dir) -> str:
 
 def load(run_id_or_path, results_dir="results", plots_dir="plots") -> Run:
     """A saved run, by id (under ``results_dir``) or by the path of its table (``results/RUN_ID.csv``)."""
+    if not isinstance(run_id_or_path, (str, Path)):
+        raise TypeError(f"harness.load takes a run id or a table path, got {type(run_id_or_path).__name__}")
     files = RunFiles.of(run_id_or_path, results_dir, plots_dir)
     if not files.table.is_file():
         raise ValueError(f"no such run: {run_id_or_path!r} (looked for {files.table})")
@@ -214,7 +218,17 @@ def compare(base, new, *, threshold=None, alpha=None, results_dir="results"):
     from . import settings
     from .comparison import compare_tables
 
+    for name, run in (("base", base), ("new", new)):
+        if not isinstance(run, (Run, str, Path)):
+            raise TypeError(f"harness.compare: {name} must be a Run, a run id or a table path, "
+                            f"got {type(run).__name__}")
+    threshold = settings.THRESHOLD if threshold is None else threshold
+    alpha = settings.ALPHA if alpha is None else alpha
+    for name, value, top in (("threshold", threshold, math.inf), ("alpha", alpha, 1.0)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"harness.compare: {name} must be a number (0.1 for 10%), got {value!r}")
+        if not 0 < value < top:
+            raise ValueError(f"harness.compare: {name} must be > 0" + (" and < 1" if top == 1.0 else "")
+                             + f", got {value!r}")
     runs = [r if isinstance(r, Run) else load(r, results_dir) for r in (base, new)]
-    return compare_tables(runs[0].table, runs[0].samples, runs[1].table, runs[1].samples,
-                          settings.THRESHOLD if threshold is None else threshold,
-                          settings.ALPHA if alpha is None else alpha)
+    return compare_tables(runs[0].table, runs[0].samples, runs[1].table, runs[1].samples, threshold, alpha)

@@ -69,6 +69,14 @@ def positive_float(text: str) -> float:
     return number(text, float, 0, strict=True)
 
 
+def probability(text: str) -> float:
+    """A float strictly between 0 and 1, e.g. a significance level (argparse type)."""
+    value = number(text, float, 0, strict=True)
+    if value >= 1:
+        raise argparse.ArgumentTypeError(f"must be < 1, got {text}")
+    return value
+
+
 def non_negative_float(text: str) -> float:
     """A float >= 0 (argparse type)."""
     return number(text, float, 0, strict=False)

@@ -12,7 +12,8 @@ import warnings
 import kernels
 
 from . import settings as defaults
-from .argtypes import Parser, axis, backend_list, non_negative_float, positive_float, positive_int, preset_name
+from .argtypes import (Parser, axis, backend_list, non_negative_float, positive_float, positive_int, preset_name,
+                       probability)
 from .errors import EXIT_INTERRUPTED, EXIT_USAGE, UsageError
 from .presets import build_presets
 
@@ -140,7 +141,7 @@ def make_parser() -> Parser:
     p.add_argument("new", metavar="NEW", help="new run: the same kinds as BASE")
     p.add_argument("--threshold", type=positive_float, default=defaults.THRESHOLD,
                    help="relative slowdown that counts (default 0.10 = 10%%)")
-    p.add_argument("--alpha", type=positive_float, default=defaults.ALPHA,
+    p.add_argument("--alpha", type=probability, default=defaults.ALPHA,
                    help=f"significance level (default {defaults.ALPHA})")
     p.add_argument("--min-delta-s", type=non_negative_float, default=defaults.MIN_DELTA_S, metavar="S",
                    help="smallest change of a median, in seconds, that can count (default 1e-05: microsecond "
@@ -157,7 +158,7 @@ def make_parser() -> Parser:
                        "thresholds from 2% to 50%: every slower/faster verdict is a false alarm. The table tells "
                        "which compare --threshold holds on this machine.")
     add_case_options(p, "smoke")
-    p.add_argument("--alpha", type=positive_float, default=defaults.ALPHA,
+    p.add_argument("--alpha", type=probability, default=defaults.ALPHA,
                    help=f"significance level of compare (default {defaults.ALPHA})")
     p.add_argument("--results-dir", default="results",
                    help="where --keep leaves the two runs, calibrate-a and calibrate-b (default: results)")

@@ -182,9 +182,12 @@ def read_samples(path: str | Path):
     import pandas as pd
 
     path = Path(path)
-    if not path.is_file():
+    if not path.is_file() or path.stat().st_size == 0:  # none yet (a run killed before its first round)
         return pd.DataFrame(columns=SAMPLE_COLUMNS)
-    df = pd.read_csv(path)
+    try:
+        df = pd.read_csv(path)
+    except Exception as exc:
+        raise ValueError(f"cannot read samples file {path}: {' '.join(str(exc).split())[:200]}") from None
     missing = [c for c in SAMPLE_COLUMNS if c not in df.columns]
     if missing:
         raise ValueError(f"{path} is not a convbench samples file: missing columns {', '.join(missing)}")

@@ -1,6 +1,8 @@
 """The Python API: harness.sweep / load / compare and Run, in-process, against the CLI's own files."""
 from __future__ import annotations
 
+import re
+
 import matplotlib.figure
 import pandas as pd
 import pytest
@@ -152,3 +154,24 @@ def test_a_sweep_while_a_worker_imports_the_script_says_to_guard_it(monkeypatch,
     with pytest.raises(RuntimeError, match='if __name__ == "__main__"'):
         harness.sweep("smoke", results_dir=tmp_path, **QUICK)
     assert not list(tmp_path.iterdir())
+
+
+def test_compare_and_load_name_a_bad_argument(api_run):
+    tmp, run = api_run
+    results = tmp / "results"
+    for kwargs, error, message in ((dict(alpha=2), ValueError, "alpha must be > 0 and < 1, got 2"),
+                                   (dict(threshold="10%"), TypeError, "threshold must be a number (0.1 for 10%)"),
+                                   (dict(threshold=float("nan")), ValueError, "threshold must be > 0"),
+                                   (dict(alpha=True), TypeError, "alpha must be a number")):
+        with pytest.raises(error, match=re.escape(message)):
+            harness.compare(run, run, results_dir=results, **kwargs)
+    with pytest.raises(TypeError, match="new must be a Run, a run id or a table path, got DataFrame"):
+        harness.compare(run, run.table)
+    with pytest.raises(TypeError, match="takes a run id or a table path, got int"):
+        harness.load(5)
+    (results / "api.samples.csv").rename(results / "kept.csv")
+    (results / "api.samples.csv").write_text("")  # a run killed before its first round: no samples yet
+    try:
+        assert len(harness.load("api", results_dir=results).samples) == 0
+    finally:
+        (results / "kept.csv").replace(results / "api.samples.csv")

@@ -175,6 +175,8 @@ def test_resume_of_damaged_files_is_one_line_exit_2_or_works(damage, tmp_path, r
     (["sweep", "--timeout-s", "0"], "must be > 0"),
     (["check", "--axis", "stride=1180591620717411303424", "--backends", "numpy"], "absurdly large"),
     (["sweep", "--resume", "x", "--run-id", "y"], "drop --run-id"),
+    (["compare", "a", "b", "--alpha", "2"], "argument --alpha: must be < 1, got 2"),
+    (["calibrate", "--alpha", "1"], "argument --alpha: must be < 1, got 1"),
 ])
 def test_more_bad_requests_exit_2_with_one_line(argv, message, tmp_path, capsys):
     code, err = run(capsys, *argv, *(["--results-dir", str(tmp_path)] if argv[0] == "sweep" else []))
