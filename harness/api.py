@@ -152,8 +152,14 @@ def sweep(preset: str = DEFAULT_PRESET, *, backends=None, layers=None, axes=None
     argv += [] if plots else ["--no-plots"]
     argv += [] if report else ["--no-report"]
     argv += ["--quiet"] if quiet else []
+    known = sweep_options()
     for name, value in options.items():
         flag = "--" + name.replace("_", "-")
+        if flag not in known:
+            raise TypeError(f"harness.sweep() got an unknown option {name!r} (the sweep options: "
+                            f"{', '.join(sorted(f[2:].replace('-', '_') for f in known))})")
+        if known[flag] == 0 and not isinstance(value, bool) and value is not None:
+            raise TypeError(f"harness.sweep(): {name} is an on/off option: pass True or False, got {value!r}")
         if value is True:
             argv.append(flag)
         elif isinstance(value, (list, tuple)):  # a repeatable option (plugin=[...])
@@ -171,6 +177,14 @@ def sweep(preset: str = DEFAULT_PRESET, *, backends=None, layers=None, axes=None
         raise ValueError(message or f"sweep exited with code {code}")
     sys.stderr.write(errors.getvalue())  # warnings of a sweep that ran (a partial cluster, a repaired file)
     return Run(RunFiles(results_dir, run_id, plots_dir))
+
+
+def sweep_options() -> dict[str, int]:
+    """``{"--flag": number of values}`` of the sweep command's options (0 for on/off flags), from its parser."""
+    from .cli import make_parser
+
+    return {s: (0 if a.nargs == 0 else 1) for a in make_parser().commands["sweep"]._actions
+            for s in a.option_strings if s.startswith("--") and s != "--help"}
 
 
 def axis_options(axes) -> list[str]:

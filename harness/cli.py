@@ -56,6 +56,7 @@ def make_parser() -> Parser:
                     "layers, record tidy tables, draw plots, and answer how much time a 1x1 reduction saves.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
+    parser.commands = sub.choices  # {name: its parser}, for the Python API's keyword checks
 
     p = sub.add_parser("sweep", help="measure backends over a preset's layers (the main job)",
                        description="Check every backend against a float64 reference, then time it on every "

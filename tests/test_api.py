@@ -175,3 +175,11 @@ def test_compare_and_load_name_a_bad_argument(api_run):
         assert len(harness.load("api", results_dir=results).samples) == 0
     finally:
         (results / "kept.csv").replace(results / "api.samples.csv")
+
+
+def test_sweep_keywords_are_checked_against_the_sweep_options(tmp_path):
+    with pytest.raises(TypeError, match="fresh_peak is an on/off option: pass True or False, got 1"):
+        harness.sweep("smoke", results_dir=tmp_path, fresh_peak=1)
+    with pytest.raises(TypeError, match="unknown option 'colour'.*settle_s"):
+        harness.sweep("smoke", results_dir=tmp_path, colour="red")
+    assert not list(tmp_path.iterdir())
