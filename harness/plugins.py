@@ -44,12 +44,12 @@ def plugin_key(ref: str | Path) -> str:
     return str(path.resolve()) if path.suffix == ".py" or path.exists() else str(ref)
 
 
-def loaded_plugins() -> list[str]:
-    """The plugins (files and modules, not entry points) loaded in this process whose backends are all still
-    registered, in load order."""
+def loaded_plugins() -> dict[str, list[str]]:
+    """{plugin: its backend names} of the plugins (files and modules, not entry points) loaded in this process
+    whose backends are all still registered, in load order."""
     registered = set(kernels.list_backends())
-    return [key for key, names in _LOADED.items()
-            if key not in _ENTRY_POINTS and names and all(name in registered for name in names)]
+    return {key: list(names) for key, names in _LOADED.items()
+            if key not in _ENTRY_POINTS and names and all(name in registered for name in names)}
 
 
 def load_plugin(ref: str | Path) -> list[str]:

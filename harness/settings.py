@@ -28,13 +28,16 @@ ALPHA = 0.01
 MIN_DELTA_S = 10e-6
 
 
-def session_plugins(given: list[str]) -> list[str]:
-    """``given`` plus the plugins already loaded in this process (a notebook's ``load_plugin``), so that
-    worker processes, which start fresh, know every backend this process knows."""
+def session_plugins(given: list[str], backends) -> list[str]:
+    """``given`` plus the plugins already loaded in this process (a notebook's ``load_plugin``) that provide one
+    of ``backends`` (default: the default ones), so that worker processes, which start fresh, know them."""
+    import kernels
+
     from .plugins import loaded_plugins, plugin_key
 
+    wanted = set(backends or kernels.default_backends())
     keys = {plugin_key(ref) for ref in given}
-    return given + [key for key in loaded_plugins() if key not in keys]
+    return given + [key for key, names in loaded_plugins().items() if key not in keys and wanted & set(names)]
 
 
 @dataclass
@@ -72,7 +75,7 @@ class SweepSettings:
         """Settings from parsed CLI arguments (options a command lacks keep their defaults)."""
         values = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)
                   if getattr(args, f.name, None) is not None}
-        values["plugins"] = session_plugins(list(getattr(args, "plugin", None) or []))
+        values["plugins"] = session_plugins(list(getattr(args, "plugin", None) or []), values.get("backends"))
         values["fused"] = not getattr(args, "no_fused", False)
         values["axes"] = [[name, list(vals)] for name, vals in getattr(args, "axis", None) or []]
         values.setdefault("budget_s", budget_s)
