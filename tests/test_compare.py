@@ -145,6 +145,20 @@ def test_markdown_plot_and_environment_warnings(tmp_path, capsys):
     assert environment_warnings({"host": "x"}, {"host": "x"}) == []
 
 
+@pytest.mark.parametrize("option, name, message", [
+    ("--markdown", "base.csv", "must end in .md or .markdown"), ("--html", "new.json", "must end in .html or .htm"),
+    ("--plot", "cmp.txt", "must end in .eps or"),
+])
+def test_report_files_never_take_a_run_file_or_an_unknown_format(tmp_path, capsys, option, name, message):
+    write_run(tmp_path, "base", seed=1)
+    write_run(tmp_path, "new", seed=2)
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    assert main(["compare", str(tmp_path / "base.csv"), str(tmp_path / "new.csv"), option, str(tmp_path / name)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and message in err
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
 @pytest.mark.parametrize("problem", ["missing", "no-samples", "bad-schema"])
 def test_bad_input_exits_2(tmp_path, capsys, problem):
     write_run(tmp_path, "base")

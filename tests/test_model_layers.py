@@ -48,6 +48,17 @@ def test_benchdnn_file_runs_what_it_can_and_explains_the_rest(tmp_path, results_
     assert "partial: 1 of 3 layers not run" in capsys.readouterr().out
 
 
+def test_layers_never_overwrites_a_file_it_did_not_write(tmp_path, capsys):
+    table, foreign = tmp_path / "base.csv", tmp_path / "mine.toml"
+    table.write_text("run_id,backend\n")
+    foreign.write_text("[[layer]]\nlabel = 'hand-written'\n")
+    for out, message in ((table, "the file name must end in .toml"), (foreign, "is not a layer file this command")):
+        assert main(["layers", "--from", f"{MODELS}:resnet18", "--output", str(out)]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and message in err
+    assert table.read_text() == "run_id,backend\n" and foreign.read_text().startswith("[[layer]]")
+
+
 @pytest.mark.parametrize("ref, message", [
     ("torchvision:resnet18", "torchvision"),
     (f"{MODELS}:no_such_factory", "no_such_factory"),

@@ -24,14 +24,17 @@ def run_files(ref: str, results_dir: str, plots_dir: str = "plots") -> RunFiles:
         raise UsageError(str(exc)) from None
 
 
-def writable_file(path: str | None, option: str) -> Path | None:
-    """``path`` as a Path if a file can be written there (its folder exists and is writable), else UsageError."""
+def writable_file(path: str | None, option: str, suffixes: tuple[str, ...] = ()) -> Path | None:
+    """``path`` as a Path if a file can be written there (its folder exists and is writable, and its name ends in
+    one of ``suffixes``: a run's .csv/.json is never taken for a report), else UsageError."""
     if path is None:
         return None
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
     if target.is_dir():
         raise UsageError(f"{option} {path}: is a directory")
+    if suffixes and target.suffix.lower() not in suffixes:
+        raise UsageError(f"{option} {path}: the file name must end in {' or '.join(suffixes)}")
     if not folder.is_dir():
         raise UsageError(f"{option} {path}: folder {folder} does not exist")
     if not os.access(folder, os.W_OK):

@@ -17,9 +17,11 @@ def run(args) -> int:
     from ..render.compare_view import plot_compare, print_compare, to_markdown
     from ..render.html import write_compare_html
 
-    markdown = writable_file(args.markdown, "--markdown")
-    figure = writable_file(args.plot, "--plot")
-    page = writable_file(args.html, "--html")
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    markdown = writable_file(args.markdown, "--markdown", (".md", ".markdown"))
+    figure = writable_file(args.plot, "--plot", tuple(f".{ext}" for ext in FigureCanvasBase.get_supported_filetypes()))
+    page = writable_file(args.html, "--html", (".html", ".htm"))
     try:
         base_id, base_table, base_samples, base_meta = read_run(resolve_run(args.base, args.results_dir))
         new_id, new_table, new_samples, new_meta = read_run(resolve_run(args.new, args.results_dir))

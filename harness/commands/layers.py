@@ -14,6 +14,10 @@ from ..errors import UsageError
 from .common import writable_file
 
 
+#: How every layer file ``layers`` writes begins (``harness.capture.write_layer_file``): only those are overwritten.
+LAYER_FILE_HEADER = b"# Convolutions of "
+
+
 def default_output(ref: str) -> str:
     """``resnet18.toml`` for ``torchvision:resnet18`` or ``examples/models.py:resnet18``."""
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(ref).rpartition(":")[2]) or "model"
@@ -24,7 +28,10 @@ def run(args) -> int:
     """Capture the model's convolutions, write the layer file, print what it holds."""
     from ..capture import CaptureError, capture_layers, model_from_ref, parse_input_shape, write_layer_file
 
-    output = writable_file(args.output or default_output(args.source), "--output")
+    output = writable_file(args.output or default_output(args.source), "--output", (".toml",))
+    if output.is_file() and not output.read_bytes().startswith(LAYER_FILE_HEADER):
+        raise UsageError(f"--output {output}: exists and is not a layer file this command wrote; choose another "
+                         "name (nothing was overwritten)")
     try:
         shape = parse_input_shape(args.input)
         captured = capture_layers(model_from_ref(args.source), shape)
