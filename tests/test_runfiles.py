@@ -214,3 +214,13 @@ def test_reading_a_table_leaves_out_a_torn_last_line_and_refuses_unknown_statuse
     table.write_text("\n".join([lines[0], lines[1].replace(",ok,", ",weird,", 1)] + lines[2:]) + "\n")
     assert main(["plot", str(table), "--plots-dir", str(tmp_path / "p3")]) == 2
     assert "status 'weird' is not one of" in capsys.readouterr().err
+
+
+def test_resuming_a_complete_run_changes_nothing(tmp_path, results_dir, capsys):
+    code, err = run(capsys, *sweep_args(tmp_path))
+    assert code == 0, err
+    files = {p.name: p.read_bytes() for p in (tmp_path / "r").iterdir()}
+    code, err = run(capsys, "sweep", "--resume", "r1", "--results-dir", str(tmp_path / "r"), "--plots-dir",
+                    str(tmp_path / "p"), "--quiet")
+    assert code == 0 and err == ""
+    assert {p.name: p.read_bytes() for p in (tmp_path / "r").iterdir()} == files

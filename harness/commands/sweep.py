@@ -170,6 +170,11 @@ def sweep_locked(args, files: RunFiles, settings: SweepSettings, meta: dict | No
     from ..trust import with_trust
 
     run_id = files.run_id
+    if meta is not None and meta.get("status") == "complete" and not progress.warnings \
+            and len(progress.done) >= len(cases) * len(settings.backends):  # nothing to do: touch nothing
+        print(f"run {run_id} is complete: nothing to resume ({files.table}); `harness report {run_id}` redraws "
+              "its page")
+        return 0
     for warning in progress.warnings:
         sys.stderr.write(f"harness: warning: {warning}\n")
     writer = ResultsWriter(files)
