@@ -118,7 +118,8 @@ def make_parser() -> Parser:
 
     p = sub.add_parser("plot", help="redraw the plots of a saved run", description="Redraw plots/RUN_ID/*.png "
                        "from results/RUN_ID.csv and its metadata, without re-running anything.")
-    p.add_argument("table", metavar="RESULTS.csv", help="a run table, e.g. results/inception3a-20260101-120000.csv")
+    p.add_argument("table", metavar="RUN", help="a run table (e.g. results/inception3a-20260101-120000.csv) or the "
+                   "id of a run under results/")
     p.add_argument("--plots-dir", default="plots", help="where plot folders go (default: plots)")
     p.add_argument("--baseline", default=defaults.BASELINE,
                    help=f"backend the speedup plot is relative to (default {defaults.BASELINE})")

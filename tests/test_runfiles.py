@@ -224,3 +224,24 @@ def test_resuming_a_complete_run_changes_nothing(tmp_path, results_dir, capsys):
                     str(tmp_path / "p"), "--quiet")
     assert code == 0 and err == ""
     assert {p.name: p.read_bytes() for p in (tmp_path / "r").iterdir()} == files
+
+
+def test_outputs_that_cannot_be_written_are_one_line_errors(tmp_path, results_dir, capsys):
+    code, err = run(capsys, *sweep_args(tmp_path))
+    assert code == 0, err
+    r, p = tmp_path / "r", tmp_path / "p"
+    p.mkdir(exist_ok=True)
+    (p / "r1").write_text("a file where the run's plots folder goes")
+    for argv in (["report", "r1", "--results-dir", str(r), "--plots-dir", str(p)],
+                 ["plot", str(r / "r1.csv"), "--plots-dir", str(p)]):
+        code, err = run(capsys, *argv)
+        assert code == 2 and len(err.strip().splitlines()) == 1 and "cannot write" in err, err
+    (p / "r3").write_text("in the way")
+    code, err = run(capsys, *[a for a in sweep_args(tmp_path, run_id="r3") if a not in ("--no-plots", "--no-report")])
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "its table and metadata are complete" in err, err
+    assert pd.read_csv(r / "r3.csv")["status"].eq("ok").all()
+    code, err = run(capsys, "report", "r1", "--index", "--results-dir", str(r), "--plots-dir", str(tmp_path / "q"))
+    assert code == 2 and "drop 'r1'" in err
+    (r / "r1.json").write_text('{"a":')
+    code, err = run(capsys, "plot", str(r / "r1.csv"), "--plots-dir", str(tmp_path / "q"))
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "cannot read" in err, err

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 import kernels
@@ -22,6 +23,16 @@ def run_files(ref: str, results_dir: str, plots_dir: str = "plots") -> RunFiles:
         return RunFiles.of(ref, results_dir, plots_dir)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+
+
+@contextmanager
+def writing(what: str):
+    """Turn an OSError while writing ``what`` (a plots folder that is a file, a read-only page...) into one line."""
+    try:
+        yield
+    except OSError as exc:
+        where = f" ({exc.filename})" if exc.filename else ""
+        raise UsageError(f"cannot write {what}: {exc.strerror or exc}{where}") from None
 
 
 def writable_file(path: str | None, option: str, suffixes: tuple[str, ...] = ()) -> Path | None:

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from ..errors import UsageError
 from ..results import RunFiles, read_metadata, read_table
-from .common import check_baseline, writable_dir
+from .common import check_baseline, writable_dir, writing
 
 
 def run(args) -> int:
@@ -14,10 +14,14 @@ def run(args) -> int:
 
     check_baseline(args.baseline)
     try:
-        files = RunFiles.from_table(Path(args.table), args.plots_dir)
+        ref = Path(args.table)
+        files = RunFiles.from_table(ref, args.plots_dir) if ref.suffix == ".csv" or ref.exists() \
+            else RunFiles.of(args.table, "results", args.plots_dir)  # a run id under results/
         read_table(files.table)
+        meta = read_metadata(files.metadata)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     writable_dir(args.plots_dir, "--plots-dir")
-    write_outputs(files, read_metadata(files.metadata), baseline=args.baseline, plots=True, report=True, quiet=False)
+    with writing(f"the plots of run {files.run_id}"):
+        write_outputs(files, meta, baseline=args.baseline, plots=True, report=True, quiet=False)
     return 0

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..errors import UsageError
 from ..results import read_metadata
-from .common import run_files, writable_dir
+from .common import run_files, writable_dir, writing
 
 
 def run(args) -> int:
@@ -13,7 +13,10 @@ def run(args) -> int:
 
     writable_dir(args.plots_dir, "--plots-dir")
     if args.index:
-        print(f"wrote {write_index(args.results_dir, args.plots_dir)}")
+        if args.run:
+            raise UsageError(f"report --index lists every run: drop {args.run!r} (or drop --index)")
+        with writing("the index page"):
+            print(f"wrote {write_index(args.results_dir, args.plots_dir)}")
         return 0
     if not args.run:
         raise UsageError("report needs a RUN (results/RUN_ID.csv or a run id) or --index")
@@ -22,6 +25,7 @@ def run(args) -> int:
         view = view_of_run(files, read_metadata(files.metadata))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    page = write_run_report(view)
+    with writing(f"the page of run {files.run_id}"):
+        page = write_run_report(view)
     print(f"wrote {page}")
     return 0

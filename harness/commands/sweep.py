@@ -13,7 +13,7 @@ from ..peak import check_peak_file
 from ..plugins import unimportable_backends
 from ..results import RunFiles, read_metadata
 from ..settings import SweepSettings, resolve_cases
-from .common import check_baseline, writable_dir
+from .common import check_baseline, writable_dir, writing
 
 #: Options ``--resume`` accepts besides itself: where files go, what is printed, how points are run.
 RESUME_OPTIONS = ("--resume", "--results-dir", "--plots-dir", "--quiet", "--no-plots", "--no-report", "--plugin",
@@ -226,8 +226,10 @@ def sweep_locked(args, files: RunFiles, settings: SweepSettings, meta: dict | No
     finish_metadata(meta, stats)
     meta.update(load_after=load_average(), settling=settler.summary())
     writer.write_metadata(meta)
-    write_outputs(files, meta, baseline=settings.baseline, plots=not args.no_plots, report=not args.no_report,
-                  quiet=args.quiet)
+    with writing(f"the outputs of run {run_id} (its table and metadata are complete in {files.table.parent}; "
+                 f"`harness plot {files.table}` redraws them)"):
+        write_outputs(files, meta, baseline=settings.baseline, plots=not args.no_plots,
+                      report=not args.no_report, quiet=args.quiet)
     if not args.quiet:
         print(f"{stats.wall_s:.1f} s; points: " + ", ".join(f"{n} {s}" for s, n in stats.by_status.items())
               + (f"; {stats.already_done} kept from before" if stats.already_done else ""))
