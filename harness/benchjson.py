@@ -43,12 +43,23 @@ def read_benchmark_json(path: str | Path) -> dict:
         raise ValueError(f"{path} is not JSON ({str(exc).splitlines()[0]})") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list) or "machine_info" not in doc:
         raise ValueError(f"{path} is not a pytest-benchmark JSON file (no 'benchmarks' list and 'machine_info')")
+    for key in ("machine_info", "commit_info"):
+        if doc.get(key) is not None and not isinstance(doc[key], dict):
+            raise ValueError(f"{path} is not a pytest-benchmark JSON file ({key!r} is not an object)")
+    names = set()
     for bench in doc["benchmarks"]:
         if not isinstance(bench, dict) or "name" not in bench or not isinstance(bench.get("stats"), dict):
             raise ValueError(f"{path} is not a pytest-benchmark JSON file (a benchmark without name or stats)")
+        if bench["name"] in names:
+            raise ValueError(f"{path}: benchmark {bench['name']} appears twice; compare matches benchmarks by name")
+        names.add(bench["name"])
         data = bench["stats"].get("data")
         if not data:
             raise ValueError(f"{path}: benchmark {bench['name']} {NO_DATA}")
+        if not isinstance(data, list) or not all(isinstance(t, (int, float)) and not isinstance(t, bool)
+                                                 and math.isfinite(t) and t > 0 for t in data):
+            raise ValueError(f"{path}: benchmark {bench['name']}: stats.data must be a list of positive, finite "
+                             "times in seconds")
     return doc
 
 

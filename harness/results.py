@@ -191,6 +191,9 @@ def read_samples(path: str | Path):
     missing = [c for c in SAMPLE_COLUMNS if c not in df.columns]
     if missing:
         raise ValueError(f"{path} is not a convbench samples file: missing columns {', '.join(missing)}")
+    times = pd.to_numeric(df["time_s"], errors="coerce")
+    if len(df) and not (times.notna() & (times > 0) & (times < float("inf"))).all():
+        raise ValueError(f"{path}: column time_s must hold positive, finite seconds; the samples file is damaged")
     return df
 
 

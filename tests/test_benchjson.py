@@ -101,6 +101,10 @@ def test_no_rows_in_common_exits_2(tmp_path, capsys):
     ("not_benchmark.json", "is not a pytest-benchmark JSON file"),
     ("not-json.json", "is not JSON"),
     ("missing.json", "no such pytest-benchmark file"),
+    ("data-string.json", "stats.data must be a list of positive, finite times"),
+    ("data-negative.json", "stats.data must be a list of positive, finite times"),
+    ("commit-string.json", "'commit_info' is not an object"),
+    ("twice.json", "appears twice"),
 ])
 def test_bad_files_are_one_line_value_errors_and_exit_2(tmp_path, capsys, which, message):
     path = DATA / which
@@ -109,6 +113,19 @@ def test_bad_files_are_one_line_value_errors_and_exit_2(tmp_path, capsys, which,
         path.write_text("<html>not json</html>")
     elif which == "missing.json":
         path = tmp_path / which
+    elif which != "bench_nodata.json" and which != "not_benchmark.json":
+        doc = json.loads(BASE.read_text())
+        first = doc["benchmarks"][0]
+        if which == "data-string.json":
+            first["stats"]["data"] = "123"
+        elif which == "data-negative.json":
+            first["stats"]["data"] = [1e-3, -1e-3, float("nan")]
+        elif which == "commit-string.json":
+            doc["commit_info"] = "x"
+        else:
+            doc["benchmarks"].append(first)
+        path = tmp_path / which
+        path.write_text(json.dumps(doc))
     with pytest.raises(ValueError, match=message) as info:
         load_benchmark_json(path)
     assert "\n" not in str(info.value)

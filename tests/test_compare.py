@@ -159,19 +159,23 @@ def test_report_files_never_take_a_run_file_or_an_unknown_format(tmp_path, capsy
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
 
 
-@pytest.mark.parametrize("problem", ["missing", "no-samples", "bad-schema"])
+@pytest.mark.parametrize("problem", ["missing", "no-samples", "bad-schema", "negative-time"])
 def test_bad_input_exits_2(tmp_path, capsys, problem):
     write_run(tmp_path, "base")
     if problem == "no-samples":
         (tmp_path / "base.samples.csv").unlink()
     elif problem == "bad-schema":
         (tmp_path / "base.csv").write_text("a,b\n1,2\n")
+    elif problem == "negative-time":
+        samples = tmp_path / "base.samples.csv"
+        head, first, rest = samples.read_text().split("\n", 2)
+        samples.write_text("\n".join([head, first.rsplit(",", 1)[0] + ",-0.001", rest]))
     ref = "nope" if problem == "missing" else "base"
     assert main(["compare", ref, "base", "--results-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith("harness: error:")
     with pytest.raises(ValueError):
-        if problem == "bad-schema":
+        if problem in ("bad-schema", "negative-time"):
             compare_runs(resolve_run("base", tmp_path), resolve_run("base", tmp_path))
         else:
             resolve_run(ref, tmp_path)
