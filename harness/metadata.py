@@ -126,10 +126,7 @@ def collect_metadata(*, run_id: str, command: list[str], preset: str, backends: 
     import numba
     from threadpoolctl import threadpool_info
 
-    try:
-        threading_layer = numba.threading_layer()
-    except ValueError:  # no parallel region has run yet
-        threading_layer = numba.config.THREADING_LAYER
+    threading_layer = numba_threading_layer()
     return dict(
         run_id=run_id,
         command=" ".join(command),
@@ -155,13 +152,25 @@ def collect_metadata(*, run_id: str, command: list[str], preset: str, backends: 
     )
 
 
-def finish_metadata(meta: dict, stats) -> None:
-    """Record in ``meta`` how a sweep ended: status, finish time, wall time, points by status, threading layer."""
+def numba_threading_layer() -> str:
+    """The threading layer numba's parallel kernels use here ("omp", "tbb", "workqueue"), the same whether or
+    not this process has run a parallel region yet (the worker processes that measure have)."""
     import numba
 
     try:
-        meta["numba_threading_layer"] = numba.threading_layer()
-    except ValueError:
-        pass
+        return numba.threading_layer()
+    except ValueError:  # not chosen yet: let numba choose it now (it loads the library, ~15 ms; no compiling)
+        try:
+            from numba.np.ufunc.parallel import _launch_threads
+
+            _launch_threads()
+            return numba.threading_layer()
+        except Exception:  # an older or newer numba without that hook: what was asked for
+            return numba.config.THREADING_LAYER
+
+
+def finish_metadata(meta: dict, stats) -> None:
+    """Record in ``meta`` how a sweep ended: status, finish time, wall time, points by status, threading layer."""
+    meta["numba_threading_layer"] = numba_threading_layer()
     meta.update(status="complete", finished_at=now_iso(), wall_s=round(stats.wall_s, 3),
                 points=dict(stats.by_status), versions=library_versions())  # torch & co. are imported by now

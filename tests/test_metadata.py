@@ -189,3 +189,13 @@ def test_finish_metadata_records_how_the_run_ended():
     assert meta["points"] == {"ok": 5, "failed": 1} and meta["versions"]["numpy"] == version("numpy")
     assert dt.datetime.fromisoformat(meta["finished_at"]).utcoffset() == dt.timedelta(0)
     assert meta["run_id"] == "r1"
+
+
+def test_the_threading_layer_is_the_one_numba_uses_not_the_setting():
+    """Runs that did and did not run a parallel region in the parent record the same layer (compare warns on a
+    difference)."""
+    from harness.metadata import numba_threading_layer
+
+    assert numba_threading_layer() in ("omp", "tbb", "workqueue")
+    assert collect_metadata(run_id="t", command=["x"], preset="p", backends=[], peak=None)[
+        "numba_threading_layer"] == numba_threading_layer()
