@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import platform
+import shlex
 import socket
 import subprocess
 import sys
@@ -129,7 +130,7 @@ def collect_metadata(*, run_id: str, command: list[str], preset: str, backends: 
     threading_layer = numba_threading_layer()
     return dict(
         run_id=run_id,
-        command=" ".join(command),
+        command=shlex.join(command),  # pastes back into a shell: paths with spaces stay one argument
         preset=preset,
         backends=backends,
         started_at=now_iso(),

@@ -199,3 +199,11 @@ def test_the_threading_layer_is_the_one_numba_uses_not_the_setting():
     assert numba_threading_layer() in ("omp", "tbb", "workqueue")
     assert collect_metadata(run_id="t", command=["x"], preset="p", backends=[], peak=None)[
         "numba_threading_layer"] == numba_threading_layer()
+
+
+def test_the_recorded_command_pastes_back_into_a_shell():
+    import shlex
+
+    argv = ["python", "-m", "harness", "sweep", "--layers", "my layers.toml", "--run-id", "a;b"]
+    command = collect_metadata(run_id="t", command=argv, preset="p", backends=[], peak=None)["command"]
+    assert shlex.split(command) == argv
