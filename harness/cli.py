@@ -28,10 +28,11 @@ def add_case_options(p, default_preset: str) -> None:
     """The options that choose what to run: plugins, layers or preset, backends, axes, threads, budget."""
     presets = build_presets()
     add_plugin_option(p)
-    p.add_argument("--layers", default=None, metavar="FILE",
-                   help="run the layers of a .toml or .csv layer file instead of a preset (see examples/)")
-    p.add_argument("--preset", type=preset_name, default=default_preset,
-                   help=f"layers and axes to run (default: {default_preset}); one of: {', '.join(presets)}")
+    what = p.add_mutually_exclusive_group()  # one source of layers: both given is an error, not a silent choice
+    what.add_argument("--layers", default=None, metavar="FILE",
+                      help="run the layers of a .toml or .csv layer file instead of a preset (see examples/)")
+    what.add_argument("--preset", type=preset_name, default=default_preset,
+                      help=f"layers and axes to run (default: {default_preset}); one of: {', '.join(presets)}")
     p.add_argument("--backends", type=backend_list, default=None, metavar="A,B",
                    help=f"backends to run (default: {', '.join(kernels.default_backends())}); "
                         f"registered: {', '.join(kernels.list_backends())}")
