@@ -193,3 +193,8 @@ def test_calibrate_runs_an_aa_test_and_reports_false_alarms_per_threshold(result
     # the table is what compare says of the two runs: never a regression verdict between unchanged runs at 50%
     result = compare_runs(RunFiles(results_dir, "calibrate-a"), RunFiles(results_dir, "calibrate-b"), 0.5)
     assert not result["verdict"].isin(["slower", "broken"]).any()
+    capsys.readouterr()
+    assert main(["calibrate", "--preset", "smoke", "--backends", "numpy", "--results-dir", str(results_dir),
+                 "--keep"]) == 2  # the kept runs are not overwritten
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "from an earlier calibration" in err

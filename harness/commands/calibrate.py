@@ -55,6 +55,10 @@ def run(args) -> int:
     from ..render.console import print_calibration
 
     keep = Path(args.results_dir) if args.keep else None
+    taken = [p for p in (RunFiles(keep, r).table for r in ("calibrate-a", "calibrate-b")) if keep and p.exists()]
+    if taken:
+        raise UsageError(f"--keep: {taken[0]} is there from an earlier calibration; move calibrate-a.* and "
+                         f"calibrate-b.* away or choose another --results-dir (nothing was measured)")
     with tempfile.TemporaryDirectory(prefix="convbench-calibrate-") as tmp:
         where = keep or Path(tmp)
         for run_id in ("calibrate-a", "calibrate-b"):
