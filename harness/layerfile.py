@@ -64,7 +64,7 @@ def _read_entries(path: Path) -> list[tuple[str, dict]]:
 def _parse_entries(path: Path) -> list[tuple[str, dict]]:
     if path.suffix == ".toml":
         try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
+            data = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # -sig: a BOM from an editor is fine
         except tomllib.TOMLDecodeError as exc:
             raise LayerFileError(f"{path}: not valid TOML: {exc}") from None
         entries = data.get("layer")
@@ -72,10 +72,13 @@ def _parse_entries(path: Path) -> list[tuple[str, dict]]:
             raise LayerFileError(f"{path}: expected one or more [[layer]] tables")
         return [(f"layer {i}", dict(e)) for i, e in enumerate(entries, start=1)]
     if path.suffix == ".csv":
-        with path.open(newline="", encoding="utf-8") as fh:
+        with path.open(newline="", encoding="utf-8-sig") as fh:  # Excel's "CSV UTF-8" starts with a BOM
             rows = list(csv.DictReader(fh))
         if not rows:
             raise LayerFileError(f"{path}: no layers (a header and one row per layer expected)")
+        extra = next((i for i, row in enumerate(rows, start=2) if row.get(None)), None)
+        if extra is not None:
+            raise LayerFileError(f"{path}: line {extra}: more values than the header has columns")
         return [(f"line {i}", {k.strip(): v.strip() for k, v in row.items() if k and v is not None and v.strip()})
                 for i, row in enumerate(rows, start=2)]
     raise LayerFileError(f"{path}: not a .toml or .csv layer file")

@@ -145,6 +145,14 @@ def test_csv_layer_file_errors_give_the_line(tmp_path):
         load_layers(path)
     path.write_text("label,C,H,W,F,k,padding\nok,3,8,8,4,3,same\n")
     assert load_layers(path)[0].padding == "same"
+    path.write_bytes(b"\xef\xbb\xbflabel,C,H,W,F,k\nbom,3,8,8,4,3\n")  # Excel's "CSV UTF-8"
+    assert load_layers(path)[0].label == "bom"
+    toml = write(tmp_path, "bom.toml", "")
+    toml.write_bytes(b"\xef\xbb\xbf[[layer]]\nlabel = 't'\nC = 3\nH = 8\nW = 8\nF = 4\nk = 3\n")
+    assert load_layers(toml)[0].label == "t"
+    path.write_text("label,C,H,W,F,k\nok,3,8,8,4,3\nlong,3,8,8,4,3,9,9\n")
+    with pytest.raises(LayerFileError, match="line 3: more values than the header has columns"):
+        load_layers(path)
 
 
 def test_list_shows_the_layers_and_their_flops(capsys):
