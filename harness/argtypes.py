@@ -77,6 +77,18 @@ def probability(text: str) -> float:
     return value
 
 
+def bounded(kind, lowest, highest, why: str):
+    """An argparse type: ``kind`` (positive_int, non_negative_float...) no smaller than ``lowest`` and no larger than
+    ``highest``; ``why`` says what a value outside means (a typo, a number too small to measure anything)."""
+    def parse(text: str):
+        value = kind(text)
+        if not lowest <= value <= highest:
+            raise argparse.ArgumentTypeError(f"must be between {lowest:g} and {highest:g} ({why}), got {text}")
+        return value
+
+    return parse
+
+
 def non_negative_float(text: str) -> float:
     """A float >= 0 (argparse type)."""
     return number(text, float, 0, strict=False)

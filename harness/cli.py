@@ -12,8 +12,8 @@ import warnings
 import kernels
 
 from . import settings as defaults
-from .argtypes import (Parser, axis, backend_list, non_negative_float, positive_float, positive_int, preset_name,
-                       probability)
+from .argtypes import (Parser, axis, backend_list, bounded, non_negative_float, positive_float, positive_int,
+                       preset_name, probability)
 from .errors import EXIT_INTERRUPTED, EXIT_USAGE, UsageError
 from .presets import build_presets
 
@@ -66,7 +66,8 @@ def make_parser() -> Parser:
     p.add_argument("--target-rel-ci", type=positive_float, default=defaults.TARGET_REL_CI, metavar="F",
                    help="stop timing a point once the 95%% CI of its median is within this fraction "
                         f"(default {defaults.TARGET_REL_CI})")
-    p.add_argument("--settle-s", type=non_negative_float, default=defaults.SETTLE_S, metavar="S",
+    p.add_argument("--settle-s", type=bounded(non_negative_float, 0, 600, "ten minutes of spinning is a typo"),
+                   default=defaults.SETTLE_S, metavar="S",
                    help="spin every core this long before the first point and after idle gaps, and let each "
                         "point warm up until its speed is steady (at most this long more); 0 turns settling off "
                         f"(default {defaults.SETTLE_S:g})")
@@ -78,7 +79,8 @@ def make_parser() -> Parser:
                         "branches (it runs when numba-cpu does)")
     p.add_argument("--cold", action="store_true",
                    help="flush caches before every timed round (GPU L2, or CPU caches), one call per round")
-    p.add_argument("--repeats", type=positive_int, default=defaults.REPEATS, metavar="R",
+    p.add_argument("--repeats", type=bounded(positive_int, 1, 1000, "more passes than that is a typo"),
+                   default=defaults.REPEATS, metavar="R",
                    help="measure every point in R passes spread over the sweep, each with a fresh prepare and "
                         f"1/R of the budget, and pool the samples: robust to bursts of interference (default {defaults.REPEATS})")
     p.add_argument("--results-dir", default="results", help="where run tables go (default: results)")
@@ -182,7 +184,8 @@ def make_parser() -> Parser:
                        description="Time a large float32/float64 GEMM through BLAS and a large copy; store "
                        "the result in RESULTS_DIR/peak.json for the roofline plot and run metadata.")
     p.add_argument("--results-dir", default="results", help="where peak.json goes (default: results)")
-    p.add_argument("--seconds", type=positive_float, default=1.0, help="time per measurement (default 1)")
+    p.add_argument("--seconds", type=bounded(positive_float, 0.05, 600, "shorter measures no peak; longer is a typo"),
+                   default=1.0, help="time per measurement, 0.05 to 600 (default 1)")
     return parser
 
 

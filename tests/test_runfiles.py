@@ -176,6 +176,9 @@ def test_resume_of_damaged_files_is_one_line_exit_2_or_works(damage, tmp_path, r
     (["check", "--axis", "stride=1180591620717411303424", "--backends", "numpy"], "absurdly large"),
     (["sweep", "--resume", "x", "--run-id", "y"], "drop --run-id"),
     (["compare", "a", "b", "--alpha", "2"], "argument --alpha: must be < 1, got 2"),
+    (["sweep", "--repeats", "1000000"], "must be between 1 and 1000 (more passes than that is a typo)"),
+    (["sweep", "--settle-s", "1e9"], "must be between 0 and 600"),
+    (["peak", "--seconds", "1e-9"], "must be between 0.05 and 600 (shorter measures no peak"),
     (["calibrate", "--alpha", "1"], "argument --alpha: must be < 1, got 1"),
 ])
 def test_more_bad_requests_exit_2_with_one_line(argv, message, tmp_path, capsys):
