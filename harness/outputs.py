@@ -63,14 +63,17 @@ def view_of_run(files: RunFiles, meta: dict) -> RunView:
 
 
 def write_outputs(files: RunFiles, meta: dict, *, baseline: str, plots: bool, report: bool,
-                  quiet: bool) -> list[Path]:
-    """Write the reduction table, the figures (``plots``), the page (``report``); print the summary unless quiet."""
+                  quiet: bool, inputs_written: bool = True) -> list[Path]:
+    """Write the reduction table, the figures (``plots``), the page (``report``); print the summary unless quiet.
+
+    The paths returned (and printed) include the run's table, samples and metadata when ``inputs_written``
+    (a sweep wrote them; ``plot`` only reads them)."""
     from .render.console import print_summary
     from .render.figures import draw_all
     from .render.html import write_run_report
 
     view = view_of_run(files, meta)
-    paths = [files.table, files.samples, files.metadata]
+    paths = [p for p in (files.table, files.samples, files.metadata) if inputs_written and p.is_file()]
     if view.reduction is not None:
         view.reduction.to_csv(files.reduction, index=False)
         paths.append(files.reduction)

@@ -245,6 +245,9 @@ def test_outputs_that_cannot_be_written_are_one_line_errors(tmp_path, results_di
     assert pd.read_csv(r / "r3.csv")["status"].eq("ok").all()
     code, err = run(capsys, "report", "r1", "--index", "--results-dir", str(r), "--plots-dir", str(tmp_path / "q"))
     assert code == 2 and "drop 'r1'" in err
+    (r / "empty.csv").write_text((r / "r1.csv").read_text().split("\n", 1)[0] + "\n")  # the header alone
+    code, err = run(capsys, "plot", str(r / "empty.csv"), "--plots-dir", str(tmp_path / "q"))
+    assert code == 2 and "no rows to plot" in err
     (r / "r1.json").write_text('{"a":')
     code, err = run(capsys, "plot", str(r / "r1.csv"), "--plots-dir", str(tmp_path / "q"))
     assert code == 2 and len(err.strip().splitlines()) == 1 and "cannot read" in err, err

@@ -17,11 +17,13 @@ def run(args) -> int:
         ref = Path(args.table)
         files = RunFiles.from_table(ref, args.plots_dir) if ref.suffix == ".csv" or ref.exists() \
             else RunFiles.of(args.table, "results", args.plots_dir)  # a run id under results/
-        read_table(files.table)
+        empty = read_table(files.table).empty
         meta = read_metadata(files.metadata)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    if empty:
+        raise UsageError(f"{files.table}: no rows to plot (a run stopped before its first point: --resume it)")
     writable_dir(args.plots_dir, "--plots-dir")
     with writing(f"the plots of run {files.run_id}"):
-        write_outputs(files, meta, baseline=args.baseline, plots=True, report=True, quiet=False)
+        write_outputs(files, meta, baseline=args.baseline, plots=True, report=True, quiet=False, inputs_written=False)
     return 0
