@@ -115,10 +115,12 @@ class SweepSettings:
     def overrides(self) -> dict:
         """Axis name -> tuple of values replacing the preset's, from ``axes``, ``dtype`` and ``threads``."""
         overrides = {name: tuple(values) for name, values in self.axes}
-        if self.dtype:
-            overrides["dtype"] = (self.dtype,)
-        if self.threads:
-            overrides["threads"] = (self.threads,)
+        for name, value, option in (("dtype", self.dtype, "--dtype"), ("threads", self.threads, "--threads")):
+            if value:
+                if name in overrides and overrides[name] != (value,):
+                    raise ValueError(f"{option} {value} and --axis {name}={','.join(map(str, overrides[name]))} "
+                                     "disagree: give one of them")
+                overrides[name] = (value,)
         return overrides
 
 

@@ -191,6 +191,7 @@ def test_interrupted_sweep_resumes_without_losing_or_repeating_points(sig, tmp_p
     (["plot", "missing.csv"], "no such results table: missing.csv"),
     (["plot", "missing.csv", "--baseline", "cudnn"], "unknown baseline 'cudnn'"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
+    (["sweep", "--dtype", "float64", "--axis", "dtype=float32"], "--dtype float64 and --axis dtype=float32 disagree"),
     (["sweep", "--layers", "examples/squeezenet.toml", "--preset", "smoke"], "not allowed with argument --layers"),
 ])
 def test_bad_requests_exit_2_with_one_line(argv, message, capsys, tmp_path):
