@@ -251,3 +251,11 @@ def test_outputs_that_cannot_be_written_are_one_line_errors(tmp_path, results_di
     (r / "r1.json").write_text('{"a":')
     code, err = run(capsys, "plot", str(r / "r1.csv"), "--plots-dir", str(tmp_path / "q"))
     assert code == 2 and len(err.strip().splitlines()) == 1 and "cannot read" in err, err
+
+
+def test_leftovers_without_metadata_are_not_offered_a_resume(tmp_path, results_dir, capsys):
+    (tmp_path / "r").mkdir(exist_ok=True)
+    (tmp_path / "r" / "r1.samples.csv").write_text("run_id,backend,case,round,time_s\n")
+    code, err = run(capsys, *sweep_args(tmp_path))
+    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert "cannot be resumed: remove the leftovers" in err and "--resume" not in err

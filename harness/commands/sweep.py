@@ -36,6 +36,8 @@ def resume_settings(files: RunFiles) -> tuple[SweepSettings, dict]:
     except (ValueError, TypeError) as exc:
         raise UsageError(f"cannot resume {files.run_id!r}: {exc}") from None
     if settings is None:
+        if files.lock.exists():  # a sweep that has not written its metadata yet: name it rather than the file
+            lock_run(files).release()
         raise UsageError(f"cannot resume {files.run_id!r}: no {files.metadata} with the run's settings")
     try:
         for ref in settings.plugins:
@@ -149,8 +151,9 @@ def start_run(args, files: RunFiles, settings: SweepSettings, meta: dict | None)
         return progress
     taken = [p for p in (files.table, files.metadata, files.passes, files.samples) if p.exists()]
     if taken:
-        raise UsageError(f"run {files.run_id!r} already exists ({taken[0]}); continue it with --resume "
-                         f"{files.run_id} or choose another --run-id")
+        how = f"continue it with --resume {files.run_id} or" if files.metadata.exists() else \
+            f"(without {files.metadata.name} it cannot be resumed: remove the leftovers, or)"
+        raise UsageError(f"run {files.run_id!r} already exists ({taken[0]}); {how} choose another --run-id")
     return Progress()
 
 
