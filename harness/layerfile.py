@@ -84,15 +84,16 @@ def _parse_entries(path: Path) -> list[tuple[str, dict]]:
     raise LayerFileError(f"{path}: not a .toml or .csv layer file")
 
 
-def _field(where: str, name: str, value):
+def _field(where: str, name: str, value, text: bool = False):
+    """One field's value, checked; ``text``: a CSV cell, where numbers arrive as text (TOML has real ints)."""
     if name in INT_FIELDS:
-        if isinstance(value, str) and value.lstrip("-").isdigit():
+        if text and isinstance(value, str) and value.lstrip("-").isdigit():
             value = int(value)
         if isinstance(value, bool) or not isinstance(value, int) or value < (1 if name != "N" else 1):
             raise LayerFileError(f"{where}: field {name!r} must be an int >= 1, got {value!r}")
         return value
     if name == "padding":
-        if isinstance(value, str) and value.isdigit():
+        if text and isinstance(value, str) and value.isdigit():
             value = int(value)
         if value != "same" and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
             raise LayerFileError(f"{where}: field 'padding' must be an int >= 0 or 'same', got {value!r}")
@@ -148,7 +149,7 @@ def load_layers(path: str | Path) -> list[Layer]:
         for name in REQUIRED:
             if name not in entry:
                 raise LayerFileError(f"{where}: missing field {name!r}")
-        values = dict(OPTIONAL, **{k: _field(where, k, v) for k, v in entry.items()})
+        values = dict(OPTIONAL, **{k: _field(where, k, v, text=path.suffix == ".csv") for k, v in entry.items()})
         try:
             ConvSpec(N=values["N"], C=values["C"], H=values["H"], W=values["W"], F=values["F"], k=values["k"],
                      stride=values["stride"], padding=resolve_padding(values["padding"], values["k"]))

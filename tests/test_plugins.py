@@ -117,6 +117,7 @@ def test_example_layer_file_links_the_reduction():
 @pytest.mark.parametrize("text, message", [
     ("[[layer]]\nlabel = 'a'\nC = 1\nH = 4\nW = 4\nF = 1\n", "layer 1 ('a'): missing field 'k'"),
     ("[[layer]]\nlabel = 'a'\nC = 'x'\nH = 4\nW = 4\nF = 1\nk = 1\n", "layer 1 ('a'): field 'C' must be an int"),
+    ("[[layer]]\nlabel = 'a'\nC = '4'\nH = 4\nW = 4\nF = 1\nk = 1\n", "field 'C' must be an int >= 1, got '4'"),
     ("[[layer]]\nlabel = 'a'\nC = 1\nH = 2\nW = 2\nF = 1\nk = 5\n", "layer 1 ('a'): impossible shape: kernel size"),
     ("[[layer]]\nlabel = 'a'\nC = 1\nH = 4\nW = 4\nF = 1\nk = 1\ncolor = 3\n", "unknown field(s) color"),
     ("[[layer]]\nlabel = 'a'\nC = 1\nH = 4\nW = 4\nF = 1\nk = 1\nreduce_of = 'zz'\n", "names unknown layer 'zz'"),
