@@ -248,6 +248,8 @@ def test_outputs_that_cannot_be_written_are_one_line_errors(tmp_path, results_di
     (r / "empty.csv").write_text((r / "r1.csv").read_text().split("\n", 1)[0] + "\n")  # the header alone
     code, err = run(capsys, "plot", str(r / "empty.csv"), "--plots-dir", str(tmp_path / "q"))
     assert code == 2 and "no rows to plot" in err
+    code, err = run(capsys, "plot", str(r / "r1.json"), "--plots-dir", str(tmp_path / "q"))
+    assert code == 2 and "plot takes a run table (results/RUN_ID.csv) or a run id, not a .json file" in err
     (r / "r1.json").write_text('{"a":')
     code, err = run(capsys, "plot", str(r / "r1.csv"), "--plots-dir", str(tmp_path / "q"))
     assert code == 2 and len(err.strip().splitlines()) == 1 and "cannot read" in err, err

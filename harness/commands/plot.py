@@ -13,9 +13,12 @@ def run(args) -> int:
     from ..outputs import write_outputs
 
     check_baseline(args.baseline)
+    ref = Path(args.table)
+    if ref.is_file() and ref.suffix != ".csv":
+        raise UsageError(f"{ref}: plot takes a run table (results/RUN_ID.csv) or a run id, not a "
+                         f"{ref.suffix or 'suffix-less'} file")
     try:
-        ref = Path(args.table)
-        files = RunFiles.from_table(ref, args.plots_dir) if ref.suffix == ".csv" or ref.exists() \
+        files = RunFiles.from_table(ref, args.plots_dir) if ref.suffix == ".csv" \
             else RunFiles.of(args.table, "results", args.plots_dir)  # a run id under results/
         empty = read_table(files.table).empty
         meta = read_metadata(files.metadata)
