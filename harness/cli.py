@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+from pathlib import Path
 
 import kernels
 
@@ -221,10 +222,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def one_line_warnings():
-    """A ``warnings.showwarning`` for one command: ``harness: warning: MESSAGE`` on stderr, each message once."""
-    seen = set()
+    """A ``warnings.showwarning`` for one command: the harness's own warnings as ``harness: warning: MESSAGE``
+    on stderr, each message once; any other warning (a library's deprecation...) is shown as Python would."""
+    seen, others = set(), warnings.showwarning
+    here = str(Path(__file__).resolve().parent)
 
     def show(message, category, filename, lineno, file=None, line=None) -> None:
+        if not str(Path(filename).resolve()).startswith(here):
+            others(message, category, filename, lineno, file, line)
+            return
         text = " ".join(str(message).split())
         if text not in seen:
             seen.add(text)

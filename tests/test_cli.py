@@ -222,3 +222,17 @@ def test_help_is_fast_and_imports_nothing_heavy():
                           env=dict(os.environ, PYTHONPATH=str(ROOT)))
     assert proc.stdout.strip() == "[]", proc.stdout + proc.stderr
     assert harness("--help").returncode == 0
+
+
+def test_only_the_harness_own_warnings_become_cli_warning_lines(capsys, monkeypatch):
+    import warnings
+
+    from harness import cli
+
+    shown = []
+    monkeypatch.setattr(warnings, "showwarning", lambda *args, **kw: shown.append(args[0]))
+    show = cli.one_line_warnings()
+    show("a torn line", UserWarning, cli.__file__, 1)
+    show("a torn line", UserWarning, cli.__file__, 2)  # once per command
+    show("numpy deprecation", DeprecationWarning, np.__file__, 3)
+    assert capsys.readouterr().err == "harness: warning: a torn line\n" and shown == ["numpy deprecation"]

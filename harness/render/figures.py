@@ -27,7 +27,7 @@ def dot_rows(ax, table, cases, value_of, backends, colors) -> None:
             if not pts:
                 continue
             ys, xs, lo, hi = (np.array(v, dtype=float) for v in zip(*pts))
-            ax.errorbar(xs, ys, xerr=[np.maximum(xs - lo, 0), np.maximum(hi - xs, 0)], fmt="o", ms=5,
+            ax.errorbar(xs, ys, xerr=np.array([np.maximum(xs - lo, 0), np.maximum(hi - xs, 0)]), fmt="o", ms=5,
                         color=colors[backend], mfc=colors[backend] if trusted else "white", capsize=2, lw=0.8,
                         label=plain(backend) if trusted or not any(is_trusted(r) for r in rows.values()) else None)
     ax.plot([], [], "o", color="grey", mfc="white", label="hollow: untrusted (see flags)")
