@@ -155,17 +155,23 @@ def sweep(preset: str = DEFAULT_PRESET, *, backends=None, layers=None, axes=None
     known = sweep_options()
     for name, value in options.items():
         flag = "--" + name.replace("_", "-")
-        if flag not in known:
+        kind = known.get(flag) if name.isidentifier() and flag not in OWN_FLAGS else None
+        if kind is None:
             raise TypeError(f"harness.sweep() got an unknown option {name!r} (the sweep options: "
-                            f"{', '.join(sorted(f[2:].replace('-', '_') for f in known))})")
-        if known[flag] == 0 and not isinstance(value, bool) and value is not None:
-            raise TypeError(f"harness.sweep(): {name} is an on/off option: pass True or False, got {value!r}")
-        if value is True:
-            argv.append(flag)
-        elif isinstance(value, (list, tuple)):  # a repeatable option (plugin=[...])
-            for item in value:
+                            f"{', '.join(sorted(f[2:].replace('-', '_') for f in known if f not in OWN_FLAGS))}; "
+                            "and its own parameters)")
+        if value is None:
+            continue
+        if kind == "flag":
+            if not isinstance(value, bool):
+                raise TypeError(f"harness.sweep(): {name} is an on/off option: pass True or False, got {value!r}")
+            argv += [flag] if value else []
+        elif kind == "repeat":  # plugin="a.py" or plugin=["a.py", "b.py"]
+            for item in [value] if isinstance(value, (str, Path)) else value:
                 argv += [flag, str(item)]
-        elif value is not None and value is not False:  # 0 is a value (settle_s=0), to be checked like any
+        elif isinstance(value, (bool, list, tuple, dict, set)):
+            raise TypeError(f"harness.sweep(): {name} takes one value, got {value!r}")
+        else:  # 0 is a value (settle_s=0), checked like any other
             argv += [flag, str(value)]
     errors = io.StringIO()
     with contextlib.redirect_stderr(errors):
@@ -179,12 +185,17 @@ def sweep(preset: str = DEFAULT_PRESET, *, backends=None, layers=None, axes=None
     return Run(RunFiles(results_dir, run_id, plots_dir))
 
 
-def sweep_options() -> dict[str, int]:
-    """``{"--flag": number of values}`` of the sweep command's options (0 for on/off flags), from its parser."""
+#: Sweep options that ``sweep()`` sets from its own parameters: not accepted again as keywords.
+OWN_FLAGS = frozenset({"--results-dir", "--plots-dir", "--layers", "--preset", "--backends", "--axis", "--budget-s",
+                       "--run-id", "--resume", "--no-plots", "--no-report", "--quiet", "--help"})
+
+
+def sweep_options() -> dict[str, str]:
+    """``{"--flag": "flag" | "repeat" | "value"}`` of the sweep command's options, from its parser."""
     from .cli import make_parser
 
-    return {s: (0 if a.nargs == 0 else 1) for a in make_parser().commands["sweep"]._actions
-            for s in a.option_strings if s.startswith("--") and s != "--help"}
+    return {s: "flag" if a.nargs == 0 else "repeat" if isinstance(a.default, list) else "value"
+            for a in make_parser().commands["sweep"]._actions for s in a.option_strings if s.startswith("--")}
 
 
 def axis_options(axes) -> list[str]:

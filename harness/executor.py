@@ -11,8 +11,11 @@ replaced and the sweep goes on. Both executors run the same point function,
 """
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
+import os
 import signal
+import sys
 import time
 from collections.abc import Callable
 
@@ -78,6 +81,22 @@ def exit_reason(exitcode: int | None) -> str:
     return f"worker killed by signal {-exitcode} {name}{hint}"
 
 
+@contextlib.contextmanager
+def main_file_hidden_unless_real():
+    """While a worker starts, hide ``__main__.__file__`` when it names no file (``python -`` says "<stdin>"):
+    multiprocessing would make the worker run that path as a script and fail to start."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if path is None or os.path.isfile(path):
+        yield
+        return
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = path
+
+
 class _Worker:
     def __init__(self, context, backend: str, plugins: list):
         from .worker import worker_main
@@ -87,7 +106,8 @@ class _Worker:
         self.conn, child = context.Pipe()
         self.process = context.Process(target=worker_main, args=(child, backend, list(plugins)),
                                        name=f"convbench-{backend}", daemon=True)
-        self.process.start()
+        with main_file_hidden_unless_real():
+            self.process.start()
         child.close()
         self.ready = False
         self.busy = False

@@ -62,7 +62,7 @@ def _read_entries(path: Path) -> list[tuple[str, dict]]:
 
 
 def _parse_entries(path: Path) -> list[tuple[str, dict]]:
-    if path.suffix == ".toml":
+    if path.suffix.lower() == ".toml":
         try:
             data = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # -sig: a BOM from an editor is fine
         except tomllib.TOMLDecodeError as exc:
@@ -71,7 +71,7 @@ def _parse_entries(path: Path) -> list[tuple[str, dict]]:
         if not isinstance(entries, list) or not entries:
             raise LayerFileError(f"{path}: expected one or more [[layer]] tables")
         return [(f"layer {i}", dict(e)) for i, e in enumerate(entries, start=1)]
-    if path.suffix == ".csv":
+    if path.suffix.lower() == ".csv":
         with path.open(newline="", encoding="utf-8-sig") as fh:  # Excel's "CSV UTF-8" starts with a BOM
             rows = list(csv.DictReader(fh))
         if not rows:
@@ -114,7 +114,7 @@ def load_layer_file(path: str | Path) -> tuple[list[Layer], list[Unsupported]]:
     path = Path(path)
     if not path.is_file():
         raise LayerFileError(f"{path}: no such layer file")
-    if path.suffix in (".toml", ".csv"):
+    if path.suffix.lower() in (".toml", ".csv"):
         return load_layers(path), []
     try:
         entries = load_descriptor_file(path)
@@ -132,7 +132,7 @@ def load_layers(path: str | Path) -> list[Layer]:
     For a benchdnn descriptor file, only the layers the kernels can run (see :func:`load_layer_file`).
     """
     path = Path(path)
-    if path.is_file() and path.suffix not in (".toml", ".csv"):
+    if path.is_file() and path.suffix.lower() not in (".toml", ".csv"):
         layers, unsupported = load_layer_file(path)
         if not layers:
             first = unsupported[0]
@@ -149,7 +149,8 @@ def load_layers(path: str | Path) -> list[Layer]:
         for name in REQUIRED:
             if name not in entry:
                 raise LayerFileError(f"{where}: missing field {name!r}")
-        values = dict(OPTIONAL, **{k: _field(where, k, v, text=path.suffix == ".csv") for k, v in entry.items()})
+        text = path.suffix.lower() == ".csv"
+        values = dict(OPTIONAL, **{k: _field(where, k, v, text=text) for k, v in entry.items()})
         try:
             ConvSpec(N=values["N"], C=values["C"], H=values["H"], W=values["W"], F=values["F"], k=values["k"],
                      stride=values["stride"], padding=resolve_padding(values["padding"], values["k"]))

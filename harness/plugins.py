@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
 from pathlib import Path
 
@@ -135,6 +136,6 @@ def unimportable_backends(names) -> list[str]:
     """The backends among ``names`` defined in an interactive ``__main__`` (a notebook cell, the REPL): worker
     processes start fresh and cannot import them. A script's ``__main__`` is imported again, so it is fine."""
     main = sys.modules.get("__main__")
-    if getattr(main, "__file__", None):
+    if os.path.isfile(getattr(main, "__file__", None) or ""):  # a script ("python -" says "<stdin>": not one)
         return []
     return [name for name in names if type(kernels.get_backend(name)).__module__ == "__main__"]

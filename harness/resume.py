@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from dataclasses import dataclass, field
 
 from .durable import atomic_write_text, drop_torn_tail
@@ -90,6 +91,8 @@ def _kept_passes(files: RunFiles, progress: Progress) -> dict:
             result = PointResult(dict(record["row"]), tuple(float(t) for t in record["samples_s"]))
             n_pass = int(record["pass"])
             result.status  # noqa: B018 - a row without a status is not a pass
+            if not all(0 < t < math.inf for t in result.samples_s):  # NaN fails too: measured again
+                raise ValueError("samples must be positive, finite seconds")
         except (ValueError, KeyError, TypeError):
             progress.warnings.append(f"{files.passes.name}: line {number} is not a pass record; ignored")
             continue

@@ -114,6 +114,11 @@ class SweepSettings:
 
     def overrides(self) -> dict:
         """Axis name -> tuple of values replacing the preset's, from ``axes``, ``dtype`` and ``threads``."""
+        names = [name for name, _ in self.axes]
+        twice = next((n for n in names if names.count(n) > 1), None)
+        if twice:
+            raise ValueError(f"--axis {twice} is given more than once: give all its values in one, e.g. "
+                             f"--axis {twice}=" + ",".join(",".join(map(str, v)) for n, v in self.axes if n == twice))
         overrides = {name: tuple(values) for name, values in self.axes}
         for name, value, option in (("dtype", self.dtype, "--dtype"), ("threads", self.threads, "--threads")):
             if value:

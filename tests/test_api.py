@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import matplotlib.figure
 import pandas as pd
@@ -182,4 +183,26 @@ def test_sweep_keywords_are_checked_against_the_sweep_options(tmp_path):
         harness.sweep("smoke", results_dir=tmp_path, fresh_peak=1)
     with pytest.raises(TypeError, match="unknown option 'colour'.*settle_s"):
         harness.sweep("smoke", results_dir=tmp_path, colour="red")
+    for bad, message in (({"repeats": False}, "repeats takes one value, got False"),
+                         ({"repeats": [1, 2]}, "repeats takes one value"),
+                         ({"results-dir": "x"}, "unknown option 'results-dir'"),  # not a second --results-dir
+                         ({"run_id_": "x"}, "unknown option")):
+        with pytest.raises(TypeError, match=re.escape(message)):
+            harness.sweep("smoke", results_dir=tmp_path, **bad)
     assert not list(tmp_path.iterdir())
+
+
+def test_a_sweep_piped_to_python_on_stdin_runs_its_workers(tmp_path):
+    """``python -`` names its main module "<stdin>": workers must not try to run that path as a script."""
+    import subprocess
+    import sys
+
+    from tests.conftest import seed_peak
+
+    seed_peak(tmp_path)
+    script = (f"import harness\nrun = harness.sweep('smoke', backends=['numpy'], budget_s=0.02, repeats=1, "
+              f"settle_s=0, plots=False, report=False, results_dir={str(tmp_path)!r}, run_id='stdin')\n"
+              "print(sorted(set(run.table['status'])))\n")
+    proc = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert proc.returncode == 0 and proc.stdout.strip() == "['ok']", proc.stderr[-2000:]

@@ -175,6 +175,7 @@ def test_interrupted_sweep_resumes_without_losing_or_repeating_points(sig, tmp_p
         assert all(any(abs(t - m) <= 1e-12 * max(t, 1e-30) for m in mine) for t in record["samples_s"])
     meta = json.loads((tmp_path / "r" / f"{run_id}.json").read_text())
     assert meta["status"] == "complete" and len(meta["resumed_at"]) == 1
+    assert sum(meta["points"].values()) == 12  # the whole run's points, not only the resumed session's
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -191,6 +192,8 @@ def test_interrupted_sweep_resumes_without_losing_or_repeating_points(sig, tmp_p
     (["plot", "missing.csv"], "no such results table: missing.csv"),
     (["plot", "missing.csv", "--baseline", "cudnn"], "unknown baseline 'cudnn'"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
+    (["sweep", "--axis", "N=1", "--axis", "N=2"], "--axis N is given more than once: give all its values in one, e.g. "
+                                                  "--axis N=1,2"),
     (["sweep", "--dtype", "float64", "--axis", "dtype=float32"], "--dtype float64 and --axis dtype=float32 disagree"),
     (["sweep", "--layers", "examples/squeezenet.toml", "--preset", "smoke"], "not allowed with argument --layers"),
 ])

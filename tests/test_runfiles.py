@@ -131,6 +131,26 @@ def test_resume_pools_kept_passes_and_measures_only_the_missing_ones(tmp_path, r
     assert b_samples[: len(kept)] == pytest.approx(kept)  # the kept passes, then the one measured now
 
 
+def test_a_kept_pass_with_impossible_times_is_measured_again(tmp_path, results_dir, capsys):
+    code, err = run(capsys, *sweep_args(tmp_path, "--repeats", "3", "--backends", "numpy"))
+    assert code == 0, err
+    r = tmp_path / "r"
+    table = pd.read_csv(r / "r1.csv", keep_default_na=False)
+    (r / "r1.csv").write_text(table[table["case"] == "a"].to_csv(index=False))  # "b" was killed mid-run
+    samples = pd.read_csv(r / "r1.samples.csv")
+    samples[samples["case"] == "a"].to_csv(r / "r1.samples.csv", index=False)
+    records = [json.loads(line) for line in (r / "r1.passes.jsonl").read_text().splitlines()]
+    for record in records:
+        if record["key"][1] == "b":
+            record["samples_s"][0] = -1.0 if record["pass"] == 0 else float("nan")
+    (r / "r1.passes.jsonl").write_text("".join(json.dumps(x) + "\n" for x in records))
+    code, err = run(capsys, "sweep", "--resume", "r1", "--results-dir", str(r), "--no-plots", "--no-report",
+                    "--quiet", "--plots-dir", str(tmp_path / "p"))
+    assert code == 0 and "is not a pass record; ignored" in err, err
+    b_samples = pd.read_csv(r / "r1.samples.csv").query("case == 'b'")["time_s"]
+    assert len(b_samples) and (b_samples > 0).all()
+
+
 def test_resume_with_conflicting_flags_names_them(tmp_path, capsys):
     code, err = run(capsys, "sweep", "--resume", "r1", "--backends", "naive", "--axis", "N=64",
                     "--results-dir", str(tmp_path))
@@ -250,6 +270,12 @@ def test_outputs_that_cannot_be_written_are_one_line_errors(tmp_path, results_di
     assert code == 2 and "no rows to plot" in err
     code, err = run(capsys, "plot", str(r / "r1.json"), "--plots-dir", str(tmp_path / "q"))
     assert code == 2 and "plot takes a run table (results/RUN_ID.csv) or a run id, not a .json file" in err
+    samples = r / "r1.samples.csv"
+    kept = samples.read_text()
+    samples.write_text(kept.rsplit(",", 1)[0] + ",-0.001\n")  # the last sample negative
+    code, err = run(capsys, "plot", str(r / "r1.csv"), "--plots-dir", str(tmp_path / "q"))
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "samples file is damaged" in err, err
+    samples.write_text(kept)
     (r / "r1.json").write_text('{"a":')
     code, err = run(capsys, "plot", str(r / "r1.csv"), "--plots-dir", str(tmp_path / "q"))
     assert code == 2 and len(err.strip().splitlines()) == 1 and "cannot read" in err, err

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import UsageError
-from ..results import RunFiles, read_metadata, read_table
+from ..results import RunFiles, read_metadata, read_samples, read_table
 from .common import check_baseline, writable_dir, writing
 
 
@@ -21,6 +21,7 @@ def run(args) -> int:
         files = RunFiles.from_table(ref, args.plots_dir) if ref.suffix == ".csv" \
             else RunFiles.of(args.table, "results", args.plots_dir)  # a run id under results/
         empty = read_table(files.table).empty
+        read_samples(files.samples)
         meta = read_metadata(files.metadata)
     except ValueError as exc:
         raise UsageError(str(exc)) from None

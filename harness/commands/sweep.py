@@ -11,7 +11,7 @@ import kernels
 from ..errors import EXIT_INTERRUPTED, UsageError
 from ..peak import check_peak_file
 from ..plugins import unimportable_backends
-from ..results import RunFiles, read_metadata
+from ..results import RunFiles, read_metadata, read_table
 from ..settings import SweepSettings, resolve_cases
 from .common import check_baseline, writable_dir, writing
 
@@ -173,8 +173,10 @@ def sweep_locked(args, files: RunFiles, settings: SweepSettings, meta: dict | No
     from ..trust import with_trust
 
     run_id = files.run_id
-    if meta is not None and meta.get("status") == "complete" and not progress.warnings \
+    if meta is not None and meta.get("status") == "complete" \
             and len(progress.done) >= len(cases) * len(settings.backends):  # nothing to do: touch nothing
+        for warning in progress.warnings:
+            sys.stderr.write(f"harness: warning: {warning}\n")
         print(f"run {run_id} is complete: nothing to resume ({files.table}); `harness report {run_id}` redraws "
               "its page")
         return 0
@@ -226,7 +228,11 @@ def sweep_locked(args, files: RunFiles, settings: SweepSettings, meta: dict | No
         sys.stderr.write(f"harness: interrupted; kept: {', '.join(kept) or 'no finished pass yet'}; "
                          f"continue with: python -m harness sweep --resume {run_id}\n")
         return EXIT_INTERRUPTED
+    earlier_s = float(meta.get("wall_s") or 0) if meta.get("resumed_at") else 0.0
     finish_metadata(meta, stats)
+    if meta.get("resumed_at"):  # the whole run, not only this session
+        meta["wall_s"] = round(earlier_s + stats.wall_s, 3)
+        meta["points"] = read_table(files.table)["status"].value_counts().to_dict()
     meta.update(load_after=load_average(), settling=settler.summary())
     writer.write_metadata(meta)
     with writing(f"the outputs of run {run_id} (its table and metadata are complete in {files.table.parent}; "
