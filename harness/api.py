@@ -129,6 +129,11 @@ def sweep(preset: str = DEFAULT_PRESET, *, backends=None, layers=None, axes=None
     if "__mp_main__" in sys.modules and sys.modules.get("__main__") is not sys.modules["__mp_main__"]:
         raise RuntimeError("harness.sweep() was called while a worker process imported the main script: call it "
                            "under `if __name__ == \"__main__\":`")
+    for name, value, kinds in (("preset", preset, (str,)), ("results_dir", results_dir, (str, Path)),
+                               ("plots_dir", plots_dir, (str, Path))):
+        if not isinstance(value, kinds):
+            raise TypeError(f"harness.sweep(): {name} must be a {' or a '.join(k.__name__ for k in kinds)}, "
+                            f"got {type(value).__name__}")
     argv = ["sweep", "--results-dir", str(results_dir), "--plots-dir", str(plots_dir)]
     if resume is not None:
         run_id = str(resume)
@@ -208,6 +213,8 @@ def axis_options(axes) -> list[str]:
     for name, values in axes.items():
         if isinstance(values, (str, bytes, int, float)) or not hasattr(values, "__iter__"):
             values = [values]
+        elif isinstance(values, (dict, set)) or getattr(values, "ndim", 1) != 1:
+            raise TypeError(f"axes[{name!r}] must be a value or a flat sequence of values, got {values!r}")
         argv += ["--axis", f"{name}={','.join(str(v.item() if hasattr(v, 'item') else v) for v in values)}"]
     return argv
 

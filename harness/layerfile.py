@@ -73,10 +73,15 @@ def _parse_entries(path: Path) -> list[tuple[str, dict]]:
         return [(f"layer {i}", dict(e)) for i, e in enumerate(entries, start=1)]
     if path.suffix.lower() == ".csv":
         with path.open(newline="", encoding="utf-8-sig") as fh:  # Excel's "CSV UTF-8" starts with a BOM
-            rows = list(csv.DictReader(fh))
+            reader = csv.DictReader(fh)
+            header = [name.strip() for name in reader.fieldnames or []]
+            twice = next((name for name in header if name and header.count(name) > 1), None)
+            if twice:
+                raise LayerFileError(f"{path}: line 1: column {twice!r} appears twice")
+            rows = list(reader)
         if not rows:
             raise LayerFileError(f"{path}: no layers (a header and one row per layer expected)")
-        extra = next((i for i, row in enumerate(rows, start=2) if row.get(None)), None)
+        extra = next((i for i, row in enumerate(rows, start=2) if any(v.strip() for v in row.get(None) or [])), None)
         if extra is not None:
             raise LayerFileError(f"{path}: line {extra}: more values than the header has columns")
         return [(f"line {i}", {k.strip(): v.strip() for k, v in row.items() if k and v is not None and v.strip()})

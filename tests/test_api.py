@@ -186,9 +186,11 @@ def test_sweep_keywords_are_checked_against_the_sweep_options(tmp_path):
     for bad, message in (({"repeats": False}, "repeats takes one value, got False"),
                          ({"repeats": [1, 2]}, "repeats takes one value"),
                          ({"results-dir": "x"}, "unknown option 'results-dir'"),  # not a second --results-dir
-                         ({"run_id_": "x"}, "unknown option")):
+                         ({"run_id_": "x"}, "unknown option"), ({"preset": None}, "preset must be a str, got NoneType"),
+                         ({"results_dir": None}, "results_dir must be a str or a Path"),
+                         ({"axes": {"N": {1: 2}}}, "axes['N'] must be a value or a flat sequence")):
         with pytest.raises(TypeError, match=re.escape(message)):
-            harness.sweep("smoke", results_dir=tmp_path, **bad)
+            harness.sweep(**{"preset": "smoke", "results_dir": tmp_path, **bad})
     assert not list(tmp_path.iterdir())
 
 

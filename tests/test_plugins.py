@@ -151,8 +151,11 @@ def test_csv_layer_file_errors_give_the_line(tmp_path):
     toml = write(tmp_path, "bom.toml", "")
     toml.write_bytes(b"\xef\xbb\xbf[[layer]]\nlabel = 't'\nC = 3\nH = 8\nW = 8\nF = 4\nk = 3\n")
     assert load_layers(toml)[0].label == "t"
-    path.write_text("label,C,H,W,F,k\nok,3,8,8,4,3\nlong,3,8,8,4,3,9,9\n")
+    path.write_text("label,C,H,W,F,k\nok,3,8,8,4,3,,\nlong,3,8,8,4,3,9,9\n")  # empty extra cells are fine
     with pytest.raises(LayerFileError, match="line 3: more values than the header has columns"):
+        load_layers(path)
+    path.write_text("label,C,C,H,W,F,k\ntwice,3,4,8,8,4,3\n")
+    with pytest.raises(LayerFileError, match="line 1: column 'C' appears twice"):
         load_layers(path)
 
 
