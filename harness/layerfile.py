@@ -190,6 +190,7 @@ def _link(path: Path, parsed: list[tuple[str, dict]]) -> list[Layer]:
             raise LayerFileError(f"{where}: {target!r} is itself a reduce/direct layer, not the conv of a branch")
         if target and target != v["label"]:
             _check_branch(where, v, by_label[target], roles[v["label"]][1])
+    _check_branch_members(path, roles, by_label)
     layers = []
     for _, v in parsed:
         branch, role = roles.get(v["label"], (None, None))
@@ -221,6 +222,26 @@ def _check_branch(where: str, v: dict, conv: dict, role: str) -> None:
         problems.append(f"its N={v['N']} is not the conv's N={conv['N']}")
     if problems:
         raise LayerFileError(f"{where}: {role}_of {conv['label']!r}, but {'; '.join(problems)}")
+
+
+def _check_branch_members(path: Path, roles: dict, by_label: dict) -> None:
+    """One reduce and one direct layer per conv, one dtype per branch, and a direct layer that takes the reduce's
+    input (same C, H, W): the study compares the two ways through one branch."""
+    for conv in {target for target, role in roles.values() if role == "conv"}:
+        members = {role: [by_label[label] for label, (t, r) in roles.items() if t == conv and r == role]
+                   for role in ("reduce", "direct")}
+        for role, layers in members.items():
+            if len(layers) > 1:
+                raise LayerFileError(f"{path}: {len(layers)} layers are {role}_of {conv!r} "
+                                     f"({', '.join(repr(v['label']) for v in layers)}); a branch has one")
+        (reduce, *_), (direct, *_) = members["reduce"] or [None], members["direct"] or [None]
+        if reduce and direct and (reduce["C"], reduce["H"], reduce["W"]) != (direct["C"], direct["H"], direct["W"]):
+            raise LayerFileError(f"{path}: {direct['label']!r} (direct_of {conv!r}) takes C={direct['C']} "
+                                 f"{direct['H']}x{direct['W']}, but the reduce {reduce['label']!r} takes C="
+                                 f"{reduce['C']} {reduce['H']}x{reduce['W']}: both must read the branch's input")
+        dtypes = {v["dtype"] for v in [by_label[conv], reduce, direct] if v and v["dtype"]}
+        if len(dtypes) > 1:
+            raise LayerFileError(f"{path}: the branch of {conv!r} mixes dtypes {', '.join(sorted(dtypes))}")
 
 
 def layers_preset(path: str | Path) -> Preset:

@@ -131,6 +131,17 @@ def test_example_layer_file_links_the_reduction():
     ("[[layer]]\nlabel = 'c'\nC = 2\nH = 4\nW = 4\nF = 4\nk = 3\npadding = 1\n"
      "[[layer]]\nlabel = 'd'\nC = 8\nH = 4\nW = 4\nF = 4\nk = 3\ndirect_of = 'c'\n",
      "direct_of 'c', but its output 2x2 is not the conv's output 4x4"),
+    ("[[layer]]\nlabel = 'r'\nC = 8\nH = 4\nW = 4\nF = 2\nk = 1\nreduce_of = 'c'\n"
+     "[[layer]]\nlabel = 'c'\nC = 2\nH = 4\nW = 4\nF = 4\nk = 3\npadding = 1\n"
+     "[[layer]]\nlabel = 'd'\nC = 9\nH = 4\nW = 4\nF = 4\nk = 3\npadding = 1\ndirect_of = 'c'\n",
+     "'d' (direct_of 'c') takes C=9 4x4, but the reduce 'r' takes C=8 4x4"),
+    ("[[layer]]\nlabel = 'r'\nC = 8\nH = 4\nW = 4\nF = 2\nk = 1\nreduce_of = 'c'\n"
+     "[[layer]]\nlabel = 's'\nC = 8\nH = 4\nW = 4\nF = 2\nk = 1\nreduce_of = 'c'\n"
+     "[[layer]]\nlabel = 'c'\nC = 2\nH = 4\nW = 4\nF = 4\nk = 3\npadding = 1\n",
+     "2 layers are reduce_of 'c' ('r', 's'); a branch has one"),
+    ("[[layer]]\nlabel = 'r'\nC = 8\nH = 4\nW = 4\nF = 2\nk = 1\nreduce_of = 'c'\ndtype = 'float64'\n"
+     "[[layer]]\nlabel = 'c'\nC = 2\nH = 4\nW = 4\nF = 4\nk = 3\npadding = 1\ndtype = 'float32'\n",
+     "the branch of 'c' mixes dtypes float32, float64"),
 ])
 def test_bad_toml_layer_files(tmp_path, text, message, capsys):
     path = write(tmp_path, "layers.toml", text)
