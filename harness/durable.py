@@ -53,19 +53,25 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
+def split_torn_tail(data: bytes) -> tuple[bytes, bytes]:
+    """(whole lines, torn tail) of a file's bytes: the tail is a last line without its newline (a write cut short
+    by a kill), empty when the data ends whole."""
+    keep = len(data) if not data or data.endswith(b"\n") else data.rfind(b"\n") + 1
+    return data[:keep], data[keep:]
+
+
 def drop_torn_tail(path: Path) -> str | None:
     """Cut a last line that lacks its newline (a write cut short by a kill); return it, or None if intact."""
     if not path.is_file():
         return None
-    data = path.read_bytes()
-    if not data or data.endswith(b"\n"):
+    keep, torn = split_torn_tail(path.read_bytes())
+    if not torn:
         return None
-    keep = data.rfind(b"\n") + 1
     with path.open("r+b") as fh:
-        fh.truncate(keep)
+        fh.truncate(len(keep))
         fh.flush()
         os.fsync(fh.fileno())
-    return data[keep:].decode(errors="replace")
+    return torn.decode(errors="replace")
 
 
 class RunLockedError(Exception):

@@ -14,7 +14,7 @@ import re
 import warnings
 from pathlib import Path
 
-from .durable import append_line, atomic_write_text
+from .durable import append_line, atomic_write_text, split_torn_tail
 from .layers import INT_SHAPE_FIELDS, POINT_KEY, SHAPE_FIELDS
 
 #: The contract: these names, in this order, start every run table (the shape fields are N C H W F k stride padding).
@@ -143,9 +143,8 @@ def read_table(path: str | Path):
     if not path.is_file():
         raise ValueError(f"no such results table: {path}")
     try:
-        data = path.read_bytes()
-        if data and not data.endswith(b"\n"):  # a row cut short by a kill: not a measurement
-            data = data[: data.rfind(b"\n") + 1]
+        data, torn = split_torn_tail(path.read_bytes())
+        if torn:  # a row cut short by a kill: not a measurement
             warnings.warn(f"{path}: its last line is incomplete (a sweep killed while writing?) and was left out; "
                           "--resume measures that point again", stacklevel=2)
         df = pd.read_csv(io.BytesIO(data), keep_default_na=True)
