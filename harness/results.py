@@ -19,8 +19,8 @@ from .layers import INT_SHAPE_FIELDS, POINT_KEY, SHAPE_FIELDS
 
 #: The contract: these names, in this order, start every run table (the shape fields are N C H W F k stride padding).
 COLUMNS = [
-    "run_id", "backend", "device", "case", *SHAPE_FIELDS, "dtype", "Ho", "Wo", "flops", "bytes", "threads", "status", "reason", "first_call_s", "time_s", "time_min_s",
-    "time_iqr_s", "rounds", "calls_per_round", "gflops", "gbytes_per_s", "max_abs_err",
+    "run_id", "backend", "device", "case", *SHAPE_FIELDS, "dtype", "Ho", "Wo", "flops", "bytes", "threads",
+    "status", "reason", "first_call_s", "time_s", "time_min_s", "time_iqr_s", "rounds", "calls_per_round", "gflops", "gbytes_per_s", "max_abs_err",
 ]
 #: Extra columns after the contract ones ("point": the point's position in the sweep's case x backend order).
 EXTRA_COLUMNS = ["rel_ci", "flags", "trusted", "count", "desc", "point", "layer", "branch", "role", "prepare_s",
