@@ -173,15 +173,13 @@ def sweep_locked(args, files: RunFiles, settings: SweepSettings, meta: dict | No
     from ..trust import with_trust
 
     run_id = files.run_id
+    for warning in progress.warnings:
+        sys.stderr.write(f"harness: warning: {warning}\n")
     if meta is not None and meta.get("status") == "complete" \
             and len(progress.done) >= len(cases) * len(settings.backends):  # nothing to do: touch nothing
-        for warning in progress.warnings:
-            sys.stderr.write(f"harness: warning: {warning}\n")
         print(f"run {run_id} is complete: nothing to resume ({files.table}); `harness report {run_id}` redraws "
               "its page")
         return 0
-    for warning in progress.warnings:
-        sys.stderr.write(f"harness: warning: {warning}\n")
     writer = ResultsWriter(files)
     peak = cached_peak(args.results_dir, fresh=getattr(args, "fresh_peak", False))
     if meta is None:
