@@ -225,7 +225,7 @@ def fresh_run_id(stem: str, results_dir) -> str:
 
     base = check_run_id(f"{stem}-{dt.datetime.now():%Y%m%d-%H%M%S}")
     run_id, n = base, 1
-    while RunFiles(results_dir, run_id).table.exists() or RunFiles(results_dir, run_id).metadata.exists():
+    while RunFiles(results_dir, run_id).existing():  # the same test the sweep refuses a taken id by
         n += 1
         run_id = f"{base}-{n}"
     return run_id

@@ -74,6 +74,11 @@ class RunFiles:
         self.lock = self.results_dir / f"{run_id}.lock"
         self.plots = Path(plots_dir) / run_id
 
+    def existing(self) -> list[Path]:
+        """The run's files that are on disk already (table, metadata, passes, samples): a new run may take
+        its id only when there are none."""
+        return [p for p in (self.table, self.metadata, self.passes, self.samples) if p.exists()]
+
     @classmethod
     def from_table(cls, table: str | Path, plots_dir: str | Path = "plots") -> RunFiles:
         """The run whose table is ``table`` (``results/RUN_ID.csv``)."""

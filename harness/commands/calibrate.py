@@ -55,7 +55,7 @@ def run(args) -> int:
     from ..render.console import print_calibration
 
     keep = Path(args.results_dir) if args.keep else None
-    taken = [p for p in (RunFiles(keep, r).table for r in ("calibrate-a", "calibrate-b")) if keep and p.exists()]
+    taken = [p for r in ("calibrate-a", "calibrate-b") for p in (RunFiles(keep, r).existing() if keep else [])]
     if taken:
         raise UsageError(f"--keep: {taken[0]} is there from an earlier calibration; move calibrate-a.* and "
                          f"calibrate-b.* away or choose another --results-dir (nothing was measured)")

@@ -149,7 +149,7 @@ def start_run(args, files: RunFiles, settings: SweepSettings, meta: dict | None)
             settings.timeout_s = args.timeout_s
         settings.in_process = settings.in_process or args.in_process
         return progress
-    taken = [p for p in (files.table, files.metadata, files.passes, files.samples) if p.exists()]
+    taken = files.existing()
     if taken:
         how = f"continue it with --resume {files.run_id} or" if files.metadata.exists() else \
             f"(without {files.metadata.name} it cannot be resumed: remove the leftovers, or)"
