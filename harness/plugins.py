@@ -39,31 +39,41 @@ def _import_file(path: Path):
     return module
 
 
+def names_a_file(path: Path) -> bool:
+    """Whether a plugin reference is a file (``x.py``, or anything that exists) rather than a module name."""
+    return path.suffix == ".py" or path.exists()
+
+
 def plugin_key(ref: str | Path) -> str:
     """One name per plugin: a file's resolved path (``./a.py`` and ``a.py`` are one plugin), else the module."""
     path = Path(ref)
-    return str(path.resolve()) if path.suffix == ".py" or path.exists() else str(ref)
+    return str(path.resolve()) if names_a_file(path) else str(ref)
+
+
+def still_registered(names: list[str]) -> bool:
+    """Whether every backend a plugin registered is still in the registry (none was unregistered behind its back)."""
+    registered = set(kernels.list_backends())
+    return all(name in registered for name in names)
 
 
 def loaded_plugins() -> dict[str, list[str]]:
     """{plugin: its backend names} of the plugins (files and modules, not entry points) loaded in this process
     whose backends are all still registered, in load order."""
-    registered = set(kernels.list_backends())
     return {key: list(names) for key, names in _LOADED.items()
-            if key not in _ENTRY_POINTS and names and all(name in registered for name in names)}
+            if key not in _ENTRY_POINTS and names and still_registered(names)}
 
 
 def load_plugin(ref: str | Path) -> list[str]:
     """Import plugin ``ref`` (a .py path or a module name) and return the backend names it registered."""
     key, ref = plugin_key(ref), str(ref)
     if key in _LOADED:
-        if all(name in kernels.list_backends() for name in _LOADED[key]):
+        if still_registered(_LOADED[key]):
             return _LOADED[key]
         unload_plugin(ref)  # one of its backends was unregistered directly: import the plugin afresh
     before = set(kernels.list_backends())
     path = Path(ref)
     try:
-        if path.suffix == ".py" or path.exists():
+        if names_a_file(path):
             if not path.is_file():
                 raise PluginError(f"plugin {ref}: no such file")
             _import_file(path)
