@@ -22,7 +22,7 @@ from . import numpy_gemm  # noqa: F401
 from . import numba_cpu  # noqa: F401
 from . import numba_cuda  # noqa: F401
 from . import torch_backend  # noqa: F401
-from .backend import Backend, Prepared
+from .backend import Backend, Prepared, check_flop_limit
 from .reference import error_margin, max_abs_error, reference_conv2d, tolerance
 from .registry import available_backends, default_backends, get_backend, list_backends, register, unregister
 from .spec import SUPPORTED_DTYPES, ConvSpec, native_byte_order, padded_input, resolve_padding, validate
@@ -76,10 +76,7 @@ def conv2d(x: np.ndarray, w: np.ndarray, *, stride: int = 1, padding=0, backend:
         raise RuntimeError(f"backend {backend!r} is unavailable: {reason}")
     if spec.N == 0:
         return np.zeros(spec.out_shape, dtype=spec.dtype)
-    limit = impl.max_flops_per_call()
-    if limit is not None and spec.flops > limit:
-        raise ValueError(f"backend {backend!r} would take too long: {spec.flops:.3g} FLOP per call exceeds its "
-                         f"max_flops_per_call of {limit:.3g}; use a faster backend")
+    check_flop_limit(f"backend {backend!r}", impl.max_flops_per_call(), spec.flops)
     x, w = native_byte_order(x), native_byte_order(w)  # once, here: no backend sees a byte-swapped array
     prepared = impl.prepare(x, w, spec)
     prepared()

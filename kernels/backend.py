@@ -101,3 +101,11 @@ class Backend(ABC):
 
 
 REQUIRED_METHODS = ("unavailable_reason", "prepare")
+
+
+def check_flop_limit(what: str, limit: float | None, flops: int) -> None:
+    """ValueError when one call of ``flops`` exceeds a backend's ``max_flops_per_call`` (``what`` names it:
+    "backend 'naive'", "chain backend 'naive'"); the one check ``conv2d`` and ``conv2d_chain`` share."""
+    if limit is not None and flops > limit:
+        raise ValueError(f"{what} would take too long: {flops:.3g} FLOP per call exceeds its "
+                         f"max_flops_per_call of {limit:.3g}; use a faster backend")

@@ -20,7 +20,7 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
-from .backend import Backend, Prepared
+from .backend import Backend, Prepared, check_flop_limit
 from .chain import ChainSpec, validate_chain
 from .registry import get_backend, list_backends
 
@@ -190,10 +190,7 @@ def conv2d_chain(x, w_reduce, w_conv, *, stride_reduce=1, padding_reduce=0, stri
         raise ValueError(f"backend {backend!r} cannot run this chain: {unsupported}")
     if spec.N == 0:
         return np.zeros(spec.out_shape, dtype=spec.dtype)
-    limit = impl.max_flops_per_call()
-    if limit is not None and spec.flops > limit:
-        raise ValueError(f"chain backend {backend!r} would take too long: {spec.flops:.3g} FLOP per call exceeds "
-                         f"its max_flops_per_call of {limit:.3g}; use a faster backend")
+    check_flop_limit(f"chain backend {backend!r}", impl.max_flops_per_call(), spec.flops)
     prepared = impl.prepare_chain(x, w_reduce, w_conv, spec)
     prepared()
     prepared.sync()
