@@ -208,16 +208,15 @@ def _out_hw(v: dict) -> tuple[int, int]:
 def _check_branch(where: str, v: dict, conv: dict, role: str) -> None:
     """A reduce must feed its conv (F -> C, output size -> input size); a direct layer must take the reduce's
     input to the conv's output. Else the reduction study would report a branch that cannot exist."""
+    (ho, wo), (conv_ho, conv_wo) = _out_hw(v), _out_hw(conv)
     if role == "reduce":
         problems = [f"its F={v['F']} is not the conv's C={conv['C']}"] if v["F"] != conv["C"] else []
-        if _out_hw(v) != (conv["H"], conv["W"]):
-            problems.append(f"its output {_out_hw(v)[0]}x{_out_hw(v)[1]} is not the conv's input "
-                            f"{conv['H']}x{conv['W']}")
+        if (ho, wo) != (conv["H"], conv["W"]):
+            problems.append(f"its output {ho}x{wo} is not the conv's input {conv['H']}x{conv['W']}")
     else:
         problems = [f"its F={v['F']} is not the conv's F={conv['F']}"] if v["F"] != conv["F"] else []
-        if _out_hw(v) != _out_hw(conv):
-            problems.append(f"its output {_out_hw(v)[0]}x{_out_hw(v)[1]} is not the conv's output "
-                            f"{_out_hw(conv)[0]}x{_out_hw(conv)[1]}")
+        if (ho, wo) != (conv_ho, conv_wo):
+            problems.append(f"its output {ho}x{wo} is not the conv's output {conv_ho}x{conv_wo}")
     if v["N"] != conv["N"]:
         problems.append(f"its N={v['N']} is not the conv's N={conv['N']}")
     if problems:
