@@ -16,14 +16,16 @@ With ``c = call_s`` and ``F`` the FLOPs: ``lost_call_s = 2c - c (F_reduce + F_co
 likewise for the conv, so the three add up to ``lost_s``. A part can be negative (that layer ran
 faster per FLOP than the direct one).
 
-The prediction: each layer's best time on this machine is its roofline bound, ``max(flops / peak
-GFLOP/s, bytes / copy GB/s)``; ``predicted_saving`` is the direct layer's bound over the pair's.
+The prediction: each layer's best time on this machine is its roofline bound, ``max(flops / FMA roof
+GFLOP/s, bytes / STREAM triad GB/s)`` (:mod:`harness.roof`); ``predicted_saving`` is the direct layer's bound over the pair's.
 """
 from __future__ import annotations
 
 import math
 
 import numpy as np
+
+from .roof import drawn_roofs
 
 PART_COLUMNS = ["ideal_s", "lost_s", "lost_reduce_s", "lost_conv_s", "lost_call_s", "call_s",
                 "reduce_bound_s", "reduce_memory_bound", "predicted_saving"]
@@ -41,10 +43,10 @@ def per_call_cost(table, backend: str, dtype: str, threads) -> float:
     return max(float(call_s), 0.0)
 
 
-def roofline_bound_s(flops: float, nbytes: float, peak: dict | None, dtype: str) -> float:
-    """A layer's best time on this machine: max(flops / GEMM peak, bytes / copy bandwidth); NaN without a peak."""
-    gflops = ((peak or {}).get("gemm_gflops") or {}).get(dtype)
-    bandwidth = (peak or {}).get("copy_gbytes_per_s")
+def roofline_bound_s(flops: float, nbytes: float, peak: dict | None, dtype: str, threads: int = 0) -> float:
+    """A layer's best time on this machine: max(flops / compute roof, bytes / memory roof) with the roofs of
+    :func:`harness.roof.drawn_roofs` at ``threads`` (0: all the roof's threads); NaN without a peak."""
+    gflops, bandwidth, _ = drawn_roofs(peak, dtype, threads or int((peak or {}).get("threads") or 1))
     if not gflops or not bandwidth:
         return math.nan
     return max(flops / (gflops * 1e9), nbytes / (bandwidth * 1e9))
@@ -77,10 +79,11 @@ def add_parts(reduction, table, peak: dict | None = None):
         if devices != {"cpu"}:  # the measured peak is the host CPU's: it bounds nothing on a GPU
             rows.append(dict(row, reduce_bound_s=math.nan, reduce_memory_bound=False, predicted_saving=math.nan))
             continue
-        bounds = [roofline_bound_s(r[f"flops_{role}"], r[f"bytes_{role}"], peak, r["dtype"])
+        threads = int(r["threads"]) if str(r["threads"]).isdigit() else 0
+        bounds = [roofline_bound_s(r[f"flops_{role}"], r[f"bytes_{role}"], peak, r["dtype"], threads)
                   for role in ("direct", "reduce", "conv")]
-        memory = (r["bytes_reduce"] / ((peak or {}).get("copy_gbytes_per_s") or math.inf) >
-                  r["flops_reduce"] / ((((peak or {}).get("gemm_gflops") or {}).get(r["dtype"]) or math.inf)))
+        gflops, bandwidth, _ = drawn_roofs(peak, r["dtype"], threads or int((peak or {}).get("threads") or 1))
+        memory = r["bytes_reduce"] / (bandwidth or math.inf) > r["flops_reduce"] / (gflops or math.inf)
         row.update(reduce_bound_s=bounds[1], reduce_memory_bound=bool(memory),
                    predicted_saving=bounds[0] / (bounds[1] + bounds[2]))
         rows.append(row)

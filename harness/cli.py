@@ -73,8 +73,8 @@ def make_parser() -> Parser:
                         "point warm up until its speed is steady (at most this long more); 0 turns settling off "
                         f"(default {defaults.SETTLE_S:g})")
     p.add_argument("--fresh-peak", action="store_true",
-                   help="re-measure this machine's peak GEMM GFLOP/s and copy GB/s instead of using the cached one "
-                        "(RESULTS_DIR/peak.json, per CPU model and thread count)")
+                   help="re-measure this machine's roof (FMA GFLOP/s, memory GB/s; see `harness peak`) instead of "
+                        "using the stored one (RESULTS_DIR/peak.json)")
     p.add_argument("--no-fused", action="store_true",
                    help="do not measure the fused reduce+conv kernel (numba-cpu-fused) on the preset's reduction "
                         "branches (it runs when numba-cpu does)")
@@ -181,12 +181,17 @@ def make_parser() -> Parser:
     p.add_argument("--input", default="1x3x224x224", metavar="NxCxHxW", help="input shape (default 1x3x224x224)")
     p.add_argument("--output", default=None, metavar="FILE", help="layer file to write (default: NAME.toml)")
 
-    p = sub.add_parser("peak", help="measure this machine's peak GEMM FLOP/s and copy bandwidth",
-                       description="Time a large float32/float64 GEMM through BLAS and a large copy; store "
-                       "the result in RESULTS_DIR/peak.json for the roofline plot and run metadata.")
+    p = sub.add_parser("peak", help="this machine's roof: FMA GFLOP/s, memory GB/s and clock, beside BLAS GEMM",
+                       description="Show this machine's roof - the FMA throughput of a register-only loop per dtype "
+                       "(one thread and all), STREAM-like read/copy/triad bandwidth, the real clock, and numpy's BLAS "
+                       "GEMM beside them - stored in RESULTS_DIR/peak.json per CPU model, ISA, threads and library "
+                       "versions; measured when none is stored or with --fresh. A roof measured on a busy machine "
+                       "(wide spread, cores that do not scale) serves once and is not stored. Sweeps judge every row "
+                       "against it (peak_fraction, bound, the above-peak flag).")
     p.add_argument("--results-dir", default="results", help="where peak.json goes (default: results)")
+    p.add_argument("--fresh", action="store_true", help="measure again even when a roof is stored")
     p.add_argument("--seconds", type=bounded(positive_float, 0.05, 600, "shorter measures no peak; longer is a typo"),
-                   default=1.0, help="time per measurement, 0.05 to 600 (default 1)")
+                   default=1.0, help="measuring time in seconds, 0.05 to 600, shared by the figures (default 1)")
     return parser
 
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .reduction import reduction_of_run
+from .roof import ROOF_COLUMNS, roof_columns, roof_summary
 from .results import RunFiles, read_samples, read_table
 from .settings import TARGET_REL_CI
 from .totals import macs_line, network_totals, total_lines
@@ -29,6 +30,7 @@ class RunView:
     verdicts: list = field(default_factory=list)
     banner: str | None = None
     totals: list = field(default_factory=list)
+    roof: list = field(default_factory=list)
 
     @property
     def target_rel_ci(self) -> float:
@@ -50,7 +52,12 @@ def view_of_run(files: RunFiles, meta: dict) -> RunView:
         rows = [with_trust(r, view.target_rel_ci, meta.get("peak")) for r in table.to_dict("records")]
         view.table = table = pd.DataFrame(rows, columns=list(table.columns) + [
             c for c in ("flags", "trusted") if c not in table.columns])
+    if "peak_fraction" not in table.columns:  # a run from before the roof columns: place it under its roof now
+        roofs = [roof_columns(r, meta.get("peak")) for r in view.table.to_dict("records")]
+        for column in ROOF_COLUMNS:
+            view.table[column] = [r[column] for r in roofs]
     view.table["flags"] = ["" if not isinstance(f, str) else f for f in view.table["flags"]]
+    view.roof = roof_summary(view.table)
     view.reduction = reduction_of_run(table, samples, meta.get("peak"))
     view.verdicts = verdict_lines(view.reduction)
     view.banner = trust_banner(table, view.target_rel_ci, (meta.get("load_before"), meta.get("load_after")))
@@ -83,5 +90,6 @@ def write_outputs(files: RunFiles, meta: dict, *, baseline: str, plots: bool, re
         paths.append(write_run_report(view))
     if not quiet:
         print_summary(view.table, title=f"GFLOP/s, run {files.run_id} (best per case highlighted; ! = untrusted)",
-                      verdicts=view.verdicts, paths=paths, banner=view.banner, totals=view.totals)
+                      verdicts=view.verdicts, paths=paths, banner=view.banner, totals=view.totals,
+                      roof=view.roof)
     return paths

@@ -1,14 +1,23 @@
-"""This machine's peak: FLOP/s of a large BLAS GEMM per dtype and memory bandwidth of a large copy.
+"""This machine's roof: the physical limits (FMA throughput, memory bandwidth, clock) and what BLAS reaches.
 
-Measured in many short rounds after spinning the cores (so a slowly waking VM
-does not lower it), reported as the best round with the spread of all rounds,
-and cached in ``RESULTS_DIR/peak.json`` per CPU model and thread count (not per
-host name: VMs get new names, and one host may change threads). The trust
-flag ``above-peak`` and the roofline plot read it; ``--fresh-peak`` re-measures.
+``harness peak`` and every sweep judge rows against these figures (:mod:`harness.roof`):
+
+- ``fma_gflops`` / ``fma_gflops_1t``: an FMA loop that never touches memory (:mod:`kernels.numba_roof`),
+  per dtype, on every thread and on one: the compute roof. Its ``fma_theoretical_gflops`` is
+  ``clock x lanes x 2 FLOP x 2 FMA pipes x threads`` with the clock measured by a chain of dependent
+  one-cycle operations (``clock_ghz``; a VM's OS often reports only the base clock, ``os_clock_ghz``);
+- ``bandwidth_gbytes_per_s``: STREAM-like read, copy and triad loops over arrays four times the last-level
+  cache (the memory roof is the triad);
+- ``gemm_gflops``: numpy's BLAS GEMM, "what a library reaches" - beside the roof, never the roof.
+
+Each figure is the best of many short rounds measured after spinning the cores, with its spread
+``1 - median / best``. :func:`roof_problems` says why a measurement cannot be trusted (a wide spread,
+cores that do not scale, a rate below a sanity bound); such a roof is used for the run at hand but never
+stored (:mod:`harness.peak_store`).
 """
 from __future__ import annotations
 
-import json
+import threading
 import time
 from pathlib import Path
 
@@ -16,8 +25,19 @@ import numpy as np
 
 from .metadata import cpu_model, now_iso
 
-#: Seconds per figure when a sweep measures the peak itself (``harness peak`` defaults to more).
+#: Seconds per figure when a sweep measures the roof itself (``harness peak`` defaults to the same).
 SWEEP_PEAK_S = 1.0
+#: Target length of one timed round of the FMA, clock and bandwidth loops.
+ROUND_S = 0.002
+#: The share of ``seconds`` each kind of figure gets (FMA figures are steady and cheap).
+SHARE = dict(fma=0.2, clock=0.1, bandwidth=0.4, gemm=0.4)
+#: A figure whose median round is more than this far below its best is not stored.
+MAX_SPREAD = dict(fma=0.10, clock=0.10, bandwidth=0.25)
+#: All threads must reach this share of ``threads x`` one thread's FMA rate (FMA units are per core).
+MIN_SCALING = 0.8
+#: A one-thread FMA rate below this share of the rate the OS-reported clock allows is not believed.
+SANITY_SHARE = 0.5
+DTYPES = ("float32", "float64")
 
 
 def timed_rounds(fn, seconds: float, clock=time.perf_counter) -> np.ndarray:
@@ -32,101 +52,198 @@ def timed_rounds(fn, seconds: float, clock=time.perf_counter) -> np.ndarray:
     return np.asarray(times)
 
 
-def spread(values) -> float:
-    """Relative spread of a rate measured in rounds: (90th - 10th percentile) / median."""
-    lo, med, hi = np.percentile(values, [10, 50, 90])
-    return float((hi - lo) / med) if med > 0 else float("inf")
+def best_and_spread(rates) -> tuple[float, float]:
+    """(best rate, spread = 1 - median / best) of rates measured in rounds."""
+    rates = np.asarray(rates, float)
+    best = float(rates.max())
+    return best, (float(1 - np.median(rates) / best) if best > 0 else float("inf"))
 
 
-def measure_gemm_gflops(dtype: str, n: int = 2048, seconds: float = 1.0, clock=time.perf_counter) -> tuple:
-    """(best GFLOP/s, relative spread) of an n x n x n matmul in ``dtype`` over ~``seconds``."""
+def sized_iterations(call, iterations: int, clock=time.perf_counter) -> int:
+    """Iterations of ``call(iterations)`` that last about ``ROUND_S``: grown until one call lasts at least half
+    of it (like ``timeit``'s autorange), so a launch or compile in the first calls cannot shrink the rounds."""
+    call(iterations)  # compiled (or loaded from the cache), threads started
+    for _ in range(40):
+        t0 = clock()
+        call(iterations)
+        elapsed = clock() - t0
+        if elapsed >= ROUND_S / 2:
+            return max(1, int(iterations * ROUND_S / elapsed))
+        iterations *= 4 if elapsed < ROUND_S / 16 else 2
+    return iterations
+
+
+def concurrent_rounds(work, threads: int, seconds: float, clock=time.perf_counter) -> np.ndarray:
+    """Seconds of each round on each thread, shape (rounds, threads): ``threads`` Python threads each call
+    ``work(thread)`` once per round, the rounds aligned by a barrier, for ~``seconds`` (at least 5 rounds).
+
+    ``work`` must release the GIL (a ``nogil`` Numba function), so the threads run on separate cores.
+    """
+    times: list[list[float]] = [[] for _ in range(threads)]
+    state = dict(start=None, done=False)
+
+    def next_round() -> None:  # the barrier's action: one thread runs it while every thread waits
+        if state["start"] is None:
+            state["start"] = clock()
+        elif clock() - state["start"] >= seconds and len(times[0]) >= 5:
+            state["done"] = True
+
+    barrier = threading.Barrier(threads, action=next_round)
+
+    def body(i: int) -> None:
+        work(i)  # warm, untimed
+        while True:
+            barrier.wait()
+            if state["done"]:  # decided while all threads waited: every thread sees the same rounds
+                return
+            t0 = clock()
+            work(i)
+            times[i].append(clock() - t0)
+
+    pool = [threading.Thread(target=body, args=(i,), daemon=True) for i in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    return np.asarray(times).T
+
+
+def measure_fma_gflops(dtype: str, threads: int = 1, seconds: float = 0.2, clock=time.perf_counter) -> tuple:
+    """(best GFLOP/s, spread) of the register-only FMA loop in ``dtype`` on ``threads`` cores at once: a round's
+    rate is the sum of its threads' rates."""
+    from kernels.numba_roof import fma_buffer, fma_chains, fma_flops
+
+    out = fma_buffer(dtype, threads)
+    iterations = sized_iterations(lambda n: fma_chains(out[0], n), 4096, clock)
+    times = concurrent_rounds(lambda i: fma_chains(out[i], iterations), threads, seconds, clock)
+    return best_and_spread((fma_flops(dtype, iterations) / times).sum(axis=1) / 1e9)
+
+
+def measure_clock_ghz(seconds: float = 0.1, clock=time.perf_counter) -> tuple:
+    """(best GHz, spread) of one core, from a chain of dependent one-cycle operations."""
+    from kernels.numba_roof import CLOCK_OPS_PER_ITERATION, clock_chain
+
+    seed = np.uint64(88172645463325252)
+    iterations = sized_iterations(lambda n: clock_chain(n, seed), 100_000, clock)
+    times = timed_rounds(lambda: clock_chain(iterations, seed), seconds, clock)
+    return best_and_spread(CLOCK_OPS_PER_ITERATION * iterations / times / 1e9)
+
+
+def measure_bandwidth(mib: int, seconds: float = 0.4, clock=time.perf_counter) -> dict:
+    """{kind: (best GB/s, spread)} of the read, copy and triad loops over float64 arrays of ``mib`` MiB each."""
+    from kernels.numba_roof import STREAM_BYTES_PER_ELEMENT, stream_copy, stream_read, stream_triad
+
+    n = max(1, mib * 2**20 // 8)
+    a, b, c = np.zeros(n), np.ones(n), np.full(n, 2.0)  # written once: every page is mapped before timing
+    loops = dict(read=lambda: stream_read(b), copy=lambda: stream_copy(a, b), triad=lambda: stream_triad(a, b, c, 3.0))
+    return {kind: best_and_spread(STREAM_BYTES_PER_ELEMENT[kind] * n / timed_rounds(fn, seconds / 3, clock) / 1e9)
+            for kind, fn in loops.items()}
+
+
+def measure_gemm_gflops(dtype: str, n: int = 1024, seconds: float = 0.4, clock=time.perf_counter) -> tuple:
+    """(best GFLOP/s, spread) of an n x n x n BLAS matmul in ``dtype`` over ~``seconds``."""
     rng = np.random.default_rng(0)
     a = rng.standard_normal((n, n)).astype(dtype)
     b = rng.standard_normal((n, n)).astype(dtype)
     c = np.empty((n, n), dtype)
-    rates = 2 * n**3 / timed_rounds(lambda: np.matmul(a, b, out=c), seconds, clock) / 1e9
-    return float(rates.max()), spread(rates)
+    return best_and_spread(2 * n**3 / timed_rounds(lambda: np.matmul(a, b, out=c), seconds, clock) / 1e9)
 
 
-def measure_copy_gbytes_per_s(mib: int = 256, seconds: float = 1.0, clock=time.perf_counter) -> tuple:
-    """(best GB/s, relative spread) of copying a ``mib`` MiB array (read + write counted) over ~``seconds``."""
-    src = np.ones(mib * 2**20 // 8, np.float64)
-    dst = np.empty_like(src)
-    rates = 2 * src.nbytes / timed_rounds(lambda: np.copyto(dst, src), seconds, clock) / 1e9
-    return float(rates.max()), spread(rates)
+def last_level_cache_bytes(root: str | Path = "/sys/devices/system/cpu/cpu0/cache") -> int | None:
+    """Size of the highest-level CPU cache (Linux sysfs), or None where unknown."""
+    best = None
+    for index in sorted(Path(root).glob("index*")):
+        try:
+            level = int((index / "level").read_text())
+            text = (index / "size").read_text().strip().upper()
+        except (OSError, ValueError):
+            continue
+        scale = {"K": 2**10, "M": 2**20, "G": 2**30}.get(text[-1:], 1)
+        digits = text.rstrip("KMGB")
+        if digits.isdigit() and (best is None or level >= best[0]):
+            best = (level, int(digits) * scale)
+    return best[1] if best else None
 
 
-def measure_peak(seconds: float = 1.0, threads: int | None = None) -> dict:
-    """Measure GEMM GFLOP/s (float32, float64) and copy bandwidth with every core (or ``threads``)."""
+def os_clock_ghz(cpuinfo: str | Path = "/proc/cpuinfo") -> float | None:
+    """The highest clock the OS reports for a core (``cpu MHz``), in GHz, or None."""
+    try:
+        mhz = [float(line.split(":", 1)[1]) for line in Path(cpuinfo).read_text().splitlines()
+               if line.lower().startswith("cpu mhz")]
+    except (OSError, ValueError):
+        return None
+    return round(max(mhz) / 1000, 3) if mhz else None
+
+
+def bandwidth_mib(llc_bytes: int | None) -> int:
+    """MiB per array of the bandwidth loops: four times the last-level cache, 64 to 512 MiB."""
+    return int(min(512, max(64, 4 * (llc_bytes or 0) // 2**20)))
+
+
+def roof_problems(peak: dict) -> list[str]:
+    """Why ``peak``'s roof cannot be trusted enough to store (empty when it can); see the module docstring."""
+    from kernels.numba_isa import lanes_for
+
+    problems = []
+    for dtype in DTYPES:
+        spread = peak["fma_spread"][dtype]
+        if spread > MAX_SPREAD["fma"]:
+            problems.append(f"{dtype} FMA rounds spread {spread:.0%} (> {MAX_SPREAD['fma']:.0%}): the cores were busy")
+        one, scaling = peak["fma_gflops_1t"][dtype], peak.get("fma_scaling", {}).get(dtype, 1.0)
+        if peak["threads"] > 1 and scaling < MIN_SCALING:
+            problems.append(f"{peak['threads']} threads reached {scaling * peak['threads']:.2f}x one thread's "
+                            f"{dtype} FMA rate (FMA units are per core: another program held a core)")
+        if peak.get("os_clock_ghz") and one < SANITY_SHARE * peak["os_clock_ghz"] * lanes_for(np.dtype(dtype)) * 4:
+            problems.append(f"one thread's {dtype} FMA rate {one:.0f} GFLOP/s is under half of what the OS clock "
+                            f"({peak['os_clock_ghz']} GHz) allows")
+    for kind, (_, spread) in peak["bandwidth_detail"].items():
+        if spread > MAX_SPREAD["bandwidth"]:
+            problems.append(f"{kind} bandwidth rounds spread {spread:.0%} (> {MAX_SPREAD['bandwidth']:.0%})")
+    if peak["clock_spread"] > MAX_SPREAD["clock"]:
+        problems.append(f"clock probe rounds spread {peak['clock_spread']:.0%}")
+    return problems
+
+
+def fma_roof(one: dict, every: dict, threads: int) -> tuple[dict, dict]:
+    """(roof GFLOP/s per dtype, scaling per dtype) from the one-thread and all-thread FMA figures: the
+    all-thread figure when it scales, else ``threads x`` the one-thread figure (FMA units are per core)."""
+    roof, scaling = {}, {}
+    for dtype in DTYPES:
+        scaling[dtype] = round(every[dtype][0] / (threads * one[dtype][0]), 4)
+        roof[dtype] = every[dtype][0] if scaling[dtype] >= MIN_SCALING else threads * one[dtype][0]
+    return roof, scaling
+
+
+def measure_peak(seconds: float = SWEEP_PEAK_S, threads: int | None = None) -> dict:
+    """Measure the roof (see the module docstring) with every core, or ``threads``; ``problems`` says why not
+    to store it (empty when it may be stored)."""
+    from kernels.numba_isa import ISA, VECTOR_BYTES, lanes_for
+
+    from .metadata import library_versions
     from .settle import spin
     from .threads import max_threads, thread_limits
 
     threads = threads or max_threads()
+    llc = last_level_cache_bytes()
     with thread_limits(threads):
         spin(min(seconds, 1.0), 3.0)
-        gemm = {dt: measure_gemm_gflops(dt, seconds=seconds) for dt in ("float32", "float64")}
-        copy = measure_copy_gbytes_per_s(seconds=seconds)
-    return dict(cpu_model=cpu_model(), measured_at=now_iso(), threads=threads, seconds=seconds,
+        ghz = measure_clock_ghz(seconds * SHARE["clock"])
+        one = {dt: measure_fma_gflops(dt, 1, seconds * SHARE["fma"] / 2) for dt in DTYPES}
+        every = {dt: measure_fma_gflops(dt, threads, seconds * SHARE["fma"] / 2) for dt in DTYPES}
+        bandwidth = measure_bandwidth(bandwidth_mib(llc), seconds * SHARE["bandwidth"])
+        gemm = {dt: measure_gemm_gflops(dt, seconds=seconds * SHARE["gemm"] / 2) for dt in DTYPES}
+    roof, scaling = fma_roof(one, every, threads)
+    versions = {k: v for k, v in library_versions().items() if k in ("numba", "llvmlite", "numpy")}
+    peak = dict(schema=2, cpu_model=cpu_model(), isa=ISA, vector_bits=VECTOR_BYTES * 8, threads=threads,
+                versions=versions, measured_at=now_iso(), seconds=seconds, clock_ghz=round(ghz[0], 3),
+                clock_spread=round(ghz[1], 4), os_clock_ghz=os_clock_ghz(),
+                fma_gflops=roof, fma_gflops_measured={dt: v[0] for dt, v in every.items()},
+                fma_gflops_1t={dt: v[0] for dt, v in one.items()}, fma_scaling=scaling,
+                fma_spread={dt: round(max(one[dt][1], every[dt][1]), 4) for dt in DTYPES},
+                fma_theoretical_gflops={dt: round(ghz[0] * lanes_for(np.dtype(dt)) * 4 * threads, 1) for dt in DTYPES},
+                llc_bytes=llc, bandwidth_gbytes_per_s={k: v[0] for k, v in bandwidth.items()},
+                bandwidth_detail={k: [v[0], round(v[1], 4)] for k, v in bandwidth.items()},
                 gemm_gflops={dt: v[0] for dt, v in gemm.items()},
-                gemm_spread={dt: round(v[1], 4) for dt, v in gemm.items()},
-                copy_gbytes_per_s=copy[0], copy_spread=round(copy[1], 4))
-
-
-def peak_key(cpu: str, threads: int) -> str:
-    """The cache key of a peak: CPU model and thread count."""
-    return f"{cpu} | {threads} threads"
-
-
-def peak_path(results_dir: str | Path) -> Path:
-    """Where peaks are stored: ``RESULTS_DIR/peak.json`` (one entry per CPU model and thread count)."""
-    return Path(results_dir) / "peak.json"
-
-
-def check_peak_file(results_dir: str | Path) -> Path:
-    """``RESULTS_DIR/peak.json``, if it can be stored there; ValueError naming the problem (say, a folder by that
-    name) so that a command can refuse before it spends seconds measuring."""
-    path = peak_path(results_dir)
-    if path.exists() and not path.is_file():
-        raise ValueError(f"{path} exists and is not a file: move it away to store this machine's peak there")
-    return path
-
-
-def load_peak(results_dir: str | Path, threads: int | None = None) -> dict | None:
-    """The stored peak of this CPU model at ``threads`` (default: all) threads, or None."""
-    from .threads import max_threads
-
-    path = peak_path(results_dir)
-    if not path.is_file():
-        return None
-    try:
-        stored = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    entry = stored.get(peak_key(cpu_model(), threads or max_threads())) if isinstance(stored, dict) else None
-    return entry if isinstance(entry, dict) and "gemm_gflops" in entry else None
-
-
-def save_peak(results_dir: str | Path, peak: dict) -> Path:
-    """Store ``peak`` under its CPU model and thread count in ``RESULTS_DIR/peak.json`` (atomically)."""
-    path = check_peak_file(results_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        stored = json.loads(path.read_text()) if path.is_file() else {}
-    except ValueError:
-        stored = {}
-    if not isinstance(stored, dict):
-        stored = {}
-    stored[peak_key(peak["cpu_model"], peak["threads"])] = peak
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(stored, indent=2))
-    tmp.replace(path)
-    return path
-
-
-def cached_peak(results_dir: str | Path, fresh: bool = False) -> dict:
-    """This machine's stored peak; measured (``SWEEP_PEAK_S`` per figure) and stored when absent or ``fresh``."""
-    peak = None if fresh else load_peak(results_dir)
-    if peak is None:
-        peak = measure_peak(seconds=SWEEP_PEAK_S)
-        save_peak(results_dir, peak)
+                gemm_spread={dt: round(v[1], 4) for dt, v in gemm.items()})
+    peak["problems"] = roof_problems(peak)
     return peak

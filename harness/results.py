@@ -22,10 +22,11 @@ COLUMNS = [
     "run_id", "backend", "device", "case", *SHAPE_FIELDS, "dtype", "Ho", "Wo", "flops", "bytes", "threads",
     "status", "reason", "first_call_s", "time_s", "time_min_s", "time_iqr_s", "rounds", "calls_per_round", "gflops", "gbytes_per_s", "max_abs_err",
 ]
-#: Extra columns after the contract ones ("point": the point's position in the sweep's case x backend order).
+#: Extra columns after the contract ones ("point": the point's position in the sweep's case x backend order;
+#: "peak_fraction" and "bound": the row under this machine's roof, see :mod:`harness.roof`).
 EXTRA_COLUMNS = ["rel_ci", "flags", "trusted", "count", "desc", "point", "layer", "branch", "role", "prepare_s",
                  "h2d_s", "d2h_s", "passes", "warmup_s", "steady", "tolerance", "error_margin",
-                 "arithmetic_intensity", "host", "gpu", "t_start", "t_end"]
+                 "arithmetic_intensity", "host", "gpu", "t_start", "t_end", "peak_fraction", "bound"]
 ALL_COLUMNS = COLUMNS + EXTRA_COLUMNS
 SAMPLE_COLUMNS = ["run_id", "backend", "case", "round", "time_s"]
 STATUSES = ("ok", "skipped", "unavailable", "failed", "wrong")

@@ -3,8 +3,9 @@
 Flags (``;``-separated in the table, empty when clean):
 
 - ``noisy``: the 95% CI of the median is wider than the run's target (exactly ``rel_ci > target``);
-- ``above-peak``: faster than this machine's measured peak (GEMM GFLOP/s for the dtype, or copy GB/s)
-  by more than ``PEAK_MARGIN`` - a timing error, a kernel skipping work, or a stale peak;
+- ``above-peak``: faster than this machine's physical roof (the FMA loop's GFLOP/s for the dtype and
+  threads; the STREAM triad's GB/s for a layer too big for the cache) by more than
+  :data:`harness.roof.PEAK_MARGIN` - a timing error or a kernel skipping work (:mod:`harness.roof`);
 - ``unsettled``: the point's warm-up never became steady within ``--settle-s`` (the machine was still
   changing speed when timing began);
 - ``not-timed``: the row has no time (skipped, unavailable, failed, wrong, or a check-only run).
@@ -15,21 +16,9 @@ from __future__ import annotations
 
 import math
 
-#: A point faster than PEAK_MARGIN x the measured peak is flagged above-peak.
-PEAK_MARGIN = 1.1
+from .roof import above_peak, roof_columns
+
 FLAGS = ("noisy", "above-peak", "unsettled", "not-timed")
-
-
-def peak_limits(peak: dict | None, dtype: str, threads: int) -> tuple[float | None, float | None]:
-    """(GFLOP/s, GB/s) no CPU row of ``dtype`` on ``threads`` threads can honestly exceed, or None each.
-
-    A peak measured with at least ``threads`` threads bounds a row on ``threads`` threads.
-    """
-    if not peak or threads > int(peak.get("threads") or 0):
-        return None, None
-    gflops = (peak.get("gemm_gflops") or {}).get(dtype)
-    return (float(gflops) if gflops else None), (float(peak["copy_gbytes_per_s"])
-                                                 if peak.get("copy_gbytes_per_s") else None)
 
 
 def row_flags(row: dict, target_rel_ci: float, peak: dict | None = None) -> list[str]:
@@ -41,21 +30,18 @@ def row_flags(row: dict, target_rel_ci: float, peak: dict | None = None) -> list
     rel_ci = row.get("rel_ci")
     if rel_ci is None or not rel_ci <= target_rel_ci:
         flags.append("noisy")
-    threads = row.get("threads")
-    if row.get("device") == "cpu" and isinstance(threads, (int, float)) and math.isfinite(threads):
-        max_gflops, max_gbytes = peak_limits(peak, row.get("dtype"), int(threads))
-        if (max_gflops and row["gflops"] > PEAK_MARGIN * max_gflops) or \
-                (max_gbytes and row["gbytes_per_s"] > PEAK_MARGIN * max_gbytes):
-            flags.append("above-peak")
+    if above_peak(row, peak):
+        flags.append("above-peak")
     if row.get("steady") is False:
         flags.append("unsettled")
     return flags
 
 
 def with_trust(row: dict, target_rel_ci: float, peak: dict | None = None) -> dict:
-    """``row`` with its ``flags`` and ``trusted`` columns filled in."""
+    """``row`` with its ``flags`` and ``trusted`` columns, and its place under the roof (``peak_fraction``,
+    ``bound``: :func:`harness.roof.roof_columns`), filled in."""
     flags = row_flags(row, target_rel_ci, peak)
-    return dict(row, flags=";".join(flags), trusted=not flags)
+    return dict(row, **roof_columns(row, peak), flags=";".join(flags), trusted=not flags)
 
 
 def is_trusted(row) -> bool:
@@ -91,8 +77,8 @@ def trust_banner(table, target_rel_ci: float, load: tuple | None = None) -> str 
         parts.append(f"{counts['noisy']} of {timed} points are noisy (CI > {target_rel_ci:.0%}): close other "
                      "programs or raise --budget-s")
     if counts.get("above-peak"):
-        parts.append(f"{counts['above-peak']} ran faster than this machine's measured peak: re-measure it "
-                     "with --fresh-peak, or suspect the timing")
+        parts.append(f"{counts['above-peak']} ran faster than this machine's physical FMA roof: suspect the "
+                     "timing or a kernel that skips work (`harness peak --fresh` re-measures the roof)")
     if counts.get("unsettled"):
         parts.append(f"{counts['unsettled']} never ran at a steady speed during warm-up: raise --settle-s")
     text = "; ".join(parts)

@@ -61,13 +61,13 @@ def run_cli(*args) -> subprocess.CompletedProcess:
 
 def seed_peak(results_dir) -> None:
     """Store a plausible peak for this machine in ``results_dir`` so a test sweep does not measure one."""
-    from harness.metadata import cpu_model
-    from harness.peak import save_peak
+    from harness.peak_store import save_peak
     from harness.threads import max_threads
+    from tests.fakes import fake_roof
 
-    save_peak(results_dir, dict(cpu_model=cpu_model(), threads=max_threads(), measured_at="test", seconds=0,
-                                gemm_gflops={"float32": 1e4, "float64": 5e3}, gemm_spread={}, copy_gbytes_per_s=1e3,
-                                copy_spread=0))
+    threads = max_threads()  # a generous roof: no test sweep row is above it
+    save_peak(results_dir, fake_roof(threads, fma_gflops={"float32": 1e4 * threads, "float64": 5e3 * threads},
+                                     fma_gflops_1t={"float32": 1e4, "float64": 5e3}))
 
 
 @pytest.fixture

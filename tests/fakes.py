@@ -104,8 +104,30 @@ class AbsentBackend(Backend):
         raise AssertionError("prepare of an unavailable backend")
 
 
-#: A stored peak and run metadata for synthetic run tables.
+#: A stored peak and run metadata for synthetic run tables (a BLAS-only peak, as runs before the physical roof).
 FAKE_PEAK = {"gemm_gflops": {"float32": 50.0}, "copy_gbytes_per_s": 10.0, "threads": 2}
+
+
+def fake_roof(threads: int = 2, **kw) -> dict:
+    """A physical roof (schema 2, as ``harness.peak.measure_peak`` returns) of this machine at ``threads``:
+    100 GFLOP/s float32 per core, 20 GB/s triad, an 8 MiB last-level cache, no problems."""
+    from kernels.numba_isa import ISA, VECTOR_BYTES
+
+    from harness.metadata import cpu_model
+    from harness.peak_store import current_versions
+
+    roof = dict(schema=2, cpu_model=cpu_model(), isa=ISA, vector_bits=VECTOR_BYTES * 8, threads=threads,
+                versions=current_versions(), measured_at="2024-01-02T03:04:05+00:00", seconds=0.5, clock_ghz=3.0,
+                clock_spread=0.01, os_clock_ghz=2.0, fma_gflops={"float32": 100.0 * threads, "float64": 50.0 * threads},
+                fma_gflops_measured={"float32": 100.0 * threads, "float64": 50.0 * threads},
+                fma_gflops_1t={"float32": 100.0, "float64": 50.0}, fma_scaling={"float32": 1.0, "float64": 1.0},
+                fma_spread={"float32": 0.01, "float64": 0.01},
+                fma_theoretical_gflops={"float32": 96.0 * threads, "float64": 48.0 * threads}, llc_bytes=8 * 2**20,
+                bandwidth_gbytes_per_s={"read": 25.0, "copy": 22.0, "triad": 20.0},
+                bandwidth_detail={"read": [25.0, 0.01], "copy": [22.0, 0.02], "triad": [20.0, 0.02]},
+                gemm_gflops={"float32": 80.0 * threads, "float64": 40.0 * threads},
+                gemm_spread={"float32": 0.02, "float64": 0.02}, problems=[])
+    return dict(roof, **kw)
 FAKE_META = {"preset": "tiny $x$", "host": "h1", "cpu_model": "Test CPU", "peak": FAKE_PEAK}
 
 

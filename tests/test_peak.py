@@ -1,7 +1,7 @@
-"""The measured peak (``harness.peak`` and ``harness peak``) and thread limits (``harness.threads``).
+"""The roof (``harness.peak``, ``harness.peak_store`` and ``harness peak``) and thread limits (``harness.threads``).
 
-Real measurements run at toy sizes (a 128^3 GEMM, an 8 MiB copy, 0.05 s each) and are only checked for
-shape and sanity, never for speed; the arithmetic of the rates is checked on a ticking fake clock.
+Real measurements run at toy sizes (one thread, tiny arrays, 0.01-0.05 s) and are checked for shape and sanity,
+never for speed; the arithmetic of the rates is checked on a ticking fake clock with the kernels replaced.
 """
 from __future__ import annotations
 
@@ -12,17 +12,17 @@ import sys
 import types
 
 import numba
+import numpy as np
 import pytest
 from threadpoolctl import threadpool_info
 
+import kernels.numba_roof as roof_kernels
 from harness import peak as peak_module
+from harness import peak_store
 from harness.metadata import cpu_model
 from harness.threads import default_threads, max_threads, thread_limits
 from tests.conftest import run_cli
-
-PEAK_KEYS = {"cpu_model", "measured_at", "threads", "seconds", "gemm_gflops", "gemm_spread", "copy_gbytes_per_s",
-             "copy_spread"}
-
+from tests.fakes import fake_roof
 
 
 def blas_threads() -> list[int]:
@@ -31,9 +31,9 @@ def blas_threads() -> list[int]:
 
 
 class TickingClock:
-    """A clock that moves ``step`` seconds every time it is read: every timed round lasts exactly one step."""
+    """A clock that moves ``step`` seconds every time it is read: every timed call lasts exactly one step."""
 
-    def __init__(self, step: float = 2.0**-10):
+    def __init__(self, step: float = 2.0**-8):
         self.t, self.step = 100.0, step
 
     def __call__(self) -> float:
@@ -41,136 +41,275 @@ class TickingClock:
         return self.t - self.step
 
 
-
 @pytest.fixture
 def toy_peak(monkeypatch):
     """Make ``measure_peak`` measure toy sizes without spinning; record what each measurement ran under."""
-    seen = dict(gemm=[], copy=[], spins=[])
-    real_gemm, real_copy = peak_module.measure_gemm_gflops, peak_module.measure_copy_gbytes_per_s
+    seen = dict(fma=[], gemm=[], bandwidth=[], clock=[], spins=[])
+    real = {name: getattr(peak_module, name) for name in
+            ("measure_fma_gflops", "measure_gemm_gflops", "measure_bandwidth", "measure_clock_ghz")}
 
-    def gemm(dtype, n=2048, seconds=1.0, clock=None):
-        seen["gemm"].append((dtype, n, seconds, numba.get_num_threads(), blas_threads()))
-        return real_gemm(dtype, n=128, seconds=seconds)
+    def fma(dtype, threads=1, seconds=0.2, clock=None):
+        seen["fma"].append((dtype, threads, seconds, numba.get_num_threads(), blas_threads()))
+        return real["measure_fma_gflops"](dtype, threads, 0.01)
 
-    def copy(mib=256, seconds=1.0, clock=None):
-        seen["copy"].append((mib, seconds, numba.get_num_threads(), blas_threads()))
-        return real_copy(mib=8, seconds=seconds)
+    def gemm(dtype, n=1024, seconds=0.4, clock=None):
+        seen["gemm"].append((dtype, seconds, numba.get_num_threads(), blas_threads()))
+        return real["measure_gemm_gflops"](dtype, n=64, seconds=0.01)
 
-    monkeypatch.setattr(peak_module, "measure_gemm_gflops", gemm)
-    monkeypatch.setattr(peak_module, "measure_copy_gbytes_per_s", copy)
+    def bandwidth(mib, seconds=0.4, clock=None):
+        seen["bandwidth"].append((mib, seconds, numba.get_num_threads()))
+        return real["measure_bandwidth"](1, 0.01)
+
+    def clock_ghz(seconds=0.1, clock=None):
+        seen["clock"].append(seconds)
+        return real["measure_clock_ghz"](0.01)
+
+    for name, fn in (("measure_fma_gflops", fma), ("measure_gemm_gflops", gemm), ("measure_bandwidth", bandwidth),
+                     ("measure_clock_ghz", clock_ghz)):
+        monkeypatch.setattr(peak_module, name, fn)
     monkeypatch.setattr("harness.settle.spin", lambda min_s, max_s: seen["spins"].append((min_s, max_s)) or {})
     return seen
 
 
-
-def machine_peak(threads: int | None = None, **kw) -> dict:
-    """A plausible peak of this CPU model at ``threads`` (default: all) threads."""
-    base = dict(cpu_model=cpu_model(), threads=threads or max_threads(), measured_at="2024-01-02T03:04:05+00:00",
-                seconds=0.5, gemm_gflops={"float32": 321.5, "float64": 160.25},
-                gemm_spread={"float32": 0.01, "float64": 0.02}, copy_gbytes_per_s=12.5, copy_spread=0.03)
-    return dict(base, **kw)
+# --- the measurements --------------------------------------------------------------------------------------------
 
 
-
-# --- peak ----------------------------------------------------------------------------------------------------
-
-
-def test_gemm_and_copy_rates_count_flops_and_bytes_per_round():
-    n, step = 32, 2.0**-10
-    flops, spread = peak_module.measure_gemm_gflops("float32", n=n, seconds=0.01, clock=TickingClock(step))
-    assert flops == pytest.approx(2 * n**3 / step / 1e9) and spread == pytest.approx(0.0)
-    rate, spread = peak_module.measure_copy_gbytes_per_s(mib=1, seconds=0.01, clock=TickingClock(step))
-    assert rate == pytest.approx(2 * 2**20 / step / 1e9) and spread == pytest.approx(0.0)  # read + write
+def test_best_and_spread_of_rates():
+    assert peak_module.best_and_spread([1.0, 1.0, 1.0]) == (1.0, 0.0)
+    best, spread = peak_module.best_and_spread([10.0, 5.0, 5.0, 9.0, 4.0])
+    assert best == 10.0 and spread == pytest.approx(0.5)  # the median round ran at half the best
 
 
-def test_measure_peak_measures_each_dtype_under_the_thread_limit(toy_peak):
+def test_fma_rate_counts_flops_of_every_thread_per_round(monkeypatch):
+    monkeypatch.setattr(roof_kernels, "fma_chains", lambda out, n: None)
+    step = 2.0**-7  # every call "lasts" ~4 rounds: the sizing scales iterations down to one round
+    flops, spread = peak_module.measure_fma_gflops("float32", 1, seconds=0.05, clock=TickingClock(step))
+    iterations = int(4096 * peak_module.ROUND_S / step)
+    assert flops == pytest.approx(roof_kernels.fma_flops("float32", iterations) / step / 1e9) and spread == 0.0
+    lanes = 64 // 4 if roof_kernels.fma_buffer("float32").shape[1] == 12 * 16 else 32 // 4
+    assert roof_kernels.fma_flops("float32", 10, threads=3) == 2 * 12 * lanes * 10 * 3
+
+
+def test_round_sizing_grows_past_a_slow_first_call():
+    calls = []
+    clock = TickingClock(1e-6)
+
+    def call(n):  # each call reads the clock once more per 1000 iterations: time grows with n
+        calls.append(n)
+        clock.t += n * 1e-7
+
+    iterations = peak_module.sized_iterations(call, 10, clock)
+    assert calls[0] == 10 and calls == sorted(calls)  # grew, never shrank before the sizing call
+    assert iterations * 1e-7 == pytest.approx(peak_module.ROUND_S, rel=0.05)
+
+
+def test_concurrent_rounds_give_every_thread_the_same_rounds():
+    seen = []
+    times = peak_module.concurrent_rounds(lambda i: seen.append(i), 3, 0.0)
+    assert times.shape[1] == 3 and times.shape[0] >= 5 and (times >= 0).all()
+    assert sorted(set(seen)) == [0, 1, 2] and len(seen) == 3 * (times.shape[0] + 1)  # + one untimed call each
+
+
+def test_clock_rate_counts_dependent_operations(monkeypatch):
+    monkeypatch.setattr(roof_kernels, "clock_chain", lambda n, seed: seed)
+    ghz, spread = peak_module.measure_clock_ghz(0.05, clock=TickingClock(2.0**-7))
+    iterations = int(100_000 * peak_module.ROUND_S / 2.0**-7)
+    assert ghz == pytest.approx(roof_kernels.CLOCK_OPS_PER_ITERATION * iterations / 2.0**-7 / 1e9) and spread == 0.0
+
+
+def test_real_roof_loops_compute_what_they_claim():
+    out = roof_kernels.fma_buffer("float64", 2)
+    roof_kernels.fma_chains(out[1], 100_000)
+    chains = out[1].reshape(roof_kernels.FMA_CHAINS, -1)  # chain j starts at j / 10: acc * 0.9999 + 0.0001
+    expected = 1 + (np.arange(roof_kernels.FMA_CHAINS) / 10 - 1) * 0.9999**100_000
+    assert np.allclose(chains, expected[:, None], rtol=0, atol=1e-9) and not out[0].any()  # row 0 untouched
+    assert roof_kernels.clock_chain(3, np.uint64(1)) != 1
+    a, b, c = np.zeros(1000), np.arange(1000.0), np.full(1000, 2.0)
+    roof_kernels.stream_triad(a, b, c, 3.0)
+    assert np.array_equal(a, b + 6.0)
+    roof_kernels.stream_copy(a, c)
+    assert np.array_equal(a, c) and roof_kernels.stream_read(b) == pytest.approx(b.sum())
+    rates = peak_module.measure_bandwidth(1, 0.01)
+    assert set(rates) == {"read", "copy", "triad"} and all(0 < r[0] < float("inf") for r in rates.values())
+    assert 0 < peak_module.measure_fma_gflops("float32", 1, 0.01)[0] < float("inf")
+
+
+def test_machine_facts_from_sysfs_and_cpuinfo(tmp_path):
+    for name, level, size in (("index0", 1, "32K"), ("index2", 2, "1024K"), ("index3", 3, "32768K")):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "level").write_text(f"{level}\n")
+        (tmp_path / name / "size").write_text(f"{size}\n")
+    assert peak_module.last_level_cache_bytes(tmp_path) == 32 * 2**20
+    assert peak_module.last_level_cache_bytes(tmp_path / "none") is None
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor: 0\ncpu MHz\t\t: 2596.1\nprocessor: 1\ncpu MHz : 3100.0\n")
+    assert peak_module.os_clock_ghz(cpuinfo) == 3.1 and peak_module.os_clock_ghz(tmp_path / "x") is None
+    assert peak_module.bandwidth_mib(32 * 2**20) == 128 and peak_module.bandwidth_mib(None) == 64
+    assert peak_module.bandwidth_mib(2**40) == 512
+
+
+def test_problems_name_busy_cores_wide_spreads_and_rates_below_the_sanity_bound():
+    assert peak_module.roof_problems(fake_roof()) == []
+    busy = fake_roof(fma_scaling={"float32": 0.55, "float64": 1.0}, fma_spread={"float32": 0.3, "float64": 0.01})
+    problems = peak_module.roof_problems(busy)
+    assert len(problems) == 2 and "float32 FMA rounds spread 30%" in problems[0]
+    assert "2 threads reached 1.10x one thread's float32 FMA rate" in problems[1]
+    slow = fake_roof(os_clock_ghz=20.0)  # 100 GFLOP/s on a core that could do 16 lanes x 4 x 20 GHz or more
+    assert any("under half of what the OS clock" in p for p in peak_module.roof_problems(slow))
+    wide = fake_roof(bandwidth_detail={"read": [25.0, 0.5], "copy": [22.0, 0.0], "triad": [20.0, 0.0]},
+                     clock_spread=0.5)
+    assert [p.split()[0] for p in peak_module.roof_problems(wide)] == ["read", "clock"]
+
+
+def test_an_all_thread_rate_that_does_not_scale_is_replaced_by_threads_times_one():
+    one = {"float32": (100.0, 0.0), "float64": (50.0, 0.0)}
+    every = {"float32": (190.0, 0.0), "float64": (60.0, 0.0)}  # float64: a core was taken
+    roof, scaling = peak_module.fma_roof(one, every, 2)
+    assert roof == {"float32": 190.0, "float64": 100.0} and scaling == {"float32": 0.95, "float64": 0.6}
+
+
+def test_measure_peak_measures_each_figure_under_the_thread_limit(toy_peak):
     if max_threads() < 2:
         pytest.skip("needs 2 threads to see a limit")
     before, blas_before = numba.get_num_threads(), blas_threads()
-    peak = peak_module.measure_peak(seconds=0.05, threads=1)
-    assert set(peak) == PEAK_KEYS and json.loads(json.dumps(peak)) == peak
-    assert (peak["cpu_model"], peak["threads"], peak["seconds"]) == (cpu_model(), 1, 0.05)
-    assert set(peak["gemm_gflops"]) == set(peak["gemm_spread"]) == {"float32", "float64"}
-    assert all(0 < v < float("inf") for v in peak["gemm_gflops"].values())
-    assert 0 < peak["copy_gbytes_per_s"] < float("inf")
-    assert all(s >= 0 for s in (*peak["gemm_spread"].values(), peak["copy_spread"]))
-    assert [(g[0], g[2]) for g in toy_peak["gemm"]] == [("float32", 0.05), ("float64", 0.05)]
-    assert all(g[3] == 1 and set(g[4]) == {1} for g in toy_peak["gemm"])  # numba and BLAS both limited
-    assert [c[1:3] for c in toy_peak["copy"]] == [(0.05, 1)]
-    assert toy_peak["spins"] == [(0.05, 3.0)]  # the cores are spun before measuring
+    peak = peak_module.measure_peak(seconds=0.5, threads=1)
+    assert json.loads(json.dumps(peak)) == peak and peak["schema"] == 2
+    assert (peak["cpu_model"], peak["threads"], peak["seconds"]) == (cpu_model(), 1, 0.5)
+    for key in ("fma_gflops", "fma_gflops_1t", "fma_spread", "fma_theoretical_gflops", "gemm_gflops"):
+        assert set(peak[key]) == {"float32", "float64"} and all(v >= 0 for v in peak[key].values()), key
+    assert set(peak["bandwidth_gbytes_per_s"]) == {"read", "copy", "triad"} and isinstance(peak["problems"], list)
+    assert peak["fma_theoretical_gflops"]["float32"] == pytest.approx(2 * peak["fma_theoretical_gflops"]["float64"])
+    assert [(f[0], f[1]) for f in toy_peak["fma"]] == [("float32", 1), ("float64", 1), ("float32", 1), ("float64", 1)]
+    assert all(f[3] == 1 and set(f[4]) == {1} for f in toy_peak["fma"])  # numba and BLAS both limited
+    assert [g[1] for g in toy_peak["gemm"]] == [0.1, 0.1] and toy_peak["bandwidth"][0][1] == pytest.approx(0.2)
+    assert toy_peak["spins"] == [(0.5, 3.0)]  # the cores are spun before measuring
     assert numba.get_num_threads() == before and blas_threads() == blas_before
     dt.datetime.fromisoformat(peak["measured_at"])
 
 
 def test_measure_peak_uses_every_thread_by_default_and_refuses_too_many(toy_peak):
     assert peak_module.measure_peak(seconds=0.05)["threads"] == max_threads()
-    assert {g[3] for g in toy_peak["gemm"]} == {max_threads()}
-    toy_peak["gemm"].clear()
+    assert {f[1] for f in toy_peak["fma"]} == {1, max_threads()}
+    toy_peak["fma"].clear()
     with pytest.raises(ValueError, match="threads must be between 1 and"):
         peak_module.measure_peak(seconds=0.05, threads=max_threads() + 1)
-    assert toy_peak["gemm"] == []  # nothing measured
+    assert toy_peak["fma"] == []  # nothing measured
 
 
-def test_saved_peaks_load_back_per_thread_count(tmp_path):
+# --- the store ---------------------------------------------------------------------------------------------------
+
+
+def test_saved_roofs_load_back_per_thread_count(tmp_path):
     folder = tmp_path / "new" / "results"  # made on save
-    assert peak_module.load_peak(folder) is None
-    everything, one = machine_peak(), machine_peak(threads=1, copy_gbytes_per_s=3.0)
-    assert peak_module.save_peak(folder, everything) == folder / "peak.json"
-    peak_module.save_peak(folder, one)
-    assert peak_module.load_peak(folder) == everything
-    assert peak_module.load_peak(folder, threads=1) == one
+    assert peak_store.load_peak(folder) is None
+    everything, one = fake_roof(max_threads()), fake_roof(1, gemm_gflops={"float32": 3.0, "float64": 1.0})
+    assert peak_store.save_peak(folder, everything) == folder / "peak.json"
+    peak_store.save_peak(folder, one)
+    assert peak_store.load_peak(folder) == everything
+    assert peak_store.load_peak(folder, threads=1) == one
     assert sorted(p.name for p in folder.iterdir()) == ["peak.json"]  # no temporary file left behind
-    again = dict(everything, copy_gbytes_per_s=99.0)
-    peak_module.save_peak(folder, again)  # replaces that entry only
-    assert peak_module.load_peak(folder) == again and peak_module.load_peak(folder, threads=1) == one
+    again = dict(everything, clock_ghz=9.0)
+    peak_store.save_peak(folder, again)  # replaces that entry only
+    assert peak_store.load_peak(folder) == again and peak_store.load_peak(folder, threads=1) == one
+
+
+def test_a_roof_is_keyed_by_isa_and_versions_and_older_peaks_are_not_reused(tmp_path):
+    roof = fake_roof(max_threads())
+    key = peak_store.peak_key(cpu_model(), max_threads())
+    assert key.startswith(f"{cpu_model()} | {roof['isa']} | {max_threads()} threads | ") and "numba " in key
+    other = peak_store.peak_key(cpu_model(), max_threads(), versions=dict(roof["versions"], numba="0.1"))
+    old = dict(cpu_model=cpu_model(), threads=max_threads(), gemm_gflops={"float32": 89.0}, copy_gbytes_per_s=9.0)
+    (tmp_path / "peak.json").write_text(json.dumps({key: old, other: roof}))
+    assert peak_store.load_peak(tmp_path) is None  # a BLAS-only peak of the same key, a roof of other versions
 
 
 @pytest.mark.parametrize("damage", ["", "{", "[1, 2]", '"peak"', "null", "{KEY: [1]}", '{KEY: {"threads": 2}}',
                                     b"\xff\xfe\x00garbage"], ids=["empty", "truncated", "list", "string", "null",
-                                                                  "entry-not-dict", "entry-no-gemm", "binary"])
+                                                                    "entry-not-dict", "entry-no-roof", "binary"])
 def test_a_damaged_peak_file_reads_as_no_peak_and_is_replaced_on_save(tmp_path, damage):
     path = tmp_path / "peak.json"
-    key = json.dumps(peak_module.peak_key(cpu_model(), max_threads()))
+    key = json.dumps(peak_store.peak_key(cpu_model(), max_threads()))
     if isinstance(damage, bytes):
         path.write_bytes(damage)
     else:
         path.write_text(damage.replace("KEY", key))
-    assert peak_module.load_peak(tmp_path) is None
-    peak = machine_peak()
-    peak_module.save_peak(tmp_path, peak)
-    assert peak_module.load_peak(tmp_path) == peak
+    assert peak_store.load_peak(tmp_path) is None
+    roof = fake_roof(max_threads())
+    peak_store.save_peak(tmp_path, roof)
+    assert peak_store.load_peak(tmp_path) == roof
 
 
-def test_saving_keeps_other_machines_peaks(tmp_path):
-    other = machine_peak(cpu_model="Some Other CPU", threads=64)
-    (tmp_path / "peak.json").write_text(json.dumps({peak_module.peak_key("Some Other CPU", 64): other}))
-    peak_module.save_peak(tmp_path, machine_peak())
+def test_saving_keeps_other_machines_roofs(tmp_path):
+    other = fake_roof(64, cpu_model="Some Other CPU")
+    other_key = peak_store.peak_key("Some Other CPU", 64)
+    (tmp_path / "peak.json").write_text(json.dumps({other_key: other}))
+    peak_store.save_peak(tmp_path, fake_roof(max_threads()))
     stored = json.loads((tmp_path / "peak.json").read_text())
-    assert stored == {"Some Other CPU | 64 threads": other,
-                      peak_module.peak_key(cpu_model(), max_threads()): machine_peak()}
+    assert stored == {other_key: other, peak_store.peak_key(cpu_model(), max_threads()): fake_roof(max_threads())}
+
+
+def test_a_roof_with_problems_serves_its_run_and_is_never_stored(tmp_path, monkeypatch):
+    busy = fake_roof(max_threads(), problems=["float32 FMA rounds spread 40% (> 10%): the cores were busy"])
+    with pytest.raises(ValueError, match="not storing a roof with problems: float32 FMA rounds spread 40%"):
+        peak_store.save_peak(tmp_path, busy)
+    calls = []
+    monkeypatch.setattr(peak_store, "measure_peak", lambda seconds: calls.append(seconds) or dict(busy))
+    got = peak_store.cached_peak(tmp_path)
+    assert got["source"].startswith("measured now, not stored: float32 FMA rounds spread 40%")
+    assert not (tmp_path / "peak.json").exists() and calls == [peak_store.SWEEP_PEAK_S]
+    peak_store.cached_peak(tmp_path)
+    assert len(calls) == 2  # nothing stored: measured again
+
+
+def test_cached_peak_measures_once_and_says_where_the_roof_came_from(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(peak_store, "measure_peak", lambda seconds: calls.append(seconds) or fake_roof(max_threads()))
+    first = peak_store.cached_peak(tmp_path, seconds=0.3)
+    assert first["source"] == f"measured now, stored in {tmp_path / 'peak.json'}" and calls == [0.3]
+    again = peak_store.cached_peak(tmp_path)
+    assert again["source"] == f"stored in {tmp_path / 'peak.json'} (measured 2024-01-02T03:04:05+00:00)"
+    assert len(calls) == 1 and "source" not in json.loads((tmp_path / "peak.json").read_text()).popitem()[1]
+    peak_store.cached_peak(tmp_path, fresh=True)
+    assert len(calls) == 2
+    monkeypatch.setattr(peak_store, "cpu_model", lambda: "another cpu")
+    assert peak_store.load_peak(tmp_path) is None  # a different CPU model never reuses this roof
 
 
 def test_peak_file_that_is_a_folder_reads_as_no_peak(tmp_path):
     (tmp_path / "peak.json").mkdir()
-    assert peak_module.load_peak(tmp_path) is None
+    assert peak_store.load_peak(tmp_path) is None
 
 
-# --- harness peak --------------------------------------------------------------------------------------------
+# --- harness peak ------------------------------------------------------------------------------------------------
 
 
-def test_peak_command_measures_stores_and_prints(tmp_path, toy_peak):
+def test_peak_command_measures_stores_prints_and_then_shows_the_stored_roof(tmp_path, toy_peak, monkeypatch):
     folder = tmp_path / "not" / "yet"
+    monkeypatch.setattr(peak_module, "roof_problems", lambda peak: [])  # toy sizes spread widely
     proc = run_cli("peak", "--seconds", "0.05", "--results-dir", folder)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stderr == ""
-    stored = peak_module.load_peak(folder)
+    assert proc.returncode == 0 and proc.stderr == "", proc.stderr
+    stored = peak_store.load_peak(folder)
     assert stored is not None and stored["seconds"] == 0.05 and stored["threads"] == max_threads()
-    g32, g64 = stored["gemm_gflops"]["float32"], stored["gemm_gflops"]["float64"]
-    assert proc.stdout.splitlines() == [
-        f"peak on {cpu_model()} ({max_threads()} threads): GEMM float32: {g32:.1f} GFLOP/s, "
-        f"float64: {g64:.1f} GFLOP/s; copy {stored['copy_gbytes_per_s']:.1f} GB/s",
-        f"wrote {folder / 'peak.json'}"]
-    assert [g[2] for g in toy_peak["gemm"]] == [0.05, 0.05]
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith(f"roof of {cpu_model()} ({stored['isa']}, {stored['vector_bits']}-bit vectors)")
+    f32 = stored["fma_gflops"]["float32"]
+    assert lines[1].startswith(f"  FMA float32: {f32:.0f} GFLOP/s") and "x 2 FMA pipes x" in lines[1]
+    assert lines[3].startswith(f"  clock: {stored['clock_ghz']:.2f} GHz") and "triad" in lines[4]
+    assert "BLAS GEMM (what a library reaches, not the roof)" in lines[5]
+    assert lines[6] == f"  measured now, stored in {folder / 'peak.json'}"
+    monkeypatch.setattr(peak_module, "measure_peak", lambda **kw: pytest.fail("measured a stored roof"))
+    again = run_cli("peak", "--results-dir", folder)
+    assert again.returncode == 0 and again.stdout.splitlines()[-1].startswith(f"  stored in {folder / 'peak.json'}")
+
+
+def test_peak_command_on_a_busy_machine_warns_in_one_line_and_stores_nothing(tmp_path, monkeypatch):
+    busy = fake_roof(max_threads(), problems=["2 threads reached 1.10x one thread's float32 FMA rate"])
+    monkeypatch.setattr(peak_store, "measure_peak", lambda seconds: dict(busy))
+    proc = run_cli("peak", "--fresh", "--results-dir", tmp_path)
+    assert proc.returncode == 0 and len(proc.stderr.splitlines()) == 1
+    assert proc.stderr.startswith("harness: warning: this roof was measured on a busy machine and is not stored")
+    assert "--fresh" in proc.stderr and not (tmp_path / "peak.json").exists()
+    assert "measured now, not stored: 2 threads reached" in proc.stdout
 
 
 @pytest.mark.parametrize("where, message", [("file", "exists and is not a directory"),
@@ -181,7 +320,7 @@ def test_peak_command_refuses_a_results_dir_that_is_a_file_before_measuring(tmp_
     def never(*args, **kw):
         raise AssertionError("measured before checking --results-dir")
 
-    monkeypatch.setattr(peak_module, "measure_peak", never)
+    monkeypatch.setattr(peak_store, "measure_peak", never)
     proc = run_cli("peak", "--seconds", "0.05", "--results-dir", tmp_path / where)
     assert proc.returncode == 2 and proc.stdout == ""
     assert len(proc.stderr.splitlines()) == 1
@@ -197,7 +336,7 @@ def test_a_peak_json_that_is_a_folder_is_refused_before_measuring(tmp_path, monk
     def never(*args, **kw):
         raise AssertionError("measured before checking peak.json")
 
-    monkeypatch.setattr(peak_module, "measure_peak", never)
+    monkeypatch.setattr(peak_store, "measure_peak", never)
     extra = ["--preset", "smoke", "--backends", "numpy", "--run-id", "r", "--plots-dir", tmp_path / "plots"] \
         if command == "sweep" else []
     proc = run_cli(command, *extra, "--results-dir", tmp_path)
@@ -205,7 +344,7 @@ def test_a_peak_json_that_is_a_folder_is_refused_before_measuring(tmp_path, monk
     assert "peak.json exists and is not a file" in proc.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["peak.json"]
     with pytest.raises(ValueError, match="is not a file"):
-        peak_module.save_peak(tmp_path, dict(cpu_model="cpu", threads=1, gemm_gflops={}))
+        peak_store.save_peak(tmp_path, fake_roof())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["peak.json"]
 
 

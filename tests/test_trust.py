@@ -1,18 +1,15 @@
 """Trust columns, the banner, machine settling and the peak cache - fake clocks and fake work, no real timing."""
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 import pytest
 
 from harness import peak as peak_module
 from harness.settle import IDLE_GAP_S, Settler, spin
 from harness.trust import row_flags, trust_banner, with_trust
-from tests.fakes import FakeClock
+from tests.fakes import FakeClock, fake_roof
 
-PEAK = {"cpu_model": "cpu", "threads": 2, "gemm_gflops": {"float32": 100.0, "float64": 50.0},
-        "copy_gbytes_per_s": 20.0}
+PEAK = fake_roof(2)  # FMA roof 200 GFLOP/s float32 (100 per core), 100 float64; triad 20 GB/s; LLC 8 MiB
 
 
 def row(**kw):
@@ -27,14 +24,22 @@ def test_noisy_exactly_when_rel_ci_exceeds_the_target():
     assert row_flags(row(rel_ci=float("nan")), 0.02, PEAK) == ["noisy"]
 
 
-def test_above_peak_for_flops_or_bandwidth_on_cpu_rows_only():
-    assert row_flags(row(gflops=109.0), 0.02, PEAK) == []
-    assert row_flags(row(gflops=111.0), 0.02, PEAK) == ["above-peak"]
-    assert row_flags(row(gbytes_per_s=23.0), 0.02, PEAK) == ["above-peak"]
+def test_above_peak_against_the_physical_roof_only():
+    assert row_flags(row(gflops=219.0), 0.02, PEAK) == []
+    assert row_flags(row(gflops=221.0), 0.02, PEAK) == ["above-peak"]
     assert row_flags(row(gflops=111.0, dtype="float64"), 0.02, PEAK) == ["above-peak"]
-    assert row_flags(row(gflops=500.0, device="cuda"), 0.02, PEAK) == []  # a CPU peak says nothing of a GPU
-    assert row_flags(row(gflops=500.0, threads=4), 0.02, PEAK) == []  # peak measured on fewer threads
+    assert row_flags(row(gflops=111.0, threads=1), 0.02, PEAK) == ["above-peak"]  # one core's roof: 100
+    assert row_flags(row(gflops=500.0, device="cuda"), 0.02, PEAK) == []  # a CPU roof says nothing of a GPU
     assert row_flags(row(gflops=500.0), 0.02, None) == []
+    blas_only = {"threads": 2, "gemm_gflops": {"float32": 100.0}, "copy_gbytes_per_s": 20.0}
+    assert row_flags(row(gflops=180.0), 0.02, blas_only) == []  # a library's speed is no limit
+
+
+def test_above_peak_on_bandwidth_only_for_layers_too_big_for_the_cache():
+    small, big = 2**20, 64 * 2**20
+    assert row_flags(row(gbytes_per_s=500.0, bytes=small), 0.02, PEAK) == []  # read from cache: fine
+    assert row_flags(row(gbytes_per_s=23.0, bytes=big), 0.02, PEAK) == ["above-peak"]
+    assert row_flags(row(gbytes_per_s=21.0, bytes=big), 0.02, PEAK) == []
 
 
 def test_unsettled_and_not_timed_and_trusted_column():
@@ -47,10 +52,10 @@ def test_unsettled_and_not_timed_and_trusted_column():
 
 def test_banner_counts_flags_names_the_remedy_and_the_load():
     table = pd.DataFrame([with_trust(row(rel_ci=r), 0.02, PEAK) for r in (0.01, 0.05, 0.3)] +
-                         [with_trust(row(gflops=200.0), 0.02, PEAK), with_trust(dict(status="failed"), 0.02)])
+                         [with_trust(row(gflops=300.0), 0.02, PEAK), with_trust(dict(status="failed"), 0.02)])
     text = trust_banner(table, 0.02, (3.5, 4.0))
     assert "2 of 4 points are noisy (CI > 2%): close other programs or raise --budget-s" in text
-    assert "1 ran faster than this machine's measured peak" in text and "--fresh-peak" in text
+    assert "1 ran faster than this machine's physical FMA roof" in text and "harness peak --fresh" in text
     assert "load average 3.5 before, 4.0 after" in text
     assert trust_banner(pd.DataFrame([with_trust(row(), 0.02, PEAK)]), 0.02) is None
 
@@ -82,30 +87,9 @@ def test_settler_spins_first_and_after_idle_gaps_only():
     assert off.spins == []
 
 
-def test_peak_cache_is_per_cpu_model_and_threads(tmp_path, monkeypatch):
-    calls = []
-
-    def fake_measure(seconds=1.0, threads=None):
-        calls.append(seconds)
-        return dict(PEAK, cpu_model="cpu", threads=2)
-
-    monkeypatch.setattr(peak_module, "measure_peak", fake_measure)
-    monkeypatch.setattr(peak_module, "cpu_model", lambda: "cpu")
-    monkeypatch.setattr("harness.threads.max_threads", lambda: 2)
-    first = peak_module.cached_peak(tmp_path)
-    again = peak_module.cached_peak(tmp_path)
-    assert first == again and len(calls) == 1
-    stored = json.loads((tmp_path / "peak.json").read_text())
-    assert list(stored) == ["cpu | 2 threads"]
-    peak_module.cached_peak(tmp_path, fresh=True)
-    assert len(calls) == 2
-    monkeypatch.setattr(peak_module, "cpu_model", lambda: "another cpu")
-    assert peak_module.load_peak(tmp_path) is None  # a different CPU model never reuses this peak
-
-
 def test_peak_spread_and_rounds_use_the_clock():
     clock = FakeClock()
     times = iter([0.1, 0.1, 0.2, 0.1, 0.1, 0.1, 0.1])
     rounds = peak_module.timed_rounds(lambda: clock.advance(next(times)), 0.3, clock)
     assert len(rounds) >= 5 and max(rounds) == pytest.approx(0.2)
-    assert peak_module.spread([1.0, 1.0, 1.0]) == 0.0
+    assert peak_module.best_and_spread([1.0, 1.0, 1.0]) == (1.0, 0.0)

@@ -9,7 +9,7 @@ from pathlib import Path
 import kernels
 
 from ..errors import EXIT_INTERRUPTED, UsageError
-from ..peak import check_peak_file
+from ..peak_store import check_peak_file
 from ..plugins import unimportable_backends
 from ..results import RunFiles, read_metadata, read_table
 from ..settings import SweepSettings, resolve_cases
@@ -162,7 +162,7 @@ def sweep_locked(args, files: RunFiles, settings: SweepSettings, meta: dict | No
     """The sweep proper, with the run's lock held."""
     from ..metadata import collect_metadata, finish_metadata, now_iso
     from ..outputs import write_outputs
-    from ..peak import cached_peak
+    from ..peak_store import cached_peak
     from ..render.console import SweepProgress
     from ..fused import fused_points, run_fused_points
     from ..results import ResultsWriter
@@ -182,6 +182,9 @@ def sweep_locked(args, files: RunFiles, settings: SweepSettings, meta: dict | No
         return 0
     writer = ResultsWriter(files)
     peak = cached_peak(args.results_dir, fresh=getattr(args, "fresh_peak", False))
+    if peak.get("problems"):
+        sys.stderr.write("harness: warning: the machine was busy while its roof was measured; the roof serves this "
+                         f"run only and is not stored ({'; '.join(peak['problems'])})\n")
     if meta is None:
         meta = collect_metadata(run_id=run_id, command=["python", "-m", "harness", *args.argv], preset=preset.name,
                                 backends=settings.backends, peak=peak)

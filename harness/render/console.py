@@ -100,8 +100,9 @@ def print_check(rows: list[dict], title: str) -> None:
 
 
 def print_summary(table, *, title: str, verdicts: list[str], paths: list, reasons: bool = True,
-                  banner: str | None = None, totals: list[str] = ()) -> None:
-    """The end-of-sweep report: GFLOP/s table, reasons for rows that were not measured, verdict, paths."""
+                  banner: str | None = None, totals: list[str] = (), roof: list[str] = ()) -> None:
+    """The end-of-sweep report: GFLOP/s table, reasons for rows that were not measured, how close each backend
+    came to the FMA roof, totals, verdict, paths."""
     con = console()
     con.print(gflops_table(table, title))
     if reasons:
@@ -114,6 +115,10 @@ def print_summary(table, *, title: str, verdicts: list[str], paths: list, reason
     if banner:
         con.print(f"\n[bold yellow]How far to trust these numbers:[/] {escape(banner)}; "
                   "untrusted cells end in '!' (the table's flags column says why)")
+    if roof:
+        con.print("\n[bold]Against this machine's FMA roof (peak_fraction):[/]")
+        for line in roof:
+            con.print(f"  {escape(line)}")
     if totals:
         con.print("\n[bold]Network totals (count-weighted):[/]")
         for line in totals:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..roof import drawn_roofs
 from ..trust import is_trusted
 from .plotting import backend_colors, ok_rows, plain, pyplot, save_figure, title
 from .breakdown_figure import plot_breakdown
@@ -139,26 +140,37 @@ def plot_threads(table, meta: dict, path: Path) -> Path | None:
 
 
 def plot_roofline(table, meta: dict, path: Path) -> Path | None:
-    """GFLOP/s against FLOP/byte (log-log) under the measured roofs; CPU rows only (the roofs are the CPU's).
+    """GFLOP/s against FLOP/byte (log-log) under this machine's roofs; CPU rows only (the roofs are the CPU's).
 
-    Points are labelled (all of them when few; otherwise those above the roof and each backend's best);
-    hollow markers are untrusted rows; a note says what a point above the roof means.
+    Both roofs are drawn and labelled (the FMA compute roof and the STREAM memory roof, with their ridge
+    point), BLAS GEMM as a dashed line beside them; points are labelled when few, else only those far
+    from the roof (under a quarter of it) or above it; hollow markers are untrusted rows.
     """
     ok = ok_rows(table)
     ok = ok[ok["device"] == "cpu"] if "device" in ok.columns else ok
     peak = meta.get("peak") or {}
-    if ok.empty or not peak.get("gemm_gflops") or not peak.get("copy_gbytes_per_s"):
+    if ok.empty:
+        return None
+    dtype = ok["dtype"].mode().iloc[0]
+    threads = int(ok["threads"].max()) if "threads" in ok.columns and ok["threads"].notna().any() else 1
+    peak_gflops, bandwidth, label = drawn_roofs(peak, dtype, threads)
+    if not peak_gflops:
         return None
     plt = pyplot()
-    dtype = ok["dtype"].mode().iloc[0]
     ok = ok[ok["dtype"] == dtype]
-    peak_gflops = float(peak["gemm_gflops"].get(dtype, max(peak["gemm_gflops"].values())))
-    bandwidth = float(peak["copy_gbytes_per_s"])
     intensity = ok["flops"] / ok["bytes"]
-    xs = np.logspace(np.log10(max(intensity.min() / 3, 1e-2)), np.log10(intensity.max() * 3), 200)
+    ridge = peak_gflops / bandwidth
+    xs = np.logspace(np.log10(max(min(intensity.min(), ridge) / 3, 1e-2)), np.log10(max(intensity.max(), ridge) * 3), 200)
     fig, ax = plt.subplots(figsize=(9, 6))
-    ax.plot(xs, np.minimum(peak_gflops, bandwidth * xs), color="black", lw=2,
-            label=f"roof: {peak_gflops:.0f} GFLOP/s ({dtype} GEMM), {bandwidth:.0f} GB/s (copy)")
+    ax.plot(xs, np.minimum(peak_gflops, bandwidth * xs), color="black", lw=2, label=f"roof: {label}")
+    ax.axvline(ridge, color="#999", lw=0.8, ls=":")
+    ax.text(ridge, peak_gflops * 1.04, f" ridge {ridge:.1f} FLOP/B", fontsize=7, color="#555", va="bottom")
+    ax.text(xs[0], bandwidth * xs[0] * 1.15, f"memory roof {bandwidth:.0f} GB/s", fontsize=7, rotation=0, color="#333")
+    ax.text(xs[-1], peak_gflops * 1.04, f"compute roof {peak_gflops:.0f} GFLOP/s", fontsize=7, ha="right",
+            va="bottom", color="#333")
+    gemm = (peak.get("gemm_gflops") or {}).get(dtype)
+    if gemm and peak.get("fma_gflops"):
+        ax.axhline(gemm, color="#777", lw=1, ls="--", label=f"BLAS GEMM {gemm:.0f} GFLOP/s (what a library reaches)")
     colors = backend_colors(ok["backend"].unique())
     markers = {1: "o", 3: "s", 5: "^", 7: "D"}
     for (backend, k), part in ok.groupby(["backend", "k"], sort=False):
@@ -167,24 +179,21 @@ def plot_roofline(table, meta: dict, path: Path) -> Path | None:
                    facecolors=[colors[backend] if t else "white" for t in trusted], edgecolors=colors[backend],
                    label=plain(f"{backend} k={k}"))
     roof = np.minimum(peak_gflops, bandwidth * intensity)
-    above = ok["gflops"] > roof
-    best = ok["gflops"] == ok.groupby("backend")["gflops"].transform("max")
-    label_these = ok if len(ok) <= 30 else ok[above | best]
+    above, far = ok["gflops"] > roof, ok["gflops"] < roof / 4
+    label_these = ok if len(ok) <= 12 else ok[above | far]
     for r in label_these.itertuples():
-        ax.annotate(plain(r.case), (r.flops / r.bytes, r.gflops), fontsize=6, xytext=(3, 3),
-                    textcoords="offset points", color="#b00" if r.gflops > min(peak_gflops, bandwidth * r.flops
-                                                                                 / r.bytes) else "#333")
-    ax.text(0.01, 0.99, "Above the roof = faster than this machine's measured peak: a timing error, a kernel\n"
-            "skipping work, or a stale peak (--fresh-peak); such rows carry the flag above-peak.\n"
-            "Hollow markers: untrusted rows.", transform=ax.transAxes, fontsize=7, va="top",
-            bbox=dict(facecolor="white", alpha=0.8, edgecolor="#ccc"))
+        ax.annotate(plain(r.case), (r.flops / r.bytes, r.gflops), fontsize=6, xytext=(3, 3), textcoords="offset points",
+                    color="#b00" if r.gflops > min(peak_gflops, bandwidth * r.flops / r.bytes) else "#333")
+    ax.text(0.01, 0.99, "Roofs measured on this machine (harness peak): above the roof = a timing error or a kernel\n"
+            "skipping work (flag above-peak). Labelled: points under a quarter of their roof. Hollow: untrusted rows.",
+            transform=ax.transAxes, fontsize=7, va="top", bbox=dict(facecolor="white", alpha=0.8, edgecolor="#ccc"))
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("arithmetic intensity (FLOP per minimal byte moved, log scale)")
     ax.set_ylabel("GFLOP/s (log scale)")
     ax.grid(which="both", alpha=0.3)
     ax.legend(fontsize=7, ncol=2, loc="lower right")
-    ax.set_title(title(f"Roofline ({dtype}; threads={peak.get('threads', '?')} for the roofs)", meta), fontsize=10)
+    ax.set_title(title(f"Roofline ({dtype}; roofs for {threads} threads)", meta), fontsize=10)
     return save_figure(fig, path)
 
 

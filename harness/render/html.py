@@ -11,6 +11,7 @@ import base64
 import math
 from pathlib import Path
 
+from ..roof import describe_roof
 from ..results import RunFiles, read_metadata, read_table
 from .fmt import fmt_seconds, fmt_value, machine_name
 from .summary import summary_grid
@@ -62,8 +63,7 @@ def _machine_rows(meta: dict) -> list[tuple[str, str]]:
             ("Numba threading", f"{meta.get('numba_threading_layer')}, {meta.get('numba_num_threads')} threads"),
             ("BLAS", ", ".join(f"{b.get('internal_api')} {b.get('version')} ({b.get('num_threads')} threads)"
                                for b in meta.get("blas") or [])),
-            ("measured peak", ", ".join(f"{k} GEMM {v:.0f} GFLOP/s" for k, v in (peak.get("gemm_gflops") or {}).items())
-             + (f", copy {peak['copy_gbytes_per_s']:.0f} GB/s" if peak.get("copy_gbytes_per_s") else "")),
+            ("roof", describe_roof(peak)),
             ("versions", ", ".join(f"{k} {v}" for k, v in (meta.get("versions") or {}).items())),
             ("started / finished", f"{meta.get('started_at')} / {meta.get('finished_at', meta.get('status'))}")]
     return [(k, str(v)) for k, v in rows if v not in (None, "")]
@@ -112,7 +112,7 @@ def write_run_report(view) -> Path:
     counts = ", ".join(f"{n} {s}" for s, n in table["status"].value_counts().items())
     html = _env().get_template("report.html").render(
         run_id=files.run_id, meta=meta, machine=machine_name(meta), counts=counts, verdicts=view.verdicts,
-        banner=view.banner, totals=view.totals,
+        banner=view.banner, totals=view.totals, roof=view.roof,
         backends=backends, summary=summary, figures=figures, problems=problems,
         machine_rows=_machine_rows(meta), command=meta.get("command", ""), table_path=str(files.table))
     files.plots.mkdir(parents=True, exist_ok=True)
