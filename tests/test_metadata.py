@@ -23,7 +23,7 @@ from harness import metadata
 from harness.metadata import (collect_metadata, cpu_isa, cpu_model, finish_metadata, gpu_info, library_versions,
                               now_iso, numba_cpu_vectors)
 from harness.threads import max_threads
-from tests.test_peak import machine_peak
+from tests.fakes import fake_roof
 
 ROOT = Path(__file__).resolve().parent.parent
 SIMULATED = os.environ.get("CONVBENCH_REAL_CUDA") != "1"
@@ -162,7 +162,7 @@ def test_git_commit_names_the_checkout():
 
 
 def test_collect_metadata_is_a_json_able_description_of_this_machine():
-    peak = machine_peak()
+    peak = fake_roof()
     meta = collect_metadata(run_id="r1", command=["harness", "sweep", "--preset", "smoke"], preset="smoke",
                             backends=["numpy", "numba-cpu"], peak=peak)
     assert json.loads(json.dumps(meta)) == meta
