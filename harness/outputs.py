@@ -13,7 +13,6 @@ from pathlib import Path
 from .reduction import reduction_of_run
 from .results import RunFiles, read_samples, read_table
 from .settings import TARGET_REL_CI
-from .totals import macs_line, network_totals, total_lines
 from .trust import trust_banner, with_trust
 
 
@@ -40,6 +39,7 @@ def view_of_run(files: RunFiles, meta: dict) -> RunView:
     """Read run ``files`` and derive everything its views show (trust flags too, for runs older than them)."""
     import pandas as pd
 
+    from .render.totals_text import totals_block
     from .render.verdicts import verdict_lines
 
     table = read_table(files.table)
@@ -54,11 +54,7 @@ def view_of_run(files: RunFiles, meta: dict) -> RunView:
     view.reduction = reduction_of_run(table, samples, meta.get("peak"))
     view.verdicts = verdict_lines(view.reduction)
     view.banner = trust_banner(table, view.target_rel_ci, (meta.get("load_before"), meta.get("load_after")))
-    name = str(meta.get("preset") or files.run_id)
-    view.totals = total_lines(network_totals(table), name)
-    macs = macs_line(table, meta.get("preset"))
-    if macs and view.totals:
-        view.totals.append(f"{name}: {macs}")
+    view.totals = totals_block(table, str(meta.get("preset") or files.run_id), meta.get("preset"))
     return view
 
 
@@ -83,5 +79,6 @@ def write_outputs(files: RunFiles, meta: dict, *, baseline: str, plots: bool, re
         paths.append(write_run_report(view))
     if not quiet:
         print_summary(view.table, title=f"GFLOP/s, run {files.run_id} (best per case highlighted; ! = untrusted)",
-                      verdicts=view.verdicts, paths=paths, banner=view.banner, totals=view.totals)
+                      verdicts=view.verdicts, paths=paths, banner=view.banner, totals=view.totals,
+                      reduction=view.reduction)
     return paths

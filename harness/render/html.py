@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 
 from ..results import RunFiles, read_metadata, read_table
+from .answer import answer_tables
 from .fmt import fmt_seconds, fmt_value, machine_name
 from .summary import summary_grid
 
@@ -46,8 +47,10 @@ FIGURES = [
 def _env():
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-    return Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
-                       autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+    env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
+                      autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+    env.filters["zip"] = zip
+    return env
 
 
 def _machine_rows(meta: dict) -> list[tuple[str, str]]:
@@ -94,7 +97,8 @@ def run_summary_html(view, totals=None) -> str:
     backends, summary = summary_rows(view.table)
     return _env().get_template("summary.html").render(
         run_id=view.files.run_id, meta=view.meta, machine=machine_name(view.meta), banner=view.banner,
-        totals=view.totals, verdicts=view.verdicts, backends=backends, summary=summary)
+        totals=view.totals, verdicts=view.verdicts, backends=backends, summary=summary,
+        answers=answer_tables(view.reduction))
 
 
 def data_uri(path: Path) -> str:
@@ -112,6 +116,7 @@ def write_run_report(view) -> Path:
     counts = ", ".join(f"{n} {s}" for s, n in table["status"].value_counts().items())
     html = _env().get_template("report.html").render(
         run_id=files.run_id, meta=meta, machine=machine_name(meta), counts=counts, verdicts=view.verdicts,
+        answers=answer_tables(view.reduction),
         banner=view.banner, totals=view.totals,
         backends=backends, summary=summary, figures=figures, problems=problems,
         machine_rows=_machine_rows(meta), command=meta.get("command", ""), table_path=str(files.table))
