@@ -94,11 +94,18 @@ def clipped_legend_entry(ax, horizontal: bool = True) -> None:
 
 
 def plain_log_ticks(axis) -> None:
-    """Label a log ``axis`` (``ax.xaxis``) in plain numbers ("2", "0.5", "300"); minor ticks labelled too when
-    the axis spans less than 20x (otherwise the decades alone). Call after the limits are set."""
+    """Label a log ``axis`` (``ax.xaxis``) in plain numbers ("2", "0.5", "300"). Minor ticks are labelled too
+    when fewer than three decades are in view: all of them on an axis spanning under 3x, else those starting
+    with 2, 3 or 5 (so 90 never crowds 100). Call after the limits are set."""
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
-    plain = FuncFormatter(lambda v, _: f"{v:g}")
     lo, hi = sorted(axis.get_view_interval())
-    axis.set_major_formatter(plain)
-    axis.set_minor_formatter(plain if lo > 0 and hi / lo < 20 else NullFormatter())
+    span = hi / lo if lo > 0 else math.inf
+    decades = math.floor(math.log10(hi)) - math.ceil(math.log10(lo)) + 1 if lo > 0 else 3
+
+    def minor(value, _):
+        lead = round(value / 10 ** math.floor(math.log10(value) + 1e-9)) if value > 0 else 0
+        return f"{value:g}" if span < 3 or lead in (2, 3, 5) else ""
+
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(FuncFormatter(minor) if decades < 3 else NullFormatter())
