@@ -140,7 +140,7 @@ def _parts() -> dict[str, NetworkPart]:
         "smoke": synthetic, "scaling": synthetic,
         "inception3a": NetworkPart("GoogLeNet", "Inception 3a only", googlenet_macs),
         "inception": NetworkPart("GoogLeNet", "the nine Inception modules, no stem", googlenet_macs),
-        "threads": NetworkPart("GoogLeNet", "three layers of Inception 3a", googlenet_macs),
+        "threads": NetworkPart("GoogLeNet", "the 1x1 and 3x3 of Inception 3a", googlenet_macs),
         "resnet50": NetworkPart("ResNet-50", "the stem and the first bottleneck block of each stage", resnet_macs),
         # Howard et al. 2017, Table 2: 569 M multiply-adds, 95% of them in the 1x1 layers
         "mobilenet": NetworkPart("MobileNet v1", "the pointwise (1x1) layers only", 569e6),

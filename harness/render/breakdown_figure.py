@@ -5,10 +5,10 @@ conv (dark), each as a percentage of that backend's direct kxk layer's time (dir
 where it lies within the axis), with the pair's 95% interval, and a dashed line at the FLOP-proportional
 ideal (100% / FLOP saving: the pair at the direct layer's GFLOP/s). Normalising makes a 3 ms and a 25 ms
 branch read alike, and the axis ends near the tallest bar, so the reduce/conv split is visible in every
-panel (a 5x5 pair at 10% of its direct layer fills the panel). The gap between the stacked bar and the ideal is the part of the FLOP saving that
-did not become time; the verdict sentence splits it. The axis comes from the data (:mod:`.axes`): a bar
-beyond ``CAP_PERCENT`` is cut with its value written, a whisker beyond the top ends in an arrow. Hatched
-bars: untrusted rows.
+panel (a 5x5 pair at 10% of its direct layer fills the panel). The gap between the stacked bar and the
+ideal is the part of the FLOP saving that did not become time; the verdict sentence splits it. The axis
+comes from the data (:mod:`.axes`): a bar beyond ``CAP_PERCENT`` is cut with its value written, a whisker
+beyond the top ends in an arrow. Hatched bars: untrusted rows.
 """
 from __future__ import annotations
 
