@@ -91,14 +91,3 @@ def add_parts(reduction, table, peak: dict | None = None):
 
     return pd.DataFrame(rows, columns=list(reduction.columns) + [c for c in PART_COLUMNS if c not in reduction])
 
-
-def loss_text(r) -> str:
-    """"lost to: reduce 40%, small-C conv 35%, per-call cost 25%" (shares of the lost time, adding to 100%)."""
-    if not r.lost_s > 0:
-        return "nothing lost: the pair ran at least as fast per FLOP as the direct layer"
-    if r.lost_s < 0.05 * r.time_reduced_s:
-        return "almost nothing lost: the pair ran within 5% of the direct layer's speed per FLOP"
-    shares = [100 * getattr(r, part) / r.lost_s for part in ("lost_reduce_s", "lost_conv_s", "lost_call_s")]
-    memory = ", memory-bound" if r.reduce_memory_bound else ""
-    return (f"lost to: the 1x1 reduce{memory} {shares[0]:.0f}%, the small-C conv {shares[1]:.0f}%, "
-            f"per-call cost {shares[2]:.0f}%")

@@ -4,8 +4,17 @@ Each function returns :class:`harness.layers.Layer` objects labelled the way the
 papers name them. Inception modules also carry the "no reduction" layers (the
 3x3/5x5 convolution applied straight to the module input) linked to their
 reduce/conv pair by ``branch`` so the reduction study can compare them.
+
+Most presets measure a part of a network; :data:`PRESET_PARTS` says which part
+and :func:`network_macs` gives the whole network's multiply-adds (from the full
+layer tables :func:`googlenet` and :func:`resnet50_network`), so a total can say
+what fraction of the network it covers.
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kernels.spec import resolve_padding
 
 from .layers import Layer
 
@@ -75,6 +84,76 @@ def resnet50() -> list[Layer]:
     return layers
 
 
+#: ResNet-50's bottleneck blocks per stage (the first one in :func:`resnet50`, the others repeat its shape
+#: at the stage's output size with C = 4 * width and no downsample).
+RESNET50_BLOCKS = {"conv2": 3, "conv3": 4, "conv4": 6, "conv5": 3}
+
+
+def resnet50_network() -> list[Layer]:
+    """Every convolution of ResNet-50: :func:`resnet50` plus each stage's repeated blocks (``count``)."""
+    layers = resnet50()
+    for stage, (hw, _, width, stride) in RESNET50_STAGES.items():
+        out_hw, repeats = hw // stride, RESNET50_BLOCKS[stage] - 1
+        layers += [Layer(f"{stage} block 1x1 reduce", C=4 * width, H=out_hw, W=out_hw, F=width, k=1, count=repeats),
+                   Layer(f"{stage} block 3x3", C=width, H=out_hw, W=out_hw, F=width, k=3, padding=1, count=repeats),
+                   Layer(f"{stage} block 1x1 expand", C=width, H=out_hw, W=out_hw, F=4 * width, k=1,
+                         count=repeats)]
+    return layers
+
+
+def googlenet() -> list[Layer]:
+    """Every convolution of GoogLeNet: the stem (7x7/2, 1x1, 3x3) and the nine Inception modules (no direct
+    layers: those are the reduction study's, not the network's)."""
+    stem = [Layer("conv1 7x7/2", C=3, H=224, W=224, F=64, k=7, stride=2, padding=3),
+            Layer("conv2 1x1", C=64, H=56, W=56, F=64, k=1),
+            Layer("conv2 3x3", C=64, H=56, W=56, F=192, k=3, padding=1)]
+    return stem + [layer for layer in inception_all() if layer.role != "direct"]
+
+
+def network_macs(layers) -> float:
+    """Multiply-adds per image of ``layers`` (count-weighted): F * C * k * k * Ho * Wo each."""
+    total = 0
+    for layer in layers:
+        pad = resolve_padding(layer.padding, layer.k)
+        ho = (layer.H + 2 * pad - layer.k) // layer.stride + 1
+        wo = (layer.W + 2 * pad - layer.k) // layer.stride + 1
+        total += layer.count * layer.F * layer.C * layer.k * layer.k * ho * wo
+    return float(total)
+
+
+@dataclass(frozen=True)
+class NetworkPart:
+    """What part of which network a preset measures: its totals say so in their label.
+
+    ``network_macs`` is the whole network's multiply-adds per image (None: the layers are no network's).
+    """
+
+    network: str | None
+    part: str
+    network_macs: float | None = None
+
+
+def _parts() -> dict[str, NetworkPart]:
+    googlenet_macs, resnet_macs = network_macs(googlenet()), network_macs(resnet50_network())
+    synthetic = NetworkPart(None, "synthetic layers, not a network")
+    return {
+        "smoke": synthetic, "scaling": synthetic,
+        "inception3a": NetworkPart("GoogLeNet", "Inception 3a only", googlenet_macs),
+        "inception": NetworkPart("GoogLeNet", "the nine Inception modules, no stem", googlenet_macs),
+        "threads": NetworkPart("GoogLeNet", "the 1x1 and 3x3 of Inception 3a", googlenet_macs),
+        "resnet50": NetworkPart("ResNet-50", "the stem and the first bottleneck block of each stage", resnet_macs),
+        # Howard et al. 2017, Table 2: 569 M multiply-adds, 95% of them in the 1x1 layers
+        "mobilenet": NetworkPart("MobileNet v1", "the pointwise (1x1) layers only", 569e6),
+        "gpu": NetworkPart(None, "Inception 3a..5b and ResNet-50's first blocks: two networks' layers, not one"),
+    }
+
+
+def preset_part(preset: str | None) -> NetworkPart | None:
+    """The part of a network preset ``preset`` measures; None for a layer file or an unknown name (taken to
+    be a whole network, as ``harness layers --from`` writes one)."""
+    return _parts().get(preset) if preset else None
+
+
 # MobileNet v1 (width 1.0, 224x224): the distinct pointwise (1x1) layers as (H=W, C_in, C_out).
 MOBILENET_POINTWISE = [
     (112, 32, 64), (56, 64, 128), (56, 128, 128), (28, 128, 256), (28, 256, 256),
@@ -83,8 +162,9 @@ MOBILENET_POINTWISE = [
 
 
 def mobilenet_pointwise() -> list[Layer]:
-    """MobileNet v1's pointwise convolutions (the 512->512 one repeats five times in the net)."""
-    return [Layer(f"pw {hw}x{hw} {c}->{f}", C=c, H=hw, W=hw, F=f, k=1) for hw, c, f in MOBILENET_POINTWISE]
+    """MobileNet v1's pointwise convolutions; the 512->512 one repeats five times in the net (``count=5``)."""
+    return [Layer(f"pw {hw}x{hw} {c}->{f}", C=c, H=hw, W=hw, F=f, k=1, count=5 if (hw, c, f) == (14, 512, 512) else 1)
+            for hw, c, f in MOBILENET_POINTWISE]
 
 
 def scaling_layers() -> list[Layer]:

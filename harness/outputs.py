@@ -14,7 +14,6 @@ from .reduction import reduction_of_run
 from .roof import ROOF_COLUMNS, roof_columns, roof_summary
 from .results import RunFiles, read_samples, read_table
 from .settings import TARGET_REL_CI
-from .totals import macs_line, network_totals, total_lines
 from .trust import trust_banner, with_trust
 
 
@@ -42,6 +41,7 @@ def view_of_run(files: RunFiles, meta: dict) -> RunView:
     """Read run ``files`` and derive everything its views show (trust flags too, for runs older than them)."""
     import pandas as pd
 
+    from .render.totals_text import totals_block
     from .render.verdicts import verdict_lines
 
     table = read_table(files.table)
@@ -61,11 +61,7 @@ def view_of_run(files: RunFiles, meta: dict) -> RunView:
     view.reduction = reduction_of_run(table, samples, meta.get("peak"))
     view.verdicts = verdict_lines(view.reduction)
     view.banner = trust_banner(table, view.target_rel_ci, (meta.get("load_before"), meta.get("load_after")))
-    name = str(meta.get("preset") or files.run_id)
-    view.totals = total_lines(network_totals(table), name)
-    macs = macs_line(table, meta.get("preset"))
-    if macs and view.totals:
-        view.totals.append(f"{name}: {macs}")
+    view.totals = totals_block(table, str(meta.get("preset") or files.run_id), meta.get("preset"))
     return view
 
 
@@ -91,5 +87,5 @@ def write_outputs(files: RunFiles, meta: dict, *, baseline: str, plots: bool, re
     if not quiet:
         print_summary(view.table, title=f"GFLOP/s, run {files.run_id} (best per case highlighted; ! = untrusted)",
                       verdicts=view.verdicts, paths=paths, banner=view.banner, totals=view.totals,
-                      roof=view.roof)
+                      roof=view.roof, reduction=view.reduction)
     return paths

@@ -27,7 +27,7 @@ REDUCTION_COLUMNS = ["backend", "branch", "N", "dtype", "threads", "flops_direct
                      "gflops_direct", "gflops_reduce", "gflops_conv", "time_reduce_s", "time_conv_s",
                      "flops_reduce", "flops_conv", "bytes_direct", "bytes_reduce", "bytes_conv",
                      "fused_backend", "time_fused_s", "time_saving_fused", "time_saving_fused_lo",
-                     "time_saving_fused_hi", "efficiency_fused", "fused_trusted"]
+                     "time_saving_fused_hi", "efficiency_fused", "fused_trusted", "flags", "fused_flags"]
 GROUP = ["backend", "branch", "N", "dtype", "threads"]
 ROLES = ("direct", "reduce", "conv")
 #: Bootstrap resamples per branch and backend (seeded: the same run always gives the same interval).
@@ -51,6 +51,12 @@ def saving_interval(direct_s, reduce_s, conv_s, confidence: float = 0.95) -> tup
     tail = 100 * (1 - confidence) / 2
     lo, hi = np.percentile(ratios, [tail, 100 - tail])
     return float(lo), float(hi)
+
+
+def role_flags(rows: dict) -> str:
+    """The trust flags of a branch's rows, each named by its role: ``"direct:noisy;reduce:passes-disagree"``."""
+    return ";".join(f"{role}:{flag}" for role, r in rows.items()
+                    for flag in (r.get("flags") if isinstance(r.get("flags"), str) else "").split(";") if flag)
 
 
 def reduction_table(table, samples=None):
@@ -81,6 +87,7 @@ def reduction_table(table, samples=None):
                          efficiency=time_saving / flop_saving, efficiency_lo=lo / flop_saving,
                          efficiency_hi=hi / flop_saving,
                          trusted=all(is_trusted(r) for r in (direct, reduce, conv)),
+                         flags=role_flags(dict(zip(ROLES, (direct, reduce, conv)))),
                          gflops_direct=direct["gflops"], gflops_reduce=reduce["gflops"], gflops_conv=conv["gflops"],
                          time_reduce_s=reduce["time_s"], time_conv_s=conv["time_s"],
                          flops_reduce=int(reduce["flops"]), flops_conv=int(conv["flops"]),
@@ -92,7 +99,7 @@ def reduction_table(table, samples=None):
 def add_fused(rows: list[dict], table, by_point: dict) -> list[dict]:
     """Fill the fused columns of reduction ``rows``: a ``role == "fused"`` row of a chain backend
     (``numba-cpu-fused``) goes beside the branch's row of its unfused twin (``numba-cpu``); its saving's
-    interval bootstraps the direct layer's rounds against the fused call's."""
+    interval bootstraps the direct layer's rounds against the fused call's; it is trusted when both rows are."""
     from .fused import FUSED_BACKENDS
 
     if "role" not in table.columns:
@@ -109,9 +116,10 @@ def add_fused(rows: list[dict], table, by_point: dict) -> list[dict]:
             direct_s = by_point.get((base, direct["case"].iloc[0]), ()) if len(direct) else ()
             lo, hi = saving_interval(direct_s, by_point.get((f["backend"], f["case"]), ()), np.zeros(1))
             saving = r["time_direct_s"] / f["time_s"]
+            behind = {"direct": direct.iloc[0], "fused": f} if len(direct) else {"fused": f}
             r.update(fused_backend=f["backend"], time_fused_s=f["time_s"], time_saving_fused=saving,
                      time_saving_fused_lo=lo, time_saving_fused_hi=hi, efficiency_fused=saving / r["flop_saving"],
-                     fused_trusted=is_trusted(f))
+                     fused_trusted=all(is_trusted(x) for x in behind.values()), fused_flags=role_flags(behind))
     return rows
 
 

@@ -127,3 +127,57 @@ def test_a_fused_row_goes_beside_its_unfused_twin():
     assert r["efficiency_fused"] == pytest.approx(0.8) and r["time_saving_fused_lo"] < 8.0 < r["time_saving_fused_hi"]
     line = verdict_lines(reduction_table(table, _samples(table)))[-1]
     assert "fused in one pass (numba-cpu-fused): 8.0x [" in line and "= 80% of the FLOP saving" in line
+
+
+def test_the_answer_is_one_table_per_study_fused_after_its_twin_untrusted_with_its_flags():
+    """Two batches: two tables; rows by branch, backends in registry order, the fused chain after numba-cpu;
+    a noisy reduce row makes its branch "no: noisy" and only that branch's row."""
+    from harness.breakdown import add_parts
+    from harness.render.answer import COLUMNS, answer_tables
+
+    rows = []
+    for n in (1, 8):
+        rows += [dict(_row("numba-cpu", f"direct {n}", "direct", 1000 * n, 10.0 * n), N=n, flags=""),
+                 dict(_row("numba-cpu", f"reduce {n}", "reduce", 40 * n, 1.0 * n, trusted=n == 1), N=n,
+                      flags="" if n == 1 else "noisy"),
+                 dict(_row("numba-cpu", f"conv {n}", "conv", 60 * n, 1.5 * n), N=n, flags=""),
+                 dict(_row("numpy", f"direct {n}", "direct", 1000 * n, 4.0 * n), N=n, flags=""),
+                 dict(_row("numpy", f"reduce {n}", "reduce", 40 * n, 1.0 * n), N=n, flags=""),
+                 dict(_row("numpy", f"conv {n}", "conv", 60 * n, 1.0 * n), N=n, flags=""),
+                 dict(_row("numba-cpu-fused", f"3a 5x5 fused {n}", "fused", 100 * n, 1.25 * n), N=n, flags="")]
+    table = pd.DataFrame(rows).assign(device="cpu")
+    table.loc[table["role"] == "reduce", "bytes"] = 200 * table["N"]  # a memory-heavy 1x1
+    # roofs of 100 FLOP/s and 10 B/s: direct 25 s (memory), reduce 20 s (memory), conv 1.5 s -> 1.16x
+    peak = {"gemm_gflops": {"float32": 1e-7}, "copy_gbytes_per_s": 1e-8}
+    tables = answer_tables(add_parts(reduction_table(table, _samples(table)), table, peak))
+    assert [t.title for t in tables] == [
+        "The answer (N=1): does the 1x1 reduction save as much time as it saves FLOPs?",
+        "The answer (N=8): does the 1x1 reduction save as much time as it saves FLOPs?"]
+    assert all(t.columns == COLUMNS for t in tables)
+    first, second = tables
+    assert [r[1] for r in first.rows] == ["numpy", "numba-cpu", "numba-cpu-fused (fused)"]
+    numpy_row, numba_row, fused_row = first.rows
+    assert numpy_row[:4] == ("3a 5x5", "numpy", "10.0x", "1.2x") and numpy_row[5:] == ("20%", "yes")
+    assert numba_row[4].startswith("4.0x [") and numba_row[5] == "40%"
+    assert fused_row[4].startswith("8.0x [") and fused_row[5:] == ("80%", "yes")
+    assert first.trusted == (True, True, True)
+    assert [r[6] for r in second.rows] == ["yes", "no: noisy", "yes"] and second.trusted == (True, False, True)
+    assert answer_tables(None) == [] and answer_tables(reduction_table(table.iloc[0:0])) == []
+
+
+def test_lost_shares_lie_in_0_to_100_and_a_part_that_gained_is_time_won_back():
+    """A conv faster per FLOP than the direct layer makes its part negative: the other shares are of the gross
+    loss (adding to 100%), and the gain is written as time won back, with why."""
+    from types import SimpleNamespace
+
+    from harness.render.verdicts import loss_text
+
+    r = SimpleNamespace(lost_s=0.8e-3, time_reduced_s=3e-3, ideal_s=2.2e-3, lost_reduce_s=0.6e-3,
+                        lost_conv_s=-0.2e-3, lost_call_s=0.4e-3, reduce_memory_bound=True)
+    text = loss_text(r)
+    assert text == ("lost to: the 1x1 reduce, memory-bound 60%, per-call cost 40% (of 1 ms above the ideal 2.2 ms); "
+                    "the small-C conv won back 200 us (faster per FLOP than the direct layer)")
+    clean = SimpleNamespace(**dict(vars(r), lost_conv_s=0.1e-3, lost_s=1.1e-3, reduce_memory_bound=False))
+    assert loss_text(clean).startswith("lost to: the 1x1 reduce 55%, the small-C conv 9%, per-call cost 36% (of")
+    assert loss_text(SimpleNamespace(**dict(vars(r), lost_s=-1e-4))).startswith("nothing lost")
+    assert loss_text(SimpleNamespace(**dict(vars(r), lost_s=1e-4))).startswith("almost nothing lost")

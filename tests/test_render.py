@@ -12,7 +12,7 @@ from harness.render import console as con
 from harness.render.fmt import fmt_seconds, fmt_value, is_missing, machine_name, md_escape
 from harness.render.summary import Cell, summary_grid
 from harness.render.verdicts import backend_order, verdict_lines
-from tests.fakes import fake_row, fake_run_table, fake_table
+from tests.fakes import FAKE_PEAK, fake_row, fake_run_table, fake_table
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
@@ -95,11 +95,14 @@ def test_gflops_table_columns_and_marked_cells():
     assert out.columns[3]._cells == ["[bold reverse][yellow]20![/][/]", ""]
 
 
-def test_print_summary_prints_table_reasons_banner_totals_verdicts_paths(capsys):
+def test_print_summary_prints_table_reasons_banner_paths_totals_and_ends_with_the_answer(capsys):
+    """Order: GFLOP/s table, reasons, banner, paths, totals - then the answer table and the verdict sentences,
+    the last block of the output."""
     table = fake_run_table()
     table.loc[len(table)] = fake_row("naive", "9x9", 1_000, None, status="failed", reason="other")
     con.print_summary(table, title="Smoke [GFLOP/s]", verdicts=["3a 5x5 branch: 9.7x fewer FLOPs"],
-                      paths=["results/t.csv"], banner="1 of 9 rows flagged [noisy]", totals=["tiny: 1.2 ms"])
+                      paths=["results/t.csv"], banner="1 of 9 rows flagged [noisy]", totals=["tiny: 1.2 ms"],
+                      reduction=reduction_of_run(table, None, FAKE_PEAK))
     out, _ = _plain_output(capsys)
     assert "Smoke [GFLOP/s]" in out
     lines = out.splitlines()
@@ -108,8 +111,17 @@ def test_print_summary_prints_table_reasons_banner_totals_verdicts_paths(capsys)
     assert "3.5!" in out and "failed" in out
     assert "  failed naive | 3x3: boom [red]x[/red] (and 1 more)" in lines
     assert "How far to trust these numbers: 1 of 9 rows flagged [noisy]; untrusted cells end in '!'" in out
-    assert out.index("Network totals") < out.index("  tiny: 1.2 ms") < out.index("The 1x1 reduction, measured:")
-    assert "  3a 5x5 branch: 9.7x fewer FLOPs" in lines and lines[-1] == "  results/t.csv"
+    order = ["How far to trust", "Wrote:", "  results/t.csv", "Network totals", "  tiny: 1.2 ms", "The answer:",
+             "The 1x1 reduction, measured:"]
+    assert [out.index(text) for text in order] == sorted(out.index(text) for text in order)
+    answer = lines.index(next(line for line in lines if line.startswith("The answer:")))
+    header = ["branch", "backend", "FLOP saving", "roof-predicted saving", "time saving [95% CI]", "% realised",
+              "trusted"]
+    assert [cell.strip() for cell in lines[answer + 2].strip("┃").split("┃")] == header
+    assert [[cell.strip() for cell in line.strip("│").split("│")] for line in lines[answer + 4:answer + 6]] == [
+        ["3a 5x5", "naive", "10.0x", "10.0x", "3.6x [no interval]", "36%", "yes"],
+        ["3a 5x5", "numpy", "10.0x", "10.0x", "3.6x [no interval]", "36%", "yes"]]
+    assert lines[-1] == "  3a 5x5 branch: 9.7x fewer FLOPs"  # the sentences close the output
 
 
 def test_print_summary_of_a_clean_run_prints_only_the_table(capsys):
@@ -194,14 +206,16 @@ def test_verdicts_name_the_batch_when_it_varies():
     assert verdict_lines(None) == []
 
 
-def test_network_totals_are_unknown_not_zero_when_no_layer_ran():
-    import math
+@pytest.mark.parametrize("value, text", [(5.83, "5.8"), (0.04, "0.04"), (0.0456, "0.046"), (1850.1, "1850"),
+                                         (99.96, "100"), (math.nan, ""), (None, "")])
+def test_ratios_read_at_every_size(value, text):
+    """A lower interval end of 0.04 must not read "0.0"; one of 1850 needs no decimals."""
+    from harness.render.fmt import fmt_ratio
 
-    from harness.totals import network_totals, total_lines
+    assert fmt_ratio(value) == text
 
-    table = fake_table([fake_row("numpy", "a", 1_000, None, status="failed"),
-                        fake_row("naive", "a", 1_000, 2.0)])
-    totals = network_totals(table).set_index("backend")
-    assert math.isnan(totals.loc["numpy", "total_s"]) and math.isnan(totals.loc["numpy", "ms_per_image"])
-    assert totals.loc["naive", "total_s"] == pytest.approx(1_000 / 2e9) and not totals.loc["naive", "partial"]
-    assert all("numpy" not in line for line in total_lines(network_totals(table), "net"))
+
+def test_counts_carry_an_si_prefix():
+    from harness.render.fmt import fmt_count
+
+    assert fmt_count(1.467e9) == "1.47 G" and fmt_count(6640) == "6.64 k" and fmt_count(12.0, "B") == "12 B"

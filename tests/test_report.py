@@ -130,3 +130,40 @@ def test_smoke_page_in_a_real_browser(smoke_run, tmp_path):
     assert "5x5 branch" in verdict and "fewer FLOPs" in verdict
     assert shot.stat().st_size > 10_000
     print(f"screenshot: {shot}")
+
+
+def test_the_page_opens_with_the_answer_table_then_the_sentences(tmp_path):
+    """A run with a reduction branch: the answer table (branch x backend) is the page's first section, the
+    verdict sentences follow it, then the trust banner, the totals and the GFLOP/s grid."""
+    from tests.fakes import fake_run_table
+
+    files = RunFiles(tmp_path / "results", "t", tmp_path / "plots")
+    writer = ResultsWriter(files)
+    for row in fake_run_table().to_dict("records"):
+        rounds = [row["time_s"] * (1 + 0.001 * i) for i in range(8)] if row["status"] == "ok" else []
+        writer.append(dict(row, run_id="t"), rounds)
+    meta = {"preset": "smoke", "host": "h", "cpu_model": "cpu", "started_at": "2026-11-26T00:00:00+00:00"}
+    writer.write_metadata(meta)
+    html = write_run_report(view_of_run(files, meta)).read_text()
+    body = html[html.index("<body>"):]
+    sections = re.findall(r'<(?:section|table)[^>]* id="(\w+)"', body)
+    assert sections[:4] == ["answer", "verdict", "trust", "totals"] and "summary" in sections
+    answer = body[body.index('id="answer"'):body.index('id="verdict"')]
+    assert "The answer: does the 1x1 reduction save as much time as it saves FLOPs?" in answer
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", answer)
+    assert cells[:7] == ["3a 5x5", "naive", "10.0x", "-", cells[4], "36%", "yes"] and cells[4].startswith("3.6x [")
+    assert "smoke convs [synthetic layers, not a network]" in body
+
+
+def test_a_sweep_ends_its_output_with_the_answer_and_its_page_opens_with_it(smoke_run):
+    """The session's smoke sweep: paths and totals come before the answer table; the sentences after it close
+    the output; the page's first section is the same table."""
+    run_dir, proc = smoke_run
+    out = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout)
+    blocks = [b for b in out.split("\n\n") if b.strip()]
+    assert blocks[-1].startswith("The 1x1 reduction, measured:\n  5x5 branch: ")
+    assert blocks[-2].startswith("The answer: does the 1x1 reduction save as much time as it saves FLOPs?")
+    assert "│ 5x5    │ numpy" in blocks[-2]
+    assert out.index("Wrote:") < out.index("Network totals") < out.index("The answer:")
+    html = (run_dir / "plots" / "smoke-test" / "index.html").read_text()
+    assert re.findall(r'<section[^>]* id="(\w+)"', html)[0] == "answer"

@@ -236,11 +236,11 @@ def sweep_locked(args, files: RunFiles, settings: SweepSettings, meta: dict | No
         meta["points"] = read_table(files.table)["status"].value_counts().to_dict()
     meta.update(load_after=load_average(), settling=settler.summary())
     writer.write_metadata(meta)
+    if not args.quiet:  # before the outputs, whose summary ends with the answer
+        print(f"{stats.wall_s:.1f} s; points: " + ", ".join(f"{n} {s}" for s, n in stats.by_status.items())
+              + (f"; {stats.already_done} kept from before" if stats.already_done else ""))
     with writing(f"the outputs of run {run_id} (its table and metadata are complete in {files.table.parent}; "
                  f"`harness plot {files.table}` redraws them)"):
         write_outputs(files, meta, baseline=settings.baseline, plots=not args.no_plots,
                       report=not args.no_report, quiet=args.quiet)
-    if not args.quiet:
-        print(f"{stats.wall_s:.1f} s; points: " + ", ".join(f"{n} {s}" for s, n in stats.by_status.items())
-              + (f"; {stats.already_done} kept from before" if stats.already_done else ""))
     return 0

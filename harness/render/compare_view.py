@@ -1,13 +1,14 @@
 """How a comparison looks: a rich table on the terminal, Markdown for CI comments, a ratio-with-CI figure."""
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 from rich.markup import escape
 from rich.table import Table
 
 from ..comparison import INCONCLUSIVE, REGRESSIONS
+from .axes import (clip_interval, clipped_legend_entry, log_limits, mark_clipped, plain_log_ticks,
+                   whisker_lengths)
 from .console import console
 from .fmt import fmt_seconds, fmt_value, md_escape
 from .plotting import plain, pyplot, save_figure
@@ -68,25 +69,31 @@ def to_markdown(result, warnings: list[str], base: str, new: str) -> str:
 
 
 def plot_compare(result, path: Path, base: str, new: str, threshold: float) -> Path:
-    """Per-row NEW/BASE ratio with its confidence interval (log x), coloured by verdict."""
+    """Per-row NEW/BASE ratio with its confidence interval (log x from the ratios and the threshold band;
+    whiskers beyond the axis cut with an arrow), coloured by verdict."""
     plt = pyplot()
     rows = result[result["ratio"].notna()]
     colors = {"slower": "#d62728", "faster": "#2ca02c", "same": "#7f7f7f", "inconclusive": "#ff7f0e"}
     fig, ax = plt.subplots(figsize=(9, 1.5 + 0.28 * max(len(rows), 1)))
+    band = (1 / (1 + threshold), 1 + threshold)
+    limits = log_limits(list(rows["ratio"]) + [1.0, *band], list(rows["ratio_lo"]) + list(rows["ratio_hi"]))
+    clipped = 0
     for i, r in enumerate(rows.itertuples()):
-        lo, hi = r.ratio - r.ratio_lo, r.ratio_hi - r.ratio
-        ax.errorbar(r.ratio, i, xerr=[[max(lo, 0)], [max(hi, 0)]], fmt="o", color=colors.get(r.verdict, "black"),
-                    capsize=3)
+        color = colors.get(r.verdict, "black")
+        lo, hi, below, above = clip_interval([r.ratio_lo], [r.ratio_hi], limits)
+        ax.errorbar(r.ratio, i, xerr=whisker_lengths([r.ratio], lo, hi), fmt="o", color=color, capsize=3)
+        clipped += mark_clipped(ax, [i], limits, below, above, horizontal=True, color=color)
     for verdict, color in colors.items():
         ax.plot([], [], "o", color=color, label=verdict)
+    if clipped:
+        clipped_legend_entry(ax)
     ax.set_yticks(range(len(rows)), [plain(f"{r.backend} | {r.case}") for r in rows.itertuples()], fontsize=8)
     ax.invert_yaxis()
     ax.axvline(1.0, color="black", lw=1)
-    ax.axvspan(1 / (1 + threshold), 1 + threshold, color="grey", alpha=0.15, label=f"within {threshold:.0%}")
+    ax.axvspan(*band, color="grey", alpha=0.15, label=f"within {threshold:.0%}")
     ax.set_xscale("log")
-    if len(rows):
-        span = max(abs(math.log(v)) for v in list(rows["ratio_lo"]) + list(rows["ratio_hi"]) if v > 0)
-        ax.set_xlim(math.exp(-span - 0.1), math.exp(span + 0.1))
+    ax.set_xlim(*limits)
+    plain_log_ticks(ax.xaxis)
     ax.set_xlabel("time ratio NEW / BASE with 95% CI of the medians (>1: NEW is slower; log scale)")
     ax.legend(fontsize=8, loc="lower right")
     ax.set_title(plain(f"compare {base} -> {new}"), fontsize=10)

@@ -9,6 +9,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.markup import escape
 from rich.table import Table
 
+from .answer import answer_tables
 from .summary import summary_grid
 
 STATUS_STYLE = {"ok": "green", "skipped": "yellow", "unavailable": "dim", "failed": "red", "wrong": "bold red"}
@@ -99,10 +100,21 @@ def print_check(rows: list[dict], title: str) -> None:
     console().print(table)
 
 
+def answer_table(answer) -> Table:
+    """An :class:`harness.render.answer.AnswerTable` as a rich table (untrusted rows yellow)."""
+    out = Table(title=answer.title, title_justify="left", title_style="bold")
+    for i, col in enumerate(answer.columns):
+        out.add_column(col, justify="left" if i in (0, 1, len(answer.columns) - 1) else "right")
+    for cells, trusted in zip(answer.rows, answer.trusted):
+        out.add_row(*(escape(c) for c in cells), style=None if trusted else "yellow")
+    return out
+
+
 def print_summary(table, *, title: str, verdicts: list[str], paths: list, reasons: bool = True,
-                  banner: str | None = None, totals: list[str] = (), roof: list[str] = ()) -> None:
-    """The end-of-sweep report: GFLOP/s table, reasons for rows that were not measured, how close each backend
-    came to the FMA roof, totals, verdict, paths."""
+                  banner: str | None = None, totals: list[str] = (), roof: list[str] = (), reduction=None) -> None:
+    """The end-of-sweep report: GFLOP/s table, reasons for rows that were not measured, trust banner, how close
+    each backend came to the FMA roof, paths, network totals - and last, the answer: one table per reduction
+    study, then the verdict sentences."""
     con = console()
     con.print(gflops_table(table, title))
     if reasons:
@@ -119,20 +131,21 @@ def print_summary(table, *, title: str, verdicts: list[str], paths: list, reason
         con.print("\n[bold]Against this machine's FMA roof (peak_fraction):[/]")
         for line in roof:
             con.print(f"  {escape(line)}")
-    if totals:
-        con.print("\n[bold]Network totals (count-weighted):[/]")
-        for line in totals:
-            con.print(f"  {escape(line)}")
-    if verdicts:
-        con.print("\n[bold]The 1x1 reduction, measured:[/]")
-        for line in verdicts:
-            con.print(f"  {escape(line)}")
     if paths:
         con.print("\n[bold]Wrote:[/]")
         for path in paths:
             con.print(f"  {path}")
-
-
+    if totals:
+        con.print("\n[bold]Network totals (count-weighted; ! = untrusted rows behind the total):[/]")
+        for line in totals:
+            con.print(f"  {escape(line)}")
+    for answer in answer_tables(reduction):
+        con.print()
+        con.print(answer_table(answer))
+    if verdicts:
+        con.print("\n[bold]The 1x1 reduction, measured:[/]")
+        for line in verdicts:
+            con.print(f"  {escape(line)}")
 
 
 def print_calibration(rows: list[dict], preset: str) -> None:

@@ -11,30 +11,48 @@ import numpy as np
 
 from ..roof import drawn_roofs
 from ..trust import is_trusted
+from .axes import (clip_interval, clipped_legend_entry, linear_top, log_limits, mark_clipped, plain_log_ticks,
+                   whisker_lengths)
 from .plotting import backend_colors, ok_rows, plain, pyplot, save_figure, title
 from .breakdown_figure import plot_breakdown
 from .reduction_figure import plot_reduction
 
 
 def dot_rows(ax, table, cases, value_of, backends, colors) -> None:
-    """One row per case, one marker per backend (offset a little), log x; error bars from ``rel_ci``;
-    hollow markers for untrusted rows. ``value_of(row) -> (value, lo, hi)`` or None to skip a row."""
+    """One row per case, one marker per backend (offset a little), log x from the values (:mod:`.axes`); error
+    bars from ``rel_ci`` cut at the axis edge with an arrow; hollow markers for untrusted rows.
+    ``value_of(row) -> (value, lo, hi)`` or None to skip a row."""
     offsets = np.linspace(-0.25, 0.25, len(backends)) if len(backends) > 1 else [0.0]
+    points = []  # (backend, y, value, lo, hi, trusted)
     for backend, dy in zip(backends, offsets):
         rows = {r["case"]: r for r in table[table["backend"] == backend].to_dict("records")}
+        for j, case in enumerate(cases):
+            got = value_of(rows[case]) if case in rows else None
+            if got is not None:
+                points.append((backend, j + dy, *got, is_trusted(rows[case])))
+    limits = log_limits([p[2] for p in points], [p[3] for p in points] + [p[4] for p in points])
+    clipped = 0
+    for backend in backends:
+        mine = [p for p in points if p[0] == backend]
         for trusted in (True, False):
-            pts = [(j + dy, *value_of(rows[c])) for j, c in enumerate(cases)
-                   if c in rows and value_of(rows[c]) is not None and is_trusted(rows[c]) == trusted]
+            pts = [p[1:5] for p in mine if p[5] == trusted]
             if not pts:
                 continue
             ys, xs, lo, hi = (np.array(v, dtype=float) for v in zip(*pts))
-            ax.errorbar(xs, ys, xerr=np.array([np.maximum(xs - lo, 0), np.maximum(hi - xs, 0)]), fmt="o", ms=5,
-                        color=colors[backend], mfc=colors[backend] if trusted else "white", capsize=2, lw=0.8,
-                        label=plain(backend) if trusted or not any(is_trusted(r) for r in rows.values()) else None)
+            lo, hi, below, above = clip_interval(lo, hi, limits)
+            ax.errorbar(xs, ys, xerr=whisker_lengths(xs, lo, hi), fmt="o", ms=5, color=colors[backend],
+                        mfc=colors[backend] if trusted else "white", capsize=2, lw=0.8,
+                        label=plain(backend) if trusted or not any(p[5] for p in mine) else None)
+            clipped += mark_clipped(ax, ys, limits, below, above, horizontal=True, color=colors[backend])
     ax.plot([], [], "o", color="grey", mfc="white", label="hollow: untrusted (see flags)")
+    if clipped:
+        clipped_legend_entry(ax)
     ax.set_yticks(range(len(cases)), [plain(c) for c in cases], fontsize=8)
     ax.set_ylim(len(cases) - 0.5, -0.5)
     ax.set_xscale("log")
+    if limits:
+        ax.set_xlim(*limits)
+        plain_log_ticks(ax.xaxis)
     ax.grid(axis="x", which="both", alpha=0.3)
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8)
 
@@ -88,22 +106,32 @@ def plot_speedup(table, meta: dict, path: Path, baseline: str = "numpy") -> Path
 
 
 def plot_time_vs_work(table, meta: dict, path: Path) -> Path | None:
-    """Log-log time per call against FLOPs, one line per backend and kernel size."""
+    """Log-log time per call against FLOPs, one line per backend and kernel size; hollow = untrusted; axes from
+    the data, with a constant-throughput guide at the run's typical GFLOP/s."""
     ok = ok_rows(table)
     if ok["flops"].nunique() < 3:
         return None
     plt = pyplot()
     colors = backend_colors(ok["backend"].unique())
     markers = {1: "o", 3: "s", 5: "^", 7: "D"}
+    ok = ok.assign(trusted=[is_trusted(r) for r in ok.to_dict("records")])
     fig, ax = plt.subplots(figsize=(8, 5.5))
     for (backend, k), part in ok.groupby(["backend", "k"], sort=False):
-        part = part.groupby("flops", as_index=False)["time_s"].median().sort_values("flops")
-        ax.plot(part["flops"], part["time_s"], marker=markers.get(k, "x"), color=colors[backend], lw=1,
-                label=plain(f"{backend} k={k}"))
-    lo, hi = ok["flops"].min(), ok["flops"].max()
-    ax.plot([lo, hi], [lo / 1e11, hi / 1e11], ls=":", color="black", lw=1, label="100 GFLOP/s")
+        part = part.groupby("flops", as_index=False).agg(time_s=("time_s", "median"), trusted=("trusted", "all"))
+        part = part.sort_values("flops")
+        marker, color = markers.get(k, "x"), colors[backend]
+        ax.plot(part["flops"], part["time_s"], marker=marker, color=color, lw=1, label=plain(f"{backend} k={k}"))
+        bad = part[~part["trusted"]]
+        ax.plot(bad["flops"], bad["time_s"], ls="none", marker=marker, color=color, mfc="white", zorder=3)
+    xlim, ylim = log_limits(ok["flops"]), log_limits(ok["time_s"])
+    rate = 10 ** round(float(np.log10(np.median(ok["flops"] / ok["time_s"]))))
+    ax.plot(xlim, [xlim[0] / rate, xlim[1] / rate], ls=":", color="black", lw=1,
+            label=f"{rate / 1e9:g} GFLOP/s (constant throughput)")
+    ax.plot([], [], "o", color="grey", mfc="white", ls="none", label="hollow: untrusted (see flags)")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
     ax.set_xlabel("work per call (FLOPs, log scale)")
     ax.set_ylabel("time per call (s, log scale; lower is better)")
     ax.grid(which="both", alpha=0.3)
@@ -113,24 +141,36 @@ def plot_time_vs_work(table, meta: dict, path: Path) -> Path | None:
 
 
 def plot_threads(table, meta: dict, path: Path) -> Path | None:
-    """Speedup over one thread against threads, per backend (geometric mean over layers), with ideal."""
+    """Speedup over one thread against threads, per backend (geometric mean over layers), with ideal; hollow
+    where a row behind the point is untrusted."""
     ok = ok_rows(table)
     if ok["threads"].nunique() < 2 or 1 not in set(ok["threads"]):
         return None
     plt = pyplot()
     colors = backend_colors(ok["backend"].unique())
     fig, ax = plt.subplots(figsize=(7, 5))
+    speedups = []
     for backend, part in ok.groupby("backend", sort=False):
-        t1 = part[part["threads"] == 1].set_index("layer")["time_s"]
+        one = {r["layer"]: r for r in part[part["threads"] == 1].to_dict("records")}
         points = []
         for threads, sub in part.groupby("threads"):
-            ratios = [t1[r.layer] / r.time_s for r in sub.itertuples() if r.layer in t1.index]
-            if ratios:
-                points.append((threads, float(np.exp(np.mean(np.log(ratios))))))
+            pairs = [(one[r["layer"]], r) for r in sub.to_dict("records") if r["layer"] in one]
+            if pairs:
+                mean = float(np.exp(np.mean([np.log(a["time_s"] / b["time_s"]) for a, b in pairs])))
+                points.append((threads, mean, all(is_trusted(a) and is_trusted(b) for a, b in pairs)))
         if points:
-            ax.plot(*zip(*points), marker="o", color=colors[backend], label=plain(backend))
+            xs, ys, trusted = zip(*points)
+            ax.plot(xs, ys, marker="o", color=colors[backend], label=plain(backend))
+            bad = [(x, y) for x, y, t in points if not t]
+            if bad:
+                ax.plot(*zip(*bad), ls="none", marker="o", color=colors[backend], mfc="white", zorder=3)
+            speedups += ys
     top = int(ok["threads"].max())
     ax.plot([1, top], [1, top], ls="--", color="black", lw=1, label="ideal")
+    ax.plot([], [], "o", color="grey", mfc="white", ls="none", label="hollow: untrusted (see flags)")
+    ax.set_xlim(0.8, top + 0.2)
+    ax.xaxis.set_major_locator(plt.MaxNLocator(integer=True))
+    ax.set_ylim(0, linear_top(speedups, refs=[top]) or top)
     ax.set_xlabel("threads")
     ax.set_ylabel("speedup over 1 thread (geomean over layers)")
     ax.grid(alpha=0.3)

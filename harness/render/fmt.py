@@ -24,6 +24,24 @@ def fmt_seconds(value) -> str:
     return f"{value * 1e3:.3g} ms" if float(f"{value:.3g}") < 1 else f"{value:.3g} s"
 
 
+def fmt_ratio(value) -> str:
+    """A saving or speedup as it reads best: "5.8" (1 decimal), "0.04" (2 significant digits below 1), "1850"
+    (no decimals from 100); "" when missing. A ratio of 0.04 must not print as "0.0"."""
+    if is_missing(value):
+        return ""
+    if abs(float(f"{value:.1f}")) >= 100:  # by the value as printed: 99.96 reads "100", not "100.0"
+        return f"{value:.0f}"
+    return f"{value:.1f}" if abs(value) >= 1 else f"{value:.2g}"
+
+
+def fmt_count(value: float, unit: str = "") -> str:
+    """A large count with an SI prefix: 1.47e9 -> "1.47 G", 6640 -> "6.64 k" (3 significant digits)."""
+    for factor, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= factor:
+            return f"{value / factor:.3g} {prefix}{unit}"
+    return f"{value:.3g} {unit}".rstrip()
+
+
 def machine_name(meta: dict) -> str:
     """CPU model (and GPU) with the host name, as figures and pages name the machine of a run."""
     machine = meta.get("cpu_model") or "unknown machine"

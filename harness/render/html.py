@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..roof import describe_roof
 from ..results import RunFiles, read_metadata, read_table
+from .answer import answer_tables
 from .fmt import fmt_seconds, fmt_value, machine_name
 from .summary import summary_grid
 
@@ -21,34 +22,39 @@ FIGURES = [
     ("reduction", "1x1 reduction: how much of the FLOP saving became time saving",
      "Per branch (labelled with its FLOP saving), the share of it each backend realised as time saving, with the "
      "95% bootstrap interval; 100% (dashed) = fully realised. Labels: the time saving. Hollow: untrusted rows; "
-     "triangles: beyond the capped axis, value written."),
+     "triangles: beyond the capped axis, value written; an arrow at the top: the interval runs beyond the axis."),
     ("gflops", "Throughput per layer and backend",
      "GFLOP/s of every backend on every layer (a dot per backend, log scale, 95% CI): further right is faster. "
-     "Hollow dots are untrusted rows. A backend missing from a row did not run there; the table below says why."),
+     "Hollow dots are untrusted rows; an arrow at the edge marks an interval that runs beyond the axis (the axis "
+     "follows the dots, not one absurd interval). A backend missing from a row did not run there; the table "
+     "below says why."),
     ("breakdown", "Where the FLOP saving goes",
-     "Per branch and backend: the direct kxk layer, the 1x1 reduce + kxk pair (stacked), and the ideal - the pair "
-     "at the direct layer's GFLOP/s. The gap between the stacked bar and the ideal is the lost part of the saving; "
-     "the verdict splits it into the reduce, the small-C conv and per-call cost."),
+     "Per branch and backend: the 1x1 reduce + kxk pair (stacked) as a percentage of that backend's direct kxk "
+     "layer (direct = 100%), with the pair's 95% interval, and the ideal (dashed) - the pair at the direct "
+     "layer's GFLOP/s. The gap between the stacked bar and the ideal is the lost part of the saving; the verdict "
+     "splits it into the reduce, the small-C conv and per-call cost. Hatched bars: untrusted rows."),
     ("speedup", "Speedup relative to the baseline",
-     "Each backend's time divided into the baseline's, per layer, log scale. "
-     "Right of the black line at 1 is faster than the baseline."),
+     "Each backend's time divided into the baseline's, per layer, log scale, 95% CI. "
+     "Right of the black line at 1 is faster than the baseline. Hollow: untrusted; arrows: clipped intervals."),
     ("roofline", "Roofline",
      "Each point at its arithmetic intensity (FLOPs per minimal byte) under this machine's measured roofs. "
      "Near the slope: memory-bound; near the flat roof: compute-bound; far below both: room to improve."),
     ("time_vs_work", "Time vs work",
-     "Time per call against FLOPs, log-log, one line per backend and kernel size. "
-     "Parallel to the dotted line is constant throughput; flat at the left means fixed overheads."),
+     "Time per call against FLOPs, log-log, one line per backend and kernel size; hollow markers are untrusted "
+     "rows. Parallel to the dotted line is constant throughput; flat at the left means fixed overheads."),
     ("threads", "Thread scaling",
-     "Speedup over one thread (geometric mean over layers) against threads. "
-     "The dashed line is perfect scaling."),
+     "Speedup over one thread (geometric mean over layers) against threads; hollow where a row behind the point "
+     "is untrusted. The dashed line is perfect scaling."),
 ]
 
 
 def _env():
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-    return Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
-                       autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+    env = Environment(loader=FileSystemLoader(Path(__file__).parent / "templates"),
+                      autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
+    env.filters["zip"] = zip
+    return env
 
 
 def _machine_rows(meta: dict) -> list[tuple[str, str]]:
@@ -94,7 +100,8 @@ def run_summary_html(view, totals=None) -> str:
     backends, summary = summary_rows(view.table)
     return _env().get_template("summary.html").render(
         run_id=view.files.run_id, meta=view.meta, machine=machine_name(view.meta), banner=view.banner,
-        totals=view.totals, verdicts=view.verdicts, backends=backends, summary=summary)
+        totals=view.totals, verdicts=view.verdicts, backends=backends, summary=summary,
+        answers=answer_tables(view.reduction))
 
 
 def data_uri(path: Path) -> str:
@@ -112,6 +119,7 @@ def write_run_report(view) -> Path:
     counts = ", ".join(f"{n} {s}" for s, n in table["status"].value_counts().items())
     html = _env().get_template("report.html").render(
         run_id=files.run_id, meta=meta, machine=machine_name(meta), counts=counts, verdicts=view.verdicts,
+        answers=answer_tables(view.reduction),
         banner=view.banner, totals=view.totals, roof=view.roof,
         backends=backends, summary=summary, figures=figures, problems=problems,
         machine_rows=_machine_rows(meta), command=meta.get("command", ""), table_path=str(files.table))
