@@ -223,16 +223,18 @@ def plot_roofline(table, meta: dict, path: Path) -> Path | None:
     label_these = ok if len(ok) <= 12 else ok[above | far]
     for r in label_these.itertuples():
         ax.annotate(plain(r.case), (r.flops / r.bytes, r.gflops), fontsize=6, xytext=(3, 3), textcoords="offset points",
-                    color="#b00" if r.gflops > min(peak_gflops, bandwidth * r.flops / r.bytes) else "#333")
-    ax.text(0.01, 0.99, "Roofs measured on this machine (harness peak): above the roof = a timing error or a kernel\n"
-            "skipping work (flag above-peak). Labelled: points under a quarter of their roof. Hollow: untrusted rows.",
+                    color="#b00" if r.gflops > peak_gflops else "#333")
+    ax.text(0.01, 0.99, "Roofs measured on this machine (harness peak). Above the compute roof (red) = a timing error\n"
+            "or a kernel skipping work (flag above-peak); above the memory roof = data read from cache.\n"
+            "Labelled: points under a quarter of their roof, or above it. Hollow: untrusted rows.",
             transform=ax.transAxes, fontsize=7, va="top", bbox=dict(facecolor="white", alpha=0.8, edgecolor="#ccc"))
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("arithmetic intensity (FLOP per minimal byte moved, log scale)")
     ax.set_ylabel("GFLOP/s (log scale)")
     ax.grid(which="both", alpha=0.3)
-    ax.legend(fontsize=7, ncol=2, loc="lower right")
+    ax.legend(fontsize=7, ncol=2, loc="lower right", framealpha=0.85)
+    ax.set_ylim(top=peak_gflops * 4)  # room above the roof for the note
     ax.set_title(title(f"Roofline ({dtype}; roofs for {threads} threads)", meta), fontsize=10)
     return save_figure(fig, path)
 
