@@ -201,7 +201,7 @@ def plot_roofline(table, meta: dict, path: Path) -> Path | None:
     intensity = ok["flops"] / ok["bytes"]
     ridge = peak_gflops / bandwidth
     xs = np.logspace(np.log10(max(min(intensity.min(), ridge) / 3, 1e-2)), np.log10(max(intensity.max(), ridge) * 3), 200)
-    fig, ax = plt.subplots(figsize=(9, 6))
+    fig, ax = plt.subplots(figsize=(9, 6.6))
     ax.plot(xs, np.minimum(peak_gflops, bandwidth * xs), color="black", lw=2, label=f"roof: {label}")
     ax.axvline(ridge, color="#999", lw=0.8, ls=":")
     ax.text(ridge, peak_gflops * 1.04, f" ridge {ridge:.1f} FLOP/B", fontsize=7, color="#555", va="bottom")
@@ -224,17 +224,17 @@ def plot_roofline(table, meta: dict, path: Path) -> Path | None:
     for r in label_these.itertuples():
         ax.annotate(plain(r.case), (r.flops / r.bytes, r.gflops), fontsize=6, xytext=(3, 3), textcoords="offset points",
                     color="#b00" if r.gflops > peak_gflops else "#333")
-    ax.text(0.01, 0.99, "Roofs measured on this machine (harness peak). Above the compute roof (red) = a timing error\n"
+    ax.text(0.0, -0.11, "Roofs measured on this machine (harness peak). Above the compute roof (red) = a timing error\n"
             "or a kernel skipping work (flag above-peak); above the memory roof = data read from cache.\n"
             "Labelled: points under a quarter of their roof, or above it. Hollow: untrusted rows.",
-            transform=ax.transAxes, fontsize=7, va="top", bbox=dict(facecolor="white", alpha=0.8, edgecolor="#ccc"))
+            transform=ax.transAxes, fontsize=7, va="top")  # under the axes: it covers no point
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("arithmetic intensity (FLOP per minimal byte moved, log scale)")
     ax.set_ylabel("GFLOP/s (log scale)")
     ax.grid(which="both", alpha=0.3)
     ax.legend(fontsize=7, ncol=2, loc="lower right", framealpha=0.85)
-    ax.set_ylim(top=peak_gflops * 4)  # room above the roof for the note
+    ax.set_ylim(top=max(peak_gflops, ok["gflops"].max()) * 1.6)
     ax.set_title(title(f"Roofline ({dtype}; roofs for {threads} threads)", meta), fontsize=10)
     return save_figure(fig, path)
 
