@@ -17,18 +17,16 @@ stored (:mod:`harness.peak_store`).
 """
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 
 from .metadata import cpu_model, now_iso
+from .rates import best_and_spread, concurrent_rounds, sized_iterations, timed_rounds
 
 #: Seconds per figure when a sweep measures the roof itself (``harness peak`` defaults to the same).
 SWEEP_PEAK_S = 1.0
-#: Target length of one timed round of the FMA, clock and bandwidth loops.
-ROUND_S = 0.002
 #: The share of ``seconds`` each kind of figure gets (FMA figures are steady and cheap).
 SHARE = dict(fma=0.2, clock=0.1, bandwidth=0.4, gemm=0.4)
 #: A figure whose median round is more than this far below its best is not stored.
@@ -38,74 +36,6 @@ MIN_SCALING = 0.8
 #: A one-thread FMA rate below this share of the rate the OS-reported clock allows is not believed.
 SANITY_SHARE = 0.5
 DTYPES = ("float32", "float64")
-
-
-def timed_rounds(fn, seconds: float, clock=time.perf_counter) -> np.ndarray:
-    """Seconds of each call of ``fn`` over ~``seconds`` (after one untimed call; at least 5 calls)."""
-    fn()
-    times = []
-    start = clock()
-    while clock() - start < seconds or len(times) < 5:
-        t0 = clock()
-        fn()
-        times.append(clock() - t0)
-    return np.asarray(times)
-
-
-def best_and_spread(rates) -> tuple[float, float]:
-    """(best rate, spread = 1 - median / best) of rates measured in rounds."""
-    rates = np.asarray(rates, float)
-    best = float(rates.max())
-    return best, (float(1 - np.median(rates) / best) if best > 0 else float("inf"))
-
-
-def sized_iterations(call, iterations: int, clock=time.perf_counter) -> int:
-    """Iterations of ``call(iterations)`` that last about ``ROUND_S``: grown until one call lasts at least half
-    of it (like ``timeit``'s autorange), so a launch or compile in the first calls cannot shrink the rounds."""
-    call(iterations)  # compiled (or loaded from the cache), threads started
-    for _ in range(40):
-        t0 = clock()
-        call(iterations)
-        elapsed = clock() - t0
-        if elapsed >= ROUND_S / 2:
-            return max(1, int(iterations * ROUND_S / elapsed))
-        iterations *= 4 if elapsed < ROUND_S / 16 else 2
-    return iterations
-
-
-def concurrent_rounds(work, threads: int, seconds: float, clock=time.perf_counter) -> np.ndarray:
-    """Seconds of each round on each thread, shape (rounds, threads): ``threads`` Python threads each call
-    ``work(thread)`` once per round, the rounds aligned by a barrier, for ~``seconds`` (at least 5 rounds).
-
-    ``work`` must release the GIL (a ``nogil`` Numba function), so the threads run on separate cores.
-    """
-    times: list[list[float]] = [[] for _ in range(threads)]
-    state = dict(start=None, done=False)
-
-    def next_round() -> None:  # the barrier's action: one thread runs it while every thread waits
-        if state["start"] is None:
-            state["start"] = clock()
-        elif clock() - state["start"] >= seconds and len(times[0]) >= 5:
-            state["done"] = True
-
-    barrier = threading.Barrier(threads, action=next_round)
-
-    def body(i: int) -> None:
-        work(i)  # warm, untimed
-        while True:
-            barrier.wait()
-            if state["done"]:  # decided while all threads waited: every thread sees the same rounds
-                return
-            t0 = clock()
-            work(i)
-            times[i].append(clock() - t0)
-
-    pool = [threading.Thread(target=body, args=(i,), daemon=True) for i in range(threads)]
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join()
-    return np.asarray(times).T
 
 
 def measure_fma_gflops(dtype: str, threads: int = 1, seconds: float = 0.2, clock=time.perf_counter) -> tuple:
@@ -219,6 +149,7 @@ def measure_peak(seconds: float = SWEEP_PEAK_S, threads: int | None = None) -> d
     to store it (empty when it may be stored)."""
     from kernels.numba_isa import ISA, VECTOR_BYTES, lanes_for
 
+    from .gpu_peak import measure_gpu_roof
     from .metadata import library_versions
     from .settle import spin
     from .threads import max_threads, thread_limits
@@ -245,5 +176,6 @@ def measure_peak(seconds: float = SWEEP_PEAK_S, threads: int | None = None) -> d
                 bandwidth_detail={k: [v[0], round(v[1], 4)] for k, v in bandwidth.items()},
                 gemm_gflops={dt: v[0] for dt, v in gemm.items()},
                 gemm_spread={dt: round(v[1], 4) for dt, v in gemm.items()})
+    peak["gpu"] = measure_gpu_roof()
     peak["problems"] = roof_problems(peak)
     return peak

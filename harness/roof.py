@@ -5,7 +5,9 @@ and the STREAM triad's GB/s. A row's ``peak_fraction`` is its GFLOP/s over that 
 ``bound`` is the roof its arithmetic intensity hits first: ``memory`` when ``flops / bytes`` is below the
 ridge point ``roof GFLOP/s / triad GB/s``, else ``compute``. ``above-peak`` is judged against the compute
 roof only, and against the memory roof only when the layer's bytes cannot sit in the last-level cache
-(a layer that fits is read from cache, legitimately faster than memory). Roofs stored before the physical
+(a layer that fits is read from cache, legitimately faster than memory). GPU rows (``device == "cuda"``)
+are judged the same way against the GPU's roof (``peak["gpu"]``, :mod:`harness.gpu_peak`) where one was
+measured. Roofs stored before the physical
 roof existed (BLAS GEMM only) judge nothing: a library's speed is no limit.
 """
 from __future__ import annotations
@@ -17,9 +19,13 @@ PEAK_MARGIN = 1.1
 ROOF_COLUMNS = ("peak_fraction", "bound")
 
 
-def compute_roof_gflops(peak: dict | None, dtype: str, threads: int) -> float | None:
+def compute_roof_gflops(peak: dict | None, dtype: str, threads: int, device: str = "cpu") -> float | None:
     """The FMA roof for ``threads`` threads of ``dtype``: the all-thread figure, or ``threads x`` the
-    one-thread figure when fewer threads run (FMA units are per core); None without a physical roof."""
+    one-thread figure when fewer threads run (FMA units are per core); on ``device="cuda"`` the GPU's FMA
+    roof (:mod:`harness.gpu_peak`); None without a physical roof."""
+    if device == "cuda":
+        value = (((peak or {}).get("gpu") or {}).get("fma_gflops") or {}).get(dtype)
+        return float(value) if value else None
     every = ((peak or {}).get("fma_gflops") or {}).get(dtype)
     if not every or not threads or threads < 1:
         return None
@@ -27,8 +33,12 @@ def compute_roof_gflops(peak: dict | None, dtype: str, threads: int) -> float | 
     return float(min(every, threads * one)) if threads < int(peak.get("threads") or 1) else float(every)
 
 
-def memory_roof_gbytes_per_s(peak: dict | None) -> float | None:
-    """The memory roof: the STREAM triad's GB/s (None without a physical roof)."""
+def memory_roof_gbytes_per_s(peak: dict | None, device: str = "cpu") -> float | None:
+    """The memory roof: the STREAM triad's GB/s, on ``device="cuda"`` the GPU's device-to-device copy
+    (None without a physical roof)."""
+    if device == "cuda":
+        value = ((peak or {}).get("gpu") or {}).get("copy_gbytes_per_s")
+        return float(value) if value else None
     value = ((peak or {}).get("bandwidth_gbytes_per_s") or {}).get("triad")
     return float(value) if value else None
 
@@ -52,11 +62,12 @@ def finite(value) -> bool:
 
 
 def roof_columns(row: dict, peak: dict | None) -> dict:
-    """``peak_fraction`` and ``bound`` of a timed CPU row (NaN and "" where there is no roof to judge by)."""
-    threads, dtype = row.get("threads"), row.get("dtype")
-    if row.get("device") != "cpu" or not finite(threads):
+    """``peak_fraction`` and ``bound`` of a timed row (NaN and "" where there is no roof to judge by)."""
+    threads, dtype, device = row.get("threads"), row.get("dtype"), row.get("device")
+    if device not in ("cpu", "cuda") or not finite(threads):
         return dict(peak_fraction=math.nan, bound="")
-    gflops, gbytes = compute_roof_gflops(peak, dtype, int(threads)), memory_roof_gbytes_per_s(peak)
+    gflops = compute_roof_gflops(peak, dtype, int(threads), device)
+    gbytes = memory_roof_gbytes_per_s(peak, device)
     flops, nbytes = row.get("flops"), row.get("bytes")
     bound = ""
     if gflops and gbytes and finite(flops) and finite(nbytes) and nbytes > 0:
@@ -67,13 +78,16 @@ def roof_columns(row: dict, peak: dict | None) -> dict:
 
 
 def above_peak(row: dict, peak: dict | None) -> bool:
-    """True when a timed CPU row beats the physical roof by more than ``PEAK_MARGIN`` (see the module docstring)."""
-    threads = row.get("threads")
-    if row.get("device") != "cpu" or not finite(threads):
+    """True when a timed row beats the physical roof by more than ``PEAK_MARGIN`` (see the module docstring;
+    a GPU row only against the GPU's FMA roof)."""
+    threads, device = row.get("threads"), row.get("device")
+    if device not in ("cpu", "cuda") or not finite(threads):
         return False
-    gflops = compute_roof_gflops(peak, row.get("dtype"), int(threads))
+    gflops = compute_roof_gflops(peak, row.get("dtype"), int(threads), device)
     if gflops and finite(row.get("gflops")) and row["gflops"] > PEAK_MARGIN * gflops:
         return True
+    if device == "cuda":
+        return False
     gbytes, llc = memory_roof_gbytes_per_s(peak), (peak or {}).get("llc_bytes")
     return bool(gbytes and llc and finite(row.get("bytes")) and row["bytes"] > llc
                 and finite(row.get("gbytes_per_s")) and row["gbytes_per_s"] > PEAK_MARGIN * gbytes)

@@ -82,3 +82,13 @@ def test_describe_roof_in_one_line():
     assert text.startswith("FMA roof float32 200 (100 on one), float64 100 (50 on one) GFLOP/s on 2 threads")
     assert "STREAM triad 20 GB/s" in text and "BLAS GEMM float32 160" in text and text.endswith("results/peak.json")
     assert "before the physical roof" in describe_roof(FAKE_PEAK) and describe_roof(None) == ""
+
+
+def test_gpu_rows_are_judged_against_the_gpus_roof_where_one_was_measured():
+    roof = dict(ROOF, gpu=dict(fma_gflops={"float32": 50_000.0}, copy_gbytes_per_s=2000.0))
+    gpu_row = row(device="cuda", threads=1, gflops=10_000.0, flops=1e9, bytes=1e6)
+    assert roof_columns(gpu_row, roof) == dict(peak_fraction=0.2, bound="compute")  # 1000 FLOP/B > ridge 25
+    assert with_trust(dict(gpu_row, gflops=60_000.0), 0.02, roof)["flags"] == "above-peak"
+    assert math.isnan(roof_columns(gpu_row, ROOF)["peak_fraction"])  # no GPU roof: nothing to judge by
+    assert compute_roof_gflops(roof, "float32", 1, "cuda") == 50_000.0
+    assert memory_roof_gbytes_per_s(roof, "cuda") == 2000.0

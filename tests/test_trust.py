@@ -4,7 +4,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from harness import peak as peak_module
+from harness import rates
 from harness.settle import IDLE_GAP_S, Settler, spin
 from harness.trust import row_flags, trust_banner, with_trust
 from tests.fakes import FakeClock, fake_roof
@@ -90,6 +90,6 @@ def test_settler_spins_first_and_after_idle_gaps_only():
 def test_peak_spread_and_rounds_use_the_clock():
     clock = FakeClock()
     times = iter([0.1, 0.1, 0.2, 0.1, 0.1, 0.1, 0.1])
-    rounds = peak_module.timed_rounds(lambda: clock.advance(next(times)), 0.3, clock)
+    rounds = rates.timed_rounds(lambda: clock.advance(next(times)), 0.3, clock)
     assert len(rounds) >= 5 and max(rounds) == pytest.approx(0.2)
-    assert peak_module.best_and_spread([1.0, 1.0, 1.0]) == (1.0, 0.0)
+    assert rates.best_and_spread([1.0, 1.0, 1.0]) == (1.0, 0.0)

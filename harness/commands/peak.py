@@ -23,6 +23,11 @@ def roof_lines(peak: dict) -> list[str]:
                  + f"; arrays of {peak.get('llc_bytes') and 4 * peak['llc_bytes'] // 2**20 or 64} MiB or more")
     lines.append("  BLAS GEMM (what a library reaches, not the roof): "
                  + ", ".join(f"{dt} {v:.0f} GFLOP/s" for dt, v in peak["gemm_gflops"].items()))
+    gpu = peak.get("gpu")
+    if gpu:
+        lines.append("  GPU: FMA " + ", ".join(f"{dt} {v:.0f} GFLOP/s" for dt, v in gpu["fma_gflops"].items())
+                     + f"; device copy {gpu['copy_gbytes_per_s']:.0f} GB/s; {gpu['sms']} SMs; SM clock "
+                     f"{gpu.get('sm_clock_mhz_before')} MHz before, {gpu.get('sm_clock_mhz_after')} after")
     lines.append(f"  {peak['source']}")
     return lines
 
