@@ -51,6 +51,7 @@ def calibration_table(base, new, alpha: float) -> list[dict]:
 def run(args) -> int:
     """Run the sweep twice, compare at every threshold of ``THRESHOLDS``, print the table."""
     from ..cli import main
+    from ..comparison import store_calibrated_floor
     from ..results import RunFiles
     from ..render.console import print_calibration
 
@@ -66,5 +67,11 @@ def run(args) -> int:
             if code != 0:
                 raise UsageError(f"calibration sweep {run_id} failed with exit code {code}")
         rows = calibration_table(RunFiles(where, "calibrate-a"), RunFiles(where, "calibrate-b"), args.alpha)
+        try:
+            stored, _ = store_calibrated_floor(RunFiles(where, "calibrate-a"), RunFiles(where, "calibrate-b"),
+                                               args.results_dir)
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"could not store the noise floor: {exc}") from None
     print_calibration(rows, preset=args.preset)
+    print(f"stored each backend's process-to-process noise floor in {stored} (harness compare uses it)")
     return 0
