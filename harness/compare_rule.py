@@ -36,6 +36,8 @@ REASON_FLOOR = "run-to-run floor"
 REASON_ROUNDS = "rounds' spread"
 REASON_BEST = "best round unchanged"
 REASON_FEW = "too few rounds"
+#: The quantile of the rounds the gate compares (0.5: the median).
+QUANTILE = 0.5
 IDENTICAL = "identical samples"
 #: How far (a factor) the best round may lag half the median's move in log (see :func:`best_round_followed`).
 BEST_ROUND_SLACK = 2.0
@@ -62,17 +64,34 @@ def z_of(alpha: float) -> float:
     return float(norm.ppf(1 - alpha / 2))
 
 
-def log_se_of_median(samples) -> float:
-    """Standard error of log(median) from the median's distribution-free 95% CI (0 for constant samples)."""
-    from .timing import median_ci
+def location(samples) -> float:
+    """The statistic the gate compares: the ``QUANTILE`` quantile of the rounds' per-call times."""
+    import numpy as np
 
-    lo, hi = median_ci(samples)
+    return float(np.quantile(np.asarray(samples, dtype=float), QUANTILE))
+
+
+def quantile_ci(samples, q: float, confidence: float = 0.95) -> tuple[float, float]:
+    """Distribution-free confidence interval of the ``q`` quantile from order statistics (binomial)."""
+    import numpy as np
+    from scipy.stats import binom
+
+    xs = np.sort(np.asarray(samples, dtype=float))
+    n = len(xs)
+    lo = int(binom.ppf((1 - confidence) / 2, n, q))
+    hi = int(binom.isf((1 - confidence) / 2, n, q))
+    return float(xs[max(lo - 1, 0)]), float(xs[min(hi, n - 1)])
+
+
+def log_se(samples) -> float:
+    """Standard error of log(location) from its distribution-free 95% CI (0 for constant samples)."""
+    lo, hi = quantile_ci(samples, QUANTILE)
     return math.log(hi / lo) / CI95_WIDTH_SE
 
 
 def within_se(base_s, new_s) -> float:
-    """Standard error of log(median NEW / median BASE) from the rounds of the two runs."""
-    return math.hypot(log_se_of_median(base_s), log_se_of_median(new_s))
+    """Standard error of log(location NEW / location BASE) from the rounds of the two runs."""
+    return math.hypot(log_se(base_s), log_se(new_s))
 
 
 def best_round_followed(median_move: float, best_move: float) -> bool:
@@ -95,7 +114,7 @@ def judge(base_s, new_s, threshold: float, alpha: float, floor_half: float = 0.0
     from scipy.stats import mannwhitneyu
 
     base, new = np.sort(np.asarray(base_s, dtype=float)), np.sort(np.asarray(new_s, dtype=float))
-    ratio = float(np.median(new) / np.median(base))
+    ratio = location(new) / location(base)
     ratio_min = float(new[0] / base[0])
     p_value = float(mannwhitneyu(base, new, alternative="two-sided").pvalue)
     within_half = z_of(alpha) * within_se(base, new)

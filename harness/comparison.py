@@ -154,12 +154,10 @@ def matched_samples(merged, base_samples, new_samples) -> dict:
 
 
 def log_ratios(merged, matched: dict) -> list[tuple]:
-    """``(backend, log(median NEW / median BASE), within-run standard error)`` of every matched point."""
-    import numpy as np
+    """``(backend, log(location NEW / location BASE), within-run standard error)`` of every matched point."""
+    from .compare_rule import location, within_se
 
-    from .compare_rule import within_se
-
-    return [(merged.at[i, "backend_base"], math.log(np.median(n) / np.median(b)), within_se(b, n))
+    return [(merged.at[i, "backend_base"], math.log(location(n) / location(b)), within_se(b, n))
             for i, (b, n) in matched.items()]
 
 

@@ -1,6 +1,9 @@
 """harness compare: verdicts, the noise floor, exit codes and outputs, on synthetic runs (the rule itself: test_compare_rule)."""
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import matplotlib.image
 import numpy as np
 import pandas as pd
@@ -201,6 +204,16 @@ def test_calibrate_runs_an_aa_test_and_reports_false_alarms_per_threshold(result
     for threshold in ("2%", "10%", "50%"):
         assert threshold in out
     assert (results_dir / "calibrate-a.csv").is_file() and (results_dir / "calibrate-b.csv").is_file()
+    # the process-to-process floor is stored for this CPU model, and compare then uses it
+    from harness.metadata import cpu_model
+    from harness.noisefloor import load_floors
+
+    stored = load_floors(results_dir, cpu_model())
+    assert stored["runs"] == ["calibrate-a", "calibrate-b"] and stored["backends"]["numpy"]["rows"] == 6
+    assert f"floor in {results_dir / 'noise.json'}" in out
+    result = compare_runs(RunFiles(results_dir, "calibrate-a"), RunFiles(results_dir, "calibrate-b"),
+                          results_dir=results_dir)
+    assert "no stored noise floor" not in " ".join(result.attrs["warnings"])
     # the table is what compare says of the two runs: never a regression verdict between unchanged runs at 50%
     result = compare_runs(RunFiles(results_dir, "calibrate-a"), RunFiles(results_dir, "calibrate-b"), 0.5)
     assert not result["verdict"].isin(["slower", "broken"]).any()
@@ -209,3 +222,31 @@ def test_calibrate_runs_an_aa_test_and_reports_false_alarms_per_threshold(result
                  "--keep"]) == 2  # the kept runs are not overwritten
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "from an earlier calibration" in err
+
+
+def test_an_aa_pair_stores_the_floor_that_later_comparisons_use(tmp_path, capsys):
+    from harness.noisefloor import load_floors
+
+    data = Path(__file__).parent / "data"
+    base, rerun = str(data / "bench_base.json"), str(data / "bench_rerun.json")
+    write_run(tmp_path, "base", seed=1)  # a sweep of another CPU model in the same folder keeps its own entry
+    assert main(["compare", base, rerun, "--results-dir", str(tmp_path), "--save-floor"]) in (0, 3)
+    assert "stored each backend's spread of this A/A pair" in capsys.readouterr().out
+    cpu = json.loads((data / "bench_base.json").read_text())["machine_info"]["cpu"]["brand_raw"]
+    stored = load_floors(tmp_path, cpu)
+    assert set(stored["backends"]) == {"numpy", "numba-cpu", "torch"} and stored["runs"] == ["bench_base.json",
+                                                                                            "bench_rerun.json"]
+    # a wider stored floor than the comparison's own widens every row of that backend, and says so
+    stored["backends"]["torch"]["floor_sd"] = 0.5
+    (tmp_path / "noise.json").write_text(json.dumps({cpu: stored}))
+    result = compare_runs(resolve_run(base, tmp_path), resolve_run(rerun, tmp_path), results_dir=tmp_path)
+    torch_rows = result[result["backend"] == "torch"]
+    assert (torch_rows["noise_floor"] > 2).all() and set(torch_rows["verdict"]) == {"inconclusive"}
+    assert result.attrs["noise_floors"]["torch"]["source"].startswith("stored A/A floor of ")
+    assert "no stored noise floor" not in " ".join(result.attrs["warnings"])
+    # runs of two CPU models are no A/A pair
+    other = json.loads((data / "bench_rerun.json").read_text())
+    other["machine_info"]["cpu"]["brand_raw"] = "another CPU"
+    (tmp_path / "other.json").write_text(json.dumps(other))
+    assert main(["compare", base, str(tmp_path / "other.json"), "--results-dir", str(tmp_path), "--save-floor"]) == 2
+    assert "one CPU model" in capsys.readouterr().err
