@@ -2,7 +2,9 @@
 
 Every slower/faster verdict between two runs of unchanged code is a false alarm;
 the table shows how often one happens, and how often a point is inconclusive,
-at a range of thresholds, so a CI gate can pick a threshold that holds here.
+at a range of thresholds, so a CI gate can pick a threshold that holds here. The
+two runs are fresh processes: each backend's process-to-process spread is stored
+as this CPU model's noise floor (``RESULTS_DIR/noise.json``), which compare uses.
 """
 from __future__ import annotations
 
