@@ -245,8 +245,9 @@ def compare(base, new, *, threshold=None, alpha=None, results_dir="results"):
     """The comparison table of two runs (``Run`` objects, run ids or table paths), worst first.
 
     ``result.attrs`` holds what the CLI prints: ``warnings`` (different machines, versions, no stored noise
-    floor; also issued with :func:`warnings.warn`), ``noise_floors`` (per backend); :func:`harness.comparison.exit_code` turns the table into the CLI's
-    exit code and :func:`harness.compare_summary.summary_lines` into its summary.
+    floor; also issued with :func:`warnings.warn`), ``noise_floors`` (per backend);
+    :func:`harness.comparison.exit_code` turns the table into the CLI's exit code and
+    :func:`harness.compare_summary.summary_lines` into its summary.
     """
     import warnings
 

@@ -11,12 +11,13 @@ two parts that add in quadrature:
   (:mod:`harness.noisefloor` estimates it).
 
 The interval is ``log(ratio) +/- sqrt((z * se_within)**2 + floor_half**2)`` with ``z`` the
-two-sided normal quantile of ``alpha`` and ``floor_half`` the run-to-run part at the same level. A point is ``slower`` (``faster``) when the
-whole interval lies beyond the threshold - at any kernel size, 2 us or 2 s - and its
-best round followed (:func:`best_round_followed`: interference inflates medians,
-rarely the best case; a real slowdown moves both); ``same`` when the whole interval lies inside the
-threshold (or both runs hold identical samples); ``inconclusive`` otherwise, with a
-note naming what made the interval straddle the threshold.
+two-sided normal quantile of ``alpha`` and ``floor_half`` the run-to-run part at the
+same level. A point is ``slower`` (``faster``) when the whole interval lies beyond the
+threshold - at any kernel size, 2 us or 2 s - and its best round followed
+(:func:`best_round_followed`: interference inflates medians, rarely the best case; a
+real slowdown moves both); ``same`` when the whole interval lies inside the threshold
+(or both runs hold identical samples); ``inconclusive`` otherwise, with a note naming
+what made the interval straddle the threshold.
 
 ``detectable`` is the smallest slowdown (a ratio) that would have been judged
 ``slower`` with this uncertainty: ``(1 + threshold) * exp(half-width)``.

@@ -90,8 +90,9 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
     other rows in this comparison and ``stored_floor``, an entry of ``noise.json``); the
     column ``noise_floor`` is that floor as a relative change at ``alpha``.
     ``attrs["noise_floors"]`` holds per backend the median, lowest and highest of its rows'
-    floors and where they came from; ``attrs["noise_floor"]`` the widest median. Raises ValueError for a NaN or negative threshold, and when the
-    runs have no point in common (nothing to compare is a usage error, not a pass).
+    floors and where they came from; ``attrs["noise_floor"]`` the widest median.
+    Raises ValueError for a NaN or negative threshold, and when the runs have no point in
+    common (nothing to compare is a usage error, not a pass).
     """
     import pandas as pd
 

@@ -1,4 +1,4 @@
-"""harness compare: verdicts, the noise floor, exit codes and outputs, on synthetic runs (the rule itself: test_compare_rule)."""
+"""harness compare: verdicts, noise floor, exit codes and outputs on synthetic runs (the rule: test_compare_rule)."""
 from __future__ import annotations
 
 import json
