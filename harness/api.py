@@ -244,11 +244,15 @@ def load(run_id_or_path, results_dir="results", plots_dir="plots") -> Run:
 def compare(base, new, *, threshold=None, alpha=None, results_dir="results"):
     """The comparison table of two runs (``Run`` objects, run ids or table paths), worst first.
 
-    ``result.attrs["noise_floor"]`` holds the run-to-run noise floor; :func:`harness.comparison.exit_code`
-    turns the table into the CLI's exit code.
+    ``result.attrs`` holds what the CLI prints: ``warnings`` (different machines, versions, no stored noise
+    floor; also issued with :func:`warnings.warn`), ``noise_floors`` (per backend);
+    :func:`harness.comparison.exit_code` turns the table into the CLI's exit code and
+    :func:`harness.compare_summary.summary_lines` into its summary.
     """
+    import warnings
+
     from . import settings
-    from .comparison import compare_tables
+    from .comparison import compare_data
 
     for name, run in (("base", base), ("new", new)):
         if not isinstance(run, (Run, str, Path)):
@@ -263,4 +267,7 @@ def compare(base, new, *, threshold=None, alpha=None, results_dir="results"):
             raise ValueError(f"harness.compare: {name} must be > 0" + (" and < 1" if top == 1.0 else "")
                              + f", got {value!r}")
     runs = [r if isinstance(r, Run) else load(r, results_dir) for r in (base, new)]
-    return compare_tables(runs[0].table, runs[0].samples, runs[1].table, runs[1].samples, threshold, alpha)
+    result = compare_data(*[(r.run_id, r.table, r.samples, r.metadata) for r in runs], threshold, alpha, results_dir)
+    for message in result.attrs["warnings"]:  # shown in a notebook, as the CLI prints them
+        warnings.warn(f"harness.compare: {message}", stacklevel=2)
+    return result

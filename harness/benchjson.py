@@ -119,7 +119,7 @@ def benchmark_metadata(doc: dict) -> dict:
     versions = {"python": machine.get("python_version")}
     if doc.get("version"):
         versions["pytest-benchmark"] = doc["version"]
-    return {"host": machine.get("node"), "cpu_model": cpu.get("brand_raw"), "versions": versions,
+    return {"source": "pytest-benchmark", "host": machine.get("node"), "cpu_model": cpu.get("brand_raw"), "versions": versions,
             "git_commit": (doc.get("commit_info") or {}).get("id"), "datetime": doc.get("datetime")}
 
 

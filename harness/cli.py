@@ -6,6 +6,7 @@ torch, so ``--help`` answers at once; ``main()`` dispatches to
 """
 from __future__ import annotations
 
+import argparse
 import sys
 import warnings
 from pathlib import Path
@@ -138,23 +139,26 @@ def make_parser() -> Parser:
     p.add_argument("--plots-dir", default="plots", help="where pages go (default: plots)")
 
     p = sub.add_parser("compare", help="compare two runs and flag significant slowdowns",
-                       description="Match rows of two runs, test per-round samples with Mann-Whitney U, and "
-                       "flag regressions (slower by more than --threshold, significant, and beyond the run-to-run "
-                       "noise floor). Exit 0: nothing regressed; 1: a regression; 2: bad request or nothing in "
-                       "common; 3: inconclusive (no regression found, but some matched point could not be judged).")
+                       description="Match rows of two runs and judge each by the interval of its time ratio "
+                       "(the rounds' spread plus the run-to-run noise floor): a regression when it lies wholly above "
+                       "1 + --threshold, at any kernel size; see docs/compare.md. Exit 0: nothing regressed; 1: a "
+                       "regression; 2: bad request or nothing in common; 3: inconclusive (no regression found, but some matched point could not be judged).")
     p.add_argument("base", metavar="BASE", help="baseline: results/RUN_ID.csv, a run id, or a pytest-benchmark JSON "
                                                 "saved with --benchmark-save-data")
     p.add_argument("new", metavar="NEW", help="new run: the same kinds as BASE")
     p.add_argument("--threshold", type=positive_float, default=defaults.THRESHOLD,
                    help="relative slowdown that counts (default 0.10 = 10%%)")
     p.add_argument("--alpha", type=probability, default=defaults.ALPHA,
-                   help=f"significance level (default {defaults.ALPHA})")
-    p.add_argument("--min-delta-s", type=non_negative_float, default=defaults.MIN_DELTA_S, metavar="S",
-                   help="smallest change of a median, in seconds, that can count (default 1e-05: microsecond "
-                        "kernels differ by a few microseconds of call overhead from process to process)")
+                   help=f"two-sided error level of each point's interval (default {defaults.ALPHA})")
+    p.add_argument("--min-delta-s", type=non_negative_float, default=None, help=argparse.SUPPRESS)  # retired
     p.add_argument("--allow-inconclusive", action="store_true",
                    help="exit 0 instead of 3 when nothing regressed but some points could not be judged")
-    p.add_argument("--results-dir", default="results", help="where run ids are looked up (default: results)")
+    p.add_argument("--save-floor", action="store_true",
+                   help="BASE and NEW are two runs of unchanged code (an A/A pair, e.g. two pytest-benchmark files): "
+                        "also store each backend's spread as this CPU model's noise floor in RESULTS_DIR/noise.json, "
+                        "as harness calibrate does for sweeps")
+    p.add_argument("--results-dir", default="results",
+                   help="where run ids and the stored noise floor (noise.json) are looked up (default: results)")
     p.add_argument("--markdown", metavar="FILE", default=None, help="also write the comparison as Markdown")
     p.add_argument("--plot", metavar="PNG", default=None, help="also draw the per-row ratio with its CI")
     p.add_argument("--html", metavar="FILE", default=None, help="also write the comparison as an HTML page")

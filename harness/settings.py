@@ -22,10 +22,9 @@ REPEATS = 3
 #: point's warm-up also waits up to this long for its kernel to run at a steady speed.
 SETTLE_S = 1.0
 DEFAULT_PRESET = "inception3a"
-#: compare: relative change that counts, significance level, smallest change of a median that counts.
+#: compare: relative change that counts, two-sided error level of each point's interval.
 THRESHOLD = 0.10
 ALPHA = 0.01
-MIN_DELTA_S = 10e-6
 
 
 def session_plugins(given: list[str], backends) -> list[str]:

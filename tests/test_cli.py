@@ -103,6 +103,17 @@ def test_plot_redraws_from_disk(smoke_run, tmp_path):
     assert {p.name for p in (tmp_path / "smoke-test").iterdir()} >= {"gflops.png", "reduction.png"}
 
 
+def harness_compare(base, new):
+    """harness.compare of two table paths, without its warnings (the CLI's stderr has them)."""
+    import warnings
+
+    import harness
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return harness.compare(base, new)
+
+
 def test_compare_real_run_with_itself_and_with_a_slowed_copy(smoke_run, tmp_path):
     tmp, _ = smoke_run
     results = tmp / "results"
@@ -116,9 +127,13 @@ def test_compare_real_run_with_itself_and_with_a_slowed_copy(smoke_run, tmp_path
     table.to_csv(tmp_path / "slowed.csv", index=False)
     samples.to_csv(tmp_path / "slowed.samples.csv", index=False)
     proc = run_cli("compare", results / "smoke-test.csv", tmp_path / "slowed.csv")
-    assert proc.returncode == 1, proc.stdout + proc.stderr
-    flagged = proc.stdout.split("regression(s):")[1]
-    assert "naive | 1x1" in flagged and "naive | 5x5 direct" in flagged
+    # every naive row whose interval could show 1.6x (column detectable) is flagged; on a loaded machine the
+    # others' rounds spread too far to tell (inconclusive, exit 3 if none could): see tests/test_compare_gate.py
+    result = harness_compare(results / "smoke-test.csv", tmp_path / "slowed.csv")
+    able = result[(result["backend"] == "naive") & (result["detectable"] < 1.6)]
+    assert proc.returncode == (1 if len(able) else 3), proc.stdout + proc.stderr
+    flagged = proc.stdout.split("regression(s):")[1] if len(able) else ""
+    assert all(f"naive | {case}" in flagged for case in able["case"])
     for other in ("numpy", "numba-cpu", "torch"):
         assert other not in flagged
 

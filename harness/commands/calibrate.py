@@ -2,7 +2,9 @@
 
 Every slower/faster verdict between two runs of unchanged code is a false alarm;
 the table shows how often one happens, and how often a point is inconclusive,
-at a range of thresholds, so a CI gate can pick a threshold that holds here.
+at a range of thresholds, so a CI gate can pick a threshold that holds here. The
+two runs are fresh processes: each backend's process-to-process spread is stored
+as this CPU model's noise floor (``RESULTS_DIR/noise.json``), which compare uses.
 """
 from __future__ import annotations
 
@@ -51,6 +53,7 @@ def calibration_table(base, new, alpha: float) -> list[dict]:
 def run(args) -> int:
     """Run the sweep twice, compare at every threshold of ``THRESHOLDS``, print the table."""
     from ..cli import main
+    from ..comparison import store_calibrated_floor
     from ..results import RunFiles
     from ..render.console import print_calibration
 
@@ -66,5 +69,11 @@ def run(args) -> int:
             if code != 0:
                 raise UsageError(f"calibration sweep {run_id} failed with exit code {code}")
         rows = calibration_table(RunFiles(where, "calibrate-a"), RunFiles(where, "calibrate-b"), args.alpha)
+        try:
+            stored, _ = store_calibrated_floor(RunFiles(where, "calibrate-a"), RunFiles(where, "calibrate-b"),
+                                               args.results_dir)
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"could not store the noise floor: {exc}") from None
     print_calibration(rows, preset=args.preset)
+    print(f"stored each backend's process-to-process noise floor in {stored} (harness compare uses it)")
     return 0

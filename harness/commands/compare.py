@@ -13,7 +13,7 @@ def run(args) -> int:
     Exit 0: nothing regressed; 1: a regression; 3: inconclusive (no regression found, but a matched point
     could not be judged; ``--allow-inconclusive`` makes it 0); 2 (via UsageError): nothing to compare.
     """
-    from ..comparison import compare_tables, environment_warnings, exit_code, read_run, resolve_run
+    from ..comparison import compare_data, exit_code, read_run, resolve_run, store_calibrated_floor
     from ..render.compare_view import plot_compare, print_compare, to_markdown
     from ..render.html import write_compare_html
 
@@ -23,15 +23,19 @@ def run(args) -> int:
     figure = writable_file(args.plot, "--plot", tuple(f".{ext}" for ext in FigureCanvasBase.get_supported_filetypes()))
     page = writable_file(args.html, "--html", (".html", ".htm"))
     try:
-        base_id, base_table, base_samples, base_meta = read_run(resolve_run(args.base, args.results_dir))
-        new_id, new_table, new_samples, new_meta = read_run(resolve_run(args.new, args.results_dir))
-        result = compare_tables(base_table, base_samples, new_table, new_samples, args.threshold, args.alpha,
-                                args.min_delta_s)
-        warnings = environment_warnings(base_meta, new_meta, base_table, new_table)
-    except ValueError as exc:
+        refs = resolve_run(args.base, args.results_dir), resolve_run(args.new, args.results_dir)
+        base, new = read_run(refs[0]), read_run(refs[1])
+        result = compare_data(base, new, args.threshold, args.alpha, args.results_dir)
+        stored = store_calibrated_floor(*refs, args.results_dir)[0] if args.save_floor else None
+    except (OSError, ValueError) as exc:
         raise UsageError(str(exc)) from None
+    warnings = list(result.attrs["warnings"])
+    if args.min_delta_s is not None:
+        warnings.append("--min-delta-s is retired and ignored: a change whose interval lies beyond the threshold "
+                        "counts at any kernel size (the run-to-run noise floor is measured; see docs/compare.md)")
     for w in warnings:
         sys.stderr.write(f"harness compare: warning: {w}\n")
+    base_id, new_id = base[0], new[0]
     print_compare(result, base_id, new_id, args.threshold, args.alpha)
     if markdown:
         markdown.write_text(to_markdown(result, warnings, base_id, new_id))
@@ -42,4 +46,6 @@ def run(args) -> int:
     if page:
         write_compare_html(result, page, base_id, new_id, args.threshold, args.alpha, warnings)
         print(f"wrote {page}")
+    if stored:
+        print(f"stored each backend's spread of this A/A pair as the noise floor in {stored}")
     return exit_code(result, allow_inconclusive=args.allow_inconclusive)

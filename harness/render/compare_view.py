@@ -6,65 +6,68 @@ from pathlib import Path
 from rich.markup import escape
 from rich.table import Table
 
-from ..comparison import INCONCLUSIVE, REGRESSIONS
+from ..compare_rule import fmt_ratio
+from ..compare_summary import summary_lines, verdict_line
 from .axes import (clip_interval, clipped_legend_entry, log_limits, mark_clipped, plain_log_ticks,
                    whisker_lengths)
 from .console import console
-from .fmt import fmt_seconds, fmt_value, md_escape
+from .fmt import fmt_seconds, fmt_value, is_missing, md_escape
 from .plotting import plain, pyplot, save_figure
 
 VERDICT_STYLE = {"broken": "bold red", "slower": "red", "inconclusive": "yellow", "only-in-one": "dim",
                  "unavailable": "dim", "same": "",
                  "faster": "green"}
+KIND_STYLE = {"regression": "bold red", "inconclusive": "bold yellow", "ok": "green"}
+
+
+def interval(r) -> str:
+    """``[lo, hi]`` of a row's ratio interval ("" for a row that was not judged)."""
+    return "" if is_missing(r.ratio_lo) else f"[{fmt_ratio(r.ratio_lo)}, {fmt_ratio(r.ratio_hi)}]"
+
+
+def detectable(r) -> str:
+    """A row's ``detectable`` ratio as text ("" for a row that was not judged)."""
+    return "" if is_missing(r.detectable) else fmt_ratio(r.detectable)
+
+
+def shown(result):
+    """The rows a table shows: all but ``unavailable`` ones (those are counted per backend below it)."""
+    return result[result["verdict"] != "unavailable"]
 
 
 def print_compare(result, base: str, new: str, threshold: float, alpha: float) -> None:
-    """The comparison table, worst first, and a one-line verdict."""
-    table = Table(title=f"{base} -> {new}  (regression: > {threshold:.0%} slower and p < {alpha:g})",
-                  title_justify="left")
+    """The comparison table, worst first, the noise floor, the power and a one-line verdict."""
+    table = Table(title=f"{base} -> {new}  (regression: the interval of new/base lies above {1 + threshold:.2f}, "
+                        f"alpha {alpha:g})", title_justify="left")
     for col, justify in (("verdict", "left"), ("backend", "left"), ("case", "left"), ("dtype", "left"),
                          ("threads", "right"), ("base", "right"), ("new", "right"), ("new/base", "right"),
-                         ("p", "right"), ("note", "left")):
+                         ("interval", "right"), ("detectable", "right"), ("note", "left")):
         table.add_column(col, justify=justify)
-    for r in result.itertuples():
+    for r in shown(result).itertuples():
         style = VERDICT_STYLE.get(r.verdict, "")
         table.add_row(f"[{style}]{r.verdict}[/]" if style else r.verdict, escape(str(r.backend)), escape(str(r.case)),
                       str(r.dtype), str(r.threads), fmt_seconds(r.base_time_s), fmt_seconds(r.new_time_s),
-                      fmt_value(r.ratio, ".3f"), fmt_value(r.p_value, ".2g"), escape(str(r.note)))
+                      fmt_value(r.ratio, ".3f"), interval(r), detectable(r), escape(str(r.note)))
     con = console()
     con.print(table)
-    floor = result.attrs.get("noise_floor", 0.0)
-    con.print(f"run-to-run noise floor estimated from the matched rows: +/-{floor:.0%} "
-              f"(changes inside it are 'inconclusive', not regressions)")
-    regressions = result[result["verdict"].isin(REGRESSIONS)]
-    unjudged = result[result["verdict"] == INCONCLUSIVE]
-    if len(regressions):
-        names = ", ".join(f"{r.backend} | {r.case}" for r in regressions.itertuples())
-        con.print(f"[bold red]{len(regressions)} regression(s):[/] {escape(names)}")
-    elif len(unjudged):
-        names = ", ".join(f"{r.backend} | {r.case}" for r in unjudged.itertuples())
-        con.print(f"[bold yellow]inconclusive:[/] no regression found, but {len(unjudged)} of "
-                  f"{int(result['ratio'].notna().sum())} matched points could not be judged at a {threshold:.0%} "
-                  f"threshold: {escape(names)} (raise --budget-s, quiet the machine, or raise --threshold; "
-                  "--allow-inconclusive exits 0)")
-    else:
-        con.print("[green]no regression[/]")
+    for line in summary_lines(result):
+        con.print(escape(line))
+    kind, text = verdict_line(result)
+    con.print(f"[{KIND_STYLE[kind]}]{escape(text)}[/]")
 
 
 def to_markdown(result, warnings: list[str], base: str, new: str) -> str:
     """The comparison as a Markdown document (for CI comments)."""
-    n_reg = int(result["verdict"].isin(REGRESSIONS).sum())
-    n_inc = int((result["verdict"] == INCONCLUSIVE).sum())
-    floor = result.attrs.get("noise_floor", 0.0)
-    lines = [f"### convbench compare: {md_escape(base)} -> {md_escape(new)}", "",
-             f"**{n_reg} regression(s)**, {n_inc} inconclusive, among {len(result)} rows; "
-             f"run-to-run noise floor +/-{floor:.0%}.", ""]
+    _, verdict = verdict_line(result)
+    lines = [f"### convbench compare: {md_escape(base)} -> {md_escape(new)}", "", f"**{md_escape(verdict)}**", ""]
+    lines += [f"- {md_escape(line)}" for line in summary_lines(result)] + [""]
     lines += [f"> warning: {md_escape(w)}" for w in warnings] + ([""] if warnings else [])
-    lines += ["| verdict | backend | case | dtype | threads | base | new | new/base | p |",
-              "| --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: |"]
-    for r in result.itertuples():
-        lines.append(f"| {r.verdict} | {md_escape(r.backend)} | {md_escape(r.case)} | {r.dtype} | {r.threads} | {fmt_seconds(r.base_time_s)} | "
-                     f"{fmt_seconds(r.new_time_s)} | {fmt_value(r.ratio, '.3f')} | {fmt_value(r.p_value, '.2g')} |")
+    lines += ["| verdict | backend | case | dtype | threads | base | new | new/base | interval | detectable | note |",
+              "| --- | --- | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"]
+    for r in shown(result).itertuples():
+        lines.append(f"| {r.verdict} | {md_escape(r.backend)} | {md_escape(r.case)} | {r.dtype} | {r.threads} | "
+                     f"{fmt_seconds(r.base_time_s)} | {fmt_seconds(r.new_time_s)} | {fmt_value(r.ratio, '.3f')} | "
+                     f"{md_escape(interval(r))} | {detectable(r)} | {md_escape(r.note)} |")
     return "\n".join(lines) + "\n"
 
 
@@ -94,7 +97,7 @@ def plot_compare(result, path: Path, base: str, new: str, threshold: float) -> P
     ax.set_xscale("log")
     ax.set_xlim(*limits)
     plain_log_ticks(ax.xaxis)
-    ax.set_xlabel("time ratio NEW / BASE with 95% CI of the medians (>1: NEW is slower; log scale)")
+    ax.set_xlabel("time ratio NEW / BASE with its interval: rounds + run-to-run floor (>1: NEW is slower; log scale)")
     ax.legend(fontsize=8, loc="lower right")
     ax.set_title(plain(f"compare {base} -> {new}"), fontsize=10)
     return save_figure(fig, path)

@@ -8,7 +8,6 @@ markup. Pages use inline CSS and carry their figures as ``data:`` URIs, so one
 from __future__ import annotations
 
 import base64
-import math
 from pathlib import Path
 
 from ..roof import describe_roof
@@ -165,16 +164,15 @@ def write_index(results_dir: str | Path, plots_dir: str | Path) -> Path:
 def write_compare_html(result, path: Path, base: str, new: str, threshold: float, alpha: float,
                        warnings: list[str]) -> Path:
     """Render a comparison table (from :func:`harness.comparison.compare_runs`) as an HTML page."""
-    from ..comparison import REGRESSIONS
+    from ..compare_summary import summary_lines, verdict_line
+    from .compare_view import detectable, interval, shown
 
     rows = [{"verdict": r.verdict, "backend": r.backend, "case": r.case, "base": fmt_seconds(r.base_time_s),
-             "new": fmt_seconds(r.new_time_s), "ratio": fmt_value(r.ratio, ".3f"), "p": fmt_value(r.p_value, ".2g"),
-             "note": r.note}
-            for r in result.itertuples()]
-    floor = result.attrs.get("noise_floor", 0.0)
+             "new": fmt_seconds(r.new_time_s), "ratio": fmt_value(r.ratio, ".3f"), "interval": interval(r),
+             "detectable": detectable(r), "note": r.note}
+            for r in shown(result).itertuples()]
     html = _env().get_template("compare.html").render(
-        base=base, new=new, rows=rows, regressions=int(result["verdict"].isin(REGRESSIONS).sum()),
-        threshold=f"{threshold:.0%}", alpha=alpha, floor=f"+/-{floor:.0%}" if math.isfinite(floor) else "?",
-        warnings=warnings)
+        base=base, new=new, rows=rows, verdict=verdict_line(result)[1], summary=summary_lines(result),
+        threshold=f"{threshold:.0%}", alpha=alpha, warnings=warnings)
     path.write_text(html)
     return path

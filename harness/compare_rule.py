@@ -1,0 +1,161 @@
+"""The decision rule of ``harness compare`` for one matched point: an interval of the time ratio, then a verdict.
+
+The ratio NEW/BASE of the two medians is judged in log space. Its uncertainty has
+two parts that add in quadrature:
+
+* within the runs: the spread of each run's rounds, as the distribution-free 95%
+  CI of each median (:func:`harness.timing.median_ci`) turned into a standard error;
+* between the runs: ``floor_half``, from the process-to-process spread of this backend's
+  log ratios (buffer placement, a runtime's per-process choices, frequency, the
+  neighbours of the moment), which the rounds of one process cannot show
+  (:mod:`harness.noisefloor` estimates it).
+
+The interval is ``log(ratio) +/- sqrt((z * se_within)**2 + floor_half**2)`` with ``z`` the
+two-sided normal quantile of ``alpha`` and ``floor_half`` the run-to-run part at the
+same level. A point is ``slower`` (``faster``) when the whole interval lies beyond the
+threshold - at any kernel size, 2 us or 2 s - and its best round followed
+(:func:`best_round_followed`: interference inflates medians, rarely the best case; a
+real slowdown moves both); ``same`` when the whole interval lies inside the threshold
+(or both runs hold identical samples); ``inconclusive`` otherwise, with a note naming
+what made the interval straddle the threshold.
+
+``detectable`` is the smallest slowdown (a ratio) that would have been judged
+``slower`` with this uncertainty: ``(1 + threshold) * exp(half-width)``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+#: Fewer timed rounds than this in either run and a point gets no verdict: the order-statistic CI of a median
+#: of n rounds covers at most 1 - 2 * 0.5**n (50% at 2 rounds, 94% at 5).
+MIN_ROUNDS = 5
+#: The 95% CI of a median spans about this many standard errors.
+CI95_WIDTH_SE = 2 * 1.959964
+#: How a note names what kept a point from a verdict (the summary counts them).
+REASON_FLOOR = "run-to-run floor"
+REASON_ROUNDS = "rounds' spread"
+REASON_BEST = "best round unchanged"
+REASON_FEW = "too few rounds"
+#: The quantile of the rounds the gate compares (0.5: the median).
+QUANTILE = 0.5
+IDENTICAL = "identical samples"
+#: How far (a factor) the best round may lag half the median's move in log (see :func:`best_round_followed`).
+BEST_ROUND_SLACK = 2.0
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """The verdict on one matched point, with the numbers behind it (ratios are NEW/BASE times)."""
+
+    verdict: str
+    ratio: float
+    ratio_lo: float
+    ratio_hi: float
+    ratio_min: float
+    p_value: float
+    detectable: float
+    note: str
+
+
+def z_of(alpha: float) -> float:
+    """The two-sided standard-normal quantile of significance level ``alpha`` (2.58 for 0.01)."""
+    from scipy.stats import norm
+
+    return float(norm.ppf(1 - alpha / 2))
+
+
+def location(samples) -> float:
+    """The statistic the gate compares: the ``QUANTILE`` quantile of the rounds' per-call times."""
+    import numpy as np
+
+    return float(np.quantile(np.asarray(samples, dtype=float), QUANTILE))
+
+
+def quantile_ci(samples, q: float, confidence: float = 0.95) -> tuple[float, float]:
+    """Distribution-free confidence interval of the ``q`` quantile from order statistics (binomial)."""
+    import numpy as np
+    from scipy.stats import binom
+
+    xs = np.sort(np.asarray(samples, dtype=float))
+    n = len(xs)
+    lo = int(binom.ppf((1 - confidence) / 2, n, q))
+    hi = int(binom.isf((1 - confidence) / 2, n, q))
+    return float(xs[max(lo - 1, 0)]), float(xs[min(hi, n - 1)])
+
+
+def log_se(samples) -> float:
+    """Standard error of log(location) from its distribution-free 95% CI (0 for constant samples)."""
+    lo, hi = quantile_ci(samples, QUANTILE)
+    return math.log(hi / lo) / CI95_WIDTH_SE
+
+
+def within_se(base_s, new_s) -> float:
+    """Standard error of log(location NEW / location BASE) from the rounds of the two runs."""
+    return math.hypot(log_se(base_s), log_se(new_s))
+
+
+def best_round_followed(median_move: float, best_move: float) -> bool:
+    """True when the best round moved with the median (log ratios, positive in the median's direction): by at
+    least half as far, less ``log(BEST_ROUND_SLACK)``. A real change moves every round; interference in one
+    run (a descheduled thread costs a whole time slice) moves the median by orders of magnitude and the best
+    round hardly at all. The slack keeps a backend whose best round jumps between modes from run to run
+    (numpy's varied +/-35% on the shared Zen 5 VM) from hiding a 1.3x change."""
+    return best_move >= median_move / 2 - math.log(BEST_ROUND_SLACK)
+
+
+def judge(base_s, new_s, threshold: float, alpha: float, floor_half: float = 0.0) -> Judgement:
+    """The verdict on two sets of per-call round times (seconds) of one point.
+
+    ``threshold`` is the relative change that counts (0.1 = 10%), ``alpha`` the
+    two-sided error level of the interval, ``floor_half`` the half-width (in log)
+    that process-to-process noise adds to it (:mod:`harness.noisefloor`).
+    """
+    import numpy as np
+    from scipy.stats import mannwhitneyu
+
+    base, new = np.sort(np.asarray(base_s, dtype=float)), np.sort(np.asarray(new_s, dtype=float))
+    ratio = location(new) / location(base)
+    ratio_min = float(new[0] / base[0])
+    p_value = float(mannwhitneyu(base, new, alternative="two-sided").pvalue)
+    within_half = z_of(alpha) * within_se(base, new)
+    half = math.hypot(within_half, floor_half)
+    band, d = math.log1p(threshold), math.log(ratio)
+    lo, hi = d - half, d + half
+    detectable = math.exp(band + half)
+    common = dict(ratio=ratio, ratio_lo=math.exp(lo), ratio_hi=math.exp(hi), ratio_min=ratio_min, p_value=p_value,
+                  detectable=detectable)
+    if len(base) == len(new) and np.array_equal(base, new):
+        return Judgement("same", note=IDENTICAL, **common)
+    if min(len(base), len(new)) < MIN_ROUNDS:
+        note = f"{REASON_FEW} ({min(len(base), len(new))}; a verdict needs {MIN_ROUNDS} a side)"
+        return Judgement("inconclusive", note=note, **common)
+    if lo > band or hi < -band:
+        direction = 1 if lo > band else -1
+        if best_round_followed(direction * math.log(ratio), direction * math.log(ratio_min)):
+            return Judgement("slower" if direction > 0 else "faster", note="", **common)
+        note = (f"{REASON_BEST} (min ratio {fmt_ratio(ratio_min)}, median {fmt_ratio(ratio)}): "
+                "interference in one run, not the code")
+        return Judgement("inconclusive", note=note, **common)
+    if -band <= lo and hi <= band:
+        return Judgement("same", note="", **common)
+    note = straddle_note(math.exp(hi), threshold, within_half, floor_half)
+    return Judgement("inconclusive", note=note, **common)
+
+
+def fmt_spread(rel: float) -> str:
+    """A relative spread as text: "+/-10%" below 100%, a factor ("x/ 43") above."""
+    return f"+/-{rel:.0%}" if rel < 1 else f"x/ {1 + rel:.3g}"
+
+
+def fmt_ratio(ratio: float) -> str:
+    """A ratio as text: two decimals in [0.01, 100), else three significant digits."""
+    return f"{ratio:.2f}" if 0.01 <= ratio < 100 else f"{ratio:.3g}"
+
+
+def straddle_note(ratio_hi: float, threshold: float, within_half: float, floor_half: float) -> str:
+    """Why an interval that straddles the threshold does: which part of the uncertainty dominates."""
+    edge = 1 + threshold if ratio_hi > 1 + threshold else 1 / (1 + threshold)
+    within, floor = fmt_spread(math.expm1(within_half)), fmt_spread(math.expm1(floor_half))
+    return (f"straddles {edge:.2f}; " + (f"{REASON_FLOOR} {floor} > rounds {within}" if floor_half >= within_half
+                                          else f"{REASON_ROUNDS} {within} > floor {floor}"))

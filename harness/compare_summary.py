@@ -1,0 +1,114 @@
+"""What a comparison says in words, the same in every view: the verdict, the noise floor, the power, the advice.
+
+Long lists are counted per backend ("32 unavailable: numba-cuda 16, torch 16"), not
+spelled out; advice fits the input (a sweep's options or pytest-benchmark's) and
+the reasons the points could not be judged. Reads the table and ``attrs`` that
+:func:`harness.comparison.compare_tables` / ``compare_data`` write.
+"""
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+from .compare_rule import REASON_BEST, REASON_FEW, REASON_FLOOR, REASON_ROUNDS, fmt_spread
+from .comparison import INCONCLUSIVE, REGRESSIONS
+
+#: Regressions are named in full up to this many, inconclusive points up to MAX_UNJUDGED_NAMES; more are
+#: counted per backend.
+MAX_NAMES = 12
+MAX_UNJUDGED_NAMES = 6
+
+
+def per_backend(rows) -> str:
+    """``"numpy 3, torch 2"``: how many of ``rows`` each backend has, most first."""
+    counts = Counter(map(str, rows["backend"]))
+    return ", ".join(f"{b} {n}" for b, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
+
+
+def named(rows, limit: int = MAX_NAMES) -> str:
+    """The points of ``rows`` by name when at most ``limit``, else counted per backend."""
+    if len(rows) <= limit:
+        return ", ".join(f"{r.backend} | {r.case}" for r in rows.itertuples())
+    return f"per backend: {per_backend(rows)}"
+
+
+def verdict_line(result) -> tuple[str, str]:
+    """``(kind, text)``: kind is "regression", "inconclusive" or "ok"; text the one-line verdict."""
+    regressions = result[result["verdict"].isin(REGRESSIONS)]
+    unjudged = result[result["verdict"] == INCONCLUSIVE]
+    matched = int(result["ratio"].notna().sum())
+    if len(regressions):
+        return "regression", f"{len(regressions)} regression(s): {named(regressions)}"
+    if len(unjudged):
+        return "inconclusive", (f"inconclusive: no regression found, but {len(unjudged)} of {matched} matched points "
+                                f"could not be judged at a {result.attrs.get('threshold', math.nan):.0%} threshold "
+                                f"({named(unjudged, MAX_UNJUDGED_NAMES)})")
+    return "ok", f"no regression ({matched} matched points judged)"
+
+
+def floor_line(result) -> str:
+    """The one noise-floor story: each backend's floor (the rows use exactly these) and where it came from."""
+    floors = result.attrs.get("noise_floors") or {}
+    if not floors:
+        return "run-to-run noise floor: no matched timed point"
+    parts = [f"{b} {fmt_spread(v['floor'])}" + (f" (rows {fmt_spread(v['lowest'])} to {fmt_spread(v['highest'])})"
+                                                 if v["highest"] > v["lowest"] + 0.005 else "") + f": {v['source']}"
+             for b, v in floors.items()]
+    return (f"run-to-run noise floor (column noise_floor, inside every row's interval at alpha "
+            f"{result.attrs.get('alpha', math.nan):g}), median per backend: " + "; ".join(parts))
+
+
+def slowdown(ratio: float) -> str:
+    """A slowdown ratio as text: "22%" below 2x, "3.5x" above."""
+    return f"{math.ceil((ratio - 1) * 100 - 1e-9)}%" if ratio < 2 else f"{ratio:.3g}x"
+
+
+def power_line(result) -> str:
+    """Per backend, "could detect >= X% on N of M points": X its median point's ``detectable``."""
+    judged = result[result["detectable"].notna()]
+    if not len(judged):
+        return "power: no matched timed point"
+    parts = []
+    for backend, rows in judged.groupby("backend", sort=True):
+        level = float(rows["detectable"].median())
+        level = 1 + math.ceil((level - 1) * 100 - 1e-9) / 100 if level < 2 else level
+        able = int((rows["detectable"] <= level + 1e-12).sum())
+        parts.append(f"{backend} could detect >= {slowdown(level)} on {able} of {len(rows)} points")
+    return "power (column detectable: the smallest slowdown a point could show as 'slower'): " + "; ".join(parts)
+
+
+def unavailable_line(result) -> str | None:
+    """Rows timed in neither run, counted per backend (None when there are none)."""
+    rows = result[result["verdict"] == "unavailable"]
+    return f"{len(rows)} point(s) timed in neither run, not shown: {per_backend(rows)}" if len(rows) else None
+
+
+def advice(result) -> list[str]:
+    """What would let the inconclusive points be judged, for this kind of input and these reasons."""
+    unjudged = result[result["verdict"] == INCONCLUSIVE]
+    if not len(unjudged):
+        return []
+    notes = list(unjudged["note"])
+    json_input = result.attrs.get("kind") == "pytest-benchmark"
+    tips = []
+    if any(REASON_ROUNDS in n or REASON_FEW in n for n in notes):
+        tips.append("more rounds per point: pytest --benchmark-min-rounds / --benchmark-max-time" if json_input
+                    else "more rounds per point: raise --budget-s or --repeats of the sweeps")
+    if any(REASON_FLOOR in n for n in notes):
+        tips.append("run-to-run noise: run BASE and NEW on the same quiet machine, back to back" +
+                    ("" if json_input else "; `harness calibrate` measures the floor across fresh processes"))
+    if any(REASON_BEST in n for n in notes):
+        tips.append("the best round did not move: interference during one run - re-run it")
+    hi = [max(r.ratio_hi - 1, 1 / r.ratio_lo - 1) for r in unjudged.itertuples() if r.ratio_lo > 0]
+    if hi and all(math.isfinite(h) for h in hi) and max(hi) < 10:
+        tips.append(f"--threshold {math.ceil(max(hi) * 100) / 100:.2f} would judge every one of them")
+    tips.append("--allow-inconclusive exits 0 instead of 3")
+    return tips
+
+
+def summary_lines(result) -> list[str]:
+    """Every line under the table, verdict last: floor, power, unavailable rows, warnings' count, advice."""
+    lines = [floor_line(result), power_line(result)]
+    lines += [line for line in (unavailable_line(result),) if line]
+    lines += [f"to judge the inconclusive points: {'; '.join(advice(result))}"] if advice(result) else []
+    return lines

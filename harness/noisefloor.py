@@ -1,0 +1,159 @@
+"""The run-to-run noise floor of ``harness compare``: per backend, measured, never inflated by the change it judges.
+
+Two runs of unchanged code differ by more than their rounds suggest: each run is a
+fresh process (its own buffer placement, runtime choices, clock, neighbours). That
+process-to-process spread is ``floor_sd``, a standard deviation of the log time
+ratio, per backend. It comes from one of two places, the wider wins:
+
+* **stored**: ``harness calibrate`` runs the same sweep in two fresh processes and
+  stores each backend's spread of log ratios (root mean square, outliers included -
+  an A/A test has no regression to be robust against) minus the part the rounds
+  explain, per CPU model in ``RESULTS_DIR/noise.json`` (:func:`calibration_floors`);
+* **this comparison** (:func:`row_floors`): each row is judged against the spread
+  of its backend's *other* rows around their mean (a slowdown of the whole backend
+  moves the mean, not the spread; the row itself never widens the floor that
+  judges it), as a Student-t prediction interval, wide when the rows are few. A
+  backend with fewer than ``MIN_ROWS`` rows borrows the widest spread of another
+  backend's ratios around 1, shift included.
+"""
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+#: A backend needs this many matched rows for a floor of its own (fewer: the other backends' pooled scatter).
+MIN_ROWS = 4
+#: Where ``harness calibrate`` stores the floors, under the results folder (one entry per CPU model).
+NOISE_FILE = "noise.json"
+
+
+def excess_sd(spread_sd: float, within_var: float) -> float:
+    """The between-run standard deviation: ``spread_sd`` less the part the rounds' own variance explains."""
+    return math.sqrt(max(spread_sd ** 2 - within_var, 0.0))
+
+
+def t_of(alpha: float, dof: int) -> float:
+    """The two-sided Student-t quantile of level ``alpha`` with ``dof`` degrees of freedom."""
+    from scipy.stats import t
+
+    return float(t.ppf(1 - alpha / 2, dof))
+
+
+def predicted_half_width(values, within_se, alpha: float, centred: bool = True) -> float:
+    """Half-width (log) of the interval one more row's run-to-run noise lies in, given ``values`` of other rows:
+    ``t(alpha, dof) * s * sqrt(1 + 1/m)`` with ``s`` their standard deviation (around their mean when
+    ``centred``, else around 0) less their rows' own within-run variance."""
+    import numpy as np
+
+    values, within_se = np.asarray(values, dtype=float), np.asarray(within_se, dtype=float)
+    m = len(values)
+    dof = m - 1 if centred else m
+    spread = float(np.std(values, ddof=1)) if centred else float(np.sqrt(np.mean(values ** 2)))
+    sd = excess_sd(spread, float(np.mean(within_se ** 2)))
+    return t_of(alpha, dof) * sd * math.sqrt(1 + 1 / m)
+
+
+def row_floors(rows, alpha: float) -> list[tuple[float, str]]:
+    """Per ``(backend, log_ratio, within_se)`` row: ``(half-width, source)`` of the run-to-run part of its interval.
+
+    A row is judged against its backend's *other* rows (``MIN_ROWS - 1`` or more), centred on
+    their own mean: a slowdown of the whole backend moves that mean, not the spread, and the
+    row itself never widens the floor that judges it. The Student-t quantile makes a floor
+    estimated from few rows wide. A backend with fewer rows cannot tell its shift from its
+    noise: its rows get the widest spread around 1 (shift and scatter) of another backend.
+    """
+    import numpy as np
+
+    by_backend: dict = {}
+    for i, (backend, d, se) in enumerate(rows):
+        by_backend.setdefault(backend, []).append(i)
+    d_all = np.array([d for _, d, _ in rows], dtype=float)
+    se_all = np.array([se for _, _, se in rows], dtype=float)
+    lone: dict = {}
+    out = []
+    for i, (backend, _, _) in enumerate(rows):
+        others = [j for j in by_backend[backend] if j != i]
+        if len(others) >= MIN_ROWS - 1:
+            out.append((predicted_half_width(d_all[others], se_all[others], alpha),
+                        f"spread of its other {len(others)} rows"))
+            continue
+        if backend not in lone:
+            spreads = {b: predicted_half_width(d_all[js], se_all[js], alpha, centred=False)
+                       for b, js in by_backend.items() if b != backend and len(js) >= 2}
+            widest = max(spreads, key=spreads.get) if spreads else None
+            lone[backend] = ((spreads[widest], f"widest spread of another backend's rows ({widest}'s): it has "
+                                               f"{len(by_backend[backend])}") if widest else
+                             (0.0, f"none: too few rows ({len(by_backend[backend])}) to estimate one"))
+        out.append(lone[backend])
+    return out
+
+
+def calibration_floors(rows) -> dict:
+    """``{backend: {"floor_sd", "rows"}}`` from an A/A comparison's ``(backend, log_ratio, within_se)`` rows."""
+    import numpy as np
+
+    by_backend: dict = {}
+    for backend, d, se in rows:
+        if math.isfinite(d):
+            by_backend.setdefault(backend, []).append((d, se))
+    out = {}
+    for backend, values in by_backend.items():
+        d, se = np.array([v[0] for v in values]), np.array([v[1] for v in values])
+        out[backend] = {"floor_sd": excess_sd(float(np.sqrt(np.mean(d ** 2))), float(np.mean(se ** 2))),
+                        "rows": len(values)}
+    return out
+
+
+def noise_path(results_dir: str | Path) -> Path:
+    """``RESULTS_DIR/noise.json``: the stored floors, one entry per CPU model."""
+    return Path(results_dir) / NOISE_FILE
+
+
+def load_floors(results_dir: str | Path | None, cpu_model: str | None) -> dict | None:
+    """The stored entry (``{"backends": {...}, "measured_at", ...}``) of ``cpu_model``, or None."""
+    if results_dir is None or not cpu_model:
+        return None
+    path = noise_path(results_dir)
+    try:
+        stored = json.loads(path.read_text()) if path.is_file() else {}
+    except (OSError, ValueError):
+        return None
+    entry = stored.get(cpu_model) if isinstance(stored, dict) else None
+    return entry if isinstance(entry, dict) and isinstance(entry.get("backends"), dict) else None
+
+
+def save_floors(results_dir: str | Path, cpu_model: str, entry: dict) -> Path:
+    """Store ``entry`` (``{"backends": {name: {...}}, ...}``) for ``cpu_model`` in ``RESULTS_DIR/noise.json``
+    (atomically): its backends replace those measured before, the others stay. ValueError if it cannot."""
+    path = noise_path(results_dir)
+    if path.exists() and not path.is_file():
+        raise ValueError(f"{path} exists and is not a file: move it away to store this machine's noise floor there")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        stored = json.loads(path.read_text()) if path.is_file() else {}
+    except ValueError:
+        stored = {}
+    stored = stored if isinstance(stored, dict) else {}
+    old = stored.get(cpu_model) if isinstance(stored.get(cpu_model), dict) else {}
+    backends = old.get("backends") if isinstance(old.get("backends"), dict) else {}
+    stamp = {k: v for k, v in entry.items() if k != "backends"}
+    backends.update({b: {**v, **stamp} for b, v in entry["backends"].items()})
+    stored[cpu_model] = {**stamp, "backends": backends}
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(stored, indent=2))
+    tmp.replace(path)
+    return path
+
+
+def with_stored(floors: list, backends: list, stored: dict | None, z: float) -> list[tuple[float, str]]:
+    """Each row's ``(half-width, source)``, widened to ``z`` x the stored floor of its backend where that is wider."""
+    entries = (stored or {}).get("backends") or {}
+    out = []
+    for (half, source), backend in zip(floors, backends):
+        entry = entries.get(backend)
+        sd = entry.get("floor_sd") if isinstance(entry, dict) else None
+        if isinstance(sd, (int, float)) and math.isfinite(sd) and z * sd > half:
+            half, source = z * float(sd), f"stored A/A floor of {entry.get('measured_at', '?')}"
+        out.append((half, source))
+    return out

@@ -1,0 +1,151 @@
+"""The decision rule of harness compare on synthetic runs: verdicts at any kernel size, honest notes, measured floors.
+
+Each scenario is one the old rule got wrong (a fixed 10 us floor, a noise floor estimated from all rows
+including the slowed backend's, notes that measured the distance from 1 instead of a width); the
+tests go through ``compare_runs`` and the CLI, which both rules share.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from harness.cli import main
+from harness.comparison import compare_runs, exit_code
+from harness.results import ALL_COLUMNS, ResultsWriter, RunFiles
+
+CASES = [f"layer {i}" for i in range(8)]
+
+
+def write_run(folder, run_id, *, base_s=3e-6, scale=None, noise=0.02, shift_sigma=None, rounds=40, seed=0,
+              meta=None):
+    """A fake run of backends a and b on CASES: per-call times ``base_s`` x (1 + i/4) x lognormal(``noise``).
+
+    ``scale`` maps backend -> slowdown factor (every sample); ``shift_sigma`` maps backend -> the sd of a
+    random per-row factor exp(N(0, sd)) (run-to-run noise of that backend's rows).
+    """
+    rng = np.random.default_rng(seed)
+    writer = ResultsWriter(RunFiles(folder, run_id))
+    for backend in ("a", "b"):
+        for i, case in enumerate(CASES):
+            factor = (scale or {}).get(backend, 1.0) * math.exp(rng.normal(0, (shift_sigma or {}).get(backend, 0.0)))
+            samples = base_s * (1 + i / 4) * factor * rng.lognormal(0, noise, rounds)
+            row = {c: None for c in ALL_COLUMNS}
+            row.update(run_id=run_id, backend=backend, device="cpu", case=case, N=1, C=8, H=8, W=8, F=8, k=1,
+                       stride=1, padding=0, dtype="float32", threads=2, status="ok", reason="",
+                       time_s=float(np.median(samples)), time_min_s=float(samples.min()), rounds=rounds, flops=1000)
+            writer.append(row, samples)
+    writer.write_metadata(meta or {"host": "h", "cpu_model": "cpu", "versions": {"numpy": "2"}})
+    return RunFiles(folder, run_id)
+
+
+def judged(tmp_path, base, new, **kwargs):
+    """compare_runs of two run ids under ``tmp_path``."""
+    return compare_runs(RunFiles(tmp_path, base), RunFiles(tmp_path, new), **kwargs)
+
+
+@pytest.mark.parametrize("factor", [1.3, 1.6, 3.0])
+def test_a_clean_slowdown_of_a_2_to_5_us_kernel_is_slower(tmp_path, capsys, factor):
+    # the issue's case: smoke points take 2-5 us, and a fixed 10 us floor made every such row inconclusive
+    write_run(tmp_path, "base", seed=1)
+    write_run(tmp_path, "new", scale={"a": factor}, seed=2)
+    result = judged(tmp_path, "base", "new")
+    assert set(result[result["backend"] == "a"]["verdict"]) == {"slower"}
+    assert set(result[result["backend"] == "b"]["verdict"]) == {"same"}
+    assert (result["ratio_lo"][result["backend"] == "a"] > 1.1).all()
+    assert main(["compare", "base", "new", "--results-dir", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "regression(s): a | layer" in out and "b | layer" not in out.split("regression(s):")[1]
+
+
+def test_the_slowed_backend_does_not_widen_the_floor_that_judges_it(tmp_path):
+    write_run(tmp_path, "base", seed=1, shift_sigma={"a": 0.02, "b": 0.02})
+    write_run(tmp_path, "new", seed=2, shift_sigma={"a": 0.02, "b": 0.02})
+    write_run(tmp_path, "slow", seed=2, shift_sigma={"a": 0.02, "b": 0.02}, scale={"a": 30.0})
+    aa, slow = judged(tmp_path, "base", "new"), judged(tmp_path, "base", "slow")
+    for backend, floor in aa.attrs["noise_floors"].items():
+        assert slow.attrs["noise_floors"][backend]["floor"] == pytest.approx(floor["floor"], rel=1e-9)
+    assert set(slow[slow["backend"] == "a"]["verdict"]) == {"slower"}
+
+
+def test_a_noisy_backend_does_not_hide_a_quiet_backends_slowdown(tmp_path):
+    # b's rows drift by ~x/1.6 from run to run; a is quiet and 1.3x slower: a is slower, b never is
+    write_run(tmp_path, "base", seed=1, shift_sigma={"b": 0.5})
+    write_run(tmp_path, "new", seed=2, shift_sigma={"b": 0.5}, scale={"a": 1.3})
+    result = judged(tmp_path, "base", "new")
+    assert set(result[result["backend"] == "a"]["verdict"]) == {"slower"}
+    assert not (result[result["backend"] == "b"]["verdict"] == "slower").any()
+    assert result.attrs["noise_floors"]["b"]["floor"] > 0.5 > result.attrs["noise_floors"]["a"]["floor"]
+
+
+def test_identical_runs_are_same_and_exit_0_even_when_their_rounds_are_noisy(tmp_path):
+    write_run(tmp_path, "base", noise=0.4, rounds=6)
+    result = judged(tmp_path, "base", "base")
+    assert set(result["verdict"]) == {"same"} and set(result["note"]) == {"identical samples"}
+    assert exit_code(result) == 0
+    assert main(["compare", "base", "base", "--results-dir", str(tmp_path)]) == 0
+
+
+def test_huge_noise_is_inconclusive_never_slower_and_the_note_names_the_rounds(tmp_path, capsys):
+    write_run(tmp_path, "base", noise=0.8, rounds=8, seed=1)
+    write_run(tmp_path, "new", noise=0.8, rounds=8, seed=2, scale={"a": 1.6})
+    result = judged(tmp_path, "base", "new")
+    assert not result["verdict"].isin(["slower", "faster"]).any()
+    unjudged = result[result["verdict"] == "inconclusive"]
+    assert len(unjudged) >= len(CASES)
+    assert all("rounds' spread" in note and "straddles" in note for note in unjudged["note"])
+    assert main(["compare", "base", "new", "--results-dir", str(tmp_path)]) == 3
+    out = capsys.readouterr().out
+    assert "more rounds per point: raise --budget-s" in out and "--allow-inconclusive" in out
+
+
+def test_run_to_run_noise_is_named_when_it_is_what_straddles(tmp_path):
+    # tight rounds, but every row of both backends drifts ~20% from run to run
+    write_run(tmp_path, "base", seed=1, shift_sigma={"a": 0.2, "b": 0.2})
+    write_run(tmp_path, "new", seed=2, shift_sigma={"a": 0.2, "b": 0.2})
+    result = judged(tmp_path, "base", "new")
+    assert not result["verdict"].isin(["slower", "faster"]).any()
+    unjudged = result[result["verdict"] == "inconclusive"]
+    assert len(unjudged) and all("run-to-run floor" in note for note in unjudged["note"])
+    assert "wider than the threshold" not in " ".join(result["note"])
+
+
+def test_a_tight_interval_straddling_the_threshold_is_inconclusive_and_says_so(tmp_path):
+    # a 10% change measured to +/-3%: the interval [~1.07, ~1.13] straddles 1.10 - the old note called that
+    # "wider than the threshold", measuring its distance from 1
+    write_run(tmp_path, "base", seed=1, noise=0.03, rounds=30)
+    write_run(tmp_path, "new", seed=2, noise=0.03, rounds=30, scale={"a": 1.10})
+    result = judged(tmp_path, "base", "new")
+    rows = result[result["backend"] == "a"]
+    assert (rows["verdict"] == "inconclusive").sum() >= len(CASES) // 2
+    for r in rows[rows["verdict"] == "inconclusive"].itertuples():
+        assert r.ratio_lo < 1.1 < r.ratio_hi and r.note.startswith("straddles 1.10")
+
+
+def test_every_judged_row_has_a_finite_detectable_above_1(tmp_path):
+    write_run(tmp_path, "base", seed=1, noise=0.3, shift_sigma={"b": 0.3})
+    write_run(tmp_path, "new", seed=2, noise=0.3, shift_sigma={"b": 0.3})
+    result = judged(tmp_path, "base", "new")
+    judged_rows = result[result["ratio"].notna()]
+    assert judged_rows["detectable"].map(math.isfinite).all() and (judged_rows["detectable"] > 1.1).all()
+    # a quiet comparison could detect smaller slowdowns than a noisy one
+    write_run(tmp_path, "quiet_a", seed=1)
+    write_run(tmp_path, "quiet_b", seed=2)
+    quiet = judged(tmp_path, "quiet_a", "quiet_b")
+    assert quiet["detectable"].median() < judged_rows["detectable"].median()
+
+
+def test_a_median_inflated_by_a_time_slice_while_the_best_round_stayed_is_not_a_regression(tmp_path):
+    # interference: most rounds of NEW's point waited for a descheduled thread (~7 ms on a 3 us kernel)
+    write_run(tmp_path, "base", seed=1)
+    new = write_run(tmp_path, "new", seed=2)
+    import pandas as pd
+
+    samples = pd.read_csv(new.samples)
+    hit = (samples["case"] == "layer 0") & (samples["backend"] == "a") & (samples["round"] >= 5)
+    samples.loc[hit, "time_s"] += 7e-3
+    samples.to_csv(new.samples, index=False)
+    result = judged(tmp_path, "base", "new")
+    row = result[(result["case"] == "layer 0") & (result["backend"] == "a")].iloc[0]
+    assert row["verdict"] == "inconclusive" and "best round unchanged" in row["note"]
