@@ -4,11 +4,17 @@ from __future__ import annotations
 import datetime as dt
 import os
 import platform
+import re
 import shlex
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+
+#: When this module was imported: the start of a run's wall time where /proc cannot say when the process started.
+IMPORTED_AT = time.time()
 
 
 def now_iso() -> str:
@@ -59,13 +65,18 @@ TRACKED = {"numpy": "numpy", "numba": "numba", "llvmlite": "llvmlite", "pandas":
 
 
 def library_versions() -> dict:
-    """Python and every tracked library imported in this process (numpy, numba, ... torch when loaded)."""
-    from importlib.metadata import PackageNotFoundError, version
-
+    """Python and every tracked library imported in this process (numpy, numba, llvmlite and pandas always)."""
     import llvmlite  # noqa: F401  (always recorded)
     import numba  # noqa: F401
     import numpy  # noqa: F401
     import pandas  # noqa: F401
+
+    return loaded_versions()
+
+
+def loaded_versions() -> dict:
+    """Python and every tracked library this process has imported (none is imported for the asking)."""
+    from importlib.metadata import PackageNotFoundError, version
 
     versions = {"python": platform.python_version()}
     for module, dist in TRACKED.items():
@@ -74,6 +85,34 @@ def library_versions() -> dict:
                 versions[dist] = version(dist)
             except PackageNotFoundError:
                 versions[dist] = getattr(sys.modules[module], "__version__", "?")
+    return versions
+
+
+def kernel_versions() -> dict:
+    """:func:`loaded_versions` where the kernels run (a worker), plus what they link: torch's oneDNN and MKL, and
+    each BLAS with the core type it runs its kernels for (OpenBLAS's ``architecture``, e.g. Haswell, SkylakeX)."""
+    versions = loaded_versions()
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        try:
+            config = torch.__config__.show()
+        except Exception:  # nice to have
+            config = ""
+        for key, pattern in (("onednn", r"(?:MKL-DNN|oneDNN) v([\w.]+)"),
+                             ("mkl", r"Math Kernel Library Version ([\w.]+)")):
+            found = re.search(pattern, config)
+            if found:
+                versions[key] = found.group(1)
+    try:
+        from threadpoolctl import threadpool_info
+
+        for info in threadpool_info():
+            if info.get("internal_api") in ("openblas", "mkl", "blis"):
+                versions[info["internal_api"]] = info.get("version")
+                if info.get("architecture"):
+                    versions[f"{info['internal_api']}_core_type"] = info["architecture"]
+    except Exception:  # nice to have: an odd BLAS must not stop a worker
+        pass
     return versions
 
 
@@ -170,8 +209,24 @@ def numba_threading_layer() -> str:
             return numba.config.THREADING_LAYER
 
 
-def finish_metadata(meta: dict, stats) -> None:
-    """Record in ``meta`` how a sweep ended: status, finish time, wall time, points by status, threading layer."""
+def finish_metadata(meta: dict, stats, *, wall_s: float | None = None, versions: dict | None = None) -> None:
+    """Record in ``meta`` how a sweep ended: status, finish time, wall time (``wall_s``, else the loop's), points
+    by status, threading layer, and the versions of this process merged with ``versions`` (where the kernels
+    ran: torch and its oneDNN/MKL, BLAS core types...)."""
     meta["numba_threading_layer"] = numba_threading_layer()
-    meta.update(status="complete", finished_at=now_iso(), wall_s=round(stats.wall_s, 3),
-                points=dict(stats.by_status), versions=library_versions())  # torch & co. are imported by now
+    meta.update(status="complete", finished_at=now_iso(), wall_s=round(stats.wall_s if wall_s is None else wall_s, 3),
+                points=dict(stats.by_status), versions={**library_versions(), **(versions or {})})
+
+
+def process_started_at() -> float:
+    """When this process started (seconds since the epoch): a run's wall time counts from there, start-up
+    included; the harness's import time where /proc does not say."""
+    try:
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime"))
+        return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return IMPORTED_AT
+
+

@@ -93,13 +93,13 @@ def add_fused(rows: list[dict], table, by_point: dict) -> list[dict]:
     """Fill the fused columns of reduction ``rows``: a ``role == "fused"`` row of a chain backend
     (``numba-cpu-fused``) goes beside the branch's row of its unfused twin (``numba-cpu``); its saving's
     interval bootstraps the direct layer's rounds against the fused call's."""
-    from .fused import FUSED_BACKENDS
+    from .backends import unfused_twin
 
     if "role" not in table.columns:
         return rows
     fused = table[(table["status"] == "ok") & (table["role"].astype(str) == "fused")]
     for f in fused.to_dict("records"):
-        base = FUSED_BACKENDS.get(f["backend"])
+        base = unfused_twin(f["backend"])
         for r in rows:
             if (r["backend"], r["branch"], r["N"], r["dtype"], str(r["threads"])) != (
                     base, f["branch"], f["N"], f["dtype"], str(f["threads"])):

@@ -7,6 +7,8 @@ Flags (``;``-separated in the table, empty when clean):
   by more than ``PEAK_MARGIN`` - a timing error, a kernel skipping work, or a stale peak;
 - ``unsettled``: the point's warm-up never became steady within ``--settle-s`` (the machine was still
   changing speed when timing began);
+- ``passes-disagree``: the point's passes disagreed beyond their spread even after re-measuring
+  (``passes_disagree`` names the pass and the ratio; the row pools the consistent passes);
 - ``not-timed``: the row has no time (skipped, unavailable, failed, wrong, or a check-only run).
 
 ``trusted`` is True exactly when ``flags`` is empty.
@@ -17,7 +19,7 @@ import math
 
 #: A point faster than PEAK_MARGIN x the measured peak is flagged above-peak.
 PEAK_MARGIN = 1.1
-FLAGS = ("noisy", "above-peak", "unsettled", "not-timed")
+FLAGS = ("noisy", "above-peak", "unsettled", "passes-disagree", "not-timed")
 
 
 def peak_limits(peak: dict | None, dtype: str, threads: int) -> tuple[float | None, float | None]:
@@ -49,6 +51,8 @@ def row_flags(row: dict, target_rel_ci: float, peak: dict | None = None) -> list
             flags.append("above-peak")
     if row.get("steady") is False:
         flags.append("unsettled")
+    if isinstance(row.get("passes_disagree"), str) and row["passes_disagree"]:
+        flags.append("passes-disagree")
     return flags
 
 

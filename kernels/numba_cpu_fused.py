@@ -147,6 +147,7 @@ class NumbaCpuFusedChain(ChainBackend):
 
     name = "numba-cpu-fused"
     device = "cpu"
+    unfused = "numba-cpu"
     description = ("Numba @njit(parallel=True): 1x1 reduce fused into the kxk conv, reduced rows kept in cache; "
                    "explicit SIMD over output channels like numba-cpu")
 

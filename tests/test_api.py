@@ -85,7 +85,7 @@ QUICK = dict(backends=["numpy"], budget_s=0.02, repeats=1, settle_s=0, plots=Fal
 def test_zero_is_a_value_and_an_empty_backend_list_is_refused(results_dir):
     run = harness.sweep("smoke", results_dir=results_dir, run_id="zero", **QUICK)
     assert run.metadata["settings"]["settle_s"] == 0  # not dropped for looking like False
-    with pytest.raises(ValueError, match="--repeats: must be >= 1, got 0"):
+    with pytest.raises(ValueError, match="repeats must be between 1 and 1000 .*, got 0"):
         harness.sweep("smoke", results_dir=results_dir, **{**QUICK, "repeats": 0})
     with pytest.raises(ValueError, match="backends is empty"):
         harness.sweep("smoke", results_dir=results_dir, **{**QUICK, "backends": []})
@@ -96,16 +96,23 @@ def test_zero_is_a_value_and_an_empty_backend_list_is_refused(results_dir):
 def test_axes_take_any_iterable_and_run_ids_never_collide(tmp_path):
     import numpy as np
 
-    from harness.api import axis_options, fresh_run_id
+    from harness.api import axis_settings
+    from harness.engine import claim_run
 
-    assert axis_options({"N": range(1, 3), "k": np.array([1, 3]), "dtype": "float32"}) == [
-        "--axis", "N=1,2", "--axis", "k=1,3", "--axis", "dtype=float32"]
+    assert axis_settings({"N": range(1, 3), "k": np.array([1, 3]), "dtype": "float32"}) == [
+        ["N", [1, 2]], ["k", [1, 3]], ["dtype", ["float32"]]]
     with pytest.raises(TypeError, match="axes must be a dict"):
-        axis_options([("N", [1])])
-    first = fresh_run_id("smoke", tmp_path)
-    (tmp_path / f"{first}.csv").write_text("run_id\n")
-    second = fresh_run_id("smoke", tmp_path)
-    assert second != first and (second == f"{first}-2" or second > first)
+        axis_settings([("N", [1])])
+    with pytest.raises(ValueError, match="unknown axis 'Q'"):
+        axis_settings({"Q": [1]})
+    first, lock = claim_run(tmp_path, tmp_path, None, "smoke", resume=False)
+    lock.release()
+    (tmp_path / f"{first.run_id}.csv").write_text("run_id\n")
+    second, lock = claim_run(tmp_path, tmp_path, None, "smoke", resume=False)
+    held, _ = claim_run(tmp_path, tmp_path, None, "smoke", resume=False)  # second's lock is held: a third id
+    lock.release()
+    assert len({first.run_id, second.run_id, held.run_id}) == 3
+    assert second.run_id == f"{first.run_id}-2" or second.run_id > first.run_id
 
 
 def test_plugins_loaded_in_the_session_reach_the_workers(results_dir, monkeypatch):
