@@ -43,7 +43,7 @@ def open_executor(settings: SweepSettings, settler=None, on_status=None):
     """The started executor ``settings`` ask for, closed on exit; UsageError when its workers cannot start."""
     with contextlib.ExitStack() as stack:
         try:
-            if settings.scheduler:
+            if settings.scheduler and not settings.in_process:  # --in-process wins: resuming a cluster's run here
                 client = stack.enter_context(dask_client(settings.scheduler, settings.connect_timeout_s))
                 executor = DaskExecutor(client, settings.plugins, ClusterOptions.of(settings), on_status)
             elif settings.in_process:

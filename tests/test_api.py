@@ -215,3 +215,38 @@ def test_a_sweep_piped_to_python_on_stdin_runs_its_workers(tmp_path):
     proc = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True, timeout=300,
                           cwd=Path(__file__).resolve().parent.parent)
     assert proc.returncode == 0 and proc.stdout.strip() == "['ok']", proc.stderr[-2000:]
+
+
+def test_sweeps_started_at_once_from_three_threads_get_three_runs(results_dir):
+    import threading
+
+    runs, errors = [], []
+
+    def one() -> None:
+        try:
+            runs.append(harness.sweep("smoke", results_dir=results_dir, **QUICK))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=600)
+    assert not errors and len({run.run_id for run in runs}) == 3, errors
+    for run in runs:
+        assert set(run.table["status"]) == {"ok"} and len(run.table) == 6 and run.metadata["run_id"] == run.run_id
+
+
+def test_a_sweep_whose_workers_cannot_start_raises_before_writing_a_run(tmp_path):
+    from harness.plugins import unload_plugin
+
+    plugin = Path(__file__).parent / "data" / "parent_only_plugin.py"
+    try:
+        with pytest.raises(ValueError, match="worker for test-parent-only could not start: .*refuses to load in a "
+                                             "worker process"):
+            harness.sweep("smoke", results_dir=tmp_path / "r", plugin=plugin,
+                          **{**QUICK, "backends": ["test-parent-only"]})
+    finally:
+        unload_plugin(plugin)
+    assert not (tmp_path / "r").exists() or not list((tmp_path / "r").iterdir())

@@ -99,3 +99,64 @@ def test_without_dask_scheduler_exits_2_naming_the_extra(monkeypatch, capsys, tm
     err = capsys.readouterr().err
     assert "install the 'dask' extra" in err and len(err.strip().splitlines()) == 1
     assert not list(tmp_path.iterdir())
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_a_scheduler_lost_mid_sweep_leaves_the_rest_to_resume(tmp_path):
+    """Kill the scheduler after the first passes: exit 75 saying so, no failed rows, and --resume finishes the run."""
+    import os
+    import subprocess
+    import threading
+    import time
+
+    root, port = Path(__file__).resolve().parent.parent, free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    scheduler = subprocess.Popen([sys.executable, "-m", "dask", "scheduler", "--host", "127.0.0.1", "--port",
+                                  str(port), "--no-dashboard"], **quiet)
+    worker = subprocess.Popen([sys.executable, "-m", "dask", "worker", address, "--nthreads", "1", "--resources",
+                               "bench=1", "--no-dashboard", "--host", "127.0.0.1"], **quiet)
+    passes = tmp_path / "lost.passes.jsonl"
+
+    def kill_after_two_passes() -> None:
+        deadline = time.time() + 120
+        while time.time() < deadline and (not passes.exists() or len(passes.read_text().splitlines()) < 2):
+            time.sleep(0.05)
+        scheduler.kill()
+
+    try:
+        from distributed import Client
+
+        with Client(address, timeout="60s") as client:
+            client.wait_for_workers(1, timeout=60)
+        seed_peak(tmp_path)
+        killer = threading.Thread(target=kill_after_two_passes, daemon=True)
+        killer.start()
+        proc = run_cli("sweep", "--preset", "smoke", "--backends", "numpy", "--budget-s", "0.3", "--repeats", "3",
+                       "--settle-s", "0", "--quiet", "--no-plots", "--no-report", "--scheduler", address,
+                       "--results-dir", tmp_path, "--run-id", "lost")
+        killer.join(timeout=130)
+    finally:
+        for process in (scheduler, worker):
+            process.kill()
+            process.wait(timeout=30)
+    assert proc.returncode == 75, proc.stderr
+    assert "the Dask scheduler went away mid-sweep" in proc.stderr and "--resume lost" in proc.stderr
+    meta = json.loads((tmp_path / "lost.json").read_text())
+    assert meta["status"] == "interrupted" and meta["interrupted_by"] == "lost cluster"
+    table = tmp_path / "lost.csv"
+    before = pd.read_csv(table) if table.exists() else pd.DataFrame(columns=["status"])
+    assert len(before) < 6 and "failed" not in set(before["status"])  # unfinished points are not failed rows
+    again = run_cli("sweep", "--resume", "lost", "--in-process", "--quiet", "--no-plots", "--no-report",
+                    "--results-dir", tmp_path)
+    assert again.returncode == 0, again.stderr
+    after = pd.read_csv(table)
+    assert len(after) == 6 and set(after["status"]) == {"ok"} and not after.duplicated(["backend", "case"]).any()

@@ -91,7 +91,7 @@ def prepare_sweep(settings: SweepSettings):
 def check_scheduler(settings: SweepSettings) -> None:
     """Refuse a malformed ``--scheduler``, a missing Dask, an unreachable scheduler, or one without a worker
     that can take the points (the message says how to start one); warn about a partial cluster."""
-    if not settings.scheduler:
+    if not settings.scheduler or settings.in_process:
         return
     try:
         kind, where = parse_scheduler(settings.scheduler)
