@@ -15,8 +15,14 @@ from pathlib import Path
 
 from .cases import parse_axis
 from .commands.sweep import execute
+from .comparison import compare_tables
+from .outputs import view_of_run, write_outputs
+from .render.figures import figure_of
+from .render.html import run_summary_html
 from .results import RunFiles, check_run_id, read_metadata
-from .settings import DEFAULT_PRESET, PLOTS_DIR, RESULTS_DIR, SWEEP_BUDGET_S, RunOptions, SweepSettings
+from .settings import (ALPHA, DEFAULT_PRESET, PLOTS_DIR, RESULTS_DIR, SWEEP_BUDGET_S, THRESHOLD, RunOptions,
+                       SweepSettings)
+from .totals import network_totals
 
 #: Figures ``Run.plot`` can draw (the PNG names of a run's plots folder).
 FIGURE_KINDS = ("gflops", "speedup", "reduction", "breakdown", "roofline", "time_vs_work", "threads")
@@ -26,8 +32,6 @@ class Run:
     """A measured run, read from its files: table (sweep order), samples, metadata, reduction, figures, page."""
 
     def __init__(self, files: RunFiles):
-        from .outputs import view_of_run
-
         self.files = files
         self.view = view_of_run(files, read_metadata(files.metadata))
 
@@ -64,14 +68,10 @@ class Run:
     @property
     def totals(self):
         """Count-weighted network totals per backend (time per image), see :func:`harness.totals.network_totals`."""
-        from .totals import network_totals
-
         return network_totals(self.table)
 
     def plot(self, kind: str = "gflops"):
         """Draw figure ``kind`` (one of ``FIGURE_KINDS``) and return the matplotlib Figure (nothing is saved)."""
-        from .render.figures import figure_of
-
         if kind not in FIGURE_KINDS:
             raise ValueError(f"unknown figure {kind!r}; choose from: {', '.join(FIGURE_KINDS)}")
         fig = figure_of(kind, self.view)
@@ -82,16 +82,12 @@ class Run:
 
     def report(self) -> Path:
         """Write the run's one-file HTML page (figures embedded) and return its path."""
-        from .outputs import write_outputs
-
         write_outputs(self.files, self.metadata, baseline=(self.metadata.get("settings") or {}).get(
             "baseline", "numpy"), plots=True, report=True, quiet=True)
         return self.files.plots / "index.html"
 
     def _repr_html_(self) -> str:
         """The summary table, trust banner, totals and verdicts, for Jupyter."""
-        from .render.html import run_summary_html
-
         return run_summary_html(self.view, self.totals)
 
     def __repr__(self) -> str:
@@ -245,15 +241,12 @@ def compare(base, new, *, threshold=None, alpha=None, results_dir=RESULTS_DIR):
     ``result.attrs["noise_floor"]`` holds the run-to-run noise floor; :func:`harness.comparison.exit_code`
     turns the table into the CLI's exit code.
     """
-    from . import settings
-    from .comparison import compare_tables
-
     for name, run in (("base", base), ("new", new)):
         if not isinstance(run, (Run, str, Path)):
             raise TypeError(f"harness.compare: {name} must be a Run, a run id or a table path, "
                             f"got {type(run).__name__}")
-    threshold = settings.THRESHOLD if threshold is None else threshold
-    alpha = settings.ALPHA if alpha is None else alpha
+    threshold = THRESHOLD if threshold is None else threshold
+    alpha = ALPHA if alpha is None else alpha
     for name, value, top in (("threshold", threshold, math.inf), ("alpha", alpha, 1.0)):
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise TypeError(f"harness.compare: {name} must be a number (0.1 for 10%), got {value!r}")

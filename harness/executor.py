@@ -33,6 +33,7 @@ from .measure import SpeedEstimator
 from .metadata import kernel_versions
 from .rows import PointResult, failed_point
 from .settings import STARTUP_TIMEOUT_S
+from .worker import quiet_read_only_warnings, worker_main
 
 #: Modules the forkserver imports once, so that each worker starts in milliseconds instead of seconds.
 #: (Numba's and torch's pools start on first use, in the worker; OpenBLAS re-creates its pool after fork.)
@@ -78,8 +79,6 @@ class InProcessExecutor(LocalExecutor):
 
     def start(self, backends) -> None:
         """Import optional libraries now, so thread limits reach their pools too."""
-        from .worker import quiet_read_only_warnings
-
         quiet_read_only_warnings()
         for backend in backends:
             try:
@@ -132,8 +131,6 @@ def main_file_hidden_unless_real():
 
 class _Worker:
     def __init__(self, context, backend: str, plugins: list):
-        from .worker import worker_main
-
         self.backend = backend
         self.problem: str | None = None
         self.versions: dict = {}

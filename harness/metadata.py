@@ -10,7 +10,11 @@ import socket
 import subprocess
 import sys
 import time
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+
+import numba
+from threadpoolctl import threadpool_info
 
 
 #: When this module was imported: the start of a run's wall time where /proc cannot say when the process started.
@@ -65,10 +69,8 @@ TRACKED = {"numpy": "numpy", "numba": "numba", "llvmlite": "llvmlite", "pandas":
 
 
 def library_versions() -> dict:
-    """Python and every tracked library imported in this process (numpy, numba, llvmlite and pandas always)."""
-    import llvmlite  # noqa: F401  (always recorded)
-    import numba  # noqa: F401
-    import numpy  # noqa: F401
+    """Python and every tracked library imported in this process (numpy, numba, llvmlite and pandas always: pandas
+    is imported here, not at the top, so that a worker process asking :func:`kernel_versions` never loads it)."""
     import pandas  # noqa: F401
 
     return loaded_versions()
@@ -76,8 +78,6 @@ def library_versions() -> dict:
 
 def loaded_versions() -> dict:
     """Python and every tracked library this process has imported (none is imported for the asking)."""
-    from importlib.metadata import PackageNotFoundError, version
-
     versions = {"python": platform.python_version()}
     for module, dist in TRACKED.items():
         if module in sys.modules:
@@ -104,8 +104,6 @@ def kernel_versions() -> dict:
             if found:
                 versions[key] = found.group(1)
     try:
-        from threadpoolctl import threadpool_info
-
         for info in threadpool_info():
             if info.get("internal_api") in ("openblas", "mkl", "blis"):
                 versions[info["internal_api"]] = info.get("version")
@@ -163,9 +161,6 @@ def gpu_info() -> dict | None:
 
 def collect_metadata(*, run_id: str, command: list[str], preset: str, backends: list[str], peak: dict | None) -> dict:
     """Everything needed to interpret (and reproduce) a run, as a JSON-able dict."""
-    import numba
-    from threadpoolctl import threadpool_info
-
     threading_layer = numba_threading_layer()
     return dict(
         run_id=run_id,
@@ -195,8 +190,6 @@ def collect_metadata(*, run_id: str, command: list[str], preset: str, backends: 
 def numba_threading_layer() -> str:
     """The threading layer numba's parallel kernels use here ("omp", "tbb", "workqueue"), the same whether or
     not this process has run a parallel region yet (the worker processes that measure have)."""
-    import numba
-
     try:
         return numba.threading_layer()
     except ValueError:  # not chosen yet: let numba choose it now (it loads the library, ~15 ms; no compiling)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .backends import unfused_twin
 from .results import samples_by_point
 from .trust import is_trusted
 
@@ -93,8 +94,6 @@ def add_fused(rows: list[dict], table, by_point: dict) -> list[dict]:
     """Fill the fused columns of reduction ``rows``: a ``role == "fused"`` row of a chain backend
     (``numba-cpu-fused``) goes beside the branch's row of its unfused twin (``numba-cpu``); its saving's
     interval bootstraps the direct layer's rounds against the fused call's."""
-    from .backends import unfused_twin
-
     if "role" not in table.columns:
         return rows
     fused = table[(table["status"] == "ok") & (table["role"].astype(str) == "fused")]

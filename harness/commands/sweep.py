@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..backends import sweep_backend_names
 from ..cluster_checks import ClusterLost
-from ..engine import claim_run, new_metadata, open_executor, sweep_locked
+from ..engine import claim_run, lock_run, new_metadata, open_executor, sweep_locked
 from ..errors import EXIT_CLUSTER_LOST, EXIT_INTERRUPTED, UsageError
 from ..metadata import now_iso
 from ..outputs import write_outputs
@@ -41,8 +41,6 @@ def resume_settings(files: RunFiles) -> tuple[SweepSettings, dict]:
         raise UsageError(f"cannot resume {files.run_id!r}: {exc}") from None
     if settings is None:
         if files.lock.exists():  # a sweep that has not written its metadata yet: name it rather than the file
-            from ..engine import lock_run
-
             lock_run(files).release()
         raise UsageError(f"cannot resume {files.run_id!r}: no {files.metadata} with the run's settings")
     if int(meta.get("schema_version") or 1) > RUN_SCHEMA_VERSION:
