@@ -293,3 +293,40 @@ def test_leftovers_without_metadata_are_not_offered_a_resume(tmp_path, results_d
     code, err = run(capsys, *sweep_args(tmp_path))
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert "cannot be resumed: remove the leftovers" in err and "--resume" not in err
+
+
+@pytest.mark.parametrize("complete", [True, False], ids=["complete", "incomplete"])
+@pytest.mark.parametrize("name", ["csv", "samples.csv", "passes.jsonl", "json"])
+def test_a_torn_last_line_of_each_run_file_loses_no_point_on_resume(name, complete, tmp_path, results_dir, capsys):
+    """A kill can cut the last line of any run file (of a finished run too: a kill during its last write)."""
+    code, err = run(capsys, *sweep_args(tmp_path, "--repeats", "2"))
+    assert code == 0, err
+    r = tmp_path / "r"
+    table = pd.read_csv(r / "r1.csv", keep_default_na=False)
+    if not complete:  # killed before its last point's row: no row, no samples, status interrupted
+        last = table.iloc[-1]
+        table.iloc[:-1].to_csv(r / "r1.csv", index=False)
+        samples = pd.read_csv(r / "r1.samples.csv")
+        keep = (samples["backend"] != last["backend"]) | (samples["case"] != last["case"])
+        samples[keep].to_csv(r / "r1.samples.csv", index=False)
+        meta = json.loads((r / "r1.json").read_text())
+        (r / "r1.json").write_text(json.dumps(dict(meta, status="interrupted")))
+    path = r / f"r1.{name}"
+    data = path.read_bytes()
+    cut = len(data) // 2 if name == "json" else data.rstrip(b"\n").rfind(b"\n") + 1 + len(data.splitlines()[-1]) // 2
+    path.write_bytes(data[:cut])
+    code, err = run(capsys, "sweep", "--resume", "r1", "--results-dir", str(r), "--plots-dir", str(tmp_path / "p"),
+                    "--no-plots", "--no-report", "--quiet")
+    if name == "json":  # written atomically, so never torn by a kill; damaged anyway, it is named
+        assert code == 2 and "cannot resume 'r1'" in err and len(err.strip().splitlines()) == 1, err
+        return
+    assert code == 0, err
+    after = pd.read_csv(r / "r1.csv", keep_default_na=False)
+    assert len(after) == 4 and not after.duplicated(["backend", "case"]).any()
+    assert set(map(tuple, after[["backend", "case"]].to_numpy())) == set(map(tuple, table[["backend", "case"]]
+                                                                               .to_numpy()))
+    assert json.loads((r / "r1.json").read_text())["status"] == "complete"
+    if name != "samples.csv":  # every timed row has its rounds in the samples file
+        samples = pd.read_csv(r / "r1.samples.csv")
+        for row in after[after["status"] == "ok"].itertuples():
+            assert len(samples[(samples["backend"] == row.backend) & (samples["case"] == row.case)]) == row.rounds
