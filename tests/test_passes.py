@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import pytest
 
@@ -107,3 +108,32 @@ def test_a_point_whose_passes_keep_disagreeing_is_flagged_after_two_extra_passes
     assert row["passes"] == 3 and row["time_s"] == pytest.approx(7.6e-3)  # 3 slow of 5: the larger group
     assert row["passes_disagree"] == "pass 1 ran 19.0x faster; pass 3 ran 19.0x faster than passes 0, 2, 4"
     assert not row["trusted"] and "passes-disagree" in row["flags"]
+
+
+def test_a_busy_machine_is_said_before_the_sweep_with_what_holds_up_better():
+    from harness.settle import busy_machine
+
+    assert busy_machine(2, load=0.3) is None
+    text = busy_machine(2, load=64.0)
+    assert text.startswith("load average 64.00 reaches this machine's") and "passes may disagree" in text
+    assert "--threads 1" in text and "--clock process" in text
+    assert "--threads 1" not in busy_machine(1, load=64.0) and "--clock" not in busy_machine(1, "process", load=64.0)
+
+
+def test_the_process_clock_times_cpu_points_by_cpu_time_per_thread(results_dir, monkeypatch):
+    import json
+
+    import harness.jobs as jobs
+    from tests.conftest import run_cli
+
+    made = []
+    real = jobs.process_clock
+    monkeypatch.setattr(jobs, "process_clock", lambda threads: made.append(threads) or real(threads))
+    layer = Path(__file__).parent / "data" / "one_layer.toml"
+    proc = run_cli("sweep", "--layers", layer, "--backends", "numpy", "--clock", "process",
+                   "--threads", "1", "--budget-s", "0.05", "--repeats", "1", "--settle-s", "0", "--in-process",
+                   "--quiet", "--no-plots", "--no-report", "--results-dir", results_dir, "--run-id", "cpu")
+    assert proc.returncode == 0, proc.stderr
+    assert made == [1] and json.loads((results_dir / "cpu.json").read_text())["settings"]["clock"] == "process"
+    monkeypatch.setattr(jobs.time, "process_time", lambda: 10.0)  # CPU seconds of every thread of the process
+    assert real(4)() == 2.5
