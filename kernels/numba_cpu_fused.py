@@ -19,7 +19,6 @@ import math
 
 import numpy as np
 
-from . import numba_cpu_blocked, numba_cpu_fused_simd, numba_cpu_layout, numba_isa
 from .backend import Prepared
 from .chain import ChainSpec
 from .chain_backend import ChainBackend, register_chain
@@ -46,6 +45,9 @@ class FusedPrepared(Prepared):
 
     def _prepare_simd(self, x, w_reduce, w_conv) -> None:
         """Padded channels-last input, both weights blocked by V output channels, per-task scratch."""
+        # imported here: they import numba, which `import kernels` (and so `harness --help`) must not
+        from . import numba_cpu_blocked, numba_cpu_fused_simd, numba_cpu_layout, numba_isa
+
         spec, r, c = self.spec, self.spec.reduce, self.spec.conv
         V = numba_isa.VECTOR_BYTES // np.dtype(spec.dtype).itemsize
         p1 = r.padding
