@@ -140,7 +140,7 @@ def cpu_isa() -> str:
 def gpu_info() -> dict | None:
     """Name, compute capability and driver of the CUDA GPU if one is present (not the simulator)."""
     try:
-        from kernels.cuda_compat import import_cuda
+        from kernels.numba_cuda.compat import import_cuda
 
         cuda = import_cuda()
         from numba.cuda import config

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import kernels
-from kernels.numba_cpu_fused import FusedPrepared
+from kernels.numba_cpu.fused import FusedPrepared
 
 CHAIN_BACKENDS = ["numba-cpu-fused", "numpy", "numba-cpu"]
 if kernels.get_backend("torch").unavailable_reason() is None:

@@ -1,6 +1,6 @@
 """``numba-cpu-fused``: a 1x1 reduce and the kxk conv behind it in one Numba pass.
 
-The kernel (:mod:`kernels.numba_cpu_fused_simd`) uses ``numba-cpu``'s explicit SIMD machinery,
+The kernel (:mod:`kernels.numba_cpu.fused_simd`) uses ``numba-cpu``'s explicit SIMD machinery,
 vectorised over output channels in both stages. Two separate calls write the whole intermediate
 tensor to memory and read it back (padded and re-laid-out); here each parallel task owns a band
 of output rows of one image, reduces every row the band reads into its own channels-last
@@ -19,9 +19,9 @@ import math
 
 import numpy as np
 
-from .backend import Prepared
-from .chain import ChainSpec
-from .chain_backend import ChainBackend, register_chain
+from ..backend import Prepared
+from ..chain import ChainSpec
+from ..chain_backend import ChainBackend, register_chain
 
 
 def band_rows(spec: ChainSpec, threads: int) -> int:
@@ -46,25 +46,25 @@ class FusedPrepared(Prepared):
     def _prepare_simd(self, x, w_reduce, w_conv) -> None:
         """Padded channels-last input, both weights blocked by V output channels, per-task scratch."""
         # imported here: they import numba, which `import kernels` (and so `harness --help`) must not
-        from . import numba_cpu_blocked, numba_cpu_fused_simd, numba_cpu_layout, numba_isa
+        from . import blocked, fused_simd, isa, layout
 
         spec, r, c = self.spec, self.spec.reduce, self.spec.conv
-        V = numba_isa.VECTOR_BYTES // np.dtype(spec.dtype).itemsize
+        V = isa.VECTOR_BYTES // np.dtype(spec.dtype).itemsize
         p1 = r.padding
         self.xh = np.empty((r.N, r.H + 2 * p1, r.W + 2 * p1, r.C), dtype=spec.dtype)
-        numba_cpu_layout.to_padded_nhwc(x, self.xh, p1)
+        layout.to_padded_nhwc(x, self.xh, p1)
         self.w1 = np.empty(((r.F + V - 1) // V, 1, 1, r.C, V), dtype=spec.dtype)
-        numba_cpu_layout.block_filters(w_reduce, self.w1)
-        tb = numba_cpu_blocked.TILE_B
+        layout.block_filters(w_reduce, self.w1)
+        tb = blocked.TILE_B
         self.w2 = np.empty(((c.F + tb * V - 1) // (tb * V) * tb, c.k, c.k, c.C, V), dtype=spec.dtype)
-        numba_cpu_layout.block_filters(w_conv, self.w2)
+        layout.block_filters(w_conv, self.w2)
         tasks = spec.N * math.ceil(c.Ho / self.band)
         rows = (self.band - 1) * c.stride + c.k
         wp = c.W + 2 * c.padding
         self.scratch = np.zeros((max(tasks, 1), rows, wp, c.C), dtype=spec.dtype)  # never-written parts stay 0
         dims = (r.N, r.C, r.H + 2 * p1, r.W + 2 * p1, r.stride, c.H, c.W, c.C, c.F, c.k, c.stride, c.padding,
                 c.Ho, c.Wo, self.band, rows)
-        self.kernel = numba_cpu_fused_simd.fused_simd
+        self.kernel = fused_simd.fused_simd
         self.args = (self.xh.reshape(-1), self.w1.reshape(-1), self.w2.reshape(-1), self.out.reshape(-1),
                      self.scratch.reshape(-1), dims)
 
