@@ -24,6 +24,7 @@ import os
 import signal
 import sys
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 
 from .backends import device_of, implementation
@@ -45,16 +46,18 @@ class WorkerStartError(RuntimeError):
     ``__main__`` guard...): raised by ``start`` before anything is measured."""
 
 
-class LocalExecutor:
+class LocalExecutor(ABC):
     """What the executors on this machine share: one pass at a time, in order, with the settler around it."""
 
     wants_data = True  # the sweep makes each case's data once and hands it over
+    on_status = None  # status lines come from executors that have them (a cluster's queue)
 
     def __init__(self, settler=None):
         self.settler = settler
 
-    def run(self, job: PointJob, data: CaseData) -> PointResult:  # pragma: no cover - every executor has its own
-        raise NotImplementedError
+    @abstractmethod
+    def run(self, job: PointJob, data: CaseData) -> PointResult:
+        """Measure one pass of one point."""
 
     def map(self, items: Iterable[tuple], on_start: Callable | None = None) -> Iterator[tuple]:
         """Run ``(tag, job, data)`` items one after the other; yield ``(tag, result)`` as each finishes."""

@@ -31,7 +31,7 @@ def _simulator_enabled() -> bool:
 
 
 def simulated(launch):
-    """``launch`` run with quick GIL switching: the simulator's threads need the GIL often (kernels.numba_cuda.compat)."""
+    """``launch`` run with quick GIL switching: the simulator's threads need the GIL often (:mod:`.compat`)."""
     def run() -> None:
         with quick_thread_switching():
             launch()
