@@ -1,23 +1,29 @@
 """The Python API for notebooks and scripts: ``harness.sweep``, ``harness.load``, ``harness.compare``, ``Run``.
 
-The CLI is a thin layer over the same code: ``harness.sweep(...)`` runs exactly
-what ``python -m harness sweep ...`` runs (it calls the same command with the
-same settings) and returns the run read back from disk, so the API and the CLI
-always give the same tables.
+The CLI is a thin layer over the same code: ``harness.sweep(...)`` builds the
+same settings ``python -m harness sweep ...`` builds and calls the same engine
+(:func:`harness.commands.sweep.execute`; no argv, no parser), then returns the
+run read back from disk, so the API and the CLI always give the same tables.
 """
 from __future__ import annotations
 
-import contextlib
-import io
 import math
 import numbers
-import re
 import sys
+import time
+import warnings
 from pathlib import Path
 
-from .errors import EXIT_INTERRUPTED
+from .cases import parse_axis
+from .commands.sweep import execute
+from .comparison import compare_data, compare_tables
+from .outputs import view_of_run, write_outputs
+from .render.figures import figure_of
+from .render.html import run_summary_html
 from .results import RunFiles, check_run_id, read_metadata
-from .settings import DEFAULT_PRESET
+from .settings import (ALPHA, DEFAULT_PRESET, PLOTS_DIR, RESULTS_DIR, SWEEP_BUDGET_S, THRESHOLD, RunOptions,
+                       SweepSettings)
+from .totals import network_totals
 
 #: Figures ``Run.plot`` can draw (the PNG names of a run's plots folder).
 FIGURE_KINDS = ("gflops", "speedup", "reduction", "breakdown", "roofline", "time_vs_work", "threads")
@@ -27,8 +33,6 @@ class Run:
     """A measured run, read from its files: table (sweep order), samples, metadata, reduction, figures, page."""
 
     def __init__(self, files: RunFiles):
-        from .outputs import view_of_run
-
         self.files = files
         self.view = view_of_run(files, read_metadata(files.metadata))
 
@@ -65,14 +69,10 @@ class Run:
     @property
     def totals(self):
         """Count-weighted network totals per backend (time per image), see :func:`harness.totals.network_totals`."""
-        from .totals import network_totals
-
         return network_totals(self.table)
 
     def plot(self, kind: str = "gflops"):
         """Draw figure ``kind`` (one of ``FIGURE_KINDS``) and return the matplotlib Figure (nothing is saved)."""
-        from .render.figures import figure_of
-
         if kind not in FIGURE_KINDS:
             raise ValueError(f"unknown figure {kind!r}; choose from: {', '.join(FIGURE_KINDS)}")
         fig = figure_of(kind, self.view)
@@ -83,16 +83,12 @@ class Run:
 
     def report(self) -> Path:
         """Write the run's one-file HTML page (figures embedded) and return its path."""
-        from .outputs import write_outputs
-
         write_outputs(self.files, self.metadata, baseline=(self.metadata.get("settings") or {}).get(
             "baseline", "numpy"), plots=True, report=True, quiet=True)
         return self.files.plots / "index.html"
 
     def _repr_html_(self) -> str:
         """The summary table, trust banner, totals and verdicts, for Jupyter."""
-        from .render.html import run_summary_html
-
         return run_summary_html(self.view, self.totals)
 
     def __repr__(self) -> str:
@@ -101,31 +97,34 @@ class Run:
 
 
 def sweep(preset: str = DEFAULT_PRESET, *, backends=None, layers=None, axes=None, budget_s=None, run_id=None,
-          results_dir="results", plots_dir="plots", plots=True, report=True, quiet=True, resume=None,
+          results_dir=RESULTS_DIR, plots_dir=PLOTS_DIR, plots=True, report=True, quiet=True, resume=None,
           **options) -> Run:
     """Measure like ``python -m harness sweep`` and return the :class:`Run`.
 
     Args:
         preset: a preset name (``harness list``), ignored when ``layers`` is given.
-        backends: backend names (default: every default backend).
+        backends: backend names, convolution or fused chain ones (default: every default backend and the
+            fused chains of those).
         layers: a layer file (.toml, .csv, or benchdnn descriptor lines).
         axes: ``{"N": [1, 8], "dtype": ["float32"]}`` overrides, as ``--axis``.
         budget_s / run_id / results_dir / plots_dir: as the CLI options of the same names.
         plots / report: draw the figures / write the page. quiet: no progress bar and no summary.
         resume: the id of an interrupted run to finish with its own settings (``--resume``).
-        options: any other sweep option by its CLI name with ``_`` (``repeats=1``, ``settle_s=0.5``,
-            ``target_rel_ci=0.05``, ``threads=2``, ``cold=True``, ``fresh_peak=True``,
-            ``plugin=["a.py", "b.py"]``...).
+        options: any other sweep setting by its CLI name with ``_`` (``repeats=1``, ``settle_s=0.5``,
+            ``target_rel_ci=0.05``, ``threads=2``, ``cold=True``, ``clock="process"``, ``fresh_peak=True``,
+            ``plugin=["a.py", "b.py"]``, ``no_fused=True``, ``scheduler="local:2"``...).
 
     In a script, call it under ``if __name__ == "__main__":``: worker processes import the script again.
+    Several threads may call it at once: each run gets its own run id.
 
     Raises:
-        ValueError: a bad request (the same one-line message the CLI prints).
-        RuntimeError: called while a worker process imports the script (no ``__main__`` guard).
+        ValueError: a bad request, before anything is written (the same one-line message the CLI prints),
+            including worker processes that cannot start.
+        TypeError: a keyword or value of the wrong kind.
+        RuntimeError: called while a worker process imports the script (no ``__main__`` guard); a Dask
+            scheduler that went away mid-sweep (``harness.cluster_checks.ClusterLost``: ``resume=RUN_ID``).
         KeyboardInterrupt: when interrupted; what was measured is on disk (``resume=RUN_ID``).
     """
-    from .cli import main
-
     if "__mp_main__" in sys.modules and sys.modules.get("__main__") is not sys.modules["__mp_main__"]:
         raise RuntimeError("harness.sweep() was called while a worker process imported the main script: call it "
                            "under `if __name__ == \"__main__\":`")
@@ -134,104 +133,100 @@ def sweep(preset: str = DEFAULT_PRESET, *, backends=None, layers=None, axes=None
         if not isinstance(value, kinds):
             raise TypeError(f"harness.sweep(): {name} must be a {' or a '.join(k.__name__ for k in kinds)}, "
                             f"got {type(value).__name__}")
-    argv = ["sweep", "--results-dir", str(results_dir), "--plots-dir", str(plots_dir)]
+    given, fresh_peak = keyword_settings(options)
+    run = RunOptions(results_dir=str(results_dir), plots_dir=str(plots_dir), resume=resume, plots=bool(plots),
+                     report=bool(report), quiet=bool(quiet), fresh_peak=fresh_peak, started_at=time.time(),
+                     run_id=check_run_id(run_id) if run_id is not None else None)
     if resume is not None:
-        run_id = str(resume)
-        argv += ["--resume", run_id]
-    elif layers:
-        argv += ["--layers", str(layers)]
+        run.resume = str(resume)
+        settings = None
+        own = [n for n, v in (("backends", backends), ("layers", layers), ("axes", axes), ("budget_s", budget_s))
+               if v is not None] + [n for n in given if n not in RunOptions.RESUMABLE]
+        if own:
+            raise ValueError(f"resume={resume!r} continues the run with its own settings; drop {', '.join(own)}")
+        run.resume_with = given
     else:
-        argv += ["--preset", preset]
-    if backends is not None:
-        names = [backends] if isinstance(backends, str) else list(backends)
-        if not names:
-            raise ValueError("backends is empty: name at least one backend, or leave it out for the default ones")
-        argv += ["--backends", ",".join(names)]
-    argv += axis_options(axes)
-    if budget_s is not None:
-        argv += ["--budget-s", str(budget_s)]
-    if resume is None:
-        run_id = check_run_id(run_id) if run_id is not None else fresh_run_id(
-            Path(str(layers)).stem if layers else preset, results_dir)
-        argv += ["--run-id", run_id]
-    argv += [] if plots else ["--no-plots"]
-    argv += [] if report else ["--no-report"]
-    argv += ["--quiet"] if quiet else []
-    known = sweep_options()
+        settings = SweepSettings(preset=preset, layers=str(layers) if layers else None,
+                                 backends=backend_names(backends), axes=axis_settings(axes),
+                                 budget_s=SWEEP_BUDGET_S if budget_s is None else budget_s, **given).check()
+    call = call_text(preset, dict(backends=backends, layers=layers, axes=axes, budget_s=budget_s, resume=resume,
+                                  **options))
+    run.command = ["python", "-c", f"import harness; harness.sweep({call})"]
+    return Run(execute(settings, run))
+
+
+def call_text(preset, keywords: dict) -> str:
+    """The arguments of a :func:`sweep` call as Python text, for the run's record of how it was made."""
+    pairs = keywords
+    return ", ".join([repr(preset)] + [f"{k}={v!r}" for k, v in pairs.items() if v is not None])
+
+
+def backend_names(backends) -> list:
+    """``backends`` as a list of names (None: the default ones); ValueError for an empty list."""
+    if backends is None:
+        return []
+    names = [backends] if isinstance(backends, str) else list(backends)
+    if not names:
+        raise ValueError("backends is empty: name at least one backend, or leave it out for the default ones")
+    return names
+
+
+#: Keywords of :func:`sweep` besides the settings' own names: the CLI's spellings of three of them, and
+#: ``fresh_peak`` (a run option).
+ALIASES = {"plugin": "plugins", "no_fused": "fused", "no_bench_resource": "bench_resource"}
+#: Settings :func:`sweep` sets from its own parameters: not accepted again as keywords.
+OWN = frozenset({"preset", "layers", "backends", "axes", "budget_s", "plugins", "fused", "bench_resource"})
+
+
+def keyword_settings(options: dict) -> tuple[dict, bool]:
+    """(settings, fresh_peak) of :func:`sweep`'s extra keywords; TypeError for an unknown one or a value of the
+    wrong kind (an on/off option takes True or False; the others one value)."""
+    defaults = SweepSettings()
+    known = sorted([n for n in SweepSettings.__dataclass_fields__ if n not in OWN] + list(ALIASES) + ["fresh_peak"])
+    settings, fresh_peak = {}, False
     for name, value in options.items():
-        flag = "--" + name.replace("_", "-")
-        kind = known.get(flag) if name.isidentifier() and flag not in OWN_FLAGS else None
-        if kind is None:
-            raise TypeError(f"harness.sweep() got an unknown option {name!r} (the sweep options: "
-                            f"{', '.join(sorted(f[2:].replace('-', '_') for f in known if f not in OWN_FLAGS))}; "
+        if name not in known:
+            raise TypeError(f"harness.sweep() got an unknown option {name!r} (the sweep options: {', '.join(known)}; "
                             "and its own parameters)")
+        field = ALIASES.get(name, name)
+        default = getattr(defaults, field, False)
         if value is None:
             continue
-        if kind == "flag":
+        if isinstance(default, bool):
             if not isinstance(value, bool):
                 raise TypeError(f"harness.sweep(): {name} is an on/off option: pass True or False, got {value!r}")
-            argv += [flag] if value else []
-        elif kind == "repeat":  # plugin="a.py" or plugin=["a.py", "b.py"]
-            for item in [value] if isinstance(value, (str, Path)) else value:
-                argv += [flag, str(item)]
+            value = not value if name.startswith("no_") else value
+        elif isinstance(default, list):  # plugin="a.py" or plugin=["a.py", "b.py"]
+            value = [str(v) for v in ([value] if isinstance(value, (str, Path)) else value)]
         elif isinstance(value, (bool, list, tuple, dict, set)):
             raise TypeError(f"harness.sweep(): {name} takes one value, got {value!r}")
-        else:  # 0 is a value (settle_s=0), checked like any other
-            argv += [flag, str(value)]
-    errors = io.StringIO()
-    with contextlib.redirect_stderr(errors):
-        code = main(argv)
-    if code == EXIT_INTERRUPTED:
-        raise KeyboardInterrupt(errors.getvalue().strip())
-    if code != 0:
-        message = re.sub(r"^harness( \w+)?: error: ", "", errors.getvalue().strip())
-        raise ValueError(message or f"sweep exited with code {code}")
-    sys.stderr.write(errors.getvalue())  # warnings of a sweep that ran (a partial cluster, a repaired file)
-    return Run(RunFiles(results_dir, run_id, plots_dir))
+        if name == "fresh_peak":
+            fresh_peak = value
+        else:
+            settings[field] = value
+    return settings, fresh_peak
 
 
-#: Sweep options that ``sweep()`` sets from its own parameters: not accepted again as keywords.
-OWN_FLAGS = frozenset({"--results-dir", "--plots-dir", "--layers", "--preset", "--backends", "--axis", "--budget-s",
-                       "--run-id", "--resume", "--no-plots", "--no-report", "--quiet", "--help"})
-
-
-def sweep_options() -> dict[str, str]:
-    """``{"--flag": "flag" | "repeat" | "value"}`` of the sweep command's options, from its parser."""
-    from .cli import make_parser
-
-    return {s: "flag" if a.nargs == 0 else "repeat" if isinstance(a.default, list) else "value"
-            for a in make_parser().commands["sweep"]._actions for s in a.option_strings if s.startswith("--")}
-
-
-def axis_options(axes) -> list[str]:
-    """``--axis NAME=V1,V2`` options for ``{name: value or iterable of values}``; TypeError for anything else."""
+def axis_settings(axes) -> list:
+    """``[[name, [values]], ...]`` of ``{name: value or iterable of values}``, each value checked as ``--axis``
+    checks it; TypeError for anything but a dict of values or flat sequences."""
     if axes is None:
         return []
     if not isinstance(axes, dict):
         raise TypeError(f"axes must be a dict of axis name -> values, got {type(axes).__name__}")
-    argv = []
+    parsed = []
     for name, values in axes.items():
         if isinstance(values, (str, bytes, int, float)) or not hasattr(values, "__iter__"):
             values = [values]
         elif isinstance(values, (dict, set)) or getattr(values, "ndim", 1) != 1:
             raise TypeError(f"axes[{name!r}] must be a value or a flat sequence of values, got {values!r}")
-        argv += ["--axis", f"{name}={','.join(str(v.item() if hasattr(v, 'item') else v) for v in values)}"]
-    return argv
+        text = ",".join(str(v.item() if hasattr(v, "item") else v) for v in values)
+        axis, vals = parse_axis(f"{name}={text}")
+        parsed.append([axis, list(vals)])
+    return parsed
 
 
-def fresh_run_id(stem: str, results_dir) -> str:
-    """``STEM-YYYYmmdd-HHMMSS``, with ``-2``, ``-3``... when a run of that name is already in ``results_dir``."""
-    import datetime as dt
-
-    base = check_run_id(f"{stem}-{dt.datetime.now():%Y%m%d-%H%M%S}")
-    run_id, n = base, 1
-    while RunFiles(results_dir, run_id).existing():  # the same test the sweep refuses a taken id by
-        n += 1
-        run_id = f"{base}-{n}"
-    return run_id
-
-
-def load(run_id_or_path, results_dir="results", plots_dir="plots") -> Run:
+def load(run_id_or_path, results_dir=RESULTS_DIR, plots_dir=PLOTS_DIR) -> Run:
     """A saved run, by id (under ``results_dir``) or by the path of its table (``results/RUN_ID.csv``)."""
     if not isinstance(run_id_or_path, (str, Path)):
         raise TypeError(f"harness.load takes a run id or a table path, got {type(run_id_or_path).__name__}")
@@ -241,7 +236,7 @@ def load(run_id_or_path, results_dir="results", plots_dir="plots") -> Run:
     return Run(files)
 
 
-def compare(base, new, *, threshold=None, alpha=None, results_dir="results"):
+def compare(base, new, *, threshold=None, alpha=None, results_dir=RESULTS_DIR):
     """The comparison table of two runs (``Run`` objects, run ids or table paths), worst first.
 
     ``result.attrs`` holds what the CLI prints: ``warnings`` (different machines, versions, no stored noise
@@ -249,17 +244,12 @@ def compare(base, new, *, threshold=None, alpha=None, results_dir="results"):
     :func:`harness.comparison.exit_code` turns the table into the CLI's exit code and
     :func:`harness.compare_summary.summary_lines` into its summary.
     """
-    import warnings
-
-    from . import settings
-    from .comparison import compare_data
-
     for name, run in (("base", base), ("new", new)):
         if not isinstance(run, (Run, str, Path)):
             raise TypeError(f"harness.compare: {name} must be a Run, a run id or a table path, "
                             f"got {type(run).__name__}")
-    threshold = settings.THRESHOLD if threshold is None else threshold
-    alpha = settings.ALPHA if alpha is None else alpha
+    threshold = THRESHOLD if threshold is None else threshold
+    alpha = ALPHA if alpha is None else alpha
     for name, value, top in (("threshold", threshold, math.inf), ("alpha", alpha, 1.0)):
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise TypeError(f"harness.compare: {name} must be a number (0.1 for 10%), got {value!r}")

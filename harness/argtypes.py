@@ -8,8 +8,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-import kernels
-
+from .backends import check_names
 from .errors import EXIT_USAGE
 from .presets import build_presets
 
@@ -23,14 +22,11 @@ class Parser(argparse.ArgumentParser):
 
 
 def backend_list(text: str) -> list[str]:
-    """Parse ``a,b`` into registered backend names (argparse type)."""
-    names = [n.strip() for n in text.split(",") if n.strip()]
-    unknown = [n for n in names if n not in kernels.list_backends()]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(
-            f"unknown backend(s) {', '.join(map(repr, unknown)) or '(none given)'}; "
-            f"choose from: {', '.join(kernels.list_backends())}")
-    return list(dict.fromkeys(names))
+    """Parse ``a,b`` into backend names a sweep can run: convolution or fused chain backends (argparse type)."""
+    try:
+        return check_names([n.strip() for n in text.split(",") if n.strip()])
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def preset_name(text: str) -> str:

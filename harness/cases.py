@@ -28,6 +28,7 @@ class Case:
     name: str
     layer: Layer
     threads: int
+    kind = "conv"  # a point's kind (see harness.fused.ChainCase for the other one)
 
     @property
     def dtype(self) -> str:

@@ -16,6 +16,7 @@ import kernels
 from . import settings as defaults
 from .argtypes import (Parser, axis, backend_list, bounded, non_negative_float, positive_float, positive_int,
                        preset_name, probability)
+from .backends import sweep_backend_names
 from .errors import EXIT_INTERRUPTED, EXIT_USAGE, UsageError
 from .presets import build_presets
 
@@ -23,7 +24,23 @@ from .presets import build_presets
 def add_plugin_option(p) -> None:
     """``--plugin``, repeatable."""
     p.add_argument("--plugin", action="append", default=[], metavar="PATH_OR_MODULE",
-                   help="import a Python file or module whose backends register with kernels.register; repeatable")
+                   help="import a Python file or module whose backends register with kernels.register (or "
+                        "kernels.register_chain); repeatable")
+
+
+def add_dir_options(p, results: str | None = None, plots: str | None = None) -> None:
+    """``--results-dir`` and ``--plots-dir`` (each when its help is given): the one declaration of both."""
+    if results:
+        p.add_argument("--results-dir", default=defaults.RESULTS_DIR,
+                       help=f"{results} (default: {defaults.RESULTS_DIR})")
+    if plots:
+        p.add_argument("--plots-dir", default=defaults.PLOTS_DIR, help=f"{plots} (default: {defaults.PLOTS_DIR})")
+
+
+def add_baseline_option(p) -> None:
+    """``--baseline``."""
+    p.add_argument("--baseline", default=defaults.BASELINE,
+                   help=f"backend the speedup plot is relative to (default {defaults.BASELINE})")
 
 
 def add_case_options(p, default_preset: str) -> None:
@@ -35,9 +52,11 @@ def add_case_options(p, default_preset: str) -> None:
                       help="run the layers of a .toml or .csv layer file instead of a preset (see examples/)")
     what.add_argument("--preset", type=preset_name, default=default_preset,
                       help=f"layers and axes to run (default: {default_preset}); one of: {', '.join(presets)}")
+    fused = [n for n in sweep_backend_names() if n not in kernels.list_backends()]
     p.add_argument("--backends", type=backend_list, default=None, metavar="A,B",
-                   help=f"backends to run (default: {', '.join(kernels.default_backends())}); "
-                        f"registered: {', '.join(kernels.list_backends())}")
+                   help=f"backends to run (default: {', '.join(kernels.default_backends())}, and "
+                        f"{', '.join(fused) or 'the fused chains'} of those among them); registered: "
+                        f"{', '.join(sweep_backend_names())}")
     p.add_argument("--axis", type=axis, action="append", default=[], metavar="NAME=V1,V2",
                    help="override an axis for every layer, e.g. --axis N=1,8 --axis k=3,5 "
                         "(N, C, H, W, F, k, stride, padding, dtype, threads); repeatable")
@@ -45,12 +64,80 @@ def add_case_options(p, default_preset: str) -> None:
     p.add_argument("--threads", type=positive_int, default=None, metavar="T",
                    help="threads for every backend (Numba, BLAS, torch); default: all cores")
     p.add_argument("--budget-s", type=positive_float, default=None, metavar="S",
-                   help=f"time budget per point in seconds (default: {defaults.SWEEP_BUDGET_S:g} for sweep, "
-                        f"{defaults.CHECK_BUDGET_S:g} for check)")
+                   help=f"time budget of one point in seconds, all its passes together (default: "
+                        f"{defaults.SWEEP_BUDGET_S:g} for sweep, {defaults.CHECK_BUDGET_S:g} for check)")
     p.add_argument("--timeout-s", type=positive_float, default=None, metavar="S",
                    help="wall-clock limit of one pass of a point in its worker process; a kernel that hangs is "
                         "stopped and its row is failed (default: max(60, 20 x --budget-s), room for a first "
                         "call's JIT compile)")
+
+
+def add_timing_options(p) -> None:
+    """How a sweep times its points: CI target, settling, clock, cold rounds, passes."""
+    p.add_argument("--target-rel-ci", type=positive_float, default=defaults.TARGET_REL_CI, metavar="F",
+                   help="stop timing a point once the 95%% CI of its median is within this fraction "
+                        f"(default {defaults.TARGET_REL_CI})")
+    p.add_argument("--settle-s", type=bounded(non_negative_float, 0, defaults.MAX_SETTLE_S,
+                                              "ten minutes of spinning is a typo"),
+                   default=defaults.SETTLE_S, metavar="S",
+                   help="spin every core this long before the first point and after idle gaps, and let each "
+                        "point warm up until its speed is steady (at most this long more); 0 turns settling off "
+                        f"(default {defaults.SETTLE_S:g})")
+    p.add_argument("--clock", choices=defaults.CLOCKS, default="wall",
+                   help="time CPU backends by wall time (default) or by the process's CPU time per thread "
+                        "(process: time other processes hold the cores does not count; for a busy machine)")
+    p.add_argument("--cold", action="store_true",
+                   help="flush caches before every timed round (GPU L2, or CPU caches), one call per round")
+    p.add_argument("--repeats", type=bounded(positive_int, 1, defaults.MAX_REPEATS, "more passes than that is a typo"),
+                   default=defaults.REPEATS, metavar="R",
+                   help="measure every point in R passes spread over the sweep, each with a fresh prepare and "
+                        "1/R of the budget, and pool the samples of the passes that agree; passes that disagree "
+                        f"are measured again, up to {defaults.MAX_EXTRA_PASSES} more (default {defaults.REPEATS})")
+    p.add_argument("--fresh-peak", action="store_true",
+                   help="re-measure this machine's roof (FMA GFLOP/s, memory GB/s; see `harness peak`) instead of "
+                        "using the stored one (RESULTS_DIR/peak.json)")
+    p.add_argument("--no-fused", action="store_true",
+                   help="leave out every fused chain backend (numba-cpu-fused), even when named in --backends")
+
+
+def add_cluster_options(p) -> None:
+    """Where a sweep's points run: a Dask scheduler and how to use it, or this process."""
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="run points on a Dask cluster: tcp://HOST:8786, or local:N for N local single-threaded "
+                        "workers (needs the 'dask' extra)")
+    p.add_argument("--no-bench-resource", dest="bench_resource", action="store_false",
+                   help="with --scheduler: submit points without the worker resource bench=1, for workers started "
+                        "without --resources bench=1 (points may then overlap on one host)")
+    p.add_argument("--queue-timeout-s", type=positive_float, default=defaults.QUEUE_TIMEOUT_S, metavar="S",
+                   help="with --scheduler: when points are queued and none has run or finished for S seconds (no "
+                        f"worker can take them), record them as failed and end the sweep (default "
+                        f"{defaults.QUEUE_TIMEOUT_S:g})")
+    p.add_argument("--connect-timeout-s", type=positive_float, default=defaults.CONNECT_TIMEOUT_S, metavar="S",
+                   help="with --scheduler: give up on an unreachable scheduler after S seconds (default "
+                        f"{defaults.CONNECT_TIMEOUT_S:g})")
+    p.add_argument("--in-process", action="store_true",
+                   help="run kernels in the sweep's own process, without worker processes or timeouts "
+                        "(debugging only: a hanging or crashing kernel then stops the sweep)")
+
+
+def add_sweep_parser(sub) -> None:
+    """``sweep``: the main job."""
+    p = sub.add_parser("sweep", help="measure backends over a preset's layers (the main job)",
+                       description="Check every backend against a float64 reference, then time it on every "
+                       "case; write results/RUN_ID.csv (+ .samples.csv, .passes.jsonl, .json, .reduction.csv) and "
+                       "plots/RUN_ID/. Exit 0 when measured, 2 for a bad request, 130 when interrupted, 75 when "
+                       "the Dask scheduler went away (--resume the run).")
+    add_case_options(p, defaults.DEFAULT_PRESET)
+    add_timing_options(p)
+    add_dir_options(p, results="where run tables go", plots="where plot folders go")
+    p.add_argument("--run-id", default=None, help="name of this run (default: PRESET-DATE-TIME)")
+    p.add_argument("--resume", default=None, metavar="RUN_ID",
+                   help="continue an interrupted run with its original settings; measured points are kept")
+    add_baseline_option(p)
+    add_cluster_options(p)
+    p.add_argument("--no-plots", action="store_true", help="do not draw plots")
+    p.add_argument("--no-report", action="store_true", help="do not write the HTML page plots/RUN_ID/index.html")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
 
 
 def make_parser() -> Parser:
@@ -59,56 +146,7 @@ def make_parser() -> Parser:
                     "layers, record tidy tables, draw plots, and answer how much time a 1x1 reduction saves.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     sub.required = True
-    parser.commands = sub.choices  # {name: its parser}, for the Python API's keyword checks
-
-    p = sub.add_parser("sweep", help="measure backends over a preset's layers (the main job)",
-                       description="Check every backend against a float64 reference, then time it on every "
-                       "case; write results/RUN_ID.csv (+ .samples.csv, .json, .reduction.csv) and plots/RUN_ID/.")
-    add_case_options(p, "inception3a")
-    p.add_argument("--target-rel-ci", type=positive_float, default=defaults.TARGET_REL_CI, metavar="F",
-                   help="stop timing a point once the 95%% CI of its median is within this fraction "
-                        f"(default {defaults.TARGET_REL_CI})")
-    p.add_argument("--settle-s", type=bounded(non_negative_float, 0, 600, "ten minutes of spinning is a typo"),
-                   default=defaults.SETTLE_S, metavar="S",
-                   help="spin every core this long before the first point and after idle gaps, and let each "
-                        "point warm up until its speed is steady (at most this long more); 0 turns settling off "
-                        f"(default {defaults.SETTLE_S:g})")
-    p.add_argument("--fresh-peak", action="store_true",
-                   help="re-measure this machine's roof (FMA GFLOP/s, memory GB/s; see `harness peak`) instead of "
-                        "using the stored one (RESULTS_DIR/peak.json)")
-    p.add_argument("--no-fused", action="store_true",
-                   help="do not measure the fused reduce+conv kernel (numba-cpu-fused) on the preset's reduction "
-                        "branches (it runs when numba-cpu does)")
-    p.add_argument("--cold", action="store_true",
-                   help="flush caches before every timed round (GPU L2, or CPU caches), one call per round")
-    p.add_argument("--repeats", type=bounded(positive_int, 1, 1000, "more passes than that is a typo"),
-                   default=defaults.REPEATS, metavar="R",
-                   help="measure every point in R passes spread over the sweep, each with a fresh prepare and "
-                        f"1/R of the budget, and pool the samples: robust to bursts of interference (default {defaults.REPEATS})")
-    p.add_argument("--results-dir", default="results", help="where run tables go (default: results)")
-    p.add_argument("--plots-dir", default="plots", help="where plot folders go (default: plots)")
-    p.add_argument("--run-id", default=None, help="name of this run (default: PRESET-DATE-TIME)")
-    p.add_argument("--resume", default=None, metavar="RUN_ID",
-                   help="continue an interrupted run with its original settings; measured points are kept")
-    p.add_argument("--baseline", default=defaults.BASELINE,
-                   help=f"backend the speedup plot is relative to (default {defaults.BASELINE})")
-    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                   help="run points on a Dask cluster: tcp://HOST:8786, or local:N for N local single-threaded "
-                        "workers (needs the 'dask' extra)")
-    p.add_argument("--no-bench-resource", dest="bench_resource", action="store_false",
-                   help="with --scheduler: submit points without the worker resource bench=1, for workers started "
-                        "without --resources bench=1 (points may then overlap on one host)")
-    p.add_argument("--queue-timeout-s", type=positive_float, default=120.0, metavar="S",
-                   help="with --scheduler: when points are queued and none has run or finished for S seconds (no "
-                        "worker can take them), record them as failed and end the sweep (default 120)")
-    p.add_argument("--connect-timeout-s", type=positive_float, default=10.0, metavar="S",
-                   help="with --scheduler: give up on an unreachable scheduler after S seconds (default 10)")
-    p.add_argument("--in-process", action="store_true",
-                   help="run kernels in the sweep's own process, without worker processes or timeouts "
-                        "(debugging only: a hanging or crashing kernel then stops the sweep)")
-    p.add_argument("--no-plots", action="store_true", help="do not draw plots")
-    p.add_argument("--no-report", action="store_true", help="do not write the HTML page plots/RUN_ID/index.html")
-    p.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
+    add_sweep_parser(sub)
 
     p = sub.add_parser("list", help="backends (with availability) and presets",
                        description="List every registered backend, whether it can run here (and why not), "
@@ -119,15 +157,14 @@ def make_parser() -> Parser:
     p = sub.add_parser("check", help="correctness only: every backend vs the reference, no timing",
                        description="Run each backend once per case and compare with the float64 reference. "
                        "Exit 1 if any answer is wrong or a backend fails.")
-    add_case_options(p, "smoke")
+    add_case_options(p, defaults.CHECK_PRESET)
 
     p = sub.add_parser("plot", help="redraw the plots of a saved run", description="Redraw plots/RUN_ID/*.png "
                        "from results/RUN_ID.csv and its metadata, without re-running anything.")
     p.add_argument("table", metavar="RUN", help="a run table (e.g. results/inception3a-20260101-120000.csv) or the "
-                   "id of a run under results/")
-    p.add_argument("--plots-dir", default="plots", help="where plot folders go (default: plots)")
-    p.add_argument("--baseline", default=defaults.BASELINE,
-                   help=f"backend the speedup plot is relative to (default {defaults.BASELINE})")
+                   "id of a run under --results-dir")
+    add_dir_options(p, results="where run ids are looked up", plots="where plot folders go")
+    add_baseline_option(p)
 
     p = sub.add_parser("report", help="write a run's self-contained HTML page (or the index of all runs)",
                        description="Write plots/RUN_ID/index.html for a run (its verdict, plots with captions, "
@@ -135,9 +172,24 @@ def make_parser() -> Parser:
                        "listing every run in the results directory.")
     p.add_argument("run", nargs="?", metavar="RUN", help="results/RUN_ID.csv or a run id")
     p.add_argument("--index", action="store_true", help="write the index of every run instead")
-    p.add_argument("--results-dir", default="results", help="where run ids are looked up (default: results)")
-    p.add_argument("--plots-dir", default="plots", help="where pages go (default: plots)")
+    add_dir_options(p, results="where run ids are looked up", plots="where pages go")
+    add_compare_parser(sub)
 
+    p = sub.add_parser("calibrate", help="A/A test: run one sweep twice and report this machine's false-alarm rate",
+                       description="Measure the same preset twice on unchanged code and compare the runs at "
+                       "thresholds from 2% to 50%: every slower/faster verdict is a false alarm. The table tells "
+                       "which compare --threshold holds on this machine.")
+    add_case_options(p, defaults.CHECK_PRESET)
+    p.add_argument("--alpha", type=probability, default=defaults.ALPHA,
+                   help=f"significance level of compare (default {defaults.ALPHA})")
+    add_dir_options(p, results="where --keep leaves the two runs, calibrate-a and calibrate-b")
+    p.add_argument("--keep", action="store_true", help="keep the two runs instead of a temporary folder")
+    add_other_parsers(sub)
+    return parser
+
+
+def add_compare_parser(sub) -> None:
+    """``compare``."""
     p = sub.add_parser("compare", help="compare two runs and flag significant slowdowns",
                        description="Match rows of two runs and judge each by the interval of its time ratio "
                        "(the rounds' spread plus the run-to-run noise floor): a regression when it lies wholly above "
@@ -157,23 +209,14 @@ def make_parser() -> Parser:
                    help="BASE and NEW are two runs of unchanged code (an A/A pair, e.g. two pytest-benchmark files): "
                         "also store each backend's spread as this CPU model's noise floor in RESULTS_DIR/noise.json, "
                         "as harness calibrate does for sweeps")
-    p.add_argument("--results-dir", default="results",
-                   help="where run ids and the stored noise floor (noise.json) are looked up (default: results)")
+    add_dir_options(p, results="where run ids and the stored noise floor (noise.json) are looked up")
     p.add_argument("--markdown", metavar="FILE", default=None, help="also write the comparison as Markdown")
     p.add_argument("--plot", metavar="PNG", default=None, help="also draw the per-row ratio with its CI")
     p.add_argument("--html", metavar="FILE", default=None, help="also write the comparison as an HTML page")
 
-    p = sub.add_parser("calibrate", help="A/A test: run one sweep twice and report this machine's false-alarm rate",
-                       description="Measure the same preset twice on unchanged code and compare the runs at "
-                       "thresholds from 2% to 50%: every slower/faster verdict is a false alarm. The table tells "
-                       "which compare --threshold holds on this machine.")
-    add_case_options(p, "smoke")
-    p.add_argument("--alpha", type=probability, default=defaults.ALPHA,
-                   help=f"significance level of compare (default {defaults.ALPHA})")
-    p.add_argument("--results-dir", default="results",
-                   help="where --keep leaves the two runs, calibrate-a and calibrate-b (default: results)")
-    p.add_argument("--keep", action="store_true", help="keep the two runs instead of a temporary folder")
 
+def add_other_parsers(sub) -> None:
+    """``layers`` and ``peak``."""
     p = sub.add_parser("layers", help="write a layer file of a torch model's convolutions (for sweep --layers)",
                        description="Build a model without weights, run one forward pass on zeros with hooks on "
                        "every nn.Conv2d, and write a TOML layer file: identical shapes collapse into one layer "
@@ -192,11 +235,10 @@ def make_parser() -> Parser:
                        "versions; measured when none is stored or with --fresh. A roof measured on a busy machine "
                        "(wide spread, cores that do not scale) serves once and is not stored. Sweeps judge every row "
                        "against it (peak_fraction, bound, the above-peak flag).")
-    p.add_argument("--results-dir", default="results", help="where peak.json goes (default: results)")
+    add_dir_options(p, results="where peak.json goes")
     p.add_argument("--fresh", action="store_true", help="measure again even when a roof is stored")
     p.add_argument("--seconds", type=bounded(positive_float, 0.05, 600, "shorter measures no peak; longer is a typo"),
                    default=1.0, help="measuring time in seconds, 0.05 to 600, shared by the figures (default 1)")
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,15 +1,22 @@
-"""Sweeps on a Dask cluster: every (backend, case) point is one task, one point per worker at a time.
+"""The Dask executor: every pass of a point is one task, one point per worker at a time, one host lock.
 
 ``--scheduler tcp://HOST:8786`` submits to a running cluster; ``--scheduler local:N``
-starts a ``LocalCluster`` of N single-threaded worker processes. Every task needs
-the worker resource ``bench=1`` (start workers with ``--resources bench=1``; checked
-before submitting, see :mod:`harness.cluster_checks`), so a worker runs one point at
-a time; points on one host take a ``distributed.Lock`` named after the host, so
-workers sharing a machine never measure at the same time. A worker that dies
-mid-point gets the point retried once elsewhere (``allowed-failures = 1`` on a local
-cluster), then the point is a ``failed`` row; points no worker takes for
-``--queue-timeout-s`` become ``failed`` rows too. Rows stream back as they complete
-and are appended like a local sweep's.
+starts a ``LocalCluster`` of N single-threaded worker processes. :class:`DaskExecutor`
+has the interface of every executor (:mod:`harness.executor`), so a Dask sweep runs
+through the one sweep loop (:mod:`harness.sweeploop`): the same points, passes
+interleaved, kept passes pooled, the same rows. Each pass runs
+:func:`harness.jobs.run_job` on a worker, which makes the case's data itself and
+applies the point's thread count like every executor (a thread count the host does
+not have is a ``failed`` row, never silently clamped).
+
+Every task needs the worker resource ``bench=1`` (checked before submitting, see
+:mod:`harness.cluster_checks`), so a worker runs one pass at a time; passes on one
+host take a ``distributed.Lock`` named after the host, so workers sharing a machine
+never measure at the same time. A worker that dies mid-pass gets the pass retried
+once elsewhere (``allowed-failures = 1`` on a local cluster), then the point is a
+``failed`` row; passes no worker takes for ``--queue-timeout-s`` become ``failed``
+rows too. A scheduler that goes away raises :class:`harness.cluster_checks.ClusterLost`:
+the unfinished points are left to ``--resume``, never recorded as failed.
 """
 from __future__ import annotations
 
@@ -17,17 +24,15 @@ import contextlib
 import socket
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator
 
-from .cases import Case, point_key
-from .casedata import case_data_or_problem
-from .cluster_checks import ClusterOptions, completions, connect
-from .jobs import PointJob, device_of, run_job
-from .measure import combine_passes
+from .backends import device_of, implementation
+from .cluster_checks import ClusterLost, ClusterOptions, completions, connect, scheduler_lost
+from .executor import WorkerStartError
+from .jobs import PointJob, run_job
+from .metadata import cpu_model, gpu_info, kernel_versions, memory_gib
+from .plugins import load_plugin
 from .rows import PointResult, error_reason, failed_point
-from .sweeploop import SweepStats
-from .timing import TimingConfig, pass_config
-from .trust import with_trust
 
 DASK_MISSING = "--scheduler needs Dask: install the 'dask' extra (pip install 'convbench[dask]')"
 
@@ -52,152 +57,122 @@ def parse_scheduler(text: str) -> tuple[str, int | str]:
     return "remote", text
 
 
-def host_info() -> dict:
-    """This worker's host, CPU and GPU (run on every worker for the run's metadata)."""
+def worker_setup(plugins: list, backends: list) -> dict:
+    """Run on every worker before the sweep: load the plugins, import the backends' libraries; return the
+    host, CPU, GPU and the versions the kernels run with (for the run's metadata)."""
     import os
-
-    from .metadata import cpu_model, gpu_info, memory_gib
-
-    return dict(host=socket.gethostname(), cpu_model=cpu_model(), cpu_count=os.cpu_count(),
-                memory_gib=memory_gib(), gpu=gpu_info())
-
-
-def run_point_task(backend: str, case: Case, config: TimingConfig, run_id: str, timed: bool, repeats: int,
-                   plugins: Sequence[str]) -> tuple[dict, tuple]:
-    """Measure one point on a worker: its passes back to back, under the host's timing lock.
-
-    A pure function of its inputs returning (row, samples); the row records the host,
-    the GPU (if any) and the wall-clock start and end of the point (``t_start``, ``t_end``).
-    """
-    from .metadata import gpu_info
-    from .plugins import load_plugin
-    from distributed import Lock
-
-    from .threads import max_threads, thread_limits
-
-    import kernels
 
     for ref in plugins:
         load_plugin(ref)
-    kernels.get_backend(backend).unavailable_reason()  # import torch & co. before thread_limits reaches them
+    for backend in backends:
+        implementation(backend).unavailable_reason()
+    return dict(host=socket.gethostname(), cpu_model=cpu_model(), cpu_count=os.cpu_count(),
+                memory_gib=memory_gib(), gpu=gpu_info(), versions=kernel_versions())
+
+
+def run_task(job: PointJob, plugins: list) -> PointResult:
+    """One pass on a worker, under the host's timing lock; the row records the host, the GPU (if any) and the
+    wall-clock start and end of the pass (``t_start``, ``t_end``)."""
+    from distributed import Lock
+
+    for ref in plugins:
+        load_plugin(ref)
+    implementation(job.backend).unavailable_reason()  # import torch & co. before the thread limits reach them
     host = socket.gethostname()
-    lock = Lock(f"convbench-timing-{host}")
-    one_pass = pass_config(config, repeats)
-    results: list[PointResult] = []
-    with lock:
+    with Lock(f"convbench-timing-{host}"):
         t_start = time.time()
-        data, problem = case_data_or_problem(case)
-        if problem:
-            results.append(failed_point(run_id, backend, device_of(backend), case, problem))
-        else:
-            with thread_limits(min(case.threads, max_threads())):
-                for _ in range(repeats if timed else 1):
-                    results.append(run_job(PointJob(backend, case, one_pass, run_id, timed, config.budget_s), data))
-                    if results[-1].status != "ok":
-                        break
+        result = run_job(job)
         t_end = time.time()
-    point = combine_passes(results, config)
     gpu = gpu_info()
-    point.row.update(host=host, gpu=gpu["name"] if gpu else None, t_start=t_start, t_end=t_end)
-    return point.row, tuple(point.samples_s)
+    result.row.update(host=host, gpu=gpu["name"] if gpu else None, t_start=t_start, t_end=t_end)
+    return result
+
+
+class DaskExecutor:
+    """Runs passes as tasks on a connected Dask ``client`` (see the module docstring)."""
+
+    wants_data = False  # each worker makes the case's data itself (no arrays over the network)
+
+    def __init__(self, client, plugins=(), options: ClusterOptions | None = None,
+                 on_status: Callable[[str], None] | None = None):
+        self.client = client
+        self.plugins = list(plugins)
+        self.options = options or ClusterOptions()
+        self.on_status = on_status
+        self.hosts: dict = {}
+
+    def start(self, backends) -> None:
+        """Load the plugins and the backends' libraries on every worker; :class:`WorkerStartError` if one fails."""
+        try:
+            info = self.client.run(worker_setup, self.plugins, list(backends))
+        except Exception as exc:
+            raise WorkerStartError(f"Dask workers could not start the sweep's backends: "
+                                   f"{error_reason('worker setup', exc)}") from None
+        self.hosts = {entry["host"]: entry for entry in info.values()}
+
+    def versions(self) -> dict:
+        """The libraries the workers run the kernels with, merged over every host."""
+        merged: dict = {}
+        for entry in self.hosts.values():
+            merged.update(entry.get("versions") or {})
+        return merged
+
+    def map(self, items: Iterable[tuple], on_start: Callable | None = None) -> Iterator[tuple]:
+        """Submit every ``(tag, job, _)`` item at once; yield ``(tag, result)`` as passes finish."""
+        batch = uuid.uuid4().hex[:8]
+        futures = {}
+        for n, (tag, job, _) in enumerate(items):
+            future = self.client.submit(run_task, job, self.plugins, resources=self.options.task_resources(),
+                                        pure=False, key=f"convbench-{batch}-{n}")
+            futures[future] = (tag, job)
+        try:
+            for future, stuck in completions(self.client, futures, self.options, self.on_status):
+                tag, job = futures[future]
+                yield tag, self.result_of(future, stuck, job)
+        finally:
+            for future in futures:
+                with contextlib.suppress(Exception):
+                    future.cancel()
+
+    def result_of(self, future, stuck: str | None, job: PointJob) -> PointResult:
+        """The pass's result; a ``failed`` row for a task that failed; ClusterLost when the scheduler went away."""
+        if stuck:
+            return failed_point(job.run_id, job.backend, device_of(job.backend), job.case, stuck)
+        try:
+            return future.result()
+        except Exception as exc:  # KilledWorker after the retry, a task error - or a lost scheduler
+            if scheduler_lost(self.client, exc):
+                raise ClusterLost(f"the Dask scheduler went away mid-sweep ({type(exc).__name__})") from None
+            return failed_point(job.run_id, job.backend, device_of(job.backend), job.case,
+                                error_reason("on the cluster", exc))
+
+    def close(self) -> None:
+        """Nothing to stop (the client belongs to :func:`dask_client`)."""
 
 
 @contextlib.contextmanager
-def dask_client(scheduler: str, connect_timeout_s: float = 20.0):
+def dask_client(scheduler: str, connect_timeout_s: float):
     """A connected Client for ``scheduler`` (starting and stopping a LocalCluster for ``local:N``)."""
     check_dask()
     import dask
     from dask.utils import parse_timedelta
-    from distributed import Client, LocalCluster
+    from distributed import LocalCluster
 
     kind, where = parse_scheduler(scheduler)
-    if kind == "local":
-        # Dask's nanny would pin OMP/MKL/OpenBLAS to one thread in every worker; here each point sets
-        # its own thread count (thread_limits), so the workers start unpinned.
-        # a worker that dies holding the host's timing lock keeps it until its lease times out (30 s by
-        # default): on one machine, 8 s leases (live holders refresh them every 1.6 s) let the retry start
-        # soon; a shorter lease set in Dask's own config (DASK_DISTRIBUTED__SCHEDULER__LOCKS__LEASE_TIMEOUT)
-        # is kept
-        lease_s = min(8.0, parse_timedelta(dask.config.get("distributed.scheduler.locks.lease-timeout")))
-        with dask.config.set({"distributed.scheduler.allowed-failures": 1,
-                              "distributed.scheduler.locks.lease-timeout": f"{lease_s}s",
-                              "distributed.scheduler.locks.lease-validation-interval": f"{lease_s / 4}s",
-                              "distributed.nanny.pre-spawn-environ": {"MALLOC_TRIM_THRESHOLD_": 65536}}):
-            with LocalCluster(n_workers=where, threads_per_worker=1, processes=True, resources={"bench": 1},
-                              dashboard_address=None) as cluster, Client(cluster) as client:
-                yield client
-    else:
+    if kind != "local":
         with connect(where, connect_timeout_s) as client:
             yield client
-
-
-def run_sweep_dask(client, cases: Sequence[Case], backends: Sequence[str], config: TimingConfig, writer, *,
-                   run_id: str, done: set | None = None, timed: bool = True, repeats: int = 1,
-                   plugins: Sequence[str] = (), peak: dict | None = None,
-                   on_done: Callable[[PointResult], None] | None = None,
-                   on_step: Callable[[int], None] | None = None, options: ClusterOptions | None = None,
-                   on_status: Callable[[str], None] | None = None) -> SweepStats:
-    """Submit every point not in ``done`` to ``client`` and append rows (with trust flags) as they complete.
-
-    Points that no worker takes for ``options.queue_timeout_s`` become ``failed`` rows
-    (see :func:`harness.cluster_checks.completions`); ``on_status`` gets the queue line.
-    """
-    options = options or ClusterOptions()
-    done = done or set()
-    stats = SweepStats()
-    tag = uuid.uuid4().hex[:8]
-    futures = {}
-    start = time.perf_counter()
-    for ci, case in enumerate(cases):
-        for bi, backend in enumerate(backends):
-            if point_key(backend, case) in done:
-                stats.already_done += 1
-                continue
-            future = client.submit(run_point_task, backend, case, config, run_id, timed, repeats, list(plugins),
-                                   resources=options.task_resources(), pure=False, key=f"convbench-{tag}-{ci}-{bi}")
-            futures[future] = (ci * len(backends) + bi, backend, case)
-    try:
-        for future, stuck in completions(client, futures, options, on_status):
-            point, backend, case = futures[future]
-            if stuck:
-                row, samples = failed_point(run_id, backend, device_of(backend), case, stuck).row, ()
-            else:
-                try:
-                    row, samples = future.result()
-                except Exception as exc:  # KilledWorker after the retry, or a task error
-                    failed = failed_point(run_id, backend, device_of(backend), case,
-                                          error_reason("on the cluster", exc))
-                    row, samples = failed.row, ()
-            row = with_trust(row, config.target_rel_ci, peak)
-            row["point"] = point
-            writer.append(row, samples)
-            result = PointResult(row, samples)
-            stats.add(result)
-            if on_step:
-                on_step(repeats)
-            if on_done:
-                on_done(result)
-    finally:
-        for future in futures:
-            future.cancel()
-    stats.wall_s = time.perf_counter() - start
-    return stats
-
-
-def cluster_hosts(client) -> dict:
-    """Metadata of every host in the cluster, one entry per host."""
-    return {info["host"]: info for info in client.run(host_info).values()}
-
-
-def sweep_on_cluster(scheduler: str, cases, settings, writer, run_id: str, done: set, progress, meta: dict,
-                     options: ClusterOptions | None = None) -> SweepStats:
-    """The ``sweep --scheduler`` path: connect, record every host in ``meta``, run the points."""
-    options = options or ClusterOptions()
-    with dask_client(scheduler, options.connect_timeout_s) as client:
-        meta["hosts"] = cluster_hosts(client)
-        meta["bench_resource"] = options.bench_resource
-        writer.write_metadata(meta)
-        return run_sweep_dask(client, cases, settings.backends, settings.timing_config(), writer, run_id=run_id,
-                              done=done, repeats=settings.repeats, plugins=settings.plugins,
-                              peak=meta.get("peak"), on_step=progress.step, on_done=progress.done,
-                              options=options, on_status=progress.status)
+        return
+    # Dask's nanny would pin OMP/MKL/OpenBLAS to one thread in every worker; here each point sets its own
+    # thread count, so the workers start unpinned. A worker that dies holding the host's timing lock keeps it
+    # until its lease times out (30 s by default): on one machine, 8 s leases (live holders refresh them every
+    # 1.6 s) let the retry start soon; a shorter lease set in Dask's own config is kept.
+    lease_s = min(8.0, parse_timedelta(dask.config.get("distributed.scheduler.locks.lease-timeout")))
+    with dask.config.set({"distributed.scheduler.allowed-failures": 1,
+                          "distributed.scheduler.locks.lease-timeout": f"{lease_s}s",
+                          "distributed.scheduler.locks.lease-validation-interval": f"{lease_s / 4}s",
+                          "distributed.nanny.pre-spawn-environ": {"MALLOC_TRIM_THRESHOLD_": 65536}}):
+        with LocalCluster(n_workers=where, threads_per_worker=1, processes=True, resources={"bench": 1},
+                          dashboard_address=None) as cluster, connect(cluster.scheduler_address,
+                                                                      connect_timeout_s) as client:
+            yield client

@@ -12,6 +12,8 @@ progress display). When points are pending but no worker has held one and none h
 finished for ``--queue-timeout-s`` (no worker can take them: none holds the resource,
 or the workers left), every pending point is cancelled and comes back with the
 reason, so the sweep records ``failed`` rows and ends instead of waiting forever.
+A scheduler that stops answering is different: :class:`ClusterLost` ends the sweep
+with its unfinished points left to ``--resume``.
 """
 from __future__ import annotations
 
@@ -19,9 +21,9 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from .settings import CONNECT_TIMEOUT_S, QUEUE_TIMEOUT_S
+
 BENCH = "bench"
-DEFAULT_QUEUE_TIMEOUT_S = 120.0
-DEFAULT_CONNECT_TIMEOUT_S = 10.0
 NO_BENCH_WARNING = ("--no-bench-resource: points are submitted without the bench resource, so a worker runs as "
                     "many points at once as it has threads and points may overlap on one host (only the measuring "
                     "part of each point takes the host lock)")
@@ -35,20 +37,28 @@ class NoBenchWorker(ValueError):
     """The scheduler has no worker, or no worker holding the ``bench`` resource, so no point could start."""
 
 
+class ClusterLost(RuntimeError):
+    """The scheduler went away mid-sweep: what finished is on disk, the rest is for ``--resume``."""
+
+
+def scheduler_lost(client, exc: BaseException | None = None) -> bool:
+    """Whether ``client`` lost its scheduler (its connection closed or reconnecting); ``exc``, an error a call or
+    a future gave, counts only then: a task's own failure is not a lost cluster."""
+    return getattr(client, "status", "running") not in ("running", "newly-created")
+
+
 @dataclass(frozen=True)
 class ClusterOptions:
     """How a sweep uses a cluster: the bench resource, how long a queued point may wait, the connect timeout."""
 
     bench_resource: bool = True
-    queue_timeout_s: float = DEFAULT_QUEUE_TIMEOUT_S
-    connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S
+    queue_timeout_s: float = QUEUE_TIMEOUT_S
+    connect_timeout_s: float = CONNECT_TIMEOUT_S
 
     @classmethod
-    def from_args(cls, args) -> ClusterOptions:
-        """The options of a parsed ``sweep`` command line (defaults where a flag is absent)."""
-        return cls(bench_resource=getattr(args, "bench_resource", True),
-                   queue_timeout_s=getattr(args, "queue_timeout_s", None) or DEFAULT_QUEUE_TIMEOUT_S,
-                   connect_timeout_s=getattr(args, "connect_timeout_s", None) or DEFAULT_CONNECT_TIMEOUT_S)
+    def of(cls, settings) -> ClusterOptions:
+        """The options of a sweep's :class:`harness.settings.SweepSettings`."""
+        return cls(settings.bench_resource, settings.queue_timeout_s, settings.connect_timeout_s)
 
     def task_resources(self) -> dict | None:
         """The ``resources=`` of every submitted point: one ``bench``, or none with ``--no-bench-resource``."""
@@ -163,6 +173,8 @@ class QueueWatch:
             taken = {addr: len(keys.intersection(map(str, held))) for addr, held in self.client.processing().items()}
             problem = ""
         except (OSError, TimeoutError) as exc:  # the scheduler stopped answering: nothing can be taken
+            if scheduler_lost(self.client, exc):
+                raise ClusterLost(f"the Dask scheduler went away mid-sweep ({type(exc).__name__})") from None
             self.workers, taken = {}, {}
             problem = f" (the scheduler did not answer: {type(exc).__name__})"
         self.seen |= set(self.workers)
@@ -208,6 +220,8 @@ def completions(client, futures, options: ClusterOptions, on_status: Callable[[s
     ready = as_completed(pending)
     next_poll = clock()
     while pending:
+        if scheduler_lost(client):
+            raise ClusterLost("the Dask scheduler went away mid-sweep (its connection closed)")
         if ready.has_ready():
             for future in ready.next_batch(block=False):
                 if future in pending:

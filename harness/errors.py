@@ -11,7 +11,10 @@ EXIT_REGRESSION = 1  # compare found a regression; check found a wrong answer
 EXIT_USAGE = 2
 EXIT_INCONCLUSIVE = 3  # compare: nothing regressed, but some matched point could not be judged
 EXIT_INTERRUPTED = 130
+EXIT_CLUSTER_LOST = 75  # sweep: the Dask scheduler went away mid-sweep (EX_TEMPFAIL: --resume the run later)
 
 
-class UsageError(Exception):
-    """A bad request: printed as one line on stderr, exit code 2, before anything is measured."""
+class UsageError(ValueError):
+    """A bad request: printed as one line on stderr, exit code 2, before anything is measured.
+
+    A ValueError, so that :func:`harness.sweep` and other library callers see the error Python code expects."""

@@ -1,13 +1,20 @@
 """Executors: where a point's pass runs. In this process (debugging, tests), or in a worker per backend.
 
+Every executor has one interface: ``start(backends)`` (raises :class:`WorkerStartError`
+before anything is measured when a backend's worker cannot start), ``map(items)``
+(runs ``(tag, PointJob, CaseData)`` items and yields ``(tag, PointResult)`` as each
+finishes), ``versions()`` (the libraries where the kernels run) and ``close()``; the
+Dask executor (:class:`harness.cluster.DaskExecutor`) has the same. All run the one
+point function, :func:`harness.jobs.run_job`.
+
 :class:`WorkerExecutor` keeps one worker process per backend (restarted after a
 crash), forked by a ``forkserver`` that imported NumPy, SciPy, Numba and kernels
 once and runs no kernel (``spawn`` where there is no forkserver; never plain
 ``fork`` of the sweep, whose libraries may be running threads), and waits for
 each pass at most ``timeout_s`` (``--timeout-s``). A pass that hangs, exits,
 segfaults or is OOM-killed becomes a ``failed`` row saying which; the worker is
-replaced and the sweep goes on. Both executors run the same point function,
-:func:`harness.jobs.run_job`.
+replaced and the sweep goes on. A local executor spins the machine before a timed
+point when a :class:`harness.settle.Settler` is given.
 """
 from __future__ import annotations
 
@@ -17,50 +24,78 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator
 
+from .backends import device_of, implementation
 from .casedata import CaseData
-from .jobs import PointJob, device_of, memory_problem, run_job, skipped_for_memory
+from .jobs import PointJob, memory_problem, run_job, skipped_for_memory
 from .measure import SpeedEstimator
+from .metadata import kernel_versions
 from .rows import PointResult, failed_point
-from .threads import thread_limits
+from .settings import STARTUP_TIMEOUT_S
+from .worker import quiet_read_only_warnings, worker_main
 
 #: Modules the forkserver imports once, so that each worker starts in milliseconds instead of seconds.
 #: (Numba's and torch's pools start on first use, in the worker; OpenBLAS re-creates its pool after fork.)
 PRELOAD = ["numpy", "scipy.stats", "numba", "threadpoolctl", "kernels", "harness.jobs", "harness.worker"]
-#: Seconds a worker may take to start (import numpy, numba, torch, the plugins), on top of no point's limit.
-STARTUP_TIMEOUT_S = 120.0
 
 
-def default_timeout_s(budget_s: float) -> float:
-    """``--timeout-s`` default: a point's budget 20 times over, and at least 60 s for a first call's JIT compile."""
-    return max(60.0, 20.0 * budget_s)
+class WorkerStartError(RuntimeError):
+    """A backend's worker process could not start (a plugin that fails to import there, a script without a
+    ``__main__`` guard...): raised by ``start`` before anything is measured."""
 
 
-class InProcessExecutor:
+class LocalExecutor(ABC):
+    """What the executors on this machine share: one pass at a time, in order, with the settler around it."""
+
+    wants_data = True  # the sweep makes each case's data once and hands it over
+    on_status = None  # status lines come from executors that have them (a cluster's queue)
+
+    def __init__(self, settler=None):
+        self.settler = settler
+
+    @abstractmethod
+    def run(self, job: PointJob, data: CaseData) -> PointResult:
+        """Measure one pass of one point."""
+
+    def map(self, items: Iterable[tuple], on_start: Callable | None = None) -> Iterator[tuple]:
+        """Run ``(tag, job, data)`` items one after the other; yield ``(tag, result)`` as each finishes."""
+        for tag, job, data in items:
+            if on_start:
+                on_start(job.backend, job.case)
+            if self.settler and job.timed:
+                self.settler.before_point()
+            result = self.run(job, data)
+            if self.settler:
+                self.settler.after_point()
+            yield tag, result
+
+
+class InProcessExecutor(LocalExecutor):
     """Runs passes in this process (``--in-process``): no isolation, no timeout; the clock is injectable."""
 
-    def __init__(self, clock: Callable[[], float] = time.perf_counter):
+    def __init__(self, clock: Callable[[], float] = time.perf_counter, settler=None):
+        super().__init__(settler)
         self.clock = clock
         self.estimator = SpeedEstimator(clock)
 
     def start(self, backends) -> None:
         """Import optional libraries now, so thread limits reach their pools too."""
-        import kernels
-
-        from .worker import quiet_read_only_warnings
-
         quiet_read_only_warnings()
         for backend in backends:
             try:
-                kernels.get_backend(backend).unavailable_reason()
+                implementation(backend).unavailable_reason()
             except Exception:  # measured again (and recorded) per point
                 pass
 
     def run(self, job: PointJob, data: CaseData) -> PointResult:
         """Measure one pass here, under the case's thread count."""
-        with thread_limits(job.case.threads):
-            return run_job(job, data, self.estimator, self.clock)
+        return run_job(job, data, self.estimator, self.clock)
+
+    def versions(self) -> dict:
+        """The libraries of this process (where the kernels run)."""
+        return kernel_versions()
 
     def close(self) -> None:
         """Nothing to stop."""
@@ -99,10 +134,9 @@ def main_file_hidden_unless_real():
 
 class _Worker:
     def __init__(self, context, backend: str, plugins: list):
-        from .worker import worker_main
-
         self.backend = backend
         self.problem: str | None = None
+        self.versions: dict = {}
         self.conn, child = context.Pipe()
         self.process = context.Process(target=worker_main, args=(child, backend, list(plugins)),
                                        name=f"convbench-{backend}", daemon=True)
@@ -132,6 +166,7 @@ class _Worker:
             self.problem = payload
             return payload
         self.ready = True
+        self.versions = dict(payload.get("versions") or {}) if isinstance(payload, dict) else {}
         return None
 
     def stop(self, kill: bool = False) -> None:
@@ -147,10 +182,11 @@ class _Worker:
         self.conn.close()
 
 
-class WorkerExecutor:
+class WorkerExecutor(LocalExecutor):
     """One worker process per backend; each pass under a wall-clock limit of ``timeout_s`` seconds."""
 
-    def __init__(self, plugins=(), timeout_s: float = 60.0, method: str | None = None):
+    def __init__(self, plugins=(), timeout_s: float = 60.0, method: str | None = None, settler=None):
+        super().__init__(settler)
         self.plugins = list(plugins)
         self.timeout_s = timeout_s
         if method is None:  # never plain fork: this process may already run Numba, BLAS or torch threads
@@ -159,14 +195,19 @@ class WorkerExecutor:
         if method == "forkserver":
             self.context.set_forkserver_preload(PRELOAD)
         self.workers: dict[str, _Worker] = {}
+        self.seen_versions: dict = {}
 
     def start(self, backends) -> None:
-        """Start every backend's worker now and wait until all have imported (so none competes with a measurement)."""
+        """Start every backend's worker now and wait until all have imported (so none competes with a
+        measurement); :class:`WorkerStartError` naming each one that could not start."""
         for backend in backends:
             self._worker(backend)
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        for worker in list(self.workers.values()):
-            worker.wait_ready(max(0.0, deadline - time.monotonic()))
+        waits = (w.wait_ready(max(0.0, deadline - time.monotonic())) for w in list(self.workers.values()))
+        problems = [problem for problem in waits if problem]
+        if problems:
+            self.close()
+            raise WorkerStartError("; ".join(dict.fromkeys(problems)))
 
     def _worker(self, backend: str) -> _Worker:
         worker = self.workers.get(backend)
@@ -194,6 +235,7 @@ class WorkerExecutor:
         not_ready = worker.problem or worker.wait_ready(STARTUP_TIMEOUT_S)
         if not_ready:
             return self._failed(job, not_ready)
+        self.seen_versions.update(worker.versions)
         try:
             worker.busy = True
             worker.conn.send((job, data))
@@ -206,6 +248,14 @@ class WorkerExecutor:
             worker.process.join(5.0)
             return self._failed(job, exit_reason(worker.process.exitcode))
         return payload
+
+    def versions(self) -> dict:
+        """The libraries the workers run the kernels with (torch and its oneDNN/MKL, BLAS and its core type...),
+        merged over every worker that started."""
+        merged = dict(self.seen_versions)
+        for worker in self.workers.values():
+            merged.update(worker.versions)
+        return merged
 
     def close(self) -> None:
         """Stop every worker: idle ones are asked to exit, one in the middle of a pass (an interrupt) is killed."""

@@ -1,4 +1,4 @@
-"""The GPU's roof where one is present: FMA GFLOP/s per dtype (:mod:`kernels.numba_cuda_roof`) and
+"""The GPU's roof where one is present: FMA GFLOP/s per dtype (:mod:`kernels.numba_cuda.roof`) and
 device-to-device copy GB/s, each the best of CUDA-event-timed rounds with its spread, plus the SM clock the
 driver reports before and after. None without a GPU (and never under the CUDA simulator: nothing is timed
 there). ``harness.roof`` judges ``cuda`` rows against it as it judges CPU rows against the CPU's roof.
@@ -32,7 +32,7 @@ def sm_clock_mhz(device) -> float | None:
 
 def event_rounds(launch, rounds: int = ROUNDS) -> np.ndarray:
     """Seconds of ``rounds`` calls of ``launch``, each timed with a pair of CUDA events after one warm call."""
-    from kernels.cuda_compat import import_cuda
+    from kernels.numba_cuda.compat import import_cuda
 
     cuda = import_cuda()
     launch()
@@ -52,8 +52,8 @@ def measure_gpu_roof() -> dict | None:
     """{fma_gflops, fma_spread, copy_gbytes_per_s, copy_spread, sm_clock_mhz_before/after, sms} or None."""
     if not gpu_present():
         return None
-    from kernels.cuda_compat import import_cuda
-    from kernels.numba_cuda_roof import fma_kernel_for, gpu_fma_flops
+    from kernels.numba_cuda.compat import import_cuda
+    from kernels.numba_cuda.roof import fma_kernel_for, gpu_fma_flops
 
     cuda = import_cuda()
     device = cuda.get_current_device()

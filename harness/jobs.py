@@ -1,44 +1,45 @@
-"""One point's pass as a job: what an executor (in this process, a worker process, a Dask worker) runs.
+"""One point's pass as a job: what every executor (this process, a worker process, a Dask worker) runs.
 
-:func:`run_job` is the one point function every executor calls: the case's data
-is made read-only, :func:`harness.measure.measure_point` measures, and a checksum
-of the inputs afterwards catches a kernel that wrote them anyway. The memory
-estimate is checked first, before the backend allocates anything.
+A :class:`PointJob` has a kind, its case's: ``"conv"`` (a convolution backend on a
+:class:`harness.cases.Case`) or ``"chain"`` (a fused chain backend on a
+:class:`harness.fused.ChainCase`). :func:`run_job` is the one point function of
+every executor: the memory estimate is checked before anything is allocated, the
+case's data is made (where the executor did not bring it) and made read-only, the
+point's thread count is applied to every library, :func:`harness.measure.measure_point`
+measures, and a checksum of the inputs afterwards catches a kernel that wrote them.
 """
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .cases import Case
-from .casedata import CaseData
+from .backends import device_of
+from .casedata import CaseData, make_case_data
 from .measure import SpeedEstimator, measure_point
 from .memory import point_bytes, too_big
-from .rows import PointResult, base_row
+from .rows import PointResult, base_row, failed_point
+from .threads import thread_limits
 from .timing import TimingConfig
 
 
 @dataclass(frozen=True)
 class PointJob:
-    """One pass of one point: backend, case, this pass's timing config, and the whole point's budget."""
+    """One pass of one point: backend, case, this pass's timing config, the whole point's budget and passes."""
 
     backend: str
-    case: Case
+    case: object  # a Case or a ChainCase
     config: TimingConfig
     run_id: str = ""
     timed: bool = True
     point_budget_s: float | None = None
+    passes: int = 1
 
-
-def device_of(backend: str) -> str:
-    """The backend's device ("cpu", "cuda"), or "?" for a name that is not registered (here)."""
-    import kernels
-
-    try:
-        return kernels.get_backend(backend).device
-    except Exception:
-        return "?"
+    @property
+    def kind(self) -> str:
+        """``"conv"`` or ``"chain"``: the kind of the job's case."""
+        return self.case.kind
 
 
 def memory_problem(job: PointJob) -> str | None:
@@ -56,18 +57,43 @@ def skipped_for_memory(job: PointJob, reason: str) -> PointResult:
                             status="skipped", reason=reason))
 
 
-def run_job(job: PointJob, data: CaseData, estimator: SpeedEstimator | None = None,
+@functools.lru_cache(maxsize=2)
+def cached_case_data(case) -> CaseData:
+    """The case's data, kept for the next pass of the same case (an executor that brings none: Dask)."""
+    return make_case_data(case)
+
+
+def process_clock(threads: int) -> Callable[[], float]:
+    """``--clock process``: this process's CPU seconds divided by the point's threads (time the kernel was not
+    scheduled, because other processes had the cores, does not count)."""
+    return lambda: time.process_time() / threads
+
+
+def run_job(job: PointJob, data: CaseData | None = None, estimator: SpeedEstimator | None = None,
             clock: Callable[[], float] = time.perf_counter) -> PointResult:
     """Measure one pass of one point on read-only inputs; a kernel that changed them gets a ``failed`` row."""
     problem = memory_problem(job)
     if problem:
         return skipped_for_memory(job, problem)
+    if data is None:
+        try:
+            data = cached_case_data(job.case)
+        except (TypeError, ValueError) as exc:
+            return failed_point(job.run_id, job.backend, device_of(job.backend), job.case, f"invalid case: {exc}")
     data.freeze()
-    result = measure_point(job.backend, job.case, data, job.config, run_id=job.run_id, timed=job.timed,
-                           clock=clock, estimator=estimator, point_budget_s=job.point_budget_s)
+    if job.config.clock == "process" and device_of(job.backend) == "cpu":
+        clock = process_clock(job.case.threads)
+    try:
+        with thread_limits(job.case.threads):
+            result = measure_point(job.backend, job.case, data, job.config, run_id=job.run_id, timed=job.timed,
+                                   clock=clock, estimator=estimator, point_budget_s=job.point_budget_s,
+                                   passes=job.passes)
+    except ValueError as exc:  # more threads than this machine has (a Dask worker on a smaller host)
+        return failed_point(job.run_id, job.backend, device_of(job.backend), job.case, str(exc))
     changed = data.changed_inputs()
     if changed:
+        cached_case_data.cache_clear()
         result = PointResult(dict(result.row, status="failed",
                                   reason=f"the kernel wrote to its read-only input(s) {' and '.join(changed)}; "
-                                         "a backend must not modify x or w"))
+                                         "a backend must not modify its inputs"))
     return result

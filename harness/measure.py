@@ -1,8 +1,11 @@
-"""One point of a sweep: availability -> prepare -> first call -> correctness -> timed rounds -> row.
+"""One pass of one point: availability -> prepare -> first call -> correctness -> timed rounds -> row.
 
-:func:`measure_point` never raises for a backend's failure: an exception becomes
-a ``failed`` row with the error in ``reason``, a wrong answer a ``wrong`` row,
-a point too slow for its budget a ``skipped`` row with the estimate.
+The one measure function of every point, of either kind: a convolution backend on a
+:class:`harness.cases.Case`, or a fused chain backend on a :class:`harness.fused.ChainCase`
+(``prepare_chain`` on the branch's three inputs). :func:`measure_point` never raises for a
+backend's failure: an exception (even ``sys.exit``) becomes a ``failed`` row with the error
+in ``reason``, a wrong answer a ``wrong`` row, a point too slow for its budget a ``skipped``
+row with the estimate.
 """
 from __future__ import annotations
 
@@ -15,10 +18,10 @@ import numpy as np
 
 import kernels
 
-from .cases import Case
+from .backends import implementation
 from .casedata import CaseData, make_case_data
 from .rows import PointResult, base_row, error_reason, finish_row
-from .timing import HostCacheFlusher, RoundTimes, TimingConfig, median_rel_ci, time_rounds
+from .timing import HostCacheFlusher, TimingConfig, time_rounds
 
 #: The tiny layer slow backends (those with ``max_flops_per_call``) are calibrated on.
 CALIBRATION_SHAPE = dict(N=1, C=4, H=6, W=6, F=4, k=3, stride=1, padding=1)
@@ -32,8 +35,8 @@ class SpeedEstimator:
     rates: dict = field(default_factory=dict)
 
     def estimate_call_s(self, impl, spec) -> float | None:
-        """Estimated seconds per call of ``impl`` on ``spec``, or None for backends not needing it."""
-        if impl.max_flops_per_call() is None:
+        """Estimated seconds per call of ``impl`` on ``spec``, or None for backends not needing it (or chains)."""
+        if impl.max_flops_per_call() is None or not hasattr(impl, "prepare"):
             return None
         if impl.name not in self.rates:
             cal = kernels.ConvSpec(dtype=spec.dtype, **CALIBRATION_SHAPE)
@@ -50,15 +53,39 @@ class SpeedEstimator:
         return spec.flops / self.rates[impl.name]
 
 
-def measure_point(backend: str, case: Case, data: CaseData | None, config: TimingConfig, *, run_id: str = "",
-                  timed: bool = True, clock: Callable[[], float] = time.perf_counter,
-                  estimator: SpeedEstimator | None = None, point_budget_s: float | None = None) -> PointResult:
-    """Measure ``backend`` on ``case`` following the timing protocol; never raises for backend errors.
+def skip_reason(impl, spec, config: TimingConfig, *, timed: bool, estimator: SpeedEstimator,
+                point_budget_s: float | None, passes: int) -> str | None:
+    """Why a point is ``skipped`` before it is prepared (the chain unsupported, over the backend's FLOP limit, or
+    estimated over the point's budget), or None. The budget meant is the whole point's, all passes together."""
+    unsupported = getattr(impl, "unsupported_reason", None)
+    reason = unsupported(spec) if unsupported else None
+    if reason:
+        return reason
+    limit = impl.max_flops_per_call()
+    if limit is not None and spec.flops > limit:
+        return f"{spec.flops / 1e6:.1f} MFLOP per call exceeds {impl.name}'s limit of {limit / 1e6:.1f} MFLOP"
+    est = estimator.estimate_call_s(impl, spec)
+    will_time = timed and impl.timing_unsupported_reason() is None
+    calls = 1 + (config.min_rounds + 1 if will_time else 0)
+    passes = passes if will_time else 1
+    budget_s = point_budget_s or config.budget_s * passes
+    if est is not None and est * calls * passes > budget_s:
+        times = f" x {passes} passes" if passes > 1 else ""
+        return (f"estimated {est:.2g} s per call x {calls} calls{times} exceeds the point's {budget_s:.3g} s "
+                "budget (--budget-s)")
+    return None
 
-    ``config.budget_s`` is this measurement's budget (one pass of a point measured in several);
-    ``point_budget_s`` (default: the same) is the whole point's, which bounds a correctness-only run.
+
+def measure_point(backend: str, case, data: CaseData | None, config: TimingConfig, *, run_id: str = "",
+                  timed: bool = True, clock: Callable[[], float] = time.perf_counter,
+                  estimator: SpeedEstimator | None = None, point_budget_s: float | None = None,
+                  passes: int = 1) -> PointResult:
+    """Measure one pass of ``backend`` on ``case`` (a Case or a ChainCase); never raises for backend errors.
+
+    ``config.budget_s`` is this pass's budget; ``point_budget_s`` (default: ``passes`` times it) the whole
+    point's, which bounds the cost estimate and a correctness-only run.
     """
-    impl = kernels.get_backend(backend)
+    impl = implementation(backend, case.kind)
     row = base_row(run_id, backend, "?", case)
     stage = "checking availability"
     try:
@@ -71,23 +98,32 @@ def measure_point(backend: str, case: Case, data: CaseData | None, config: Timin
         if data is None:
             data = make_case_data(case)
         stage = "estimating its cost"
-        limit = impl.max_flops_per_call()
-        if limit is not None and spec.flops > limit:
-            return PointResult(dict(row, status="skipped",
-                                    reason=f"{spec.flops / 1e6:.1f} MFLOP per call exceeds {backend}'s limit of "
-                                           f"{limit / 1e6:.1f} MFLOP"))
-        estimator = estimator or SpeedEstimator(clock)
-        est = estimator.estimate_call_s(impl, spec)
-        will_time = timed and impl.timing_unsupported_reason() is None
-        calls_needed = 1 + (config.min_rounds + 1 if will_time else 0)
-        budget_s = config.budget_s if will_time else (point_budget_s or config.budget_s)
-        if est is not None and est * calls_needed > budget_s:
-            return PointResult(dict(row, status="skipped",
-                                    reason=f"estimated {est:.2g} s per call x {calls_needed} calls exceeds "
-                                           f"the {budget_s:.3g} s budget"))
-        stage = "prepare"
+        reason = skip_reason(impl, spec, config, timed=timed, estimator=estimator or SpeedEstimator(clock),
+                             point_budget_s=point_budget_s, passes=passes)
+        if reason:
+            return PointResult(dict(row, status="skipped", reason=reason))
+        return run_protocol(impl, spec, data, config, row, timed=timed, clock=clock)
+    except KeyboardInterrupt:
+        raise
+    except (Exception, SystemExit) as exc:  # a backend's failure (even sys.exit) is data, not a crash
+        return PointResult(dict(row, status="failed", reason=failure_reason(stage, exc)))
+
+
+def failure_reason(stage: str, exc: BaseException) -> str:
+    """The ``failed`` row's reason for ``exc`` raised at ``stage`` (``sys.exit`` in a kernel said as such)."""
+    if isinstance(exc, SystemExit):
+        return f"{stage}: the kernel called sys.exit({exc.code!r})"
+    return error_reason(stage, exc)
+
+
+def run_protocol(impl, spec, data: CaseData, config: TimingConfig, row: dict, *, timed: bool,
+                 clock: Callable[[], float]) -> PointResult:
+    """prepare -> first call -> check against the reference -> (timed) rounds, for a validated point."""
+    stage = "prepare"
+    try:
         t0 = clock()
-        prepared = impl.prepare(data.x, data.w, spec)
+        prepare = impl.prepare_chain if data.w_conv is not None else impl.prepare
+        prepared = prepare(*data.inputs, spec)
         row["prepare_s"] = clock() - t0
         stage = "first call"
         prepared()
@@ -111,11 +147,8 @@ def measure_point(backend: str, case: Case, data: CaseData | None, config: Timin
         return PointResult(finish_row(row, rounds, config), rounds.times_s)
     except KeyboardInterrupt:
         raise
-    except (Exception, SystemExit) as exc:  # a backend's failure (even sys.exit) is data, not a crash
-        reason = error_reason(stage, exc)
-        if isinstance(exc, SystemExit):
-            reason = f"{stage}: the kernel called sys.exit({exc.code!r})"
-        return PointResult(dict(row, status="failed", reason=reason))
+    except (Exception, SystemExit) as exc:
+        return PointResult(dict(row, status="failed", reason=failure_reason(stage, exc)))
 
 
 def check_output(out, reference: np.ndarray, tolerance) -> tuple[dict, str | None]:
@@ -131,25 +164,6 @@ def check_output(out, reference: np.ndarray, tolerance) -> tuple[dict, str | Non
     if shape != reference.shape:
         return columns, f"output shape {shape} != {reference.shape}"
     return columns, f"max abs error {err:.3g} > tolerance {tol:.3g} (error/tolerance {margin:.3g})"
-
-
-def combine_passes(results: list[PointResult], config: TimingConfig) -> PointResult:
-    """One point measured in several passes: pool the samples of ok passes; a pass not ok decides instead.
-
-    Passes are spread over the sweep (each with a fresh ``prepare``), so an episode
-    of interference on a shared machine hits one pass, not the pooled median.
-    """
-    for result in results:
-        if result.status != "ok":
-            return result
-    if len(results) == 1:
-        return results[0]
-    times = tuple(t for r in results for t in r.samples_s)
-    first = results[0].row
-    rounds = RoundTimes(times, first["calls_per_round"], converged=median_rel_ci(times) <= config.target_rel_ci,
-                        warmup_s=sum(r.row.get("warmup_s") or 0.0 for r in results),
-                        steady=all(r.row.get("steady", True) for r in results))
-    return PointResult(dict(finish_row(first, rounds, config), passes=len(results)), times)
 
 
 @functools.lru_cache(maxsize=1)

@@ -38,7 +38,11 @@ def _padded_elements(spec) -> int:
 
 
 def case_bytes(spec) -> int:
-    """Bytes to build a case's data: inputs, reference + tolerance (float64) and their float64 temporaries."""
+    """Bytes to build a case's data: inputs, reference + tolerance (float64) and their float64 temporaries.
+
+    A chain's (a ``kernels.ChainSpec``) is its two stages': an upper bound of what its reference holds."""
+    if hasattr(spec, "reduce"):
+        return case_bytes(spec.reduce) + case_bytes(spec.conv)
     inputs = (spec.N * spec.C * spec.H * spec.W + spec.F * spec.C * spec.k * spec.k) * spec.itemsize
     out = spec.N * spec.F * spec.Ho * spec.Wo
     temporaries = 8 * (2 * _padded_elements(spec) + 2 * spec.F * spec.C * spec.k * spec.k + out)
@@ -46,7 +50,9 @@ def case_bytes(spec) -> int:
 
 
 def point_bytes(backend: str, spec) -> int:
-    """Bytes one point adds: its copy of the case data, its output and its workspace."""
+    """Bytes one point adds: its copy of the case data, its output and its workspace (a chain: both stages')."""
+    if hasattr(spec, "reduce"):
+        return point_bytes(backend, spec.reduce) + point_bytes(backend, spec.conv)
     inputs = (spec.N * spec.C * spec.H * spec.W + spec.F * spec.C * spec.k * spec.k) * spec.itemsize
     out = spec.N * spec.F * spec.Ho * spec.Wo
     if backend in IM2COL_BACKENDS:

@@ -4,11 +4,21 @@ from __future__ import annotations
 import datetime as dt
 import os
 import platform
+import re
 import shlex
 import socket
 import subprocess
 import sys
+import time
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+
+import numba
+from threadpoolctl import threadpool_info
+
+
+#: When this module was imported: the start of a run's wall time where /proc cannot say when the process started.
+IMPORTED_AT = time.time()
 
 
 def now_iso() -> str:
@@ -59,14 +69,15 @@ TRACKED = {"numpy": "numpy", "numba": "numba", "llvmlite": "llvmlite", "pandas":
 
 
 def library_versions() -> dict:
-    """Python and every tracked library imported in this process (numpy, numba, ... torch when loaded)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    import llvmlite  # noqa: F401  (always recorded)
-    import numba  # noqa: F401
-    import numpy  # noqa: F401
+    """Python and every tracked library imported in this process (numpy, numba, llvmlite and pandas always: pandas
+    is imported here, not at the top, so that a worker process asking :func:`kernel_versions` never loads it)."""
     import pandas  # noqa: F401
 
+    return loaded_versions()
+
+
+def loaded_versions() -> dict:
+    """Python and every tracked library this process has imported (none is imported for the asking)."""
     versions = {"python": platform.python_version()}
     for module, dist in TRACKED.items():
         if module in sys.modules:
@@ -74,6 +85,32 @@ def library_versions() -> dict:
                 versions[dist] = version(dist)
             except PackageNotFoundError:
                 versions[dist] = getattr(sys.modules[module], "__version__", "?")
+    return versions
+
+
+def kernel_versions() -> dict:
+    """:func:`loaded_versions` where the kernels run (a worker), plus what they link: torch's oneDNN and MKL, and
+    each BLAS with the core type it runs its kernels for (OpenBLAS's ``architecture``, e.g. Haswell, SkylakeX)."""
+    versions = loaded_versions()
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        try:
+            config = torch.__config__.show()
+        except Exception:  # nice to have
+            config = ""
+        for key, pattern in (("onednn", r"(?:MKL-DNN|oneDNN) v([\w.]+)"),
+                             ("mkl", r"Math Kernel Library Version ([\w.]+)")):
+            found = re.search(pattern, config)
+            if found:
+                versions[key] = found.group(1)
+    try:
+        for info in threadpool_info():
+            if info.get("internal_api") in ("openblas", "mkl", "blis"):
+                versions[info["internal_api"]] = info.get("version")
+                if info.get("architecture"):
+                    versions[f"{info['internal_api']}_core_type"] = info["architecture"]
+    except Exception:  # nice to have: an odd BLAS must not stop a worker
+        pass
     return versions
 
 
@@ -103,7 +140,7 @@ def cpu_isa() -> str:
 def gpu_info() -> dict | None:
     """Name, compute capability and driver of the CUDA GPU if one is present (not the simulator)."""
     try:
-        from kernels.cuda_compat import import_cuda
+        from kernels.numba_cuda.compat import import_cuda
 
         cuda = import_cuda()
         from numba.cuda import config
@@ -124,9 +161,6 @@ def gpu_info() -> dict | None:
 
 def collect_metadata(*, run_id: str, command: list[str], preset: str, backends: list[str], peak: dict | None) -> dict:
     """Everything needed to interpret (and reproduce) a run, as a JSON-able dict."""
-    import numba
-    from threadpoolctl import threadpool_info
-
     threading_layer = numba_threading_layer()
     return dict(
         run_id=run_id,
@@ -156,8 +190,6 @@ def collect_metadata(*, run_id: str, command: list[str], preset: str, backends: 
 def numba_threading_layer() -> str:
     """The threading layer numba's parallel kernels use here ("omp", "tbb", "workqueue"), the same whether or
     not this process has run a parallel region yet (the worker processes that measure have)."""
-    import numba
-
     try:
         return numba.threading_layer()
     except ValueError:  # not chosen yet: let numba choose it now (it loads the library, ~15 ms; no compiling)
@@ -170,8 +202,24 @@ def numba_threading_layer() -> str:
             return numba.config.THREADING_LAYER
 
 
-def finish_metadata(meta: dict, stats) -> None:
-    """Record in ``meta`` how a sweep ended: status, finish time, wall time, points by status, threading layer."""
+def finish_metadata(meta: dict, stats, *, wall_s: float | None = None, versions: dict | None = None) -> None:
+    """Record in ``meta`` how a sweep ended: status, finish time, wall time (``wall_s``, else the loop's), points
+    by status, threading layer, and the versions of this process merged with ``versions`` (where the kernels
+    ran: torch and its oneDNN/MKL, BLAS core types...)."""
     meta["numba_threading_layer"] = numba_threading_layer()
-    meta.update(status="complete", finished_at=now_iso(), wall_s=round(stats.wall_s, 3),
-                points=dict(stats.by_status), versions=library_versions())  # torch & co. are imported by now
+    meta.update(status="complete", finished_at=now_iso(), wall_s=round(stats.wall_s if wall_s is None else wall_s, 3),
+                points=dict(stats.by_status), versions={**library_versions(), **(versions or {})})
+
+
+def process_started_at() -> float:
+    """When this process started (seconds since the epoch): a run's wall time counts from there, start-up
+    included; the harness's import time where /proc does not say."""
+    try:
+        fields = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime"))
+        return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return IMPORTED_AT
+
+

@@ -2,7 +2,7 @@
 
 ``harness peak`` and every sweep judge rows against these figures (:mod:`harness.roof`):
 
-- ``fma_gflops`` / ``fma_gflops_1t``: an FMA loop that never touches memory (:mod:`kernels.numba_roof`),
+- ``fma_gflops`` / ``fma_gflops_1t``: an FMA loop that never touches memory (:mod:`kernels.numba_cpu.roof`),
   per dtype, on every thread and on one: the compute roof. Its ``fma_theoretical_gflops`` is
   ``clock x lanes x 2 FLOP x 2 FMA pipes x threads`` with the clock measured by a chain of dependent
   one-cycle operations (``clock_ghz``; a VM's OS often reports only the base clock, ``os_clock_ghz``);
@@ -41,7 +41,7 @@ DTYPES = ("float32", "float64")
 def measure_fma_gflops(dtype: str, threads: int = 1, seconds: float = 0.2, clock=time.perf_counter) -> tuple:
     """(best GFLOP/s, spread) of the register-only FMA loop in ``dtype`` on ``threads`` cores at once: a round's
     rate is the sum of its threads' rates."""
-    from kernels.numba_roof import fma_buffer, fma_chains, fma_flops
+    from kernels.numba_cpu.roof import fma_buffer, fma_chains, fma_flops
 
     out = fma_buffer(dtype, threads)
     iterations = sized_iterations(lambda n: fma_chains(out[0], n), 4096, clock)
@@ -51,7 +51,7 @@ def measure_fma_gflops(dtype: str, threads: int = 1, seconds: float = 0.2, clock
 
 def measure_clock_ghz(seconds: float = 0.1, clock=time.perf_counter) -> tuple:
     """(best GHz, spread) of one core, from a chain of dependent one-cycle operations."""
-    from kernels.numba_roof import CLOCK_OPS_PER_ITERATION, clock_chain
+    from kernels.numba_cpu.roof import CLOCK_OPS_PER_ITERATION, clock_chain
 
     seed = np.uint64(88172645463325252)
     iterations = sized_iterations(lambda n: clock_chain(n, seed), 100_000, clock)
@@ -61,7 +61,7 @@ def measure_clock_ghz(seconds: float = 0.1, clock=time.perf_counter) -> tuple:
 
 def measure_bandwidth(mib: int, seconds: float = 0.4, clock=time.perf_counter) -> dict:
     """{kind: (best GB/s, spread)} of the read, copy and triad loops over float64 arrays of ``mib`` MiB each."""
-    from kernels.numba_roof import STREAM_BYTES_PER_ELEMENT, stream_copy, stream_read, stream_triad
+    from kernels.numba_cpu.roof import STREAM_BYTES_PER_ELEMENT, stream_copy, stream_read, stream_triad
 
     n = max(1, mib * 2**20 // 8)
     a, b, c = np.zeros(n), np.ones(n), np.full(n, 2.0)  # written once: every page is mapped before timing
@@ -112,7 +112,7 @@ def bandwidth_mib(llc_bytes: int | None) -> int:
 
 def roof_problems(peak: dict) -> list[str]:
     """Why ``peak``'s roof cannot be trusted enough to store (empty when it can); see the module docstring."""
-    from kernels.numba_isa import lanes_for
+    from kernels.numba_cpu.isa import lanes_for
 
     problems = []
     for dtype in DTYPES:
@@ -147,7 +147,7 @@ def fma_roof(one: dict, every: dict, threads: int) -> tuple[dict, dict]:
 def measure_peak(seconds: float = SWEEP_PEAK_S, threads: int | None = None) -> dict:
     """Measure the roof (see the module docstring) with every core, or ``threads``; ``problems`` says why not
     to store it (empty when it may be stored)."""
-    from kernels.numba_isa import ISA, VECTOR_BYTES, lanes_for
+    from kernels.numba_cpu.isa import ISA, VECTOR_BYTES, lanes_for
 
     from .gpu_peak import measure_gpu_roof
     from .metadata import library_versions

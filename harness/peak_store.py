@@ -25,7 +25,7 @@ def current_versions() -> dict:
 
 def peak_key(cpu: str, threads: int, isa: str | None = None, versions: dict | None = None) -> str:
     """The cache key of a roof: CPU model, vector ISA, thread count and library versions."""
-    from kernels.numba_isa import ISA
+    from kernels.numba_cpu.isa import ISA
 
     versions = current_versions() if versions is None else versions
     tail = " ".join(f"{k} {v}" for k, v in sorted(versions.items()))

@@ -1,7 +1,8 @@
 """Backends from outside the repository: ``--plugin PATH_OR_MODULE`` and the ``convbench.backends`` entry points.
 
 A plugin is a Python file or importable module whose backends register with the
-same public ``kernels.register`` decorator the built-ins use. Every way a plugin
+same public ``kernels.register`` decorator the built-ins use (fused chain backends with
+``kernels.register_chain``). Every way a plugin
 can be broken (missing, syntax error, failing import, duplicate name, not a
 Backend) becomes one :class:`PluginError` naming the plugin and the problem.
 """
@@ -22,6 +23,11 @@ _ENTRY_POINTS: set[str] = set()  # keys loaded by load_entry_points (every worke
 
 class PluginError(Exception):
     """A plugin that cannot be used; the message names the plugin and what is wrong."""
+
+
+def registered_names() -> list[str]:
+    """Every registered backend name a plugin can add: convolution backends, then fused chain backends."""
+    return kernels.list_backends() + kernels.list_fused_backends()
 
 
 def _import_file(path: Path):
@@ -52,7 +58,7 @@ def plugin_key(ref: str | Path) -> str:
 
 def still_registered(names: list[str]) -> bool:
     """Whether every backend a plugin registered is still in the registry (none was unregistered behind its back)."""
-    registered = set(kernels.list_backends())
+    registered = set(registered_names())
     return all(name in registered for name in names)
 
 
@@ -70,7 +76,7 @@ def load_plugin(ref: str | Path) -> list[str]:
         if still_registered(_LOADED[key]):
             return _LOADED[key]
         unload_plugin(ref)  # one of its backends was unregistered directly: import the plugin afresh
-    before = set(kernels.list_backends())
+    before = set(registered_names())
     path = Path(ref)
     try:
         if names_a_file(path):
@@ -91,7 +97,7 @@ def load_plugin(ref: str | Path) -> list[str]:
         raise PluginError(f"plugin {ref}: {exc}") from None
     except Exception as exc:
         raise PluginError(f"plugin {ref}: import failed: {type(exc).__name__}: {exc}") from None
-    added = [name for name in kernels.list_backends() if name not in before]
+    added = [name for name in registered_names() if name not in before]
     if not added:
         raise PluginError(f"plugin {ref} registered no backend: decorate a kernels.Backend subclass "
                           "with @kernels.register")
@@ -105,6 +111,7 @@ def unload_plugin(ref: str | Path) -> list[str]:
     names = _LOADED.pop(plugin_key(ref), [])
     for name in names:
         kernels.unregister(name)
+        kernels.unregister_chain(name)
     return names
 
 
@@ -116,7 +123,7 @@ def load_entry_points() -> list[str]:
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         if ep.value in _LOADED:
             continue
-        before = set(kernels.list_backends())
+        before = set(registered_names())
         try:
             ep.load()
         except (ValueError, TypeError) as exc:
@@ -124,7 +131,7 @@ def load_entry_points() -> list[str]:
         except Exception as exc:
             raise PluginError(f"entry point {ep.name} ({ep.value}): import failed: "
                               f"{type(exc).__name__}: {exc}") from None
-        new = [name for name in kernels.list_backends() if name not in before]
+        new = [name for name in registered_names() if name not in before]
         _LOADED[ep.value] = new
         _ENTRY_POINTS.add(ep.value)
         added += new
@@ -148,4 +155,6 @@ def unimportable_backends(names) -> list[str]:
     main = sys.modules.get("__main__")
     if os.path.isfile(getattr(main, "__file__", None) or ""):  # a script ("python -" says "<stdin>": not one)
         return []
-    return [name for name in names if type(kernels.get_backend(name)).__module__ == "__main__"]
+    fused = set(kernels.list_fused_backends())
+    return [name for name in names if type(kernels.get_chain_backend(name) if name in fused else
+                                           kernels.get_backend(name)).__module__ == "__main__"]

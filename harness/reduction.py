@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .backends import unfused_twin
 from .results import samples_by_point
 from .trust import is_trusted
 
@@ -100,13 +101,11 @@ def add_fused(rows: list[dict], table, by_point: dict) -> list[dict]:
     """Fill the fused columns of reduction ``rows``: a ``role == "fused"`` row of a chain backend
     (``numba-cpu-fused``) goes beside the branch's row of its unfused twin (``numba-cpu``); its saving's
     interval bootstraps the direct layer's rounds against the fused call's; it is trusted when both rows are."""
-    from .fused import FUSED_BACKENDS
-
     if "role" not in table.columns:
         return rows
     fused = table[(table["status"] == "ok") & (table["role"].astype(str) == "fused")]
     for f in fused.to_dict("records"):
-        base = FUSED_BACKENDS.get(f["backend"])
+        base = unfused_twin(f["backend"])
         for r in rows:
             if (r["backend"], r["branch"], r["N"], r["dtype"], str(r["threads"])) != (
                     base, f["branch"], f["N"], f["dtype"], str(f["threads"])):

@@ -22,11 +22,12 @@ COLUMNS = [
     "run_id", "backend", "device", "case", *SHAPE_FIELDS, "dtype", "Ho", "Wo", "flops", "bytes", "threads",
     "status", "reason", "first_call_s", "time_s", "time_min_s", "time_iqr_s", "rounds", "calls_per_round", "gflops", "gbytes_per_s", "max_abs_err",
 ]
-#: Extra columns after the contract ones ("point": the point's position in the sweep's case x backend order;
-#: "peak_fraction" and "bound": the row under this machine's roof, see :mod:`harness.roof`).
+#: Extra columns after the contract ones ("point": the point's index in the sweep's order, harness.plan;
+#: "passes_disagree": which passes of the point disagreed beyond re-measuring, harness.passes;
+#: "peak_fraction" and "bound": the row under this machine's roof, harness.roof).
 EXTRA_COLUMNS = ["rel_ci", "flags", "trusted", "count", "desc", "point", "layer", "branch", "role", "prepare_s",
                  "h2d_s", "d2h_s", "passes", "warmup_s", "steady", "tolerance", "error_margin",
-                 "arithmetic_intensity", "host", "gpu", "t_start", "t_end", "peak_fraction", "bound"]
+                 "arithmetic_intensity", "host", "gpu", "t_start", "t_end", "passes_disagree", "peak_fraction", "bound"]
 ALL_COLUMNS = COLUMNS + EXTRA_COLUMNS
 SAMPLE_COLUMNS = ["run_id", "backend", "case", "round", "time_s"]
 STATUSES = ("ok", "skipped", "unavailable", "failed", "wrong")
@@ -34,6 +35,9 @@ STATUSES = ("ok", "skipped", "unavailable", "failed", "wrong")
 NUMERIC_COLUMNS = [*INT_SHAPE_FIELDS, "Ho", "Wo", "flops", "bytes", "threads", "first_call_s",
                    "time_s", "time_min_s", "time_iqr_s", "rounds", "calls_per_round", "gflops", "gbytes_per_s",
                    "max_abs_err"]
+#: Version of a run's files (its JSON's ``schema_version``): 2 added it, ``passes_disagree`` and every pass in
+#: RUN_ID.passes.jsonl. A run of a newer version is not resumed.
+RUN_SCHEMA_VERSION = 2
 #: Columns that identify a point within a run (with the backend).
 KEY_COLUMNS = list(POINT_KEY)
 

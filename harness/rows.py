@@ -37,12 +37,16 @@ def error_reason(stage: str, exc: BaseException) -> str:
 
 
 def base_row(run_id: str, backend: str, device: str, case: Case) -> dict:
-    """The columns of a row that do not depend on measuring (identity, shape, work)."""
+    """The columns of a row that do not depend on measuring (identity, shape, work), of a Case or a ChainCase."""
     row = dict(run_id=run_id, backend=backend, device=device, **case.fields(), host=socket.gethostname(), reason="")
     try:
         spec = case.spec
     except (TypeError, ValueError):
         return row
+    if case.kind == "chain":  # the conv stage's output shape; the pair's work; no single benchdnn descriptor
+        conv = spec.conv
+        return dict(row, padding=conv.padding, Ho=conv.Ho, Wo=conv.Wo, flops=spec.flops, bytes=spec.bytes,
+                    arithmetic_intensity=spec.arithmetic_intensity, desc="")
     row.update(padding=spec.padding, Ho=spec.Ho, Wo=spec.Wo, flops=spec.flops, bytes=spec.bytes,
                arithmetic_intensity=spec.arithmetic_intensity,
                desc=format_descriptor(spec.N, spec.C, spec.H, spec.W, spec.F, spec.k, spec.stride, spec.padding))

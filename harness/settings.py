@@ -1,15 +1,19 @@
-"""Sweep settings: the one home of every default, built from CLI arguments or the API, kept in the run JSON.
+"""Every default of the harness in one place, and the settings of a sweep: a leaf (imports nothing of harness).
 
-:class:`SweepSettings` is what ``--resume`` restores, what a Dask worker receives
-and what :func:`harness.sweep` takes; ``resolve_cases`` turns it into the
-preset (or layer file) and the cases to measure.
+:class:`SweepSettings` decides what a sweep measures and how; it is what the CLI
+and :func:`harness.sweep` build, what the run's JSON keeps and what ``--resume``
+restores. :class:`RunOptions` says where a run's files go and what is shown;
+it is not kept. Both check their values (:meth:`SweepSettings.check`) with
+``ValueError``/``TypeError`` naming the setting, so the API refuses what the
+parser refuses.
 """
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
-#: Per-point time budgets (seconds): a timed sweep, and a correctness-only check.
+#: Time budget of one point in seconds, all its passes together (a timed sweep / a correctness-only check).
 SWEEP_BUDGET_S = 0.5
 CHECK_BUDGET_S = 5.0
 #: Stop timing a point once the 95% CI of its median is within this fraction.
@@ -18,30 +22,47 @@ TARGET_REL_CI = 0.02
 BASELINE = "numpy"
 #: Passes per point, spread over the sweep and pooled.
 REPEATS = 3
+MAX_REPEATS = 1000
 #: Seconds to spin the cores before the first point (and at most this long after an idle gap); each
 #: point's warm-up also waits up to this long for its kernel to run at a steady speed.
 SETTLE_S = 1.0
+MAX_SETTLE_S = 600.0
 DEFAULT_PRESET = "inception3a"
+CHECK_PRESET = "smoke"
+RESULTS_DIR = "results"
+PLOTS_DIR = "plots"
+#: Rounds: at least this many, at most that many, each at least MIN_ROUND_S long; untimed warm-up first.
+MIN_ROUNDS = 5
+MAX_ROUNDS = 500
+MIN_ROUND_S = 1e-3
+WARMUP_S = 0.05
+#: Clocks a point can be timed with: wall time, or the process's CPU time per thread (CPU backends).
+CLOCKS = ("wall", "process")
+#: Two passes of a point agree when their medians differ by at most this fraction beyond their own CIs.
+PASS_AGREEMENT = 0.15
+#: Extra passes a point whose passes disagree gets, at most, before it is flagged ``passes-disagree``.
+MAX_EXTRA_PASSES = 2
+#: Seconds a worker process may take to start (import numpy, numba, torch, the plugins).
+STARTUP_TIMEOUT_S = 120.0
+#: Dask: how long queued points may wait for a worker, and how long to wait for the scheduler to answer.
+QUEUE_TIMEOUT_S = 120.0
+CONNECT_TIMEOUT_S = 10.0
 #: compare: relative change that counts, two-sided error level of each point's interval.
 THRESHOLD = 0.10
 ALPHA = 0.01
 
 
-def session_plugins(given: list[str], backends) -> list[str]:
-    """``given`` plus the plugins already loaded in this process (a notebook's ``load_plugin``) that provide one
-    of ``backends`` (default: the default ones), so that worker processes, which start fresh, know them."""
-    import kernels
-
-    from .plugins import loaded_plugins, plugin_key
-
-    wanted = set(backends or kernels.default_backends())
-    keys = {plugin_key(ref) for ref in given}
-    return given + [key for key, names in loaded_plugins().items() if key not in keys and wanted & set(names)]
+def default_timeout_s(budget_s: float) -> float:
+    """``--timeout-s`` default: a point's budget 20 times over, and at least 60 s for a first call's JIT compile."""
+    return max(60.0, 20.0 * budget_s)
 
 
 @dataclass
 class SweepSettings:
-    """Everything that decides what a sweep measures and how; JSON-able via :meth:`to_dict`."""
+    """Everything that decides what a sweep measures and how; JSON-able via :meth:`to_dict`.
+
+    ``backends`` empty means the default ones (resolved by :func:`harness.backends.sweep_backends`).
+    """
 
     preset: str = DEFAULT_PRESET
     layers: str | None = None
@@ -57,28 +78,15 @@ class SweepSettings:
     settle_s: float = SETTLE_S
     cold: bool = False
     fused: bool = True
+    clock: str = "wall"
     scheduler: str | None = None
-    #: Wall-clock limit per pass of a point in its worker (None: ``harness.executor.default_timeout_s``).
+    bench_resource: bool = True
+    queue_timeout_s: float = QUEUE_TIMEOUT_S
+    connect_timeout_s: float = CONNECT_TIMEOUT_S
+    #: Wall-clock limit per pass of a point in its worker (None: :func:`default_timeout_s` of the budget).
     timeout_s: float | None = None
     #: Run kernels in the sweep's own process (no worker, no timeout): for debugging.
     in_process: bool = False
-
-    def __post_init__(self) -> None:
-        if not self.backends:
-            import kernels
-
-            self.backends = kernels.default_backends()
-
-    @classmethod
-    def from_args(cls, args, budget_s: float = SWEEP_BUDGET_S) -> SweepSettings:
-        """Settings from parsed CLI arguments (options a command lacks keep their defaults)."""
-        values = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls)
-                  if getattr(args, f.name, None) is not None}
-        values["plugins"] = session_plugins(list(getattr(args, "plugin", None) or []), values.get("backends"))
-        values["fused"] = not getattr(args, "no_fused", False)
-        values["axes"] = [[name, list(vals)] for name, vals in getattr(args, "axis", None) or []]
-        values.setdefault("budget_s", budget_s)
-        return cls(**values)
 
     @classmethod
     def from_dict(cls, data: dict) -> SweepSettings:
@@ -90,26 +98,28 @@ class SweepSettings:
         """A JSON-able dict of every setting."""
         return dataclasses.asdict(self)
 
-    def timing_config(self):
-        """The :class:`harness.timing.TimingConfig` of one point under these settings."""
-        from .timing import TimingConfig
-
-        return TimingConfig(budget_s=self.budget_s, target_rel_ci=self.target_rel_ci, cold=self.cold,
-                            settle_s=self.settle_s)
-
     def point_timeout_s(self) -> float:
         """The wall-clock limit of one pass of a point: ``timeout_s``, else max(60, 20 x budget)."""
-        from .executor import default_timeout_s
-
         return self.timeout_s if self.timeout_s is not None else default_timeout_s(self.budget_s)
 
-    def executor(self):
-        """The executor these settings ask for: worker processes with a timeout, or ``--in-process``."""
-        from .executor import InProcessExecutor, WorkerExecutor
-
-        if self.in_process:
-            return InProcessExecutor()
-        return WorkerExecutor(self.plugins, self.point_timeout_s())
+    def check(self) -> SweepSettings:
+        """Return self if every value is one a sweep can use; else TypeError/ValueError naming the setting."""
+        for name in ("cold", "fused", "bench_resource", "in_process"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} is an on/off option: pass True or False, got {getattr(self, name)!r}")
+        for name, kind in (("preset", str), ("baseline", str), ("clock", str)):
+            if not isinstance(getattr(self, name), kind):
+                raise TypeError(f"{name} must be a str, got {type(getattr(self, name)).__name__}")
+        check_number("repeats", self.repeats, 1, MAX_REPEATS, integer=True, why="more passes than that is a typo")
+        check_number("settle_s", self.settle_s, 0, MAX_SETTLE_S, why="ten minutes of spinning is a typo")
+        for name in ("budget_s", "target_rel_ci", "queue_timeout_s", "connect_timeout_s", "timeout_s"):
+            if getattr(self, name) is not None or name != "timeout_s":
+                check_number(name, getattr(self, name), 0, math.inf, strict=True)
+        if self.threads is not None:
+            check_number("threads", self.threads, 1, math.inf, integer=True)
+        if self.clock not in CLOCKS:
+            raise ValueError(f"clock must be one of {', '.join(CLOCKS)}, got {self.clock!r}")
+        return self
 
     def overrides(self) -> dict:
         """Axis name -> tuple of values replacing the preset's, from ``axes``, ``dtype`` and ``threads``."""
@@ -128,23 +138,41 @@ class SweepSettings:
         return overrides
 
 
-def unsupported_layers(settings: SweepSettings) -> list:
-    """The convolutions of the settings' layer file the kernels cannot run (benchdnn files), with reasons."""
-    from .layerfile import load_layer_file
+def check_number(name: str, value, lowest: float, highest: float, *, strict: bool = False, integer: bool = False,
+                 why: str = "") -> None:
+    """Refuse a ``value`` of setting ``name`` that is not a (finite, ``integer``) number in [lowest, highest]
+    (``strict``: above ``lowest``): TypeError for the kind, ValueError for the range."""
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds):
+        raise TypeError(f"{name} must be {'an int' if integer else 'a number'}, got {value!r}")
+    if value != value or (strict and value <= lowest) or value < lowest or value > highest or value == math.inf:
+        if highest < math.inf:
+            raise ValueError(f"{name} must be between {lowest:g} and {highest:g}"
+                             f"{f' ({why})' if why else ''}, got {value!r}")
+        raise ValueError(f"{name} must be {'>' if strict else '>='} {lowest:g}, got {value!r}")
 
-    return load_layer_file(settings.layers)[1] if settings.layers else []
 
+@dataclass
+class RunOptions:
+    """Where a sweep's files go, what it shows, and how it was asked for (not kept with the run's settings).
 
-def resolve_cases(settings: SweepSettings):
-    """(preset, cases) for ``settings``; raises ValueError for a bad layer file or too many threads."""
-    from .cases import build_cases
-    from .layerfile import layers_preset
-    from .presets import get_preset
-    from .threads import max_threads
+    ``run_id`` None picks a fresh ``PRESET-DATE-TIME`` id (``-2``, ``-3``... when taken); ``resume`` continues
+    that run with its own settings. ``command`` is what the run's JSON records as the way to reproduce it;
+    ``started_at`` the time (seconds since the epoch) the run's wall time counts from (None: now).
+    """
 
-    preset = layers_preset(settings.layers) if settings.layers else get_preset(settings.preset)
-    overrides = settings.overrides()
-    for t in overrides.get("threads", ()):
-        if t > max_threads():
-            raise ValueError(f"threads={t} exceeds the {max_threads()} threads Numba can use here (NUMBA_NUM_THREADS)")
-    return preset, build_cases(preset, overrides, default_threads=max_threads())
+    #: Settings a resumed run may take from the request that resumes it (how it runs, not what it measures).
+    RESUMABLE = ("timeout_s", "in_process")
+
+    results_dir: str = RESULTS_DIR
+    plots_dir: str = PLOTS_DIR
+    run_id: str | None = None
+    resume: str | None = None
+    plots: bool = True
+    report: bool = True
+    quiet: bool = False
+    fresh_peak: bool = False
+    command: list = field(default_factory=list)
+    started_at: float | None = None
+    #: With ``resume``: the settings the continued run takes from this request (``timeout_s``, ``in_process``).
+    resume_with: dict = field(default_factory=dict)

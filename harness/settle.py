@@ -34,6 +34,22 @@ def load_average() -> float | None:
         return None
 
 
+def busy_machine(threads: int, clock: str = "wall", load: float | None = None) -> str | None:
+    """What to say before a sweep when the 1-minute load average (``load``, default this machine's) reaches the
+    core count: other processes compete for the cores, so passes may disagree; None on a quiet machine."""
+    load = load_average() if load is None else load
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if load is None or load < cores:
+        return None
+    advice = [] if threads <= 1 else ["--threads 1 (a kernel on one core waits less for a busy one)"]
+    if clock != "process":
+        advice.append("--clock process (CPU time, for CPU backends: time other processes hold the cores "
+                      "does not count)")
+    tail = f"; what holds up better: {' and '.join(advice)}" if advice else ""
+    return (f"load average {load:.2f} reaches this machine's {cores} cores: other processes compete for them, "
+            f"so timings will be noisy and passes may disagree{tail}")
+
+
 def spin(min_s: float, max_s: float, clock: Callable[[], float] = time.perf_counter,
          work: Callable[[], None] | None = None) -> dict:
     """Run ``work`` (default: a multi-threaded GEMM) in chunks for at least ``min_s``, then until steady

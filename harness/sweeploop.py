@@ -1,14 +1,16 @@
-"""The sweep loop: every case x backend through an executor, pass by pass, each pass on disk as it finishes.
+"""The sweep loop, the only one: every point of a sweep through an executor, pass by pass, each pass on disk.
 
-A point is measured in ``repeats`` passes spread over the sweep (pass 1 of every
-point, then pass 2 of every point, ...), each with a fresh ``prepare`` and its
-share of the budget; the passes' samples are pooled into one row. Interference
-on a shared machine comes in episodes, and an episode then hits one pass of a
-point rather than all of its rounds. Every finished pass is appended to the
-run's passes file before the next starts, so a kill loses at most the pass in
-flight; ``kept`` passes (from :func:`harness.resume.load_progress`) are pooled
-and only the missing ones measured. Knows nothing of terminals: progress is
-reported through callbacks.
+A point (one backend on a case or on a branch's chain, see :mod:`harness.plan`) is
+measured in ``repeats`` passes spread over the sweep (pass 1 of every point, then
+pass 2 of every point, ...), each with a fresh ``prepare`` and its share of the
+budget. Interference on a shared machine comes in episodes, and an episode then hits
+one pass of a point rather than all of its rounds; passes that disagree get the point
+more passes (:mod:`harness.passes`). Every finished pass is appended to the run's
+passes file before the next starts, so a kill loses at most the passes in flight;
+``kept`` passes (from :func:`harness.resume.load_progress`) are pooled and only the
+missing ones measured. The executor - this process, a worker per backend, or a Dask
+cluster - runs the passes; this loop is the same for all of them. Knows nothing of
+terminals: progress is reported through callbacks.
 """
 from __future__ import annotations
 
@@ -16,14 +18,15 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from .cases import Case, point_key
+from .backends import device_of
 from .casedata import case_data_or_problem
 from .executor import InProcessExecutor
-from .jobs import PointJob, device_of
-from .measure import combine_passes
+from .jobs import PointJob
 from .memory import case_bytes, too_big
+from .passes import combine_passes, point_done
+from .plan import Point, plan_points
 from .rows import PointResult, failed_point
-from .settle import Settler
+from .settings import MAX_EXTRA_PASSES
 from .timing import TimingConfig, pass_config
 from .trust import with_trust
 
@@ -41,20 +44,15 @@ class SweepStats:
         self.by_status[result.status] = self.by_status.get(result.status, 0) + 1
 
 
-def case_problem(case: Case):
-    """(data, None) for a case that can be built; (None, ("failed"|"skipped", reason)) otherwise.
-
-    The memory estimate is checked before anything is allocated.
-    """
+def case_problem(case) -> tuple[str, str] | None:
+    """("failed"|"skipped", reason) for a case that cannot be built or does not fit in memory, else None;
+    checked before anything is allocated."""
     try:
         spec = case.spec
     except (TypeError, ValueError) as exc:
-        return None, ("failed", f"invalid case: {exc}")
+        return "failed", f"invalid case: {exc}"
     big = too_big(case_bytes(spec), "the case's inputs and reference")
-    if big:
-        return None, ("skipped", big)
-    data, problem = case_data_or_problem(case)
-    return data, (("failed", problem) if problem else None)
+    return ("skipped", big) if big else None
 
 
 class CaseCache:
@@ -62,110 +60,116 @@ class CaseCache:
 
     def __init__(self, max_bytes: int = 1 << 30):
         self.max_bytes = max_bytes
-        self.entries: dict[int, tuple] = {}
+        self.entries: dict[int, object] = {}
 
-    def get(self, index: int, case: Case):
-        """(data, problem) of case ``index``, made once while it fits in the cache."""
-        if index not in self.entries:
-            data, problem = case_problem(case)
-            size = sum(a.nbytes for a in (data.x, data.w, data.reference, data.tolerance)) if data else 0
-            while self.entries and size + self.size() > self.max_bytes:
+    def get(self, group: int, case):
+        """The data of case ``group`` (None if it cannot be made), made once while it fits in the cache, and
+        made again when an in-process kernel changed it."""
+        data = self.entries.get(group)
+        if data is None or data.changed_inputs():
+            data, _ = case_data_or_problem(case)
+            size = data.nbytes if data else 0
+            while self.entries and size + sum(d.nbytes for d in self.entries.values()) > self.max_bytes:
                 self.entries.pop(next(iter(self.entries)))
-            if size <= self.max_bytes:
-                self.entries[index] = (data, problem)
-            return data, problem
-        return self.entries[index]
-
-    def size(self) -> int:
-        """Bytes held."""
-        return sum(sum(a.nbytes for a in (d.x, d.w, d.reference, d.tolerance)) for d, _ in self.entries.values() if d)
-
-    def drop(self, index: int) -> None:
-        """Forget case ``index`` (its inputs were changed by a kernel)."""
-        self.entries.pop(index, None)
+            if data is not None and size <= self.max_bytes:
+                self.entries[group] = data
+        return data
 
 
-def run_sweep(cases: Sequence[Case], backends: Sequence[str], config: TimingConfig, writer, *,
-              run_id: str, done: set | None = None, kept: dict | None = None, timed: bool = True,
-              repeats: int = 1, executor=None, peak: dict | None = None, settler: Settler | None = None,
-              clock: Callable[[], float] = time.perf_counter,
-              on_start: Callable[[str, Case], None] | None = None,
-              on_step: Callable[[int], None] | None = None,
+def problem_result(run_id: str, point: Point, problem: tuple[str, str]) -> PointResult:
+    """The final row of a point whose case cannot be measured at all."""
+    result = failed_point(run_id, point.backend, device_of(point.backend), point.case, problem[1])
+    result.row["status"] = problem[0]
+    return result
+
+
+def run_sweep(cases: Sequence, backends: Sequence[str], config: TimingConfig, writer, *, run_id: str,
+              done: set | None = None, kept: dict | None = None, timed: bool = True, repeats: int = 1,
+              executor=None, peak: dict | None = None, clock: Callable[[], float] = time.perf_counter,
+              on_start: Callable | None = None, on_step: Callable[[int], None] | None = None,
               on_done: Callable[[PointResult], None] | None = None) -> SweepStats:
-    """Measure every (backend, case) not in ``done``; append each pass and each finished point through ``writer``.
+    """Measure every point of ``cases`` x ``backends`` not in ``done``; append each pass and each final point
+    through ``writer`` (the row with its trust flags against ``peak`` and its ``point`` index).
 
-    Within a pass, cases run in order and, within a case, backends in order,
-    sharing the case's inputs and reference. A point that is not ``ok`` after a
-    pass is final at once. An impossible or too big case becomes a row for every
-    backend; the sweep always goes on. ``executor`` defaults to this process
-    (:class:`InProcessExecutor` with ``clock``). A final row gets its trust flags
-    (against ``peak``); ``settler`` spins the machine before the first point and
-    after idle gaps. ``KeyboardInterrupt`` propagates after the finished passes
-    and points are on disk.
+    ``executor`` is a started executor (:mod:`harness.executor`, :class:`harness.cluster.DaskExecutor`); the
+    default one, this process with ``clock``, is started and closed here. A point whose case cannot be built
+    or is too big becomes a final row at once; the sweep always goes on. ``KeyboardInterrupt`` (and a lost
+    cluster) propagate after the finished passes and points are on disk.
     """
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     repeats = repeats if timed else 1
-    done = done or set()
-    stats = SweepStats()
-    one_pass = pass_config(config, repeats)
-    executor = executor or InProcessExecutor(clock)
-    keys = {(b, ci): point_key(b, case) for ci, case in enumerate(cases) for b in backends}
-    pending: dict[tuple, list[PointResult]] = {k: list((kept or {}).get(k, ())) for k in keys.values()
-                                               if k not in done}
-    stats.already_done = len(keys) - len(pending)
     start = time.perf_counter()
-
-    def finish(key, case_index, backend) -> None:
-        point = combine_passes(pending.pop(key), config)
-        point.row = with_trust(point.row, config.target_rel_ci, peak)
-        point.row["point"] = case_index * len(backends) + backends.index(backend)
-        writer.append(point.row, point.samples_s)
-        stats.add(point)
-        if on_done:
-            on_done(point)
-
-    for (backend, ci), key in keys.items():  # passes kept from before that already decide the point
-        results = pending.get(key)
-        if results and (results[-1].status != "ok" or len(results) >= repeats):
-            if on_step:
-                on_step(repeats - len(results) if len(results) < repeats else 0)
-            finish(key, ci, backend)
-    executor.start([b for b in backends if any(k[0] == b for k in pending)])
-    cache = CaseCache()
+    points = plan_points(cases, backends)
+    passes = {p.key: list((kept or {}).get(p.key, ())) for p in points if p.key not in (done or set())}
+    stats = SweepStats(already_done=len(points) - len(passes))
+    sweep = _Sweep(points, passes, config, writer, run_id, timed, repeats, peak, stats, on_step, on_done)
+    own = executor is None
+    if own:
+        executor = InProcessExecutor(clock)
+        executor.start(backends)
     try:
-        for n_pass in range(repeats):
-            for ci, case in enumerate(cases):
-                todo = [b for b in backends if keys[b, ci] in pending and len(pending[keys[b, ci]]) == n_pass]
-                if not todo:
-                    continue
-                data, problem = cache.get(ci, case)
-                for backend in todo:
-                    if on_start:
-                        on_start(backend, case)
-                    if problem:
-                        result = failed_point(run_id, backend, device_of(backend), case, problem[1])
-                        result.row["status"] = problem[0]
-                    else:
-                        job = PointJob(backend, case, one_pass, run_id, timed, config.budget_s)
-                        if settler and timed:
-                            settler.before_point()
-                        result = executor.run(job, data)
-                        if settler:
-                            settler.after_point()
-                        if data.changed_inputs():  # an in-process kernel forced its inputs writable
-                            cache.drop(ci)
-                            data, _ = cache.get(ci, case)
-                    key = keys[backend, ci]
-                    pending[key].append(result)
-                    final = result.status != "ok" or n_pass == repeats - 1
-                    if timed and not final:
-                        writer.append_pass(key, n_pass, result)
-                    if on_step:
-                        on_step(repeats - n_pass if final else 1)
-                    if final:
-                        finish(key, ci, backend)
+        sweep.finish_kept()
+        for n_pass in range(repeats + MAX_EXTRA_PASSES + 1):
+            batch = [p for p in points if p.key in passes and len(passes[p.key]) == n_pass]
+            for point, result in executor.map(sweep.items(batch, executor.wants_data), on_start):
+                sweep.record(point, n_pass, result)
     finally:
-        executor.close()
+        if own:
+            executor.close()
     stats.wall_s = time.perf_counter() - start
     return stats
+
+
+class _Sweep:
+    """The state of one run of :func:`run_sweep`: the passes of unfinished points, and what to do with a pass."""
+
+    def __init__(self, points, passes, config, writer, run_id, timed, repeats, peak, stats, on_step, on_done):
+        self.points, self.passes, self.config, self.writer = points, passes, config, writer
+        self.run_id, self.timed, self.repeats, self.peak, self.stats = run_id, timed, repeats, peak, stats
+        self.on_step, self.on_done = on_step or (lambda n: None), on_done
+        self.one_pass = pass_config(config, repeats)
+        self.cache = CaseCache()
+
+    def finish_kept(self) -> None:
+        """Finish the points whose kept passes already decide them."""
+        for point in self.points:
+            results = self.passes.get(point.key)
+            if results and point_done(results, self.repeats, timed=self.timed):
+                self.on_step(max(0, self.repeats - len(results)))
+                self.finish(point)
+
+    def items(self, batch: list[Point], wants_data: bool):
+        """``(point, job, data)`` of the points in ``batch`` (data made lazily, as each is run); a point whose
+        case cannot be measured is recorded at once instead."""
+        problems: dict[int, tuple | None] = {}
+        for point in batch:
+            if point.group not in problems:
+                problems[point.group] = case_problem(point.case)
+            if problems[point.group]:
+                self.record(point, 0, problem_result(self.run_id, point, problems[point.group]))
+                continue
+            job = PointJob(point.backend, point.case, self.one_pass, self.run_id, self.timed, self.config.budget_s,
+                           self.repeats)
+            yield point, job, self.cache.get(point.group, point.case) if wants_data else None
+
+    def record(self, point: Point, n_pass: int, result: PointResult) -> None:
+        """Keep one finished pass (on disk, for a timed sweep); finish the point when it is decided."""
+        results = self.passes[point.key]
+        results.append(result)
+        final = point_done(results, self.repeats, timed=self.timed)
+        if self.timed:
+            self.writer.append_pass(point.key, len(results) - 1, result)
+        planned = n_pass < self.repeats
+        self.on_step((self.repeats - n_pass if final else 1) if planned else 0)
+        if final:
+            self.finish(point)
+
+    def finish(self, point: Point) -> None:
+        """Pool the point's passes into its row and append it."""
+        result = combine_passes(self.passes.pop(point.key), self.config, self.repeats)
+        result.row = dict(with_trust(result.row, self.config.target_rel_ci, self.peak), point=point.index)
+        self.writer.append(result.row, result.samples_s)
+        self.stats.add(result)
+        if self.on_done:
+            self.on_done(result)

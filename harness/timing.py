@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .settings import MAX_ROUNDS, MIN_ROUND_S, MIN_ROUNDS, SETTLE_S, SWEEP_BUDGET_S, TARGET_REL_CI, WARMUP_S
+
 
 @dataclass(frozen=True)
 class TimingConfig:
@@ -32,16 +34,21 @@ class TimingConfig:
             wake slowly and another runtime's threads may still spin - but for at
             most this long. 0 turns it off.
         cold: flush caches (untimed) before every timed round, so each round starts cold.
+        clock: ``"wall"``, or ``"process"`` (CPU backends: the process's CPU time per thread,
+            see :func:`harness.jobs.process_clock`).
+
+    The defaults are :mod:`harness.settings`' (a whole point's budget, measured in one pass).
     """
 
-    budget_s: float = 1.0
-    target_rel_ci: float = 0.02
-    min_rounds: int = 5
-    max_rounds: int = 500
-    min_round_s: float = 1e-3
-    warmup_s: float = 0.05
-    settle_s: float = 1.0
+    budget_s: float = SWEEP_BUDGET_S
+    target_rel_ci: float = TARGET_REL_CI
+    min_rounds: int = MIN_ROUNDS
+    max_rounds: int = MAX_ROUNDS
+    min_round_s: float = MIN_ROUND_S
+    warmup_s: float = WARMUP_S
+    settle_s: float = SETTLE_S
     cold: bool = False
+    clock: str = "wall"
 
     def __post_init__(self) -> None:
         if not self.budget_s > 0:
@@ -54,6 +61,8 @@ class TimingConfig:
             raise ValueError(f"need 1 <= min_rounds <= max_rounds, got {self.min_rounds}, {self.max_rounds}")
 
 
+#: Times the timed rounds may be sized again (and started over) when they turn out shorter than half a round.
+MAX_RESIZES = 2
 #: Warm-up is steady when the last STEADY_ROUNDS rounds' per-call times agree within STEADY_REL.
 STEADY_ROUNDS = 3
 STEADY_REL = 0.05
@@ -191,11 +200,18 @@ def time_rounds(fn: Callable[[], None], sync: Callable[[], None], config: Timing
         if elapsed >= config.warmup_s and (is_steady(warm) or elapsed >= config.warmup_s + config.settle_s):
             break
     settled_s = clock() - start
-    calls = 1 if cold else max(1, math.ceil(config.min_round_s / per_call))
+    # sized on the fastest warm-up round, so that a round lasts >= min_round_s even when the last one was slowed
+    calls = 1 if cold else max(1, math.ceil(config.min_round_s / min(warm)))
     times: list[float] = []
-    converged = False
+    converged, resized = False, 0
     while True:
-        times.append(one_round(calls))
+        per_call = max(one_round(calls), 1e-9)
+        if not cold and resized < MAX_RESIZES and per_call * calls < config.min_round_s / 2:
+            # the kernel runs faster than in its warm-up (which a busy machine slowed): rounds this short would
+            # time the timer, so size the rounds again and start over
+            calls, times, resized = max(calls + 1, math.ceil(config.min_round_s / per_call)), [], resized + 1
+            continue
+        times.append(per_call)
         if len(times) < config.min_rounds:
             continue
         if median_rel_ci(times) <= config.target_rel_ci:

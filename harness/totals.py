@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import math
 
-from .fused import FUSED_BACKENDS, FUSED_ROLE
+from .backends import unfused_twin
+from .fused import FUSED_ROLE
 from .networks import preset_part
 from .trust import is_trusted
 
@@ -76,7 +77,7 @@ def network_totals(table):
             rows.append(total_of(ok, len(cases), len(ok), backend=backend, **key))
         same = (fused["N"] == n) & (fused["dtype"] == dtype) & (fused["threads"].astype(str) == str(threads))
         for backend, chains in fused[same].groupby("backend", sort=False):
-            rows.append(fused_total(chains, group, FUSED_BACKENDS.get(backend), backend=backend, **key))
+            rows.append(fused_total(chains, group, unfused_twin(backend), backend=backend, **key))
     return pd.DataFrame(rows, columns=TOTAL_COLUMNS)
 
 

@@ -8,6 +8,8 @@ Flags (``;``-separated in the table, empty when clean):
   :data:`harness.roof.PEAK_MARGIN` - a timing error or a kernel skipping work (:mod:`harness.roof`);
 - ``unsettled``: the point's warm-up never became steady within ``--settle-s`` (the machine was still
   changing speed when timing began);
+- ``passes-disagree``: the point's passes disagreed beyond their spread even after re-measuring
+  (``passes_disagree`` names the pass and the ratio; the row pools the consistent passes);
 - ``not-timed``: the row has no time (skipped, unavailable, failed, wrong, or a check-only run).
 
 ``trusted`` is True exactly when ``flags`` is empty.
@@ -18,7 +20,7 @@ import math
 
 from .roof import above_peak, roof_columns
 
-FLAGS = ("noisy", "above-peak", "unsettled", "not-timed")
+FLAGS = ("noisy", "above-peak", "unsettled", "passes-disagree", "not-timed")
 
 
 def row_flags(row: dict, target_rel_ci: float, peak: dict | None = None) -> list[str]:
@@ -34,6 +36,8 @@ def row_flags(row: dict, target_rel_ci: float, peak: dict | None = None) -> list
         flags.append("above-peak")
     if row.get("steady") is False:
         flags.append("unsettled")
+    if isinstance(row.get("passes_disagree"), str) and row["passes_disagree"]:
+        flags.append("passes-disagree")
     return flags
 
 

@@ -2,8 +2,9 @@
 
 Started by :class:`harness.executor.WorkerExecutor` with the ``spawn`` context
 (fork is unsafe once Numba or torch have started threads). It imports kernels and
-the run's plugins, says ``ready``, then answers each ``(PointJob, CaseData)`` with
-the :class:`PointResult` of :func:`harness.jobs.run_job`. It ignores SIGINT (the
+the run's plugins, says ``ready`` with the versions of the libraries it runs the
+kernels with, then answers each ``(PointJob, CaseData)`` with the
+:class:`PointResult` of :func:`harness.jobs.run_job`. It ignores SIGINT (the
 parent decides what an interrupt means) and exits when its parent is gone.
 """
 from __future__ import annotations
@@ -30,28 +31,6 @@ def quiet_read_only_warnings() -> None:
     warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
 
 
-class Threads:
-    """Applies a point's thread count to Numba, BLAS and torch, once per change (no restore: one job per process)."""
-
-    def __init__(self):
-        self.current: int | None = None
-
-    def apply(self, threads: int) -> None:
-        """Limit every library to ``threads`` threads."""
-        if threads == self.current:
-            return
-        import sys
-
-        import numba
-        from threadpoolctl import threadpool_limits
-
-        numba.set_num_threads(threads)
-        if "torch" in sys.modules:
-            sys.modules["torch"].set_num_threads(threads)
-        threadpool_limits(limits=threads)
-        self.current = threads
-
-
 def worker_main(conn, backend: str, plugins: list) -> None:
     """The worker's loop: load plugins, report ready, run jobs until told to stop or the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -63,21 +42,21 @@ def worker_main(conn, backend: str, plugins: list) -> None:
         multiprocessing.set_start_method("fork", force=True)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     try:
-        import kernels
-
+        from .backends import implementation
         from .jobs import run_job
         from .measure import SpeedEstimator
+        from .metadata import kernel_versions
         from .plugins import load_plugin
 
         for ref in plugins:
             load_plugin(ref)
-        kernels.get_backend(backend).unavailable_reason()  # import torch & co. now, before the first job
+        implementation(backend).unavailable_reason()  # import torch & co. now, before the first job
+        versions = kernel_versions()
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which records it per point
         conn.send(("error", f"worker for {backend} could not start: {type(exc).__name__}: {exc}"))
         return
-    conn.send(("ready", os.getpid()))
+    conn.send(("ready", {"pid": os.getpid(), "versions": versions}))
     estimator = SpeedEstimator()
-    threads = Threads()
     while True:
         try:
             message = conn.recv()
@@ -86,8 +65,4 @@ def worker_main(conn, backend: str, plugins: list) -> None:
         if message is None:
             return
         job, data = message
-        try:
-            threads.apply(job.case.threads)
-        except ValueError:
-            pass  # measure_point's own checks report an impossible case
-        conn.send(("result", run_job(job, data, estimator)))
+        conn.send(("result", run_job(job, data, estimator)))  # run_job applies the point's thread count

@@ -84,11 +84,12 @@ def conv2d(x: np.ndarray, w: np.ndarray, *, stride: int = 1, padding=0, backend:
     return prepared.result()
 
 
-# Two convolutions in a row (reduce, then convolve): kernels.chain, kernels.chain_backend.
-from . import numba_cpu_fused  # noqa: E402,F401  (registers the numba-cpu-fused chain backend)
+# Two convolutions in a row (reduce, then convolve): kernels.chain, kernels.chain_backend (numba-cpu-fused,
+# registered by kernels.numba_cpu, is one).
 from .chain import ChainSpec, chain_tolerance, reference_chain, validate_chain  # noqa: E402
 from .chain_backend import (ChainBackend, available_chain_backends, conv2d_chain, get_chain_backend,  # noqa: E402
-                            list_chain_backends, register_chain)
+                            list_chain_backends, list_fused_backends, register_chain, unregister_chain)
 
 __all__ += ["ChainBackend", "ChainSpec", "available_chain_backends", "chain_tolerance", "conv2d_chain",
-            "get_chain_backend", "list_chain_backends", "reference_chain", "register_chain", "validate_chain"]
+            "get_chain_backend", "list_chain_backends", "list_fused_backends", "reference_chain", "register_chain",
+            "unregister_chain", "validate_chain"]

@@ -34,11 +34,14 @@ class ChainBackend(ABC):
         name: registry name, e.g. ``"numba-cpu-fused"``.
         device: ``"cpu"`` or ``"cuda"``.
         description: one line for listings.
+        unfused: the convolution backend whose two calls this chain does in one (the reduction study puts
+            the two side by side; a sweep runs the chain by default when it runs that backend), or None.
     """
 
     name: str = ""
     device: str = "cpu"
     description: str = ""
+    unfused: str | None = None
 
     def unavailable_reason(self) -> str | None:
         """Why this backend cannot run on this machine right now, or None if it can."""
@@ -135,6 +138,16 @@ def register_chain(cls):
         raise ValueError(f"chain backend {name!r}: device must be 'cpu' or 'cuda', got {cls.device!r}")
     _CHAIN_REGISTRY[name] = cls()
     return cls
+
+
+def unregister_chain(name: str) -> None:
+    """Remove a fused chain backend from the registry (used by tests and plugin reloads)."""
+    _CHAIN_REGISTRY.pop(name, None)
+
+
+def list_fused_backends() -> list[str]:
+    """The chain backends registered with :func:`register_chain` (not the unfused twins), in registration order."""
+    return list(_CHAIN_REGISTRY)
 
 
 def list_chain_backends() -> list[str]:

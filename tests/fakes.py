@@ -111,7 +111,7 @@ FAKE_PEAK = {"gemm_gflops": {"float32": 50.0}, "copy_gbytes_per_s": 10.0, "threa
 def fake_roof(threads: int = 2, **kw) -> dict:
     """A physical roof (schema 2, as ``harness.peak.measure_peak`` returns) of this machine at ``threads``:
     100 GFLOP/s float32 per core, 20 GB/s triad, an 8 MiB last-level cache, no problems."""
-    from kernels.numba_isa import ISA, VECTOR_BYTES
+    from kernels.numba_cpu.isa import ISA, VECTOR_BYTES
 
     from harness.metadata import cpu_model
     from harness.peak_store import current_versions

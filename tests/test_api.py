@@ -85,7 +85,7 @@ QUICK = dict(backends=["numpy"], budget_s=0.02, repeats=1, settle_s=0, plots=Fal
 def test_zero_is_a_value_and_an_empty_backend_list_is_refused(results_dir):
     run = harness.sweep("smoke", results_dir=results_dir, run_id="zero", **QUICK)
     assert run.metadata["settings"]["settle_s"] == 0  # not dropped for looking like False
-    with pytest.raises(ValueError, match="--repeats: must be >= 1, got 0"):
+    with pytest.raises(ValueError, match="repeats must be between 1 and 1000 .*, got 0"):
         harness.sweep("smoke", results_dir=results_dir, **{**QUICK, "repeats": 0})
     with pytest.raises(ValueError, match="backends is empty"):
         harness.sweep("smoke", results_dir=results_dir, **{**QUICK, "backends": []})
@@ -96,16 +96,23 @@ def test_zero_is_a_value_and_an_empty_backend_list_is_refused(results_dir):
 def test_axes_take_any_iterable_and_run_ids_never_collide(tmp_path):
     import numpy as np
 
-    from harness.api import axis_options, fresh_run_id
+    from harness.api import axis_settings
+    from harness.engine import claim_run
 
-    assert axis_options({"N": range(1, 3), "k": np.array([1, 3]), "dtype": "float32"}) == [
-        "--axis", "N=1,2", "--axis", "k=1,3", "--axis", "dtype=float32"]
+    assert axis_settings({"N": range(1, 3), "k": np.array([1, 3]), "dtype": "float32"}) == [
+        ["N", [1, 2]], ["k", [1, 3]], ["dtype", ["float32"]]]
     with pytest.raises(TypeError, match="axes must be a dict"):
-        axis_options([("N", [1])])
-    first = fresh_run_id("smoke", tmp_path)
-    (tmp_path / f"{first}.csv").write_text("run_id\n")
-    second = fresh_run_id("smoke", tmp_path)
-    assert second != first and (second == f"{first}-2" or second > first)
+        axis_settings([("N", [1])])
+    with pytest.raises(ValueError, match="unknown axis 'Q'"):
+        axis_settings({"Q": [1]})
+    first, lock = claim_run(tmp_path, tmp_path, None, "smoke", resume=False)
+    lock.release()
+    (tmp_path / f"{first.run_id}.csv").write_text("run_id\n")
+    second, lock = claim_run(tmp_path, tmp_path, None, "smoke", resume=False)
+    held, _ = claim_run(tmp_path, tmp_path, None, "smoke", resume=False)  # second's lock is held: a third id
+    lock.release()
+    assert len({first.run_id, second.run_id, held.run_id}) == 3
+    assert second.run_id == f"{first.run_id}-2" or second.run_id > first.run_id
 
 
 def test_plugins_loaded_in_the_session_reach_the_workers(results_dir, monkeypatch):
@@ -208,3 +215,38 @@ def test_a_sweep_piped_to_python_on_stdin_runs_its_workers(tmp_path):
     proc = subprocess.run([sys.executable, "-"], input=script, capture_output=True, text=True, timeout=300,
                           cwd=Path(__file__).resolve().parent.parent)
     assert proc.returncode == 0 and proc.stdout.strip() == "['ok']", proc.stderr[-2000:]
+
+
+def test_sweeps_started_at_once_from_three_threads_get_three_runs(results_dir):
+    import threading
+
+    runs, errors = [], []
+
+    def one() -> None:
+        try:
+            runs.append(harness.sweep("smoke", results_dir=results_dir, **QUICK))
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=600)
+    assert not errors and len({run.run_id for run in runs}) == 3, errors
+    for run in runs:
+        assert set(run.table["status"]) == {"ok"} and len(run.table) == 6 and run.metadata["run_id"] == run.run_id
+
+
+def test_a_sweep_whose_workers_cannot_start_raises_before_writing_a_run(tmp_path):
+    from harness.plugins import unload_plugin
+
+    plugin = Path(__file__).parent / "data" / "parent_only_plugin.py"
+    try:
+        with pytest.raises(ValueError, match="worker for test-parent-only could not start: .*refuses to load in a "
+                                             "worker process"):
+            harness.sweep("smoke", results_dir=tmp_path / "r", plugin=plugin,
+                          **{**QUICK, "backends": ["test-parent-only"]})
+    finally:
+        unload_plugin(plugin)
+    assert not (tmp_path / "r").exists() or not list((tmp_path / "r").iterdir())

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import kernels
-from kernels.numba_cpu_fused import FusedPrepared, fused_mode
+from kernels.numba_cpu.fused import FusedPrepared
 
 CHAIN_BACKENDS = ["numba-cpu-fused", "numpy", "numba-cpu"]
 if kernels.get_backend("torch").unavailable_reason() is None:
@@ -87,32 +87,18 @@ def test_non_contiguous_inputs(backend, rng):
     check_chain(backend, x, w1, w2, stride=2, padding=2)
 
 
-@pytest.mark.parametrize("mode", ["simd", "ring", "band"])
 @pytest.mark.parametrize("threads", [1, 2, 3, 7, 64])
 @pytest.mark.parametrize("N, stride, stride_reduce, padding_reduce", [(1, 1, 1, 0), (2, 2, 1, 0), (1, 3, 2, 1)])
-def test_fused_modes_and_band_splits(mode, threads, N, stride, stride_reduce, padding_reduce, rng):
-    """All three fused kernels, with bands of every height (1-row bands to one band per image), agree."""
+def test_fused_band_splits(threads, N, stride, stride_reduce, padding_reduce, rng):
+    """Bands of every height (1-row bands to one band per image) give the same answer."""
     x, w1, w2 = make_chain(rng, N, 6, 13, 11, 3, 5, 5, "float32")
     spec = kernels.validate_chain(x, w1, w2, stride=stride, padding=2, stride_reduce=stride_reduce,
                                   padding_reduce=padding_reduce)
-    prepared = FusedPrepared(x, w1, w2, spec, threads, mode=mode)
+    prepared = FusedPrepared(x, w1, w2, spec, threads)
     ref = kernels.reference_chain(x, w1, w2, spec)
     assert kernels.error_margin(prepared.result(), ref, kernels.chain_tolerance(x, w1, w2, spec))[0] <= 1.0
     prepared()  # a second call reuses the scratch and gives the same output
     assert np.array_equal(prepared.result(), prepared.result())
-
-
-def test_fused_mode_choice_and_bad_mode(rng):
-    small = kernels.validate_chain(*make_chain(rng, 1, 8, 6, 6, 4, 4, 3, "float32"), padding=1)
-    assert fused_mode(small) == "ring"
-    x = np.empty((1, 832, 7, 7), np.float32)  # Inception 5b 3x3 branch: 7.6 MiB of ring weights
-    big = kernels.validate_chain(x, np.empty((192, 832, 1, 1), np.float32), np.empty((384, 192, 3, 3), np.float32),
-                                 padding=1)
-    assert fused_mode(big) == "band"
-    legacy = FusedPrepared(*make_chain(rng, 1, 8, 6, 6, 4, 4, 3, "float32"), small, 1, mode="legacy")
-    assert legacy.mode == "ring"
-    with pytest.raises(ValueError, match="mode must be .simd., .ring. or .band."):
-        FusedPrepared(*make_chain(rng, 1, 8, 6, 6, 4, 4, 3, "float32"), small, 1, mode="tiles")
 
 
 def test_empty_batch(rng):
@@ -152,16 +138,16 @@ def test_hypothesis_chains(backend):
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
-@given(chain_cases(), st.sampled_from(["simd", "ring", "band"]), st.integers(1, 5))
-def test_hypothesis_fused_modes(case, mode, threads):
-    """Random chains through all three fused kernels at random band splits."""
+@given(chain_cases(), st.integers(1, 5))
+def test_hypothesis_fused_band_splits(case, threads):
+    """Random chains through the fused kernel at random band splits."""
     N, C, H, W, CR, F, k, s1, p1, s, p, dtype, seed = case
     x, w1, w2 = make_chain(np.random.default_rng(seed), N, C, H, W, CR, F, k, dtype)
     try:
         spec = kernels.validate_chain(x, w1, w2, stride_reduce=s1, padding_reduce=p1, stride=s, padding=p)
     except ValueError:
         assume(False)
-    out = FusedPrepared(x, w1, w2, spec, threads, mode=mode).result()
+    out = FusedPrepared(x, w1, w2, spec, threads).result()
     ref = kernels.reference_chain(x, w1, w2, spec)
     assert kernels.error_margin(out, ref, kernels.chain_tolerance(x, w1, w2, spec))[0] <= 1.0
 

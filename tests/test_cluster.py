@@ -16,40 +16,48 @@ from tests.conftest import run_cli, seed_peak
 pytest.importorskip("distributed", reason="the 'dask' extra is not installed")
 KILLER = Path(__file__).parent / "data" / "killer_plugin.py"
 ONE_LAYER = Path(__file__).parent / "data" / "one_layer.toml"
-COMMON = ["sweep", "--preset", "smoke", "--backends", "numpy,naive,numba-cpu", "--budget-s", "0.1", "--quiet",
-          "--no-plots", "--no-report", "--settle-s", "0", "--no-fused"]
+COMMON = ["sweep", "--preset", "smoke", "--backends", "numpy,naive,numba-cpu,numba-cpu-fused", "--budget-s", "0.1",
+          "--quiet", "--no-plots", "--no-report", "--settle-s", "0", "--repeats", "2"]
+#: The three executors of one engine: this process, a worker process per backend, a local Dask cluster.
+EXECUTORS = {"local": ["--in-process"], "worker": [], "dask": ["--scheduler", "local:2"]}
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("cluster")
     seed_peak(tmp)
-    for run_id, extra in (("local", []), ("dask", ["--scheduler", "local:2"])):
+    for run_id, extra in EXECUTORS.items():
         proc = run_cli(*COMMON, "--results-dir", tmp, "--run-id", run_id, *extra)
         assert proc.returncode == 0, proc.stderr
     return tmp
 
 
-def test_cluster_rows_match_the_local_executor(runs):
-    key = ["backend", "case", "status", "flops"]
-    local, dask = (pd.read_csv(runs / f"{r}.csv").sort_values(key[:2])[key].reset_index(drop=True)
-                   for r in ("local", "dask"))
-    pd.testing.assert_frame_equal(local[key[:2] + ["flops"]], dask[key[:2] + ["flops"]])
-    # the same statuses, except that the naive backend's time estimate on a busy machine may skip a point
-    # in one run and not the other (its reason says so)
-    differ = local["status"] != dask["status"]
-    assert (local[differ]["backend"] == "naive").all() and set(local[differ]["status"]) | set(
-        dask[differ]["status"]) <= {"ok", "skipped"}
-    table = pd.read_csv(runs / "dask.csv")
+def test_local_worker_and_dask_sweeps_give_the_same_rows_fused_included(runs):
+    key = ["point", "backend", "case", "flops"]
+    tables = {r: pd.read_csv(runs / f"{r}.csv").sort_values("point").reset_index(drop=True) for r in EXECUTORS}
+    for run_id, table in tables.items():
+        pd.testing.assert_frame_equal(table[key], tables["local"][key], obj=run_id)
+        assert (table["role"] == "fused").sum() == 1 and list(table["point"]) == list(range(len(table)))
+        # the same statuses, except that the naive backend's time estimate on a busy machine may skip a point
+        # in one run and not the other (its reason says so)
+        differ = table["status"] != tables["local"]["status"]
+        assert (table[differ]["backend"] == "naive").all() and set(table[differ]["status"]) | set(
+            tables["local"][differ]["status"]) <= {"ok", "skipped"}
+    fused = tables["dask"][tables["dask"]["role"] == "fused"].iloc[0]
+    assert fused["status"] == "ok" and fused["passes"] >= 2 and fused["backend"] == "numba-cpu-fused"
+    table = tables["dask"]
     timed = table[table["status"] == "ok"]
     assert table["host"].notna().all() and (timed["rounds"] >= 5).all()
     meta = json.loads((runs / "dask.json").read_text())
     assert list(meta["hosts"]) == list(set(table["host"])) and meta["settings"]["scheduler"] == "local:2"
+    assert meta["versions"]["numba"] and meta["schema_version"] >= 2
 
 
 def test_timed_regions_never_overlap_on_one_host(runs):
-    table = pd.read_csv(runs / "dask.csv")
-    for _, rows in table.groupby("host"):
+    passes = [json.loads(line)["row"] for line in (runs / "dask.passes.jsonl").read_text().splitlines()]
+    timed = pd.DataFrame([p for p in passes if p.get("t_start") is not None])
+    assert len(timed) >= 2 * len(pd.read_csv(runs / "dask.csv").query("status == 'ok'"))  # every pass of every point
+    for _, rows in timed.groupby("host"):
         rows = rows.sort_values("t_start")
         assert (rows["t_end"] >= rows["t_start"]).all()
         assert (rows["t_start"].to_numpy()[1:] >= rows["t_end"].to_numpy()[:-1]).all()
@@ -91,3 +99,64 @@ def test_without_dask_scheduler_exits_2_naming_the_extra(monkeypatch, capsys, tm
     err = capsys.readouterr().err
     assert "install the 'dask' extra" in err and len(err.strip().splitlines()) == 1
     assert not list(tmp_path.iterdir())
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_a_scheduler_lost_mid_sweep_leaves_the_rest_to_resume(tmp_path):
+    """Kill the scheduler after the first passes: exit 75 saying so, no failed rows, and --resume finishes the run."""
+    import os
+    import subprocess
+    import threading
+    import time
+
+    root, port = Path(__file__).resolve().parent.parent, free_port()
+    address = f"tcp://127.0.0.1:{port}"
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    quiet = dict(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    scheduler = subprocess.Popen([sys.executable, "-m", "dask", "scheduler", "--host", "127.0.0.1", "--port",
+                                  str(port), "--no-dashboard"], **quiet)
+    worker = subprocess.Popen([sys.executable, "-m", "dask", "worker", address, "--nthreads", "1", "--resources",
+                               "bench=1", "--no-dashboard", "--host", "127.0.0.1"], **quiet)
+    passes = tmp_path / "lost.passes.jsonl"
+
+    def kill_after_two_passes() -> None:
+        deadline = time.time() + 120
+        while time.time() < deadline and (not passes.exists() or len(passes.read_text().splitlines()) < 2):
+            time.sleep(0.05)
+        scheduler.kill()
+
+    try:
+        from distributed import Client
+
+        with Client(address, timeout="60s") as client:
+            client.wait_for_workers(1, timeout=60)
+        seed_peak(tmp_path)
+        killer = threading.Thread(target=kill_after_two_passes, daemon=True)
+        killer.start()
+        proc = run_cli("sweep", "--preset", "smoke", "--backends", "numpy", "--budget-s", "0.3", "--repeats", "3",
+                       "--settle-s", "0", "--quiet", "--no-plots", "--no-report", "--scheduler", address,
+                       "--results-dir", tmp_path, "--run-id", "lost")
+        killer.join(timeout=130)
+    finally:
+        for process in (scheduler, worker):
+            process.kill()
+            process.wait(timeout=30)
+    assert proc.returncode == 75, proc.stderr
+    assert "the Dask scheduler went away mid-sweep" in proc.stderr and "--resume lost" in proc.stderr
+    meta = json.loads((tmp_path / "lost.json").read_text())
+    assert meta["status"] == "interrupted" and meta["interrupted_by"] == "lost cluster"
+    table = tmp_path / "lost.csv"
+    before = pd.read_csv(table) if table.exists() else pd.DataFrame(columns=["status"])
+    assert len(before) < 6 and "failed" not in set(before["status"])  # unfinished points are not failed rows
+    again = run_cli("sweep", "--resume", "lost", "--in-process", "--quiet", "--no-plots", "--no-report",
+                    "--results-dir", tmp_path)
+    assert again.returncode == 0, again.stderr
+    after = pd.read_csv(table)
+    assert len(after) == 6 and set(after["status"]) == {"ok"} and not after.duplicated(["backend", "case"]).any()

@@ -18,10 +18,11 @@ import pandas as pd
 import pytest
 
 from harness.cli import main
-from harness.cluster import run_sweep_dask
+from harness.cluster import DaskExecutor
 from harness.cluster_checks import ClusterOptions, NoBenchWorker, check_workers, worker_command
 from harness.plugins import unload_plugin
 from harness.results import MemoryWriter
+from harness.sweeploop import run_sweep
 from harness.timing import TimingConfig
 from tests.conftest import run_cli, seed_peak
 from tests.test_cli import ROOT
@@ -100,8 +101,10 @@ def test_a_point_no_worker_can_take_becomes_a_failed_row(plain_worker):
     writer, lines = MemoryWriter(), []
     with distributed.Client(plain_worker) as client:
         start = time.perf_counter()
-        stats = run_sweep_dask(client, cases, ["numpy", "naive"], TimingConfig(budget_s=0.1), writer, run_id="stuck",
-                               options=ClusterOptions(queue_timeout_s=0.5), on_status=lines.append)
+        executor = DaskExecutor(client, options=ClusterOptions(queue_timeout_s=0.5), on_status=lines.append)
+        executor.start(["numpy", "naive"])
+        stats = run_sweep(cases, ["numpy", "naive"], TimingConfig(budget_s=0.1), writer, run_id="stuck",
+                          executor=executor)
         took = time.perf_counter() - start
     assert stats.by_status == {"failed": 2} and took < 10, took
     for row in writer.rows:

@@ -1,9 +1,9 @@
-"""``kernels.cuda_compat``: numba.cuda imports even where NumPy dropped ``np.row_stack`` (NumPy >= 2.5)."""
+"""``kernels.numba_cuda.compat``: numba.cuda imports even where NumPy dropped ``np.row_stack`` (NumPy >= 2.5)."""
 from __future__ import annotations
 
 import numpy as np
 
-from kernels.cuda_compat import import_cuda
+from kernels.numba_cuda.compat import import_cuda
 
 
 def test_import_cuda_restores_row_stack(monkeypatch):
@@ -25,7 +25,7 @@ def test_quick_thread_switching_lowers_the_interval_and_restores_it_even_on_erro
 
     import pytest
 
-    from kernels.cuda_compat import quick_thread_switching
+    from kernels.numba_cuda.compat import quick_thread_switching
 
     before = sys.getswitchinterval()
     with pytest.raises(RuntimeError):

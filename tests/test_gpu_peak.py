@@ -10,8 +10,8 @@ from harness.gpu_peak import measure_gpu_roof
 
 SCRIPT = """
 import numpy as np
-from kernels.cuda_compat import import_cuda
-from kernels.numba_cuda_roof import GPU_FMA_CHAINS, fma_kernel_for, gpu_fma_flops
+from kernels.numba_cuda.compat import import_cuda
+from kernels.numba_cuda.roof import GPU_FMA_CHAINS, fma_kernel_for, gpu_fma_flops
 cuda = import_cuda()
 out = cuda.device_array(6, dtype="float64")
 fma_kernel_for("float64")[2, 4](out, 50)  # 8 threads, 6 outputs: the guard keeps the last two off the array

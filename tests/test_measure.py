@@ -75,7 +75,14 @@ def test_slow_backend_is_skipped_with_its_estimate():
     big = Case(name="big", layer=Layer("big", N=1, C=16, H=16, W=16, F=16, k=3, stride=1, padding=1, dtype="float32"), threads=1)
     result = measure_point("naive", big, None, TimingConfig(budget_s=1.0), clock=clock, estimator=estimator)
     assert result.status == "skipped"
-    assert result.row["reason"].startswith("estimated 1.2 s per call x 7 calls exceeds the 1 s budget")
+    assert result.row["reason"] == "estimated 1.2 s per call x 7 calls exceeds the point's 1 s budget (--budget-s)"
+    # one pass of three: the reason speaks of the whole point's budget, as --help does, never of the pass's share
+    small = Case(name="s", layer=Layer("s", N=1, C=8, H=8, W=8, F=8, k=3, stride=1, padding=1, dtype="float32"),
+                 threads=1)
+    result = measure_point("naive", small, None, TimingConfig(budget_s=1.0 / 3), clock=clock, estimator=estimator,
+                           point_budget_s=1.0, passes=3)
+    assert result.row["reason"] == ("estimated 0.074 s per call x 7 calls x 3 passes exceeds the point's 1 s budget "
+                                    "(--budget-s)")
 
 
 def test_simulated_gpu_is_checked_but_not_timed():

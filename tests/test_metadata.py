@@ -118,14 +118,14 @@ def test_gpu_info_is_none_under_the_simulator():
 
 
 def test_gpu_info_reads_name_capability_and_driver_of_a_real_device(monkeypatch):
-    import kernels.cuda_compat
+    import kernels.numba_cuda.compat
     from numba.cuda import config
 
     device = types.SimpleNamespace(name=b"Fake GPU 80GB", compute_capability=(9, 0))
     driver = types.SimpleNamespace(get_version=lambda: (12, 4))
     cuda = types.SimpleNamespace(is_available=lambda: True, get_current_device=lambda: device,
                                  cudadrv=types.SimpleNamespace(driver=types.SimpleNamespace(driver=driver)))
-    monkeypatch.setattr(kernels.cuda_compat, "import_cuda", lambda: cuda)
+    monkeypatch.setattr(kernels.numba_cuda.compat, "import_cuda", lambda: cuda)
     monkeypatch.setattr(config, "ENABLE_CUDASIM", 0)
     assert gpu_info() == {"name": "Fake GPU 80GB", "compute_capability": "9.0", "driver": "12.4"}
 

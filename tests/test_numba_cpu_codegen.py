@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PROBE = r"""
 import json, re, numba, numpy as np
 from numba import njit
-from kernels import numba_cpu_blocked as blocked, numba_cpu_gemm as gemm
+from kernels.numba_cpu import blocked, gemm
 from kernels.numba_cpu import isa_info
 
 def fmas(fn, dtype, ndims):

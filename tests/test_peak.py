@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from threadpoolctl import threadpool_info
 
-import kernels.numba_roof as roof_kernels
+import kernels.numba_cpu.roof as roof_kernels
 from harness import peak as peak_module
 from harness import peak_store, rates
 from harness.metadata import cpu_model

@@ -116,3 +116,13 @@ def test_cold_rounds_flush_before_every_round_and_hold_one_call():
     assert result.calls_per_round == 1
     assert result.times_s == pytest.approx((1e-5,) * len(result.times_s))
     assert len(flushes) >= len(result.times_s)
+
+
+def test_rounds_are_sized_again_when_the_kernel_outruns_its_warm_up():
+    # a busy machine slows the whole warm-up to 2 ms per call (1 call per round); timed, the kernel takes 0.1 ms:
+    # rounds of one call would last 0.1 ms, so they are sized again and every timed round lasts >= 1 ms
+    warm = [2e-3] * 26  # the first call, then one-call rounds until warmup_s has passed
+    result, _, _ = run(warm + [1e-4] * 100_000, warmup_s=0.05, settle_s=0.0, min_round_s=1e-3)
+    assert result.calls_per_round == 10
+    assert min(result.times_s) * result.calls_per_round >= 1e-3 * 0.999
+    assert result.median_s == pytest.approx(1e-4)

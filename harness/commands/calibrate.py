@@ -2,42 +2,31 @@
 
 Every slower/faster verdict between two runs of unchanged code is a false alarm;
 the table shows how often one happens, and how often a point is inconclusive,
-at a range of thresholds, so a CI gate can pick a threshold that holds here. The
-two runs are fresh processes: each backend's process-to-process spread is stored
-as this CPU model's noise floor (``RESULTS_DIR/noise.json``), which compare uses.
+at a range of thresholds, so a CI gate can pick a threshold that holds here. Both
+sweeps run through :func:`harness.commands.sweep.execute` with the same settings, every
+point in its backend's worker process: each backend's run-to-run spread is stored as
+this CPU model's noise floor (``RESULTS_DIR/noise.json``), which compare uses.
 """
 from __future__ import annotations
 
+import copy
 import tempfile
 from pathlib import Path
 
+from ..comparison import INCONCLUSIVE, compare_runs, store_calibrated_floor
 from ..errors import UsageError
+from ..render.console import print_calibration
+from ..results import RunFiles
+from ..settings import RunOptions
+from .sweep import execute
+from .sweep_request import settings_of_args
 
 #: Thresholds the calibration table reports.
 THRESHOLDS = (0.02, 0.05, 0.10, 0.15, 0.20, 0.30, 0.50)
 
 
-def sweep_argv(args, run_id: str, results_dir: Path) -> list[str]:
-    """The ``sweep`` arguments of one calibration run."""
-    argv = ["sweep", "--preset", args.preset, "--run-id", run_id, "--results-dir", str(results_dir),
-            "--plots-dir", str(results_dir / "plots"), "--no-plots", "--no-report", "--quiet"]
-    if args.backends:
-        argv += ["--backends", ",".join(args.backends)]
-    if args.budget_s:
-        argv += ["--budget-s", str(args.budget_s)]
-    for ref in args.plugin:
-        argv += ["--plugin", ref]
-    if args.layers:
-        argv += ["--layers", args.layers]
-    for name, values in args.axis:
-        argv += ["--axis", f"{name}={','.join(map(str, values))}"]
-    return argv
-
-
 def calibration_table(base, new, alpha: float) -> list[dict]:
     """Per threshold: matched points, false alarms (slower/faster), inconclusive points, and their rates."""
-    from ..comparison import INCONCLUSIVE, compare_runs
-
     rows = []
     for threshold in THRESHOLDS:
         result = compare_runs(base, new, threshold, alpha)
@@ -52,22 +41,18 @@ def calibration_table(base, new, alpha: float) -> list[dict]:
 
 def run(args) -> int:
     """Run the sweep twice, compare at every threshold of ``THRESHOLDS``, print the table."""
-    from ..cli import main
-    from ..comparison import store_calibrated_floor
-    from ..results import RunFiles
-    from ..render.console import print_calibration
-
     keep = Path(args.results_dir) if args.keep else None
     taken = [p for r in ("calibrate-a", "calibrate-b") for p in (RunFiles(keep, r).existing() if keep else [])]
     if taken:
         raise UsageError(f"--keep: {taken[0]} is there from an earlier calibration; move calibrate-a.* and "
                          f"calibrate-b.* away or choose another --results-dir (nothing was measured)")
+    settings = settings_of_args(args)
     with tempfile.TemporaryDirectory(prefix="convbench-calibrate-") as tmp:
         where = keep or Path(tmp)
         for run_id in ("calibrate-a", "calibrate-b"):
-            code = main(sweep_argv(args, run_id, where))
-            if code != 0:
-                raise UsageError(f"calibration sweep {run_id} failed with exit code {code}")
+            execute(copy.deepcopy(settings), RunOptions(results_dir=str(where), plots_dir=str(where / "plots"),
+                                                        run_id=run_id, plots=False, report=False, quiet=True,
+                                                        command=["python", "-m", "harness", *args.argv]))
         rows = calibration_table(RunFiles(where, "calibrate-a"), RunFiles(where, "calibrate-b"), args.alpha)
         try:
             stored, _ = store_calibrated_floor(RunFiles(where, "calibrate-a"), RunFiles(where, "calibrate-b"),

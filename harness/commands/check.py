@@ -1,22 +1,23 @@
 """``harness check``: every backend once per case against the float64 reference; no timing."""
 from __future__ import annotations
 
+from ..engine import open_executor, timing_config
 from ..errors import EXIT_REGRESSION, UsageError
-from ..settings import CHECK_BUDGET_S, SweepSettings
-from .sweep import cases_or_usage_error
+from ..render.console import print_check
+from ..results import MemoryWriter
+from ..settings import CHECK_BUDGET_S
+from ..sweeploop import run_sweep
+from .sweep_request import checked_settings, prepare_sweep, settings_of_args
 
 
 def run(args) -> int:
     """Check each case on each backend; print the errors against their tolerances; exit 1 on wrong/failed."""
-    from ..render.console import print_check
-    from ..results import MemoryWriter
-    from ..sweeploop import run_sweep
-
-    settings = SweepSettings.from_args(args, budget_s=CHECK_BUDGET_S)
-    _, cases = cases_or_usage_error(settings)
+    settings = checked_settings(settings_of_args(args, budget_s=CHECK_BUDGET_S))
+    _, cases = prepare_sweep(settings)
     writer = MemoryWriter()
-    run_sweep(cases, settings.backends, settings.timing_config(), writer, run_id="check", timed=False,
-              executor=settings.executor())
+    with open_executor(settings) as executor:
+        run_sweep(cases, settings.backends, timing_config(settings), writer, run_id="check", timed=False,
+                  executor=executor)
     print_check(writer.rows, title=f"Correctness vs float64 reference, preset {settings.preset}")
     if not any(row["status"] in ("ok", "wrong", "failed") for row in writer.rows):
         raise UsageError("nothing could be checked: every backend was unavailable or skipped "

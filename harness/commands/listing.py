@@ -1,8 +1,7 @@
 """``harness list``: registered backends (with availability), presets, or the layers of a layer file."""
 from __future__ import annotations
 
-import kernels
-
+from ..backends import CHAIN, implementation, kind_of, sweep_backend_names
 from ..errors import UsageError
 
 
@@ -19,11 +18,12 @@ def run(args) -> int:
     table = Table(title="Backends", title_justify="left")
     for col in ("backend", "device", "available", "what it is / why not"):
         table.add_column(col)
-    for name in kernels.list_backends():
-        impl = kernels.get_backend(name)
+    for name in sweep_backend_names():  # convolution backends, then fused chain backends
+        impl = implementation(name)
         reason = impl.unavailable_reason()
+        fuses = f" (fused chain: {impl.unfused}'s reduce+conv in one call)" if kind_of(name) == CHAIN else ""
         table.add_row(name, impl.device, "yes" if reason is None else "[red]no[/]",
-                      impl.description if reason is None else reason)
+                      (impl.description + fuses) if reason is None else reason)
     con.print(table)
     con.print(machine_line())
     presets = Table(title="Presets", title_justify="left")

@@ -18,7 +18,7 @@ def run(args) -> int:
         raise UsageError(f"{ref}: plot takes a run table (results/RUN_ID.csv) or a run id, not a "
                          f"{ref.suffix or 'suffix-less'} file")
     try:
-        files = RunFiles.of(args.table, "results", args.plots_dir)  # a table, or a run id under results/
+        files = RunFiles.of(args.table, args.results_dir, args.plots_dir)  # a table, or a run id
         empty = read_table(files.table).empty
         read_samples(files.samples)
         meta = read_metadata(files.metadata)

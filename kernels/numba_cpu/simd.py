@@ -6,7 +6,7 @@ Intel AVX-512 CPUs (the ``prefer-256-bit`` tuning), so auto-vectorised Numba loo
 ``min-legal-vector-width`` attribute (Numba sets none) 512-bit vectors are legal on any AVX-512
 target, so ``<16 x float>`` becomes ``zmm`` and ``<8 x float>`` ``ymm``. This module gives Numba
 that type, with the width fixed at import from the compile target (``VECTOR_BYTES``, see
-:mod:`kernels.numba_isa`), and nothing else in the process changes: no global Numba option.
+:mod:`kernels.numba_cpu.isa`), and nothing else in the process changes: no global Numba option.
 
 Intrinsics (all take the array whose dtype sets the element type; indices are flat element
 offsets into C-contiguous arrays):
@@ -31,7 +31,7 @@ from numba import types
 from numba.core import cgutils
 from numba.extending import intrinsic, models, register_model
 
-from .numba_isa import lanes_for
+from .isa import lanes_for
 
 
 class SimdVector(types.Type):

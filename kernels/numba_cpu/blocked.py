@@ -1,6 +1,6 @@
 """Compiled loops of ``numba-cpu``'s direct convolution, vectorised over output channels.
 
-The layout (made by :mod:`kernels.numba_cpu_layout` in ``prepare()``): the input zero-padded
+The layout (made by :mod:`kernels.numba_cpu.layout` in ``prepare()``): the input zero-padded
 and channels-last, ``xh = (N, Hp, Wp, C)``, and the weights in blocks of ``V`` output channels,
 ``wb = (NB, k, k, C, V)`` (``V`` = vector lanes; filters past ``F`` are zero). One tile is
 ``TILE_P`` output pixels x ``TILE_B`` filter blocks: for every tap and input channel it loads
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from numba import njit, prange
 
-from .numba_isa import VECTOR_REGISTERS
-from .numba_simd import istack, vbroadcast, vfma, vlanes, vload, vscatter, vstack, vzero
+from .isa import VECTOR_REGISTERS
+from .simd import istack, vbroadcast, vfma, vlanes, vload, vscatter, vstack, vzero
 
 #: Filter blocks (of V output channels) per register tile.
 TILE_B = 2

@@ -14,10 +14,10 @@ import time
 
 import numpy as np
 
-from .backend import Backend, Prepared
-from .cuda_compat import import_cuda, quick_thread_switching
-from .registry import register
-from .spec import ConvSpec, padded_input
+from ..backend import Backend, Prepared
+from .compat import import_cuda, quick_thread_switching
+from ..registry import register
+from ..spec import ConvSpec, padded_input
 
 #: Bytes written between rounds by ``flush_device_cache`` (larger than any current GPU's L2).
 FLUSH_BYTES = 256 * 2**20
@@ -31,7 +31,7 @@ def _simulator_enabled() -> bool:
 
 
 def simulated(launch):
-    """``launch`` run with quick GIL switching: the simulator's threads need the GIL often (kernels.cuda_compat)."""
+    """``launch`` run with quick GIL switching: the simulator's threads need the GIL often (:mod:`.compat`)."""
     def run() -> None:
         with quick_thread_switching():
             launch()
@@ -63,7 +63,7 @@ class NumbaCudaPrepared(Prepared):
     """Zero-padded input, weights and output on the device, plus the launch of one kernel."""
 
     def __init__(self, x: np.ndarray, w: np.ndarray, spec: ConvSpec, direct: bool):
-        from . import numba_cuda_kernels as kern
+        from . import cuda_kernels as kern
 
         cuda = import_cuda()
 

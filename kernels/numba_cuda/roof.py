@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from numba import float32, float64
 
-from .cuda_compat import import_cuda
+from .compat import import_cuda
 
 cuda = import_cuda()
 

@@ -1,8 +1,8 @@
 """Compiled loops of the ``numba-cpu-direct`` variant (imported lazily: importing this module imports numba).
 
 The first Numba version, kept as the teaching baseline: plain axpy loops over NCHW, no register
-blocking, no explicit vectors (``numba-cpu`` itself lives in :mod:`kernels.numba_cpu_blocked`
-and :mod:`kernels.numba_cpu_gemm`). No BLAS call anywhere: every multiply-add is in these loops.
+blocking, no explicit vectors (``numba-cpu`` itself lives in :mod:`kernels.numba_cpu.blocked`
+and :mod:`kernels.numba_cpu.gemm`). No BLAS call anywhere: every multiply-add is in these loops.
 """
 from __future__ import annotations
 

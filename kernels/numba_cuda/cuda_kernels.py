@@ -11,7 +11,7 @@ import math
 
 from numba import float32, float64
 
-from .cuda_compat import import_cuda
+from .compat import import_cuda
 
 cuda = import_cuda()
 from numba.cuda import config  # noqa: E402

@@ -2,7 +2,7 @@
 STREAM-like bandwidth loops. Pure computation; ``harness.peak`` times them.
 
 * :func:`fma_chains` runs ``FMA_CHAINS`` independent chains ``acc = acc * x + y`` on full vectors of the
-  compile target's width (:mod:`kernels.numba_simd`: 16 float32 lanes on AVX-512, 8 on AVX2). Register
+  compile target's width (:mod:`kernels.numba_cpu.simd`: 16 float32 lanes on AVX-512, 8 on AVX2). Register
   budget: 12 accumulators + ``x`` + ``y`` = 14 vector registers, inside AVX2's 16 and AVX-512's 32. Twelve
   chains hide the FMA latency (4 cycles on Zen 4/5 and Intel, 5 on Zen 2/3) behind the two FMA pipes of
   every one of those cores (2 pipes x 5 cycles = 10 chains needed at most), so the loop runs at the FMA
@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange, uint64
 
-from .numba_simd import vfma, vlanes, vsplat, vstore
+from .simd import vfma, vlanes, vsplat, vstore
 
 #: Independent accumulator vectors in :func:`fma_chains` (see the module docstring for the budget).
 FMA_CHAINS = 12
@@ -52,7 +52,7 @@ def fma_chains(out, iterations):
 
 def fma_buffer(dtype, threads: int = 1) -> np.ndarray:
     """One ``out`` row of :func:`fma_chains` per thread, for ``threads`` threads of ``dtype``."""
-    from .numba_isa import lanes_for
+    from .isa import lanes_for
 
     dtype = np.dtype(dtype)
     return np.zeros((threads, FMA_CHAINS * lanes_for(dtype)), dtype)
@@ -60,7 +60,7 @@ def fma_buffer(dtype, threads: int = 1) -> np.ndarray:
 
 def fma_flops(dtype, iterations: int, threads: int = 1) -> int:
     """FLOPs of ``threads`` :func:`fma_chains` calls of ``iterations`` (an FMA counts 2)."""
-    from .numba_isa import lanes_for
+    from .isa import lanes_for
 
     return 2 * FMA_CHAINS * lanes_for(np.dtype(dtype)) * iterations * threads
 

@@ -1,6 +1,6 @@
 """Compiled loops of ``numba-cpu-fused``'s ``"simd"`` mode: explicit SIMD over output channels.
 
-The same machinery as ``numba-cpu`` (:mod:`kernels.numba_simd`, V lanes: 16 float32 in ``zmm``
+The same machinery as ``numba-cpu`` (:mod:`kernels.numba_cpu.simd`, V lanes: 16 float32 in ``zmm``
 on AVX-512, 8 in ``ymm`` on AVX2), applied to both stages of the chain, per parallel task (a band
 of output rows of one image):
 
@@ -9,7 +9,7 @@ of output rows of one image):
    prepare). A tile is ``RED_P`` reduced pixels (flattened over the band's rows) x one block of V
    reduced channels: per input channel one weight vector, one broadcast input value per pixel,
    all FMAs. The input is channels-last and zero-padded by the reduce's own padding.
-2. conv: the oneDNN-style tile of :mod:`kernels.numba_cpu_blocked` (``TILE_P`` output pixels x
+2. conv: the oneDNN-style tile of :mod:`kernels.numba_cpu.blocked` (``TILE_P`` output pixels x
    ``TILE_B`` filter blocks) on the scratch, weights pre-blocked ``(NB, k, k, CR, V)``, written
    to NCHW with one transposing store per vector.
 
@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from numba import njit, prange
 
-from .numba_cpu_blocked import TILE_ACC, TILE_B, TILE_P, accumulate_tile, store_tile
-from .numba_isa import VECTOR_REGISTERS
-from .numba_simd import istack, vbroadcast, vfma, vlanes, vload, vstack, vstore, vstore_n, vzero
+from .blocked import TILE_ACC, TILE_B, TILE_P, accumulate_tile, store_tile
+from .isa import VECTOR_REGISTERS
+from .simd import istack, vbroadcast, vfma, vlanes, vload, vstack, vstore, vstore_n, vzero
 
 #: Reduced pixels per reduce tile (one block of V reduced channels): accumulators + weight + broadcast.
 RED_P = 28 if VECTOR_REGISTERS == 32 else 12

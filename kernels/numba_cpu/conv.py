@@ -1,17 +1,17 @@
 """``numba-cpu``: Numba ``@njit(parallel=True)`` loops of its own, no BLAS call inside.
 
-Two kernels, both with explicit SIMD vectors (:mod:`kernels.numba_simd`) whose width is
+Two kernels, both with explicit SIMD vectors (:mod:`kernels.numba_cpu.simd`) whose width is
 picked at import for the compile target (:func:`isa_info`: 16 float32 lanes in ``zmm`` on
 AVX-512, 8 in ``ymm`` on AVX2):
 
 * every layer but a plain 1x1: a direct convolution vectorised over *output* channels, the
-  oneDNN layout (:mod:`kernels.numba_cpu_blocked`): ``prepare()`` writes the input zero-padded
+  oneDNN layout (:mod:`kernels.numba_cpu.blocked`): ``prepare()`` writes the input zero-padded
   and channels-last and the weights in blocks of V output channels, both with parallel Numba
-  loops (:mod:`kernels.numba_cpu_layout`); a register tile of output pixels x 2 filter blocks
+  loops (:mod:`kernels.numba_cpu.layout`); a register tile of output pixels x 2 filter blocks
   takes one broadcast input value per pixel and one weight vector per block, all FMAs, no
   horizontal sums; the result is stored straight into NCHW;
 * unpadded stride-1 1x1 layers: a register-blocked GEMM on the NCHW input as it is
-  (:mod:`kernels.numba_cpu_gemm`), vectorised over pixels, no copy of the input at all.
+  (:mod:`kernels.numba_cpu.gemm`), vectorised over pixels, no copy of the input at all.
 
 ``result()`` hands the output buffer over instead of copying it (:class:`HandoverPrepared`).
 ``numba-cpu-direct`` keeps the first version (axpy loops over NCHW, no register blocking) as a
@@ -22,16 +22,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from .backend import Backend, Prepared
-from .buffers import STREAM_OFFSETS, aligned_empty, placed_copy
-from .registry import register
-from .spec import ConvSpec, padded_input
+from ..backend import Backend, Prepared
+from ..buffers import STREAM_OFFSETS, aligned_empty, placed_copy
+from ..registry import register
+from ..spec import ConvSpec, padded_input
 
 
 def _loops():
-    from . import numba_cpu_loops
+    from . import loops
 
-    return numba_cpu_loops
+    return loops
 
 
 def _numba_reason() -> str | None:
@@ -50,25 +50,25 @@ def isa_info() -> dict:
     "NUMBA_CPU_FEATURES"), ``conv_tile`` (pixels x filter vectors) and ``gemm_tile``
     (filters x pixel vectors).
     """
-    from . import numba_cpu_blocked, numba_cpu_gemm, numba_isa
+    from . import blocked, gemm, isa
 
-    bits = numba_isa.VECTOR_BYTES * 8
+    bits = isa.VECTOR_BYTES * 8
     return {
-        "isa": numba_isa.ISA,
+        "isa": isa.ISA,
         "vector_bits": bits,
         "lanes": bits // 32,
         "lanes_float64": bits // 64,
-        "cpu": numba_isa.CPU_NAME,
-        "source": numba_isa.SOURCE,
-        "conv_tile": f"{numba_cpu_blocked.TILE_P}x{numba_cpu_blocked.TILE_B}",
-        "gemm_tile": f"{numba_cpu_gemm.GEMM_R}x{numba_cpu_gemm.GEMM_B}",
+        "cpu": isa.CPU_NAME,
+        "source": isa.SOURCE,
+        "conv_tile": f"{blocked.TILE_P}x{blocked.TILE_B}",
+        "gemm_tile": f"{gemm.GEMM_R}x{gemm.GEMM_B}",
     }
 
 
 def _lanes(dtype) -> int:
-    from . import numba_isa
+    from . import isa
 
-    return numba_isa.VECTOR_BYTES // np.dtype(dtype).itemsize
+    return isa.VECTOR_BYTES // np.dtype(dtype).itemsize
 
 
 class HandoverPrepared(Prepared):
@@ -101,21 +101,21 @@ class NumbaBlockedPrepared(HandoverPrepared):
     """Padded channels-last input and output-channel-blocked weights for the direct kernel."""
 
     def __init__(self, x: np.ndarray, w: np.ndarray, spec: ConvSpec):
-        from . import numba_cpu_blocked, numba_cpu_layout
+        from . import blocked, layout
 
         self.spec = spec
         p, k, V = spec.padding, spec.k, _lanes(spec.dtype)
         Hp, Wp = spec.H + 2 * p, spec.W + 2 * p
-        group = V * numba_cpu_blocked.TILE_B
-        nb = (spec.F + group - 1) // group * numba_cpu_blocked.TILE_B
+        group = V * blocked.TILE_B
+        nb = (spec.F + group - 1) // group * blocked.TILE_B
         self.xh = aligned_empty((spec.N, Hp, Wp, spec.C), spec.dtype, STREAM_OFFSETS[0])
-        numba_cpu_layout.to_padded_nhwc(x, self.xh, p)
+        layout.to_padded_nhwc(x, self.xh, p)
         self.wb = aligned_empty((nb, k, k, spec.C, V), spec.dtype, STREAM_OFFSETS[1])
-        numba_cpu_layout.block_filters(w, self.wb)
+        layout.block_filters(w, self.wb)
         self.inputs = (self.xh.reshape(-1), self.wb.reshape(-1))
         self.new_output()
         self.dims = (spec.N, spec.C, Hp, Wp, spec.F, k, spec.stride, spec.Ho, spec.Wo)
-        self.kernel = numba_cpu_blocked.conv_oc_blocked
+        self.kernel = blocked.conv_oc_blocked
         self.kernel(*self.args, (0,) + self.dims[1:])  # compile (or load from the cache), run nothing
 
 
@@ -123,19 +123,19 @@ class NumbaGemmPrepared(HandoverPrepared):
     """Unpadded stride-1 1x1 convolution as a register-blocked GEMM on the NCHW input itself."""
 
     def __init__(self, x: np.ndarray, w: np.ndarray, spec: ConvSpec):
-        from . import numba_cpu_gemm, numba_cpu_layout
+        from . import gemm, layout
 
         self.spec = spec
-        R = numba_cpu_gemm.GEMM_R
+        R = gemm.GEMM_R
         # the GEMM streams x itself: a copy placed in its page makes its speed the same in every process
         # (placing only w and the output relative to wherever x landed did not: 278-456 us on 3a 5x5 reduce)
         self.x = placed_copy(x, STREAM_OFFSETS[0])
         self.wp = aligned_empty(((spec.F + R - 1) // R, spec.C, R), spec.dtype, STREAM_OFFSETS[1])
-        numba_cpu_layout.pack_rows(w, self.wp)
+        layout.pack_rows(w, self.wp)
         self.inputs = (self.x.reshape(-1), self.wp.reshape(-1))
         self.new_output()
         self.dims = (spec.N, spec.C, spec.H * spec.W, spec.F)
-        self.kernel = numba_cpu_gemm.conv1x1_gemm
+        self.kernel = gemm.conv1x1_gemm
         self.kernel(*self.args, (0,) + self.dims[1:])  # compile (or load from the cache), run nothing
 
 

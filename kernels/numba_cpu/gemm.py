@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from numba import njit, prange
 
-from .numba_isa import VECTOR_REGISTERS
-from .numba_simd import vbroadcast, vfma, vlanes, vload, vload_n, vstack, vstore, vstore_n, vzero
+from .isa import VECTOR_REGISTERS
+from .simd import vbroadcast, vfma, vlanes, vload, vload_n, vstack, vstore, vstore_n, vzero
 
 #: Output channels per GEMM tile (rows of W).
 GEMM_R = 14 if VECTOR_REGISTERS == 32 else 6
