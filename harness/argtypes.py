@@ -10,8 +10,8 @@ import sys
 
 import kernels
 
-from .errors import EXIT_USAGE
-from .presets import build_presets
+from .errors import EXIT_USAGE, did_you_mean
+from .presets import get_preset
 
 
 class Parser(argparse.ArgumentParser):
@@ -25,19 +25,20 @@ class Parser(argparse.ArgumentParser):
 def backend_list(text: str) -> list[str]:
     """Parse ``a,b`` into registered backend names (argparse type)."""
     names = [n.strip() for n in text.split(",") if n.strip()]
-    unknown = [n for n in names if n not in kernels.list_backends()]
+    known = kernels.list_backends()
+    unknown = [n for n in names if n not in known]
     if unknown or not names:
-        raise argparse.ArgumentTypeError(
-            f"unknown backend(s) {', '.join(map(repr, unknown)) or '(none given)'}; "
-            f"choose from: {', '.join(kernels.list_backends())}")
+        named = ", ".join(f"{n!r}{did_you_mean(n, known)}" for n in unknown) or "(none given)"
+        raise argparse.ArgumentTypeError(f"unknown backend(s) {named}; choose from: {', '.join(known)}")
     return list(dict.fromkeys(names))
 
 
 def preset_name(text: str) -> str:
     """A known preset name (argparse type)."""
-    presets = build_presets()
-    if text not in presets:
-        raise argparse.ArgumentTypeError(f"unknown preset {text!r}; choose from: {', '.join(presets)}")
+    try:
+        get_preset(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     return text
 
 
