@@ -227,12 +227,12 @@ def model_from_ref(ref: str):
             known = {n for n in dir(library) if n[:1].islower() and not n.startswith(("get_", "list_"))
                      and callable(getattr(library, n))}
             if name not in known:
-                raise CaptureError(f"model {ref!r}: torchvision has no model {name!r}{did_you_mean(name, sorted(known))}")
+                raise CaptureError(f"model {ref!r}: torchvision has no model {name!r}{did_you_mean(name, known)}")
             factory, kwargs = getattr(library, name), {"weights": None}
         else:
             known = set(library.list_models())
             if name not in known:
-                raise CaptureError(f"model {ref!r}: timm has no model {name!r}{did_you_mean(name, sorted(known))}")
+                raise CaptureError(f"model {ref!r}: timm has no model {name!r}{did_you_mean(name, known)}")
             factory, kwargs = (lambda **kw: library.create_model(name, **kw)), {"pretrained": False}
     else:
         factory, kwargs = _from_file_or_module(ref, kind, name), {}

@@ -2,7 +2,6 @@
 did not run in one line, ``check`` ends with its counts, and a run leaves no lock file behind."""
 from __future__ import annotations
 
-import re
 import sys
 from pathlib import Path
 
@@ -10,29 +9,12 @@ import pytest
 
 from harness.errors import did_you_mean
 from tests.conftest import run_cli
+from tests.test_render import ANSI
+from tests.test_runfiles import TINY  # two tiny layers: a 3x3 and a 1x1
 
 ROOT = Path(__file__).resolve().parent.parent
 PLUGIN = str(ROOT / "tests" / "data" / "faulty_plugin.py")
 MODELS = str(ROOT / "examples" / "models.py")
-ANSI = re.compile(r"\x1b\[[0-9;]*m")
-TINY = """
-[[layer]]
-label = "a"
-C = 3
-H = 6
-W = 6
-F = 4
-k = 3
-padding = 1
-
-[[layer]]
-label = "b"
-C = 4
-H = 5
-W = 5
-F = 2
-k = 1
-"""
 
 
 def plain(text: str) -> str:

@@ -13,8 +13,8 @@ from ..results import RunFiles
 
 def check_baseline(name: str) -> None:
     """Refuse a ``--baseline`` that is not a registered backend."""
-    if name not in kernels.list_backends():
-        known = kernels.list_backends()
+    known = kernels.list_backends()
+    if name not in known:
         raise UsageError(f"unknown baseline {name!r}{did_you_mean(name, known)}; choose from: {', '.join(known)}")
 
 
