@@ -63,7 +63,8 @@ def test_layers_from_a_file_names_the_callables_it_has(tmp_path):
 
 def test_a_missing_torchvision_says_how_to_install_it(tmp_path, monkeypatch):
     torch = pytest.importorskip("torch")
-    monkeypatch.setitem(sys.modules, "torchvision", None)  # as on a machine without it
+    for name in ("torchvision", "torchvision.models"):  # as on a machine without it (whatever was imported before)
+        monkeypatch.setitem(sys.modules, name, None)
     proc = run_cli("layers", "--from", "torchvision:resnet18", "--output", tmp_path / "x.toml")
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert "torchvision is not importable" in proc.stderr
