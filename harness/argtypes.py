@@ -10,7 +10,7 @@ import sys
 
 from .backends import check_names
 from .errors import EXIT_USAGE
-from .presets import build_presets
+from .presets import get_preset
 
 
 class Parser(argparse.ArgumentParser):
@@ -31,9 +31,10 @@ def backend_list(text: str) -> list[str]:
 
 def preset_name(text: str) -> str:
     """A known preset name (argparse type)."""
-    presets = build_presets()
-    if text not in presets:
-        raise argparse.ArgumentTypeError(f"unknown preset {text!r}; choose from: {', '.join(presets)}")
+    try:
+        get_preset(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
     return text
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import kernels
 
+from .errors import did_you_mean
 from .plugins import loaded_plugins, plugin_key
 
 #: A point's kind: a convolution of one case, or a chain of a branch's two cases.
@@ -56,8 +57,8 @@ def check_names(names) -> list[str]:
     known = sweep_backend_names()
     unknown = [n for n in names if n not in known]
     if unknown or not names:
-        raise ValueError(f"unknown backend(s) {', '.join(map(repr, unknown)) or '(none given)'}; "
-                         f"choose from: {', '.join(known)}")
+        named = ", ".join(f"{n!r}{did_you_mean(n, known)}" for n in unknown) or "(none given)"
+        raise ValueError(f"unknown backend(s) {named}; choose from: {', '.join(known)}")
     return list(dict.fromkeys(names))
 
 

@@ -11,13 +11,13 @@ model from ``torchvision:NAME``, ``timm:NAME`` or ``FILE.py:CALLABLE`` /
 """
 from __future__ import annotations
 
-import difflib
 import importlib
 import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
 from .benchdnn import Descriptor
+from .errors import did_you_mean
 from .layers import SHAPE_FIELDS, Layer
 
 
@@ -168,9 +168,19 @@ def capture_layers(model, input_shape: tuple[int, int, int, int] | str = (1, 3, 
     return captured
 
 
-def _close(name: str, known) -> str:
-    near = difflib.get_close_matches(name, sorted(known), n=3)
-    return f"; did you mean {', '.join(near)}?" if near else ""
+def _install_hint(library: str, torch, exc: BaseException) -> str:
+    """How to get ``library`` (torchvision, timm) importable beside the installed ``torch``."""
+    if isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] == library:
+        index = " --index-url https://download.pytorch.org/whl/cpu" if "+cpu" in torch.__version__ else ""
+        return f"install it: pip install {library}{index}" + (
+            f" (the release built for torch {torch.__version__})" if library == "torchvision" else "")
+    return f"reinstall {library}: the installed one does not work with torch {torch.__version__}"
+
+
+def _own_callables(module) -> list[str]:
+    """The public functions and classes ``module`` defines itself (not the ones it imports)."""
+    return sorted(n for n, v in vars(module).items()
+                  if not n.startswith("_") and callable(v) and getattr(v, "__module__", None) == module.__name__)
 
 
 def _from_file_or_module(ref: str, target: str, attr: str):
@@ -190,7 +200,10 @@ def _from_file_or_module(ref: str, target: str, attr: str):
         raise CaptureError(f"model {ref!r}: importing {target} failed: {_one_line(exc)}") from None
     factory = getattr(module, attr, None)
     if not callable(factory):
-        raise CaptureError(f"model {ref!r}: {target} has no callable {attr!r}")
+        own = _own_callables(module)
+        listed = ", ".join(own[:12]) + (f" and {len(own) - 12} more" if len(own) > 12 else "") if own else "none"
+        raise CaptureError(f"model {ref!r}: {target} has no callable {attr!r}{did_you_mean(attr, own)}; "
+                           f"the callables it defines: {listed}")
     return factory
 
 
@@ -208,17 +221,18 @@ def model_from_ref(ref: str):
         try:
             library = importlib.import_module("torchvision.models" if kind == "torchvision" else "timm")
         except Exception as exc:  # noqa: BLE001 - e.g. "operator torchvision::nms does not exist"
-            raise CaptureError(f"model {ref!r}: {kind} is not importable ({_one_line(exc)})") from None
+            raise CaptureError(f"model {ref!r}: {kind} is not importable ({_one_line(exc)}); "
+                               f"{_install_hint(kind, torch, exc)}") from None
         if kind == "torchvision":
             known = {n for n in dir(library) if n[:1].islower() and not n.startswith(("get_", "list_"))
                      and callable(getattr(library, n))}
             if name not in known:
-                raise CaptureError(f"model {ref!r}: torchvision has no model {name!r}{_close(name, known)}")
+                raise CaptureError(f"model {ref!r}: torchvision has no model {name!r}{did_you_mean(name, known)}")
             factory, kwargs = getattr(library, name), {"weights": None}
         else:
             known = set(library.list_models())
             if name not in known:
-                raise CaptureError(f"model {ref!r}: timm has no model {name!r}{_close(name, known)}")
+                raise CaptureError(f"model {ref!r}: timm has no model {name!r}{did_you_mean(name, known)}")
             factory, kwargs = (lambda **kw: library.create_model(name, **kw)), {"pretrained": False}
     else:
         factory, kwargs = _from_file_or_module(ref, kind, name), {}

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from kernels import SUPPORTED_DTYPES, ConvSpec, resolve_padding
 
+from .errors import did_you_mean
 from .layers import AXES, POINT_KEY, Layer
 from .presets import Preset
 
@@ -93,7 +94,7 @@ def parse_axis(text: str) -> tuple[str, tuple]:
     if not sep or not values.strip():
         raise ValueError(f"--axis {text!r}: expected NAME=v1,v2 with NAME one of {', '.join(AXES)}")
     if name not in AXES:
-        raise ValueError(f"unknown axis {name!r}; axes are: {', '.join(AXES)}")
+        raise ValueError(f"unknown axis {name!r}{did_you_mean(name, AXES)}; axes are: {', '.join(AXES)}")
     parsed = tuple(parse_axis_value(name, v) for v in values.split(","))
     return name, tuple(dict.fromkeys(parsed))
 

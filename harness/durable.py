@@ -6,8 +6,9 @@
 * :func:`atomic_write_text` writes a temp file opened ``O_EXCL | O_NOFOLLOW`` (never
   through a planted symlink), fsyncs it and renames it over the target.
 * :class:`RunLock` holds ``fcntl.flock`` on ``RUN_ID.lock`` for a sweep's lifetime,
-  with the holder's pid and host in the file; the kernel drops it when the process
-  dies, so a killed sweep never leaves a stale lock.
+  with the holder's pid and host in the file, and removes the file when the run ends;
+  the kernel drops the lock when the process dies, so a killed sweep leaves at most
+  an unlocked file, which the next sweep takes over.
 """
 from __future__ import annotations
 
@@ -79,7 +80,13 @@ class RunLockedError(Exception):
 
 
 class RunLock:
-    """An exclusive ``flock`` on ``path`` holding ``pid host`` of the owner; released on close or death."""
+    """An exclusive ``flock`` on ``path`` holding ``pid host`` of the owner; released (file removed) on release,
+    released (file left, unlocked) on death.
+
+    Removing a lock file is safe because the holder removes it while still holding the lock, and a process
+    that takes a lock checks afterwards that the path still names the file it locked: one that locked a
+    file removed in between lets it go and takes the new one instead.
+    """
 
     def __init__(self, path: Path):
         self.path = Path(path)
@@ -89,23 +96,40 @@ class RunLock:
         """Take the lock or raise :class:`RunLockedError` naming the holder (never waits)."""
         import fcntl
 
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
-            os.close(fd)
-            raise RunLockedError(f"{self.path} is held by {holder}") from None
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another process"
+                os.close(fd)
+                raise RunLockedError(f"{self.path} is held by {holder}") from None
+            if self._names(fd):
+                break
+            os.close(fd)  # its last holder removed this file between our open and our flock: lock the new one
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
         self.fd = fd
         return self
 
+    def _names(self, fd: int) -> bool:
+        """Whether ``self.path`` still names the file open as ``fd``."""
+        try:
+            there = os.stat(self.path, follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        here = os.fstat(fd)
+        return (there.st_dev, there.st_ino) == (here.st_dev, here.st_ino)
+
     def release(self) -> None:
-        """Drop the lock (the file stays: removing a locked file would let two holders in)."""
+        """Remove the lock file, then drop the lock (in that order: see the class docstring)."""
         if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
+            try:
+                if self._names(self.fd):
+                    os.unlink(self.path)
+            finally:
+                os.close(self.fd)
+                self.fd = None
 
     def __enter__(self) -> RunLock:
         return self.acquire()

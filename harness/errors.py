@@ -5,6 +5,8 @@ for a bad request, which the CLI prints as one line on stderr with exit code 2.
 """
 from __future__ import annotations
 
+import difflib
+
 #: Exit codes of ``python -m harness`` (``compare`` uses all four of the first ones).
 EXIT_OK = 0
 EXIT_REGRESSION = 1  # compare found a regression; check found a wrong answer
@@ -18,3 +20,13 @@ class UsageError(ValueError):
     """A bad request: printed as one line on stderr, exit code 2, before anything is measured.
 
     A ValueError, so that :func:`harness.sweep` and other library callers see the error Python code expects."""
+
+
+def did_you_mean(name, known) -> str:
+    """`` (did you mean 'x'?)`` naming the entries of ``known`` closest to ``name`` (difflib), or "" when none is close:
+    the tail of an "unknown NAME" message, so a typo gets its fix in the same line."""
+    near = difflib.get_close_matches(str(name), [str(k) for k in known], n=3)
+    if not near:
+        return ""
+    names = [repr(n) for n in near]
+    return f" (did you mean {', '.join(names[:-1]) + ' or ' if len(names) > 1 else ''}{names[-1]}?)"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .errors import did_you_mean
 from .layers import Layer
 from .threads import default_threads
 
@@ -79,5 +80,5 @@ def get_preset(name: str) -> Preset:
     """The preset called ``name``; an unknown name raises ValueError listing the known ones."""
     presets = build_presets()
     if name not in presets:
-        raise ValueError(f"unknown preset {name!r}; choose from: {', '.join(presets)}")
+        raise ValueError(f"unknown preset {name!r}{did_you_mean(name, presets)}; choose from: {', '.join(presets)}")
     return presets[name]

@@ -179,8 +179,10 @@ def conv2d_chain(x, w_reduce, w_conv, *, stride_reduce=1, padding_reduce=0, stri
         x: input (N, C, H, W), float32 or float64, any memory layout.
         w_reduce: reduce weights (C_red, C, k1, k1), same dtype.
         w_conv: conv weights (F, C_red, k, k), same dtype.
-        stride_reduce, padding_reduce: the reduce stage's stride and padding (int or ``"same"``).
-        stride, padding: the conv stage's; its zero padding applies to the reduced tensor.
+        stride_reduce: the reduce stage's stride.
+        padding_reduce: the reduce stage's zero padding (int or ``"same"``).
+        stride: the conv stage's stride.
+        padding: the conv stage's zero padding (int or ``"same"``), applied to the reduced tensor.
         backend: a name from :func:`kernels.list_chain_backends` (a fused chain backend, or any
             convolution backend name, which runs the two stages as two calls).
 

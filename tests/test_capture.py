@@ -192,7 +192,7 @@ def test_capture_errors_are_one_line():
      "torchvision is not importable (RuntimeError: operator torchvision::nms does not exist)"),
     ("torchvision:resnet1", {"torchvision/__init__.py": "",
                              "torchvision/models/__init__.py": "def resnet18(weights=None): pass\n"},
-     "torchvision has no model 'resnet1'; did you mean resnet18?"),
+     "torchvision has no model 'resnet1' (did you mean 'resnet18'?)"),
     ("timm:resnet18", {"timm/__init__.py": "import not_there_either\n"},
      "timm is not importable (ModuleNotFoundError"),
 ])

@@ -177,6 +177,7 @@ def test_interrupted_sweep_resumes_without_losing_or_repeating_points(sig, tmp_p
         assert f"--resume {run_id}" in err and str(passes) in err
         assert (str(table) in err) == table.exists()
         assert json.loads((tmp_path / "r" / f"{run_id}.json").read_text())["status"] == "interrupted"
+        assert not (tmp_path / "r" / f"{run_id}.lock").exists()  # an interrupted run removes its lock file
     again = run_cli("sweep", "--resume", run_id, "--quiet", "--no-plots", "--no-report", *args)  # in-process
     assert again.returncode == 0, again.stderr
     after = pd.read_csv(table)
@@ -193,6 +194,7 @@ def test_interrupted_sweep_resumes_without_losing_or_repeating_points(sig, tmp_p
     meta = json.loads((tmp_path / "r" / f"{run_id}.json").read_text())
     assert meta["status"] == "complete" and len(meta["resumed_at"]) == 1
     assert sum(meta["points"].values()) == 12  # the whole run's points, not only the resumed session's
+    assert not (tmp_path / "r" / f"{run_id}.lock").exists()  # a killed run's file, taken over and removed
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -10,7 +10,7 @@ import pytest
 from harness.reduction import reduction_of_run
 from harness.render import console as con
 from harness.render.fmt import fmt_seconds, fmt_value, is_missing, machine_name, md_escape
-from harness.render.summary import Cell, summary_grid
+from harness.render.summary import Cell, not_run, summary_grid
 from harness.render.verdicts import backend_order, verdict_lines
 from tests.fakes import FAKE_PEAK, fake_row, fake_run_table, fake_table
 
@@ -79,6 +79,25 @@ def test_summary_grid_reads_nan_flags_as_trusted_text():
     table = fake_table([fake_row("numpy", "a", 1_000_000, 12.345, flags=math.nan)])
     _, grid = summary_grid(table)
     assert grid[0].cells[0] == Cell("12.3", "ok")
+
+
+def test_backends_that_ran_nowhere_leave_the_grid_with_one_reason_each():
+    """Every row skipped or unavailable: no column, and why in one phrase (the shared reason, or the first with the
+    number of cases); a backend with one timed, wrong or failed row keeps its column."""
+    table = fake_table([
+        fake_row("numpy", "a", 1_000_000, 10.0),
+        fake_row("naive", "a", 1_000_000, None, status="skipped", reason="estimated 2 s"),
+        fake_row("gpu", "a", 1_000_000, None, status="unavailable", reason="no GPU"),
+        fake_row("bad", "a", 1_000_000, None, status="wrong", reason="off by 1"),
+        fake_row("numpy", "b", 2_000_000, 20.0),
+        fake_row("naive", "b", 2_000_000, None, status="skipped", reason="estimated 4 s"),
+        fake_row("gpu", "b", 2_000_000, None, status="unavailable", reason="no GPU"),
+        fake_row("bad", "b", 2_000_000, None, status="skipped", reason="too big"),
+    ])
+    assert not_run(table) == {"naive": "skipped on all 2 cases, e.g. a: estimated 2 s", "gpu": "unavailable: no GPU"}
+    backends, grid = summary_grid(table)
+    assert backends == ["numpy", "bad"]
+    assert grid[0].cells == (Cell("10", "ok"), Cell("wrong", "wrong"))
 
 
 # terminal

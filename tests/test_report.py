@@ -72,6 +72,9 @@ def test_run_page_escapes_hostile_values_and_embeds_its_figures(tmp_path):
     # rows without trust columns (old runs) get them on read; unchecked rows are untrusted, hence "!"
     assert re.search(r'<td class="best untrusted" title="noisy">20!</td>', html)
     assert "too slow" in html and "python -m harness sweep" in html
+    # naive ran nowhere: no column in the grid, one line under it (and its row in the table of points not measured)
+    assert "<th>naive</th>" not in html
+    assert '<p class="sub" id="not-run">Not run: naive (skipped: too slow &lt;script&gt;' in html
     assert "9.7x fewer FLOPs" in html
 
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from harness.cli import main
-from harness.durable import RunLock, append_line, atomic_write_text, drop_torn_tail
+from harness.durable import RunLock, RunLockedError, append_line, atomic_write_text, drop_torn_tail
 from harness.results import RunFiles, check_run_id
 
 TINY = """
@@ -72,6 +72,31 @@ def test_a_second_live_sweep_on_a_run_id_exits_2_naming_the_holder(tmp_path, res
     assert not (tmp_path / "r" / "r1.csv").exists()
     code, err = run(capsys, *sweep_args(tmp_path))  # the lock is free again
     assert code == 0, err
+
+
+def test_a_released_lock_removes_its_file_and_a_lock_taken_on_a_removed_file_moves_to_the_new_one(tmp_path,
+                                                                                                   monkeypatch):
+    import os
+
+    path = tmp_path / "r1.lock"
+    first = RunLock(path).acquire()
+    with pytest.raises(RunLockedError, match="is held by pid"):
+        RunLock(path).acquire()
+    real_open = os.open
+
+    def open_then_first_ends(*args, **kwargs):  # the holder ends between our open and our flock
+        fd = real_open(*args, **kwargs)
+        first.release()
+        return fd
+
+    monkeypatch.setattr(os, "open", open_then_first_ends)
+    second = RunLock(path).acquire()
+    monkeypatch.setattr(os, "open", real_open)
+    assert path.read_text() == f"pid {os.getpid()} on {__import__('socket').gethostname()}\n"  # the new file
+    with pytest.raises(RunLockedError):  # and it is really held: a third process is refused
+        RunLock(path).acquire()
+    second.release()
+    assert not path.exists()
 
 
 def test_whole_lines_atomic_json_and_torn_tails(tmp_path):

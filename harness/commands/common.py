@@ -7,14 +7,15 @@ from pathlib import Path
 
 import kernels
 
-from ..errors import UsageError
+from ..errors import UsageError, did_you_mean
 from ..results import RunFiles
 
 
 def check_baseline(name: str) -> None:
     """Refuse a ``--baseline`` that is not a registered backend."""
-    if name not in kernels.list_backends():
-        raise UsageError(f"unknown baseline {name!r}; choose from: {', '.join(kernels.list_backends())}")
+    known = kernels.list_backends()
+    if name not in known:
+        raise UsageError(f"unknown baseline {name!r}{did_you_mean(name, known)}; choose from: {', '.join(known)}")
 
 
 def run_files(ref: str, results_dir: str, plots_dir: str = "plots") -> RunFiles:

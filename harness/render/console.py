@@ -10,7 +10,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from .answer import answer_tables
-from .summary import summary_grid
+from .summary import not_run, summary_grid
 
 STATUS_STYLE = {"ok": "green", "skipped": "yellow", "unavailable": "dim", "failed": "red", "wrong": "bold red"}
 
@@ -97,7 +97,17 @@ def print_check(rows: list[dict], title: str) -> None:
                       f"[{STATUS_STYLE[row['status']]}]{row['status']}[/]",
                       f"{err:.2e}" if err is not None else "", f"{tol:.2e}" if tol else "",
                       f"{margin:.2f}" if margin is not None else "", escape(str(row["reason"])))
-    console().print(table)
+    con = console()
+    con.print(table)
+    con.print(check_counts(rows))
+
+
+def check_counts(rows: list[dict]) -> str:
+    """``N ok, N wrong, N not run`` of ``harness check``'s rows (``N failed`` too when a backend raised)."""
+    counts = {status: sum(row["status"] == status for row in rows) for status in STATUS_STYLE}
+    failed = [f"{counts['failed']} failed"] if counts["failed"] else []
+    return ", ".join([f"{counts['ok']} ok", f"{counts['wrong']} wrong", *failed,
+                      f"{counts['skipped'] + counts['unavailable']} not run"])
 
 
 def answer_table(answer) -> Table:
@@ -117,8 +127,11 @@ def print_summary(table, *, title: str, verdicts: list[str], paths: list, reason
     study, then the verdict sentences."""
     con = console()
     con.print(gflops_table(table, title))
+    absent = not_run(table)
+    if absent:
+        con.print("  [dim]not run:[/] " + escape("; ".join(f"{b} ({why})" for b, why in absent.items())))
     if reasons:
-        others = table[table["status"] != "ok"]
+        others = table[(table["status"] != "ok") & ~table["backend"].isin(list(absent))]
         for (backend, status), part in others.groupby(["backend", "status"], sort=False):
             row = part.iloc[0]
             more = f" (and {len(part) - 1} more)" if len(part) > 1 else ""

@@ -14,7 +14,7 @@ from ..roof import describe_roof
 from ..results import RunFiles, read_metadata, read_table
 from .answer import answer_tables
 from .fmt import fmt_seconds, fmt_value, machine_name
-from .summary import summary_grid
+from .summary import not_run, summary_grid
 
 #: (file stem, title, two-line caption) for every figure a run may have, in page order.
 FIGURES = [
@@ -99,7 +99,7 @@ def run_summary_html(view, totals=None) -> str:
     backends, summary = summary_rows(view.table)
     return _env().get_template("summary.html").render(
         run_id=view.files.run_id, meta=view.meta, machine=machine_name(view.meta), banner=view.banner,
-        totals=view.totals, verdicts=view.verdicts, backends=backends, summary=summary,
+        totals=view.totals, verdicts=view.verdicts, backends=backends, summary=summary, not_run=not_run(view.table),
         answers=answer_tables(view.reduction))
 
 
@@ -120,7 +120,7 @@ def write_run_report(view) -> Path:
         run_id=files.run_id, meta=meta, machine=machine_name(meta), counts=counts, verdicts=view.verdicts,
         answers=answer_tables(view.reduction),
         banner=view.banner, totals=view.totals, roof=view.roof,
-        backends=backends, summary=summary, figures=figures, problems=problems,
+        backends=backends, summary=summary, not_run=not_run(table), figures=figures, problems=problems,
         machine_rows=_machine_rows(meta), command=meta.get("command", ""), table_path=str(files.table))
     files.plots.mkdir(parents=True, exist_ok=True)
     path = files.plots / "index.html"

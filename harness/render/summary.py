@@ -1,11 +1,16 @@
 """The summary grid of a run (case x backend GFLOP/s, status words where not timed), for every view.
 
 The terminal table and the HTML page render the same grid, so they can never
-disagree about a cell or about which backend was best.
+disagree about a cell or about which backend was best. A backend none of whose
+rows ran (each skipped or unavailable: no GPU, too slow for these layers) gets no
+column; :func:`not_run` says why, in one line under the grid.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+#: Statuses of a row whose kernel never ran: a backend with nothing but these has no column in the grid.
+NOT_RUN = ("skipped", "unavailable")
 
 
 @dataclass(frozen=True)
@@ -33,9 +38,29 @@ class SummaryRow:
     cells: tuple[Cell, ...]
 
 
+def not_run(table) -> dict[str, str]:
+    """``{backend: why}`` for the backends none of whose rows ran (each skipped or unavailable), in table order.
+
+    ``why`` is the status and reason when every row shares them (``unavailable: no CUDA GPU found``), else
+    the first row's with the number of cases (``skipped on all 16 cases, e.g. 3a 1x1: estimated ...``)."""
+    out = {}
+    for backend, part in table.groupby("backend", sort=False):
+        if not part["status"].isin(NOT_RUN).all():
+            continue
+        first = part.iloc[0]
+        if part["status"].nunique() == 1 and part["reason"].astype(str).nunique() == 1:
+            out[backend] = f"{first['status']}: {first['reason']}"
+        else:
+            out[backend] = f"{first['status']} on all {len(part)} cases, e.g. {first['case']}: {first['reason']}"
+    return out
+
+
 def summary_grid(table) -> tuple[list[str], list[SummaryRow]]:
-    """(backends in table order, one row per case in table order); best = highest GFLOP/s when >= 2 ran."""
-    backends = list(dict.fromkeys(table["backend"]))
+    """(backends in table order, one row per case in table order); best = highest GFLOP/s when >= 2 ran.
+
+    Backends that ran nowhere (see :func:`not_run`) get no column."""
+    skipped = not_run(table)
+    backends = [b for b in dict.fromkeys(table["backend"]) if b not in skipped]
     rows = []
     for case, part in table.groupby("case", sort=False):
         ok = part[part["status"] == "ok"]

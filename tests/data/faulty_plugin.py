@@ -3,7 +3,8 @@
 ``test-hang`` never returns from its first call, ``test-exit`` ends its process
 with ``os._exit(3)``, ``test-sysexit`` calls ``sys.exit(3)``, ``test-segv`` dies of
 SIGSEGV, ``test-oom`` of SIGKILL (as from the OOM killer), ``test-scribble`` zeroes its inputs (after forcing them writable),
-``test-off`` is the numpy answer plus 1e-3.
+``test-off`` is the numpy answer plus 1e-3, ``test-nowhere`` is never available
+(as a GPU backend on a machine without a GPU).
 """
 import os
 import signal
@@ -119,3 +120,13 @@ class OffBy1e3(NumpyBackend):
                 return inner.result() + np.asarray(1e-3, spec.dtype)
 
         return Off()
+
+
+@kernels.register
+class Nowhere(_Faulty):
+    """Never available here."""
+
+    name = "test-nowhere"
+
+    def unavailable_reason(self):
+        return "this test machine has no such device"
