@@ -100,12 +100,12 @@ def test_a_finished_sweep_leaves_no_lock_file(tmp_path, results_dir):
 
 @pytest.mark.parametrize("error", [RuntimeError("boom"), KeyboardInterrupt()])
 def test_a_sweep_ended_by_an_error_or_interrupt_leaves_no_lock_file(tmp_path, results_dir, monkeypatch, error):
-    import harness.outputs
+    import harness.commands.sweep
 
     def fail(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr(harness.outputs, "write_outputs", fail)
+    monkeypatch.setattr(harness.commands.sweep, "write_outputs", fail)
     if isinstance(error, KeyboardInterrupt):
         assert tiny_sweep(tmp_path, results_dir, "--backends", "numpy", "--quiet").returncode == 130
     else:

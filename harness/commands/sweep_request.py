@@ -21,6 +21,7 @@ from ..metadata import process_started_at
 from ..plan import resolve_cases
 from ..plugins import PluginError, load_plugin, unimportable_backends
 from ..settings import SWEEP_BUDGET_S, RunOptions, SweepSettings
+from .common import check_baseline
 
 #: Options ``--resume`` accepts besides itself: where files go, what is printed, how points are run.
 RESUME_OPTIONS = ("--resume", "--results-dir", "--plots-dir", "--quiet", "--no-plots", "--no-report", "--plugin",
@@ -73,8 +74,7 @@ def checked_settings(settings: SweepSettings) -> SweepSettings:
 def prepare_sweep(settings: SweepSettings):
     """(preset, cases) of checked ``settings``, after the checks that need no file: the baseline, backends a
     worker cannot import, the scheduler. UsageError naming the problem."""
-    if settings.baseline not in kernels.list_backends():
-        raise UsageError(f"unknown baseline {settings.baseline!r}; choose from: {', '.join(kernels.list_backends())}")
+    check_baseline(settings.baseline)
     interactive = [] if settings.in_process else unimportable_backends(settings.backends)
     if interactive:
         raise UsageError(f"backend(s) {', '.join(interactive)} were defined in this notebook or REPL, which worker "
