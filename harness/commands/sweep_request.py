@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import warnings
 
-import kernels
 
 from ..backends import session_plugins, sweep_backends
 from ..cluster import check_dask, parse_scheduler
