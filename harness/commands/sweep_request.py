@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import warnings
 
-
 from ..backends import session_plugins, sweep_backends
 from ..cluster import check_dask, parse_scheduler
 from ..cluster_checks import ClusterOptions, preflight
