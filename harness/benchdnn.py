@@ -24,7 +24,9 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .layers import Layer
+from kernels import ConvSpec, ShapeOverflowError
+
+from .layers import MAX_DIM, Layer
 
 #: Field prefixes in the order str2desc tries them within one pass.
 FIELDS = ("g", "mb", "ic", "id", "ih", "iw", "oc", "od", "oh", "ow", "kd", "kh", "kw",
@@ -133,8 +135,8 @@ def _split_name(text: str, raw: str) -> tuple[str, int]:
     match = re.fullmatch(r"(.*)\*(\d+)", raw, flags=re.S)
     if not match:
         return raw, 1
-    if int(match.group(2)) < 1:
-        raise ValueError(f"descriptor {text!r}: count '*{match.group(2)}' in the name must be >= 1")
+    if not 1 <= int(match.group(2)) <= MAX_DIM:
+        raise ValueError(f"descriptor {text!r}: count '*{match.group(2)}' in the name must be from 1 to {MAX_DIM}")
     return match.group(1), int(match.group(2))
 
 
@@ -152,6 +154,9 @@ def _scan(text: str) -> tuple[dict[str, int], str | None]:
                     raise ValueError(f"descriptor {text!r}: field {field!r} {problem}")
                 if field in values:
                     raise ValueError(f"descriptor {text!r}: field {field!r} given twice")
+                if int(number.group()) > MAX_DIM:
+                    raise ValueError(f"descriptor {text!r}: field {field!r} = {number.group()} is absurdly large "
+                                     f"(at most {MAX_DIM})")
                 values[field], pos, ok = int(number.group()), number.end(), True
         if text.startswith("n", pos):
             name = text[pos + 1:]
@@ -273,7 +278,14 @@ def parse_descriptor_lines(text: str, source: str = "<text>") -> list[Entry]:
             seen[desc.label] = number
             reason = desc.unsupported_reason()
             short = replace(desc, name="", count=1, has_groups=desc.g != 1).shape_string()
-            entries.append(Entry(desc.label, short, desc.count, number, None if reason else desc.to_layer(), reason))
+            layer = None if reason else desc.to_layer()
+            if layer is not None:
+                try:
+                    ConvSpec(N=layer.N, C=layer.C, H=layer.H, W=layer.W, F=layer.F, k=layer.k, stride=layer.stride,
+                             padding=layer.padding)
+                except ShapeOverflowError as exc:
+                    raise ValueError(f"{where}: descriptor {desc.label!r}: {exc}") from None
+            entries.append(Entry(desc.label, short, desc.count, number, layer, reason))
     return entries
 
 

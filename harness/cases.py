@@ -11,9 +11,9 @@ import dataclasses
 import itertools
 from dataclasses import dataclass
 
-from kernels import SUPPORTED_DTYPES, ConvSpec, resolve_padding
+from kernels import SUPPORTED_DTYPES, ConvSpec, ShapeOverflowError, resolve_padding
 
-from .layers import AXES, POINT_KEY, Layer
+from .layers import AXES, MAX_DIM, POINT_KEY, Layer
 from .presets import Preset
 
 
@@ -60,7 +60,7 @@ def point_key(backend: str, case: Case) -> tuple:
 
 
 #: Largest value an integer axis accepts (beyond it, sizes overflow the kernels' integer types).
-MAX_AXIS_VALUE = 2**31 - 1
+MAX_AXIS_VALUE = MAX_DIM
 
 
 def parse_axis_value(name: str, text: str):
@@ -120,6 +120,18 @@ def build_cases(preset: Preset, overrides: dict | None = None, *, default_thread
             cases.append(Case(name=f"{layer.label} {suffix}".strip(), layer=dataclasses.replace(layer, **values),
                               threads=threads))
     return cases
+
+
+def check_no_overflow(cases) -> None:
+    """Raise ShapeOverflowError naming the first case whose FLOPs or bytes overflow int64 (``--axis`` values
+    that multiply beyond any real convolution); other impossible shapes are left to the sweep's rows."""
+    for case in cases:
+        try:
+            case.spec  # noqa: B018 - building it is the check
+        except ShapeOverflowError as exc:
+            raise ShapeOverflowError(f"case {case.name!r}: {exc}") from None
+        except (TypeError, ValueError):
+            continue
 
 
 def _axis_label(axis: str, value) -> str:

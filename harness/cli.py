@@ -6,7 +6,9 @@ torch, so ``--help`` answers at once; ``main()`` dispatches to
 """
 from __future__ import annotations
 
+import os
 import sys
+import threading
 import warnings
 from pathlib import Path
 
@@ -15,7 +17,7 @@ import kernels
 from . import settings as defaults
 from .argtypes import (Parser, axis, backend_list, bounded, non_negative_float, positive_float, positive_int,
                        preset_name, probability)
-from .errors import EXIT_INTERRUPTED, EXIT_USAGE, UsageError
+from .errors import EXIT_INTERRUPTED, EXIT_USAGE, UsageError, one_line
 from .presets import build_presets
 
 
@@ -198,9 +200,9 @@ def main(argv: list[str] | None = None) -> int:
     try:  # plugins register backends, which the parser's --backends validation must already know
         load_entry_points()
         for ref in plugin_refs(raw):
-            load_plugin(ref)
+            load_plugin(ref, probe=True)
     except PluginError as exc:
-        sys.stderr.write(f"harness: error: {exc}\n")
+        sys.stderr.write(f"harness: error: {one_line(exc)}\n")
         return EXIT_USAGE
     try:
         args = make_parser().parse_args(raw)
@@ -214,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
             warnings.showwarning = one_line_warnings()
             return commands.run(args)
     except UsageError as exc:
-        sys.stderr.write(f"harness: error: {' '.join(str(exc).split())}\n")
+        sys.stderr.write(f"harness: error: {one_line(exc)}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
         sys.stderr.write("harness: interrupted\n")
@@ -231,7 +233,7 @@ def one_line_warnings():
         if not str(Path(filename).resolve()).startswith(here):
             others(message, category, filename, lineno, file, line)
             return
-        text = " ".join(str(message).split())
+        text = one_line(message)
         if text not in seen:
             seen.add(text)
             sys.stderr.write(f"harness: warning: {text}\n")
@@ -240,5 +242,15 @@ def one_line_warnings():
 
 
 def main_exit() -> None:
-    """Entry point of the ``convbench`` console script: ``main()`` as the process's exit code."""
-    raise SystemExit(main())
+    """Entry point of ``python -m harness`` and the ``convbench`` console script: ``main()`` as the process's exit
+    code, without waiting for threads a plugin or kernel left running (Python would join them forever)."""
+    code = main()
+    stray = [t.name for t in threading.enumerate()
+             if t is not threading.main_thread() and not t.daemon and t.is_alive()]
+    if stray:
+        sys.stderr.write(f"harness: warning: exiting without waiting for {len(stray)} thread(s) still running "
+                         f"({one_line(', '.join(stray))[:200]}), started by a plugin or kernel\n")
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    raise SystemExit(code)

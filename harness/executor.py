@@ -24,6 +24,7 @@ from .jobs import PointJob, device_of, memory_problem, run_job, skipped_for_memo
 from .measure import SpeedEstimator
 from .rows import PointResult, failed_point
 from .threads import thread_limits
+from .worker import ProcessTree
 
 #: Modules the forkserver imports once, so that each worker starts in milliseconds instead of seconds.
 #: (Numba's and torch's pools start on first use, in the worker; OpenBLAS re-creates its pool after fork.)
@@ -135,6 +136,7 @@ class _Worker:
         return None
 
     def stop(self, kill: bool = False) -> None:
+        tree = ProcessTree(self.process.pid)  # what the worker's kernels started ends with it
         if self.process.is_alive() and not kill and not self.busy:
             try:
                 self.conn.send(None)
@@ -144,6 +146,7 @@ class _Worker:
         if self.process.is_alive():
             self.process.kill()
             self.process.join(5.0)
+        tree.end()
         self.conn.close()
 
 

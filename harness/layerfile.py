@@ -28,7 +28,7 @@ except ModuleNotFoundError:  # Python 3.10
 from kernels import SUPPORTED_DTYPES, ConvSpec, resolve_padding
 
 from .benchdnn import load_descriptor_file
-from .layers import INT_SHAPE_FIELDS, Layer
+from .layers import INT_SHAPE_FIELDS, MAX_DIM, Layer
 from .presets import Preset
 
 REQUIRED = ("label", "C", "H", "W", "F", "k")
@@ -94,14 +94,18 @@ def _field(where: str, name: str, value, text: bool = False):
     if name in INT_FIELDS:
         if text and isinstance(value, str) and value.lstrip("-").isdigit():
             value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int) or value < (1 if name != "N" else 1):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise LayerFileError(f"{where}: field {name!r} must be an int >= 1, got {value!r}")
+        if value > MAX_DIM:
+            raise LayerFileError(f"{where}: field {name!r} = {value} is absurdly large (at most {MAX_DIM})")
         return value
     if name == "padding":
         if text and isinstance(value, str) and value.isdigit():
             value = int(value)
         if value != "same" and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
             raise LayerFileError(f"{where}: field 'padding' must be an int >= 0 or 'same', got {value!r}")
+        if value != "same" and value > MAX_DIM:
+            raise LayerFileError(f"{where}: field 'padding' = {value} is absurdly large (at most {MAX_DIM})")
         return value
     if name == "dtype" and value not in SUPPORTED_DTYPES:
         raise LayerFileError(f"{where}: field 'dtype' must be one of {', '.join(SUPPORTED_DTYPES)}, got {value!r}")

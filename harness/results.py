@@ -158,10 +158,11 @@ def read_table(path: str | Path):
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
         raise ValueError(f"{path} is not a convbench run table: missing columns {', '.join(missing)}")
-    bad = [c for c in NUMERIC_COLUMNS if c in df.columns and not pd.api.types.is_numeric_dtype(df[c])
-           and df[c].notna().any()]
+    bad = [c for c in NUMERIC_COLUMNS + ["count"] if c in df.columns and df[c].notna().any()
+           and (not pd.api.types.is_numeric_dtype(df[c]) or df[c].dtype.kind == "u")]  # "u": beyond int64
     if bad:
-        raise ValueError(f"{path}: column(s) {', '.join(bad)} hold non-numbers; the table is damaged")
+        raise ValueError(f"{path}: column(s) {', '.join(bad)} hold non-numbers or numbers beyond int64; the table "
+                         "is damaged")
     unknown = sorted(set(df["status"].dropna().astype(str)) - set(STATUSES))
     if unknown or df["status"].isna().any():
         raise ValueError(f"{path}: status {unknown[0] if unknown else '(empty)'!r} is not one of "

@@ -138,8 +138,9 @@ def unsupported_layers(settings: SweepSettings) -> list:
 
 def resolve_cases(settings: SweepSettings):
     """(preset, cases) for ``settings``; raises ValueError for a bad layer file or too many threads."""
-    from .cases import build_cases
+    from .cases import build_cases, check_no_overflow
     from .layerfile import layers_preset
+    from .layers import SHAPE_FIELDS
     from .presets import get_preset
     from .threads import max_threads
 
@@ -148,4 +149,7 @@ def resolve_cases(settings: SweepSettings):
     for t in overrides.get("threads", ()):
         if t > max_threads():
             raise ValueError(f"threads={t} exceeds the {max_threads()} threads Numba can use here (NUMBA_NUM_THREADS)")
-    return preset, build_cases(preset, overrides, default_threads=max_threads())
+    cases = build_cases(preset, overrides, default_threads=max_threads())
+    if set(overrides) & set(SHAPE_FIELDS):  # presets and layer files were checked when loaded; axes multiply them
+        check_no_overflow(cases)
+    return preset, cases

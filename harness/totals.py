@@ -32,7 +32,7 @@ def network_totals(table):
     net = network_rows(table)
     if net.empty:
         return pd.DataFrame(columns=GROUP + ["layers", "layers_ok", "total_s", "ms_per_image", "partial"])
-    counts = net["count"].fillna(1).astype(int) if "count" in net.columns else 1
+    counts = net["count"].fillna(1).astype(float) if "count" in net.columns else 1.0  # float: never overflows
     net = net.assign(_count=counts)
     for key, part in net.groupby(GROUP, sort=False):
         ok = part[part["status"] == "ok"]
@@ -73,8 +73,8 @@ def macs_line(table, preset: str | None) -> str | None:
         return None
     first = net[net["backend"] == net["backend"].iloc[0]]
     first = first[first["N"] == first["N"].min()]
-    counts = first["count"].fillna(1) if "count" in first.columns else 1
-    macs = float((counts * first["flops"] / 2 / first["N"]).sum())
+    counts = first["count"].fillna(1).astype(float) if "count" in first.columns else 1.0
+    macs = float((counts * first["flops"].astype(float) / 2 / first["N"]).sum())  # float: int64 would wrap
     if not math.isfinite(macs) or macs <= 0:
         return None
     text = f"{len(first)} layers, {macs / 1e9:.3g} G multiply-adds per image"

@@ -41,7 +41,7 @@ def resume_settings(files: RunFiles) -> tuple[SweepSettings, dict]:
         raise UsageError(f"cannot resume {files.run_id!r}: no {files.metadata} with the run's settings")
     try:
         for ref in settings.plugins:
-            load_plugin(ref)
+            load_plugin(ref, probe=True)
     except PluginError as exc:
         raise UsageError(str(exc)) from None
     unknown = [b for b in settings.backends if b not in kernels.list_backends()]
