@@ -8,7 +8,7 @@ from pathlib import Path
 
 import kernels
 
-from ..errors import EXIT_INTERRUPTED, UsageError
+from ..errors import EXIT_INTERRUPTED, EXIT_USAGE, UsageError
 from ..peak import check_peak_file
 from ..plugins import unimportable_backends
 from ..results import RunFiles, read_metadata, read_table
@@ -157,6 +157,21 @@ def start_run(args, files: RunFiles, settings: SweepSettings, meta: dict | None)
     return Progress()
 
 
+def stopped_writing(exc: OSError, files: RunFiles, meta: dict, writer) -> int:
+    """A run file that could not be written mid-run: record the run as interrupted where the disk still lets us,
+    say so on one line, exit 2. What was written stays, and ``--resume`` continues from it."""
+    from ..metadata import now_iso
+
+    meta.update(status="interrupted", interrupted_at=now_iso(), stopped_by=f"{exc.strerror or exc}")
+    recorded = writer.write_metadata_after_failure(meta)
+    what = f"{exc.filename}: " if exc.filename else ""
+    sys.stderr.write(f"harness: error: cannot write the run's files ({what}{exc.strerror or exc}); the sweep "
+                     f"stopped{'' if recorded else f' ({files.metadata.name} still says running)'}; what it wrote is "
+                     f"kept: free space or make {files.results_dir} writable, then `python -m harness sweep --resume "
+                     f"{files.run_id}`\n")
+    return EXIT_USAGE
+
+
 def sweep_locked(args, files: RunFiles, settings: SweepSettings, meta: dict | None, progress, preset,
                  cases) -> int:
     """The sweep proper, with the run's lock held."""
@@ -175,7 +190,7 @@ def sweep_locked(args, files: RunFiles, settings: SweepSettings, meta: dict | No
     run_id = files.run_id
     for warning in progress.warnings:
         sys.stderr.write(f"harness: warning: {warning}\n")
-    if meta is not None and meta.get("status") == "complete" \
+    if meta is not None and meta.get("status") == "complete" and not progress.again \
             and len(progress.done) >= len(cases) * len(settings.backends):  # nothing to do: touch nothing
         print(f"run {run_id} is complete: nothing to resume ({files.table}); `harness report {run_id}` redraws "
               "its page")
@@ -226,13 +241,18 @@ def sweep_locked(args, files: RunFiles, settings: SweepSettings, meta: dict | No
         sys.stderr.write(f"harness: interrupted; kept: {', '.join(kept) or 'no finished pass yet'}; "
                          f"continue with: python -m harness sweep --resume {run_id}\n")
         return EXIT_INTERRUPTED
+    except OSError as exc:  # a run file could not be written: a full disk, a folder made read-only
+        return stopped_writing(exc, files, meta, writer)
     earlier_s = float(meta.get("wall_s") or 0) if meta.get("resumed_at") else 0.0
     finish_metadata(meta, stats)
     if meta.get("resumed_at"):  # the whole run, not only this session
         meta["wall_s"] = round(earlier_s + stats.wall_s, 3)
         meta["points"] = read_table(files.table)["status"].value_counts().to_dict()
     meta.update(load_after=load_average(), settling=settler.summary())
-    writer.write_metadata(meta)
+    try:
+        writer.write_metadata(meta)
+    except OSError as exc:
+        return stopped_writing(exc, files, meta, writer)
     with writing(f"the outputs of run {run_id} (its table and metadata are complete in {files.table.parent}; "
                  f"`harness plot {files.table}` redraws them)"):
         write_outputs(files, meta, baseline=settings.baseline, plots=not args.no_plots,
