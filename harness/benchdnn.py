@@ -24,8 +24,6 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from kernels import ConvSpec, ShapeOverflowError
-
 from .layers import MAX_DIM, Layer
 
 #: Field prefixes in the order str2desc tries them within one pass.
@@ -136,7 +134,8 @@ def _split_name(text: str, raw: str) -> tuple[str, int]:
     if not match:
         return raw, 1
     if not 1 <= int(match.group(2)) <= MAX_DIM:
-        raise ValueError(f"descriptor {text!r}: count '*{match.group(2)}' in the name must be from 1 to {MAX_DIM}")
+        raise ValueError(f"descriptor {text!r}: count '*{match.group(2)}' in the name must be >= 1 (and at most "
+                         f"{MAX_DIM})")
     return match.group(1), int(match.group(2))
 
 
@@ -278,14 +277,7 @@ def parse_descriptor_lines(text: str, source: str = "<text>") -> list[Entry]:
             seen[desc.label] = number
             reason = desc.unsupported_reason()
             short = replace(desc, name="", count=1, has_groups=desc.g != 1).shape_string()
-            layer = None if reason else desc.to_layer()
-            if layer is not None:
-                try:
-                    ConvSpec(N=layer.N, C=layer.C, H=layer.H, W=layer.W, F=layer.F, k=layer.k, stride=layer.stride,
-                             padding=layer.padding)
-                except ShapeOverflowError as exc:
-                    raise ValueError(f"{where}: descriptor {desc.label!r}: {exc}") from None
-            entries.append(Entry(desc.label, short, desc.count, number, layer, reason))
+            entries.append(Entry(desc.label, short, desc.count, number, None if reason else desc.to_layer(), reason))
     return entries
 
 
@@ -293,7 +285,10 @@ def load_descriptor_file(path: str | Path) -> list[Entry]:
     """Entries of a benchdnn descriptor file (e.g. oneDNN's ``inputs/conv/shapes_resnet_50``)."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ValueError(f"{path}: cannot read descriptor file: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}): expected benchdnn "
+                         "descriptor lines, or a .toml/.csv layer file") from None
     return parse_descriptor_lines(text, str(path))

@@ -7,6 +7,7 @@ preset (or layer file) and the cases to measure.
 from __future__ import annotations
 
 import dataclasses
+import gc
 from dataclasses import dataclass, field
 
 #: Per-point time budgets (seconds): a timed sweep, and a correctness-only check.
@@ -144,12 +145,18 @@ def resolve_cases(settings: SweepSettings):
     from .presets import get_preset
     from .threads import max_threads
 
-    preset = layers_preset(settings.layers) if settings.layers else get_preset(settings.preset)
     overrides = settings.overrides()
     for t in overrides.get("threads", ()):
         if t > max_threads():
             raise ValueError(f"threads={t} exceeds the {max_threads()} threads Numba can use here (NUMBA_NUM_THREADS)")
-    cases = build_cases(preset, overrides, default_threads=max_threads())
+    collecting = gc.isenabled()
+    gc.disable()  # a million layers are millions of objects, none garbage yet: the collector would double the time
+    try:
+        preset = layers_preset(settings.layers) if settings.layers else get_preset(settings.preset)
+        cases = build_cases(preset, overrides, default_threads=max_threads())
+    finally:
+        if collecting:
+            gc.enable()
     if set(overrides) & set(SHAPE_FIELDS):  # presets and layer files were checked when loaded; axes multiply them
         check_no_overflow(cases)
     return preset, cases

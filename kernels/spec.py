@@ -42,9 +42,9 @@ class ConvSpec:
     dtype: str = "float32"
 
     def __post_init__(self) -> None:
-        for name in (f.name for f in fields(self) if f.name != "dtype"):
+        for name in _INT_FIELDS:
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            if type(value) is not int and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
                 raise TypeError(f"ConvSpec.{name} must be an int, got {value!r}")
         for name in ("C", "H", "W", "F", "k", "stride"):
             if getattr(self, name) < 1:
@@ -65,9 +65,9 @@ class ConvSpec:
             )
         for what, value in (("FLOPs", self.flops), ("bytes", self.elements() * MAX_ITEMSIZE)):
             if value > MAX_COUNT:  # Python ints never overflow, but the table's int64 columns and numpy do
-                raise ShapeOverflowError(f"{what} = {value:.3g} exceed the int64 range ({MAX_COUNT:.3g}): N={self.N} "
-                                 f"C={self.C} H={self.H} W={self.W} F={self.F} k={self.k} is no convolution "
-                                 "anyone can run")
+                raise ShapeOverflowError(
+                    f"{what} = {value:.3g} exceed the int64 range ({MAX_COUNT:.3g}): N={self.N} C={self.C} H={self.H} "
+                    f"W={self.W} F={self.F} k={self.k} is no convolution anyone can run")
 
     @property
     def Ho(self) -> int:
@@ -128,6 +128,10 @@ class ConvSpec:
     def is_pointwise(self) -> bool:
         """True for an unpadded 1x1 convolution with stride 1, which is exactly one GEMM."""
         return self.k == 1 and self.stride == 1 and self.padding == 0
+
+
+#: ConvSpec's integer fields (all but dtype), named once: __post_init__ runs for every layer of a layer file.
+_INT_FIELDS = tuple(f.name for f in fields(ConvSpec) if f.name != "dtype")
 
 
 def padded_input(x: np.ndarray, spec: ConvSpec) -> np.ndarray:

@@ -4,11 +4,10 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from rich.markup import escape
 from rich.table import Table
 
 from ..comparison import INCONCLUSIVE, REGRESSIONS
-from .console import console
+from .console import console, safe
 from .fmt import fmt_seconds, fmt_value, md_escape
 from .plotting import plain, pyplot, save_figure
 
@@ -19,7 +18,7 @@ VERDICT_STYLE = {"broken": "bold red", "slower": "red", "inconclusive": "yellow"
 
 def print_compare(result, base: str, new: str, threshold: float, alpha: float) -> None:
     """The comparison table, worst first, and a one-line verdict."""
-    table = Table(title=f"{base} -> {new}  (regression: > {threshold:.0%} slower and p < {alpha:g})",
+    table = Table(title=f"{safe(base)} -> {safe(new)}  (regression: > {threshold:.0%} slower and p < {alpha:g})",
                   title_justify="left")
     for col, justify in (("verdict", "left"), ("backend", "left"), ("case", "left"), ("dtype", "left"),
                          ("threads", "right"), ("base", "right"), ("new", "right"), ("new/base", "right"),
@@ -27,9 +26,9 @@ def print_compare(result, base: str, new: str, threshold: float, alpha: float) -
         table.add_column(col, justify=justify)
     for r in result.itertuples():
         style = VERDICT_STYLE.get(r.verdict, "")
-        table.add_row(f"[{style}]{r.verdict}[/]" if style else r.verdict, escape(str(r.backend)), escape(str(r.case)),
-                      str(r.dtype), str(r.threads), fmt_seconds(r.base_time_s), fmt_seconds(r.new_time_s),
-                      fmt_value(r.ratio, ".3f"), fmt_value(r.p_value, ".2g"), escape(str(r.note)))
+        table.add_row(f"[{style}]{r.verdict}[/]" if style else r.verdict, safe(r.backend), safe(r.case),
+                      safe(r.dtype), str(r.threads), fmt_seconds(r.base_time_s), fmt_seconds(r.new_time_s),
+                      fmt_value(r.ratio, ".3f"), fmt_value(r.p_value, ".2g"), safe(r.note))
     con = console()
     con.print(table)
     floor = result.attrs.get("noise_floor", 0.0)
@@ -39,12 +38,12 @@ def print_compare(result, base: str, new: str, threshold: float, alpha: float) -
     unjudged = result[result["verdict"] == INCONCLUSIVE]
     if len(regressions):
         names = ", ".join(f"{r.backend} | {r.case}" for r in regressions.itertuples())
-        con.print(f"[bold red]{len(regressions)} regression(s):[/] {escape(names)}")
+        con.print(f"[bold red]{len(regressions)} regression(s):[/] {safe(names)}")
     elif len(unjudged):
         names = ", ".join(f"{r.backend} | {r.case}" for r in unjudged.itertuples())
         con.print(f"[bold yellow]inconclusive:[/] no regression found, but {len(unjudged)} of "
                   f"{int(result['ratio'].notna().sum())} matched points could not be judged at a {threshold:.0%} "
-                  f"threshold: {escape(names)} (raise --budget-s, quiet the machine, or raise --threshold; "
+                  f"threshold: {safe(names)} (raise --budget-s, quiet the machine, or raise --threshold; "
                   "--allow-inconclusive exits 0)")
     else:
         con.print("[green]no regression[/]")
