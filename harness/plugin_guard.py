@@ -23,9 +23,13 @@ PROBE_TIMEOUT_S = 120.0
 #: Top-level packages whose module attributes a plugin must not rebind or delete while importing.
 GUARDED_ROOTS = ("numpy", "time", "math", "kernels", "harness", "threadpoolctl")
 _PROBE_CODE = ("import os, sys\n"
+               "import kernels\n"
                "from harness.plugins import PluginError, load_plugin\n"
-               "try:\n    load_plugin(sys.argv[1])\n"
-               "except PluginError:\n    pass  # the real import reports it the same way\n"
+               "try:\n    names = load_plugin(sys.argv[1])\n"
+               "except PluginError:\n    names = []  # the real import reports it the same way\n"
+               "for name in names:  # what `list` asks every backend in the sweep's own process\n"
+               "    try:\n        kernels.get_backend(name).unavailable_reason(); kernels.get_backend(name).description\n"
+               "    except BaseException:\n        pass\n"
                "sys.stdout.write('\\n' + sys.argv[2] + '\\n'); sys.stdout.flush(); sys.stderr.flush()\n"
                "os._exit(0)  # never wait for threads the plugin started\n")
 
@@ -76,7 +80,7 @@ def probe_import(ref: str) -> str | None:
         if token.encode() in out.read():
             return None
         last = _last_line(err)
-        return f"importing it ended the process ({how_it_ended(proc.returncode)})" + (f": {last[:200]}" if last
+        return f"importing it (or asking its backends whether they are available) ended the process ({how_it_ended(proc.returncode)})" + (f": {last[:200]}" if last
                                                                                        else "")
 
 

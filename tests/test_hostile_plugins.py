@@ -58,6 +58,25 @@ def test_a_plugin_that_ends_the_process_while_importing_is_one_line_exit_2(tmp_p
     assert not (tmp_path / "r").exists()
 
 
+@pytest.mark.parametrize("call, listed", [("sys.exit(0)", True), ("os._exit(0)", False)])
+def test_a_backend_that_ends_the_process_when_asked_if_available_does_not_end_list(tmp_path, call, listed):
+    """`list` asks every backend in its own process: sys.exit there is a broken row, os._exit is caught by the
+    probe (a separate process) before anything is listed."""
+    path = plugin(tmp_path, "asker", f"import os, sys, kernels\n@kernels.register\nclass B(kernels.Backend):\n"
+                                     f"    name = 'hostile-asker'\n    def unavailable_reason(self):\n        {call}\n"
+                                     "    def prepare(self, x, w, spec):\n        return None\n")
+    try:
+        done = run_cli("list", "--plugin", path)
+    finally:
+        if "hostile-asker" in kernels.list_backends():
+            kernels.unregister("hostile-asker")
+    if listed:
+        assert done.returncode == 0 and "unavailable_reason()/description raised SystemExit: 0" in done.stdout
+    else:
+        assert done.returncode == 2 and done.stderr.count("\n") == 1 and "ended the process (exit code 0)" in \
+            done.stderr and done.stdout == ""
+
+
 def test_os_exit_on_import_fails_the_gate_from_a_shell(tmp_path):
     """The issue's own command: `check --plugin x.py` in a real process exits 2 with one line, not 0 silently."""
     path = plugin(tmp_path, "x", "import os\nos._exit(0)\n")

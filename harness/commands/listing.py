@@ -21,9 +21,14 @@ def run(args) -> int:
         table.add_column(col)
     for name in kernels.list_backends():
         impl = kernels.get_backend(name)
-        reason = impl.unavailable_reason()
-        table.add_row(safe(name), safe(impl.device), "yes" if reason is None else "[red]no[/]",
-                      safe(impl.description if reason is None else reason))
+        try:
+            reason = impl.unavailable_reason()
+            text = impl.description if reason is None else reason
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # a plugin's backend that raises (or calls sys.exit) is listed as broken
+            reason = text = f"unavailable_reason()/description raised {type(exc).__name__}: {exc}"
+        table.add_row(safe(name), safe(impl.device), "yes" if reason is None else "[red]no[/]", safe(text))
     con.print(table)
     con.print(machine_line())
     presets = Table(title="Presets", title_justify="left")
