@@ -38,6 +38,7 @@ REQUIRED = ("label", "C", "H", "W", "F", "k")
 OPTIONAL = {"N": 1, "stride": 1, "padding": 0, "dtype": None, "reduce_of": None, "direct_of": None,
             "count": 1}
 INT_FIELDS = (*INT_SHAPE_FIELDS, "count")
+_INT_FIELD_SET = frozenset(INT_FIELDS)
 _INT_TEXT = re.compile(r"-?[0-9]+")  # a CSV cell that is an int ("²" is a digit to str.isdigit, not to int())
 
 
@@ -95,10 +96,10 @@ def _parse_entries(path: Path) -> list[tuple[str, dict]]:
 
 def _field(where: str, name: str, value, text: bool = False):
     """One field's value, checked; ``text``: a CSV cell, where numbers arrive as text (TOML has real ints)."""
-    if name in INT_FIELDS:
-        if text and isinstance(value, str) and _INT_TEXT.fullmatch(value):
+    if name in _INT_FIELD_SET:
+        if text and type(value) is str and _INT_TEXT.fullmatch(value):
             value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        if type(value) is not int or value < 1:  # type(): a bool is no count
             raise LayerFileError(f"{where}: field {name!r} must be an int >= 1, got {value!r}")
         if value > MAX_DIM:
             raise LayerFileError(f"{where}: field {name!r} = {value} is absurdly large (at most {MAX_DIM})")
