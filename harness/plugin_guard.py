@@ -85,17 +85,20 @@ def probe_import(ref: str) -> str | None:
 
 
 class RebindGuard:
-    """Snapshots the guarded modules' attributes; :meth:`undo` restores any a plugin rebound or deleted
-    and returns their names."""
+    """Snapshots the functions and classes of the guarded modules; :meth:`undo` restores any a plugin rebound
+    or deleted and returns their names. (Data attributes are left alone: importing pandas rebinds
+    ``time.tzname``, and that is no attack.)"""
 
     def __init__(self):
         self.before = {}
         for name, module in list(sys.modules.items()):
             if module is not None and name.split(".")[0] in GUARDED_ROOTS:
                 try:
-                    self.before[name] = (module, dict(vars(module)))
+                    functions = {attr: value for attr, value in vars(module).items()
+                                 if callable(value) and not attr.startswith("__")}
                 except TypeError:  # no __dict__
                     continue
+                self.before[name] = (module, functions)
 
     def undo(self) -> list[str]:
         """Put back every guarded attribute the import changed; return them as ``module.name``."""

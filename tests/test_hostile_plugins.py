@@ -95,6 +95,18 @@ def test_a_plugin_that_rebinds_numpy_matmul_is_refused_and_undone(tmp_path):
     assert np.matmul is original and "hostile-mm" not in kernels.list_backends()
 
 
+def test_a_plugin_importing_heavy_libraries_is_not_taken_for_a_patcher(tmp_path):
+    """pandas' import rebinds time.tzname (data, not a function): only rebound functions and classes count."""
+    path = plugin(tmp_path, "heavy", "import time, pandas, scipy.signal, numpy.fft\ntime.tzname = ('X', 'Y')\n"
+                                     + REGISTERS.format("heavy"))
+    try:
+        done = run_cli("list", "--plugin", path)
+    finally:
+        if "hostile-heavy" in kernels.list_backends():
+            kernels.unregister("hostile-heavy")
+    assert done.returncode == 0 and "hostile-heavy" in done.stdout, done.stderr
+
+
 def test_a_plugin_thread_left_running_does_not_keep_the_process_alive(tmp_path):
     path = plugin(tmp_path, "threader", "import threading, time\nthreading.Thread(target=time.sleep, args=(600,), "
                                         "name='plugin-sleeper').start()\n" + REGISTERS.format("thread"))
