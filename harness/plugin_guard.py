@@ -20,13 +20,14 @@ import tempfile
 
 #: Seconds a plugin may take to import in the probe process (numpy, numba, torch imports included).
 PROBE_TIMEOUT_S = 120.0
-#: Top-level packages whose module attributes a plugin must not rebind or delete while importing.
+#: Top-level packages whose functions and classes a plugin must not rebind or delete while importing.
 GUARDED_ROOTS = ("numpy", "time", "math", "kernels", "harness", "threadpoolctl")
 _PROBE_CODE = ("import os, sys\n"
                "import kernels\n"
                "from harness.plugins import PluginError, load_plugin\n"
                "try:\n    names = load_plugin(sys.argv[1])\n"
                "except PluginError:\n    names = []  # the real import reports it the same way\n"
+               "sys.stdout.write('\\n' + sys.argv[2] + ':imported\\n'); sys.stdout.flush()\n"
                "for name in names:  # what `list` asks every backend in the sweep's own process\n"
                "    try:\n        kernels.get_backend(name).unavailable_reason(); kernels.get_backend(name).description\n"
                "    except BaseException:\n        pass\n"
@@ -57,9 +58,9 @@ def _last_line(fh) -> str:
 
 
 def probe_import(ref: str) -> str | None:
-    """Import plugin ``ref`` in a separate Python process; return why that process did not finish the import
-    normally (it exited, was killed, or hung), or None when it did (including with an ordinary import error,
-    which the real import reports)."""
+    """Import plugin ``ref`` in a separate Python process and ask its backends whether they are available (as
+    ``list`` does); return why that process did not get through (it exited, was killed, or hung), or None when
+    it did (also after an ordinary import error, which the real import reports)."""
     token = f"convbench-probe-{secrets.token_hex(8)}"
     env = dict(os.environ, PYTHONPATH=_search_path())
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:  # files, not pipes: a process the
@@ -70,17 +71,21 @@ def probe_import(ref: str) -> str | None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-            return f"its import did not finish within {PROBE_TIMEOUT_S:g} s"
+            return f"importing it (and asking its backends whether they are available) took over " \
+                   f"{PROBE_TIMEOUT_S:g} s"
         finally:
             try:  # whatever the import started (a subprocess) goes with it
                 os.killpg(proc.pid, signal.SIGKILL)
             except OSError:
                 pass
         out.seek(0)
-        if token.encode() in out.read():
+        said = out.read()
+        if f"{token}\n".encode() in said:
             return None
         last = _last_line(err)
-        return f"importing it (or asking its backends whether they are available) ended the process ({how_it_ended(proc.returncode)})" + (f": {last[:200]}" if last
+        doing = "asking its backends whether they are available" if f"{token}:imported".encode() in said \
+            else "importing it"
+        return f"{doing} ended the process ({how_it_ended(proc.returncode)})" + (f": {last[:200]}" if last
                                                                                        else "")
 
 

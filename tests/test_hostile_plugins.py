@@ -77,6 +77,15 @@ def test_a_backend_that_ends_the_process_when_asked_if_available_does_not_end_li
             done.stderr and done.stdout == ""
 
 
+def test_a_plugin_that_hangs_while_importing_is_one_line_not_a_hang(tmp_path, monkeypatch):
+    import harness.plugin_guard
+
+    monkeypatch.setattr(harness.plugin_guard, "PROBE_TIMEOUT_S", 3.0)
+    path = plugin(tmp_path, "hanger", "import time\ntime.sleep(600)\n")
+    done = run_cli("list", "--plugin", path)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "took over 3 s" in done.stderr
+
+
 def test_os_exit_on_import_fails_the_gate_from_a_shell(tmp_path):
     """The issue's own command: `check --plugin x.py` in a real process exits 2 with one line, not 0 silently."""
     path = plugin(tmp_path, "x", "import os\nos._exit(0)\n")
