@@ -236,7 +236,7 @@ def sweep_locked(args, files: RunFiles, settings: SweepSettings, meta: dict | No
                                  on_step=bar.step, on_done=bar.done, stats=stats)
     except KeyboardInterrupt:
         meta.update(status="interrupted", interrupted_at=now_iso())
-        writer.write_metadata(meta)
+        writer.write_metadata_after_failure(meta)  # never raises: a full disk must not hide the interrupt
         kept = [str(p) for p in (files.table, files.passes) if p.is_file()]
         sys.stderr.write(f"harness: interrupted; kept: {', '.join(kept) or 'no finished pass yet'}; "
                          f"continue with: python -m harness sweep --resume {run_id}\n")
