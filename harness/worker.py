@@ -26,7 +26,8 @@ def _exit_with_parent(parent_pid: int) -> None:
     while True:
         time.sleep(1.0)
         if os.getppid() != parent_pid:
-            os.killpg(0, signal.SIGKILL)
+            if os.getpgrp() == os.getpid():  # our own group only: never the sweep's (and the shell's) group
+                os.killpg(0, signal.SIGKILL)
             os._exit(0)
 
 
