@@ -20,15 +20,19 @@ import threading
 import time
 
 
+def _end_with_group() -> None:
+    """Exit now, taking this worker's process group (what its kernels started) with it."""
+    if os.getpgrp() == os.getpid():  # our own group only: never the sweep's (and the shell's) group
+        os.killpg(0, signal.SIGKILL)
+    os._exit(0)
+
+
 def _exit_with_parent(parent_pid: int) -> None:
-    """Exit once this process is orphaned (its parent, the sweep or the forkserver, has gone), taking its process
-    group (what its kernels started) with it."""
+    """Exit once this process is orphaned (its parent, the sweep or the forkserver, has gone)."""
     while True:
         time.sleep(1.0)
         if os.getppid() != parent_pid:
-            if os.getpgrp() == os.getpid():  # our own group only: never the sweep's (and the shell's) group
-                os.killpg(0, signal.SIGKILL)
-            os._exit(0)
+            _end_with_group()
 
 
 class ProcessTree:
@@ -118,8 +122,8 @@ def worker_main(conn, backend: str, plugins: list) -> None:
     while True:
         try:
             message = conn.recv()
-        except (EOFError, OSError):
-            return
+        except (EOFError, OSError):  # the sweep is gone (killed): nobody else will end what the kernels started
+            _end_with_group()
         if message is None:
             return
         job, data = message

@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import numpy as np
@@ -157,6 +158,29 @@ def test_processes_a_kernel_starts_end_with_its_worker_and_free_the_sweeps_stdou
     assert proc.returncode == 0, err
     table = pd.read_csv(results_dir / "orphans.csv")
     assert set(table["status"]) == {"ok"}
+
+
+def test_what_kernels_started_dies_with_a_sweep_that_is_killed(tmp_path, results_dir):
+    """SIGKILL the sweep while a hanging kernel holds it up: the orphan's worker notices and ends its group."""
+    sleep_s = re.search(r'ORPHAN_SLEEP_S = "([0-9.]+)"', Path(FAULTY).read_text()).group(1)
+    argv = [sys.executable, "-m", "harness", "sweep", "--plugin", FAULTY, "--backends", "test-orphan,test-hang",
+            "--run-id", "killed", "--timeout-s", "300", *sweep_args(tmp_path), "--results-dir", str(results_dir)]
+    proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 90
+        while not _sleepers(sleep_s) and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.2)
+        assert _sleepers(sleep_s), "the orphan never started"
+        proc.kill()
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 20
+        while _sleepers(sleep_s) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _sleepers(sleep_s)
+    finally:
+        proc.kill()
+        for pid in _sleepers(sleep_s):
+            os.kill(pid, 9)
 
 
 def test_right_values_as_an_object_array_are_wrong(tmp_path, results_dir):
