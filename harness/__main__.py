@@ -1,4 +1,4 @@
 """``python -m harness``: see :mod:`harness.cli`."""
-from harness.cli import main
+from harness.cli import main_exit
 
-raise SystemExit(main())
+main_exit()

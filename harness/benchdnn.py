@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .layers import Layer
+from .layers import MAX_DIM, Layer
 
 #: Field prefixes in the order str2desc tries them within one pass.
 FIELDS = ("g", "mb", "ic", "id", "ih", "iw", "oc", "od", "oh", "ow", "kd", "kh", "kw",
@@ -133,8 +133,9 @@ def _split_name(text: str, raw: str) -> tuple[str, int]:
     match = re.fullmatch(r"(.*)\*(\d+)", raw, flags=re.S)
     if not match:
         return raw, 1
-    if int(match.group(2)) < 1:
-        raise ValueError(f"descriptor {text!r}: count '*{match.group(2)}' in the name must be >= 1")
+    if not 1 <= int(match.group(2)) <= MAX_DIM:
+        raise ValueError(f"descriptor {text!r}: count '*{match.group(2)}' in the name must be >= 1 (and at most "
+                         f"{MAX_DIM})")
     return match.group(1), int(match.group(2))
 
 
@@ -152,6 +153,9 @@ def _scan(text: str) -> tuple[dict[str, int], str | None]:
                     raise ValueError(f"descriptor {text!r}: field {field!r} {problem}")
                 if field in values:
                     raise ValueError(f"descriptor {text!r}: field {field!r} given twice")
+                if int(number.group()) > MAX_DIM:
+                    raise ValueError(f"descriptor {text!r}: field {field!r} = {number.group()} is absurdly large "
+                                     f"(at most {MAX_DIM})")
                 values[field], pos, ok = int(number.group()), number.end(), True
         if text.startswith("n", pos):
             name = text[pos + 1:]
@@ -281,7 +285,10 @@ def load_descriptor_file(path: str | Path) -> list[Entry]:
     """Entries of a benchdnn descriptor file (e.g. oneDNN's ``inputs/conv/shapes_resnet_50``)."""
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ValueError(f"{path}: cannot read descriptor file: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}): expected benchdnn "
+                         "descriptor lines, or a .toml/.csv layer file") from None
     return parse_descriptor_lines(text, str(path))

@@ -38,9 +38,11 @@ def read_benchmark_json(path: str | Path) -> dict:
     if not path.is_file():
         raise ValueError(f"no such pytest-benchmark file: {path}")
     try:
-        doc = json.loads(path.read_text())
+        doc = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path} is not JSON ({str(exc).splitlines()[0]})") from None
+    except RecursionError:
+        raise ValueError(f"{path} is not a pytest-benchmark JSON file (nested too deeply to read)") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("benchmarks"), list) or "machine_info" not in doc:
         raise ValueError(f"{path} is not a pytest-benchmark JSON file (no 'benchmarks' list and 'machine_info')")
     for key in ("machine_info", "commit_info"):
@@ -48,11 +50,13 @@ def read_benchmark_json(path: str | Path) -> dict:
             raise ValueError(f"{path} is not a pytest-benchmark JSON file ({key!r} is not an object)")
     names = set()
     for bench in doc["benchmarks"]:
-        if not isinstance(bench, dict) or "name" not in bench or not isinstance(bench.get("stats"), dict):
+        if not isinstance(bench, dict) or not isinstance(bench.get("name"), str) \
+                or not isinstance(bench.get("stats"), dict):
             raise ValueError(f"{path} is not a pytest-benchmark JSON file (a benchmark without name or stats)")
         if bench["name"] in names:
             raise ValueError(f"{path}: benchmark {bench['name']} appears twice; compare matches benchmarks by name")
         names.add(bench["name"])
+        check_benchmark_fields(path, bench)
         data = bench["stats"].get("data")
         if not data:
             raise ValueError(f"{path}: benchmark {bench['name']} {NO_DATA}")
@@ -60,7 +64,31 @@ def read_benchmark_json(path: str | Path) -> dict:
                                                  and math.isfinite(t) and t > 0 for t in data):
             raise ValueError(f"{path}: benchmark {bench['name']}: stats.data must be a list of positive, finite "
                              "times in seconds")
+        if len(data) < 2:
+            raise ValueError(f"{path}: benchmark {bench['name']} has {len(data)} round; compare needs at least 2 "
+                             "per-round times to judge a change (run pytest-benchmark with --benchmark-min-rounds=5 "
+                             "or more)")
     return doc
+
+
+def check_benchmark_fields(path: Path, bench: dict) -> None:
+    """ValueError (one line) for a benchmark whose ``extra_info``, ``params`` or ``stats.iterations`` is not what
+    pytest-benchmark writes: objects (or null), numbers for the shape fields, a positive int."""
+    where = f"{path}: benchmark {bench['name']}"
+    for key in ("extra_info", "params"):
+        if bench.get(key) is not None and not isinstance(bench[key], dict):
+            raise ValueError(f"{where}: {key!r} is a {type(bench[key]).__name__}, not an object")
+    info = bench.get("extra_info") or {}
+    for name in SHAPE_COLUMNS:
+        value = info.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise ValueError(f"{where}: extra_info[{name!r}] must be a number, got {value!r}"[:300])
+    for name in ("backend", "device", "dtype"):
+        if info.get(name) is not None and not isinstance(info[name], str):
+            raise ValueError(f"{where}: extra_info[{name!r}] must be a string, got {info[name]!r}"[:300])
+    iterations = bench["stats"].get("iterations", 1)
+    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
+        raise ValueError(f"{where}: stats.iterations must be an int >= 1, got {iterations!r}"[:300])
 
 
 def case_of(name: str) -> str:

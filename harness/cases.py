@@ -8,13 +8,14 @@ are unique within one backend and stable across runs (``compare`` and
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 from dataclasses import dataclass
 
-from kernels import SUPPORTED_DTYPES, ConvSpec, resolve_padding
+from kernels import SUPPORTED_DTYPES, ConvSpec, ShapeOverflowError, resolve_padding
 
 from .errors import did_you_mean
-from .layers import AXES, POINT_KEY, Layer
+from .layers import AXES, MAX_DIM, POINT_KEY, Layer
 from .presets import Preset
 
 
@@ -22,7 +23,7 @@ from .presets import Preset
 class Case:
     """One point of a sweep (before choosing a backend): a layer with every axis fixed.
 
-    ``layer`` carries the shape with every axis applied (its ``dtype`` set);
+    ``layer`` carries the shape with every axis applied (its ``dtype`` None means float32);
     ``threads`` is how many threads every library may use for this point.
     """
 
@@ -49,20 +50,31 @@ class Case:
         return dict(case=self.name, **layer.shape(), dtype=self.dtype, threads=self.threads, layer=layer.label,
                     branch=layer.branch, role=layer.role, count=layer.count)
 
+    @functools.cached_property
+    def key_text(self) -> tuple[str, ...]:
+        """:attr:`key` as strings, made once: every backend's point key shares them (a million-case sweep keeps
+        one set of strings, not one per backend)."""
+        return tuple(str(v) for v in self.key)
+
     @property
     def key(self) -> tuple:
         """Identity of the point within a run (without the backend): ``POINT_KEY`` less the backend."""
-        values = self.fields()
-        return tuple(values[name] for name in POINT_KEY[1:])
+        layer = self.layer
+        return (self.name, *(getattr(layer, name) for name in _KEY_SHAPE), self.dtype, self.threads)
+
+
+#: The shape fields of ``POINT_KEY``, between the case name and dtype, threads (checked at import).
+_KEY_SHAPE = POINT_KEY[2:-2]
+assert POINT_KEY[:2] == ("backend", "case") and POINT_KEY[-2:] == ("dtype", "threads")
 
 
 def point_key(backend: str, case: Case) -> tuple:
     """The (backend, case identity) key of a point, as strings, matching ``POINT_KEY`` columns read from disk."""
-    return tuple(str(v) for v in (backend, *case.key))
+    return (str(backend), *case.key_text)
 
 
 #: Largest value an integer axis accepts (beyond it, sizes overflow the kernels' integer types).
-MAX_AXIS_VALUE = 2**31 - 1
+MAX_AXIS_VALUE = MAX_DIM
 
 
 def parse_axis_value(name: str, text: str):
@@ -119,9 +131,25 @@ def build_cases(preset: Preset, overrides: dict | None = None, *, default_thread
             values = dict(base, **dict(zip(names, combo)))
             suffix = " ".join(_axis_label(a, values[a]) for a in varying)
             threads = values.pop("threads")
-            cases.append(Case(name=f"{layer.label} {suffix}".strip(), layer=dataclasses.replace(layer, **values),
-                              threads=threads))
+            changed = {a: v for a, v in values.items() if getattr(layer, a) != v}
+            if changed.get("dtype") == "float32" and layer.dtype is None:
+                del changed["dtype"]  # what Case.dtype says anyway
+            # the layer itself when no axis changes it: replace() for each of a million layers costs seconds
+            cases.append(Case(name=f"{layer.label} {suffix}".strip(),
+                              layer=dataclasses.replace(layer, **changed) if changed else layer, threads=threads))
     return cases
+
+
+def check_no_overflow(cases) -> None:
+    """Raise ShapeOverflowError naming the first case whose FLOPs or bytes overflow int64 (``--axis`` values
+    that multiply beyond any real convolution); other impossible shapes are left to the sweep's rows."""
+    for case in cases:
+        try:
+            case.spec  # noqa: B018 - building it is the check
+        except ShapeOverflowError as exc:
+            raise ShapeOverflowError(f"case {case.name!r}: {exc}") from None
+        except (TypeError, ValueError):
+            continue
 
 
 def _axis_label(axis: str, value) -> str:

@@ -7,7 +7,9 @@ torch, so ``--help`` answers at once; ``main()`` dispatches to
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import threading
 import warnings
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from . import settings as defaults
 from .argtypes import (Parser, axis, backend_list, bounded, non_negative_float, positive_float, positive_int,
                        preset_name, probability)
 from .backends import sweep_backend_names
-from .errors import EXIT_INTERRUPTED, EXIT_USAGE, UsageError
+from .errors import EXIT_INTERRUPTED, EXIT_USAGE, UsageError, one_line
 from .presets import build_presets
 
 
@@ -149,8 +151,7 @@ def make_parser() -> Parser:
     add_sweep_parser(sub)
 
     p = sub.add_parser("list", help="backends (with availability) and presets",
-                       description="List every registered backend, whether it can run here (and why not), "
-                       "and every preset; with --layers, the layers of a layer file and their FLOPs.")
+                       description="Every backend, whether it runs here (or why not), every preset; --layers FILE: its layers.")
     add_plugin_option(p)
     p.add_argument("--layers", default=None, metavar="FILE", help="show what a layer file will run")
 
@@ -191,10 +192,9 @@ def make_parser() -> Parser:
 def add_compare_parser(sub) -> None:
     """``compare``."""
     p = sub.add_parser("compare", help="compare two runs and flag significant slowdowns",
-                       description="Match rows of two runs and judge each by the interval of its time ratio "
-                       "(the rounds' spread plus the run-to-run noise floor): a regression when it lies wholly above "
-                       "1 + --threshold, at any kernel size; see docs/compare.md. Exit 0: nothing regressed; 1: a "
-                       "regression; 2: bad request or nothing in common; 3: inconclusive (no regression found, but some matched point could not be judged).")
+                       description="Judge each matched row by the interval of its time ratio (rounds' spread + run-to-run "
+                       "noise floor): a regression when it lies wholly above 1 + --threshold, at any kernel size. Exit 0: "
+                       "no regression; 1: a regression; 2: bad request; 3: inconclusive (some point could not be judged).")
     p.add_argument("base", metavar="BASE", help="baseline: results/RUN_ID.csv, a run id, or a pytest-benchmark JSON "
                                                 "saved with --benchmark-save-data")
     p.add_argument("new", metavar="NEW", help="new run: the same kinds as BASE")
@@ -229,12 +229,9 @@ def add_other_parsers(sub) -> None:
     p.add_argument("--output", default=None, metavar="FILE", help="layer file to write (default: NAME.toml)")
 
     p = sub.add_parser("peak", help="this machine's roof: FMA GFLOP/s, memory GB/s and clock, beside BLAS GEMM",
-                       description="Show this machine's roof - the FMA throughput of a register-only loop per dtype "
-                       "(one thread and all), STREAM-like read/copy/triad bandwidth, the real clock, and numpy's BLAS "
-                       "GEMM beside them - stored in RESULTS_DIR/peak.json per CPU model, ISA, threads and library "
-                       "versions; measured when none is stored or with --fresh. A roof measured on a busy machine "
-                       "(wide spread, cores that do not scale) serves once and is not stored. Sweeps judge every row "
-                       "against it (peak_fraction, bound, the above-peak flag).")
+                       description="Show (measure when none is stored, or --fresh) this machine's roof: a register-only "
+                       "FMA loop per dtype on one and all cores, STREAM read/copy/triad, the clock, BLAS GEMM beside "
+                       "them. Stored in RESULTS_DIR/peak.json unless measured on a busy machine; sweeps judge rows by it.")
     add_dir_options(p, results="where peak.json goes")
     p.add_argument("--fresh", action="store_true", help="measure again even when a roof is stored")
     p.add_argument("--seconds", type=bounded(positive_float, 0.05, 600, "shorter measures no peak; longer is a typo"),
@@ -249,23 +246,23 @@ def main(argv: list[str] | None = None) -> int:
     try:  # plugins register backends, which the parser's --backends validation must already know
         load_entry_points()
         for ref in plugin_refs(raw):
-            load_plugin(ref)
+            load_plugin(ref, probe=True)
     except PluginError as exc:
-        sys.stderr.write(f"harness: error: {exc}\n")
+        sys.stderr.write(f"harness: error: {one_line(exc)}\n")
         return EXIT_USAGE
     try:
         args = make_parser().parse_args(raw)
     except SystemExit as exc:  # --help, or a bad option (already printed as one line): its exit code
         return int(exc.code or 0)
     args.argv = list(raw)
-    from . import commands
+    from . import commands  # here: --help stays fast
 
     try:
         with warnings.catch_warnings():  # library warnings (a torn table line...) as the CLI's one-line warnings
             warnings.showwarning = one_line_warnings()
             return commands.run(args)
     except UsageError as exc:
-        sys.stderr.write(f"harness: error: {' '.join(str(exc).split())}\n")
+        sys.stderr.write(f"harness: error: {one_line(exc)}\n")
         return EXIT_USAGE
     except KeyboardInterrupt:
         sys.stderr.write("harness: interrupted\n")
@@ -273,8 +270,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def one_line_warnings():
-    """A ``warnings.showwarning`` for one command: the harness's own warnings as ``harness: warning: MESSAGE``
-    on stderr, each message once; any other warning (a library's deprecation...) is shown as Python would."""
+    """A ``warnings.showwarning`` for one command: the harness's own warnings as ``harness: warning: MESSAGE``,
+    each once; any other warning (a library's deprecation...) is shown as Python would."""
     seen, others = set(), warnings.showwarning
     here = str(Path(__file__).resolve().parent)
 
@@ -282,7 +279,7 @@ def one_line_warnings():
         if not str(Path(filename).resolve()).startswith(here):
             others(message, category, filename, lineno, file, line)
             return
-        text = " ".join(str(message).split())
+        text = one_line(message)
         if text not in seen:
             seen.add(text)
             sys.stderr.write(f"harness: warning: {text}\n")
@@ -291,5 +288,13 @@ def one_line_warnings():
 
 
 def main_exit() -> None:
-    """Entry point of the ``convbench`` console script: ``main()`` as the process's exit code."""
-    raise SystemExit(main())
+    """``main()`` as the exit code of ``python -m harness`` / ``convbench``, not waiting for threads a plugin or
+    kernel left running (Python would join them forever)."""
+    code = main()
+    stray = [t.name for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon and t.is_alive()]
+    if stray:
+        sys.stderr.write(f"harness: warning: exiting without waiting for {len(stray)} thread(s) still running "
+                         f"({one_line(', '.join(stray))[:200]}), started by a plugin or kernel\n")
+        sys.stdout.flush(), sys.stderr.flush()
+        os._exit(code)
+    raise SystemExit(code)

@@ -5,6 +5,9 @@
   (a kill can at worst leave a torn *last* line, which :func:`drop_torn_tail` removes).
 * :func:`atomic_write_text` writes a temp file opened ``O_EXCL | O_NOFOLLOW`` (never
   through a planted symlink), fsyncs it and renames it over the target.
+* :func:`write_status` is the last resort of a sweep that can no longer write (disk full, folder made
+  read-only): it frees what a cut-short append took, then replaces the metadata atomically, or, where only the
+  folder refuses new files, rewrites the existing file in place.
 * :class:`RunLock` holds ``fcntl.flock`` on ``RUN_ID.lock`` for a sweep's lifetime,
   with the holder's pid and host in the file, and removes the file when the run ends;
   the kernel drops the lock when the process dies, so a killed sweep leaves at most
@@ -29,6 +32,8 @@ def append_line(path: Path, line: str, header: str | None = None) -> None:
         while written < len(data):  # a regular file takes it all at once; be correct anyway
             written += os.write(fd, data[written:])
         os.fsync(fd)
+    except OSError as exc:  # a full disk: say which file
+        raise OSError(exc.errno, exc.strerror, str(path)) from None
     finally:
         os.close(fd)
 
@@ -73,6 +78,34 @@ def drop_torn_tail(path: Path) -> str | None:
         fh.flush()
         os.fsync(fh.fileno())
     return torn.decode(errors="replace")
+
+
+def write_status(path: Path, text: str, appended: tuple = ()) -> bool:
+    """Best effort to record a run's final metadata ``text`` after a write failed: cut the torn tails of the
+    ``appended`` files (a full disk's last, partial lines: freeing their blocks), then write ``path`` atomically,
+    or in place when the folder is not writable but the file is. Returns whether it was written."""
+    import errno
+
+    for other in appended:
+        try:
+            drop_torn_tail(Path(other))
+        except OSError:
+            pass
+    try:
+        atomic_write_text(path, text)
+        return True
+    except OSError as exc:
+        if exc.errno not in (errno.EACCES, errno.EPERM) or not os.access(path, os.W_OK):
+            return False  # a full or read-only disk: an in-place write could tear the file
+    try:
+        with path.open("r+b") as fh:
+            fh.write(text.encode())
+            fh.truncate()
+            fh.flush()
+            os.fsync(fh.fileno())
+        return True
+    except OSError:
+        return False
 
 
 class RunLockedError(Exception):

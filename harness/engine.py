@@ -147,8 +147,10 @@ def sweep_locked(files: RunFiles, settings: SweepSettings, meta: dict, progress,
     except (KeyboardInterrupt, ClusterLost) as exc:
         meta.update(status="interrupted", interrupted_at=now_iso(),
                     interrupted_by="lost cluster" if isinstance(exc, ClusterLost) else "interrupt")
-        writer.write_metadata(meta)
+        writer.write_metadata_after_failure(meta)  # never raises: a full disk must not hide the interrupt
         raise
+    except OSError as exc:  # a run file could not be written: a full disk, a folder made read-only
+        raise stopped_writing(exc, files, meta, writer) from None
     finish_metadata(meta, stats, wall_s=earlier_s + time.time() - started_at, versions=executor.versions())
     if resumed:  # the whole run, not only this session
         meta["points"] = read_table(files.table)["status"].value_counts().to_dict()
@@ -156,5 +158,20 @@ def sweep_locked(files: RunFiles, settings: SweepSettings, meta: dict, progress,
         meta.update(hosts=executor.hosts, bench_resource=settings.bench_resource)
     meta.update(load_after=load_average(), settling=executor.settler.summary() if getattr(executor, "settler", None)
                 else None)
-    writer.write_metadata(meta)
+    try:
+        writer.write_metadata(meta)
+    except OSError as exc:
+        raise stopped_writing(exc, files, meta, writer) from None
     return stats
+
+
+def stopped_writing(exc: OSError, files: RunFiles, meta: dict, writer: ResultsWriter) -> UsageError:
+    """A run file that could not be written mid-run: the run recorded as interrupted where the disk still lets
+    us, and the one-line error saying so. What was written stays, and ``--resume`` continues from it."""
+    meta.update(status="interrupted", interrupted_at=now_iso(), stopped_by=f"{exc.strerror or exc}")
+    recorded = writer.write_metadata_after_failure(meta)
+    what = f"{exc.filename}: " if exc.filename else ""
+    return UsageError(f"cannot write the run's files ({what}{exc.strerror or exc}); the sweep stopped"
+                      f"{'' if recorded else f' ({files.metadata.name} still says running)'}; what it wrote is kept: "
+                      f"free space or make {files.results_dir} writable, then `python -m harness sweep --resume "
+                      f"{files.run_id}`")

@@ -6,6 +6,7 @@ for a bad request, which the CLI prints as one line on stderr with exit code 2.
 from __future__ import annotations
 
 import difflib
+import re
 
 #: Exit codes of ``python -m harness`` (``compare`` uses all four of the first ones).
 EXIT_OK = 0
@@ -30,3 +31,19 @@ def did_you_mean(name, known) -> str:
         return ""
     names = [repr(n) for n in near]
     return f" (did you mean {', '.join(names[:-1]) + ' or ' if len(names) > 1 else ''}{names[-1]}?)"
+
+
+#: C0 controls (but tab and newline), DEL and C1 controls: ESC starts the terminal's escape sequences (clear the
+#: screen, recolour, retitle); C1 CSI (U+009B) does the same on some terminals.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text) -> str:
+    """``str(text)`` with every control character but tab and newline shown as ``\\xNN``: safe to print on a
+    terminal (a label or an exception message cannot clear the screen or change colours)."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
+
+
+def one_line(text) -> str:
+    """``text`` as one printable line: whitespace runs (newlines too) become one space, controls ``\\xNN``."""
+    return printable(" ".join(str(text).split()))

@@ -34,7 +34,7 @@ from .measure import SpeedEstimator
 from .metadata import kernel_versions
 from .rows import PointResult, failed_point
 from .settings import STARTUP_TIMEOUT_S
-from .worker import quiet_read_only_warnings, worker_main
+from .worker import ProcessTree, quiet_read_only_warnings, worker_main
 
 #: Modules the forkserver imports once, so that each worker starts in milliseconds instead of seconds.
 #: (Numba's and torch's pools start on first use, in the worker; OpenBLAS re-creates its pool after fork.)
@@ -170,6 +170,7 @@ class _Worker:
         return None
 
     def stop(self, kill: bool = False) -> None:
+        tree = ProcessTree(self.process.pid)  # what the worker's kernels started ends with it
         if self.process.is_alive() and not kill and not self.busy:
             try:
                 self.conn.send(None)
@@ -179,6 +180,7 @@ class _Worker:
         if self.process.is_alive():
             self.process.kill()
             self.process.join(5.0)
+        tree.end()
         self.conn.close()
 
 

@@ -16,6 +16,9 @@ convolutions the kernels cannot run are returned apart, with the reason, by
 from __future__ import annotations
 
 import csv
+import functools
+import hashlib
+import re
 from collections import Counter
 from pathlib import Path
 from typing import NamedTuple
@@ -28,13 +31,15 @@ except ModuleNotFoundError:  # Python 3.10
 from kernels import SUPPORTED_DTYPES, ConvSpec, resolve_padding
 
 from .benchdnn import load_descriptor_file
-from .layers import INT_SHAPE_FIELDS, Layer
+from .layers import INT_SHAPE_FIELDS, MAX_DIM, Layer
 from .presets import Preset
 
 REQUIRED = ("label", "C", "H", "W", "F", "k")
 OPTIONAL = {"N": 1, "stride": 1, "padding": 0, "dtype": None, "reduce_of": None, "direct_of": None,
             "count": 1}
 INT_FIELDS = (*INT_SHAPE_FIELDS, "count")
+_INT_FIELD_SET = frozenset(INT_FIELDS)
+_INT_TEXT = re.compile(r"-?[0-9]+")  # a CSV cell that is an int ("²" is a digit to str.isdigit, not to int())
 
 
 class LayerFileError(ValueError):
@@ -91,17 +96,21 @@ def _parse_entries(path: Path) -> list[tuple[str, dict]]:
 
 def _field(where: str, name: str, value, text: bool = False):
     """One field's value, checked; ``text``: a CSV cell, where numbers arrive as text (TOML has real ints)."""
-    if name in INT_FIELDS:
-        if text and isinstance(value, str) and value.lstrip("-").isdigit():
+    if name in _INT_FIELD_SET:
+        if text and type(value) is str and _INT_TEXT.fullmatch(value):
             value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int) or value < (1 if name != "N" else 1):
+        if type(value) is not int or value < 1:  # type(): a bool is no count
             raise LayerFileError(f"{where}: field {name!r} must be an int >= 1, got {value!r}")
+        if value > MAX_DIM:
+            raise LayerFileError(f"{where}: field {name!r} = {value} is absurdly large (at most {MAX_DIM})")
         return value
     if name == "padding":
-        if text and isinstance(value, str) and value.isdigit():
+        if text and isinstance(value, str) and _INT_TEXT.fullmatch(value):
             value = int(value)
         if value != "same" and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
             raise LayerFileError(f"{where}: field 'padding' must be an int >= 0 or 'same', got {value!r}")
+        if value != "same" and value > MAX_DIM:
+            raise LayerFileError(f"{where}: field 'padding' = {value} is absurdly large (at most {MAX_DIM})")
         return value
     if name == "dtype" and value not in SUPPORTED_DTYPES:
         raise LayerFileError(f"{where}: field 'dtype' must be one of {', '.join(SUPPORTED_DTYPES)}, got {value!r}")
@@ -114,21 +123,39 @@ def load_layer_file(path: str | Path) -> tuple[list[Layer], list[Unsupported]]:
     """(runnable layers, unsupported convolutions) of a layer file, in file order each.
 
     Only benchdnn descriptor files hold unsupported entries (TOML/CSV layers are all runnable
-    or an error); each becomes a skipped row that says why.
+    or an error); each becomes a skipped row that says why. A file is parsed once per process
+    (and per version of it): a sweep reads its layers more than once, and a file may hold a million.
     """
     path = Path(path)
     if not path.is_file():
         raise LayerFileError(f"{path}: no such layer file")
+    try:
+        digest = hashlib.sha1(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise LayerFileError(f"{path}: cannot read it: {exc.strerror or exc}") from None
+    layers, unsupported = _parsed(path, str(path.resolve()), digest)
+    return list(layers), list(unsupported)
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed(path: Path, resolved: str, digest: str) -> tuple[tuple, tuple]:
+    """(runnable layers, unsupported) of the file ``path`` whose bytes hash to ``digest`` (the cache key)."""
     if path.suffix.lower() in (".toml", ".csv"):
-        return load_layers(path), []
+        return tuple(_table_layers(path)), ()
     try:
         entries = load_descriptor_file(path)
     except ValueError as exc:
         raise LayerFileError(str(exc)) from None
     if not entries:
         raise LayerFileError(f"{path}: no layers (expected benchdnn descriptor lines, or a .toml/.csv file)")
-    return ([e.layer for e in entries if e.layer is not None],
-            [Unsupported(e.label, e.reason, e.desc, e.count) for e in entries if e.layer is None])
+    for e in entries:
+        layer = e.layer
+        problem = layer and _shape_problem(layer.N, layer.C, layer.H, layer.W, layer.F, layer.k, layer.stride,
+                                           layer.padding)
+        if problem:  # a shape benchdnn would take whose FLOPs or bytes overflow int64
+            raise LayerFileError(f"{path}: line {e.line} ({e.label!r}): impossible shape: {problem}")
+    return (tuple(e.layer for e in entries if e.layer is not None),
+            tuple(Unsupported(e.label, e.reason, e.desc, e.count) for e in entries if e.layer is None))
 
 
 def load_layers(path: str | Path) -> list[Layer]:
@@ -136,33 +163,47 @@ def load_layers(path: str | Path) -> list[Layer]:
 
     For a benchdnn descriptor file, only the layers the kernels can run (see :func:`load_layer_file`).
     """
-    path = Path(path)
-    if path.is_file() and path.suffix.lower() not in (".toml", ".csv"):
-        layers, unsupported = load_layer_file(path)
-        if not layers:
-            first = unsupported[0]
-            raise LayerFileError(f"{path}: no layer the kernels can run ({len(unsupported)} unsupported; "
-                                 f"{first.label!r}: {first.reason})")
-        return layers
+    layers, unsupported = load_layer_file(path)
+    if not layers:  # only a benchdnn file can hold nothing runnable (a TOML/CSV one without layers is an error)
+        first = unsupported[0]
+        raise LayerFileError(f"{path}: no layer the kernels can run ({len(unsupported)} unsupported; "
+                             f"{first.label!r}: {first.reason})")
+    return layers
+
+
+def _table_layers(path: Path) -> list[Layer]:
+    """The layers of a TOML or CSV layer file, every field and link checked."""
     parsed = []
+    text = path.suffix.lower() == ".csv"
+    good_keys = set()  # the field sets already checked (a CSV's rows share one)
     for entry_id, entry in _read_entries(path):
         where = f"{path}: {entry_id}" + (f" ({entry['label']!r})" if isinstance(entry.get("label"), str) else "")
-        unknown = sorted(set(entry) - set(REQUIRED) - set(OPTIONAL))
-        if unknown:
-            raise LayerFileError(f"{where}: unknown field(s) {', '.join(unknown)}; "
-                                 f"fields are {', '.join(REQUIRED + tuple(OPTIONAL))}")
-        for name in REQUIRED:
-            if name not in entry:
-                raise LayerFileError(f"{where}: missing field {name!r}")
-        text = path.suffix.lower() == ".csv"
+        keys = frozenset(entry)
+        if keys not in good_keys:
+            unknown = sorted(keys - set(REQUIRED) - set(OPTIONAL))
+            if unknown:
+                raise LayerFileError(f"{where}: unknown field(s) {', '.join(unknown)}; "
+                                     f"fields are {', '.join(REQUIRED + tuple(OPTIONAL))}")
+            for name in REQUIRED:
+                if name not in entry:
+                    raise LayerFileError(f"{where}: missing field {name!r}")
+            good_keys.add(keys)
         values = dict(OPTIONAL, **{k: _field(where, k, v, text=text) for k, v in entry.items()})
-        try:
-            ConvSpec(N=values["N"], C=values["C"], H=values["H"], W=values["W"], F=values["F"], k=values["k"],
-                     stride=values["stride"], padding=resolve_padding(values["padding"], values["k"]))
-        except (TypeError, ValueError) as exc:
-            raise LayerFileError(f"{where}: impossible shape: {exc}") from None
+        problem = _shape_problem(*(values[f] for f in ("N", "C", "H", "W", "F", "k", "stride", "padding")))
+        if problem:
+            raise LayerFileError(f"{where}: impossible shape: {problem}")
         parsed.append((where, values))
     return _link(path, parsed)
+
+
+@functools.lru_cache(maxsize=4096)
+def _shape_problem(N: int, C: int, H: int, W: int, F: int, k: int, stride: int, padding) -> str | None:
+    """Why no ConvSpec has this shape, or None (cached: a network repeats its shapes)."""
+    try:
+        ConvSpec(N=N, C=C, H=H, W=W, F=F, k=k, stride=stride, padding=resolve_padding(padding, k))
+    except (TypeError, ValueError) as exc:
+        return str(exc)
+    return None
 
 
 def _link(path: Path, parsed: list[tuple[str, dict]]) -> list[Layer]:

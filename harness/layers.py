@@ -21,6 +21,9 @@ AXES = SHAPE_FIELDS + ("dtype", "threads")
 INT_SHAPE_FIELDS = tuple(f for f in SHAPE_FIELDS if f != "padding")
 #: Columns of a run table that identify a point (padding is derived from the case, so not part of it).
 POINT_KEY = ("backend", "case", *INT_SHAPE_FIELDS, "dtype", "threads")
+#: Largest value of any shape field, axis value or layer count (beyond it, sizes overflow the kernels' integer
+#: types; no real network comes near it).
+MAX_DIM = 2**31 - 1
 #: A layer's part in a reduction study: none, the unreduced kxk, the 1x1 in front, the kxk after it.
 ROLES = (None, "direct", "reduce", "conv")
 
@@ -48,16 +51,19 @@ class Layer:
     count: int = 1
 
     def __post_init__(self) -> None:
-        missing = [name for name in SHAPE_FIELDS if not hasattr(self, name)]
-        if missing:  # ConvSpec gained a shape field that Layer does not carry yet
-            raise TypeError(f"Layer lacks shape field(s) {missing} of kernels.ConvSpec")
         if self.role not in ROLES:
             raise ValueError(f"layer {self.label!r}: role must be one of {ROLES}, got {self.role!r}")
         if (self.branch is None) != (self.role is None):
             raise ValueError(f"layer {self.label!r}: branch and role go together")
-        if isinstance(self.count, bool) or not isinstance(self.count, int) or self.count < 1:
-            raise ValueError(f"layer {self.label!r}: count must be an int >= 1, got {self.count!r}")
+        if isinstance(self.count, bool) or not isinstance(self.count, int) or not 1 <= self.count <= MAX_DIM:
+            raise ValueError(f"layer {self.label!r}: count must be an int >= 1 (and at most {MAX_DIM}), "
+                             f"got {self.count!r}")
 
     def shape(self) -> dict:
         """The layer's shape fields as a dict (``SHAPE_FIELDS`` order)."""
         return {name: getattr(self, name) for name in SHAPE_FIELDS}
+
+
+_MISSING = [name for name in SHAPE_FIELDS if name not in {f.name for f in dataclasses.fields(Layer)}]
+if _MISSING:  # ConvSpec gained a shape field that Layer does not carry yet (checked once, at import)
+    raise TypeError(f"Layer lacks shape field(s) {_MISSING} of kernels.ConvSpec")

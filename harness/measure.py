@@ -155,6 +155,10 @@ def check_output(out, reference: np.ndarray, tolerance) -> tuple[dict, str | Non
     """(max_abs_err / tolerance / error_margin columns, why the output is wrong or None) for a backend's
     output against the float64 reference and its per-element tolerance."""
     shape = getattr(out, "shape", None)
+    kind = getattr(getattr(out, "dtype", None), "kind", None)
+    if kind != "f":  # an object or int array may hold the right values, but is not what a kernel computes
+        what = f"dtype {out.dtype}" if kind else f"a {type(out).__name__}"
+        return {}, f"output is {what}, not a float array (float32/float64)"
     out = np.asarray(out)
     err = kernels.max_abs_error(out, reference)
     margin, tol = kernels.error_margin(out, reference, tolerance)

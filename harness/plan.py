@@ -8,12 +8,14 @@ the row's ``point`` column, the same whichever executor measured it.
 """
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 
 from .backends import CHAIN, kind_of
-from .cases import build_cases, point_key
+from .cases import build_cases, check_no_overflow, point_key
 from .fused import chain_cases
 from .layerfile import layers_preset, load_layer_file
+from .layers import SHAPE_FIELDS
 from .presets import get_preset
 from .settings import SweepSettings
 from .threads import max_threads
@@ -48,13 +50,23 @@ def plan_points(cases, backends) -> list[Point]:
 
 
 def resolve_cases(settings: SweepSettings):
-    """(preset, cases) for ``settings``; raises ValueError for a bad layer file or too many threads."""
-    preset = layers_preset(settings.layers) if settings.layers else get_preset(settings.preset)
+    """(preset, cases) for ``settings``; raises ValueError for a bad layer file, too many threads, or axis values
+    whose FLOPs or bytes overflow int64."""
     overrides = settings.overrides()
     for t in overrides.get("threads", ()):
         if t > max_threads():
             raise ValueError(f"threads={t} exceeds the {max_threads()} threads Numba can use here (NUMBA_NUM_THREADS)")
-    return preset, build_cases(preset, overrides, default_threads=max_threads())
+    collecting = gc.isenabled()
+    gc.disable()  # a million layers are millions of objects, none garbage yet: the collector would double the time
+    try:
+        preset = layers_preset(settings.layers) if settings.layers else get_preset(settings.preset)
+        cases = build_cases(preset, overrides, default_threads=max_threads())
+    finally:
+        if collecting:
+            gc.enable()
+    if set(overrides) & set(SHAPE_FIELDS):  # presets and layer files were checked when loaded; axes multiply them
+        check_no_overflow(cases)
+    return preset, cases
 
 
 def unsupported_layers(settings: SweepSettings) -> list:

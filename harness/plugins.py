@@ -4,7 +4,9 @@ A plugin is a Python file or importable module whose backends register with the
 same public ``kernels.register`` decorator the built-ins use (fused chain backends with
 ``kernels.register_chain``). Every way a plugin
 can be broken (missing, syntax error, failing import, duplicate name, not a
-Backend) becomes one :class:`PluginError` naming the plugin and the problem.
+Backend, ending the process or rebinding ``numpy.matmul`` & co. while importing:
+see :mod:`harness.plugin_guard`) becomes one :class:`PluginError` naming the
+plugin and the problem.
 """
 from __future__ import annotations
 
@@ -15,6 +17,8 @@ import sys
 from pathlib import Path
 
 import kernels
+
+from .plugin_guard import RebindGuard, probe_import
 
 ENTRY_POINT_GROUP = "convbench.backends"
 _LOADED: dict[str, list[str]] = {}  # plugin key (a file's resolved path, or a module name) -> backend names
@@ -45,6 +49,30 @@ def _import_file(path: Path):
     return module
 
 
+def _import(ref: str, path: Path) -> None:
+    """Import plugin ``ref`` (file ``path`` or a module name); every failure is a PluginError saying which."""
+    try:
+        if names_a_file(path):
+            _import_file(path)
+        else:
+            importlib.import_module(ref)
+    except PluginError:
+        raise
+    except SystemExit as exc:
+        raise PluginError(f"plugin {ref}: called sys.exit({exc.code!r}) while importing; a plugin must only "
+                          "define and register backends") from None
+    except SyntaxError as exc:
+        raise PluginError(f"plugin {ref}: syntax error at line {exc.lineno}: {exc.msg}") from None
+    except ModuleNotFoundError as exc:
+        if exc.name == ref.split(".")[0] and not path.suffix:
+            raise PluginError(f"plugin {ref}: no such file or module") from None
+        raise PluginError(f"plugin {ref}: import failed: {type(exc).__name__}: {exc}") from None
+    except (ValueError, TypeError) as exc:  # raised by kernels.register: duplicate name, not a Backend
+        raise PluginError(f"plugin {ref}: {exc}") from None
+    except Exception as exc:
+        raise PluginError(f"plugin {ref}: import failed: {type(exc).__name__}: {exc}") from None
+
+
 def names_a_file(path: Path) -> bool:
     """Whether a plugin reference is a file (``x.py``, or anything that exists) rather than a module name."""
     return path.suffix == ".py" or path.exists()
@@ -69,35 +97,38 @@ def loaded_plugins() -> dict[str, list[str]]:
             if key not in _ENTRY_POINTS and names and still_registered(names)}
 
 
-def load_plugin(ref: str | Path) -> list[str]:
-    """Import plugin ``ref`` (a .py path or a module name) and return the backend names it registered."""
+def load_plugin(ref: str | Path, probe: bool = False) -> list[str]:
+    """Import plugin ``ref`` (a .py path or a module name) and return the backend names it registered.
+
+    ``probe``: first import it in a throw-away process (:func:`harness.plugin_guard.probe_import`), so that a
+    plugin that ends the process while importing (``sys.exit``, ``os._exit``, a signal) or hangs is a
+    PluginError here instead of the end of this process. Commands probe; worker processes need not.
+    """
     key, ref = plugin_key(ref), str(ref)
     if key in _LOADED:
         if still_registered(_LOADED[key]):
             return _LOADED[key]
         unload_plugin(ref)  # one of its backends was unregistered directly: import the plugin afresh
-    before = set(registered_names())
     path = Path(ref)
+    if names_a_file(path) and not path.is_file():
+        raise PluginError(f"plugin {ref}: no such file")
+    problem = probe_import(ref) if probe else None
+    if problem:
+        raise PluginError(f"plugin {ref}: {problem}; a plugin must only define and register backends")
+    before = set(registered_names())
+    guard = RebindGuard()
     try:
-        if names_a_file(path):
-            if not path.is_file():
-                raise PluginError(f"plugin {ref}: no such file")
-            _import_file(path)
-        else:
-            importlib.import_module(ref)
-    except PluginError:
-        raise
-    except SyntaxError as exc:
-        raise PluginError(f"plugin {ref}: syntax error at line {exc.lineno}: {exc.msg}") from None
-    except ModuleNotFoundError as exc:
-        if exc.name == ref.split(".")[0] and not path.suffix:
-            raise PluginError(f"plugin {ref}: no such file or module") from None
-        raise PluginError(f"plugin {ref}: import failed: {type(exc).__name__}: {exc}") from None
-    except (ValueError, TypeError) as exc:  # raised by kernels.register: duplicate name, not a Backend
-        raise PluginError(f"plugin {ref}: {exc}") from None
-    except Exception as exc:
-        raise PluginError(f"plugin {ref}: import failed: {type(exc).__name__}: {exc}") from None
+        _import(ref, path)
+    finally:
+        rebound = guard.undo()  # also after a failed import: this process stays as it was
     added = [name for name in registered_names() if name not in before]
+    if rebound:
+        for name in added:
+            kernels.unregister(name)
+            kernels.unregister_chain(name)
+        raise PluginError(f"plugin {ref}: replaced {', '.join(rebound[:5])}{' ...' if len(rebound) > 5 else ''} "
+                          "while importing (undone): the harness's reference, checks and timing use these; a "
+                          "plugin must only define and register backends")
     if not added:
         raise PluginError(f"plugin {ref} registered no backend: decorate a kernels.Backend subclass "
                           "with @kernels.register")
@@ -126,6 +157,9 @@ def load_entry_points() -> list[str]:
         before = set(registered_names())
         try:
             ep.load()
+        except SystemExit as exc:
+            raise PluginError(f"entry point {ep.name} ({ep.value}): called sys.exit({exc.code!r}) while "
+                              "importing") from None
         except (ValueError, TypeError) as exc:
             raise PluginError(f"entry point {ep.name} ({ep.value}): {exc}") from None
         except Exception as exc:

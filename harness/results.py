@@ -14,7 +14,7 @@ import re
 import warnings
 from pathlib import Path
 
-from .durable import append_line, atomic_write_text, split_torn_tail
+from .durable import append_line, atomic_write_text, split_torn_tail, write_status
 from .layers import INT_SHAPE_FIELDS, POINT_KEY, SHAPE_FIELDS
 
 #: The contract: these names, in this order, start every run table (the shape fields are N C H W F k stride padding).
@@ -137,6 +137,13 @@ class ResultsWriter:
         """Write (replace) the run's metadata JSON atomically."""
         atomic_write_text(self.files.metadata, json.dumps(metadata, indent=2, default=str))
 
+    def write_metadata_after_failure(self, metadata: dict) -> bool:
+        """After a write failed (disk full, folder made read-only): record ``metadata`` if at all possible
+        (:func:`harness.durable.write_status`); whether it was."""
+        files = self.files
+        return write_status(files.metadata, json.dumps(metadata, indent=2, default=str),
+                            (files.samples, files.table, files.passes))
+
 
 def _json_value(value):
     """JSON for numpy scalars and anything else a row may hold."""
@@ -163,10 +170,11 @@ def read_table(path: str | Path):
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
         raise ValueError(f"{path} is not a convbench run table: missing columns {', '.join(missing)}")
-    bad = [c for c in NUMERIC_COLUMNS if c in df.columns and not pd.api.types.is_numeric_dtype(df[c])
-           and df[c].notna().any()]
+    bad = [c for c in NUMERIC_COLUMNS + ["count"] if c in df.columns and df[c].notna().any()
+           and (not pd.api.types.is_numeric_dtype(df[c]) or df[c].dtype.kind == "u")]  # "u": beyond int64
     if bad:
-        raise ValueError(f"{path}: column(s) {', '.join(bad)} hold non-numbers; the table is damaged")
+        raise ValueError(f"{path}: column(s) {', '.join(bad)} hold non-numbers or numbers beyond int64; the table "
+                         "is damaged")
     unknown = sorted(set(df["status"].dropna().astype(str)) - set(STATUSES))
     if unknown or df["status"].isna().any():
         raise ValueError(f"{path}: status {unknown[0] if unknown else '(empty)'!r} is not one of "
@@ -194,7 +202,11 @@ def read_samples(path: str | Path):
     if not path.is_file() or path.stat().st_size == 0:  # none yet (a run killed before its first round)
         return pd.DataFrame(columns=SAMPLE_COLUMNS)
     try:
-        df = pd.read_csv(path)
+        data, torn = split_torn_tail(path.read_bytes())
+        if torn:  # a round cut short (a kill, a full disk): "1.2e-0" would read as 1.2 s
+            warnings.warn(f"{path}: its last line is incomplete and was left out; --resume measures that point "
+                          "again", stacklevel=2)
+        df = pd.read_csv(io.BytesIO(data))
     except Exception as exc:
         raise ValueError(f"cannot read samples file {path}: {' '.join(str(exc).split())[:200]}") from None
     missing = [c for c in SAMPLE_COLUMNS if c not in df.columns]

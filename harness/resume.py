@@ -2,7 +2,9 @@
 
 Run before ``--resume`` continues a run (and before a new sweep opens its files):
 a torn last line (a write cut short by SIGKILL) is cut off with a warning and its
-point measured again; samples whose point has no row are dropped; passes of
+point measured again; samples whose point has no row are dropped, and a row whose
+samples are fewer or more than its ``rounds`` (its samples' last line was cut) is
+dropped with them, so that point is measured again; passes of
 points not yet finished are read back from ``RUN_ID.passes.jsonl`` so that only
 the missing passes are measured. Key columns are read as strings, so ``"2"``
 never becomes ``2.0`` and a point is never re-measured for its spelling.
@@ -12,6 +14,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 
 from .durable import atomic_write_text, drop_torn_tail
@@ -25,6 +28,7 @@ class Progress:
 
     done: set = field(default_factory=set)
     kept: dict = field(default_factory=dict)  # point key -> [PointResult of pass 0, 1, ...]
+    again: set = field(default_factory=set)  # keys of rows dropped because their samples were cut: re-measure
     warnings: list = field(default_factory=list)
 
 
@@ -68,16 +72,44 @@ def load_progress(files: RunFiles) -> Progress:
     for row in rows:
         if row["status"] not in ("ok", "skipped", "unavailable", "failed", "wrong"):
             raise ValueError(f"cannot resume from {files.table}: status {row['status'][:40]!r} is not a status")
+    samples = _header_and_rows(files.samples, SAMPLE_COLUMNS, "samples file") if files.samples.is_file() else []
+    rows, progress.again = _rows_matching_samples(files, rows, samples, progress)
     progress.done = {tuple(row[c] for c in KEY_COLUMNS) for row in rows}
     pairs = {(row["backend"], row["case"]) for row in rows}
-    if files.samples.is_file():
-        samples = _header_and_rows(files.samples, SAMPLE_COLUMNS, "samples file")
-        keep = [s for s in samples if (s["backend"], s["case"]) in pairs]
-        if len(keep) != len(samples):  # samples written just before a kill, whose row never was
-            atomic_write_text(files.samples, ",".join(SAMPLE_COLUMNS) + "\n" + csv_lines(SAMPLE_COLUMNS, keep))
+    keep = [s for s in samples if (s["backend"], s["case"]) in pairs]
+    if len(keep) != len(samples):  # samples written just before a kill, whose row never was
+        atomic_write_text(files.samples, ",".join(SAMPLE_COLUMNS) + "\n" + csv_lines(SAMPLE_COLUMNS, keep))
     if files.passes.is_file():
-        progress.kept = _kept_passes(files, progress)
+        progress.kept = {key: passes for key, passes in _kept_passes(files, progress).items()
+                         if key not in progress.again}
     return progress
+
+
+def _rounds(row: dict) -> int | None:
+    """A row's ``rounds`` as an int (0 when empty), None when it is not a count."""
+    try:
+        value = float(row["rounds"] or 0)
+    except ValueError:
+        return None
+    return int(value) if value.is_integer() and value >= 0 else None
+
+
+def _rows_matching_samples(files: RunFiles, rows: list[dict], samples: list[dict], progress: Progress):
+    """(rows whose samples number their ``rounds``, keys of the others): a row without all its samples is no
+    measurement; it is dropped from the table (rewritten) and its point measured again from scratch."""
+    counts = Counter((s["backend"], s["case"]) for s in samples)
+    short = [row for row in rows if _rounds(row) != counts.get((row["backend"], row["case"]), 0)]
+    if not short:
+        return rows, set()
+    again = {tuple(row[c] for c in KEY_COLUMNS) for row in short}
+    rows = [row for row in rows if tuple(row[c] for c in KEY_COLUMNS) not in again]
+    atomic_write_text(files.table, ",".join(ALL_COLUMNS) + "\n" + csv_lines(ALL_COLUMNS, rows))
+    first = short[0]
+    progress.warnings.append(
+        f"{files.samples.name}: {len(short)} row(s) do not have their rounds' samples (e.g. {first['backend']} | "
+        f"{first['case']}: {counts.get((first['backend'], first['case']), 0)} samples for {first['rounds'] or 0} "
+        "rounds; a cut or damaged samples file); those rows were dropped and their points are measured again")
+    return rows, again
 
 
 def _kept_passes(files: RunFiles, progress: Progress) -> dict:

@@ -65,9 +65,9 @@ def network_totals(table):
     net = network_rows(table)
     if net.empty:
         return pd.DataFrame(columns=TOTAL_COLUMNS)
-    net = net.assign(_count=net["count"].fillna(1).astype(int) if "count" in net.columns else 1)
+    net = net.assign(_count=net["count"].fillna(1).astype(float) if "count" in net.columns else 1.0)  # float: never wraps
     fused = fused_rows(table)
-    fused = fused.assign(_count=fused["count"].fillna(1).astype(int) if "count" in fused.columns else 1)
+    fused = fused.assign(_count=fused["count"].fillna(1).astype(float) if "count" in fused.columns else 1.0)
     rows = []
     for (n, dtype, threads), group in net.groupby(GROUP[1:], sort=False):
         cases = set(group["case"])  # the network's layers at this batch, dtype and threads
@@ -100,8 +100,8 @@ def layer_set_macs(table) -> tuple[int, float] | None:
         return None
     first = net[net["backend"] == net["backend"].iloc[0]]
     first = first[first["N"] == first["N"].min()]
-    counts = first["count"].fillna(1) if "count" in first.columns else 1
-    macs = float((counts * first["flops"] / 2 / first["N"]).sum())
+    counts = first["count"].fillna(1).astype(float) if "count" in first.columns else 1.0
+    macs = float((counts * first["flops"].astype(float) / 2 / first["N"]).sum())  # float: int64 would wrap
     return (len(first), macs) if math.isfinite(macs) and macs > 0 else None
 
 

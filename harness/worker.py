@@ -6,6 +6,11 @@ the run's plugins, says ``ready`` with the versions of the libraries it runs the
 kernels with, then answers each ``(PointJob, CaseData)`` with the
 :class:`PointResult` of :func:`harness.jobs.run_job`. It ignores SIGINT (the
 parent decides what an interrupt means) and exits when its parent is gone.
+
+A worker leads its own process group, so whatever its kernels start (a
+``subprocess.Popen`` that would otherwise hold the sweep's stdout open for ever)
+ends with it: :class:`ProcessTree` kills the group, and the descendants that left
+it (``start_new_session``) where psutil can list them.
 """
 from __future__ import annotations
 
@@ -16,12 +21,47 @@ import threading
 import time
 
 
+def _end_with_group() -> None:
+    """Exit now, taking this worker's process group (what its kernels started) with it."""
+    if os.getpgrp() == os.getpid():  # our own group only: never the sweep's (and the shell's) group
+        os.killpg(0, signal.SIGKILL)
+    os._exit(0)
+
+
 def _exit_with_parent(parent_pid: int) -> None:
     """Exit once this process is orphaned (its parent, the sweep or the forkserver, has gone)."""
     while True:
         time.sleep(1.0)
         if os.getppid() != parent_pid:
-            os._exit(0)
+            _end_with_group()
+
+
+class ProcessTree:
+    """A worker and what it started, listed now (while the worker still runs); :meth:`end` kills them all."""
+
+    def __init__(self, pid: int | None):
+        self.pid = pid
+        self.descendants = []
+        try:
+            import psutil
+
+            self.descendants = psutil.Process(pid).children(recursive=True) if pid else []
+        except Exception:  # no psutil, or the worker is gone already: its process group still goes
+            pass
+
+    def end(self) -> None:
+        """SIGKILL the worker's process group and the descendants listed (psutil checks each is still the same
+        process, so a reused pid is never hit)."""
+        if self.pid:
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
+            except OSError:  # nothing left in the group, or it never formed one
+                pass
+        for child in self.descendants:
+            try:
+                child.kill()
+            except Exception:  # gone already
+                pass
 
 
 def quiet_read_only_warnings() -> None:
@@ -34,6 +74,7 @@ def quiet_read_only_warnings() -> None:
 def worker_main(conn, backend: str, plugins: list) -> None:
     """The worker's loop: load plugins, report ready, run jobs until told to stop or the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.setpgid(0, 0)  # lead a process group of our own: whatever a kernel starts is killed with it
     quiet_read_only_warnings()
     # Numba guards its thread start-up with a multiprocessing lock of the default context, which in a
     # forkserver child is "forkserver": a named semaphore the shared resource tracker reports as leaked
@@ -60,8 +101,8 @@ def worker_main(conn, backend: str, plugins: list) -> None:
     while True:
         try:
             message = conn.recv()
-        except (EOFError, OSError):
-            return
+        except (EOFError, OSError):  # the sweep is gone (killed): nobody else will end what the kernels started
+            _end_with_group()
         if message is None:
             return
         job, data = message

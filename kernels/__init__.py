@@ -25,13 +25,15 @@ from . import torch_backend  # noqa: F401
 from .backend import Backend, Prepared, check_flop_limit
 from .reference import error_margin, max_abs_error, reference_conv2d, tolerance
 from .registry import available_backends, default_backends, get_backend, list_backends, register, unregister
-from .spec import SUPPORTED_DTYPES, ConvSpec, native_byte_order, padded_input, resolve_padding, validate
+from .spec import (SUPPORTED_DTYPES, ConvSpec, ShapeOverflowError, native_byte_order, padded_input, resolve_padding,
+                   validate)
 
 __all__ = [
     "Backend",
     "ConvSpec",
     "Prepared",
     "SUPPORTED_DTYPES",
+    "ShapeOverflowError",
     "available_backends",
     "conv2d",
     "default_backends",

@@ -11,6 +11,14 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 SUPPORTED_DTYPES = ("float32", "float64")
+#: Largest count a shape's FLOPs and bytes may reach (int64: run tables and numpy hold them so).
+MAX_COUNT = 2**63 - 1
+#: Bytes per element of the widest supported dtype (a shape's bytes are checked at it, whatever its dtype).
+MAX_ITEMSIZE = 8
+
+
+class ShapeOverflowError(ValueError):
+    """A shape whose FLOPs or bytes do not fit in int64: no convolution anyone can run."""
 
 
 @dataclass(frozen=True)
@@ -34,9 +42,9 @@ class ConvSpec:
     dtype: str = "float32"
 
     def __post_init__(self) -> None:
-        for name in (f.name for f in fields(self) if f.name != "dtype"):
+        for name in _INT_FIELDS:
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            if type(value) is not int and (isinstance(value, bool) or not isinstance(value, numbers.Integral)):
                 raise TypeError(f"ConvSpec.{name} must be an int, got {value!r}")
         for name in ("C", "H", "W", "F", "k", "stride"):
             if getattr(self, name) < 1:
@@ -55,6 +63,11 @@ class ConvSpec:
                 f"kernel size k={self.k} is larger than the padded input "
                 f"({self.H + 2 * self.padding}x{self.W + 2 * self.padding})"
             )
+        for what, value in (("FLOPs", self.flops), ("bytes", self.elements() * MAX_ITEMSIZE)):
+            if value > MAX_COUNT:  # Python ints never overflow, but the table's int64 columns and numpy do
+                raise ShapeOverflowError(
+                    f"{what} = {value:.3g} exceed the int64 range ({MAX_COUNT:.3g}): N={self.N} C={self.C} H={self.H} "
+                    f"W={self.W} F={self.F} k={self.k} is no convolution anyone can run")
 
     @property
     def Ho(self) -> int:
@@ -96,12 +109,15 @@ class ConvSpec:
         """Bytes per element of ``dtype``."""
         return np.dtype(self.dtype).itemsize
 
+    def elements(self) -> int:
+        """Elements of input + weights + output."""
+        return (self.N * self.C * self.H * self.W + self.F * self.C * self.k * self.k
+                + self.N * self.F * self.Ho * self.Wo)
+
     @property
     def bytes(self) -> int:
         """Minimal bytes moved: input + weights + output, each touched once."""
-        elements = self.N * self.C * self.H * self.W + self.F * self.C * self.k * self.k
-        elements += self.N * self.F * self.Ho * self.Wo
-        return elements * self.itemsize
+        return self.elements() * self.itemsize
 
     @property
     def arithmetic_intensity(self) -> float:
@@ -112,6 +128,10 @@ class ConvSpec:
     def is_pointwise(self) -> bool:
         """True for an unpadded 1x1 convolution with stride 1, which is exactly one GEMM."""
         return self.k == 1 and self.stride == 1 and self.padding == 0
+
+
+#: ConvSpec's integer fields (all but dtype), named once: __post_init__ runs for every layer of a layer file.
+_INT_FIELDS = tuple(f.name for f in fields(ConvSpec) if f.name != "dtype")
 
 
 def padded_input(x: np.ndarray, spec: ConvSpec) -> np.ndarray:

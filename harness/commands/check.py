@@ -18,7 +18,8 @@ def run(args) -> int:
     with open_executor(settings) as executor:
         run_sweep(cases, settings.backends, timing_config(settings), writer, run_id="check", timed=False,
                   executor=executor)
-    print_check(writer.rows, title=f"Correctness vs float64 reference, preset {settings.preset}")
+    source = f"layers {settings.layers}" if settings.layers else f"preset {settings.preset}"
+    print_check(writer.rows, title=f"Correctness vs float64 reference, {source}")
     if not any(row["status"] in ("ok", "wrong", "failed") for row in writer.rows):
         raise UsageError("nothing could be checked: every backend was unavailable or skipped "
                          f"({', '.join(sorted({row['status'] for row in writer.rows}))})")

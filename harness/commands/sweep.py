@@ -48,7 +48,7 @@ def resume_settings(files: RunFiles) -> tuple[SweepSettings, dict]:
                          f"{meta['schema_version']} > {RUN_SCHEMA_VERSION})")
     try:
         for ref in settings.plugins:
-            load_plugin(ref)
+            load_plugin(ref, probe=True)
     except PluginError as exc:
         raise UsageError(str(exc)) from None
     unknown = [b for b in settings.backends if b not in sweep_backend_names()]

@@ -3,14 +3,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rich.markup import escape
 from rich.table import Table
 
 from ..compare_rule import fmt_ratio
 from ..compare_summary import summary_lines, verdict_line
 from .axes import (clip_interval, clipped_legend_entry, log_limits, mark_clipped, plain_log_ticks,
                    whisker_lengths)
-from .console import console
+from .console import console, safe
 from .fmt import fmt_seconds, fmt_value, is_missing, md_escape
 from .plotting import plain, pyplot, save_figure
 
@@ -37,7 +36,7 @@ def shown(result):
 
 def print_compare(result, base: str, new: str, threshold: float, alpha: float) -> None:
     """The comparison table, worst first, the noise floor, the power and a one-line verdict."""
-    table = Table(title=f"{base} -> {new}  (regression: the interval of new/base lies above {1 + threshold:.2f}, "
+    table = Table(title=f"{safe(base)} -> {safe(new)}  (regression: the interval of new/base lies above {1 + threshold:.2f}, "
                         f"alpha {alpha:g})", title_justify="left")
     for col, justify in (("verdict", "left"), ("backend", "left"), ("case", "left"), ("dtype", "left"),
                          ("threads", "right"), ("base", "right"), ("new", "right"), ("new/base", "right"),
@@ -45,15 +44,15 @@ def print_compare(result, base: str, new: str, threshold: float, alpha: float) -
         table.add_column(col, justify=justify)
     for r in shown(result).itertuples():
         style = VERDICT_STYLE.get(r.verdict, "")
-        table.add_row(f"[{style}]{r.verdict}[/]" if style else r.verdict, escape(str(r.backend)), escape(str(r.case)),
-                      str(r.dtype), str(r.threads), fmt_seconds(r.base_time_s), fmt_seconds(r.new_time_s),
-                      fmt_value(r.ratio, ".3f"), interval(r), detectable(r), escape(str(r.note)))
+        table.add_row(f"[{style}]{r.verdict}[/]" if style else r.verdict, safe(r.backend), safe(r.case),
+                      safe(r.dtype), str(r.threads), fmt_seconds(r.base_time_s), fmt_seconds(r.new_time_s),
+                      fmt_value(r.ratio, ".3f"), interval(r), detectable(r), safe(r.note))
     con = console()
     con.print(table)
     for line in summary_lines(result):
-        con.print(escape(line))
+        con.print(safe(line))
     kind, text = verdict_line(result)
-    con.print(f"[{KIND_STYLE[kind]}]{escape(text)}[/]")
+    con.print(f"[{KIND_STYLE[kind]}]{safe(text)}[/]")
 
 
 def to_markdown(result, warnings: list[str], base: str, new: str) -> str:

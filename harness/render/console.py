@@ -1,4 +1,9 @@
-"""Terminal output with rich: the sweep's progress bar and the summary tables."""
+"""Terminal output with rich: the sweep's progress bar and the summary tables.
+
+Every text that comes from data (labels, backend names, file names, exception messages) goes through
+:func:`safe`: rich markup in it is shown literally, and terminal control characters (ESC: clear the screen,
+recolour) are shown as ``\\xNN``.
+"""
 from __future__ import annotations
 
 import sys
@@ -9,10 +14,16 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.markup import escape
 from rich.table import Table
 
+from ..errors import one_line
 from .answer import answer_tables
 from .summary import not_run, summary_grid
 
 STATUS_STYLE = {"ok": "green", "skipped": "yellow", "unavailable": "dim", "failed": "red", "wrong": "bold red"}
+
+
+def safe(text) -> str:
+    """``text`` for a rich console: one line, control characters as ``\\xNN``, markup escaped."""
+    return escape(one_line(text))
 
 
 def console(stderr: bool = False) -> Console:
@@ -41,16 +52,16 @@ class SweepProgress:
 
     def start(self, backend: str, case) -> None:
         """Show the point being measured."""
-        self._progress.update(self._task, description=f"{backend} | {case.name}"[:44])
+        self._progress.update(self._task, description=safe(f"{backend} | {case.name}"[:44]))
 
     def status(self, text: str, every_s: float = 30.0) -> None:
         """Show a status line (a cluster's queue and workers) as the description; where the bar cannot
         redraw (not a terminal), print it as a line when it changed, at most every ``every_s`` seconds."""
-        self._progress.update(self._task, description=text)
+        self._progress.update(self._task, description=safe(text))
         now = time.monotonic()
         if (not self.quiet and not self._progress.console.is_interactive and text != self._printed[1]
                 and now - self._printed[0] >= every_s):
-            self._progress.console.print(text)
+            self._progress.console.print(safe(text))
             self._printed = (now, text)
 
     def step(self, n: int) -> None:
@@ -63,40 +74,40 @@ class SweepProgress:
         if row["status"] not in ("ok", "unavailable", "skipped") and not self.quiet:
             self._progress.console.print(
                 f"[{STATUS_STYLE[row['status']]}]{row['status']}[/]: "
-                + escape(f"{row['backend']} | {row['case']}: {row['reason']}"))
+                + safe(f"{row['backend']} | {row['case']}: {row['reason']}"))
 
 
 def gflops_table(table, title: str) -> Table:
     """Backend x case GFLOP/s (status words where not ok); the best backend per case in bold."""
     backends, grid = summary_grid(table)
-    out = Table(title=title, title_justify="left", show_lines=False)
+    out = Table(title=safe(title), title_justify="left", show_lines=False)
     out.add_column("case", style="bold")
     out.add_column("MFLOP", justify="right")
     for backend in backends:
-        out.add_column(backend, justify="right")
+        out.add_column(safe(backend), justify="right")
     for row in grid:
         cells = []
         for cell in row.cells:
             if cell.status in ("ok", ""):
                 text = f"[yellow]{escape(cell.text)}[/]" if cell.untrusted else escape(cell.text)
             else:
-                text = f"[{STATUS_STYLE.get(cell.status, '')}]{cell.text}[/]"
+                text = f"[{STATUS_STYLE.get(cell.status, '')}]{safe(cell.text)}[/]"
             cells.append(f"[bold reverse]{text}[/]" if cell.best else text)
-        out.add_row(escape(row.case), row.mflop, *cells)
+        out.add_row(safe(row.case), row.mflop, *cells)
     return out
 
 
 def print_check(rows: list[dict], title: str) -> None:
     """The correctness table of ``harness check``: error, tolerance and margin per case and backend."""
-    table = Table(title=title, title_justify="left")
+    table = Table(title=safe(title), title_justify="left")
     for col in ("case", "backend", "status", "max_abs_err", "tolerance", "err/tol", "reason"):
         table.add_column(col)
     for row in rows:
         err, tol, margin = row.get("max_abs_err"), row.get("tolerance"), row.get("error_margin")
-        table.add_row(escape(str(row["case"])), escape(row["backend"]),
+        table.add_row(safe(row["case"]), safe(row["backend"]),
                       f"[{STATUS_STYLE[row['status']]}]{row['status']}[/]",
                       f"{err:.2e}" if err is not None else "", f"{tol:.2e}" if tol else "",
-                      f"{margin:.2f}" if margin is not None else "", escape(str(row["reason"])))
+                      f"{margin:.2f}" if margin is not None else "", safe(row["reason"]))
     con = console()
     con.print(table)
     con.print(check_counts(rows))
@@ -116,7 +127,7 @@ def answer_table(answer) -> Table:
     for i, col in enumerate(answer.columns):
         out.add_column(col, justify="left" if i in (0, 1, len(answer.columns) - 1) else "right")
     for cells, trusted in zip(answer.rows, answer.trusted):
-        out.add_row(*(escape(c) for c in cells), style=None if trusted else "yellow")
+        out.add_row(*(safe(c) for c in cells), style=None if trusted else "yellow")
     return out
 
 
@@ -129,36 +140,36 @@ def print_summary(table, *, title: str, verdicts: list[str], paths: list, reason
     con.print(gflops_table(table, title))
     absent = not_run(table)
     if absent:
-        con.print("  [dim]not run:[/] " + escape("; ".join(f"{b} ({why})" for b, why in absent.items())))
+        con.print("  [dim]not run:[/] " + safe("; ".join(f"{b} ({why})" for b, why in absent.items())))
     if reasons:
         others = table[(table["status"] != "ok") & ~table["backend"].isin(list(absent))]
         for (backend, status), part in others.groupby(["backend", "status"], sort=False):
             row = part.iloc[0]
             more = f" (and {len(part) - 1} more)" if len(part) > 1 else ""
             con.print(f"  [{STATUS_STYLE.get(status, '')}]{status}[/] "
-                      + escape(f"{backend} | {row['case']}: {row['reason']}{more}"))
+                      + safe(f"{backend} | {row['case']}: {row['reason']}{more}"))
     if banner:
-        con.print(f"\n[bold yellow]How far to trust these numbers:[/] {escape(banner)}; "
+        con.print(f"\n[bold yellow]How far to trust these numbers:[/] {safe(banner)}; "
                   "untrusted cells end in '!' (the table's flags column says why)")
     if roof:
         con.print("\n[bold]Against this machine's FMA roof (peak_fraction):[/]")
         for line in roof:
-            con.print(f"  {escape(line)}")
+            con.print(f"  {safe(line)}")
     if paths:
         con.print("\n[bold]Wrote:[/]")
         for path in paths:
-            con.print(f"  {path}")
+            con.print(f"  {safe(path)}")
     if totals:
         con.print("\n[bold]Network totals (count-weighted; ! = untrusted rows behind the total):[/]")
         for line in totals:
-            con.print(f"  {escape(line)}")
+            con.print(f"  {safe(line)}")
     for answer in answer_tables(reduction):
         con.print()
         con.print(answer_table(answer))
     if verdicts:
         con.print("\n[bold]The 1x1 reduction, measured:[/]")
         for line in verdicts:
-            con.print(f"  {escape(line)}")
+            con.print(f"  {safe(line)}")
 
 
 def print_calibration(rows: list[dict], preset: str) -> None:

@@ -5,9 +5,13 @@ with ``os._exit(3)``, ``test-sysexit`` calls ``sys.exit(3)``, ``test-segv`` dies
 SIGSEGV, ``test-oom`` of SIGKILL (as from the OOM killer), ``test-scribble`` zeroes its inputs (after forcing them writable),
 ``test-off`` is the numpy answer plus 1e-3, ``test-nowhere`` is never available
 (as a GPU backend on a machine without a GPU).
+``test-orphan`` / ``test-orphan-session`` start a ``sleep``
+(``ORPHAN_SLEEP_S``, in the worker's process group / in a session of its own) that inherits the sweep's stdout,
+``test-object`` returns the right values as an ``object`` array.
 """
 import os
 import signal
+import subprocess
 import sys
 import time
 
@@ -130,3 +134,38 @@ class Nowhere(_Faulty):
 
     def unavailable_reason(self):
         return "this test machine has no such device"
+
+
+#: How long the orphans sleep: a distinctive number, so a test can find them in the process list.
+ORPHAN_SLEEP_S = "61.0417"
+
+
+@kernels.register
+class Orphan(_Faulty):
+    """Starts a ``sleep`` (holding this process's stdout) in its first call, and leaves it running."""
+
+    name = "test-orphan"
+    new_session = False
+
+    def action(self):
+        if not getattr(self, "started", False):
+            self.started = True
+            subprocess.Popen(["sleep", ORPHAN_SLEEP_S], start_new_session=self.new_session)
+
+
+@kernels.register
+class OrphanSession(Orphan):
+    """As test-orphan, but the sleep runs in a session of its own (out of the worker's process group)."""
+
+    name = "test-orphan-session"
+    new_session = True
+
+
+@kernels.register
+class ObjectArray(_Faulty):
+    """The right values, as an array of Python floats (dtype object)."""
+
+    name = "test-object"
+
+    def prepare(self, x, w, spec):
+        return _Out(kernels.reference_conv2d(x, w, spec).astype(spec.dtype).astype(object))
