@@ -74,6 +74,11 @@ class ChainCase:
         values = self.fields()
         return tuple(values[name] for name in POINT_KEY[1:])
 
+    @property
+    def key_text(self) -> tuple[str, ...]:
+        """:attr:`key` as strings, as :attr:`Case.key_text`."""
+        return tuple(str(v) for v in self.key)
+
 
 def chain_cases(cases) -> dict[Case, ChainCase]:
     """{conv case: its branch's ChainCase} for every complete reduction branch among ``cases``."""
