@@ -1,6 +1,8 @@
 """``harness list``: registered backends (with availability), presets, or the layers of a layer file."""
 from __future__ import annotations
 
+import kernels
+
 from ..backends import CHAIN, implementation, kind_of, sweep_backend_names
 from ..errors import UsageError
 
