@@ -17,7 +17,7 @@ from .common import check_baseline, writable_dir, writing
 
 #: Options ``--resume`` accepts besides itself: where files go, what is printed, how points are run.
 RESUME_OPTIONS = ("--resume", "--results-dir", "--plots-dir", "--quiet", "--no-plots", "--no-report", "--plugin",
-                  "--timeout-s", "--in-process")
+                  "--timeout-s", "--in-process", "--history")
 
 
 def resume_conflicts(argv: list[str]) -> list[str]:
@@ -125,6 +125,9 @@ def run(args) -> int:
                          "(plugin=PATH / --plugin PATH), or measure in this process (in_process=True / --in-process)")
     preset, cases = cases_or_usage_error(settings)
     check_scheduler(settings.scheduler, args)
+    if getattr(args, "history", None) is not None:  # sweep --history: refuse a bad database before measuring
+        from .history import check_history_target
+        check_history_target(args.history, args.results_dir)
     writable_dir(args.results_dir, "--results-dir")  # the lock file goes there
     lock = lock_run(files)  # only now: a bad request leaves no file behind
     try:
@@ -240,4 +243,7 @@ def sweep_locked(args, files: RunFiles, settings: SweepSettings, meta: dict | No
     if not args.quiet:
         print(f"{stats.wall_s:.1f} s; points: " + ", ".join(f"{n} {s}" for s, n in stats.by_status.items())
               + (f"; {stats.already_done} kept from before" if stats.already_done else ""))
+    if getattr(args, "history", None) is not None:
+        from .history import record_run
+        record_run(files, args.history)
     return 0

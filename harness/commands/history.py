@@ -1,0 +1,159 @@
+"""``harness history {add,check,plot,machines}``: the database of every run, change points, the seed question per machine.
+
+The storage lives in :mod:`harness.history`, the change-point analysis in
+:mod:`harness.changepoints`, the reduction study across machines in
+:mod:`harness.crossmachine`; this module turns arguments into calls of them and
+of the views, and bad requests into :class:`UsageError` (one line, exit 2).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import UsageError
+from .common import writable_dir, writable_file, writing
+
+
+def database(args) -> Path:
+    """The ``--db`` of a history command (default RESULTS_DIR/history.sqlite)."""
+    from ..history import default_db
+
+    return Path(args.db) if args.db else default_db(getattr(args, "results_dir", "results"))
+
+
+def run(args) -> int:
+    """Dispatch ``args.history_command``; the exit code of the subcommand."""
+    verbs = {"add": add, "check": check, "plot": plot, "machines": machines}
+    if args.history_command not in verbs:
+        raise UsageError(f"unknown history command {args.history_command!r}; choose from: {', '.join(verbs)}")
+    try:
+        return verbs[args.history_command](args)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def add(args) -> int:
+    """Record runs and pytest-benchmark files; say what each added."""
+    from ..history import record_sources
+
+    db = database(args)
+    with writing(f"history database {db}"):
+        added = record_sources(db, list(args.runs), args.results_dir)
+    for record, n in added:
+        note = f"{n} of {len(record.rows)} points added" if n else f"already recorded ({len(record.rows)} points)"
+        print(f"{record.run_id}: {note} (machine {record.machine_id}, commit {record.git_commit or '?'}, "
+              f"{record.started_at or 'no date'})")
+    print(f"history: {db}")
+    return 0
+
+
+def record_run(files, db: str) -> None:
+    """``sweep --history [DB]``: record the finished run ``files`` (default database: its results folder's)."""
+    from ..history import default_db, record_sources
+
+    target = Path(db) if db else default_db(files.results_dir)
+    try:
+        with writing(f"history database {target}"):
+            (record, n), = record_sources(target, [str(files.table)], files.results_dir)
+    except ValueError as exc:
+        raise UsageError(f"--history: {exc}") from None
+    print(f"history: {n} points of run {record.run_id} recorded in {target}")
+
+
+def check_history_target(db: str | None, results_dir: str) -> None:
+    """Before a ``sweep --history`` measures: refuse a database it could not record into."""
+    from ..history import connect, default_db
+
+    target = Path(db) if db else default_db(results_dir)
+    if target.exists():
+        try:
+            connect(target, write=True).close()
+        except ValueError as exc:
+            raise UsageError(f"--history: {exc}") from None
+    elif not target.parent.is_dir() and db:
+        raise UsageError(f"--history {db}: folder {target.parent} does not exist")
+
+
+def check(args) -> int:
+    """Print the series whose newest change point is a slowdown; exit as ``compare`` does."""
+    from ..changepoints import check_history, exit_code
+    from ..history import read_history
+    from ..render.history_view import print_history_check
+
+    out = writable_file(args.csv, "--csv", (".csv",))
+    result = check_history(filtered(read_history(database(args)), args), args.threshold, args.min_runs)
+    if result.empty:
+        raise UsageError(f"{database(args)}: no timed point to judge" + (" (after --backend/--machine)"
+                                                                         if args.backend or args.machine else ""))
+    print_history_check(result, args.threshold)
+    if out:
+        result.assign(change_points=result["change_points"].map("; ".join)).to_csv(out, index=False)
+        print(f"wrote {out}")
+    return exit_code(result, allow_inconclusive=args.allow_inconclusive)
+
+
+def filtered(history, args):
+    """``history`` restricted to ``--backend`` and ``--machine`` (a fingerprint prefix or part of the label)."""
+    if getattr(args, "backend", None):
+        history = history[history["backend"] == args.backend]
+    if getattr(args, "machine", None):
+        text = args.machine.lower()
+        history = history[history["machine"].str.startswith(text)
+                          | history["machine_label"].str.lower().str.contains(text, regex=False)]
+    return history
+
+
+def plot(args) -> int:
+    """Small multiples per machine and backend (time per call over runs, change points marked) and a page."""
+    from ..changepoints import check_history
+    from ..history import read_history
+    from ..render.history_figure import plot_series_grid
+    from ..render.history_view import write_history_page
+
+    history = filtered(read_history(database(args), samples=True), args)
+    timed = history[history["status"] == "ok"]
+    if timed.empty:
+        raise UsageError(f"{database(args)}: no timed point to draw")
+    result = check_history(timed, args.threshold, args.min_runs)
+    folder = writable_dir(args.output, "--output")  # only now: a bad database leaves no folder behind
+    paths = []
+    with writing(f"the history figures in {folder}"):
+        for (machine, backend), rows in timed.groupby(["machine", "backend"], sort=True):
+            path = folder / f"history-{machine}-{safe_name(backend)}.png"
+            paths.append(plot_series_grid(rows, result[(result["machine"] == machine)
+                                                       & (result["backend"] == backend)], path))
+        page = write_history_page(folder / "index.html", result, paths, args.threshold)
+    for path in [*paths, page]:
+        print(f"wrote {path}")
+    return 0
+
+
+def safe_name(text: str) -> str:
+    """``text`` as a file-name part (letters, digits, ``-`` and ``_``)."""
+    import re
+
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-") or "x"
+
+
+def machines(args) -> int:
+    """The reduction study of every machine side by side: a table, optionally a CSV, and one figure."""
+    from ..crossmachine import reduction_by_machine
+    from ..history import read_history, read_machines
+    from ..render.history_view import print_machines
+    from ..render.machines_figure import plot_machines
+
+    out = writable_file(args.csv, "--csv", (".csv",))
+    if Path(args.output).suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise UsageError(f"--output {args.output}: the file name must end in .png, .svg or .pdf")
+    table = reduction_by_machine(read_history(database(args), samples=True))
+    print_machines(read_machines(database(args)), table)
+    if table.empty:
+        return 0
+    writable_dir(str(Path(args.output).parent), "--output")
+    figure = writable_file(args.output, "--output")
+    with writing("the reduction study per machine"):
+        if out:
+            table.to_csv(out, index=False)
+            print(f"wrote {out}")
+        if figure:
+            print(f"wrote {plot_machines(table, figure)}")
+    return 0
