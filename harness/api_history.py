@@ -18,7 +18,7 @@ def history(db: str | Path | None = None, *, samples: bool = False):
     Raises:
         ValueError: no database there, a file that is not a convbench history, or one of a newer schema.
     """
-    from .history import default_db, read_history
+    from .historydb import default_db, read_history
 
     if db is not None and not isinstance(db, (str, Path)):
         raise TypeError(f"harness.history(): db must be a path (str or Path), got {type(db).__name__}")

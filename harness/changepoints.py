@@ -85,9 +85,11 @@ def judge_change(log_times, at: int, start: int, end: int, threshold: float) -> 
     step = float(np.median(after) - np.median(before))
     out = dict(ratio=math.exp(step), ratio_lo=math.exp(step - 1.96 * se), ratio_hi=math.exp(step + 1.96 * se),
                detectable=math.expm1(DETECT_Z * se), noise=noise, runs_before=len(before), runs_after=len(after))
+    first_moved = (after[0] - np.median(before)) * np.sign(step) > abs(step) / 2  # a change is named by its first run
+    out["significant"] = bool(abs(step) > DETECT_Z * se and first_moved)
     if abs(step) <= math.log1p(threshold):
         return dict(out, verdict="same")
-    if abs(step) <= DETECT_Z * se:
+    if not out["significant"]:
         return dict(out, verdict="inconclusive")
     return dict(out, verdict="slower" if step > 0 else "faster")
 
@@ -106,7 +108,7 @@ def judge_series(runs, threshold: float, min_runs: int = MIN_RUNS) -> dict:
     candidates = change_points(log_times, min_runs)
     for at, end in zip(candidates, candidates[1:] + [n]):
         change = judge_change(log_times, at, start, end, threshold)
-        if change["verdict"] in ("slower", "faster"):
+        if change.pop("significant"):
             found.append(f"{runs['run_id'].iloc[at]}@{short_commit(runs['git_commit'].iloc[at])} "
                          f"x{change['ratio']:.2f}")
             start = at
@@ -129,7 +131,7 @@ def short_commit(commit) -> str:
 
 
 def check_history(history, threshold: float = 0.1, min_runs: int = MIN_RUNS):
-    """One row per series of ``history`` (:func:`harness.history.read_history`): its verdict, the newest change
+    """One row per series of ``history`` (:func:`harness.historydb.read_history`): its verdict, the newest change
     point (run, commit, date), the ratio with its interval, and every change point found. Worst first.
 
     Only ``ok`` rows are in a series. ValueError for a NaN or negative threshold or min_runs < 2."""

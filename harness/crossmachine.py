@@ -30,7 +30,7 @@ def reduction_by_machine(history):
     """One reduction row per machine, backend, branch, batch and dtype (newest run; most threads), with the
     machine's fingerprint and label, the run id, date and commit; empty when no run holds reduce/direct pairs.
 
-    ``history`` is :func:`harness.history.read_history` with ``samples=True``."""
+    ``history`` is :func:`harness.historydb.read_history` with ``samples=True``."""
     import pandas as pd
 
     columns = MACHINE_COLUMNS + REDUCTION_COLUMNS

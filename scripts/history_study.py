@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from harness.changepoints import check_history
-from harness.history import read_history, record_sources
+from harness.historydb import read_history, record_sources
 
 TIME_COLUMNS = ("time_s", "time_min_s", "time_iqr_s")
 

@@ -1,6 +1,6 @@
 """``harness history {add,check,plot,machines}``: the database of every run, change points, the seed question per machine.
 
-The storage lives in :mod:`harness.history`, the change-point analysis in
+The storage lives in :mod:`harness.historydb`, the change-point analysis in
 :mod:`harness.changepoints`, the reduction study across machines in
 :mod:`harness.crossmachine`; this module turns arguments into calls of them and
 of the views, and bad requests into :class:`UsageError` (one line, exit 2).
@@ -15,7 +15,7 @@ from .common import writable_dir, writable_file, writing
 
 def database(args) -> Path:
     """The ``--db`` of a history command (default RESULTS_DIR/history.sqlite)."""
-    from ..history import default_db
+    from ..historydb import default_db
 
     return Path(args.db) if args.db else default_db(getattr(args, "results_dir", "results"))
 
@@ -29,11 +29,14 @@ def run(args) -> int:
         return verbs[args.history_command](args)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
+    except ImportError as exc:  # ruptures missing (a GPU box without a package index): say what to install
+        raise UsageError(f"history {args.history_command} needs {exc.name or 'a library'}: "
+                         f"pip install {exc.name or 'ruptures'} ({exc})") from None
 
 
 def add(args) -> int:
     """Record runs and pytest-benchmark files; say what each added."""
-    from ..history import record_sources
+    from ..historydb import record_sources
 
     db = database(args)
     with writing(f"history database {db}"):
@@ -48,7 +51,7 @@ def add(args) -> int:
 
 def record_run(files, db: str) -> None:
     """``sweep --history [DB]``: record the finished run ``files`` (default database: its results folder's)."""
-    from ..history import default_db, record_sources
+    from ..historydb import default_db, record_sources
 
     target = Path(db) if db else default_db(files.results_dir)
     try:
@@ -61,7 +64,7 @@ def record_run(files, db: str) -> None:
 
 def check_history_target(db: str | None, results_dir: str) -> None:
     """Before a ``sweep --history`` measures: refuse a database it could not record into."""
-    from ..history import connect, default_db
+    from ..historydb import connect, default_db
 
     target = Path(db) if db else default_db(results_dir)
     if target.exists():
@@ -76,7 +79,7 @@ def check_history_target(db: str | None, results_dir: str) -> None:
 def check(args) -> int:
     """Print the series whose newest change point is a slowdown; exit as ``compare`` does."""
     from ..changepoints import check_history, exit_code
-    from ..history import read_history
+    from ..historydb import read_history
     from ..render.history_view import print_history_check
 
     out = writable_file(args.csv, "--csv", (".csv",))
@@ -105,7 +108,7 @@ def filtered(history, args):
 def plot(args) -> int:
     """Small multiples per machine and backend (time per call over runs, change points marked) and a page."""
     from ..changepoints import check_history
-    from ..history import read_history
+    from ..historydb import read_history
     from ..render.history_figure import plot_series_grid
     from ..render.history_view import write_history_page
 
@@ -137,7 +140,7 @@ def safe_name(text: str) -> str:
 def machines(args) -> int:
     """The reduction study of every machine side by side: a table, optionally a CSV, and one figure."""
     from ..crossmachine import reduction_by_machine
-    from ..history import read_history, read_machines
+    from ..historydb import read_history, read_machines
     from ..render.history_view import print_machines
     from ..render.machines_figure import plot_machines
 
