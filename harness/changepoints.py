@@ -94,32 +94,44 @@ def judge_change(log_times, at: int, start: int, end: int, threshold: float) -> 
     return dict(out, verdict="slower" if step > 0 else "faster")
 
 
-def judge_series(runs, threshold: float, min_runs: int = MIN_RUNS) -> dict:
-    """The verdict on one series (a DataFrame of its ok rows in date order; see the module docstring)."""
-    log_times = np.log(runs["time_s"].to_numpy(dtype=float))
+def judge_log_times(log_times, threshold: float, min_runs: int = MIN_RUNS, detect=None) -> tuple[dict, list]:
+    """(verdict, change points) of a series of log times: the verdict on its newest significant change point
+    (else on its newest candidate) with ``at`` (the index of its first run, or None), and every significant change
+    as (index, ratio). ``detect(log_times, min_runs)`` proposes candidates (default :func:`change_points`)."""
+    log_times = np.asarray(log_times, dtype=float)
     n = len(log_times)
     noise = noise_of(log_times)
-    out = dict(runs=n, noise=noise, change_points=[], ratio=math.nan, ratio_lo=math.nan, ratio_hi=math.nan,
-               runs_before=0, runs_after=0, run_id="", git_commit="", started_at="",
-               detectable=math.expm1(DETECT_Z * standard_error(noise, max(n - min_runs, 1), min_runs)))
+    out = dict(runs=n, noise=noise, at=None, ratio=math.nan, ratio_lo=math.nan, ratio_hi=math.nan, runs_before=0,
+               runs_after=0, detectable=math.expm1(DETECT_Z * standard_error(noise, max(n - min_runs, 1), min_runs)))
     if n < 2 * min_runs:
-        return dict(out, verdict="short", detectable=math.inf)
+        return dict(out, verdict="short", detectable=math.inf), []
     found, newest, start = [], None, 0
-    candidates = change_points(log_times, min_runs)
+    candidates = sorted(int(c) for c in (detect or change_points)(log_times, min_runs) if 0 < c < n)
     for at, end in zip(candidates, candidates[1:] + [n]):
-        change = judge_change(log_times, at, start, end, threshold)
+        change = dict(judge_change(log_times, at, start, end, threshold), at=at)
         if change.pop("significant"):
-            found.append(f"{runs['run_id'].iloc[at]}@{short_commit(runs['git_commit'].iloc[at])} "
-                         f"x{change['ratio']:.2f}")
+            found.append((at, change["ratio"]))
             start = at
-        newest = dict(change, at=at)
-    out["change_points"] = found
+            newest = change
+        elif newest is None or not found:
+            newest = change
     if newest is None:
-        return dict(out, verdict="same" if out["detectable"] <= threshold else "inconclusive")
-    at = newest.pop("at")
+        return dict(out, verdict="same" if out["detectable"] <= threshold else "inconclusive"), found
     if newest["verdict"] == "same" and out["detectable"] > threshold:
         newest["verdict"] = "inconclusive"
-    return dict(out, **newest, run_id=str(runs["run_id"].iloc[at]), git_commit=str(runs["git_commit"].iloc[at] or ""),
+    return dict(out, **newest), found
+
+
+def judge_series(runs, threshold: float, min_runs: int = MIN_RUNS) -> dict:
+    """The verdict on one series (a DataFrame of its ok rows in date order; see the module docstring), its
+    newest change's run, commit and date, and every change point as ``run@commit xRATIO``."""
+    verdict, found = judge_log_times(np.log(runs["time_s"].to_numpy(dtype=float)), threshold, min_runs)
+    at = verdict.pop("at")
+    verdict["change_points"] = [f"{runs['run_id'].iloc[i]}@{short_commit(runs['git_commit'].iloc[i])} x{r:.2f}"
+                                for i, r in found]
+    if at is None:
+        return dict(verdict, run_id="", git_commit="", started_at="")
+    return dict(verdict, run_id=str(runs["run_id"].iloc[at]), git_commit=str(runs["git_commit"].iloc[at] or ""),
                 started_at=str(runs["started_at"].iloc[at]))
 
 
@@ -130,11 +142,12 @@ def short_commit(commit) -> str:
     return commit[:9] + ("+dirty" if commit.endswith("+dirty") else "")
 
 
-def check_history(history, threshold: float = 0.1, min_runs: int = MIN_RUNS):
+def check_history(history, threshold: float = 0.1, min_runs: int = MIN_RUNS, since: str | None = None):
     """One row per series of ``history`` (:func:`harness.historydb.read_history`): its verdict, the newest change
     point (run, commit, date), the ratio with its interval, and every change point found. Worst first.
 
-    Only ``ok`` rows are in a series. ValueError for a NaN or negative threshold or min_runs < 2."""
+    Only ``ok`` rows are in a series. With ``since`` (an ISO 8601 UTC date), a change point dated before it is
+    accepted: its series is ``same``. ValueError for a NaN or negative threshold or min_runs < 2."""
     import pandas as pd
 
     if not threshold >= 0:
@@ -147,6 +160,8 @@ def check_history(history, threshold: float = 0.1, min_runs: int = MIN_RUNS):
         runs = runs.sort_values(["started_at", "run_id"], kind="stable")
         first = runs.iloc[0]
         verdict = judge_series(runs, threshold, min_runs)
+        if since and verdict["verdict"] in ("slower", "faster") and verdict["started_at"] < since:
+            verdict["verdict"] = "same"  # accepted: the change is older than --since
         rows.append(dict(verdict, machine=machine, point=point, machine_label=first["machine_label"],
                          backend=first["backend"], case=first["case"], dtype=first["dtype"],
                          threads=first["threads"]))

@@ -225,6 +225,8 @@ def add_history_parser(sub) -> None:
     c.add_argument("--allow-inconclusive", action="store_true", help="exit 0 instead of 3 when nothing slowed "
                    "down but some series could not be judged")
     c.add_argument("--csv", metavar="FILE", default=None, help="also write every series' verdict as CSV")
+    c.add_argument("--since", default=None, metavar="RUN_OR_DATE", help="accept change points older than this "
+                   "run (its id) or date: only newer ones fail the check")
     verbs.choices["plot"].add_argument("--output", default="plots/history", metavar="DIR",
                                        help="folder of the figures and index.html (default: plots/history)")
     m = verbs.add_parser("machines", help="the reduction study of every machine side by side (a table and a figure)")

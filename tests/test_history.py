@@ -75,6 +75,10 @@ def test_a_step_in_one_backend_is_found_named_and_drawn_end_to_end(tmp_path):
     assert set(slower["backend"]) == {"b"} and len(slower) == 5 and set(slower["run_id"]) == {"r07"}
     assert slower["ratio"].between(1.2, 1.4).all() and (slower["ratio_lo"] > 1.1).all()
     assert set(result.loc[result["backend"] == "a", "verdict"]) == {"same"}
+    assert run_cli("history", "check", "--db", db, "--since", "r07").returncode == 1
+    assert run_cli("history", "check", "--db", db, "--since", "r08").returncode == 0  # the step is accepted
+    assert run_cli("history", "check", "--db", db, "--since", "2026-01-09").returncode == 0
+    assert run_cli("history", "check", "--db", db, "--since", "soon").returncode == 2
     plot = run_cli("history", "plot", "--db", db, "--output", tmp_path / "plots")
     assert plot.returncode == 0, plot.stderr
     pngs = sorted((tmp_path / "plots").glob("history-*-b.png"))
@@ -84,6 +88,7 @@ def test_a_step_in_one_backend_is_found_named_and_drawn_end_to_end(tmp_path):
     assert image.shape[1] > 800 and image[..., :3].std() > 0.05  # drawn, not blank
     page = (tmp_path / "plots" / "index.html").read_text()
     assert "slower" in page and "run r07" in page and pngs[0].name in page
+    assert "machines.png" in page and (tmp_path / "plots" / "machines.png").stat().st_size > 10_000
 
 
 def test_an_unchanged_series_passes_and_a_short_one_is_inconclusive(tmp_path):

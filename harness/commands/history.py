@@ -83,7 +83,8 @@ def check(args) -> int:
     from ..render.history_view import print_history_check
 
     out = writable_file(args.csv, "--csv", (".csv",))
-    result = check_history(filtered(read_history(database(args)), args), args.threshold, args.min_runs)
+    history = filtered(read_history(database(args)), args)
+    result = check_history(history, args.threshold, args.min_runs, since_date(args.since, history))
     if result.empty:
         raise UsageError(f"{database(args)}: no timed point to judge" + (" (after --backend/--machine)"
                                                                          if args.backend or args.machine else ""))
@@ -92,6 +93,21 @@ def check(args) -> int:
         result.assign(change_points=result["change_points"].map("; ".join)).to_csv(out, index=False)
         print(f"wrote {out}")
     return exit_code(result, allow_inconclusive=args.allow_inconclusive)
+
+
+def since_date(since: str | None, history) -> str | None:
+    """``--since``: a run id of the database (its start) or a date, as an ISO 8601 UTC timestamp."""
+    from ..historyrecord import utc_iso
+
+    if not since:
+        return None
+    starts = history.loc[history["run_id"] == since, "started_at"].dropna()
+    if len(starts):
+        return str(starts.min())
+    try:
+        return utc_iso(since)
+    except ValueError:
+        raise UsageError(f"--since {since!r}: neither a run id in the history nor a date (e.g. 2026-01-31)") from None
 
 
 def filtered(history, args):
@@ -106,11 +122,14 @@ def filtered(history, args):
 
 
 def plot(args) -> int:
-    """Small multiples per machine and backend (time per call over runs, change points marked) and a page."""
+    """Small multiples per machine and backend (time per call over runs, change points marked), the reduction
+    study of every machine side by side, and a page showing them all."""
     from ..changepoints import check_history
+    from ..crossmachine import reduction_by_machine
     from ..historydb import read_history
     from ..render.history_figure import plot_series_grid
     from ..render.history_view import write_history_page
+    from ..render.machines_figure import plot_machines
 
     history = filtered(read_history(database(args), samples=True), args)
     timed = history[history["status"] == "ok"]
@@ -124,8 +143,10 @@ def plot(args) -> int:
             path = folder / f"history-{machine}-{safe_name(backend)}.png"
             paths.append(plot_series_grid(rows, result[(result["machine"] == machine)
                                                        & (result["backend"] == backend)], path))
-        page = write_history_page(folder / "index.html", result, paths, args.threshold)
-    for path in [*paths, page]:
+        reduction = reduction_by_machine(history)
+        machines_png = plot_machines(reduction, folder / "machines.png") if not reduction.empty else None
+        page = write_history_page(folder / "index.html", result, paths, args.threshold, machines_png)
+    for path in [*paths, *([machines_png] if machines_png else []), page]:
         print(f"wrote {path}")
     return 0
 

@@ -92,8 +92,10 @@ def print_machines(machines, table) -> None:
     con.print(grid)
 
 
-def write_history_page(path: Path, result, figures: list[Path], threshold: float) -> Path:
-    """A one-file HTML page: the verdict counts, the changed series, and the figures (linked, not embedded)."""
+def write_history_page(path: Path, result, figures: list[Path], threshold: float,
+                       machines_figure: Path | None = None) -> Path:
+    """A one-file HTML page: the verdict counts, the changed series, the figures (linked, not embedded), and the
+    reduction study across machines when there is one."""
     changed = result[result["verdict"].isin(LISTED)]
     rows = "".join(
         f"<tr class='{r['verdict']}'><td>{r['verdict']}</td><td>{html.escape(str(r['machine_label']))}</td>"
@@ -103,6 +105,9 @@ def write_history_page(path: Path, result, figures: list[Path], threshold: float
     counts = ", ".join(f"{n} {v}" for v, n in result["verdict"].value_counts().items())
     images = "".join(f"<figure><img src='{html.escape(os.path.relpath(f, path.parent))}' alt='{html.escape(f.stem)}'>"
                      f"<figcaption>{html.escape(f.stem)}</figcaption></figure>" for f in figures)
+    if machines_figure:
+        images += (f"<h2>The 1x1 reduction on every machine</h2><figure><img src='{html.escape(machines_figure.name)}'"
+                   " alt='reduction study per machine'></figure>")
     text = f"""<!doctype html><html><head><meta charset="utf-8"><title>convbench history</title>
 <style>body{{font-family:sans-serif;margin:2em}}td,th{{padding:2px 8px;text-align:left}}
 tr.slower{{color:#b00}}tr.faster{{color:#070}}img{{max-width:100%}}</style></head><body>
