@@ -119,7 +119,10 @@ def add_records(path: str | Path, records: list[Record]) -> list[tuple[Record, i
 
     con = connect(path, write=True)
     try:
-        con.execute("BEGIN IMMEDIATE")  # take the write lock now: a concurrent writer waits here, not mid-way
+        try:
+            con.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise ValueError(f"cannot write history database {path}: {exc}") from None  # take the write lock now: a concurrent writer waits here, not mid-way
         try:
             for statement in SCHEMA:
                 con.execute(statement)
@@ -127,8 +130,10 @@ def add_records(path: str | Path, records: list[Record]) -> list[tuple[Record, i
                             [("app", APP), ("schema_version", str(SCHEMA_VERSION))])
             added = [(record, insert_record(con, record, now_iso())) for record in records]
             con.execute("COMMIT")
-        except BaseException:
+        except BaseException as exc:
             con.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):  # disk full, read-only file, lock held past the timeout
+                raise ValueError(f"cannot write history database {path}: {exc}") from None
             raise
     finally:
         con.close()

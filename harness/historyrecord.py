@@ -24,7 +24,7 @@ MACHINE_FIELDS = ("cpu_model", "cpu_isa", "cpu_count", "memory_gib", "gpu", "thr
 STORED_COLUMNS = [c for c in COLUMNS if c != "run_id"] + ["rel_ci", "flags", "trusted", "count", "desc", "layer",
                                                           "branch", "role"]
 #: Stored columns that hold whole numbers.
-INTEGER_COLUMNS = (*INT_SHAPE_FIELDS, "Ho", "Wo", "flops", "bytes", "threads", "rounds", "calls_per_round", "count")
+INTEGER_COLUMNS = (*INT_SHAPE_FIELDS, "padding", "Ho", "Wo", "flops", "bytes", "threads", "rounds", "calls_per_round", "count")
 TEXT_COLUMNS = ("backend", "device", "case", "dtype", "status", "reason", "flags", "desc", "layer", "branch", "role")
 
 

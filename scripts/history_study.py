@@ -108,7 +108,8 @@ def main() -> None:
         print(f"  false alarm: {r['backend']} | {r['case']} | {r['dtype']}: {r['verdict']} {r['change_points']} "
               f"ratio {r['ratio']:.3f} [{r['ratio_lo']:.3f}, {r['ratio_hi']:.3f}] noise {r['noise']:.3f}")
     first_stepped = run_ids[len(run_ids) - args.last]
-    caught = total = others_alarms = others = 0
+    judgeable = set(result.loc[result["verdict"] == "same", "point"])  # could show a step of the threshold
+    caught = total = others_alarms = others = judged_caught = judged = 0
     for backend in sorted(history.loc[history["status"] == "ok", "backend"].unique()):
         folder = out / f"inject-{backend}"
         inject(args.runs, folder, run_ids, backend, args.factor, args.last)
@@ -118,13 +119,16 @@ def main() -> None:
         hit = (mine["verdict"] == "slower") & (mine["run_id"] == first_stepped)
         rest = res[res["backend"] != backend]
         caught, total = caught + int(hit.sum()), total + len(mine)
+        judged_caught += int((hit & mine["point"].isin(judgeable)).sum())
+        judged += int(mine["point"].isin(judgeable).sum())
         others_alarms, others = others_alarms + int((rest["change_points"].map(len) > 0).sum()), others + len(rest)
         print(f"{backend} x{args.factor} in the last {args.last} runs: caught at {first_stepped} in "
               f"{int(hit.sum())}/{len(mine)}; missed: " + "; ".join(
                   f"{r['case']} {r['dtype']} {r['verdict']} {r['change_points']} noise {r['noise']:.3f}"
                   for r in mine[~hit].to_dict("records")))
     print(f"\ncaught: {caught}/{total} = {caught / max(total, 1):.1%} of stepped series, named with run "
-          f"{first_stepped}; other series in those databases with a change point: {others_alarms}/{others}")
+          f"{first_stepped}; of those judgeable at the threshold ('same' when unchanged): {judged_caught}/{judged}; "
+          f"other series in those databases with a change point: {others_alarms}/{others}")
     if args.dump:
         args.dump.write_text(json.dumps(dump))
         print(f"wrote {args.dump} ({len(dump)} series)")
