@@ -135,7 +135,7 @@ def record_of(ref: str, results_dir: str | Path = "results") -> Record:
     from .trust import with_trust
 
     path = Path(ref)
-    if path.suffix == ".json" and path.with_suffix(".csv").is_file() and path.with_suffix(".samples.csv").is_file():
+    if path.suffix == ".json" and path.with_suffix(".csv").is_file():
         ref = str(path.with_suffix(".csv"))  # a sweep's metadata JSON (RUN_ID.json) stands for its run
     run = resolve_run(ref, results_dir)
     label, table, samples, meta = read_run(run)

@@ -68,8 +68,10 @@ def plot_machines(table, path=None):
     for ax, machine in zip(axes[0], machines):
         part = table[table["machine_label"] == machine]
         draw_machine(ax, part, colors, backends, dtypes)
-        first = part.iloc[0]
-        ax.set_title(plain(f"{wrap(machine)}\nrun {first['run_id']} ({str(first['started_at'])[:10]})"), fontsize=7)
+        runs = list(dict.fromkeys(part.sort_values("started_at")["run_id"]))
+        dates = sorted({str(d)[:10] for d in part["started_at"]})
+        ax.set_title(plain(f"{wrap(machine)}\nrun{'s' if len(runs) > 1 else ''} {', '.join(runs)} "
+                           f"({', '.join(dates)})"), fontsize=7)
     axes[0][0].set_ylim(0, Y_CAP * 1.05)
     axes[0][0].set_ylabel("share of the FLOP saving realised as time\n(time saving / FLOP saving, 95% CI)")
     axes[0][0].yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
