@@ -121,6 +121,10 @@ def filtered(history, args):
     return history
 
 
+#: Panels per history figure (a backend with more series gets several figures).
+PANELS = 24
+
+
 def plot(args) -> int:
     """Small multiples per machine and backend (time per call over runs, change points marked), the reduction
     study of every machine side by side, and a page showing them all."""
@@ -136,13 +140,18 @@ def plot(args) -> int:
     if timed.empty:
         raise UsageError(f"{database(args)}: no timed point to draw")
     result = check_history(timed, args.threshold, args.min_runs)
+    drawn = set(zip(*result.loc[result["runs"] > 1, ["machine", "point"]].to_numpy().T)) if len(result) else set()
+    series = timed[[key in drawn for key in zip(timed["machine"], timed["point"])]]  # one run is not a history
     folder = writable_dir(args.output, "--output")  # only now: a bad database leaves no folder behind
     paths = []
     with writing(f"the history figures in {folder}"):
-        for (machine, backend), rows in timed.groupby(["machine", "backend"], sort=True):
-            path = folder / f"history-{machine}-{safe_name(backend)}.png"
-            paths.append(plot_series_grid(rows, result[(result["machine"] == machine)
-                                                       & (result["backend"] == backend)], path))
+        for (machine, backend), rows in series.groupby(["machine", "backend"], sort=True):
+            points = list(dict.fromkeys(rows.sort_values("case", kind="stable")["point"]))
+            for part, start in enumerate(range(0, len(points), PANELS)):  # at most PANELS panels a figure
+                name = f"history-{machine}-{safe_name(backend)}" + (f"-{part + 1}" if start else "") + ".png"
+                chunk = rows[rows["point"].isin(points[start:start + PANELS])]
+                paths.append(plot_series_grid(chunk, result[(result["machine"] == machine)
+                                                            & (result["backend"] == backend)], folder / name))
         reduction = reduction_by_machine(history)
         machines_png = plot_machines(reduction, folder / "machines.png") if not reduction.empty else None
         page = write_history_page(folder / "index.html", result, paths, args.threshold, machines_png)
