@@ -300,6 +300,10 @@ def test_machines_side_by_side(tmp_path):
     assert set(table.loc[table["machine_label"].str.startswith("Test"), "run_id"]) == {"p01"}  # the newest run
     assert (table["flop_saving"] == 9000 / 4000).all() and table["time_saving_lo"].notna().all()
     assert (tmp_path / "m" / "machines.png").stat().st_size > 10_000
+    assert run_cli("history", "plot", "--db", db, "--output", tmp_path / "p").returncode == 0
+    drawn = sorted(p.name for p in (tmp_path / "p").glob("*.png"))
+    test_cpu = table.loc[table["machine_label"].str.startswith("Test"), "machine"].iloc[0]
+    assert drawn == [f"history-{test_cpu}-a.png", f"history-{test_cpu}-b.png", "machines.png"]  # q00: one run
 
 
 def test_sweep_history_records_the_finished_run(results_dir):
