@@ -83,8 +83,8 @@ def print_machines(machines, table) -> None:
                   "no reduction study to show")
         return
     wide = side_by_side(table)
-    grid = Table(title="1x1 reduction per machine: time saving [95% CI] and the share of the FLOP saving it "
-                 "realises (! untrusted)", title_justify="left")
+    grid = Table(title="1x1 reduction per machine: time saving [95% CI], the share of the FLOP saving it "
+                 "realises (! untrusted), CPU threads", title_justify="left")
     for col in wide.columns:
         grid.add_column(escape(str(col)), justify="left" if col in ("branch", "dtype", "backend") else "right")
     for r in wide.to_dict("records"):

@@ -70,8 +70,9 @@ def plot_machines(table, path=None):
         draw_machine(ax, part, colors, backends, dtypes)
         runs = list(dict.fromkeys(part.sort_values("started_at")["run_id"]))
         dates = sorted({str(d)[:10] for d in part["started_at"]})
+        threads = ", ".join(str(int(t)) for t in sorted(part["threads"].dropna().unique()))
         ax.set_title(plain(f"{wrap(machine)}\nrun{'s' if len(runs) > 1 else ''} {', '.join(runs)} "
-                           f"({', '.join(dates)})"), fontsize=7)
+                           f"({', '.join(dates)}), threads {threads}"), fontsize=7)
     axes[0][0].set_ylim(0, Y_CAP * 1.05)
     axes[0][0].set_ylabel("share of the FLOP saving realised as time\n(time saving / FLOP saving, 95% CI)")
     axes[0][0].yaxis.set_major_formatter(plt.FuncFormatter(lambda v, _: f"{v:.0%}"))
