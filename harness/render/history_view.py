@@ -50,7 +50,8 @@ def print_history_check(result, threshold: float) -> None:
         con.print(f"[bold red]{int((result['verdict'] == 'slower').sum())} series slowed down[/] beyond "
                   f"{threshold:.0%} at their newest change point")
     elif len(unjudged):
-        noisiest = unjudged.sort_values("detectable", ascending=False).head(3)
+        noisiest = unjudged.assign(_short=unjudged["verdict"] == "short").sort_values(
+            ["_short", "detectable"], ascending=[True, False]).head(3)  # the noisy ones say more than the short
         names = "; ".join(f"{r['backend']} | {r['case']} ({why_unjudged(r)})" for r in noisiest.to_dict("records"))
         con.print(f"[bold yellow]inconclusive:[/] no slowdown found, but {len(unjudged)} series are too short or "
                   f"too noisy to judge at {threshold:.0%}, e.g. {escape(names)} (record more runs, raise --budget-s, "
@@ -62,7 +63,7 @@ def print_history_check(result, threshold: float) -> None:
 def why_unjudged(row: dict) -> str:
     """Why a series could not be judged, in a few words."""
     if row["verdict"] == "short":
-        return f"{row['runs']} runs: too few"
+        return f"{row['runs']} run{'s' if row['runs'] != 1 else ''}: too few"
     return f"steps below {row['detectable']:.0%} are lost in its noise"
 
 
