@@ -12,7 +12,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from harness.changepoints import check_history, judge_series
 from harness.historydb import SCHEMA_VERSION, read_history
 from harness.results import ALL_COLUMNS, ResultsWriter, RunFiles
 from tests.conftest import run_cli
@@ -243,47 +242,6 @@ def test_two_processes_adding_at_once_lose_nothing(tmp_path):
     assert len(table) == 8 * 10 and not table.duplicated(["run", "point"]).any()
     assert sorted(table["run_id"].unique()) == ids
     assert sum(out.decode().count("already recorded") for out, _ in outs) == 3  # r00, then r03, r04 once
-
-
-def judged(values, threshold=0.1):
-    """The verdict on a series of per-call times (one run each, in order)."""
-    n = len(values)
-    runs = pd.DataFrame({"time_s": values, "run_id": [f"r{i:02d}" for i in range(n)], "git_commit": ["abc"] * n,
-                         "started_at": [f"2026-01-{i + 1:02d}" for i in range(n)]})
-    return judge_series(runs, threshold)
-
-
-def test_change_points_on_synthetic_series():
-    rng = np.random.default_rng(7)
-    base = 1e-3 * rng.lognormal(0, 0.01, 12)
-    assert judged(base)["verdict"] == "same"
-    spike = base.copy()
-    spike[6] *= 1.8  # a single noisy run
-    assert judged(spike)["verdict"] == "same" and judged(spike)["change_points"] == []
-    late = base.copy()
-    late[-2:] *= 1.5  # two slow runs at the end: not yet a lasting change
-    assert judged(late)["verdict"] != "slower"
-    step = base.copy()
-    step[8:] *= 1.10  # a lasting 10% step: a change point, named with its first run
-    verdict = judged(step, threshold=0.05)
-    assert verdict["verdict"] == "slower" and verdict["run_id"] == "r08"
-    assert verdict["ratio_lo"] < 1.10 < verdict["ratio_hi"] and verdict["change_points"][0].startswith("r08@abc")
-    assert judged(step, threshold=0.2)["verdict"] == "same"  # found, but within the threshold
-    faster = base.copy()
-    faster[9:] /= 1.4
-    assert judged(faster)["verdict"] == "faster"
-    noisy = 1e-3 * rng.lognormal(0, 0.3, 12)
-    noisy[9:] *= 1.15
-    assert judged(noisy)["verdict"] == "inconclusive"
-    assert judged(base[:5])["verdict"] == "short"
-
-
-def test_check_history_refuses_bad_thresholds():
-    history = pd.DataFrame(columns=["machine", "point", "status", "time_s"])
-    with pytest.raises(ValueError, match="threshold"):
-        check_history(history, float("nan"))
-    with pytest.raises(ValueError, match="min_runs"):
-        check_history(history, 0.1, min_runs=1)
 
 
 def test_machines_side_by_side(tmp_path):
