@@ -25,6 +25,7 @@ import re
 from pathlib import Path
 
 from .layers import SHAPE_FIELDS
+from .metadata import isa_of_flags
 from .results import COLUMNS, SAMPLE_COLUMNS
 
 #: Shape columns copied from a benchmark's ``extra_info`` when it records them.
@@ -147,7 +148,9 @@ def benchmark_metadata(doc: dict) -> dict:
     versions = {"python": machine.get("python_version")}
     if doc.get("version"):
         versions["pytest-benchmark"] = doc["version"]
-    return {"source": "pytest-benchmark", "host": machine.get("node"), "cpu_model": cpu.get("brand_raw"), "versions": versions,
+    flags = cpu.get("flags") if isinstance(cpu.get("flags"), list) else []
+    return {"source": "pytest-benchmark", "host": machine.get("node"), "cpu_model": cpu.get("brand_raw"),
+            "cpu_count": cpu.get("count"), "cpu_isa": isa_of_flags(flags), "versions": versions,
             "git_commit": (doc.get("commit_info") or {}).get("id"), "datetime": doc.get("datetime")}
 
 

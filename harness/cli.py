@@ -140,6 +140,9 @@ def add_sweep_parser(sub) -> None:
     p.add_argument("--no-plots", action="store_true", help="do not draw plots")
     p.add_argument("--no-report", action="store_true", help="do not write the HTML page plots/RUN_ID/index.html")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary table")
+    p.add_argument("--history", nargs="?", const="", default=None, metavar="DB",
+                   help="when the run finishes, record it in the history database DB (default: "
+                        "RESULTS_DIR/history.sqlite); see `harness history --help`")
 
 
 def make_parser() -> Parser:
@@ -236,6 +239,50 @@ def add_other_parsers(sub) -> None:
     p.add_argument("--fresh", action="store_true", help="measure again even when a roof is stored")
     p.add_argument("--seconds", type=bounded(positive_float, 0.05, 600, "shorter measures no peak; longer is a typo"),
                    default=1.0, help="measuring time in seconds, 0.05 to 600, shared by the figures (default 1)")
+    add_history_parser(sub)
+
+
+def add_history_parser(sub) -> None:
+    """``history {add,check,plot,machines}``: the database of runs, change points, the seed question per machine."""
+    p = sub.add_parser("history", help="record runs in a history database; change points; every machine side by side",
+                       description="A database (SQLite, default results/history.sqlite) of every recorded run, keyed "
+                       "by machine fingerprint, commit, date and point; change-point detection over each series; "
+                       "figures; and the reduction study of every machine side by side.")
+    verbs = p.add_subparsers(dest="history_command", metavar="VERB", parser_class=Parser)
+    verbs.required = True
+    db_help = "history database (default: results/history.sqlite)"
+    a = verbs.add_parser("add", help="record runs and pytest-benchmark JSON files (a run already there adds nothing)")
+    a.add_argument("runs", nargs="+", metavar="RUN", help="a run id, results/RUN_ID.csv or .json, or a "
+                   "pytest-benchmark JSON saved with --benchmark-save-data")
+    a.add_argument("--results-dir", default="results", help="where run ids are looked up (default: results)")
+    a.add_argument("--db", default=None, help="history database (default: RESULTS_DIR/history.sqlite)")
+    for name, what in (("check", "print the series whose newest change point is a slowdown beyond --threshold. "
+                        "Exit 0: none; 1: a slowdown; 2: bad request; 3: a series too short or too noisy to judge"),
+                       ("plot", "draw time per call over the runs (small multiples per machine and backend, "
+                        "change points marked with their commit) and a page")):
+        c = verbs.add_parser(name, help=what.split(". ")[0], description=what)
+        c.add_argument("--db", default=None, help=db_help)
+        c.add_argument("--threshold", type=positive_float, default=defaults.THRESHOLD,
+                       help="relative step that counts (default 0.10 = 10%%)")
+        c.add_argument("--min-runs", type=bounded(positive_int, 2, 100, "a change needs 2 to 100 runs after it"),
+                       default=3, metavar="R", help="runs on each side of a change point (default 3)")
+        c.add_argument("--backend", default=None, help="only this backend's series")
+        c.add_argument("--machine", default=None, help="only machines whose fingerprint starts with, or whose "
+                       "label contains, this text")
+    c = verbs.choices["check"]
+    c.add_argument("--allow-inconclusive", action="store_true", help="exit 0 instead of 3 when nothing slowed "
+                   "down but some series could not be judged")
+    c.add_argument("--csv", metavar="FILE", default=None, help="also write every series' verdict as CSV")
+    c.add_argument("--since", default=None, metavar="RUN_OR_DATE", help="accept change points older than this "
+                   "run (its id) or date: only newer ones fail the check")
+    verbs.choices["plot"].add_argument("--output", default="plots/history", metavar="DIR",
+                                       help="folder of the figures and index.html (default: plots/history)")
+    m = verbs.add_parser("machines", help="the reduction study of every machine side by side (a table and a figure)")
+    m.add_argument("--db", default=None, help=db_help)
+    m.add_argument("--output", default="plots/history/machines.png", metavar="PNG",
+                   help="the figure (default: plots/history/machines.png)")
+    m.add_argument("--csv", metavar="FILE", default=None, help="also write the table (one row per machine, "
+                   "backend, branch, batch and dtype) as CSV")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -131,10 +131,15 @@ def cpu_isa() -> str:
                       if line.startswith("flags")), [])
     except OSError:
         flags = []
+    return isa_of_flags(flags) or platform.machine()
+
+
+def isa_of_flags(flags) -> str | None:
+    """The widest x86 vector ISA among CPU feature ``flags`` (AVX-512, AVX2+FMA, AVX, SSE2), or None."""
     for flag, name in (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"), ("sse2", "SSE2")):
         if flag in flags:
             return name + ("+FMA" if name == "AVX2" and "fma" in flags else "")
-    return platform.machine()
+    return None
 
 
 def gpu_info() -> dict | None:

@@ -13,7 +13,7 @@ from ..errors import UsageError
 #: verb -> module under harness.commands holding its ``run(args)``.
 COMMANDS = {"sweep": "sweep", "list": "listing", "check": "check", "plot": "plot", "report": "report",
             "peak": "peak", "compare": "compare", "calibrate": "calibrate",
-            "layers": "layers"}
+            "layers": "layers", "history": "history"}
 
 
 def run(args) -> int:

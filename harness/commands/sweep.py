@@ -29,6 +29,7 @@ from ..resume import Progress, load_progress
 from ..settings import RunOptions, SweepSettings
 from ..settle import Settler, busy_machine
 from .common import writable_dir, writing
+from .history import check_history_target, record_run
 from .sweep_request import checked_settings, options_of_args, prepare_sweep, resume_conflicts, settings_of_args
 
 
@@ -162,12 +163,16 @@ def run(args) -> int:
         raise UsageError(f"--resume {args.resume} continues the run with its own settings; drop "
                          f"{', '.join(resume_conflicts(args.argv))} (or start a new run)")
     settings = None if args.resume is not None else settings_of_args(args)
+    if getattr(args, "history", None) is not None:  # sweep --history: refuse a bad database before measuring
+        check_history_target(args.history, args.results_dir)
     try:
-        execute(settings, options_of_args(args))
+        files = execute(settings, options_of_args(args))
     except KeyboardInterrupt as exc:
         sys.stderr.write(f"harness: {exc}\n")
         return EXIT_INTERRUPTED
     except ClusterLost as exc:
         sys.stderr.write(f"harness: error: {exc}\n")
         return EXIT_CLUSTER_LOST
+    if getattr(args, "history", None) is not None:
+        record_run(files, args.history)
     return 0

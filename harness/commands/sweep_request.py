@@ -23,7 +23,7 @@ from .common import check_baseline
 
 #: Options ``--resume`` accepts besides itself: where files go, what is printed, how points are run.
 RESUME_OPTIONS = ("--resume", "--results-dir", "--plots-dir", "--quiet", "--no-plots", "--no-report", "--plugin",
-                  "--timeout-s", "--in-process", "--fresh-peak")
+                  "--timeout-s", "--in-process", "--fresh-peak", "--history")
 
 
 def resume_conflicts(argv: list[str]) -> list[str]:

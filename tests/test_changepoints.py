@@ -1,0 +1,62 @@
+"""harness.changepoints on synthetic series: noise is not a change, a lasting step is, named by its first run."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from harness.changepoints import check_history, exit_code, judge_series, noise_of
+
+
+def judged(values, threshold=0.1):
+    """The verdict on a series of per-call times (one run each, in order)."""
+    n = len(values)
+    runs = pd.DataFrame({"time_s": values, "run_id": [f"r{i:02d}" for i in range(n)], "git_commit": ["abc"] * n,
+                         "started_at": [f"2026-01-{i + 1:02d}" for i in range(n)]})
+    return judge_series(runs, threshold)
+
+
+def test_change_points_on_synthetic_series():
+    rng = np.random.default_rng(7)
+    base = 1e-3 * rng.lognormal(0, 0.01, 12)
+    assert judged(base)["verdict"] == "same"
+    spike = base.copy()
+    spike[6] *= 1.8  # a single noisy run
+    assert judged(spike)["verdict"] == "same" and judged(spike)["change_points"] == []
+    late = base.copy()
+    late[-2:] *= 1.5  # two slow runs at the end: not yet a lasting change
+    assert judged(late)["verdict"] != "slower"
+    step = base.copy()
+    step[8:] *= 1.10  # a lasting 10% step: a change point, named with its first run
+    verdict = judged(step, threshold=0.05)
+    assert verdict["verdict"] == "slower" and verdict["run_id"] == "r08"
+    assert verdict["ratio_lo"] < 1.10 < verdict["ratio_hi"] and verdict["change_points"][0].startswith("r08@abc")
+    assert judged(step, threshold=0.2)["verdict"] == "same"  # found, but within the threshold
+    faster = base.copy()
+    faster[9:] /= 1.4
+    assert judged(faster)["verdict"] == "faster"
+    noisy = 1e-3 * rng.lognormal(0, 0.3, 12)
+    noisy[9:] *= 1.15
+    assert judged(noisy)["verdict"] == "inconclusive"
+    assert judged(base[:5])["verdict"] == "short"
+
+
+def test_check_history_refuses_bad_thresholds():
+    history = pd.DataFrame(columns=["machine", "point", "status", "time_s"])
+    with pytest.raises(ValueError, match="threshold"):
+        check_history(history, float("nan"))
+    with pytest.raises(ValueError, match="min_runs"):
+        check_history(history, 0.1, min_runs=1)
+
+
+def test_noise_counts_a_series_that_flips_between_two_speeds():
+    steady = np.log(1e-3 * np.random.default_rng(1).lognormal(0, 0.01, 12))
+    flipping = steady + np.log([1, 1.5] * 6)
+    assert noise_of(steady) < 0.02 < 0.2 < noise_of(flipping)
+
+
+def test_exit_codes_are_those_of_compare():
+    result = pd.DataFrame({"verdict": ["same", "inconclusive"]})
+    assert exit_code(result) == 3 and exit_code(result, allow_inconclusive=True) == 0
+    assert exit_code(pd.DataFrame({"verdict": ["same", "faster"]})) == 0
+    assert exit_code(pd.DataFrame({"verdict": ["short", "slower"]})) == 1
