@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .cases import parse_axis
 from .commands.sweep import execute
-from .comparison import compare_data, compare_tables
+from .comparison import compare_data
 from .outputs import view_of_run, write_outputs
 from .render.figures import figure_of
 from .render.html import run_summary_html
