@@ -14,25 +14,8 @@ import pytest
 
 import harness.results
 from harness.cli import main
+from tests.test_runfiles import TINY
 
-TINY = """
-[[layer]]
-label = "a"
-C = 3
-H = 6
-W = 6
-F = 4
-k = 3
-padding = 1
-
-[[layer]]
-label = "b"
-C = 4
-H = 5
-W = 5
-F = 2
-k = 1
-"""
 
 
 def sweep_args(tmp_path, *extra, run_id="r1"):
