@@ -17,7 +17,6 @@ from harness.cli import main
 from tests.test_runfiles import TINY
 
 
-
 def sweep_args(tmp_path, *extra, run_id="r1"):
     layers = tmp_path / "layers.toml"
     layers.write_text(TINY)
