@@ -108,13 +108,14 @@ class NumbaBlockedPrepared(HandoverPrepared):
         Hp, Wp = spec.H + 2 * p, spec.W + 2 * p
         group = V * numba_cpu_blocked.TILE_B
         nb = (spec.F + group - 1) // group * numba_cpu_blocked.TILE_B
-        self.xh = aligned_empty((spec.N, Hp, Wp, spec.C), spec.dtype, STREAM_OFFSETS[0])
+        Cp = numba_cpu_blocked.channel_pitch(spec.C, spec.stride, np.dtype(spec.dtype).itemsize)
+        self.xh = aligned_empty((spec.N, Hp, Wp, Cp), spec.dtype, STREAM_OFFSETS[0])
         numba_cpu_layout.to_padded_nhwc(x, self.xh, p)
         self.wb = aligned_empty((nb, k, k, spec.C, V), spec.dtype, STREAM_OFFSETS[1])
         numba_cpu_layout.block_filters(w, self.wb)
         self.inputs = (self.xh.reshape(-1), self.wb.reshape(-1))
         self.new_output()
-        self.dims = (spec.N, spec.C, Hp, Wp, spec.F, k, spec.stride, spec.Ho, spec.Wo)
+        self.dims = (spec.N, spec.C, Cp, Hp, Wp, spec.F, k, spec.stride, spec.Ho, spec.Wo)
         self.kernel = numba_cpu_blocked.conv_oc_blocked
         self.kernel(*self.args, (0,) + self.dims[1:])  # compile (or load from the cache), run nothing
 

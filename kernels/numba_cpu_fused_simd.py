@@ -89,7 +89,7 @@ def fused_simd(xh, w1b, w2b, out, scr, dims):  # pragma: no cover - compiled
                     off[p] = sb + (oh * s2 * Wp2 + (q - oh * Wo) * s2) * CR
                 for a in range(TILE_ACC):
                     cacc[a] = vzero(w2b)
-                accumulate_tile(scr, w2b, off, Wp2 * CR, k * CR, g * TILE_B * blk, blk, k, cacc, wv2)
+                accumulate_tile(scr, w2b, off, Wp2 * CR, k, CR, CR, g * TILE_B * blk, blk, cacc, wv2)
                 store_tile(out, cacc, n * F * Q + oh0 * Wo, Q, F, g * TILE_B, q0, nq)
 
 

@@ -27,6 +27,8 @@ def _conv(x, w, stride, padding):
         (5, 17, 17, 65, 5, 2, 2),
         (3, 23, 23, 64, 7, 2, 3),  # stem-like: C=3
         (40, 6, 6, 33, 1, 2, 0),  # strided 1x1 goes to the direct kernel
+        (256, 9, 7, 20, 3, 2, 1),  # stride * C a multiple of 2 KiB: channels-last pitch padded, one run per column
+        (512, 6, 6, 24, 1, 2, 0),
     ],
 )
 def test_tails_against_reference(backend, C, H, W, F, k, stride, padding, dtype):
