@@ -1,21 +1,23 @@
 """Compiled loops of ``numba-cpu``'s direct convolution, vectorised over output channels.
 
 The layout (made by :mod:`kernels.numba_cpu_layout` in ``prepare()``): the input zero-padded
-and channels-last, ``xh = (N, Hp, Wp, C)``, and the weights in blocks of ``V`` output channels,
+and channels-last, ``xh = (N, Hp, Wp, Cp)`` (``Cp`` = C, or C + one cache line, see
+:func:`channel_pitch`), and the weights in blocks of ``V`` output channels,
 ``wb = (NB, k, k, C, V)`` (``V`` = vector lanes; filters past ``F`` are zero). One tile is
 ``TILE_P`` output pixels x ``TILE_B`` filter blocks: for every tap and input channel it loads
 ``TILE_B`` weight vectors, broadcasts each pixel's input value and does ``TILE_P * TILE_B`` FMAs
 into accumulators that stay in vector registers. No horizontal sums anywhere; the finished
-tile is written to NCHW with one transposing store per vector. The pixels of a tile run along
-the flattened ``(oh, ow)`` index, so narrow layers (7x7) waste no lanes. All arrays are passed
-flattened (C-contiguous); every index below is a flat element offset.
+tile is transposed in registers and written to NCHW with one masked store per filter. The pixels
+of a tile run along the flattened ``(n, oh, ow)`` index, so narrow layers (7x7) waste no lanes
+and a batch only ever has one partial tile. All arrays are passed flattened (C-contiguous);
+every index below is a flat element offset.
 """
 from __future__ import annotations
 
 from numba import njit, prange
 
-from .numba_isa import VECTOR_REGISTERS
-from .numba_simd import istack, vbroadcast, vfma, vlanes, vload, vscatter, vstack, vzero
+from .numba_isa import VECTOR_BYTES, VECTOR_REGISTERS
+from .numba_simd import istack, vbroadcast, vfma, vlanes, vload, vstack, vstore_range, vtranspose, vzero
 
 #: Filter blocks (of V output channels) per register tile.
 TILE_B = 2
@@ -23,6 +25,8 @@ TILE_B = 2
 TILE_P = 14 if VECTOR_REGISTERS == 32 else 6
 #: Accumulator vectors of one tile.
 TILE_ACC = TILE_P * TILE_B
+#: Lanes of the widest vector (float32): the scratch block of :func:`store_tile`'s transpose.
+MAX_LANES = VECTOR_BYTES // 4
 #: Byte distance between the input pixels of a tile that :func:`channel_pitch` avoids: at a multiple
 #: of it the TILE_P broadcast streams fall into one or two sets of the L1 cache (64 sets of 64 bytes)
 #: and evict one another. Zen 5, one core, C=512 stride 2 (4 KiB apart): conv5 3x3/2 87 -> 128
@@ -64,18 +68,35 @@ def accumulate_tile(src, wb, off, row, k, C, Cp, wt0, blk, acc, wv):  # pragma: 
 
 
 @njit(fastmath=True, boundscheck=False, inline="always")
-def store_tile(out, acc, out0, Q, F, block0, q0, valid):  # pragma: no cover - compiled
-    """Write a finished tile into NCHW ``out``: filter block ``block0 + b`` and tile pixel p go to flat
-    ``out0 + f * Q + q0 + p`` (one transposing store per vector), for pixels ``q0 + p < valid`` and
-    filters below F. Shared by the direct kernel and the fused one."""
+def store_tile(out, acc, obase, Q, F, block0, valid, t):  # pragma: no cover - compiled
+    """Write a finished tile into NCHW ``out``: filter f of block ``block0 + b`` and tile pixel p < valid
+    go to flat ``obase[p] + f * Q``, filters below F. The accumulators (a pixel's filters per vector)
+    are transposed in registers (:func:`vtranspose`, through ``t``, a vstack of MAX_LANES) so that a
+    filter's consecutive pixels, up to V at a time, are written with one masked store; a tile whose
+    pixels jump (into the next image) is written run by run. Shared by the direct and fused kernels."""
     V = vlanes(out)
     for b in range(TILE_B):
         f0 = (block0 + b) * V
         nf = min(V, F - f0)
         if nf > 0:
-            for p in range(TILE_P):
-                if q0 + p < valid:
-                    vscatter(out, out0 + f0 * Q + q0 + p, Q, acc[p * TILE_B + b], nf)
+            for c0 in range(0, TILE_P, V):
+                for r in range(V):
+                    if c0 + r < TILE_P:
+                        t[r] = acc[(c0 + r) * TILE_B + b]
+                    else:
+                        t[r] = vzero(out)
+                vtranspose(t)
+                cnt = min(V, valid - c0)
+                lo = 0
+                while lo < cnt:
+                    base = obase[c0 + lo] - lo + f0 * Q
+                    hi = lo + 1
+                    while hi < cnt and obase[c0 + hi] == obase[c0 + lo] + hi - lo:
+                        hi += 1
+                    for f in range(V):
+                        if f < nf:
+                            vstore_range(out, base + f * Q, t[f], lo, hi)
+                    lo = hi
 
 
 @njit(parallel=True, fastmath=True, cache=True, boundscheck=False)
@@ -83,26 +104,44 @@ def conv_oc_blocked(xh, wb, out, dims):  # pragma: no cover - compiled
     """out (flat NCHW) = conv of xh (flat N,Hp,Wp,Cp) with wb (flat NB,k,k,C,V); channels past C in xh
     (the pitch padding :func:`channel_pitch` adds) are never read.
 
-    dims = (N, C, Cp, Hp, Wp, F, k, stride, Ho, Wo).
+    dims = (N, C, Cp, Hp, Wp, F, k, stride, Ho, Wo). The tiles run over the output pixels of all
+    images as one sequence, so only the last tile of the batch can be partial (7x7 outputs: 49 pixels
+    are 3.5 tiles per image); a task is one tile x one filter group, and the tasks of one image's worth
+    of tiles run filter group by filter group.
     """
     N, C, Cp, Hp, Wp, F, k, stride, Ho, Wo = dims
     V = vlanes(wb)
     Q = Ho * Wo
-    nq = (Q + TILE_P - 1) // TILE_P
+    NQ = N * Q
+    nt = (NQ + TILE_P - 1) // TILE_P
+    nq = max(1, min((Q + TILE_P - 1) // TILE_P, nt))
     ng = (F + TILE_B * V - 1) // (TILE_B * V)
     blk = k * k * C * V
-    for task in prange(N * ng * nq):
-        n = task // (ng * nq)
+    for task in prange(((nt + nq - 1) // nq) * ng * nq):
+        t0 = (task // (ng * nq)) * nq + task % nq
         g = (task // nq) % ng
-        q0 = (task % nq) * TILE_P
-        off = istack(TILE_P)
-        for p in range(TILE_P):
-            q = min(q0 + p, Q - 1)
+        if t0 < nt:
+            q0 = t0 * TILE_P
+            off = istack(TILE_P)
+            obase = istack(TILE_P)
+            n = q0 // Q
+            q = q0 - n * Q
             oh = q // Wo
-            off[p] = ((n * Hp + oh * stride) * Wp + (q - oh * Wo) * stride) * Cp
-        acc = vstack(wb, TILE_ACC)
-        wv = vstack(wb, TILE_B)
-        for a in range(TILE_ACC):
-            acc[a] = vzero(wb)
-        accumulate_tile(xh, wb, off, Wp * Cp, k, C, Cp, g * TILE_B * blk, blk, acc, wv)
-        store_tile(out, acc, n * F * Q, Q, F, g * TILE_B, q0, Q)
+            ow = q - oh * Wo
+            for p in range(TILE_P):
+                off[p] = ((n * Hp + oh * stride) * Wp + ow * stride) * Cp
+                obase[p] = n * F * Q + oh * Wo + ow
+                if q0 + p + 1 < NQ:  # the next pixel (pixels past the batch repeat the last one)
+                    ow += 1
+                    if ow == Wo:
+                        ow = 0
+                        oh += 1
+                        if oh == Ho:
+                            oh = 0
+                            n += 1
+            acc = vstack(wb, TILE_ACC)
+            wv = vstack(wb, TILE_B)
+            for a in range(TILE_ACC):
+                acc[a] = vzero(wb)
+            accumulate_tile(xh, wb, off, Wp * Cp, k, C, Cp, g * TILE_B * blk, blk, acc, wv)
+            store_tile(out, acc, obase, Q, F, g * TILE_B, min(TILE_P, NQ - q0), vstack(wb, MAX_LANES))

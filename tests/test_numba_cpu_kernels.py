@@ -65,3 +65,39 @@ def test_isa_info_fields(backend):
     assert set(info) >= {"isa", "vector_bits", "lanes", "lanes_float64", "cpu", "source"}
     assert info["vector_bits"] in (256, 512)
 
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_vtranspose_and_vstore_range(backend, dtype):
+    """The store path of the direct kernel: a lanes x lanes block transposed in registers, then lanes
+    [lo, hi) of each row written by a masked store that leaves the other elements alone."""
+    from numba import njit
+
+    from kernels.numba_cpu_blocked import MAX_LANES
+    from kernels.numba_simd import vlanes, vload, vstack, vstore_range, vtranspose
+
+    @njit
+    def transpose_rows(a, out, lo, hi):
+        V = vlanes(a)
+        t = vstack(a, MAX_LANES)
+        for r in range(V):
+            t[r] = vload(a, r * V)
+        vtranspose(t)
+        for r in range(V):
+            vstore_range(out, r * V, t[r], lo, hi)
+
+    lanes = isa_info()["vector_bits"] // (8 * np.dtype(dtype).itemsize)
+    a = np.arange(lanes * lanes, dtype=dtype)
+    out = np.full(lanes * lanes, -1.0, dtype=dtype)
+    transpose_rows(a, out, 2, lanes - 1)
+    want = np.full((lanes, lanes), -1.0, dtype=dtype)
+    want[:, 2:lanes - 1] = a.reshape(lanes, lanes).T[:, 2:lanes - 1]
+    assert np.array_equal(out.reshape(lanes, lanes), want)
+
+
+def test_channel_pitch_avoids_multiples_of_2_kib(backend):
+    from kernels.numba_cpu_blocked import channel_pitch
+
+    assert channel_pitch(512, 2, 4) == 528 and channel_pitch(1024, 1, 4) == 1040
+    assert channel_pitch(128, 2, 8) == 136
+    assert channel_pitch(480, 1, 4) == 480 and channel_pitch(3, 2, 4) == 3
