@@ -11,7 +11,10 @@ AVX-512, 8 in ``ymm`` on AVX2):
   takes one broadcast input value per pixel and one weight vector per block, all FMAs, no
   horizontal sums; the result is stored straight into NCHW;
 * unpadded stride-1 1x1 layers: a register-blocked GEMM on the NCHW input as it is
-  (:mod:`kernels.numba_cpu_gemm`), vectorised over pixels, no copy of the input at all.
+  (:mod:`kernels.numba_cpu_gemm`), vectorised over pixels, no copy of the input at all - unless
+  the pixels of one image fill its vectors so badly (14x14 = 12.25 vectors of 16, 7x7 = 3.06)
+  that the direct kernel, whose tiles run over the pixels of the whole batch, wastes less
+  (:func:`pointwise_kernel`).
 
 ``result()`` hands the output buffer over instead of copying it (:class:`HandoverPrepared`).
 ``numba-cpu-direct`` keeps the first version (axpy loops over NCHW, no register blocking) as a
@@ -69,6 +72,34 @@ def _lanes(dtype) -> int:
     from . import numba_isa
 
     return numba_isa.VECTOR_BYTES // np.dtype(dtype).itemsize
+
+
+#: How much of the GEMM's useful fraction the direct kernel must beat on a 1x1 layer (it is the
+#: slower of the two on whole tiles: Zen 5, one core, 28x28 and 56x56 layers 2-15 points lower).
+DIRECT_1X1_MARGIN = 0.9
+
+
+def _used(n: int, tile: int) -> float:
+    """The fraction of ``ceil(n / tile)`` tiles of ``tile`` items that ``n`` items fill."""
+    return n / (-(-n // tile) * tile)
+
+
+def pointwise_kernel(spec: ConvSpec) -> str:
+    """"gemm" or "direct": which numba-cpu kernel runs the unpadded stride-1 1x1 layer ``spec``.
+
+    The GEMM tiles each image's H*W pixels by 2 vectors and F by GEMM_R rows; the direct kernel
+    tiles the N*H*W pixels of the batch by TILE_P and F by 2 vectors. The one whose tiles carry
+    the larger useful fraction wins, the direct kernel only by more than DIRECT_1X1_MARGIN (on
+    Zen 5, one core: Inception 4a-5b's 14x14 and 7x7 1x1 layers run 5-20 points faster direct
+    unless F is 16, 24 or 48; 28x28 and 56x56 layers faster as a GEMM).
+    """
+    from . import numba_cpu_blocked as blocked, numba_cpu_gemm as gemm
+
+    V = _lanes(spec.dtype)
+    q = spec.H * spec.W
+    gemm_used = _used(spec.F, gemm.GEMM_R) * _used(q, gemm.GEMM_B * V)
+    direct_used = _used(spec.F, blocked.TILE_B * V) * _used(spec.N * q, blocked.TILE_P)
+    return "direct" if direct_used * DIRECT_1X1_MARGIN > gemm_used else "gemm"
 
 
 class HandoverPrepared(Prepared):
@@ -155,7 +186,7 @@ class NumbaCpuBackend(Backend):
         return _numba_reason()
 
     def prepare(self, x, w, spec):
-        if spec.is_pointwise:
+        if spec.is_pointwise and pointwise_kernel(spec) == "gemm":
             return NumbaGemmPrepared(x, w, spec)
         return NumbaBlockedPrepared(x, w, spec)
 

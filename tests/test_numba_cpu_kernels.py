@@ -23,6 +23,7 @@ def _conv(x, w, stride, padding):
     [
         (64, 7, 7, 40, 1, 1, 0),  # GEMM: 49 pixels = masked tail, F not a multiple of the rows
         (33, 9, 11, 70, 1, 1, 0),
+        (48, 7, 7, 64, 1, 1, 0),  # 1x1 on 7x7: the direct kernel, tiles across the two images
         (19, 13, 5, 17, 3, 1, 1),  # direct: F and pixels both past a tile
         (5, 17, 17, 65, 5, 2, 2),
         (3, 23, 23, 64, 7, 2, 3),  # stem-like: C=3
@@ -101,3 +102,17 @@ def test_channel_pitch_avoids_multiples_of_2_kib(backend):
     assert channel_pitch(512, 2, 4) == 528 and channel_pitch(1024, 1, 4) == 1040
     assert channel_pitch(128, 2, 8) == 136
     assert channel_pitch(480, 1, 4) == 480 and channel_pitch(3, 2, 4) == 3
+
+
+def test_pointwise_kernel_choice(backend):
+    """7x7 1x1 layers fill the GEMM's pixel vectors badly and go to the direct kernel; 56x56 ones stay GEMMs."""
+    from kernels.numba_cpu import NumbaBlockedPrepared, NumbaGemmPrepared, pointwise_kernel
+
+    small = kernels.ConvSpec(N=2, C=48, H=7, W=7, F=64, k=1, stride=1, padding=0, dtype="float32")
+    big = kernels.ConvSpec(N=1, C=64, H=56, W=56, F=64, k=1, stride=1, padding=0, dtype="float32")
+    assert pointwise_kernel(small) == "direct" and pointwise_kernel(big) == "gemm"
+    x = np.zeros(small.x_shape, np.float32)
+    w = np.zeros(small.w_shape, np.float32)
+    assert isinstance(kernels.get_backend(backend).prepare(x, w, small), NumbaBlockedPrepared)
+    x, w = np.zeros(big.x_shape, np.float32), np.zeros(big.w_shape, np.float32)
+    assert isinstance(kernels.get_backend(backend).prepare(x, w, big), NumbaGemmPrepared)
