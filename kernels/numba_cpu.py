@@ -75,8 +75,12 @@ def _lanes(dtype) -> int:
 
 
 #: How much of the GEMM's useful fraction the direct kernel must beat on a 1x1 layer (it is the
-#: slower of the two on whole tiles: Zen 5, one core, 28x28 and 56x56 layers 2-15 points lower).
-DIRECT_1X1_MARGIN = 0.9
+#: slower of the two on whole tiles of large images: Zen 5, one core, 28x28 and 56x56 layers 2-15
+#: points lower; on 14x14 the two are even).
+DIRECT_1X1_MARGIN = 0.95
+#: What a group holding a single block of V filters costs the direct kernel, in blocks of a full
+#: group: its one-block tile runs at ~60% of the FMA rate (Zen 5: F=16 at 57-63% of the roof).
+LONE_BLOCK_COST = 5 / 3
 
 
 def _used(n: int, tile: int) -> float:
@@ -88,17 +92,21 @@ def pointwise_kernel(spec: ConvSpec) -> str:
     """"gemm" or "direct": which numba-cpu kernel runs the unpadded stride-1 1x1 layer ``spec``.
 
     The GEMM tiles each image's H*W pixels by 2 vectors and F by GEMM_R rows; the direct kernel
-    tiles the N*H*W pixels of the batch by TILE_P and F by 2 vectors. The one whose tiles carry
-    the larger useful fraction wins, the direct kernel only by more than DIRECT_1X1_MARGIN (on
-    Zen 5, one core: Inception 4a-5b's 14x14 and 7x7 1x1 layers run 5-20 points faster direct
-    unless F is 16, 24 or 48; 28x28 and 56x56 layers faster as a GEMM).
+    tiles the N*H*W pixels of the batch by TILE_P and F by 2 vectors (a last lone vector of
+    filters at LONE_BLOCK_COST). The one whose tiles carry the larger useful fraction wins, the
+    direct kernel only by more than DIRECT_1X1_MARGIN (on Zen 5, one core: Inception 4a-5b's
+    14x14 and 7x7 1x1 layers run 5-20 points faster direct unless F is 16 or 24; 28x28 and 56x56
+    layers faster as a GEMM).
     """
     from . import numba_cpu_blocked as blocked, numba_cpu_gemm as gemm
 
     V = _lanes(spec.dtype)
     q = spec.H * spec.W
     gemm_used = _used(spec.F, gemm.GEMM_R) * _used(q, gemm.GEMM_B * V)
-    direct_used = _used(spec.F, blocked.TILE_B * V) * _used(spec.N * q, blocked.TILE_P)
+    blocks = -(-spec.F // V)
+    lone = blocks % blocked.TILE_B
+    cost = (blocks - lone) + lone * LONE_BLOCK_COST  # in blocks of V filters
+    direct_used = spec.F / (V * cost) * _used(spec.N * q, blocked.TILE_P)
     return "direct" if direct_used * DIRECT_1X1_MARGIN > gemm_used else "gemm"
 
 

@@ -43,12 +43,12 @@ def channel_pitch(C: int, stride: int, itemsize: int) -> int:
 
 
 @njit(fastmath=True, boundscheck=False, inline="always")
-def accumulate_tile(src, wb, off, row, k, C, Cp, wt0, blk, acc, wv):  # pragma: no cover - compiled
+def accumulate_tile(src, wb, off, row, k, C, Cp, wt0, blk, acc, wv, nb):  # pragma: no cover - compiled
     """acc[p * TILE_B + b] += the k x k window of pixel p (flat ``off[p]`` in ``src``, rows ``row`` apart,
-    pixels ``Cp`` >= C apart) times filter block b (from flat ``wt0 + b * blk`` in ``wb``): TILE_B weight
-    loads, a broadcast per pixel and TILE_P * TILE_B FMAs per (tap, channel). When ``Cp == C`` the k*C
-    (kernel column, channel) values of a kernel row are one contiguous run, so one loop; else one run of
-    C per kernel column. Shared by the direct kernel and the fused one."""
+    pixels ``Cp`` >= C apart) times filter block b < nb (from flat ``wt0 + b * blk`` in ``wb``; ``nb``, a
+    literal, is TILE_B or 1): nb weight loads, a broadcast per pixel and TILE_P * nb FMAs per (tap,
+    channel). When ``Cp == C`` the k*C (kernel column, channel) values of a kernel row are one contiguous
+    run, so one loop; else one run of C per kernel column. Shared by the direct kernel and the fused one."""
     V = vlanes(wb)
     kC = k * C
     ncol = 1 if Cp == C else k
@@ -59,11 +59,11 @@ def accumulate_tile(src, wb, off, row, k, C, Cp, wt0, blk, acc, wv):  # pragma: 
             xo = i * row + j * Cp
             wj = wt + j * run * V
             for c in range(run):
-                for b in range(TILE_B):
+                for b in range(nb):
                     wv[b] = vload(wb, wj + b * blk + c * V)
                 for p in range(TILE_P):
                     xv = vbroadcast(src, off[p] + xo + c)
-                    for b in range(TILE_B):
+                    for b in range(nb):
                         acc[p * TILE_B + b] = vfma(xv, wv[b], acc[p * TILE_B + b])
 
 
@@ -143,5 +143,8 @@ def conv_oc_blocked(xh, wb, out, dims):  # pragma: no cover - compiled
             wv = vstack(wb, TILE_B)
             for a in range(TILE_ACC):
                 acc[a] = vzero(wb)
-            accumulate_tile(xh, wb, off, Wp * Cp, k, C, Cp, g * TILE_B * blk, blk, acc, wv)
+            if F - g * TILE_B * V > (TILE_B - 1) * V:
+                accumulate_tile(xh, wb, off, Wp * Cp, k, C, Cp, g * TILE_B * blk, blk, acc, wv, TILE_B)
+            else:  # the last group holds one block of filters (F = 16, 48, 112, ... on AVX-512): no FMAs on zeros
+                accumulate_tile(xh, wb, off, Wp * Cp, k, C, Cp, g * TILE_B * blk, blk, acc, wv, 1)
             store_tile(out, acc, obase, Q, F, g * TILE_B, min(TILE_P, NQ - q0), vstack(wb, MAX_LANES))
