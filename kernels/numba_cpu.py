@@ -115,19 +115,19 @@ class HandoverPrepared(Prepared):
 
     The next call writes into a fresh buffer, so arrays already returned never change; this
     saves ``kernels.conv2d`` one copy of the output. Subclasses set ``self.kernel``,
-    ``self.inputs`` (the arguments before the output) and ``self.dims``, then call
-    :meth:`new_output` once.
+    ``self.inputs`` (the arguments before the output) and ``self.after`` (those after it), then
+    call :meth:`new_output` once.
     """
 
     def new_output(self) -> None:
         """Allocate the output buffer the next call writes into (at its own offset in a page)."""
         self.out = aligned_empty(self.spec.out_shape, self.spec.dtype, STREAM_OFFSETS[2])
-        self.args = self.inputs + (self.out.reshape(-1),)
+        self.args = self.inputs + (self.out.reshape(-1),) + self.after
 
     def __call__(self) -> None:
         if self.out is None:
             self.new_output()
-        self.kernel(*self.args, self.dims)
+        self.kernel(*self.args)
 
     def result(self) -> np.ndarray:
         if self.out is None:
@@ -140,6 +140,8 @@ class NumbaBlockedPrepared(HandoverPrepared):
     """Padded channels-last input and output-channel-blocked weights for the direct kernel."""
 
     def __init__(self, x: np.ndarray, w: np.ndarray, spec: ConvSpec):
+        from numba import get_num_threads
+
         from . import numba_cpu_blocked, numba_cpu_layout
 
         self.spec = spec
@@ -153,17 +155,21 @@ class NumbaBlockedPrepared(HandoverPrepared):
         self.wb = aligned_empty((nb, k, k, spec.C, V), spec.dtype, STREAM_OFFSETS[1])
         numba_cpu_layout.block_filters(w, self.wb)
         self.inputs = (self.xh.reshape(-1), self.wb.reshape(-1))
+        dims = (spec.N, spec.C, Cp, Hp, Wp, spec.F, k, spec.stride, spec.Ho, spec.Wo)
+        tasks = numba_cpu_blocked.conv_task_count(spec.N, spec.Ho * spec.Wo, spec.F, V)
+        self.after = (dims, numba_cpu_blocked.task_chunks(tasks, get_num_threads()))
         self.new_output()
-        self.dims = (spec.N, spec.C, Cp, Hp, Wp, spec.F, k, spec.stride, spec.Ho, spec.Wo)
         self.kernel = numba_cpu_blocked.conv_oc_blocked
-        self.kernel(*self.args, (0,) + self.dims[1:])  # compile (or load from the cache), run nothing
+        self.kernel(*self.args[:3], (0,) + dims[1:], self.after[1])  # compile (or load from the cache), run nothing
 
 
 class NumbaGemmPrepared(HandoverPrepared):
     """Unpadded stride-1 1x1 convolution as a register-blocked GEMM on the NCHW input itself."""
 
     def __init__(self, x: np.ndarray, w: np.ndarray, spec: ConvSpec):
-        from . import numba_cpu_gemm, numba_cpu_layout
+        from numba import get_num_threads
+
+        from . import numba_cpu_blocked, numba_cpu_gemm, numba_cpu_layout
 
         self.spec = spec
         R = numba_cpu_gemm.GEMM_R
@@ -173,10 +179,12 @@ class NumbaGemmPrepared(HandoverPrepared):
         self.wp = aligned_empty(((spec.F + R - 1) // R, spec.C, R), spec.dtype, STREAM_OFFSETS[1])
         numba_cpu_layout.pack_rows(w, self.wp)
         self.inputs = (self.x.reshape(-1), self.wp.reshape(-1))
+        dims = (spec.N, spec.C, spec.H * spec.W, spec.F)
+        tasks = numba_cpu_gemm.gemm_task_count(spec.N, spec.H * spec.W, spec.F, _lanes(spec.dtype))
+        self.after = (dims, numba_cpu_blocked.task_chunks(tasks, get_num_threads()))
         self.new_output()
-        self.dims = (spec.N, spec.C, spec.H * spec.W, spec.F)
         self.kernel = numba_cpu_gemm.conv1x1_gemm
-        self.kernel(*self.args, (0,) + self.dims[1:])  # compile (or load from the cache), run nothing
+        self.kernel(*self.args[:3], (0,) + dims[1:], self.after[1])  # compile (or load from the cache), run nothing
 
 
 @register

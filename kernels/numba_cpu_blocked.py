@@ -14,10 +14,11 @@ every index below is a flat element offset.
 """
 from __future__ import annotations
 
+import numpy as np
 from numba import njit, prange
 
 from .numba_isa import VECTOR_BYTES, VECTOR_REGISTERS
-from .numba_simd import istack, vbroadcast, vfma, vlanes, vload, vstack, vstore_range, vtranspose, vzero
+from .numba_simd import atomic_add, istack, vbroadcast, vfma, vlanes, vload, vstack, vstore_range, vtranspose, vzero
 
 #: Filter blocks (of V output channels) per register tile.
 TILE_B = 2
@@ -100,14 +101,16 @@ def store_tile(out, acc, obase, Q, F, block0, valid, t):  # pragma: no cover - c
 
 
 @njit(parallel=True, fastmath=True, cache=True, boundscheck=False)
-def conv_oc_blocked(xh, wb, out, dims):  # pragma: no cover - compiled
+def conv_oc_blocked(xh, wb, out, dims, chunks):  # pragma: no cover - compiled
     """out (flat NCHW) = conv of xh (flat N,Hp,Wp,Cp) with wb (flat NB,k,k,C,V); channels past C in xh
     (the pitch padding :func:`channel_pitch` adds) are never read.
 
     dims = (N, C, Cp, Hp, Wp, F, k, stride, Ho, Wo). The tiles run over the output pixels of all
     images as one sequence, so only the last tile of the batch can be partial (7x7 outputs: 49 pixels
     are 3.5 tiles per image); a task is one tile x one filter group, and the tasks of one image's worth
-    of tiles run filter group by filter group.
+    of tiles run filter group by filter group. ``chunks`` (int64, from :func:`task_chunks`): slot 0 a
+    counter, slot 1 the number of workers, then the bounds of chunks of tasks that the workers take
+    in turn (dynamic scheduling: a worker whose thread is preempted holds up only its chunk).
     """
     N, C, Cp, Hp, Wp, F, k, stride, Ho, Wo = dims
     V = vlanes(wb)
@@ -117,34 +120,73 @@ def conv_oc_blocked(xh, wb, out, dims):  # pragma: no cover - compiled
     nq = max(1, min((Q + TILE_P - 1) // TILE_P, nt))
     ng = (F + TILE_B * V - 1) // (TILE_B * V)
     blk = k * k * C * V
-    for task in prange(((nt + nq - 1) // nq) * ng * nq):
-        t0 = (task // (ng * nq)) * nq + task % nq
-        g = (task // nq) % ng
-        if t0 < nt:
-            q0 = t0 * TILE_P
-            off = istack(TILE_P)
-            obase = istack(TILE_P)
-            n = q0 // Q
-            q = q0 - n * Q
-            oh = q // Wo
-            ow = q - oh * Wo
-            for p in range(TILE_P):
-                off[p] = ((n * Hp + oh * stride) * Wp + ow * stride) * Cp
-                obase[p] = n * F * Q + oh * Wo + ow
-                if q0 + p + 1 < NQ:  # the next pixel (pixels past the batch repeat the last one)
-                    ow += 1
-                    if ow == Wo:
-                        ow = 0
-                        oh += 1
-                        if oh == Ho:
-                            oh = 0
-                            n += 1
-            acc = vstack(wb, TILE_ACC)
-            wv = vstack(wb, TILE_B)
-            for a in range(TILE_ACC):
-                acc[a] = vzero(wb)
-            if F - g * TILE_B * V > (TILE_B - 1) * V:
-                accumulate_tile(xh, wb, off, Wp * Cp, k, C, Cp, g * TILE_B * blk, blk, acc, wv, TILE_B)
-            else:  # the last group holds one block of filters (F = 16, 48, 112, ... on AVX-512): no FMAs on zeros
-                accumulate_tile(xh, wb, off, Wp * Cp, k, C, Cp, g * TILE_B * blk, blk, acc, wv, 1)
-            store_tile(out, acc, obase, Q, F, g * TILE_B, min(TILE_P, NQ - q0), vstack(wb, MAX_LANES))
+    tasks = ((nt + nq - 1) // nq) * ng * nq
+    nchunks = chunks.size - 3
+    chunks[0] = 0
+    for _ in prange(chunks[1]):
+        off = istack(TILE_P)
+        obase = istack(TILE_P)
+        acc = vstack(wb, TILE_ACC)
+        wv = vstack(wb, TILE_B)
+        tr = vstack(wb, MAX_LANES)
+        while chunks[0] < nchunks:  # a plain read first: a worker with nothing left does no atomic add
+            c = atomic_add(chunks, 0, 1)
+            if c >= nchunks:
+                break
+            for task in range(chunks[2 + c], min(chunks[3 + c], tasks)):
+                t0 = (task // (ng * nq)) * nq + task % nq
+                g = (task // nq) % ng
+                if t0 < nt:
+                    conv_task(xh, wb, out, dims, t0, g, blk, off, obase, acc, wv, tr)
+
+
+@njit(fastmath=True, boundscheck=False, inline="always")
+def conv_task(xh, wb, out, dims, t0, g, blk, off, obase, acc, wv, tr):  # pragma: no cover - compiled
+    """One task of :func:`conv_oc_blocked`: tile ``t0`` of the batch's pixels x filter group ``g``."""
+    N, C, Cp, Hp, Wp, F, k, stride, Ho, Wo = dims
+    V = vlanes(wb)
+    Q = Ho * Wo
+    NQ = N * Q
+    q0 = t0 * TILE_P
+    n = q0 // Q
+    q = q0 - n * Q
+    oh = q // Wo
+    ow = q - oh * Wo
+    for p in range(TILE_P):
+        off[p] = ((n * Hp + oh * stride) * Wp + ow * stride) * Cp
+        obase[p] = n * F * Q + oh * Wo + ow
+        if q0 + p + 1 < NQ:  # the next pixel (pixels past the batch repeat the last one)
+            ow += 1
+            if ow == Wo:
+                ow = 0
+                oh += 1
+                if oh == Ho:
+                    oh = 0
+                    n += 1
+    for a in range(TILE_ACC):
+        acc[a] = vzero(wb)
+    if F - g * TILE_B * V > (TILE_B - 1) * V:
+        accumulate_tile(xh, wb, off, Wp * Cp, k, C, Cp, g * TILE_B * blk, blk, acc, wv, TILE_B)
+    else:  # the last group holds one block of filters (F = 16, 48, 112, ... on AVX-512): no FMAs on zeros
+        accumulate_tile(xh, wb, off, Wp * Cp, k, C, Cp, g * TILE_B * blk, blk, acc, wv, 1)
+    store_tile(out, acc, obase, Q, F, g * TILE_B, min(TILE_P, NQ - q0), tr)
+
+
+def task_chunks(tasks: int, threads: int) -> np.ndarray:
+    """int64 [0, workers, bounds...] for ``threads`` workers: slot 0 the shared counter, then guided
+    chunk bounds over ``tasks``: each chunk a quarter of the remaining tasks over the threads (at
+    least one), so a thread that runs (is not preempted) takes more chunks, the last chunks are
+    single tasks and there are only about 4 * threads * ln(tasks) of them (one atomic add each).
+    Correct for any thread count; balanced for ``threads``."""
+    threads = max(threads, 1)
+    bounds = [0]
+    while bounds[-1] < tasks:
+        bounds.append(bounds[-1] + max(1, (tasks - bounds[-1]) // (4 * threads)))
+    return np.array([0, threads] + bounds, dtype=np.int64)
+
+
+def conv_task_count(N: int, Q: int, F: int, lanes: int) -> int:
+    """How many tasks :func:`conv_oc_blocked` runs on N images of Q output pixels, F filters, V = lanes."""
+    nt = -(-N * Q // TILE_P)
+    nq = max(1, min(-(-Q // TILE_P), nt))
+    return -(-nt // nq) * nq * -(-F // (TILE_B * lanes))

@@ -278,3 +278,18 @@ def vtranspose(typingctx, buf):
         return context.get_dummy_value()
 
     return types.none(buf), codegen
+
+
+@intrinsic
+def atomic_add(typingctx, arr, idx, val):
+    """Add ``val`` to the integer ``arr.flat[idx]`` atomically (sequentially consistent) and return the
+    value it held before: a counter the threads of one parallel loop share."""
+    if not isinstance(getattr(arr, "dtype", None), types.Integer):
+        return None
+
+    def codegen(context, builder, sig, args):
+        ptr, _ = _elem_ptr(context, builder, sig.args[0], args[0], args[1], sig.args[1])
+        value = context.cast(builder, args[2], sig.args[2], sig.args[0].dtype)
+        return builder.atomic_rmw("add", ptr, value, "seq_cst")
+
+    return arr.dtype(arr, idx, val), codegen

@@ -27,7 +27,7 @@ from kernels.numba_cpu import isa_info
 def fmas(fn, dtype, ndims):
     a = numba.typeof(np.zeros(1, dtype))
     compiled = njit(fastmath=True, boundscheck=False)(fn.py_func)
-    compiled.compile((a, a, a, numba.typeof((1,) * ndims)))
+    compiled.compile((a, a, a, numba.typeof((1,) * ndims), numba.typeof(np.zeros(1, np.int64))))
     asm = "\n".join(compiled.inspect_asm().values())
     lines = [l for l in asm.splitlines() if re.search(r"\bvfn?madd\w*p[sd]\b", l)]
     return {r: sum(r in l for l in lines) for r in ("zmm", "ymm", "xmm")}

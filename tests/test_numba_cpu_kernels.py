@@ -116,3 +116,35 @@ def test_pointwise_kernel_choice(backend):
     assert isinstance(kernels.get_backend(backend).prepare(x, w, small), NumbaBlockedPrepared)
     x, w = np.zeros(big.x_shape, np.float32), np.zeros(big.w_shape, np.float32)
     assert isinstance(kernels.get_backend(backend).prepare(x, w, big), NumbaGemmPrepared)
+
+
+@pytest.mark.parametrize("tasks,threads", [(1, 2), (28, 2), (1792, 2), (98, 1), (5, 16)])
+def test_task_chunks_cover_every_task_once(backend, tasks, threads):
+    from kernels.numba_cpu_blocked import task_chunks
+
+    chunks = task_chunks(tasks, threads)
+    assert chunks[0] == 0 and chunks[1] == threads
+    bounds = chunks[2:]
+    assert bounds[0] == 0 and bounds[-1] == tasks and np.all(np.diff(bounds) >= 1)
+    assert np.diff(bounds)[0] <= max(1, tasks // (4 * threads))  # no thread starts with more than its share
+
+
+def test_direct_kernel_is_correct_with_any_thread_count(backend):
+    """The chunks are made for the threads at prepare time; a call on fewer or more threads still
+    computes every task exactly once."""
+    import numba
+
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((3, 10, 9, 9)).astype(np.float32)
+    w = rng.standard_normal((40, 10, 3, 3)).astype(np.float32)
+    ref, spec = _conv(x, w, 1, 1)
+    prepared = kernels.get_backend(backend).prepare(x, w, spec)
+    before = numba.get_num_threads()
+    try:
+        for threads in (1, before):
+            numba.set_num_threads(threads)
+            prepared()
+            out = prepared.result()
+            assert kernels.error_margin(out, ref, kernels.tolerance(x, w, spec))[0] <= 1.0
+    finally:
+        numba.set_num_threads(before)
