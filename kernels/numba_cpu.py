@@ -81,6 +81,9 @@ DIRECT_1X1_MARGIN = 0.95
 #: What a group holding a single block of V filters costs the direct kernel, in blocks of a full
 #: group: its one-block tile runs at ~60% of the FMA rate (Zen 5: F=16 at 57-63% of the roof).
 LONE_BLOCK_COST = 5 / 3
+#: What the direct kernel's half tile (a batch's last tile, when it holds HALF_P pixels or fewer)
+#: costs, in full tiles.
+HALF_TILE_COST = 0.6
 
 
 def _used(n: int, tile: int) -> float:
@@ -92,8 +95,8 @@ def pointwise_kernel(spec: ConvSpec) -> str:
     """"gemm" or "direct": which numba-cpu kernel runs the unpadded stride-1 1x1 layer ``spec``.
 
     The GEMM tiles each image's H*W pixels by 2 vectors and F by GEMM_R rows; the direct kernel
-    tiles the N*H*W pixels of the batch by TILE_P and F by 2 vectors (a last lone vector of
-    filters at LONE_BLOCK_COST). The one whose tiles carry the larger useful fraction wins, the
+    tiles the N*H*W pixels of the batch by TILE_P (a last half tile at HALF_TILE_COST) and F by
+    2 vectors (a last lone vector of filters at LONE_BLOCK_COST). The one whose tiles carry the larger useful fraction wins, the
     direct kernel only by more than DIRECT_1X1_MARGIN (on Zen 5, one core: Inception 4a-5b's
     14x14 and 7x7 1x1 layers run 5-20 points faster direct unless F is 16 or 24; 28x28 and 56x56
     layers faster as a GEMM).
@@ -106,7 +109,10 @@ def pointwise_kernel(spec: ConvSpec) -> str:
     blocks = -(-spec.F // V)
     lone = blocks % blocked.TILE_B
     cost = (blocks - lone) + lone * LONE_BLOCK_COST  # in blocks of V filters
-    direct_used = spec.F / (V * cost) * _used(spec.N * q, blocked.TILE_P)
+    pixels = spec.N * q
+    tail = pixels % blocked.TILE_P
+    tiles = pixels // blocked.TILE_P + (0 if tail == 0 else HALF_TILE_COST if tail <= blocked.HALF_P else 1)
+    direct_used = spec.F / (V * cost) * pixels / (tiles * blocked.TILE_P)
     return "direct" if direct_used * DIRECT_1X1_MARGIN > gemm_used else "gemm"
 
 

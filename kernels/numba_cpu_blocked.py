@@ -26,6 +26,8 @@ TILE_B = 2
 TILE_P = 14 if VECTOR_REGISTERS == 32 else 6
 #: Accumulator vectors of one tile.
 TILE_ACC = TILE_P * TILE_B
+#: Pixels of the half tile that a batch's last tile uses when it holds no more than that.
+HALF_P = TILE_P // 2
 #: Lanes of the widest vector (float32): the scratch block of :func:`store_tile`'s transpose.
 MAX_LANES = VECTOR_BYTES // 4
 #: Byte distance between the input pixels of a tile that :func:`channel_pitch` avoids: at a multiple
@@ -44,12 +46,13 @@ def channel_pitch(C: int, stride: int, itemsize: int) -> int:
 
 
 @njit(fastmath=True, boundscheck=False, inline="always")
-def accumulate_tile(src, wb, off, row, k, C, Cp, wt0, blk, acc, wv, nb):  # pragma: no cover - compiled
-    """acc[p * TILE_B + b] += the k x k window of pixel p (flat ``off[p]`` in ``src``, rows ``row`` apart,
-    pixels ``Cp`` >= C apart) times filter block b < nb (from flat ``wt0 + b * blk`` in ``wb``; ``nb``, a
-    literal, is TILE_B or 1): nb weight loads, a broadcast per pixel and TILE_P * nb FMAs per (tap,
-    channel). When ``Cp == C`` the k*C (kernel column, channel) values of a kernel row are one contiguous
-    run, so one loop; else one run of C per kernel column. Shared by the direct kernel and the fused one."""
+def accumulate_tile(src, wb, off, row, k, C, Cp, wt0, blk, acc, wv, nb, npix):  # pragma: no cover - compiled
+    """acc[p * TILE_B + b] += the k x k window of pixel p < npix (flat ``off[p]`` in ``src``, rows ``row``
+    apart, pixels ``Cp`` >= C apart) times filter block b < nb (from flat ``wt0 + b * blk`` in ``wb``):
+    nb weight loads, a broadcast per pixel and npix * nb FMAs per (tap, channel). ``nb`` (TILE_B or 1)
+    and ``npix`` (TILE_P or HALF_P) are literals, so each pair is its own unrolled loop. When
+    ``Cp == C`` the k*C (kernel column, channel) values of a kernel row are one contiguous run, so one
+    loop; else one run of C per kernel column. Shared by the direct kernel and the fused one."""
     V = vlanes(wb)
     kC = k * C
     ncol = 1 if Cp == C else k
@@ -62,7 +65,7 @@ def accumulate_tile(src, wb, off, row, k, C, Cp, wt0, blk, acc, wv, nb):  # prag
             for c in range(run):
                 for b in range(nb):
                     wv[b] = vload(wb, wj + b * blk + c * V)
-                for p in range(TILE_P):
+                for p in range(npix):
                     xv = vbroadcast(src, off[p] + xo + c)
                     for b in range(nb):
                         acc[p * TILE_B + b] = vfma(xv, wv[b], acc[p * TILE_B + b])
@@ -165,10 +168,20 @@ def conv_task(xh, wb, out, dims, t0, g, blk, off, obase, acc, wv, tr):  # pragma
                     n += 1
     for a in range(TILE_ACC):
         acc[a] = vzero(wb)
-    if F - g * TILE_B * V > (TILE_B - 1) * V:
-        accumulate_tile(xh, wb, off, Wp * Cp, k, C, Cp, g * TILE_B * blk, blk, acc, wv, TILE_B)
-    else:  # the last group holds one block of filters (F = 16, 48, 112, ... on AVX-512): no FMAs on zeros
-        accumulate_tile(xh, wb, off, Wp * Cp, k, C, Cp, g * TILE_B * blk, blk, acc, wv, 1)
+    # the last group may hold one block of filters (F = 16, 48, 112, ... on AVX-512) and the last tile
+    # half the pixels or fewer (7x7 at N=1: 49 = 3 x 14 + 7): no FMAs on zero weights or absent pixels
+    lone = F - g * TILE_B * V <= (TILE_B - 1) * V
+    half = NQ - q0 <= HALF_P
+    row = Wp * Cp
+    wt0 = g * TILE_B * blk
+    if not lone and not half:
+        accumulate_tile(xh, wb, off, row, k, C, Cp, wt0, blk, acc, wv, TILE_B, TILE_P)
+    elif not lone:
+        accumulate_tile(xh, wb, off, row, k, C, Cp, wt0, blk, acc, wv, TILE_B, HALF_P)
+    elif not half:
+        accumulate_tile(xh, wb, off, row, k, C, Cp, wt0, blk, acc, wv, 1, TILE_P)
+    else:
+        accumulate_tile(xh, wb, off, row, k, C, Cp, wt0, blk, acc, wv, 1, HALF_P)
     store_tile(out, acc, obase, Q, F, g * TILE_B, min(TILE_P, NQ - q0), tr)
 
 

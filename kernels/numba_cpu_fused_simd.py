@@ -92,7 +92,7 @@ def fused_simd(xh, w1b, w2b, out, scr, dims):  # pragma: no cover - compiled
                     obase[p] = n * F * Q + oh0 * Wo + q0 + p
                 for a in range(TILE_ACC):
                     cacc[a] = vzero(w2b)
-                accumulate_tile(scr, w2b, off, Wp2 * CR, k, CR, CR, g * TILE_B * blk, blk, cacc, wv2, TILE_B)
+                accumulate_tile(scr, w2b, off, Wp2 * CR, k, CR, CR, g * TILE_B * blk, blk, cacc, wv2, TILE_B, TILE_P)
                 store_tile(out, cacc, obase, Q, F, g * TILE_B, min(TILE_P, nq - q0), tr)
 
 
