@@ -22,10 +22,11 @@ speed ratios (other's time / numba's time: > 1 means numba is faster); the last 
 their geometric means. The machine may be shared, so only ratios measured this way mean much.
 
 ``--preset`` takes the layers of harness presets instead of the built-in list. ``--cpu-time``
-measures only numba-cpu, on one core, by the thread's CPU time (``time.thread_time``) of its
-kernels compiled without ``parallel``: other processes then add (almost) nothing, so on a busy
-shared machine this is the steady measure of what a kernel change does; compare it with
-``--peak`` set to the one-core FMA roof of ``harness peak``.
+measures only numba-cpu, on one Numba thread, by the calling thread's CPU time
+(``time.thread_time``; the parallel region then runs in that thread): time other processes
+take from the core is not counted, so on a busy shared machine this is the steady measure of
+what a kernel change does; compare it with ``--peak`` set to the one-core FMA roof of
+``harness peak``.
 """
 from __future__ import annotations
 
@@ -137,34 +138,33 @@ def preset_layers(names):
     return rows
 
 
-def cpu_time_gflops(label, C, H, F, k, stride, padding, N, rounds, rng, serial):
-    """GFLOP/s of numba-cpu on one core: the best thread CPU time of its kernel compiled serially."""
-    from numba import njit
-
+def cpu_time_gflops(label, C, H, F, k, stride, padding, N, rounds, rng):
+    """GFLOP/s of numba-cpu on one core: the best thread CPU time of a prepared call on one Numba
+    thread (the parallel region then runs in the calling thread)."""
     x = rng.standard_normal((N, C, H, H), dtype=np.float32)
     w = rng.standard_normal((F, C, k, k), dtype=np.float32)
     spec = kernels.validate(x, w, stride, padding)
     prepared = kernels.get_backend("numba-cpu").prepare(x, w, spec)
-    if prepared.kernel not in serial:
-        serial[prepared.kernel] = njit(fastmath=True, boundscheck=False)(prepared.kernel.py_func)
-    kernel, args = serial[prepared.kernel], prepared.args
-    kernel(*args)
+    prepared()
     best = float("inf")
     for _ in range(max(3, rounds)):
         t0 = time.thread_time()
-        kernel(*args)
+        prepared()
         best = min(best, time.thread_time() - t0)
     return spec.flops / max(best, 1e-9) / 1e9
 
 
 def run_cpu_time(args, layers):
     """Print numba-cpu's one-core GFLOP/s per layer and their geometric mean (``--cpu-time``)."""
+    import numba
+
+    numba.set_num_threads(1)
     rng = np.random.default_rng(0)
-    serial, best = {}, {}
+    best = {}
     points = [(layer, int(n)) for layer in layers for n in args.n.split(",")]
     for _ in range(args.passes):  # best of the passes: a burst of load hits one pass, not all
         for layer, n in points:
-            gf = cpu_time_gflops(*layer, N=n, rounds=args.rounds, rng=rng, serial=serial)
+            gf = cpu_time_gflops(*layer, N=n, rounds=args.rounds, rng=rng)
             best[layer[0], n] = max(best.get((layer[0], n), 0.0), gf)
     rows = [(label, n, gf) for (label, n), gf in best.items()]
     for label, n, gf in rows:
