@@ -208,6 +208,15 @@ class NumbaCpuBackend(Backend):
         return _numba_reason()
 
     def prepare(self, x, w, spec):
+        if spec.k == 1 and spec.padding == 0 and spec.stride > 1:
+            # a strided 1x1 reads one input pixel in stride**2: the layout keeps only those, and the
+            # layer runs as the stride-1 1x1 it then is (conv3 downsample/2 at N=8: 27 MB of padded
+            # channels-last input, of which 7 MB were read, now 7 MB all read)
+            s = spec.stride
+            inner = ConvSpec(spec.N, spec.C, spec.Ho, spec.Wo, spec.F, 1, 1, 0, spec.dtype)
+            prepared = self.prepare(x[:, :, ::s, ::s], w, inner)
+            prepared.spec = spec
+            return prepared
         if spec.is_pointwise and pointwise_kernel(spec) == "gemm":
             return NumbaGemmPrepared(x, w, spec)
         return NumbaBlockedPrepared(x, w, spec)

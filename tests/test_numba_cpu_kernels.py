@@ -148,3 +148,17 @@ def test_direct_kernel_is_correct_with_any_thread_count(backend):
             assert kernels.error_margin(out, ref, kernels.tolerance(x, w, spec))[0] <= 1.0
     finally:
         numba.set_num_threads(before)
+
+
+def test_strided_1x1_keeps_only_the_pixels_it_reads(backend):
+    """A 1x1 stride-2 layer is prepared as the stride-1 1x1 on every other pixel; the result is the layer's."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 24, 13, 10)).astype(np.float32)
+    w = rng.standard_normal((40, 24, 1, 1)).astype(np.float32)
+    ref, spec = _conv(x, w, 2, 0)
+    prepared = kernels.get_backend(backend).prepare(x, w, spec)
+    assert prepared.spec == spec
+    prepared()
+    out = prepared.result()
+    assert out.shape == spec.out_shape == (2, 40, 7, 5)
+    assert kernels.error_margin(out, ref, kernels.tolerance(x, w, spec))[0] <= 1.0
