@@ -1,6 +1,7 @@
 """A/B benchmark of ``numba-cpu`` against oneDNN (torch) and BLAS (numpy) on real layers, in one process.
 
     PYTHONPATH=. python scripts/bench_numba_cpu.py [--n 1,4] [--rounds 7] [--peak GFLOPS] [--only TEXT]
+        [--preset inception,resnet50] [--cpu-time]
 
 For every layer and batch size it times, interleaved in blocks (each block starts with untimed
 warm-up calls, because the runtimes' thread pools disturb one another):
@@ -19,6 +20,13 @@ processes only ever add time, so it is the steadier estimate of what the code ca
 ``OPENBLAS_NUM_THREADS=1 ... --threads 1`` for a one-core comparison. Ratios are
 speed ratios (other's time / numba's time: > 1 means numba is faster); the last lines are
 their geometric means. The machine may be shared, so only ratios measured this way mean much.
+
+``--preset`` takes the layers of harness presets instead of the built-in list. ``--cpu-time``
+measures only numba-cpu, on one Numba thread, by the calling thread's CPU time
+(``time.thread_time``; the parallel region then runs in that thread): time other processes
+take from the core is not counted, so on a busy shared machine this is the steady measure of
+what a kernel change does; compare it with ``--peak`` set to the one-core FMA roof of
+``harness peak``.
 """
 from __future__ import annotations
 
@@ -118,6 +126,54 @@ def bench_layer(label, C, H, F, k, stride, padding, N, rounds, rng):
     return spec.flops, samples
 
 
+def preset_layers(names):
+    """(label, C, H, F, k, stride, padding) of every layer of the named harness presets."""
+    from harness.presets import get_preset
+
+    rows = []
+    for name in names.split(","):
+        for layer in get_preset(name).layers:
+            padding = layer.k // 2 if layer.padding == "same" else layer.padding
+            rows.append((layer.label, layer.C, layer.H, layer.F, layer.k, layer.stride, padding))
+    return rows
+
+
+def cpu_time_gflops(label, C, H, F, k, stride, padding, N, rounds, rng):
+    """GFLOP/s of numba-cpu on one core: the best thread CPU time of a prepared call on one Numba
+    thread (the parallel region then runs in the calling thread)."""
+    x = rng.standard_normal((N, C, H, H), dtype=np.float32)
+    w = rng.standard_normal((F, C, k, k), dtype=np.float32)
+    spec = kernels.validate(x, w, stride, padding)
+    prepared = kernels.get_backend("numba-cpu").prepare(x, w, spec)
+    prepared()
+    best = float("inf")
+    for _ in range(max(3, rounds)):
+        t0 = time.thread_time()
+        prepared()
+        best = min(best, time.thread_time() - t0)
+    return spec.flops / max(best, 1e-9) / 1e9
+
+
+def run_cpu_time(args, layers):
+    """Print numba-cpu's one-core GFLOP/s per layer and their geometric mean (``--cpu-time``)."""
+    import numba
+
+    numba.set_num_threads(1)
+    rng = np.random.default_rng(0)
+    best = {}
+    points = [(layer, int(n)) for layer in layers for n in args.n.split(",")]
+    for _ in range(args.passes):  # best of the passes: a burst of load hits one pass, not all
+        for layer, n in points:
+            gf = cpu_time_gflops(*layer, N=n, rounds=args.rounds, rng=rng)
+            best[layer[0], n] = max(best.get((layer[0], n), 0.0), gf)
+    rows = [(label, n, gf) for (label, n), gf in best.items()]
+    for label, n, gf in rows:
+        print(f"{label:24} {n:>2} {gf:8.1f} GFLOP/s" + (f" {100 * gf / args.peak:5.1f}%" if args.peak else ""))
+    g = geomean([gf for _, _, gf in rows])
+    print(f"geomean {g:.1f} GFLOP/s on one core (thread CPU time)" + (f" = {100 * g / args.peak:.1f}% of "
+                                                                      f"{args.peak:g}" if args.peak else ""))
+
+
 def geomean(values):
     """Geometric mean of positive numbers (nan for none)."""
     return math.exp(sum(math.log(v) for v in values) / len(values)) if values else float("nan")
@@ -131,9 +187,16 @@ def main(argv=None):
     ap.add_argument("--passes", type=int, default=3,
                     help="passes over the layer list; a layer's rounds are spread over them")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--peak", type=float, default=None, help="SGEMM GFLOP/s from `harness peak`")
+    ap.add_argument("--peak", type=float, default=None,
+                    help="FMA roof in GFLOP/s from `harness peak` (one core with --cpu-time): print % of it")
     ap.add_argument("--only", default="", help="run layers whose label contains this text")
+    ap.add_argument("--preset", default="", help="layers of these harness presets, e.g. inception,resnet50")
+    ap.add_argument("--cpu-time", action="store_true",
+                    help="numba-cpu only, one core, by thread CPU time (steady on a busy machine)")
     args = ap.parse_args(argv)
+    layers = [layer for layer in (preset_layers(args.preset) if args.preset else LAYERS) if args.only in layer[0]]
+    if args.cpu_time:
+        return run_cpu_time(args, layers)
     torch.set_num_threads(args.threads)
     import numba
 
@@ -147,7 +210,7 @@ def main(argv=None):
     one = f"{'numba GF/s':>10} {'torch GF/s':>10} {'vs torch':>8} {'vs numpy':>8} {'conv2d':>7}"
     one += f" {'%peak':>6}" if args.peak else ""
     print(f"{'layer':24} {'N':>2} {one} | {one}   (median of rounds | best call)")
-    points = [(layer, int(n)) for layer in LAYERS if args.only in layer[0] for n in args.n.split(",")]
+    points = [(layer, int(n)) for layer in layers for n in args.n.split(",")]
     blocks = {}
     for npass in range(args.passes):
         print(f"# pass {npass + 1}/{args.passes}", file=sys.stderr, flush=True)

@@ -27,14 +27,14 @@ from kernels.numba_cpu import isa_info
 def fmas(fn, dtype, ndims):
     a = numba.typeof(np.zeros(1, dtype))
     compiled = njit(fastmath=True, boundscheck=False)(fn.py_func)
-    compiled.compile((a, a, a, numba.typeof((1,) * ndims)))
+    compiled.compile((a, a, a, numba.typeof((1,) * ndims), numba.typeof(np.zeros(1, np.int64))))
     asm = "\n".join(compiled.inspect_asm().values())
     lines = [l for l in asm.splitlines() if re.search(r"\bvfn?madd\w*p[sd]\b", l)]
     return {r: sum(r in l for l in lines) for r in ("zmm", "ymm", "xmm")}
 
 out = {"info": isa_info()}
 for dtype in ("float32", "float64"):
-    out["conv", dtype] = fmas(blocked.conv_oc_blocked, dtype, 9)
+    out["conv", dtype] = fmas(blocked.conv_oc_blocked, dtype, 10)
     out["gemm", dtype] = fmas(gemm.conv1x1_gemm, dtype, 4)
 out["tiles"] = {"conv": blocked.TILE_ACC, "gemm": gemm.GEMM_ACC}
 print(json.dumps({(k if isinstance(k, str) else " ".join(k)): v for k, v in out.items()}))

@@ -11,7 +11,10 @@ AVX-512, 8 in ``ymm`` on AVX2):
   takes one broadcast input value per pixel and one weight vector per block, all FMAs, no
   horizontal sums; the result is stored straight into NCHW;
 * unpadded stride-1 1x1 layers: a register-blocked GEMM on the NCHW input as it is
-  (:mod:`kernels.numba_cpu.gemm`), vectorised over pixels, no copy of the input at all.
+  (:mod:`kernels.numba_cpu.gemm`), vectorised over pixels, no copy of the input at all - unless
+  the pixels of one image fill its vectors so badly (14x14 = 12.25 vectors of 16, 7x7 = 3.06)
+  that the direct kernel, whose tiles run over the pixels of the whole batch, wastes less
+  (:func:`pointwise_kernel`).
 
 ``result()`` hands the output buffer over instead of copying it (:class:`HandoverPrepared`).
 ``numba-cpu-direct`` keeps the first version (axpy loops over NCHW, no register blocking) as a
@@ -71,24 +74,66 @@ def _lanes(dtype) -> int:
     return isa.VECTOR_BYTES // np.dtype(dtype).itemsize
 
 
+#: How much of the GEMM's useful fraction the direct kernel must beat on a 1x1 layer (it is the
+#: slower of the two on whole tiles of large images: Zen 5, one core, 28x28 and 56x56 layers 2-15
+#: points lower; on 14x14 the two are even).
+DIRECT_1X1_MARGIN = 0.95
+#: What a group holding a single block of V filters costs the direct kernel, in blocks of a full
+#: group: its one-block tile runs at ~60% of the FMA rate (Zen 5: F=16 at 57-63% of the roof).
+LONE_BLOCK_COST = 5 / 3
+#: What the direct kernel's half tile (a batch's last tile, when it holds HALF_P pixels or fewer)
+#: costs, in full tiles.
+HALF_TILE_COST = 0.6
+
+
+def _used(n: int, tile: int) -> float:
+    """The fraction of ``ceil(n / tile)`` tiles of ``tile`` items that ``n`` items fill."""
+    return n / (-(-n // tile) * tile)
+
+
+def pointwise_kernel(spec: ConvSpec) -> str:
+    """"gemm" or "direct": which numba-cpu kernel runs the unpadded stride-1 1x1 layer ``spec``.
+
+    The GEMM tiles each image's H*W pixels by 2 vectors and F by GEMM_R rows; the direct kernel
+    tiles the N*H*W pixels of the batch by TILE_P (a last half tile at HALF_TILE_COST) and F by
+    2 vectors (a last lone vector of filters at LONE_BLOCK_COST). The one whose tiles carry the larger useful fraction wins, the
+    direct kernel only by more than DIRECT_1X1_MARGIN (on Zen 5, one core: Inception 4a-5b's
+    14x14 and 7x7 1x1 layers run 5-20 points faster direct unless F is 16 or 24; 28x28 and 56x56
+    layers faster as a GEMM).
+    """
+    from . import blocked, gemm
+
+    V = _lanes(spec.dtype)
+    q = spec.H * spec.W
+    gemm_used = _used(spec.F, gemm.GEMM_R) * _used(q, gemm.GEMM_B * V)
+    blocks = -(-spec.F // V)
+    lone = blocks % blocked.TILE_B
+    cost = (blocks - lone) + lone * LONE_BLOCK_COST  # in blocks of V filters
+    pixels = spec.N * q
+    tail = pixels % blocked.TILE_P
+    tiles = pixels // blocked.TILE_P + (0 if tail == 0 else HALF_TILE_COST if tail <= blocked.HALF_P else 1)
+    direct_used = spec.F / (V * cost) * pixels / (tiles * blocked.TILE_P)
+    return "direct" if direct_used * DIRECT_1X1_MARGIN > gemm_used else "gemm"
+
+
 class HandoverPrepared(Prepared):
     """A Prepared whose ``result()`` hands its output buffer over instead of copying it.
 
     The next call writes into a fresh buffer, so arrays already returned never change; this
     saves ``kernels.conv2d`` one copy of the output. Subclasses set ``self.kernel``,
-    ``self.inputs`` (the arguments before the output) and ``self.dims``, then call
-    :meth:`new_output` once.
+    ``self.inputs`` (the arguments before the output) and ``self.after`` (those after it), then
+    call :meth:`new_output` once.
     """
 
     def new_output(self) -> None:
         """Allocate the output buffer the next call writes into (at its own offset in a page)."""
         self.out = aligned_empty(self.spec.out_shape, self.spec.dtype, STREAM_OFFSETS[2])
-        self.args = self.inputs + (self.out.reshape(-1),)
+        self.args = self.inputs + (self.out.reshape(-1),) + self.after
 
     def __call__(self) -> None:
         if self.out is None:
             self.new_output()
-        self.kernel(*self.args, self.dims)
+        self.kernel(*self.args)
 
     def result(self) -> np.ndarray:
         if self.out is None:
@@ -101,6 +146,8 @@ class NumbaBlockedPrepared(HandoverPrepared):
     """Padded channels-last input and output-channel-blocked weights for the direct kernel."""
 
     def __init__(self, x: np.ndarray, w: np.ndarray, spec: ConvSpec):
+        from numba import get_num_threads
+
         from . import blocked, layout
 
         self.spec = spec
@@ -108,22 +155,27 @@ class NumbaBlockedPrepared(HandoverPrepared):
         Hp, Wp = spec.H + 2 * p, spec.W + 2 * p
         group = V * blocked.TILE_B
         nb = (spec.F + group - 1) // group * blocked.TILE_B
-        self.xh = aligned_empty((spec.N, Hp, Wp, spec.C), spec.dtype, STREAM_OFFSETS[0])
+        Cp = blocked.channel_pitch(spec.C, spec.stride, np.dtype(spec.dtype).itemsize)
+        self.xh = aligned_empty((spec.N, Hp, Wp, Cp), spec.dtype, STREAM_OFFSETS[0])
         layout.to_padded_nhwc(x, self.xh, p)
         self.wb = aligned_empty((nb, k, k, spec.C, V), spec.dtype, STREAM_OFFSETS[1])
         layout.block_filters(w, self.wb)
         self.inputs = (self.xh.reshape(-1), self.wb.reshape(-1))
+        dims = (spec.N, spec.C, Cp, Hp, Wp, spec.F, k, spec.stride, spec.Ho, spec.Wo)
+        tasks = blocked.conv_task_count(spec.N, spec.Ho * spec.Wo, spec.F, V)
+        self.after = (dims, blocked.task_chunks(tasks, get_num_threads()))
         self.new_output()
-        self.dims = (spec.N, spec.C, Hp, Wp, spec.F, k, spec.stride, spec.Ho, spec.Wo)
         self.kernel = blocked.conv_oc_blocked
-        self.kernel(*self.args, (0,) + self.dims[1:])  # compile (or load from the cache), run nothing
+        self.kernel(*self.args[:3], (0,) + dims[1:], self.after[1])  # compile (or load from the cache), run nothing
 
 
 class NumbaGemmPrepared(HandoverPrepared):
     """Unpadded stride-1 1x1 convolution as a register-blocked GEMM on the NCHW input itself."""
 
     def __init__(self, x: np.ndarray, w: np.ndarray, spec: ConvSpec):
-        from . import gemm, layout
+        from numba import get_num_threads
+
+        from . import blocked, gemm, layout
 
         self.spec = spec
         R = gemm.GEMM_R
@@ -133,10 +185,12 @@ class NumbaGemmPrepared(HandoverPrepared):
         self.wp = aligned_empty(((spec.F + R - 1) // R, spec.C, R), spec.dtype, STREAM_OFFSETS[1])
         layout.pack_rows(w, self.wp)
         self.inputs = (self.x.reshape(-1), self.wp.reshape(-1))
+        dims = (spec.N, spec.C, spec.H * spec.W, spec.F)
+        tasks = gemm.gemm_task_count(spec.N, spec.H * spec.W, spec.F, _lanes(spec.dtype))
+        self.after = (dims, blocked.task_chunks(tasks, get_num_threads()))
         self.new_output()
-        self.dims = (spec.N, spec.C, spec.H * spec.W, spec.F)
         self.kernel = gemm.conv1x1_gemm
-        self.kernel(*self.args, (0,) + self.dims[1:])  # compile (or load from the cache), run nothing
+        self.kernel(*self.args[:3], (0,) + dims[1:], self.after[1])  # compile (or load from the cache), run nothing
 
 
 @register
@@ -154,7 +208,16 @@ class NumbaCpuBackend(Backend):
         return _numba_reason()
 
     def prepare(self, x, w, spec):
-        if spec.is_pointwise:
+        if spec.k == 1 and spec.padding == 0 and spec.stride > 1:
+            # a strided 1x1 reads one input pixel in stride**2: the layout keeps only those, and the
+            # layer runs as the stride-1 1x1 it then is (conv3 downsample/2 at N=8: 27 MB of padded
+            # channels-last input, of which 7 MB were read, now 7 MB all read)
+            s = spec.stride
+            inner = ConvSpec(spec.N, spec.C, spec.Ho, spec.Wo, spec.F, 1, 1, 0, spec.dtype)
+            prepared = self.prepare(x[:, :, ::s, ::s], w, inner)
+            prepared.spec = spec
+            return prepared
+        if spec.is_pointwise and pointwise_kernel(spec) == "gemm":
             return NumbaGemmPrepared(x, w, spec)
         return NumbaBlockedPrepared(x, w, spec)
 

@@ -11,7 +11,7 @@ of output rows of one image):
    all FMAs. The input is channels-last and zero-padded by the reduce's own padding.
 2. conv: the oneDNN-style tile of :mod:`kernels.numba_cpu.blocked` (``TILE_P`` output pixels x
    ``TILE_B`` filter blocks) on the scratch, weights pre-blocked ``(NB, k, k, CR, V)``, written
-   to NCHW with one transposing store per vector.
+   to NCHW transposed in registers, one masked store per filter.
 
 All arrays are flat (C-contiguous) and every index is a flat element offset. No BLAS call.
 """
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from numba import njit, prange
 
-from .blocked import TILE_ACC, TILE_B, TILE_P, accumulate_tile, store_tile
+from .blocked import MAX_LANES, TILE_ACC, TILE_B, TILE_P, accumulate_tile, store_tile
 from .isa import VECTOR_REGISTERS
 from .simd import istack, vbroadcast, vfma, vlanes, vload, vstack, vstore, vstore_n, vzero
 
@@ -79,6 +79,8 @@ def fused_simd(xh, w1b, w2b, out, scr, dims):  # pragma: no cover - compiled
         # stage 2: the kxk conv over the band's output pixels, filter groups outermost
         nq = (oh1 - oh0) * Wo
         off = istack(TILE_P)
+        obase = istack(TILE_P)
+        tr = vstack(w2b, MAX_LANES)
         cacc = vstack(w2b, TILE_ACC)
         wv2 = vstack(w2b, TILE_B)
         for g in range(ng):
@@ -87,10 +89,11 @@ def fused_simd(xh, w1b, w2b, out, scr, dims):  # pragma: no cover - compiled
                     q = min(q0 + p, nq - 1)
                     oh = q // Wo
                     off[p] = sb + (oh * s2 * Wp2 + (q - oh * Wo) * s2) * CR
+                    obase[p] = n * F * Q + oh0 * Wo + q0 + p
                 for a in range(TILE_ACC):
                     cacc[a] = vzero(w2b)
-                accumulate_tile(scr, w2b, off, Wp2 * CR, k * CR, g * TILE_B * blk, blk, k, cacc, wv2)
-                store_tile(out, cacc, n * F * Q + oh0 * Wo, Q, F, g * TILE_B, q0, nq)
+                accumulate_tile(scr, w2b, off, Wp2 * CR, k, CR, CR, g * TILE_B * blk, blk, cacc, wv2, TILE_B, TILE_P)
+                store_tile(out, cacc, obase, Q, F, g * TILE_B, min(TILE_P, nq - q0), tr)
 
 
 @njit(fastmath=True, boundscheck=False, inline="always")

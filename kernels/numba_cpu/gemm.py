@@ -7,17 +7,21 @@ loads ``GEMM_B`` input vectors, broadcasts ``GEMM_R`` weights (packed ``(F/R, C,
 ``prepare()`` so they are contiguous) and does ``GEMM_R * GEMM_B`` FMAs into register
 accumulators; the finished tile is stored as whole vectors into NCHW. The last pixel block uses
 masked loads and stores. Tasks walk the filter groups innermost so one input panel
-(``C x GEMM_B*V``) is reused from cache by every filter group. No BLAS call.
+(``C x GEMM_B*V``) is reused from cache by every filter group; the threads take chunks of
+tasks in turn (dynamic scheduling, like the direct kernel). No BLAS call.
 """
 from __future__ import annotations
 
 from numba import njit, prange
 
 from .isa import VECTOR_REGISTERS
-from .simd import vbroadcast, vfma, vlanes, vload, vload_n, vstack, vstore, vstore_n, vzero
+from .simd import atomic_add, vbroadcast, vfma, vlanes, vload, vload_n, vstack, vstore, vstore_n, vzero
 
-#: Output channels per GEMM tile (rows of W).
-GEMM_R = 14 if VECTOR_REGISTERS == 32 else 6
+#: Output channels per GEMM tile (rows of W). On AVX-512 8 rows x 2 vectors (16 accumulators) is as
+#: fast as 14 x 2 on whole tiles (Zen 5, one core: 190-217 GFLOP/s either way) and wastes far less on
+#: the few-filter reduces of Inception (F = 16, 24, 32, 48: 14 rows padded them to 28, 28, 42, 56);
+#: on AVX2 the classic 6 x 2 (12 of 16 ymm) stays.
+GEMM_R = 8 if VECTOR_REGISTERS == 32 else 6
 #: Pixel vectors per GEMM tile.
 GEMM_B = 2
 #: Accumulator vectors of one tile.
@@ -25,45 +29,68 @@ GEMM_ACC = GEMM_R * GEMM_B
 
 
 @njit(parallel=True, fastmath=True, cache=True, boundscheck=False)
-def conv1x1_gemm(x, wp, out, dims):  # pragma: no cover - compiled
-    """out (flat N,F,Q) = wp (flat NR,C,R packed W) @ x (flat N,C,Q) per image; dims = (N, C, Q, F)."""
+def conv1x1_gemm(x, wp, out, dims, chunks):  # pragma: no cover - compiled
+    """out (flat N,F,Q) = wp (flat NR,C,R packed W) @ x (flat N,C,Q) per image; dims = (N, C, Q, F).
+
+    ``chunks`` (int64, from :func:`kernels.numba_cpu.blocked.task_chunks`): slot 0 a counter, slot 1
+    the number of workers, then the bounds of the chunks of tasks the workers take in turn.
+    """
     N, C, Q, F = dims
     V = vlanes(x)
     width = GEMM_B * V
     nq = (Q + width - 1) // width
     nr = (F + GEMM_R - 1) // GEMM_R
-    for task in prange(N * nq * nr):
-        n = task // (nq * nr)
-        q0 = ((task // nr) % nq) * width
-        g = task % nr
+    tasks = N * nq * nr
+    nchunks = chunks.size - 3
+    chunks[0] = 0
+    for _ in prange(chunks[1]):
         acc = vstack(x, GEMM_ACC)
         xv = vstack(x, GEMM_B)
-        for a in range(GEMM_ACC):
-            acc[a] = vzero(x)
-        xb = n * C * Q + q0
-        wb = g * C * GEMM_R
-        if q0 + width <= Q:
-            for c in range(C):
+        while chunks[0] < nchunks:  # a plain read first: a worker with nothing left does no atomic add
+            c = atomic_add(chunks, 0, 1)
+            if c >= nchunks:
+                break
+            for task in range(chunks[2 + c], min(chunks[3 + c], tasks)):
+                gemm_task(x, wp, out, dims, task // (nq * nr), ((task // nr) % nq) * width, task % nr, acc, xv)
+
+
+def gemm_task_count(N: int, Q: int, F: int, lanes: int) -> int:
+    """How many tasks :func:`conv1x1_gemm` runs on N images of Q pixels and F filters, V = lanes."""
+    return N * -(-Q // (GEMM_B * lanes)) * -(-F // GEMM_R)
+
+
+@njit(fastmath=True, boundscheck=False, inline="always")
+def gemm_task(x, wp, out, dims, n, q0, g, acc, xv):  # pragma: no cover - compiled
+    """One tile of :func:`conv1x1_gemm`: image n, pixels from q0, filter rows of group g."""
+    N, C, Q, F = dims
+    V = vlanes(x)
+    width = GEMM_B * V
+    for a in range(GEMM_ACC):
+        acc[a] = vzero(x)
+    xb = n * C * Q + q0
+    wb = g * C * GEMM_R
+    if q0 + width <= Q:
+        for c in range(C):
+            for b in range(GEMM_B):
+                xv[b] = vload(x, xb + c * Q + b * V)
+            for r in range(GEMM_R):
+                wr = vbroadcast(wp, wb + c * GEMM_R + r)
                 for b in range(GEMM_B):
-                    xv[b] = vload(x, xb + c * Q + b * V)
-                for r in range(GEMM_R):
-                    wr = vbroadcast(wp, wb + c * GEMM_R + r)
-                    for b in range(GEMM_B):
-                        acc[r * GEMM_B + b] = vfma(wr, xv[b], acc[r * GEMM_B + b])
-        else:
-            for c in range(C):
+                    acc[r * GEMM_B + b] = vfma(wr, xv[b], acc[r * GEMM_B + b])
+    else:
+        for c in range(C):
+            for b in range(GEMM_B):
+                xv[b] = vload_n(x, xb + c * Q + b * V, Q - q0 - b * V)
+            for r in range(GEMM_R):
+                wr = vbroadcast(wp, wb + c * GEMM_R + r)
                 for b in range(GEMM_B):
-                    xv[b] = vload_n(x, xb + c * Q + b * V, Q - q0 - b * V)
-                for r in range(GEMM_R):
-                    wr = vbroadcast(wp, wb + c * GEMM_R + r)
-                    for b in range(GEMM_B):
-                        acc[r * GEMM_B + b] = vfma(wr, xv[b], acc[r * GEMM_B + b])
-        for r in range(GEMM_R):
-            f = g * GEMM_R + r
-            if f < F:
-                ob = (n * F + f) * Q + q0
-                for b in range(GEMM_B):
-                    if q0 + (b + 1) * V <= Q:
-                        vstore(out, ob + b * V, acc[r * GEMM_B + b])
-                    else:
-                        vstore_n(out, ob + b * V, acc[r * GEMM_B + b], Q - q0 - b * V)
+                    acc[r * GEMM_B + b] = vfma(wr, xv[b], acc[r * GEMM_B + b])
+    for r in range(GEMM_R):
+        f = g * GEMM_R + r
+        if f < F:
+            ob = (n * F + f) * Q + q0
+            for b in range(GEMM_B):
+                if q0 + (b + 1) * V <= Q:
+                    vstore(out, ob + b * V, acc[r * GEMM_B + b])
+                else:
+                    vstore_n(out, ob + b * V, acc[r * GEMM_B + b], Q - q0 - b * V)

@@ -14,12 +14,14 @@ T_BLOCK = 16
 
 @njit(parallel=True, fastmath=True, cache=True, boundscheck=False)
 def to_padded_nhwc(x, xh, pad):  # pragma: no cover - compiled
-    """Copy x (N, C, H, W; any strides) into xh (N, H+2p, W+2p, C), writing the zero border too.
+    """Copy x (N, C, H, W; any strides) into xh (N, H+2p, W+2p, Cp >= C), writing the zero border too
+    (and zeros in the channels past C, a pitch padding).
 
     Each task is one row of ``xh``; the interior is transposed in blocks of ``T_BLOCK`` pixels
     (reads one cache line of a channel, writes ``T_BLOCK`` short runs that stay in L1).
     """
     N, C, H, W = x.shape
+    Cp = xh.shape[3]
     Hp, Wp = H + 2 * pad, W + 2 * pad
     for task in prange(N * Hp):
         n = task // Hp
@@ -27,13 +29,16 @@ def to_padded_nhwc(x, xh, pad):  # pragma: no cover - compiled
         h = hp - pad
         if h < 0 or h >= H:
             for wp in range(Wp):
-                for c in range(C):
+                for c in range(Cp):
                     xh[n, hp, wp, c] = 0
             continue
         for e in range(pad):
-            for c in range(C):
+            for c in range(Cp):
                 xh[n, hp, e, c] = 0
                 xh[n, hp, Wp - 1 - e, c] = 0
+        for w in range(W):
+            for c in range(C, Cp):
+                xh[n, hp, w + pad, c] = 0
         for w0 in range(0, W, T_BLOCK):
             w1 = min(w0 + T_BLOCK, W)
             for c in range(C):

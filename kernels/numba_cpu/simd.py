@@ -18,8 +18,9 @@ offsets into C-contiguous arrays):
 * ``vfma(x, y, acc)``: ``x * y + acc`` lane by lane (``llvm.fma``: one FMA instruction);
 * ``vstack(a, n)``: stack memory for ``n`` (a literal) vectors, a pointer ``p`` with ``p[j]``
   readable and writable; after unrolling LLVM keeps it in registers;
-* ``vbroadcast(a, i)``, ``vload_n`` / ``vstore_n`` (masked), ``vscatter`` (lane l to
-  ``a.flat[i + l*stride]``), ``vlanes(a)`` and ``istack(n)``: see each docstring.
+* ``vbroadcast(a, i)``, ``vload_n`` / ``vstore_n`` / ``vstore_range`` (masked), ``vtranspose(p)``
+  (a lanes x lanes block of vectors, in registers), ``vlanes(a)`` and ``istack(n)``: see each
+  docstring.
 
 Numba's cache checks only the source file of a cached function: after changing the code
 generated here, touch the kernel modules (or clear their ``__pycache__``) so they recompile.
@@ -160,24 +161,6 @@ def vbroadcast(typingctx, arr, idx):
 
 
 @intrinsic
-def vscatter(typingctx, arr, idx, stride, vec, count):
-    """Store lane ``l < count`` of ``vec`` to ``arr.flat[idx + l * stride]`` (a transposing store)."""
-
-    def codegen(context, builder, sig, args):
-        ary = context.make_array(sig.args[0])(context, builder, args[0])
-        i0, st, cnt = (context.cast(builder, args[a], sig.args[a], types.intp) for a in (1, 2, 4))
-        intp = context.get_value_type(types.intp)
-        for lane in range(sig.args[3].lanes):
-            with cgutils.if_likely(builder, builder.icmp_signed("<", ir.Constant(intp, lane), cnt)):
-                pos = builder.add(i0, builder.mul(st, ir.Constant(intp, lane)))
-                val = builder.extract_element(args[3], ir.Constant(ir.IntType(32), lane))
-                builder.store(val, builder.gep(ary.data, [pos]))
-        return context.get_dummy_value()
-
-    return types.none(arr, idx, stride, vec, count), codegen
-
-
-@intrinsic
 def vlanes(typingctx, arr):
     """Lanes of a vector of ``arr``'s dtype, as a compile-time constant."""
     lanes = lanes_for(arr.dtype)
@@ -225,19 +208,88 @@ def vload_n(typingctx, arr, idx, count):
     return vt(arr, idx, count), codegen
 
 
+def _masked_store(context, builder, sig, args, mask):
+    """llvm.masked.store of vector ``args[2]`` to ``arr.flat[idx]`` (``args[0]``, ``args[1]``) under ``mask``."""
+    ptr, size = _elem_ptr(context, builder, sig.args[0], args[0], args[1], sig.args[1])
+    vt = sig.args[2]
+    name = f"llvm.masked.store.v{vt.lanes}f{vt.dtype.bitwidth}.p0"
+    fnty = ir.FunctionType(ir.VoidType(), [args[2].type, ptr.type, ir.IntType(32), mask.type])
+    fn = cgutils.get_or_insert_function(builder.module, fnty, name)
+    builder.call(fn, [args[2], ptr, ir.Constant(ir.IntType(32), size), mask])
+    return context.get_dummy_value()
+
+
 @intrinsic
 def vstore_n(typingctx, arr, idx, vec, count):
     """Like :func:`vstore`, writing only the first ``count`` lanes: a masked store."""
 
     def codegen(context, builder, sig, args):
-        ptr, size = _elem_ptr(context, builder, sig.args[0], args[0], args[1], sig.args[1])
-        vt = sig.args[2]
         cnt = context.cast(builder, args[3], sig.args[3], types.intp)
-        name = f"llvm.masked.store.v{vt.lanes}f{vt.dtype.bitwidth}.p0"
-        mask = _lane_mask(builder, vt.lanes, cnt)
-        fnty = ir.FunctionType(ir.VoidType(), [args[2].type, ptr.type, ir.IntType(32), mask.type])
-        fn = cgutils.get_or_insert_function(builder.module, fnty, name)
-        builder.call(fn, [args[2], ptr, ir.Constant(ir.IntType(32), size), mask])
-        return context.get_dummy_value()
+        return _masked_store(context, builder, sig, args, _lane_mask(builder, sig.args[2].lanes, cnt))
 
     return types.none(arr, idx, vec, count), codegen
+
+
+@intrinsic
+def vstore_range(typingctx, arr, idx, vec, lo, hi):
+    """Store lanes ``lo <= l < hi`` of ``vec`` to ``arr.flat[idx + l]`` (a masked store; the lanes
+    outside the range are not touched, so ``idx + lo`` may be the first element of ``arr``)."""
+
+    def codegen(context, builder, sig, args):
+        lanes = sig.args[2].lanes
+        lo_, hi_ = (context.cast(builder, args[a], sig.args[a], types.intp) for a in (3, 4))
+        idx = ir.Constant(ir.VectorType(lo_.type, lanes), list(range(lanes)))
+        mask = builder.and_(builder.icmp_signed(">=", idx, _splat(builder, lo_, lanes)),
+                            builder.icmp_signed("<", idx, _splat(builder, hi_, lanes)))
+        return _masked_store(context, builder, sig, args, mask)
+
+    return types.none(arr, idx, vec, lo, hi), codegen
+
+
+@intrinsic
+def vtranspose(typingctx, buf):
+    """Transpose in place the lanes x lanes block ``buf[0 .. lanes)`` of a :func:`vstack` (which must
+    hold at least ``lanes`` vectors): lane l of ``buf[r]`` becomes what lane r of ``buf[l]`` was.
+
+    log2(lanes) rounds of two-source shuffles (each round swaps one bit of the row index with the
+    same bit of the lane index), lanes * log2(lanes) shuffles in all, no memory round trip once
+    LLVM keeps ``buf`` in registers."""
+    if not (isinstance(buf, types.CPointer) and isinstance(buf.dtype, SimdVector)):
+        return None
+    n = buf.dtype.lanes
+
+    def codegen(context, builder, sig, args):
+        intp = context.get_value_type(types.intp)
+        ptrs = [builder.gep(args[0], [ir.Constant(intp, r)]) for r in range(n)]
+        rows = [builder.load(p) for p in ptrs]
+        mask_t = ir.VectorType(ir.IntType(32), n)
+        h = n // 2
+        while h >= 1:
+            keep = ir.Constant(mask_t, [n + (c ^ h) if c & h else c for c in range(n)])
+            swap = ir.Constant(mask_t, [n + c if c & h else c ^ h for c in range(n)])
+            for r in range(n):
+                if not r & h:
+                    lo, hi = rows[r], rows[r | h]
+                    rows[r] = builder.shuffle_vector(lo, hi, keep)
+                    rows[r | h] = builder.shuffle_vector(lo, hi, swap)
+            h //= 2
+        for p, row in zip(ptrs, rows):
+            builder.store(row, p)
+        return context.get_dummy_value()
+
+    return types.none(buf), codegen
+
+
+@intrinsic
+def atomic_add(typingctx, arr, idx, val):
+    """Add ``val`` to the integer ``arr.flat[idx]`` atomically (sequentially consistent) and return the
+    value it held before: a counter the threads of one parallel loop share."""
+    if not isinstance(getattr(arr, "dtype", None), types.Integer):
+        return None
+
+    def codegen(context, builder, sig, args):
+        ptr, _ = _elem_ptr(context, builder, sig.args[0], args[0], args[1], sig.args[1])
+        value = context.cast(builder, args[2], sig.args[2], sig.args[0].dtype)
+        return builder.atomic_rmw("add", ptr, value, "seq_cst")
+
+    return arr.dtype(arr, idx, val), codegen
