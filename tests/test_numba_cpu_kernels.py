@@ -106,7 +106,7 @@ def test_channel_pitch_avoids_multiples_of_2_kib(backend):
 
 def test_pointwise_kernel_choice(backend):
     """7x7 1x1 layers fill the GEMM's pixel vectors badly and go to the direct kernel; 56x56 ones stay GEMMs."""
-    from kernels.numba_cpu import NumbaBlockedPrepared, NumbaGemmPrepared, pointwise_kernel
+    from kernels.numba_cpu.conv import NumbaBlockedPrepared, NumbaGemmPrepared, pointwise_kernel
 
     small = kernels.ConvSpec(N=2, C=48, H=7, W=7, F=64, k=1, stride=1, padding=0, dtype="float32")
     big = kernels.ConvSpec(N=1, C=64, H=56, W=56, F=64, k=1, stride=1, padding=0, dtype="float32")
