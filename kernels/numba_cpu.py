@@ -79,8 +79,9 @@ def _lanes(dtype) -> int:
 #: points lower; on 14x14 the two are even).
 DIRECT_1X1_MARGIN = 0.95
 #: What a group holding a single block of V filters costs the direct kernel, in blocks of a full
-#: group: its one-block tile runs at ~60% of the FMA rate (Zen 5: F=16 at 57-63% of the roof).
-LONE_BLOCK_COST = 5 / 3
+#: group: its one-block tile runs at ~2/3 of the full tile's FMA rate (Zen 5, one core: F=16 at
+#: 55-56% of the roof, whole groups at 80-84%).
+LONE_BLOCK_COST = 1.5
 #: What the direct kernel's half tile (a batch's last tile, when it holds HALF_P pixels or fewer)
 #: costs, in full tiles.
 HALF_TILE_COST = 0.6
