@@ -9,14 +9,17 @@ AVX-512, 8 in ``ymm`` on AVX2):
   and channels-last and the weights in blocks of V output channels, both with parallel Numba
   loops (:mod:`kernels.numba_cpu.layout`); a register tile of output pixels x 2 filter blocks
   takes one broadcast input value per pixel and one weight vector per block, all FMAs, no
-  horizontal sums; the result is stored straight into NCHW;
+  horizontal sums; the tile is transposed in registers and stored straight into NCHW;
 * unpadded stride-1 1x1 layers: a register-blocked GEMM on the NCHW input as it is
   (:mod:`kernels.numba_cpu.gemm`), vectorised over pixels, no copy of the input at all - unless
   the pixels of one image fill its vectors so badly (14x14 = 12.25 vectors of 16, 7x7 = 3.06)
   that the direct kernel, whose tiles run over the pixels of the whole batch, wastes less
-  (:func:`pointwise_kernel`).
+  (:func:`pointwise_kernel`). A strided unpadded 1x1 runs as the stride-1 1x1 on the pixels
+  it reads.
 
-``result()`` hands the output buffer over instead of copying it (:class:`HandoverPrepared`).
+Both hand their tasks to the threads in guided chunks through an atomic counter
+(:func:`kernels.numba_cpu_blocked.task_chunks`), so a thread the OS preempts holds up one chunk,
+not half the layer. docs/kernels-numba-cpu.md has the measurements. ``result()`` hands the output buffer over instead of copying it (:class:`HandoverPrepared`).
 ``numba-cpu-direct`` keeps the first version (axpy loops over NCHW, no register blocking) as a
 variant so a sweep shows the progression; it runs only when named with ``--backends``. The
 compiled loops are imported on first use so that ``import kernels`` stays cheap.
@@ -79,8 +82,9 @@ def _lanes(dtype) -> int:
 #: points lower; on 14x14 the two are even).
 DIRECT_1X1_MARGIN = 0.95
 #: What a group holding a single block of V filters costs the direct kernel, in blocks of a full
-#: group: its one-block tile runs at ~60% of the FMA rate (Zen 5: F=16 at 57-63% of the roof).
-LONE_BLOCK_COST = 5 / 3
+#: group: its one-block tile runs at ~2/3 of the full tile's FMA rate (Zen 5, one core: F=16 at
+#: 55-56% of the roof, whole groups at 80-84%).
+LONE_BLOCK_COST = 1.5
 #: What the direct kernel's half tile (a batch's last tile, when it holds HALF_P pixels or fewer)
 #: costs, in full tiles.
 HALF_TILE_COST = 0.6
