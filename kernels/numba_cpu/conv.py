@@ -18,7 +18,7 @@ AVX-512, 8 in ``ymm`` on AVX2):
   it reads.
 
 Both hand their tasks to the threads in guided chunks through an atomic counter
-(:func:`kernels.numba_cpu_blocked.task_chunks`), so a thread the OS preempts holds up one chunk,
+(:func:`kernels.numba_cpu.blocked.task_chunks`), so a thread the OS preempts holds up one chunk,
 not half the layer. docs/kernels-numba-cpu.md has the measurements. ``result()`` hands the output buffer over instead of copying it (:class:`HandoverPrepared`).
 ``numba-cpu-direct`` keeps the first version (axpy loops over NCHW, no register blocking) as a
 variant so a sweep shows the progression; it runs only when named with ``--backends``. The
