@@ -110,6 +110,13 @@ def bandwidth_mib(llc_bytes: int | None) -> int:
     return int(min(512, max(64, 4 * (llc_bytes or 0) // 2**20)))
 
 
+def roof_versions() -> dict:
+    """The library versions a roof is measured and stored under: numba, llvmlite and numpy of this process."""
+    from .metadata import library_versions
+
+    return {k: v for k, v in library_versions().items() if k in ("numba", "llvmlite", "numpy")}
+
+
 def roof_problems(peak: dict) -> list[str]:
     """Why ``peak``'s roof cannot be trusted enough to store (empty when it can); see the module docstring."""
     from kernels.numba_cpu.isa import lanes_for
@@ -150,7 +157,6 @@ def measure_peak(seconds: float = SWEEP_PEAK_S, threads: int | None = None) -> d
     from kernels.numba_cpu.isa import ISA, VECTOR_BYTES, lanes_for
 
     from .gpu_peak import measure_gpu_roof
-    from .metadata import library_versions
     from .settle import spin
     from .threads import max_threads, thread_limits
 
@@ -164,7 +170,7 @@ def measure_peak(seconds: float = SWEEP_PEAK_S, threads: int | None = None) -> d
         bandwidth = measure_bandwidth(bandwidth_mib(llc), seconds * SHARE["bandwidth"])
         gemm = {dt: measure_gemm_gflops(dt, seconds=seconds * SHARE["gemm"] / 2) for dt in DTYPES}
     roof, scaling = fma_roof(one, every, threads)
-    versions = {k: v for k, v in library_versions().items() if k in ("numba", "llvmlite", "numpy")}
+    versions = roof_versions()
     peak = dict(schema=2, cpu_model=cpu_model(), isa=ISA, vector_bits=VECTOR_BYTES * 8, threads=threads,
                 versions=versions, measured_at=now_iso(), seconds=seconds, clock_ghz=round(ghz[0], 3),
                 clock_spread=round(ghz[1], 4), os_clock_ghz=os_clock_ghz(),

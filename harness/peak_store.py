@@ -10,24 +10,17 @@ import json
 from pathlib import Path
 
 from .metadata import cpu_model
-from .peak import SWEEP_PEAK_S, measure_peak
+from .peak import SWEEP_PEAK_S, measure_peak, roof_versions
 
 #: Version of the roof's fields; entries of another schema (the BLAS-only peaks before it) are not reused.
 SCHEMA = 2
-
-
-def current_versions() -> dict:
-    """The versions a stored roof must match: numba, llvmlite and numpy of this process."""
-    from .metadata import library_versions
-
-    return {k: v for k, v in library_versions().items() if k in ("numba", "llvmlite", "numpy")}
 
 
 def peak_key(cpu: str, threads: int, isa: str | None = None, versions: dict | None = None) -> str:
     """The cache key of a roof: CPU model, vector ISA, thread count and library versions."""
     from kernels.numba_cpu.isa import ISA
 
-    versions = current_versions() if versions is None else versions
+    versions = roof_versions() if versions is None else versions
     tail = " ".join(f"{k} {v}" for k, v in sorted(versions.items()))
     return f"{cpu} | {isa or ISA} | {threads} threads | {tail}"
 

@@ -114,10 +114,10 @@ def fake_roof(threads: int = 2, **kw) -> dict:
     from kernels.numba_cpu.isa import ISA, VECTOR_BYTES
 
     from harness.metadata import cpu_model
-    from harness.peak_store import current_versions
+    from harness.peak import roof_versions
 
     roof = dict(schema=2, cpu_model=cpu_model(), isa=ISA, vector_bits=VECTOR_BYTES * 8, threads=threads,
-                versions=current_versions(), measured_at="2024-01-02T03:04:05+00:00", seconds=0.5, clock_ghz=3.0,
+                versions=roof_versions(), measured_at="2024-01-02T03:04:05+00:00", seconds=0.5, clock_ghz=3.0,
                 clock_spread=0.01, os_clock_ghz=2.0, fma_gflops={"float32": 100.0 * threads, "float64": 50.0 * threads},
                 fma_gflops_measured={"float32": 100.0 * threads, "float64": 50.0 * threads},
                 fma_gflops_1t={"float32": 100.0, "float64": 50.0}, fma_scaling={"float32": 1.0, "float64": 1.0},
