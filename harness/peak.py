@@ -50,13 +50,21 @@ def measure_fma_gflops(dtype: str, threads: int = 1, seconds: float = 0.2, clock
 
 
 def measure_clock_ghz(seconds: float = 0.1, clock=time.perf_counter) -> tuple:
-    """(best GHz, spread) of one core, from a chain of dependent one-cycle operations."""
-    from kernels.numba_cpu.roof import CLOCK_OPS_PER_ITERATION, clock_chain
+    """(best GHz, spread, probe) of one core: the higher of two chains of dependent operations - integer
+    shifts and xors (one cycle each) and vector FMAs (``FMA_LATENCY_CYCLES`` each). Each reads the clock or
+    lower (a stall only adds cycles), so the higher one is the closer."""
+    from kernels.numba_cpu.roof import (CLOCK_OPS_PER_ITERATION, FMA_LATENCY_CYCLES, FMA_LATENCY_OPS, clock_chain,
+                                        fma_buffer, fma_latency_chain)
 
     seed = np.uint64(88172645463325252)
     iterations = sized_iterations(lambda n: clock_chain(n, seed), 100_000, clock)
-    times = timed_rounds(lambda: clock_chain(iterations, seed), seconds, clock)
-    return best_and_spread(CLOCK_OPS_PER_ITERATION * iterations / times / 1e9)
+    times = timed_rounds(lambda: clock_chain(iterations, seed), seconds / 2, clock)
+    integer = best_and_spread(CLOCK_OPS_PER_ITERATION * iterations / times / 1e9)
+    out = fma_buffer(np.float32)[0]
+    iterations = sized_iterations(lambda n: fma_latency_chain(out, n), 10_000, clock)
+    times = timed_rounds(lambda: fma_latency_chain(out, iterations), seconds / 2, clock)
+    fma = best_and_spread(FMA_LATENCY_CYCLES * FMA_LATENCY_OPS * iterations / times / 1e9)
+    return (*integer, "integer chain") if integer[0] >= fma[0] else (*fma, "FMA-latency chain")
 
 
 def measure_bandwidth(mib: int, seconds: float = 0.4, clock=time.perf_counter) -> dict:
@@ -173,7 +181,7 @@ def measure_peak(seconds: float = SWEEP_PEAK_S, threads: int | None = None) -> d
     versions = roof_versions()
     peak = dict(schema=2, cpu_model=cpu_model(), isa=ISA, vector_bits=VECTOR_BYTES * 8, threads=threads,
                 versions=versions, measured_at=now_iso(), seconds=seconds, clock_ghz=round(ghz[0], 3),
-                clock_spread=round(ghz[1], 4), os_clock_ghz=os_clock_ghz(),
+                clock_spread=round(ghz[1], 4), clock_probe=ghz[2], os_clock_ghz=os_clock_ghz(),
                 fma_gflops=roof, fma_gflops_measured={dt: v[0] for dt, v in every.items()},
                 fma_gflops_1t={dt: v[0] for dt, v in one.items()}, fma_scaling=scaling,
                 fma_spread={dt: round(max(one[dt][1], every[dt][1]), 4) for dt in DTYPES},

@@ -110,11 +110,20 @@ def test_concurrent_rounds_give_every_thread_the_same_rounds():
     assert sorted(set(seen)) == [0, 1, 2] and len(seen) == 3 * (times.shape[0] + 1)  # + one untimed call each
 
 
-def test_clock_rate_counts_dependent_operations(monkeypatch):
+def test_clock_rate_counts_dependent_operations_and_takes_the_higher_probe(monkeypatch):
+    """Both probes can only read low; the clock is the higher. With a fake clock of one tick per call, the
+    integer chain's sizing (100k iterations per round) beats the FMA chain's (10k x 8 ops x 4 cycles)."""
     monkeypatch.setattr(roof_kernels, "clock_chain", lambda n, seed: seed)
-    ghz, spread = peak_module.measure_clock_ghz(0.05, clock=TickingClock(2.0**-7))
+    monkeypatch.setattr(roof_kernels, "fma_latency_chain", lambda out, n: None)
+    ghz, spread, probe = peak_module.measure_clock_ghz(0.05, clock=TickingClock(2.0**-7))
     iterations = int(100_000 * rates.ROUND_S / 2.0**-7)
     assert ghz == pytest.approx(roof_kernels.CLOCK_OPS_PER_ITERATION * iterations / 2.0**-7 / 1e9) and spread == 0.0
+    assert probe == "integer chain"
+    monkeypatch.setattr(roof_kernels, "CLOCK_OPS_PER_ITERATION", 1)  # now the integer chain reads 6x lower
+    ghz, spread, probe = peak_module.measure_clock_ghz(0.05, clock=TickingClock(2.0**-7))
+    fma_iterations = int(10_000 * rates.ROUND_S / 2.0**-7)
+    cycles = roof_kernels.FMA_LATENCY_CYCLES * roof_kernels.FMA_LATENCY_OPS * fma_iterations
+    assert probe == "FMA-latency chain" and ghz == pytest.approx(cycles / 2.0**-7 / 1e9)
 
 
 def test_real_roof_loops_compute_what_they_claim():
@@ -124,6 +133,9 @@ def test_real_roof_loops_compute_what_they_claim():
     expected = 1 + (np.arange(roof_kernels.FMA_CHAINS) / 10 - 1) * 0.9999**100_000
     assert np.allclose(chains, expected[:, None], rtol=0, atol=1e-9) and not out[0].any()  # row 0 untouched
     assert roof_kernels.clock_chain(3, np.uint64(1)) != 1
+    one = roof_kernels.fma_buffer("float32")[0]
+    roof_kernels.fma_latency_chain(one, 1000)  # 8000 dependent steps from 0.5 towards 1
+    assert np.allclose(one[:16 if one.size == 12 * 16 else 8], 1 - 0.5 * 0.9999**8000, rtol=1e-3)  # float32 steps
     a, b, c = np.zeros(1000), np.arange(1000.0), np.full(1000, 2.0)
     roof_kernels.stream_triad(a, b, c, 3.0)
     assert np.array_equal(a, b + 6.0)

@@ -159,14 +159,14 @@ def test_the_page_opens_with_the_answer_table_then_the_sentences(tmp_path):
 
 
 def test_a_sweep_ends_its_output_with_the_answer_and_its_page_opens_with_it(smoke_run):
-    """The session's smoke sweep: paths and totals come before the answer table; the sentences after it close
-    the output; the page's first section is the same table."""
+    """The session's smoke sweep: paths, totals and the verdict sentences come before the answer table, which
+    closes the output; the page's first section is the same table."""
     run_dir, proc = smoke_run
     out = re.sub(r"\x1b\[[0-9;]*m", "", proc.stdout)
     blocks = [b for b in out.split("\n\n") if b.strip()]
-    assert blocks[-1].startswith("The 1x1 reduction, measured:\n  5x5 branch: ")
-    assert blocks[-2].startswith("The answer: does the 1x1 reduction save as much time as it saves FLOPs?")
-    assert "│ 5x5    │ numpy" in blocks[-2]
-    assert out.index("Wrote:") < out.index("Network totals") < out.index("The answer:")
+    assert blocks[-1].startswith("The answer: does the 1x1 reduction save as much time as it saves FLOPs?")
+    assert "│ 5x5    │ numpy" in blocks[-1]
+    assert blocks[-2].startswith("The 1x1 reduction, measured (the answer tables below sum it up):\n  5x5 branch: ")
+    assert out.index("Wrote:") < out.index("Network totals") < out.index("The 1x1 reduction") < out.index("The answer:")
     html = (run_dir / "plots" / "smoke-test" / "index.html").read_text()
     assert re.findall(r'<section[^>]* id="(\w+)"', html)[0] == "answer"

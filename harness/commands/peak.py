@@ -16,7 +16,9 @@ def roof_lines(peak: dict) -> list[str]:
         lines.append(f"  FMA {dtype}: {roof:.0f} GFLOP/s ({one:.0f} on one thread; spread {peak['fma_spread'][dtype]:.0%}); "
                      f"theory {theory:.0f} = {peak['clock_ghz']:.2f} GHz x {lanes} lanes x 2 FLOP x 2 FMA pipes x "
                      f"{peak['threads']} cores ({roof / theory:.0%} of it)")
-    lines.append(f"  clock: {peak['clock_ghz']:.2f} GHz measured by a dependent integer chain"
+    probe = peak.get("clock_probe", "integer chain")
+    lines.append(f"  clock: {peak['clock_ghz']:.2f} GHz measured by a dependent {probe} (the higher of two probes, "
+                 "each of which can only read low)"
                  + (f" (the OS reports {peak['os_clock_ghz']:.2f} GHz)" if peak.get("os_clock_ghz") else ""))
     detail = peak["bandwidth_detail"]
     lines.append("  memory: " + ", ".join(f"{kind} {v[0]:.1f} GB/s (spread {v[1]:.0%})" for kind, v in detail.items())

@@ -134,8 +134,8 @@ def answer_table(answer) -> Table:
 def print_summary(table, *, title: str, verdicts: list[str], paths: list, reasons: bool = True,
                   banner: str | None = None, totals: list[str] = (), roof: list[str] = (), reduction=None) -> None:
     """The end-of-sweep report: GFLOP/s table, reasons for rows that were not measured, trust banner, how close
-    each backend came to the FMA roof, paths, network totals - and last, the answer: one table per reduction
-    study, then the verdict sentences."""
+    each backend came to the FMA roof, paths, network totals, the verdict sentences - and last, the answer: one table per
+    reduction study."""
     con = console()
     con.print(gflops_table(table, title))
     absent = not_run(table)
@@ -163,13 +163,13 @@ def print_summary(table, *, title: str, verdicts: list[str], paths: list, reason
         con.print("\n[bold]Network totals (count-weighted; ! = untrusted rows behind the total):[/]")
         for line in totals:
             con.print(f"  {safe(line)}")
+    if verdicts:
+        con.print("\n[bold]The 1x1 reduction, measured (the answer tables below sum it up):[/]")
+        for line in verdicts:
+            con.print(f"  {safe(line)}")
     for answer in answer_tables(reduction):
         con.print()
         con.print(answer_table(answer))
-    if verdicts:
-        con.print("\n[bold]The 1x1 reduction, measured:[/]")
-        for line in verdicts:
-            con.print(f"  {safe(line)}")
 
 
 def print_calibration(rows: list[dict], preset: str) -> None:

@@ -13,6 +13,10 @@ STREAM-like bandwidth loops. Pure computation; ``harness.peak`` times them.
 * :func:`clock_chain` is a chain of dependent 64-bit shifts and xors (xorshift), each one cycle of latency
   on every x86 core, ``CLOCK_OPS_PER_ITERATION`` per iteration: its speed is the core's real clock (the
   OS often reports only the base clock in a VM).
+* :func:`fma_latency_chain` is one chain of dependent vector FMAs, ``FMA_LATENCY_OPS`` per iteration: at the
+  lowest FMA latency of any x86 core (``FMA_LATENCY_CYCLES`` = 4: Intel since Skylake, Zen 4/5) its speed is
+  the clock; on a core with a longer latency (5 on Zen 2/3, Haswell) it reads low. Either probe can only read
+  low (a stall adds cycles, nothing removes them), so ``harness.peak`` takes the higher of the two.
 * :func:`stream_triad`, :func:`stream_copy`, :func:`stream_read`: ``a = b + s * c``, ``a = b`` and a sum
   of ``b``, over every Numba thread (STREAM's kernels; bytes counted as STREAM does, no write-allocate).
 """
@@ -27,6 +31,11 @@ from .simd import vfma, vlanes, vsplat, vstore
 FMA_CHAINS = 12
 #: Dependent one-cycle operations per iteration of :func:`clock_chain`.
 CLOCK_OPS_PER_ITERATION = 6
+#: Dependent vector FMAs per iteration of :func:`fma_latency_chain`.
+FMA_LATENCY_OPS = 8
+#: Cycles of one FMA's latency assumed by :func:`fma_latency_chain`: the lowest of any x86 core (a real
+#: latency above it makes the probe read a lower clock, never a higher one).
+FMA_LATENCY_CYCLES = 4
 #: Bytes STREAM counts per element of each bandwidth loop (8-byte float64 elements).
 STREAM_BYTES_PER_ELEMENT = {"read": 8, "copy": 16, "triad": 24}
 
@@ -74,6 +83,19 @@ def clock_chain(iterations, seed):
         x ^= x >> uint64(7)
         x ^= x << uint64(17)
     return x
+
+
+@njit(nogil=True, cache=True)
+def fma_latency_chain(out, iterations):
+    """``iterations`` x ``FMA_LATENCY_OPS`` dependent vector FMAs on one accumulator, stored in ``out`` (one
+    vector of the dtype)."""
+    x = vsplat(out, 0.9999)
+    y = vsplat(out, 0.0001)
+    a = vsplat(out, 0.5)
+    for _ in range(iterations):
+        a = vfma(a, x, y); a = vfma(a, x, y); a = vfma(a, x, y); a = vfma(a, x, y)  # noqa: E702
+        a = vfma(a, x, y); a = vfma(a, x, y); a = vfma(a, x, y); a = vfma(a, x, y)  # noqa: E702
+    vstore(out, 0, a)
 
 
 @njit(parallel=True, nogil=True, cache=True)
