@@ -17,7 +17,7 @@ date order, each run's median time per call. Three steps:
    before them, in the median or in the best round, and beyond the threshold, that is a change point too (a rank
    test with a fixed false-alarm budget, valid whatever the shape of the noise: it judges the microsecond kernels
    whose runs flip between speeds, where three standard errors are wider than any step). It is the newest change
-   point unless PELT's test found a later one.
+   point unless PELT's test found one at the same run or later.
 4. **Judge** the newest change point: ``slower`` (a slowdown beyond the threshold), ``faster``, or ``same``
    (within it). A series without one is ``same`` when a step of the threshold would have been seen
    (``detectable`` <= threshold), ``inconclusive`` when its noise could hide it, ``short`` with fewer than
@@ -144,7 +144,7 @@ def with_newest_runs(log_times, best_log_times, threshold: float, min_runs: int,
     step = newest_step(statistics, threshold, min_runs, [at for at, _ in found])
     if step is None:
         return newest, found
-    if newest is not None and newest["verdict"] in ("slower", "faster") and newest["at"] > step["at"]:
+    if newest is not None and newest["verdict"] in ("slower", "faster") and newest["at"] >= step["at"]:
         return newest, found
     change = {key: value for key, value in step.items() if key not in ("statistic", "p_value")}
     change["test"] = f"newest runs, {step['statistic']}"

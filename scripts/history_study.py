@@ -82,6 +82,11 @@ def series_dump(history, injected_backend: str | None, first_stepped: str | None
     return out
 
 
+def found_by(result) -> dict:
+    """How many of these series each test found (empty where the harness has no ``test`` column)."""
+    return result["test"].value_counts().to_dict() if "test" in result else {}
+
+
 def main() -> None:
     """Run the study and print the rates."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -125,7 +130,7 @@ def main() -> None:
         judged += int(mine["point"].isin(judgeable).sum())
         others_alarms, others = others_alarms + int((rest["change_points"].map(len) > 0).sum()), others + len(rest)
         print(f"{backend} x{args.factor} in the last {args.last} runs: caught at {first_stepped} in "
-              f"{int(hit.sum())}/{len(mine)} (found by: {mine.loc[hit, 'test'].value_counts().to_dict()}); missed: "
+              f"{int(hit.sum())}/{len(mine)} (found by: {found_by(mine[hit])}); missed: "
               + "; ".join(
                   f"{r['case']} {r['dtype']} {r['verdict']} {r['change_points']} noise {r['noise']:.3f}"
                   for r in mine[~hit].to_dict("records")))
