@@ -1,7 +1,7 @@
 """Change points over the history: which series stepped, where (run and commit), by how much, and is it a slowdown.
 
 A series is one machine x point (backend, case, shape, dtype, threads), its runs in
-date order, each run's median time per call. Three steps:
+date order, each run's median time per call. Four steps:
 
 1. **Propose** changes with ``ruptures``' PELT (exact penalised segmentation; L1 cost, i.e. distance to each
    segment's median, so one wild run moves a segment little) on the log times in units of the series'
@@ -11,10 +11,12 @@ date order, each run's median time per call. Three steps:
    change point); it is a change point when it exceeds DETECT_Z standard errors of that difference, taken from
    the series' robust noise (:func:`noise_of`: the larger of the spread of successive differences and the
    spread around the median, so a series that flips between two speeds from run to run counts as noisy), and
-   the first run after it has moved at least half-way (a change is named by its first changed run). Its 95%
+   the first run after it has moved at least half-way (a change is named by its first changed run) - for the
+   newest change, every run after it (a lasting change; on a busy machine a point of a run can stall a
+   thousandfold, and two such runs among the newest three make a median of stalls). Its 95%
    interval is the step +/- 1.96 standard errors.
-3. **The newest runs** (:mod:`harness.newestruns`): when the newest runs are all slower (or faster) than every run
-   before them, in the median or in the best round, and beyond the threshold, that is a change point too (a rank
+3. **The newest runs** (:mod:`harness.newestruns`): when the newest runs are all slower than every run before
+   them, in the median or in the best round, each beyond the threshold, that is a change point too (a rank
    test with a fixed false-alarm budget, valid whatever the shape of the noise: it judges the microsecond kernels
    whose runs flip between speeds, where three standard errors are wider than any step). It is the newest change
    point unless PELT's test found one at the same run or later.
@@ -94,8 +96,10 @@ def judge_change(log_times, at: int, start: int, end: int, threshold: float) -> 
     step = float(np.median(after) - np.median(before))
     out = dict(ratio=math.exp(step), ratio_lo=math.exp(step - 1.96 * se), ratio_hi=math.exp(step + 1.96 * se),
                detectable=math.expm1(DETECT_Z * se), noise=noise, runs_before=len(before), runs_after=len(after))
-    first_moved = (after[0] - np.median(before)) * np.sign(step) > abs(step) / 2  # a change is named by its first run
-    out["significant"] = bool(abs(step) > DETECT_Z * se and first_moved)
+    moved = (after - np.median(before)) * np.sign(step) > abs(step) / 2
+    # a change is named by its first run; the newest one lasts: every run since moved (two stalled runs are not it)
+    lasting = bool(moved.all() if end == len(log_times) else moved[0])
+    out["significant"] = bool(abs(step) > DETECT_Z * se and lasting)
     if abs(step) <= math.log1p(threshold):
         return dict(out, verdict="same")
     if not out["significant"]:

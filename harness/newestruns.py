@@ -13,8 +13,9 @@ around its median over the whole series - chosen from the set of values, not the
 holds. It looks at ``m = min_runs, min_runs + 1, ...`` (up to half the series) and spends a fixed false-alarm
 budget ``ALPHA`` on them: each ``m`` costs ``1 / C(n, m)``, and the ``m`` whose cost no longer fits are not looked
 at (10 runs: m = 3; 12: m = 3..6; 14: m = 3..7; fewer than 10 runs: none). A step is found at the largest such
-``m`` (its first run), only when it is beyond the threshold (the ratio of the medians of the runs after and before
-it); its 95% interval comes from a bootstrap over runs.
+``m`` (its first run), only when each of the newest runs is beyond the threshold above the median of the runs
+before (so two stalled runs among three slightly slow ones are not a step); its size is the ratio of the medians
+after and before, its 95% interval from a bootstrap over runs.
 """
 from __future__ import annotations
 
@@ -64,7 +65,7 @@ def newest_step(statistics: dict, threshold: float, min_runs: int, previous=()) 
     """The newest runs' slowdown, or None: ``statistics`` maps a name (e.g. ``time_s``) to per-run log values (one
     series, date order, equal lengths); the steadiest (:func:`steadiest`) is tested. The step is found at the
     largest run count the budget lets the test look at where the newest runs are all slower than every run before
-    them and their median is beyond ``threshold`` above that of the runs before them (counted from the newest of
+    them and each is beyond ``threshold`` above the median of the runs before them (counted from the newest of
     the ``previous`` change points, indices of their first runs, before it). Returns at (the index of its first
     run), ratio, ratio_lo, ratio_hi, runs_before, runs_after, statistic, p_value (the false-alarm chance of all the
     looks together, under no change) and verdict ("slower")."""
@@ -79,7 +80,7 @@ def newest_step(statistics: dict, threshold: float, min_runs: int, previous=()) 
         start = max([at for at in previous if at < n - m], default=0)
         before, after = values[start:n - m], values[n - m:]
         step = float(np.median(after) - np.median(before))
-        if after.min() > values[:n - m].max() and step > math.log1p(threshold):
+        if after.min() > values[:n - m].max() and after.min() - np.median(before) > math.log1p(threshold):
             found = (m, before, after, step)
     if found is None:
         return None

@@ -87,3 +87,12 @@ def test_unchanged_series_alarm_within_the_budget():
         speeds = np.log(rng.choice([2.0, 4.0], 14)) + rng.normal(0, 0.15, 14)  # flipping and noisy: the worst case
         alarms += newest_step({"time_s": speeds, "time_min_s": speeds + rng.normal(0, 0.1, 14)}, 0.1, 3) is not None
     assert alarms / 3000 < 0.01
+
+
+def test_stalled_runs_do_not_make_a_step_of_slightly_slow_ones():
+    rng = np.random.default_rng(6)
+    steady = np.log(4e-5 * rng.lognormal(0, 0.005, 14))
+    steady[-3:] = steady.max() + np.log([1.01, 3000, 2000])  # above every run before; two of them stalled
+    assert newest_step({"time_s": steady}, 0.1, 3) is None
+    steady[-3] += np.log(1.2)  # now each is 20% slower than the history: a step
+    assert newest_step({"time_s": steady}, 0.1, 3)["at"] == 11
