@@ -1,7 +1,7 @@
 """Change points over the history: which series stepped, where (run and commit), by how much, and is it a slowdown.
 
 A series is one machine x point (backend, case, shape, dtype, threads), its runs in
-date order, each run's median time per call. Three steps:
+date order, each run's median time per call. Four steps:
 
 1. **Propose** changes with ``ruptures``' PELT (exact penalised segmentation; L1 cost, i.e. distance to each
    segment's median, so one wild run moves a segment little) on the log times in units of the series'
@@ -11,9 +11,16 @@ date order, each run's median time per call. Three steps:
    change point); it is a change point when it exceeds DETECT_Z standard errors of that difference, taken from
    the series' robust noise (:func:`noise_of`: the larger of the spread of successive differences and the
    spread around the median, so a series that flips between two speeds from run to run counts as noisy), and
-   the first run after it has moved at least half-way (a change is named by its first changed run). Its 95%
+   the first run after it has moved at least half-way (a change is named by its first changed run) - for the
+   newest change, every run after it (a lasting change; on a busy machine a point of a run can stall a
+   thousandfold, and two such runs among the newest three make a median of stalls). Its 95%
    interval is the step +/- 1.96 standard errors.
-3. **Judge** the newest change point: ``slower`` (a slowdown beyond the threshold), ``faster``, or ``same``
+3. **The newest runs** (:mod:`harness.newestruns`): when the newest runs are all slower than every run before
+   them, in the median or in the best round, each beyond the threshold, that is a change point too (a rank
+   test with a fixed false-alarm budget, valid whatever the shape of the noise: it judges the microsecond kernels
+   whose runs flip between speeds, where three standard errors are wider than any step). It is the newest change
+   point unless PELT's test found one at the same run or later.
+4. **Judge** the newest change point: ``slower`` (a slowdown beyond the threshold), ``faster``, or ``same``
    (within it). A series without one is ``same`` when a step of the threshold would have been seen
    (``detectable`` <= threshold), ``inconclusive`` when its noise could hide it, ``short`` with fewer than
    ``2 x min_runs`` runs; a proposal beyond the threshold that fails the test is ``inconclusive`` too.
@@ -42,8 +49,10 @@ MIN_NOISE = 0.005
 MODEL = "l1"
 SERIES_KEY = ["machine", "point"]
 CHECK_COLUMNS = ["verdict", "machine_label", "backend", "case", "dtype", "threads", "runs", "run_id", "git_commit",
-                 "started_at", "ratio", "ratio_lo", "ratio_hi", "runs_before", "runs_after",
+                 "started_at", "ratio", "ratio_lo", "ratio_hi", "runs_before", "runs_after", "test",
                  "noise", "detectable", "change_points", "machine", "point"]
+#: The per-run statistics the newest-runs test looks at: the median time per call and the best round.
+RANK_STATISTICS = ("time_s", "time_min_s")
 VERDICT_ORDER = {"slower": 0, "inconclusive": 1, "short": 2, "faster": 3, "same": 4}
 
 
@@ -87,8 +96,10 @@ def judge_change(log_times, at: int, start: int, end: int, threshold: float) -> 
     step = float(np.median(after) - np.median(before))
     out = dict(ratio=math.exp(step), ratio_lo=math.exp(step - 1.96 * se), ratio_hi=math.exp(step + 1.96 * se),
                detectable=math.expm1(DETECT_Z * se), noise=noise, runs_before=len(before), runs_after=len(after))
-    first_moved = (after[0] - np.median(before)) * np.sign(step) > abs(step) / 2  # a change is named by its first run
-    out["significant"] = bool(abs(step) > DETECT_Z * se and first_moved)
+    moved = (after - np.median(before)) * np.sign(step) > abs(step) / 2
+    # a change is named by its first run; the newest one lasts: every run since moved (two stalled runs are not it)
+    lasting = bool(moved.all() if end == len(log_times) else moved[0])
+    out["significant"] = bool(abs(step) > DETECT_Z * se and lasting)
     if abs(step) <= math.log1p(threshold):
         return dict(out, verdict="same")
     if not out["significant"]:
@@ -96,27 +107,31 @@ def judge_change(log_times, at: int, start: int, end: int, threshold: float) -> 
     return dict(out, verdict="slower" if step > 0 else "faster")
 
 
-def judge_log_times(log_times, threshold: float, min_runs: int = MIN_RUNS, detect=None) -> tuple[dict, list]:
+def judge_log_times(log_times, threshold: float, min_runs: int = MIN_RUNS, detect=None,
+                    best_log_times=None) -> tuple[dict, list]:
     """(verdict, change points) of a series of log times: the verdict on its newest significant change point
     (else on its newest candidate) with ``at`` (the index of its first run, or None), and every significant change
-    as (index, ratio). ``detect(log_times, min_runs)`` proposes candidates (default :func:`change_points`)."""
+    as (index, ratio). ``detect(log_times, min_runs)`` proposes candidates (default :func:`change_points`);
+    ``best_log_times`` (each run's best round, optional) is a second statistic for the newest-runs test."""
     log_times = np.asarray(log_times, dtype=float)
     n = len(log_times)
     noise = noise_of(log_times)
     out = dict(runs=n, noise=noise, at=None, ratio=math.nan, ratio_lo=math.nan, ratio_hi=math.nan, runs_before=0,
-               runs_after=0, detectable=math.expm1(DETECT_Z * standard_error(noise, max(n - min_runs, 1), min_runs)))
+               runs_after=0, test="", detectable=math.expm1(DETECT_Z * standard_error(noise, max(n - min_runs, 1),
+                                                                                        min_runs)))
     if n < 2 * min_runs:
         return dict(out, verdict="short", detectable=math.inf), []
     found, newest, start = [], None, 0
     candidates = sorted(int(c) for c in (detect or change_points)(log_times, min_runs) if 0 < c < n)
     for at, end in zip(candidates, candidates[1:] + [n]):
-        change = dict(judge_change(log_times, at, start, end, threshold), at=at)
+        change = dict(judge_change(log_times, at, start, end, threshold), at=at, test="pelt")
         if change.pop("significant"):
             found.append((at, change["ratio"]))
             start = at
             newest = change
         elif newest is None or not found:
             newest = change
+    newest, found = with_newest_runs(log_times, best_log_times, threshold, min_runs, newest, found)
     if newest is None:
         return dict(out, verdict="same" if out["detectable"] <= threshold else "inconclusive"), found
     if newest["verdict"] == "same" and out["detectable"] > threshold:
@@ -124,10 +139,29 @@ def judge_log_times(log_times, threshold: float, min_runs: int = MIN_RUNS, detec
     return dict(out, **newest), found
 
 
+def with_newest_runs(log_times, best_log_times, threshold: float, min_runs: int, newest, found) -> tuple:
+    """(newest, found) with the newest-runs test's step (:mod:`harness.newestruns`) when it found one that is not
+    older than a slowdown or speedup PELT's test found; the previous change point bounds the runs it compares to."""
+    from .newestruns import newest_step
+
+    statistics = dict(zip(RANK_STATISTICS, (log_times, best_log_times)))
+    step = newest_step(statistics, threshold, min_runs, [at for at, _ in found])
+    if step is None:
+        return newest, found
+    if newest is not None and newest["verdict"] in ("slower", "faster") and newest["at"] >= step["at"]:
+        return newest, found
+    change = {key: value for key, value in step.items() if key not in ("statistic", "p_value")}
+    change["test"] = f"newest runs, {step['statistic']}"
+    kept = [(at, ratio) for at, ratio in found if at < step["at"]]
+    return change, kept + [(step["at"], step["ratio"])]
+
+
 def judge_series(runs, threshold: float, min_runs: int = MIN_RUNS) -> dict:
     """The verdict on one series (a DataFrame of its ok rows in date order; see the module docstring), its
     newest change's run, commit and date, and every change point as ``run@commit xRATIO``."""
-    verdict, found = judge_log_times(np.log(runs["time_s"].to_numpy(dtype=float)), threshold, min_runs)
+    best = np.log(runs["time_min_s"].to_numpy(dtype=float)) if "time_min_s" in runs else None
+    verdict, found = judge_log_times(np.log(runs["time_s"].to_numpy(dtype=float)), threshold, min_runs,
+                                     best_log_times=best)
     at = verdict.pop("at")
     verdict["change_points"] = [f"{runs['run_id'].iloc[i]}@{short_commit(runs['git_commit'].iloc[i])} x{r:.2f}"
                                 for i, r in found]

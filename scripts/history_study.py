@@ -1,6 +1,7 @@
 """How often does ``harness history check`` cry wolf, and how often does it catch a real step? Measured on real runs.
 
 Usage: PYTHONPATH=. python scripts/history_study.py RUNS_DIR [--out DIR] [--factor 1.3] [--last 3] [--dump FILE]
+       [--first N]
 
 RUNS_DIR holds >= 10 unchanged runs of one machine (e.g. 12 of
 ``python -m harness sweep --preset smoke --run-id hNN --results-dir RUNS_DIR --budget-s 0.1``).
@@ -81,6 +82,11 @@ def series_dump(history, injected_backend: str | None, first_stepped: str | None
     return out
 
 
+def found_by(result) -> dict:
+    """How many of these series each test found (empty where the harness has no ``test`` column)."""
+    return result["test"].value_counts().to_dict() if "test" in result else {}
+
+
 def main() -> None:
     """Run the study and print the rates."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -90,9 +96,10 @@ def main() -> None:
     ap.add_argument("--last", type=int, default=3)
     ap.add_argument("--threshold", type=float, default=0.1)
     ap.add_argument("--dump", type=Path, default=None)
+    ap.add_argument("--first", type=int, default=None, help="use only the first N runs (a shorter history)")
     args = ap.parse_args()
     out = args.out or Path(tempfile.mkdtemp(prefix="history-study-"))
-    run_ids = runs_in(args.runs)
+    run_ids = runs_in(args.runs)[:args.first]
     print(f"{len(run_ids)} runs: {', '.join(run_ids)}")
     base = out / "unchanged"
     base.mkdir(parents=True, exist_ok=True)
@@ -123,7 +130,8 @@ def main() -> None:
         judged += int(mine["point"].isin(judgeable).sum())
         others_alarms, others = others_alarms + int((rest["change_points"].map(len) > 0).sum()), others + len(rest)
         print(f"{backend} x{args.factor} in the last {args.last} runs: caught at {first_stepped} in "
-              f"{int(hit.sum())}/{len(mine)}; missed: " + "; ".join(
+              f"{int(hit.sum())}/{len(mine)} (found by: {found_by(mine[hit])}); missed: "
+              + "; ".join(
                   f"{r['case']} {r['dtype']} {r['verdict']} {r['change_points']} noise {r['noise']:.3f}"
                   for r in mine[~hit].to_dict("records")))
     print(f"\ncaught: {caught}/{total} = {caught / max(total, 1):.1%} of stepped series, named with run "

@@ -60,3 +60,15 @@ def test_exit_codes_are_those_of_compare():
     assert exit_code(result) == 3 and exit_code(result, allow_inconclusive=True) == 0
     assert exit_code(pd.DataFrame({"verdict": ["same", "faster"]})) == 0
     assert exit_code(pd.DataFrame({"verdict": ["short", "slower"]})) == 1
+
+
+def test_stalled_runs_among_the_newest_are_not_a_lasting_change():
+    rng = np.random.default_rng(9)
+    base = 3e-6 * rng.lognormal(0, 0.01, 14)
+    for stalled in ([11, 12], [11, 13]):  # a point of a run stalls 4000x on a busy machine: 12 ms for a 3 us kernel
+        runs = base.copy()
+        runs[stalled] *= 4000
+        assert judged(runs)["verdict"] != "slower"
+    lasting = base.copy()
+    lasting[11:] *= 4000  # every newest run: a change
+    assert judged(lasting)["verdict"] == "slower" and judged(lasting)["run_id"] == "r11"

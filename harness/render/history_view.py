@@ -35,13 +35,13 @@ def print_history_check(result, threshold: float) -> None:
         table = Table(title=f"newest change points beyond {threshold:.0%}", title_justify="left")
         for col, justify in (("verdict", "left"), ("machine", "left"), ("backend", "left"), ("case", "left"),
                              ("threads", "right"), ("change [95% CI]", "right"), ("where", "left"),
-                             ("runs before/after", "right")):
+                             ("runs before/after", "right"), ("found by", "left")):
             table.add_column(col, justify=justify)
         for r in listed.to_dict("records"):
             style = VERDICT_STYLE[r["verdict"]]
             table.add_row(f"[{style}]{r['verdict']}[/]", escape(str(r["machine_label"])), escape(str(r["backend"])),
                           escape(str(r["case"])), fmt_value(r["threads"], ".0f"), change_text(r), escape(where(r)),
-                          f"{r['runs_before']}/{r['runs_after']}")
+                          f"{r['runs_before']}/{r['runs_after']}", escape(str(r.get("test") or "")))
         con.print(table)
     counts = result["verdict"].value_counts().to_dict()
     con.print(f"{len(result)} series: " + ", ".join(f"{n} {v}" for v, n in counts.items()))
