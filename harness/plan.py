@@ -9,6 +9,7 @@ the row's ``point`` column, the same whichever executor measured it.
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .backends import CHAIN, kind_of
@@ -32,21 +33,43 @@ class Point:
     group: int  # points of one group share the case's data
 
 
-def plan_points(cases, backends) -> list[Point]:
-    """Every point of a sweep, in sweep order (see the module docstring)."""
+def iter_points(cases, backends) -> Iterator[Point]:
+    """Every point of a sweep, in sweep order (see the module docstring), made one at a time as it is needed:
+    a sweep of a million cases starts measuring without a million points and keys built first."""
     conv = [b for b in backends if kind_of(b) != CHAIN]
     chains = [b for b in backends if kind_of(b) == CHAIN]
     pairs = chain_cases(cases) if chains else {}
-    groups = []
+    index = group = 0
     for case in cases:
-        groups.append((case, conv))
-        if case in pairs:
-            groups.append((pairs[case], chains))
-    points = []
-    for group, (case, names) in enumerate(groups):
-        for backend in names:
-            points.append(Point(len(points), backend, case, point_key(backend, case), group))
-    return points
+        for members, names in ((case, conv), (pairs.get(case) if pairs else None, chains)):
+            if members is None:
+                continue
+            for backend in names:
+                yield Point(index, backend, members, point_key(backend, members), group)
+                index += 1
+            group += 1
+
+
+def plan_points(cases, backends) -> list[Point]:
+    """Every point of a sweep, in sweep order, as a list (:func:`iter_points` makes them one at a time)."""
+    return list(iter_points(cases, backends))
+
+
+def count_points(cases, backends) -> int:
+    """How many points :func:`iter_points` makes, without making them (no keys: cheap for a million cases)."""
+    conv = sum(kind_of(b) != CHAIN for b in backends)
+    chains = len(backends) - conv
+    pairs = chain_cases(cases) if chains else {}
+    return conv * len(cases) + (chains * sum(case in pairs for case in cases) if pairs else 0)
+
+
+def planned_passes(cases, backends, repeats: int, done: set, kept: dict) -> int:
+    """The passes a sweep plans to measure (a progress bar's total): ``repeats`` per point not ``done``, less the
+    passes ``kept`` from before. Counted without making a point when nothing is done or kept (a new run)."""
+    if not done and not kept:
+        return repeats * count_points(cases, backends)
+    return sum(max(0, repeats - len(kept.get(p.key, ()))) for p in iter_points(cases, backends)
+               if p.key not in done)
 
 
 def resolve_cases(settings: SweepSettings):

@@ -21,7 +21,7 @@ from ..errors import EXIT_CLUSTER_LOST, EXIT_INTERRUPTED, UsageError
 from ..metadata import now_iso
 from ..outputs import write_outputs
 from ..peak_store import cached_peak, check_peak_file
-from ..plan import plan_points, unsupported_layers
+from ..plan import iter_points, planned_passes, unsupported_layers
 from ..plugins import PluginError, load_plugin
 from ..render.console import SweepProgress
 from ..results import RUN_SCHEMA_VERSION, RunFiles, read_metadata
@@ -105,7 +105,7 @@ def resume(options: RunOptions, started_at: float) -> RunFiles:
         for warning in progress.warnings:
             warnings.warn(warning, stacklevel=2)
         if meta.get("status") == "complete" and all(p.key in progress.done
-                                                    for p in plan_points(cases, settings.backends)):
+                                                    for p in iter_points(cases, settings.backends)):
             print(f"run {files.run_id} is complete: nothing to resume ({files.table}); `harness report "
                   f"{files.run_id}` redraws its page")
             return files
@@ -121,12 +121,10 @@ def resume(options: RunOptions, started_at: float) -> RunFiles:
 def measure(files: RunFiles, settings: SweepSettings, meta: dict, progress, cases, executor, peak, options,
             started_at: float, unsupported=()) -> None:
     """The sweep proper, with the run's lock held and its executor started; then its outputs and summary."""
-    points = plan_points(cases, settings.backends)
-    busy = None if options.quiet else busy_machine(max((p.case.threads for p in points), default=1), settings.clock)
+    busy = None if options.quiet else busy_machine(max((c.threads for c in cases), default=1), settings.clock)
     if busy:  # before the progress bar: the first thing a user sees of a sweep on a busy machine
         warnings.warn(busy, stacklevel=2)
-    total = sum(max(0, settings.repeats - len(progress.kept.get(p.key, ()))) for p in points
-                if p.key not in progress.done)
+    total = planned_passes(cases, settings.backends, settings.repeats, progress.done, progress.kept)
     try:
         with SweepProgress(total, quiet=options.quiet) as bar:
             executor.on_status = bar.status
