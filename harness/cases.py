@@ -123,9 +123,12 @@ def build_cases(preset: Preset, overrides: dict | None = None, *, default_thread
     axes.update(preset.axes)
     axes.update(overrides or {})
     varying = [a for a in AXES if len(axes.get(a, ())) > 1]
-    cases = []
     names = [a for a in AXES if a in axes]
-    for layer in layers if layers is not None else preset.layers:
+    layers = layers if layers is not None else preset.layers
+    if names == ["threads"] and len(axes["threads"]) == 1:  # no axis changes a layer (a layer file's sweep)
+        return [Case(name=layer.label.strip(), layer=layer, threads=axes["threads"][0]) for layer in layers]
+    cases = []
+    for layer in layers:
         base = dict(layer.shape(), dtype=layer.dtype or "float32", threads=default_threads)
         for combo in itertools.product(*(axes[a] for a in names)):
             values = dict(base, **dict(zip(names, combo)))

@@ -28,16 +28,13 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-from kernels import SUPPORTED_DTYPES, ConvSpec, resolve_padding
+from kernels import SUPPORTED_DTYPES, resolve_padding
 
 from .benchdnn import load_descriptor_file
-from .layers import INT_SHAPE_FIELDS, MAX_DIM, Layer
+from .layercsv import INT_FIELDS, OPTIONAL, REQUIRED, plain_csv_layers, shape_problem
+from .layers import MAX_DIM, Layer
 from .presets import Preset
 
-REQUIRED = ("label", "C", "H", "W", "F", "k")
-OPTIONAL = {"N": 1, "stride": 1, "padding": 0, "dtype": None, "reduce_of": None, "direct_of": None,
-            "count": 1}
-INT_FIELDS = (*INT_SHAPE_FIELDS, "count")
 _INT_FIELD_SET = frozenset(INT_FIELDS)
 _INT_TEXT = re.compile(r"-?[0-9]+")  # a CSV cell that is an int ("²" is a digit to str.isdigit, not to int())
 
@@ -141,7 +138,8 @@ def load_layer_file(path: str | Path) -> tuple[list[Layer], list[Unsupported]]:
 def _parsed(path: Path, resolved: str, digest: str) -> tuple[tuple, tuple]:
     """(runnable layers, unsupported) of the file ``path`` whose bytes hash to ``digest`` (the cache key)."""
     if path.suffix.lower() in (".toml", ".csv"):
-        return tuple(_table_layers(path)), ()
+        plain = plain_csv_layers(path) if path.suffix.lower() == ".csv" else None
+        return tuple(plain if plain is not None else _table_layers(path)), ()
     try:
         entries = load_descriptor_file(path)
     except ValueError as exc:
@@ -150,7 +148,7 @@ def _parsed(path: Path, resolved: str, digest: str) -> tuple[tuple, tuple]:
         raise LayerFileError(f"{path}: no layers (expected benchdnn descriptor lines, or a .toml/.csv file)")
     for e in entries:
         layer = e.layer
-        problem = layer and _shape_problem(layer.N, layer.C, layer.H, layer.W, layer.F, layer.k, layer.stride,
+        problem = layer and shape_problem(layer.N, layer.C, layer.H, layer.W, layer.F, layer.k, layer.stride,
                                            layer.padding)
         if problem:  # a shape benchdnn would take whose FLOPs or bytes overflow int64
             raise LayerFileError(f"{path}: line {e.line} ({e.label!r}): impossible shape: {problem}")
@@ -189,21 +187,11 @@ def _table_layers(path: Path) -> list[Layer]:
                     raise LayerFileError(f"{where}: missing field {name!r}")
             good_keys.add(keys)
         values = dict(OPTIONAL, **{k: _field(where, k, v, text=text) for k, v in entry.items()})
-        problem = _shape_problem(*(values[f] for f in ("N", "C", "H", "W", "F", "k", "stride", "padding")))
+        problem = shape_problem(*(values[f] for f in ("N", "C", "H", "W", "F", "k", "stride", "padding")))
         if problem:
             raise LayerFileError(f"{where}: impossible shape: {problem}")
         parsed.append((where, values))
     return _link(path, parsed)
-
-
-@functools.lru_cache(maxsize=4096)
-def _shape_problem(N: int, C: int, H: int, W: int, F: int, k: int, stride: int, padding) -> str | None:
-    """Why no ConvSpec has this shape, or None (cached: a network repeats its shapes)."""
-    try:
-        ConvSpec(N=N, C=C, H=H, W=W, F=F, k=k, stride=stride, padding=resolve_padding(padding, k))
-    except (TypeError, ValueError) as exc:
-        return str(exc)
-    return None
 
 
 def _link(path: Path, parsed: list[tuple[str, dict]]) -> list[Layer]:

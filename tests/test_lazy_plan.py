@@ -120,3 +120,18 @@ class _Job:
 
     def __init__(self, point):
         self.backend, self.case = point.backend, point.case
+
+
+def test_a_big_layer_file_is_announced_before_it_is_read(tmp_path, monkeypatch, capsys):
+    from harness.commands import sweep
+
+    path = tmp_path / "big.csv"
+    path.write_text("label,C,H,W,F,k\n" + "".join(f"L{i},1,4,4,1,1\n" for i in range(100)))
+    monkeypatch.setattr(sweep, "BIG_LAYER_FILE_BYTES", path.stat().st_size)
+    sweep.say_reading(str(path), quiet=False)
+    sweep.say_reading(str(path), quiet=True)
+    assert capsys.readouterr().err == f"harness: reading the layers of {path} (0 MB)\n"
+    monkeypatch.setattr(sweep, "BIG_LAYER_FILE_BYTES", path.stat().st_size + 1)
+    sweep.say_reading(str(path), quiet=False)
+    sweep.say_reading(None, quiet=False)
+    assert capsys.readouterr().err == ""

@@ -33,6 +33,18 @@ from .history import check_history_target, record_run
 from .sweep_request import checked_settings, options_of_args, prepare_sweep, resume_conflicts, settings_of_args
 
 
+#: A layer file this big takes a second or more to read (a million layers: a few): the sweep says so first.
+BIG_LAYER_FILE_BYTES = 4 << 20
+
+
+def say_reading(layers: str | None, quiet: bool) -> None:
+    """One line on stderr before a big layer file is read, so that a huge sweep says at once what it is doing."""
+    path = Path(layers) if layers else None
+    size = path.stat().st_size if path is not None and path.is_file() else 0
+    if not quiet and size >= BIG_LAYER_FILE_BYTES:
+        sys.stderr.write(f"harness: reading the layers of {path} ({size / 1e6:.0f} MB)\n")
+
+
 def resume_settings(files: RunFiles) -> tuple[SweepSettings, dict]:
     """The settings and metadata of run ``files`` to continue it; UsageError when it cannot be resumed."""
     try:
@@ -70,6 +82,7 @@ def execute(settings: SweepSettings | None, options: RunOptions) -> RunFiles:
     if options.resume is not None:
         return resume(options, started_at)
     settings = checked_settings(settings)
+    say_reading(settings.layers, options.quiet)
     preset, cases = prepare_sweep(settings)
     writable_dir(options.results_dir, "--results-dir")  # the lock file goes there
     with open_executor(settings, Settler(settings.settle_s)) as executor:
@@ -95,6 +108,7 @@ def resume(options: RunOptions, started_at: float) -> RunFiles:
     settings, meta = resume_settings(files)
     for name, value in options.resume_with.items():
         setattr(settings, name, getattr(settings, name) or value if isinstance(value, bool) else value)
+    say_reading(settings.layers, options.quiet)
     _, cases = prepare_sweep(settings)
     files, lock = claim_run(options.results_dir, options.plots_dir, options.resume, "", resume=True)
     try:
@@ -124,9 +138,10 @@ def measure(files: RunFiles, settings: SweepSettings, meta: dict, progress, case
     busy = None if options.quiet else busy_machine(max((c.threads for c in cases), default=1), settings.clock)
     if busy:  # before the progress bar: the first thing a user sees of a sweep on a busy machine
         warnings.warn(busy, stacklevel=2)
-    total = planned_passes(cases, settings.backends, settings.repeats, progress.done, progress.kept)
     try:
-        with SweepProgress(total, quiet=options.quiet) as bar:
+        with SweepProgress(None, quiet=options.quiet, description="counting the passes to measure") as bar:
+            # a resumed run's count walks its plan (seconds for a million points): the bar is up meanwhile
+            bar.set_total(planned_passes(cases, settings.backends, settings.repeats, progress.done, progress.kept))
             executor.on_status = bar.status
             stats = sweep_locked(files, settings, meta, progress, cases, executor, peak=peak, started_at=started_at,
                                  unsupported=unsupported,
