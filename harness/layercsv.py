@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import csv
 import functools
+import itertools
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from kernels import SUPPORTED_DTYPES, ConvSpec, resolve_padding
@@ -79,8 +81,9 @@ def _column(name: str, column: tuple[str, ...]) -> list | None:
     return [v or None for v in column] if "" in dtypes else list(column)
 
 
-def plain_csv_layers(path: Path) -> list[Layer] | None:
-    """The layers of a CSV layer file of plain rows (see the module docstring), or None: not plain."""
+def plain_csv_layers(path: Path) -> LayerColumns | None:
+    """The layers of a CSV layer file of plain rows (see the module docstring), made as they are read; or None
+    when a row is not plain."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as fh:
             reader = csv.reader(fh)
@@ -104,6 +107,31 @@ def plain_csv_layers(path: Path) -> list[Layer] | None:
     fields.update((name, columns[name]) for name in REQUIRED)
     if any(shape_problem(*shape) for shape in set(zip(*(fields[f] for f in _SHAPE_ORDER)))):
         return None
-    return [Layer(label, C=C, H=H, W=W, F=F, k=k, stride=stride, padding=padding, N=N, dtype=dtype, count=count)
-            for label, C, H, W, F, k, stride, padding, N, dtype, count in
-            zip(*(fields[f] for f in ("label", "C", "H", "W", "F", "k", "stride", "padding", "N", "dtype", "count")))]
+    return LayerColumns(fields)
+
+
+class LayerColumns(Sequence):
+    """The layers of a plain CSV layer file, kept as its checked columns: each :class:`Layer` is made when it is
+    read, so a sweep of a million layers starts without making a million of them first."""
+
+    def __init__(self, fields: dict[str, list]):
+        self.columns = [fields[name] for name in _LAYER_ORDER]
+
+    def __len__(self) -> int:
+        return len(self.columns[0])
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return _layer(*(column[index] for column in self.columns))
+
+    def __iter__(self):
+        return itertools.starmap(_layer, zip(*self.columns))
+
+
+#: Layer's fields in the order it takes them (branch and role are None: a plain file has no reduction links).
+_LAYER_ORDER = ("label", "C", "H", "W", "F", "k", "stride", "padding", "N", "dtype", "count")
+
+
+def _layer(label, C, H, W, F, k, stride, padding, N, dtype, count) -> Layer:
+    return Layer(label, C, H, W, F, k, stride, padding, N, None, None, dtype, count)

@@ -20,6 +20,7 @@ import functools
 import hashlib
 import re
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -31,7 +32,7 @@ except ModuleNotFoundError:  # Python 3.10
 from kernels import SUPPORTED_DTYPES, resolve_padding
 
 from .benchdnn import load_descriptor_file
-from .layercsv import INT_FIELDS, OPTIONAL, REQUIRED, plain_csv_layers, shape_problem
+from .layercsv import INT_FIELDS, OPTIONAL, REQUIRED, LayerColumns, plain_csv_layers, shape_problem
 from .layers import MAX_DIM, Layer
 from .presets import Preset
 
@@ -120,8 +121,17 @@ def load_layer_file(path: str | Path) -> tuple[list[Layer], list[Unsupported]]:
     """(runnable layers, unsupported convolutions) of a layer file, in file order each.
 
     Only benchdnn descriptor files hold unsupported entries (TOML/CSV layers are all runnable
-    or an error); each becomes a skipped row that says why. A file is parsed once per process
-    (and per version of it): a sweep reads its layers more than once, and a file may hold a million.
+    or an error); each becomes a skipped row that says why.
+    """
+    layers, unsupported = read_layer_file(path)
+    return list(layers), list(unsupported)
+
+
+def read_layer_file(path: str | Path) -> tuple[Sequence[Layer], tuple[Unsupported, ...]]:
+    """:func:`load_layer_file`'s answer as immutable sequences, the layers of a plain CSV made as they are read.
+
+    A file is parsed once per process (and per version of it): a sweep reads its layers more than once, and a
+    file may hold a million.
     """
     path = Path(path)
     if not path.is_file():
@@ -130,16 +140,15 @@ def load_layer_file(path: str | Path) -> tuple[list[Layer], list[Unsupported]]:
         digest = hashlib.sha1(path.read_bytes()).hexdigest()
     except OSError as exc:
         raise LayerFileError(f"{path}: cannot read it: {exc.strerror or exc}") from None
-    layers, unsupported = _parsed(path, str(path.resolve()), digest)
-    return list(layers), list(unsupported)
+    return _parsed(path, str(path.resolve()), digest)
 
 
 @functools.lru_cache(maxsize=4)
-def _parsed(path: Path, resolved: str, digest: str) -> tuple[tuple, tuple]:
+def _parsed(path: Path, resolved: str, digest: str) -> tuple[Sequence[Layer], tuple]:
     """(runnable layers, unsupported) of the file ``path`` whose bytes hash to ``digest`` (the cache key)."""
     if path.suffix.lower() in (".toml", ".csv"):
         plain = plain_csv_layers(path) if path.suffix.lower() == ".csv" else None
-        return tuple(plain if plain is not None else _table_layers(path)), ()
+        return (plain if plain is not None else tuple(_table_layers(path))), ()
     try:
         entries = load_descriptor_file(path)
     except ValueError as exc:
@@ -161,7 +170,12 @@ def load_layers(path: str | Path) -> list[Layer]:
 
     For a benchdnn descriptor file, only the layers the kernels can run (see :func:`load_layer_file`).
     """
-    layers, unsupported = load_layer_file(path)
+    return list(runnable_layers(path))
+
+
+def runnable_layers(path: str | Path) -> Sequence[Layer]:
+    """:func:`load_layers` as an immutable sequence (a plain CSV's layers made as they are read)."""
+    layers, unsupported = read_layer_file(path)
     if not layers:  # only a benchdnn file can hold nothing runnable (a TOML/CSV one without layers is an error)
         first = unsupported[0]
         raise LayerFileError(f"{path}: no layer the kernels can run ({len(unsupported)} unsupported; "
@@ -274,5 +288,6 @@ def _check_branch_members(path: Path, roles: dict, by_label: dict) -> None:
 
 def layers_preset(path: str | Path) -> Preset:
     """A Preset named after the file, holding its layers (axes come from the layers and the CLI)."""
-    layers = load_layers(path)
-    return Preset(name=f"layers:{Path(path).name}", description=f"layers from {path}", layers=tuple(layers))
+    layers = runnable_layers(path)
+    return Preset(name=f"layers:{Path(path).name}", description=f"layers from {path}",
+                  layers=layers if isinstance(layers, LayerColumns) else tuple(layers))

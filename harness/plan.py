@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from .backends import CHAIN, kind_of
 from .cases import build_cases, check_no_overflow, point_key
 from .fused import chain_cases
-from .layerfile import layers_preset, load_layer_file
+from .layerfile import layers_preset, read_layer_file
 from .layers import SHAPE_FIELDS
 from .presets import get_preset
 from .settings import SweepSettings
@@ -94,4 +94,4 @@ def resolve_cases(settings: SweepSettings):
 
 def unsupported_layers(settings: SweepSettings) -> list:
     """The convolutions of the settings' layer file the kernels cannot run (benchdnn files), with reasons."""
-    return load_layer_file(settings.layers)[1] if settings.layers else []
+    return list(read_layer_file(settings.layers)[1]) if settings.layers else []

@@ -7,7 +7,8 @@ import re
 import pytest
 
 from harness.layercsv import plain_csv_layers
-from harness.layerfile import LayerFileError, load_layers
+from harness.cases import build_cases, most_threads
+from harness.layerfile import LayerFileError, layers_preset, load_layers
 
 PLAIN = ("label,C,H,W,F,k,N,stride,padding,dtype,count\n"
          "a,3,8,8,4,3,2,1,same,float64,3\n"
@@ -50,7 +51,18 @@ def test_a_plain_csv_reads_as_the_same_layers_as_its_toml_twin(tmp_path):
     (tmp_path / "plain.csv").write_text(PLAIN)
     (tmp_path / "twin.toml").write_text(TOML)
     fast = plain_csv_layers(tmp_path / "plain.csv")
-    assert fast is not None and fast == load_layers(tmp_path / "twin.toml") == load_layers(tmp_path / "plain.csv")
+    assert fast is not None and list(fast) == load_layers(tmp_path / "twin.toml") == load_layers(tmp_path / "plain.csv")
+
+
+def test_the_layers_of_a_plain_csv_are_made_as_they_are_read(tmp_path):
+    (tmp_path / "plain.csv").write_text(PLAIN)
+    fast = plain_csv_layers(tmp_path / "plain.csv")
+    layers = load_layers(tmp_path / "plain.csv")
+    assert len(fast) == 3 and fast[1] == layers[1] and fast[-1] == layers[2] and fast[1:] == layers[1:]
+    preset = layers_preset(tmp_path / "plain.csv")
+    cases = build_cases(preset, default_threads=3)
+    assert not isinstance(cases, list) and len(cases) == 3 and most_threads(cases) == 3
+    assert list(cases) == build_cases(preset, default_threads=3, layers=layers) == [cases[0], cases[1], cases[2]]
 
 
 @pytest.mark.parametrize("text", [

@@ -15,6 +15,7 @@ import warnings
 from pathlib import Path
 
 from ..backends import sweep_backend_names
+from ..cases import most_threads
 from ..cluster_checks import ClusterLost
 from ..engine import claim_run, lock_run, new_metadata, open_executor, sweep_locked
 from ..errors import EXIT_CLUSTER_LOST, EXIT_INTERRUPTED, UsageError
@@ -135,7 +136,7 @@ def resume(options: RunOptions, started_at: float) -> RunFiles:
 def measure(files: RunFiles, settings: SweepSettings, meta: dict, progress, cases, executor, peak, options,
             started_at: float, unsupported=()) -> None:
     """The sweep proper, with the run's lock held and its executor started; then its outputs and summary."""
-    busy = None if options.quiet else busy_machine(max((c.threads for c in cases), default=1), settings.clock)
+    busy = None if options.quiet else busy_machine(most_threads(cases), settings.clock)
     if busy:  # before the progress bar: the first thing a user sees of a sweep on a busy machine
         warnings.warn(busy, stacklevel=2)
     try:
