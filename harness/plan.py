@@ -13,8 +13,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .backends import CHAIN, kind_of
-from .cases import build_cases, check_no_overflow, point_key
+from .cases import LayerCases, build_cases, check_no_overflow, point_key
 from .fused import chain_cases
+from .layercsv import LayerColumns
 from .layerfile import layers_preset, read_layer_file
 from .layers import SHAPE_FIELDS
 from .presets import get_preset
@@ -33,12 +34,20 @@ class Point:
     group: int  # points of one group share the case's data
 
 
+def chain_pairs(cases, chains) -> dict:
+    """{conv case: its ChainCase} when ``chains`` (chain backends) run; none without them, and none for the cases
+    of a plain CSV layer file, which has no reduction links (so a million of them are not walked to find none)."""
+    if not chains or (isinstance(cases, LayerCases) and isinstance(cases.layers, LayerColumns)):
+        return {}
+    return chain_cases(cases)
+
+
 def iter_points(cases, backends) -> Iterator[Point]:
     """Every point of a sweep, in sweep order (see the module docstring), made one at a time as it is needed:
     a sweep of a million cases starts measuring without a million points and keys built first."""
     conv = [b for b in backends if kind_of(b) != CHAIN]
     chains = [b for b in backends if kind_of(b) == CHAIN]
-    pairs = chain_cases(cases) if chains else {}
+    pairs = chain_pairs(cases, chains)
     index = group = 0
     for case in cases:
         for members, names in ((case, conv), (pairs.get(case) if pairs else None, chains)):
@@ -59,7 +68,7 @@ def count_points(cases, backends) -> int:
     """How many points :func:`iter_points` makes, without making them (no keys: cheap for a million cases)."""
     conv = sum(kind_of(b) != CHAIN for b in backends)
     chains = len(backends) - conv
-    pairs = chain_cases(cases) if chains else {}
+    pairs = chain_pairs(cases, chains)
     return conv * len(cases) + (chains * sum(case in pairs for case in cases) if pairs else 0)
 
 

@@ -92,3 +92,13 @@ def test_a_bad_csv_is_still_named_by_file_line_and_field(tmp_path, text, says):
     assert plain_csv_layers(path) is None
     with pytest.raises(LayerFileError, match=f"{re.escape(str(path))}: .*{re.escape(says)}"):
         load_layers(path)
+
+
+def test_a_plain_csv_has_no_branch_to_walk_for_when_a_chain_backend_runs(tmp_path, monkeypatch):
+    import harness.plan as plan
+
+    (tmp_path / "plain.csv").write_text(PLAIN)
+    cases = build_cases(layers_preset(tmp_path / "plain.csv"), default_threads=1)
+    monkeypatch.setattr(plan, "chain_cases", lambda cases: pytest.fail("walked the cases for branches"))
+    assert plan.count_points(cases, ["numpy", "numba-cpu-fused"]) == 3
+    assert [p.backend for p in plan.iter_points(cases, ["numpy", "numba-cpu-fused"])] == ["numpy"] * 3
