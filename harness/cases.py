@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from kernels import SUPPORTED_DTYPES, ConvSpec, ShapeOverflowError, resolve_padding
@@ -112,20 +113,25 @@ def parse_axis(text: str) -> tuple[str, tuple]:
 
 
 def build_cases(preset: Preset, overrides: dict | None = None, *, default_threads: int = 1,
-                layers: list[Layer] | None = None) -> list[Case]:
+                layers: Sequence[Layer] | None = None) -> Sequence[Case]:
     """Expand ``preset`` (or ``layers``) into Cases: every layer x every combination of axis values.
 
     ``overrides`` maps axis name -> tuple of values and replaces the preset's axis
-    (or the layer's own value) for every layer. Cases are returned in layer order;
+    (or the layer's own value) for every layer. Cases are returned in layer order (a list; for layers made as
+    they are read, a :class:`LayerCases` made as it is read, when no axis changes a layer);
     impossible shapes are kept (their ``spec`` raises) so the sweep can record them.
     """
     axes = {"threads": (default_threads,)}
     axes.update(preset.axes)
     axes.update(overrides or {})
     varying = [a for a in AXES if len(axes.get(a, ())) > 1]
-    cases = []
     names = [a for a in AXES if a in axes]
-    for layer in layers if layers is not None else preset.layers:
+    layers = layers if layers is not None else preset.layers
+    if names == ["threads"] and len(axes["threads"]) == 1:  # no axis changes a layer (a layer file's sweep)
+        cases = LayerCases(layers, axes["threads"][0])
+        return cases if not isinstance(layers, (list, tuple)) else list(cases)  # made as read, as the layers are
+    cases = []
+    for layer in layers:
         base = dict(layer.shape(), dtype=layer.dtype or "float32", threads=default_threads)
         for combo in itertools.product(*(axes[a] for a in names)):
             values = dict(base, **dict(zip(names, combo)))
@@ -138,6 +144,36 @@ def build_cases(preset: Preset, overrides: dict | None = None, *, default_thread
             cases.append(Case(name=f"{layer.label} {suffix}".strip(),
                               layer=dataclasses.replace(layer, **changed) if changed else layer, threads=threads))
     return cases
+
+
+class LayerCases(Sequence):
+    """The cases of layers that no axis changes, one a layer, each made when it is read: the cases of a layer file
+    of a million plain rows (:class:`harness.layercsv.LayerColumns`) cost nothing before a sweep starts."""
+
+    def __init__(self, layers, threads: int):
+        self.layers, self.threads = layers, threads
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return self.case(self.layers[index])
+
+    def __iter__(self):
+        return map(self.case, self.layers)
+
+    def case(self, layer: Layer) -> Case:
+        """The case of ``layer``: its label for a name (as :func:`build_cases` names it), these threads."""
+        return Case(name=layer.label.strip(), layer=layer, threads=self.threads)
+
+
+def most_threads(cases) -> int:
+    """The most threads a case of ``cases`` uses (read off :class:`LayerCases` without making its cases)."""
+    if isinstance(cases, LayerCases):
+        return cases.threads
+    return max((case.threads for case in cases), default=1)
 
 
 def check_no_overflow(cases) -> None:

@@ -22,7 +22,7 @@ from .durable import RunLock, RunLockedError
 from .errors import UsageError
 from .executor import InProcessExecutor, WorkerExecutor, WorkerStartError
 from .metadata import collect_metadata, finish_metadata, now_iso
-from .plan import plan_points
+from .plan import count_points
 from .results import RUN_SCHEMA_VERSION, ResultsWriter, RunFiles, read_table
 from .rows import unsupported_rows
 from .settings import SweepSettings
@@ -139,7 +139,7 @@ def sweep_locked(files: RunFiles, settings: SweepSettings, meta: dict, progress,
         writer.write_metadata(meta)
     except OSError as exc:
         raise UsageError(f"--results-dir {files.results_dir}: cannot write {files.metadata} ({exc.strerror})") from None
-    write_unsupported_rows(writer, files, settings, cases, unsupported, len(plan_points(cases, settings.backends)))
+    write_unsupported_rows(writer, files, settings, cases, unsupported, count_points(cases, settings.backends))
     try:
         stats = run_sweep(cases, settings.backends, timing_config(settings), writer, run_id=files.run_id,
                           done=progress.done, kept=progress.kept, repeats=settings.repeats, executor=executor,

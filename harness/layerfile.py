@@ -20,6 +20,7 @@ import functools
 import hashlib
 import re
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -28,16 +29,13 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-from kernels import SUPPORTED_DTYPES, ConvSpec, resolve_padding
+from kernels import SUPPORTED_DTYPES, resolve_padding
 
 from .benchdnn import load_descriptor_file
-from .layers import INT_SHAPE_FIELDS, MAX_DIM, Layer
+from .layercsv import INT_FIELDS, OPTIONAL, REQUIRED, LayerColumns, plain_csv_layers, shape_problem
+from .layers import MAX_DIM, Layer
 from .presets import Preset
 
-REQUIRED = ("label", "C", "H", "W", "F", "k")
-OPTIONAL = {"N": 1, "stride": 1, "padding": 0, "dtype": None, "reduce_of": None, "direct_of": None,
-            "count": 1}
-INT_FIELDS = (*INT_SHAPE_FIELDS, "count")
 _INT_FIELD_SET = frozenset(INT_FIELDS)
 _INT_TEXT = re.compile(r"-?[0-9]+")  # a CSV cell that is an int ("²" is a digit to str.isdigit, not to int())
 
@@ -123,8 +121,17 @@ def load_layer_file(path: str | Path) -> tuple[list[Layer], list[Unsupported]]:
     """(runnable layers, unsupported convolutions) of a layer file, in file order each.
 
     Only benchdnn descriptor files hold unsupported entries (TOML/CSV layers are all runnable
-    or an error); each becomes a skipped row that says why. A file is parsed once per process
-    (and per version of it): a sweep reads its layers more than once, and a file may hold a million.
+    or an error); each becomes a skipped row that says why.
+    """
+    layers, unsupported = read_layer_file(path)
+    return list(layers), list(unsupported)
+
+
+def read_layer_file(path: str | Path) -> tuple[Sequence[Layer], tuple[Unsupported, ...]]:
+    """:func:`load_layer_file`'s answer as immutable sequences, the layers of a plain CSV made as they are read.
+
+    A file is parsed once per process (and per version of it): a sweep reads its layers more than once, and a
+    file may hold a million.
     """
     path = Path(path)
     if not path.is_file():
@@ -133,15 +140,15 @@ def load_layer_file(path: str | Path) -> tuple[list[Layer], list[Unsupported]]:
         digest = hashlib.sha1(path.read_bytes()).hexdigest()
     except OSError as exc:
         raise LayerFileError(f"{path}: cannot read it: {exc.strerror or exc}") from None
-    layers, unsupported = _parsed(path, str(path.resolve()), digest)
-    return list(layers), list(unsupported)
+    return _parsed(path, str(path.resolve()), digest)
 
 
 @functools.lru_cache(maxsize=4)
-def _parsed(path: Path, resolved: str, digest: str) -> tuple[tuple, tuple]:
+def _parsed(path: Path, resolved: str, digest: str) -> tuple[Sequence[Layer], tuple]:
     """(runnable layers, unsupported) of the file ``path`` whose bytes hash to ``digest`` (the cache key)."""
     if path.suffix.lower() in (".toml", ".csv"):
-        return tuple(_table_layers(path)), ()
+        plain = plain_csv_layers(path) if path.suffix.lower() == ".csv" else None
+        return (plain if plain is not None else tuple(_table_layers(path))), ()
     try:
         entries = load_descriptor_file(path)
     except ValueError as exc:
@@ -150,7 +157,7 @@ def _parsed(path: Path, resolved: str, digest: str) -> tuple[tuple, tuple]:
         raise LayerFileError(f"{path}: no layers (expected benchdnn descriptor lines, or a .toml/.csv file)")
     for e in entries:
         layer = e.layer
-        problem = layer and _shape_problem(layer.N, layer.C, layer.H, layer.W, layer.F, layer.k, layer.stride,
+        problem = layer and shape_problem(layer.N, layer.C, layer.H, layer.W, layer.F, layer.k, layer.stride,
                                            layer.padding)
         if problem:  # a shape benchdnn would take whose FLOPs or bytes overflow int64
             raise LayerFileError(f"{path}: line {e.line} ({e.label!r}): impossible shape: {problem}")
@@ -163,7 +170,12 @@ def load_layers(path: str | Path) -> list[Layer]:
 
     For a benchdnn descriptor file, only the layers the kernels can run (see :func:`load_layer_file`).
     """
-    layers, unsupported = load_layer_file(path)
+    return list(runnable_layers(path))
+
+
+def runnable_layers(path: str | Path) -> Sequence[Layer]:
+    """:func:`load_layers` as an immutable sequence (a plain CSV's layers made as they are read)."""
+    layers, unsupported = read_layer_file(path)
     if not layers:  # only a benchdnn file can hold nothing runnable (a TOML/CSV one without layers is an error)
         first = unsupported[0]
         raise LayerFileError(f"{path}: no layer the kernels can run ({len(unsupported)} unsupported; "
@@ -189,21 +201,11 @@ def _table_layers(path: Path) -> list[Layer]:
                     raise LayerFileError(f"{where}: missing field {name!r}")
             good_keys.add(keys)
         values = dict(OPTIONAL, **{k: _field(where, k, v, text=text) for k, v in entry.items()})
-        problem = _shape_problem(*(values[f] for f in ("N", "C", "H", "W", "F", "k", "stride", "padding")))
+        problem = shape_problem(*(values[f] for f in ("N", "C", "H", "W", "F", "k", "stride", "padding")))
         if problem:
             raise LayerFileError(f"{where}: impossible shape: {problem}")
         parsed.append((where, values))
     return _link(path, parsed)
-
-
-@functools.lru_cache(maxsize=4096)
-def _shape_problem(N: int, C: int, H: int, W: int, F: int, k: int, stride: int, padding) -> str | None:
-    """Why no ConvSpec has this shape, or None (cached: a network repeats its shapes)."""
-    try:
-        ConvSpec(N=N, C=C, H=H, W=W, F=F, k=k, stride=stride, padding=resolve_padding(padding, k))
-    except (TypeError, ValueError) as exc:
-        return str(exc)
-    return None
 
 
 def _link(path: Path, parsed: list[tuple[str, dict]]) -> list[Layer]:
@@ -286,5 +288,6 @@ def _check_branch_members(path: Path, roles: dict, by_label: dict) -> None:
 
 def layers_preset(path: str | Path) -> Preset:
     """A Preset named after the file, holding its layers (axes come from the layers and the CLI)."""
-    layers = load_layers(path)
-    return Preset(name=f"layers:{Path(path).name}", description=f"layers from {path}", layers=tuple(layers))
+    layers = runnable_layers(path)
+    return Preset(name=f"layers:{Path(path).name}", description=f"layers from {path}",
+                  layers=layers if isinstance(layers, LayerColumns) else tuple(layers))

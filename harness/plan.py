@@ -9,12 +9,14 @@ the row's ``point`` column, the same whichever executor measured it.
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .backends import CHAIN, kind_of
-from .cases import build_cases, check_no_overflow, point_key
+from .cases import LayerCases, build_cases, check_no_overflow, point_key
 from .fused import chain_cases
-from .layerfile import layers_preset, load_layer_file
+from .layercsv import LayerColumns
+from .layerfile import layers_preset, read_layer_file
 from .layers import SHAPE_FIELDS
 from .presets import get_preset
 from .settings import SweepSettings
@@ -32,21 +34,51 @@ class Point:
     group: int  # points of one group share the case's data
 
 
-def plan_points(cases, backends) -> list[Point]:
-    """Every point of a sweep, in sweep order (see the module docstring)."""
+def chain_pairs(cases, chains) -> dict:
+    """{conv case: its ChainCase} when ``chains`` (chain backends) run; none without them, and none for the cases
+    of a plain CSV layer file, which has no reduction links (so a million of them are not walked to find none)."""
+    if not chains or (isinstance(cases, LayerCases) and isinstance(cases.layers, LayerColumns)):
+        return {}
+    return chain_cases(cases)
+
+
+def iter_points(cases, backends) -> Iterator[Point]:
+    """Every point of a sweep, in sweep order (see the module docstring), made one at a time as it is needed:
+    a sweep of a million cases starts measuring without a million points and keys built first."""
     conv = [b for b in backends if kind_of(b) != CHAIN]
     chains = [b for b in backends if kind_of(b) == CHAIN]
-    pairs = chain_cases(cases) if chains else {}
-    groups = []
+    pairs = chain_pairs(cases, chains)
+    index = group = 0
     for case in cases:
-        groups.append((case, conv))
-        if case in pairs:
-            groups.append((pairs[case], chains))
-    points = []
-    for group, (case, names) in enumerate(groups):
-        for backend in names:
-            points.append(Point(len(points), backend, case, point_key(backend, case), group))
-    return points
+        for members, names in ((case, conv), (pairs.get(case) if pairs else None, chains)):
+            if members is None:
+                continue
+            for backend in names:
+                yield Point(index, backend, members, point_key(backend, members), group)
+                index += 1
+            group += 1
+
+
+def plan_points(cases, backends) -> list[Point]:
+    """Every point of a sweep, in sweep order, as a list (:func:`iter_points` makes them one at a time)."""
+    return list(iter_points(cases, backends))
+
+
+def count_points(cases, backends) -> int:
+    """How many points :func:`iter_points` makes, without making them (no keys: cheap for a million cases)."""
+    conv = sum(kind_of(b) != CHAIN for b in backends)
+    chains = len(backends) - conv
+    pairs = chain_pairs(cases, chains)
+    return conv * len(cases) + (chains * sum(case in pairs for case in cases) if pairs else 0)
+
+
+def planned_passes(cases, backends, repeats: int, done: set, kept: dict) -> int:
+    """The passes a sweep plans to measure (a progress bar's total): ``repeats`` per point not ``done``, less the
+    passes ``kept`` from before. Counted without making a point when nothing is done or kept (a new run)."""
+    if not done and not kept:
+        return repeats * count_points(cases, backends)
+    return sum(max(0, repeats - len(kept.get(p.key, ()))) for p in iter_points(cases, backends)
+               if p.key not in done)
 
 
 def resolve_cases(settings: SweepSettings):
@@ -71,4 +103,4 @@ def resolve_cases(settings: SweepSettings):
 
 def unsupported_layers(settings: SweepSettings) -> list:
     """The convolutions of the settings' layer file the kernels cannot run (benchdnn files), with reasons."""
-    return load_layer_file(settings.layers)[1] if settings.layers else []
+    return list(read_layer_file(settings.layers)[1]) if settings.layers else []

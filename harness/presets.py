@@ -7,6 +7,7 @@ A :class:`Layer` is one convolution of a real network (or a synthetic one); a
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .errors import did_you_mean
@@ -20,7 +21,7 @@ class Preset:
 
     name: str
     description: str
-    layers: tuple[Layer, ...]
+    layers: Sequence[Layer]  # a tuple; a layer file's plain CSV: its columns (harness.layercsv.LayerColumns)
     axes: dict = field(default_factory=dict)
 
     @property

@@ -15,7 +15,7 @@ terminals: progress is reported through callbacks.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from .backends import device_of
@@ -24,7 +24,7 @@ from .executor import InProcessExecutor
 from .jobs import PointJob
 from .memory import case_bytes, too_big
 from .passes import combine_passes, point_done
-from .plan import Point, plan_points
+from .plan import Point, iter_points
 from .rows import PointResult, failed_point
 from .settings import MAX_EXTRA_PASSES
 from .timing import TimingConfig, pass_config
@@ -100,54 +100,62 @@ def run_sweep(cases: Sequence, backends: Sequence[str], config: TimingConfig, wr
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     repeats = repeats if timed else 1
     start = time.perf_counter()
-    points = plan_points(cases, backends)
-    passes = {p.key: list((kept or {}).get(p.key, ())) for p in points if p.key not in (done or set())}
-    stats = SweepStats(already_done=len(points) - len(passes))
-    sweep = _Sweep(points, passes, config, writer, run_id, timed, repeats, peak, stats, on_step, on_done)
+    sweep = _Sweep(lambda: iter_points(cases, backends), done or set(), kept or {}, config, writer, run_id, timed,
+                   repeats, peak, on_step, on_done)
     own = executor is None
     if own:
         executor = InProcessExecutor(clock)
         executor.start(backends)
     try:
-        sweep.finish_kept()
         for n_pass in range(repeats + MAX_EXTRA_PASSES + 1):
-            batch = [p for p in points if p.key in passes and len(passes[p.key]) == n_pass]
-            for point, result in executor.map(sweep.items(batch, executor.wants_data), on_start):
+            if n_pass and not any(len(results) == n_pass for results in sweep.passes.values()):
+                continue  # no point waits for this pass: no scan of the plan
+            for point, result in executor.map(sweep.items(sweep.batch(n_pass), executor.wants_data), on_start):
                 sweep.record(point, n_pass, result)
     finally:
         if own:
             executor.close()
-    stats.wall_s = time.perf_counter() - start
-    return stats
+    sweep.stats.wall_s = time.perf_counter() - start
+    return sweep.stats
 
 
 class _Sweep:
-    """The state of one run of :func:`run_sweep`: the passes of unfinished points, and what to do with a pass."""
+    """The state of one run of :func:`run_sweep`: the passes of started, unfinished points, and what to do with a
+    pass. The plan is walked once per pass (``points()`` makes it anew each time), never held: a point's passes
+    are kept from its first pass until it is final, and nothing else of it."""
 
-    def __init__(self, points, passes, config, writer, run_id, timed, repeats, peak, stats, on_step, on_done):
-        self.points, self.passes, self.config, self.writer = points, passes, config, writer
-        self.run_id, self.timed, self.repeats, self.peak, self.stats = run_id, timed, repeats, peak, stats
+    def __init__(self, points, done, kept, config, writer, run_id, timed, repeats, peak, on_step, on_done):
+        self.points, self.done, self.config, self.writer = points, done, config, writer
+        self.passes = {key: list(results) for key, results in kept.items() if key not in done}
+        self.run_id, self.timed, self.repeats, self.peak = run_id, timed, repeats, peak
+        self.stats = SweepStats()
         self.on_step, self.on_done = on_step or (lambda n: None), on_done
         self.one_pass = pass_config(config, repeats)
         self.cache = CaseCache()
 
-    def finish_kept(self) -> None:
-        """Finish the points whose kept passes already decide them."""
-        for point in self.points:
-            results = self.passes.get(point.key)
-            if results and point_done(results, self.repeats, timed=self.timed):
+    def batch(self, n_pass: int) -> Iterator[Point]:
+        """The points that wait for pass ``n_pass``, in sweep order, as the walk reaches them. The first walk
+        also counts the points a resumed run has finished, and finishes those its kept passes already decide."""
+        for point in self.points():
+            if n_pass == 0 and point.key in self.done:
+                self.stats.already_done += 1
+                continue
+            results = self.passes.get(point.key, ())
+            if n_pass == 0 and results and point_done(results, self.repeats, timed=self.timed):
                 self.on_step(max(0, self.repeats - len(results)))
                 self.finish(point)
+            elif len(results) == n_pass and (results or n_pass == 0):
+                yield point
 
-    def items(self, batch: list[Point], wants_data: bool):
+    def items(self, batch: Iterable[Point], wants_data: bool):
         """``(point, job, data)`` of the points in ``batch`` (data made lazily, as each is run); a point whose
         case cannot be measured is recorded at once instead."""
-        problems: dict[int, tuple | None] = {}
+        group, problem = None, None  # the points of a group come one after the other
         for point in batch:
-            if point.group not in problems:
-                problems[point.group] = case_problem(point.case)
-            if problems[point.group]:
-                self.record(point, 0, problem_result(self.run_id, point, problems[point.group]))
+            if point.group != group:
+                group, problem = point.group, case_problem(point.case)
+            if problem:
+                self.record(point, 0, problem_result(self.run_id, point, problem))
                 continue
             job = PointJob(point.backend, point.case, self.one_pass, self.run_id, self.timed, self.config.budget_s,
                            self.repeats)
@@ -155,7 +163,7 @@ class _Sweep:
 
     def record(self, point: Point, n_pass: int, result: PointResult) -> None:
         """Keep one finished pass (on disk, for a timed sweep); finish the point when it is decided."""
-        results = self.passes[point.key]
+        results = self.passes.setdefault(point.key, [])
         results.append(result)
         final = point_done(results, self.repeats, timed=self.timed)
         if self.timed:

@@ -105,8 +105,9 @@ def test_a_sweep_parses_its_layer_file_once(tmp_path, results_dir, monkeypatch):
     path = tmp_path / "once.csv"
     path.write_text("label,C,H,W,F,k\na,3,6,6,4,3\nb,4,5,5,2,1\n")
     calls = []
-    real = harness.layerfile._read_entries
-    monkeypatch.setattr(harness.layerfile, "_read_entries", lambda p: calls.append(p) or real(p))
+    for reader in ("plain_csv_layers", "_read_entries"):  # column by column, or row by row when not plain
+        real = getattr(harness.layerfile, reader)
+        monkeypatch.setattr(harness.layerfile, reader, lambda p, real=real: calls.append(p) or real(p))
     done = run_cli("sweep", "--layers", path, "--backends", "numpy", "--run-id", "once", "--no-plots", "--no-report",
                    "--quiet", *quick(tmp_path), "--results-dir", results_dir)
     assert done.returncode == 0, done.stderr

@@ -15,13 +15,14 @@ import warnings
 from pathlib import Path
 
 from ..backends import sweep_backend_names
+from ..cases import most_threads
 from ..cluster_checks import ClusterLost
 from ..engine import claim_run, lock_run, new_metadata, open_executor, sweep_locked
 from ..errors import EXIT_CLUSTER_LOST, EXIT_INTERRUPTED, UsageError
 from ..metadata import now_iso
 from ..outputs import write_outputs
 from ..peak_store import cached_peak, check_peak_file
-from ..plan import plan_points, unsupported_layers
+from ..plan import iter_points, planned_passes, unsupported_layers
 from ..plugins import PluginError, load_plugin
 from ..render.console import SweepProgress
 from ..results import RUN_SCHEMA_VERSION, RunFiles, read_metadata
@@ -31,6 +32,18 @@ from ..settle import Settler, busy_machine
 from .common import writable_dir, writing
 from .history import check_history_target, record_run
 from .sweep_request import checked_settings, options_of_args, prepare_sweep, resume_conflicts, settings_of_args
+
+
+#: A layer file this big takes a second or more to read (a million layers: a few): the sweep says so first.
+BIG_LAYER_FILE_BYTES = 4 << 20
+
+
+def say_reading(layers: str | None, quiet: bool) -> None:
+    """One line on stderr before a big layer file is read, so that a huge sweep says at once what it is doing."""
+    path = Path(layers) if layers else None
+    size = path.stat().st_size if path is not None and path.is_file() else 0
+    if not quiet and size >= BIG_LAYER_FILE_BYTES:
+        sys.stderr.write(f"harness: reading the layers of {path} ({size / 1e6:.0f} MB)\n")
 
 
 def resume_settings(files: RunFiles) -> tuple[SweepSettings, dict]:
@@ -70,6 +83,7 @@ def execute(settings: SweepSettings | None, options: RunOptions) -> RunFiles:
     if options.resume is not None:
         return resume(options, started_at)
     settings = checked_settings(settings)
+    say_reading(settings.layers, options.quiet)
     preset, cases = prepare_sweep(settings)
     writable_dir(options.results_dir, "--results-dir")  # the lock file goes there
     with open_executor(settings, Settler(settings.settle_s)) as executor:
@@ -95,6 +109,7 @@ def resume(options: RunOptions, started_at: float) -> RunFiles:
     settings, meta = resume_settings(files)
     for name, value in options.resume_with.items():
         setattr(settings, name, getattr(settings, name) or value if isinstance(value, bool) else value)
+    say_reading(settings.layers, options.quiet)
     _, cases = prepare_sweep(settings)
     files, lock = claim_run(options.results_dir, options.plots_dir, options.resume, "", resume=True)
     try:
@@ -105,7 +120,7 @@ def resume(options: RunOptions, started_at: float) -> RunFiles:
         for warning in progress.warnings:
             warnings.warn(warning, stacklevel=2)
         if meta.get("status") == "complete" and all(p.key in progress.done
-                                                    for p in plan_points(cases, settings.backends)):
+                                                    for p in iter_points(cases, settings.backends)):
             print(f"run {files.run_id} is complete: nothing to resume ({files.table}); `harness report "
                   f"{files.run_id}` redraws its page")
             return files
@@ -121,14 +136,13 @@ def resume(options: RunOptions, started_at: float) -> RunFiles:
 def measure(files: RunFiles, settings: SweepSettings, meta: dict, progress, cases, executor, peak, options,
             started_at: float, unsupported=()) -> None:
     """The sweep proper, with the run's lock held and its executor started; then its outputs and summary."""
-    points = plan_points(cases, settings.backends)
-    busy = None if options.quiet else busy_machine(max((p.case.threads for p in points), default=1), settings.clock)
+    busy = None if options.quiet else busy_machine(most_threads(cases), settings.clock)
     if busy:  # before the progress bar: the first thing a user sees of a sweep on a busy machine
         warnings.warn(busy, stacklevel=2)
-    total = sum(max(0, settings.repeats - len(progress.kept.get(p.key, ()))) for p in points
-                if p.key not in progress.done)
     try:
-        with SweepProgress(total, quiet=options.quiet) as bar:
+        with SweepProgress(None, quiet=options.quiet, description="counting the passes to measure") as bar:
+            # a resumed run's count walks its plan (seconds for a million points): the bar is up meanwhile
+            bar.set_total(planned_passes(cases, settings.backends, settings.repeats, progress.done, progress.kept))
             executor.on_status = bar.status
             stats = sweep_locked(files, settings, meta, progress, cases, executor, peak=peak, started_at=started_at,
                                  unsupported=unsupported,

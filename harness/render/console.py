@@ -35,13 +35,17 @@ def console(stderr: bool = False) -> Console:
 class SweepProgress:
     """A progress bar over a sweep's points; silent when ``quiet``."""
 
-    def __init__(self, total: int, quiet: bool = False):
+    def __init__(self, total: int | None, quiet: bool = False, description: str = "starting"):
         self.quiet = quiet
         self._progress = Progress(TextColumn("[bold]{task.description:<44}"), BarColumn(), MofNCompleteColumn(),
                                   TimeElapsedColumn(), console=console(stderr=True), transient=False,
                                   disable=quiet)
-        self._task = self._progress.add_task("starting", total=total)
+        self._task = self._progress.add_task(description, total=total)
         self._printed = (float("-inf"), "")
+
+    def set_total(self, total: int) -> None:
+        """The bar's total, once counted (a bar made with ``total=None`` shows the sweep has begun meanwhile)."""
+        self._progress.update(self._task, total=total, description="starting")
 
     def __enter__(self):
         self._progress.__enter__()
