@@ -10,9 +10,10 @@ After each pass, :func:`point_done` says whether the point is final: a pass that
 ``ok`` decides at once; otherwise the point needs ``repeats`` consistent passes with every
 other pass slower than they are (:func:`settled`), and gets up to ``MAX_EXTRA_PASSES``
 more passes to find them. :func:`combine_passes` pools the consistent passes; the passes
-left out are named in ``reason`` with how much slower (or faster) they ran, and when the
-point did not settle the row's ``passes_disagree`` column says so (trust flag
-``passes-disagree``).
+left out are named in ``reason`` with how much slower (or faster) they ran. A point that did
+not settle (a faster pass still left out) is pooled from its fastest agreeing passes instead
+(:func:`fastest_group`: a slow majority is what interference makes, not the kernel) and its
+``passes_disagree`` column says so (trust flag ``passes-disagree``).
 """
 from __future__ import annotations
 
@@ -48,6 +49,19 @@ def consistent_passes(results: list[PointResult], agreement: float = PASS_AGREEM
         if len(group) > len(best):
             best = group
     return sorted(best)
+
+
+def fastest_group(results: list[PointResult], agreement: float = PASS_AGREEMENT) -> list[int]:
+    """Indices (in pass order) of the fastest pass and every pass that agrees with it and with each other: what
+    an unsettled point is summarised by (interference only slows a kernel, so the slower majority of passes that
+    disagree is the suspect one, not the fast few)."""
+    order = sorted(range(len(results)), key=lambda i: pass_median_s(results[i]))
+    group = [order[0]]
+    for other in order[1:]:
+        if not all(agree(results[other], results[g], agreement) for g in group):
+            break
+        group.append(other)
+    return sorted(group)
 
 
 def point_done(results: list[PointResult], repeats: int, *, timed: bool = True,
@@ -98,6 +112,9 @@ def combine_passes(results: list[PointResult], config: TimingConfig, repeats: in
         return results[0]
     repeats = repeats or len(results)
     keep = consistent_passes(results, agreement)
+    unsettled = len(keep) < len(results) and not settled(results, keep, repeats)
+    if unsettled:
+        keep = fastest_group(results, agreement)
     pooled = [results[i] for i in keep]
     times = tuple(t for r in pooled for t in r.samples_s)
     first, last = results[0].row, results[-1].row
@@ -109,9 +126,9 @@ def combine_passes(results: list[PointResult], config: TimingConfig, repeats: in
         row["t_end"] = last["t_end"]
     if len(keep) < len(results):
         text = left_out_text(results, keep, float(np.median(times)))
-        if not settled(results, keep, repeats):
+        if unsettled:
             row["passes_disagree"] = text
-            note = f"passes disagree: {text}; summarised by the consistent ones"
+            note = f"passes disagree: {text}; summarised by the fastest (interference only slows a kernel)"
         else:
             note = f"re-measured: {text}, left out"
         row["reason"] = "; ".join(r for r in (note, row["reason"]) if r)
