@@ -162,3 +162,19 @@ def test_strided_1x1_keeps_only_the_pixels_it_reads(backend):
     out = prepared.result()
     assert out.shape == spec.out_shape == (2, 40, 7, 5)
     assert kernels.error_margin(out, ref, kernels.tolerance(x, w, spec))[0] <= 1.0
+
+
+@pytest.mark.parametrize("packed", [False, True])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_gemm_on_nchw_and_on_pixel_panels(backend, packed, dtype):
+    """The 1x1 GEMM gives the reference result whether it reads NCHW or the pixel panels of
+    ``prepare()`` (each ISA picks one; both must stay right): 49 pixels = a zero-padded last panel."""
+    from kernels.numba_cpu.conv import NumbaGemmPrepared
+
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 37, 7, 7)).astype(dtype)
+    w = rng.standard_normal((21, 37, 1, 1)).astype(dtype)
+    ref, spec = _conv(x, w, 1, 0)
+    prepared = NumbaGemmPrepared(x, w, spec, packed=packed)
+    prepared()
+    assert kernels.error_margin(prepared.result(), ref, kernels.tolerance(x, w, spec))[0] <= 1.0

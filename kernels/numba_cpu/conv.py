@@ -176,21 +176,28 @@ class NumbaBlockedPrepared(HandoverPrepared):
 class NumbaGemmPrepared(HandoverPrepared):
     """Unpadded stride-1 1x1 convolution as a register-blocked GEMM on the NCHW input itself."""
 
-    def __init__(self, x: np.ndarray, w: np.ndarray, spec: ConvSpec):
+    def __init__(self, x: np.ndarray, w: np.ndarray, spec: ConvSpec, packed: bool | None = None):
         from numba import get_num_threads
 
         from . import blocked, gemm, layout
 
         self.spec = spec
-        R = gemm.GEMM_R
-        # the GEMM streams x itself: a copy placed in its page makes its speed the same in every process
-        # (placing only w and the output relative to wherever x landed did not: 278-456 us on 3a 5x5 reduce)
-        self.x = placed_copy(x, STREAM_OFFSETS[0])
+        R, Q = gemm.GEMM_R, spec.H * spec.W
+        packed = gemm.PACK_PIXELS if packed is None else packed
+        if packed:
+            # pixels in panels of one tile's width: a tile streams one contiguous run of C panel rows
+            width = gemm.GEMM_B * _lanes(spec.dtype)
+            self.x = aligned_empty((spec.N, -(-Q // width), spec.C, width), spec.dtype, STREAM_OFFSETS[0])
+            layout.pack_pixels(x.reshape(spec.N, spec.C, Q), self.x)
+        else:
+            # the GEMM streams x itself: a copy placed in its page makes its speed the same in every process
+            # (placing only w and the output relative to wherever x landed did not: 278-456 us on 3a 5x5 reduce)
+            self.x = placed_copy(x, STREAM_OFFSETS[0])
         self.wp = aligned_empty(((spec.F + R - 1) // R, spec.C, R), spec.dtype, STREAM_OFFSETS[1])
         layout.pack_rows(w, self.wp)
         self.inputs = (self.x.reshape(-1), self.wp.reshape(-1))
-        dims = (spec.N, spec.C, spec.H * spec.W, spec.F)
-        tasks = gemm.gemm_task_count(spec.N, spec.H * spec.W, spec.F, _lanes(spec.dtype))
+        dims = (spec.N, spec.C, Q, spec.F, int(packed))
+        tasks = gemm.gemm_task_count(spec.N, Q, spec.F, _lanes(spec.dtype))
         self.after = (dims, blocked.task_chunks(tasks, get_num_threads()))
         self.new_output()
         self.kernel = gemm.conv1x1_gemm

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from numba import njit, prange
 
-from .isa import VECTOR_REGISTERS
+from .isa import GEMM_PACK_PIXELS, VECTOR_REGISTERS
 from .simd import atomic_add, vbroadcast, vfma, vlanes, vload, vload_n, vstack, vstore, vstore_n, vzero
 
 #: Output channels per GEMM tile (rows of W). On AVX-512 8 rows x 2 vectors (16 accumulators) is as
@@ -26,16 +26,22 @@ GEMM_R = 8 if VECTOR_REGISTERS == 32 else 6
 GEMM_B = 2
 #: Accumulator vectors of one tile.
 GEMM_ACC = GEMM_R * GEMM_B
+#: Whether ``prepare()`` lays the input's pixels out in panels of one tile's width (see :mod:`.isa`).
+PACK_PIXELS = GEMM_PACK_PIXELS
 
 
 @njit(parallel=True, fastmath=True, cache=True, boundscheck=False)
 def conv1x1_gemm(x, wp, out, dims, chunks):  # pragma: no cover - compiled
-    """out (flat N,F,Q) = wp (flat NR,C,R packed W) @ x (flat N,C,Q) per image; dims = (N, C, Q, F).
+    """out (flat N,F,Q) = wp (flat NR,C,R packed W) @ x per image; dims = (N, C, Q, F, packed).
+
+    ``x`` is the NCHW input (flat N,C,Q) when ``packed`` is 0, else its pixels in panels of one
+    tile's width (flat N, nq, C, GEMM_B*V; from :func:`kernels.numba_cpu.layout.pack_pixels`), so a
+    tile reads one contiguous run instead of C runs of two vectors Q apart.
 
     ``chunks`` (int64, from :func:`kernels.numba_cpu.blocked.task_chunks`): slot 0 a counter, slot 1
     the number of workers, then the bounds of the chunks of tasks the workers take in turn.
     """
-    N, C, Q, F = dims
+    N, C, Q, F, packed = dims
     V = vlanes(x)
     width = GEMM_B * V
     nq = (Q + width - 1) // width
@@ -62,17 +68,21 @@ def gemm_task_count(N: int, Q: int, F: int, lanes: int) -> int:
 @njit(fastmath=True, boundscheck=False, inline="always")
 def gemm_task(x, wp, out, dims, n, q0, g, acc, xv):  # pragma: no cover - compiled
     """One tile of :func:`conv1x1_gemm`: image n, pixels from q0, filter rows of group g."""
-    N, C, Q, F = dims
+    N, C, Q, F, packed = dims
     V = vlanes(x)
     width = GEMM_B * V
     for a in range(GEMM_ACC):
         acc[a] = vzero(x)
     xb = n * C * Q + q0
+    pitch = Q
+    if packed:  # panels of width pixels, zero-padded past Q: whole loads only
+        xb = (n * ((Q + width - 1) // width) + q0 // width) * C * width
+        pitch = width
     wb = g * C * GEMM_R
-    if q0 + width <= Q:
+    if q0 + width <= Q or packed:
         for c in range(C):
             for b in range(GEMM_B):
-                xv[b] = vload(x, xb + c * Q + b * V)
+                xv[b] = vload(x, xb + c * pitch + b * V)
             for r in range(GEMM_R):
                 wr = vbroadcast(wp, wb + c * GEMM_R + r)
                 for b in range(GEMM_B):
