@@ -18,7 +18,7 @@ AVX-512, 8 in ``ymm`` on AVX2):
   it reads.
 
 Both hand their tasks to the threads in guided chunks through an atomic counter
-(:func:`kernels.numba_cpu.blocked.task_chunks`), so a thread the OS preempts holds up one chunk,
+(:mod:`kernels.numba_cpu.schedule`), so a thread the OS preempts holds up one chunk,
 not half the layer. docs/kernels-numba-cpu.md has the measurements. ``result()`` hands the output buffer over instead of copying it (:class:`HandoverPrepared`).
 ``numba-cpu-direct`` keeps the first version (axpy loops over NCHW, no register blocking) as a
 variant so a sweep shows the progression; it runs only when named with ``--backends``. The
@@ -152,7 +152,7 @@ class NumbaBlockedPrepared(HandoverPrepared):
     def __init__(self, x: np.ndarray, w: np.ndarray, spec: ConvSpec):
         from numba import get_num_threads
 
-        from . import blocked, layout
+        from . import blocked, layout, schedule
 
         self.spec = spec
         p, k, V = spec.padding, spec.k, _lanes(spec.dtype)
@@ -167,7 +167,7 @@ class NumbaBlockedPrepared(HandoverPrepared):
         self.inputs = (self.xh.reshape(-1), self.wb.reshape(-1))
         dims = (spec.N, spec.C, Cp, Hp, Wp, spec.F, k, spec.stride, spec.Ho, spec.Wo)
         tasks = blocked.conv_task_count(spec.N, spec.Ho * spec.Wo, spec.F, V)
-        self.after = (dims, blocked.task_chunks(tasks, get_num_threads()))
+        self.after = (dims, schedule.task_chunks(tasks, get_num_threads()))
         self.new_output()
         self.kernel = blocked.conv_oc_blocked
         self.kernel(*self.args[:3], (0,) + dims[1:], self.after[1])  # compile (or load from the cache), run nothing
@@ -179,7 +179,7 @@ class NumbaGemmPrepared(HandoverPrepared):
     def __init__(self, x: np.ndarray, w: np.ndarray, spec: ConvSpec, packed: bool | None = None):
         from numba import get_num_threads
 
-        from . import blocked, gemm, layout
+        from . import blocked, gemm, layout, schedule
 
         self.spec = spec
         R, Q = gemm.GEMM_R, spec.H * spec.W
@@ -198,7 +198,7 @@ class NumbaGemmPrepared(HandoverPrepared):
         self.inputs = (self.x.reshape(-1), self.wp.reshape(-1))
         dims = (spec.N, spec.C, Q, spec.F, int(packed))
         tasks = gemm.gemm_task_count(spec.N, Q, spec.F, _lanes(spec.dtype))
-        self.after = (dims, blocked.task_chunks(tasks, get_num_threads()))
+        self.after = (dims, schedule.task_chunks(tasks, get_num_threads()))
         self.new_output()
         self.kernel = gemm.conv1x1_gemm
         self.kernel(*self.args[:3], (0,) + dims[1:], self.after[1])  # compile (or load from the cache), run nothing

@@ -15,7 +15,8 @@ from __future__ import annotations
 from numba import njit, prange
 
 from .isa import GEMM_PACK_PIXELS, VECTOR_REGISTERS
-from .simd import atomic_add, vbroadcast, vfma, vlanes, vload, vload_n, vstack, vstore, vstore_n, vzero
+from .schedule import chunk_tasks, claim_chunk, reset_chunks, worker_region
+from .simd import vbroadcast, vfma, vlanes, vload, vload_n, vstack, vstore, vstore_n, vzero
 
 #: Output channels per GEMM tile (rows of W). On AVX-512 8 rows x 2 vectors (16 accumulators) is as
 #: fast as 14 x 2 on whole tiles (Zen 5, one core: 190-217 GFLOP/s either way) and wastes far less on
@@ -38,8 +39,8 @@ def conv1x1_gemm(x, wp, out, dims, chunks):  # pragma: no cover - compiled
     tile's width (flat N, nq, C, GEMM_B*V; from :func:`kernels.numba_cpu.layout.pack_pixels`), so a
     tile reads one contiguous run instead of C runs of two vectors Q apart.
 
-    ``chunks`` (int64, from :func:`kernels.numba_cpu.blocked.task_chunks`): slot 0 a counter, slot 1
-    the number of workers, then the bounds of the chunks of tasks the workers take in turn.
+    ``chunks`` (int64, from :func:`kernels.numba_cpu.schedule.task_chunks`): the chunks of tasks the
+    workers claim.
     """
     N, C, Q, F, packed = dims
     V = vlanes(x)
@@ -47,17 +48,18 @@ def conv1x1_gemm(x, wp, out, dims, chunks):  # pragma: no cover - compiled
     nq = (Q + width - 1) // width
     nr = (F + GEMM_R - 1) // GEMM_R
     tasks = N * nq * nr
-    nchunks = chunks.size - 3
-    chunks[0] = 0
-    for _ in prange(chunks[1]):
+    reset_chunks(chunks)
+    for w in prange(chunks[0]):
         acc = vstack(x, GEMM_ACC)
         xv = vstack(x, GEMM_B)
-        while chunks[0] < nchunks:  # a plain read first: a worker with nothing left does no atomic add
-            c = atomic_add(chunks, 0, 1)
-            if c >= nchunks:
-                break
-            for task in range(chunks[2 + c], min(chunks[3 + c], tasks)):
-                gemm_task(x, wp, out, dims, task // (nq * nr), ((task // nr) % nq) * width, task % nr, acc, xv)
+        for k in range(chunks[1]):
+            r = worker_region(chunks, w, k)
+            c = claim_chunk(chunks, r)
+            while c >= 0:
+                lo, hi = chunk_tasks(chunks, c, tasks)
+                for task in range(lo, hi):
+                    gemm_task(x, wp, out, dims, task // (nq * nr), ((task // nr) % nq) * width, task % nr, acc, xv)
+                c = claim_chunk(chunks, r)
 
 
 def gemm_task_count(N: int, Q: int, F: int, lanes: int) -> int:
