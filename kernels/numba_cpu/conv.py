@@ -11,15 +11,16 @@ AVX-512, 8 in ``ymm`` on AVX2):
   takes one broadcast input value per pixel and one weight vector per block, all FMAs, no
   horizontal sums; the tile is transposed in registers and stored straight into NCHW;
 * unpadded stride-1 1x1 layers: a register-blocked GEMM on the NCHW input as it is
-  (:mod:`kernels.numba_cpu.gemm`), vectorised over pixels, no copy of the input at all - unless
+  (:mod:`kernels.numba_cpu.gemm`), vectorised over pixels (on Intel AVX-512 from the pixels
+  copied into one contiguous panel per tile in ``prepare()``, elsewhere from NCHW as it is) - unless
   the pixels of one image fill its vectors so badly (14x14 = 12.25 vectors of 16, 7x7 = 3.06)
   that the direct kernel, whose tiles run over the pixels of the whole batch, wastes less
   (:func:`pointwise_kernel`). A strided unpadded 1x1 runs as the stride-1 1x1 on the pixels
   it reads.
 
-Both hand their tasks to the threads in guided chunks through an atomic counter
+Both hand their tasks to the threads in guided chunks through atomic counters
 (:mod:`kernels.numba_cpu.schedule`), so a thread the OS preempts holds up one chunk,
-not half the layer. docs/kernels-numba-cpu.md has the measurements. ``result()`` hands the output buffer over instead of copying it (:class:`HandoverPrepared`).
+not half the layer; on Intel AVX-512 each thread has a region of the tasks it comes back to. docs/kernels-numba-cpu.md has the measurements. ``result()`` hands the output buffer over instead of copying it (:class:`HandoverPrepared`).
 ``numba-cpu-direct`` keeps the first version (axpy loops over NCHW, no register blocking) as a
 variant so a sweep shows the progression; it runs only when named with ``--backends``. The
 compiled loops are imported on first use so that ``import kernels`` stays cheap.
