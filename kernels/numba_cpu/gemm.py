@@ -7,8 +7,9 @@ loads ``GEMM_B`` input vectors, broadcasts ``GEMM_R`` weights (packed ``(F/R, C,
 ``prepare()`` so they are contiguous) and does ``GEMM_R * GEMM_B`` FMAs into register
 accumulators; the finished tile is stored as whole vectors into NCHW. The last pixel block uses
 masked loads and stores. Tasks walk the filter groups innermost so one input panel
-(``C x GEMM_B*V``) is reused from cache by every filter group; the threads take chunks of
-tasks in turn (dynamic scheduling, like the direct kernel). No BLAS call.
+(``C x GEMM_B*V``) is reused from cache by every filter group; the threads claim chunks of
+tasks as the direct kernel's do (:mod:`kernels.numba_cpu.schedule`). On Intel AVX-512 the input
+is read from pixel panels made in ``prepare()`` instead of NCHW (``PACK_PIXELS``). No BLAS call.
 """
 from __future__ import annotations
 
