@@ -118,15 +118,47 @@ def test_pointwise_kernel_choice(backend):
     assert isinstance(kernels.get_backend(backend).prepare(x, w, big), NumbaGemmPrepared)
 
 
+@pytest.mark.parametrize("affine", [False, True])
 @pytest.mark.parametrize("tasks,threads", [(1, 2), (28, 2), (1792, 2), (98, 1), (5, 16)])
-def test_task_chunks_cover_every_task_once(backend, tasks, threads):
-    from kernels.numba_cpu.blocked import task_chunks
+def test_task_chunks_cover_every_task_once(backend, tasks, threads, affine):
+    from kernels.numba_cpu.schedule import task_chunks
 
-    chunks = task_chunks(tasks, threads)
-    assert chunks[0] == 0 and chunks[1] == threads
-    bounds = chunks[2:]
+    chunks = task_chunks(tasks, threads, affine)
+    regions = chunks[1]
+    assert chunks[0] == threads and regions == (min(threads, tasks) if affine else 1)
+    starts = chunks[2 + regions:3 + 2 * regions]
+    assert np.array_equal(chunks[2:2 + regions], starts[:-1])  # the counters start at their region
+    bounds = chunks[3 + 2 * regions:]
+    assert starts[0] == 0 and starts[-1] == bounds.size - 1 and np.all(np.diff(starts) >= 1)
     assert bounds[0] == 0 and bounds[-1] == tasks and np.all(np.diff(bounds) >= 1)
+    shares = bounds[starts]  # each region an equal share of the tasks
+    assert np.diff(shares).max() - np.diff(shares).min() <= 1
     assert np.diff(bounds)[0] <= max(1, tasks // (4 * threads))  # no thread starts with more than its share
+
+
+@pytest.mark.parametrize("affine", [False, True])
+def test_schedule_claims_each_chunk_once_across_regions(backend, affine):
+    """Worker 1 alone (its partner never runs) claims its own region first, then all of the other's."""
+    from numba import njit
+
+    from kernels.numba_cpu.schedule import chunk_tasks, claim_chunk, reset_chunks, task_chunks, worker_region
+
+    @njit
+    def run_worker(chunks, w, tasks, seen):
+        reset_chunks(chunks)
+        for k in range(chunks[1]):
+            r = worker_region(chunks, w, k)
+            c = claim_chunk(chunks, r)
+            while c >= 0:
+                lo, hi = chunk_tasks(chunks, c, tasks)
+                for t in range(lo, hi):
+                    seen[t] += 1
+                c = claim_chunk(chunks, r)
+
+    chunks = task_chunks(37, 2, affine)
+    seen = np.zeros(37, np.int64)
+    run_worker(chunks, 1, 37, seen)
+    assert np.all(seen == 1)
 
 
 def test_direct_kernel_is_correct_with_any_thread_count(backend):
@@ -162,3 +194,19 @@ def test_strided_1x1_keeps_only_the_pixels_it_reads(backend):
     out = prepared.result()
     assert out.shape == spec.out_shape == (2, 40, 7, 5)
     assert kernels.error_margin(out, ref, kernels.tolerance(x, w, spec))[0] <= 1.0
+
+
+@pytest.mark.parametrize("packed", [False, True])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_gemm_on_nchw_and_on_pixel_panels(backend, packed, dtype):
+    """The 1x1 GEMM gives the reference result whether it reads NCHW or the pixel panels of
+    ``prepare()`` (each ISA picks one; both must stay right): 49 pixels = a zero-padded last panel."""
+    from kernels.numba_cpu.conv import NumbaGemmPrepared
+
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((2, 37, 7, 7)).astype(dtype)
+    w = rng.standard_normal((21, 37, 1, 1)).astype(dtype)
+    ref, spec = _conv(x, w, 1, 0)
+    prepared = NumbaGemmPrepared(x, w, spec, packed=packed)
+    prepared()
+    assert kernels.error_margin(prepared.result(), ref, kernels.tolerance(x, w, spec))[0] <= 1.0

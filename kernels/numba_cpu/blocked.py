@@ -14,11 +14,11 @@ every index below is a flat element offset.
 """
 from __future__ import annotations
 
-import numpy as np
 from numba import njit, prange
 
 from .isa import VECTOR_BYTES, VECTOR_REGISTERS
-from .simd import atomic_add, istack, vbroadcast, vfma, vlanes, vload, vstack, vstore_range, vtranspose, vzero
+from .schedule import chunk_tasks, claim_chunk, reset_chunks, worker_region
+from .simd import istack, vbroadcast, vfma, vlanes, vload, vstack, vstore_range, vtranspose, vzero
 
 #: Filter blocks (of V output channels) per register tile.
 TILE_B = 2
@@ -111,9 +111,9 @@ def conv_oc_blocked(xh, wb, out, dims, chunks):  # pragma: no cover - compiled
     dims = (N, C, Cp, Hp, Wp, F, k, stride, Ho, Wo). The tiles run over the output pixels of all
     images as one sequence, so only the last tile of the batch can be partial (7x7 outputs: 49 pixels
     are 3.5 tiles per image); a task is one tile x one filter group, and the tasks of one image's worth
-    of tiles run filter group by filter group. ``chunks`` (int64, from :func:`task_chunks`): slot 0 a
-    counter, slot 1 the number of workers, then the bounds of chunks of tasks that the workers take
-    in turn (dynamic scheduling: a worker whose thread is preempted holds up only its chunk).
+    of tiles run filter group by filter group. ``chunks`` (int64, from
+    :func:`kernels.numba_cpu.schedule.task_chunks`): the chunks of tasks the workers claim (a
+    worker whose thread is preempted holds up only its chunk).
     """
     N, C, Cp, Hp, Wp, F, k, stride, Ho, Wo = dims
     V = vlanes(wb)
@@ -124,23 +124,24 @@ def conv_oc_blocked(xh, wb, out, dims, chunks):  # pragma: no cover - compiled
     ng = (F + TILE_B * V - 1) // (TILE_B * V)
     blk = k * k * C * V
     tasks = ((nt + nq - 1) // nq) * ng * nq
-    nchunks = chunks.size - 3
-    chunks[0] = 0
-    for _ in prange(chunks[1]):
+    reset_chunks(chunks)
+    for w in prange(chunks[0]):
         off = istack(TILE_P)
         obase = istack(TILE_P)
         acc = vstack(wb, TILE_ACC)
         wv = vstack(wb, TILE_B)
         tr = vstack(wb, MAX_LANES)
-        while chunks[0] < nchunks:  # a plain read first: a worker with nothing left does no atomic add
-            c = atomic_add(chunks, 0, 1)
-            if c >= nchunks:
-                break
-            for task in range(chunks[2 + c], min(chunks[3 + c], tasks)):
-                t0 = (task // (ng * nq)) * nq + task % nq
-                g = (task // nq) % ng
-                if t0 < nt:
-                    conv_task(xh, wb, out, dims, t0, g, blk, off, obase, acc, wv, tr)
+        for k in range(chunks[1]):
+            r = worker_region(chunks, w, k)
+            c = claim_chunk(chunks, r)
+            while c >= 0:
+                lo, hi = chunk_tasks(chunks, c, tasks)
+                for task in range(lo, hi):
+                    t0 = (task // (ng * nq)) * nq + task % nq
+                    g = (task // nq) % ng
+                    if t0 < nt:
+                        conv_task(xh, wb, out, dims, t0, g, blk, off, obase, acc, wv, tr)
+                c = claim_chunk(chunks, r)
 
 
 @njit(fastmath=True, boundscheck=False, inline="always")
@@ -183,19 +184,6 @@ def conv_task(xh, wb, out, dims, t0, g, blk, off, obase, acc, wv, tr):  # pragma
     else:
         accumulate_tile(xh, wb, off, row, k, C, Cp, wt0, blk, acc, wv, 1, HALF_P)
     store_tile(out, acc, obase, Q, F, g * TILE_B, min(TILE_P, NQ - q0), tr)
-
-
-def task_chunks(tasks: int, threads: int) -> np.ndarray:
-    """int64 [0, workers, bounds...] for ``threads`` workers: slot 0 the shared counter, then guided
-    chunk bounds over ``tasks``: each chunk a quarter of the remaining tasks over the threads (at
-    least one), so a thread that runs (is not preempted) takes more chunks, the last chunks are
-    single tasks and there are only about 4 * threads * ln(tasks) of them (one atomic add each).
-    Correct for any thread count; balanced for ``threads``."""
-    threads = max(threads, 1)
-    bounds = [0]
-    while bounds[-1] < tasks:
-        bounds.append(bounds[-1] + max(1, (tasks - bounds[-1]) // (4 * threads)))
-    return np.array([0, threads] + bounds, dtype=np.int64)
 
 
 def conv_task_count(N: int, Q: int, F: int, lanes: int) -> int:

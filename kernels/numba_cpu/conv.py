@@ -11,15 +11,16 @@ AVX-512, 8 in ``ymm`` on AVX2):
   takes one broadcast input value per pixel and one weight vector per block, all FMAs, no
   horizontal sums; the tile is transposed in registers and stored straight into NCHW;
 * unpadded stride-1 1x1 layers: a register-blocked GEMM on the NCHW input as it is
-  (:mod:`kernels.numba_cpu.gemm`), vectorised over pixels, no copy of the input at all - unless
+  (:mod:`kernels.numba_cpu.gemm`), vectorised over pixels (on Intel AVX-512 from the pixels
+  copied into one contiguous panel per tile in ``prepare()``, elsewhere from NCHW as it is) - unless
   the pixels of one image fill its vectors so badly (14x14 = 12.25 vectors of 16, 7x7 = 3.06)
   that the direct kernel, whose tiles run over the pixels of the whole batch, wastes less
   (:func:`pointwise_kernel`). A strided unpadded 1x1 runs as the stride-1 1x1 on the pixels
   it reads.
 
-Both hand their tasks to the threads in guided chunks through an atomic counter
-(:func:`kernels.numba_cpu.blocked.task_chunks`), so a thread the OS preempts holds up one chunk,
-not half the layer. docs/kernels-numba-cpu.md has the measurements. ``result()`` hands the output buffer over instead of copying it (:class:`HandoverPrepared`).
+Both hand their tasks to the threads in guided chunks through atomic counters
+(:mod:`kernels.numba_cpu.schedule`), so a thread the OS preempts holds up one chunk,
+not half the layer; on Intel AVX-512 each thread has a region of the tasks it comes back to. docs/kernels-numba-cpu.md has the measurements. ``result()`` hands the output buffer over instead of copying it (:class:`HandoverPrepared`).
 ``numba-cpu-direct`` keeps the first version (axpy loops over NCHW, no register blocking) as a
 variant so a sweep shows the progression; it runs only when named with ``--backends``. The
 compiled loops are imported on first use so that ``import kernels`` stays cheap.
@@ -152,7 +153,7 @@ class NumbaBlockedPrepared(HandoverPrepared):
     def __init__(self, x: np.ndarray, w: np.ndarray, spec: ConvSpec):
         from numba import get_num_threads
 
-        from . import blocked, layout
+        from . import blocked, layout, schedule
 
         self.spec = spec
         p, k, V = spec.padding, spec.k, _lanes(spec.dtype)
@@ -167,7 +168,7 @@ class NumbaBlockedPrepared(HandoverPrepared):
         self.inputs = (self.xh.reshape(-1), self.wb.reshape(-1))
         dims = (spec.N, spec.C, Cp, Hp, Wp, spec.F, k, spec.stride, spec.Ho, spec.Wo)
         tasks = blocked.conv_task_count(spec.N, spec.Ho * spec.Wo, spec.F, V)
-        self.after = (dims, blocked.task_chunks(tasks, get_num_threads()))
+        self.after = (dims, schedule.task_chunks(tasks, get_num_threads()))
         self.new_output()
         self.kernel = blocked.conv_oc_blocked
         self.kernel(*self.args[:3], (0,) + dims[1:], self.after[1])  # compile (or load from the cache), run nothing
@@ -176,22 +177,29 @@ class NumbaBlockedPrepared(HandoverPrepared):
 class NumbaGemmPrepared(HandoverPrepared):
     """Unpadded stride-1 1x1 convolution as a register-blocked GEMM on the NCHW input itself."""
 
-    def __init__(self, x: np.ndarray, w: np.ndarray, spec: ConvSpec):
+    def __init__(self, x: np.ndarray, w: np.ndarray, spec: ConvSpec, packed: bool | None = None):
         from numba import get_num_threads
 
-        from . import blocked, gemm, layout
+        from . import blocked, gemm, layout, schedule
 
         self.spec = spec
-        R = gemm.GEMM_R
-        # the GEMM streams x itself: a copy placed in its page makes its speed the same in every process
-        # (placing only w and the output relative to wherever x landed did not: 278-456 us on 3a 5x5 reduce)
-        self.x = placed_copy(x, STREAM_OFFSETS[0])
+        R, Q = gemm.GEMM_R, spec.H * spec.W
+        packed = gemm.PACK_PIXELS if packed is None else packed
+        if packed:
+            # pixels in panels of one tile's width: a tile streams one contiguous run of C panel rows
+            width = gemm.GEMM_B * _lanes(spec.dtype)
+            self.x = aligned_empty((spec.N, -(-Q // width), spec.C, width), spec.dtype, STREAM_OFFSETS[0])
+            layout.pack_pixels(x.reshape(spec.N, spec.C, Q), self.x)
+        else:
+            # the GEMM streams x itself: a copy placed in its page makes its speed the same in every process
+            # (placing only w and the output relative to wherever x landed did not: 278-456 us on 3a 5x5 reduce)
+            self.x = placed_copy(x, STREAM_OFFSETS[0])
         self.wp = aligned_empty(((spec.F + R - 1) // R, spec.C, R), spec.dtype, STREAM_OFFSETS[1])
         layout.pack_rows(w, self.wp)
         self.inputs = (self.x.reshape(-1), self.wp.reshape(-1))
-        dims = (spec.N, spec.C, spec.H * spec.W, spec.F)
-        tasks = gemm.gemm_task_count(spec.N, spec.H * spec.W, spec.F, _lanes(spec.dtype))
-        self.after = (dims, blocked.task_chunks(tasks, get_num_threads()))
+        dims = (spec.N, spec.C, Q, spec.F, int(packed))
+        tasks = gemm.gemm_task_count(spec.N, Q, spec.F, _lanes(spec.dtype))
+        self.after = (dims, schedule.task_chunks(tasks, get_num_threads()))
         self.new_output()
         self.kernel = gemm.conv1x1_gemm
         self.kernel(*self.args[:3], (0,) + dims[1:], self.after[1])  # compile (or load from the cache), run nothing

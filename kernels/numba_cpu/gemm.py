@@ -7,15 +7,17 @@ loads ``GEMM_B`` input vectors, broadcasts ``GEMM_R`` weights (packed ``(F/R, C,
 ``prepare()`` so they are contiguous) and does ``GEMM_R * GEMM_B`` FMAs into register
 accumulators; the finished tile is stored as whole vectors into NCHW. The last pixel block uses
 masked loads and stores. Tasks walk the filter groups innermost so one input panel
-(``C x GEMM_B*V``) is reused from cache by every filter group; the threads take chunks of
-tasks in turn (dynamic scheduling, like the direct kernel). No BLAS call.
+(``C x GEMM_B*V``) is reused from cache by every filter group; the threads claim chunks of
+tasks as the direct kernel's do (:mod:`kernels.numba_cpu.schedule`). On Intel AVX-512 the input
+is read from pixel panels made in ``prepare()`` instead of NCHW (``PACK_PIXELS``). No BLAS call.
 """
 from __future__ import annotations
 
 from numba import njit, prange
 
-from .isa import VECTOR_REGISTERS
-from .simd import atomic_add, vbroadcast, vfma, vlanes, vload, vload_n, vstack, vstore, vstore_n, vzero
+from .isa import GEMM_PACK_PIXELS, VECTOR_REGISTERS
+from .schedule import chunk_tasks, claim_chunk, reset_chunks, worker_region
+from .simd import vbroadcast, vfma, vlanes, vload, vload_n, vstack, vstore, vstore_n, vzero
 
 #: Output channels per GEMM tile (rows of W). On AVX-512 8 rows x 2 vectors (16 accumulators) is as
 #: fast as 14 x 2 on whole tiles (Zen 5, one core: 190-217 GFLOP/s either way) and wastes far less on
@@ -26,32 +28,39 @@ GEMM_R = 8 if VECTOR_REGISTERS == 32 else 6
 GEMM_B = 2
 #: Accumulator vectors of one tile.
 GEMM_ACC = GEMM_R * GEMM_B
+#: Whether ``prepare()`` lays the input's pixels out in panels of one tile's width (see :mod:`.isa`).
+PACK_PIXELS = GEMM_PACK_PIXELS
 
 
 @njit(parallel=True, fastmath=True, cache=True, boundscheck=False)
 def conv1x1_gemm(x, wp, out, dims, chunks):  # pragma: no cover - compiled
-    """out (flat N,F,Q) = wp (flat NR,C,R packed W) @ x (flat N,C,Q) per image; dims = (N, C, Q, F).
+    """out (flat N,F,Q) = wp (flat NR,C,R packed W) @ x per image; dims = (N, C, Q, F, packed).
 
-    ``chunks`` (int64, from :func:`kernels.numba_cpu.blocked.task_chunks`): slot 0 a counter, slot 1
-    the number of workers, then the bounds of the chunks of tasks the workers take in turn.
+    ``x`` is the NCHW input (flat N,C,Q) when ``packed`` is 0, else its pixels in panels of one
+    tile's width (flat N, nq, C, GEMM_B*V; from :func:`kernels.numba_cpu.layout.pack_pixels`), so a
+    tile reads one contiguous run instead of C runs of two vectors Q apart.
+
+    ``chunks`` (int64, from :func:`kernels.numba_cpu.schedule.task_chunks`): the chunks of tasks the
+    workers claim.
     """
-    N, C, Q, F = dims
+    N, C, Q, F, packed = dims
     V = vlanes(x)
     width = GEMM_B * V
     nq = (Q + width - 1) // width
     nr = (F + GEMM_R - 1) // GEMM_R
     tasks = N * nq * nr
-    nchunks = chunks.size - 3
-    chunks[0] = 0
-    for _ in prange(chunks[1]):
+    reset_chunks(chunks)
+    for w in prange(chunks[0]):
         acc = vstack(x, GEMM_ACC)
         xv = vstack(x, GEMM_B)
-        while chunks[0] < nchunks:  # a plain read first: a worker with nothing left does no atomic add
-            c = atomic_add(chunks, 0, 1)
-            if c >= nchunks:
-                break
-            for task in range(chunks[2 + c], min(chunks[3 + c], tasks)):
-                gemm_task(x, wp, out, dims, task // (nq * nr), ((task // nr) % nq) * width, task % nr, acc, xv)
+        for k in range(chunks[1]):
+            r = worker_region(chunks, w, k)
+            c = claim_chunk(chunks, r)
+            while c >= 0:
+                lo, hi = chunk_tasks(chunks, c, tasks)
+                for task in range(lo, hi):
+                    gemm_task(x, wp, out, dims, task // (nq * nr), ((task // nr) % nq) * width, task % nr, acc, xv)
+                c = claim_chunk(chunks, r)
 
 
 def gemm_task_count(N: int, Q: int, F: int, lanes: int) -> int:
@@ -62,17 +71,21 @@ def gemm_task_count(N: int, Q: int, F: int, lanes: int) -> int:
 @njit(fastmath=True, boundscheck=False, inline="always")
 def gemm_task(x, wp, out, dims, n, q0, g, acc, xv):  # pragma: no cover - compiled
     """One tile of :func:`conv1x1_gemm`: image n, pixels from q0, filter rows of group g."""
-    N, C, Q, F = dims
+    N, C, Q, F, packed = dims
     V = vlanes(x)
     width = GEMM_B * V
     for a in range(GEMM_ACC):
         acc[a] = vzero(x)
     xb = n * C * Q + q0
+    pitch = Q
+    if packed:  # panels of width pixels, zero-padded past Q: whole loads only
+        xb = (n * ((Q + width - 1) // width) + q0 // width) * C * width
+        pitch = width
     wb = g * C * GEMM_R
-    if q0 + width <= Q:
+    if q0 + width <= Q or packed:
         for c in range(C):
             for b in range(GEMM_B):
-                xv[b] = vload(x, xb + c * Q + b * V)
+                xv[b] = vload(x, xb + c * pitch + b * V)
             for r in range(GEMM_R):
                 wr = vbroadcast(wp, wb + c * GEMM_R + r)
                 for b in range(GEMM_B):

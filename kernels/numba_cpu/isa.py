@@ -51,3 +51,16 @@ def lanes_for(dtype) -> int:
     """Lanes of one vector register of :data:`VECTOR_BYTES` for a NumPy or Numba float dtype."""
     bits = getattr(dtype, "bitwidth", None) or dtype.itemsize * 8
     return VECTOR_BYTES * 8 // bits
+
+#: Whether the 1x1 GEMM reads its input from panels made in ``prepare()`` (one contiguous run per
+#: tile) rather than from NCHW (C runs of two vectors, H*W pixels apart). Intel AVX-512 only:
+#: there its hardware prefetch feeds the C strided runs badly from L2 and L3 (measured below, in
+#: docs/kernels-numba-cpu.md); Zen 5 and AVX2 keep the measured NCHW GEMM.
+GEMM_PACK_PIXELS = ISA == "avx512" and not CPU_NAME.startswith("znver")
+
+#: Whether each thread gets a region of a layer's tasks of its own, to which it comes back call
+#: after call (:mod:`kernels.numba_cpu.schedule`), rather than whichever chunks it claims first.
+#: Intel AVX-512 only: with 2 MiB of private L2 per core and a slow shared L3 (30 GB/s per core
+#: here), data that moved to the other core's L2 since the last call costs more than the FMAs it
+#: feeds. Zen 5 and AVX2 keep the measured one-region dynamic schedule.
+AFFINE_REGIONS = GEMM_PACK_PIXELS

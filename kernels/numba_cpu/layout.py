@@ -84,3 +84,22 @@ def pack_rows(w, wp):  # pragma: no cover - compiled
                     wp[g, c, r] = w[f, c, 0, 0]
                 else:
                     wp[g, c, r] = 0
+
+
+@njit(parallel=True, fastmath=True, cache=True, boundscheck=False)
+def pack_pixels(x, xp):  # pragma: no cover - compiled
+    """x (N, C, Q; any strides) as xp (N, NQ, C, W): the pixels in panels of W, zeros past Q.
+
+    One task is one (image, panel): it reads C runs of W pixels and writes them one after another.
+    """
+    N, C, Q = x.shape
+    NQ, W = xp.shape[1], xp.shape[3]
+    for task in prange(N * NQ):
+        n = task // NQ
+        q0 = (task % NQ) * W
+        for c in range(C):
+            for j in range(W):
+                if q0 + j < Q:
+                    xp[n, task % NQ, c, j] = x[n, c, q0 + j]
+                else:
+                    xp[n, task % NQ, c, j] = 0
