@@ -138,7 +138,7 @@ class _Worker:
         self.problem: str | None = None
         self.versions: dict = {}
         self.conn, child = context.Pipe()
-        self.process = context.Process(target=worker_main, args=(child, backend, list(plugins)),
+        self.process = context.Process(target=worker_main, args=(child, backend, list(plugins), os.getpid()),
                                        name=f"convbench-{backend}", daemon=True)
         with main_file_hidden_unless_real():
             self.process.start()

@@ -28,11 +28,24 @@ def _end_with_group() -> None:
     os._exit(0)
 
 
-def _exit_with_parent(parent_pid: int) -> None:
-    """Exit once this process is orphaned (its parent, the sweep or the forkserver, has gone)."""
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` still exists (a zombie counts as gone only once reaped)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def _exit_with_parent(parent_pid: int, sweep_pid: int | None = None) -> None:
+    """Exit once this process is orphaned (its parent, the sweep or the forkserver, has gone) or the sweep that
+    asked for it has gone (a forkserver can outlive a killed sweep, and a worker stuck in a kernel never sees
+    its pipe close)."""
     while True:
         time.sleep(1.0)
-        if os.getppid() != parent_pid:
+        if os.getppid() != parent_pid or (sweep_pid is not None and not _alive(sweep_pid)):
             _end_with_group()
 
 
@@ -71,7 +84,7 @@ def quiet_read_only_warnings() -> None:
     warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
 
 
-def worker_main(conn, backend: str, plugins: list) -> None:
+def worker_main(conn, backend: str, plugins: list, sweep_pid: int | None = None) -> None:
     """The worker's loop: load plugins, report ready, run jobs until told to stop or the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.setpgid(0, 0)  # lead a process group of our own: whatever a kernel starts is killed with it
@@ -81,7 +94,7 @@ def worker_main(conn, backend: str, plugins: list) -> None:
     # when the worker is killed. Linux's usual default, "fork", unlinks it at once instead.
     if "fork" in multiprocessing.get_all_start_methods():
         multiprocessing.set_start_method("fork", force=True)
-    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(), sweep_pid), daemon=True).start()
     try:
         from .backends import implementation
         from .jobs import run_job
@@ -98,12 +111,12 @@ def worker_main(conn, backend: str, plugins: list) -> None:
         return
     conn.send(("ready", {"pid": os.getpid(), "versions": versions}))
     estimator = SpeedEstimator()
-    while True:
-        try:
+    try:
+        while True:
             message = conn.recv()
-        except (EOFError, OSError):  # the sweep is gone (killed): nobody else will end what the kernels started
-            _end_with_group()
-        if message is None:
-            return
-        job, data = message
-        conn.send(("result", run_job(job, data, estimator)))  # run_job applies the point's thread count
+            if message is None:
+                return
+            job, data = message
+            conn.send(("result", run_job(job, data, estimator)))  # run_job applies the point's thread count
+    except (EOFError, OSError):  # the sweep is gone (killed) - while we waited for a job or sent a result:
+        _end_with_group()  # nobody else will end what the kernels started

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import psutil
 import pytest
 
 import kernels
@@ -171,12 +172,16 @@ def test_what_kernels_started_dies_with_a_sweep_that_is_killed(tmp_path, results
         while not _sleepers(sleep_s) and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.2)
         assert _sleepers(sleep_s), "the orphan never started"
+        family = psutil.Process(proc.pid).children(recursive=True)  # forkserver, workers (one stuck in test-hang)
         proc.kill()
         proc.wait(timeout=30)
         deadline = time.monotonic() + 20
-        while _sleepers(sleep_s) and time.monotonic() < deadline:
+        while (_sleepers(sleep_s) or any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in family)) \
+                and time.monotonic() < deadline:
             time.sleep(0.2)
         assert not _sleepers(sleep_s)
+        # the worker stuck in a kernel has the forkserver, not the sweep, as its parent: it must notice the sweep
+        assert not [p.pid for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
     finally:
         proc.kill()
         for pid in _sleepers(sleep_s):
