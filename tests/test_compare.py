@@ -153,7 +153,7 @@ def test_markdown_plot_and_environment_warnings(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "different hosts: 'h' vs 'other'" in err and "different numpy versions: 2 vs 3" in err
     text = md.read_text()
-    assert f"**{len(CASES)} regression\\(s\\): a \\| 3a" in text and "| slower | a | 3a 1x1 |" in text
+    assert f"**{len(CASES)} regression\\(s\\): a \\| " in text and "| slower | a | 3a 1x1 |" in text
     assert "| detectable |" in text and "could detect" in text
     assert matplotlib.image.imread(png).shape[0] > 100
     assert environment_warnings({"host": "x"}, {"host": "x"}) == []
