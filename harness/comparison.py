@@ -116,6 +116,7 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
         if i in matched:
             half, source = floors[i]
             row.update(vars(judge(*matched[i], threshold, alpha, half)), noise_floor=math.expm1(half))
+            row.update(interference_demoted(row, r))
             sources.setdefault(row["backend"], []).append(source)
         elif r["_merge"] != "both":
             row.update(verdict="only-in-one", note=f"only in {'BASE' if side == '_base' else 'NEW'}")
@@ -177,6 +178,37 @@ def store_calibrated_floor(base: RunFiles | Path, new: RunFiles | Path, results_
     entry = {"measured_at": now_iso(), "runs": [base_id, new_id],
              "backends": calibration_floors(log_ratios(merged, matched_samples(merged, bs, ns)))}
     return save_floors(results_dir, meta.get("cpu_model") or "unknown CPU", entry), entry
+
+
+#: Trust flags that say a row was measured under interference (not merely with a wide interval).
+INTERFERENCE_FLAGS = ("unsettled", "passes-disagree")
+
+
+def interference_flags(merged_row, side: str) -> set[str]:
+    """The interference flags of one side (``"_base"``/``"_new"``) of a merged row (none when the input has no
+    ``flags`` column, e.g. pytest-benchmark JSON)."""
+    flags = merged_row.get(f"flags{side}")
+    if not isinstance(flags, str):
+        return set()
+    return {f for f in flags.split(";") if f in INTERFERENCE_FLAGS}
+
+
+def interference_demoted(judged: dict, merged_row) -> dict:
+    """``slower`` (``faster``) becomes ``inconclusive`` when NEW (BASE) carries an interference flag the other
+    run's row does not: its move cannot be told from the interference. Seen on the Intel VM: two unchanged smoke
+    runs beside two busy loops, a 2.7 us kernel whose every pass stalled at ~6 ms in one run (`unsettled`) was
+    judged 2362x slower, exit 1. Identical flags on both sides (a slowdown injected into a copy) change nothing."""
+    verdict = judged.get("verdict")
+    if verdict not in ("slower", "faster"):
+        return {}
+    suspect, other = ("_new", "_base") if verdict == "slower" else ("_base", "_new")
+    extra = interference_flags(merged_row, suspect) - interference_flags(merged_row, other)
+    if not extra:
+        return {}
+    run = "NEW" if suspect == "_new" else "BASE"
+    return dict(verdict="inconclusive",
+                note=f"{run} was measured under interference ({', '.join(sorted(extra))}) and the other run was "
+                     f"not: its {verdict} {judged['ratio']:.3g}x is not the code's; measure {run} again")
 
 
 def merge_points(base_table, new_table):

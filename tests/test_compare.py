@@ -250,3 +250,22 @@ def test_an_aa_pair_stores_the_floor_that_later_comparisons_use(tmp_path, capsys
     (tmp_path / "other.json").write_text(json.dumps(other))
     assert main(["compare", base, str(tmp_path / "other.json"), "--results-dir", str(tmp_path), "--save-floor"]) == 2
     assert "one CPU model" in capsys.readouterr().err
+
+
+def test_a_slowdown_measured_only_under_interference_is_not_a_regression():
+    """Seen on the Intel VM beside two busy loops: a 2.7 us kernel whose every pass stalled at ~6 ms in one run
+    (flag `unsettled`) was judged 2362x slower, exit 1. The NEW side's interference flag the BASE lacks makes it
+    inconclusive; the same flags on both sides (an injected slowdown of a copy) keep the verdict."""
+    from harness.comparison import interference_demoted
+
+    slower = dict(verdict="slower", ratio=2362.0)
+    merged = pd.Series({"flags_base": "noisy;passes-disagree", "flags_new": "noisy;unsettled"})
+    demoted = interference_demoted(slower, merged)
+    assert demoted["verdict"] == "inconclusive" and "NEW was measured under interference (unsettled)" in demoted["note"]
+    assert interference_demoted(slower, pd.Series({"flags_base": "unsettled", "flags_new": "noisy;unsettled"})) == {}
+    assert interference_demoted(slower, pd.Series({"flags_base": None, "flags_new": "noisy"})) == {}  # noisy: no
+    assert interference_demoted(slower, pd.Series({"time_s_new": 1.0})) == {}  # JSON input: no flags column
+    faster = interference_demoted(dict(verdict="faster", ratio=0.01),
+                                  pd.Series({"flags_base": "passes-disagree", "flags_new": ""}))
+    assert faster["verdict"] == "inconclusive" and faster["note"].startswith("BASE was measured")
+    assert interference_demoted(dict(verdict="same", ratio=1.0), merged) == {}
