@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .results import KEY_COLUMNS, RunFiles, read_metadata, read_samples, read_table, samples_by_point
 from .settings import ALPHA, THRESHOLD
+from .trust import INTERFERENCE_FLAGS
 
 REGRESSIONS = ("slower", "broken")
 INCONCLUSIVE = "inconclusive"
@@ -178,10 +179,6 @@ def store_calibrated_floor(base: RunFiles | Path, new: RunFiles | Path, results_
     entry = {"measured_at": now_iso(), "runs": [base_id, new_id],
              "backends": calibration_floors(log_ratios(merged, matched_samples(merged, bs, ns)))}
     return save_floors(results_dir, meta.get("cpu_model") or "unknown CPU", entry), entry
-
-
-#: Trust flags that say a row was measured under interference (not merely with a wide interval).
-INTERFERENCE_FLAGS = ("unsettled", "passes-disagree")
 
 
 def interference_flags(merged_row, side: str) -> set[str]:

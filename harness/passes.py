@@ -36,16 +36,23 @@ def agree(a: PointResult, b: PointResult, agreement: float = PASS_AGREEMENT) -> 
     return lo > 0 and hi / lo <= allowed
 
 
+def agreeing_from(results: list[PointResult], order: list[int], agreement: float = PASS_AGREEMENT) -> list[int]:
+    """The first pass of ``order`` (indices, fastest first) and the passes after it that agree with it and with
+    each other, up to the first that does not."""
+    group = order[:1]
+    for other in order[1:]:
+        if not all(agree(results[other], results[g], agreement) for g in group):
+            break
+        group.append(other)
+    return group
+
+
 def consistent_passes(results: list[PointResult], agreement: float = PASS_AGREEMENT) -> list[int]:
     """Indices (in pass order) of the largest group of passes that all agree; the faster group on a tie."""
     order = sorted(range(len(results)), key=lambda i: pass_median_s(results[i]))
     best: list[int] = []
-    for start, first in enumerate(order):
-        group = [first]
-        for other in order[start + 1:]:
-            if not all(agree(results[other], results[g], agreement) for g in group):
-                break
-            group.append(other)
+    for start in range(len(order)):
+        group = agreeing_from(results, order[start:], agreement)
         if len(group) > len(best):
             best = group
     return sorted(best)
@@ -56,12 +63,7 @@ def fastest_group(results: list[PointResult], agreement: float = PASS_AGREEMENT)
     an unsettled point is summarised by (interference only slows a kernel, so the slower majority of passes that
     disagree is the suspect one, not the fast few)."""
     order = sorted(range(len(results)), key=lambda i: pass_median_s(results[i]))
-    group = [order[0]]
-    for other in order[1:]:
-        if not all(agree(results[other], results[g], agreement) for g in group):
-            break
-        group.append(other)
-    return sorted(group)
+    return sorted(agreeing_from(results, order, agreement))
 
 
 def point_done(results: list[PointResult], repeats: int, *, timed: bool = True,

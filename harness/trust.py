@@ -21,6 +21,8 @@ import math
 from .roof import above_peak, roof_columns
 
 FLAGS = ("noisy", "above-peak", "unsettled", "passes-disagree", "not-timed")
+#: The flags that say a row was measured under interference, not merely with a wide interval (compare uses them).
+INTERFERENCE_FLAGS = ("unsettled", "passes-disagree")
 
 
 def row_flags(row: dict, target_rel_ci: float, peak: dict | None = None) -> list[str]:
