@@ -141,19 +141,17 @@ def test_schedule_claims_each_chunk_once_across_regions(backend, affine):
     """Worker 1 alone (its partner never runs) claims its own region first, then all of the other's."""
     from numba import njit
 
-    from kernels.numba_cpu.schedule import chunk_tasks, claim_chunk, reset_chunks, task_chunks, worker_region
+    from kernels.numba_cpu.schedule import chunk_tasks, next_chunk, reset_chunks, task_chunks
 
     @njit
     def run_worker(chunks, w, tasks, seen):
         reset_chunks(chunks)
-        for k in range(chunks[1]):
-            r = worker_region(chunks, w, k)
-            c = claim_chunk(chunks, r)
-            while c >= 0:
-                lo, hi = chunk_tasks(chunks, c, tasks)
-                for t in range(lo, hi):
-                    seen[t] += 1
-                c = claim_chunk(chunks, r)
+        c, k = next_chunk(chunks, w, 0)
+        while c >= 0:
+            lo, hi = chunk_tasks(chunks, c, tasks)
+            for t in range(lo, hi):
+                seen[t] += 1
+            c, k = next_chunk(chunks, w, k)
 
     chunks = task_chunks(37, 2, affine)
     seen = np.zeros(37, np.int64)

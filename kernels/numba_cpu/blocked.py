@@ -17,7 +17,7 @@ from __future__ import annotations
 from numba import njit, prange
 
 from .isa import VECTOR_BYTES, VECTOR_REGISTERS
-from .schedule import chunk_tasks, claim_chunk, reset_chunks, worker_region
+from .schedule import chunk_tasks, next_chunk, reset_chunks
 from .simd import istack, vbroadcast, vfma, vlanes, vload, vstack, vstore_range, vtranspose, vzero
 
 #: Filter blocks (of V output channels) per register tile.
@@ -131,17 +131,15 @@ def conv_oc_blocked(xh, wb, out, dims, chunks):  # pragma: no cover - compiled
         acc = vstack(wb, TILE_ACC)
         wv = vstack(wb, TILE_B)
         tr = vstack(wb, MAX_LANES)
-        for k in range(chunks[1]):
-            r = worker_region(chunks, w, k)
-            c = claim_chunk(chunks, r)
-            while c >= 0:
-                lo, hi = chunk_tasks(chunks, c, tasks)
-                for task in range(lo, hi):
-                    t0 = (task // (ng * nq)) * nq + task % nq
-                    g = (task // nq) % ng
-                    if t0 < nt:
-                        conv_task(xh, wb, out, dims, t0, g, blk, off, obase, acc, wv, tr)
-                c = claim_chunk(chunks, r)
+        c, k = next_chunk(chunks, w, 0)
+        while c >= 0:
+            lo, hi = chunk_tasks(chunks, c, tasks)
+            for task in range(lo, hi):
+                t0 = (task // (ng * nq)) * nq + task % nq
+                g = (task // nq) % ng
+                if t0 < nt:
+                    conv_task(xh, wb, out, dims, t0, g, blk, off, obase, acc, wv, tr)
+            c, k = next_chunk(chunks, w, k)
 
 
 @njit(fastmath=True, boundscheck=False, inline="always")

@@ -16,7 +16,7 @@ from __future__ import annotations
 from numba import njit, prange
 
 from .isa import GEMM_PACK_PIXELS, VECTOR_REGISTERS
-from .schedule import chunk_tasks, claim_chunk, reset_chunks, worker_region
+from .schedule import chunk_tasks, next_chunk, reset_chunks
 from .simd import vbroadcast, vfma, vlanes, vload, vload_n, vstack, vstore, vstore_n, vzero
 
 #: Output channels per GEMM tile (rows of W). On AVX-512 8 rows x 2 vectors (16 accumulators) is as
@@ -53,14 +53,12 @@ def conv1x1_gemm(x, wp, out, dims, chunks):  # pragma: no cover - compiled
     for w in prange(chunks[0]):
         acc = vstack(x, GEMM_ACC)
         xv = vstack(x, GEMM_B)
-        for k in range(chunks[1]):
-            r = worker_region(chunks, w, k)
-            c = claim_chunk(chunks, r)
-            while c >= 0:
-                lo, hi = chunk_tasks(chunks, c, tasks)
-                for task in range(lo, hi):
-                    gemm_task(x, wp, out, dims, task // (nq * nr), ((task // nr) % nq) * width, task % nr, acc, xv)
-                c = claim_chunk(chunks, r)
+        c, k = next_chunk(chunks, w, 0)
+        while c >= 0:
+            lo, hi = chunk_tasks(chunks, c, tasks)
+            for task in range(lo, hi):
+                gemm_task(x, wp, out, dims, task // (nq * nr), ((task // nr) % nq) * width, task % nr, acc, xv)
+            c, k = next_chunk(chunks, w, k)
 
 
 def gemm_task_count(N: int, Q: int, F: int, lanes: int) -> int:

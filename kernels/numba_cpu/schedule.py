@@ -75,3 +75,18 @@ def worker_region(chunks, w, k):  # pragma: no cover - compiled
     """The region worker w claims from k-th (k = 0, 1, ..., regions - 1): its own first."""
     R = chunks[1]
     return (w * R // chunks[0] + k) % R
+
+
+@njit(boundscheck=False, inline="always")
+def next_chunk(chunks, w, k):  # pragma: no cover - compiled
+    """(chunk, k) for worker w: the next chunk it claims, searching its regions in :func:`worker_region` order
+    from the k-th (its own first), and the k to pass back next time; chunk -1 once every region is empty.
+    A kernel's worker loop: ``c, k = next_chunk(chunks, w, 0)``, then ``while c >= 0:`` run the tasks of
+    :func:`chunk_tasks` and ``c, k = next_chunk(chunks, w, k)``."""
+    R = chunks[1]
+    while k < R:
+        c = claim_chunk(chunks, worker_region(chunks, w, k))
+        if c >= 0:
+            return c, k
+        k += 1
+    return -1, k
