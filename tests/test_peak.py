@@ -129,8 +129,8 @@ def test_clock_rate_counts_dependent_operations_and_takes_the_higher_probe(monke
 def test_real_roof_loops_compute_what_they_claim():
     out = roof_kernels.fma_buffer("float64", 2)
     roof_kernels.fma_chains(out[1], 100_000)
-    chains = out[1].reshape(roof_kernels.FMA_CHAINS, -1)  # chain j starts at j / 10: acc * 0.9999 + 0.0001
-    expected = 1 + (np.arange(roof_kernels.FMA_CHAINS) / 10 - 1) * 0.9999**100_000
+    chains = out[1].reshape(roof_kernels.FMA_CHAINS, -1)  # chain j starts at j / 10 + 0.05: acc * 0.9999 + 0.0001
+    expected = 1 + (np.arange(roof_kernels.FMA_CHAINS) / 10 + 0.05 - 1) * 0.9999**100_000
     assert np.allclose(chains, expected[:, None], rtol=0, atol=1e-9) and not out[0].any()  # row 0 untouched
     assert roof_kernels.clock_chain(3, np.uint64(1)) != 1
     one = roof_kernels.fma_buffer("float32")[0]
@@ -144,6 +144,23 @@ def test_real_roof_loops_compute_what_they_claim():
     rates = peak_module.measure_bandwidth(1, 0.01)
     assert set(rates) == {"read", "copy", "triad"} and all(0 < r[0] < float("inf") for r in rates.values())
     assert 0 < peak_module.measure_fma_gflops("float32", 1, 0.01)[0] < float("inf")
+
+
+def test_fma_loop_keeps_every_chain_in_the_machine_code():
+    # A chain that starts at the loop's fixed point is a constant to LLVM: it drops the FMA and the roof
+    # counts FLOPs that never ran (it read 12/11 high). Compile afresh (cached code cannot be inspected).
+    import re
+
+    from numba import njit
+
+    fresh = njit(nogil=True)(roof_kernels.fma_chains.py_func)
+    out = roof_kernels.fma_buffer("float32")[0]
+    fresh(out, 10)
+    asm = "\n".join(fresh.inspect_asm().values())
+    targets = set(re.findall(r"vfmadd\w+\s+%\w+, %\w+, %(\w+)", asm))
+    if not targets:
+        pytest.skip("this target compiles no vector FMA instruction")
+    assert len(targets) == roof_kernels.FMA_CHAINS
 
 
 def test_machine_facts_from_sysfs_and_cpuinfo(tmp_path):
