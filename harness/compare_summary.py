@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-from .compare_rule import REASON_BEST, REASON_FEW, REASON_FLOOR, REASON_ROUNDS, fmt_spread
+from .compare_rule import REASON_BEST, REASON_FEW, REASON_FLOOR, REASON_PASS, REASON_ROUNDS, fmt_spread
 from .comparison import INCONCLUSIVE, REGRESSIONS
 
 #: Regressions are named in full up to this many, inconclusive points up to MAX_UNJUDGED_NAMES; more are
@@ -97,8 +97,8 @@ def advice(result) -> list[str]:
     if any(REASON_FLOOR in n for n in notes):
         tips.append("run-to-run noise: run BASE and NEW on the same quiet machine, back to back" +
                     ("" if json_input else "; `harness calibrate` measures the floor across fresh processes"))
-    if any(REASON_BEST in n for n in notes):
-        tips.append("the best round did not move: interference during one run - re-run it")
+    if any(REASON_BEST in n or REASON_PASS in n for n in notes):
+        tips.append("the best round or the fastest pass did not move: interference during one run - re-run it")
     hi = [max(r.ratio_hi - 1, 1 / r.ratio_lo - 1) for r in unjudged.itertuples() if r.ratio_lo > 0]
     if hi and all(math.isfinite(h) for h in hi) and max(hi) < 10:
         tips.append(f"--threshold {math.ceil(max(hi) * 100) / 100:.2f} would judge every one of them")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .passgroups import with_pass_medians
 from .reduction import reduction_of_run
 from .roof import ROOF_COLUMNS, roof_columns, roof_summary
 from .results import RunFiles, read_samples, read_table
@@ -45,7 +46,7 @@ def view_of_run(files: RunFiles, meta: dict) -> RunView:
     from .render.verdicts import verdict_lines
 
     table = read_table(files.table)
-    samples = read_samples(files.samples)
+    samples = with_pass_medians(read_samples(files.samples), files.passes)
     view = RunView(files, meta, table, samples)
     unchecked = "trusted" not in table.columns or table["trusted"].isna().all()
     if unchecked:  # a run from before the trust columns (or written by other tools): judge it now

@@ -269,3 +269,8 @@ def test_a_slowdown_measured_only_under_interference_is_not_a_regression():
                                   pd.Series({"flags_base": "passes-disagree", "flags_new": ""}))
     assert faster["verdict"] == "inconclusive" and faster["note"].startswith("BASE was measured")
     assert interference_demoted(dict(verdict="same", ratio=1.0), merged) == {}
+    # with both runs' pass medians known, passes-disagree is left to the fastest-pass check; unsettled still demotes
+    disagree = pd.Series({"flags_base": "", "flags_new": "passes-disagree"})
+    assert interference_demoted(slower, disagree)["verdict"] == "inconclusive"
+    assert interference_demoted(slower, disagree, passes_known=True) == {}
+    assert interference_demoted(slower, merged, passes_known=True)["verdict"] == "inconclusive"
