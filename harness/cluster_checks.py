@@ -41,10 +41,39 @@ class ClusterLost(RuntimeError):
     """The scheduler went away mid-sweep: what finished is on disk, the rest is for ``--resume``."""
 
 
-def scheduler_lost(client, exc: BaseException | None = None) -> bool:
-    """Whether ``client`` lost its scheduler (its connection closed or reconnecting); ``exc``, an error a call or
-    a future gave, counts only then: a task's own failure is not a lost cluster."""
-    return getattr(client, "status", "running") not in ("running", "newly-created")
+#: How long a connection error from a future may take to show in the client's status as a lost scheduler.
+LOST_GRACE_S = 3.0
+
+
+def connection_error(exc: BaseException | None) -> bool:
+    """Whether ``exc`` is what a future raises when its scheduler connection breaks (a closed comm - an OSError
+    in distributed - or a future cancelled under it), not a failure of the task itself."""
+    if exc is None:
+        return False
+    import asyncio
+    import concurrent.futures
+
+    return isinstance(exc, (OSError, asyncio.CancelledError, concurrent.futures.CancelledError)) or \
+        type(exc).__name__ in ("CommClosedError", "FutureCancelledError", "CancelledError")
+
+
+def scheduler_lost(client, exc: BaseException | None = None, grace_s: float = LOST_GRACE_S,
+                   clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> bool:
+    """Whether ``client`` lost its scheduler (its connection closed or reconnecting). A task's own failure is
+    not a lost cluster; but a connection error from a future (``exc``) can arrive before the client notices the
+    scheduler is gone (seen in a full test run: the point became a ``failed`` row instead of one left to
+    ``--resume``), so for such an error the status is watched for up to ``grace_s`` seconds."""
+    def lost() -> bool:
+        return getattr(client, "status", "running") not in ("running", "newly-created")
+
+    if lost() or not connection_error(exc):
+        return lost()
+    deadline = clock() + grace_s
+    while clock() < deadline:
+        sleep(0.05)
+        if lost():
+            return True
+    return False
 
 
 @dataclass(frozen=True)

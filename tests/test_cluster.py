@@ -154,7 +154,8 @@ def test_a_scheduler_lost_mid_sweep_leaves_the_rest_to_resume(tmp_path):
     assert meta["status"] == "interrupted" and meta["interrupted_by"] == "lost cluster"
     table = tmp_path / "lost.csv"
     before = pd.read_csv(table) if table.exists() else pd.DataFrame(columns=["status"])
-    assert len(before) < 6 and "failed" not in set(before["status"])  # unfinished points are not failed rows
+    assert len(before) < 6 and "failed" not in set(before["status"]), \
+        before.reindex(columns=["case", "status", "reason"]).to_string()  # unfinished points are not failed rows
     again = run_cli("sweep", "--resume", "lost", "--in-process", "--quiet", "--no-plots", "--no-report",
                     "--results-dir", tmp_path)
     assert again.returncode == 0, again.stderr

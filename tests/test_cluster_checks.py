@@ -162,3 +162,34 @@ def test_workers_without_the_resource_are_named_and_a_partial_cluster_only_warns
     assert note.startswith("1 of 2 workers at tcp://h:1 lack the bench resource")
     assert "overlap on one host" in check_workers(Client([{}]), "tcp://h:1", bench_resource=False)[0]
     assert issubclass(NoBenchWorker, ValueError)
+
+
+def test_a_connection_error_waits_for_the_client_to_notice_the_lost_scheduler():
+    # a future can raise CommClosedError before the client's status leaves "running": that point must be left to
+    # --resume (ClusterLost), not become a failed row; a task's own error is judged at once
+    from harness.cluster_checks import scheduler_lost
+
+    class Client:
+        status = "running"
+
+    class Clock:
+        t = 0.0
+
+        def __call__(self):
+            return self.t
+
+    client, clock, sleeps = Client(), Clock(), []
+
+    def sleep(s):
+        sleeps.append(s)
+        clock.t += s
+        if len(sleeps) == 3:
+            client.status = "connecting"
+
+    assert scheduler_lost(client, ConnectionResetError("comm closed"), clock=clock, sleep=sleep) and len(sleeps) == 3
+    client.status, sleeps[:] = "running", []
+    assert not scheduler_lost(client, ValueError("the kernel raised"), clock=clock, sleep=sleep) and not sleeps
+    clock.t, sleeps[:] = 0.0, [1, 2, 3]  # the status never changes: after the grace period it is a task failure
+    assert not scheduler_lost(client, OSError("refused"), grace_s=1.0, clock=clock, sleep=sleep)
+    client.status = "closed"
+    assert scheduler_lost(client, None)
