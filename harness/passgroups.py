@@ -15,9 +15,10 @@ judges it without the check.
 """
 from __future__ import annotations
 
-import json
 import statistics
 from pathlib import Path
+
+from .results import read_pass_records
 
 #: A pass needs this many rounds for its median to count as a repetition of its point.
 MIN_PASS_ROUNDS = 3
@@ -32,18 +33,15 @@ def read_pass_medians(passes_path: str | Path) -> dict:
     out: dict = {}
     path = Path(passes_path)
     try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines() if path.is_file() else []
+        records = read_pass_records(path) if path.is_file() else []
     except OSError:
         return out
-    for line in lines:
-        try:
-            record = json.loads(line)
-            key, samples = (str(record["key"][0]), str(record["row"]["case"])), record["samples_s"]
-            times = [float(s) for s in samples]
-        except (ValueError, KeyError, TypeError, IndexError):
+    for _, record in records:
+        if record is None or record[2].get("case") is None:
             continue
-        if len(times) >= MIN_PASS_ROUNDS and all(t > 0 for t in times):
-            out.setdefault(key, []).append(statistics.median(times))
+        key, _, row, samples_s = record
+        if len(samples_s) >= MIN_PASS_ROUNDS:
+            out.setdefault((key[0], str(row["case"])), []).append(statistics.median(samples_s))
     return out
 
 

@@ -107,6 +107,28 @@ def csv_lines(columns: list[str], rows: list[dict]) -> str:
     return buffer.getvalue()
 
 
+def read_pass_records(path: str | Path) -> list[tuple[int, tuple | None]]:
+    """Every line of a passes file (written by :meth:`ResultsWriter.append_pass`) as ``(line number, record)``:
+    ``record`` is ``(key as strings, pass number, row, samples_s)``, or None for a line that is not a pass record
+    (a torn last line, a damaged one): no key, no int pass number, a row without a status, or a sample that is
+    not a positive, finite number of seconds."""
+    out: list[tuple[int, tuple | None]] = []
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        try:
+            record = json.loads(line)
+            key = tuple(str(v) for v in record["key"])
+            row, samples_s = dict(record["row"]), tuple(float(t) for t in record["samples_s"])
+            row["status"]  # noqa: B018 - a row without a status is not a pass
+            n_pass = int(record["pass"])
+            if not all(0 < t < float("inf") for t in samples_s):  # NaN fails too
+                raise ValueError("samples must be positive, finite seconds")
+        except (ValueError, KeyError, TypeError):
+            out.append((number, None))
+            continue
+        out.append((number, (key, n_pass, row, samples_s)))
+    return out
+
+
 class ResultsWriter:
     """Appends finished passes and points to a run's files, each as whole lines, fsynced."""
 

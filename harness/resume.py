@@ -12,13 +12,11 @@ never becomes ``2.0`` and a point is never re-measured for its spelling.
 from __future__ import annotations
 
 import csv
-import json
-import math
 from collections import Counter
 from dataclasses import dataclass, field
 
 from .durable import atomic_write_text, drop_torn_tail
-from .results import ALL_COLUMNS, KEY_COLUMNS, SAMPLE_COLUMNS, RunFiles, csv_lines
+from .results import ALL_COLUMNS, KEY_COLUMNS, SAMPLE_COLUMNS, RunFiles, csv_lines, read_pass_records
 from .rows import PointResult
 
 
@@ -115,21 +113,13 @@ def _rows_matching_samples(files: RunFiles, rows: list[dict], samples: list[dict
 def _kept_passes(files: RunFiles, progress: Progress) -> dict:
     """Passes of unfinished points, in pass order, one per pass number (the first one written wins)."""
     kept: dict[tuple, dict[int, PointResult]] = {}
-    lines = files.passes.read_text(encoding="utf-8", errors="replace").splitlines()
-    for number, line in enumerate(lines, 1):
-        try:
-            record = json.loads(line)
-            key = tuple(str(v) for v in record["key"])
-            result = PointResult(dict(record["row"]), tuple(float(t) for t in record["samples_s"]))
-            n_pass = int(record["pass"])
-            result.status  # noqa: B018 - a row without a status is not a pass
-            if not all(0 < t < math.inf for t in result.samples_s):  # NaN fails too: measured again
-                raise ValueError("samples must be positive, finite seconds")
-        except (ValueError, KeyError, TypeError):
+    for number, record in read_pass_records(files.passes):
+        if record is None:  # measured again
             progress.warnings.append(f"{files.passes.name}: line {number} is not a pass record; ignored")
             continue
+        key, n_pass, row, samples_s = record
         if key not in progress.done:
-            kept.setdefault(key, {}).setdefault(n_pass, result)
+            kept.setdefault(key, {}).setdefault(n_pass, PointResult(row, samples_s))
     out = {}
     for key, by_pass in kept.items():
         passes = []
