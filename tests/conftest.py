@@ -22,14 +22,21 @@ BENCHMARK_OPTIONS = ("benchmark_only", "benchmark_enable", "benchmark_save", "be
                      "benchmark_compare", "benchmark_json")
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config):
-    """Disable benchmarks (run each once, as a correctness smoke test) unless a benchmark option asks for them.
+    """Disable benchmarks (run each once, as a correctness smoke test) unless a benchmark option asks for them;
+    when one does, run in this one process (no xdist workers).
 
     ``--benchmark-disable`` cannot sit in addopts: pytest-benchmark refuses it together
-    with ``--benchmark-only``, which is how the README's regression commands run.
+    with ``--benchmark-only``, which is how the README's regression commands run. The suite runs on
+    two xdist workers (addopts ``-n 2``), but pytest-benchmark switches itself off under xdist, and
+    timings taken beside a second worker would be worth nothing: a benchmark run is one process. This
+    hook runs before xdist's and pytest-benchmark's own (both ``trylast``), so both see the change.
     """
     if not any(config.getoption(opt, default=None) for opt in BENCHMARK_OPTIONS):
         config.option.benchmark_disable = True
+    elif getattr(config.option, "numprocesses", None):
+        config.option.numprocesses, config.option.dist, config.option.tx = 0, "no", []
 
 
 @pytest.fixture

@@ -11,6 +11,8 @@ import pytest
 import harness
 from harness.cli import main
 
+pytestmark = pytest.mark.xdist_group('test_api')  # its module-scoped fixture runs once, on one worker
+
 SMALL = dict(backends=["numpy", "naive"], budget_s=0.05, repeats=1, settle_s=0.0)
 
 

@@ -17,6 +17,8 @@ from harness.capture import (CaptureError, capture_layers, model_from_ref, parse
 from harness.layerfile import load_layers  # noqa: E402
 from kernels import ConvSpec  # noqa: E402
 
+pytestmark = pytest.mark.xdist_group('test_capture')  # its module-scoped fixture runs once, on one worker
+
 ROOT = Path(__file__).resolve().parent.parent
 MODELS = ROOT / "examples" / "models.py"
 SAMPLE = ROOT / "tests" / "data" / "benchdnn_sample.txt"

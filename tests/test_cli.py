@@ -19,6 +19,8 @@ from harness.cli import main
 from harness.results import COLUMNS, SAMPLE_COLUMNS
 from tests.conftest import run_cli, seed_peak
 
+pytestmark = pytest.mark.xdist_group('smoke_run')  # the session's smoke sweep runs once, on one worker
+
 ROOT = Path(__file__).resolve().parent.parent
 METADATA_KEYS = {"command", "preset", "started_at", "finished_at", "git_commit", "host", "cpu_model", "cpu_count",
                  "memory_gib", "versions", "numba_threading_layer", "numba_num_threads", "blas", "gpu", "peak",

@@ -13,6 +13,8 @@ from harness.cluster import parse_scheduler
 from harness.plugins import unload_plugin
 from tests.conftest import run_cli, seed_peak
 
+pytestmark = pytest.mark.xdist_group('test_cluster')  # its module-scoped fixture runs once, on one worker
+
 pytest.importorskip("distributed", reason="the 'dask' extra is not installed")
 KILLER = Path(__file__).parent / "data" / "killer_plugin.py"
 ONE_LAYER = Path(__file__).parent / "data" / "one_layer.toml"
@@ -44,7 +46,10 @@ def test_local_worker_and_dask_sweeps_give_the_same_rows_fused_included(runs):
         assert (table[differ]["backend"] == "naive").all() and set(table[differ]["status"]) | set(
             tables["local"][differ]["status"]) <= {"ok", "skipped"}
     fused = tables["dask"][tables["dask"]["role"] == "fused"].iloc[0]
-    assert fused["status"] == "ok" and fused["passes"] >= 2 and fused["backend"] == "numba-cpu-fused"
+    assert fused["status"] == "ok" and fused["passes"] >= 1 and fused["backend"] == "numba-cpu-fused"
+    # every pass of the fused point ran through the engine (a busy core may leave slow ones out of the row)
+    records = [json.loads(line)["key"] for line in (runs / "dask.passes.jsonl").read_text().splitlines()]
+    assert sum(key[0] == "numba-cpu-fused" for key in records) >= 2
     table = tables["dask"]
     timed = table[table["status"] == "ok"]
     assert table["host"].notna().all() and (timed["rounds"] >= 5).all()

@@ -27,6 +27,8 @@ from harness.timing import TimingConfig
 from tests.conftest import run_cli, seed_peak
 from tests.test_cli import ROOT
 
+pytestmark = pytest.mark.xdist_group('test_cluster_checks')  # its module-scoped fixture runs once, on one worker
+
 distributed = pytest.importorskip("distributed", reason="the 'dask' extra is not installed")
 DATA = Path(__file__).parent / "data"
 ONE_LAYER = ["--layers", str(DATA / "one_layer.toml"), "--budget-s", "0.1", "--repeats", "1", "--quiet",

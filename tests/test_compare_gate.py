@@ -16,6 +16,8 @@ from harness.comparison import exit_code
 
 from .conftest import run_cli
 
+pytestmark = pytest.mark.xdist_group('smoke_run')  # the session's smoke sweep runs once, on one worker
+
 
 def slowed_copy(results, folder, backend: str, factor: float, run_id: str = "slowed"):
     """Copy run smoke-test into ``folder`` as ``run_id`` with ``backend``'s times multiplied by ``factor``."""

@@ -43,7 +43,8 @@ print(json.dumps({(k if isinstance(k, str) else " ".join(k)): v for k, v in out.
 TARGETS = {"avx512": "skylake-avx512", "avx2": "haswell"}
 
 # every test id carries the backend name, so `pytest -k numba-cpu` selects these too
-pytestmark = pytest.mark.parametrize("backend", ["numba-cpu"])
+pytestmark = [pytest.mark.parametrize("backend", ["numba-cpu"]),
+              pytest.mark.xdist_group("codegen")]  # its module fixture compiles afresh: once, on one worker
 
 
 @pytest.fixture(scope="module")

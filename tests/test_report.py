@@ -15,6 +15,8 @@ from harness.outputs import view_of_run
 from harness.render.html import write_index, write_run_report
 from harness.results import ALL_COLUMNS, ResultsWriter, RunFiles
 
+pytestmark = pytest.mark.xdist_group('smoke_run')  # the session's smoke sweep runs once, on one worker
+
 HOSTILE = "<script>alert('x')</script>"
 
 

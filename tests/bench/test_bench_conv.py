@@ -25,6 +25,8 @@ from harness.threads import thread_limits
 
 from .steady import bench_threads, fixed_layout, plan, settle, slowdown, slowed, timer_for, wake_machine
 
+pytestmark = pytest.mark.xdist_group('bench')  # its session fixture runs once, on one worker
+
 # (id, N, C, H, W, F, k, stride, padding): a 1x1, a 3x3 and a 5x5 from Inception 3a, a 1x1 from
 # Inception 5b (7x7 pixels, many channels), ResNet-50's strided 3x3 of conv4 (28x28 -> 14x14: its
 # buffers fit a core's L2, so neighbours' cache traffic moves it less than conv3's), a tiny layer and
