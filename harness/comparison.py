@@ -84,6 +84,17 @@ def compare_data(base: tuple, new: tuple, threshold: float = THRESHOLD, alpha: f
     return result
 
 
+def untimed_verdict(r, side: str) -> dict:
+    """``verdict`` and ``note`` of a merged point that is not timed in both runs (``side``: where its names are)."""
+    if r["_merge"] != "both":
+        return dict(verdict="only-in-one", note=f"only in {'BASE' if side == '_base' else 'NEW'}")
+    if r["status_base"] == "ok":
+        return dict(verdict="broken", note=f"NEW is {r['status_new']}: {r['reason_new']}")
+    if r["status_new"] != "ok":
+        return dict(verdict="unavailable", note=f"timed in neither (BASE {r['status_base']}, NEW {r['status_new']})")
+    return dict(verdict="only-in-one", note=f"timed only in NEW (BASE {r['status_base']})")
+
+
 def compare_tables(base_table, base_samples, new_table, new_samples, threshold: float = THRESHOLD,
                    alpha: float = ALPHA, stored_floor: dict | None = None):
     """The comparison table (one row per matched or unmatched point), worst first.
@@ -125,14 +136,8 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
                        noise_floor=math.expm1(half))
             row.update(interference_demoted(row, r, bool(base_passes and new_passes)))
             sources.setdefault(row["backend"], []).append(source)
-        elif r["_merge"] != "both":
-            row.update(verdict="only-in-one", note=f"only in {'BASE' if side == '_base' else 'NEW'}")
-        elif r["status_base"] == "ok":
-            row.update(verdict="broken", note=f"NEW is {r['status_new']}: {r['reason_new']}")
-        elif r["status_new"] != "ok":
-            row.update(verdict="unavailable", note=f"timed in neither (BASE {r['status_base']}, NEW {r['status_new']})")
         else:
-            row.update(verdict="only-in-one", note=f"timed only in NEW (BASE {r['status_base']})")
+            row.update(untimed_verdict(r, side))
         rows.append(row)
     out = pd.DataFrame(rows).reindex(columns=COMPARE_COLUMNS)
     out["note"] = out["note"].fillna("")
