@@ -19,11 +19,11 @@ __all__ = ["Run", "compare", "history", "load", "sweep"]
 def __getattr__(name: str):
     """Import the public API lazily (``harness.sweep`` etc. come from :mod:`harness.api`)."""
     if name == "history":
-        from .api_history import history
+        from .api_history import history  # lazy: keeps `import harness` light (history imports numpy)
 
         return history
     if name in __all__:
-        from . import api
+        from . import api  # lazy: api imports numba, rich and the engine
 
         return getattr(api, name)
     raise AttributeError(f"module 'harness' has no attribute {name!r}")

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .historydb import default_db, read_history
+
 
 def history(db: str | Path | None = None, *, samples: bool = False):
     """The history database's points as a pandas DataFrame, oldest run first.
@@ -18,8 +20,6 @@ def history(db: str | Path | None = None, *, samples: bool = False):
     Raises:
         ValueError: no database there, a file that is not a convbench history, or one of a newer schema.
     """
-    from .historydb import default_db, read_history
-
     if db is not None and not isinstance(db, (str, Path)):
         raise TypeError(f"harness.history(): db must be a path (str or Path), got {type(db).__name__}")
     return read_history(default_db() if db is None else Path(db), samples=bool(samples))

@@ -9,6 +9,7 @@ import argparse
 import sys
 
 from .backends import check_names
+from .cases import parse_axis
 from .errors import EXIT_USAGE
 from .presets import get_preset
 
@@ -40,8 +41,6 @@ def preset_name(text: str) -> str:
 
 def axis(text: str) -> tuple[str, tuple]:
     """``NAME=v1,v2`` (argparse type)."""
-    from .cases import parse_axis
-
     try:
         return parse_axis(text)
     except ValueError as exc:

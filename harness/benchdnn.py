@@ -24,6 +24,8 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from kernels import ConvSpec, resolve_padding
+
 from .layers import MAX_DIM, Layer
 
 #: Field prefixes in the order str2desc tries them within one pass.
@@ -224,8 +226,6 @@ def format_descriptor(N: int, C: int, H: int, W: int, F: int, k: int, stride: in
     As benchdnn prints it: ``mb`` only when N != 2, ``iw``/``ow``/``kw``/``sw``/``pw`` only when
     H != W, strides only when != 1; ``n"name*count"`` when named or counted.
     """
-    from kernels import ConvSpec, resolve_padding
-
     spec = ConvSpec(N=N, C=C, H=H, W=W, F=F, k=k, stride=stride, padding=resolve_padding(padding, k))
     if name is not None and (re.search(r"[\s\"']", name) or not name):
         raise ValueError(f"descriptor name {name!r} must be non-empty without spaces or quotes")

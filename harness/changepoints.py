@@ -37,6 +37,9 @@ import math
 
 import numpy as np
 
+from .errors import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REGRESSION
+from .newestruns import newest_step
+
 #: Fewest runs on each side of a change point (a change is confirmed by this many runs after it).
 MIN_RUNS = 3
 #: PELT's penalty per proposed change, in noise units (the L1 cost of a segment is a sum of |z - median|).
@@ -142,8 +145,6 @@ def judge_log_times(log_times, threshold: float, min_runs: int = MIN_RUNS, detec
 def with_newest_runs(log_times, best_log_times, threshold: float, min_runs: int, newest, found) -> tuple:
     """(newest, found) with the newest-runs test's step (:mod:`harness.newestruns`) when it found one that is not
     older than a slowdown or speedup PELT's test found; the previous change point bounds the runs it compares to."""
-    from .newestruns import newest_step
-
     statistics = dict(zip(RANK_STATISTICS, (log_times, best_log_times)))
     step = newest_step(statistics, threshold, min_runs, [at for at, _ in found])
     if step is None:
@@ -210,8 +211,6 @@ def check_history(history, threshold: float = 0.1, min_runs: int = MIN_RUNS, sin
 def exit_code(result, allow_inconclusive: bool = False) -> int:
     """0 no slowdown, 1 a series whose newest change point is a slowdown, 3 a series too short or too noisy to
     judge and no slowdown (0 when allowed) - the codes of ``compare``."""
-    from .errors import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REGRESSION
-
     if (result["verdict"] == "slower").any():
         return EXIT_REGRESSION
     if result["verdict"].isin(["inconclusive", "short"]).any() and not allow_inconclusive:

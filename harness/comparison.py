@@ -16,6 +16,11 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from .benchjson import benchmark_metadata, benchmark_tables, read_benchmark_json, run_id_of
+from .compare_rule import IDENTICAL, judge, location, within_se, z_of
+from .errors import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REGRESSION
+from .metadata import now_iso
+from .noisefloor import calibration_floors, load_floors, row_floors, save_floors, with_stored
 from .passgroups import pass_medians_by_point, with_pass_medians
 from .results import KEY_COLUMNS, RunFiles, read_metadata, read_samples, read_table, samples_by_point
 from .settings import ALPHA, THRESHOLD
@@ -49,8 +54,6 @@ def read_run(run: RunFiles | Path) -> tuple:
     if isinstance(run, RunFiles):
         samples = with_pass_medians(read_samples(run.samples), run.passes)
         return run.run_id, read_table(run.table), samples, read_metadata(run.metadata)
-    from .benchjson import benchmark_metadata, benchmark_tables, read_benchmark_json, run_id_of
-
     doc = read_benchmark_json(run)
     return (Path(run).name, *benchmark_tables(doc, run_id_of(run)), benchmark_metadata(doc))
 
@@ -65,9 +68,6 @@ def compare_data(base: tuple, new: tuple, threshold: float = THRESHOLD, alpha: f
                  results_dir: str | Path | None = None):
     """:func:`compare_tables` of two ``(label, table, samples, metadata)`` runs, with the stored noise floor of
     their CPU model (``harness calibrate``, under ``results_dir``) and the warnings in ``attrs["warnings"]``."""
-    from .compare_rule import IDENTICAL
-    from .noisefloor import load_floors
-
     (base_id, base_table, base_samples, base_meta), (new_id, new_table, new_samples, new_meta) = base, new
     cpu = base_meta.get("cpu_model") if base_meta.get("cpu_model") == new_meta.get("cpu_model") else None
     stored = load_floors(results_dir, cpu)
@@ -111,9 +111,6 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
     import pandas as pd
 
     import numpy as np
-
-    from .compare_rule import judge, z_of
-    from .noisefloor import row_floors, with_stored
 
     if not threshold >= 0 or not math.isfinite(threshold) or not 0 < alpha < 1:
         raise ValueError(f"threshold must be a finite number >= 0 and 0 < alpha < 1, got {threshold!r} and {alpha!r}")
@@ -169,8 +166,6 @@ def matched_samples(merged, base_samples, new_samples) -> dict:
 
 def log_ratios(merged, matched: dict) -> list[tuple]:
     """``(backend, log(location NEW / location BASE), within-run standard error)`` of every matched point."""
-    from .compare_rule import location, within_se
-
     return [(merged.at[i, "backend_base"], math.log(location(n) / location(b)), within_se(b, n))
             for i, (b, n) in matched.items()]
 
@@ -179,9 +174,6 @@ def store_calibrated_floor(base: RunFiles | Path, new: RunFiles | Path, results_
     """Measure each backend's process-to-process floor from two runs of unchanged code (an A/A pair, as
     ``harness calibrate`` makes; sweeps or pytest-benchmark files) and store it for their CPU model in
     ``RESULTS_DIR/noise.json``. ValueError when the runs are of different CPU models or share no point."""
-    from .metadata import now_iso
-    from .noisefloor import calibration_floors, save_floors
-
     (base_id, bt, bs, meta), (new_id, nt, ns, new_meta) = read_run(base), read_run(new)
     if meta.get("cpu_model") != new_meta.get("cpu_model"):
         raise ValueError(f"an A/A pair must come from one CPU model, got {meta.get('cpu_model')!r} and "
@@ -239,8 +231,6 @@ def merge_points(base_table, new_table):
 
 def exit_code(result, allow_inconclusive: bool = False) -> int:
     """0 nothing regressed, 1 a regression, 3 inconclusive rows and no regression (0 when allowed)."""
-    from .errors import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REGRESSION
-
     if result["verdict"].isin(REGRESSIONS).any():
         return EXIT_REGRESSION
     if (result["verdict"] == INCONCLUSIVE).any() and not allow_inconclusive:

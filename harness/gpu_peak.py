@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .metadata import gpu_info
 from .rates import best_and_spread
 
 #: Blocks per SM and threads per block of the FMA launch: enough warps to hide the FMA latency.
@@ -17,8 +18,6 @@ ROUNDS, COPY_BYTES = 20, 256 * 2**20
 
 def gpu_present() -> bool:
     """True when a real CUDA GPU is usable here (not the simulator)."""
-    from .metadata import gpu_info
-
     return gpu_info() is not None
 
 
@@ -32,7 +31,7 @@ def sm_clock_mhz(device) -> float | None:
 
 def event_rounds(launch, rounds: int = ROUNDS) -> np.ndarray:
     """Seconds of ``rounds`` calls of ``launch``, each timed with a pair of CUDA events after one warm call."""
-    from kernels.numba_cuda.compat import import_cuda
+    from kernels.numba_cuda.compat import import_cuda  # lazy: numba.cuda is slow to import and may fail
 
     cuda = import_cuda()
     launch()
@@ -52,7 +51,7 @@ def measure_gpu_roof() -> dict | None:
     """{fma_gflops, fma_spread, copy_gbytes_per_s, copy_spread, sm_clock_mhz_before/after, sms} or None."""
     if not gpu_present():
         return None
-    from kernels.numba_cuda.compat import import_cuda
+    from kernels.numba_cuda.compat import import_cuda  # lazy: numba.cuda is slow to import and may fail
     from kernels.numba_cuda.roof import fma_kernel_for, gpu_fma_flops
 
     cuda = import_cuda()

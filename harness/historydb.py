@@ -21,7 +21,8 @@ import json
 import sqlite3
 from pathlib import Path
 
-from .historyrecord import INTEGER_COLUMNS, MACHINE_FIELDS, STORED_COLUMNS, TEXT_COLUMNS, Record, machine_label
+from .historyrecord import (INTEGER_COLUMNS, MACHINE_FIELDS, STORED_COLUMNS, TEXT_COLUMNS, Record, machine_label,
+                            record_of)
 
 APP = "convbench-history"
 SCHEMA_VERSION = 1
@@ -115,7 +116,7 @@ def check_schema(con: sqlite3.Connection, path: Path, empty_ok: bool) -> None:
 
 def add_records(path: str | Path, records: list[Record]) -> list[tuple[Record, int]]:
     """Store ``records`` in one transaction; return (record, points newly added) for each (0: already there)."""
-    from .metadata import now_iso
+    from .metadata import now_iso  # lazy: keeps numba out of harness.history() (metadata imports it)
 
     con = connect(path, write=True)
     try:
@@ -200,8 +201,6 @@ def read_machines(path: str | Path):
 def record_sources(path: str | Path, refs: list[str], results_dir: str | Path = "results"):
     """Read every run in ``refs`` (all must be readable: ValueError before anything is written), check the
     database, then store them; returns (record, points added) per run."""
-    from .historyrecord import record_of
-
     if not refs:
         raise ValueError("nothing to add: name runs (RUN_ID, results/RUN_ID.csv) or pytest-benchmark JSON files")
     if Path(path).exists():

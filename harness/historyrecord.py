@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .layers import INT_SHAPE_FIELDS, POINT_KEY
-from .results import COLUMNS
+from .results import COLUMNS, samples_by_point
+from .trust import with_trust
 
 #: What identifies a machine (the fingerprint hashes these, in this order).
 MACHINE_FIELDS = ("cpu_model", "cpu_isa", "cpu_count", "memory_gib", "gpu", "threading_layer")
@@ -130,9 +131,7 @@ def record_of(ref: str, results_dir: str | Path = "results") -> Record:
     """The record of a run given as ``results/RUN_ID.csv``, its ``RUN_ID.json``, a run id under ``results_dir``,
     or a pytest-benchmark JSON file saved with ``--benchmark-save-data``. ValueError (one line) when it is no
     such thing, has no per-round samples, or its files are damaged."""
-    from .comparison import read_run, resolve_run
-    from .results import samples_by_point
-    from .trust import with_trust
+    from .comparison import read_run, resolve_run  # lazy: keeps numba out of harness.history() (via metadata)
 
     path = Path(ref)
     if path.suffix == ".json" and path.with_suffix(".csv").is_file():
@@ -165,6 +164,6 @@ def record_of(ref: str, results_dir: str | Path = "results") -> Record:
 
 def run_id_of_bench(path: Path) -> str:
     """The run id of a pytest-benchmark file (its stem, as ``compare`` names it)."""
-    from .benchjson import run_id_of
+    from .benchjson import run_id_of  # lazy: keeps numba out of harness.history() (via metadata)
 
     return run_id_of(path)

@@ -16,6 +16,8 @@ from pathlib import Path
 import numba
 from threadpoolctl import threadpool_info
 
+from kernels.numba_cpu import isa_info
+
 
 #: When this module was imported: the start of a run's wall time where /proc cannot say when the process started.
 IMPORTED_AT = time.time()
@@ -117,8 +119,6 @@ def kernel_versions() -> dict:
 def numba_cpu_vectors() -> dict | None:
     """The vector width numba-cpu compiled for on this CPU (``kernels.numba_cpu.isa_info()``), or None."""
     try:
-        from kernels.numba_cpu import isa_info
-
         return isa_info()
     except Exception:  # nice to have: an odd platform must not stop a sweep
         return None
@@ -145,7 +145,7 @@ def isa_of_flags(flags) -> str | None:
 def gpu_info() -> dict | None:
     """Name, compute capability and driver of the CUDA GPU if one is present (not the simulator)."""
     try:
-        from kernels.numba_cuda.compat import import_cuda
+        from kernels.numba_cuda.compat import import_cuda  # lazy: numba.cuda is slow to import and may fail
 
         cuda = import_cuda()
         from numba.cuda import config

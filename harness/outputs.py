@@ -12,6 +12,11 @@ from pathlib import Path
 
 from .passgroups import with_pass_medians
 from .reduction import reduction_of_run
+from .render.console import print_summary
+from .render.figures import draw_all
+from .render.html import write_run_report
+from .render.totals_text import totals_block
+from .render.verdicts import verdict_lines
 from .roof import ROOF_COLUMNS, roof_columns, roof_summary
 from .results import RunFiles, read_samples, read_table
 from .settings import TARGET_REL_CI
@@ -42,9 +47,6 @@ def view_of_run(files: RunFiles, meta: dict) -> RunView:
     """Read run ``files`` and derive everything its views show (trust flags too, for runs older than them)."""
     import pandas as pd
 
-    from .render.totals_text import totals_block
-    from .render.verdicts import verdict_lines
-
     table = read_table(files.table)
     samples = with_pass_medians(read_samples(files.samples), files.passes)
     view = RunView(files, meta, table, samples)
@@ -72,10 +74,6 @@ def write_outputs(files: RunFiles, meta: dict, *, baseline: str, plots: bool, re
 
     The paths returned (and printed) include the run's table, samples and metadata when ``inputs_written``
     (a sweep wrote them; ``plot`` only reads them)."""
-    from .render.console import print_summary
-    from .render.figures import draw_all
-    from .render.html import write_run_report
-
     view = view_of_run(files, meta)
     paths = [p for p in (files.table, files.samples, files.metadata) if inputs_written and p.is_file()]
     if view.reduction is not None:

@@ -22,8 +22,16 @@ from pathlib import Path
 
 import numpy as np
 
-from .metadata import cpu_model, now_iso
+from kernels.numba_cpu.isa import ISA, VECTOR_BYTES, lanes_for
+from kernels.numba_cpu.roof import (CLOCK_OPS_PER_ITERATION, FMA_LATENCY_CYCLES, FMA_LATENCY_OPS,
+                                    STREAM_BYTES_PER_ELEMENT, clock_chain, fma_buffer, fma_chains, fma_flops,
+                                    fma_latency_chain, stream_copy, stream_read, stream_triad)
+
+from .gpu_peak import measure_gpu_roof
+from .metadata import cpu_model, library_versions, now_iso
 from .rates import best_and_spread, concurrent_rounds, sized_iterations, timed_rounds
+from .settle import spin
+from .threads import max_threads, thread_limits
 
 #: Seconds per figure when a sweep measures the roof itself (``harness peak`` defaults to the same).
 SWEEP_PEAK_S = 1.0
@@ -41,8 +49,6 @@ DTYPES = ("float32", "float64")
 def measure_fma_gflops(dtype: str, threads: int = 1, seconds: float = 0.2, clock=time.perf_counter) -> tuple:
     """(best GFLOP/s, spread) of the register-only FMA loop in ``dtype`` on ``threads`` cores at once: a round's
     rate is the sum of its threads' rates."""
-    from kernels.numba_cpu.roof import fma_buffer, fma_chains, fma_flops
-
     out = fma_buffer(dtype, threads)
     iterations = sized_iterations(lambda n: fma_chains(out[0], n), 4096, clock)
     times = concurrent_rounds(lambda i: fma_chains(out[i], iterations), threads, seconds, clock)
@@ -53,9 +59,6 @@ def measure_clock_ghz(seconds: float = 0.1, clock=time.perf_counter) -> tuple:
     """(best GHz, spread, probe) of one core: the higher of two chains of dependent operations - integer
     shifts and xors (one cycle each) and vector FMAs (``FMA_LATENCY_CYCLES`` each). Each reads the clock or
     lower (a stall only adds cycles), so the higher one is the closer."""
-    from kernels.numba_cpu.roof import (CLOCK_OPS_PER_ITERATION, FMA_LATENCY_CYCLES, FMA_LATENCY_OPS, clock_chain,
-                                        fma_buffer, fma_latency_chain)
-
     seed = np.uint64(88172645463325252)
     iterations = sized_iterations(lambda n: clock_chain(n, seed), 100_000, clock)
     times = timed_rounds(lambda: clock_chain(iterations, seed), seconds / 2, clock)
@@ -69,8 +72,6 @@ def measure_clock_ghz(seconds: float = 0.1, clock=time.perf_counter) -> tuple:
 
 def measure_bandwidth(mib: int, seconds: float = 0.4, clock=time.perf_counter) -> dict:
     """{kind: (best GB/s, spread)} of the read, copy and triad loops over float64 arrays of ``mib`` MiB each."""
-    from kernels.numba_cpu.roof import STREAM_BYTES_PER_ELEMENT, stream_copy, stream_read, stream_triad
-
     n = max(1, mib * 2**20 // 8)
     a, b, c = np.zeros(n), np.ones(n), np.full(n, 2.0)  # written once: every page is mapped before timing
     loops = dict(read=lambda: stream_read(b), copy=lambda: stream_copy(a, b), triad=lambda: stream_triad(a, b, c, 3.0))
@@ -120,15 +121,11 @@ def bandwidth_mib(llc_bytes: int | None) -> int:
 
 def roof_versions() -> dict:
     """The library versions a roof is measured and stored under: numba, llvmlite and numpy of this process."""
-    from .metadata import library_versions
-
     return {k: v for k, v in library_versions().items() if k in ("numba", "llvmlite", "numpy")}
 
 
 def roof_problems(peak: dict) -> list[str]:
     """Why ``peak``'s roof cannot be trusted enough to store (empty when it can); see the module docstring."""
-    from kernels.numba_cpu.isa import lanes_for
-
     problems = []
     for dtype in DTYPES:
         spread = peak["fma_spread"][dtype]
@@ -162,12 +159,6 @@ def fma_roof(one: dict, every: dict, threads: int) -> tuple[dict, dict]:
 def measure_peak(seconds: float = SWEEP_PEAK_S, threads: int | None = None) -> dict:
     """Measure the roof (see the module docstring) with every core, or ``threads``; ``problems`` says why not
     to store it (empty when it may be stored)."""
-    from kernels.numba_cpu.isa import ISA, VECTOR_BYTES, lanes_for
-
-    from .gpu_peak import measure_gpu_roof
-    from .settle import spin
-    from .threads import max_threads, thread_limits
-
     threads = threads or max_threads()
     llc = last_level_cache_bytes()
     with thread_limits(threads):

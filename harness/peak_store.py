@@ -9,8 +9,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from kernels.numba_cpu.isa import ISA
+
 from .metadata import cpu_model
 from .peak import SWEEP_PEAK_S, measure_peak, roof_versions
+from .threads import max_threads
 
 #: Version of the roof's fields; entries of another schema (the BLAS-only peaks before it) are not reused.
 SCHEMA = 2
@@ -18,8 +21,6 @@ SCHEMA = 2
 
 def peak_key(cpu: str, threads: int, isa: str | None = None, versions: dict | None = None) -> str:
     """The cache key of a roof: CPU model, vector ISA, thread count and library versions."""
-    from kernels.numba_cpu.isa import ISA
-
     versions = roof_versions() if versions is None else versions
     tail = " ".join(f"{k} {v}" for k, v in sorted(versions.items()))
     return f"{cpu} | {isa or ISA} | {threads} threads | {tail}"
@@ -50,8 +51,6 @@ def read_store(path: Path) -> dict:
 
 def load_peak(results_dir: str | Path, threads: int | None = None) -> dict | None:
     """The stored roof of this machine (CPU model, ISA, versions) at ``threads`` (default: all), or None."""
-    from .threads import max_threads
-
     entry = read_store(peak_path(results_dir)).get(peak_key(cpu_model(), threads or max_threads()))
     if not isinstance(entry, dict) or entry.get("schema") != SCHEMA or not isinstance(entry.get("fma_gflops"), dict):
         return None

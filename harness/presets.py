@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from . import networks
 from .errors import did_you_mean
 from .layers import Layer
 from .threads import default_threads
@@ -46,9 +47,7 @@ def _threads_axis() -> tuple[int, ...]:
 
 
 def build_presets() -> dict[str, Preset]:
-    """Every built-in preset by name (built on demand so layer tables import lazily)."""
-    from . import networks
-
+    """Every built-in preset by name (built afresh on each call)."""
     def preset(name, description, layers, **axes):
         return Preset(name, description, tuple(layers), {k: tuple(v) for k, v in axes.items()})
 

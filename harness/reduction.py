@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from .backends import unfused_twin
+from .breakdown import add_parts
 from .results import samples_by_point
 from .trust import is_trusted
 
@@ -125,8 +126,6 @@ def add_fused(rows: list[dict], table, by_point: dict) -> list[dict]:
 def reduction_of_run(table, samples=None, peak: dict | None = None):
     """The reduction table of a run with where the saving went (:mod:`harness.breakdown`), or None when the
     run holds no reduce/direct branches."""
-    from .breakdown import add_parts
-
     if "role" not in table.columns or not table["role"].notna().any():
         return None
     return add_parts(reduction_table(table, samples), table, peak)

@@ -20,6 +20,12 @@ import signal
 import threading
 import time
 
+from .backends import implementation
+from .jobs import run_job
+from .measure import SpeedEstimator
+from .metadata import kernel_versions
+from .plugins import load_plugin
+
 
 def _end_with_group() -> None:
     """Exit now, taking this worker's process group (what its kernels started) with it."""
@@ -96,12 +102,6 @@ def worker_main(conn, backend: str, plugins: list, sweep_pid: int | None = None)
         multiprocessing.set_start_method("fork", force=True)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(), sweep_pid), daemon=True).start()
     try:
-        from .backends import implementation
-        from .jobs import run_job
-        from .measure import SpeedEstimator
-        from .metadata import kernel_versions
-        from .plugins import load_plugin
-
         for ref in plugins:
             load_plugin(ref)
         implementation(backend).unavailable_reason()  # import torch & co. now, before the first job

@@ -103,12 +103,10 @@ def test_this_machine_has_a_model_an_isa_and_numba_cpu_vectors_that_agree():
 
 
 def test_numba_cpu_vectors_is_none_when_the_probe_fails(monkeypatch):
-    import kernels.numba_cpu
-
     def broken():
         raise RuntimeError("no LLVM target here")
 
-    monkeypatch.setattr(kernels.numba_cpu, "isa_info", broken)
+    monkeypatch.setattr(metadata, "isa_info", broken)
     assert numba_cpu_vectors() is None
 
 

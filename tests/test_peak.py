@@ -67,7 +67,7 @@ def toy_peak(monkeypatch):
     for name, fn in (("measure_fma_gflops", fma), ("measure_gemm_gflops", gemm), ("measure_bandwidth", bandwidth),
                      ("measure_clock_ghz", clock_ghz)):
         monkeypatch.setattr(peak_module, name, fn)
-    monkeypatch.setattr("harness.settle.spin", lambda min_s, max_s: seen["spins"].append((min_s, max_s)) or {})
+    monkeypatch.setattr(peak_module, "spin", lambda min_s, max_s: seen["spins"].append((min_s, max_s)) or {})
     return seen
 
 
@@ -81,7 +81,7 @@ def test_best_and_spread_of_rates():
 
 
 def test_fma_rate_counts_flops_of_every_thread_per_round(monkeypatch):
-    monkeypatch.setattr(roof_kernels, "fma_chains", lambda out, n: None)
+    monkeypatch.setattr(peak_module, "fma_chains", lambda out, n: None)
     step = 2.0**-7  # every call "lasts" ~4 rounds: the sizing scales iterations down to one round
     flops, spread = peak_module.measure_fma_gflops("float32", 1, seconds=0.05, clock=TickingClock(step))
     iterations = int(4096 * rates.ROUND_S / step)
@@ -113,13 +113,13 @@ def test_concurrent_rounds_give_every_thread_the_same_rounds():
 def test_clock_rate_counts_dependent_operations_and_takes_the_higher_probe(monkeypatch):
     """Both probes can only read low; the clock is the higher. With a fake clock of one tick per call, the
     integer chain's sizing (100k iterations per round) beats the FMA chain's (10k x 8 ops x 4 cycles)."""
-    monkeypatch.setattr(roof_kernels, "clock_chain", lambda n, seed: seed)
-    monkeypatch.setattr(roof_kernels, "fma_latency_chain", lambda out, n: None)
+    monkeypatch.setattr(peak_module, "clock_chain", lambda n, seed: seed)
+    monkeypatch.setattr(peak_module, "fma_latency_chain", lambda out, n: None)
     ghz, spread, probe = peak_module.measure_clock_ghz(0.05, clock=TickingClock(2.0**-7))
     iterations = int(100_000 * rates.ROUND_S / 2.0**-7)
     assert ghz == pytest.approx(roof_kernels.CLOCK_OPS_PER_ITERATION * iterations / 2.0**-7 / 1e9) and spread == 0.0
     assert probe == "integer chain"
-    monkeypatch.setattr(roof_kernels, "CLOCK_OPS_PER_ITERATION", 1)  # now the integer chain reads 6x lower
+    monkeypatch.setattr(peak_module, "CLOCK_OPS_PER_ITERATION", 1)  # now the integer chain reads 6x lower
     ghz, spread, probe = peak_module.measure_clock_ghz(0.05, clock=TickingClock(2.0**-7))
     fma_iterations = int(10_000 * rates.ROUND_S / 2.0**-7)
     cycles = roof_kernels.FMA_LATENCY_CYCLES * roof_kernels.FMA_LATENCY_OPS * fma_iterations

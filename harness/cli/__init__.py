@@ -13,9 +13,11 @@ import threading
 import warnings
 from pathlib import Path
 
+from .. import commands
 from .. import settings as defaults
 from ..argtypes import Parser, bounded, positive_float, probability
 from ..errors import EXIT_INTERRUPTED, EXIT_USAGE, UsageError, one_line
+from ..plugins import PluginError, load_entry_points, load_plugin, plugin_refs
 from .judging import add_compare_parser, add_history_parser
 from .options import (add_baseline_option, add_case_options, add_cluster_options, add_dir_options,
                       add_plugin_option, add_timing_options)
@@ -117,8 +119,6 @@ def add_other_parsers(sub) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` and run the command; return the exit code."""
-    from ..plugins import PluginError, load_entry_points, load_plugin, plugin_refs
-
     raw = argv if argv is not None else sys.argv[1:]
     try:  # plugins register backends, which the parser's --backends validation must already know
         load_entry_points()
@@ -132,8 +132,6 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help, or a bad option (already printed as one line): its exit code
         return int(exc.code or 0)
     args.argv = list(raw)
-    from .. import commands  # here: --help stays fast
-
     try:
         with warnings.catch_warnings():  # library warnings (a torn table line...) as the CLI's one-line warnings
             warnings.showwarning = one_line_warnings()

@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import sys
 
+from ..comparison import compare_data, exit_code, read_run, resolve_run, store_calibrated_floor
 from ..errors import UsageError
+from ..render.compare_view import plot_compare, print_compare, to_markdown
+from ..render.html import write_compare_html
 from .common import writable_file
 
 
@@ -13,10 +16,6 @@ def run(args) -> int:
     Exit 0: nothing regressed; 1: a regression; 3: inconclusive (no regression found, but a matched point
     could not be judged; ``--allow-inconclusive`` makes it 0); 2 (via UsageError): nothing to compare.
     """
-    from ..comparison import compare_data, exit_code, read_run, resolve_run, store_calibrated_floor
-    from ..render.compare_view import plot_compare, print_compare, to_markdown
-    from ..render.html import write_compare_html
-
     from matplotlib.backend_bases import FigureCanvasBase
 
     markdown = writable_file(args.markdown, "--markdown", (".md", ".markdown"))

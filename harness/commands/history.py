@@ -9,14 +9,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..changepoints import check_history, exit_code
+from ..crossmachine import reduction_by_machine
 from ..errors import UsageError
+from ..historydb import connect, default_db, read_history, read_machines, record_sources
+from ..historyrecord import utc_iso
+from ..render.history_figure import plot_series_grid
+from ..render.history_view import print_history_check, print_machines, write_history_page
+from ..render.machines_figure import plot_machines
 from .common import writable_dir, writable_file, writing
 
 
 def database(args) -> Path:
     """The ``--db`` of a history command (default RESULTS_DIR/history.sqlite)."""
-    from ..historydb import default_db
-
     return Path(args.db) if args.db else default_db(getattr(args, "results_dir", "results"))
 
 
@@ -36,8 +41,6 @@ def run(args) -> int:
 
 def add(args) -> int:
     """Record runs and pytest-benchmark files; say what each added."""
-    from ..historydb import record_sources
-
     db = database(args)
     with writing(f"history database {db}"):
         added = record_sources(db, list(args.runs), args.results_dir)
@@ -51,8 +54,6 @@ def add(args) -> int:
 
 def record_run(files, db: str) -> None:
     """``sweep --history [DB]``: record the finished run ``files`` (default database: its results folder's)."""
-    from ..historydb import default_db, record_sources
-
     target = Path(db) if db else default_db(files.results_dir)
     try:
         with writing(f"history database {target}"):
@@ -64,8 +65,6 @@ def record_run(files, db: str) -> None:
 
 def check_history_target(db: str | None, results_dir: str) -> None:
     """Before a ``sweep --history`` measures: refuse a database it could not record into."""
-    from ..historydb import connect, default_db
-
     target = Path(db) if db else default_db(results_dir)
     if target.exists():
         try:
@@ -78,10 +77,6 @@ def check_history_target(db: str | None, results_dir: str) -> None:
 
 def check(args) -> int:
     """Print the series whose newest change point is a slowdown; exit as ``compare`` does."""
-    from ..changepoints import check_history, exit_code
-    from ..historydb import read_history
-    from ..render.history_view import print_history_check
-
     out = writable_file(args.csv, "--csv", (".csv",))
     history = filtered(read_history(database(args)), args)
     result = check_history(history, args.threshold, args.min_runs, since_date(args.since, history))
@@ -97,8 +92,6 @@ def check(args) -> int:
 
 def since_date(since: str | None, history) -> str | None:
     """``--since``: a run id of the database (its start) or a date, as an ISO 8601 UTC timestamp."""
-    from ..historyrecord import utc_iso
-
     if not since:
         return None
     starts = history.loc[history["run_id"] == since, "started_at"].dropna()
@@ -128,13 +121,6 @@ PANELS = 24
 def plot(args) -> int:
     """Small multiples per machine and backend (time per call over runs, change points marked), the reduction
     study of every machine side by side, and a page showing them all."""
-    from ..changepoints import check_history
-    from ..crossmachine import reduction_by_machine
-    from ..historydb import read_history
-    from ..render.history_figure import plot_series_grid
-    from ..render.history_view import write_history_page
-    from ..render.machines_figure import plot_machines
-
     history = filtered(read_history(database(args), samples=True), args)
     timed = history[history["status"] == "ok"]
     if timed.empty:
@@ -169,11 +155,6 @@ def safe_name(text: str) -> str:
 
 def machines(args) -> int:
     """The reduction study of every machine side by side: a table, optionally a CSV, and one figure."""
-    from ..crossmachine import reduction_by_machine
-    from ..historydb import read_history, read_machines
-    from ..render.history_view import print_machines
-    from ..render.machines_figure import plot_machines
-
     out = writable_file(args.csv, "--csv", (".csv",))
     if Path(args.output).suffix.lower() not in (".png", ".svg", ".pdf"):
         raise UsageError(f"--output {args.output}: the file name must end in .png, .svg or .pdf")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from ..capture import CaptureError, capture_layers, model_from_ref, parse_input_shape, write_layer_file
 from ..errors import UsageError
 from .common import writable_file
 
@@ -26,8 +27,6 @@ def default_output(ref: str) -> str:
 
 def run(args) -> int:
     """Capture the model's convolutions, write the layer file, print what it holds."""
-    from ..capture import CaptureError, capture_layers, model_from_ref, parse_input_shape, write_layer_file
-
     output = writable_file(args.output or default_output(args.source), "--output", (".toml",))
     if output.is_file() and not output.read_bytes().startswith(LAYER_FILE_HEADER):
         raise UsageError(f"--output {output}: exists and is not a layer file this command wrote; choose another "

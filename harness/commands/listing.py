@@ -5,14 +5,15 @@ import kernels
 
 from ..backends import CHAIN, implementation, kind_of, sweep_backend_names
 from ..errors import UsageError
+from ..layerfile import LayerFileError, load_layers
+from ..metadata import cpu_isa, cpu_model, numba_cpu_vectors
+from ..presets import build_presets
+from ..render.console import console, safe
 
 
 def run(args) -> int:
     """``harness list``: backends with availability, then presets."""
     from rich.table import Table
-
-    from ..presets import build_presets
-    from ..render.console import console, safe
 
     con = console()
     if args.layers:
@@ -49,9 +50,6 @@ MAX_LISTED_LAYERS = 200
 
 def _list_layers(path: str, con) -> int:
     from rich.table import Table
-
-    from ..layerfile import LayerFileError, load_layers
-    from ..render.console import safe
 
     try:
         layers = load_layers(path)
@@ -90,8 +88,6 @@ def total_flops(layers) -> float:
 
 def machine_line() -> str:
     """"This machine: CPU (ISA); numba-cpu compiles 512-bit vectors (16 float32 lanes) for it"."""
-    from ..metadata import cpu_isa, cpu_model, numba_cpu_vectors
-
     vectors = numba_cpu_vectors()
     text = f"This machine: {cpu_model()} ({cpu_isa()})"
     if vectors:

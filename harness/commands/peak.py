@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 
 from ..errors import UsageError
+from ..peak_store import cached_peak, check_peak_file
 from .common import writable_dir
 
 
@@ -36,8 +37,6 @@ def roof_lines(peak: dict) -> list[str]:
 
 def run(args) -> int:
     """Show the stored roof (measuring it when there is none, or with --fresh), store it when it can be trusted."""
-    from ..peak_store import cached_peak, check_peak_file
-
     writable_dir(args.results_dir, "--results-dir")
     try:
         check_peak_file(args.results_dir)

@@ -4,14 +4,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import UsageError
+from ..outputs import write_outputs
 from ..results import RunFiles, read_metadata, read_samples, read_table
 from .common import check_baseline, writable_dir, writing
 
 
 def run(args) -> int:
     """Redraw everything a sweep draws, without re-running anything."""
-    from ..outputs import write_outputs
-
     check_baseline(args.baseline)
     ref = Path(args.table)
     if ref.is_file() and ref.suffix != ".csv":

@@ -2,15 +2,14 @@
 from __future__ import annotations
 
 from ..errors import UsageError
+from ..outputs import view_of_run
+from ..render.html import write_index, write_run_report
 from ..results import read_metadata
 from .common import run_files, writable_dir, writing
 
 
 def run(args) -> int:
     """Write one run's page, or the index of every run in the results directory."""
-    from ..outputs import view_of_run
-    from ..render.html import write_index, write_run_report
-
     writable_dir(args.plots_dir, "--plots-dir")
     if args.index:
         if args.run:

@@ -8,6 +8,7 @@ from pathlib import Path
 from rich.markup import escape
 from rich.table import Table
 
+from ..crossmachine import side_by_side
 from .console import console
 from .fmt import fmt_value
 
@@ -69,8 +70,6 @@ def why_unjudged(row: dict) -> str:
 
 def print_machines(machines, table) -> None:
     """The machines of the database, then the reduction study with one column per machine."""
-    from ..crossmachine import side_by_side
-
     con = console()
     listing = Table(title="machines in the history", title_justify="left")
     for col in ("fingerprint", "machine", "runs", "first run", "last run"):

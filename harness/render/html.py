@@ -10,9 +10,11 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
+from ..compare_summary import summary_lines, verdict_line
 from ..roof import describe_roof
 from ..results import RunFiles, read_metadata, read_table
 from .answer import answer_tables
+from .compare_view import detectable, interval, shown
 from .fmt import fmt_seconds, fmt_value, machine_name
 from .summary import not_run, summary_grid
 
@@ -164,9 +166,6 @@ def write_index(results_dir: str | Path, plots_dir: str | Path) -> Path:
 def write_compare_html(result, path: Path, base: str, new: str, threshold: float, alpha: float,
                        warnings: list[str]) -> Path:
     """Render a comparison table (from :func:`harness.comparison.compare_runs`) as an HTML page."""
-    from ..compare_summary import summary_lines, verdict_line
-    from .compare_view import detectable, interval, shown
-
     rows = [{"verdict": r.verdict, "backend": r.backend, "case": r.case, "base": fmt_seconds(r.base_time_s),
              "new": fmt_seconds(r.new_time_s), "ratio": fmt_value(r.ratio, ".3f"), "interval": interval(r),
              "detectable": detectable(r), "note": r.note}
