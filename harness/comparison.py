@@ -16,10 +16,8 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from .benchjson import benchmark_metadata, benchmark_tables, read_benchmark_json, run_id_of
 from .compare_rule import IDENTICAL, judge, location, within_se, z_of
 from .errors import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REGRESSION
-from .metadata import now_iso
 from .noisefloor import calibration_floors, load_floors, row_floors, save_floors, with_stored
 from .passgroups import pass_medians_by_point, with_pass_medians
 from .results import KEY_COLUMNS, RunFiles, read_metadata, read_samples, read_table, samples_by_point
@@ -54,6 +52,8 @@ def read_run(run: RunFiles | Path) -> tuple:
     if isinstance(run, RunFiles):
         samples = with_pass_medians(read_samples(run.samples), run.passes)
         return run.run_id, read_table(run.table), samples, read_metadata(run.metadata)
+    from .benchjson import benchmark_metadata, benchmark_tables, read_benchmark_json, run_id_of
+
     doc = read_benchmark_json(run)
     return (Path(run).name, *benchmark_tables(doc, run_id_of(run)), benchmark_metadata(doc))
 
@@ -174,6 +174,8 @@ def store_calibrated_floor(base: RunFiles | Path, new: RunFiles | Path, results_
     """Measure each backend's process-to-process floor from two runs of unchanged code (an A/A pair, as
     ``harness calibrate`` makes; sweeps or pytest-benchmark files) and store it for their CPU model in
     ``RESULTS_DIR/noise.json``. ValueError when the runs are of different CPU models or share no point."""
+    from .metadata import now_iso
+
     (base_id, bt, bs, meta), (new_id, nt, ns, new_meta) = read_run(base), read_run(new)
     if meta.get("cpu_model") != new_meta.get("cpu_model"):
         raise ValueError(f"an A/A pair must come from one CPU model, got {meta.get('cpu_model')!r} and "
