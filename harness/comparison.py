@@ -52,7 +52,7 @@ def read_run(run: RunFiles | Path) -> tuple:
     if isinstance(run, RunFiles):
         samples = with_pass_medians(read_samples(run.samples), run.passes)
         return run.run_id, read_table(run.table), samples, read_metadata(run.metadata)
-    from .benchjson import benchmark_metadata, benchmark_tables, read_benchmark_json, run_id_of
+    from .benchjson import benchmark_metadata, benchmark_tables, read_benchmark_json, run_id_of  # lazy: keeps numba out of compare, report and plot
 
     doc = read_benchmark_json(run)
     return (Path(run).name, *benchmark_tables(doc, run_id_of(run)), benchmark_metadata(doc))
@@ -174,7 +174,7 @@ def store_calibrated_floor(base: RunFiles | Path, new: RunFiles | Path, results_
     """Measure each backend's process-to-process floor from two runs of unchanged code (an A/A pair, as
     ``harness calibrate`` makes; sweeps or pytest-benchmark files) and store it for their CPU model in
     ``RESULTS_DIR/noise.json``. ValueError when the runs are of different CPU models or share no point."""
-    from .metadata import now_iso
+    from .metadata import now_iso  # lazy: metadata imports numba
 
     (base_id, bt, bs, meta), (new_id, nt, ns, new_meta) = read_run(base), read_run(new)
     if meta.get("cpu_model") != new_meta.get("cpu_model"):
