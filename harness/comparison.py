@@ -52,7 +52,8 @@ def read_run(run: RunFiles | Path) -> tuple:
     if isinstance(run, RunFiles):
         samples = with_pass_medians(read_samples(run.samples), run.passes)
         return run.run_id, read_table(run.table), samples, read_metadata(run.metadata)
-    from .benchjson import benchmark_metadata, benchmark_tables, read_benchmark_json, run_id_of  # lazy: keeps numba out of compare, report and plot
+    # lazy: benchjson imports metadata, which imports numba; compare, report and plot of run files need neither
+    from .benchjson import benchmark_metadata, benchmark_tables, read_benchmark_json, run_id_of
 
     doc = read_benchmark_json(run)
     return (Path(run).name, *benchmark_tables(doc, run_id_of(run)), benchmark_metadata(doc))
