@@ -18,15 +18,15 @@ from .cases import parse_axis
 from .commands.sweep import execute
 from .comparison import compare_data
 from .outputs import view_of_run, write_outputs
-from .render.figures import figure_of
+from .render.figure_kinds import KINDS, figure_of
 from .render.html import run_summary_html
 from .results import RunFiles, check_run_id, read_metadata
 from .settings import (ALPHA, DEFAULT_PRESET, PLOTS_DIR, RESULTS_DIR, SWEEP_BUDGET_S, THRESHOLD, RunOptions,
                        SweepSettings)
 from .totals import network_totals
 
-#: Figures ``Run.plot`` can draw (the PNG names of a run's plots folder).
-FIGURE_KINDS = ("gflops", "speedup", "reduction", "breakdown", "roofline", "time_vs_work", "threads")
+#: Figures ``Run.plot`` can draw (the PNG names of a run's plots folder): the one registry's names.
+FIGURE_KINDS = KINDS
 
 
 class Run:

@@ -13,7 +13,7 @@ from pathlib import Path
 from .passgroups import with_pass_medians
 from .reduction import reduction_of_run
 from .render.console import print_summary
-from .render.figures import draw_all
+from .render.figure_kinds import draw_all
 from .render.html import write_run_report
 from .render.totals_text import totals_block
 from .render.verdicts import verdict_lines

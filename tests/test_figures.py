@@ -11,7 +11,8 @@ import pytest
 
 from harness.reduction import reduction_of_run
 from harness.render.axes import linear_top, log_limits
-from harness.render.figures import KINDS, draw, draw_all, figure_of, per_host, with_ci
+from harness.render.figure_kinds import KINDS, draw, draw_all, figure_of
+from harness.render.figures import per_host, with_ci
 from harness.render.plotting import BACKEND_COLORS, backend_colors, ok_rows, plain, pyplot, save_figure, title
 from tests.fakes import FAKE_META, FAKE_PEAK, fake_row, fake_run_table, fake_table
 

@@ -14,8 +14,6 @@ from ..trust import is_trusted
 from .axes import (clip_interval, clipped_legend_entry, linear_top, log_limits, mark_clipped, plain_log_ticks,
                    whisker_lengths)
 from .plotting import backend_colors, ok_rows, plain, pyplot, save_figure, title
-from .breakdown_figure import plot_breakdown
-from .reduction_figure import plot_reduction
 
 
 def dot_rows(ax, table, cases, value_of, backends, colors) -> None:
@@ -244,41 +242,3 @@ def per_host(table):
     if "host" in table.columns and table["host"].nunique() > 1:
         return table.assign(backend=table["backend"] + "@" + table["host"].astype(str))
     return table
-
-
-def draw(kind: str, table, meta: dict, path: Path | None, *, baseline: str = "numpy", reduction=None):
-    """Draw figure ``kind`` (a name of ``harness.api.FIGURE_KINDS``) to ``path``, or return it open (no path)."""
-    table = per_host(table)
-    if kind == "gflops":
-        return plot_gflops(table, meta, path)
-    if kind == "speedup":
-        return plot_speedup(table, meta, path, baseline=baseline)
-    if kind == "time_vs_work":
-        return plot_time_vs_work(table, meta, path)
-    if kind == "roofline":
-        return plot_roofline(table, meta, path)
-    if kind == "threads":
-        return plot_threads(table, meta, path)
-    if kind == "reduction":
-        return plot_reduction(reduction, meta, path) if reduction is not None else None
-    if kind == "breakdown":
-        return plot_breakdown(reduction, meta, path) if reduction is not None else None
-    raise ValueError(f"unknown figure {kind!r}")
-
-
-KINDS = ("gflops", "speedup", "time_vs_work", "roofline", "threads", "reduction", "breakdown")
-
-
-def draw_all(table, meta: dict, out_dir: Path, *, baseline: str = "numpy", reduction=None) -> list[Path]:
-    """Draw every figure that applies to this run into ``out_dir``; return the written paths."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    drawn = [draw(kind, table, meta, out_dir / f"{kind}.png", baseline=baseline, reduction=reduction)
-             for kind in KINDS]
-    return [p for p in drawn if p is not None]
-
-
-def figure_of(kind: str, view):
-    """Figure ``kind`` of a :class:`harness.outputs.RunView`, open (for a notebook), or None if it does not apply."""
-    baseline = (view.meta.get("settings") or {}).get("baseline", "numpy")
-    return draw(kind, view.table, view.meta, None, baseline=baseline, reduction=view.reduction)

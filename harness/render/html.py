@@ -15,38 +15,10 @@ from ..roof import describe_roof
 from ..results import RunFiles, read_metadata, read_table
 from .answer import answer_tables
 from .compare_view import detectable, interval, shown
+from .figure_kinds import FIGURES
 from .fmt import fmt_seconds, fmt_value, machine_name
 from .summary import not_run, summary_grid
 
-#: (file stem, title, two-line caption) for every figure a run may have, in page order.
-FIGURES = [
-    ("reduction", "1x1 reduction: how much of the FLOP saving became time saving",
-     "Per branch (labelled with its FLOP saving), the share of it each backend realised as time saving, with the "
-     "95% bootstrap interval; 100% (dashed) = fully realised. Labels: the time saving. Hollow: untrusted rows; "
-     "triangles: beyond the capped axis, value written; an arrow at the top: the interval runs beyond the axis."),
-    ("gflops", "Throughput per layer and backend",
-     "GFLOP/s of every backend on every layer (a dot per backend, log scale, 95% CI): further right is faster. "
-     "Hollow dots are untrusted rows; an arrow at the edge marks an interval that runs beyond the axis (the axis "
-     "follows the dots, not one absurd interval). A backend missing from a row did not run there; the table "
-     "below says why."),
-    ("breakdown", "Where the FLOP saving goes",
-     "Per branch and backend: the 1x1 reduce + kxk pair (stacked) as a percentage of that backend's direct kxk "
-     "layer (direct = 100%), with the pair's 95% interval, and the ideal (dashed) - the pair at the direct "
-     "layer's GFLOP/s. The gap between the stacked bar and the ideal is the lost part of the saving; the verdict "
-     "splits it into the reduce, the small-C conv and per-call cost. Hatched bars: untrusted rows."),
-    ("speedup", "Speedup relative to the baseline",
-     "Each backend's time divided into the baseline's, per layer, log scale, 95% CI. "
-     "Right of the black line at 1 is faster than the baseline. Hollow: untrusted; arrows: clipped intervals."),
-    ("roofline", "Roofline",
-     "Each point at its arithmetic intensity (FLOPs per minimal byte) under this machine's measured roofs. "
-     "Near the slope: memory-bound; near the flat roof: compute-bound; far below both: room to improve."),
-    ("time_vs_work", "Time vs work",
-     "Time per call against FLOPs, log-log, one line per backend and kernel size; hollow markers are untrusted "
-     "rows. Parallel to the dotted line is constant throughput; flat at the left means fixed overheads."),
-    ("threads", "Thread scaling",
-     "Speedup over one thread (geometric mean over layers) against threads; hollow where a row behind the point "
-     "is untrusted. The dashed line is perfect scaling."),
-]
 
 
 def _env():
@@ -114,8 +86,8 @@ def write_run_report(view) -> Path:
     """Render ``plots/RUN_ID/index.html`` (figures embedded) from a :class:`harness.outputs.RunView`."""
     files, meta, table = view.files, view.meta, view.table
     backends, summary = summary_rows(table)
-    figures = [{"name": stem, "src": data_uri(files.plots / f"{stem}.png"), "title": title, "caption": caption}
-               for stem, title, caption in FIGURES if (files.plots / f"{stem}.png").is_file()]
+    figures = [{"name": f.name, "src": data_uri(files.plots / f"{f.name}.png"), "title": f.title, "caption": f.caption}
+               for f in FIGURES if (files.plots / f"{f.name}.png").is_file()]
     problems = table[table["status"] != "ok"][["status", "backend", "case", "reason"]].to_dict("records")
     counts = ", ".join(f"{n} {s}" for s, n in table["status"].value_counts().items())
     html = _env().get_template("report.html").render(
