@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 import kernels
 from kernels.numba_cpu.fused import FusedPrepared
 
+pytestmark = pytest.mark.xdist_group("numba_compile")  # each kernel version compiled once, on one worker
+
 CHAIN_BACKENDS = ["numba-cpu-fused", "numpy", "numba-cpu"]
 if kernels.get_backend("torch").unavailable_reason() is None:
     CHAIN_BACKENDS.append("torch")

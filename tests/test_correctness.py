@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 import kernels
 from tests.conftest import make_inputs
 
+pytestmark = pytest.mark.xdist_group("numba_compile")  # each kernel version compiled once, on one worker
+
 BACKENDS = kernels.list_backends()
 
 # (label, N, C, H, W, F, k, stride, padding)

@@ -9,7 +9,8 @@ import kernels
 from kernels.numba_cpu import isa_info
 
 # every test id carries the backend name, so `pytest -k numba-cpu` selects these too
-pytestmark = pytest.mark.parametrize("backend", ["numba-cpu"])
+pytestmark = [pytest.mark.parametrize("backend", ["numba-cpu"]),
+              pytest.mark.xdist_group("numba_compile")]  # each kernel version compiled once, on one worker
 
 
 def _conv(x, w, stride, padding):
