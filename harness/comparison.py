@@ -205,13 +205,17 @@ def interference_demoted(judged: dict, merged_row, passes_known: bool = False) -
     Where both runs' pass medians are known (``passes_known``), ``passes-disagree`` no longer demotes: the
     fastest-pass check (:func:`harness.compare_rule.fastest_pass_followed`) asks the sharper question of the
     same passes. Measured on the Zen 5 VM with one competing process (inception3a, 4 runs, 12 ordered pairs):
-    numba-cpu x1.3 caught on 145 of 192 rows with the flag, 159 without, the same 1 of 12 A/A alarms."""
+    numba-cpu x1.3 caught on 145 of 192 rows with the flag, 159 without, the same 1 of 12 A/A alarms.
+    ``disturbed`` (every pass on a slowed core, :mod:`harness.probe`) always demotes, also when the other run's
+    row carries it too: the fastest pass of such a point is slowed, by a factor that differs from run to run
+    (1.4-1.8x), so two such rows say nothing of the code."""
     verdict = judged.get("verdict")
     if verdict not in ("slower", "faster"):
         return {}
     suspect, other = ("_new", "_base") if verdict == "slower" else ("_base", "_new")
-    kinds = ("unsettled",) if passes_known else INTERFERENCE_FLAGS
+    kinds = ("unsettled", "disturbed") if passes_known else INTERFERENCE_FLAGS
     extra = interference_flags(merged_row, suspect, kinds) - interference_flags(merged_row, other, kinds)
+    extra |= interference_flags(merged_row, suspect, ("disturbed",))  # a slowed core on both sides: no verdict
     if not extra:
         return {}
     run = "NEW" if suspect == "_new" else "BASE"

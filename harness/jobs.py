@@ -19,6 +19,7 @@ from .backends import device_of
 from .casedata import CaseData, make_case_data
 from .measure import SpeedEstimator, measure_point
 from .memory import point_bytes, too_big
+from .probe import cores_probe_s
 from .rows import PointResult, base_row, failed_point
 from .threads import thread_limits
 from .timing import TimingConfig
@@ -83,6 +84,7 @@ def run_job(job: PointJob, data: CaseData | None = None, estimator: SpeedEstimat
     data.freeze()
     if job.config.clock == "process" and device_of(job.backend) == "cpu":
         clock = process_clock(job.case.threads)
+    before = cores_probe_s() if job.timed else None  # the core's speed just before and after (harness.probe)
     try:
         with thread_limits(job.case.threads):
             result = measure_point(job.backend, job.case, data, job.config, run_id=job.run_id, timed=job.timed,
@@ -90,6 +92,8 @@ def run_job(job: PointJob, data: CaseData | None = None, estimator: SpeedEstimat
                                    passes=job.passes)
     except ValueError as exc:  # more threads than this machine has (a Dask worker on a smaller host)
         return failed_point(job.run_id, job.backend, device_of(job.backend), job.case, str(exc))
+    if before is not None and result.status == "ok":
+        result = PointResult(dict(result.row, probe_s=max(before, cores_probe_s())), result.samples_s)
     changed = data.changed_inputs()
     if changed:
         cached_case_data.cache_clear()

@@ -25,6 +25,7 @@ from .jobs import PointJob
 from .memory import case_bytes, too_big
 from .passes import combine_passes, point_done
 from .plan import Point, iter_points
+from .probe import ProbeReference
 from .rows import PointResult, failed_point
 from .settings import MAX_EXTRA_PASSES
 from .timing import TimingConfig, pass_config
@@ -127,6 +128,10 @@ class _Sweep:
     def __init__(self, points, done, kept, config, writer, run_id, timed, repeats, peak, on_step, on_done):
         self.points, self.done, self.config, self.writer = points, done, config, writer
         self.passes = {key: list(results) for key, results in kept.items() if key not in done}
+        self.probes = ProbeReference()  # the host's fastest probe so far: which passes ran on a slowed core
+        for results in self.passes.values():
+            for result in results:
+                self.probes.add(result.row)
         self.run_id, self.timed, self.repeats, self.peak = run_id, timed, repeats, peak
         self.stats = SweepStats()
         self.on_step, self.on_done = on_step or (lambda n: None), on_done
@@ -165,6 +170,7 @@ class _Sweep:
         """Keep one finished pass (on disk, for a timed sweep); finish the point when it is decided."""
         results = self.passes.setdefault(point.key, [])
         results.append(result)
+        self.probes.add(result.row)
         final = point_done(results, self.repeats, timed=self.timed)
         if self.timed:
             self.writer.append_pass(point.key, len(results) - 1, result)
@@ -174,9 +180,15 @@ class _Sweep:
             self.finish(point)
 
     def finish(self, point: Point) -> None:
-        """Pool the point's passes into its row and append it."""
-        result = combine_passes(self.passes.pop(point.key), self.config, self.repeats)
-        result.row = dict(with_trust(result.row, self.config.target_rel_ci, self.peak), point=point.index)
+        """Pool the point's passes into its row and append it (flagged ``disturbed`` when every pass ran on a
+        slowed core: :mod:`harness.probe`)."""
+        results = self.passes.pop(point.key)
+        disturbed = self.timed and self.probes.all_disturbed(r.row for r in results)
+        result = combine_passes(results, self.config, self.repeats)
+        row = {k: v for k, v in result.row.items() if k != "probe_s"}
+        result.row = dict(with_trust(dict(row, disturbed=disturbed), self.config.target_rel_ci, self.peak),
+                          point=point.index)
+        del result.row["disturbed"]
         self.writer.append(result.row, result.samples_s)
         self.stats.add(result)
         if self.on_done:

@@ -10,6 +10,9 @@ Flags (``;``-separated in the table, empty when clean):
   changing speed when timing began);
 - ``passes-disagree``: the point's passes disagreed beyond their spread even after re-measuring
   (``passes_disagree`` names the pass and the ratio; the row pools the consistent passes);
+- ``disturbed``: every pass of the point ran while its core was slowed - the probe around each pass
+  (:mod:`harness.probe`) ran more than ``PROBE_SLACK`` times slower than the host's fastest probe of the
+  run - so no pass shows the kernel's undisturbed speed;
 - ``not-timed``: the row has no time (skipped, unavailable, failed, wrong, or a check-only run).
 
 ``trusted`` is True exactly when ``flags`` is empty.
@@ -20,9 +23,9 @@ import math
 
 from .roof import above_peak, roof_columns
 
-FLAGS = ("noisy", "above-peak", "unsettled", "passes-disagree", "not-timed")
+FLAGS = ("noisy", "above-peak", "unsettled", "passes-disagree", "disturbed", "not-timed")
 #: The flags that say a row was measured under interference, not merely with a wide interval (compare uses them).
-INTERFERENCE_FLAGS = ("unsettled", "passes-disagree")
+INTERFERENCE_FLAGS = ("unsettled", "passes-disagree", "disturbed")
 
 
 def row_flags(row: dict, target_rel_ci: float, peak: dict | None = None) -> list[str]:
@@ -40,6 +43,8 @@ def row_flags(row: dict, target_rel_ci: float, peak: dict | None = None) -> list
         flags.append("unsettled")
     if isinstance(row.get("passes_disagree"), str) and row["passes_disagree"]:
         flags.append("passes-disagree")
+    if row.get("disturbed") is True:
+        flags.append("disturbed")
     return flags
 
 
@@ -87,6 +92,8 @@ def trust_banner(table, target_rel_ci: float, load: tuple | None = None) -> str 
                      "timing or a kernel that skips work (`harness peak --fresh` re-measures the roof)")
     if counts.get("unsettled"):
         parts.append(f"{counts['unsettled']} never ran at a steady speed during warm-up: raise --settle-s")
+    if counts.get("disturbed"):
+        parts.append(f"{counts['disturbed']} ran every pass on a slowed core (another tenant of the host?): run again")
     text = "; ".join(parts)
     if load and any(v is not None for v in load):
         text += f" (load average {load[0]} before, {load[1]} after)"

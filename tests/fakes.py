@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from harness.results import ALL_COLUMNS
-from kernels import Backend, Prepared
+from kernels import Backend, Prepared, reference_conv2d
 
 
 class FakeClock:
@@ -102,6 +102,31 @@ class AbsentBackend(Backend):
 
     def prepare(self, x, w, spec):  # pragma: no cover - never called
         raise AssertionError("prepare of an unavailable backend")
+
+
+class SteadyPrepared(Prepared):
+    """The right answer, each call taking exactly ``call_s`` on the fake clock (so every pass agrees)."""
+
+    def __init__(self, out, clock: FakeClock, call_s: float):
+        self.out, self.clock, self.call_s = out, clock, call_s
+
+    def __call__(self) -> None:
+        self.clock.advance(self.call_s)
+
+    def result(self):
+        return self.out
+
+
+def steady_backend(clock: FakeClock, call_s: float = 1e-4):
+    """A backend registered as ``test-steady`` whose calls take ``call_s`` of ``clock``'s time."""
+
+    class SteadyBackend(Backend):
+        name = "test-steady"
+
+        def prepare(self, x, w, spec):
+            return SteadyPrepared(reference_conv2d(x, w, spec).astype(spec.dtype), clock, call_s)
+
+    return SteadyBackend
 
 
 #: A stored peak and run metadata for synthetic run tables (a BLAS-only peak, as runs before the physical roof).

@@ -274,3 +274,11 @@ def test_a_slowdown_measured_only_under_interference_is_not_a_regression():
     assert interference_demoted(slower, disagree)["verdict"] == "inconclusive"
     assert interference_demoted(slower, disagree, passes_known=True) == {}
     assert interference_demoted(slower, merged, passes_known=True)["verdict"] == "inconclusive"
+    # every pass of NEW on a slowed core (harness.probe): its fastest pass is slowed too, so it always demotes
+    disturbed = pd.Series({"flags_base": "", "flags_new": "disturbed"})
+    for known in (False, True):
+        demoted = interference_demoted(slower, disturbed, passes_known=known)
+        assert demoted["verdict"] == "inconclusive" and "(disturbed)" in demoted["note"]
+    both = pd.Series({"flags_base": "disturbed", "flags_new": "disturbed"})  # two slowed measurements: no verdict
+    assert interference_demoted(slower, both, passes_known=True)["verdict"] == "inconclusive"
+    assert interference_demoted(dict(verdict="faster", ratio=0.5), disturbed) == {}  # NEW slowed yet faster

@@ -9,8 +9,7 @@ from harness.cases import Case
 from harness.layers import Layer
 from harness.measure import SpeedEstimator, measure_point
 from harness.timing import TimingConfig
-from kernels import Backend, Prepared
-from tests.fakes import AbsentBackend, BadShapeBackend, FakeClock, RaisingBackend, ZerosBackend
+from tests.fakes import AbsentBackend, BadShapeBackend, FakeClock, RaisingBackend, ZerosBackend, steady_backend
 
 CASE = Case(name="tiny", layer=Layer("tiny", N=1, C=3, H=6, W=6, F=4, k=3, stride=1, padding="same", dtype="float32"), threads=1)
 CONFIG = TimingConfig(budget_s=0.05, warmup_s=0.0)
@@ -98,31 +97,6 @@ def test_simulated_gpu_is_checked_but_not_timed():
 def test_check_mode_does_not_time():
     result = measure_point("numpy", CASE, None, CONFIG, timed=False)
     assert result.status == "ok" and result.samples_s == () and "time_s" not in result.row
-
-
-class SteadyPrepared(Prepared):
-    """The right answer, each call taking exactly ``call_s`` on the fake clock (so every pass agrees)."""
-
-    def __init__(self, out, clock: FakeClock, call_s: float):
-        self.out, self.clock, self.call_s = out, clock, call_s
-
-    def __call__(self) -> None:
-        self.clock.advance(self.call_s)
-
-    def result(self):
-        return self.out
-
-
-def steady_backend(clock: FakeClock, call_s: float = 1e-4):
-    """A backend registered as ``test-steady`` whose calls take ``call_s`` of ``clock``'s time."""
-
-    class SteadyBackend(Backend):
-        name = "test-steady"
-
-        def prepare(self, x, w, spec):
-            return SteadyPrepared(kernels.reference_conv2d(x, w, spec).astype(spec.dtype), clock, call_s)
-
-    return SteadyBackend
 
 
 def test_repeated_passes_pool_samples_and_stop_early_for_points_not_ok(fake_backends):

@@ -1,0 +1,84 @@
+"""The core-speed probe around every timed pass, and the ``disturbed`` flag of points none of whose passes ran on
+an unslowed core (harness.probe): a fake clock for the probe, scripted probe values for a whole sweep."""
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+import pytest
+
+import harness.jobs as jobs
+import kernels
+from harness.cases import Case
+from harness.layers import Layer
+from harness.probe import PROBE_SLACK, ProbeReference, cores_probe_s, is_disturbed, probe_s
+from harness.results import ResultsWriter, RunFiles
+from harness.sweeploop import run_sweep
+from harness.timing import TimingConfig
+from harness.trust import row_flags
+from tests.fakes import FakeClock, steady_backend
+
+
+def test_the_probe_is_its_fastest_timing():
+    ticks = iter([0.0, 3.0, 10.0, 12.0, 20.0, 25.0])  # timings 3, 2, 5
+    assert probe_s(clock=lambda: next(ticks), iterations=10, repeats=3) == 2.0
+    assert probe_s(iterations=1000, repeats=2) > 0  # the real loop on the real clock
+
+
+def test_every_core_is_probed_and_the_affinity_restored():
+    import os
+
+    before = os.sched_getaffinity(0)
+    assert cores_probe_s() > 0 and os.sched_getaffinity(0) == before
+    assert cores_probe_s(max_cores=0) > 0 and os.sched_getaffinity(0) == before  # too many cores: the current one
+
+
+@pytest.mark.parametrize("probe, reference, expected", [
+    (1.0, 1.0, False), (PROBE_SLACK * 0.99, 1.0, False), (PROBE_SLACK * 1.01, 1.0, True), (2.0, 1.0, True),
+    (None, 1.0, False), (2.0, None, False), (math.nan, 1.0, False), (2.0, math.inf, False)])
+def test_a_pass_is_disturbed_only_when_its_probe_is_known_and_slow(probe, reference, expected):
+    assert is_disturbed(probe, reference) is expected
+
+
+def test_the_reference_is_the_fastest_probe_of_each_host():
+    ref = ProbeReference()
+    for row in [dict(host="a", probe_s=2.0), dict(host="a", probe_s=1.0), dict(host="b", probe_s=3.0),
+                dict(host="a"), dict(host="a", probe_s=math.nan), dict(host="a", probe_s=-1.0)]:
+        ref.add(row)
+    assert ref.fastest == {"a": 1.0, "b": 3.0}
+    ok = dict(status="ok", host="a")
+    assert ref.all_disturbed([dict(ok, probe_s=1.5), dict(ok, probe_s=2.0)])
+    assert not ref.all_disturbed([dict(ok, probe_s=1.5), dict(ok, probe_s=1.1)])  # one pass ran unslowed
+    assert not ref.all_disturbed([dict(status="ok", host="b", probe_s=3.3)])  # host b's own fastest is 3.0
+    assert not ref.all_disturbed([dict(ok, probe_s=2.0), dict(ok)])  # a pass without a probe: unknown
+    assert not ref.all_disturbed([dict(status="failed", host="a", probe_s=9.0)]) and not ref.all_disturbed([])
+
+
+def test_flag_from_the_row():
+    row = dict(status="ok", time_s=1e-3, rel_ci=0.01, steady=True)
+    assert row_flags(dict(row, disturbed=True), 0.05) == ["disturbed"]
+    assert row_flags(dict(row, disturbed=False), 0.05) == [] and row_flags(row, 0.05) == []
+
+
+def test_a_point_whose_every_pass_ran_slowed_is_flagged_and_the_files_keep_each_probe(monkeypatch, tmp_path):
+    """Two steady points, passes interleaved (A0 B0 A1 B1 A2 B2), two probes per pass (before, after): every
+    probe around A's passes 1.5x the fastest, B's at the fastest. A is `disturbed`, B is clean; the passes
+    file keeps every pass's probe, the table (a fixed set of columns) none."""
+    clock = FakeClock()
+    probes = iter([1.5, 1.5, 1.0, 1.0] * 3)
+    monkeypatch.setattr(jobs, "cores_probe_s", lambda: next(probes))
+    layer = dict(N=1, C=3, H=6, W=6, F=4, k=3, stride=1, padding="same", dtype="float32")
+    cases = [Case(name=n, layer=Layer(n, **layer), threads=1) for n in ("A", "B")]
+    kernels.register(steady_backend(clock))
+    try:
+        writer = ResultsWriter(RunFiles.of("r", tmp_path))
+        run_sweep(cases, ["test-steady"], TimingConfig(budget_s=0.06, warmup_s=0.0), writer, run_id="r", repeats=3,
+                  clock=clock)
+    finally:
+        kernels.unregister("test-steady")
+    table = pd.read_csv(tmp_path / "r.csv", keep_default_na=False).set_index("case")
+    assert table.loc["A", "flags"] == "disturbed" and table.loc["B", "flags"] == ""
+    assert not table.loc["A", "trusted"] and "probe_s" not in table.columns and "disturbed" not in table.columns
+    records = [json.loads(line) for line in (tmp_path / "r.passes.jsonl").read_text().splitlines()]
+    assert [(r["row"]["case"], r["row"]["probe_s"]) for r in records] == [("A", 1.5), ("B", 1.0)] * 3
