@@ -18,6 +18,7 @@ whose BASE row is) inconclusive - interference, not the code.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Callable, Iterable
@@ -69,8 +70,11 @@ def cores_probe_s(max_cores: int = MAX_PROBED_CORES) -> float:
         for core in allowed:
             os.sched_setaffinity(0, {core})
             slowest = max(slowest, probe_s())
+    except OSError:  # a core taken away meanwhile (cpuset changed): the probe of wherever this thread runs
+        slowest = max(slowest, probe_s())
     finally:
-        os.sched_setaffinity(0, allowed)
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(0, allowed)
     return slowest
 
 

@@ -34,6 +34,21 @@ def test_every_core_is_probed_and_the_affinity_restored():
     assert cores_probe_s(max_cores=0) > 0 and os.sched_getaffinity(0) == before  # too many cores: the current one
 
 
+def test_a_core_that_cannot_be_pinned_does_not_fail_the_pass(monkeypatch):
+    import os
+
+    before = os.sched_getaffinity(0)
+    real = os.sched_setaffinity
+
+    def refuse_single_cores(pid, cores):
+        if len(cores) == 1 and len(before) > 1:
+            raise OSError(22, "Invalid argument")
+        real(pid, cores)
+
+    monkeypatch.setattr(os, "sched_setaffinity", refuse_single_cores)
+    assert cores_probe_s() > 0 and os.sched_getaffinity(0) == before
+
+
 @pytest.mark.parametrize("probe, reference, expected", [
     (1.0, 1.0, False), (PROBE_SLACK * 0.99, 1.0, False), (PROBE_SLACK * 1.01, 1.0, True), (2.0, 1.0, True),
     (None, 1.0, False), (2.0, None, False), (math.nan, 1.0, False), (2.0, math.inf, False)])
