@@ -83,6 +83,11 @@ def unavailable_line(result) -> str | None:
     return f"{len(rows)} point(s) timed in neither run, not shown: {per_backend(rows)}" if len(rows) else None
 
 
+#: How compare's notes name a point demoted for interference (harness.comparison.interference_demoted).
+INTERFERED = "measured under interference"
+SLOWED_CORES = "on a slowed core"
+
+
 def advice(result) -> list[str]:
     """What would let the inconclusive points be judged, for this kind of input and these reasons."""
     unjudged = result[result["verdict"] == INCONCLUSIVE]
@@ -99,9 +104,15 @@ def advice(result) -> list[str]:
                     ("" if json_input else "; `harness calibrate` measures the floor across fresh processes"))
     if any(REASON_BEST in n or REASON_PASS in n for n in notes):
         tips.append("the best round or the fastest pass did not move: interference during one run - re-run it")
-    hi = [max(r.ratio_hi - 1, 1 / r.ratio_lo - 1) for r in unjudged.itertuples() if r.ratio_lo > 0]
+    interfered = [INTERFERED in n or SLOWED_CORES in n for n in notes]
+    if any(interfered):
+        tips.append(f"{sum(interfered)} measured under interference (a flag such as unsettled or disturbed): "
+                    "measure the run(s) its note names again; no threshold judges those")
+    hi = [max(r.ratio_hi - 1, 1 / r.ratio_lo - 1) for r, bad in zip(unjudged.itertuples(), interfered)
+          if r.ratio_lo > 0 and not bad]
     if hi and all(math.isfinite(h) for h in hi) and max(hi) < 10:
-        tips.append(f"--threshold {math.ceil(max(hi) * 100) / 100:.2f} would judge every one of them")
+        which = "the others" if any(interfered) else "every one of them"
+        tips.append(f"--threshold {math.ceil(max(hi) * 100) / 100:.2f} would judge {which}")
     tips.append("--allow-inconclusive exits 0 instead of 3")
     return tips
 

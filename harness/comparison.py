@@ -196,6 +196,11 @@ def interference_flags(merged_row, side: str, kinds=INTERFERENCE_FLAGS) -> set[s
     return {f for f in flags.split(";") if f in kinds}
 
 
+#: The most a slowed core moved a kernel on the shared Zen 5 VM (1.4-1.8x, :mod:`harness.probe`): a change whose
+#: whole interval lies beyond this is not explained by a ``disturbed`` row.
+DISTURBED_MAX = 2.0
+
+
 def interference_demoted(judged: dict, merged_row, passes_known: bool = False) -> dict:
     """``slower`` (``faster``) becomes ``inconclusive`` when NEW (BASE) carries an interference flag the other
     run's row does not: its move cannot be told from the interference. Seen on the Intel VM: two unchanged smoke
@@ -206,22 +211,31 @@ def interference_demoted(judged: dict, merged_row, passes_known: bool = False) -
     fastest-pass check (:func:`harness.compare_rule.fastest_pass_followed`) asks the sharper question of the
     same passes. Measured on the Zen 5 VM with one competing process (inception3a, 4 runs, 12 ordered pairs):
     numba-cpu x1.3 caught on 145 of 192 rows with the flag, 159 without, the same 1 of 12 A/A alarms.
-    ``disturbed`` (every pass on a slowed core, :mod:`harness.probe`) always demotes, also when the other run's
-    row carries it too: the fastest pass of such a point is slowed, by a factor that differs from run to run
-    (1.4-1.8x), so two such rows say nothing of the code."""
+    ``disturbed`` (every pass on a slowed core, :mod:`harness.probe`) demotes also when the other run's row
+    carries it too - the fastest pass of such a point is slowed, by a factor that differs from run to run - but
+    only a move a slowed core can explain: a ``slower`` whose whole interval lies beyond ``DISTURBED_MAX``
+    (a ``faster`` below its inverse) stands."""
     verdict = judged.get("verdict")
     if verdict not in ("slower", "faster"):
         return {}
     suspect, other = ("_new", "_base") if verdict == "slower" else ("_base", "_new")
     kinds = ("unsettled", "disturbed") if passes_known else INTERFERENCE_FLAGS
     extra = interference_flags(merged_row, suspect, kinds) - interference_flags(merged_row, other, kinds)
-    extra |= interference_flags(merged_row, suspect, ("disturbed",))  # a slowed core on both sides: no verdict
-    if not extra:
-        return {}
+    both = interference_flags(merged_row, suspect, ("disturbed",)) - extra  # a slowed core on both sides
+    beyond = judged.get("ratio_lo", 0) > DISTURBED_MAX if verdict == "slower" else \
+        judged.get("ratio_hi", math.inf) < 1 / DISTURBED_MAX
+    if beyond:
+        extra, both = extra - {"disturbed"}, set()
     run = "NEW" if suspect == "_new" else "BASE"
-    return dict(verdict="inconclusive",
-                note=f"{run} was measured under interference ({', '.join(sorted(extra))}) and the other run was "
-                     f"not: its {verdict} {judged['ratio']:.3g}x is not the code's; measure {run} again")
+    if extra:
+        return dict(verdict="inconclusive",
+                    note=f"{run} was measured under interference ({', '.join(sorted(extra))}) and the other run "
+                         f"was not: its {verdict} {judged['ratio']:.3g}x is not the code's; measure {run} again")
+    if both:
+        return dict(verdict="inconclusive",
+                    note=f"both runs were measured with every pass on a slowed core (disturbed): the "
+                         f"{verdict} {judged['ratio']:.3g}x may be the cores', not the code's; measure both again")
+    return {}
 
 
 def merge_points(base_table, new_table):

@@ -19,7 +19,7 @@ from .backends import device_of
 from .casedata import CaseData, make_case_data
 from .measure import SpeedEstimator, measure_point
 from .memory import point_bytes, too_big
-from .probe import cores_probe_s
+from .probe import cores_probe_s, probe_s
 from .rows import PointResult, base_row, failed_point
 from .threads import thread_limits
 from .timing import TimingConfig
@@ -70,6 +70,15 @@ def process_clock(threads: int) -> Callable[[], float]:
     return lambda: time.process_time() / threads
 
 
+def pass_probe(job: PointJob) -> Callable[[], float] | None:
+    """How to probe the cores around a pass of ``job`` (:mod:`harness.probe`): every core for a multi-threaded
+    CPU point (it waits for its slowest thread), the current one for a single thread; none for an untimed pass
+    or a GPU point (timed by device events: the host's cores do not set its speed)."""
+    if not job.timed or device_of(job.backend) != "cpu":
+        return None
+    return cores_probe_s if job.case.threads > 1 else probe_s
+
+
 def run_job(job: PointJob, data: CaseData | None = None, estimator: SpeedEstimator | None = None,
             clock: Callable[[], float] = time.perf_counter) -> PointResult:
     """Measure one pass of one point on read-only inputs; a kernel that changed them gets a ``failed`` row."""
@@ -84,7 +93,8 @@ def run_job(job: PointJob, data: CaseData | None = None, estimator: SpeedEstimat
     data.freeze()
     if job.config.clock == "process" and device_of(job.backend) == "cpu":
         clock = process_clock(job.case.threads)
-    before = cores_probe_s() if job.timed else None  # the core's speed just before and after (harness.probe)
+    probe = pass_probe(job)
+    before = probe() if probe else None  # the cores' speed just before and after (harness.probe)
     try:
         with thread_limits(job.case.threads):
             result = measure_point(job.backend, job.case, data, job.config, run_id=job.run_id, timed=job.timed,
@@ -93,7 +103,7 @@ def run_job(job: PointJob, data: CaseData | None = None, estimator: SpeedEstimat
     except ValueError as exc:  # more threads than this machine has (a Dask worker on a smaller host)
         return failed_point(job.run_id, job.backend, device_of(job.backend), job.case, str(exc))
     if before is not None and result.status == "ok":
-        result = PointResult(dict(result.row, probe_s=max(before, cores_probe_s())), result.samples_s)
+        result = PointResult(dict(result.row, probe_s=max(before, probe())), result.samples_s)
     changed = data.changed_inputs()
     if changed:
         cached_case_data.cache_clear()

@@ -14,12 +14,15 @@ So every timed pass carries ``probe_s`` in its record (the slower of a probe jus
 after it, each the slowest core's: :func:`cores_probe_s`, ~2-4 ms per core), and a point none of whose
 passes ran at the host's fastest probe speed (within ``PROBE_SLACK``) is flagged ``disturbed``
 (:mod:`harness.trust`): compare calls a ``slower`` verdict whose NEW row is disturbed (a ``faster`` one
-whose BASE row is) inconclusive - interference, not the code.
+whose BASE row is) inconclusive - interference, not the code - unless it moved beyond
+``harness.comparison.DISTURBED_MAX`` (2x). Multi-threaded CPU passes probe every core, single-threaded
+ones the current core, GPU passes none (:func:`harness.jobs.pass_probe`).
 """
 from __future__ import annotations
 
 import contextlib
 import math
+import socket
 import time
 from collections.abc import Callable, Iterable
 
@@ -31,6 +34,8 @@ PROBE_REPEATS = 3
 PROBE_SLACK = 1.25
 #: Probe every core the worker may run on up to this many (a 2-vCPU VM: both); on more, the current one.
 MAX_PROBED_CORES = 4
+#: Probes of the sweep's own process that start a run's reference (~10-40 ms in all).
+SEED_PROBES = 5
 
 
 def probe_loop(iterations: int) -> int:
@@ -87,10 +92,17 @@ def is_disturbed(probe: float | None, reference: float | None, slack: float = PR
 
 
 class ProbeReference:
-    """The fastest probe seen per host so far in a run (a Dask run's hosts differ in speed)."""
+    """The fastest probe seen per host so far in a run (a Dask run's hosts differ in speed), this host's started by
+    :meth:`seed`. A point is judged when it finishes, against the reference of that moment."""
 
     def __init__(self):
         self.fastest: dict = {}
+
+    def seed(self, probes: int = SEED_PROBES) -> None:
+        """Start this host's reference with the fastest of ``probes`` probes of this process's cores, so that the
+        points that finish first (all of them with ``--repeats 1``) are judged against a reference too."""
+        fastest = min(cores_probe_s() for _ in range(probes))
+        self.add({"host": socket.gethostname(), "probe_s": fastest})
 
     def add(self, row: dict) -> None:
         """Note the ``probe_s`` of one pass's row (rows without one are ignored)."""

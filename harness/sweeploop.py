@@ -129,6 +129,8 @@ class _Sweep:
         self.points, self.done, self.config, self.writer = points, done, config, writer
         self.passes = {key: list(results) for key, results in kept.items() if key not in done}
         self.probes = ProbeReference()  # the host's fastest probe so far: which passes ran on a slowed core
+        if timed:
+            self.probes.seed()
         for results in self.passes.values():
             for result in results:
                 self.probes.add(result.row)

@@ -280,5 +280,26 @@ def test_a_slowdown_measured_only_under_interference_is_not_a_regression():
         demoted = interference_demoted(slower, disturbed, passes_known=known)
         assert demoted["verdict"] == "inconclusive" and "(disturbed)" in demoted["note"]
     both = pd.Series({"flags_base": "disturbed", "flags_new": "disturbed"})  # two slowed measurements: no verdict
-    assert interference_demoted(slower, both, passes_known=True)["verdict"] == "inconclusive"
+    demoted = interference_demoted(slower, both, passes_known=True)
+    assert demoted["verdict"] == "inconclusive" and demoted["note"].startswith("both runs were measured")
+    # ... unless the move is more than a slowed core can explain (1.4-1.8x measured): a 2.5x regression stands
+    for flags in (disturbed, both):
+        assert interference_demoted(dict(slower, ratio=2.5, ratio_lo=2.3), flags, passes_known=True) == {}
+        assert interference_demoted(dict(slower, ratio=1.9, ratio_lo=1.7), flags, passes_known=True) != {}
+    faster_by_far = dict(verdict="faster", ratio=0.3, ratio_hi=0.35)
+    assert interference_demoted(faster_by_far, pd.Series({"flags_base": "disturbed", "flags_new": ""})) == {}
     assert interference_demoted(dict(verdict="faster", ratio=0.5), disturbed) == {}  # NEW slowed yet faster
+
+
+def test_advice_for_points_demoted_for_interference_is_to_measure_again_not_a_threshold():
+    from harness.compare_summary import advice
+
+    rows = pd.DataFrame([
+        dict(verdict="inconclusive", ratio_lo=1.9, ratio_hi=2.1,
+             note="NEW was measured under interference (disturbed) and the other run was not: its slower 2x ..."),
+        dict(verdict="inconclusive", ratio_lo=1.5, ratio_hi=1.7,
+             note="both runs were measured with every pass on a slowed core (disturbed): the slower 1.6x ..."),
+        dict(verdict="inconclusive", ratio_lo=0.9, ratio_hi=1.2, note="straddles 1.10; run-to-run floor +/-20% > ...")])
+    tips = advice(rows)
+    assert any(t.startswith("2 measured under interference") and "no threshold" in t for t in tips)
+    assert "--threshold 0.20 would judge the others" in tips  # from the third row alone, not 1.10 from the first

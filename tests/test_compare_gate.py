@@ -43,7 +43,7 @@ def test_a_slowed_microsecond_backend_exits_1_and_only_it_is_named(smoke_run, tm
     result = harness.compare(results / "smoke-test.csv", slowed, results_dir=tmp_path)
     numpy_rows = result[result["backend"] == "numpy"]
     # a row the smoke run measured on a slowed core (flag `disturbed`, harness.probe) is never judged
-    slowed_core = numpy_rows["note"].str.contains("interference (disturbed)", regex=False)
+    slowed_core = numpy_rows["note"].str.contains("(disturbed)", regex=False)
     assert (numpy_rows.loc[slowed_core, "verdict"] == "inconclusive").all()
     numpy_rows = numpy_rows[~slowed_core]
     # `detectable` is what it says: every numpy row that could see this slowdown is slower, the others
@@ -82,7 +82,7 @@ def test_a_slowed_noisy_backend_is_slower_or_inconclusive_and_nothing_else_moves
     result = harness.compare(results / "smoke-test.csv", slowed, results_dir=tmp_path)
     rows = result[result["backend"] == "numba-cpu"]
     assert set(rows["verdict"]) <= {"slower", "inconclusive"}
-    assert all("rounds' spread" in n or "interference (disturbed)" in n
+    assert all("rounds' spread" in n or "(disturbed)" in n
                for n in rows.loc[rows["verdict"] == "inconclusive", "note"])
     others = result[(result["backend"] != "numba-cpu") & result["ratio"].notna()]
     assert set(others["verdict"]) == {"same"}

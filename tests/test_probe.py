@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 import harness.jobs as jobs
+import harness.probe as probe_module
 import kernels
 from harness.cases import Case
 from harness.layers import Layer
@@ -70,6 +71,32 @@ def test_the_reference_is_the_fastest_probe_of_each_host():
     assert not ref.all_disturbed([dict(status="failed", host="a", probe_s=9.0)]) and not ref.all_disturbed([])
 
 
+def test_which_cores_a_pass_probes():
+    from harness.jobs import PointJob, pass_probe
+    from harness.timing import pass_config
+
+    layer = Layer("L", N=1, C=3, H=6, W=6, F=4, k=3, stride=1, padding=1, dtype="float32")
+    config = pass_config(TimingConfig(budget_s=0.06), 3)
+
+    def job(backend, threads, timed=True):
+        return PointJob(backend, Case(name="L", layer=layer, threads=threads), config, "r", timed, 0.06, 3)
+
+    assert pass_probe(job("numpy", 2)) is cores_probe_s and pass_probe(job("numpy", 1)) is probe_s
+    assert pass_probe(job("numpy", 2, timed=False)) is None and pass_probe(job("numba-cuda", 1)) is None
+
+
+def test_the_reference_starts_from_this_process_probes(monkeypatch):
+    import socket
+
+    readings = iter([0.9, 0.7, 0.8, 1.2, 0.75])
+    monkeypatch.setattr(probe_module, "cores_probe_s", lambda: next(readings))
+    ref = ProbeReference()
+    ref.seed()
+    assert ref.fastest == {socket.gethostname(): 0.7}
+    # the first point to finish is judged against it (with --repeats 1 it is its own only pass)
+    assert ref.all_disturbed([dict(status="ok", host=socket.gethostname(), probe_s=1.0)])
+
+
 def test_flag_from_the_row():
     row = dict(status="ok", time_s=1e-3, rel_ci=0.01, steady=True)
     assert row_flags(dict(row, disturbed=True), 0.05) == ["disturbed"]
@@ -82,7 +109,8 @@ def test_a_point_whose_every_pass_ran_slowed_is_flagged_and_the_files_keep_each_
     file keeps every pass's probe, the table (a fixed set of columns) none."""
     clock = FakeClock()
     probes = iter([1.5, 1.5, 1.0, 1.0] * 3)
-    monkeypatch.setattr(jobs, "cores_probe_s", lambda: next(probes))
+    monkeypatch.setattr(probe_module, "cores_probe_s", lambda: 1.0)  # the sweep's own seed of the reference
+    monkeypatch.setattr(jobs, "probe_s", lambda: next(probes))  # single-thread points: the current core
     layer = dict(N=1, C=3, H=6, W=6, F=4, k=3, stride=1, padding="same", dtype="float32")
     cases = [Case(name=n, layer=Layer(n, **layer), threads=1) for n in ("A", "B")]
     kernels.register(steady_backend(clock))
