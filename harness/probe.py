@@ -11,7 +11,7 @@ nothing in its own samples tells it from a slower kernel, and ``harness compare`
 pairs of unchanged smoke runs.
 
 So every timed pass carries ``probe_s`` in its record (the slower of a probe just before and just
-after it, each the slowest core's: :func:`cores_probe_s`, ~2-4 ms per core), and a point none of whose
+after it, each the slowest core's: :func:`cores_probe_s`, ~1-2 ms per core), and a point none of whose
 passes ran at the host's fastest probe speed (within ``PROBE_SLACK``) is flagged ``disturbed``
 (:mod:`harness.trust`): compare calls a ``slower`` verdict whose NEW row is disturbed (a ``faster`` one
 whose BASE row is) inconclusive - interference, not the code - unless it moved beyond
@@ -26,8 +26,8 @@ import socket
 import time
 from collections.abc import Callable, Iterable
 
-#: Iterations of the probe's loop (~0.7 ms on a Zen 5 core in its fast state).
-PROBE_ITERATIONS = 20_000
+#: Iterations of the probe's loop (~0.35 ms on a Zen 5 core in its fast state; best of 3: ~1 ms per core).
+PROBE_ITERATIONS = 10_000
 #: Timings per probe; the probe is the fastest (a timer interrupt only adds).
 PROBE_REPEATS = 3
 #: A probe slower than this factor times the host's fastest probe of the run marks its pass as disturbed.
