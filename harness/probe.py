@@ -3,8 +3,8 @@
 On a shared VM a vCPU goes through states in which the code on it runs 1.4-1.8x slower for seconds
 at a time while the clock does not move (most likely another tenant on its sibling hyperthread).
 Measured on the 2-vCPU AMD EPYC Zen 5 VM with the host busy: pinned to each vCPU in turn, a pure-Python
-loop took 6.6-7.2 ms or 9-12.5 ms, switching every second or so; timed back to back with this probe
-for 60 s, small numpy, torch and naive convolutions ran 1.4-1.5x slower whenever the probe did
+loop took 6.6-7.2 ms or 9-12.5 ms, switching every second or so; timed back to back with a 20k-iteration
+form of this probe for 60 s, small numpy, torch and naive convolutions ran 1.4-1.5x slower whenever it did
 (correlation of the log times 0.83-0.91) and were slow in only 1-6% of the calls where it was not.
 A point whose every pass fell in such a state is slower in its fastest pass too, with tight rounds:
 nothing in its own samples tells it from a slower kernel, and ``harness compare`` flagged 5 of 12
