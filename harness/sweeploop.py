@@ -88,10 +88,12 @@ def run_sweep(cases: Sequence, backends: Sequence[str], config: TimingConfig, wr
               done: set | None = None, kept: dict | None = None, timed: bool = True, repeats: int = 1,
               executor=None, peak: dict | None = None, clock: Callable[[], float] = time.perf_counter,
               on_start: Callable | None = None, on_step: Callable[[int], None] | None = None,
-              on_done: Callable[[PointResult], None] | None = None) -> SweepStats:
+              on_done: Callable[[PointResult], None] | None = None, probes: Sequence[dict] = ()) -> SweepStats:
     """Measure every point of ``cases`` x ``backends`` not in ``done``; append each pass and each final point
     through ``writer`` (the row with its trust flags against ``peak`` and its ``point`` index).
 
+    ``probes`` are the probe readings (``host``, ``probe_s``) a resumed run recorded before, finished points
+    included: the reference that judges passes (:mod:`harness.probe`) goes on from them.
     ``executor`` is a started executor (:mod:`harness.executor`, :class:`harness.cluster.DaskExecutor`); the
     default one, this process with ``clock``, is started and closed here. A point whose case cannot be built
     or is too big becomes a final row at once; the sweep always goes on. ``KeyboardInterrupt`` (and a lost
@@ -103,6 +105,8 @@ def run_sweep(cases: Sequence, backends: Sequence[str], config: TimingConfig, wr
     start = time.perf_counter()
     sweep = _Sweep(lambda: iter_points(cases, backends), done or set(), kept or {}, config, writer, run_id, timed,
                    repeats, peak, on_step, on_done)
+    for reading in probes:
+        sweep.probes.add(reading)
     own = executor is None
     if own:
         executor = InProcessExecutor(clock)

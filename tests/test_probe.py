@@ -15,6 +15,7 @@ from harness.cases import Case
 from harness.layers import Layer
 from harness.probe import PROBE_SLACK, ProbeReference, cores_probe_s, is_disturbed, probe_s
 from harness.results import ResultsWriter, RunFiles
+from harness.resume import load_progress
 from harness.sweeploop import run_sweep
 from harness.timing import TimingConfig
 from harness.trust import row_flags
@@ -125,3 +126,27 @@ def test_a_point_whose_every_pass_ran_slowed_is_flagged_and_the_files_keep_each_
     assert not table.loc["A", "trusted"] and "probe_s" not in table.columns and "disturbed" not in table.columns
     records = [json.loads(line) for line in (tmp_path / "r.passes.jsonl").read_text().splitlines()]
     assert [(r["row"]["case"], r["row"]["probe_s"]) for r in records] == [("A", 1.5), ("B", 1.0)] * 3
+    # a resume reads every recorded probe back, finished points included, for the reference to go on from
+    assert sorted(p["probe_s"] for p in load_progress(RunFiles.of("r", tmp_path)).probes) == [1.0] * 3 + [1.5] * 3
+
+
+@pytest.mark.parametrize("recorded, flagged", [([], False), ([0.5], True)])
+def test_a_resumed_run_judges_against_the_probes_recorded_before(monkeypatch, recorded, flagged):
+    """Every pass of the new point probes 0.7 and the seed 1.0: on its own that is the fastest, a clean point;
+    with a 0.5 recorded by the run before its kill, 0.7 is 1.4x slower, every pass disturbed."""
+    import socket
+
+    from harness.results import MemoryWriter
+
+    clock = FakeClock()
+    monkeypatch.setattr(probe_module, "cores_probe_s", lambda: 1.0)
+    monkeypatch.setattr(jobs, "probe_s", lambda: 0.7)
+    case = Case(name="C", layer=Layer("C", N=1, C=3, H=6, W=6, F=4, k=3, stride=1, padding=1), threads=1)
+    kernels.register(steady_backend(clock))
+    try:
+        writer = MemoryWriter()
+        run_sweep([case], ["test-steady"], TimingConfig(budget_s=0.06, warmup_s=0.0), writer, run_id="r",
+                  repeats=3, clock=clock, probes=[{"host": socket.gethostname(), "probe_s": p} for p in recorded])
+    finally:
+        kernels.unregister("test-steady")
+    assert ("disturbed" in writer.rows[0]["flags"]) is flagged
