@@ -11,7 +11,7 @@ nothing in its own samples tells it from a slower kernel, and ``harness compare`
 pairs of unchanged smoke runs.
 
 So every timed pass carries ``probe_s`` in its record (the slower of a probe just before and just
-after it, each the slowest core's: :func:`cores_probe_s`, ~1-2 ms per core), and a point none of whose
+after it, each the slowest core's: :func:`cores_probe_s`, ~0.5-1 ms per core), and a point none of whose
 passes ran at the host's fastest probe speed (within ``PROBE_SLACK``) is flagged ``disturbed``
 (:mod:`harness.trust`): compare calls a ``slower`` verdict whose NEW row is disturbed (a ``faster`` one
 whose BASE row is) inconclusive - interference, not the code - unless it moved beyond
@@ -26,16 +26,16 @@ import socket
 import time
 from collections.abc import Callable, Iterable
 
-#: Iterations of the probe's loop (~0.35 ms on a Zen 5 core in its fast state; best of 3: ~1 ms per core).
-PROBE_ITERATIONS = 10_000
+#: Iterations of the probe's loop (~0.17 ms on a Zen 5 core in its fast state; best of 3: ~0.5 ms per core).
+PROBE_ITERATIONS = 5_000
 #: Timings per probe; the probe is the fastest (a timer interrupt only adds).
 PROBE_REPEATS = 3
 #: A probe slower than this factor times the host's fastest probe of the run marks its pass as disturbed.
 PROBE_SLACK = 1.25
 #: Probe every core the worker may run on up to this many (a 2-vCPU VM: both); on more, the current one.
 MAX_PROBED_CORES = 4
-#: Probes of the sweep's own process that start a run's reference (~10-40 ms in all).
-SEED_PROBES = 5
+#: Probes of the sweep's own process that start a run's reference (a few ms in all).
+SEED_PROBES = 3
 
 
 def probe_loop(iterations: int) -> int:
