@@ -191,10 +191,8 @@ class _Sweep:
         results = self.passes.pop(point.key)
         disturbed = self.timed and self.probes.all_disturbed(r.row for r in results)
         result = combine_passes(results, self.config, self.repeats)
-        row = {k: v for k, v in result.row.items() if k != "probe_s"}
-        result.row = dict(with_trust(dict(row, disturbed=disturbed), self.config.target_rel_ci, self.peak),
-                          point=point.index)
-        del result.row["disturbed"]
+        row = {k: v for k, v in result.row.items() if k != "probe_s"}  # a pass's, not a column of the table
+        result.row = dict(with_trust(row, self.config.target_rel_ci, self.peak, disturbed), point=point.index)
         self.writer.append(result.row, result.samples_s)
         self.stats.add(result)
         if self.on_done:

@@ -28,8 +28,9 @@ FLAGS = ("noisy", "above-peak", "unsettled", "passes-disagree", "disturbed", "no
 INTERFERENCE_FLAGS = ("unsettled", "passes-disagree", "disturbed")
 
 
-def row_flags(row: dict, target_rel_ci: float, peak: dict | None = None) -> list[str]:
-    """The trust flags of one finished row (see the module docstring)."""
+def row_flags(row: dict, target_rel_ci: float, peak: dict | None = None, disturbed: bool = False) -> list[str]:
+    """The trust flags of one finished row (see the module docstring); ``disturbed``: the sweep found every pass
+    of the point on a slowed core (the table has no column for it: it lives in the flag alone)."""
     time_s = row.get("time_s")
     if row.get("status") != "ok" or time_s is None or not math.isfinite(time_s):
         return ["not-timed"]
@@ -43,15 +44,15 @@ def row_flags(row: dict, target_rel_ci: float, peak: dict | None = None) -> list
         flags.append("unsettled")
     if isinstance(row.get("passes_disagree"), str) and row["passes_disagree"]:
         flags.append("passes-disagree")
-    if row.get("disturbed") is True:
+    if disturbed:
         flags.append("disturbed")
     return flags
 
 
-def with_trust(row: dict, target_rel_ci: float, peak: dict | None = None) -> dict:
+def with_trust(row: dict, target_rel_ci: float, peak: dict | None = None, disturbed: bool = False) -> dict:
     """``row`` with its ``flags`` and ``trusted`` columns, and its place under the roof (``peak_fraction``,
-    ``bound``: :func:`harness.roof.roof_columns`), filled in."""
-    flags = row_flags(row, target_rel_ci, peak)
+    ``bound``: :func:`harness.roof.roof_columns`), filled in (``disturbed``: see :func:`row_flags`)."""
+    flags = row_flags(row, target_rel_ci, peak, disturbed)
     return dict(row, **roof_columns(row, peak), flags=";".join(flags), trusted=not flags)
 
 

@@ -100,8 +100,8 @@ def test_the_reference_starts_from_this_process_probes(monkeypatch):
 
 def test_flag_from_the_row():
     row = dict(status="ok", time_s=1e-3, rel_ci=0.01, steady=True)
-    assert row_flags(dict(row, disturbed=True), 0.05) == ["disturbed"]
-    assert row_flags(dict(row, disturbed=False), 0.05) == [] and row_flags(row, 0.05) == []
+    assert row_flags(row, 0.05, disturbed=True) == ["disturbed"]
+    assert row_flags(row, 0.05, disturbed=False) == [] and row_flags(row, 0.05) == []
 
 
 def test_a_point_whose_every_pass_ran_slowed_is_flagged_and_the_files_keep_each_probe(monkeypatch, tmp_path):

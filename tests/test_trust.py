@@ -58,7 +58,7 @@ def test_banner_counts_flags_names_the_remedy_and_the_load():
     assert "1 ran faster than this machine's physical FMA roof" in text and "harness peak --fresh" in text
     assert "load average 3.5 before, 4.0 after" in text
     assert trust_banner(pd.DataFrame([with_trust(row(), 0.02, PEAK)]), 0.02) is None
-    slowed = pd.DataFrame([with_trust(dict(row(), disturbed=True), 0.02, PEAK), with_trust(row(), 0.02, PEAK)])
+    slowed = pd.DataFrame([with_trust(row(), 0.02, PEAK, disturbed=True), with_trust(row(), 0.02, PEAK)])
     assert list(slowed["flags"]) == ["disturbed", ""]
     assert trust_banner(slowed, 0.02) == "1 ran every pass on a slowed core (another tenant of the host?): run again"
 
