@@ -11,7 +11,7 @@ import math
 from collections import Counter
 
 from .compare_rule import REASON_BEST, REASON_FEW, REASON_FLOOR, REASON_PASS, REASON_ROUNDS, fmt_spread
-from .comparison import INCONCLUSIVE, REGRESSIONS
+from .comparison import INCONCLUSIVE, NOTE_INTERFERED, NOTE_SLOWED_CORES, REGRESSIONS
 
 #: Regressions are named in full up to this many, inconclusive points up to MAX_UNJUDGED_NAMES; more are
 #: counted per backend.
@@ -83,11 +83,6 @@ def unavailable_line(result) -> str | None:
     return f"{len(rows)} point(s) timed in neither run, not shown: {per_backend(rows)}" if len(rows) else None
 
 
-#: How compare's notes name a point demoted for interference (harness.comparison.interference_demoted).
-INTERFERED = "measured under interference"
-SLOWED_CORES = "on a slowed core"
-
-
 def advice(result) -> list[str]:
     """What would let the inconclusive points be judged, for this kind of input and these reasons."""
     unjudged = result[result["verdict"] == INCONCLUSIVE]
@@ -104,7 +99,7 @@ def advice(result) -> list[str]:
                     ("" if json_input else "; `harness calibrate` measures the floor across fresh processes"))
     if any(REASON_BEST in n or REASON_PASS in n for n in notes):
         tips.append("the best round or the fastest pass did not move: interference during one run - re-run it")
-    interfered = [INTERFERED in n or SLOWED_CORES in n for n in notes]
+    interfered = [NOTE_INTERFERED in n or NOTE_SLOWED_CORES in n for n in notes]
     if any(interfered):
         tips.append(f"{sum(interfered)} measured under interference (a flag such as unsettled or disturbed): "
                     "measure the run(s) its note names again; no threshold judges those")

@@ -196,6 +196,9 @@ def interference_flags(merged_row, side: str, kinds=INTERFERENCE_FLAGS) -> set[s
     return {f for f in flags.split(";") if f in kinds}
 
 
+#: How a note names a point demoted for interference (:func:`interference_demoted`; the summary's advice reads them).
+NOTE_INTERFERED = "measured under interference"
+NOTE_SLOWED_CORES = "on a slowed core"
 #: The most a slowed core moved a kernel on the shared Zen 5 VM (1.4-1.8x, :mod:`harness.probe`): a change whose
 #: whole interval lies beyond this is not explained by a ``disturbed`` row.
 DISTURBED_MAX = 2.0
@@ -229,11 +232,11 @@ def interference_demoted(judged: dict, merged_row, passes_known: bool = False) -
     run = "NEW" if suspect == "_new" else "BASE"
     if extra:
         return dict(verdict="inconclusive",
-                    note=f"{run} was measured under interference ({', '.join(sorted(extra))}) and the other run "
+                    note=f"{run} was {NOTE_INTERFERED} ({', '.join(sorted(extra))}) and the other run "
                          f"was not: its {verdict} {judged['ratio']:.3g}x is not the code's; measure {run} again")
     if both:
         return dict(verdict="inconclusive",
-                    note=f"both runs were measured with every pass on a slowed core (disturbed): the "
+                    note=f"both runs were measured with every pass {NOTE_SLOWED_CORES} (disturbed): the "
                          f"{verdict} {judged['ratio']:.3g}x may be the cores', not the code's; measure both again")
     return {}
 
