@@ -21,7 +21,7 @@ from .errors import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REGRESSION
 from .noisefloor import calibration_floors, load_floors, row_floors, save_floors, with_stored
 from .passgroups import pass_medians_by_point, with_pass_medians
 from .results import KEY_COLUMNS, RunFiles, read_metadata, read_samples, read_table, samples_by_point
-from .settings import ALPHA, THRESHOLD
+from .settings import ALPHA, DISTURBED_MAX, THRESHOLD
 from .trust import INTERFERENCE_FLAGS
 
 REGRESSIONS = ("slower", "broken")
@@ -199,9 +199,6 @@ def interference_flags(merged_row, side: str, kinds=INTERFERENCE_FLAGS) -> set[s
 #: How a note names a point demoted for interference (:func:`interference_demoted`; the summary's advice reads them).
 NOTE_INTERFERED = "measured under interference"
 NOTE_SLOWED_CORES = "on a slowed core"
-#: The most a slowed core moved a kernel on the shared Zen 5 VM (1.4-1.8x, :mod:`harness.probe`): a change whose
-#: whole interval lies beyond this is not explained by a ``disturbed`` row.
-DISTURBED_MAX = 2.0
 
 
 def interference_demoted(judged: dict, merged_row, passes_known: bool = False) -> dict:

@@ -15,23 +15,24 @@ after it, each the slowest core's: :func:`cores_probe_s`, ~0.5-1 ms per core), a
 passes ran at the host's fastest probe speed (within ``PROBE_SLACK``) is flagged ``disturbed``
 (:mod:`harness.trust`): compare calls a ``slower`` verdict whose NEW row is disturbed (a ``faster`` one
 whose BASE row is) inconclusive - interference, not the code - unless it moved beyond
-``harness.comparison.DISTURBED_MAX`` (2x). Multi-threaded CPU passes probe every core, single-threaded
+``harness.settings.DISTURBED_MAX`` (2x). Multi-threaded CPU passes probe every core, single-threaded
 ones the current core, GPU passes none (:func:`harness.jobs.pass_probe`).
 """
 from __future__ import annotations
 
 import contextlib
 import math
+import os
 import socket
 import time
 from collections.abc import Callable, Iterable
+
+from .settings import PROBE_SLACK
 
 #: Iterations of the probe's loop (~0.17 ms on a Zen 5 core in its fast state; best of 3: ~0.5 ms per core).
 PROBE_ITERATIONS = 5_000
 #: Timings per probe; the probe is the fastest (a timer interrupt only adds).
 PROBE_REPEATS = 3
-#: A probe slower than this factor times the host's fastest probe of the run marks its pass as disturbed.
-PROBE_SLACK = 1.25
 #: Probe every core the worker may run on up to this many (a 2-vCPU VM: both); on more, the current one.
 MAX_PROBED_CORES = 4
 #: Probes of the sweep's own process that start a run's reference (a few ms in all).
@@ -62,8 +63,6 @@ def cores_probe_s(max_cores: int = MAX_PROBED_CORES) -> float:
     ``max_cores`` of them; on more, only where it runs now), its affinity restored after. A multi-threaded
     kernel waits for its slowest thread, so one slowed core slows the pass; where affinity cannot be set
     (not Linux), the probe of the current core."""
-    import os
-
     try:
         allowed = sorted(os.sched_getaffinity(0))
     except (AttributeError, OSError):

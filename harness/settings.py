@@ -42,6 +42,9 @@ CLOCKS = ("wall", "process")
 PASS_AGREEMENT = 0.15
 #: Extra passes a point whose passes disagree gets, at most, before it is flagged ``passes-disagree``.
 MAX_EXTRA_PASSES = 2
+#: A pass whose core-speed probe (:mod:`harness.probe`) ran more than this factor times the host's fastest is
+#: disturbed; a point all of whose passes were is flagged ``disturbed``.
+PROBE_SLACK = 1.25
 #: Seconds a worker process may take to start (import numpy, numba, torch, the plugins).
 STARTUP_TIMEOUT_S = 120.0
 #: Dask: how long queued points may wait for a worker, and how long to wait for the scheduler to answer.
@@ -50,6 +53,9 @@ CONNECT_TIMEOUT_S = 10.0
 #: compare: relative change that counts, two-sided error level of each point's interval.
 THRESHOLD = 0.10
 ALPHA = 0.01
+#: compare: the most a slowed core moved a kernel on the shared Zen 5 VM (1.4-1.8x): a change whose whole
+#: interval lies beyond this is not explained by a ``disturbed`` row.
+DISTURBED_MAX = 2.0
 
 
 def default_timeout_s(budget_s: float) -> float:

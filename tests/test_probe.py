@@ -13,9 +13,10 @@ import harness.probe as probe_module
 import kernels
 from harness.cases import Case
 from harness.layers import Layer
-from harness.probe import PROBE_SLACK, ProbeReference, cores_probe_s, is_disturbed, probe_s
+from harness.probe import ProbeReference, cores_probe_s, is_disturbed, probe_s
 from harness.results import ResultsWriter, RunFiles
 from harness.resume import load_progress
+from harness.settings import PROBE_SLACK
 from harness.sweeploop import run_sweep
 from harness.timing import TimingConfig
 from harness.trust import row_flags
