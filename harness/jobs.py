@@ -19,7 +19,7 @@ from .backends import device_of
 from .casedata import CaseData, make_case_data
 from .measure import SpeedEstimator, measure_point
 from .memory import point_bytes, too_big
-from .probe import cores_probe_s, probe_s
+from .probe import cores_probe_s, probe_s, probes_every_core
 from .rows import PointResult, base_row, failed_point
 from .threads import thread_limits
 from .timing import TimingConfig
@@ -76,7 +76,7 @@ def pass_probe(job: PointJob) -> Callable[[], float] | None:
     or a GPU point (timed by device events: the host's cores do not set its speed)."""
     if not job.timed or device_of(job.backend) != "cpu":
         return None
-    return cores_probe_s if job.case.threads > 1 else probe_s
+    return cores_probe_s if probes_every_core(job.case.threads) else probe_s
 
 
 def run_job(job: PointJob, data: CaseData | None = None, estimator: SpeedEstimator | None = None,

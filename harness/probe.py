@@ -12,7 +12,8 @@ pairs of unchanged smoke runs.
 
 So every timed pass carries ``probe_s`` in its record (the slower of a probe just before and just
 after it, each the slowest core's: :func:`cores_probe_s`, ~0.5-1 ms per core), and a point none of whose
-passes ran at the host's fastest probe speed (within ``PROBE_SLACK``) is flagged ``disturbed``
+passes ran at the host's usual probe speed (within ``PROBE_SLACK`` of the lower quartile of the run's pass probes:
+:class:`ProbeReference`) is flagged ``disturbed``
 (:mod:`harness.trust`): compare calls a ``slower`` verdict whose NEW row is disturbed (a ``faster`` one
 whose BASE row is) inconclusive - interference, not the code - unless it moved beyond
 ``harness.settings.DISTURBED_MAX`` (2x). Multi-threaded CPU passes probe every core, single-threaded
@@ -20,6 +21,7 @@ ones the current core, GPU passes none (:func:`harness.jobs.pass_probe`).
 """
 from __future__ import annotations
 
+import bisect
 import contextlib
 import math
 import os
@@ -35,8 +37,13 @@ PROBE_ITERATIONS = 5_000
 PROBE_REPEATS = 3
 #: Probe every core the worker may run on up to this many (a 2-vCPU VM: both); on more, the current one.
 MAX_PROBED_CORES = 4
-#: Probes of the sweep's own process that start a run's reference (a few ms in all).
-SEED_PROBES = 3
+#: Readings of the sweep's own process that start a run's reference, per kind of probe (~40 ms in all).
+SEED_PROBES = 8
+#: The reference is this quantile of a host's readings of one kind: the usual speed of an unslowed core, not the
+#: fastest ever read. On the quiet 2-vCPU Intel Xeon VM one probe reads 0.34-0.50 ms (a core fresh from idle
+#: runs faster for a while); the fastest two-core reading of a smoke run was 1.3x below their usual, and judged
+#: against it 19 of 25 points were flagged on a machine with nothing else running.
+REFERENCE_QUANTILE = 0.25
 
 
 def probe_loop(iterations: int) -> int:
@@ -56,6 +63,13 @@ def probe_s(clock: Callable[[], float] = time.perf_counter, iterations: int = PR
         probe_loop(iterations)
         best = min(best, clock() - start)
     return best
+
+
+def probes_every_core(threads: int) -> bool:
+    """True when a pass on ``threads`` threads probes every core (:func:`cores_probe_s`: it waits for its slowest
+    thread), False when it probes only its own (:func:`probe_s`). The two kinds of reading have references of
+    their own: the slowest of several cores reads slower than one."""
+    return threads > 1
 
 
 def cores_probe_s(max_cores: int = MAX_PROBED_CORES) -> float:
@@ -83,35 +97,49 @@ def cores_probe_s(max_cores: int = MAX_PROBED_CORES) -> float:
 
 
 def is_disturbed(probe: float | None, reference: float | None, slack: float = PROBE_SLACK) -> bool:
-    """True when ``probe`` (seconds) is more than ``slack`` times ``reference`` (the host's fastest probe);
-    False when either is unknown."""
+    """True when ``probe`` (seconds) is more than ``slack`` times ``reference`` (the host's usual reading,
+    :class:`ProbeReference`); False when either is unknown."""
     if probe is None or reference is None or not (math.isfinite(probe) and math.isfinite(reference)):
         return False
     return reference > 0 and probe > slack * reference
 
 
+def reading_key(row: dict) -> tuple:
+    """``(host, every core probed)``: whose readings a pass's probe is judged with (a Dask run's hosts differ)."""
+    threads = row.get("threads")
+    return row.get("host"), probes_every_core(int(threads) if isinstance(threads, (int, float)) and
+                                              math.isfinite(threads) else 1)
+
+
 class ProbeReference:
-    """The fastest probe seen per host so far in a run (a Dask run's hosts differ in speed), this host's started by
-    :meth:`seed`. A point is judged when it finishes, against the reference of that moment."""
+    """Every probe reading of a run so far, per host and kind (:func:`reading_key`), this host's started by
+    :meth:`seed`; the reference of a kind is the ``REFERENCE_QUANTILE`` of its readings. A point is judged when
+    it finishes, against the reference of that moment."""
 
     def __init__(self):
-        self.fastest: dict = {}
+        self.readings: dict = {}
 
     def seed(self, probes: int = SEED_PROBES) -> None:
-        """Start this host's reference with the fastest of ``probes`` probes of this process's cores, so that the
-        points that finish first (all of them with ``--repeats 1``) are judged against a reference too."""
-        fastest = min(cores_probe_s() for _ in range(probes))
-        self.add({"host": socket.gethostname(), "probe_s": fastest})
+        """Start this host's references with ``probes`` readings of each kind from this process, each the slower
+        of two probes as a pass's is (before and after), so that the points that finish first (all of them with
+        ``--repeats 1``) are judged against a reference too."""
+        host = socket.gethostname()
+        for threads, probe in ((2, cores_probe_s), (1, probe_s)):
+            for _ in range(probes):
+                self.add({"host": host, "threads": threads, "probe_s": max(probe(), probe())})
 
     def add(self, row: dict) -> None:
         """Note the ``probe_s`` of one pass's row (rows without one are ignored)."""
         probe = row.get("probe_s")
         if isinstance(probe, (int, float)) and math.isfinite(probe) and probe > 0:
-            host = row.get("host")
-            self.fastest[host] = min(self.fastest.get(host, math.inf), float(probe))
+            bisect.insort(self.readings.setdefault(reading_key(row), []), float(probe))
+
+    def reference(self, row: dict) -> float | None:
+        """The usual reading of ``row``'s host and kind so far (None before the first)."""
+        readings = self.readings.get(reading_key(row))
+        return readings[int(REFERENCE_QUANTILE * (len(readings) - 1))] if readings else None
 
     def all_disturbed(self, rows: Iterable[dict]) -> bool:
         """True when every timed pass among ``rows`` carries a probe and each ran slowed (see module docstring)."""
-        probes = [(row.get("probe_s"), self.fastest.get(row.get("host"))) for row in rows
-                  if row.get("status") == "ok"]
-        return bool(probes) and all(is_disturbed(probe, ref) for probe, ref in probes)
+        rows = [row for row in rows if row.get("status") == "ok"]
+        return bool(rows) and all(is_disturbed(row.get("probe_s"), self.reference(row)) for row in rows)

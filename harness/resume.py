@@ -27,7 +27,7 @@ class Progress:
     done: set = field(default_factory=set)
     kept: dict = field(default_factory=dict)  # point key -> [PointResult of pass 0, 1, ...]
     again: set = field(default_factory=set)  # keys of rows dropped because their samples were cut: re-measure
-    probes: list = field(default_factory=list)  # {"host", "probe_s"} of every pass recorded, finished points too
+    probes: list = field(default_factory=list)  # {"host", "threads", "probe_s"} of every pass recorded, finished too
     warnings: list = field(default_factory=list)
 
 
@@ -120,7 +120,7 @@ def _kept_passes(files: RunFiles, progress: Progress) -> dict:
             continue
         key, n_pass, row, samples_s = record
         if row.get("probe_s") is not None:  # the run's probe reference (harness.probe) goes on from all of them
-            progress.probes.append({"host": row.get("host"), "probe_s": row["probe_s"]})
+            progress.probes.append({k: row.get(k) for k in ("host", "threads", "probe_s")})
         if key not in progress.done:
             kept.setdefault(key, {}).setdefault(n_pass, PointResult(row, samples_s))
     out = {}

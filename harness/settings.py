@@ -42,7 +42,7 @@ CLOCKS = ("wall", "process")
 PASS_AGREEMENT = 0.15
 #: Extra passes a point whose passes disagree gets, at most, before it is flagged ``passes-disagree``.
 MAX_EXTRA_PASSES = 2
-#: A pass whose core-speed probe (:mod:`harness.probe`) ran more than this factor times the host's fastest is
+#: A pass whose core-speed probe (:mod:`harness.probe`) ran more than this factor times the host's usual is
 #: disturbed; a point all of whose passes were is flagged ``disturbed``.
 PROBE_SLACK = 1.25
 #: Seconds a worker process may take to start (import numpy, numba, torch, the plugins).

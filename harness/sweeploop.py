@@ -92,7 +92,7 @@ def run_sweep(cases: Sequence, backends: Sequence[str], config: TimingConfig, wr
     """Measure every point of ``cases`` x ``backends`` not in ``done``; append each pass and each final point
     through ``writer`` (the row with its trust flags against ``peak`` and its ``point`` index).
 
-    ``probes`` are the probe readings (``host``, ``probe_s``) a resumed run recorded before, finished points
+    ``probes`` are the probe readings (``host``, ``threads``, ``probe_s``) a resumed run recorded before, finished points
     included: the reference that judges passes (:mod:`harness.probe`) goes on from them.
     ``executor`` is a started executor (:mod:`harness.executor`, :class:`harness.cluster.DaskExecutor`); the
     default one, this process with ``clock``, is started and closed here. A point whose case cannot be built
@@ -132,7 +132,7 @@ class _Sweep:
     def __init__(self, points, done, kept, config, writer, run_id, timed, repeats, peak, on_step, on_done):
         self.points, self.done, self.config, self.writer = points, done, config, writer
         self.passes = {key: list(results) for key, results in kept.items() if key not in done}
-        self.probes = ProbeReference()  # the host's fastest probe so far: which passes ran on a slowed core
+        self.probes = ProbeReference()  # the host's usual probe reading so far: which passes ran on a slowed core
         if timed:
             self.probes.seed()
         for results in self.passes.values():

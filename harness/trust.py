@@ -11,8 +11,8 @@ Flags (``;``-separated in the table, empty when clean):
 - ``passes-disagree``: the point's passes disagreed beyond their spread even after re-measuring
   (``passes_disagree`` names the pass and the ratio; the row pools the consistent passes);
 - ``disturbed``: every pass of the point ran while its core was slowed - the probe around each pass
-  (:mod:`harness.probe`) ran more than ``PROBE_SLACK`` times slower than the host's fastest probe of the
-  run - so no pass shows the kernel's undisturbed speed;
+  (:mod:`harness.probe`) ran more than ``PROBE_SLACK`` times slower than the host's usual reading in the
+  run (the lower quartile of its probes) - so no pass shows the kernel's undisturbed speed;
 - ``not-timed``: the row has no time (skipped, unavailable, failed, wrong, or a check-only run).
 
 ``trusted`` is True exactly when ``flags`` is empty.
