@@ -1,7 +1,7 @@
 """The decision rule of ``harness compare`` for one matched point: an interval of the time ratio, then a verdict.
 
-The ratio NEW/BASE of the two medians is judged in log space. Its uncertainty has
-two parts that add in quadrature:
+The ratio NEW/BASE of the two medians is judged in log space (the rounds of each run's median pass where
+both runs' passes are known, :mod:`harness.passgroups`). Its uncertainty has two parts that add in quadrature:
 
 * within the runs: the spread of each run's rounds, as the distribution-free 95%
   CI of each median (:func:`harness.timing.median_ci`) turned into a standard error;

@@ -19,7 +19,7 @@ from pathlib import Path
 from .compare_rule import IDENTICAL, judge, location, within_se, z_of
 from .errors import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REGRESSION
 from .noisefloor import calibration_floors, load_floors, row_floors, save_floors, with_stored
-from .passgroups import pass_medians_by_point, with_pass_medians
+from .passgroups import median_pass_by_point, pass_medians_by_point, with_pass_medians
 from .results import KEY_COLUMNS, RunFiles, read_metadata, read_samples, read_table, samples_by_point
 from .settings import ALPHA, DISTURBED_MAX, THRESHOLD
 from .trust import INTERFERENCE_FLAGS
@@ -131,7 +131,8 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
             key = (r["backend_base"], r["case_base"])
             base_passes, new_passes = passes[0].get(key), passes[1].get(key)
             row.update(vars(judge(*matched[i], threshold, alpha, half, base_passes, new_passes)),
-                       noise_floor=math.expm1(half))
+                       noise_floor=math.expm1(half), base_time_s=location(matched[i][0]),
+                       new_time_s=location(matched[i][1]))
             row.update(interference_demoted(row, r, bool(base_passes and new_passes)))
             sources.setdefault(row["backend"], []).append(source)
         else:
@@ -152,13 +153,17 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
 
 
 def matched_samples(merged, base_samples, new_samples) -> dict:
-    """``{row index of merged: (base samples, new samples)}`` of the points timed (``ok``) in both runs."""
+    """``{row index of merged: (base samples, new samples)}`` of the points timed (``ok``) in both runs: the rounds
+    of each side's median pass where both runs' passes are known (:mod:`harness.passgroups`), else the rounds
+    each row pooled."""
     samples = [samples_by_point(base_samples), samples_by_point(new_samples)]
+    medians = [median_pass_by_point(base_samples), median_pass_by_point(new_samples)]
     matched = {}
     for i, r in merged.iterrows():
         if r["_merge"] == "both" and r["status_base"] == "ok" and r["status_new"] == "ok":
             key = (r["backend_base"], r["case_base"])
-            b, n = samples[0].get(key), samples[1].get(key)
+            both = key in medians[0] and key in medians[1]
+            b, n = (medians[0][key], medians[1][key]) if both else (samples[0].get(key), samples[1].get(key))
             if b is None or n is None or len(b) < 2 or len(n) < 2:
                 raise ValueError(f"samples missing for {key[0]} | {key[1]}: the samples file does not match its table")
             matched[i] = (b, n)

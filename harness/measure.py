@@ -25,6 +25,8 @@ from .timing import HostCacheFlusher, TimingConfig, time_rounds
 
 #: The tiny layer slow backends (those with ``max_flops_per_call``) are calibrated on.
 CALIBRATION_SHAPE = dict(N=1, C=4, H=6, W=6, F=4, k=3, stride=1, padding=1)
+#: Timed calls of the calibration (after an untimed one); its rate is the best.
+CALIBRATION_CALLS = 5
 
 
 @dataclass
@@ -43,8 +45,10 @@ class SpeedEstimator:
             x = np.ones(cal.x_shape, cal.dtype)
             w = np.ones(cal.w_shape, cal.dtype)
             prepared = impl.prepare(x, w, cal)
+            prepared()  # untimed: a worker fresh from its fork pays copy-on-write faults in its first calls (on the
+            prepared.sync()  # Intel VM the best of three cold calls put naive's smoke 3x3 at 13 ms, ~8x its speed)
             best = float("inf")
-            for _ in range(3):  # the best of three: a fresh worker's first call runs cold
+            for _ in range(CALIBRATION_CALLS):
                 t0 = self.clock()
                 prepared()
                 prepared.sync()

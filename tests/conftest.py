@@ -94,7 +94,7 @@ def smoke_run(tmp_path_factory):
     """
     tmp = tmp_path_factory.mktemp("smoke")
     seed_peak(tmp / "results")
-    proc = run_cli("sweep", "--preset", "smoke", "--budget-s", "0.1", "--settle-s", "0.2", "--results-dir",
+    proc = run_cli("sweep", "--preset", "smoke", "--budget-s", "0.15", "--settle-s", "0.2", "--results-dir",
                    tmp / "results", "--plots-dir", tmp / "plots", "--run-id", "smoke-test")
     assert proc.returncode == 0, proc.stderr
     return tmp, proc
