@@ -24,6 +24,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import math
+import numbers
 import os
 import socket
 import time
@@ -37,8 +38,11 @@ PROBE_ITERATIONS = 5_000
 PROBE_REPEATS = 3
 #: Probe every core the worker may run on up to this many (a 2-vCPU VM: both); on more, the current one.
 MAX_PROBED_CORES = 4
-#: Readings of the sweep's own process that start a run's reference, per kind of probe (~40 ms in all).
+#: Readings of the sweep's own process that start a run's reference, per kind of probe (~0.1 s in all on 2 cores).
 SEED_PROBES = 8
+#: A host and kind with fewer readings has no reference yet (its passes are not judged): a Dask worker host is
+#: not seeded, and the quartile of one to three readings is their fastest.
+MIN_READINGS = 4
 #: The reference is this quantile of a host's readings of one kind: the usual speed of an unslowed core, not the
 #: fastest ever read. On the quiet 2-vCPU Intel Xeon VM one probe reads 0.34-0.50 ms (a core fresh from idle
 #: runs faster for a while); the fastest two-core reading of a smoke run was 1.3x below their usual, and judged
@@ -107,8 +111,8 @@ def is_disturbed(probe: float | None, reference: float | None, slack: float = PR
 def reading_key(row: dict) -> tuple:
     """``(host, every core probed)``: whose readings a pass's probe is judged with (a Dask run's hosts differ)."""
     threads = row.get("threads")
-    return row.get("host"), probes_every_core(int(threads) if isinstance(threads, (int, float)) and
-                                              math.isfinite(threads) else 1)
+    real = isinstance(threads, numbers.Real) and not isinstance(threads, bool) and math.isfinite(threads)
+    return row.get("host"), probes_every_core(int(threads) if real else 1)
 
 
 class ProbeReference:
@@ -135,9 +139,11 @@ class ProbeReference:
             bisect.insort(self.readings.setdefault(reading_key(row), []), float(probe))
 
     def reference(self, row: dict) -> float | None:
-        """The usual reading of ``row``'s host and kind so far (None before the first)."""
-        readings = self.readings.get(reading_key(row))
-        return readings[int(REFERENCE_QUANTILE * (len(readings) - 1))] if readings else None
+        """The usual reading of ``row``'s host and kind so far (None before ``MIN_READINGS`` of them)."""
+        readings = self.readings.get(reading_key(row), ())
+        if len(readings) < MIN_READINGS:
+            return None
+        return readings[round(REFERENCE_QUANTILE * (len(readings) - 1))]
 
     def all_disturbed(self, rows: Iterable[dict]) -> bool:
         """True when every timed pass among ``rows`` carries a probe and each ran slowed (see module docstring)."""

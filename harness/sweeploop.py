@@ -92,8 +92,9 @@ def run_sweep(cases: Sequence, backends: Sequence[str], config: TimingConfig, wr
     """Measure every point of ``cases`` x ``backends`` not in ``done``; append each pass and each final point
     through ``writer`` (the row with its trust flags against ``peak`` and its ``point`` index).
 
-    ``probes`` are the probe readings (``host``, ``threads``, ``probe_s``) a resumed run recorded before, finished points
-    included: the reference that judges passes (:mod:`harness.probe`) goes on from them.
+    ``probes`` are the probe readings (``host``, ``threads``, ``probe_s``) a resumed run recorded before, of finished
+    points and of the ``kept`` passes alike: the reference that judges passes (:mod:`harness.probe`) goes on from
+    them (each once).
     ``executor`` is a started executor (:mod:`harness.executor`, :class:`harness.cluster.DaskExecutor`); the
     default one, this process with ``clock``, is started and closed here. A point whose case cannot be built
     or is too big becomes a final row at once; the sweep always goes on. ``KeyboardInterrupt`` (and a lost
@@ -134,10 +135,7 @@ class _Sweep:
         self.passes = {key: list(results) for key, results in kept.items() if key not in done}
         self.probes = ProbeReference()  # the host's usual probe reading so far: which passes ran on a slowed core
         if timed:
-            self.probes.seed()
-        for results in self.passes.values():
-            for result in results:
-                self.probes.add(result.row)
+            self.probes.seed()  # a resumed run's recorded readings, kept passes' too, come through run_sweep's probes
         self.run_id, self.timed, self.repeats, self.peak = run_id, timed, repeats, peak
         self.stats = SweepStats()
         self.on_step, self.on_done = on_step or (lambda n: None), on_done

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -66,11 +67,16 @@ def test_the_reference_is_the_usual_reading_of_each_host_and_kind():
     one = dict(host="a", threads=1)
     for probe in [1.0, 1.0, 1.0, 0.7, 1.1, 1.2, 1.05, 1.0, 0.98]:  # one fast outlier among usual readings
         ref.add(dict(one, probe_s=probe))
-    for row in [dict(host="b", threads=1, probe_s=3.0), dict(host="a", threads=2, probe_s=2.0),
-                dict(one), dict(one, probe_s=math.nan), dict(one, probe_s=-1.0)]:
+    others = [dict(host="b", threads=1, probe_s=3.0)] * 4 + [dict(host="a", threads=2, probe_s=2.0)] * 4 + [
+        dict(host="d", threads=1, probe_s=1.0)] * 3
+    for row in [*others, dict(one), dict(one, probe_s=math.nan), dict(one, probe_s=-1.0)]:
         ref.add(row)
     assert ref.reference(one) == 1.0 and ref.reference(dict(host="b", threads=1)) == 3.0
     assert ref.reference(dict(host="a", threads=4)) == 2.0 and ref.reference(dict(host="c")) is None
+    assert ref.reference(dict(host="a", threads=np.int64(2))) == 2.0  # a thread count read back by pandas
+    # too few readings (an unseeded Dask host's first points): no reference, nothing judged
+    assert ref.reference(dict(host="d", threads=1)) is None
+    assert not ref.all_disturbed([dict(status="ok", host="d", threads=1, probe_s=9.0)])
     ok = dict(status="ok", **one)
     assert ref.all_disturbed([dict(ok, probe_s=1.3), dict(ok, probe_s=2.0)])
     assert not ref.all_disturbed([dict(ok, probe_s=1.3), dict(ok, probe_s=1.1)])  # one pass ran unslowed
