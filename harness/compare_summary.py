@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-from .compare_rule import REASON_BEST, REASON_FEW, REASON_FLOOR, REASON_PASS, REASON_ROUNDS, fmt_spread
+from .compare_rule import REASON_BEST, REASON_FEW, REASON_FLOOR, REASON_PASS, REASON_RANGE, REASON_ROUNDS, fmt_spread
 from .comparison import INCONCLUSIVE, NOTE_INTERFERED, NOTE_SLOWED_CORES, REGRESSIONS
 
 #: Regressions are named in full up to this many, inconclusive points up to MAX_UNJUDGED_NAMES; more are
@@ -99,6 +99,9 @@ def advice(result) -> list[str]:
                     ("" if json_input else "; `harness calibrate` measures the floor across fresh processes"))
     if any(REASON_BEST in n or REASON_PASS in n for n in notes):
         tips.append("the best round or the fastest pass did not move: interference during one run - re-run it")
+    if any(REASON_RANGE in n for n in notes):
+        tips.append("the machine changed speed between the passes of a point: more passes (--repeats) or a quieter "
+                    "machine")
     interfered = [NOTE_INTERFERED in n or NOTE_SLOWED_CORES in n for n in notes]
     if any(interfered):
         tips.append(f"{sum(interfered)} measured under interference (a flag such as unsettled or disturbed): "

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from .compare_rule import IDENTICAL, judge, location, within_se, z_of
+from .compare_rule import IDENTICAL, MIN_ROUNDS, judge, location, within_se, z_of
 from .errors import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REGRESSION
 from .noisefloor import calibration_floors, load_floors, row_floors, save_floors, with_stored
 from .passgroups import median_pass_by_point, pass_medians_by_point, with_pass_medians
@@ -128,7 +128,7 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
                    threads=r[f"threads{side}"], base_time_s=r.get("time_s_base"), new_time_s=r.get("time_s_new"))
         if i in matched:
             half, source = floors[i]
-            key = (r["backend_base"], r["case_base"])
+            key = pass_key(r["backend_base"], r["case_base"])
             base_passes, new_passes = passes[0].get(key), passes[1].get(key)
             row.update(vars(judge(*matched[i], threshold, alpha, half, base_passes, new_passes)),
                        noise_floor=math.expm1(half), base_time_s=location(matched[i][0]),
@@ -154,20 +154,31 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
 
 def matched_samples(merged, base_samples, new_samples) -> dict:
     """``{row index of merged: (base samples, new samples)}`` of the points timed (``ok``) in both runs: the rounds
-    of each side's median pass where both runs' passes are known (:mod:`harness.passgroups`), else the rounds
-    each row pooled."""
+    of each side's median pass (:mod:`harness.passgroups`) for a backend all of whose matched points have one
+    of at least ``MIN_ROUNDS`` rounds in both runs, else the rounds each row pooled - one kind per backend, since
+    its rows' spread is the floor that judges each of them."""
     samples = [samples_by_point(base_samples), samples_by_point(new_samples)]
     medians = [median_pass_by_point(base_samples), median_pass_by_point(new_samples)]
-    matched = {}
+    matched, pooled, lacking = {}, {}, set()
     for i, r in merged.iterrows():
         if r["_merge"] == "both" and r["status_base"] == "ok" and r["status_new"] == "ok":
             key = (r["backend_base"], r["case_base"])
-            both = key in medians[0] and key in medians[1]
-            b, n = (medians[0][key], medians[1][key]) if both else (samples[0].get(key), samples[1].get(key))
+            b, n = samples[0].get(key), samples[1].get(key)
             if b is None or n is None or len(b) < 2 or len(n) < 2:
                 raise ValueError(f"samples missing for {key[0]} | {key[1]}: the samples file does not match its table")
-            matched[i] = (b, n)
-    return matched
+            pooled[i] = (b, n)
+            rounds = [m.get(pass_key(*key)) for m in medians]
+            if all(x is not None and len(x) >= MIN_ROUNDS for x in rounds):
+                matched[i] = tuple(rounds)
+            else:
+                lacking.add(key[0])
+    return {i: pooled[i] if merged.at[i, "backend_base"] in lacking else matched[i] for i in pooled}
+
+
+def pass_key(backend, case) -> tuple:
+    """The key of a point in a run's passes (:mod:`harness.passgroups`): the case as text, as the passes file
+    holds it (a table read back holds a case named "1" as the number 1)."""
+    return backend, str(case)
 
 
 def log_ratios(merged, matched: dict) -> list[tuple]:

@@ -9,14 +9,15 @@ including passes the row left out, since a pass that ran fast shows what the cod
 process.
 
 The passes also decide *which rounds* compare judges: those of the point's **median pass** (the pass whose
-median is the middle one; the faster middle one of an even count), not the rounds the row pooled. The row
+median is the middle one; of an even count the middle two together), not the rounds the row pooled. The row
 pools its consistent passes, or, when they disagree, its fastest group (interference only slows a kernel) -
 but on the quiet 2-vCPU Intel Xeon VM the machine also ran 1.3-1.8x *faster* for seconds to tens of
 seconds at a time, and a run whose rows caught such a burst against one that did not was a false alarm:
 unchanged default smoke sweeps, all ordered pairs of two sets of four, exit 1 on 7 of 24 pairs with the
 pooled rows, 1 of 24 with the median pass, which holds against a minority of passes in any unusual state,
-faster or slower; 1.3x injected was caught on 3-21% of the rows per backend with the median pass, 0-19%
-with the rows (docs/compare.md).
+faster or slower (inception3a: 2 of 6 -> 0 of 6; smoke made beside two or more competing processes:
+1 of 6 -> 2 of 6); a 1.3x slowdown injected into one backend was caught on 18-53% of its smoke rows with
+the median pass, 0-19% with the rows (docs/compare.md).
 
 The medians and the median passes travel with the samples table in ``attrs["pass_medians_s"]`` and
 ``attrs["median_pass_s"]`` (:func:`with_pass_medians`), so every reader of a run - the CLI, the Python API -
@@ -57,10 +58,11 @@ def read_passes(passes_path: str | Path) -> dict:
 
 
 def median_pass(passes: list) -> tuple:
-    """The rounds of the pass whose median is the middle one of ``passes`` (the faster middle one of an even
-    count)."""
+    """The rounds of the pass whose median is the middle one of ``passes``; of an even count, the rounds of the
+    middle two together (neither the faster nor the slower: with two passes, both)."""
     ordered = sorted(passes, key=statistics.median)
-    return tuple(ordered[(len(ordered) - 1) // 2])
+    n = len(ordered)
+    return tuple(ordered[n // 2]) if n % 2 else tuple(ordered[n // 2 - 1]) + tuple(ordered[n // 2])
 
 
 def with_pass_medians(samples, passes_path: str | Path):

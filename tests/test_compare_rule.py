@@ -208,6 +208,42 @@ def test_a_fast_burst_in_base_is_not_a_regression_of_new(tmp_path):
         "slower"
 
 
+def test_a_run_whose_median_pass_lies_within_the_other_runs_passes_is_not_slower(tmp_path, monkeypatch):
+    # a machine switching speeds (two competing processes on the Intel VM): BASE caught the fast speed in three
+    # passes of five, NEW in none; NEW's median pass is no slower than BASE's own slow passes
+    write_passes_run(tmp_path, "base", [1.05, 1.05, 0.55, 0.55, 0.55], pooled=[2, 3, 4], seed=1)
+    write_passes_run(tmp_path, "new", [1.0, 1.0, 1.0], seed=2)
+    row = judged(tmp_path, "base", "new").query("backend == 'a' and case == 'layer 0'").iloc[0]
+    assert row["ratio_lo"] > 1.1 and row["verdict"] == "inconclusive"
+    assert "within the other run's passes" in row["note"] and "span 1.9" in row["note"]
+    # every pass 1.3x slower than every pass of BASE: slower
+    write_passes_run(tmp_path, "same", [1.0, 1.0, 1.0], seed=3)
+    write_passes_run(tmp_path, "slow", [1.3, 1.3, 1.3], seed=4)
+    assert judged(tmp_path, "same", "slow").query("backend == 'a' and case == 'layer 0'").iloc[0]["verdict"] == \
+        "slower"
+
+
+def test_an_even_number_of_passes_is_judged_by_the_middle_two_together():
+    from harness.passgroups import median_pass
+
+    assert median_pass([(3.0,), (1.0,), (2.0,)]) == (2.0,)
+    assert sorted(median_pass([(1.0, 1.1), (2.0, 2.1)])) == [1.0, 1.1, 2.0, 2.1]  # neither the faster nor the slower
+    assert sorted(median_pass([(4.0,), (1.0,), (3.0,), (2.0,)])) == [2.0, 3.0]
+
+
+def test_cases_named_by_numbers_are_found_in_the_passes_file(tmp_path):
+    # a layer file labelled "1", "2", ...: the table reads the case back as a number, the passes file as text
+    for run_id, scales in (("base", [0.55, 0.55, 1.0, 1.0, 1.0]), ("new", [1.0, 1.0, 1.0])):
+        files = write_passes_run(tmp_path, run_id, scales, pooled=[0, 1] if run_id == "base" else None, seed=1)
+        for path in (files.table, files.samples, files.passes):
+            text = path.read_text()
+            for i, case in enumerate(CASES):
+                text = text.replace(case, str(10 + i))
+            path.write_text(text)
+    row = judged(tmp_path, "base", "new").query("backend == 'a' and case == 10").iloc[0]
+    assert row["verdict"] == "same"  # judged by the median passes (the pooled rows say 1.8x)
+
+
 def test_pass_medians_are_read_from_the_passes_file_left_out_passes_included(tmp_path):
     from harness.passgroups import pass_medians_by_point, with_pass_medians
     from harness.results import read_samples
