@@ -44,7 +44,7 @@ def run(capsys, *argv):
 def sweep_args(tmp_path, *extra, run_id="r1"):
     layers = tmp_path / "layers.toml"
     layers.write_text(TINY)
-    return ["sweep", "--layers", str(layers), "--backends", BACKENDS, "--budget-s", "0.05", "--in-process",
+    return ["sweep", "--layers", str(layers), "--backends", BACKENDS, "--budget-s", "0.1", "--in-process",
             "--results-dir", str(tmp_path / "r"), "--plots-dir", str(tmp_path / "p"), "--run-id", run_id,
             "--no-plots", "--no-report", "--quiet", "--settle-s", "0", *extra]
 
