@@ -354,4 +354,5 @@ def test_a_torn_last_line_of_each_run_file_loses_no_point_on_resume(name, comple
     if name != "samples.csv":  # every timed row has its rounds in the samples file
         samples = pd.read_csv(r / "r1.samples.csv")
         for row in after[after["status"] == "ok"].itertuples():
-            assert len(samples[(samples["backend"] == row.backend) & (samples["case"] == row.case)]) == row.rounds
+            # int(): read with keep_default_na=False, the column is text when a skipped row left it empty
+            assert len(samples[(samples["backend"] == row.backend) & (samples["case"] == row.case)]) == int(row.rounds)
