@@ -123,19 +123,23 @@ def fastest_pass_followed(median_move: float, base_passes, new_passes) -> bool:
     return math.log(min(new_passes) / min(base_passes)) * (1 if median_move >= 0 else -1) >= abs(median_move) / 2
 
 
-def beyond_other_passes(slower: bool, base_passes, new_passes) -> bool:
-    """True when the run that moved lies beyond every pass of the other - for ``slower``, NEW's median pass above
-    BASE's slowest pass; for faster, BASE's median pass above NEW's slowest - or when either run's passes are
-    unknown. A machine that switches between speeds (the Intel VM's bursts, two competing processes) can run a
-    point's passes at 6 us in one run and at 6 and 10 us in the other; a run whose median pass is 10 us is
-    then no slower than the other run's own passes, whichever speed each happened to catch more often. A
-    change of the code moves every pass: measured on the Intel VM, 1.3x injected was caught as often with the
-    check as without it (within 1 row per set) while the A/A alarms of runs made beside two competing
-    processes fell from 3 of 6 pairs to 2."""
+def within_other_passes(slower: bool, base_passes, new_passes) -> str:
+    """Why the move is the machine's, or "" when the run that moved lies beyond every pass of the other - for
+    ``slower``, NEW's median pass above BASE's slowest pass; for faster, BASE's median pass above NEW's slowest -
+    or when either run's passes are unknown. A machine that switches between speeds (the Intel VM's bursts, two
+    competing processes) can run a point's passes at 6 us in one run and at 6 and 10 us in the other; a run
+    whose median pass is 10 us is then no slower than the other run's own passes, whichever speed each happened
+    to catch more often. A change of the code moves every pass: measured on the Intel VM, 1.3x injected was
+    caught as often with the check as without it (within 1 row per set) while the A/A alarms of runs made beside
+    two competing processes fell from 3 of 6 pairs to 2."""
     if not base_passes or not new_passes:
-        return True
+        return ""
     moved, other = (new_passes, base_passes) if slower else (base_passes, new_passes)
-    return statistics.median(moved) > max(other)
+    if statistics.median(moved) > max(other):
+        return ""
+    return (f"{REASON_RANGE} (its median pass {fmt_ratio(statistics.median(moved) / max(other))}x the other's "
+            f"slowest, whose passes span {fmt_ratio(max(other) / min(other))}x): the machine changed speed between "
+            "passes, not the code")
 
 
 def judge(base_s, new_s, threshold: float, alpha: float, floor_half: float = 0.0, base_passes=None,
@@ -178,11 +182,8 @@ def judge(base_s, new_s, threshold: float, alpha: float, floor_half: float = 0.0
             note = (f"{REASON_PASS} (fastest-pass ratio {fastest}, median {fmt_ratio(ratio)}): interference in "
                     "some passes of one run, not the code")
             return Judgement("inconclusive", note=note, **common)
-        if not beyond_other_passes(direction > 0, base_passes, new_passes):
-            moved, other = (new_passes, base_passes) if direction > 0 else (base_passes, new_passes)
-            note = (f"{REASON_RANGE} (its median pass {fmt_ratio(statistics.median(moved) / max(other))}x the "
-                    f"other's slowest, whose passes span {fmt_ratio(max(other) / min(other))}x): the machine "
-                    "changed speed between passes, not the code")
+        note = within_other_passes(direction > 0, base_passes, new_passes)
+        if note:
             return Judgement("inconclusive", note=note, **common)
         return Judgement("slower" if direction > 0 else "faster", note="", **common)
     if -band <= lo and hi <= band:
