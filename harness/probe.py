@@ -46,7 +46,7 @@ MIN_READINGS = 4
 #: The reference is this quantile of a host's readings of one kind: the usual speed of an unslowed core, not the
 #: fastest ever read. On the quiet 2-vCPU Intel Xeon VM one probe reads 0.34-0.50 ms (a core fresh from idle
 #: runs faster for a while); the fastest two-core reading of a smoke run was 1.3x below their usual, and judged
-#: against it 19 of 25 points were flagged on a machine with nothing else running.
+#: against it 16 of 25 points were flagged on a machine with nothing else running.
 REFERENCE_QUANTILE = 0.25
 
 

@@ -62,7 +62,7 @@ def test_a_pass_is_disturbed_only_when_its_probe_is_known_and_slow(probe, refere
 
 def test_the_reference_is_the_usual_reading_of_each_host_and_kind():
     """The lower quartile of the readings, per host and per kind (one core or every core): a rare fast reading
-    does not become the yardstick (on the quiet Intel VM that flagged 19 of 25 points)."""
+    does not become the yardstick (on the quiet Intel VM that flagged 16 of 25 points)."""
     ref = ProbeReference()
     one = dict(host="a", threads=1)
     for probe in [1.0, 1.0, 1.0, 0.7, 1.1, 1.2, 1.05, 1.0, 0.98]:  # one fast outlier among usual readings
