@@ -17,18 +17,25 @@ threshold - at any kernel size, 2 us or 2 s - and its best round followed
 (:func:`best_round_followed`: interference inflates medians, rarely the best case; a
 real slowdown moves both), and so did its fastest pass where the runs' passes are known
 (:func:`fastest_pass_followed`: a real slowdown slows every pass; a competing process
-slows some); ``same`` when the whole interval lies inside the threshold
+slows some). A point whose backend moved as a whole beyond the threshold (:mod:`harness.backendmove`: the
+mean over its points, with an interval from their scatter) and whose own ratio and interval agree with that
+move shares it: ``slower`` with a note that says so, even where its own interval straddles the threshold or
+its passes alone would doubt it - one point on a shared VM cannot show a 1.3x change, sixteen that moved
+together can. ``same`` when the whole interval lies inside the threshold
 (or both runs hold identical samples); ``inconclusive`` otherwise, with a note naming
 what made the interval straddle the threshold.
 
 ``detectable`` is the smallest slowdown (a ratio) that would have been judged
-``slower`` with this uncertainty: ``(1 + threshold) * exp(half-width)``.
+``slower`` with this uncertainty: ``(1 + threshold) * exp(half-width)`` - the point's own power; the
+summary adds its backend's, for a move of all the backend's points together.
 """
 from __future__ import annotations
 
 import math
 import statistics
 from dataclasses import dataclass
+
+from .backendmove import BackendMove, shares
 
 #: Fewer timed rounds than this in either run and a point gets no verdict: the order-statistic CI of a median
 #: of n rounds covers at most 1 - 2 * 0.5**n (50% at 2 rounds, 94% at 5).
@@ -42,6 +49,8 @@ REASON_BEST = "best round unchanged"
 REASON_FEW = "too few rounds"
 REASON_PASS = "fastest pass unchanged"
 REASON_RANGE = "within the other run's passes"
+#: How a note names a verdict the point shares with its backend's move (:mod:`harness.backendmove`).
+REASON_MOVED = "moved with its backend"
 #: The quantile of the rounds the gate compares (0.5: the median).
 QUANTILE = 0.5
 IDENTICAL = "identical samples"
@@ -142,15 +151,27 @@ def within_other_passes(slower: bool, base_passes, new_passes) -> str:
             "passes, not the code")
 
 
+def passes_doubt(log_ratio: float, base_passes, new_passes) -> str:
+    """Why the passes say a move beyond the threshold is the machine's, not the code's ("" when they do not, or
+    when either run's passes are unknown): its fastest pass stayed (:func:`fastest_pass_followed`), or the run
+    that moved lies within the other run's passes (:func:`within_other_passes`)."""
+    if not fastest_pass_followed(log_ratio, base_passes, new_passes):
+        fastest = fmt_ratio(min(new_passes) / min(base_passes))
+        return (f"{REASON_PASS} (fastest-pass ratio {fastest}, median {fmt_ratio(math.exp(log_ratio))}): "
+                "interference in some passes of one run, not the code")
+    return within_other_passes(log_ratio > 0, base_passes, new_passes)
+
+
 def judge(base_s, new_s, threshold: float, alpha: float, floor_half: float = 0.0, base_passes=None,
-          new_passes=None) -> Judgement:
+          new_passes=None, move: BackendMove | None = None, backend: str = "") -> Judgement:
     """The verdict on two sets of per-call round times (seconds) of one point.
 
     ``threshold`` is the relative change that counts (0.1 = 10%), ``alpha`` the
     two-sided error level of the interval, ``floor_half`` the half-width (in log)
     that process-to-process noise adds to it (:mod:`harness.noisefloor`);
     ``base_passes`` / ``new_passes`` the median seconds of each pass of the point,
-    where known (:func:`fastest_pass_followed`).
+    where known (:func:`fastest_pass_followed`); ``move`` the move of the point's ``backend`` as a whole
+    (:mod:`harness.backendmove`), which a point whose own interval straddles the threshold may share.
     """
     import numpy as np
     from scipy.stats import mannwhitneyu
@@ -171,25 +192,29 @@ def judge(base_s, new_s, threshold: float, alpha: float, floor_half: float = 0.0
     if min(len(base), len(new)) < MIN_ROUNDS:
         note = f"{REASON_FEW} ({min(len(base), len(new))}; a verdict needs {MIN_ROUNDS} a side)"
         return Judgement("inconclusive", note=note, **common)
-    if lo > band or hi < -band:
-        direction = 1 if lo > band else -1
+    own = 1 if lo > band else -1 if hi < -band else 0
+    shared = shares(move, threshold, d, lo, hi)
+    if own or shared:
+        direction = own or shared
         if not best_round_followed(direction * math.log(ratio), direction * math.log(ratio_min)):
             note = (f"{REASON_BEST} (min ratio {fmt_ratio(ratio_min)}, median {fmt_ratio(ratio)}): "
                     "interference in one run, not the code")
             return Judgement("inconclusive", note=note, **common)
-        if not fastest_pass_followed(math.log(ratio), base_passes, new_passes):
-            fastest = fmt_ratio(min(new_passes) / min(base_passes))
-            note = (f"{REASON_PASS} (fastest-pass ratio {fastest}, median {fmt_ratio(ratio)}): interference in "
-                    "some passes of one run, not the code")
-            return Judgement("inconclusive", note=note, **common)
-        note = within_other_passes(direction > 0, base_passes, new_passes)
-        if note:
-            return Judgement("inconclusive", note=note, **common)
-        return Judgement("slower" if direction > 0 else "faster", note="", **common)
+        doubt = passes_doubt(math.log(ratio), base_passes, new_passes)
+        if doubt and not shared:
+            return Judgement("inconclusive", note=doubt, **common)
+        return Judgement("slower" if direction > 0 else "faster",
+                         note=move_note(backend, move) if shared and (doubt or not own) else "", **common)
     if -band <= lo and hi <= band:
         return Judgement("same", note="", **common)
     note = straddle_note(math.exp(hi), threshold, within_half, floor_half)
     return Judgement("inconclusive", note=note, **common)
+
+
+def move_note(backend: str, move: BackendMove) -> str:
+    """The note of a point whose verdict is its backend's move (:func:`harness.backendmove.shares`)."""
+    return (f"{REASON_MOVED}: {backend} {fmt_ratio(move.ratio)}x [{fmt_ratio(move.ratio_lo)}, "
+            f"{fmt_ratio(move.ratio_hi)}] over {move.points} points, inside this point's own interval")
 
 
 def fmt_spread(rel: float) -> str:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-from .compare_rule import REASON_BEST, REASON_FEW, REASON_FLOOR, REASON_PASS, REASON_RANGE, REASON_ROUNDS, fmt_spread
-from .comparison import INCONCLUSIVE, NOTE_INTERFERED, NOTE_SLOWED_CORES, REGRESSIONS
+from .compare_rule import (REASON_BEST, REASON_FEW, REASON_FLOOR, REASON_PASS, REASON_RANGE, REASON_ROUNDS, fmt_ratio,
+                           fmt_spread)
+from .comparison import INCONCLUSIVE, REGRESSIONS
+from .interference import NOTE_INTERFERED, NOTE_SLOWED_CORES
 
 #: Regressions are named in full up to this many, inconclusive points up to MAX_UNJUDGED_NAMES; more are
 #: counted per backend.
@@ -58,6 +60,18 @@ def floor_line(result) -> str:
             f"{result.attrs.get('alpha', math.nan):g}), median per backend: " + "; ".join(parts))
 
 
+def moves_line(result) -> str | None:
+    """Each backend's move as a whole (:mod:`harness.backendmove`): its mean ratio, interval and verdict."""
+    moves = result.attrs.get("backend_moves") or {}
+    if not moves:
+        return None
+    parts = [f"{b} {fmt_ratio(m['ratio'])}x [{fmt_ratio(m['ratio_lo'])}, {fmt_ratio(m['ratio_hi'])}] over "
+             f"{m['points']} points: {m['verdict']}" for b, m in moves.items()]
+    return (f"backends as a whole (geometric mean ratio NEW/BASE of their points, interval at alpha "
+            f"{result.attrs.get('alpha', math.nan):g}; a point that cannot show a change alone is judged with its "
+            "backend's move when it lies inside the point's interval): " + "; ".join(parts))
+
+
 def slowdown(ratio: float) -> str:
     """A slowdown ratio as text: "22%" below 2x, "3.5x" above."""
     return f"{math.ceil((ratio - 1) * 100 - 1e-9)}%" if ratio < 2 else f"{ratio:.3g}x"
@@ -73,7 +87,9 @@ def power_line(result) -> str:
         level = float(rows["detectable"].median())
         level = 1 + math.ceil((level - 1) * 100 - 1e-9) / 100 if level < 2 else level
         able = int((rows["detectable"] <= level + 1e-12).sum())
-        parts.append(f"{backend} could detect >= {slowdown(level)} on {able} of {len(rows)} points")
+        move = (result.attrs.get("backend_moves") or {}).get(backend)
+        whole = f", >= {slowdown(move['detectable'])} of all {move['points']} together" if move else ""
+        parts.append(f"{backend} could detect >= {slowdown(level)} on {able} of {len(rows)} points{whole}")
     return "power (column detectable: the smallest slowdown a point could show as 'slower'): " + "; ".join(parts)
 
 
@@ -118,6 +134,7 @@ def advice(result) -> list[str]:
 def summary_lines(result) -> list[str]:
     """Every line under the table, verdict last: floor, power, unavailable rows, warnings' count, advice."""
     lines = [floor_line(result), power_line(result)]
+    lines += [line for line in (moves_line(result),) if line]
     lines += [line for line in (unavailable_line(result),) if line]
     lines += [f"to judge the inconclusive points: {'; '.join(advice(result))}"] if advice(result) else []
     return lines

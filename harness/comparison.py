@@ -16,13 +16,14 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from .backendmove import backend_moves
 from .compare_rule import IDENTICAL, MIN_ROUNDS, judge, location, within_se, z_of
 from .errors import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REGRESSION
+from .interference import interference_demoted
 from .noisefloor import calibration_floors, load_floors, row_floors, save_floors, with_stored
 from .passgroups import median_pass_by_point, pass_medians_by_point, with_pass_medians
 from .results import KEY_COLUMNS, RunFiles, read_metadata, read_samples, read_table, samples_by_point
-from .settings import ALPHA, DISTURBED_MAX, THRESHOLD
-from .trust import INTERFERENCE_FLAGS
+from .settings import ALPHA, THRESHOLD
 
 REGRESSIONS = ("slower", "broken")
 INCONCLUSIVE = "inconclusive"
@@ -104,6 +105,8 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
     run-to-run floor (:mod:`harness.noisefloor`: the wider of the spread of its backend's
     other rows in this comparison and ``stored_floor``, an entry of ``noise.json``); the
     column ``noise_floor`` is that floor as a relative change at ``alpha``.
+    A point whose own interval cannot show a change may share its backend's move
+    (:mod:`harness.backendmove`), in ``attrs["backend_moves"]`` per backend with its verdict.
     ``attrs["noise_floors"]`` holds per backend the median, lowest and highest of its rows'
     floors and where they came from; ``attrs["noise_floor"]`` the widest median.
     Raises ValueError for a NaN or negative threshold, and when the runs have no point in
@@ -119,6 +122,8 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
     matched = matched_samples(merged, base_samples, new_samples)
     passes = [pass_medians_by_point(base_samples), pass_medians_by_point(new_samples)]
     ratios = log_ratios(merged, matched)
+    moves = backend_moves(ratios, alpha, [fastest_pass_log_ratio(passes, merged.at[i, "backend_base"],
+                                                                 merged.at[i, "case_base"]) for i in matched])
     floors = dict(zip(matched, with_stored(row_floors(ratios, alpha), [b for b, _, _ in ratios], stored_floor,
                                            z_of(alpha))))
     rows, sources = [], {}
@@ -130,7 +135,8 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
             half, source = floors[i]
             key = pass_key(r["backend_base"], r["case_base"])
             base_passes, new_passes = passes[0].get(key), passes[1].get(key)
-            row.update(vars(judge(*matched[i], threshold, alpha, half, base_passes, new_passes)),
+            row.update(vars(judge(*matched[i], threshold, alpha, half, base_passes, new_passes,
+                                  moves.get(r["backend_base"]), str(r["backend_base"]))),
                        noise_floor=math.expm1(half), base_time_s=location(matched[i][0]),
                        new_time_s=location(matched[i][1]))
             row.update(interference_demoted(row, r, bool(base_passes and new_passes)))
@@ -148,6 +154,8 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
         b: {"floor": float(np.median(g["noise_floor"])), "lowest": float(g["noise_floor"].min()),
             "highest": float(g["noise_floor"].max()), "source": max(set(sources[b]), key=sources[b].count)}
         for b, g in sorted(judged.groupby("backend"), key=lambda kv: str(kv[0]))})
+    out.attrs["backend_moves"] = {b: dict(vars(m), verdict=m.verdict(threshold), detectable=m.detectable(threshold))
+                                  for b, m in sorted(moves.items(), key=lambda kv: str(kv[0]))}
     out.attrs["noise_floor"] = max((v["floor"] for v in out.attrs["noise_floors"].values()), default=0.0)
     return out
 
@@ -173,6 +181,12 @@ def matched_samples(merged, base_samples, new_samples) -> dict:
             else:
                 lacking.add(key[0])
     return {i: pooled[i] if merged.at[i, "backend_base"] in lacking else matched[i] for i in pooled}
+
+
+def fastest_pass_log_ratio(passes: list, backend, case) -> float:
+    """log(NEW's fastest pass / BASE's) of a point from both runs' pass medians (NaN where either is unknown)."""
+    base, new = (p.get(pass_key(backend, case)) for p in passes)
+    return math.log(min(new) / min(base)) if base and new else math.nan
 
 
 def pass_key(backend, case) -> tuple:
@@ -201,57 +215,6 @@ def store_calibrated_floor(base: RunFiles | Path, new: RunFiles | Path, results_
     entry = {"measured_at": now_iso(), "runs": [base_id, new_id],
              "backends": calibration_floors(log_ratios(merged, matched_samples(merged, bs, ns)))}
     return save_floors(results_dir, meta.get("cpu_model") or "unknown CPU", entry), entry
-
-
-def interference_flags(merged_row, side: str, kinds=INTERFERENCE_FLAGS) -> set[str]:
-    """The interference flags (of ``kinds``) of one side (``"_base"``/``"_new"``) of a merged row (none when the
-    input has no ``flags`` column, e.g. pytest-benchmark JSON)."""
-    flags = merged_row.get(f"flags{side}")
-    if not isinstance(flags, str):
-        return set()
-    return {f for f in flags.split(";") if f in kinds}
-
-
-#: How a note names a point demoted for interference (:func:`interference_demoted`; the summary's advice reads them).
-NOTE_INTERFERED = "measured under interference"
-NOTE_SLOWED_CORES = "on a slowed core"
-
-
-def interference_demoted(judged: dict, merged_row, passes_known: bool = False) -> dict:
-    """``slower`` (``faster``) becomes ``inconclusive`` when NEW (BASE) carries an interference flag the other
-    run's row does not: its move cannot be told from the interference. Seen on the Intel VM: two unchanged smoke
-    runs beside two busy loops, a 2.7 us kernel whose every pass stalled at ~6 ms in one run (`unsettled`) was
-    judged 2362x slower, exit 1. Identical flags on both sides (a slowdown injected into a copy) change nothing.
-
-    Where both runs' pass medians are known (``passes_known``), ``passes-disagree`` no longer demotes: the
-    fastest-pass check (:func:`harness.compare_rule.fastest_pass_followed`) asks the sharper question of the
-    same passes. Measured on the Zen 5 VM with one competing process (inception3a, 4 runs, 12 ordered pairs):
-    numba-cpu x1.3 caught on 145 of 192 rows with the flag, 159 without, the same 1 of 12 A/A alarms.
-    ``disturbed`` (every pass on a slowed core, :mod:`harness.probe`) demotes also when the other run's row
-    carries it too - the fastest pass of such a point is slowed, by a factor that differs from run to run - but
-    only a move a slowed core can explain: a ``slower`` whose whole interval lies beyond ``DISTURBED_MAX``
-    (a ``faster`` below its inverse) stands."""
-    verdict = judged.get("verdict")
-    if verdict not in ("slower", "faster"):
-        return {}
-    suspect, other = ("_new", "_base") if verdict == "slower" else ("_base", "_new")
-    kinds = ("unsettled", "disturbed") if passes_known else INTERFERENCE_FLAGS
-    extra = interference_flags(merged_row, suspect, kinds) - interference_flags(merged_row, other, kinds)
-    both = interference_flags(merged_row, suspect, ("disturbed",)) - extra  # a slowed core on both sides
-    beyond = judged.get("ratio_lo", 0) > DISTURBED_MAX if verdict == "slower" else \
-        judged.get("ratio_hi", math.inf) < 1 / DISTURBED_MAX
-    if beyond:
-        extra, both = extra - {"disturbed"}, set()
-    run = "NEW" if suspect == "_new" else "BASE"
-    if extra:
-        return dict(verdict="inconclusive",
-                    note=f"{run} was {NOTE_INTERFERED} ({', '.join(sorted(extra))}) and the other run "
-                         f"was not: its {verdict} {judged['ratio']:.3g}x is not the code's; measure {run} again")
-    if both:
-        return dict(verdict="inconclusive",
-                    note=f"both runs were measured with every pass {NOTE_SLOWED_CORES} (disturbed): the "
-                         f"{verdict} {judged['ratio']:.3g}x may be the cores', not the code's; measure both again")
-    return {}
 
 
 def merge_points(base_table, new_table):

@@ -14,7 +14,8 @@ ratio, per backend. It comes from one of two places, the wider wins:
   moves the mean, not the spread; the row itself never widens the floor that
   judges it), as a Student-t prediction interval, wide when the rows are few. A
   backend with fewer than ``MIN_ROWS`` rows borrows the widest spread of another
-  backend's ratios around 1, shift included.
+  backend's ratios around 1, shift included; a floor of 0 from a few rows whose scatter
+  their rounds explain is unknown, not zero (:func:`unknown_zeros`).
 """
 from __future__ import annotations
 
@@ -24,6 +25,9 @@ from pathlib import Path
 
 #: A backend needs this many matched rows for a floor of its own (fewer: the other backends' pooled scatter).
 MIN_ROWS = 4
+#: Below this many other rows, a floor of 0 (their rounds' spread explains all their scatter) is taken as
+#: unknown, not as no run-to-run noise: the row gets the median floor of the other backends' rows.
+FEW_ROWS = 8
 #: Where ``harness calibrate`` stores the floors, under the results folder (one entry per CPU model).
 NOISE_FILE = "noise.json"
 
@@ -71,12 +75,14 @@ def row_floors(rows, alpha: float) -> list[tuple[float, str]]:
     d_all = np.array([d for _, d, _ in rows], dtype=float)
     se_all = np.array([se for _, _, se in rows], dtype=float)
     lone: dict = {}
-    out = []
+    out, unknown = [], []
     for i, (backend, _, _) in enumerate(rows):
         others = [j for j in by_backend[backend] if j != i]
         if len(others) >= MIN_ROWS - 1:
-            out.append((predicted_half_width(d_all[others], se_all[others], alpha),
-                        f"spread of its other {len(others)} rows"))
+            half = predicted_half_width(d_all[others], se_all[others], alpha)
+            if half == 0 and len(others) < FEW_ROWS and np.ptp(d_all[others]) > 1e-9:
+                unknown.append((i, others))
+            out.append((half, f"spread of its other {len(others)} rows"))
             continue
         if backend not in lone:
             spreads = {b: predicted_half_width(d_all[js], se_all[js], alpha, centred=False)
@@ -86,6 +92,21 @@ def row_floors(rows, alpha: float) -> list[tuple[float, str]]:
                                                f"{len(by_backend[backend])}") if widest else
                              (0.0, f"none: too few rows ({len(by_backend[backend])}) to estimate one"))
         out.append(lone[backend])
+    return unknown_zeros(out, rows, unknown, alpha)
+
+
+def unknown_zeros(floors: list, rows, unknown: list, alpha: float) -> list[tuple[float, str]]:
+    """``floors`` with the rows numbered in ``unknown`` - a floor of 0 from fewer than ``FEW_ROWS`` other rows
+    that do scatter, all of it explained by their rounds - given the prediction interval of their scatter as it
+    is, the rounds' part not taken out: from so few rows an excess of 0 is unknown, not zero (other rows that
+    agree exactly, as in a copy of a run slowed by a factor, keep 0). Measured on the Intel VM beside a
+    competing process: numba-cpu-fused's four points, three of them with rounds spread x/2-3, left its fourth a
+    floor of 0, and that point's 1.5x between two unchanged runs was `slower`."""
+    out = list(floors)
+    for i, others in unknown:
+        values = [rows[j][1] for j in others]
+        out[i] = (predicted_half_width(values, [0.0] * len(values), alpha),
+                  f"scatter of its other {len(others)} rows, rounds included (too few to take them out)")
     return out
 
 

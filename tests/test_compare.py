@@ -256,7 +256,7 @@ def test_a_slowdown_measured_only_under_interference_is_not_a_regression():
     """Seen on the Intel VM beside two busy loops: a 2.7 us kernel whose every pass stalled at ~6 ms in one run
     (flag `unsettled`) was judged 2362x slower, exit 1. The NEW side's interference flag the BASE lacks makes it
     inconclusive; the same flags on both sides (an injected slowdown of a copy) keep the verdict."""
-    from harness.comparison import interference_demoted
+    from harness.interference import interference_demoted
 
     slower = dict(verdict="slower", ratio=2362.0)
     merged = pd.Series({"flags_base": "noisy;passes-disagree", "flags_new": "noisy;unsettled"})

@@ -1,0 +1,63 @@
+"""Interference in ``harness compare``: a move that a flag of one run (unsettled, disturbed) explains is not the code's.
+
+The sweep flags a row measured under interference (:mod:`harness.trust`, :mod:`harness.probe`);
+compare reads the flags of both runs' rows and demotes a ``slower`` (``faster``) verdict that only
+the flagged run shows to ``inconclusive``, with a note that names the run to measure again.
+"""
+from __future__ import annotations
+
+import math
+
+from .settings import DISTURBED_MAX
+from .trust import INTERFERENCE_FLAGS
+
+
+def interference_flags(merged_row, side: str, kinds=INTERFERENCE_FLAGS) -> set[str]:
+    """The interference flags (of ``kinds``) of one side (``"_base"``/``"_new"``) of a merged row (none when the
+    input has no ``flags`` column, e.g. pytest-benchmark JSON)."""
+    flags = merged_row.get(f"flags{side}")
+    if not isinstance(flags, str):
+        return set()
+    return {f for f in flags.split(";") if f in kinds}
+
+
+#: How a note names a point demoted for interference (:func:`interference_demoted`; the summary's advice reads them).
+NOTE_INTERFERED = "measured under interference"
+NOTE_SLOWED_CORES = "on a slowed core"
+
+
+def interference_demoted(judged: dict, merged_row, passes_known: bool = False) -> dict:
+    """``slower`` (``faster``) becomes ``inconclusive`` when NEW (BASE) carries an interference flag the other
+    run's row does not: its move cannot be told from the interference. Seen on the Intel VM: two unchanged smoke
+    runs beside two busy loops, a 2.7 us kernel whose every pass stalled at ~6 ms in one run (`unsettled`) was
+    judged 2362x slower, exit 1. Identical flags on both sides (a slowdown injected into a copy) change nothing.
+
+    Where both runs' pass medians are known (``passes_known``), ``passes-disagree`` no longer demotes: the
+    fastest-pass check (:func:`harness.compare_rule.fastest_pass_followed`) asks the sharper question of the
+    same passes. Measured on the Zen 5 VM with one competing process (inception3a, 4 runs, 12 ordered pairs):
+    numba-cpu x1.3 caught on 145 of 192 rows with the flag, 159 without, the same 1 of 12 A/A alarms.
+    ``disturbed`` (every pass on a slowed core, :mod:`harness.probe`) demotes also when the other run's row
+    carries it too - the fastest pass of such a point is slowed, by a factor that differs from run to run - but
+    only a move a slowed core can explain: a ``slower`` whose whole interval lies beyond ``DISTURBED_MAX``
+    (a ``faster`` below its inverse) stands."""
+    verdict = judged.get("verdict")
+    if verdict not in ("slower", "faster"):
+        return {}
+    suspect, other = ("_new", "_base") if verdict == "slower" else ("_base", "_new")
+    kinds = ("unsettled", "disturbed") if passes_known else INTERFERENCE_FLAGS
+    extra = interference_flags(merged_row, suspect, kinds) - interference_flags(merged_row, other, kinds)
+    both = interference_flags(merged_row, suspect, ("disturbed",)) - extra  # a slowed core on both sides
+    beyond = judged.get("ratio_lo", 0) > DISTURBED_MAX if verdict == "slower" else \
+        judged.get("ratio_hi", math.inf) < 1 / DISTURBED_MAX
+    if beyond:
+        extra, both = extra - {"disturbed"}, set()
+    run = "NEW" if suspect == "_new" else "BASE"
+    if extra:
+        return dict(verdict="inconclusive",
+                    note=f"{run} was {NOTE_INTERFERED} ({', '.join(sorted(extra))}) and the other run "
+                         f"was not: its {verdict} {judged['ratio']:.3g}x is not the code's; measure {run} again")
+    if both:
+        return dict(verdict="inconclusive",
+                    note=f"both runs were measured with every pass {NOTE_SLOWED_CORES} (disturbed): the "
+                         f"{verdict} {judged['ratio']:.3g}x may be the cores', not the code's; measure both again")
+    return {}
