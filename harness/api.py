@@ -240,7 +240,8 @@ def compare(base, new, *, threshold=None, alpha=None, results_dir=RESULTS_DIR):
     """The comparison table of two runs (``Run`` objects, run ids or table paths), worst first.
 
     ``result.attrs`` holds what the CLI prints: ``warnings`` (different machines, versions, no stored noise
-    floor; also issued with :func:`warnings.warn`), ``noise_floors`` (per backend);
+    floor; also issued with :func:`warnings.warn`), ``noise_floors`` and ``backend_moves`` (per backend: its
+    floor, and its move as a whole with a verdict, :mod:`harness.backendmove`);
     :func:`harness.comparison.exit_code` turns the table into the CLI's exit code and
     :func:`harness.compare_summary.summary_lines` into its summary.
     """
