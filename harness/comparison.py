@@ -73,8 +73,8 @@ def compare_data(base: tuple, new: tuple, threshold: float = THRESHOLD, alpha: f
     (base_id, base_table, base_samples, base_meta), (new_id, new_table, new_samples, new_meta) = base, new
     cpu = base_meta.get("cpu_model") if base_meta.get("cpu_model") == new_meta.get("cpu_model") else None
     stored = load_floors(results_dir, cpu)
-    result = compare_tables(base_table, base_samples, new_table, new_samples, threshold, alpha, stored)
     json_input = "pytest-benchmark" in (base_meta.get("source"), new_meta.get("source"))
+    result = compare_tables(base_table, base_samples, new_table, new_samples, threshold, alpha, stored, json_input)
     result.attrs.update(base=base_id, new=new_id, kind="pytest-benchmark" if json_input else "sweep")
     warnings = environment_warnings(base_meta, new_meta, base_table, new_table)
     if stored is None and (result["ratio"].notna() & (result["note"] != IDENTICAL)).any():
@@ -98,13 +98,14 @@ def untimed_verdict(r, side: str) -> dict:
 
 
 def compare_tables(base_table, base_samples, new_table, new_samples, threshold: float = THRESHOLD,
-                   alpha: float = ALPHA, stored_floor: dict | None = None):
+                   alpha: float = ALPHA, stored_floor: dict | None = None, in_blocks: bool = False):
     """The comparison table (one row per matched or unmatched point), worst first.
 
     Every ``ok``/``ok`` row is judged by :func:`harness.compare_rule.judge` with a
     run-to-run floor (:mod:`harness.noisefloor`: the wider of the spread of its backend's
     other rows in this comparison and ``stored_floor``, an entry of ``noise.json``); the
-    column ``noise_floor`` is that floor as a relative change at ``alpha``.
+    column ``noise_floor`` is that floor as a relative change at ``alpha``. ``in_blocks``: each backend's
+    points were timed back to back (pytest-benchmark), so their common shift counts as noise too.
     A point whose own interval cannot show a change may share its backend's move
     (:mod:`harness.backendmove`), in ``attrs["backend_moves"]`` per backend with its verdict.
     ``attrs["noise_floors"]`` holds per backend the median, lowest and highest of its rows'
@@ -122,10 +123,12 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
     matched = matched_samples(merged, base_samples, new_samples)
     passes = [pass_medians_by_point(base_samples), pass_medians_by_point(new_samples)]
     ratios = log_ratios(merged, matched)
-    moves = backend_moves(ratios, alpha, [fastest_pass_log_ratio(passes, merged.at[i, "backend_base"],
-                                                                 merged.at[i, "case_base"]) for i in matched])
-    floors = dict(zip(matched, with_stored(row_floors(ratios, alpha), [b for b, _, _ in ratios], stored_floor,
-                                           z_of(alpha))))
+    fastest = [fastest_pass_log_ratio(passes, merged.at[i, "backend_base"], merged.at[i, "case_base"])
+               for i in matched]
+    moves = backend_moves(ratios, alpha, fastest)
+    back_to_back = {b for b, _, _ in ratios} if in_blocks else set()
+    floors = dict(zip(matched, with_stored(row_floors(ratios, alpha, back_to_back), [b for b, _, _ in ratios],
+                                           stored_floor, z_of(alpha))))
     rows, sources = [], {}
     for i, r in merged.iterrows():
         side = "_base" if r["_merge"] != "right_only" else "_new"

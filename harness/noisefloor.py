@@ -58,7 +58,7 @@ def predicted_half_width(values, within_se, alpha: float, centred: bool = True) 
     return t_of(alpha, dof) * sd * math.sqrt(1 + 1 / m)
 
 
-def row_floors(rows, alpha: float) -> list[tuple[float, str]]:
+def row_floors(rows, alpha: float, back_to_back=frozenset()) -> list[tuple[float, str]]:
     """Per ``(backend, log_ratio, within_se)`` row: ``(half-width, source)`` of the run-to-run part of its interval.
 
     A row is judged against its backend's *other* rows (``MIN_ROWS - 1`` or more), centred on
@@ -66,6 +66,12 @@ def row_floors(rows, alpha: float) -> list[tuple[float, str]]:
     row itself never widens the floor that judges it. The Student-t quantile makes a floor
     estimated from few rows wide. A backend with fewer rows cannot tell its shift from its
     noise: its rows get the widest spread around 1 (shift and scatter) of another backend.
+    A backend in ``back_to_back`` (its points timed one after another, as pytest-benchmark
+    runs a backend's benchmarks) is judged against the spread of its other
+    rows around 1, shift included: a slow minute of the machine moves all its points
+    together, and that common shift is run-to-run noise too (Intel VM, five pairs of unchanged
+    pytest-benchmark runs: numba-cpu's five benchmarks 1.36-1.45x apart in one pair, torch's
+    1.68x in another; centred on their shift, 2 of the 5 pairs exited 1).
     """
     import numpy as np
 
@@ -79,10 +85,11 @@ def row_floors(rows, alpha: float) -> list[tuple[float, str]]:
     for i, (backend, _, _) in enumerate(rows):
         others = [j for j in by_backend[backend] if j != i]
         if len(others) >= MIN_ROWS - 1:
-            half = predicted_half_width(d_all[others], se_all[others], alpha)
+            centred = backend not in back_to_back
+            half = predicted_half_width(d_all[others], se_all[others], alpha, centred=centred)
             if half == 0 and len(others) < FEW_ROWS and np.ptp(d_all[others]) > 1e-9:
                 unknown.append((i, others))
-            out.append((half, f"spread of its other {len(others)} rows"))
+            out.append((half, f"spread of its other {len(others)} rows" + ("" if centred else " around 1")))
             continue
         if backend not in lone:
             spreads = {b: predicted_half_width(d_all[js], se_all[js], alpha, centred=False)
