@@ -9,8 +9,8 @@ scatter (:func:`backend_moves`); when it lies wholly beyond the threshold the ba
 point whose own ratio is beyond the threshold on the same side and whose own interval holds the
 backend's move shares it (:func:`shares`) - ``slower`` with a note that says so; its own passes'
 doubts do not hold it back (the backend's fastest passes must have followed instead, see
-:meth:`BackendMove.followed`), its best round and interference flags still do. A point whose interval excludes its backend's
-move did not move with it and is judged on its own evidence alone.
+:meth:`BackendMove.followed`), its best round and interference flags still do. A point whose interval
+excludes its backend's move did not move with it and is judged on its own evidence alone.
 
 Measured on the Intel Xeon VM (2 vCPU, AVX-512), all ordered pairs of unchanged default sweeps (smoke:
 two sets of four runs; inception3a: two sets of three quiet, two beside a busy loop): no backend moved
@@ -91,9 +91,8 @@ def backend_moves(rows, alpha: float, fastest_pass=None) -> dict[str, BackendMov
             continue
         d = np.asarray(values, dtype=float)
         mean, half = float(d.mean()), t_of(alpha, len(d) - 1) * float(d.std(ddof=1)) / math.sqrt(len(d))
-        fast = fastest_by_backend.get(backend)
         out[backend] = BackendMove(math.exp(mean), math.exp(mean - half), math.exp(mean + half), len(d),
-                                   math.exp(float(np.mean(fast))) if fast else math.nan)
+                                   math.exp(float(np.mean(fastest_by_backend[backend]))))
     return out
 
 

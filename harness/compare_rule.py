@@ -127,9 +127,13 @@ def fastest_pass_followed(median_move: float, base_passes, new_passes) -> bool:
     2-vCPU Zen 5 VM with one competing process: an A/A pair of ``inception3a`` runs had one false alarm without
     the check (numpy, passes at 270/345/300 us against 270), none with it; an injected 1.3x was still caught on
     15 of 16 numba-cpu rows."""
-    if not base_passes or not new_passes:
-        return True
-    return math.log(min(new_passes) / min(base_passes)) * (1 if median_move >= 0 else -1) >= abs(median_move) / 2
+    fastest_move = fastest_pass_log_ratio(base_passes, new_passes)
+    return not math.isfinite(fastest_move) or fastest_move * (1 if median_move >= 0 else -1) >= abs(median_move) / 2
+
+
+def fastest_pass_log_ratio(base_passes, new_passes) -> float:
+    """log(NEW's fastest pass / BASE's) from the two runs' pass medians (NaN where either run's are unknown)."""
+    return math.log(min(new_passes) / min(base_passes)) if base_passes and new_passes else math.nan
 
 
 def within_other_passes(slower: bool, base_passes, new_passes) -> str:
@@ -156,7 +160,7 @@ def passes_doubt(log_ratio: float, base_passes, new_passes) -> str:
     when either run's passes are unknown): its fastest pass stayed (:func:`fastest_pass_followed`), or the run
     that moved lies within the other run's passes (:func:`within_other_passes`)."""
     if not fastest_pass_followed(log_ratio, base_passes, new_passes):
-        fastest = fmt_ratio(min(new_passes) / min(base_passes))
+        fastest = fmt_ratio(math.exp(fastest_pass_log_ratio(base_passes, new_passes)))
         return (f"{REASON_PASS} (fastest-pass ratio {fastest}, median {fmt_ratio(math.exp(log_ratio))}): "
                 "interference in some passes of one run, not the code")
     return within_other_passes(log_ratio > 0, base_passes, new_passes)

@@ -17,7 +17,7 @@ import math
 from pathlib import Path
 
 from .backendmove import backend_moves
-from .compare_rule import IDENTICAL, MIN_ROUNDS, judge, location, within_se, z_of
+from .compare_rule import IDENTICAL, MIN_ROUNDS, fastest_pass_log_ratio, judge, location, within_se, z_of
 from .errors import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REGRESSION
 from .interference import interference_demoted
 from .noisefloor import calibration_floors, load_floors, row_floors, save_floors, with_stored
@@ -123,8 +123,8 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
     matched = matched_samples(merged, base_samples, new_samples)
     passes = [pass_medians_by_point(base_samples), pass_medians_by_point(new_samples)]
     ratios = log_ratios(merged, matched)
-    fastest = [fastest_pass_log_ratio(passes, merged.at[i, "backend_base"], merged.at[i, "case_base"])
-               for i in matched]
+    keys = {i: pass_key(merged.at[i, "backend_base"], merged.at[i, "case_base"]) for i in matched}
+    fastest = [fastest_pass_log_ratio(passes[0].get(keys[i]), passes[1].get(keys[i])) for i in matched]
     moves = backend_moves(ratios, alpha, fastest)
     back_to_back = {b for b, _, _ in ratios} if in_blocks else set()
     floors = dict(zip(matched, with_stored(row_floors(ratios, alpha, back_to_back), [b for b, _, _ in ratios],
@@ -136,8 +136,7 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
                    threads=r[f"threads{side}"], base_time_s=r.get("time_s_base"), new_time_s=r.get("time_s_new"))
         if i in matched:
             half, source = floors[i]
-            key = pass_key(r["backend_base"], r["case_base"])
-            base_passes, new_passes = passes[0].get(key), passes[1].get(key)
+            base_passes, new_passes = passes[0].get(keys[i]), passes[1].get(keys[i])
             row.update(vars(judge(*matched[i], threshold, alpha, half, base_passes, new_passes,
                                   moves.get(r["backend_base"]), str(r["backend_base"]))),
                        noise_floor=math.expm1(half), base_time_s=location(matched[i][0]),
@@ -184,12 +183,6 @@ def matched_samples(merged, base_samples, new_samples) -> dict:
             else:
                 lacking.add(key[0])
     return {i: pooled[i] if merged.at[i, "backend_base"] in lacking else matched[i] for i in pooled}
-
-
-def fastest_pass_log_ratio(passes: list, backend, case) -> float:
-    """log(NEW's fastest pass / BASE's) of a point from both runs' pass medians (NaN where either is unknown)."""
-    base, new = (p.get(pass_key(backend, case)) for p in passes)
-    return math.log(min(new) / min(base)) if base and new else math.nan
 
 
 def pass_key(backend, case) -> tuple:

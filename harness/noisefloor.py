@@ -26,7 +26,7 @@ from pathlib import Path
 #: A backend needs this many matched rows for a floor of its own (fewer: the other backends' pooled scatter).
 MIN_ROWS = 4
 #: Below this many other rows, a floor of 0 (their rounds' spread explains all their scatter) is taken as
-#: unknown, not as no run-to-run noise: the row gets the median floor of the other backends' rows.
+#: unknown, not as no run-to-run noise: the row gets their scatter with the rounds' part left in.
 FEW_ROWS = 8
 #: Where ``harness calibrate`` stores the floors, under the results folder (one entry per CPU model).
 NOISE_FILE = "noise.json"
