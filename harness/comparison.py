@@ -14,6 +14,7 @@ Every judged row carries ``detectable``, the smallest slowdown it could have see
 from __future__ import annotations
 
 import math
+from collections import Counter
 from pathlib import Path
 
 from .backendmove import backend_moves
@@ -154,7 +155,7 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
     judged = out[out["ratio"].notna()]
     out.attrs.update(threshold=threshold, alpha=alpha, warnings=[], noise_floors={
         b: {"floor": float(np.median(g["noise_floor"])), "lowest": float(g["noise_floor"].min()),
-            "highest": float(g["noise_floor"].max()), "source": max(set(sources[b]), key=sources[b].count)}
+            "highest": float(g["noise_floor"].max()), "source": Counter(sources[b]).most_common(1)[0][0]}
         for b, g in sorted(judged.groupby("backend"), key=lambda kv: str(kv[0]))})
     out.attrs["backend_moves"] = {b: dict(vars(m), verdict=m.verdict(threshold), detectable=m.detectable(threshold))
                                   for b, m in sorted(moves.items(), key=lambda kv: str(kv[0]))}
