@@ -8,7 +8,8 @@ both runs' passes are known, :mod:`harness.passgroups`). Its uncertainty has two
 * between the runs: ``floor_half``, from the process-to-process spread of this backend's
   log ratios (buffer placement, a runtime's per-process choices, frequency, the
   neighbours of the moment), which the rounds of one process cannot show
-  (:mod:`harness.noisefloor` estimates it).
+  (:mod:`harness.noisefloor` estimates it) - or the spread of the point's own passes where
+  that is wider (:func:`passes_half`: a kernel whose speed differs from process to process).
 
 The interval is ``log(ratio) +/- sqrt((z * se_within)**2 + floor_half**2)`` with ``z`` the
 two-sided normal quantile of ``alpha`` and ``floor_half`` the run-to-run part at the
@@ -49,8 +50,11 @@ REASON_BEST = "best round unchanged"
 REASON_FEW = "too few rounds"
 REASON_PASS = "fastest pass unchanged"
 REASON_RANGE = "within the other run's passes"
+REASON_PASSES = "its passes' spread"
 #: How a note names a verdict the point shares with its backend's move (:mod:`harness.backendmove`).
 REASON_MOVED = "moved with its backend"
+#: Fewer passes than this in the two runs together and a point's own passes say nothing of its floor.
+MIN_PASSES = 4
 #: The quantile of the rounds the gate compares (0.5: the median).
 QUANTILE = 0.5
 IDENTICAL = "identical samples"
@@ -155,6 +159,29 @@ def within_other_passes(slower: bool, base_passes, new_passes) -> str:
             "passes, not the code")
 
 
+def passes_half(base_passes, new_passes, alpha: float) -> float:
+    """The half-width (log) of the run-to-run noise that the point's own passes show, 0 when unknown (fewer than
+    ``MIN_PASSES`` passes in the two runs together, or none in one of them).
+
+    Each run's median pass is one of its passes (separate worker processes, :mod:`harness.passgroups`), so the
+    log ratio of the two scatters like the passes do: ``t(alpha, n_base + n_new - 2) * sqrt(pi / 2 *
+    (var_base / n_base + var_new / n_new))`` of the log pass medians (``pi / 2``: a median's variance over a
+    mean's; a robust spread, the MAD, was tried and lost: it calls two odd passes of five outliers, and
+    which of two speeds is the odd one is what differs between runs). A point is judged with the wider of this and its backend's floor: most points' passes agree and
+    their backend's spread rules, but a kernel that runs at one of two speeds per process must not get the
+    floor of its steadier neighbours - seen on the Intel VM: numpy's 3 us 5x5 reduce ran 1.6 us in some
+    processes and 3.1 us in others; two unchanged smoke runs drew 0 of 3 and 3 of 5 fast passes, a 1.75x
+    "slower" that exited 1."""
+    base_passes, new_passes = ([p for p in passes if p > 0] for passes in (base_passes or (), new_passes or ()))
+    if not base_passes or not new_passes or len(base_passes) + len(new_passes) < MIN_PASSES:
+        return 0.0
+    var = sum(statistics.variance([math.log(p) for p in passes]) / len(passes)
+              for passes in (base_passes, new_passes) if len(passes) > 1)
+    from .noisefloor import t_of
+
+    return t_of(alpha, len(base_passes) + len(new_passes) - 2) * math.sqrt(math.pi / 2 * var)
+
+
 def passes_doubt(log_ratio: float, base_passes, new_passes) -> str:
     """Why the passes say a move beyond the threshold is the machine's, not the code's ("" when they do not, or
     when either run's passes are unknown): its fastest pass stayed (:func:`fastest_pass_followed`), or the run
@@ -185,8 +212,11 @@ def judge(base_s, new_s, threshold: float, alpha: float, floor_half: float = 0.0
     ratio_min = float(new[0] / base[0])
     p_value = float(mannwhitneyu(base, new, alternative="two-sided").pvalue)
     within_half = z_of(alpha) * within_se(base, new)
-    half = math.hypot(within_half, floor_half)
     band, d = math.log1p(threshold), math.log(ratio)
+    narrow_half = math.hypot(within_half, floor_half)  # without the point's own passes' spread
+    pass_half = passes_half(base_passes, new_passes, alpha)
+    own_passes, floor_half = pass_half > floor_half, max(floor_half, pass_half)
+    half = math.hypot(within_half, floor_half)
     lo, hi = d - half, d + half
     detectable = math.exp(band + half)
     common = dict(ratio=ratio, ratio_lo=math.exp(lo), ratio_hi=math.exp(hi), ratio_min=ratio_min, p_value=p_value,
@@ -198,20 +228,22 @@ def judge(base_s, new_s, threshold: float, alpha: float, floor_half: float = 0.0
         return Judgement("inconclusive", note=note, **common)
     own = 1 if lo > band else -1 if hi < -band else 0
     shared = shares(move, threshold, d, lo, hi)
-    if own or shared:
-        direction = own or shared
+    beyond = 1 if d - narrow_half > band else -1 if d + narrow_half < -band else 0
+    if own or shared or beyond:  # beyond alone: its passes' spread straddles; a sharper doubt names it first
+        direction = own or shared or beyond
         if not best_round_followed(direction * math.log(ratio), direction * math.log(ratio_min)):
             note = (f"{REASON_BEST} (min ratio {fmt_ratio(ratio_min)}, median {fmt_ratio(ratio)}): "
                     "interference in one run, not the code")
             return Judgement("inconclusive", note=note, **common)
         doubt = passes_doubt(math.log(ratio), base_passes, new_passes)
-        if doubt and not shared:
-            return Judgement("inconclusive", note=doubt, **common)
+        if (doubt and not shared) or not (own or shared):
+            return Judgement("inconclusive", note=doubt or straddle_note(
+                math.exp(hi), threshold, within_half, floor_half, own_passes), **common)
         return Judgement("slower" if direction > 0 else "faster",
                          note=move_note(backend, move) if shared and (doubt or not own) else "", **common)
     if -band <= lo and hi <= band:
         return Judgement("same", note="", **common)
-    note = straddle_note(math.exp(hi), threshold, within_half, floor_half)
+    note = straddle_note(math.exp(hi), threshold, within_half, floor_half, own_passes)
     return Judgement("inconclusive", note=note, **common)
 
 
@@ -231,9 +263,12 @@ def fmt_ratio(ratio: float) -> str:
     return f"{ratio:.2f}" if 0.01 <= ratio < 100 else f"{ratio:.3g}"
 
 
-def straddle_note(ratio_hi: float, threshold: float, within_half: float, floor_half: float) -> str:
-    """Why an interval that straddles the threshold does: which part of the uncertainty dominates."""
+def straddle_note(ratio_hi: float, threshold: float, within_half: float, floor_half: float,
+                  own_passes: bool = False) -> str:
+    """Why an interval that straddles the threshold does: which part of the uncertainty dominates (``own_passes``:
+    the floor is the point's own passes' spread, :func:`passes_half`)."""
     edge = 1 + threshold if ratio_hi > 1 + threshold else 1 / (1 + threshold)
     within, floor = fmt_spread(math.expm1(within_half)), fmt_spread(math.expm1(floor_half))
-    return (f"straddles {edge:.2f}; " + (f"{REASON_FLOOR} {floor} > rounds {within}" if floor_half >= within_half
+    floor_name = REASON_PASSES if own_passes else REASON_FLOOR
+    return (f"straddles {edge:.2f}; " + (f"{floor_name} {floor} > rounds {within}" if floor_half >= within_half
                                           else f"{REASON_ROUNDS} {within} > floor {floor}"))

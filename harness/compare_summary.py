@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-from .compare_rule import (REASON_BEST, REASON_FEW, REASON_FLOOR, REASON_PASS, REASON_RANGE, REASON_ROUNDS, fmt_ratio,
-                           fmt_spread)
+from .compare_rule import (REASON_BEST, REASON_FEW, REASON_FLOOR, REASON_PASS, REASON_PASSES, REASON_RANGE,
+                           REASON_ROUNDS, fmt_ratio, fmt_spread)
 from .comparison import INCONCLUSIVE, REGRESSIONS
 from .interference import NOTE_INTERFERED, NOTE_SLOWED_CORES
 
@@ -115,6 +115,9 @@ def advice(result) -> list[str]:
                     ("" if json_input else "; `harness calibrate` measures the floor across fresh processes"))
     if any(REASON_BEST in n or REASON_PASS in n for n in notes):
         tips.append("the best round or the fastest pass did not move: interference during one run - re-run it")
+    if any(REASON_PASSES in n for n in notes):
+        tips.append("a kernel whose speed differs from process to process (its passes disagree): more passes "
+                    "(--repeats) narrow its interval")
     if any(REASON_RANGE in n for n in notes):
         tips.append("the machine changed speed between the passes of a point: more passes (--repeats) or a quieter "
                     "machine")
