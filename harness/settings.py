@@ -53,6 +53,8 @@ CONNECT_TIMEOUT_S = 10.0
 #: compare: relative change that counts, two-sided error level of each point's interval.
 THRESHOLD = 0.10
 ALPHA = 0.01
+#: The longest ``harness calibrate --drift-s`` trace (seconds).
+MAX_DRIFT_S = 3600.0
 #: compare: the most a slowed core moved a kernel on the shared Zen 5 VM (1.4-1.8x): a change whose whole
 #: interval lies beyond this is not explained by a ``disturbed`` row.
 DISTURBED_MAX = 2.0

@@ -89,6 +89,11 @@ def make_parser() -> Parser:
                    help=f"significance level of compare (default {defaults.ALPHA})")
     add_dir_options(p, results="where --keep leaves the two runs, calibrate-a and calibrate-b")
     p.add_argument("--keep", action="store_true", help="keep the two runs instead of a temporary folder")
+    p.add_argument("--drift-s", type=bounded(positive_float, 1, defaults.MAX_DRIFT_S, "1 s to an hour"),
+                   metavar="S", help="instead of the two sweeps: time fixed one-thread kernels (a NumPy GEMM, "
+                   "numba-cpu and torch on a 5x5 layer) in turn, 0.5 s each, for S seconds, and print how far this "
+                   "machine's own speed drifts and how often two such windows agree within +/-10%% - the most any "
+                   "benchmark this long can agree run to run here (try 60)")
     add_other_parsers(sub)
     return parser
 

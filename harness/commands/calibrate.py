@@ -10,6 +10,7 @@ this CPU model's noise floor (``RESULTS_DIR/noise.json``), which compare uses.
 from __future__ import annotations
 
 import copy
+import math
 import tempfile
 from pathlib import Path
 
@@ -39,8 +40,31 @@ def calibration_table(base, new, alpha: float) -> list[dict]:
     return rows
 
 
+def trace_drift(seconds: float) -> int:
+    """``--drift-s``: trace the fixed one-thread workloads for ``seconds`` with a progress bar, print the summary."""
+    from ..drift import default_workloads, drift_summary, speed_trace
+    from ..render.console import SweepProgress, print_drift
+    from ..threads import thread_limits
+
+    with thread_limits(1):
+        workloads = default_workloads()
+        with SweepProgress(total=math.ceil(seconds), description="timing fixed kernels in turn") as bar:
+            shown = [0]
+
+            def progress(done_s: float) -> None:
+                bar.step(min(int(done_s), math.ceil(seconds)) - shown[0])
+                shown[0] = min(int(done_s), math.ceil(seconds))
+
+            trace = speed_trace(workloads, seconds, progress=progress)
+    print_drift(drift_summary(trace), seconds)
+    return 0
+
+
 def run(args) -> int:
-    """Run the sweep twice, compare at every threshold of ``THRESHOLDS``, print the table."""
+    """Run the sweep twice, compare at every threshold of ``THRESHOLDS``, print the table (``--drift-s``:
+    trace this machine's speed instead, :func:`trace_drift`)."""
+    if getattr(args, "drift_s", None):
+        return trace_drift(args.drift_s)
     keep = Path(args.results_dir) if args.keep else None
     taken = [p for r in ("calibrate-a", "calibrate-b") for p in (RunFiles(keep, r).existing() if keep else [])]
     if taken:
