@@ -110,6 +110,9 @@ class DaskExecutor:
                                    f"{error_reason('worker setup', exc)}") from None
         self.hosts = {entry["host"]: entry for entry in info.values()}
 
+    def renew(self, backends=None) -> None:
+        """Nothing: the cluster's workers are the cluster's; each pass already lands on whichever runs it."""
+
     def versions(self) -> dict:
         """The libraries the workers run the kernels with, merged over every host."""
         merged: dict = {}

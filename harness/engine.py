@@ -143,7 +143,7 @@ def sweep_locked(files: RunFiles, settings: SweepSettings, meta: dict, progress,
     try:
         stats = run_sweep(cases, settings.backends, timing_config(settings), writer, run_id=files.run_id,
                           done=progress.done, kept=progress.kept, repeats=settings.repeats, executor=executor,
-                          peak=peak, probes=progress.probes, **callbacks)
+                          peak=peak, probes=progress.probes, fresh_workers=settings.fresh_workers, **callbacks)
     except (KeyboardInterrupt, ClusterLost) as exc:
         meta.update(status="interrupted", interrupted_at=now_iso(),
                     interrupted_by="lost cluster" if isinstance(exc, ClusterLost) else "interrupt")

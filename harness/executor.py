@@ -3,7 +3,8 @@
 Every executor has one interface: ``start(backends)`` (raises :class:`WorkerStartError`
 before anything is measured when a backend's worker cannot start), ``map(items)``
 (runs ``(tag, PointJob, CaseData)`` items and yields ``(tag, PointResult)`` as each
-finishes), ``versions()`` (the libraries where the kernels run) and ``close()``; the
+finishes), ``renew(backends)`` (between two rounds of passes, with ``--fresh-workers``: fresh
+processes where the executor has them), ``versions()`` (the libraries where the kernels run) and ``close()``; the
 Dask executor (:class:`harness.cluster.DaskExecutor`) has the same. All run the one
 point function, :func:`harness.jobs.run_job`.
 
@@ -58,6 +59,9 @@ class LocalExecutor(ABC):
     @abstractmethod
     def run(self, job: PointJob, data: CaseData) -> PointResult:
         """Measure one pass of one point."""
+
+    def renew(self, backends=None) -> None:
+        """Before the next round of passes: nothing to renew in this process (:class:`WorkerExecutor` has workers)."""
 
     def map(self, items: Iterable[tuple], on_start: Callable | None = None) -> Iterator[tuple]:
         """Run ``(tag, job, data)`` items one after the other; yield ``(tag, result)`` as each finishes."""
@@ -198,10 +202,12 @@ class WorkerExecutor(LocalExecutor):
             self.context.set_forkserver_preload(PRELOAD)
         self.workers: dict[str, _Worker] = {}
         self.seen_versions: dict = {}
+        self.backends: list[str] = []
 
     def start(self, backends) -> None:
         """Start every backend's worker now and wait until all have imported (so none competes with a
         measurement); :class:`WorkerStartError` naming each one that could not start."""
+        self.backends = list(backends)
         for backend in backends:
             self._worker(backend)
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
@@ -210,6 +216,24 @@ class WorkerExecutor(LocalExecutor):
         if problems:
             self.close()
             raise WorkerStartError("; ".join(dict.fromkeys(problems)))
+
+    def renew(self, backends=None) -> None:
+        """Replace the workers of ``backends`` (default: all) by fresh processes before the next round of passes,
+        and wait until all have imported: each pass of a point then runs in a process of its own, so what a process
+        decides once (oneDNN's algorithm for a layer, where the runtime's buffers landed) varies between a point's
+        passes as it varies between runs, and the gate's median pass and passes' spread see it. Seen on the Intel VM
+        (one thread, beside a busy loop): torch's 3a 5x5 ran 2.2 ms in every pass of one run and 3.3-3.8 ms in two
+        others, one worker per run - an A/A 1.73x `slower`. A worker that cannot start fails its passes
+        (:meth:`run`)."""
+        backends = self.backends if backends is None else [b for b in self.backends if b in set(backends)]
+        for backend in backends:
+            worker = self.workers.pop(backend, None)
+            if worker is not None:
+                worker.stop()
+            self._worker(backend)
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        for worker in list(self.workers.values()):
+            worker.wait_ready(max(0.0, deadline - time.monotonic()))
 
     def _worker(self, backend: str) -> _Worker:
         worker = self.workers.get(backend)

@@ -95,6 +95,8 @@ class SweepSettings:
     timeout_s: float | None = None
     #: Run kernels in the sweep's own process (no worker, no timeout): for debugging.
     in_process: bool = False
+    #: Start every backend's worker anew before each round of passes (``--fresh-workers``).
+    fresh_workers: bool = False
 
     @classmethod
     def from_dict(cls, data: dict) -> SweepSettings:
@@ -112,7 +114,7 @@ class SweepSettings:
 
     def check(self) -> SweepSettings:
         """Return self if every value is one a sweep can use; else TypeError/ValueError naming the setting."""
-        for name in ("cold", "fused", "bench_resource", "in_process"):
+        for name in ("cold", "fused", "bench_resource", "in_process", "fresh_workers"):
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{name} is an on/off option: pass True or False, got {getattr(self, name)!r}")
         for name, kind in (("preset", str), ("baseline", str), ("clock", str)):

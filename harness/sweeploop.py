@@ -88,13 +88,16 @@ def run_sweep(cases: Sequence, backends: Sequence[str], config: TimingConfig, wr
               done: set | None = None, kept: dict | None = None, timed: bool = True, repeats: int = 1,
               executor=None, peak: dict | None = None, clock: Callable[[], float] = time.perf_counter,
               on_start: Callable | None = None, on_step: Callable[[int], None] | None = None,
-              on_done: Callable[[PointResult], None] | None = None, probes: Sequence[dict] = ()) -> SweepStats:
+              on_done: Callable[[PointResult], None] | None = None, probes: Sequence[dict] = (),
+              fresh_workers: bool = False) -> SweepStats:
     """Measure every point of ``cases`` x ``backends`` not in ``done``; append each pass and each final point
     through ``writer`` (the row with its trust flags against ``peak`` and its ``point`` index).
 
     ``probes`` are the probe readings (``host``, ``threads``, ``probe_s``) a resumed run recorded before, of finished
     points and of the ``kept`` passes alike: the reference that judges passes (:mod:`harness.probe`) goes on from
-    them (each once).
+    them (each once). ``fresh_workers``: before each round of passes after the first, the executor starts the
+    waiting backends' workers anew (:meth:`harness.executor.WorkerExecutor.renew`), so a point's passes run in
+    different processes.
     ``executor`` is a started executor (:mod:`harness.executor`, :class:`harness.cluster.DaskExecutor`); the
     default one, this process with ``clock``, is started and closed here. A point whose case cannot be built
     or is too big becomes a final row at once; the sweep always goes on. ``KeyboardInterrupt`` (and a lost
@@ -116,6 +119,9 @@ def run_sweep(cases: Sequence, backends: Sequence[str], config: TimingConfig, wr
         for n_pass in range(repeats + MAX_EXTRA_PASSES + 1):
             if n_pass and not any(len(results) == n_pass for results in sweep.passes.values()):
                 continue  # no point waits for this pass: no scan of the plan
+            if n_pass and fresh_workers:  # each pass of a point in a fresh worker process (WorkerExecutor.renew)
+                executor.renew({results[0].row["backend"] for results in sweep.passes.values()
+                                if len(results) == n_pass})
             for point, result in executor.map(sweep.items(sweep.batch(n_pass), executor.wants_data), on_start):
                 sweep.record(point, n_pass, result)
     finally:

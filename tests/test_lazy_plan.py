@@ -52,7 +52,11 @@ class NotingExecutor:
     wants_data = False
 
     def __init__(self, keys_made: list[int], answer=ok_pass):
-        self.keys_made, self.answer, self.started = keys_made, answer, []
+        self.keys_made, self.answer, self.started, self.renewals = keys_made, answer, [], []
+
+    def renew(self, backends=None):
+        """Note where a new round of passes began (after how many passes) and for which backends."""
+        self.renewals.append((len(self.started), sorted(backends)))
 
     def map(self, items, on_start=None):
         """Yield ``(tag, result)`` for each item, one after the other."""
@@ -73,11 +77,12 @@ def test_the_first_pass_starts_before_the_rest_of_the_plan_is_made(keys_made):
 def test_passes_still_interleave_pass_by_pass_in_sweep_order(keys_made):
     executor = NotingExecutor(keys_made)
     writer = MemoryWriter()
-    run_sweep(CASES, ["numpy"], CONFIG, writer, run_id="r", repeats=2, executor=executor)
+    run_sweep(CASES, ["numpy"], CONFIG, writer, run_id="r", repeats=2, executor=executor, fresh_workers=True)
     names = [name for _, name, _ in executor.started]
     assert names == [c.name for c in CASES] * 2
     assert executor.started[0][0] == 1 and executor.started[N_CASES][0] == N_CASES + 1  # pass 1 walks the plan anew
     assert all(row["passes"] == 2 for row in writer.rows) and len(writer.rows) == N_CASES
+    assert executor.renewals == [(N_CASES, ["numpy"])]  # fresh processes once, between the two rounds of passes
 
 
 def test_a_resumed_sweep_skips_done_points_and_pools_kept_passes(keys_made):

@@ -154,3 +154,26 @@ def test_the_process_clock_times_cpu_points_by_cpu_time_per_thread(results_dir, 
     assert made == [1] and json.loads((results_dir / "cpu.json").read_text())["settings"]["clock"] == "process"
     monkeypatch.setattr(jobs.time, "process_time", lambda: 10.0)  # CPU seconds of every thread of the process
     assert real(4)() == 2.5
+
+
+def test_with_fresh_workers_each_round_of_passes_runs_in_new_processes(tmp_path):
+    # what a process decides once (oneDNN's algorithm, where buffers landed) varies between a point's passes as it
+    # varies between runs only when each pass has a process of its own: --fresh-workers (WorkerExecutor.renew).
+    # Each sweep in a process of its own: workers fork from a forkserver that keeps its first environment.
+    import os
+    import subprocess
+    import sys
+
+    layers = tmp_path / "one.toml"
+    layers.write_text('[[layer]]\nlabel = "tiny"\nN = 1\nC = 3\nH = 6\nW = 6\nF = 4\nk = 3\n')
+    timed, data = {}, Path(__file__).parent / "data"
+    for run_id, extra in (("fresh", ["--fresh-workers"]), ("kept", [])):
+        pids = tmp_path / f"{run_id}.txt"
+        command = [sys.executable, "-m", "harness", "sweep", "--plugin", str(data / "pid_plugin.py"), "--backends",
+                   "test-pid", "--layers", str(layers), "--repeats", "3", "--budget-s", "0.1", "--settle-s", "0",
+                   "--results-dir", str(tmp_path / "r"), "--run-id", run_id, "--no-plots", "--no-report", "--quiet"]
+        done = subprocess.run(command + extra, env=dict(os.environ, CONVBENCH_TEST_PID_FILE=str(pids)),
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        timed[run_id] = pids.read_text().split()[-3:]  # the three passes' prepares (a check may come first)
+    assert len(set(timed["fresh"])) == 3 and len(set(timed["kept"])) == 1, timed

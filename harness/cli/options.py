@@ -82,6 +82,11 @@ def add_timing_options(p) -> None:
                    help="measure every point in R passes spread over the sweep, each with a fresh prepare and "
                         "1/R of the budget, and pool the samples of the passes that agree; passes that disagree "
                         f"are measured again, up to {defaults.MAX_EXTRA_PASSES} more (default {defaults.REPEATS})")
+    p.add_argument("--fresh-workers", action="store_true",
+                   help="start every backend's worker process anew before each round of passes, so a point's passes "
+                        "run in different processes and what a process decides once (oneDNN's algorithm, where "
+                        "buffers landed) varies between them as between runs; for a gate whose A/A runs disagree "
+                        "per process. Costs 20-35%% more time (docs/compare.md)")
     p.add_argument("--fresh-peak", action="store_true",
                    help="re-measure this machine's roof (FMA GFLOP/s, memory GB/s; see `harness peak`) instead of "
                         "using the stored one (RESULTS_DIR/peak.json)")
