@@ -163,15 +163,16 @@ def passes_half(base_passes, new_passes, alpha: float) -> float:
     """The half-width (log) of the run-to-run noise that the point's own passes show, 0 when unknown (fewer than
     ``MIN_PASSES`` passes in the two runs together, or none in one of them).
 
-    Each run's median pass is one of its passes (separate worker processes, :mod:`harness.passgroups`), so the
-    log ratio of the two scatters like the passes do: ``t(alpha, n_base + n_new - 2) * sqrt(pi / 2 *
-    (var_base / n_base + var_new / n_new))`` of the log pass medians (``pi / 2``: a median's variance over a
-    mean's; a robust spread, the MAD, was tried and lost: it calls two odd passes of five outliers, and
-    which of two speeds is the odd one is what differs between runs). A point is judged with the wider of this and its backend's floor: most points' passes agree and
-    their backend's spread rules, but a kernel that runs at one of two speeds per process must not get the
-    floor of its steadier neighbours - seen on the Intel VM: numpy's 3 us 5x5 reduce ran 1.6 us in some
-    processes and 3.1 us in others; two unchanged smoke runs drew 0 of 3 and 3 of 5 fast passes, a 1.75x
-    "slower" that exited 1."""
+    Each run's median pass is one of its passes (each a fresh ``prepare``; with ``--fresh-workers`` in a fresh
+    worker process, :meth:`harness.executor.WorkerExecutor.renew`; :mod:`harness.passgroups`), so the log ratio of
+    the two scatters like the passes do: ``t(alpha, n_base + n_new - 2) * sqrt(pi / 2 * (var_base / n_base + var_new
+    / n_new))`` of the log pass medians (``pi / 2``: a median's variance over a mean's; a robust spread, the MAD,
+    was tried and lost: it calls two odd passes of five outliers, and which of two speeds is the odd one is what
+    differs between runs). A point is judged with the wider of this and its backend's floor: most points' passes
+    agree and their backend's spread rules, but a kernel that runs at one of two speeds from pass to pass must not
+    get the floor of its steadier neighbours - seen on the Intel VM: numpy's 3 us 5x5 reduce ran 1.6 us in some
+    passes and 3.1 us in others; two unchanged smoke runs drew 0 of 3 and 3 of 5 fast passes, a 1.75x "slower" that
+    exited 1."""
     base_passes, new_passes = ([p for p in passes if p > 0] for passes in (base_passes or (), new_passes or ()))
     if not base_passes or not new_passes or len(base_passes) + len(new_passes) < MIN_PASSES:
         return 0.0

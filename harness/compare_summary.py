@@ -13,7 +13,7 @@ from collections import Counter
 from .compare_rule import (REASON_BEST, REASON_FEW, REASON_FLOOR, REASON_PASS, REASON_PASSES, REASON_RANGE,
                            REASON_ROUNDS, fmt_ratio, fmt_spread)
 from .comparison import INCONCLUSIVE, REGRESSIONS
-from .interference import NOTE_INTERFERED, NOTE_SLOWED_CORES
+from .interference import NOTE_INTERFERED, NOTE_MACHINE, NOTE_SLOWED_CORES
 
 #: Regressions are named in full up to this many, inconclusive points up to MAX_UNJUDGED_NAMES; more are
 #: counted per backend.
@@ -121,6 +121,9 @@ def advice(result) -> list[str]:
     if any(REASON_RANGE in n for n in notes):
         tips.append("the machine changed speed between the passes of a point: more passes (--repeats) or a quieter "
                     "machine")
+    if any(NOTE_MACHINE in n for n in notes):
+        tips.append("the machine itself changed speed between the runs (its probe): measure BASE and NEW again, "
+                    "back to back")
     interfered = [NOTE_INTERFERED in n or NOTE_SLOWED_CORES in n for n in notes]
     if any(interfered):
         tips.append(f"{sum(interfered)} measured under interference (a flag such as unsettled or disturbed): "

@@ -20,9 +20,9 @@ from pathlib import Path
 from .backendmove import backend_moves
 from .compare_rule import IDENTICAL, MIN_ROUNDS, fastest_pass_log_ratio, judge, location, within_se, z_of
 from .errors import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REGRESSION
-from .interference import interference_demoted
+from .interference import NOTE_MACHINE, interference_demoted, machine_demoted
 from .noisefloor import calibration_floors, load_floors, row_floors, save_floors, with_stored
-from .passgroups import median_pass_by_point, pass_medians_by_point, with_pass_medians
+from .passgroups import machine_ratio, median_pass_by_point, pass_medians_by_point, with_pass_medians
 from .results import KEY_COLUMNS, RunFiles, read_metadata, read_samples, read_table, samples_by_point
 from .settings import ALPHA, THRESHOLD
 
@@ -83,6 +83,12 @@ def compare_data(base: tuple, new: tuple, threshold: float = THRESHOLD, alpha: f
             "the runs' CPU model"
         warnings.append(f"no stored noise floor for {where}: the run-to-run floor comes from this comparison's "
                         "rows alone (run `harness calibrate` on this machine to measure it across fresh processes)")
+    machine = result.attrs.get("machine_ratio")
+    if machine and abs(math.log(machine)) > math.log1p(threshold):
+        held = int(result["note"].str.contains(NOTE_MACHINE, regex=False).sum())
+        warnings.append(f"the machine itself ran {abs(machine - 1):.0%} {'slower' if machine > 1 else 'faster'} "
+                        f"during NEW than during BASE (median probe reading {machine:.2f}x): {held} verdict(s) in "
+                        "that direction held back as inconclusive; measure both runs again, back to back")
     result.attrs["warnings"] = warnings
     return result
 
@@ -127,6 +133,7 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
     keys = {i: pass_key(merged.at[i, "backend_base"], merged.at[i, "case_base"]) for i in matched}
     fastest = [fastest_pass_log_ratio(passes[0].get(keys[i]), passes[1].get(keys[i])) for i in matched]
     moves = backend_moves(ratios, alpha, fastest)
+    machine = machine_ratio(base_samples, new_samples)  # the probe: did the machine itself change speed?
     back_to_back = {b for b, _, _ in ratios} if in_blocks else set()
     floors = dict(zip(matched, with_stored(row_floors(ratios, alpha, back_to_back), [b for b, _, _ in ratios],
                                            stored_floor, z_of(alpha))))
@@ -143,6 +150,7 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
                        noise_floor=math.expm1(half), base_time_s=location(matched[i][0]),
                        new_time_s=location(matched[i][1]))
             row.update(interference_demoted(row, r, bool(base_passes and new_passes)))
+            row.update(machine_demoted(row, machine, threshold))
             sources.setdefault(row["backend"], []).append(source)
         else:
             row.update(untimed_verdict(r, side))
@@ -157,10 +165,19 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
         b: {"floor": float(np.median(g["noise_floor"])), "lowest": float(g["noise_floor"].min()),
             "highest": float(g["noise_floor"].max()), "source": Counter(sources[b]).most_common(1)[0][0]}
         for b, g in sorted(judged.groupby("backend"), key=lambda kv: str(kv[0]))})
-    out.attrs["backend_moves"] = {b: dict(vars(m), verdict=m.verdict(threshold), detectable=m.detectable(threshold))
+    out.attrs["backend_moves"] = {b: dict(vars(m), verdict=move_verdict(m, machine, threshold),
+                                          detectable=m.detectable(threshold))
                                   for b, m in sorted(moves.items(), key=lambda kv: str(kv[0]))}
+    out.attrs["machine_ratio"] = machine if math.isfinite(machine) else None
     out.attrs["noise_floor"] = max((v["floor"] for v in out.attrs["noise_floors"].values()), default=0.0)
     return out
+
+
+def move_verdict(move, machine: float, threshold: float) -> str:
+    """A backend's move's verdict, held back where the machine itself moved the same way (:func:`machine_demoted`)."""
+    verdict = move.verdict(threshold)
+    held = machine_demoted(dict(verdict=verdict, ratio=move.ratio), machine, threshold)
+    return f"{verdict}, held back: the machine moved too (probe {machine:.2f}x)" if held else verdict
 
 
 def matched_samples(merged, base_samples, new_samples) -> dict:

@@ -83,7 +83,8 @@ def drift_summary(trace, tolerance: float = TOLERANCE):
         if others is not None and len(values) > 2 and logs[name].std() > 0 and others.std() > 0:
             together = float(np.corrcoef(logs[name], others)[0, 1])
         rows.append(dict(workload=name, windows=len(values), median_per_call_s=med,
-                         p5_ratio=float(np.percentile(values, 5)) / med, p95_ratio=float(np.percentile(values, 95)) / med,
+                         p5_ratio=float(np.percentile(values, 5)) / med,
+                         p95_ratio=float(np.percentile(values, 95)) / med,
                          sd_log=float(logs[name].std(ddof=1)) if len(values) > 1 else math.nan,
                          pairs_within=within, co_movement=together))
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)

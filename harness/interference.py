@@ -61,3 +61,29 @@ def interference_demoted(judged: dict, merged_row, passes_known: bool = False) -
                     note=f"both runs were measured with every pass {NOTE_SLOWED_CORES} (disturbed): the "
                          f"{verdict} {judged['ratio']:.3g}x may be the cores', not the code's; measure both again")
     return {}
+
+
+#: How a note names a point demoted because the machine itself changed speed between the runs (the summary reads it).
+NOTE_MACHINE = "the machine itself ran"
+
+
+def machine_demoted(judged: dict, machine: float, threshold: float) -> dict:
+    """``slower`` (``faster``) becomes ``inconclusive`` when the machine itself ran slower (faster) during NEW than
+    during BASE by more than the threshold: ``machine`` is the ratio of the runs' median probe readings
+    (:func:`harness.passgroups.machine_ratio`, a fixed pure-Python loop timed around every pass; NaN: unknown).
+    On the Intel VM the host has phases that last longer than a smoke sweep: two unchanged runs of four in two
+    sets of the same day ran their probe 0.87x and 0.89x faster than the other three and numba-cpu's (and numpy's)
+    points 1.2-2x faster as a whole - the backend's move called it, exit 1 in 2 of 12 pairs in both sets. A
+    verdict against the machine's direction stands (a slowdown of the code measured on a faster machine is still
+    one), and so does every verdict when the probes agree within the threshold."""
+    verdict = judged.get("verdict")
+    if verdict not in ("slower", "faster") or not math.isfinite(machine) or machine <= 0:
+        return {}
+    band = math.log1p(threshold)
+    moved = math.log(machine)
+    if (verdict == "slower" and moved <= band) or (verdict == "faster" and moved >= -band):
+        return {}
+    pace = "slower" if moved > 0 else "faster"
+    return dict(verdict="inconclusive",
+                note=f"{NOTE_MACHINE} {pace} during NEW than during BASE (probe {machine:.2f}x, beyond the "
+                     f"threshold): its {verdict} {judged['ratio']:.3g}x may be the machine's; measure both again")

@@ -36,12 +36,15 @@ MIN_PASS_ROUNDS = 3
 #: Where :func:`with_pass_medians` puts the medians, and the rounds of each point's median pass, on a samples table.
 ATTR = "pass_medians_s"
 MEDIAN_PASS_ATTR = "median_pass_s"
+#: Where :func:`with_pass_medians` puts the median probe reading of the run's passes (:mod:`harness.probe`).
+PROBE_ATTR = "probe_median_s"
 
 
-def read_passes(passes_path: str | Path) -> dict:
+def read_passes(passes_path: str | Path, probes: list | None = None) -> dict:
     """``{(backend, case): [the rounds (seconds per call) of each timed pass, in file order]}`` ({} when the file
     is absent or unreadable: the passes are an extra, never a reason to refuse a comparison). Passes with fewer
-    than ``MIN_PASS_ROUNDS`` rounds and lines that are not a pass record (a torn last line) are skipped."""
+    than ``MIN_PASS_ROUNDS`` rounds and lines that are not a pass record (a torn last line) are skipped.
+    ``probes``, when given, receives every pass's probe reading (``probe_s``, seconds) where it has one."""
     out: dict = {}
     path = Path(passes_path)
     try:
@@ -52,6 +55,9 @@ def read_passes(passes_path: str | Path) -> dict:
         if record is None or record[2].get("case") is None:
             continue
         key, _, row, samples_s = record
+        probe = row.get("probe_s")
+        if probes is not None and isinstance(probe, (int, float)) and 0 < probe < float("inf"):
+            probes.append(float(probe))
         if len(samples_s) >= MIN_PASS_ROUNDS:
             out.setdefault((key[0], str(row["case"])), []).append(samples_s)
     return out
@@ -67,14 +73,27 @@ def median_pass(passes: list) -> tuple:
 
 def with_pass_medians(samples, passes_path: str | Path):
     """``samples`` (a samples table) with the run's pass medians in ``attrs["pass_medians_s"]`` and the rounds of
-    each point's median pass in ``attrs["median_pass_s"]`` (set in place,
-    returned for chaining; nothing is set when the run has no passes file or the table is None)."""
+    each point's median pass in ``attrs["median_pass_s"]``, the median probe reading of its passes in
+    ``attrs["probe_median_s"]`` (set in place, returned for chaining; nothing is set when the run has no passes
+    file or the table is None)."""
     if samples is not None:
-        passes = read_passes(passes_path)
+        probes: list = []
+        passes = read_passes(passes_path, probes)
         if passes:
             samples.attrs[ATTR] = {key: [statistics.median(p) for p in ps] for key, ps in passes.items()}
             samples.attrs[MEDIAN_PASS_ATTR] = {key: median_pass(ps) for key, ps in passes.items()}
+        if probes:
+            samples.attrs[PROBE_ATTR] = statistics.median(probes)
     return samples
+
+
+def machine_ratio(base_samples, new_samples) -> float:
+    """NEW's median probe reading over BASE's (:data:`PROBE_ATTR`; NaN where either run has none): how much slower
+    (> 1) or faster the machine itself ran during NEW, by the same fixed pure-Python loop."""
+    readings = [(getattr(s, "attrs", None) or {}).get(PROBE_ATTR) for s in (base_samples, new_samples)]
+    if not all(isinstance(r, (int, float)) and r > 0 for r in readings):
+        return float("nan")
+    return readings[1] / readings[0]
 
 
 def pass_medians_by_point(samples) -> dict:

@@ -1,0 +1,71 @@
+"""Two things a point's own numbers cannot show: how its speed varies from pass to pass, and whether the machine
+itself changed speed between the runs (its probe) - each judged on synthetic runs that the rule before got wrong."""
+from __future__ import annotations
+
+import pytest
+
+from harness.comparison import exit_code
+
+from .test_compare_rule import judged, write_passes_run
+
+
+def test_a_kernel_with_two_speeds_from_pass_to_pass_is_judged_by_its_own_passes_spread(tmp_path):
+    # Intel VM, two unchanged smoke runs: numpy's 3 us 5x5 reduce ran at 1.6 us in some passes and
+    # 3.1 us in others; BASE drew none of the fast speed in 3 passes, NEW 3 of 5. The median passes differ
+    # 1.75x, the fastest pass followed and NEW's median lies beyond every pass of BASE, the backend's other
+    # points agree run to run: the old rule said `faster`, exit 1.
+    write_passes_run(tmp_path, "base", [1.0, 1.0, 1.0], seed=1)
+    write_passes_run(tmp_path, "new", [0.9, 0.88, 0.56, 0.5, 0.56], seed=2)
+    result = judged(tmp_path, "base", "new")
+    row = result.query("backend == 'a' and case == 'layer 0'").iloc[0]
+    assert row["ratio"] < 0.6 and row["verdict"] == "inconclusive" and "its passes' spread" in row["note"]
+    assert exit_code(result) == 3
+    # the same point faster in every pass of NEW is still `faster`: agreeing passes add no width
+    write_passes_run(tmp_path, "fast", [0.56, 0.5, 0.56, 0.52, 0.55], seed=3)
+    row = judged(tmp_path, "base", "fast").query("backend == 'a' and case == 'layer 0'").iloc[0]
+    assert row["verdict"] == "faster", row["note"]
+
+
+def test_the_passes_half_width_is_unknown_with_too_few_passes_and_grows_with_their_spread():
+    from harness.compare_rule import passes_half
+
+    assert passes_half([1.0], [2.0, 2.1], 0.01) == 0.0  # 3 passes together: unknown
+    assert passes_half(None, [1.0, 2.0, 3.0, 4.0], 0.01) == 0.0
+    assert passes_half([1.0, 1.0], [1.0, 1.0], 0.01) == 0.0  # agreeing passes add nothing
+    narrow, wide = passes_half([1.0] * 3, [1.0, 1.05, 0.95], 0.01), passes_half([1.0] * 3, [1.0, 2.0, 0.5], 0.01)
+    assert 0 < narrow < wide
+    assert passes_half([1.0] * 3, [1.0, 2.0, 0.5], 0.05) < wide  # a looser alpha, a narrower interval
+
+
+
+def test_a_machine_that_ran_faster_during_new_does_not_make_unchanged_code_faster(tmp_path):
+    # Intel VM, two sets of four unchanged smoke runs the same day: one run of each set ran its probe 0.87x and
+    # 0.89x the others' and numba-cpu's points 1.2-2x faster as a whole - the backend's move said `faster`, exit 1
+    write_passes_run(tmp_path, "base", [1.0, 1.0, 1.0], seed=1, probe_s=500e-6)
+    write_passes_run(tmp_path, "phase", [1.0, 1.0, 1.0], backend_scale=0.7, seed=2, probe_s=435e-6)
+    result = judged(tmp_path, "base", "phase")
+    rows = result.query("backend == 'a'")
+    assert (rows["ratio"] < 0.75).all() and (rows["verdict"] == "inconclusive").all()
+    assert rows["note"].str.contains("the machine itself ran faster during NEW").all()
+    assert exit_code(result) == 3 and result.attrs["machine_ratio"] == pytest.approx(0.87)
+    # the same runs with probes that agree: the backend really is faster
+    write_passes_run(tmp_path, "steady", [1.0, 1.0, 1.0], backend_scale=0.7, seed=2, probe_s=490e-6)
+    assert (judged(tmp_path, "base", "steady").query("backend == 'a'")["verdict"] == "faster").all()
+
+
+def test_a_slowdown_measured_on_a_faster_machine_is_still_one(tmp_path):
+    write_passes_run(tmp_path, "base", [1.0, 1.0, 1.0], seed=1, probe_s=500e-6)
+    write_passes_run(tmp_path, "slow", [1.0, 1.0, 1.0], backend_scale=1.5, seed=2, probe_s=430e-6)
+    result = judged(tmp_path, "base", "slow")
+    assert (result.query("backend == 'a'")["verdict"] == "slower").all() and exit_code(result) == 1
+    # on a machine that ran slower during NEW, that slower is no longer the code's alone
+    write_passes_run(tmp_path, "slow-machine", [1.0, 1.0, 1.0], backend_scale=1.5, seed=2, probe_s=580e-6)
+    rows = judged(tmp_path, "base", "slow-machine").query("backend == 'a'")
+    assert (rows["verdict"] == "inconclusive").all() and rows["note"].str.contains("ran slower during NEW").all()
+
+
+def test_runs_without_probe_readings_are_judged_as_before(tmp_path):
+    write_passes_run(tmp_path, "base", [1.0, 1.0, 1.0], seed=1)
+    write_passes_run(tmp_path, "fast", [1.0, 1.0, 1.0], backend_scale=0.7, seed=2)
+    result = judged(tmp_path, "base", "fast")
+    assert (result.query("backend == 'a'")["verdict"] == "faster").all() and result.attrs["machine_ratio"] is None
