@@ -154,8 +154,15 @@ def _start_sweep(tmp_path, run_id):
     proc = subprocess.Popen([sys.executable, "-m", "harness", "sweep", "--preset", "smoke", "--budget-s", "0.1",
                              "--backends", "numpy,numba-cpu", "--run-id", run_id, "--quiet", "--no-plots",
                              "--no-report", "--settle-s", "0", "--no-fused", *args], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_sigint_default)
     return proc, args
+
+
+def _sigint_default() -> None:
+    """In the sweep's process before it starts: SIGINT back to its default, so Python turns it into
+    KeyboardInterrupt as a terminal's Ctrl-C would. A test run started as a background job of a script inherits
+    SIGINT ignored (POSIX), and so did the sweep: it ran to the end, exit 0."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _wait_for_lines(path, n, proc):
