@@ -9,7 +9,7 @@ both runs' passes are known, :mod:`harness.passgroups`). Its uncertainty has two
   log ratios (buffer placement, a runtime's per-process choices, frequency, the
   neighbours of the moment), which the rounds of one process cannot show
   (:mod:`harness.noisefloor` estimates it) - or the spread of the point's own passes where
-  that is wider (:func:`passes_half`: a kernel whose speed differs from process to process).
+  that is wider (:func:`passes_half`: a kernel whose speed differs from pass to pass).
 
 The interval is ``log(ratio) +/- sqrt((z * se_within)**2 + floor_half**2)`` with ``z`` the
 two-sided normal quantile of ``alpha`` and ``floor_half`` the run-to-run part at the

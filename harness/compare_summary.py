@@ -116,7 +116,7 @@ def advice(result) -> list[str]:
     if any(REASON_BEST in n or REASON_PASS in n for n in notes):
         tips.append("the best round or the fastest pass did not move: interference during one run - re-run it")
     if any(REASON_PASSES in n for n in notes):
-        tips.append("a kernel whose speed differs from process to process (its passes disagree): more passes "
+        tips.append("a kernel whose speed differs from pass to pass (its passes disagree): more passes "
                     "(--repeats) narrow its interval")
     if any(REASON_RANGE in n for n in notes):
         tips.append("the machine changed speed between the passes of a point: more passes (--repeats) or a quieter "

@@ -20,7 +20,7 @@ from pathlib import Path
 from .backendmove import backend_moves
 from .compare_rule import IDENTICAL, MIN_ROUNDS, fastest_pass_log_ratio, judge, location, within_se, z_of
 from .errors import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REGRESSION
-from .interference import NOTE_MACHINE, interference_demoted, machine_demoted
+from .interference import NOTE_MACHINE, interference_demoted, machine_demoted, machine_moved
 from .noisefloor import calibration_floors, load_floors, row_floors, save_floors, with_stored
 from .passgroups import machine_ratio, median_pass_by_point, pass_medians_by_point, with_pass_medians
 from .results import KEY_COLUMNS, RunFiles, read_metadata, read_samples, read_table, samples_by_point
@@ -83,8 +83,8 @@ def compare_data(base: tuple, new: tuple, threshold: float = THRESHOLD, alpha: f
             "the runs' CPU model"
         warnings.append(f"no stored noise floor for {where}: the run-to-run floor comes from this comparison's "
                         "rows alone (run `harness calibrate` on this machine to measure it across fresh processes)")
-    machine = result.attrs.get("machine_ratio")
-    if machine and abs(math.log(machine)) > math.log1p(threshold):
+    machine = result.attrs.get("machine_ratio") or math.nan
+    if machine_moved(machine, threshold):
         held = int(result["note"].str.contains(NOTE_MACHINE, regex=False).sum())
         warnings.append(f"the machine itself ran {abs(machine - 1):.0%} {'slower' if machine > 1 else 'faster'} "
                         f"during NEW than during BASE (median probe reading {machine:.2f}x): {held} verdict(s) in "

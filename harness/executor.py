@@ -210,9 +210,7 @@ class WorkerExecutor(LocalExecutor):
         self.backends = list(backends)
         for backend in backends:
             self._worker(backend)
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        waits = (w.wait_ready(max(0.0, deadline - time.monotonic())) for w in list(self.workers.values()))
-        problems = [problem for problem in waits if problem]
+        problems = self._wait_all_ready()
         if problems:
             self.close()
             raise WorkerStartError("; ".join(dict.fromkeys(problems)))
@@ -231,9 +229,13 @@ class WorkerExecutor(LocalExecutor):
             if worker is not None:
                 worker.stop()
             self._worker(backend)
+        self._wait_all_ready()
+
+    def _wait_all_ready(self) -> list[str]:
+        """Wait, ``STARTUP_TIMEOUT_S`` in all, until every worker has imported; the problems of those that did not."""
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        for worker in list(self.workers.values()):
-            worker.wait_ready(max(0.0, deadline - time.monotonic()))
+        waits = (w.wait_ready(max(0.0, deadline - time.monotonic())) for w in list(self.workers.values()))
+        return [problem for problem in waits if problem]
 
     def _worker(self, backend: str) -> _Worker:
         worker = self.workers.get(backend)

@@ -67,6 +67,15 @@ def interference_demoted(judged: dict, merged_row, passes_known: bool = False) -
 NOTE_MACHINE = "the machine itself ran"
 
 
+def machine_moved(machine: float, threshold: float) -> int:
+    """+1 when the machine itself ran slower during NEW by more than the threshold (``machine``: NEW's median probe
+    reading over BASE's), -1 when faster by more than its inverse, 0 within it or unknown (NaN)."""
+    if not math.isfinite(machine) or machine <= 0:
+        return 0
+    moved, band = math.log(machine), math.log1p(threshold)
+    return 1 if moved > band else -1 if moved < -band else 0
+
+
 def machine_demoted(judged: dict, machine: float, threshold: float) -> dict:
     """``slower`` (``faster``) becomes ``inconclusive`` when the machine itself ran slower (faster) during NEW than
     during BASE by more than the threshold: ``machine`` is the ratio of the runs' median probe readings
@@ -77,11 +86,8 @@ def machine_demoted(judged: dict, machine: float, threshold: float) -> dict:
     verdict against the machine's direction stands (a slowdown of the code measured on a faster machine is still
     one), and so does every verdict when the probes agree within the threshold."""
     verdict = judged.get("verdict")
-    if verdict not in ("slower", "faster") or not math.isfinite(machine) or machine <= 0:
-        return {}
-    band = math.log1p(threshold)
-    moved = math.log(machine)
-    if (verdict == "slower" and moved <= band) or (verdict == "faster" and moved >= -band):
+    moved = machine_moved(machine, threshold)
+    if verdict not in ("slower", "faster") or moved != (1 if verdict == "slower" else -1):
         return {}
     pace = "slower" if moved > 0 else "faster"
     return dict(verdict="inconclusive",

@@ -6,6 +6,7 @@ recolour) are shown as ``\\xNN``.
 """
 from __future__ import annotations
 
+import math
 import sys
 import time
 
@@ -199,18 +200,21 @@ def print_calibration(rows: list[dict], preset: str) -> None:
 
 def print_drift(summary, seconds: float) -> None:
     """The ``calibrate --drift-s`` table (:func:`harness.drift.drift_summary`) and what it means for a gate."""
-    table = Table(title=f"this machine's speed over {seconds:g} s: one thread, CPU time, 0.5 s windows in turn",
-                  title_justify="left")
-    for col in ("workload", "windows", "median per call", "p5", "p95", "sd (log)", "pairs within +/-10%",
+    from ..drift import TOLERANCE, WINDOW_S
+
+    table = Table(title=f"this machine's speed over {seconds:g} s: one thread, CPU time, {WINDOW_S:g} s windows in "
+                  "turn", title_justify="left")
+    for col in ("workload", "windows", "median per call", "p5", "p95", "sd (log)", f"pairs within +/-{TOLERANCE:.0%}",
                 "moves with the others"):
         table.add_column(col, justify="left" if col == "workload" else "right")
     for r in summary.itertuples():
         table.add_row(safe(r.workload), str(r.windows), f"{r.median_per_call_s * 1e6:.0f} us", f"{r.p5_ratio:.2f}x",
                       f"{r.p95_ratio:.2f}x", f"{r.sd_log:.3f}", f"{r.pairs_within:.0%}",
-                      "-" if r.co_movement != r.co_movement else f"{r.co_movement:.2f}")
+                      "-" if math.isnan(r.co_movement) else f"{r.co_movement:.2f}")
     con = console()
     con.print(table)
     worst = summary["pairs_within"].min() if len(summary) else float("nan")
-    con.print(f"two 0.5 s timings of an unchanged kernel agree within +/-10% in {worst:.0%} of pairs (worst workload);"
-              " about what two runs of a pytest-benchmark benchmark that short can expect here. Medians over longer runs, passes "
-              "spread over the run (harness sweep) and compare's backend move average the drift out.")
+    con.print(f"two {WINDOW_S:g} s timings of an unchanged kernel agree within +/-{TOLERANCE:.0%} in {worst:.0%} of "
+              "pairs (worst workload); about what two runs of a pytest-benchmark benchmark that short can expect "
+              "here. Medians over longer runs, passes spread over the run (harness sweep) and compare's backend "
+              "move average the drift out.")
