@@ -154,7 +154,10 @@ def test_resume_pools_kept_passes_and_measures_only_the_missing_ones(tmp_path, r
                     "--quiet", "--plots-dir", str(tmp_path / "p"))
     assert code == 0, err
     after = pd.read_csv(r / "r1.csv", keep_default_na=False).set_index("case")
-    assert sorted(after.index) == ["a", "b"] and (after["passes"] >= 2).all()
+    assert sorted(after.index) == ["a", "b"]
+    # each row pools two passes or more - unless its passes disagreed and it names them: then the fastest may stand
+    # alone (on a loaded CI box the pass measured now can run far from the kept two, and the extra passes too)
+    assert ((after["passes"] >= 2) | (after["passes_disagree"] != "")).all(), after[["passes", "passes_disagree"]]
     b_passes = [json.loads(line) for line in (r / "r1.passes.jsonl").read_text().splitlines()[len(kept_records):]]
     assert [p["pass"] for p in b_passes][:1] == [2]  # only the missing pass (and any re-measure) was measured
     b_samples = pd.read_csv(r / "r1.samples.csv").query("case == 'b'")["time_s"].tolist()
