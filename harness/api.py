@@ -14,6 +14,7 @@ import time
 import warnings
 from pathlib import Path
 
+from .abhalves import SUFFIX, build_half, split_ref
 from .cases import parse_axis
 from .commands.sweep import execute
 from .comparison import compare_data
@@ -112,7 +113,7 @@ def sweep(preset: str = DEFAULT_PRESET, *, backends=None, layers=None, axes=None
         resume: the id of an interrupted run to finish with its own settings (``--resume``).
         options: any other sweep setting by its CLI name with ``_`` (``repeats=1``, ``settle_s=0.5``,
             ``target_rel_ci=0.05``, ``threads=2``, ``cold=True``, ``clock="process"``, ``fresh_peak=True``,
-            ``plugin=["a.py", "b.py"]``, ``no_fused=True``, ``scheduler="local:2"``...).
+            ``plugin=["a.py", "b.py"]``, ``no_fused=True``, ``scheduler="local:2"``, ``against="HEAD~1"``...).
 
     In a script, call it under ``if __name__ == "__main__":``: worker processes import the script again.
     Several threads may call it at once: each run gets its own run id.
@@ -237,7 +238,8 @@ def load(run_id_or_path, results_dir=RESULTS_DIR, plots_dir=PLOTS_DIR) -> Run:
 
 
 def compare(base, new, *, threshold=None, alpha=None, results_dir=RESULTS_DIR):
-    """The comparison table of two runs (``Run`` objects, run ids or table paths), worst first.
+    """The comparison table of two runs (``Run`` objects, run ids or table paths), worst first; ``"RUN@base"``
+    is the base build of an A/B run (``sweep(against=...)``), and an A/B run itself stands for its own build.
 
     ``result.attrs`` holds what the CLI prints: ``warnings`` (different machines, versions, no stored noise
     floor; also issued with :func:`warnings.warn`), ``noise_floors`` and ``backend_moves`` (per backend: its
@@ -257,8 +259,13 @@ def compare(base, new, *, threshold=None, alpha=None, results_dir=RESULTS_DIR):
         if not 0 < value < top:
             raise ValueError(f"harness.compare: {name} must be > 0" + (" and < 1" if top == 1.0 else "")
                              + f", got {value!r}")
-    runs = [r if isinstance(r, Run) else load(r, results_dir) for r in (base, new)]
-    result = compare_data(*[(r.run_id, r.table, r.samples, r.metadata) for r in runs], threshold, alpha, results_dir)
+    builds = []
+    for run in (base, new):  # "RUN@base": the base build of an A/B run (sweep against=...)
+        ref, base_build = (run, False) if isinstance(run, Run) else split_ref(str(run))
+        run = run if isinstance(run, Run) else load(ref, results_dir)
+        table, samples = build_half(run.table, run.samples, base=base_build)
+        builds.append((run.run_id + (SUFFIX if base_build else ""), table, samples, run.metadata))
+    result = compare_data(*builds, threshold, alpha, results_dir)
     for message in result.attrs["warnings"]:  # shown in a notebook, as the CLI prints them
         warnings.warn(f"harness.compare: {message}", stacklevel=2)
     return result

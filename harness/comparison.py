@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
+from .abhalves import SUFFIX, build_half, split_ref
 from .backendmove import backend_moves
 from .compare_rule import IDENTICAL, MIN_ROUNDS, fastest_pass_log_ratio, judge, location, within_se, z_of
 from .errors import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REGRESSION
@@ -34,8 +36,19 @@ COMPARE_COLUMNS = ["verdict", "backend", "case", "dtype", "threads", "base_time_
                    "ratio_lo", "ratio_hi", "ratio_min", "p_value", "detectable", "noise_floor", "note"]
 
 
-def resolve_run(ref: str, results_dir: str | Path) -> RunFiles | Path:
-    """A run given as ``path/RUN_ID.csv``, as a run id under ``results_dir``, or as a pytest-benchmark ``.json``."""
+@dataclass(frozen=True)
+class BaseBuild:
+    """The base build of an A/B run (``sweep --against``), named ``RUN@base``: its ``NAME@base`` rows."""
+
+    files: RunFiles
+
+
+def resolve_run(ref: str, results_dir: str | Path) -> RunFiles | BaseBuild | Path:
+    """A run given as ``path/RUN_ID.csv``, as a run id under ``results_dir``, or as a pytest-benchmark ``.json``;
+    ``RUN@base`` (either form) is the base build of an A/B run."""
+    name, base = split_ref(ref)
+    if base:
+        return BaseBuild(resolve_run(name, results_dir))
     path = Path(ref)
     if path.suffix == ".json":
         if not path.is_file():
@@ -51,9 +64,17 @@ def resolve_run(ref: str, results_dir: str | Path) -> RunFiles | Path:
 
 def read_run(run: RunFiles | Path) -> tuple:
     """``(label, table, samples, metadata)`` of a run's files or of a pytest-benchmark JSON file."""
+    if isinstance(run, BaseBuild):
+        if not isinstance(run.files, RunFiles):
+            raise ValueError(f"{run.files}: only a sweep's run has a base build (RUN@base)")
+        files = run.files
+        samples = with_pass_medians(read_samples(files.samples), files.passes)
+        table, samples = build_half(read_table(files.table), samples, base=True)
+        return f"{files.run_id}{SUFFIX}", table, samples, read_metadata(files.metadata)
     if isinstance(run, RunFiles):
         samples = with_pass_medians(read_samples(run.samples), run.passes)
-        return run.run_id, read_table(run.table), samples, read_metadata(run.metadata)
+        table, samples = build_half(read_table(run.table), samples, base=False)
+        return run.run_id, table, samples, read_metadata(run.metadata)
     # lazy: benchjson imports metadata, which imports numba; compare, report and plot of run files need neither
     from .benchjson import benchmark_metadata, benchmark_tables, read_benchmark_json, run_id_of
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass, field
 
 #: Time budget of one point in seconds, all its passes together (a timed sweep / a correctness-only check).
@@ -97,6 +98,9 @@ class SweepSettings:
     in_process: bool = False
     #: Start every backend's worker anew before each round of passes (``--fresh-workers``).
     fresh_workers: bool = False
+    #: The base build of an A/B run (``--against``): a git commit or a folder holding a ``kernels`` package;
+    #: once checked, the folder its kernels are imported from (so a resumed run meets the same build).
+    against: str | None = None
 
     @classmethod
     def from_dict(cls, data: dict) -> SweepSettings:
@@ -120,6 +124,8 @@ class SweepSettings:
         for name, kind in (("preset", str), ("baseline", str), ("clock", str)):
             if not isinstance(getattr(self, name), kind):
                 raise TypeError(f"{name} must be a str, got {type(getattr(self, name)).__name__}")
+        if self.against is not None and not isinstance(self.against, (str, os.PathLike)):
+            raise TypeError(f"against must be a git commit or a folder, got {type(self.against).__name__}")
         check_number("repeats", self.repeats, 1, MAX_REPEATS, integer=True, why="more passes than that is a typo")
         check_number("settle_s", self.settle_s, 0, MAX_SETTLE_S, why="ten minutes of spinning is a typo")
         for name in ("budget_s", "target_rel_ci", "queue_timeout_s", "connect_timeout_s", "timeout_s"):

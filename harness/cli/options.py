@@ -87,6 +87,11 @@ def add_timing_options(p) -> None:
                         "run in different processes and what a process decides once (oneDNN's algorithm, where "
                         "buffers landed) varies between them as between runs; for a gate whose A/A runs disagree "
                         "per process. Costs 20-35%% more time (docs/compare.md)")
+    p.add_argument("--against", default=None, metavar="REF",
+                   help="A/B run: also time the kernels of another build - a git commit of this checkout "
+                        "(HEAD~1, main, a sha) or a folder holding its kernels package - as NAME@base, each case by "
+                        "both builds one after the other, so both meet the same machine; judge it with "
+                        "`harness compare RUN@base RUN` (docs/compare.md)")
     p.add_argument("--fresh-peak", action="store_true",
                    help="re-measure this machine's roof (FMA GFLOP/s, memory GB/s; see `harness peak`) instead of "
                         "using the stored one (RESULTS_DIR/peak.json)")

@@ -155,6 +155,9 @@ def measure(files: RunFiles, settings: SweepSettings, meta: dict, progress, case
     if not options.quiet:  # before the outputs, whose summary ends with the answer
         print(f"{meta['wall_s']:.1f} s; points: " + ", ".join(f"{n} {s}" for s, n in stats.by_status.items())
               + (f"; {stats.already_done} kept from before" if stats.already_done else ""))
+        if settings.against:
+            print(f"A/B run: the base build's kernels ({settings.against}) ran as NAME@base beside this build's; "
+                  f"judge them: python -m harness compare {files.run_id}@base {files.run_id}")
     with writing(f"the outputs of run {files.run_id} (its table and metadata are complete in {files.table.parent}; "
                  f"`harness plot {files.table}` redraws them)"):
         write_outputs(files, meta, baseline=settings.baseline, plots=options.plots, report=options.report,

@@ -9,8 +9,10 @@ failing with one :class:`harness.errors.UsageError` before anything is written.
 """
 from __future__ import annotations
 
+import os
 import warnings
 
+from ..against import base_folder, plugin_file, with_twins
 from ..backends import session_plugins, sweep_backends
 from ..cluster import check_dask, parse_scheduler
 from ..cluster_checks import ClusterOptions, preflight
@@ -60,13 +62,32 @@ def checked_settings(settings: SweepSettings) -> SweepSettings:
     resolved (:func:`harness.backends.sweep_backends`); UsageError naming what is wrong."""
     try:
         settings.check()
+        twins_plugin = base_build_plugin(settings)
         for ref in settings.plugins:
             load_plugin(ref)
         settings.plugins = session_plugins(list(settings.plugins), settings.backends)
         settings.backends = sweep_backends(settings.backends, settings.fused)
+        if twins_plugin:
+            settings.backends, missing = with_twins(settings.backends, load_plugin(twins_plugin))
+            if missing:
+                warnings.warn(f"the base build has no backend {', '.join(missing)}: measured in this build only, "
+                              "with nothing to compare against", stacklevel=2)
     except (TypeError, ValueError, PluginError) as exc:
         raise UsageError(str(exc)) from None
     return settings
+
+
+def base_build_plugin(settings: SweepSettings) -> str | None:
+    """For an A/B run (``against``): unpack the base build's kernels where needed, add the plugin that registers
+    them as ``NAME@base`` to ``settings.plugins`` and pin ``against`` to their folder; the plugin's path."""
+    if settings.against is None:
+        return None
+    folder, _ = base_folder(os.fspath(settings.against))
+    plugin = str(plugin_file(folder))
+    if plugin not in settings.plugins:
+        settings.plugins.append(plugin)
+    settings.against = str(folder)
+    return plugin
 
 
 def prepare_sweep(settings: SweepSettings):

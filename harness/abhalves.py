@@ -1,0 +1,68 @@
+"""The two builds of an A/B run (``sweep --against``) read as two runs: ``RUN@base`` and ``RUN``.
+
+An A/B run's table holds both builds' rows: the base build's backends under ``NAME@base``, this build's
+under their own names. :func:`build_half` keeps one build's rows (and samples, pass medians) under the
+backends' own names, so that ``harness compare RUN@base RUN`` matches ``numba-cpu@base`` with ``numba-cpu``
+like any two runs. A run without base rows is its own build whole. Light on purpose: no kernels, no Numba
+(compare reads run files without them).
+"""
+from __future__ import annotations
+
+#: The suffix of a base build's backend names, and of a run reference that means its base build.
+SUFFIX = "@base"
+
+
+def is_twin(name) -> bool:
+    """Whether ``name`` is a base build's backend (``numba-cpu@base``)."""
+    return isinstance(name, str) and name.endswith(SUFFIX) and len(name) > len(SUFFIX)
+
+
+def own_name(name: str) -> str:
+    """The name a base build's backend has in its own build: ``numba-cpu@base`` -> ``numba-cpu``."""
+    return name[: -len(SUFFIX)] if is_twin(name) else name
+
+
+def split_ref(ref: str) -> tuple[str, bool]:
+    """``("r1", True)`` for ``"r1@base"`` (the base build of A/B run r1), ``(ref, False)`` otherwise."""
+    text = str(ref)
+    return (text[: -len(SUFFIX)], True) if text.endswith(SUFFIX) and len(text) > len(SUFFIX) else (text, False)
+
+
+def _keep(frame, base: bool):
+    """The rows of ``frame`` (a table or samples) of one build, under the backends' own names."""
+    if "backend" not in frame.columns:
+        return frame
+    twins = frame["backend"].map(is_twin)
+    part = frame[twins if base else ~twins].copy()
+    if base:
+        part["backend"] = part["backend"].map(own_name)
+    part.attrs = {}
+    return part
+
+
+def _keep_keys(by_key, base: bool):
+    """A ``{(backend, ...): value}`` attribute of one build, keys under the backends' own names."""
+    if not isinstance(by_key, dict):
+        return by_key
+    return {(own_name(k[0]),) + tuple(k[1:]): v for k, v in by_key.items()
+            if isinstance(k, tuple) and k and is_twin(k[0]) == base}
+
+
+def is_ab(table) -> bool:
+    """Whether a run's table holds a base build's rows (an A/B run)."""
+    return "backend" in table.columns and bool(table["backend"].map(is_twin).any())
+
+
+def build_half(table, samples, base: bool):
+    """(table, samples) of one build of an A/B run: the base build's (``base``) or this build's rows, under the
+    backends' own names, with the samples' per-point attributes kept to that build (run-wide ones stay)."""
+    if not base and not is_ab(table):
+        return table, samples
+    if base and not is_ab(table):
+        raise ValueError("the run holds no base build (no NAME@base rows): RUN@base names the base build of a "
+                         "run made with sweep --against")
+    new_table, new_samples = _keep(table, base), _keep(samples, base)
+    for key, value in getattr(samples, "attrs", {}).items():
+        keyed = isinstance(value, dict) and value and all(isinstance(k, tuple) for k in value)
+        new_samples.attrs[key] = _keep_keys(value, base) if keyed else value
+    return new_table, new_samples
