@@ -1,10 +1,11 @@
 """The two builds of an A/B run (``sweep --against``) read as two runs: ``RUN@base`` and ``RUN``.
 
-An A/B run's table holds both builds' rows: the base build's backends under ``NAME@base``, this build's
-under their own names. :func:`build_half` keeps one build's rows (and samples, pass medians) under the
-backends' own names, so that ``harness compare RUN@base RUN`` matches ``numba-cpu@base`` with ``numba-cpu``
-like any two runs. A run without base rows is its own build whole. Light on purpose: no kernels, no Numba
-(compare reads run files without them).
+An A/B run's table (a sweep's, or a pytest-benchmark file of the suite run with
+``CONVBENCH_BENCH_AGAINST``) holds both builds' rows: the base build's backends under ``NAME@base``, this
+build's under their own names. :func:`build_half` keeps one build's rows (and samples, pass medians) under
+the backends' own names, so that ``harness compare RUN@base RUN`` matches ``numba-cpu@base`` with
+``numba-cpu`` like any two runs. A run without base rows is its own build whole. Light on purpose: no
+kernels, no Numba (compare reads run files without them).
 """
 from __future__ import annotations
 
@@ -35,6 +36,8 @@ def _keep(frame, base: bool):
     twins = frame["backend"].map(is_twin)
     part = frame[twins if base else ~twins].copy()
     if base:
+        if "case" in part.columns:  # a benchmark's case holds its backend's name: "test_conv2d:numpy@base-3a-1x1"
+            part["case"] = [str(c).replace(b, own_name(b)) for b, c in zip(part["backend"], part["case"])]
         part["backend"] = part["backend"].map(own_name)
     part.attrs = {}
     return part

@@ -65,16 +65,17 @@ def resolve_run(ref: str, results_dir: str | Path) -> RunFiles | BaseBuild | Pat
 def read_run(run: RunFiles | Path) -> tuple:
     """``(label, table, samples, metadata)`` of a run's files or of a pytest-benchmark JSON file."""
     if isinstance(run, BaseBuild):
-        if not isinstance(run.files, RunFiles):
-            raise ValueError(f"{run.files}: only a sweep's run has a base build (RUN@base)")
-        files = run.files
-        samples = with_pass_medians(read_samples(files.samples), files.passes)
-        table, samples = build_half(read_table(files.table), samples, base=True)
-        return f"{files.run_id}{SUFFIX}", table, samples, read_metadata(files.metadata)
+        label, table, samples, metadata = _read_whole(run.files)
+        return f"{label}{SUFFIX}", *build_half(table, samples, base=True), metadata
+    label, table, samples, metadata = _read_whole(run)
+    return label, *build_half(table, samples, base=False), metadata
+
+
+def _read_whole(run: RunFiles | Path) -> tuple:
+    """``(label, table, samples, metadata)`` of a run, both builds of an A/B run included."""
     if isinstance(run, RunFiles):
         samples = with_pass_medians(read_samples(run.samples), run.passes)
-        table, samples = build_half(read_table(run.table), samples, base=False)
-        return run.run_id, table, samples, read_metadata(run.metadata)
+        return run.run_id, read_table(run.table), samples, read_metadata(run.metadata)
     # lazy: benchjson imports metadata, which imports numba; compare, report and plot of run files need neither
     from .benchjson import benchmark_metadata, benchmark_tables, read_benchmark_json, run_id_of
 

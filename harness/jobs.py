@@ -91,15 +91,16 @@ def run_job(job: PointJob, data: CaseData | None = None, estimator: SpeedEstimat
         except (TypeError, ValueError) as exc:
             return failed_point(job.run_id, job.backend, device_of(job.backend), job.case, f"invalid case: {exc}")
     data.freeze()
+    wall = None
     if job.config.clock == "process" and device_of(job.backend) == "cpu":
-        clock = process_clock(job.case.threads)
+        clock, wall = process_clock(job.case.threads), time.perf_counter  # rounds sized on the wall clock too
     probe = pass_probe(job)
     before = probe() if probe else None  # the cores' speed just before and after (harness.probe)
     try:
         with thread_limits(job.case.threads):
             result = measure_point(job.backend, job.case, data, job.config, run_id=job.run_id, timed=job.timed,
                                    clock=clock, estimator=estimator, point_budget_s=job.point_budget_s,
-                                   passes=job.passes)
+                                   passes=job.passes, wall=wall)
     except ValueError as exc:  # more threads than this machine has (a Dask worker on a smaller host)
         return failed_point(job.run_id, job.backend, device_of(job.backend), job.case, str(exc))
     if before is not None and result.status == "ok":

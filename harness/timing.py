@@ -169,47 +169,56 @@ class HostTimer:
 
 def time_rounds(fn: Callable[[], None], sync: Callable[[], None], config: TimingConfig,
                 clock: Callable[[], float] = time.perf_counter, timer=None,
-                flush: Callable[[], None] | None = None) -> RoundTimes:
+                flush: Callable[[], None] | None = None, wall: Callable[[], float] | None = None) -> RoundTimes:
     """Time ``fn`` in rounds following ``config``; ``timer`` (start/stop) defaults to the host clock.
 
     ``fn`` must already have run once (compilation is never timed here). The
     budget is measured on ``clock`` whatever the timer, and counts from the end of
     the warm-up (settling the machine does not eat into it). With ``config.cold``,
     ``flush`` runs (untimed) before every round; cold rounds hold one call.
+    Given a ``wall`` clock, rounds are sized on the longer of the timer's and the wall clock's time per call:
+    a CPU-time clock (``--clock process``) counts the time of a kernel's other threads only at the
+    scheduler's tick, so a short call can read as 0 s - and a round sized on that held a million calls and
+    ran into the pass's timeout (seen beside a busy process on the 2-vCPU Intel VM).
     """
     timer = timer or HostTimer(clock, sync)
     cold = config.cold and flush is not None
 
-    def one_round(calls: int) -> float:
+    def one_round(calls: int) -> tuple[float, float]:
+        """(per-call time on the timer, the longer of that and the wall clock's: what rounds are sized on)."""
         if cold:
             flush()
         sync()
+        began = wall() if wall else 0.0
         timer.start()
         for _ in range(calls):
             fn()
-        return timer.stop() / calls
+        per_call = timer.stop() / calls
+        return per_call, max(per_call, (wall() - began) / calls if wall else 0.0, 1e-9)
 
     start = clock()
-    per_call = max(one_round(1), 1e-9)
-    calls = max(1, math.ceil(config.min_round_s / per_call))
+    calls = max(1, math.ceil(config.min_round_s / one_round(1)[1]))
     warm: list[float] = []
+    warm_size: list[float] = []
     while True:  # warm-up: at least one full round and warmup_s, then until steady (at most settle_s more)
-        per_call = max(one_round(calls), 1e-9)
-        warm.append(per_call)
+        per_call, size = one_round(calls)
+        warm.append(max(per_call, 1e-9))
+        warm_size.append(size)
         elapsed = clock() - start
         if elapsed >= config.warmup_s and (is_steady(warm) or elapsed >= config.warmup_s + config.settle_s):
             break
     settled_s = clock() - start
     # sized on the fastest warm-up round, so that a round lasts >= min_round_s even when the last one was slowed
-    calls = 1 if cold else max(1, math.ceil(config.min_round_s / min(warm)))
+    calls = 1 if cold else max(1, math.ceil(config.min_round_s / min(warm_size)))
     times: list[float] = []
     converged, resized = False, 0
     while True:
-        per_call = max(one_round(calls), 1e-9)
-        if not cold and resized < MAX_RESIZES and per_call * calls < config.min_round_s / 2:
+        per_call, size = one_round(calls)
+        per_call = max(per_call, 1e-9)
+        if not cold and resized < MAX_RESIZES and size * calls < config.min_round_s / 2:
             # the kernel runs faster than in its warm-up (which a busy machine slowed): rounds this short would
             # time the timer, so size the rounds again and start over
-            calls, times, resized = max(calls + 1, math.ceil(config.min_round_s / per_call)), [], resized + 1
+            calls, times, resized = max(calls + 1, math.ceil(config.min_round_s / size)), [], resized + 1
             continue
         times.append(per_call)
         if len(times) < config.min_rounds:

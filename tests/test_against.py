@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -171,3 +173,54 @@ def test_compare_of_a_run_without_a_base_build_names_it(base_env, results_dir):
     assert proc.returncode == 0, proc.stderr
     out = run_cli("compare", "plain@base", "plain", "--results-dir", base_env / "r")
     assert out.returncode == 2 and "holds no base build" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def ab_benchmark_file(tmp_path, slow_name=None, factor=1.3) -> Path:
+    """An A/B pytest-benchmark file: bench_base.json's benchmarks as the base build's (``NAME@base``), then
+    bench_rerun.json's as this build's, one of them (``slow_name``) ``factor`` times slower."""
+    from tests.test_benchjson import BASE, RERUN
+
+    base, new = (json.loads(p.read_text()) for p in (BASE, RERUN))
+    for bench in base["benchmarks"]:
+        own = bench["extra_info"]["backend"]
+        bench["extra_info"]["backend"] = against.twin_of(own)
+        bench["name"] = bench["name"].replace(f"[{own}-", f"[{against.twin_of(own)}-")
+    for bench in new["benchmarks"]:
+        if bench["name"] == slow_name:
+            bench["stats"]["data"] = [t * factor for t in bench["stats"]["data"]]
+    new["benchmarks"] = base["benchmarks"] + new["benchmarks"]
+    path = tmp_path / "ab.json"
+    path.write_text(json.dumps(new))
+    return path
+
+
+def test_an_ab_benchmark_file_is_judged_build_against_build(tmp_path):
+    from tests.test_benchjson import BASE, SLOW
+
+    path = ab_benchmark_file(tmp_path, SLOW)
+    out = run_cli("compare", f"{path}@base", path)
+    assert out.returncode == 1 and "only-in-one" not in out.stdout, out.stdout
+    assert "1 regression(s)" in out.stdout and "test_conv2d:numba-cpu-3a-3x3" in out.stdout
+    plain = run_cli("compare", BASE, path)  # the file named plainly is this build: 9 benchmarks, as BASE's
+    assert plain.returncode == 1 and "only-in-one" not in plain.stdout and "1 regression(s)" in plain.stdout
+
+
+def test_the_benchmark_suite_puts_each_base_benchmark_right_before_its_own(tmp_path):
+    from tests.bench.steady import AGAINST_ENV, base_twins
+
+    assert base_twins({}) == []
+    with pytest.raises(ValueError, match=f"{AGAINST_ENV}=/no/such: --against /no/such: no such commit"):
+        base_twins({AGAINST_ENV: "/no/such"})
+    base = copy_kernels(tmp_path / "base")
+    env = dict(os.environ, **{AGAINST_ENV: str(base), "XDG_CACHE_HOME": str(tmp_path / "cache")})
+    proc = subprocess.run([sys.executable, "-m", "pytest", "tests/bench", "--collect-only", "-q",
+                           "-n0", "-p", "no:cacheprovider"], cwd=against.checkout_root(), env=env,
+                          capture_output=True, text=True, timeout=300)
+    ids = [line.split("[", 1)[1].rstrip("]") for line in proc.stdout.splitlines() if "test_conv2d[" in line]
+    assert proc.returncode == 0 and ids, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert ids[ids.index("numpy-3a-1x1") - 1] == "numpy@base-3a-1x1"
+    assert len([i for i in ids if "@base-" in i]) * 2 == len(ids)  # every benchmark has its twin
+    bad = subprocess.run([sys.executable, "-m", "pytest", "tests/bench", "--collect-only", "-q",
+                          "-n0", "-p", "no:cacheprovider"], cwd=against.checkout_root(), capture_output=True, text=True,
+                         env=dict(env, **{AGAINST_ENV: "no-such-ref"}), timeout=300)
+    assert bad.returncode == 2 and f"ValueError: {AGAINST_ENV}=no-such-ref: " in bad.stdout + bad.stderr

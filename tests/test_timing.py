@@ -126,3 +126,26 @@ def test_rounds_are_sized_again_when_the_kernel_outruns_its_warm_up():
     assert result.calls_per_round == 10
     assert min(result.times_s) * result.calls_per_round >= 1e-3 * 0.999
     assert result.median_s == pytest.approx(1e-4)
+
+
+class TickClock:
+    """A CPU-time clock that sees another thread's time only at the scheduler's tick (``tick_s``)."""
+
+    def __init__(self, clock, tick_s=4e-3):
+        self.clock, self.tick_s = clock, tick_s
+
+    def __call__(self):
+        return (self.clock() // self.tick_s) * self.tick_s
+
+
+def test_rounds_on_a_coarse_cpu_clock_are_sized_on_the_wall_clock():
+    # a 100 us call read on a clock that moves in 4 ms ticks: the first call reads 0 s; sized on that alone a
+    # round held min_round_s / 1e-9 = a million calls (100 s), which ran into a pass's timeout
+    wall = FakeClock()
+    kernel = FakeKernel(wall, [1e-4])
+    cpu = TickClock(wall)
+    config = TimingConfig(budget_s=0.2, min_round_s=1e-3, warmup_s=0.0, settle_s=0.0)
+    start = wall()
+    result = time_rounds(kernel, kernel.sync, config, clock=cpu, wall=wall)
+    assert result.calls_per_round <= 20 and wall() - start < 1.0
+    assert kernel.calls < 10_000

@@ -16,7 +16,8 @@ every process (:func:`fixed_layout`); and before anything is timed:
   round >= ~:data:`ROUND_S` and >= :data:`MIN_CALLS` calls) and ``rounds`` (about
   :data:`TIMED_S` of timed rounds per benchmark).
 
-:func:`slowdown` reads ``CONVBENCH_BENCH_SLOWDOWN`` (e.g. ``numpy:1.3``): the suite's
+:func:`base_twins` reads ``CONVBENCH_BENCH_AGAINST`` (A/B benchmarks, below); :func:`slowdown` reads
+``CONVBENCH_BENCH_SLOWDOWN`` (e.g. ``numpy:1.3``): the suite's
 own hook for measuring that the regression gate catches a real slowdown; it is read
 here only, never by the library.
 """
@@ -46,6 +47,9 @@ MIN_SETTLE_S, MAX_SETTLE_S, STEADY_BLOCKS, STEADY_TOL = 0.1, 1.5, 5, 0.05
 #: How long the whole machine is kept busy at the start of a benchmark session, at least.
 WAKE_S = 1.0
 SLOWDOWN_ENV = "CONVBENCH_BENCH_SLOWDOWN"
+#: A/B benchmarks: the base build (a git commit of this checkout, or a folder holding its kernels package) whose
+#: backends run as NAME@base right before this build's, benchmark by benchmark (as ``sweep --against``).
+AGAINST_ENV = "CONVBENCH_BENCH_AGAINST"
 THREADS_ENV, CLOCK_ENV = "CONVBENCH_BENCH_THREADS", "CONVBENCH_BENCH_CLOCK"
 
 
@@ -152,6 +156,24 @@ def wake_machine(seconds: float = WAKE_S, clock: Callable[[], float] = time.perf
     while clock() - start < seconds:
         settle(lambda: a @ a, clock)
     return clock() - start
+
+
+def base_twins(env: dict | None = None) -> list[str]:
+    """The base build's backends, registered as ``NAME@base``, when ``CONVBENCH_BENCH_AGAINST`` names one (else []).
+
+    Each benchmark of this build then runs right after its base build's twin, seconds apart, so both meet the same
+    machine; ``harness compare FILE.json@base FILE.json`` judges them. Raises ValueError naming the variable for a
+    base build that cannot be used.
+    """
+    ref = (os.environ if env is None else env).get(AGAINST_ENV, "").strip()
+    if not ref:
+        return []
+    from harness.against import base_folder, register_base
+
+    try:
+        return register_base(base_folder(ref)[0])
+    except ValueError as exc:
+        raise ValueError(f"{AGAINST_ENV}={ref}: {exc}") from None
 
 
 def slowdown(backend: str, env: dict | None = None) -> float:

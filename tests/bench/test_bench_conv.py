@@ -10,7 +10,9 @@ barrier nor counts as our time (``CONVBENCH_BENCH_THREADS``, ``CONVBENCH_BENCH_C
 change that); the session starts by waking every vCPU; benchmarks run grouped by backend
 (the parametrization order), and each one settles its own call (untimed) until consecutive
 blocks agree before rounds of >= ~2 ms and >= 10 calls are timed, ~0.2-0.4 s per benchmark.
-The whole suite takes ~15-30 s on a 2-vCPU VM. ``extra_info`` holds the backend, layer, shape, flops,
+With ``CONVBENCH_BENCH_AGAINST=REF`` (a git commit or a folder holding a kernels package) every
+benchmark runs right after the same benchmark of the base build's kernels (``NAME@base``), an A/B
+file that ``harness compare FILE.json@base FILE.json`` judges. The whole suite takes ~15-30 s on a 2-vCPU VM. ``extra_info`` holds the backend, layer, shape, flops,
 bytes, threads, gflops and max_abs_err, which ``harness compare a.json b.json`` reads.
 """
 from __future__ import annotations
@@ -21,9 +23,11 @@ import numpy as np
 import pytest
 
 import kernels
+from harness.abhalves import is_twin, own_name
+from harness.against import twin_of
 from harness.threads import thread_limits
 
-from .steady import bench_threads, fixed_layout, plan, settle, slowdown, slowed, timer_for, wake_machine
+from .steady import base_twins, bench_threads, fixed_layout, plan, settle, slowdown, slowed, timer_for, wake_machine
 
 pytestmark = pytest.mark.xdist_group('bench')  # its session fixture runs once, on one worker
 
@@ -55,11 +59,14 @@ COPIES = 3
 
 
 def _params():
-    for backend in kernels.list_backends():  # grouped by backend: one runtime's threads at a time
-        mark = pytest.mark.benchmark(timer=timer_for(kernels.get_backend(backend).device))
+    twins = base_twins()  # CONVBENCH_BENCH_AGAINST: each benchmark right after its base build's twin
+    for backend in [b for b in kernels.list_backends() if not is_twin(b)]:  # grouped by backend: one runtime's
+        mark = pytest.mark.benchmark(timer=timer_for(kernels.get_backend(backend).device))  # threads at a time
+        builds = [twin_of(backend)] * (twin_of(backend) in twins) + [backend]
         for layer in LAYERS:
             if layer[0] in LAYERS_OF.get(backend, DEFAULT_LAYERS):
-                yield pytest.param(backend, layer, id=f"{backend}-{layer[0]}", marks=mark)
+                for name in builds:
+                    yield pytest.param(name, layer, id=f"{name}-{layer[0]}", marks=mark)
 
 
 @pytest.fixture(scope="session")
@@ -92,7 +99,7 @@ def test_conv2d(benchmark, awake, threads, backend, layer):
     if limit is not None and spec.flops > limit:
         pytest.skip(f"{spec.flops:.3g} FLOPs exceed {backend}'s limit")
     rng = np.random.default_rng(0)
-    copies = 1 if benchmark.disabled or impl.device != "cpu" or backend == "naive" else COPIES
+    copies = 1 if benchmark.disabled or impl.device != "cpu" or own_name(backend) == "naive" else COPIES
     with fixed_layout():  # the same buffer offsets in every process
         x = rng.uniform(-1, 1, spec.x_shape).astype(spec.dtype)
         w = rng.uniform(-1, 1, spec.w_shape).astype(spec.dtype)
