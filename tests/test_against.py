@@ -224,3 +224,13 @@ def test_the_benchmark_suite_puts_each_base_benchmark_right_before_its_own(tmp_p
                           "-n0", "-p", "no:cacheprovider"], cwd=against.checkout_root(), capture_output=True, text=True,
                          env=dict(env, **{AGAINST_ENV: "no-such-ref"}), timeout=300)
     assert bad.returncode == 2 and f"ValueError: {AGAINST_ENV}=no-such-ref: " in bad.stdout + bad.stderr
+
+
+def test_a_base_build_that_does_not_import_is_named_as_such(base_env, results_dir):
+    base = copy_kernels(base_env / "base")
+    with open(base / "kernels" / "naive.py", "a") as f:
+        f.write("\ndef broken(:\n")
+    proc = sweep(base_env, "--against", str(base), "--in-process")
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "the base build's kernels do not import (naive.py line" in proc.stderr and "SyntaxError" in proc.stderr
+    assert not (base_env / "r" / "ab.csv").exists()

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import os
 import warnings
+from pathlib import Path
 
-from ..against import base_folder, plugin_file, with_twins
+from ..against import base_folder, import_base_package, plugin_file, with_twins
 from ..backends import session_plugins, sweep_backends
 from ..cluster import check_dask, parse_scheduler
 from ..cluster_checks import ClusterOptions, preflight
@@ -82,7 +83,15 @@ def base_build_plugin(settings: SweepSettings) -> str | None:
     them as ``NAME@base`` to ``settings.plugins`` and pin ``against`` to their folder; the plugin's path."""
     if settings.against is None:
         return None
-    folder, _ = base_folder(os.fspath(settings.against))
+    ref = os.fspath(settings.against)
+    folder, _ = base_folder(ref)
+    try:  # here first, so that a broken base build is named as such, not as the generated plugin
+        import_base_package(folder)
+    except Exception as exc:
+        where = f" ({Path(exc.filename).name} line {exc.lineno})" if isinstance(exc, SyntaxError) and exc.filename \
+            else ""
+        raise ValueError(f"--against {ref}: the base build's kernels do not import{where}: "
+                         f"{type(exc).__name__}: {exc.msg if isinstance(exc, SyntaxError) else exc}") from None
     plugin = str(plugin_file(folder))
     if plugin not in settings.plugins:
         settings.plugins.append(plugin)
