@@ -48,6 +48,8 @@ def resolve_run(ref: str, results_dir: str | Path) -> RunFiles | BaseBuild | Pat
     ``RUN@base`` (either form) is the base build of an A/B run."""
     name, base = split_ref(ref)
     if base:
+        if split_ref(name)[1]:
+            raise ValueError(f"{ref!r}: a run has one base build; name it once (RUN@base)")
         return BaseBuild(resolve_run(name, results_dir))
     path = Path(ref)
     if path.suffix == ".json":

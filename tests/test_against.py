@@ -38,6 +38,7 @@ def base_env(tmp_path, monkeypatch):
     """A private cache folder; every base twin and generated plugin is gone again after the test."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     yield tmp_path
+    against.release_other_bases(tmp_path / "no base build")  # forget every base build this test registered
     for key in list(loaded_plugins()):
         if key.endswith(against.PLUGIN_NAME):
             unload_plugin(key)
@@ -234,3 +235,56 @@ def test_a_base_build_that_does_not_import_is_named_as_such(base_env, results_di
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert "the base build's kernels do not import (naive.py line" in proc.stderr and "SyntaxError" in proc.stderr
     assert not (base_env / "r" / "ab.csv").exists()
+
+
+def test_two_base_builds_one_after_the_other_in_one_process(base_env, results_dir):
+    fast, slow = copy_kernels(base_env / "fast"), copy_kernels(base_env / "we'ird \"\"\" \\x name", 0.002)
+    assert sweep(base_env, "--against", str(fast), "--in-process", run_id="one").returncode == 0
+    second = sweep(base_env, "--against", str(slow), "--in-process", run_id="two")  # a folder name no plugin
+    assert second.returncode == 0, second.stderr  # file may paste as it is: it is a repr there
+    table = pd.read_csv(base_env / "r" / "two.csv", keep_default_na=False)
+    assert (table[table["backend"] == "numpy@base"]["time_s"] > 2e-3).all()  # the second base build ran
+    first = pd.read_csv(base_env / "r" / "one.csv", keep_default_na=False)
+    assert (first[first["backend"] == "numpy@base"]["time_s"] < 2e-3).all()
+
+
+def test_a_resumed_ab_run_unpacks_its_commit_again(base_env, results_dir):
+    proc = sweep(base_env, "--against", "HEAD", "--in-process")
+    assert proc.returncode == 0, proc.stderr
+    r = base_env / "r"
+    table = pd.read_csv(r / "ab.csv", keep_default_na=False)
+    (r / "ab.csv").write_text(table.iloc[:1].to_csv(index=False))
+    (r / "ab.json").write_text((r / "ab.json").read_text().replace('"complete"', '"interrupted"'))
+    shutil.rmtree(base_env / "cache")  # the unpacked commit and the generated plugin are gone
+    resumed = run_cli("sweep", "--resume", "ab", "--results-dir", r, "--plots-dir", base_env / "p", "--no-plots",
+                      "--no-report", "--quiet")
+    assert resumed.returncode == 0, resumed.stderr
+    assert sorted(pd.read_csv(r / "ab.csv")["backend"]) == ["numpy", "numpy", "numpy@base", "numpy@base"]
+
+
+def test_a_stale_unpacked_commit_is_replaced(tmp_path):
+    folder, sha = against.commit_kernels("HEAD", cache=tmp_path)
+    shutil.rmtree(folder / "kernels")
+    (folder / "junk").mkdir()  # a damaged unpack: no kernels package
+    assert against.commit_kernels(sha, cache=tmp_path) == (folder, sha)
+    assert (folder / "kernels" / "__init__.py").is_file() and not (folder / "junk").exists()
+    (tmp_path / "file").write_text("not a folder")
+    with pytest.raises(ValueError, match="cannot unpack"):
+        against.commit_kernels("HEAD", cache=tmp_path / "file")
+
+
+@pytest.mark.parametrize("case", ["fused-only", "empty-init", "base-base"])
+def test_requests_that_cannot_give_an_ab_comparison_are_one_line_exit_2(case, base_env, results_dir):
+    base = copy_kernels(base_env / "base")
+    if case == "fused-only":
+        proc = sweep(base_env, "--against", str(base), "--in-process", "--backends", "numba-cpu-fused")
+        words = "none of the backends numba-cpu-fused has a base twin"
+    elif case == "empty-init":
+        (base / "kernels" / "__init__.py").write_text("")
+        proc = sweep(base_env, "--against", str(base), "--in-process")
+        words = "the base build's kernels do not import: AttributeError"
+    else:
+        assert sweep(base_env, "--against", str(base), "--in-process").returncode == 0
+        proc = run_cli("compare", "ab@base@base", "ab", "--results-dir", base_env / "r")
+        words = "a run has one base build"
+    assert proc.returncode == 2 and words in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr

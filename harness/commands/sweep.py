@@ -14,6 +14,7 @@ import time
 import warnings
 from pathlib import Path
 
+from ..against import is_base_plugin
 from ..backends import sweep_backend_names
 from ..cases import most_threads
 from ..cluster_checks import ClusterLost
@@ -31,7 +32,8 @@ from ..settings import RunOptions, SweepSettings
 from ..settle import Settler, busy_machine
 from .common import writable_dir, writing
 from .history import check_history_target, record_run
-from .sweep_request import checked_settings, options_of_args, prepare_sweep, resume_conflicts, settings_of_args
+from .sweep_request import (base_build_plugin, checked_settings, options_of_args, prepare_sweep, resume_conflicts,
+                            settings_of_args)
 
 
 #: A layer file this big takes a second or more to read (a million layers: a few): the sweep says so first.
@@ -61,9 +63,11 @@ def resume_settings(files: RunFiles) -> tuple[SweepSettings, dict]:
         raise UsageError(f"cannot resume {files.run_id!r}: written by a newer convbench (schema version "
                          f"{meta['schema_version']} > {RUN_SCHEMA_VERSION})")
     try:
+        base_build_plugin(settings)  # an A/B run's base build, unpacked again if its copy was cleared
         for ref in settings.plugins:
-            load_plugin(ref, probe=True)
-    except PluginError as exc:
+            if not is_base_plugin(ref):
+                load_plugin(ref, probe=True)
+    except (PluginError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     unknown = [b for b in settings.backends if b not in sweep_backend_names()]
     if unknown:

@@ -13,14 +13,16 @@ import os
 import warnings
 from pathlib import Path
 
-from ..against import base_folder, import_base_package, plugin_file, with_twins
+from ..abhalves import is_twin
+from ..against import (base_folder, base_twins_registered, is_base_plugin, plugin_file, register_base,
+                       release_other_bases, with_twins)
 from ..backends import session_plugins, sweep_backends
 from ..cluster import check_dask, parse_scheduler
 from ..cluster_checks import ClusterOptions, preflight
 from ..errors import UsageError
 from ..metadata import process_started_at
 from ..plan import resolve_cases
-from ..plugins import PluginError, load_plugin, unimportable_backends
+from ..plugins import PluginError, load_plugin, unimportable_backends, unload_plugin
 from ..settings import SWEEP_BUDGET_S, RunOptions, SweepSettings
 from .common import check_baseline
 
@@ -65,11 +67,15 @@ def checked_settings(settings: SweepSettings) -> SweepSettings:
         settings.check()
         twins_plugin = base_build_plugin(settings)
         for ref in settings.plugins:
-            load_plugin(ref)
+            if not is_base_plugin(ref):  # the base build's twins are registered already
+                load_plugin(ref)
         settings.plugins = session_plugins(list(settings.plugins), settings.backends)
         settings.backends = sweep_backends(settings.backends, settings.fused)
         if twins_plugin:
-            settings.backends, missing = with_twins(settings.backends, load_plugin(twins_plugin))
+            settings.backends, missing = with_twins(settings.backends, base_twins_registered())
+            if not any(is_twin(b) for b in settings.backends):
+                raise ValueError(f"--against: none of the backends {', '.join(settings.backends)} has a base twin "
+                                 "(fused chains have none): nothing to compare; name convolution backends")
             if missing:
                 warnings.warn(f"the base build has no backend {', '.join(missing)}: measured in this build only, "
                               "with nothing to compare against", stacklevel=2)
@@ -79,19 +85,26 @@ def checked_settings(settings: SweepSettings) -> SweepSettings:
 
 
 def base_build_plugin(settings: SweepSettings) -> str | None:
-    """For an A/B run (``against``): unpack the base build's kernels where needed, add the plugin that registers
-    them as ``NAME@base`` to ``settings.plugins`` and pin ``against`` to their folder; the plugin's path."""
+    """For an A/B run (``against``): unpack the base build's kernels where needed (again for a resumed run whose
+    unpacked copy was cleared), register them here as ``NAME@base`` (replacing another base build's), add the
+    plugin that registers them in worker processes to ``settings.plugins`` and pin ``against`` to their
+    folder; the plugin's path. ValueError naming a base build that cannot be used."""
     if settings.against is None:
         return None
     ref = os.fspath(settings.against)
     folder, _ = base_folder(ref)
-    try:  # here first, so that a broken base build is named as such, not as the generated plugin
-        import_base_package(folder)
-    except Exception as exc:
+    for old in release_other_bases(folder):
+        unload_plugin(old)
+    try:  # here, not as a plugin: a broken base build is named as such, not as the generated plugin
+        register_base(folder)
+    except BaseException as exc:  # noqa: BLE001 - its import may even call sys.exit
+        if isinstance(exc, KeyboardInterrupt):
+            raise
         where = f" ({Path(exc.filename).name} line {exc.lineno})" if isinstance(exc, SyntaxError) and exc.filename \
             else ""
+        what = exc.msg if isinstance(exc, SyntaxError) else exc
         raise ValueError(f"--against {ref}: the base build's kernels do not import{where}: "
-                         f"{type(exc).__name__}: {exc.msg if isinstance(exc, SyntaxError) else exc}") from None
+                         f"{type(exc).__name__}: {what}") from None
     plugin = str(plugin_file(folder))
     if plugin not in settings.plugins:
         settings.plugins.append(plugin)
