@@ -69,3 +69,10 @@ def build_half(table, samples, base: bool):
         keyed = isinstance(value, dict) and value and all(isinstance(k, tuple) for k in value)
         new_samples.attrs[key] = _keep_keys(value, base) if keyed else value
     return new_table, new_samples
+
+
+def build_of(run: tuple, base: bool) -> tuple:
+    """One build of a ``(label, table, samples, metadata)`` run, as a run of its own (:func:`build_half`); the
+    base build's label is ``RUN@base``."""
+    label, table, samples, metadata = run
+    return (f"{label}{SUFFIX}" if base else label, *build_half(table, samples, base), metadata)

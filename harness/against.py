@@ -15,17 +15,18 @@ this one. Fused chain backends have no base twin.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import importlib.util
 import io
 import os
 import re
 import shutil
-import threading
 import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 from pathlib import Path
 
 import kernels
@@ -120,14 +121,15 @@ def _unpack(archive: bytes, folder: Path) -> None:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def base_folder(ref: str) -> tuple[Path, str]:
-    """(folder holding the base build's ``kernels`` package, words for it) of ``--against REF``: a folder
-    (another checkout) or a commit of this checkout. ValueError naming what is wrong."""
+def base_folder(ref: str) -> Path:
+    """The folder holding the base build's ``kernels`` package of ``--against REF``: a folder (another checkout)
+    or a commit of this checkout (unpacked; again for a resumed run whose unpacked copy was cleared). ValueError
+    naming what is wrong."""
     if not isinstance(ref, str) or not ref.strip():
         raise ValueError(f"--against needs a git commit or a folder holding a kernels package, got {ref!r}")
     path = Path(ref).expanduser()
     if not path.exists() and path.parent == cache_root() and re.fullmatch(r"[0-9a-f]{40}", path.name):
-        return commit_kernels(path.name)[0], f"commit {path.name[:12]}"  # a resumed run's, unpacked again
+        return commit_kernels(path.name)[0]  # a resumed run's, unpacked again
     if path.is_dir():
         if not (path / "kernels" / "__init__.py").is_file():
             raise ValueError(f"--against {ref}: the folder holds no kernels package (kernels/__init__.py)")
@@ -135,9 +137,8 @@ def base_folder(ref: str) -> tuple[Path, str]:
         if path == checkout_root():
             raise ValueError(f"--against {ref}: that is this build itself; give the base build (a commit, or "
                              "another checkout)")
-        return path, f"the kernels in {path}"
-    folder, sha = commit_kernels(ref)
-    return folder, f"commit {sha[:12]}" + (f" ({ref})" if not sha.startswith(ref) else "")
+        return path
+    return commit_kernels(ref)[0]
 
 
 def plugin_path(folder: Path) -> Path:
@@ -188,8 +189,6 @@ def import_base_package(folder: str | Path):
 
 def _base_spec(package, spec):
     """``spec`` as the base build's own ConvSpec when it has one of the same fields (else ``spec`` itself)."""
-    import dataclasses
-
     own = getattr(package, "ConvSpec", None)
     try:
         return own(**dataclasses.asdict(spec)) if own is not None and own is not type(spec) else spec
@@ -245,12 +244,6 @@ def register_base(folder: str | Path) -> list[str]:
                 _OWNERS[name] = where
             names.append(name)
         return names
-
-
-def base_twins_registered() -> list[str]:
-    """The base build's backends registered in this process (``NAME@base``)."""
-    with _LOCK:
-        return [name for name in kernels.list_backends() if name in _OWNERS]
 
 
 def release_other_bases(folder: str | Path) -> list[str]:

@@ -14,7 +14,7 @@ import time
 import warnings
 from pathlib import Path
 
-from .abhalves import SUFFIX, build_half, split_ref
+from .abhalves import build_of, split_ref
 from .cases import parse_axis
 from .commands.sweep import execute
 from .comparison import compare_data
@@ -263,8 +263,7 @@ def compare(base, new, *, threshold=None, alpha=None, results_dir=RESULTS_DIR):
     for run in (base, new):  # "RUN@base": the base build of an A/B run (sweep against=...)
         ref, base_build = (run, False) if isinstance(run, Run) else split_ref(str(run))
         run = run if isinstance(run, Run) else load(ref, results_dir)
-        table, samples = build_half(run.table, run.samples, base=base_build)
-        builds.append((run.run_id + (SUFFIX if base_build else ""), table, samples, run.metadata))
+        builds.append(build_of((run.run_id, run.table, run.samples, run.metadata), base_build))
     result = compare_data(*builds, threshold, alpha, results_dir)
     for message in result.attrs["warnings"]:  # shown in a notebook, as the CLI prints them
         warnings.warn(f"harness.compare: {message}", stacklevel=2)

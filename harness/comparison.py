@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from .abhalves import SUFFIX, build_half, split_ref
+from .abhalves import build_of, split_ref
 from .backendmove import backend_moves
 from .compare_rule import IDENTICAL, MIN_ROUNDS, fastest_pass_log_ratio, judge, location, within_se, z_of
 from .errors import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REGRESSION
@@ -67,10 +67,8 @@ def resolve_run(ref: str, results_dir: str | Path) -> RunFiles | BaseBuild | Pat
 def read_run(run: RunFiles | Path) -> tuple:
     """``(label, table, samples, metadata)`` of a run's files or of a pytest-benchmark JSON file."""
     if isinstance(run, BaseBuild):
-        label, table, samples, metadata = _read_whole(run.files)
-        return f"{label}{SUFFIX}", *build_half(table, samples, base=True), metadata
-    label, table, samples, metadata = _read_whole(run)
-    return label, *build_half(table, samples, base=False), metadata
+        return build_of(_read_whole(run.files), base=True)
+    return build_of(_read_whole(run), base=False)
 
 
 def _read_whole(run: RunFiles | Path) -> tuple:

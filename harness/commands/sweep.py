@@ -14,7 +14,6 @@ import time
 import warnings
 from pathlib import Path
 
-from ..against import is_base_plugin
 from ..backends import sweep_backend_names
 from ..cases import most_threads
 from ..cluster_checks import ClusterLost
@@ -24,7 +23,7 @@ from ..metadata import now_iso
 from ..outputs import write_outputs
 from ..peak_store import cached_peak, check_peak_file
 from ..plan import iter_points, planned_passes, unsupported_layers
-from ..plugins import PluginError, load_plugin
+from ..plugins import PluginError
 from ..render.console import SweepProgress
 from ..results import RUN_SCHEMA_VERSION, RunFiles, read_metadata
 from ..resume import Progress, load_progress
@@ -32,7 +31,7 @@ from ..settings import RunOptions, SweepSettings
 from ..settle import Settler, busy_machine
 from .common import writable_dir, writing
 from .history import check_history_target, record_run
-from .sweep_request import (base_build_plugin, checked_settings, options_of_args, prepare_sweep, resume_conflicts,
+from .sweep_request import (checked_settings, load_plugins, options_of_args, prepare_sweep, resume_conflicts,
                             settings_of_args)
 
 
@@ -63,10 +62,7 @@ def resume_settings(files: RunFiles) -> tuple[SweepSettings, dict]:
         raise UsageError(f"cannot resume {files.run_id!r}: written by a newer convbench (schema version "
                          f"{meta['schema_version']} > {RUN_SCHEMA_VERSION})")
     try:
-        base_build_plugin(settings)  # an A/B run's base build, unpacked again if its copy was cleared
-        for ref in settings.plugins:
-            if not is_base_plugin(ref):
-                load_plugin(ref, probe=True)
+        load_plugins(settings, probe=True)  # an A/B run's base build too, unpacked again if its copy was cleared
     except (PluginError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     unknown = [b for b in settings.backends if b not in sweep_backend_names()]

@@ -14,8 +14,7 @@ import warnings
 from pathlib import Path
 
 from ..abhalves import is_twin
-from ..against import (base_folder, base_twins_registered, is_base_plugin, plugin_file, register_base,
-                       release_other_bases, with_twins)
+from ..against import base_folder, is_base_plugin, plugin_file, register_base, release_other_bases, with_twins
 from ..backends import session_plugins, sweep_backends
 from ..cluster import check_dask, parse_scheduler
 from ..cluster_checks import ClusterOptions, preflight
@@ -65,14 +64,11 @@ def checked_settings(settings: SweepSettings) -> SweepSettings:
     resolved (:func:`harness.backends.sweep_backends`); UsageError naming what is wrong."""
     try:
         settings.check()
-        twins_plugin = base_build_plugin(settings)
-        for ref in settings.plugins:
-            if not is_base_plugin(ref):  # the base build's twins are registered already
-                load_plugin(ref)
+        twins = load_plugins(settings)
         settings.plugins = session_plugins(list(settings.plugins), settings.backends)
         settings.backends = sweep_backends(settings.backends, settings.fused)
-        if twins_plugin:
-            settings.backends, missing = with_twins(settings.backends, base_twins_registered())
+        if twins:
+            settings.backends, missing = with_twins(settings.backends, twins)
             if not any(is_twin(b) for b in settings.backends):
                 raise ValueError(f"--against: none of the backends {', '.join(settings.backends)} has a base twin "
                                  "(fused chains have none): nothing to compare; name convolution backends")
@@ -84,19 +80,31 @@ def checked_settings(settings: SweepSettings) -> SweepSettings:
     return settings
 
 
-def base_build_plugin(settings: SweepSettings) -> str | None:
+def load_plugins(settings: SweepSettings, probe: bool = False) -> list[str]:
+    """Register the run's backends from outside: the base build of an A/B run (:func:`base_build_plugin`) and
+    every other plugin of ``settings.plugins`` (``probe``: each first in a throw-away process); the base
+    build's twins (``NAME@base``, [] for a run without one). ValueError / PluginError naming the problem."""
+    twins = base_build_plugin(settings)
+    for ref in settings.plugins:
+        if not is_base_plugin(ref):  # the base build's twins are registered already
+            load_plugin(ref, probe=probe)
+    return twins
+
+
+def base_build_plugin(settings: SweepSettings) -> list[str]:
     """For an A/B run (``against``): unpack the base build's kernels where needed (again for a resumed run whose
     unpacked copy was cleared), register them here as ``NAME@base`` (replacing another base build's), add the
     plugin that registers them in worker processes to ``settings.plugins`` and pin ``against`` to their
-    folder; the plugin's path. ValueError naming a base build that cannot be used."""
+    folder; the twins' names ([] for a run without a base build). ValueError naming a base build that cannot
+    be used."""
     if settings.against is None:
-        return None
+        return []
     ref = os.fspath(settings.against)
-    folder, _ = base_folder(ref)
+    folder = base_folder(ref)
     for old in release_other_bases(folder):
         unload_plugin(old)
     try:  # here, not as a plugin: a broken base build is named as such, not as the generated plugin
-        register_base(folder)
+        twins = register_base(folder)
     except BaseException as exc:  # noqa: BLE001 - its import may even call sys.exit
         if isinstance(exc, KeyboardInterrupt):
             raise
@@ -109,7 +117,7 @@ def base_build_plugin(settings: SweepSettings) -> str | None:
     if plugin not in settings.plugins:
         settings.plugins.append(plugin)
     settings.against = str(folder)
-    return plugin
+    return twins
 
 
 def prepare_sweep(settings: SweepSettings):

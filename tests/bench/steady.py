@@ -171,7 +171,7 @@ def base_twins(env: dict | None = None) -> list[str]:
     from harness.against import base_folder, register_base
 
     try:
-        return register_base(base_folder(ref)[0])
+        return register_base(base_folder(ref))
     except ValueError as exc:
         raise ValueError(f"{AGAINST_ENV}={ref}: {exc}") from None
 
