@@ -58,6 +58,12 @@ MIN_PASSES = 4
 #: The quantile of the rounds the gate compares (0.5: the median).
 QUANTILE = 0.5
 IDENTICAL = "identical samples"
+#: How far apart (a factor) a point's median pass and its fastest pass must move for the point to count as hit by
+#: a burst of interference (:func:`burst_hit`). Over all 1572 points of pairs of unchanged runs on the Intel VM (smoke,
+#: inception3a, quiet and at one thread) the two moved apart by at most 2.05x - kernels that run at one of two speeds
+#: from pass to pass (numpy's and numba-cpu's smoke points), which the floor must cover - but for one point caught
+#: beside a burst (10.2x); beside a busy loop with ``--clock process`` by up to 4.8x.
+BURST_FACTOR = 3.0
 #: How far (a factor) the best round may lag half the median's move in log (see :func:`best_round_followed`).
 BEST_ROUND_SLACK = 2.0
 
@@ -133,6 +139,19 @@ def fastest_pass_followed(median_move: float, base_passes, new_passes) -> bool:
     15 of 16 numba-cpu rows."""
     fastest_move = fastest_pass_log_ratio(base_passes, new_passes)
     return not math.isfinite(fastest_move) or fastest_move * (1 if median_move >= 0 else -1) >= abs(median_move) / 2
+
+
+def burst_hit(log_ratio: float, fastest_log_ratio: float) -> bool:
+    """True when interference, not the code, moved a point between the runs: its median pass and its fastest pass moved
+    more than ``BURST_FACTOR`` apart (as a ratio) (False where the passes are unknown). A change
+    of the code moves both alike, whatever its size; a burst of another process during some passes of one run moves
+    the median alone. Such a point is judged, but neither widens the run-to-run floor of its backend's other points nor
+    enters its backend's move (:mod:`harness.noisefloor`, :mod:`harness.backendmove`): one point caught beside a
+    burst on a quiet Intel VM (median 12.8x, fastest pass 1.4x) widened numba-cpu's floor to x/6 and hid an injected
+    1.3x on all sixteen of its points."""
+    if not (math.isfinite(log_ratio) and math.isfinite(fastest_log_ratio)):
+        return False
+    return abs(log_ratio - fastest_log_ratio) > math.log(BURST_FACTOR)
 
 
 def fastest_pass_log_ratio(base_passes, new_passes) -> float:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from .abhalves import build_of, split_ref
 from .backendmove import backend_moves
-from .compare_rule import IDENTICAL, MIN_ROUNDS, fastest_pass_log_ratio, judge, location, within_se, z_of
+from .compare_rule import IDENTICAL, MIN_ROUNDS, burst_hit, fastest_pass_log_ratio, judge, location, within_se, z_of
 from .errors import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REGRESSION
 from .interference import NOTE_MACHINE, interference_demoted, machine_demoted, machine_moved
 from .noisefloor import calibration_floors, load_floors, row_floors, save_floors, with_stored
@@ -154,10 +154,11 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
     ratios = log_ratios(merged, matched)
     keys = {i: pass_key(merged.at[i, "backend_base"], merged.at[i, "case_base"]) for i in matched}
     fastest = [fastest_pass_log_ratio(passes[0].get(keys[i]), passes[1].get(keys[i])) for i in matched]
-    moves = backend_moves(ratios, alpha, fastest)
+    odd = {k for k, ((_, d, _), f) in enumerate(zip(ratios, fastest)) if burst_hit(d, f)}
+    moves = backend_moves(ratios, alpha, fastest, odd)
     machine = machine_ratio(base_samples, new_samples)  # the probe: did the machine itself change speed?
     back_to_back = {b for b, _, _ in ratios} if in_blocks else set()
-    floors = dict(zip(matched, with_stored(row_floors(ratios, alpha, back_to_back), [b for b, _, _ in ratios],
+    floors = dict(zip(matched, with_stored(row_floors(ratios, alpha, back_to_back, odd), [b for b, _, _ in ratios],
                                            stored_floor, z_of(alpha))))
     rows, sources = [], {}
     for i, r in merged.iterrows():
