@@ -22,7 +22,7 @@ from .abhalves import build_of, split_ref
 from .backendmove import backend_moves
 from .compare_rule import IDENTICAL, MIN_ROUNDS, burst_hit, fastest_pass_log_ratio, judge, location, within_se, z_of
 from .errors import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REGRESSION
-from .interference import NOTE_MACHINE, interference_demoted, machine_demoted, machine_moved
+from .interference import NOTE_MACHINE, busy_runs, interference_demoted, machine_demoted, machine_moved
 from .noisefloor import calibration_floors, load_floors, row_floors, save_floors, with_stored
 from .passgroups import machine_ratio, median_pass_by_point, pass_medians_by_point, with_pass_medians
 from .results import KEY_COLUMNS, RunFiles, read_metadata, read_samples, read_table, samples_by_point
@@ -100,6 +100,7 @@ def compare_data(base: tuple, new: tuple, threshold: float = THRESHOLD, alpha: f
     result = compare_tables(base_table, base_samples, new_table, new_samples, threshold, alpha, stored, json_input)
     result.attrs.update(base=base_id, new=new_id, kind="pytest-benchmark" if json_input else "sweep")
     warnings = environment_warnings(base_meta, new_meta, base_table, new_table)
+    warnings += busy_runs(base_meta, new_meta, base_table, new_table)
     if stored is None and (result["ratio"].notna() & (result["note"] != IDENTICAL)).any():
         where = f"{cpu!r} in {Path(results_dir) / 'noise.json'}" if cpu and results_dir is not None else \
             "the runs' CPU model"

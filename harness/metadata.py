@@ -106,14 +106,31 @@ def kernel_versions() -> dict:
             if found:
                 versions[key] = found.group(1)
     try:
-        for info in threadpool_info():
-            if info.get("internal_api") in ("openblas", "mkl", "blis"):
-                versions[info["internal_api"]] = info.get("version")
-                if info.get("architecture"):
-                    versions[f"{info['internal_api']}_core_type"] = info["architecture"]
+        versions.update(blas_versions(threadpool_info()))
     except Exception:  # nice to have: an odd BLAS must not stop a worker
         pass
     return versions
+
+
+def blas_versions(infos) -> dict:
+    """``{"openblas": "0.3.30", "openblas_core_type": "SkylakeX", ...}`` from threadpoolctl's ``infos``, the same
+    whatever order the libraries were loaded in. Where a process loaded several copies of one BLAS (numpy's and
+    scipy's OpenBLAS), each is named by the package folder it ships in: ``"numpy 0.3.31.188.0; scipy 0.3.30"`` -
+    keeping whichever came last made two runs of one environment differ, and compare warned of it."""
+    found: dict = {}
+    for info in infos:
+        api = info.get("internal_api")
+        if api in ("openblas", "mkl", "blis"):
+            owner = Path(str(info.get("filepath") or "")).parent.name.removesuffix(".libs")
+            found.setdefault(api, []).append((owner, info.get("version"), info.get("architecture")))
+    out = {}
+    for api, libs in found.items():
+        libs.sort(key=lambda lib: (lib[0], str(lib[1])))
+        out[api] = libs[0][1] if len(libs) == 1 else "; ".join(f"{owner} {version}" for owner, version, _ in libs)
+        cores = sorted({arch for _, _, arch in libs if arch})
+        if cores:
+            out[f"{api}_core_type"] = "; ".join(cores)
+    return out
 
 
 def numba_cpu_vectors() -> dict | None:

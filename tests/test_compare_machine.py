@@ -2,6 +2,7 @@
 itself changed speed between the runs (its probe) - each judged on synthetic runs that the rule before got wrong."""
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 from harness.comparison import exit_code
@@ -69,3 +70,22 @@ def test_runs_without_probe_readings_are_judged_as_before(tmp_path):
     write_passes_run(tmp_path, "fast", [1.0, 1.0, 1.0], backend_scale=0.7, seed=2)
     result = judged(tmp_path, "base", "fast")
     assert (result.query("backend == 'a'")["verdict"] == "faster").all() and result.attrs["machine_ratio"] is None
+
+
+def test_a_run_started_on_busy_cores_with_kernels_on_two_threads_is_named_with_advice(tmp_path):
+    from harness.interference import busy_runs
+
+    from .test_compare_rule import write_run
+
+    quiet = {"host": "h", "cpu_model": "cpu", "versions": {}, "run_id": "base", "load_before": 0.4, "cpu_count": 2}
+    busy = dict(quiet, run_id="new", load_before=2.3)
+    write_run(tmp_path, "base", seed=1, meta=quiet)
+    write_run(tmp_path, "new", seed=2, meta=busy)
+    warnings = judged(tmp_path, "base", "new").attrs["warnings"]
+    named = [w for w in warnings if "load average" in w]
+    assert len(named) == 1 and named[0].startswith("NEW was started with the load average at 2.30 on 2 cores")
+    assert "--threads 1" in named[0]
+    one_thread = pd.DataFrame({"threads": [1, 1]})
+    assert busy_runs(quiet, busy, one_thread, one_thread) == []  # --threads 1: the advice is taken
+    assert len(busy_runs(busy, busy, None, None)) == 1  # both builds of one A/B run: one warning
+    assert busy_runs({}, {"load_before": "?"}) == []  # pytest-benchmark files, odd metadata: nothing said

@@ -205,3 +205,17 @@ def test_the_recorded_command_pastes_back_into_a_shell():
     argv = ["python", "-m", "harness", "sweep", "--layers", "my layers.toml", "--run-id", "a;b"]
     command = collect_metadata(run_id="t", command=argv, preset="p", backends=[], peak=None)["command"]
     assert shlex.split(command) == argv
+
+
+def test_blas_versions_are_the_same_whatever_order_the_libraries_loaded_in():
+    from harness.metadata import blas_versions
+
+    numpy_blas = {"internal_api": "openblas", "version": "0.3.31.188.0", "architecture": "SkylakeX",
+                  "filepath": "/site-packages/numpy.libs/libscipy_openblas64_-32a4b2a6.so"}
+    scipy_blas = {"internal_api": "openblas", "version": "0.3.30", "architecture": "SkylakeX",
+                  "filepath": "/site-packages/scipy.libs/libscipy_openblas-6cdc3b4a.so"}
+    omp = {"internal_api": "openmp", "version": None, "filepath": "/usr/lib/libgomp.so.1"}
+    one, other = blas_versions([numpy_blas, omp, scipy_blas]), blas_versions([omp, scipy_blas, numpy_blas])
+    assert one == other == {"openblas": "numpy 0.3.31.188.0; scipy 0.3.30", "openblas_core_type": "SkylakeX"}
+    assert blas_versions([scipy_blas]) == {"openblas": "0.3.30", "openblas_core_type": "SkylakeX"}
+    assert blas_versions([omp]) == {}
