@@ -22,10 +22,11 @@ from .abhalves import build_of, split_ref
 from .backendmove import backend_moves
 from .compare_rule import IDENTICAL, MIN_ROUNDS, burst_hit, fastest_pass_log_ratio, judge, location, within_se, z_of
 from .errors import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REGRESSION
-from .interference import NOTE_MACHINE, busy_runs, interference_demoted, machine_demoted, machine_moved
+from .interference import NOTE_MACHINE, interference_demoted, machine_demoted, machine_moved
 from .noisefloor import calibration_floors, load_floors, row_floors, save_floors, with_stored
 from .passgroups import machine_ratio, median_pass_by_point, pass_medians_by_point, with_pass_medians
 from .results import KEY_COLUMNS, RunFiles, read_metadata, read_samples, read_table, samples_by_point
+from .runwarnings import busy_runs, environment_warnings
 from .settings import ALPHA, THRESHOLD
 
 REGRESSIONS = ("slower", "broken")
@@ -100,8 +101,9 @@ def compare_data(base: tuple, new: tuple, threshold: float = THRESHOLD, alpha: f
     result = compare_tables(base_table, base_samples, new_table, new_samples, threshold, alpha, stored, json_input)
     result.attrs.update(base=base_id, new=new_id, kind="pytest-benchmark" if json_input else "sweep")
     warnings = environment_warnings(base_meta, new_meta, base_table, new_table)
-    warnings += busy_runs(base_meta, new_meta, base_table, new_table)
-    if stored is None and (result["ratio"].notna() & (result["note"] != IDENTICAL)).any():
+    measured = (result["ratio"].notna() & (result["note"] != IDENTICAL)).any()  # not a run against itself
+    warnings += busy_runs(base_meta, new_meta, base_table, new_table) if measured else []
+    if stored is None and measured:
         where = f"{cpu!r} in {Path(results_dir) / 'noise.json'}" if cpu and results_dir is not None else \
             "the runs' CPU model"
         warnings.append(f"no stored noise floor for {where}: the run-to-run floor comes from this comparison's "
@@ -151,11 +153,7 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
         raise ValueError(f"threshold must be a finite number >= 0 and 0 < alpha < 1, got {threshold!r} and {alpha!r}")
     merged = merge_points(base_table, new_table)
     matched = matched_samples(merged, base_samples, new_samples)
-    passes = [pass_medians_by_point(base_samples), pass_medians_by_point(new_samples)]
-    ratios = log_ratios(merged, matched)
-    keys = {i: pass_key(merged.at[i, "backend_base"], merged.at[i, "case_base"]) for i in matched}
-    fastest = [fastest_pass_log_ratio(passes[0].get(keys[i]), passes[1].get(keys[i])) for i in matched]
-    odd = {k for k, ((_, d, _), f) in enumerate(zip(ratios, fastest)) if burst_hit(d, f)}
+    ratios, passes, keys, fastest, odd = point_moves(merged, matched, base_samples, new_samples)
     moves = backend_moves(ratios, alpha, fastest, odd)
     machine = machine_ratio(base_samples, new_samples)  # the probe: did the machine itself change speed?
     back_to_back = {b for b, _, _ in ratios} if in_blocks else set()
@@ -233,6 +231,18 @@ def pass_key(backend, case) -> tuple:
     return backend, str(case)
 
 
+def point_moves(merged, matched: dict, base_samples, new_samples) -> tuple:
+    """``(ratios, passes, keys, fastest, bursts)`` of the matched points: their :func:`log_ratios`, both runs' pass
+    medians by point, each matched row's pass key, the log ratio of its fastest passes (NaN where unknown) in the
+    order of ``ratios``, and the positions in ``ratios`` of the points a burst hit in one run
+    (:func:`harness.compare_rule.burst_hit`)."""
+    passes = [pass_medians_by_point(base_samples), pass_medians_by_point(new_samples)]
+    ratios = log_ratios(merged, matched)
+    keys = {i: pass_key(merged.at[i, "backend_base"], merged.at[i, "case_base"]) for i in matched}
+    fastest = [fastest_pass_log_ratio(passes[0].get(keys[i]), passes[1].get(keys[i])) for i in matched]
+    return ratios, passes, keys, fastest, {k for k, ((_, d, _), f) in enumerate(zip(ratios, fastest)) if burst_hit(d, f)}
+
+
 def log_ratios(merged, matched: dict) -> list[tuple]:
     """``(backend, log(location NEW / location BASE), within-run standard error)`` of every matched point."""
     return [(merged.at[i, "backend_base"], math.log(location(n) / location(b)), within_se(b, n))
@@ -242,7 +252,8 @@ def log_ratios(merged, matched: dict) -> list[tuple]:
 def store_calibrated_floor(base: RunFiles | Path, new: RunFiles | Path, results_dir: str | Path) -> tuple[Path, dict]:
     """Measure each backend's process-to-process floor from two runs of unchanged code (an A/A pair, as
     ``harness calibrate`` makes; sweeps or pytest-benchmark files) and store it for their CPU model in
-    ``RESULTS_DIR/noise.json``. ValueError when the runs are of different CPU models or share no point."""
+    ``RESULTS_DIR/noise.json``; points a burst hit in one run are left out (counted in ``bursts_left_out``).
+    ValueError when the runs are of different CPU models or share no point."""
     from .metadata import now_iso  # lazy: metadata imports numba
 
     (base_id, bt, bs, meta), (new_id, nt, ns, new_meta) = read_run(base), read_run(new)
@@ -250,8 +261,10 @@ def store_calibrated_floor(base: RunFiles | Path, new: RunFiles | Path, results_
         raise ValueError(f"an A/A pair must come from one CPU model, got {meta.get('cpu_model')!r} and "
                          f"{new_meta.get('cpu_model')!r}")
     merged = merge_points(bt, nt)
-    entry = {"measured_at": now_iso(), "runs": [base_id, new_id],
-             "backends": calibration_floors(log_ratios(merged, matched_samples(merged, bs, ns)))}
+    ratios, _, _, _, bursts = point_moves(merged, matched_samples(merged, bs, ns), bs, ns)
+    entry = {"measured_at": now_iso(), "runs": [base_id, new_id],  # a burst is not the floor of every later gate
+             "backends": calibration_floors([r for k, r in enumerate(ratios) if k not in bursts]),
+             "bursts_left_out": len(bursts)}
     return save_floors(results_dir, meta.get("cpu_model") or "unknown CPU", entry), entry
 
 
@@ -274,21 +287,3 @@ def exit_code(result, allow_inconclusive: bool = False) -> int:
     if (result["verdict"] == INCONCLUSIVE).any() and not allow_inconclusive:
         return EXIT_INCONCLUSIVE
     return EXIT_OK
-
-
-def environment_warnings(base_meta: dict, new_meta: dict, base_table=None, new_table=None) -> list[str]:
-    """Differences between the runs' machines, thread counts and library versions worth a warning."""
-    warnings = []
-    for key, what in (("host", "hosts"), ("cpu_model", "CPU models"), ("gpu", "GPUs"),
-                      ("numba_threading_layer", "Numba threading layers")):
-        if base_meta.get(key) != new_meta.get(key):
-            warnings.append(f"different {what}: {base_meta.get(key)!r} vs {new_meta.get(key)!r}")
-    if base_table is not None and new_table is not None:
-        tb, tn = sorted(set(base_table["threads"].dropna())), sorted(set(new_table["threads"].dropna()))
-        if tb != tn:
-            warnings.append(f"different thread counts: {tb} vs {tn}")
-    vb, vn = base_meta.get("versions", {}), new_meta.get("versions", {})
-    for lib in sorted(set(vb) | set(vn)):
-        if vb.get(lib) != vn.get(lib):
-            warnings.append(f"different {lib} versions: {vb.get(lib)} vs {vn.get(lib)}")
-    return warnings

@@ -3,8 +3,7 @@
 The sweep flags a row measured under interference (:mod:`harness.trust`, :mod:`harness.probe`);
 compare reads the flags of both runs' rows and demotes a ``slower`` (``faster``) verdict that only
 the flagged run shows to ``inconclusive``, with a note that names the run to measure again; the probe's
-reading of the machine's own speed holds back moves the machine made (:func:`machine_demoted`); a run started on
-cores other processes kept busy is named with the advice that holds up there (:func:`busy_runs`).
+reading of the machine's own speed holds back moves the machine made (:func:`machine_demoted`).
 """
 from __future__ import annotations
 
@@ -95,26 +94,3 @@ def machine_demoted(judged: dict, machine: float, threshold: float) -> dict:
     return dict(verdict="inconclusive",
                 note=f"{NOTE_MACHINE} {pace} during NEW than during BASE (probe {machine:.2f}x, beyond the "
                      f"threshold): its {verdict} {judged['ratio']:.3g}x may be the machine's; measure both again")
-
-
-def busy_runs(base_meta: dict, new_meta: dict, base_table=None, new_table=None) -> list[str]:
-    """A warning for each run (sweeps only: their metadata holds ``load_before``) started while other processes
-    already kept every core busy (the 1-minute load average at or above ``cpu_count``) with kernels on more than one
-    thread. There a kernel's threads wait for the busy cores and its points scatter far beyond their rounds: on the
-    2-vCPU Intel VM beside one busy loop, an injected 1.3x was caught on 0-26% of inception3a rows at 2 threads and
-    on 96-98% at ``--threads 1`` (docs/compare.md)."""
-    out = []
-    sides = (("BASE", base_meta, base_table), ("NEW", new_meta, new_table))
-    if base_meta.get("run_id") is not None and base_meta.get("run_id") == new_meta.get("run_id"):
-        sides = (("the A/B run", new_meta, new_table),)  # both builds of one run: one start, one warning
-    for name, meta, table in sides:
-        load, cores = meta.get("load_before"), meta.get("cpu_count")
-        if not isinstance(load, (int, float)) or not isinstance(cores, int) or cores < 1 or load < cores:
-            continue
-        threads = table["threads"].dropna() if table is not None and "threads" in table else ()
-        if len(threads) and threads.max() <= 1:
-            continue
-        out.append(f"{name} was started with the load average at {load:.2f} on {cores} cores (other processes kept "
-                   "them busy) and kernels on more than one thread: its points scatter far beyond their rounds; "
-                   "on a shared machine sweep both builds with --threads 1 (best: one A/B run, sweep --against)")
-    return out

@@ -7,8 +7,9 @@ ratio, per backend. It comes from one of two places, the wider wins:
 
 * **stored**: ``harness calibrate`` runs the same sweep in two fresh processes and
   stores each backend's spread of log ratios (root mean square, outliers included -
-  an A/A test has no regression to be robust against) minus the part the rounds
-  explain, per CPU model in ``RESULTS_DIR/noise.json`` (:func:`calibration_floors`);
+  an A/A test has no regression to be robust against - but for points a burst hit in one run,
+  :func:`harness.compare_rule.burst_hit`) minus the part the rounds explain, per CPU model in
+  ``RESULTS_DIR/noise.json`` (:func:`calibration_floors`);
 * **this comparison** (:func:`row_floors`): each row is judged against the spread
   of its backend's *other* rows around their mean (a slowdown of the whole backend
   moves the mean, not the spread; the row itself never widens the floor that

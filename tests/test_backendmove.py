@@ -17,7 +17,7 @@ import pytest
 from harness.backendmove import MIN_POINTS, BackendMove, backend_moves, shares
 from harness.cli import main
 from harness.compare_rule import REASON_MOVED, burst_hit
-from harness.comparison import exit_code
+from harness.comparison import exit_code, store_calibrated_floor
 from harness.compare_summary import summary_lines
 
 from .test_compare_rule import CASES, judged, write_passes_run, write_run
@@ -113,26 +113,40 @@ def test_the_summary_names_each_backends_move_in_every_view(tmp_path):
     assert "backends as a whole" in md.read_text()
 
 
+def burst(run, case, factor=12.0):
+    """Two of three passes (rounds 14-39) of ``case`` of backend a in ``run`` caught beside a burst: ``factor`` slower."""
+    samples = pd.read_csv(run.samples)
+    hit = (samples["backend"] == "a") & (samples["case"] == case) & (samples["round"] >= 14)
+    samples.loc[hit, "time_s"] *= factor
+    samples.to_csv(run.samples, index=False)
+    records = [json.loads(line) for line in run.passes.read_text().splitlines()]
+    for r in records:
+        if r["key"] == ["a", case] and r["pass"] > 0:
+            r["samples_s"] = [t * factor for t in r["samples_s"]]
+    run.passes.write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
 def test_a_point_that_interference_moved_in_one_run_neither_widens_the_floor_nor_the_move(tmp_path):
     # the Intel VM's case: two of three passes of one point of NEW caught beside a burst (its median 12x, its fastest
     # pass as BASE's x 1.3): the other points still show the backend's 1.3x, their floor is theirs
     write_run(tmp_path, "base", seed=1, shift_sigma=DRIFT, passes=3)
-    new = write_run(tmp_path, "new", seed=2, shift_sigma=DRIFT, scale={"a": 1.3}, passes=3)
-    samples = pd.read_csv(new.samples)
-    burst = (samples["backend"] == "a") & (samples["case"] == CASES[3]) & (samples["round"] >= 14)
-    samples.loc[burst, "time_s"] *= 12
-    samples.to_csv(new.samples, index=False)
-    records = [json.loads(line) for line in new.passes.read_text().splitlines()]
-    for r in records:
-        if r["key"] == ["a", CASES[3]] and r["pass"] > 0:
-            r["samples_s"] = [t * 12 for t in r["samples_s"]]
-    new.passes.write_text("".join(json.dumps(r) + "\n" for r in records))
+    burst(write_run(tmp_path, "new", seed=2, shift_sigma=DRIFT, scale={"a": 1.3}, passes=3), CASES[3])
     result = judged(tmp_path, "base", "new")
     assert result.query("backend == 'a' and case == @CASES[3]").iloc[0]["ratio"] > 10
     others = result.query("backend == 'a' and case != @CASES[3]")
     assert (others["verdict"] == "slower").sum() >= len(others) - 1 and (others["noise_floor"] < 1).all()
     move = result.attrs["backend_moves"]["a"]
     assert move["points"] == len(CASES) - 1 and move["ratio"] == pytest.approx(1.3, rel=0.1)
+
+
+def test_a_burst_in_a_calibration_pair_is_not_stored_as_the_floor_of_every_later_gate(tmp_path):
+    base = write_run(tmp_path, "base", seed=1, shift_sigma=DRIFT, passes=3)
+    new = write_run(tmp_path, "new", seed=2, shift_sigma=DRIFT, passes=3)
+    clean = store_calibrated_floor(base, new, tmp_path / "clean")[1]
+    burst(new, CASES[3])
+    stored = store_calibrated_floor(base, new, tmp_path / "burst")[1]
+    assert stored["bursts_left_out"] == 1 and stored["backends"]["a"]["rows"] == len(CASES) - 1
+    assert stored["backends"]["a"]["floor_sd"] < 2 * clean["backends"]["a"]["floor_sd"] + 0.05 < 1
 
 
 def test_burst_hit_is_a_median_pass_that_moved_3x_apart_from_the_fastest_either_way():

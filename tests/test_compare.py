@@ -11,7 +11,8 @@ import pytest
 
 from harness.cli import main
 from harness.compare_rule import judge
-from harness.comparison import compare_runs, environment_warnings, resolve_run
+from harness.comparison import compare_runs, resolve_run
+from harness.runwarnings import environment_warnings
 from harness.results import ALL_COLUMNS, ResultsWriter, RunFiles
 
 CASES = ["3a 1x1", "3a 3x3", "3a 5x5", "3a 5x5 reduce", "3a pool proj", "3a 3x3 reduce", "3a 3x3 direct",

@@ -14,6 +14,7 @@ import math
 import tempfile
 from pathlib import Path
 
+from ..compare_rule import BURST_FACTOR
 from ..comparison import INCONCLUSIVE, compare_runs, store_calibrated_floor
 from ..errors import UsageError
 from ..render.console import print_calibration
@@ -79,10 +80,13 @@ def run(args) -> int:
                                                         command=["python", "-m", "harness", *args.argv]))
         rows = calibration_table(RunFiles(where, "calibrate-a"), RunFiles(where, "calibrate-b"), args.alpha)
         try:
-            stored, _ = store_calibrated_floor(RunFiles(where, "calibrate-a"), RunFiles(where, "calibrate-b"),
-                                               args.results_dir)
+            stored, entry = store_calibrated_floor(RunFiles(where, "calibrate-a"), RunFiles(where, "calibrate-b"),
+                                                   args.results_dir)
         except (OSError, ValueError) as exc:
             raise UsageError(f"could not store the noise floor: {exc}") from None
     print_calibration(rows, preset=args.preset)
     print(f"stored each backend's process-to-process noise floor in {stored} (harness compare uses it)")
+    if entry.get("bursts_left_out"):
+        print(f"left out of it: {entry['bursts_left_out']} point(s) a burst of another process hit in one run (median "
+              f"and fastest pass more than {BURST_FACTOR:g}x apart)")
     return 0
