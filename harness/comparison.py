@@ -22,7 +22,7 @@ from .abhalves import build_of, split_ref
 from .backendmove import backend_moves
 from .compare_rule import IDENTICAL, MIN_ROUNDS, burst_hit, fastest_pass_log_ratio, judge, location, within_se, z_of
 from .errors import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REGRESSION
-from .interference import NOTE_MACHINE, interference_demoted, machine_demoted, machine_moved
+from .interference import NOTE_MACHINE, interference_demoted, machine_demoted, machine_moved, contention_split
 from .noisefloor import calibration_floors, load_floors, row_floors, save_floors, with_stored
 from .passgroups import machine_ratio, median_pass_by_point, pass_medians_by_point, with_pass_medians
 from .results import KEY_COLUMNS, RunFiles, read_metadata, read_samples, read_table, samples_by_point
@@ -154,6 +154,7 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
     merged = merge_points(base_table, new_table)
     matched = matched_samples(merged, base_samples, new_samples)
     ratios, passes, keys, fastest, odd = point_moves(merged, matched, base_samples, new_samples)
+    odd |= {k for k, i in enumerate(matched) if contention_split(merged.loc[i])}  # neither floor nor move
     moves = backend_moves(ratios, alpha, fastest, odd)
     machine = machine_ratio(base_samples, new_samples)  # the probe: did the machine itself change speed?
     back_to_back = {b for b, _, _ in ratios} if in_blocks else set()
@@ -240,7 +241,8 @@ def point_moves(merged, matched: dict, base_samples, new_samples) -> tuple:
     ratios = log_ratios(merged, matched)
     keys = {i: pass_key(merged.at[i, "backend_base"], merged.at[i, "case_base"]) for i in matched}
     fastest = [fastest_pass_log_ratio(passes[0].get(keys[i]), passes[1].get(keys[i])) for i in matched]
-    return ratios, passes, keys, fastest, {k for k, ((_, d, _), f) in enumerate(zip(ratios, fastest)) if burst_hit(d, f)}
+    bursts = {k for k, ((_, d, _), f) in enumerate(zip(ratios, fastest)) if burst_hit(d, f)}
+    return ratios, passes, keys, fastest, bursts
 
 
 def log_ratios(merged, matched: dict) -> list[tuple]:

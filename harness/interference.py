@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 
-from .settings import DISTURBED_MAX
+from .contention import contention_gap
+from .settings import CONTENDED_MAX, CONTENDED_SHARE, DISTURBED_MAX
 from .trust import INTERFERENCE_FLAGS
 
 
@@ -37,6 +38,11 @@ def interference_demoted(judged: dict, merged_row, passes_known: bool = False) -
     fastest-pass check (:func:`harness.compare_rule.fastest_pass_followed`) asks the sharper question of the
     same passes. Measured on the Zen 5 VM with one competing process (inception3a, 4 runs, 12 ordered pairs):
     numba-cpu x1.3 caught on 145 of 192 rows with the flag, 159 without, the same 1 of 12 A/A alarms.
+    Contention (:mod:`harness.contention`) is judged from both rows' ``others_share``, not their flags: a move
+    towards the run whose point met more of it by ``CONTENDED_SHARE`` or more is demoted unless its whole
+    interval lies beyond ``CONTENDED_MAX`` (a competing process slowed a 2-thread kernel by up to 3.7x on the
+    2-vCPU Intel VM); both runs beside the same busy process, or a share just either side of the flag's limit,
+    change nothing.
     ``disturbed`` (every pass on a slowed core, :mod:`harness.probe`) demotes also when the other run's row
     carries it too - the fastest pass of such a point is slowed, by a factor that differs from run to run - but
     only a move a slowed core can explain: a ``slower`` whose whole interval lies beyond ``DISTURBED_MAX``
@@ -45,14 +51,23 @@ def interference_demoted(judged: dict, merged_row, passes_known: bool = False) -
     if verdict not in ("slower", "faster"):
         return {}
     suspect, other = ("_new", "_base") if verdict == "slower" else ("_base", "_new")
-    kinds = ("unsettled", "disturbed") if passes_known else INTERFERENCE_FLAGS
+    kinds = tuple(k for k in (("unsettled", "disturbed") if passes_known else INTERFERENCE_FLAGS) if k != "contended")
+    gap = contention_gap(merged_row.get(f"others_share{suspect}"), merged_row.get(f"others_share{other}"))
+    run = "NEW" if suspect == "_new" else "BASE"
+    within = judged.get("ratio_lo", 0) <= CONTENDED_MAX if verdict == "slower" else \
+        judged.get("ratio_hi", math.inf) >= 1 / CONTENDED_MAX
+    if gap >= CONTENDED_SHARE and within:
+        return dict(verdict="inconclusive",
+                    note=f"{run} was {NOTE_INTERFERED} (contended: other processes held "
+                         f"{merged_row.get(f'others_share{suspect}'):.0%} of the machine during its median pass, "
+                         f"{merged_row.get(f'others_share{other}'):.0%} in the other run): its {verdict} "
+                         f"{judged['ratio']:.3g}x is not the code's; measure {run} again on a quiet machine")
     extra = interference_flags(merged_row, suspect, kinds) - interference_flags(merged_row, other, kinds)
     both = interference_flags(merged_row, suspect, ("disturbed",)) - extra  # a slowed core on both sides
     beyond = judged.get("ratio_lo", 0) > DISTURBED_MAX if verdict == "slower" else \
         judged.get("ratio_hi", math.inf) < 1 / DISTURBED_MAX
     if beyond:
         extra, both = extra - {"disturbed"}, set()
-    run = "NEW" if suspect == "_new" else "BASE"
     if extra:
         return dict(verdict="inconclusive",
                     note=f"{run} was {NOTE_INTERFERED} ({', '.join(sorted(extra))}) and the other run "
@@ -62,6 +77,13 @@ def interference_demoted(judged: dict, merged_row, passes_known: bool = False) -
                     note=f"both runs were measured with every pass {NOTE_SLOWED_CORES} (disturbed): the "
                          f"{verdict} {judged['ratio']:.3g}x may be the cores', not the code's; measure both again")
     return {}
+
+
+def contention_split(merged_row) -> bool:
+    """True when one run's point met more contention than the other's by ``CONTENDED_SHARE`` or more (either way):
+    such a point neither widens its backend's floor nor enters its backend's move (:mod:`harness.comparison`)."""
+    gap = contention_gap(merged_row.get("others_share_new"), merged_row.get("others_share_base"))
+    return abs(gap) >= CONTENDED_SHARE
 
 
 #: How a note names a point demoted because the machine itself changed speed between the runs (the summary reads it).

@@ -19,6 +19,7 @@ from .backends import device_of
 from .casedata import CaseData, make_case_data
 from .measure import SpeedEstimator, measure_point
 from .memory import point_bytes, too_big
+from .contention import OthersMeter
 from .probe import cores_probe_s, probe_s, probes_every_core
 from .rows import PointResult, base_row, failed_point
 from .threads import thread_limits
@@ -79,6 +80,12 @@ def pass_probe(job: PointJob) -> Callable[[], float] | None:
     return cores_probe_s if probes_every_core(job.case.threads) else probe_s
 
 
+def pass_meter(clock: Callable[[], float], wall: Callable[[], float] | None) -> OthersMeter | None:
+    """The meter of other processes' share of the machine during a CPU pass (:mod:`harness.contention`), started;
+    None when the pass is timed by an injected clock (tests): a share of the wall time says nothing of its timings."""
+    return OthersMeter().start() if (wall or clock) is time.perf_counter else None
+
+
 def run_job(job: PointJob, data: CaseData | None = None, estimator: SpeedEstimator | None = None,
             clock: Callable[[], float] = time.perf_counter) -> PointResult:
     """Measure one pass of one point on read-only inputs; a kernel that changed them gets a ``failed`` row."""
@@ -96,6 +103,7 @@ def run_job(job: PointJob, data: CaseData | None = None, estimator: SpeedEstimat
         clock, wall = process_clock(job.case.threads), time.perf_counter  # rounds sized on the wall clock too
     probe = pass_probe(job)
     before = probe() if probe else None  # the cores' speed just before and after (harness.probe)
+    others = pass_meter(clock, wall) if probe else None  # other processes' share of the machine meanwhile
     try:
         with thread_limits(job.case.threads):
             result = measure_point(job.backend, job.case, data, job.config, run_id=job.run_id, timed=job.timed,
@@ -104,7 +112,8 @@ def run_job(job: PointJob, data: CaseData | None = None, estimator: SpeedEstimat
     except ValueError as exc:  # more threads than this machine has (a Dask worker on a smaller host)
         return failed_point(job.run_id, job.backend, device_of(job.backend), job.case, str(exc))
     if before is not None and result.status == "ok":
-        result = PointResult(dict(result.row, probe_s=max(before, probe())), result.samples_s)
+        result = PointResult(dict(result.row, probe_s=max(before, probe()), others_share=others and others.share()),
+                             result.samples_s)
     changed = data.changed_inputs()
     if changed:
         cached_case_data.cache_clear()

@@ -56,6 +56,13 @@ THRESHOLD = 0.10
 ALPHA = 0.01
 #: The longest ``harness calibrate --drift-s`` trace (seconds).
 MAX_DRIFT_S = 3600.0
+#: A pass during which other processes used at least this share of the machine's CPU time (0.25: half a core of
+#: two) was contended; a point at least half of whose passes were is flagged ``contended`` (:mod:`harness.contention`).
+CONTENDED_SHARE = 0.25
+#: compare: the most contention is taken to move a kernel - beside one busy process on the 2-vCPU Intel VM a
+#: 2-thread kernel moved up to 3.7x (5x timed in CPU seconds); a change whose whole interval lies beyond this
+#: is not explained by the other processes of one run.
+CONTENDED_MAX = 10.0
 #: compare: the most a slowed core moved a kernel on the shared Zen 5 VM (1.4-1.8x): a change whose whole
 #: interval lies beyond this is not explained by a ``disturbed`` row.
 DISTURBED_MAX = 2.0

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from .backends import device_of
 from .casedata import case_data_or_problem
+from .contention import is_contended, median_share
 from .executor import InProcessExecutor
 from .jobs import PointJob
 from .memory import case_bytes, too_big
@@ -30,6 +31,9 @@ from .rows import PointResult, failed_point
 from .settings import MAX_EXTRA_PASSES
 from .timing import TimingConfig, pass_config
 from .trust import with_trust
+
+#: What a pass's row carries that is not a column of the table (:mod:`harness.probe`).
+PASS_ONLY = ("probe_s",)
 
 
 @dataclass
@@ -191,12 +195,16 @@ class _Sweep:
 
     def finish(self, point: Point) -> None:
         """Pool the point's passes into its row and append it (flagged ``disturbed`` when every pass ran on a
-        slowed core: :mod:`harness.probe`)."""
+        slowed core: :mod:`harness.probe`; ``contended`` when its median pass's ``others_share`` reached
+        ``CONTENDED_SHARE``: :mod:`harness.contention`)."""
         results = self.passes.pop(point.key)
         disturbed = self.timed and self.probes.all_disturbed(r.row for r in results)
+        share = median_share(r.row for r in results) if self.timed else None
         result = combine_passes(results, self.config, self.repeats)
-        row = {k: v for k, v in result.row.items() if k != "probe_s"}  # a pass's, not a column of the table
-        result.row = dict(with_trust(row, self.config.target_rel_ci, self.peak, disturbed), point=point.index)
+        row = {k: v for k, v in result.row.items() if k not in PASS_ONLY}  # a pass's, not columns of the table
+        row["others_share"], contended = share, is_contended(share)
+        result.row = dict(with_trust(row, self.config.target_rel_ci, self.peak, disturbed, contended),
+                          point=point.index)
         self.writer.append(result.row, result.samples_s)
         self.stats.add(result)
         if self.on_done:

@@ -13,6 +13,9 @@ Flags (``;``-separated in the table, empty when clean):
 - ``disturbed``: every pass of the point ran while its core was slowed - the probe around each pass
   (:mod:`harness.probe`) ran more than ``PROBE_SLACK`` times slower than the host's usual reading in the
   run (the lower quartile of its probes) - so no pass shows the kernel's undisturbed speed;
+- ``contended``: other processes used ``CONTENDED_SHARE`` (a quarter) or more of the machine's CPU time
+  during the point's median pass (its ``others_share``, :mod:`harness.contention`) - its time may be theirs
+  as much as the kernel's;
 - ``not-timed``: the row has no time (skipped, unavailable, failed, wrong, or a check-only run).
 
 ``trusted`` is True exactly when ``flags`` is empty.
@@ -23,14 +26,16 @@ import math
 
 from .roof import above_peak, roof_columns
 
-FLAGS = ("noisy", "above-peak", "unsettled", "passes-disagree", "disturbed", "not-timed")
+FLAGS = ("noisy", "above-peak", "unsettled", "passes-disagree", "disturbed", "contended", "not-timed")
 #: The flags that say a row was measured under interference, not merely with a wide interval (compare uses them).
-INTERFERENCE_FLAGS = ("unsettled", "passes-disagree", "disturbed")
+INTERFERENCE_FLAGS = ("unsettled", "passes-disagree", "disturbed", "contended")
 
 
-def row_flags(row: dict, target_rel_ci: float, peak: dict | None = None, disturbed: bool = False) -> list[str]:
+def row_flags(row: dict, target_rel_ci: float, peak: dict | None = None, disturbed: bool = False,
+              contended: bool = False) -> list[str]:
     """The trust flags of one finished row (see the module docstring); ``disturbed``: the sweep found every pass
-    of the point on a slowed core (the table has no column for it: it lives in the flag alone)."""
+    of the point on a slowed core (the table has no column for it: it lives in the flag alone); ``contended``:
+    its median pass beside busy processes (``others_share``)."""
     time_s = row.get("time_s")
     if row.get("status") != "ok" or time_s is None or not math.isfinite(time_s):
         return ["not-timed"]
@@ -46,13 +51,16 @@ def row_flags(row: dict, target_rel_ci: float, peak: dict | None = None, disturb
         flags.append("passes-disagree")
     if disturbed:
         flags.append("disturbed")
+    if contended:
+        flags.append("contended")
     return flags
 
 
-def with_trust(row: dict, target_rel_ci: float, peak: dict | None = None, disturbed: bool = False) -> dict:
+def with_trust(row: dict, target_rel_ci: float, peak: dict | None = None, disturbed: bool = False,
+               contended: bool = False) -> dict:
     """``row`` with its ``flags`` and ``trusted`` columns, and its place under the roof (``peak_fraction``,
-    ``bound``: :func:`harness.roof.roof_columns`), filled in (``disturbed``: see :func:`row_flags`)."""
-    flags = row_flags(row, target_rel_ci, peak, disturbed)
+    ``bound``: :func:`harness.roof.roof_columns`), filled in (``disturbed``, ``contended``: see :func:`row_flags`)."""
+    flags = row_flags(row, target_rel_ci, peak, disturbed, contended)
     return dict(row, **roof_columns(row, peak), flags=";".join(flags), trusted=not flags)
 
 
@@ -95,6 +103,8 @@ def trust_banner(table, target_rel_ci: float, load: tuple | None = None) -> str 
         parts.append(f"{counts['unsettled']} never ran at a steady speed during warm-up: raise --settle-s")
     if counts.get("disturbed"):
         parts.append(f"{counts['disturbed']} ran every pass on a slowed core (another tenant of the host?): run again")
+    if counts.get("contended"):
+        parts.append(f"{counts['contended']} ran most passes beside other busy processes: run again on a quiet machine")
     text = "; ".join(parts)
     if load and any(v is not None for v in load):
         text += f" (load average {load[0]} before, {load[1]} after)"

@@ -1,0 +1,97 @@
+"""Other processes on the cores during a timed pass: how much of the machine they held, and was it too much?
+
+A competing process that runs through one run of a pair and not the other slows every pass it meets,
+fastest passes included, and no statistic of the timings tells that from a slower kernel. Seen on the
+2-vCPU Intel Xeon VM: a test suite on two processes running through half of an unchanged
+``inception3a`` run moved torch's sixteen points 2-3.7x together, and ``harness compare`` judged the
+backend `slower` (exit 1). The probe of :mod:`harness.probe` times the cores' speed, best of three:
+a core shared by time slices still runs a short loop at full speed, and it read 0.96x.
+
+So every timed CPU pass measures, from the kernel's own counters (Linux ``/proc/stat``), the share of
+the machine's CPU time that *other* processes used while it ran - the busy time of every core (steal
+included: a hypervisor that runs another guest on the vCPU takes time too) less this process's own
+CPU time, over the pass's wall time times the core count (:class:`OthersMeter`). A point's
+``others_share`` column is the median over its passes (:func:`median_share`); one that reaches
+:data:`harness.settings.CONTENDED_SHARE` is flagged ``contended`` (:mod:`harness.trust`). Compare holds back
+a move in the direction of the run whose point met more contention than the other's by that share or more
+(:func:`contention_gap`, :mod:`harness.interference`): both runs made beside the same busy process are judged
+as usual.
+Where the counters cannot be read (not Linux) nothing is measured and nothing flagged.
+"""
+from __future__ import annotations
+
+import math
+import os
+import statistics
+import time
+from collections.abc import Iterable
+
+from .settings import CONTENDED_SHARE
+
+#: Columns of ``/proc/stat``'s ``cpu`` line that count as busy: user, nice, system, irq, softirq, steal
+#: (idle and iowait are not; guest time is inside user already).
+BUSY_FIELDS = (0, 1, 2, 5, 6, 7)
+STAT_PATH = "/proc/stat"
+
+
+def machine_busy_s(path: str = STAT_PATH) -> float | None:
+    """Seconds of CPU time every core of the machine has been busy since boot (None where unknown)."""
+    try:
+        with open(path) as stat:
+            fields = stat.readline().split()
+        if not fields or fields[0] != "cpu":
+            return None
+        ticks = sum(int(fields[1 + i]) for i in BUSY_FIELDS if 1 + i < len(fields))
+        return ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
+class OthersMeter:
+    """Measures, between :meth:`start` and :meth:`share`, the share of the machine's CPU time used by processes
+    other than this one (0 = the machine was ours, 1 = others held every core all the time)."""
+
+    def __init__(self, busy=machine_busy_s, own=time.process_time, wall=time.perf_counter,
+                 cores: int | None = None):
+        self.busy, self.own, self.wall = busy, own, wall
+        self.cores = cores or os.cpu_count() or 1
+        self.started: tuple | None = None
+
+    def start(self) -> OthersMeter:
+        """Read the counters at the start of a pass (returns itself, for chaining)."""
+        busy = self.busy()
+        self.started = None if busy is None else (busy, self.own(), self.wall())
+        return self
+
+    def share(self) -> float | None:
+        """Others' share of the machine since :meth:`start`, rounded to 0.01 and clipped to [0, 1]; None when
+        the counters are unknown or no time passed."""
+        busy = self.busy()
+        if self.started is None or busy is None:
+            return None
+        busy0, own0, wall0 = self.started
+        elapsed = self.wall() - wall0
+        if not elapsed > 0:
+            return None
+        others = (busy - busy0) - (self.own() - own0)
+        return round(min(max(others / (elapsed * self.cores), 0.0), 1.0), 2)
+
+
+def median_share(rows: Iterable[dict]) -> float | None:
+    """The median ``others_share`` of the timed passes among ``rows`` that carry one (the point's
+    ``others_share`` column: the share its median pass met), None when none does."""
+    shares = [row["others_share"] for row in rows if row.get("status") == "ok"
+              and isinstance(row.get("others_share"), (int, float)) and math.isfinite(row["others_share"])]
+    return round(statistics.median(shares), 2) if shares else None
+
+
+def is_contended(share, limit: float = CONTENDED_SHARE) -> bool:
+    """True when a share (a pass's or a point's ``others_share``) is known and reaches ``limit``."""
+    return isinstance(share, (int, float)) and math.isfinite(share) and share >= limit
+
+
+def contention_gap(suspect, other) -> float:
+    """How much more of the machine other processes held during the suspect run's point than during the other's
+    (``others_share`` of each; NaN where either is unknown: a run from before the column, pytest-benchmark)."""
+    known = all(isinstance(v, (int, float)) and math.isfinite(v) for v in (suspect, other))
+    return float(suspect) - float(other) if known else math.nan

@@ -1,0 +1,136 @@
+"""Other processes on the cores: each pass measures their share of the machine, a point is flagged ``contended``,
+and compare holds back a move towards the run that met more of it - and only then.
+
+The seen case (2-vCPU Intel VM): a test suite on two processes ran through half of one of two unchanged
+inception3a runs, torch moved 2-3.7x as a whole and compare exited 1; the core-speed probe read 0.96x.
+"""
+from __future__ import annotations
+
+import json
+import math
+
+import pandas as pd
+import pytest
+
+import harness.jobs as jobs
+from harness.contention import OthersMeter, contention_gap, is_contended, machine_busy_s, median_share
+from harness.interference import contention_split, interference_demoted
+from harness.layers import Layer
+from harness.cases import Case
+from harness.results import ResultsWriter, RunFiles
+from harness.settings import CONTENDED_SHARE
+from harness.sweeploop import run_sweep
+from harness.timing import TimingConfig
+
+import kernels
+
+from .test_compare_rule import CASES, judged, write_run
+from tests.fakes import FakeClock, steady_backend
+
+
+def counters(*values):
+    """A counter that returns ``values`` one call after another."""
+    it = iter(values)
+    return lambda: next(it)
+
+
+def test_the_share_is_others_busy_time_over_the_cores_wall_time():
+    # 1 s of wall on 2 cores; the machine was busy 1.5 s, 0.5 s of it this process: others held half of it
+    meter = OthersMeter(busy=counters(10.0, 11.5), own=counters(3.0, 3.5), wall=counters(100.0, 101.0), cores=2)
+    assert meter.start().share() == 0.5
+    quiet = OthersMeter(busy=counters(10.0, 10.9), own=counters(3.0, 3.95), wall=counters(0.0, 1.0), cores=2)
+    assert quiet.start().share() == 0.0  # jiffies round: never below 0
+    assert OthersMeter(busy=counters(0.0, 9.0), own=counters(0.0, 0.0), wall=counters(0.0, 1.0),
+                       cores=2).start().share() == 1.0
+    assert OthersMeter(busy=lambda: None).start().share() is None  # no counters (not Linux)
+    assert OthersMeter(busy=counters(1.0, 2.0), own=counters(0.0, 0.0), wall=counters(5.0, 5.0)).start().share() is None
+
+
+def test_machine_busy_counts_user_nice_system_irq_softirq_and_steal(tmp_path, monkeypatch):
+    stat = tmp_path / "stat"
+    stat.write_text("cpu  100 20 30 5000 40 6 7 8 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n")
+    monkeypatch.setattr("os.sysconf", lambda name: 100)
+    assert machine_busy_s(str(stat)) == pytest.approx((100 + 20 + 30 + 6 + 7 + 8) / 100)
+    stat.write_text("intr 1 2 3\n")
+    assert machine_busy_s(str(stat)) is None and machine_busy_s(str(tmp_path / "none")) is None
+    stat.write_text("cpu  1 x 3\n")
+    assert machine_busy_s(str(stat)) is None
+
+
+def test_a_points_share_is_its_passes_median_and_the_gap_needs_both():
+    rows = [dict(status="ok", others_share=s) for s in (0.5, 0.1, 0.45)] + [dict(status="failed", others_share=0.9)]
+    assert median_share(rows) == 0.45 and is_contended(0.45) and not is_contended(CONTENDED_SHARE - 0.01)
+    assert median_share([dict(status="ok")]) is None and not is_contended(None) and not is_contended(math.nan)
+    assert contention_gap(0.5, 0.1) == pytest.approx(0.4) and math.isnan(contention_gap(0.5, None))
+
+
+def test_a_sweep_records_each_points_share_and_flags_the_contended_one(monkeypatch, tmp_path):
+    clock = FakeClock()
+    shares = iter([0.5, 0.02] * 3)  # passes interleaved: A0 B0 A1 B1 A2 B2
+
+    class Meter:
+        def share(self):
+            return next(shares)
+
+    monkeypatch.setattr(jobs, "pass_meter", lambda clock, wall: Meter())
+    layer = dict(N=1, C=3, H=6, W=6, F=4, k=3, stride=1, padding="same", dtype="float32")
+    cases = [Case(name=n, layer=Layer(n, **layer), threads=1) for n in ("A", "B")]
+    kernels.register(steady_backend(clock))
+    try:
+        run_sweep(cases, ["test-steady"], TimingConfig(budget_s=0.06, warmup_s=0.0),
+                  ResultsWriter(RunFiles.of("r", tmp_path)), run_id="r", repeats=3, clock=clock)
+    finally:
+        kernels.unregister("test-steady")
+    table = pd.read_csv(tmp_path / "r.csv", keep_default_na=False).set_index("case")
+    assert table.loc["A", "others_share"] == 0.5 and "contended" in table.loc["A", "flags"].split(";")
+    assert table.loc["B", "others_share"] == 0.02 and "contended" not in table.loc["B", "flags"]
+
+
+def merged(verdict_share_new, share_base):
+    """A merged row of compare with both runs' ``others_share``."""
+    return pd.Series({"others_share_new": verdict_share_new, "others_share_base": share_base,
+                      "flags_new": "", "flags_base": ""})
+
+
+@pytest.mark.parametrize("new, base, ratio, lo, hi, demoted", [
+    (0.5, 0.02, 2.5, 2.0, 3.0, True),     # NEW beside a busy process, slower: not the code's
+    (0.5, 0.45, 2.5, 2.0, 3.0, False),    # both beside it: judged as usual
+    (0.3, 0.2, 2.5, 2.0, 3.0, False),     # a share either side of the limit is no gap
+    (0.5, 0.02, 600, 500, 700, False),    # beyond what contention moved a kernel: the code
+    (0.02, 0.5, 0.4, 0.3, 0.5, True),     # faster, BASE beside the busy process
+    (0.5, None, 2.5, 2.0, 3.0, False),    # a run from before the column: nothing known
+])
+def test_compare_holds_back_a_move_towards_the_run_that_met_more_contention(new, base, ratio, lo, hi, demoted):
+    verdict = "slower" if ratio > 1 else "faster"
+    out = interference_demoted(dict(verdict=verdict, ratio=ratio, ratio_lo=lo, ratio_hi=hi), merged(new, base), True)
+    assert (out.get("verdict") == "inconclusive") == demoted
+    if demoted:
+        assert "contended" in out["note"] and "of the machine" in out["note"]
+    assert contention_split(merged(new, base)) == (abs(contention_gap(new, base)) >= CONTENDED_SHARE)
+
+
+def test_an_unchanged_run_half_made_beside_a_busy_process_raises_no_alarm(tmp_path):
+    # NEW's backend a: seven of eight points 2.5x slower with their passes beside a busy process (share 0.5), every
+    # pass of them - fastest included - slowed; its other points clean. Without the shares: a moved, exit 1.
+    write_run(tmp_path, "base", seed=1, passes=3)
+    new = write_run(tmp_path, "new", seed=2, passes=3)
+    busy = {"a": set(CASES[:7])}
+    table, samples = pd.read_csv(new.table), pd.read_csv(new.samples)
+    hit = table["backend"].eq("a") & table["case"].isin(busy["a"])
+    table.loc[hit, ["time_s", "time_min_s"]] *= 2.5
+    samples.loc[samples["backend"].eq("a") & samples["case"].isin(busy["a"]), "time_s"] *= 2.5
+    samples.to_csv(new.samples, index=False)
+    records = [json.loads(line) for line in new.passes.read_text().splitlines()]
+    for r in records:
+        if r["key"][0] == "a" and r["key"][1] in busy["a"]:
+            r["samples_s"] = [t * 2.5 for t in r["samples_s"]]
+    new.passes.write_text("".join(json.dumps(r) + "\n" for r in records))
+    table.to_csv(new.table, index=False)
+    assert (judged(tmp_path, "base", "new").query("backend == 'a'")["verdict"] == "slower").sum() >= 6
+    table["others_share"] = hit.map({True: 0.5, False: 0.02})
+    table.to_csv(new.table, index=False)
+    base_table = pd.read_csv(RunFiles(tmp_path, "base").table).assign(others_share=0.02)
+    base_table.to_csv(RunFiles(tmp_path, "base").table, index=False)
+    result = judged(tmp_path, "base", "new")
+    a = result[result["backend"] == "a"]
+    assert not (a["verdict"] == "slower").any() and a["note"].str.contains("contended").sum() >= 6
