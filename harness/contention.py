@@ -13,9 +13,9 @@ included: a hypervisor that runs another guest on the vCPU takes time too) less 
 CPU time, over the pass's wall time times the core count (:class:`OthersMeter`). A point's
 ``others_share`` column is the median over its passes (:func:`median_share`); one that reaches
 :data:`harness.settings.CONTENDED_SHARE` is flagged ``contended`` (:mod:`harness.trust`). Compare holds back
-a move in the direction of the run whose point met more contention than the other's by that share or more
-(:func:`contention_gap`, :mod:`harness.interference`): both runs made beside the same busy process are judged
-as usual.
+a move in the direction of a run whose point was contended and met more of it than the other run's by
+:data:`harness.settings.CONTENTION_GAP` (:func:`more_contended`, :mod:`harness.interference`): both runs made
+beside the same busy process are judged as usual.
 Where the counters cannot be read (not Linux) nothing is measured and nothing flagged.
 """
 from __future__ import annotations
@@ -26,7 +26,7 @@ import statistics
 import time
 from collections.abc import Iterable
 
-from .settings import CONTENDED_SHARE
+from .settings import CONTENDED_SHARE, CONTENTION_GAP
 
 #: Columns of ``/proc/stat``'s ``cpu`` line that count as busy: user, nice, system, irq, softirq, steal
 #: (idle and iowait are not; guest time is inside user already).
@@ -95,3 +95,10 @@ def contention_gap(suspect, other) -> float:
     (``others_share`` of each; NaN where either is unknown: a run from before the column, pytest-benchmark)."""
     known = all(isinstance(v, (int, float)) and math.isfinite(v) for v in (suspect, other))
     return float(suspect) - float(other) if known else math.nan
+
+
+def more_contended(suspect, other, limit: float = CONTENDED_SHARE, gap: float = CONTENTION_GAP) -> bool:
+    """True when the suspect run's point was contended (its ``others_share`` reached ``limit``) and met more of it
+    than the other run's by ``gap`` or more (False where either share is unknown): half a run made beside a busy
+    process left a numba-cpu point at 0.17 and its run-mate made wholly beside it at 0.39, 6.4x slower."""
+    return is_contended(suspect, limit) and contention_gap(suspect, other) >= gap

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import math
 
-from .contention import contention_gap
-from .settings import CONTENDED_MAX, CONTENDED_SHARE, DISTURBED_MAX
+from .contention import more_contended
+from .settings import CONTENDED_MAX, DISTURBED_MAX
 from .trust import INTERFERENCE_FLAGS
 
 
@@ -39,8 +39,8 @@ def interference_demoted(judged: dict, merged_row, passes_known: bool = False) -
     same passes. Measured on the Zen 5 VM with one competing process (inception3a, 4 runs, 12 ordered pairs):
     numba-cpu x1.3 caught on 145 of 192 rows with the flag, 159 without, the same 1 of 12 A/A alarms.
     Contention (:mod:`harness.contention`) is judged from both rows' ``others_share``, not their flags: a move
-    towards the run whose point met more of it by ``CONTENDED_SHARE`` or more is demoted unless its whole
-    interval lies beyond ``CONTENDED_MAX`` (a competing process slowed a 2-thread kernel by up to 3.7x on the
+    towards a run whose point was contended and met more of it than the other's by ``CONTENTION_GAP``
+    (:func:`harness.contention.more_contended`) is demoted unless its whole interval lies beyond ``CONTENDED_MAX`` (a competing process slowed a 2-thread kernel by up to 3.7x on the
     2-vCPU Intel VM); both runs beside the same busy process, or a share just either side of the flag's limit,
     change nothing.
     ``disturbed`` (every pass on a slowed core, :mod:`harness.probe`) demotes also when the other run's row
@@ -52,11 +52,11 @@ def interference_demoted(judged: dict, merged_row, passes_known: bool = False) -
         return {}
     suspect, other = ("_new", "_base") if verdict == "slower" else ("_base", "_new")
     kinds = tuple(k for k in (("unsettled", "disturbed") if passes_known else INTERFERENCE_FLAGS) if k != "contended")
-    gap = contention_gap(merged_row.get(f"others_share{suspect}"), merged_row.get(f"others_share{other}"))
+    contended = more_contended(merged_row.get(f"others_share{suspect}"), merged_row.get(f"others_share{other}"))
     run = "NEW" if suspect == "_new" else "BASE"
     within = judged.get("ratio_lo", 0) <= CONTENDED_MAX if verdict == "slower" else \
         judged.get("ratio_hi", math.inf) >= 1 / CONTENDED_MAX
-    if gap >= CONTENDED_SHARE and within:
+    if contended and within:
         return dict(verdict="inconclusive",
                     note=f"{run} was {NOTE_INTERFERED} (contended: other processes held "
                          f"{merged_row.get(f'others_share{suspect}'):.0%} of the machine during its median pass, "
@@ -80,10 +80,11 @@ def interference_demoted(judged: dict, merged_row, passes_known: bool = False) -
 
 
 def contention_split(merged_row) -> bool:
-    """True when one run's point met more contention than the other's by ``CONTENDED_SHARE`` or more (either way):
-    such a point neither widens its backend's floor nor enters its backend's move (:mod:`harness.comparison`)."""
-    gap = contention_gap(merged_row.get("others_share_new"), merged_row.get("others_share_base"))
-    return abs(gap) >= CONTENDED_SHARE
+    """True when either run's point was contended and met more of it than the other's
+    (:func:`harness.contention.more_contended`): such a point neither widens its backend's floor nor enters its
+    backend's move (:mod:`harness.comparison`)."""
+    new, base = merged_row.get("others_share_new"), merged_row.get("others_share_base")
+    return more_contended(new, base) or more_contended(base, new)
 
 
 #: How a note names a point demoted because the machine itself changed speed between the runs (the summary reads it).

@@ -31,8 +31,15 @@ class Progress:
     warnings: list = field(default_factory=list)
 
 
+def _header(path) -> list[str]:
+    """The first line of a CSV file, split (a file read once already by :func:`_header_and_rows`)."""
+    with path.open(newline="", encoding="utf-8") as fh:
+        return next(csv.reader(fh), [])
+
+
 def _header_and_rows(path, columns: list[str], what: str) -> list[dict]:
-    """The rows of a CSV written by this version; ValueError when its header or a row is not ours."""
+    """The rows of a CSV written by this version (or by one that lacked its last columns, left empty); ValueError
+    when its header or a row is not ours."""
     with path.open(newline="", encoding="utf-8", errors="strict") as fh:
         try:
             reader = csv.reader(fh)
@@ -42,6 +49,9 @@ def _header_and_rows(path, columns: list[str], what: str) -> list[dict]:
             raise ValueError(f"cannot resume from {path}: {exc}") from None
     if header is None:
         return []
+    if len(header) < len(columns) and header == columns[:len(header)] and all(len(r) == len(header) for r in rows):
+        # written before this version added its last columns (others_share): they are unknown there
+        rows, header = [r + [""] * (len(columns) - len(header)) for r in rows], columns
     if header != columns:
         extra = [c for c in header if c not in columns]
         missing = [c for c in columns if c not in header]
@@ -73,6 +83,8 @@ def load_progress(files: RunFiles) -> Progress:
             raise ValueError(f"cannot resume from {files.table}: status {row['status'][:40]!r} is not a status")
     samples = _header_and_rows(files.samples, SAMPLE_COLUMNS, "samples file") if files.samples.is_file() else []
     rows, progress.again = _rows_matching_samples(files, rows, samples, progress)
+    if files.table.is_file() and _header(files.table) not in ([], ALL_COLUMNS):  # an older version's: this one's
+        atomic_write_text(files.table, ",".join(ALL_COLUMNS) + "\n" + csv_lines(ALL_COLUMNS, rows))
     progress.done = {tuple(row[c] for c in KEY_COLUMNS) for row in rows}
     pairs = {(row["backend"], row["case"]) for row in rows}
     keep = [s for s in samples if (s["backend"], s["case"]) in pairs]

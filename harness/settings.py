@@ -59,6 +59,9 @@ MAX_DRIFT_S = 3600.0
 #: A pass during which other processes used at least this share of the machine's CPU time (0.25: half a core of
 #: two) was contended; a point at least half of whose passes were is flagged ``contended`` (:mod:`harness.contention`).
 CONTENDED_SHARE = 0.25
+#: compare: a contended point whose share exceeds the other run's by this much met more of it than the other (quiet
+#: smoke and inception3a points read 0.00-0.19, points beside one busy loop 0.23-0.61 on the 2-vCPU Intel VM).
+CONTENTION_GAP = 0.1
 #: compare: the most contention is taken to move a kernel - beside one busy process on the 2-vCPU Intel VM a
 #: 2-thread kernel moved up to 3.7x (5x timed in CPU seconds); a change whose whole interval lies beyond this
 #: is not explained by the other processes of one run.

@@ -13,7 +13,8 @@ import pandas as pd
 import pytest
 
 import harness.jobs as jobs
-from harness.contention import OthersMeter, contention_gap, is_contended, machine_busy_s, median_share
+from harness.contention import (OthersMeter, contention_gap, is_contended, machine_busy_s, median_share,
+                                more_contended)
 from harness.interference import contention_split, interference_demoted
 from harness.layers import Layer
 from harness.cases import Case
@@ -95,7 +96,9 @@ def merged(verdict_share_new, share_base):
 @pytest.mark.parametrize("new, base, ratio, lo, hi, demoted", [
     (0.5, 0.02, 2.5, 2.0, 3.0, True),     # NEW beside a busy process, slower: not the code's
     (0.5, 0.45, 2.5, 2.0, 3.0, False),    # both beside it: judged as usual
-    (0.3, 0.2, 2.5, 2.0, 3.0, False),     # a share either side of the limit is no gap
+    (0.3, 0.25, 2.5, 2.0, 3.0, False),    # both contended, by about as much
+    (0.39, 0.17, 6.4, 1.2, 35, True),     # half of BASE beside the busy process, all of NEW (seen: numba-cpu)
+    (0.2, 0.0, 2.5, 2.0, 3.0, False),     # NEW not contended: a quiet run's share
     (0.5, 0.02, 600, 500, 700, False),    # beyond what contention moved a kernel: the code
     (0.02, 0.5, 0.4, 0.3, 0.5, True),     # faster, BASE beside the busy process
     (0.5, None, 2.5, 2.0, 3.0, False),    # a run from before the column: nothing known
@@ -106,7 +109,8 @@ def test_compare_holds_back_a_move_towards_the_run_that_met_more_contention(new,
     assert (out.get("verdict") == "inconclusive") == demoted
     if demoted:
         assert "contended" in out["note"] and "of the machine" in out["note"]
-    assert contention_split(merged(new, base)) == (abs(contention_gap(new, base)) >= CONTENDED_SHARE)
+    assert contention_split(merged(new, base)) == (more_contended(new, base) or more_contended(base, new))
+    assert contention_split(merged(new, base)) == demoted or not demoted and ratio > 10
 
 
 def test_an_unchanged_run_half_made_beside_a_busy_process_raises_no_alarm(tmp_path):
