@@ -8,9 +8,9 @@ backend `slower` (exit 1). The probe of :mod:`harness.probe` times the cores' sp
 a core shared by time slices still runs a short loop at full speed, and it read 0.96x.
 
 So every timed CPU pass measures, from the kernel's own counters (Linux ``/proc/stat``), the share of
-the machine's CPU time that *other* processes used while it ran - the busy time of every core (steal
-included: a hypervisor that runs another guest on the vCPU takes time too) less this process's own
-CPU time, over the pass's wall time times the core count (:class:`OthersMeter`). A point's
+the CPU time of the cores it may run on that *other* processes used while it ran - those cores' busy
+time (steal included: a hypervisor that runs another guest on the vCPU takes time too) less this
+process's own CPU time, over the pass's wall time times their number (:class:`OthersMeter`). A point's
 ``others_share`` column is the median over its passes (:func:`median_share`); one that reaches
 :data:`harness.settings.CONTENDED_SHARE` is flagged ``contended`` (:mod:`harness.trust`). Compare holds back
 a move in the direction of a run whose point was contended and met more of it than the other run's by
@@ -34,27 +34,41 @@ BUSY_FIELDS = (0, 1, 2, 5, 6, 7)
 STAT_PATH = "/proc/stat"
 
 
-def machine_busy_s(path: str = STAT_PATH) -> float | None:
-    """Seconds of CPU time every core of the machine has been busy since boot (None where unknown)."""
+def allowed_cores() -> set[int] | None:
+    """The cores this process may run on (None where the OS does not say)."""
+    try:
+        return set(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return None
+
+
+def machine_busy_s(path: str = STAT_PATH, cores: set[int] | None = None) -> float | None:
+    """Seconds of CPU time the ``cores`` (default: every core of the machine) have been busy since boot (None where
+    unknown, or where a core's line is missing): a worker limited to two cores of many (``taskset``, a cpuset)
+    meets only the processes on those two."""
     try:
         with open(path) as stat:
-            fields = stat.readline().split()
-        if not fields or fields[0] != "cpu":
+            lines = [line.split() for line in stat if line.startswith("cpu")]
+        wanted = {"cpu"} if cores is None else {f"cpu{core}" for core in cores}
+        rows = [fields for fields in lines if fields and fields[0] in wanted]
+        if len(rows) != len(wanted):
             return None
-        ticks = sum(int(fields[1 + i]) for i in BUSY_FIELDS if 1 + i < len(fields))
+        ticks = sum(int(fields[1 + i]) for fields in rows for i in BUSY_FIELDS if 1 + i < len(fields))
         return ticks / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError, AttributeError):
         return None
 
 
 class OthersMeter:
-    """Measures, between :meth:`start` and :meth:`share`, the share of the machine's CPU time used by processes
-    other than this one (0 = the machine was ours, 1 = others held every core all the time)."""
+    """Measures, between :meth:`start` and :meth:`share`, the share of the CPU time of the cores this process may run
+    on that processes other than this one used (0 = the cores were ours, 1 = others held them all the time).
+    ``busy``, ``own``, ``wall`` and ``cores`` replace the counters (tests)."""
 
-    def __init__(self, busy=machine_busy_s, own=time.process_time, wall=time.perf_counter,
-                 cores: int | None = None):
-        self.busy, self.own, self.wall = busy, own, wall
-        self.cores = cores or os.cpu_count() or 1
+    def __init__(self, busy=None, own=time.process_time, wall=time.perf_counter, cores: int | None = None):
+        allowed = allowed_cores() if busy is None else None  # the cores this process may run on, or all of them
+        self.busy = busy or (lambda: machine_busy_s(cores=allowed))
+        self.own, self.wall = own, wall
+        self.cores = cores or (len(allowed) if allowed else os.cpu_count() or 1)
         self.started: tuple | None = None
 
     def start(self) -> OthersMeter:

@@ -52,10 +52,19 @@ def test_machine_busy_counts_user_nice_system_irq_softirq_and_steal(tmp_path, mo
     stat.write_text("cpu  100 20 30 5000 40 6 7 8 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n")
     monkeypatch.setattr("os.sysconf", lambda name: 100)
     assert machine_busy_s(str(stat)) == pytest.approx((100 + 20 + 30 + 6 + 7 + 8) / 100)
+    assert machine_busy_s(str(stat), cores={0}) == pytest.approx((1 + 2 + 3 + 6 + 7 + 8) / 100)
+    assert machine_busy_s(str(stat), cores={0, 1}) is None  # a core the file does not list
     stat.write_text("intr 1 2 3\n")
     assert machine_busy_s(str(stat)) is None and machine_busy_s(str(tmp_path / "none")) is None
     stat.write_text("cpu  1 x 3\n")
     assert machine_busy_s(str(stat)) is None
+
+
+def test_the_real_meter_reads_this_machines_cores():
+    meter = OthersMeter().start()
+    sum(i * i for i in range(200_000))
+    share = meter.share()
+    assert share is None or 0.0 <= share <= 1.0  # None off Linux
 
 
 def test_a_points_share_is_its_passes_median_and_the_gap_needs_both():
