@@ -94,25 +94,31 @@ class OthersMeter:
 def median_share(rows: Iterable[dict]) -> float | None:
     """The median ``others_share`` of the timed passes among ``rows`` that carry one (the point's
     ``others_share`` column: the share its median pass met), None when none does."""
-    shares = [row["others_share"] for row in rows if row.get("status") == "ok"
-              and isinstance(row.get("others_share"), (int, float)) and math.isfinite(row["others_share"])]
+    shares = [row["others_share"] for row in rows if row.get("status") == "ok" and known_share(row.get("others_share"))]
     return round(statistics.median(shares), 2) if shares else None
+
+
+def known_share(share) -> bool:
+    """True for a share this module could have written: a number (not a bool) in [0, 1]."""
+    return isinstance(share, (int, float)) and not isinstance(share, bool) and 0.0 <= share <= 1.0
 
 
 def is_contended(share, limit: float = CONTENDED_SHARE) -> bool:
     """True when a share (a pass's or a point's ``others_share``) is known and reaches ``limit``."""
-    return isinstance(share, (int, float)) and math.isfinite(share) and share >= limit
+    return known_share(share) and share >= limit
 
 
 def contention_gap(suspect, other) -> float:
     """How much more of the machine other processes held during the suspect run's point than during the other's
     (``others_share`` of each; NaN where either is unknown: a run from before the column, pytest-benchmark)."""
-    known = all(isinstance(v, (int, float)) and math.isfinite(v) for v in (suspect, other))
-    return float(suspect) - float(other) if known else math.nan
+    return float(suspect) - float(other) if known_share(suspect) and known_share(other) else math.nan
 
 
 def more_contended(suspect, other, limit: float = CONTENDED_SHARE, gap: float = CONTENTION_GAP) -> bool:
     """True when the suspect run's point was contended (its ``others_share`` reached ``limit``) and met more of it
-    than the other run's by ``gap`` or more (False where either share is unknown): half a run made beside a busy
-    process left a numba-cpu point at 0.17 and its run-mate made wholly beside it at 0.39, 6.4x slower."""
-    return is_contended(suspect, limit) and contention_gap(suspect, other) >= gap
+    than the other run's by ``gap`` or more - or, where the other's share is unknown (a run from before the
+    column), was contended at all: half a run made beside a busy process left a numba-cpu point at 0.17 and its
+    run-mate made wholly beside it at 0.39, 6.4x slower."""
+    if not is_contended(suspect, limit):
+        return False
+    return not known_share(other) or contention_gap(suspect, other) >= gap

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from .contention import more_contended
+from .contention import known_share, more_contended
 from .settings import CONTENDED_MAX, DISTURBED_MAX
 from .trust import INTERFERENCE_FLAGS
 
@@ -52,15 +52,15 @@ def interference_demoted(judged: dict, merged_row, passes_known: bool = False) -
         return {}
     suspect, other = ("_new", "_base") if verdict == "slower" else ("_base", "_new")
     kinds = tuple(k for k in (("unsettled", "disturbed") if passes_known else INTERFERENCE_FLAGS) if k != "contended")
-    contended = more_contended(merged_row.get(f"others_share{suspect}"), merged_row.get(f"others_share{other}"))
+    shares = merged_row.get(f"others_share{suspect}"), merged_row.get(f"others_share{other}")
+    contended = more_contended(*shares)
     run = "NEW" if suspect == "_new" else "BASE"
     within = judged.get("ratio_lo", 0) <= CONTENDED_MAX if verdict == "slower" else \
         judged.get("ratio_hi", math.inf) >= 1 / CONTENDED_MAX
     if contended and within:
         return dict(verdict="inconclusive",
-                    note=f"{run} was {NOTE_INTERFERED} (contended: other processes held "
-                         f"{merged_row.get(f'others_share{suspect}'):.0%} of the machine during its median pass, "
-                         f"{merged_row.get(f'others_share{other}'):.0%} in the other run): its {verdict} "
+                    note=f"{run} was {NOTE_INTERFERED} (contended: other processes held {shares[0]:.0%} of its "
+                         f"cores during its median pass, {fmt_share(shares[1])} in the other run): its {verdict} "
                          f"{judged['ratio']:.3g}x is not the code's; measure {run} again on a quiet machine")
     extra = interference_flags(merged_row, suspect, kinds) - interference_flags(merged_row, other, kinds)
     both = interference_flags(merged_row, suspect, ("disturbed",)) - extra  # a slowed core on both sides
@@ -77,6 +77,11 @@ def interference_demoted(judged: dict, merged_row, passes_known: bool = False) -
                     note=f"both runs were measured with every pass {NOTE_SLOWED_CORES} (disturbed): the "
                          f"{verdict} {judged['ratio']:.3g}x may be the cores', not the code's; measure both again")
     return {}
+
+
+def fmt_share(share) -> str:
+    """A share as a percentage, or "unknown" (a run from before the ``others_share`` column)."""
+    return f"{share:.0%}" if known_share(share) else "unknown"
 
 
 def contention_split(merged_row) -> bool:

@@ -85,6 +85,7 @@ def row_floors(rows, alpha: float, back_to_back=frozenset(), burst_rows=frozense
     se_all = np.array([se for _, _, se in rows], dtype=float)
     lone: dict = {}
     out, unknown = [], []
+    left = {b: sum(j in burst_rows for j in js) for b, js in by_backend.items()}  # named in each source
     for i, (backend, _, _) in enumerate(rows):
         others = [j for j in by_backend[backend] if j != i and j not in burst_rows]
         if len(others) >= MIN_ROWS - 1:
@@ -102,6 +103,8 @@ def row_floors(rows, alpha: float, back_to_back=frozenset(), burst_rows=frozense
                                                f"{len(by_backend[backend])}") if widest else
                              (0.0, f"none: too few rows ({len(by_backend[backend])}) to estimate one"))
         out.append(lone[backend])
+    out = [(half, source + (f" ({left[b]} left out: a burst or contention in one run)" if left[b] else ""))
+           for (half, source), (b, _, _) in zip(out, rows)]
     return unknown_zeros(out, rows, unknown, alpha)
 
 

@@ -30,6 +30,8 @@ EXTRA_COLUMNS = ["rel_ci", "flags", "trusted", "count", "desc", "point", "layer"
                  "h2d_s", "d2h_s", "passes", "warmup_s", "steady", "tolerance", "error_margin",
                  "arithmetic_intensity", "host", "gpu", "t_start", "t_end", "passes_disagree", "peak_fraction", "bound", "others_share"]
 ALL_COLUMNS = COLUMNS + EXTRA_COLUMNS
+#: The last columns of ALL_COLUMNS that a table of an older version of the same schema lacks (resumed all the same).
+LATER_COLUMNS = ("others_share",)
 SAMPLE_COLUMNS = ["run_id", "backend", "case", "round", "time_s"]
 STATUSES = ("ok", "skipped", "unavailable", "failed", "wrong")
 #: Contract columns that hold numbers (a table where they do not is damaged).
@@ -198,6 +200,11 @@ def read_table(path: str | Path):
     if bad:
         raise ValueError(f"{path}: column(s) {', '.join(bad)} hold non-numbers or numbers beyond int64; the table "
                          "is damaged")
+    share = df["others_share"] if "others_share" in df.columns else None
+    if share is not None and share.notna().any() and (
+            share.dtype.kind not in "fi" or not share.dropna().between(0, 1).all()):
+        raise ValueError(f"{path}: column others_share holds values that are not shares in [0, 1] (e.g. "
+                         f"{share.dropna().iloc[0]!r}); the table is damaged")
     unknown = sorted(set(df["status"].dropna().astype(str)) - set(STATUSES))
     if unknown or df["status"].isna().any():
         raise ValueError(f"{path}: status {unknown[0] if unknown else '(empty)'!r} is not one of "

@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from .durable import atomic_write_text, drop_torn_tail
-from .results import ALL_COLUMNS, KEY_COLUMNS, SAMPLE_COLUMNS, RunFiles, csv_lines, read_pass_records
+from .results import ALL_COLUMNS, KEY_COLUMNS, LATER_COLUMNS, SAMPLE_COLUMNS, RunFiles, csv_lines, read_pass_records
 from .rows import PointResult
 
 
@@ -49,7 +49,9 @@ def _header_and_rows(path, columns: list[str], what: str) -> list[dict]:
             raise ValueError(f"cannot resume from {path}: {exc}") from None
     if header is None:
         return []
-    if len(header) < len(columns) and header == columns[:len(header)] and all(len(r) == len(header) for r in rows):
+    later = columns[len(header):]
+    if later and set(later) <= set(LATER_COLUMNS) and header == columns[:len(header)] \
+            and all(len(r) == len(header) for r in rows):
         # written before this version added its last columns (others_share): they are unknown there
         rows, header = [r + [""] * (len(columns) - len(header)) for r in rows], columns
     if header != columns:

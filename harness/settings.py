@@ -56,8 +56,8 @@ THRESHOLD = 0.10
 ALPHA = 0.01
 #: The longest ``harness calibrate --drift-s`` trace (seconds).
 MAX_DRIFT_S = 3600.0
-#: A pass during which other processes used at least this share of the machine's CPU time (0.25: half a core of
-#: two) was contended; a point at least half of whose passes were is flagged ``contended`` (:mod:`harness.contention`).
+#: A point whose median pass met other processes using at least this share of its cores' CPU time (0.25: half a core
+#: of two; its ``others_share``) is flagged ``contended`` (:mod:`harness.contention`).
 CONTENDED_SHARE = 0.25
 #: compare: a contended point whose share exceeds the other run's by this much met more of it than the other (quiet
 #: smoke and inception3a points read 0.00-0.19, points beside one busy loop 0.23-0.61 on the 2-vCPU Intel VM).

@@ -104,7 +104,7 @@ def trust_banner(table, target_rel_ci: float, load: tuple | None = None) -> str 
     if counts.get("disturbed"):
         parts.append(f"{counts['disturbed']} ran every pass on a slowed core (another tenant of the host?): run again")
     if counts.get("contended"):
-        parts.append(f"{counts['contended']} ran most passes beside other busy processes: run again on a quiet machine")
+        parts.append(f"{counts['contended']} met other busy processes in their median pass: run again on a quiet machine")
     text = "; ".join(parts)
     if load and any(v is not None for v in load):
         text += f" (load average {load[0]} before, {load[1]} after)"

@@ -150,6 +150,19 @@ def test_a_run_of_a_version_without_the_last_column_resumes_into_this_versions_t
     assert after["others_share"].notna().sum() == 1  # the point measured now has one; the kept rows, unknown
 
 
+def test_only_a_table_lacking_the_columns_added_later_passes_for_an_older_version(tmp_path):
+    from harness.resume import load_progress
+    from harness.results import ALL_COLUMNS, LATER_COLUMNS
+
+    files = RunFiles(tmp_path, "a2")
+    files.table.write_text("run_id,backend\n")  # a prefix of the header, but far more than the later columns missing
+    with pytest.raises(ValueError, match="not a run table of this version"):
+        load_progress(files)
+    files.table.write_text(",".join(ALL_COLUMNS[:-len(LATER_COLUMNS)]) + "\n")
+    load_progress(files)
+    assert files.table.read_text().splitlines()[0] == ",".join(ALL_COLUMNS)  # this version's header from now on
+
+
 def test_resume_pools_kept_passes_and_measures_only_the_missing_ones(tmp_path, results_dir, capsys):
     code, err = run(capsys, *sweep_args(tmp_path, "--repeats", "3", "--backends", "numpy"))
     assert code == 0, err
