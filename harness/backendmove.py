@@ -65,15 +65,16 @@ class BackendMove:
         return "same" if inside else "inconclusive"
 
 
-def backend_moves(rows, alpha: float, fastest_pass=None, burst_rows=frozenset()) -> dict[str, BackendMove]:
+def backend_moves(rows, alpha: float, fastest_pass=None, left_out=frozenset()) -> dict[str, BackendMove]:
     """``{backend: BackendMove}`` from ``(backend, log_ratio, within_se)`` rows, for each backend with at least
     ``MIN_POINTS`` finite log ratios whose passes are known in both runs: their mean +/- ``t(alpha, n - 1) * sd /
     sqrt(n)``. ``fastest_pass`` holds, row by row, the log ratio of the point's fastest passes (NaN where a run's
-    passes are unknown); rows numbered in ``burst_rows`` (a burst of interference moved them in one run,
-    :func:`harness.compare_rule.burst_hit`) are left out. A backend without passes has no move: its points were
-    timed back to back (pytest-benchmark runs a backend's benchmarks in one block), so one slow minute of the
-    machine moves them all together - two unchanged pytest-benchmark runs on the Intel VM had numpy's five points
-    1.19-1.40x apart - where a sweep's passes spread each point's timing over the whole run."""
+    passes are unknown); rows numbered in ``left_out`` (a burst or other processes moved them in one run,
+    :func:`harness.compare_rule.burst_hit`, :func:`harness.interference.contention_split`) are left out. A backend
+    without passes has no move: its points were timed back to back (pytest-benchmark runs a backend's benchmarks in
+    one block), so one slow minute of the machine moves them all together - two unchanged pytest-benchmark runs on
+    the Intel VM had numpy's five points 1.19-1.40x apart - where a sweep's passes spread each point's timing over
+    the whole run."""
     import numpy as np
 
     from .noisefloor import t_of
@@ -82,7 +83,7 @@ def backend_moves(rows, alpha: float, fastest_pass=None, burst_rows=frozenset())
     fastest_by_backend: dict = {}
     fastest_pass = [math.nan] * len(rows) if fastest_pass is None else list(fastest_pass)
     for i, ((backend, d, _), fast) in enumerate(zip(rows, fastest_pass)):
-        if math.isfinite(d) and i not in burst_rows:
+        if math.isfinite(d) and i not in left_out:
             by_backend.setdefault(backend, []).append(d)
             if math.isfinite(fast):
                 fastest_by_backend.setdefault(backend, []).append(fast)

@@ -78,7 +78,7 @@ class OthersMeter:
         return self
 
     def share(self) -> float | None:
-        """Others' share of the machine since :meth:`start`, rounded to 0.01 and clipped to [0, 1]; None when
+        """Others' share of the cores since :meth:`start`, rounded to 0.01 and clipped to [0, 1]; None when
         the counters are unknown or no time passed."""
         busy = self.busy()
         if self.started is None or busy is None:

@@ -40,9 +40,9 @@ def interference_demoted(judged: dict, merged_row, passes_known: bool = False) -
     numba-cpu x1.3 caught on 145 of 192 rows with the flag, 159 without, the same 1 of 12 A/A alarms.
     Contention (:mod:`harness.contention`) is judged from both rows' ``others_share``, not their flags: a move
     towards a run whose point was contended and met more of it than the other's by ``CONTENTION_GAP``
-    (:func:`harness.contention.more_contended`) is demoted unless its whole interval lies beyond ``CONTENDED_MAX`` (a competing process slowed a 2-thread kernel by up to 3.7x on the
-    2-vCPU Intel VM); both runs beside the same busy process, or a share just either side of the flag's limit,
-    change nothing.
+    (:func:`harness.contention.more_contended`) is demoted unless its whole interval lies beyond
+    ``CONTENDED_MAX`` (a competing process slowed a 2-thread kernel by up to 3.7x on the 2-vCPU Intel VM); both
+    runs beside the same busy process, or a share just either side of the flag's limit, change nothing.
     ``disturbed`` (every pass on a slowed core, :mod:`harness.probe`) demotes also when the other run's row
     carries it too - the fastest pass of such a point is slowed, by a factor that differs from run to run - but
     only a move a slowed core can explain: a ``slower`` whose whole interval lies beyond ``DISTURBED_MAX``
@@ -51,22 +51,18 @@ def interference_demoted(judged: dict, merged_row, passes_known: bool = False) -
     if verdict not in ("slower", "faster"):
         return {}
     suspect, other = ("_new", "_base") if verdict == "slower" else ("_base", "_new")
-    kinds = tuple(k for k in (("unsettled", "disturbed") if passes_known else INTERFERENCE_FLAGS) if k != "contended")
+    kinds = ("unsettled", "disturbed") if passes_known else INTERFERENCE_FLAGS
     shares = merged_row.get(f"others_share{suspect}"), merged_row.get(f"others_share{other}")
     contended = more_contended(*shares)
     run = "NEW" if suspect == "_new" else "BASE"
-    within = judged.get("ratio_lo", 0) <= CONTENDED_MAX if verdict == "slower" else \
-        judged.get("ratio_hi", math.inf) >= 1 / CONTENDED_MAX
-    if contended and within:
+    if contended and not interval_beyond(judged, CONTENDED_MAX):
         return dict(verdict="inconclusive",
                     note=f"{run} was {NOTE_INTERFERED} (contended: other processes held {shares[0]:.0%} of its "
                          f"cores during its median pass, {fmt_share(shares[1])} in the other run): its {verdict} "
                          f"{judged['ratio']:.3g}x is not the code's; measure {run} again on a quiet machine")
     extra = interference_flags(merged_row, suspect, kinds) - interference_flags(merged_row, other, kinds)
     both = interference_flags(merged_row, suspect, ("disturbed",)) - extra  # a slowed core on both sides
-    beyond = judged.get("ratio_lo", 0) > DISTURBED_MAX if verdict == "slower" else \
-        judged.get("ratio_hi", math.inf) < 1 / DISTURBED_MAX
-    if beyond:
+    if interval_beyond(judged, DISTURBED_MAX):
         extra, both = extra - {"disturbed"}, set()
     if extra:
         return dict(verdict="inconclusive",
@@ -77,6 +73,14 @@ def interference_demoted(judged: dict, merged_row, passes_known: bool = False) -
                     note=f"both runs were measured with every pass {NOTE_SLOWED_CORES} (disturbed): the "
                          f"{verdict} {judged['ratio']:.3g}x may be the cores', not the code's; measure both again")
     return {}
+
+
+def interval_beyond(judged: dict, factor: float) -> bool:
+    """True when a ``slower`` verdict's whole interval lies above ``factor`` (a ``faster`` one's below its inverse):
+    a move no interference of that size explains."""
+    if judged.get("verdict") == "slower":
+        return judged.get("ratio_lo", 0) > factor
+    return judged.get("ratio_hi", math.inf) < 1 / factor
 
 
 def fmt_share(share) -> str:

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 from .backends import device_of
 from .casedata import CaseData, make_case_data
+from .contention import OthersMeter
 from .measure import SpeedEstimator, measure_point
 from .memory import point_bytes, too_big
-from .contention import OthersMeter
 from .probe import cores_probe_s, probe_s, probes_every_core
 from .rows import PointResult, base_row, failed_point
 from .threads import thread_limits

@@ -59,7 +59,7 @@ def predicted_half_width(values, within_se, alpha: float, centred: bool = True) 
     return t_of(alpha, dof) * sd * math.sqrt(1 + 1 / m)
 
 
-def row_floors(rows, alpha: float, back_to_back=frozenset(), burst_rows=frozenset()) -> list[tuple[float, str]]:
+def row_floors(rows, alpha: float, back_to_back=frozenset(), left_out=frozenset()) -> list[tuple[float, str]]:
     """Per ``(backend, log_ratio, within_se)`` row: ``(half-width, source)`` of the run-to-run part of its interval.
 
     A row is judged against its backend's *other* rows (``MIN_ROWS - 1`` or more), centred on
@@ -73,8 +73,9 @@ def row_floors(rows, alpha: float, back_to_back=frozenset(), burst_rows=frozense
     together, and that common shift is run-to-run noise too (Intel VM, five pairs of unchanged
     pytest-benchmark runs: numba-cpu's five benchmarks 1.36-1.45x apart in one pair, torch's
     1.68x in another; centred on their shift, 2 of the 5 pairs exited 1).
-    Rows numbered in ``burst_rows`` (positions in ``rows``: points that interference moved in one run,
-    :func:`harness.compare_rule.burst_hit`) get a floor from the others but never widen another row's.
+    Rows numbered in ``left_out`` (positions in ``rows``: points a burst or other processes moved in one run,
+    :func:`harness.compare_rule.burst_hit`, :func:`harness.interference.contention_split`) get a floor from the
+    others but never widen another row's.
     """
     import numpy as np
 
@@ -85,9 +86,9 @@ def row_floors(rows, alpha: float, back_to_back=frozenset(), burst_rows=frozense
     se_all = np.array([se for _, _, se in rows], dtype=float)
     lone: dict = {}
     out, unknown = [], []
-    left = {b: sum(j in burst_rows for j in js) for b, js in by_backend.items()}  # named in each source
+    left = {b: sum(j in left_out for j in js) for b, js in by_backend.items()}  # named in each source
     for i, (backend, _, _) in enumerate(rows):
-        others = [j for j in by_backend[backend] if j != i and j not in burst_rows]
+        others = [j for j in by_backend[backend] if j != i and j not in left_out]
         if len(others) >= MIN_ROWS - 1:
             centred = backend not in back_to_back
             half = predicted_half_width(d_all[others], se_all[others], alpha, centred=centred)

@@ -24,11 +24,12 @@ COLUMNS = [
 ]
 #: Extra columns after the contract ones ("point": the point's index in the sweep's order, harness.plan;
 #: "passes_disagree": which passes of the point disagreed beyond re-measuring, harness.passes;
-#: "peak_fraction" and "bound": the row under this machine's roof, harness.roof; "others_share": the share of the
-#: machine other processes held during the point's median pass, harness.contention).
+#: "peak_fraction" and "bound": the row under this machine's roof, harness.roof; "others_share": the share of its
+#: cores' CPU time other processes held during the point's median pass, harness.contention).
 EXTRA_COLUMNS = ["rel_ci", "flags", "trusted", "count", "desc", "point", "layer", "branch", "role", "prepare_s",
                  "h2d_s", "d2h_s", "passes", "warmup_s", "steady", "tolerance", "error_margin",
-                 "arithmetic_intensity", "host", "gpu", "t_start", "t_end", "passes_disagree", "peak_fraction", "bound", "others_share"]
+                 "arithmetic_intensity", "host", "gpu", "t_start", "t_end", "passes_disagree", "peak_fraction", "bound",
+                 "others_share"]
 ALL_COLUMNS = COLUMNS + EXTRA_COLUMNS
 #: The last columns of ALL_COLUMNS that a table of an older version of the same schema lacks (resumed all the same).
 LATER_COLUMNS = ("others_share",)

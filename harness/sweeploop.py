@@ -32,9 +32,6 @@ from .settings import MAX_EXTRA_PASSES
 from .timing import TimingConfig, pass_config
 from .trust import with_trust
 
-#: What a pass's row carries that is not a column of the table (:mod:`harness.probe`).
-PASS_ONLY = ("probe_s",)
-
 
 @dataclass
 class SweepStats:
@@ -201,7 +198,7 @@ class _Sweep:
         disturbed = self.timed and self.probes.all_disturbed(r.row for r in results)
         share = median_share(r.row for r in results) if self.timed else None
         result = combine_passes(results, self.config, self.repeats)
-        row = {k: v for k, v in result.row.items() if k not in PASS_ONLY}  # a pass's, not columns of the table
+        row = {k: v for k, v in result.row.items() if k != "probe_s"}  # a pass's, not a column of the table
         row["others_share"], contended = share, is_contended(share)
         result.row = dict(with_trust(row, self.config.target_rel_ci, self.peak, disturbed, contended),
                           point=point.index)

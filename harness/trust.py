@@ -13,7 +13,7 @@ Flags (``;``-separated in the table, empty when clean):
 - ``disturbed``: every pass of the point ran while its core was slowed - the probe around each pass
   (:mod:`harness.probe`) ran more than ``PROBE_SLACK`` times slower than the host's usual reading in the
   run (the lower quartile of its probes) - so no pass shows the kernel's undisturbed speed;
-- ``contended``: other processes used ``CONTENDED_SHARE`` (a quarter) or more of the machine's CPU time
+- ``contended``: other processes used ``CONTENDED_SHARE`` (a quarter) or more of its cores' CPU time
   during the point's median pass (its ``others_share``, :mod:`harness.contention`) - its time may be theirs
   as much as the kernel's;
 - ``not-timed``: the row has no time (skipped, unavailable, failed, wrong, or a check-only run).
@@ -27,8 +27,9 @@ import math
 from .roof import above_peak, roof_columns
 
 FLAGS = ("noisy", "above-peak", "unsettled", "passes-disagree", "disturbed", "contended", "not-timed")
-#: The flags that say a row was measured under interference, not merely with a wide interval (compare uses them).
-INTERFERENCE_FLAGS = ("unsettled", "passes-disagree", "disturbed", "contended")
+#: The flags that say a row was measured under interference, not merely with a wide interval (compare uses them;
+#: ``contended`` it judges by both rows' ``others_share`` instead, :mod:`harness.interference`).
+INTERFERENCE_FLAGS = ("unsettled", "passes-disagree", "disturbed")
 
 
 def row_flags(row: dict, target_rel_ci: float, peak: dict | None = None, disturbed: bool = False,
