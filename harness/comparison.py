@@ -22,9 +22,10 @@ from .abhalves import build_of, split_ref
 from .backendmove import backend_moves
 from .compare_rule import IDENTICAL, MIN_ROUNDS, burst_hit, fastest_pass_log_ratio, judge, location, within_se, z_of
 from .errors import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REGRESSION
-from .interference import NOTE_MACHINE, contention_split, interference_demoted, machine_demoted, machine_moved
+from .interference import (NOTE_MACHINE, contention_split, interference_demoted, judge_kept_passes, machine_demoted,
+                           machine_moved)
 from .noisefloor import calibration_floors, load_floors, row_floors, save_floors, with_stored
-from .passgroups import machine_ratio, median_pass_by_point, pass_medians_by_point, with_pass_medians
+from .passgroups import left_out_by_point, machine_ratio, median_pass_by_point, pass_medians_by_point, with_pass_medians
 from .results import KEY_COLUMNS, RunFiles, read_metadata, read_samples, read_table, samples_by_point
 from .runwarnings import busy_runs, environment_warnings
 from .settings import ALPHA, THRESHOLD
@@ -152,6 +153,7 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
     if not threshold >= 0 or not math.isfinite(threshold) or not 0 < alpha < 1:
         raise ValueError(f"threshold must be a finite number >= 0 and 0 < alpha < 1, got {threshold!r} and {alpha!r}")
     merged = merge_points(base_table, new_table)
+    kept_notes = judge_kept_passes(merged, left_out_by_point(base_samples), left_out_by_point(new_samples))
     matched = matched_samples(merged, base_samples, new_samples)
     ratios, passes, keys, fastest, odd = point_moves(merged, matched, base_samples, new_samples)
     odd |= {k for k, i in enumerate(matched) if contention_split(merged.loc[i])}  # neither floor nor move
@@ -174,6 +176,7 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
                        new_time_s=location(matched[i][1]))
             row.update(interference_demoted(row, r, bool(base_passes and new_passes)))
             row.update(machine_demoted(row, machine, threshold))
+            row["note"] = "; ".join(filter(None, [row.get("note"), kept_notes.get(i)]))
             sources.setdefault(row["backend"], []).append(source)
         else:
             row.update(untimed_verdict(r, side))

@@ -29,6 +29,7 @@ from __future__ import annotations
 import statistics
 from pathlib import Path
 
+from .contention import uncontended
 from .results import read_pass_records
 
 #: A pass needs this many rounds for its median to count as a repetition of its point.
@@ -38,19 +39,25 @@ ATTR = "pass_medians_s"
 MEDIAN_PASS_ATTR = "median_pass_s"
 #: Where :func:`with_pass_medians` puts the median probe reading of the run's passes (:mod:`harness.probe`).
 PROBE_ATTR = "probe_median_s"
+#: Where :func:`with_pass_medians` puts the points whose contended passes were left out: ``{(backend, case):
+#: (passes left out, passes, median others_share of the passes kept)}``.
+LEFT_OUT_ATTR = "contended_passes_left_out"
 
 
-def read_passes(passes_path: str | Path, probes: list | None = None) -> dict:
+def read_passes(passes_path: str | Path, probes: list | None = None, left_out: dict | None = None) -> dict:
     """``{(backend, case): [the rounds (seconds per call) of each timed pass, in file order]}`` ({} when the file
     is absent or unreadable: the passes are an extra, never a reason to refuse a comparison). Passes with fewer
-    than ``MIN_PASS_ROUNDS`` rounds and lines that are not a pass record (a torn last line) are skipped.
-    ``probes``, when given, receives every pass's probe reading (``probe_s``, seconds) where it has one."""
-    out: dict = {}
+    than ``MIN_PASS_ROUNDS`` rounds and lines that are not a pass record (a torn last line) are skipped; so are the
+    contended passes of a contended point that has uncontended ones (:func:`harness.contention.uncontended`).
+    ``probes``, when given, receives every pass's probe reading (``probe_s``, seconds) where it has one;
+    ``left_out`` ``{(backend, case): (passes left out, passes, median others_share of those kept)}`` for each point
+    whose contended passes were left out."""
+    found: dict = {}
     path = Path(passes_path)
     try:
         records = read_pass_records(path) if path.is_file() else []
     except OSError:
-        return out
+        return {}
     for _, record in records:
         if record is None or record[2].get("case") is None:
             continue
@@ -59,7 +66,14 @@ def read_passes(passes_path: str | Path, probes: list | None = None) -> dict:
         if probes is not None and isinstance(probe, (int, float)) and 0 < probe < float("inf"):
             probes.append(float(probe))
         if len(samples_s) >= MIN_PASS_ROUNDS:
-            out.setdefault((key[0], str(row["case"])), []).append(samples_s)
+            found.setdefault((key[0], str(row["case"])), []).append((row.get("others_share"), samples_s))
+    out: dict = {}
+    for point, passes in found.items():
+        shares = [share for share, _ in passes]
+        kept = uncontended(shares)
+        out[point] = [samples_s for _, samples_s in passes] if kept is None else [passes[i][1] for i in kept]
+        if kept is not None and left_out is not None:
+            left_out[point] = (len(passes) - len(kept), len(passes), statistics.median(shares[i] for i in kept))
     return out
 
 
@@ -74,14 +88,18 @@ def median_pass(passes: list) -> tuple:
 def with_pass_medians(samples, passes_path: str | Path):
     """``samples`` (a samples table) with the run's pass medians in ``attrs["pass_medians_s"]`` and the rounds of
     each point's median pass in ``attrs["median_pass_s"]``, the median probe reading of its passes in
-    ``attrs["probe_median_s"]`` (set in place, returned for chaining; nothing is set when the run has no passes
-    file or the table is None)."""
+    ``attrs["probe_median_s"]``, the points whose contended passes were left out in
+    ``attrs["contended_passes_left_out"]`` (set in place, returned for chaining; nothing is set when the run has no
+    passes file or the table is None)."""
     if samples is not None:
         probes: list = []
-        passes = read_passes(passes_path, probes)
+        left_out: dict = {}
+        passes = read_passes(passes_path, probes, left_out)
         if passes:
             samples.attrs[ATTR] = {key: [statistics.median(p) for p in ps] for key, ps in passes.items()}
             samples.attrs[MEDIAN_PASS_ATTR] = {key: median_pass(ps) for key, ps in passes.items()}
+        if left_out:
+            samples.attrs[LEFT_OUT_ATTR] = left_out
         if probes:
             samples.attrs[PROBE_ATTR] = statistics.median(probes)
     return samples
@@ -101,6 +119,14 @@ def pass_medians_by_point(samples) -> dict:
     attrs = getattr(samples, "attrs", None) or {}
     medians = attrs.get(ATTR)
     return medians if isinstance(medians, dict) else {}
+
+
+def left_out_by_point(samples) -> dict:
+    """``{(backend, case): (passes left out, passes, median others_share of those kept)}`` of the points whose
+    contended passes :func:`read_passes` left out, carried by a samples table ({} when none)."""
+    attrs = getattr(samples, "attrs", None) or {}
+    left_out = attrs.get(LEFT_OUT_ATTR)
+    return left_out if isinstance(left_out, dict) else {}
 
 
 def median_pass_by_point(samples) -> dict:

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import harness.jobs as jobs
-from harness.contention import (OthersMeter, contention_gap, is_contended, machine_busy_s, median_share,
+from harness.contention import (OthersMeter, contention_gap, is_contended, machine_busy_s, median_share, uncontended,
                                 more_contended)
 from harness.interference import contention_split, interference_demoted
 from harness.layers import Layer
@@ -161,3 +161,47 @@ def test_a_table_whose_others_share_is_no_share_is_damaged(tmp_path, value):
 
     with pytest.raises(ValueError, match="others_share holds values that are not shares"):
         read_table(run.table)
+
+
+@pytest.mark.parametrize("shares, kept", [
+    ([0.5, 0.02, 0.6], [1]),                 # contended point, one clean pass: judged on it
+    ([0.5, 0.3, 0.6], None),                 # every pass contended: all kept (compare holds the move back)
+    ([0.02, 0.4, 0.01], None),               # one contended pass of a clean point: the median pass is clean already
+    ([None, None], None),                    # a run from before the column
+    ([0.3, None, 0.1, 0.26], [2]),           # unknown shares are not clean
+])
+def test_a_contended_point_is_judged_on_its_uncontended_passes(shares, kept):
+    assert uncontended(shares) == kept
+
+
+def contended_passes(run, backend, slow, share=0.5, clean=(1,)):
+    """Rewrite ``run``'s passes so that every pass of ``backend`` but those in ``clean`` met a busy neighbour
+    (``share``) and ran ``slow`` x slower; the table says the points were contended (their median pass)."""
+    records = [json.loads(line) for line in run.passes.read_text().splitlines()]
+    for r in records:
+        on = r["key"][0] == backend
+        r["row"]["others_share"] = 0.02 if not on or r["pass"] in clean else share
+        if on and r["pass"] not in clean:
+            r["samples_s"] = [t * slow for t in r["samples_s"]]
+    run.passes.write_text("".join(json.dumps(r) + "\n" for r in records))
+    table = pd.read_csv(run.table)
+    table["others_share"] = table["backend"].map({backend: share}).fillna(0.02)
+    table.to_csv(run.table, index=False)
+
+
+@pytest.mark.parametrize("factor", [1.0, 1.3])
+def test_compare_judges_a_contended_point_on_its_clean_pass(tmp_path, factor):
+    # NEW's backend a (factor x slower in code) met a busy process in two of its three passes, 2.5x slower there.
+    # Before: the point's median pass was contended, so a real 1.3x was held back as inconclusive on every row.
+    # Now its clean pass is judged: 1.3x is slower, an unchanged backend is not (2.5x of the busy passes unseen).
+    base = write_run(tmp_path, "base", seed=1, passes=3, rounds=60)
+    new = write_run(tmp_path, "new", seed=2, passes=3, rounds=60, scale={"a": factor})
+    pd.read_csv(base.table).assign(others_share=0.02).to_csv(base.table, index=False)
+    contended_passes(new, "a", 2.5)
+    a = judged(tmp_path, "base", "new").query("backend == 'a'")
+    if factor == 1.0:
+        assert not a["verdict"].isin(["slower", "faster"]).any()
+    else:
+        assert (a["verdict"] == "slower").all()
+        assert (a["ratio"].between(1.2, 1.4)).all()
+    assert a["note"].str.contains("NEW: 2 of 3 passes left out (contended)", regex=False).all()
