@@ -22,11 +22,11 @@ from .abhalves import build_of, split_ref
 from .backendmove import backend_moves
 from .compare_rule import IDENTICAL, MIN_ROUNDS, burst_hit, fastest_pass_log_ratio, judge, location, within_se, z_of
 from .errors import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REGRESSION
-from .interference import (NOTE_MACHINE, contention_split, interference_demoted, judge_kept_passes, machine_demoted,
-                           machine_moved)
+from .interference import NOTE_MACHINE, contention_split, interference_demoted, machine_demoted, machine_moved
+from .keptpasses import judged_passes
 from .noisefloor import calibration_floors, load_floors, row_floors, save_floors, with_stored
-from .passgroups import left_out_by_point, machine_ratio, median_pass_by_point, pass_medians_by_point, with_pass_medians
-from .results import KEY_COLUMNS, RunFiles, read_metadata, read_samples, read_table, samples_by_point
+from .passgroups import machine_ratio, median_pass_by_point, pass_medians_by_point, with_pass_medians
+from .results import KEY_COLUMNS, LATER_COLUMNS, RunFiles, read_metadata, read_samples, read_table, samples_by_point
 from .runwarnings import busy_runs, environment_warnings
 from .settings import ALPHA, THRESHOLD
 
@@ -153,8 +153,7 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
     if not threshold >= 0 or not math.isfinite(threshold) or not 0 < alpha < 1:
         raise ValueError(f"threshold must be a finite number >= 0 and 0 < alpha < 1, got {threshold!r} and {alpha!r}")
     merged = merge_points(base_table, new_table)
-    kept_notes = judge_kept_passes(merged, left_out_by_point(base_samples), left_out_by_point(new_samples))
-    matched = matched_samples(merged, base_samples, new_samples)
+    matched, base_samples, new_samples, kept_notes = judged_passes(merged, base_samples, new_samples, matched_samples)
     ratios, passes, keys, fastest, odd = point_moves(merged, matched, base_samples, new_samples)
     odd |= {k for k, i in enumerate(matched) if contention_split(merged.loc[i])}  # neither floor nor move
     moves = backend_moves(ratios, alpha, fastest, odd)
@@ -176,7 +175,8 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
                        new_time_s=location(matched[i][1]))
             row.update(interference_demoted(row, r, bool(base_passes and new_passes)))
             row.update(machine_demoted(row, machine, threshold))
-            row["note"] = "; ".join(filter(None, [row.get("note"), kept_notes.get(i)]))
+            if row["note"] != IDENTICAL:
+                row["note"] = "; ".join(filter(None, [row["note"], kept_notes.get(i)]))
             sources.setdefault(row["backend"], []).append(source)
         else:
             row.update(untimed_verdict(r, side))
@@ -206,11 +206,12 @@ def move_verdict(move, machine: float, threshold: float) -> str:
     return f"{verdict}, held back: the machine moved too (probe {machine:.2f}x)" if held else verdict
 
 
-def matched_samples(merged, base_samples, new_samples) -> dict:
+def matched_samples(merged, base_samples, new_samples, pooled_out: set | None = None) -> dict:
     """``{row index of merged: (base samples, new samples)}`` of the points timed (``ok``) in both runs: the rounds
     of each side's median pass (:mod:`harness.passgroups`) for a backend all of whose matched points have one
     of at least ``MIN_ROUNDS`` rounds in both runs, else the rounds each row pooled - one kind per backend, since
-    its rows' spread is the floor that judges each of them."""
+    its rows' spread is the floor that judges each of them; ``pooled_out`` receives the backends judged on pooled
+    rounds."""
     samples = [samples_by_point(base_samples), samples_by_point(new_samples)]
     medians = [median_pass_by_point(base_samples), median_pass_by_point(new_samples)]
     matched, pooled, lacking = {}, {}, set()
@@ -226,6 +227,8 @@ def matched_samples(merged, base_samples, new_samples) -> dict:
                 matched[i] = tuple(rounds)
             else:
                 lacking.add(key[0])
+    if pooled_out is not None:
+        pooled_out |= lacking
     return {i: pooled[i] if merged.at[i, "backend_base"] in lacking else matched[i] for i in pooled}
 
 
@@ -278,6 +281,9 @@ def merge_points(base_table, new_table):
     tables = [base_table.copy(), new_table.copy()]
     for t in tables:
         t["_key"] = list(map(tuple, t[KEY_COLUMNS].astype(str).to_numpy()))
+        for column in LATER_COLUMNS:  # a run from before the column: unknown there, and still NAME_base / NAME_new
+            if column not in t:
+                t[column] = float("nan")
     merged = tables[0].merge(tables[1], on="_key", how="outer", suffixes=("_base", "_new"), indicator=True)
     if not (merged["_merge"] == "both").any():
         raise ValueError("the runs have no point in common (same backend, case, shape, dtype and threads): "

@@ -15,8 +15,8 @@ process's own CPU time, over the pass's wall time times their number (:class:`Ot
 :data:`harness.settings.CONTENDED_SHARE` is flagged ``contended`` (:mod:`harness.trust`). Compare holds back
 a move in the direction of a run whose point was contended and met more of it than the other run's by
 :data:`harness.settings.CONTENTION_GAP` (:func:`more_contended`, :mod:`harness.interference`): both runs made
-beside the same busy process are judged as usual; a contended point whose other passes met less is judged
-on those (:func:`uncontended`, :mod:`harness.passgroups`).
+beside the same busy process are judged as usual; a contended point whose other passes met little of it may be
+judged on those (:func:`uncontended`, :mod:`harness.keptpasses`).
 Where the counters cannot be read (not Linux) nothing is measured and nothing flagged.
 """
 from __future__ import annotations
@@ -93,12 +93,9 @@ class OthersMeter:
 
 
 def uncontended(shares: list) -> list[int] | None:
-    """Which of a point's passes compare judges, given each pass's ``others_share`` (None where unknown): where the
-    point was contended (the median of its known shares reaches ``CONTENDED_SHARE``) and some of its passes were
-    not, the indices of those; else None (judge them all). A point whose median pass met a busy neighbour is
-    otherwise held back as a whole, its clean passes with it: on A/B inception3a runs made while the host's other
-    tenants took time (steal), an injected 1.3x of numba-cpu was caught on 70% of its rows within the runs and
-    47% across them; judged on its uncontended passes, on 85% and 62%, and no unchanged pair raised an alarm."""
+    """Which of a point's passes met little contention, given each pass's ``others_share`` (None where unknown):
+    where the point was contended (the median of its known shares reaches ``CONTENDED_SHARE``) and some passes stayed
+    below it, the indices of those; else None. Compare may judge the point on them (:mod:`harness.keptpasses`)."""
     known = [s for s in shares if known_share(s)]
     if not known or statistics.median(known) < CONTENDED_SHARE:
         return None

@@ -43,7 +43,7 @@ def interference_demoted(judged: dict, merged_row, passes_known: bool = False) -
     (:func:`harness.contention.more_contended`) is demoted unless its whole interval lies beyond
     ``CONTENDED_MAX`` (a competing process slowed a 2-thread kernel by up to 3.7x on the 2-vCPU Intel VM); both
     runs beside the same busy process, or a share just either side of the flag's limit, change nothing. A
-    contended point with passes that met less is judged on those (:func:`judge_kept_passes`), its share theirs.
+    contended point with passes that met little of it may be judged on those (:mod:`harness.keptpasses`).
     ``disturbed`` (every pass on a slowed core, :mod:`harness.probe`) demotes also when the other run's row
     carries it too - the fastest pass of such a point is slowed, by a factor that differs from run to run - but
     only a move a slowed core can explain: a ``slower`` whose whole interval lies beyond ``DISTURBED_MAX``
@@ -87,22 +87,6 @@ def interval_beyond(judged: dict, factor: float) -> bool:
 def fmt_share(share) -> str:
     """A share as a percentage, or "unknown" (a run from before the ``others_share`` column)."""
     return f"{share:.0%}" if known_share(share) else "unknown"
-
-
-def judge_kept_passes(merged, base_left: dict, new_left: dict) -> dict:
-    """Set, in place, the ``others_share`` of each side of ``merged`` (the merged tables) whose contended passes
-    were left out (``*_left``: :func:`harness.passgroups.left_out_by_point`) to the median share of the passes kept,
-    which are the passes compare judges; return ``{row index: note}`` naming what was left out."""
-    notes: dict = {}
-    for i, r in merged.iterrows():
-        for side, run, left in (("_base", "BASE", base_left), ("_new", "NEW", new_left)):
-            entry = left.get((r.get(f"backend{side}"), str(r.get(f"case{side}"))))
-            if entry is not None:
-                dropped, passes, share = entry
-                merged.at[i, f"others_share{side}"] = share
-                notes[i] = "; ".join(filter(None, [notes.get(i), f"{run}: {dropped} of {passes} passes left out "
-                                                   "(contended), judged on the others"]))
-    return notes
 
 
 def contention_split(merged_row) -> bool:

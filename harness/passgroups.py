@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import statistics
 from pathlib import Path
+from typing import NamedTuple
 
 from .contention import uncontended
 from .results import read_pass_records
@@ -39,25 +40,34 @@ ATTR = "pass_medians_s"
 MEDIAN_PASS_ATTR = "median_pass_s"
 #: Where :func:`with_pass_medians` puts the median probe reading of the run's passes (:mod:`harness.probe`).
 PROBE_ATTR = "probe_median_s"
-#: Where :func:`with_pass_medians` puts the points whose contended passes were left out: ``{(backend, case):
-#: (passes left out, passes, median others_share of the passes kept)}``.
-LEFT_OUT_ATTR = "contended_passes_left_out"
+#: Where :func:`with_pass_medians` puts, for each contended point with uncontended passes
+#: (:func:`harness.contention.uncontended`), those passes' medians, median pass, count and median share:
+#: ``{(backend, case): KeptPasses}``; :mod:`harness.keptpasses` decides whether compare judges them.
+KEPT_ATTR = "uncontended_passes"
 
 
-def read_passes(passes_path: str | Path, probes: list | None = None, left_out: dict | None = None) -> dict:
+class KeptPasses(NamedTuple):
+    """A contended point's passes that met little contention: their medians (seconds), the rounds of their median
+    pass, how many they are of how many, and the median ``others_share`` they met."""
+    medians_s: list
+    median_pass_s: tuple
+    kept: int
+    passes: int
+    share: float
+
+
+def read_passes(passes_path: str | Path, probes: list | None = None, shares: dict | None = None) -> dict:
     """``{(backend, case): [the rounds (seconds per call) of each timed pass, in file order]}`` ({} when the file
     is absent or unreadable: the passes are an extra, never a reason to refuse a comparison). Passes with fewer
-    than ``MIN_PASS_ROUNDS`` rounds and lines that are not a pass record (a torn last line) are skipped; so are the
-    contended passes of a contended point that has uncontended ones (:func:`harness.contention.uncontended`).
-    ``probes``, when given, receives every pass's probe reading (``probe_s``, seconds) where it has one;
-    ``left_out`` ``{(backend, case): (passes left out, passes, median others_share of those kept)}`` for each point
-    whose contended passes were left out."""
-    found: dict = {}
+    than ``MIN_PASS_ROUNDS`` rounds and lines that are not a pass record (a torn last line) are skipped.
+    ``probes``, when given, receives every pass's probe reading (``probe_s``, seconds) where it has one; ``shares``
+    the ``others_share`` of each pass kept, in the same order (None where the record has none)."""
+    out: dict = {}
     path = Path(passes_path)
     try:
         records = read_pass_records(path) if path.is_file() else []
     except OSError:
-        return {}
+        return out
     for _, record in records:
         if record is None or record[2].get("case") is None:
             continue
@@ -66,14 +76,21 @@ def read_passes(passes_path: str | Path, probes: list | None = None, left_out: d
         if probes is not None and isinstance(probe, (int, float)) and 0 < probe < float("inf"):
             probes.append(float(probe))
         if len(samples_s) >= MIN_PASS_ROUNDS:
-            found.setdefault((key[0], str(row["case"])), []).append((row.get("others_share"), samples_s))
-    out: dict = {}
-    for point, passes in found.items():
-        shares = [share for share, _ in passes]
-        kept = uncontended(shares)
-        out[point] = [samples_s for _, samples_s in passes] if kept is None else [passes[i][1] for i in kept]
-        if kept is not None and left_out is not None:
-            left_out[point] = (len(passes) - len(kept), len(passes), statistics.median(shares[i] for i in kept))
+            out.setdefault((key[0], str(row["case"])), []).append(samples_s)
+            if shares is not None:
+                shares.setdefault((key[0], str(row["case"])), []).append(row.get("others_share"))
+    return out
+
+
+def kept_passes(passes: dict, shares: dict) -> dict:
+    """``{(backend, case): KeptPasses}`` of the contended points of ``passes`` that have uncontended passes."""
+    out = {}
+    for point, rounds in passes.items():
+        point_shares = shares.get(point, [])
+        kept = uncontended(point_shares)
+        if kept is not None:
+            out[point] = KeptPasses([statistics.median(rounds[i]) for i in kept], median_pass([rounds[i] for i in kept]),
+                                    len(kept), len(rounds), statistics.median(point_shares[i] for i in kept))
     return out
 
 
@@ -88,18 +105,19 @@ def median_pass(passes: list) -> tuple:
 def with_pass_medians(samples, passes_path: str | Path):
     """``samples`` (a samples table) with the run's pass medians in ``attrs["pass_medians_s"]`` and the rounds of
     each point's median pass in ``attrs["median_pass_s"]``, the median probe reading of its passes in
-    ``attrs["probe_median_s"]``, the points whose contended passes were left out in
-    ``attrs["contended_passes_left_out"]`` (set in place, returned for chaining; nothing is set when the run has no
+    ``attrs["probe_median_s"]``, the uncontended passes of contended points in
+    ``attrs["uncontended_passes"]`` (set in place, returned for chaining; nothing is set when the run has no
     passes file or the table is None)."""
     if samples is not None:
         probes: list = []
-        left_out: dict = {}
-        passes = read_passes(passes_path, probes, left_out)
+        shares: dict = {}
+        passes = read_passes(passes_path, probes, shares)
         if passes:
             samples.attrs[ATTR] = {key: [statistics.median(p) for p in ps] for key, ps in passes.items()}
             samples.attrs[MEDIAN_PASS_ATTR] = {key: median_pass(ps) for key, ps in passes.items()}
-        if left_out:
-            samples.attrs[LEFT_OUT_ATTR] = left_out
+        kept = kept_passes(passes, shares)
+        if kept:
+            samples.attrs[KEPT_ATTR] = kept
         if probes:
             samples.attrs[PROBE_ATTR] = statistics.median(probes)
     return samples
@@ -121,12 +139,12 @@ def pass_medians_by_point(samples) -> dict:
     return medians if isinstance(medians, dict) else {}
 
 
-def left_out_by_point(samples) -> dict:
-    """``{(backend, case): (passes left out, passes, median others_share of those kept)}`` of the points whose
-    contended passes :func:`read_passes` left out, carried by a samples table ({} when none)."""
+def kept_by_point(samples) -> dict:
+    """``{(backend, case): KeptPasses}`` of the contended points with uncontended passes, carried by a samples table
+    ({} when none)."""
     attrs = getattr(samples, "attrs", None) or {}
-    left_out = attrs.get(LEFT_OUT_ATTR)
-    return left_out if isinstance(left_out, dict) else {}
+    kept = attrs.get(KEPT_ATTR)
+    return kept if isinstance(kept, dict) else {}
 
 
 def median_pass_by_point(samples) -> dict:

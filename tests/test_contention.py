@@ -25,6 +25,9 @@ from harness.timing import TimingConfig
 
 import kernels
 
+from harness.compare_rule import IDENTICAL
+from harness.comparison import exit_code
+
 from .test_compare_rule import CASES, judged, write_run
 from tests.fakes import FakeClock, steady_backend
 
@@ -166,27 +169,37 @@ def test_a_table_whose_others_share_is_no_share_is_damaged(tmp_path, value):
 @pytest.mark.parametrize("shares, kept", [
     ([0.5, 0.02, 0.6], [1]),                 # contended point, one clean pass: judged on it
     ([0.5, 0.3, 0.6], None),                 # every pass contended: all kept (compare holds the move back)
+    ([0.35, 0.2, 0.35], [1]),                # (judged on it only where the other run's point was not contended)
     ([0.02, 0.4, 0.01], None),               # one contended pass of a clean point: the median pass is clean already
     ([None, None], None),                    # a run from before the column
     ([0.3, None, 0.1, 0.26], [2]),           # unknown shares are not clean
 ])
-def test_a_contended_point_is_judged_on_its_uncontended_passes(shares, kept):
+def test_a_contended_point_keeps_its_passes_below_the_flag(shares, kept):
     assert uncontended(shares) == kept
 
 
-def contended_passes(run, backend, slow, share=0.5, clean=(1,)):
-    """Rewrite ``run``'s passes so that every pass of ``backend`` but those in ``clean`` met a busy neighbour
-    (``share``) and ran ``slow`` x slower; the table says the points were contended (their median pass)."""
+def set_passes(run, backend, shares, slows=None, table_share=None):
+    """Give ``backend``'s passes of ``run`` these ``others_share`` values (by pass number), each ``slows[n]`` x slower;
+    its table rows the share ``table_share`` (default: the median), the other backend 0.02 throughout."""
+    slows = slows or [1.0] * len(shares)
     records = [json.loads(line) for line in run.passes.read_text().splitlines()]
     for r in records:
         on = r["key"][0] == backend
-        r["row"]["others_share"] = 0.02 if not on or r["pass"] in clean else share
-        if on and r["pass"] not in clean:
-            r["samples_s"] = [t * slow for t in r["samples_s"]]
+        r["row"]["others_share"] = shares[r["pass"]] if on else 0.02
+        r["samples_s"] = [t * (slows[r["pass"]] if on else 1.0) for t in r["samples_s"]]
     run.passes.write_text("".join(json.dumps(r) + "\n" for r in records))
     table = pd.read_csv(run.table)
+    share = sorted(shares)[len(shares) // 2] if table_share is None else table_share
     table["others_share"] = table["backend"].map({backend: share}).fillna(0.02)
     table.to_csv(run.table, index=False)
+
+
+def contended_pair(tmp_path, factor=1.0, rounds=60):
+    """Fake runs base and new (three passes per point); new's backend a ``factor`` x slower in code."""
+    base = write_run(tmp_path, "base", seed=1, passes=3, rounds=rounds)
+    new = write_run(tmp_path, "new", seed=2, passes=3, rounds=rounds, scale={"a": factor})
+    set_passes(base, "a", [0.02] * 3)
+    return base, new
 
 
 @pytest.mark.parametrize("factor", [1.0, 1.3])
@@ -194,14 +207,58 @@ def test_compare_judges_a_contended_point_on_its_clean_pass(tmp_path, factor):
     # NEW's backend a (factor x slower in code) met a busy process in two of its three passes, 2.5x slower there.
     # Before: the point's median pass was contended, so a real 1.3x was held back as inconclusive on every row.
     # Now its clean pass is judged: 1.3x is slower, an unchanged backend is not (2.5x of the busy passes unseen).
-    base = write_run(tmp_path, "base", seed=1, passes=3, rounds=60)
-    new = write_run(tmp_path, "new", seed=2, passes=3, rounds=60, scale={"a": factor})
-    pd.read_csv(base.table).assign(others_share=0.02).to_csv(base.table, index=False)
-    contended_passes(new, "a", 2.5)
+    _, new = contended_pair(tmp_path, factor)
+    set_passes(new, "a", [0.5, 0.02, 0.5], [2.5, 1.0, 2.5])
     a = judged(tmp_path, "base", "new").query("backend == 'a'")
     if factor == 1.0:
         assert not a["verdict"].isin(["slower", "faster"]).any()
     else:
         assert (a["verdict"] == "slower").all()
         assert (a["ratio"].between(1.2, 1.4)).all()
-    assert a["note"].str.contains("NEW: 2 of 3 passes left out (contended)", regex=False).all()
+    assert a["note"].str.contains("NEW: judged on 1 of 3 passes", regex=False).all()
+
+
+def test_a_clean_pass_is_not_judged_against_a_point_contended_throughout(tmp_path):
+    # unchanged code: BASE's passes at 0.35/0.20/0.35 (contended ones 2x slower), NEW at 0.29 throughout, 1.5x slower.
+    # Judged on BASE's 0.20 pass, NEW (0.29) is not 0.1 more contended and a was "slower", exit 1.
+    base, new = contended_pair(tmp_path)
+    set_passes(base, "a", [0.35, 0.2, 0.35], [2.0, 1.0, 2.0])
+    set_passes(new, "a", [0.29] * 3, [1.5] * 3)
+    result = judged(tmp_path, "base", "new")
+    assert exit_code(result) != 1 and not result["note"].str.contains("judged on").any()
+
+
+def test_contended_against_contended_is_judged_as_usual(tmp_path):
+    # both runs beside the same busy process, its neighbour away for one pass of BASE; the code 1.3x slower in NEW:
+    # BASE's clean pass against NEW's contended ones would hold the move back, so both keep all their passes
+    base, new = contended_pair(tmp_path, 1.3)
+    set_passes(base, "a", [0.5, 0.02, 0.5])
+    set_passes(new, "a", [0.5] * 3)
+    a = judged(tmp_path, "base", "new").query("backend == 'a'")
+    assert (a["verdict"] == "slower").all() and not a["note"].str.contains("judged on").any()
+
+
+def test_kept_passes_too_short_to_judge_leave_the_backend_as_it_was(tmp_path):
+    # 12 rounds in 3 passes: a median pass of 4 rounds is too short, the backend is judged on pooled rounds, so the
+    # contended passes are in what is judged: no note claims otherwise, and the move is held back as before
+    _, new = contended_pair(tmp_path, rounds=12)
+    set_passes(new, "a", [0.5, 0.02, 0.5], [2.5, 1.0, 2.5])
+    a = judged(tmp_path, "base", "new").query("backend == 'a'")
+    assert not a["verdict"].isin(["slower", "faster"]).any() and not a["note"].str.contains("judged on").any()
+
+
+def test_a_run_compared_with_itself_stays_identical(tmp_path):
+    _, new = contended_pair(tmp_path)
+    set_passes(new, "a", [0.5, 0.02, 0.5], [2.5, 1.0, 2.5])
+    result = judged(tmp_path, "new", "new")
+    assert set(result["verdict"]) == {"same"} and set(result["note"]) == {IDENTICAL}
+    assert not any("noise floor" in w for w in result.attrs["warnings"])
+
+
+def test_a_run_from_before_the_column_against_a_contended_one(tmp_path):
+    # BASE's table has no others_share column at all; NEW's point contended throughout and 2.5x slower: held back
+    base, new = contended_pair(tmp_path)
+    pd.read_csv(base.table).drop(columns="others_share").to_csv(base.table, index=False)
+    set_passes(new, "a", [0.5] * 3, [2.5] * 3)
+    a = judged(tmp_path, "base", "new").query("backend == 'a'")
+    assert not (a["verdict"] == "slower").any() and a["note"].str.contains("contended").all()

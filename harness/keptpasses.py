@@ -1,0 +1,90 @@
+"""Which passes ``harness compare`` judges of a point that other processes contended in one run or both.
+
+A point's ``others_share`` is the median over its passes (:mod:`harness.contention`); one that reaches a quarter
+of its cores is ``contended``, and compare holds back a move towards a run whose point met more contention than
+the other's - the timings cannot tell a busy neighbour from slower code. But a neighbour that came and went
+during a run leaves some of the point's passes clean, and those can be judged. So, per matched point, a side
+whose point was contended and has passes that stayed below ``CONTENDED_SHARE``
+(:func:`harness.contention.uncontended`, kept in :data:`harness.passgroups.KEPT_ATTR`) is judged on those passes -
+its median pass, pass medians and share become theirs - when the other side's point was not contended, or has
+such passes too; where the other side was contended throughout, both are judged on all their passes (contended
+against contended: runs made beside the same busy process are judged as usual). Nothing changes for a backend
+judged on pooled rounds (a point without a median pass long enough: :func:`harness.comparison.matched_samples`).
+
+Measured (2-vCPU Intel VM, docs/compare.md "Other processes during one run"): three A/B inception3a runs made
+while the host's other tenants took time, an injected 1.3x of numba-cpu caught on 70% -> 88% of its rows within
+the runs and 47% -> 62% across them; a run half made beside a busy loop, 10 -> 15 of 16; no unchanged pair of any
+stored set exits 1 that did not before. Judging only passes below 0.15 (so that a kept pass is always 0.1 below a
+contended other run) cost power (88% -> 76% within) and bought nothing the rule for a side contended throughout
+does not.
+"""
+from __future__ import annotations
+
+from .contention import is_contended
+from .passgroups import ATTR, MEDIAN_PASS_ATTR, kept_by_point
+from .settings import CONTENDED_SHARE
+
+SIDES = (("_base", "BASE"), ("_new", "NEW"))
+#: The share below which a pass counts as uncontended (:func:`harness.contention.uncontended`).
+CLEAN = CONTENDED_SHARE
+
+
+def judged_passes(merged, base_samples, new_samples, matcher) -> tuple:
+    """``(matched, base_samples, new_samples, notes)``: the samples compare judges (copies whose pass attributes
+    hold the kept passes of the chosen points), ``matcher(merged, base, new, pooled)``'s matched rounds of them,
+    and ``{row index of merged: note}`` for each point judged on kept passes; the chosen sides' ``others_share``
+    in ``merged`` becomes the kept passes' (set in place)."""
+    pooled: set = set()
+    matched = matcher(merged, base_samples, new_samples, pooled)
+    choice = choose(merged, base_samples, new_samples, pooled)
+    if not choice:
+        return matched, base_samples, new_samples, {}
+    samples = swapped(base_samples, choice, "_base"), swapped(new_samples, choice, "_new")
+    now: set = set()
+    matched = matcher(merged, *samples, now)
+    if now - pooled:  # a kept median pass too short: that backend goes back to all its passes
+        choice = {i: c for i, c in choice.items() if merged.at[i, "backend_base"] not in now}
+        samples = swapped(base_samples, choice, "_base"), swapped(new_samples, choice, "_new")
+        matched = matcher(merged, *samples, set())
+    notes = {}
+    for i, sides in choice.items():
+        for side, run in SIDES:
+            if side in sides:
+                kept = sides[side][1]
+                merged.at[i, f"others_share{side}"] = kept.share
+                notes[i] = "; ".join(filter(None, [notes.get(i), f"{run}: judged on {kept.kept} of {kept.passes} "
+                                                   f"passes, those where other processes held under {CLEAN:.0%} "
+                                                   "of its cores"]))
+    return matched, samples[0], samples[1], notes
+
+
+def choose(merged, base_samples, new_samples, pooled: set) -> dict:
+    """``{row index: {side: (point key, KeptPasses)}}`` of the points whose kept passes are judged, per side."""
+    kept = {"_base": kept_by_point(base_samples), "_new": kept_by_point(new_samples)}
+    out = {}
+    for i, r in merged.iterrows():
+        if r.get("_merge") != "both" or r.get("backend_base") in pooled:
+            continue
+        keys = {side: (r[f"backend{side}"], str(r[f"case{side}"])) for side, _ in SIDES}
+        sides = {side: (key, kept[side][key]) for side, key in keys.items() if key in kept[side]}
+        if not sides:
+            continue
+        other = "_new" if "_base" in sides else "_base"
+        if len(sides) == 1 and is_contended(r.get(f"others_share{other}")):
+            continue  # contended throughout on the other side: contended against contended, as usual
+        out[i] = sides
+    return out
+
+
+def swapped(samples, choice: dict, side: str):
+    """A shallow copy of ``samples`` whose pass medians and median passes are the kept passes' for the points of
+    ``choice`` chosen on ``side`` (``samples`` itself when there are none)."""
+    points = {key: kept for sides in choice.values() if side in sides for key, kept in [sides[side]]}
+    if not points or samples is None:
+        return samples
+    copy = samples.copy(deep=False)
+    copy.attrs = dict(samples.attrs)
+    copy.attrs[ATTR] = {**copy.attrs.get(ATTR, {}), **{k: v.medians_s for k, v in points.items()}}
+    copy.attrs[MEDIAN_PASS_ATTR] = {**copy.attrs.get(MEDIAN_PASS_ATTR, {}),
+                                    **{k: v.median_pass_s for k, v in points.items()}}
+    return copy
