@@ -25,15 +25,14 @@ from .passgroups import ATTR, MEDIAN_PASS_ATTR, kept_by_point
 from .settings import CONTENDED_SHARE
 
 SIDES = (("_base", "BASE"), ("_new", "NEW"))
-#: The share below which a pass counts as uncontended (:func:`harness.contention.uncontended`).
-CLEAN = CONTENDED_SHARE
 
 
 def judged_passes(merged, base_samples, new_samples, matcher) -> tuple:
     """``(matched, base_samples, new_samples, notes)``: the samples compare judges (copies whose pass attributes
     hold the kept passes of the chosen points), ``matcher(merged, base, new, pooled)``'s matched rounds of them,
     and ``{row index of merged: note}`` for each point judged on kept passes; the chosen sides' ``others_share``
-    in ``merged`` becomes the kept passes' (set in place)."""
+    in ``merged`` becomes the kept passes' (set in place). ``matcher`` is
+    :func:`harness.comparison.matched_samples`, passed in: that module imports this one."""
     pooled: set = set()
     matched = matcher(merged, base_samples, new_samples, pooled)
     choice = choose(merged, base_samples, new_samples, pooled)
@@ -52,9 +51,9 @@ def judged_passes(merged, base_samples, new_samples, matcher) -> tuple:
             if side in sides:
                 kept = sides[side][1]
                 merged.at[i, f"others_share{side}"] = kept.share
-                notes[i] = "; ".join(filter(None, [notes.get(i), f"{run}: judged on {kept.kept} of {kept.passes} "
-                                                   f"passes, those where other processes held under {CLEAN:.0%} "
-                                                   "of its cores"]))
+                note = (f"{run}: judged on {kept.kept} of {kept.passes} passes, those where other processes held "
+                        f"under {CONTENDED_SHARE:.0%} of its cores")
+                notes[i] = "; ".join(filter(None, [notes.get(i), note]))
     return matched, samples[0], samples[1], notes
 
 
@@ -79,7 +78,7 @@ def choose(merged, base_samples, new_samples, pooled: set) -> dict:
 def swapped(samples, choice: dict, side: str):
     """A shallow copy of ``samples`` whose pass medians and median passes are the kept passes' for the points of
     ``choice`` chosen on ``side`` (``samples`` itself when there are none)."""
-    points = {key: kept for sides in choice.values() if side in sides for key, kept in [sides[side]]}
+    points = dict(sides[side] for sides in choice.values() if side in sides)
     if not points or samples is None:
         return samples
     copy = samples.copy(deep=False)

@@ -76,20 +76,22 @@ def read_passes(passes_path: str | Path, probes: list | None = None, shares: dic
         if probes is not None and isinstance(probe, (int, float)) and 0 < probe < float("inf"):
             probes.append(float(probe))
         if len(samples_s) >= MIN_PASS_ROUNDS:
-            out.setdefault((key[0], str(row["case"])), []).append(samples_s)
+            point = (key[0], str(row["case"]))
+            out.setdefault(point, []).append(samples_s)
             if shares is not None:
-                shares.setdefault((key[0], str(row["case"])), []).append(row.get("others_share"))
+                shares.setdefault(point, []).append(row.get("others_share"))
     return out
 
 
-def kept_passes(passes: dict, shares: dict) -> dict:
-    """``{(backend, case): KeptPasses}`` of the contended points of ``passes`` that have uncontended passes."""
+def kept_passes(passes: dict, medians: dict, shares: dict) -> dict:
+    """``{(backend, case): KeptPasses}`` of the contended points of ``passes`` that have uncontended passes
+    (``medians``: each pass's median, as in :data:`ATTR`; ``shares``: each pass's share, from :func:`read_passes`)."""
     out = {}
     for point, rounds in passes.items():
         point_shares = shares.get(point, [])
         kept = uncontended(point_shares)
         if kept is not None:
-            out[point] = KeptPasses([statistics.median(rounds[i]) for i in kept], median_pass([rounds[i] for i in kept]),
+            out[point] = KeptPasses([medians[point][i] for i in kept], median_pass([rounds[i] for i in kept]),
                                     len(kept), len(rounds), statistics.median(point_shares[i] for i in kept))
     return out
 
@@ -115,7 +117,7 @@ def with_pass_medians(samples, passes_path: str | Path):
         if passes:
             samples.attrs[ATTR] = {key: [statistics.median(p) for p in ps] for key, ps in passes.items()}
             samples.attrs[MEDIAN_PASS_ATTR] = {key: median_pass(ps) for key, ps in passes.items()}
-        kept = kept_passes(passes, shares)
+        kept = kept_passes(passes, samples.attrs.get(ATTR, {}), shares)
         if kept:
             samples.attrs[KEPT_ATTR] = kept
         if probes:
@@ -132,23 +134,24 @@ def machine_ratio(base_samples, new_samples) -> float:
     return readings[1] / readings[0]
 
 
+def by_point(samples, attr: str) -> dict:
+    """The ``{(backend, case): ...}`` attribute ``attr`` (:data:`ATTR`, :data:`MEDIAN_PASS_ATTR`, :data:`KEPT_ATTR`)
+    carried by a samples table ({} when none)."""
+    value = (getattr(samples, "attrs", None) or {}).get(attr)
+    return value if isinstance(value, dict) else {}
+
+
 def pass_medians_by_point(samples) -> dict:
     """``{(backend, case): [median seconds of each pass]}`` carried by a samples table ({} when none)."""
-    attrs = getattr(samples, "attrs", None) or {}
-    medians = attrs.get(ATTR)
-    return medians if isinstance(medians, dict) else {}
+    return by_point(samples, ATTR)
 
 
 def kept_by_point(samples) -> dict:
     """``{(backend, case): KeptPasses}`` of the contended points with uncontended passes, carried by a samples table
     ({} when none)."""
-    attrs = getattr(samples, "attrs", None) or {}
-    kept = attrs.get(KEPT_ATTR)
-    return kept if isinstance(kept, dict) else {}
+    return by_point(samples, KEPT_ATTR)
 
 
 def median_pass_by_point(samples) -> dict:
     """``{(backend, case): rounds of its median pass}`` carried by a samples table ({} when none)."""
-    attrs = getattr(samples, "attrs", None) or {}
-    rounds = attrs.get(MEDIAN_PASS_ATTR)
-    return rounds if isinstance(rounds, dict) else {}
+    return by_point(samples, MEDIAN_PASS_ATTR)
