@@ -87,6 +87,14 @@ def flag_counts(table) -> dict[str, int]:
     return counts
 
 
+def threaded_contended(table) -> bool:
+    """True when a timed row flagged ``contended`` ran on more than one thread (``--threads 1`` would help it)."""
+    if "threads" not in table or "flags" not in table:
+        return False
+    contended = table["flags"].fillna("").astype(str).str.split(";").map(lambda flags: "contended" in flags)
+    return bool((contended & (table["threads"] > 1)).any())
+
+
 def trust_banner(table, target_rel_ci: float, load: tuple | None = None) -> str | None:
     """One sentence counting untrusted timed rows and what to do about them, or None when all are trusted."""
     timed = int((table["status"] == "ok").sum()) if "status" in table else 0
@@ -105,7 +113,10 @@ def trust_banner(table, target_rel_ci: float, load: tuple | None = None) -> str 
     if counts.get("disturbed"):
         parts.append(f"{counts['disturbed']} ran every pass on a slowed core (another tenant of the host?): run again")
     if counts.get("contended"):
-        parts.append(f"{counts['contended']} met other busy processes in their median pass: run again on a quiet machine")
+        advice = "run again on a quiet machine"
+        if threaded_contended(table):
+            advice += " or with --threads 1 (a kernel on more threads waits for the busy cores)"
+        parts.append(f"{counts['contended']} met other busy processes in their median pass: {advice}")
     text = "; ".join(parts)
     if load and any(v is not None for v in load):
         text += f" (load average {load[0]} before, {load[1]} after)"

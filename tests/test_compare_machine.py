@@ -91,3 +91,22 @@ def test_a_run_started_on_busy_cores_with_kernels_on_two_threads_is_named_with_a
     write_run(tmp_path, "same", seed=2, meta=dict(busy, run_id="same"))
     assert not judged(tmp_path, "same", "same").attrs["warnings"]  # a run against itself measured nothing
     assert busy_runs({}, {"load_before": "?"}) == []  # pytest-benchmark files, odd metadata: nothing said
+
+
+def test_a_run_whose_points_met_busy_processes_on_two_threads_is_named_though_started_quiet():
+    from harness.runwarnings import busy_runs
+
+    quiet = {"run_id": "base", "load_before": 0.4, "cpu_count": 2}
+    late = dict(quiet, run_id="new")  # a busy process started after the sweep: the load before says nothing
+    table = pd.DataFrame({"status": ["ok"] * 4 + ["failed"], "threads": [2] * 5,
+                          "others_share": [0.4, 0.3, 0.25, 0.1, 0.9]})
+    calm = table.assign(others_share=[0.4, 0.1, 0.1, 0.1, 0.9])  # one of four: a moment, not the run
+    named = busy_runs(quiet, late, calm, table)
+    assert len(named) == 1 and named[0].startswith("NEW timed 3 of its 4 points on more than one thread beside other "
+                                                   "busy processes (they held 25% or more of its cores)")
+    assert "--threads 1" in named[0]
+    assert busy_runs(quiet, late, calm, calm) == []
+    assert busy_runs(quiet, late, table, table.assign(threads=1))[0].startswith("BASE timed 3 of its 4")
+    both = busy_runs(dict(quiet, load_before=2.5), late, table, table)
+    assert both[0].startswith("BASE was started with the load average at 2.50 on 2 cores") and "; it timed 3 of" in both[0]
+    assert busy_runs(quiet, late, None, table.drop(columns="others_share")) == []  # a run from before the column

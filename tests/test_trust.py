@@ -63,6 +63,15 @@ def test_banner_counts_flags_names_the_remedy_and_the_load():
     assert trust_banner(slowed, 0.02) == "1 ran every pass on a slowed core (another tenant of the host?): run again"
 
 
+def test_banner_advises_one_thread_only_where_a_contended_point_ran_on_more():
+    two = pd.DataFrame([with_trust(row(), 0.02, PEAK, contended=True), with_trust(row(), 0.02, PEAK)])
+    text = trust_banner(two, 0.02)
+    assert text.startswith("1 met other busy processes in their median pass: run again on a quiet machine or with "
+                           "--threads 1")
+    one = pd.DataFrame([with_trust(row(threads=1), 0.02, PEAK, contended=True), with_trust(row(), 0.02, PEAK)])
+    assert trust_banner(one, 0.02) == "1 met other busy processes in their median pass: run again on a quiet machine"
+
+
 def test_spin_runs_at_least_min_s_and_stops_once_steady():
     clock = FakeClock()
     durations = iter([0.05] * 5 + [0.01] * 10_000)  # a waking machine: slow chunks first
