@@ -134,17 +134,15 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
                    alpha: float = ALPHA, stored_floor: dict | None = None, in_blocks: bool = False):
     """The comparison table (one row per matched or unmatched point), worst first.
 
-    Every ``ok``/``ok`` row is judged by :func:`harness.compare_rule.judge` with a
-    run-to-run floor (:mod:`harness.noisefloor`: the wider of the spread of its backend's
-    other rows in this comparison and ``stored_floor``, an entry of ``noise.json``); the
-    column ``noise_floor`` is that floor as a relative change at ``alpha``. ``in_blocks``: each backend's
-    points were timed back to back (pytest-benchmark), so their common shift counts as noise too.
-    A point whose own interval cannot show a change may share its backend's move
+    Every ``ok``/``ok`` row is judged by :func:`harness.compare_rule.judge` with a run-to-run floor
+    (:mod:`harness.noisefloor`: the wider of the spread of its backend's other rows in this comparison and
+    ``stored_floor``, an entry of ``noise.json``); the column ``noise_floor`` is that floor as a relative change at
+    ``alpha``. ``in_blocks``: each backend's points were timed back to back (pytest-benchmark), so their common
+    shift counts as noise too. A point whose own interval cannot show a change may share its backend's move
     (:mod:`harness.backendmove`), in ``attrs["backend_moves"]`` per backend with its verdict.
-    ``attrs["noise_floors"]`` holds per backend the median, lowest and highest of its rows'
-    floors and where they came from; ``attrs["noise_floor"]`` the widest median.
-    Raises ValueError for a NaN or negative threshold, and when the runs have no point in
-    common (nothing to compare is a usage error, not a pass).
+    ``attrs["noise_floors"]`` holds per backend the median, lowest and highest of its rows' floors and where they
+    came from; ``attrs["noise_floor"]`` the widest median. Raises ValueError for a NaN or negative threshold, and
+    when the runs have no point in common (nothing to compare is a usage error, not a pass).
     """
     import pandas as pd
 
@@ -258,10 +256,10 @@ def log_ratios(merged, matched: dict) -> list[tuple]:
 
 
 def store_calibrated_floor(base: RunFiles | Path, new: RunFiles | Path, results_dir: str | Path) -> tuple[Path, dict]:
-    """Measure each backend's process-to-process floor from two runs of unchanged code (an A/A pair, as
-    ``harness calibrate`` makes; sweeps or pytest-benchmark files) and store it for their CPU model in
-    ``RESULTS_DIR/noise.json``; points a burst hit in one run are left out (counted in ``bursts_left_out``).
-    ValueError when the runs are of different CPU models or share no point."""
+    """Measure each backend's process-to-process floor from two runs of unchanged code (an A/A pair, as ``harness
+    calibrate`` makes; sweeps or pytest-benchmark files) and store it for their CPU model in ``RESULTS_DIR/noise.json``,
+    but for points a burst hit in one run and points other processes moved in one run (:func:`contention_split`),
+    counted in ``bursts_left_out`` and ``contended_left_out``. ValueError for two CPU models or no point in common."""
     from .metadata import now_iso  # lazy: metadata imports numba
 
     (base_id, bt, bs, meta), (new_id, nt, ns, new_meta) = read_run(base), read_run(new)
@@ -269,10 +267,12 @@ def store_calibrated_floor(base: RunFiles | Path, new: RunFiles | Path, results_
         raise ValueError(f"an A/A pair must come from one CPU model, got {meta.get('cpu_model')!r} and "
                          f"{new_meta.get('cpu_model')!r}")
     merged = merge_points(bt, nt)
-    ratios, _, _, _, bursts = point_moves(merged, matched_samples(merged, bs, ns), bs, ns)
-    entry = {"measured_at": now_iso(), "runs": [base_id, new_id],  # a burst is not the floor of every later gate
-             "backends": calibration_floors([r for k, r in enumerate(ratios) if k not in bursts]),
-             "bursts_left_out": len(bursts)}
+    matched = matched_samples(merged, bs, ns)
+    ratios, _, _, _, bursts = point_moves(merged, matched, bs, ns)
+    split = {k for k, i in enumerate(matched) if contention_split(merged.loc[i])} - bursts
+    entry = {"measured_at": now_iso(), "runs": [base_id, new_id],  # neither is the floor of every later gate
+             "backends": calibration_floors([r for k, r in enumerate(ratios) if k not in bursts | split]),
+             "bursts_left_out": len(bursts), "contended_left_out": len(split)}
     return save_floors(results_dir, meta.get("cpu_model") or "unknown CPU", entry), entry
 
 

@@ -149,6 +149,40 @@ def test_a_burst_in_a_calibration_pair_is_not_stored_as_the_floor_of_every_later
     assert stored["backends"]["a"]["floor_sd"] < 2 * clean["backends"]["a"]["floor_sd"] + 0.05 < 1
 
 
+def beside_a_busy_process(run, case, factor=2.5, share=0.5):
+    """Every pass of ``case`` of backend a in ``run`` made beside a busy process: ``factor`` slower, fastest pass
+    included (not a burst), and the point's ``others_share`` ``share``; every other point at 0.02."""
+    burst(run, case, factor)
+    samples = pd.read_csv(run.samples)
+    first = (samples["backend"] == "a") & (samples["case"] == case) & (samples["round"] < 14)
+    samples.loc[first, "time_s"] *= factor
+    samples.to_csv(run.samples, index=False)
+    records = [json.loads(line) for line in run.passes.read_text().splitlines()]
+    for r in records:
+        if r["key"] == ["a", case] and r["pass"] == 0:
+            r["samples_s"] = [t * factor for t in r["samples_s"]]
+    run.passes.write_text("".join(json.dumps(r) + "\n" for r in records))
+    table = pd.read_csv(run.table)
+    table["others_share"] = ((table["backend"] == "a") & (table["case"] == case)).map({True: share, False: 0.02})
+    table.to_csv(run.table, index=False)
+
+
+def test_a_point_other_processes_moved_in_one_run_of_a_calibration_pair_is_not_stored_either(tmp_path):
+    base = write_run(tmp_path, "base", seed=1, shift_sigma=DRIFT, passes=3)
+    new = write_run(tmp_path, "new", seed=2, shift_sigma=DRIFT, passes=3)
+    clean = store_calibrated_floor(base, new, tmp_path / "clean")[1]
+    pd.read_csv(base.table).assign(others_share=0.02).to_csv(base.table, index=False)
+    beside_a_busy_process(new, CASES[3], share=0.02)  # the same slowdown, no contention measured: it is the floor
+    blind = store_calibrated_floor(base, new, tmp_path / "blind")[1]
+    assert blind["contended_left_out"] == 0 and blind["backends"]["a"]["rows"] == len(CASES)
+    beside_a_busy_process(new, CASES[3], factor=1.0, share=0.5)
+    stored = store_calibrated_floor(base, new, tmp_path / "busy")[1]
+    assert stored["contended_left_out"] == 1 and stored["bursts_left_out"] == 0
+    assert stored["backends"]["a"]["rows"] == len(CASES) - 1
+    assert stored["backends"]["a"]["floor_sd"] < 2 * clean["backends"]["a"]["floor_sd"] + 0.05
+    assert blind["backends"]["a"]["floor_sd"] > stored["backends"]["a"]["floor_sd"] + 0.1
+
+
 def test_burst_hit_is_a_median_pass_that_moved_3x_apart_from_the_fastest_either_way():
     assert burst_hit(math.log(12.8), math.log(1.44)) and burst_hit(math.log(1 / 4), 0.0)
     assert not burst_hit(math.log(1.3), math.log(1.3))  # a change of the code moves both, at any size

@@ -210,7 +210,9 @@ def test_calibrate_runs_an_aa_test_and_reports_false_alarms_per_threshold(result
     from harness.noisefloor import load_floors
 
     stored = load_floors(results_dir, cpu_model())
-    assert stored["runs"] == ["calibrate-a", "calibrate-b"] and stored["backends"]["numpy"]["rows"] == 6
+    left_out = stored["bursts_left_out"] + stored["contended_left_out"]  # another test's sweep beside it, say
+    assert stored["runs"] == ["calibrate-a", "calibrate-b"]
+    assert stored["backends"].get("numpy", {}).get("rows", 0) + left_out == 6
     assert f"floor in {results_dir / 'noise.json'}" in out
     result = compare_runs(RunFiles(results_dir, "calibrate-a"), RunFiles(results_dir, "calibrate-b"),
                           results_dir=results_dir)
@@ -223,6 +225,23 @@ def test_calibrate_runs_an_aa_test_and_reports_false_alarms_per_threshold(result
                  "--keep"]) == 2  # the kept runs are not overwritten
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "from an earlier calibration" in err
+
+
+def test_calibrate_names_the_points_it_left_out_of_the_stored_floor(monkeypatch, tmp_path, capsys):
+    import harness.commands.calibrate as calibrate
+
+    monkeypatch.setattr(calibrate, "execute", lambda *args, **kwargs: None)  # the sweeps: measured elsewhere
+    monkeypatch.setattr(calibrate, "calibration_table", lambda *args: [])
+    monkeypatch.setattr(calibrate, "print_calibration", lambda *args, **kwargs: None)
+    entry = {"bursts_left_out": 1, "contended_left_out": 2}
+    monkeypatch.setattr(calibrate, "store_calibrated_floor", lambda *args: (tmp_path / "noise.json", entry))
+    assert main(["calibrate", "--preset", "smoke", "--results-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "left out of it: 1 point(s) a burst of another process hit in one run" in out
+    assert "left out of it: 2 point(s) other processes held a quarter or more of the cores for in one run" in out
+    entry.update(bursts_left_out=0, contended_left_out=0)
+    assert main(["calibrate", "--preset", "smoke", "--results-dir", str(tmp_path)]) == 0
+    assert "left out" not in capsys.readouterr().out
 
 
 def test_an_aa_pair_stores_the_floor_that_later_comparisons_use(tmp_path, capsys):

@@ -89,4 +89,8 @@ def run(args) -> int:
     if entry.get("bursts_left_out"):
         print(f"left out of it: {entry['bursts_left_out']} point(s) a burst of another process hit in one run (median "
               f"and fastest pass more than {BURST_FACTOR:g}x apart)")
+    if entry.get("contended_left_out"):
+        print(f"left out of it: {entry['contended_left_out']} point(s) other processes held a quarter or more of "
+              "the cores for in one run and not in the other (their 'contended' rows): calibrate again on a quiet "
+              "machine for a floor of all points")
     return 0
