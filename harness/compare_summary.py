@@ -126,7 +126,7 @@ def advice(result) -> list[str]:
                     "back to back")
     interfered = [NOTE_INTERFERED in n or NOTE_SLOWED_CORES in n for n in notes]
     if any(interfered):
-        tips.append(f"{sum(interfered)} measured under interference (a flag such as unsettled or disturbed): "
+        tips.append(f"{sum(interfered)} measured under interference (unsettled, disturbed or contended): "
                     "measure the run(s) its note names again; no threshold judges those")
     hi = [max(r.ratio_hi - 1, 1 / r.ratio_lo - 1) for r, bad in zip(unjudged.itertuples(), interfered)
           if r.ratio_lo > 0 and not bad]

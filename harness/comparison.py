@@ -1,15 +1,12 @@
 """``harness compare BASE NEW``: match two runs row by row and flag real slowdowns, only real ones.
 
-Verdicts: slower / faster (the interval of the NEW/BASE time ratio lies wholly
-beyond the threshold, at any kernel size, and the best round moved too), same
-(the interval lies wholly inside it, or the samples are identical), inconclusive
-(the interval straddles the threshold; the note says why), broken (ok in BASE,
-not ok in NEW), unavailable (timed in neither run), only-in-one. The interval
-holds both the rounds' spread and the run-to-run noise floor of the backend
-(:mod:`harness.compare_rule`, :mod:`harness.noisefloor`). Regressions are
-``slower`` and ``broken`` rows; a comparison with inconclusive rows and no
-regression exits 3, so a gate that cannot see anything never passes green.
-Every judged row carries ``detectable``, the smallest slowdown it could have seen.
+Verdicts: slower / faster (the interval of the NEW/BASE time ratio lies wholly beyond the threshold, at any kernel
+size, and the best round moved too), same (the interval lies wholly inside it, or the samples are identical),
+inconclusive (the interval straddles the threshold; the note says why), broken (ok in BASE, not ok in NEW),
+unavailable (timed in neither run), only-in-one. The interval holds both the rounds' spread and the run-to-run noise
+floor of the backend (:mod:`harness.compare_rule`, :mod:`harness.noisefloor`). Regressions are ``slower`` and
+``broken`` rows; a comparison with inconclusive rows and no regression exits 3, so a gate that cannot see anything
+never passes green. Every judged row carries ``detectable``, the smallest slowdown it could have seen.
 """
 from __future__ import annotations
 
@@ -22,7 +19,8 @@ from .abhalves import build_of, split_ref
 from .backendmove import backend_moves
 from .compare_rule import IDENTICAL, MIN_ROUNDS, burst_hit, fastest_pass_log_ratio, judge, location, within_se, z_of
 from .errors import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REGRESSION
-from .interference import NOTE_MACHINE, contention_split, interference_demoted, machine_demoted, machine_moved
+from .interference import (NOTE_MACHINE, contention_noted, contention_split, interference_demoted, machine_demoted,
+                           machine_moved)
 from .keptpasses import judged_passes
 from .noisefloor import calibration_floors, load_floors, row_floors, save_floors, with_stored
 from .passgroups import machine_ratio, median_pass_by_point, pass_medians_by_point, with_pass_medians
@@ -171,7 +169,7 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
                                   moves.get(r["backend_base"]), str(r["backend_base"]))),
                        noise_floor=math.expm1(half), base_time_s=location(matched[i][0]),
                        new_time_s=location(matched[i][1]))
-            row.update(interference_demoted(row, r, bool(base_passes and new_passes)))
+            row.update(interference_demoted(row, r, bool(base_passes and new_passes)) or contention_noted(row, r))
             row.update(machine_demoted(row, machine, threshold))
             if row["note"] != IDENTICAL:
                 row["note"] = "; ".join(filter(None, [row["note"], kept_notes.get(i)]))

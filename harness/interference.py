@@ -76,6 +76,19 @@ def interference_demoted(judged: dict, merged_row, passes_known: bool = False) -
     return {}
 
 
+def contention_noted(judged: dict, merged_row) -> dict:
+    """An ``inconclusive`` point whose run met more contention than the other's (:func:`contention_split`) gets a
+    note that names that first: its interval was left wide by its backend's floor, which rows such as this one
+    set where every row met it (beside a busy process for all of NEW, x/ 26-29 on the Intel VM), and "run-to-run
+    floor" alone hid why. {} for any other row."""
+    if judged.get("verdict") != "inconclusive" or not contention_split(merged_row):
+        return {}
+    new, base = merged_row.get("others_share_new"), merged_row.get("others_share_base")
+    run, shares = ("NEW", (new, base)) if more_contended(new, base) else ("BASE", (base, new))
+    return dict(note=f"{run} was {NOTE_INTERFERED} (contended: other processes held {shares[0]:.0%} of its cores "
+                     f"during its median pass, {fmt_share(shares[1])} in the other run); {judged.get('note', '')}")
+
+
 def interval_beyond(judged: dict, factor: float) -> bool:
     """True when a ``slower`` verdict's whole interval lies above ``factor`` (a ``faster`` one's below its inverse):
     a move no interference of that size explains."""

@@ -15,7 +15,7 @@ import pytest
 import harness.jobs as jobs
 from harness.contention import (OthersMeter, contention_gap, is_contended, machine_busy_s, median_share, uncontended,
                                 more_contended)
-from harness.interference import contention_split, interference_demoted
+from harness.interference import contention_noted, contention_split, interference_demoted
 from harness.layers import Layer
 from harness.cases import Case
 from harness.results import ResultsWriter, RunFiles
@@ -262,3 +262,27 @@ def test_a_run_from_before_the_column_against_a_contended_one(tmp_path):
     set_passes(new, "a", [0.5] * 3, [2.5] * 3)
     a = judged(tmp_path, "base", "new").query("backend == 'a'")
     assert not (a["verdict"] == "slower").any() and a["note"].str.contains("contended").all()
+
+
+def test_a_point_left_wide_by_contention_names_it_before_the_floor():
+    floor_note = "straddles 1.10; run-to-run floor x/ 29 > rounds +/-3%"
+    judged_row = {"verdict": "inconclusive", "note": floor_note}
+    note = contention_noted(judged_row, merged(0.39, 0.01))["note"]
+    assert note == ("NEW was measured under interference (contended: other processes held 39% of its cores during "
+                    f"its median pass, 1% in the other run); {floor_note}")
+    assert contention_noted(judged_row, merged(0.01, 0.39))["note"].startswith("BASE was measured under interference")
+    assert contention_noted(judged_row, merged(0.3, 0.28)) == {}  # both beside it: the floor is the reason
+    assert contention_noted(dict(judged_row, verdict="same"), merged(0.39, 0.01)) == {}
+
+
+def test_a_run_made_beside_a_busy_process_throughout_is_named_on_every_row(tmp_path):
+    # x1 -> x4 on the Intel VM: every point of NEW beside a busy loop, scattered x/ 2-8 from its BASE; every row's
+    # floor came from rows such as itself and its note said only "run-to-run floor x/ 29"
+    base = write_run(tmp_path, "base", seed=1, passes=3)
+    new = write_run(tmp_path, "new", seed=2, passes=3, scale={"a": 3.0, "b": 3.0}, shift_sigma={"a": 1.0, "b": 1.0})
+    for run, share in ((base, 0.02), (new, 0.5)):
+        pd.read_csv(run.table).assign(others_share=share).to_csv(run.table, index=False)
+    result = judged(tmp_path, "base", "new")
+    assert exit_code(result) != 1 and (result["verdict"] == "inconclusive").all()
+    assert result["note"].str.startswith("NEW was measured under interference (contended: other processes held "
+                                         "50% of its cores").all()
