@@ -104,7 +104,8 @@ def advice(result) -> list[str]:
     unjudged = result[result["verdict"] == INCONCLUSIVE]
     if not len(unjudged):
         return []
-    notes = list(unjudged["note"])
+    interfered = [NOTE_INTERFERED in n or NOTE_SLOWED_CORES in n for n in unjudged["note"]]
+    notes = [n for n, bad in zip(unjudged["note"], interfered) if not bad]  # theirs: measure again, nothing else
     json_input = result.attrs.get("kind") == "pytest-benchmark"
     tips = []
     if any(REASON_ROUNDS in n or REASON_FEW in n for n in notes):
@@ -124,10 +125,12 @@ def advice(result) -> list[str]:
     if any(NOTE_MACHINE in n for n in notes):
         tips.append("the machine itself changed speed between the runs (its probe): measure BASE and NEW again, "
                     "back to back")
-    interfered = [NOTE_INTERFERED in n or NOTE_SLOWED_CORES in n for n in notes]
     if any(interfered):
+        contended = any("(contended:" in n for n, bad in zip(unjudged["note"], interfered) if bad)
         tips.append(f"{sum(interfered)} measured under interference (unsettled, disturbed or contended): "
-                    "measure the run(s) its note names again; no threshold judges those")
+                    "measure the run(s) its note names again" +
+                    (" - on a shared machine with --threads 1" if contended and not json_input else "") +
+                    "; no threshold judges those")
     hi = [max(r.ratio_hi - 1, 1 / r.ratio_lo - 1) for r, bad in zip(unjudged.itertuples(), interfered)
           if r.ratio_lo > 0 and not bad]
     if hi and all(math.isfinite(h) for h in hi) and max(hi) < 10:

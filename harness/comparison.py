@@ -22,7 +22,7 @@ from .errors import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REGRESSION
 from .interference import (NOTE_MACHINE, contention_noted, contention_split, interference_demoted, machine_demoted,
                            machine_moved)
 from .keptpasses import judged_passes
-from .noisefloor import calibration_floors, load_floors, row_floors, save_floors, with_stored
+from .noisefloor import load_floors, row_floors, with_stored
 from .passgroups import machine_ratio, median_pass_by_point, pass_medians_by_point, with_pass_medians
 from .results import KEY_COLUMNS, LATER_COLUMNS, RunFiles, read_metadata, read_samples, read_table, samples_by_point
 from .runwarnings import busy_runs, environment_warnings
@@ -251,27 +251,6 @@ def log_ratios(merged, matched: dict) -> list[tuple]:
     """``(backend, log(location NEW / location BASE), within-run standard error)`` of every matched point."""
     return [(merged.at[i, "backend_base"], math.log(location(n) / location(b)), within_se(b, n))
             for i, (b, n) in matched.items()]
-
-
-def store_calibrated_floor(base: RunFiles | Path, new: RunFiles | Path, results_dir: str | Path) -> tuple[Path, dict]:
-    """Measure each backend's process-to-process floor from two runs of unchanged code (an A/A pair, as ``harness
-    calibrate`` makes; sweeps or pytest-benchmark files) and store it for their CPU model in ``RESULTS_DIR/noise.json``,
-    but for points a burst hit in one run and points other processes moved in one run (:func:`contention_split`),
-    counted in ``bursts_left_out`` and ``contended_left_out``. ValueError for two CPU models or no point in common."""
-    from .metadata import now_iso  # lazy: metadata imports numba
-
-    (base_id, bt, bs, meta), (new_id, nt, ns, new_meta) = read_run(base), read_run(new)
-    if meta.get("cpu_model") != new_meta.get("cpu_model"):
-        raise ValueError(f"an A/A pair must come from one CPU model, got {meta.get('cpu_model')!r} and "
-                         f"{new_meta.get('cpu_model')!r}")
-    merged = merge_points(bt, nt)
-    matched = matched_samples(merged, bs, ns)
-    ratios, _, _, _, bursts = point_moves(merged, matched, bs, ns)
-    split = {k for k, i in enumerate(matched) if contention_split(merged.loc[i])} - bursts
-    entry = {"measured_at": now_iso(), "runs": [base_id, new_id],  # neither is the floor of every later gate
-             "backends": calibration_floors([r for k, r in enumerate(ratios) if k not in bursts | split]),
-             "bursts_left_out": len(bursts), "contended_left_out": len(split)}
-    return save_floors(results_dir, meta.get("cpu_model") or "unknown CPU", entry), entry
 
 
 def merge_points(base_table, new_table):

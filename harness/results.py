@@ -202,10 +202,12 @@ def read_table(path: str | Path):
         raise ValueError(f"{path}: column(s) {', '.join(bad)} hold non-numbers or numbers beyond int64; the table "
                          "is damaged")
     share = df["others_share"] if "others_share" in df.columns else None
-    if share is not None and share.notna().any() and (
-            share.dtype.kind not in "fi" or not share.dropna().between(0, 1).all()):
+    known = share.dropna() if share is not None else None
+    wrong = known if known is None or known.dtype.kind not in "fi" else known[~known.between(0, 1)]
+    if wrong is not None and len(wrong):
+        example = wrong.iloc[0].item() if hasattr(wrong.iloc[0], "item") else wrong.iloc[0]  # 41.0, not np.float64
         raise ValueError(f"{path}: column others_share holds values that are not shares in [0, 1] (e.g. "
-                         f"{share.dropna().iloc[0]!r}); the table is damaged")
+                         f"{example!r}); the table is damaged")
     unknown = sorted(set(df["status"].dropna().astype(str)) - set(STATUSES))
     if unknown or df["status"].isna().any():
         raise ValueError(f"{path}: status {unknown[0] if unknown else '(empty)'!r} is not one of "

@@ -3,15 +3,16 @@
 * :func:`environment_warnings`: the runs were made on different hosts, CPU models, GPUs or Numba threading
   layers, at different thread counts, or with different library versions - a comparison across machines
   or environments measures them as much as the code;
-* :func:`busy_runs`: a run was started on cores that other processes already kept busy, or most of its points
-  met them, with kernels on more than one thread - where points scatter far beyond what their rounds show.
+* :func:`busy_runs`: half or more of a run's points met other busy processes (or, for a run from before
+  ``others_share``, it was started on busy cores), with kernels on more than one thread - where points scatter
+  far beyond what their rounds show.
 
 The verdicts stand; the warnings say how far to trust them and what to do. The CLI prints them, the
 Python API returns them in ``attrs["warnings"]`` and issues them with :func:`warnings.warn`.
 """
 from __future__ import annotations
 
-from .contention import is_contended
+from .contention import is_contended, known_share
 from .settings import CONTENDED_SHARE
 
 
@@ -34,40 +35,47 @@ def environment_warnings(base_meta: dict, new_meta: dict, base_table=None, new_t
 
 
 def busy_runs(base_meta: dict, new_meta: dict, base_table=None, new_table=None) -> list[str]:
-    """A warning for each run (sweeps only) that timed kernels on more than one thread on cores other processes
-    kept busy: started with the 1-minute load average at or above ``cpu_count`` (its metadata's ``load_before``),
-    or with at least half of its points on more than one thread ``contended`` (their ``others_share``, measured
-    during each point's median pass, at or above ``CONTENDED_SHARE``: a busy process started after the sweep).
-    There a kernel's threads wait for the busy cores and its points scatter far beyond their rounds: on the 2-vCPU
-    Intel VM beside one busy loop, an injected 1.3x was caught on 0-26% of inception3a rows at 2 threads and on
-    96-98% at ``--threads 1`` (docs/compare.md)."""
+    """A warning for each run (sweeps only) that timed kernels on more than one thread on cores other processes kept
+    busy: at least half of its multi-thread points whose ``others_share`` is known were ``contended`` (a share at or
+    above ``CONTENDED_SHARE``, measured during each point's median pass), or, for a run from before that column,
+    started with the 1-minute load average at or above ``cpu_count`` (its metadata's ``load_before``, which lags a
+    process that just ended: quiet runs right after a busy one were warned). There a kernel's threads wait for the
+    busy cores and its points scatter far beyond their rounds: on the 2-vCPU Intel VM beside one busy loop, an
+    injected 1.3x was caught on 0-26% of inception3a rows at 2 threads and on 96-98% at ``--threads 1``
+    (docs/compare.md). Both builds of one A/B run are one run, one warning."""
     out = []
-    sides = (("BASE", base_meta, base_table), ("NEW", new_meta, new_table))
-    if base_meta.get("run_id") is not None and base_meta.get("run_id") == new_meta.get("run_id"):
-        sides = (("the run", new_meta, new_table),)  # both builds of one A/B run: one start, one warning
-    for name, meta, table in sides:
-        threads = table["threads"].dropna() if table is not None and "threads" in table else ()
-        if len(threads) and threads.max() <= 1:
+    ab = base_meta.get("run_id") is not None and base_meta.get("run_id") == new_meta.get("run_id")
+    sides = [("BASE", base_meta, [base_table]), ("NEW", new_meta, [new_table])]
+    if ab:
+        sides = [("the run", new_meta, [base_table, new_table])]
+    for name, meta, tables in sides:
+        tables = [t for t in tables if t is not None]
+        threads = [t["threads"].dropna().max() for t in tables if "threads" in t and t["threads"].notna().any()]
+        if threads and max(threads) <= 1:
             continue
-        reasons = []
+        contended, known = (sum(c) for c in zip((0, 0), *(contended_points(t) for t in tables)))
         load, cores = meta.get("load_before"), meta.get("cpu_count")
-        if isinstance(load, (int, float)) and isinstance(cores, int) and cores >= 1 and load >= cores:
-            reasons.append(f"was started with the load average at {load:.2f} on {cores} cores (other processes kept "
-                           "them busy) and kernels on more than one thread")
-        contended, threaded = contended_points(table)
-        if contended and 2 * contended >= threaded:
-            reasons.append(f"timed {contended} of its {threaded} points on more than one thread beside other busy "
-                           f"processes (they held {CONTENDED_SHARE:.0%} or more of its cores)")
-        if reasons:
-            out.append(f"{name} {'; it '.join(reasons)}: its points scatter far beyond their rounds; on a shared "
-                       "machine sweep both builds with --threads 1 (best: one A/B run, sweep --against)")
+        if known:
+            if not contended or 2 * contended < known:
+                continue
+            reason = (f"timed {contended} of its {known} points on more than one thread beside other busy processes "
+                      f"(they held {CONTENDED_SHARE:.0%} or more of its cores)")
+        elif isinstance(load, (int, float)) and isinstance(cores, int) and cores >= 1 and load >= cores:
+            reason = (f"was started with the load average at {load:.2f} on {cores} cores (other processes kept them "
+                      "busy) and kernels on more than one thread")
+        else:
+            continue
+        advice = "sweep both builds with --threads 1" + ("" if ab else " (best: one A/B run, sweep --against)")
+        out.append(f"{name} {reason}: its points scatter far beyond their rounds; on a shared machine {advice}")
     return out
 
 
 def contended_points(table) -> tuple[int, int]:
-    """``(contended, timed)``: of a run table's points timed on more than one thread, how many met other busy
-    processes (``others_share`` at or above ``CONTENDED_SHARE``); (0, 0) for a table without the columns."""
+    """``(contended, known)``: of a run table's points timed on more than one thread whose ``others_share`` is
+    known, how many met other busy processes (a share at or above ``CONTENDED_SHARE``); (0, 0) for a table
+    without the columns (a run from before them, pytest-benchmark)."""
     if table is None or not {"threads", "others_share", "status"} <= set(table.columns):
         return 0, 0
     rows = table[(table["status"] == "ok") & (table["threads"] > 1)]
-    return sum(is_contended(share) for share in rows["others_share"]), len(rows)
+    shares = [share for share in rows["others_share"] if known_share(share)]
+    return sum(is_contended(share) for share in shares), len(shares)

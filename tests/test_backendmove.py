@@ -17,8 +17,9 @@ import pytest
 from harness.backendmove import MIN_POINTS, BackendMove, backend_moves, shares
 from harness.cli import main
 from harness.compare_rule import REASON_MOVED, burst_hit
-from harness.comparison import exit_code, store_calibrated_floor
+from harness.comparison import exit_code
 from harness.compare_summary import summary_lines
+from harness.storedfloor import store_calibrated_floor
 
 from .test_compare_rule import CASES, judged, write_passes_run, write_run
 

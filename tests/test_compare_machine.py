@@ -104,9 +104,17 @@ def test_a_run_whose_points_met_busy_processes_on_two_threads_is_named_though_st
     named = busy_runs(quiet, late, calm, table)
     assert len(named) == 1 and named[0].startswith("NEW timed 3 of its 4 points on more than one thread beside other "
                                                    "busy processes (they held 25% or more of its cores)")
-    assert "--threads 1" in named[0]
+    assert named[0].endswith("sweep both builds with --threads 1 (best: one A/B run, sweep --against)")
     assert busy_runs(quiet, late, calm, calm) == []
     assert busy_runs(quiet, late, table, table.assign(threads=1))[0].startswith("BASE timed 3 of its 4")
-    both = busy_runs(dict(quiet, load_before=2.5), late, table, table)
-    assert both[0].startswith("BASE was started with the load average at 2.50 on 2 cores") and "; it timed 3 of" in both[0]
+    # measured shares outrank the load average, which lags a busy process that just ended (quiet runs were warned)
+    assert busy_runs(dict(quiet, load_before=2.5), late, calm, calm) == []
+    unknown = table.assign(others_share=float("nan"))  # a run from before the column: the load average decides
+    assert busy_runs(dict(quiet, load_before=2.5), late, unknown, calm)[0].startswith("BASE was started with the load")
+    # unknown shares count for neither side of the half: 3 of 3 known points contended
+    half_known = table.assign(others_share=[0.4, 0.3, 0.25, float("nan"), 0.9])
+    assert busy_runs(quiet, late, calm, pd.concat([half_known, unknown]))[0].startswith("NEW timed 3 of its 3 points")
+    # both builds of one A/B run: one run, every point of it counted, and no advice to make it an A/B run
+    ab = busy_runs(late, late, table, table)
+    assert len(ab) == 1 and ab[0].startswith("the run timed 6 of its 8 points") and "best: one A/B run" not in ab[0]
     assert busy_runs(quiet, late, None, table.drop(columns="others_share")) == []  # a run from before the column

@@ -166,6 +166,18 @@ def test_a_table_whose_others_share_is_no_share_is_damaged(tmp_path, value):
         read_table(run.table)
 
 
+def test_a_damaged_share_is_named_as_written_not_the_first_good_one(tmp_path):
+    run = write_run(tmp_path, "r", seed=1)
+    table = pd.read_csv(run.table)
+    table["others_share"] = 0.1
+    table.loc[3, "others_share"] = 41.0  # a percentage
+    table.to_csv(run.table, index=False)
+    from harness.results import read_table
+
+    with pytest.raises(ValueError, match=r"not shares in \[0, 1\] \(e\.g\. 41\.0\); the table is damaged"):
+        read_table(run.table)
+
+
 @pytest.mark.parametrize("shares, kept", [
     ([0.5, 0.02, 0.6], [1]),                 # contended point, one clean pass: judged on it
     ([0.5, 0.3, 0.6], None),                 # every pass contended: all kept (compare holds the move back)

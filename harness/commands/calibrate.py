@@ -14,12 +14,12 @@ import math
 import tempfile
 from pathlib import Path
 
-from ..compare_rule import BURST_FACTOR
-from ..comparison import INCONCLUSIVE, compare_runs, store_calibrated_floor
+from ..comparison import INCONCLUSIVE, compare_runs
 from ..errors import UsageError
 from ..render.console import print_calibration
 from ..results import RunFiles
 from ..settings import RunOptions
+from ..storedfloor import left_out_lines, store_calibrated_floor
 from .sweep import execute
 from .sweep_request import settings_of_args
 
@@ -83,14 +83,11 @@ def run(args) -> int:
             stored, entry = store_calibrated_floor(RunFiles(where, "calibrate-a"), RunFiles(where, "calibrate-b"),
                                                    args.results_dir)
         except (OSError, ValueError) as exc:
+            print_calibration(rows, preset=args.preset)  # measured: the table is shown, the floor is what failed
             raise UsageError(f"could not store the noise floor: {exc}") from None
     print_calibration(rows, preset=args.preset)
-    print(f"stored each backend's process-to-process noise floor in {stored} (harness compare uses it)")
-    if entry.get("bursts_left_out"):
-        print(f"left out of it: {entry['bursts_left_out']} point(s) a burst of another process hit in one run (median "
-              f"and fastest pass more than {BURST_FACTOR:g}x apart)")
-    if entry.get("contended_left_out"):
-        print(f"left out of it: {entry['contended_left_out']} point(s) other processes held a quarter or more of "
-              "the cores for in one run and not in the other (their 'contended' rows): calibrate again on a quiet "
-              "machine for a floor of all points")
+    print(f"stored the process-to-process noise floor of {', '.join(sorted(entry['backends']))} in {stored} "
+          "(harness compare uses it)")
+    for line in left_out_lines(entry):
+        print(line)
     return 0

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import sys
 
-from ..comparison import compare_data, exit_code, read_run, resolve_run, store_calibrated_floor
+from ..comparison import compare_data, exit_code, read_run, resolve_run
+from ..storedfloor import left_out_lines, store_calibrated_floor
 from ..errors import UsageError
 from ..render.compare_view import plot_compare, print_compare, to_markdown
 from ..render.html import write_compare_html
@@ -25,7 +26,6 @@ def run(args) -> int:
         refs = resolve_run(args.base, args.results_dir), resolve_run(args.new, args.results_dir)
         base, new = read_run(refs[0]), read_run(refs[1])
         result = compare_data(base, new, args.threshold, args.alpha, args.results_dir)
-        stored = store_calibrated_floor(*refs, args.results_dir)[0] if args.save_floor else None
     except (OSError, ValueError) as exc:
         raise UsageError(str(exc)) from None
     warnings = list(result.attrs["warnings"])
@@ -45,6 +45,13 @@ def run(args) -> int:
     if page:
         write_compare_html(result, page, base_id, new_id, args.threshold, args.alpha, warnings)
         print(f"wrote {page}")
-    if stored:
-        print(f"stored each backend's spread of this A/A pair as the noise floor in {stored}")
+    if args.save_floor:
+        try:
+            stored, entry = store_calibrated_floor(*refs, args.results_dir)
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"could not store the noise floor: {exc}") from None
+        print(f"stored the spread of this A/A pair as the noise floor of {', '.join(sorted(entry['backends']))} "
+              f"in {stored}")
+        for line in left_out_lines(entry):
+            print(line)
     return exit_code(result, allow_inconclusive=args.allow_inconclusive)
