@@ -13,7 +13,7 @@ from collections import Counter
 from .compare_rule import (REASON_BEST, REASON_FEW, REASON_FLOOR, REASON_PASS, REASON_PASSES, REASON_RANGE,
                            REASON_ROUNDS, fmt_ratio, fmt_spread)
 from .comparison import INCONCLUSIVE, REGRESSIONS
-from .interference import NOTE_INTERFERED, NOTE_MACHINE, NOTE_SLOWED_CORES
+from .interference import NOTE_CONTENDED, NOTE_INTERFERED, NOTE_MACHINE, NOTE_SLOWED_CORES
 
 #: Regressions are named in full up to this many, inconclusive points up to MAX_UNJUDGED_NAMES; more are
 #: counted per backend.
@@ -126,7 +126,7 @@ def advice(result) -> list[str]:
         tips.append("the machine itself changed speed between the runs (its probe): measure BASE and NEW again, "
                     "back to back")
     if any(interfered):
-        contended = any("(contended:" in n for n, bad in zip(unjudged["note"], interfered) if bad)
+        contended = any(NOTE_CONTENDED in n for n in unjudged["note"])
         tips.append(f"{sum(interfered)} measured under interference (unsettled, disturbed or contended): "
                     "measure the run(s) its note names again" +
                     (" - on a shared machine with --threads 1" if contended and not json_input else "") +

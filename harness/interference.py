@@ -26,6 +26,8 @@ def interference_flags(merged_row, side: str, kinds=INTERFERENCE_FLAGS) -> set[s
 #: How a note names a point demoted for interference (:func:`interference_demoted`; the summary's advice reads them).
 NOTE_INTERFERED = "measured under interference"
 NOTE_SLOWED_CORES = "on a slowed core"
+#: How a note names contention as the interference (:func:`contended_words`; the summary's advice reads it).
+NOTE_CONTENDED = "(contended:"
 
 
 def interference_demoted(judged: dict, merged_row, passes_known: bool = False) -> dict:
@@ -58,9 +60,8 @@ def interference_demoted(judged: dict, merged_row, passes_known: bool = False) -
     run = "NEW" if suspect == "_new" else "BASE"
     if contended and not interval_beyond(judged, CONTENDED_MAX):
         return dict(verdict="inconclusive",
-                    note=f"{run} was {NOTE_INTERFERED} (contended: other processes held {shares[0]:.0%} of its "
-                         f"cores during its median pass, {fmt_share(shares[1])} in the other run): its {verdict} "
-                         f"{judged['ratio']:.3g}x is not the code's; measure {run} again on a quiet machine")
+                    note=f"{contended_words(run, shares)}: its {verdict} {judged['ratio']:.3g}x is not the code's; "
+                         f"measure {run} again on a quiet machine")
     extra = interference_flags(merged_row, suspect, kinds) - interference_flags(merged_row, other, kinds)
     both = interference_flags(merged_row, suspect, ("disturbed",)) - extra  # a slowed core on both sides
     if interval_beyond(judged, DISTURBED_MAX):
@@ -85,8 +86,15 @@ def contention_noted(judged: dict, merged_row) -> dict:
         return {}
     new, base = merged_row.get("others_share_new"), merged_row.get("others_share_base")
     run, shares = ("NEW", (new, base)) if more_contended(new, base) else ("BASE", (base, new))
-    return dict(note=f"{run} was {NOTE_INTERFERED} (contended: other processes held {shares[0]:.0%} of its cores "
-                     f"during its median pass, {fmt_share(shares[1])} in the other run); {judged.get('note', '')}")
+    return dict(note=f"{contended_words(run, shares)}; {judged.get('note', '')}")
+
+
+def contended_words(run: str, shares: tuple) -> str:
+    """How a note names a run that met more contention than the other (``shares``: its ``others_share``, the
+    other run's): "NEW was measured under interference (contended: other processes held 39% of its cores during
+    its median pass, 1% in the other run)"; the summary's advice finds :data:`NOTE_CONTENDED` in it."""
+    return (f"{run} was {NOTE_INTERFERED} {NOTE_CONTENDED} other processes held {shares[0]:.0%} of its cores during "
+            f"its median pass, {fmt_share(shares[1])} in the other run)")
 
 
 def interval_beyond(judged: dict, factor: float) -> bool:

@@ -201,10 +201,9 @@ def read_table(path: str | Path):
     if bad:
         raise ValueError(f"{path}: column(s) {', '.join(bad)} hold non-numbers or numbers beyond int64; the table "
                          "is damaged")
-    share = df["others_share"] if "others_share" in df.columns else None
-    known = share.dropna() if share is not None else None
-    wrong = known if known is None or known.dtype.kind not in "fi" else known[~known.between(0, 1)]
-    if wrong is not None and len(wrong):
+    known = df["others_share"].dropna() if "others_share" in df.columns else pd.Series(dtype=float)
+    wrong = known if known.dtype.kind not in "fi" else known[~known.between(0, 1)]
+    if len(wrong):
         example = wrong.iloc[0].item() if hasattr(wrong.iloc[0], "item") else wrong.iloc[0]  # 41.0, not np.float64
         raise ValueError(f"{path}: column others_share holds values that are not shares in [0, 1] (e.g. "
                          f"{example!r}); the table is damaged")
