@@ -243,7 +243,8 @@ def compare(base, new, *, threshold=None, alpha=None, results_dir=RESULTS_DIR):
 
     ``result.attrs`` holds what the CLI prints: ``warnings`` (different machines, versions, no stored noise
     floor; also issued with :func:`warnings.warn`), ``noise_floors`` and ``backend_moves`` (per backend: its
-    floor, and its move as a whole with a verdict, :mod:`harness.backendmove`);
+    floor, and its move as a whole with a verdict, :mod:`harness.backendmove`), ``pace_slopes`` (the backends
+    whose passes were judged at a common pace of the machine, :mod:`harness.pace`, with their slopes);
     :func:`harness.comparison.exit_code` turns the table into the CLI's exit code and
     :func:`harness.compare_summary.summary_lines` into its summary.
     """

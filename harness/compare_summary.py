@@ -60,6 +60,17 @@ def floor_line(result) -> str:
             f"{result.attrs.get('alpha', math.nan):g}), median per backend: " + "; ".join(parts))
 
 
+def pace_line(result) -> str | None:
+    """Which backends' passes were judged at a common pace of the machine (:mod:`harness.pace`), and how strongly
+    each followed it; None when none were."""
+    slopes = result.attrs.get("pace_slopes") or {}
+    if not slopes:
+        return None
+    parts = ", ".join(f"{b} {s:.2f}" for b, s in sorted(slopes.items(), key=lambda kv: str(kv[0])))
+    return ("the machine's pace (a probe after every round) divided out of each pass before judging; how strongly "
+            f"each backend's passes followed it (slope, 0 = not at all): {parts}")
+
+
 def moves_line(result) -> str | None:
     """Each backend's move as a whole (:mod:`harness.backendmove`): its mean ratio, interval and verdict."""
     moves = result.attrs.get("backend_moves") or {}
@@ -143,7 +154,7 @@ def advice(result) -> list[str]:
 def summary_lines(result) -> list[str]:
     """Every line under the table, verdict last: floor, power, unavailable rows, warnings' count, advice."""
     lines = [floor_line(result), power_line(result)]
-    lines += [line for line in (moves_line(result),) if line]
+    lines += [line for line in (pace_line(result), moves_line(result)) if line]
     lines += [line for line in (unavailable_line(result),) if line]
     lines += [f"to judge the inconclusive points: {'; '.join(advice(result))}"] if advice(result) else []
     return lines

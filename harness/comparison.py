@@ -22,7 +22,8 @@ from .errors import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REGRESSION
 from .interference import (NOTE_MACHINE, contention_noted, contention_split, interference_demoted, machine_demoted,
                            machine_moved)
 from .keptpasses import judged_passes
-from .noisefloor import load_floors, row_floors, with_stored
+from .noisefloor import load_floors, row_floors, stale_floors, with_stored
+from .pace import SLOPES_ATTR, pace_adjusted
 from .passgroups import machine_ratio, median_pass_by_point, pass_medians_by_point, with_pass_medians
 from .results import KEY_COLUMNS, LATER_COLUMNS, RunFiles, read_metadata, read_samples, read_table, samples_by_point
 from .runwarnings import busy_runs, environment_warnings
@@ -102,6 +103,11 @@ def compare_data(base: tuple, new: tuple, threshold: float = THRESHOLD, alpha: f
     warnings = environment_warnings(base_meta, new_meta, base_table, new_table)
     measured = (result["ratio"].notna() & (result["note"] != IDENTICAL)).any()  # not a run against itself
     warnings += busy_runs(base_meta, new_meta, base_table, new_table) if measured else []
+    judged = set(result.loc[result["ratio"].notna(), "backend"].astype(str))
+    stale = [b for b in stale_floors(stored, result.attrs.get(SLOPES_ATTR) or {}) if b in judged]
+    if stale and measured:
+        warnings.append(f"the stored noise floor of {', '.join(stale)} was measured without the pace adjustment "
+                        "that judged these runs (harness.pace): it is not used; run `harness calibrate` again")
     if stored is None and measured:
         where = f"{cpu!r} in {Path(results_dir) / 'noise.json'}" if cpu and results_dir is not None else \
             "the runs' CPU model"
@@ -149,6 +155,7 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
     if not threshold >= 0 or not math.isfinite(threshold) or not 0 < alpha < 1:
         raise ValueError(f"threshold must be a finite number >= 0 and 0 < alpha < 1, got {threshold!r} and {alpha!r}")
     merged = merge_points(base_table, new_table)
+    base_samples, new_samples, slopes = pace_adjusted(base_samples, new_samples)  # the machine's pace divided out
     matched, base_samples, new_samples, kept_notes = judged_passes(merged, base_samples, new_samples, matched_samples)
     ratios, passes, keys, fastest, odd = point_moves(merged, matched, base_samples, new_samples)
     odd |= {k for k, i in enumerate(matched) if contention_split(merged.loc[i])}  # neither floor nor move
@@ -156,7 +163,7 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
     machine = machine_ratio(base_samples, new_samples)  # the probe: did the machine itself change speed?
     back_to_back = {b for b, _, _ in ratios} if in_blocks else set()
     floors = dict(zip(matched, with_stored(row_floors(ratios, alpha, back_to_back, odd), [b for b, _, _ in ratios],
-                                           stored_floor, z_of(alpha))))
+                                           stored_floor, z_of(alpha), set(slopes))))
     rows, sources = [], {}
     for i, r in merged.iterrows():
         side = "_base" if r["_merge"] != "right_only" else "_new"
@@ -170,7 +177,7 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
                        noise_floor=math.expm1(half), base_time_s=location(matched[i][0]),
                        new_time_s=location(matched[i][1]))
             row.update(interference_demoted(row, r, bool(base_passes and new_passes)) or contention_noted(row, r))
-            row.update(machine_demoted(row, machine, threshold))
+            row.update(machine_demoted(row, math.nan if row["backend"] in slopes else machine, threshold))
             if row["note"] != IDENTICAL:
                 row["note"] = "; ".join(filter(None, [row["note"], kept_notes.get(i)]))
             sources.setdefault(row["backend"], []).append(source)
@@ -187,10 +194,12 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
         b: {"floor": float(np.median(g["noise_floor"])), "lowest": float(g["noise_floor"].min()),
             "highest": float(g["noise_floor"].max()), "source": Counter(sources[b]).most_common(1)[0][0]}
         for b, g in sorted(judged.groupby("backend"), key=lambda kv: str(kv[0]))})
-    out.attrs["backend_moves"] = {b: dict(vars(m), verdict=move_verdict(m, machine, threshold),
+    out.attrs["backend_moves"] = {b: dict(vars(m), verdict=move_verdict(m, math.nan if b in slopes else machine,
+                                                                        threshold),
                                           detectable=m.detectable(threshold))
                                   for b, m in sorted(moves.items(), key=lambda kv: str(kv[0]))}
     out.attrs["machine_ratio"] = machine if math.isfinite(machine) else None
+    out.attrs[SLOPES_ATTR] = slopes
     out.attrs["noise_floor"] = max((v["floor"] for v in out.attrs["noise_floors"].values()), default=0.0)
     return out
 

@@ -20,7 +20,7 @@ from .casedata import CaseData, make_case_data
 from .contention import OthersMeter
 from .measure import SpeedEstimator, measure_point
 from .memory import point_bytes, too_big
-from .probe import cores_probe_s, probe_s, probes_every_core
+from .probe import cores_probe_s, pace_s, probe_s, probes_every_core
 from .rows import PointResult, base_row, failed_point
 from .threads import thread_limits
 from .timing import TimingConfig
@@ -102,13 +102,14 @@ def run_job(job: PointJob, data: CaseData | None = None, estimator: SpeedEstimat
     if job.config.clock == "process" and device_of(job.backend) == "cpu":
         clock, wall = process_clock(job.case.threads), time.perf_counter  # rounds sized on the wall clock too
     probe = pass_probe(job)
+    pace = pace_s if probe and wall is None and clock is time.perf_counter else None  # harness.pace
     before = probe() if probe else None  # the cores' speed just before and after (harness.probe)
     others = pass_meter(clock, wall) if probe else None  # other processes' share of the machine meanwhile
     try:
         with thread_limits(job.case.threads):
             result = measure_point(job.backend, job.case, data, job.config, run_id=job.run_id, timed=job.timed,
                                    clock=clock, estimator=estimator, point_budget_s=job.point_budget_s,
-                                   passes=job.passes, wall=wall)
+                                   passes=job.passes, wall=wall, pace=pace)
     except ValueError as exc:  # more threads than this machine has (a Dask worker on a smaller host)
         return failed_point(job.run_id, job.backend, device_of(job.backend), job.case, str(exc))
     if before is not None and result.status == "ok":

@@ -83,12 +83,14 @@ def skip_reason(impl, spec, config: TimingConfig, *, timed: bool, estimator: Spe
 def measure_point(backend: str, case, data: CaseData | None, config: TimingConfig, *, run_id: str = "",
                   timed: bool = True, clock: Callable[[], float] = time.perf_counter,
                   estimator: SpeedEstimator | None = None, point_budget_s: float | None = None,
-                  passes: int = 1, wall: Callable[[], float] | None = None) -> PointResult:
+                  passes: int = 1, wall: Callable[[], float] | None = None,
+                  pace: Callable[[], float] | None = None) -> PointResult:
     """Measure one pass of ``backend`` on ``case`` (a Case or a ChainCase); never raises for backend errors.
 
     ``config.budget_s`` is this pass's budget; ``point_budget_s`` (default: ``passes`` times it) the whole
     point's, which bounds the cost estimate and a correctness-only run. ``wall``: a wall clock to size rounds
-    with when ``clock`` counts CPU time (:func:`harness.timing.time_rounds`).
+    with when ``clock`` counts CPU time (:func:`harness.timing.time_rounds`); ``pace``: the probe timed after every
+    round (:mod:`harness.pace`), whose median goes in the row's ``pace_s``.
     """
     impl = implementation(backend, case.kind)
     row = base_row(run_id, backend, "?", case)
@@ -107,7 +109,7 @@ def measure_point(backend: str, case, data: CaseData | None, config: TimingConfi
                              point_budget_s=point_budget_s, passes=passes)
         if reason:
             return PointResult(dict(row, status="skipped", reason=reason))
-        return run_protocol(impl, spec, data, config, row, timed=timed, clock=clock, wall=wall)
+        return run_protocol(impl, spec, data, config, row, timed=timed, clock=clock, wall=wall, pace=pace)
     except KeyboardInterrupt:
         raise
     except (Exception, SystemExit) as exc:  # a backend's failure (even sys.exit) is data, not a crash
@@ -122,7 +124,8 @@ def failure_reason(stage: str, exc: BaseException) -> str:
 
 
 def run_protocol(impl, spec, data: CaseData, config: TimingConfig, row: dict, *, timed: bool,
-                 clock: Callable[[], float], wall: Callable[[], float] | None = None) -> PointResult:
+                 clock: Callable[[], float], wall: Callable[[], float] | None = None,
+                 pace: Callable[[], float] | None = None) -> PointResult:
     """prepare -> first call -> check against the reference -> (timed) rounds, for a validated point."""
     stage = "prepare"
     try:
@@ -149,7 +152,7 @@ def run_protocol(impl, spec, data: CaseData, config: TimingConfig, row: dict, *,
         stage = "timing"
         flush = cold_flush(prepared) if config.cold else None
         rounds = time_rounds(prepared, prepared.sync, config, clock=clock, timer=prepared.event_timer(), flush=flush,
-                             wall=wall)
+                             wall=wall, pace=pace)
         return PointResult(finish_row(row, rounds, config), rounds.times_s)
     except KeyboardInterrupt:
         raise

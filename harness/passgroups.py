@@ -40,6 +40,14 @@ ATTR = "pass_medians_s"
 MEDIAN_PASS_ATTR = "median_pass_s"
 #: Where :func:`with_pass_medians` puts the median probe reading of the run's passes (:mod:`harness.probe`).
 PROBE_ATTR = "probe_median_s"
+#: Where :func:`with_pass_medians` puts every point's passes as read (``{(backend, case): [rounds of each pass]}``),
+#: each pass's ``others_share`` and each pass's pace (``pace_s``, :mod:`harness.pace`; None where unknown), from
+#: which :func:`derive` sets the attributes above - again, on the passes :mod:`harness.pace` adjusted.
+PASSES_ATTR = "passes_s"
+SHARES_ATTR = "pass_shares"
+PACES_ATTR = "pass_paces_s"
+#: Where :func:`with_pass_medians` puts each point's threads (as its passes' records hold them).
+THREADS_ATTR = "pass_threads"
 #: Where :func:`with_pass_medians` puts, for each contended point with uncontended passes
 #: (:func:`harness.contention.uncontended`), those passes' medians, median pass, count and median share:
 #: ``{(backend, case): KeptPasses}``; :mod:`harness.keptpasses` decides whether compare judges them.
@@ -56,12 +64,14 @@ class KeptPasses(NamedTuple):
     share: float
 
 
-def read_passes(passes_path: str | Path, probes: list | None = None, shares: dict | None = None) -> dict:
+def read_passes(passes_path: str | Path, probes: list | None = None, shares: dict | None = None,
+                paces: dict | None = None, threads: dict | None = None) -> dict:
     """``{(backend, case): [the rounds (seconds per call) of each timed pass, in file order]}`` ({} when the file
     is absent or unreadable: the passes are an extra, never a reason to refuse a comparison). Passes with fewer
     than ``MIN_PASS_ROUNDS`` rounds and lines that are not a pass record (a torn last line) are skipped.
     ``probes``, when given, receives every pass's probe reading (``probe_s``, seconds) where it has one; ``shares``
-    the ``others_share`` of each pass kept, in the same order (None where the record has none)."""
+    the ``others_share`` of each pass kept, in the same order (None where the record has none), ``paces`` its
+    ``pace_s`` likewise, and ``threads`` each point's ``threads``."""
     out: dict = {}
     path = Path(passes_path)
     try:
@@ -80,6 +90,10 @@ def read_passes(passes_path: str | Path, probes: list | None = None, shares: dic
             out.setdefault(point, []).append(samples_s)
             if shares is not None:
                 shares.setdefault(point, []).append(row.get("others_share"))
+            if paces is not None:
+                paces.setdefault(point, []).append(row.get("pace_s"))
+            if threads is not None:
+                threads[point] = row.get("threads")
     return out
 
 
@@ -105,24 +119,32 @@ def median_pass(passes: list) -> tuple:
 
 
 def with_pass_medians(samples, passes_path: str | Path):
-    """``samples`` (a samples table) with the run's pass medians in ``attrs["pass_medians_s"]`` and the rounds of
-    each point's median pass in ``attrs["median_pass_s"]``, the median probe reading of its passes in
-    ``attrs["probe_median_s"]``, the uncontended passes of contended points in
-    ``attrs["uncontended_passes"]`` (set in place, returned for chaining; nothing is set when the run has no
-    passes file or the table is None)."""
+    """``samples`` (a samples table) with the run's passes as read in ``attrs["passes_s"]``, ``["pass_shares"]``,
+    ``["pass_paces_s"]`` and ``["pass_threads"]``, the attributes :func:`derive` sets from them, and the median probe reading of its passes
+    in ``attrs["probe_median_s"]`` (set in place, returned for chaining; nothing is set when the run has no passes
+    file or the table is None)."""
     if samples is not None:
         probes: list = []
         shares: dict = {}
-        passes = read_passes(passes_path, probes, shares)
+        paces: dict = {}
+        threads: dict = {}
+        passes = read_passes(passes_path, probes, shares, paces, threads)
         if passes:
-            samples.attrs[ATTR] = {key: [statistics.median(p) for p in ps] for key, ps in passes.items()}
-            samples.attrs[MEDIAN_PASS_ATTR] = {key: median_pass(ps) for key, ps in passes.items()}
-        kept = kept_passes(passes, samples.attrs.get(ATTR, {}), shares)
-        if kept:
-            samples.attrs[KEPT_ATTR] = kept
+            samples.attrs.update({PASSES_ATTR: passes, SHARES_ATTR: shares, PACES_ATTR: paces, THREADS_ATTR: threads})
+            derive(samples.attrs, passes)
         if probes:
             samples.attrs[PROBE_ATTR] = statistics.median(probes)
     return samples
+
+
+def derive(attrs: dict, passes: dict) -> None:
+    """Set, in ``attrs``, each point's pass medians (``"pass_medians_s"``), the rounds of its median pass
+    (``"median_pass_s"``) and, for contended points with uncontended passes, those (``"uncontended_passes"``,
+    from the shares in ``attrs["pass_shares"]``), all from ``passes`` (``{(backend, case): [rounds of each pass]}``)."""
+    medians = {key: [statistics.median(p) for p in ps] for key, ps in passes.items()}
+    attrs[ATTR] = medians
+    attrs[MEDIAN_PASS_ATTR] = {key: median_pass(ps) for key, ps in passes.items()}
+    attrs[KEPT_ATTR] = kept_passes(passes, medians, attrs.get(SHARES_ATTR) or {})
 
 
 def machine_ratio(base_samples, new_samples) -> float:

@@ -69,6 +69,20 @@ def probe_s(clock: Callable[[], float] = time.perf_counter, iterations: int = PR
     return best
 
 
+#: Iterations of the pace probe timed after every timed round of a CPU pass (:func:`pace_s`: 0.1-0.2 ms on the
+#: 2-vCPU Intel Xeon VM; rounds last >= 1 ms, so it takes at most a sixth of a pass's budget from its rounds).
+PACE_ITERATIONS = 2_000
+
+
+def pace_s(clock: Callable[[], float] = time.perf_counter, iterations: int = PACE_ITERATIONS) -> float:
+    """Seconds of one timing of :func:`probe_loop` on the current core: the machine's pace right after a timed
+    round. The median over a pass's rounds follows the machine's faster and slower stretches that the kernel
+    met in that pass (:mod:`harness.pace`)."""
+    start = clock()
+    probe_loop(iterations)
+    return clock() - start
+
+
 def probes_every_core(threads: int) -> bool:
     """True when a pass on ``threads`` threads probes every core (:func:`cores_probe_s`: it waits for its slowest
     thread), False when it probes only its own (:func:`probe_s`). The two kinds of reading have references of

@@ -94,4 +94,5 @@ def finish_row(row: dict, rounds: RoundTimes, config: TimingConfig) -> dict:
     return dict(row, status="ok", reason=reason, time_s=time_s, time_min_s=rounds.min_s, time_iqr_s=rounds.iqr_s,
                 rounds=len(rounds.times_s), calls_per_round=rounds.calls_per_round, rel_ci=rounds.rel_ci,
                 passes=1, gflops=row["flops"] / time_s / 1e9, gbytes_per_s=row["bytes"] / time_s / 1e9,
-                warmup_s=rounds.warmup_s, steady=rounds.steady)
+                warmup_s=rounds.warmup_s, steady=rounds.steady,
+                **({"pace_s": rounds.pace_median_s} if rounds.pace_s else {}))

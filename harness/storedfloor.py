@@ -22,6 +22,7 @@ from .compare_rule import BURST_FACTOR
 from .comparison import matched_samples, merge_points, point_moves, read_run
 from .contention import is_contended
 from .noisefloor import calibration_floors, noise_path, save_floors
+from .pace import pace_adjusted
 from .results import RunFiles
 from .settings import CONTENDED_SHARE
 
@@ -40,11 +41,15 @@ def calibration_entry(base: RunFiles | Path, new: RunFiles | Path) -> dict:
         raise ValueError(f"an A/A pair must come from one CPU model, got {meta.get('cpu_model')!r} and "
                          f"{new_meta.get('cpu_model')!r}")
     merged = merge_points(bt, nt)
+    bs, ns, slopes = pace_adjusted(bs, ns)  # as compare judges them (harness.pace)
     matched = matched_samples(merged, bs, ns)
     ratios, _, _, _, bursts = point_moves(merged, matched, bs, ns)
     contended = {k for k, i in enumerate(matched) if k not in bursts and any(
         is_contended(merged.at[i, column]) for column in ("others_share_base", "others_share_new"))}
     floors = calibration_floors([r for k, r in enumerate(ratios) if k not in bursts | contended])
+    for backend, floor in floors.items():
+        if backend in slopes:
+            floor["pace_slope"] = round(slopes[backend], 3)
     return {"runs": [base_id, new_id], "cpu_model": meta.get("cpu_model") or "unknown CPU",
             "backends": {b: f for b, f in floors.items() if f["rows"] >= MIN_STORED_ROWS},
             "bursts_left_out": len(bursts), "contended_left_out": len(contended),

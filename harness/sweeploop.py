@@ -33,6 +33,10 @@ from .timing import TimingConfig, pass_config
 from .trust import with_trust
 
 
+#: A pass's readings that its record keeps and the point's row does not (harness.probe, harness.pace).
+PASS_ONLY = ("probe_s", "pace_s")
+
+
 @dataclass
 class SweepStats:
     """Counts of what a sweep did, by status, plus points skipped because a resumed run had them."""
@@ -198,7 +202,7 @@ class _Sweep:
         disturbed = self.timed and self.probes.all_disturbed(r.row for r in results)
         share = median_share(r.row for r in results) if self.timed else None
         result = combine_passes(results, self.config, self.repeats)
-        row = {k: v for k, v in result.row.items() if k != "probe_s"}  # a pass's, not a column of the table
+        row = {k: v for k, v in result.row.items() if k not in PASS_ONLY}  # a pass's, not columns of the table
         row["others_share"], contended = share, is_contended(share)
         result.row = dict(with_trust(row, self.config.target_rel_ci, self.peak, disturbed, contended),
                           point=point.index)

@@ -95,6 +95,12 @@ class RoundTimes:
     converged: bool
     warmup_s: float = 0.0
     steady: bool = True
+    pace_s: tuple[float, ...] = ()
+
+    @property
+    def pace_median_s(self) -> float | None:
+        """Median of the pace readings taken after each timed round (None when none were taken)."""
+        return float(np.median(self.pace_s)) if self.pace_s else None
 
     @property
     def median_s(self) -> float:
@@ -169,7 +175,8 @@ class HostTimer:
 
 def time_rounds(fn: Callable[[], None], sync: Callable[[], None], config: TimingConfig,
                 clock: Callable[[], float] = time.perf_counter, timer=None,
-                flush: Callable[[], None] | None = None, wall: Callable[[], float] | None = None) -> RoundTimes:
+                flush: Callable[[], None] | None = None, wall: Callable[[], float] | None = None,
+                pace: Callable[[], float] | None = None) -> RoundTimes:
     """Time ``fn`` in rounds following ``config``; ``timer`` (start/stop) defaults to the host clock.
 
     ``fn`` must already have run once (compilation is never timed here). The
@@ -180,6 +187,8 @@ def time_rounds(fn: Callable[[], None], sync: Callable[[], None], config: Timing
     a CPU-time clock (``--clock process``) counts the time of a kernel's other threads only at the
     scheduler's tick, so a short call can read as 0 s - and a round sized on that held a million calls and
     ran into the pass's timeout (seen beside a busy process on the 2-vCPU Intel VM).
+    ``pace`` (seconds of a fixed probe, :func:`harness.probe.pace_s`) runs after every timed round, outside it:
+    the machine's speed while the rounds ran (:mod:`harness.pace`), in ``RoundTimes.pace_s``.
     """
     timer = timer or HostTimer(clock, sync)
     cold = config.cold and flush is not None
@@ -211,6 +220,7 @@ def time_rounds(fn: Callable[[], None], sync: Callable[[], None], config: Timing
     # sized on the fastest warm-up round, so that a round lasts >= min_round_s even when the last one was slowed
     calls = 1 if cold else max(1, math.ceil(config.min_round_s / min(warm_size)))
     times: list[float] = []
+    paces: list[float] = []
     converged, resized = False, 0
     while True:
         per_call, size = one_round(calls)
@@ -218,9 +228,11 @@ def time_rounds(fn: Callable[[], None], sync: Callable[[], None], config: Timing
         if not cold and resized < MAX_RESIZES and size * calls < config.min_round_s / 2:
             # the kernel runs faster than in its warm-up (which a busy machine slowed): rounds this short would
             # time the timer, so size the rounds again and start over
-            calls, times, resized = max(calls + 1, math.ceil(config.min_round_s / size)), [], resized + 1
+            calls, times, paces, resized = max(calls + 1, math.ceil(config.min_round_s / size)), [], [], resized + 1
             continue
         times.append(per_call)
+        if pace is not None:
+            paces.append(pace())
         if len(times) < config.min_rounds:
             continue
         if median_rel_ci(times) <= config.target_rel_ci:
@@ -228,4 +240,4 @@ def time_rounds(fn: Callable[[], None], sync: Callable[[], None], config: Timing
             break
         if len(times) >= config.max_rounds or clock() - start >= config.budget_s + settled_s:
             break
-    return RoundTimes(tuple(times), calls, converged, warmup_s=settled_s, steady=is_steady(warm))
+    return RoundTimes(tuple(times), calls, converged, warmup_s=settled_s, steady=is_steady(warm), pace_s=tuple(paces))
