@@ -67,8 +67,8 @@ def pace_line(result) -> str | None:
     if not slopes:
         return None
     parts = ", ".join(f"{b} {s:.2f}" for b, s in sorted(slopes.items(), key=lambda kv: str(kv[0])))
-    return ("the machine's pace (a probe after every round) divided out of each pass before judging; how strongly "
-            f"each backend's passes followed it (slope, 0 = not at all): {parts}")
+    return ("the machine's pace (a probe after every round) divided out of each pass before judging (their base and "
+            f"new times are at a common pace); how strongly each backend's passes followed it (slope): {parts}")
 
 
 def moves_line(result) -> str | None:

@@ -106,8 +106,9 @@ def compare_data(base: tuple, new: tuple, threshold: float = THRESHOLD, alpha: f
     judged = set(result.loc[result["ratio"].notna(), "backend"].astype(str))
     stale = [b for b in stale_floors(stored, result.attrs.get(SLOPES_ATTR) or {}) if b in judged]
     if stale and measured:
-        warnings.append(f"the stored noise floor of {', '.join(stale)} was measured without the pace adjustment "
-                        "that judged these runs (harness.pace): it is not used; run `harness calibrate` again")
+        warnings.append(f"the stored noise floor of {', '.join(stale)} was measured before compare divided the "
+                        "machine's pace out of each pass, as it did for these runs (harness.pace): it is not used; "
+                        "run `harness calibrate` again")
     if stored is None and measured:
         where = f"{cpu!r} in {Path(results_dir) / 'noise.json'}" if cpu and results_dir is not None else \
             "the runs' CPU model"
@@ -156,7 +157,10 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
         raise ValueError(f"threshold must be a finite number >= 0 and 0 < alpha < 1, got {threshold!r} and {alpha!r}")
     merged = merge_points(base_table, new_table)
     base_samples, new_samples, slopes = pace_adjusted(base_samples, new_samples)  # the machine's pace divided out
-    matched, base_samples, new_samples, kept_notes = judged_passes(merged, base_samples, new_samples, matched_samples)
+    pooled: set = set()
+    matched, base_samples, new_samples, kept_notes = judged_passes(merged, base_samples, new_samples, matched_samples,
+                                                                   pooled)
+    slopes = {b: s for b, s in slopes.items() if b not in pooled}  # judged on pooled rounds: nothing divided out
     ratios, passes, keys, fastest, odd = point_moves(merged, matched, base_samples, new_samples)
     odd |= {k for k, i in enumerate(matched) if contention_split(merged.loc[i])}  # neither floor nor move
     moves = backend_moves(ratios, alpha, fastest, odd)
@@ -177,7 +181,7 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
                        noise_floor=math.expm1(half), base_time_s=location(matched[i][0]),
                        new_time_s=location(matched[i][1]))
             row.update(interference_demoted(row, r, bool(base_passes and new_passes)) or contention_noted(row, r))
-            row.update(machine_demoted(row, math.nan if row["backend"] in slopes else machine, threshold))
+            row.update(machine_demoted(row, left_over(machine, slopes.get(row["backend"])), threshold))
             if row["note"] != IDENTICAL:
                 row["note"] = "; ".join(filter(None, [row["note"], kept_notes.get(i)]))
             sources.setdefault(row["backend"], []).append(source)
@@ -194,7 +198,7 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
         b: {"floor": float(np.median(g["noise_floor"])), "lowest": float(g["noise_floor"].min()),
             "highest": float(g["noise_floor"].max()), "source": Counter(sources[b]).most_common(1)[0][0]}
         for b, g in sorted(judged.groupby("backend"), key=lambda kv: str(kv[0]))})
-    out.attrs["backend_moves"] = {b: dict(vars(m), verdict=move_verdict(m, math.nan if b in slopes else machine,
+    out.attrs["backend_moves"] = {b: dict(vars(m), verdict=move_verdict(m, left_over(machine, slopes.get(b)),
                                                                         threshold),
                                           detectable=m.detectable(threshold))
                                   for b, m in sorted(moves.items(), key=lambda kv: str(kv[0]))}
@@ -202,6 +206,13 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
     out.attrs[SLOPES_ATTR] = slopes
     out.attrs["noise_floor"] = max((v["floor"] for v in out.attrs["noise_floors"].values()), default=0.0)
     return out
+
+
+def left_over(machine: float, slope: float | None) -> float:
+    """What of the machine's change of speed (its probe ratio) a backend's rows still hold once its pace was
+    divided out with ``slope`` (:mod:`harness.pace`; None: not divided out): ``machine ** (1 - slope)``, none at a
+    slope of 1 or more."""
+    return machine if slope is None or not math.isfinite(machine) else machine ** max(0.0, 1.0 - slope)
 
 
 def move_verdict(move, machine: float, threshold: float) -> str:

@@ -27,16 +27,19 @@ from .settings import CONTENDED_SHARE
 SIDES = (("_base", "BASE"), ("_new", "NEW"))
 
 
-def judged_passes(merged, base_samples, new_samples, matcher) -> tuple:
+def judged_passes(merged, base_samples, new_samples, matcher, pooled_out: set | None = None) -> tuple:
     """``(matched, base_samples, new_samples, notes)``: the samples compare judges (copies whose pass attributes
     hold the kept passes of the chosen points), ``matcher(merged, base, new, pooled)``'s matched rounds of them,
     and ``{row index of merged: note}`` for each point judged on kept passes; the chosen sides' ``others_share``
     in ``merged`` becomes the kept passes' (set in place). ``matcher`` is
-    :func:`harness.comparison.matched_samples`, passed in: that module imports this one."""
+    :func:`harness.comparison.matched_samples`, passed in: that module imports this one. ``pooled_out`` receives the
+    backends judged on pooled rounds in the end."""
     pooled: set = set()
     matched = matcher(merged, base_samples, new_samples, pooled)
     choice = choose(merged, base_samples, new_samples, pooled)
+    final = pooled if pooled_out is None else pooled_out
     if not choice:
+        final |= pooled
         return matched, base_samples, new_samples, {}
     samples = swapped(base_samples, choice, "_base"), swapped(new_samples, choice, "_new")
     now: set = set()
@@ -44,7 +47,9 @@ def judged_passes(merged, base_samples, new_samples, matcher) -> tuple:
     if now - pooled:  # a kept median pass too short: that backend goes back to all its passes
         choice = {i: c for i, c in choice.items() if merged.at[i, "backend_base"] not in now}
         samples = swapped(base_samples, choice, "_base"), swapped(new_samples, choice, "_new")
-        matched = matcher(merged, *samples, set())
+        now = set()
+        matched = matcher(merged, *samples, now)
+    final |= now
     notes = {}
     for i, sides in choice.items():
         for side, run in SIDES:

@@ -182,24 +182,24 @@ def save_floors(results_dir: str | Path, cpu_model: str, entry: dict) -> Path:
 
 
 def stale_floors(stored: dict | None, paced) -> list[str]:
-    """The backends of ``stored`` (an entry of ``noise.json``) whose floor does not fit a comparison whose paced
-    backends (:mod:`harness.pace`) are ``paced``: measured with the pace divided out where it is not, or without
-    it where it is (every floor stored before ``pace_slope`` was)."""
+    """The backends among ``paced`` (those whose passes a comparison judges with the machine's pace divided out,
+    :mod:`harness.pace`) whose stored entry has no ``paced_floor_sd``: measured before the pace was."""
     entries = (stored or {}).get("backends") or {}
-    return sorted(str(b) for b, e in entries.items()
-                  if isinstance(e, dict) and bool(e.get("pace_slope")) != (b in paced))
+    return sorted(str(b) for b in paced if isinstance(entries.get(b), dict) and
+                  not isinstance(entries[b].get("paced_floor_sd"), (int, float)))
 
 
-def with_stored(floors: list, backends: list, stored: dict | None, z: float, paced=frozenset()) -> list[tuple[float, str]]:
-    """Each row's ``(half-width, source)``, widened to ``z`` x the stored floor of its backend where that is wider;
-    a stored floor that does not fit the backend's pace adjustment (``paced``: the adjusted backends,
-    :func:`stale_floors`) is not used."""
+def with_stored(floors: list, backends: list, stored: dict | None, z: float,
+                paced=frozenset()) -> list[tuple[float, str]]:
+    """Each row's ``(half-width, source)``, widened to ``z`` x the stored floor of its backend where that is wider:
+    ``paced_floor_sd`` for a backend in ``paced`` (judged with the machine's pace divided out; an entry without one
+    is not used, :func:`stale_floors`), ``floor_sd`` for any other."""
     entries = (stored or {}).get("backends") or {}
-    stale = set(stale_floors(stored, paced))
     out = []
     for (half, source), backend in zip(floors, backends):
-        entry = None if str(backend) in stale else entries.get(backend)
-        sd = entry.get("floor_sd") if isinstance(entry, dict) else None
+        entry = entries.get(backend)
+        sd = (entry.get("paced_floor_sd") if backend in paced else entry.get("floor_sd")) if isinstance(entry, dict) \
+            else None
         if isinstance(sd, (int, float)) and math.isfinite(sd) and z * sd > half:
             half, source = z * float(sd), f"stored A/A floor of {entry.get('measured_at', '?')}"
         out.append((half, source))

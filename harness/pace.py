@@ -42,22 +42,39 @@ MAX_SLOPE = 2.0
 #: was caught on 17% of smoke rows instead of 64%), while a one-thread kernel keeps a core as the probe does
 #: (numpy's 1.3x: 17% -> 81% there). The fit uses the uncontended passes only.
 MAX_CONTENDED_FRACTION = 0.25
+#: A slope below this is no pace the backend follows (0.55-1.64 were fitted on the Intel VM): judged as measured.
+MIN_SLOPE = 0.1
+#: A pace reading this many times away from its run's median either way is damaged, not a machine's speed.
+PACE_RANGE = 100.0
 #: Where :func:`pace_adjusted` leaves each adjusted backend's slope on the comparison (``{backend: slope}``).
 SLOPES_ATTR = "pace_slopes"
 
 
 def full_paces(samples) -> dict:
     """``{(backend, case): [pace of each pass]}`` of the points of a samples table whose every pass carries a
-    positive, finite ``pace_s`` ({} for a table without passes)."""
+    pace: a positive, finite number within ``PACE_RANGE`` times the run's median pace either way ({} for a table
+    without passes). A damaged reading (a string, a bool, 1e-300) leaves its point, and so its backend, as measured."""
     attrs = getattr(samples, "attrs", None) or {}
     passes, paces = attrs.get(PASSES_ATTR) or {}, attrs.get(PACES_ATTR) or {}
-    out = {}
-    for point, rounds in passes.items():
-        known = paces.get(point) or []
-        if len(known) == len(rounds) and all(isinstance(p, (int, float)) and not isinstance(p, bool)
-                                             and 0 < p < math.inf for p in known):
-            out[point] = [float(p) for p in known]
-    return out
+    readable = {point: [reading(p) for p in paces.get(point) or []] for point in passes}
+    every = sorted(p for known in readable.values() for p in known if p is not None)
+    if not every:
+        return {}
+    middle = every[len(every) // 2]
+    low, high = middle / PACE_RANGE, middle * PACE_RANGE
+    return {point: known for point, known in readable.items()
+            if len(known) == len(passes[point]) and all(p is not None and low <= p <= high for p in known)}
+
+
+def reading(value) -> float | None:
+    """A pace reading as a float, None unless it is a positive, finite number (not a bool)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        value = float(value)
+    except OverflowError:  # an int beyond any float (a damaged file)
+        return None
+    return value if 0 < value < math.inf else None
 
 
 def pace_slope(runs: list[tuple[dict, dict]], points: list) -> float | None:
@@ -112,8 +129,8 @@ def with_passes(samples, passes: dict):
 
 def uncontended_fit(samples, passes: dict, paces: dict) -> tuple[dict, dict, int, int]:
     """``(passes, paces, contended, total)`` of a run: the passes (and their paces) that met no busy process or ran
-    on one thread, for the fit, and per point how many did not of how many (``attrs["pass_shares"]``,
-    ``attrs["pass_threads"]``)."""
+    on one thread, for the fit, and per point how many multi-thread passes met one of how many multi-thread passes
+    (``attrs["pass_shares"]``, ``attrs["pass_threads"]``)."""
     attrs = getattr(samples, "attrs", None) or {}
     shares, threads = attrs.get(SHARES_ATTR) or {}, attrs.get(THREADS_ATTR) or {}
     fit_passes, fit_paces, contended, total = {}, {}, {}, {}
@@ -123,7 +140,7 @@ def uncontended_fit(samples, passes: dict, paces: dict) -> tuple[dict, dict, int
         keep = [i for i, share in enumerate(point_shares) if one_thread or not is_contended(share)]
         fit_passes[point] = [passes[point][i] for i in keep]
         fit_paces[point] = [pace[i] for i in keep]
-        contended[point], total[point] = len(pace) - len(keep), len(pace)
+        contended[point], total[point] = len(pace) - len(keep), 0 if one_thread else len(pace)
     return fit_passes, fit_paces, contended, total
 
 
@@ -142,7 +159,7 @@ def pace_adjusted(base_samples, new_samples) -> tuple:
         if contended > MAX_CONTENDED_FRACTION * sum(fit[3][point] for fit in fits for point in points):
             continue
         slope = pace_slope([fit[:2] for fit in fits], points)
-        if not slope:
+        if slope is None or slope < MIN_SLOPE:
             continue
         slopes[backend] = slope
         for point in points:

@@ -120,9 +120,9 @@ def median_pass(passes: list) -> tuple:
 
 def with_pass_medians(samples, passes_path: str | Path):
     """``samples`` (a samples table) with the run's passes as read in ``attrs["passes_s"]``, ``["pass_shares"]``,
-    ``["pass_paces_s"]`` and ``["pass_threads"]``, the attributes :func:`derive` sets from them, and the median probe reading of its passes
-    in ``attrs["probe_median_s"]`` (set in place, returned for chaining; nothing is set when the run has no passes
-    file or the table is None)."""
+    ``["pass_paces_s"]`` and ``["pass_threads"]``, the attributes :func:`derive` sets from them, and the median
+    probe reading of its passes in ``attrs["probe_median_s"]`` (set in place, returned for chaining; nothing is set
+    when the run has no passes file or the table is None)."""
     if samples is not None:
         probes: list = []
         shares: dict = {}

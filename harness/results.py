@@ -254,7 +254,11 @@ def samples_by_point(samples) -> dict:
     """{(backend, case): per-call seconds of each round} from a samples table (empty when None)."""
     if samples is None or len(samples) == 0:
         return {}
-    return {key: group["time_s"].to_numpy() for key, group in samples.groupby(["backend", "case"])}
+    import pandas as pd
+
+    # a bare frame: pandas copies a table's attrs (a run's passes, harness.passgroups) into every group otherwise
+    bare = pd.DataFrame({c: samples[c].to_numpy() for c in ("backend", "case", "time_s")})
+    return {key: group["time_s"].to_numpy() for key, group in bare.groupby(["backend", "case"])}
 
 
 def read_metadata(path: str | Path) -> dict:

@@ -33,28 +33,38 @@ MIN_STORED_ROWS = 3
 
 def calibration_entry(base: RunFiles | Path, new: RunFiles | Path) -> dict:
     """The entry :func:`store_calibrated_floor` stores for an A/A pair: ``backends`` (``{name: {"floor_sd",
-    "rows"}}``, only those with ``MIN_STORED_ROWS`` points kept), ``runs``, ``bursts_left_out``, ``contended_left_out``,
-    ``too_few_rows`` (``{name: points kept}``) and ``cpu_model``. ValueError for two CPU models or no point in
-    common."""
+    "rows"}}``, only those with ``MIN_STORED_ROWS`` points kept; a backend whose passes had the machine's pace
+    divided out, :mod:`harness.pace`, also gets ``paced_floor_sd`` and ``pace_slope``: compare uses the floor that
+    fits the rows it judges), ``runs``, ``bursts_left_out``, ``contended_left_out``, ``too_few_rows``
+    (``{name: points kept}``) and ``cpu_model``. ValueError for two CPU models or no point in common."""
     (base_id, bt, bs, meta), (new_id, nt, ns, new_meta) = read_run(base), read_run(new)
     if meta.get("cpu_model") != new_meta.get("cpu_model"):
         raise ValueError(f"an A/A pair must come from one CPU model, got {meta.get('cpu_model')!r} and "
                          f"{new_meta.get('cpu_model')!r}")
     merged = merge_points(bt, nt)
-    bs, ns, slopes = pace_adjusted(bs, ns)  # as compare judges them (harness.pace)
-    matched = matched_samples(merged, bs, ns)
-    ratios, _, _, _, bursts = point_moves(merged, matched, bs, ns)
-    contended = {k for k, i in enumerate(matched) if k not in bursts and any(
-        is_contended(merged.at[i, column]) for column in ("others_share_base", "others_share_new"))}
-    floors = calibration_floors([r for k, r in enumerate(ratios) if k not in bursts | contended])
-    for backend, floor in floors.items():
-        if backend in slopes:
-            floor["pace_slope"] = round(slopes[backend], 3)
+    floors, ratios, bursts, contended = kept_floors(merged, bs, ns)
+    paced_bs, paced_ns, slopes = pace_adjusted(bs, ns)
+    paced = kept_floors(merged, paced_bs, paced_ns)[0] if slopes else {}
+    for backend, slope in slopes.items():
+        if backend in floors and backend in paced:
+            floors[backend].update(paced_floor_sd=paced[backend]["floor_sd"], pace_slope=round(slope, 3))
     return {"runs": [base_id, new_id], "cpu_model": meta.get("cpu_model") or "unknown CPU",
             "backends": {b: f for b, f in floors.items() if f["rows"] >= MIN_STORED_ROWS},
             "bursts_left_out": len(bursts), "contended_left_out": len(contended),
             "too_few_rows": {b: f["rows"] for b, f in floors.items() if f["rows"] < MIN_STORED_ROWS} | {
                 b: 0 for b, _, _ in ratios if b not in floors}}
+
+
+def kept_floors(merged, base_samples, new_samples) -> tuple:
+    """``(floors, ratios, bursts, contended)`` of an A/A pair's samples: each backend's floor over the points kept
+    (:func:`harness.noisefloor.calibration_floors`), every matched point's log ratio, and the positions among
+    them of the points a burst hit and of those contended in either run."""
+    matched = matched_samples(merged, base_samples, new_samples)
+    ratios, _, _, _, bursts = point_moves(merged, matched, base_samples, new_samples)
+    contended = {k for k, i in enumerate(matched) if k not in bursts and any(
+        is_contended(merged.at[i, column]) for column in ("others_share_base", "others_share_new"))}
+    return calibration_floors([r for k, r in enumerate(ratios) if k not in bursts | contended]), ratios, bursts, \
+        contended
 
 
 def store_calibrated_floor(base: RunFiles | Path, new: RunFiles | Path, results_dir: str | Path) -> tuple[Path, dict]:

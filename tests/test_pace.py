@@ -18,12 +18,14 @@ CASES = [f"layer {i}" for i in range(6)]
 
 
 def write_paced_run(folder, run_id, *, seed, scale_a=1.0, machine=1.0, sigma=0.15, slope=1.0, paced=True,
-                    unpaced_point=None, share=0.0, threads=2, bad_pace=None):
+                    unpaced_point=None, share=0.0, threads=2, bad_pace=None, pace_jitter=0.0, probe_s=None,
+                    contended_point=None):
     """A run of backends a and b on CASES, 3 passes of 20 rounds per point; every pass ran at a machine speed of
     its own (lognormal ``sigma``, times ``machine``), which its rounds follow to the power ``slope`` and its
     ``pace_s`` reads; backend a's code is ``scale_a`` slower. ``paced=False`` writes no ``pace_s`` (a run from
-    before it); ``unpaced_point`` (backend, case) lacks it on one pass (or holds ``bad_pace`` there); every pass met other processes'
-    ``share`` of the machine and ran on ``threads`` threads."""
+    before it); ``unpaced_point`` (backend, case) lacks it on one pass (or holds ``bad_pace`` there); every pass
+    met other processes' ``share`` of the machine and ran on ``threads`` threads (``contended_point``: 2 threads,
+    a share of 0.6); ``pace_jitter``: the pace readings' own lognormal noise; ``probe_s``: every pass's probe around it."""
     rng = np.random.default_rng(seed)
     writer = ResultsWriter(RunFiles(folder, run_id))
     for backend in ("a", "b"):
@@ -33,16 +35,21 @@ def write_paced_run(folder, run_id, *, seed, scale_a=1.0, machine=1.0, sigma=0.1
             passes = [code * s ** slope * rng.lognormal(0, 0.01, 20) for s in speeds]
             samples = np.concatenate(passes)
             row = {c: None for c in ALL_COLUMNS}
+            contended = (backend, case) == contended_point
             row.update(run_id=run_id, backend=backend, device="cpu", case=case, N=1, C=8, H=8, W=8, F=8, k=1,
-                       stride=1, padding=0, dtype="float32", threads=threads, status="ok", reason="",
+                       stride=1, padding=0, dtype="float32", threads=2 if contended else threads, status="ok",
+                       reason="",
                        time_s=float(np.median(samples)), time_min_s=float(samples.min()), rounds=len(samples),
                        flops=1000, passes=3)
             for n, (rounds, speed) in enumerate(zip(passes, speeds)):
-                pace = {"pace_s": 100e-6 * speed} if paced else {}
+                jitter = float(rng.lognormal(0, pace_jitter))  # drawn either way: paced or not, the same rounds
+                pace = {"pace_s": 100e-6 * speed * jitter} if paced else {}
+                pace.update({} if probe_s is None else {"probe_s": probe_s})
                 if (backend, case) == unpaced_point and n:
                     pace = {} if bad_pace is None else {"pace_s": bad_pace}
                 writer.append_pass((backend, case), n,
-                                   PointResult(dict(row, others_share=share, **pace), tuple(rounds)))
+                                   PointResult(dict(row, others_share=0.6 if contended else share, **pace),
+                                               tuple(rounds)))
             writer.append(row, samples)
     writer.write_metadata({"host": "h", "cpu_model": "cpu", "versions": {"numpy": "2"}})
     return RunFiles(folder, run_id)
@@ -138,12 +145,14 @@ def test_a_run_compared_with_itself_stays_identical_with_the_pace(tmp_path):
     assert (result["verdict"] == "same").all() and exit_code(result) == 0
 
 
-def test_a_stored_floor_of_the_other_kind_is_not_used():
-    stored = {"backends": {"a": {"floor_sd": 0.3}, "b": {"floor_sd": 0.1, "pace_slope": 1.0},
-                           "c": {"floor_sd": 0.2, "pace_slope": 0.9}}}
-    assert stale_floors(stored, {"a", "c"}) == ["a", "b"]  # a: measured before the pace; b: the pace is off now
-    floors = with_stored([(0.01, "own"), (0.01, "own"), (0.01, "own")], ["a", "b", "c"], stored, 2.0, {"a", "c"})
-    assert floors[:2] == [(0.01, "own"), (0.01, "own")] and floors[2][0] == pytest.approx(0.4)
+def test_a_stored_floor_fits_the_rows_it_widens():
+    stored = {"backends": {"a": {"floor_sd": 0.3}, "b": {"floor_sd": 0.1, "paced_floor_sd": 0.05, "pace_slope": 1.0},
+                           "c": {"floor_sd": 0.2, "paced_floor_sd": 0.15, "pace_slope": 0.9}}}
+    assert stale_floors(stored, {"a", "c"}) == ["a"]  # a: measured before the pace
+    floors = with_stored([(0.01, "own")] * 3, ["a", "b", "c"], stored, 2.0, {"a", "c"})
+    assert floors[0] == (0.01, "own")  # paced rows, no paced floor: not widened by a floor of other rows
+    assert floors[1][0] == pytest.approx(0.2)  # unpaced rows (pytest-benchmark, old runs): the floor as measured
+    assert floors[2][0] == pytest.approx(0.3)  # paced rows: the paced floor
 
 
 def test_the_pace_is_read_after_every_timed_round_and_never_during_warm_up():
@@ -166,3 +175,83 @@ def test_the_pace_is_read_after_every_timed_round_and_never_during_warm_up():
     assert rounds.pace_median_s == pytest.approx(float(np.median(rounds.pace_s)))
     assert time_rounds(fn, lambda: None, config, clock=clock).pace_s == ()
     assert min(readings) > rounds.warmup_s  # each after a timed round, none while warming up
+
+
+def test_calibrate_stores_the_floor_of_paced_passes_with_its_slope_and_compare_uses_it(tmp_path):
+    from harness.comparison import compare_data, read_run
+    from harness.noisefloor import load_floors
+    from harness.storedfloor import calibration_entry, store_calibrated_floor
+
+    base, new = write_paced_run(tmp_path, "base", seed=13), write_paced_run(tmp_path, "new", seed=14)
+    entry = calibration_entry(base, new)
+    assert set(entry["backends"]) == {"a", "b"}
+    assert all(0.5 < f["pace_slope"] < 1.5 for f in entry["backends"].values())
+    unpaced = calibration_entry(write_paced_run(tmp_path, "old1", seed=13, paced=False),
+                                write_paced_run(tmp_path, "old2", seed=14, paced=False))
+    assert not any("pace_slope" in f or "paced_floor_sd" in f for f in unpaced["backends"].values())
+    a = entry["backends"]["a"]
+    assert a["floor_sd"] == pytest.approx(unpaced["backends"]["a"]["floor_sd"])  # as measured, for unpaced gates
+    assert a["paced_floor_sd"] < a["floor_sd"] / 2  # the pace's part gone
+    store_calibrated_floor(base, new, tmp_path / "out")
+    stored = load_floors(tmp_path / "out", "cpu")
+    assert stored["backends"]["a"]["pace_slope"] == entry["backends"]["a"]["pace_slope"]
+    result = compare_data(read_run(base), read_run(new), results_dir=tmp_path / "out")
+    assert not any("pace adjustment" in w for w in result.attrs["warnings"])
+    assert result["noise_floor"].notna().all()
+
+
+def test_a_floor_stored_before_the_pace_is_not_used_for_paced_runs_and_compare_says_so(tmp_path):
+    from harness.comparison import compare_data, read_run
+    from harness.noisefloor import save_floors
+
+    save_floors(tmp_path / "out", "cpu", {"measured_at": "then", "backends": {"a": {"floor_sd": 2.0, "rows": 6},
+                                                                           "zz": {"floor_sd": 0.1, "rows": 6}}})
+    base, new = write_paced_run(tmp_path, "base", seed=15), write_paced_run(tmp_path, "new", seed=16, scale_a=1.3)
+    result = compare_data(read_run(base), read_run(new), results_dir=tmp_path / "out")
+    stale = [w for w in result.attrs["warnings"] if "before compare divided the machine's pace" in w]
+    assert len(stale) == 1 and "of a was measured" in stale[0] and "zz" not in stale[0]
+    assert (result.query("backend == 'a'")["verdict"] == "slower").all()  # x/ e^2 stored would hide everything
+
+
+def test_what_the_pace_leaves_of_the_machines_move_is_still_held_back(tmp_path):
+    # NEW ran on a machine 1.4x slower throughout (the probe says so) and the pace readings jitter within a run,
+    # which pulls the fitted slope down: the first version let every paced backend's verdicts stand, exit 1
+    for name, seed, machine in (("base", 17, 1.0), ("new", 18, 1.4)):
+        write_paced_run(tmp_path, name, seed=seed, machine=machine, sigma=0.05, pace_jitter=0.1, probe_s=1e-3 * machine)
+    result = judged(tmp_path, "base", "new")
+    assert 0 < min(result.attrs[SLOPES_ATTR].values(), default=1) < 0.8
+    assert not (result["verdict"] == "slower").any() and exit_code(result) == 3
+
+
+def test_a_backend_judged_on_pooled_rounds_is_not_called_paced(tmp_path):
+    import json
+
+    write_paced_run(tmp_path, "base", seed=19, sigma=0.05, probe_s=1e-3)
+    new = write_paced_run(tmp_path, "new", seed=20, sigma=0.05, machine=1.4, probe_s=1.4e-3)
+    lines = [line for line in new.passes.read_text().splitlines() if json.loads(line)["key"][:2] != ["a", "layer 5"]]
+    new.passes.write_text("\n".join(lines) + "\n")  # one point's passes lost: a is judged on its pooled rows
+    result = judged(tmp_path, "base", "new")
+    assert "a" not in result.attrs[SLOPES_ATTR] and "b" in result.attrs[SLOPES_ATTR]
+    assert not (result.query("backend == 'a'")["verdict"] == "slower").any()  # the machine's 1.4x held back
+
+
+@pytest.mark.parametrize("pace", [5e-324, 1e-300, 1e300, 10 ** 400])
+def test_a_damaged_pace_far_from_the_runs_leaves_its_backend_as_measured(tmp_path, pace):
+    write_paced_run(tmp_path, "base", seed=21, unpaced_point=("a", "layer 1"), bad_pace=pace)
+    write_paced_run(tmp_path, "new", seed=22)
+    result = judged(tmp_path, "base", "new")  # the first version raised OverflowError: exit 1 with a traceback
+    assert set(result.attrs[SLOPES_ATTR]) == {"b"} and result["ratio"].notna().all()
+
+
+def test_a_backend_that_does_not_follow_the_pace_is_judged_as_measured(tmp_path):
+    write_paced_run(tmp_path, "base", seed=23, slope=0.0)
+    write_paced_run(tmp_path, "new", seed=24, slope=0.0)
+    assert judged(tmp_path, "base", "new").attrs[SLOPES_ATTR] == {}  # no slope of 0.003 calling it paced
+
+
+def test_only_multi_thread_passes_count_towards_the_contended_fraction(tmp_path):
+    # one two-thread point contended in every pass among one-thread points: a quarter of all passes or less,
+    # but every multi-thread pass
+    write_paced_run(tmp_path, "base", seed=25, threads=1, contended_point=("a", "layer 5"))
+    write_paced_run(tmp_path, "new", seed=26, threads=1, contended_point=("a", "layer 5"))
+    assert set(judged(tmp_path, "base", "new").attrs[SLOPES_ATTR]) == {"b"}
