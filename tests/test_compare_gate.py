@@ -63,6 +63,29 @@ def test_a_slowed_microsecond_backend_exits_1_and_only_it_is_named(smoke_run, tm
     assert "<th>detectable</th>" in page and "could detect" in page and "regression(s)" in page
 
 
+def test_a_slowed_copy_with_its_passes_is_judged_on_paced_median_passes(smoke_run, tmp_path):
+    # the copy above has no passes file (pooled rounds); here every pass record is copied too, numpy's scaled:
+    # the judgement goes through the pace (harness.pace) and the median passes, as a real sweep's does
+    tmp, _ = smoke_run
+    results = tmp / "results"
+    slowed = slowed_copy(results, tmp_path, "numpy", 1.6)
+    records = [json.loads(line) for line in (results / "smoke-test.passes.jsonl").read_text().splitlines()]
+    timed = [r for r in records if r["row"].get("status") == "ok" and r["row"].get("device") == "cpu"]
+    assert timed and all(r["row"]["pace_s"] > 0 for r in timed)  # every timed CPU pass read the machine's pace
+    for record in records:
+        if record["key"][0] == "numpy":
+            record["samples_s"] = [t * 1.6 for t in record["samples_s"]]
+    (tmp_path / "slowed.passes.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    result = harness.compare(results / "smoke-test.csv", slowed, results_dir=tmp_path)
+    judged = result[result["ratio"].notna()]
+    numpy_rows = judged[(judged["backend"] == "numpy") & ~judged["note"].str.contains("(disturbed)", regex=False)]
+    assert numpy_rows["ratio"].round(6).eq(1.6).all()  # both runs' passes at one pace: the ratio as injected
+    assert set(numpy_rows["verdict"]) <= {"slower", "inconclusive"}  # never same: it moved 1.6x
+    assert (numpy_rows.loc[numpy_rows["detectable"] < 1.6, "verdict"] == "slower").all()  # what it could see
+    assert (numpy_rows["verdict"] == "slower").any() and exit_code(result) == 1
+    assert set(judged.loc[judged["backend"] != "numpy", "verdict"]) == {"same"}
+
+
 def test_a_run_against_itself_exits_0(smoke_run):
     tmp, _ = smoke_run
     results = tmp / "results"
