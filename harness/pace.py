@@ -13,15 +13,19 @@ the code between the runs, which moves all of a run's passes together, does not 
 being the point's median pace over both runs. Measured on the Intel VM (12 + 10 fresh processes, passes of
 0.17 s as a default sweep's): the run-to-run spread of a point's median (sd of the log ratio over every pair)
 fell from 0.20-0.36 to 0.07-0.15 for smoke-sized numpy, Numba and torch kernels, and from 0.07-0.16 to
-0.05-0.12 for Inception 3a's layers (torch 3x3 0.087 -> 0.100, the one that lost). Slopes came out near 1
-for Numba, near 2 (the clip) for numpy's and torch's interpreter-bound tiny calls, ~0.4-0.8 at 3a's sizes.
+0.05-0.12 for Inception 3a's layers (torch 3x3 0.087 -> 0.100, the one that lost). In fresh sweeps the fits
+gave numba-cpu 0.91-0.99, numpy 1.29-1.64, torch 1.22-1.51 on smoke and 0.55-0.76 on inception3a, and an
+injected 1.3x was caught on 75-92% of the slowed backend's smoke rows across separate runs (25-50% without),
+100% within A/B runs (39-83%), 80-96% of inception3a's (62-78%), no A/A pair exiting 1 (docs/compare.md).
 
 A backend is adjusted only when every point it has in both runs carries a pace on every pass (runs from
-before ``pace_s``, pytest-benchmark files, GPU points and ``--clock process`` runs carry none), at most
-``MAX_CONTENDED_FRACTION`` of its passes met other busy processes and its uncontended passes give at least
-``MIN_PACED_PASSES`` deviations: otherwise its rows are judged as before. What a pace cannot
-tell apart: a change of the code that slows the machine for the probe too (a kernel leaving its core
-downclocked) is divided out in part.
+before ``pace_s``, pytest-benchmark files, GPU points and ``--clock process`` runs carry none) and none lies
+``PACE_RANGE`` from its run's median (a damaged file), at most ``MAX_CONTENDED_FRACTION`` of its multi-thread
+passes met other busy processes, its uncontended passes give at least ``MIN_PACED_PASSES`` deviations and the
+slope comes out at ``MIN_SLOPE`` or more: otherwise its rows are judged as measured. (compare also leaves a
+backend it judges on pooled rounds as measured, and holds back what the pace left of the machine's own move:
+:func:`harness.comparison.left_over`.) What a pace cannot tell apart: a change of the code that slows the
+machine for the probe too (a kernel leaving its core downclocked) is divided out in part.
 """
 from __future__ import annotations
 
@@ -40,7 +44,8 @@ MAX_SLOPE = 2.0
 #: (``contended``, :mod:`harness.contention`) is not adjusted: a kernel that needs every core is time-sliced in a
 #: way the one-thread probe does not follow (beside a busy loop the fits ran into the clip and numba-cpu's 1.6x
 #: was caught on 17% of smoke rows instead of 64%), while a one-thread kernel keeps a core as the probe does
-#: (numpy's 1.3x: 17% -> 81% there). The fit uses the uncontended passes only.
+#: (``--threads 1`` beside a busy loop: numpy's 1.3x 67% -> 97%, numba-cpu's 81% -> 64%, torch's 100% both).
+#: The fit uses the uncontended passes only.
 MAX_CONTENDED_FRACTION = 0.25
 #: A slope below this is no pace the backend follows (0.55-1.64 were fitted on the Intel VM): judged as measured.
 MIN_SLOPE = 0.1
