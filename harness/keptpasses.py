@@ -34,12 +34,12 @@ def judged_passes(merged, base_samples, new_samples, matcher, pooled_out: set | 
     in ``merged`` becomes the kept passes' (set in place). ``matcher`` is
     :func:`harness.comparison.matched_samples`, passed in: that module imports this one. ``pooled_out`` receives the
     backends judged on pooled rounds in the end."""
+    pooled_out = set() if pooled_out is None else pooled_out
     pooled: set = set()
     matched = matcher(merged, base_samples, new_samples, pooled)
     choice = choose(merged, base_samples, new_samples, pooled)
-    final = pooled if pooled_out is None else pooled_out
     if not choice:
-        final |= pooled
+        pooled_out |= pooled
         return matched, base_samples, new_samples, {}
     samples = swapped(base_samples, choice, "_base"), swapped(new_samples, choice, "_new")
     now: set = set()
@@ -49,7 +49,7 @@ def judged_passes(merged, base_samples, new_samples, matcher, pooled_out: set | 
         samples = swapped(base_samples, choice, "_base"), swapped(new_samples, choice, "_new")
         now = set()
         matched = matcher(merged, *samples, now)
-    final |= now
+    pooled_out |= now
     notes = {}
     for i, sides in choice.items():
         for side, run in SIDES:

@@ -198,8 +198,7 @@ def with_stored(floors: list, backends: list, stored: dict | None, z: float,
     out = []
     for (half, source), backend in zip(floors, backends):
         entry = entries.get(backend)
-        sd = (entry.get("paced_floor_sd") if backend in paced else entry.get("floor_sd")) if isinstance(entry, dict) \
-            else None
+        sd = entry.get("paced_floor_sd" if backend in paced else "floor_sd") if isinstance(entry, dict) else None
         if isinstance(sd, (int, float)) and math.isfinite(sd) and z * sd > half:
             half, source = z * float(sd), f"stored A/A floor of {entry.get('measured_at', '?')}"
         out.append((half, source))

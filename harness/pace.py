@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from typing import NamedTuple
 
 from .contention import is_contended
 from .passgroups import PACES_ATTR, PASSES_ATTR, SHARES_ATTR, THREADS_ATTR, derive
@@ -132,10 +133,18 @@ def with_passes(samples, passes: dict):
     return out
 
 
-def uncontended_fit(samples, passes: dict, paces: dict) -> tuple[dict, dict, int, int]:
-    """``(passes, paces, contended, total)`` of a run: the passes (and their paces) that met no busy process or ran
-    on one thread, for the fit, and per point how many multi-thread passes met one of how many multi-thread passes
-    (``attrs["pass_shares"]``, ``attrs["pass_threads"]``)."""
+class Fit(NamedTuple):
+    """A run's passes for the fit - those that met no busy process or ran on one thread - and their paces, with per
+    point how many of its multi-thread passes met one (``contended``) of how many (``total``)."""
+    passes: dict
+    paces: dict
+    contended: dict
+    total: dict
+
+
+def uncontended_fit(samples, passes: dict, paces: dict) -> Fit:
+    """The :class:`Fit` of a run's ``passes`` and ``paces`` (shares and threads from ``attrs["pass_shares"]``,
+    ``attrs["pass_threads"]``)."""
     attrs = getattr(samples, "attrs", None) or {}
     shares, threads = attrs.get(SHARES_ATTR) or {}, attrs.get(THREADS_ATTR) or {}
     fit_passes, fit_paces, contended, total = {}, {}, {}, {}
@@ -146,7 +155,7 @@ def uncontended_fit(samples, passes: dict, paces: dict) -> tuple[dict, dict, int
         fit_passes[point] = [passes[point][i] for i in keep]
         fit_paces[point] = [pace[i] for i in keep]
         contended[point], total[point] = len(pace) - len(keep), 0 if one_thread else len(pace)
-    return fit_passes, fit_paces, contended, total
+    return Fit(fit_passes, fit_paces, contended, total)
 
 
 def pace_adjusted(base_samples, new_samples) -> tuple:
@@ -160,10 +169,10 @@ def pace_adjusted(base_samples, new_samples) -> tuple:
     fits = [uncontended_fit(s, p, q) for s, p, q in zip((base_samples, new_samples), passes, paces)]
     slopes = {}
     for backend, points in paced_backends(*paces, *passes).items():
-        contended = sum(fit[2][point] for fit in fits for point in points)
-        if contended > MAX_CONTENDED_FRACTION * sum(fit[3][point] for fit in fits for point in points):
+        contended = sum(fit.contended[point] for fit in fits for point in points)
+        if contended > MAX_CONTENDED_FRACTION * sum(fit.total[point] for fit in fits for point in points):
             continue
-        slope = pace_slope([fit[:2] for fit in fits], points)
+        slope = pace_slope([(fit.passes, fit.paces) for fit in fits], points)
         if slope is None or slope < MIN_SLOPE:
             continue
         slopes[backend] = slope

@@ -78,9 +78,7 @@ def pace_s(clock: Callable[[], float] = time.perf_counter, iterations: int = PAC
     """Seconds of one timing of :func:`probe_loop` on the current core: the machine's pace right after a timed
     round. The median over a pass's rounds follows the machine's faster and slower stretches that the kernel
     met in that pass (:mod:`harness.pace`)."""
-    start = clock()
-    probe_loop(iterations)
-    return clock() - start
+    return probe_s(clock, iterations, repeats=1)
 
 
 def probes_every_core(threads: int) -> bool:
