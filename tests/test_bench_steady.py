@@ -1,12 +1,19 @@
 """The benchmark suite's helpers (tests/bench/steady.py) on a fake clock: settling, round sizing, the hooks."""
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from tests.bench.steady import (MAX_ROUNDS, MAX_SETTLE_S, MIN_CALLS, MIN_ROUNDS, MIN_SETTLE_S, ROUND_S, TIMED_S,
-                                bench_threads, plan, settle, slowdown, slowed, timer_for)
+                                PaceLog, bench_threads, plan, settle, slowdown, slowed, timer_for)
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class FakeCall:
@@ -77,3 +84,24 @@ def test_threads_and_clock_settings():
     assert timer_for("cpu", {"CONVBENCH_BENCH_CLOCK": "wall"}) is time.perf_counter
     with pytest.raises(ValueError, match="CONVBENCH_BENCH_CLOCK"):
         timer_for("cpu", {"CONVBENCH_BENCH_CLOCK": "gpu"})
+
+
+def test_pace_log_keeps_one_reading_per_timed_round():
+    ticks = iter(range(1000))
+    log = PaceLog(lambda: float(next(ticks)) * 1e-4)  # every reading: one tick of the fake clock
+    for _ in range(2 + 5 + 1):  # warm-up rounds, timed rounds, the call pytest-benchmark makes for the result
+        log()
+    assert log.paces_s == pytest.approx([1e-4] * 8) and len(log.timed(2, 5)) == 5
+
+
+def test_the_suite_records_a_pace_after_every_timed_round(tmp_path):
+    # the real pytest-benchmark run (pedantic with a per-round teardown): one benchmark, in a process of its own
+    out = tmp_path / "one.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}  # not an xdist worker itself
+    done = subprocess.run([sys.executable, "-m", "pytest", "tests/bench", "-q", "-p", "no:cacheprovider", "-k",
+                           "test_conv2d and numpy-3a-1x1", "--benchmark-only", "--benchmark-save-data",
+                           f"--benchmark-json={out}"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    (bench,) = json.loads(out.read_text())["benchmarks"]
+    paces, data = bench["extra_info"]["paces_s"], bench["stats"]["data"]
+    assert len(paces) == len(data) == bench["stats"]["rounds"] and all(0 < p < 0.1 for p in paces)

@@ -13,7 +13,8 @@ blocks agree before rounds of >= ~2 ms and >= 10 calls are timed, ~0.2-0.4 s per
 With ``CONVBENCH_BENCH_AGAINST=REF`` (a git commit or a folder holding a kernels package) every
 benchmark runs right after the same benchmark of the base build's kernels (``NAME@base``), an A/B
 file that ``harness compare FILE.json@base FILE.json`` judges. The whole suite takes ~15-30 s on a 2-vCPU VM. ``extra_info`` holds the backend, layer, shape, flops,
-bytes, threads, gflops and max_abs_err, which ``harness compare a.json b.json`` reads.
+bytes, threads, gflops and max_abs_err, and for CPU backends ``paces_s``, the machine's pace read after every timed
+round (:class:`tests.bench.steady.PaceLog`), which ``harness compare a.json b.json`` reads (:mod:`harness.benchpace`).
 """
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from harness.abhalves import is_twin, own_name
 from harness.against import twin_of
 from harness.threads import thread_limits
 
-from .steady import base_twins, bench_threads, fixed_layout, plan, settle, slowdown, slowed, timer_for, wake_machine
+from .steady import PaceLog, base_twins, bench_threads, fixed_layout, plan, settle, slowdown, slowed, timer_for, wake_machine
 
 pytestmark = pytest.mark.xdist_group('bench')  # its session fixture runs once, on one worker
 
@@ -56,6 +57,7 @@ DEFAULT_LAYERS = {"3a-1x1", "3a-3x3", "3a-5x5", "5b-1x1", "r50-conv4-3x3s2"}
 #: 2.98 ms per call, 3a-3x3 at 1.87 or 2.03 ms, per process and benchmark), and a round's mean over
 #: three placements moves far less from run to run than one placement.
 COPIES = 3
+WARMUP_ROUNDS = 2
 
 
 def _params():
@@ -124,7 +126,10 @@ def test_conv2d(benchmark, awake, threads, backend, layer):
     else:
         timer = timer_for(impl.device)
         rounds, iterations = plan(settle(run, timer))  # warm this runtime's threads until calls agree
-        benchmark.pedantic(run, rounds=rounds, iterations=iterations, warmup_rounds=2)
+        pace = PaceLog(timer) if impl.device == "cpu" else None  # the machine's pace after every round, untimed
+        benchmark.pedantic(run, rounds=rounds, iterations=iterations, warmup_rounds=WARMUP_ROUNDS, teardown=pace)
+        if pace is not None:
+            benchmark.extra_info["paces_s"] = pace.timed(WARMUP_ROUNDS, rounds)
         benchmark.extra_info["gflops"] = spec.flops / benchmark.stats.stats.median / 1e9
     ref = kernels.reference_conv2d(x, w, spec)
     tol = kernels.tolerance(x, w, spec)
