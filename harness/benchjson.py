@@ -15,7 +15,8 @@ and ``median(data) == stats.median``; warm-up rounds are not in ``data``.
 columns of :data:`harness.results.COLUMNS` (one row per benchmark; ``case`` is the
 benchmark's name with its parameter id after a colon, ``test_conv2d[numpy-3a-1x1]``
 -> ``test_conv2d:numpy-3a-1x1`` (the console tables read ``[...]`` as markup), so
-two files match by name) and a samples table (one row per round, ``time_s`` per call).
+two files match by name) and a samples table (one row per round, ``time_s`` per call, and ``pace_s``: the machine's pace read after the
+round where the benchmark recorded one, :mod:`harness.benchpace`).
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ import math
 import re
 from pathlib import Path
 
+from .benchpace import PACE_COLUMN
 from .layers import SHAPE_FIELDS
 from .metadata import isa_of_flags
 from .results import COLUMNS, SAMPLE_COLUMNS
@@ -135,10 +137,21 @@ def benchmark_tables(doc: dict, run_id: str):
     for bench in doc["benchmarks"]:
         row = benchmark_row(bench, run_id)
         rows.append(row)
-        samples += [{"run_id": run_id, "backend": row["backend"], "case": row["case"], "round": i, "time_s": float(t)}
-                    for i, t in enumerate(bench["stats"]["data"])]
+        paces = round_paces_of(bench)
+        samples += [{"run_id": run_id, "backend": row["backend"], "case": row["case"], "round": i, "time_s": float(t),
+                     PACE_COLUMN: pace} for i, (t, pace) in enumerate(zip(bench["stats"]["data"], paces))]
     table = pd.DataFrame(rows, columns=COLUMNS)
-    return table, pd.DataFrame(samples, columns=SAMPLE_COLUMNS)
+    return table, pd.DataFrame(samples, columns=[*SAMPLE_COLUMNS, PACE_COLUMN])
+
+
+def round_paces_of(bench: dict) -> list:
+    """The pace read after each round (``extra_info["paces_s"]``, :mod:`harness.benchpace`), one per entry of
+    ``stats.data``; NaN for every round of a benchmark that recorded none, or not one per round."""
+    paces = (bench.get("extra_info") or {}).get("paces_s")
+    data = bench["stats"]["data"]
+    if not isinstance(paces, list) or len(paces) != len(data):
+        return [math.nan] * len(data)
+    return [p if isinstance(p, (int, float)) and not isinstance(p, bool) else math.nan for p in paces]
 
 
 def benchmark_metadata(doc: dict) -> dict:

@@ -20,10 +20,11 @@ from .backendmove import backend_moves
 from .compare_rule import IDENTICAL, MIN_ROUNDS, burst_hit, fastest_pass_log_ratio, judge, location, within_se, z_of
 from .errors import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REGRESSION
 from .interference import (NOTE_MACHINE, contention_noted, contention_split, interference_demoted, machine_demoted,
-                           machine_moved)
+                           machine_moved, move_verdict)
 from .keptpasses import judged_passes
 from .noisefloor import load_floors, row_floors, stale_floors, with_stored
-from .pace import SLOPES_ATTR, pace_adjusted
+from .benchpace import MOVES_ATTR, bench_paced, pace_widened
+from .pace import SLOPES_ATTR, left_over, pace_adjusted
 from .passgroups import machine_ratio, median_pass_by_point, pass_medians_by_point, with_pass_medians
 from .results import KEY_COLUMNS, LATER_COLUMNS, RunFiles, read_metadata, read_samples, read_table, samples_by_point
 from .runwarnings import busy_runs, environment_warnings
@@ -104,7 +105,8 @@ def compare_data(base: tuple, new: tuple, threshold: float = THRESHOLD, alpha: f
     measured = (result["ratio"].notna() & (result["note"] != IDENTICAL)).any()  # not a run against itself
     warnings += busy_runs(base_meta, new_meta, base_table, new_table) if measured else []
     judged = set(result.loc[result["ratio"].notna(), "backend"].astype(str))
-    stale = [b for b in stale_floors(stored, result.attrs.get(SLOPES_ATTR) or {}) if b in judged]
+    # a benchmark file is judged with the stored floor as measured (floor_sd), paced or not
+    stale = [] if json_input else [b for b in stale_floors(stored, result.attrs.get(SLOPES_ATTR) or {}) if b in judged]
     if stale and measured:
         warnings.append(f"the stored noise floor of {', '.join(stale)} was measured before compare divided the "
                         "machine's pace out of each pass, as it did for these runs (harness.pace): it is not used; "
@@ -156,18 +158,20 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
     if not threshold >= 0 or not math.isfinite(threshold) or not 0 < alpha < 1:
         raise ValueError(f"threshold must be a finite number >= 0 and 0 < alpha < 1, got {threshold!r} and {alpha!r}")
     merged = merge_points(base_table, new_table)
-    base_samples, new_samples, slopes = pace_adjusted(base_samples, new_samples)  # the machine's pace divided out
+    # the machine's pace divided out: of each pass of a sweep, of each benchmark of a pytest-benchmark file
+    base_samples, new_samples, slopes = (bench_paced if in_blocks else pace_adjusted)(base_samples, new_samples)
     pooled: set = set()
     matched, base_samples, new_samples, kept_notes = judged_passes(merged, base_samples, new_samples, matched_samples,
                                                                    pooled)
-    slopes = {b: s for b, s in slopes.items() if b not in pooled}  # judged on pooled rounds: nothing divided out
+    slopes = {b: s for b, s in slopes.items() if in_blocks or b not in pooled}  # pooled passes: as measured
     ratios, passes, keys, fastest, odd = point_moves(merged, matched, base_samples, new_samples)
     odd |= {k for k, i in enumerate(matched) if contention_split(merged.loc[i])}  # neither floor nor move
     moves = backend_moves(ratios, alpha, fastest, odd)
     machine = machine_ratio(base_samples, new_samples)  # the probe: did the machine itself change speed?
     back_to_back = {b for b, _, _ in ratios} if in_blocks else set()
     floors = dict(zip(matched, with_stored(row_floors(ratios, alpha, back_to_back, odd), [b for b, _, _ in ratios],
-                                           stored_floor, z_of(alpha), set(slopes))))
+                                           stored_floor, z_of(alpha), set() if in_blocks else set(slopes))))
+    floors = pace_widened(floors, keys, new_samples.attrs.get(MOVES_ATTR) or {})  # how closely each followed it
     rows, sources = [], {}
     for i, r in merged.iterrows():
         side = "_base" if r["_merge"] != "right_only" else "_new"
@@ -206,20 +210,6 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
     out.attrs[SLOPES_ATTR] = slopes
     out.attrs["noise_floor"] = max((v["floor"] for v in out.attrs["noise_floors"].values()), default=0.0)
     return out
-
-
-def left_over(machine: float, slope: float | None) -> float:
-    """What of the machine's change of speed (its probe ratio) a backend's rows still hold once its pace was
-    divided out with ``slope`` (:mod:`harness.pace`; None: not divided out): ``machine ** (1 - slope)``, none at a
-    slope of 1 or more."""
-    return machine if slope is None or not math.isfinite(machine) else machine ** max(0.0, 1.0 - slope)
-
-
-def move_verdict(move, machine: float, threshold: float) -> str:
-    """A backend's move's verdict, held back where the machine itself moved the same way (:func:`machine_demoted`)."""
-    verdict = move.verdict(threshold)
-    held = machine_demoted(dict(verdict=verdict, ratio=move.ratio), machine, threshold)
-    return f"{verdict}, held back: the machine moved too (probe {machine:.2f}x)" if held else verdict
 
 
 def matched_samples(merged, base_samples, new_samples, pooled_out: set | None = None) -> dict:

@@ -148,3 +148,10 @@ def machine_demoted(judged: dict, machine: float, threshold: float) -> dict:
     return dict(verdict="inconclusive",
                 note=f"{NOTE_MACHINE} {pace} during NEW than during BASE (probe {machine:.2f}x, beyond the "
                      f"threshold): its {verdict} {judged['ratio']:.3g}x may be the machine's; measure both again")
+
+
+def move_verdict(move, machine: float, threshold: float) -> str:
+    """A backend's move's verdict, held back where the machine itself moved the same way (:func:`machine_demoted`)."""
+    verdict = move.verdict(threshold)
+    held = machine_demoted(dict(verdict=verdict, ratio=move.ratio), machine, threshold)
+    return f"{verdict}, held back: the machine moved too (probe {machine:.2f}x)" if held else verdict

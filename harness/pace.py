@@ -19,7 +19,8 @@ injected 1.3x was caught on 75-92% of the slowed backend's smoke rows across sep
 100% within A/B runs (39-83%), 80-96% of inception3a's (62-78%), no A/A pair exiting 1 (docs/compare.md).
 
 A backend is adjusted only when every point it has in both runs carries a pace on every pass (runs from
-before ``pace_s``, pytest-benchmark files, GPU points and ``--clock process`` runs carry none) and none lies
+before ``pace_s``, GPU points and ``--clock process`` runs carry none; pytest-benchmark files have a rule of their
+own, :mod:`harness.benchpace`) and none lies
 ``PACE_RANGE`` from its run's median (a damaged file), at most ``MAX_CONTENDED_FRACTION`` of its multi-thread
 passes met other busy processes, its uncontended passes give at least ``MIN_PACED_PASSES`` deviations and the
 slope comes out at ``MIN_SLOPE`` or more: otherwise its rows are judged as measured. (compare also leaves a
@@ -183,3 +184,10 @@ def pace_adjusted(base_samples, new_samples) -> tuple:
     if not slopes:
         return base_samples, new_samples, {}
     return with_passes(base_samples, passes[0]), with_passes(new_samples, passes[1]), slopes
+
+
+def left_over(machine: float, slope: float | None) -> float:
+    """What of the machine's change of speed (its probe ratio) a backend's rows still hold once its pace was
+    divided out with ``slope`` (:mod:`harness.pace`; None: not divided out): ``machine ** (1 - slope)``, none at a
+    slope of 1 or more."""
+    return machine if slope is None or not math.isfinite(machine) else machine ** max(0.0, 1.0 - slope)
