@@ -68,7 +68,7 @@ def pace_line(result) -> str | None:
         return None
     names = sorted(slopes, key=str)
     if result.attrs.get("kind") == "pytest-benchmark":  # harness.benchpace: in full, per benchmark
-        return ("the machine's pace (a probe after every round) moved 8% or more between the files for benchmarks of "
+        return ("the machine's pace (a probe after every round) moved 1.08x or more either way between the files for benchmarks of "
                 f"{', '.join(map(str, names))}: divided out of those before judging (their base and new times are at "
                 "a common pace)")
     parts = ", ".join(f"{b} {slopes[b]:.2f}" for b in names)

@@ -171,7 +171,7 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
     back_to_back = {b for b, _, _ in ratios} if in_blocks else set()
     floors = dict(zip(matched, with_stored(row_floors(ratios, alpha, back_to_back, odd), [b for b, _, _ in ratios],
                                            stored_floor, z_of(alpha), set() if in_blocks else set(slopes))))
-    floors = pace_widened(floors, keys, new_samples.attrs.get(MOVES_ATTR) or {})  # how closely each followed it
+    floors, pace_notes = pace_widened(floors, keys, new_samples.attrs.get(MOVES_ATTR) or {})  # followed how closely?
     rows, sources = [], {}
     for i, r in merged.iterrows():
         side = "_base" if r["_merge"] != "right_only" else "_new"
@@ -187,7 +187,7 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
             row.update(interference_demoted(row, r, bool(base_passes and new_passes)) or contention_noted(row, r))
             row.update(machine_demoted(row, left_over(machine, slopes.get(row["backend"])), threshold))
             if row["note"] != IDENTICAL:
-                row["note"] = "; ".join(filter(None, [row["note"], kept_notes.get(i)]))
+                row["note"] = "; ".join(filter(None, [row["note"], kept_notes.get(i), pace_notes.get(i)]))
             sources.setdefault(row["backend"], []).append(source)
         else:
             row.update(untimed_verdict(r, side))

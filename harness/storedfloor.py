@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .benchpace import bench_paced
 from .compare_rule import BURST_FACTOR
 from .comparison import matched_samples, merge_points, point_moves, read_run
 from .contention import is_contended
@@ -42,6 +43,8 @@ def calibration_entry(base: RunFiles | Path, new: RunFiles | Path) -> dict:
         raise ValueError(f"an A/A pair must come from one CPU model, got {meta.get('cpu_model')!r} and "
                          f"{new_meta.get('cpu_model')!r}")
     merged = merge_points(bt, nt)
+    if "pytest-benchmark" in (meta.get("source"), new_meta.get("source")):
+        bs, ns, _ = bench_paced(bs, ns)  # as compare judges benchmark files: at a common pace (harness.benchpace)
     floors, ratios, bursts, contended = kept_floors(merged, bs, ns)
     paced_bs, paced_ns, slopes = pace_adjusted(bs, ns)
     paced = kept_floors(merged, paced_bs, paced_ns)[0] if slopes else {}

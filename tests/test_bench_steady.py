@@ -87,11 +87,12 @@ def test_threads_and_clock_settings():
 
 
 def test_pace_log_keeps_one_reading_per_timed_round():
-    ticks = iter(range(1000))
-    log = PaceLog(lambda: float(next(ticks)) * 1e-4)  # every reading: one tick of the fake clock
-    for _ in range(2 + 5 + 1):  # warm-up rounds, timed rounds, the call pytest-benchmark makes for the result
+    readings = [(k + 1) * 1e-4 for k in range(2 + 5 + 1)]  # warm-up rounds, timed rounds, the result's call
+    ticks = iter([t for r in readings for t in (0.0, r)])  # each probe reads the clock before and after its loop
+    log = PaceLog(lambda: next(ticks))
+    for _ in readings:
         log()
-    assert log.paces_s == pytest.approx([1e-4] * 8) and len(log.timed(2, 5)) == 5
+    assert log.paces_s == pytest.approx(readings) and log.timed(2, 5) == pytest.approx(readings[2:7])
 
 
 def test_the_suite_records_a_pace_after_every_timed_round(tmp_path):

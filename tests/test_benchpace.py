@@ -22,12 +22,12 @@ from .test_benchjson import BASE, SLOW, case_of
 PACE_S = 1e-4
 
 
-def with_paces(doc, seed=0, factor_of=lambda name: 1.0):
-    """``doc`` with a pace after every round of every benchmark: PACE_S x ``factor_of(name)``, 1% noise."""
+def with_paces(doc, seed=0, factor_of=lambda name: 1.0, noise=0.01):
+    """``doc`` with a pace after every round of every benchmark: PACE_S x ``factor_of(name)``, lognormal noise."""
     rng = np.random.default_rng(seed)
     for bench in doc["benchmarks"]:
         n = len(bench["stats"]["data"])
-        bench["extra_info"]["paces_s"] = list(PACE_S * factor_of(bench["name"]) * np.exp(rng.normal(0, 0.01, n)))
+        bench["extra_info"]["paces_s"] = list(PACE_S * factor_of(bench["name"]) * np.exp(rng.normal(0, noise, n)))
 
 
 def slowed(doc, factor, names):
@@ -80,7 +80,7 @@ def test_a_slow_stretch_of_the_machine_is_divided_out(tmp_path, capsys):
     assert "the machine's pace moved 1.5" in result.attrs["noise_floors"]["numba-cpu"]["source"]
     assert result.attrs["pace_slopes"] == {"numba-cpu": 1.0}  # the others' paces moved by 1% noise: as measured
     assert main(["compare", base, new]) == 3
-    assert "moved 8% or more between the files for benchmarks of numba-cpu" in capsys.readouterr().out
+    assert "moved 1.08x or more either way between the files for benchmarks of numba-cpu" in capsys.readouterr().out
     # the same rounds without their paces: a 1.5x move of the whole block, judged as measured
     bare = written(tmp_path, "bare.json", lambda d: slowed(d, 1.5, slow))
     unpaced = compared(str(BASE), bare)
@@ -98,6 +98,32 @@ def test_a_benchmark_that_followed_its_pace_more_than_in_full_is_no_regression(t
     result = compared(base, new)
     row = result[result["case"] == case_of(SLOW)].iloc[0]
     assert row["ratio"] == pytest.approx(1.81 / 1.42, rel=0.03) and row["verdict"] == "inconclusive"
+    assert main(["compare", base, new]) == 3
+
+
+@pytest.mark.parametrize("side", ["base", "new"])
+@pytest.mark.parametrize("pace", [1.5, 3.0, 1 / 1.5])
+def test_a_pace_that_moved_alone_makes_no_verdict(tmp_path, side, pace):
+    # the probe after one benchmark's rounds ran slower or faster (or was edited) while its times did not move
+    def moved(doc):
+        with_paces(doc, 1 if side == "new" else 0, lambda n: pace if n == SLOW else 1.0)
+
+    base = written(tmp_path, "base.json", moved if side == "base" else with_paces)
+    new = written(tmp_path, "new.json", moved if side == "new" else lambda d: with_paces(d, 1), lambda d: slowed(
+        d, 1.0001, {SLOW}))  # not identical samples: judged
+    result = compared(base, new)
+    row = result[result["case"] == case_of(SLOW)].iloc[0]
+    assert row["verdict"] == "inconclusive" and "pace moved" in row["note"]
+    assert main(["compare", base, new]) == 3
+
+
+def test_a_pace_cannot_hide_a_real_slowdown_behind_a_faster(tmp_path):
+    # a real 1.3x of one benchmark whose paces say the machine ran 3x slower: not `faster`, never a green exit 0
+    base = written(tmp_path, "base.json", with_paces)
+    new = written(tmp_path, "new.json", lambda d: with_paces(d, 1, lambda n: 3.0 if n == SLOW else 1.0),
+                  lambda d: slowed(d, 1.3, {SLOW}))
+    row = compared(base, new).query("case == @case_of(@SLOW)").iloc[0]
+    assert row["verdict"] == "inconclusive" and row["ratio_hi"] > 1.3
     assert main(["compare", base, new]) == 3
 
 
@@ -131,16 +157,17 @@ def test_times_shown_are_at_the_common_pace(tmp_path):
     lambda paces: [1e-300] + paces[1:],  # far beyond PACE_RANGE of the file's median
     lambda paces: None,
 ])
-def test_a_benchmark_with_damaged_paces_leaves_its_backend_as_measured(tmp_path, damage):
+@pytest.mark.parametrize("side", ["base", "new"])
+def test_a_benchmark_with_damaged_paces_leaves_its_backend_as_measured(tmp_path, damage, side):
     def damaged(doc):
         for bench in doc["benchmarks"]:
             if bench["name"] == SLOW:
                 bench["extra_info"]["paces_s"] = damage(bench["extra_info"]["paces_s"])
 
     everything = {b["name"] for b in json.loads(BASE.read_text())["benchmarks"]}
-    base = written(tmp_path, "base.json", with_paces)
+    base = written(tmp_path, "base.json", with_paces, *[damaged] * (side == "base"))
     new = written(tmp_path, "new.json", lambda d: with_paces(d, 1, lambda n: 1.3), lambda d: slowed(d, 1.3, everything),
-                  damaged)
+                  *[damaged] * (side == "new"))
     result = compared(base, new)
     assert result.attrs["pace_slopes"] == {"numpy": 1.0, "torch": 1.0}
     assert result[result["backend"] != "numba-cpu"]["ratio"].between(0.97, 1.03).all()
@@ -160,9 +187,22 @@ def test_a_pace_that_moved_less_than_its_own_noise_is_not_divided_out(tmp_path):
 
 
 def test_only_one_file_with_paces_is_judged_as_measured(tmp_path):
-    new = written(tmp_path, "new.json", with_paces)
+    # NEW's numba-cpu block ran 1.5x slower, and its paces say the machine did; BASE has no paces to compare with
+    slow = set(numba_names())
+    new = written(tmp_path, "new.json", lambda d: with_paces(d, 1, lambda n: 1.5 if n in slow else 1.0),
+                  lambda d: slowed(d, 1.5, slow))
     result = compared(str(BASE), new)
-    assert result.attrs["pace_slopes"] == {} and not result["verdict"].isin(["slower", "faster"]).any()
+    assert result.attrs["pace_slopes"] == {}
+    assert result[result["backend"] == "numba-cpu"]["ratio"].between(1.45, 1.55).all()
+
+
+def test_the_threshold_is_1_08x_either_way(tmp_path):
+    base = written(tmp_path, "base.json", lambda d: with_paces(d, noise=0.0))
+    for factor, divided in [(1.079, False), (1.081, True), (1 / 1.079, False), (1 / 1.081, True)]:
+        new = written(tmp_path, "new.json", lambda d: with_paces(d, 0, lambda n: factor, noise=0.0))
+        result = compared(base, new)
+        assert bool(result.attrs["pace_slopes"]) is divided, factor
+        assert result["ratio"].between(0.99, 1.01).all() is not divided  # unchanged times: moved only if divided
 
 
 def test_bench_paced_leaves_unpaced_tables_untouched():
@@ -191,3 +231,17 @@ def test_an_ab_file_divides_each_builds_pace_out(tmp_path):
     result = compared(f"{path}@base", path)
     assert len(result) == 9 and result.attrs["pace_slopes"] == {"numba-cpu": 1.0}
     assert result["ratio"].between(1 / 1.05, 1.05).all() and not result["verdict"].isin(["slower", "faster"]).any()
+
+
+def test_an_aa_pair_of_benchmark_files_stores_the_floor_it_was_judged_with(tmp_path):
+    # the A/A pair's numba-cpu block met a 1.4x slow stretch that its paces saw: compare judges it at a common pace,
+    # and --save-floor stores the spread of those rows, not of the 1.4x the pace explained
+    from harness.noisefloor import load_floors
+
+    slow = set(numba_names())
+    base = written(tmp_path, "base.json", with_paces)
+    new = written(tmp_path, "new.json", lambda d: with_paces(d, 1, lambda n: 1.4 if n in slow else 1.0),
+                  lambda d: slowed(d, 1.4, slow))
+    assert main(["compare", base, new, "--results-dir", str(tmp_path), "--save-floor"]) == 3
+    cpu = json.loads(BASE.read_text())["machine_info"]["cpu"]["brand_raw"]
+    assert load_floors(tmp_path, cpu)["backends"]["numba-cpu"]["floor_sd"] < 0.05  # as measured: ~0.34

@@ -13,7 +13,7 @@ blocks agree before rounds of >= ~2 ms and >= 10 calls are timed, ~0.2-0.4 s per
 With ``CONVBENCH_BENCH_AGAINST=REF`` (a git commit or a folder holding a kernels package) every
 benchmark runs right after the same benchmark of the base build's kernels (``NAME@base``), an A/B
 file that ``harness compare FILE.json@base FILE.json`` judges. The whole suite takes ~15-30 s on a 2-vCPU VM. ``extra_info`` holds the backend, layer, shape, flops,
-bytes, threads, gflops and max_abs_err, and for CPU backends ``paces_s``, the machine's pace read after every timed
+bytes, threads, gflops and max_abs_err, and for CPU backends on one thread ``paces_s``, the machine's pace read after every timed
 round (:class:`tests.bench.steady.PaceLog`), which ``harness compare a.json b.json`` reads (:mod:`harness.benchpace`).
 """
 from __future__ import annotations
@@ -126,7 +126,9 @@ def test_conv2d(benchmark, awake, threads, backend, layer):
     else:
         timer = timer_for(impl.device)
         rounds, iterations = plan(settle(run, timer))  # warm this runtime's threads until calls agree
-        pace = PaceLog(timer) if impl.device == "cpu" else None  # the machine's pace after every round, untimed
+        # the machine's pace after every round, untimed; one thread only: on CPU time a runtime's threads still
+        # spinning after a round would count into the probe's reading
+        pace = PaceLog(timer) if impl.device == "cpu" and threads == 1 else None
         benchmark.pedantic(run, rounds=rounds, iterations=iterations, warmup_rounds=WARMUP_ROUNDS, teardown=pace)
         if pace is not None:
             benchmark.extra_info["paces_s"] = pace.timed(WARMUP_ROUNDS, rounds)
