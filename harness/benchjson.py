@@ -15,8 +15,9 @@ and ``median(data) == stats.median``; warm-up rounds are not in ``data``.
 columns of :data:`harness.results.COLUMNS` (one row per benchmark; ``case`` is the
 benchmark's name with its parameter id after a colon, ``test_conv2d[numpy-3a-1x1]``
 -> ``test_conv2d:numpy-3a-1x1`` (the console tables read ``[...]`` as markup), so
-two files match by name) and a samples table (one row per round, ``time_s`` per call, and ``pace_s``: the machine's pace read after the
-round where the benchmark recorded one, :mod:`harness.benchpace`).
+two files match by name) and a samples table (one row per round, ``time_s`` per call,
+and ``pace_s``: the machine's pace read after the round where the benchmark recorded
+one, :mod:`harness.benchpace`).
 """
 from __future__ import annotations
 

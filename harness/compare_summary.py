@@ -68,9 +68,9 @@ def pace_line(result) -> str | None:
         return None
     names = sorted(slopes, key=str)
     if result.attrs.get("kind") == "pytest-benchmark":  # harness.benchpace: in full, per benchmark
-        return ("the machine's pace (a probe after every round) moved 1.08x or more either way between the files for benchmarks of "
-                f"{', '.join(map(str, names))}: divided out of those before judging (their base and new times are at "
-                "a common pace)")
+        return ("the machine's pace (a probe after every round) moved 1.08x or more either way between the files "
+                f"for benchmarks of {', '.join(map(str, names))}: divided out of those before judging (their base and "
+                "new times are at a common pace, their floors widened by as much; each row's note says so)")
     parts = ", ".join(f"{b} {slopes[b]:.2f}" for b in names)
     return ("the machine's pace (a probe after every round) divided out of each pass before judging (their base and "
             f"new times are at a common pace); how strongly each backend's passes followed it (slope): {parts}")

@@ -17,13 +17,13 @@ from pathlib import Path
 
 from .abhalves import build_of, split_ref
 from .backendmove import backend_moves
+from .benchpace import MOVES_ATTR, bench_paced, pace_widened
 from .compare_rule import IDENTICAL, MIN_ROUNDS, burst_hit, fastest_pass_log_ratio, judge, location, within_se, z_of
 from .errors import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REGRESSION
 from .interference import (NOTE_MACHINE, contention_noted, contention_split, interference_demoted, machine_demoted,
                            machine_moved, move_verdict)
 from .keptpasses import judged_passes
 from .noisefloor import load_floors, row_floors, stale_floors, with_stored
-from .benchpace import MOVES_ATTR, bench_paced, pace_widened
 from .pace import SLOPES_ATTR, left_over, pace_adjusted
 from .passgroups import machine_ratio, median_pass_by_point, pass_medians_by_point, with_pass_medians
 from .results import KEY_COLUMNS, LATER_COLUMNS, RunFiles, read_metadata, read_samples, read_table, samples_by_point

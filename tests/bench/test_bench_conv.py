@@ -12,9 +12,11 @@ change that); the session starts by waking every vCPU; benchmarks run grouped by
 blocks agree before rounds of >= ~2 ms and >= 10 calls are timed, ~0.2-0.4 s per benchmark.
 With ``CONVBENCH_BENCH_AGAINST=REF`` (a git commit or a folder holding a kernels package) every
 benchmark runs right after the same benchmark of the base build's kernels (``NAME@base``), an A/B
-file that ``harness compare FILE.json@base FILE.json`` judges. The whole suite takes ~15-30 s on a 2-vCPU VM. ``extra_info`` holds the backend, layer, shape, flops,
-bytes, threads, gflops and max_abs_err, and for CPU backends on one thread ``paces_s``, the machine's pace read after every timed
-round (:class:`tests.bench.steady.PaceLog`), which ``harness compare a.json b.json`` reads (:mod:`harness.benchpace`).
+file that ``harness compare FILE.json@base FILE.json`` judges. The whole suite takes ~15-30 s on a
+2-vCPU VM. ``extra_info`` holds the backend, layer, shape, flops, bytes, threads, gflops and
+max_abs_err, and for CPU backends on one thread ``paces_s``, the machine's pace read after every
+timed round (:class:`tests.bench.steady.PaceLog`), all of which ``harness compare a.json b.json``
+reads (:mod:`harness.benchpace`).
 """
 from __future__ import annotations
 
@@ -28,7 +30,8 @@ from harness.abhalves import is_twin, own_name
 from harness.against import twin_of
 from harness.threads import thread_limits
 
-from .steady import PaceLog, base_twins, bench_threads, fixed_layout, plan, settle, slowdown, slowed, timer_for, wake_machine
+from .steady import (PaceLog, base_twins, bench_threads, fixed_layout, plan, settle, slowdown, slowed, timer_for,
+                     wake_machine)
 
 pytestmark = pytest.mark.xdist_group('bench')  # its session fixture runs once, on one worker
 
