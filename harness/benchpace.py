@@ -21,15 +21,16 @@ the suite (25 pairs, 425 benchmark pairs): medians within +/-10% 89% as measured
 4 -> 0; one benchmark slowed 1.3x caught on 68% -> 74%, 1.6x 74% -> 88% (docs/regression-gates.md).
 
 A backend is adjusted only when every benchmark it has in both files carries a readable pace on every round, none
-more than ``PACE_RANGE`` from its file's median pace (a damaged file); else its rows are judged as measured. Files
-without paces (other suites, earlier files, GPU benchmarks, runs of several threads) are judged as measured.
+more than ``harness.pace.PACE_RANGE`` times from its file's median pace (a damaged file); else its rows are judged
+as measured. Files without paces (other suites, earlier files, GPU benchmarks, runs of several threads) are
+judged as measured.
 """
 from __future__ import annotations
 
 import math
 import statistics
 
-from .pace import PACE_RANGE, reading
+from .pace import plausible, reading
 
 #: The samples column holding the pace read after each round (NaN where the benchmark recorded none).
 PACE_COLUMN = "pace_s"
@@ -64,18 +65,12 @@ def machine_move(base_pace_s: float, new_pace_s: float) -> float:
 
 def round_paces(samples) -> dict:
     """``{(backend, case): [pace after each round]}`` of the benchmarks of a samples table whose every round
-    carries a readable pace within ``PACE_RANGE`` times the file's median pace either way ({} without the column)."""
+    carries a readable pace within ``harness.pace.PACE_RANGE`` times the file's median pace either way ({} without
+    the column)."""
     if PACE_COLUMN not in getattr(samples, "columns", ()):
         return {}
-    readable = {key: [reading(p) for p in group[PACE_COLUMN]]
-                for key, group in samples.groupby(["backend", "case"], sort=False)}
-    every = sorted(p for known in readable.values() for p in known if p is not None)
-    if not every:
-        return {}
-    middle = every[len(every) // 2]
-    low, high = middle / PACE_RANGE, middle * PACE_RANGE
-    return {key: known for key, known in readable.items() if known and all(p is not None and low <= p <= high
-                                                                           for p in known)}
+    return plausible({key: [reading(p) for p in group[PACE_COLUMN]]
+                      for key, group in samples.groupby(["backend", "case"], sort=False)})
 
 
 def bench_paced(base_samples, new_samples) -> tuple:

@@ -25,7 +25,7 @@ own, :mod:`harness.benchpace`) and none lies
 passes met other busy processes, its uncontended passes give at least ``MIN_PACED_PASSES`` deviations and the
 slope comes out at ``MIN_SLOPE`` or more: otherwise its rows are judged as measured. (compare also leaves a
 backend it judges on pooled rounds as measured, and holds back what the pace left of the machine's own move:
-:func:`harness.comparison.left_over`.) What a pace cannot tell apart: a change of the code that slows the
+:func:`left_over`.) What a pace cannot tell apart: a change of the code that slows the
 machine for the probe too (a kernel leaving its core downclocked) is divided out in part.
 """
 from __future__ import annotations
@@ -64,13 +64,19 @@ def full_paces(samples) -> dict:
     attrs = getattr(samples, "attrs", None) or {}
     passes, paces = attrs.get(PASSES_ATTR) or {}, attrs.get(PACES_ATTR) or {}
     readable = {point: [reading(p) for p in paces.get(point) or []] for point in passes}
+    return {point: known for point, known in plausible(readable).items() if len(known) == len(passes[point])}
+
+
+def plausible(readable: dict) -> dict:
+    """The entries of ``readable`` (``{key: [reading, or None where unreadable]}``) that hold readings, every one
+    known and within ``PACE_RANGE`` times the median of all known readings either way."""
     every = sorted(p for known in readable.values() for p in known if p is not None)
     if not every:
         return {}
     middle = every[len(every) // 2]
     low, high = middle / PACE_RANGE, middle * PACE_RANGE
-    return {point: known for point, known in readable.items()
-            if len(known) == len(passes[point]) and all(p is not None and low <= p <= high for p in known)}
+    return {key: known for key, known in readable.items() if known and all(p is not None and low <= p <= high
+                                                                           for p in known)}
 
 
 def reading(value) -> float | None:
@@ -188,6 +194,6 @@ def pace_adjusted(base_samples, new_samples) -> tuple:
 
 def left_over(machine: float, slope: float | None) -> float:
     """What of the machine's change of speed (its probe ratio) a backend's rows still hold once its pace was
-    divided out with ``slope`` (:mod:`harness.pace`; None: not divided out): ``machine ** (1 - slope)``, none at a
+    divided out with ``slope`` (None: not divided out): ``machine ** (1 - slope)``, none at a
     slope of 1 or more."""
     return machine if slope is None or not math.isfinite(machine) else machine ** max(0.0, 1.0 - slope)

@@ -162,18 +162,18 @@ class PaceLog:
     """The machine's pace after every round: pytest-benchmark's per-round ``teardown`` (outside the timed region).
 
     Each call times :func:`harness.probe.pace_s` on the benchmark's own clock and keeps it; :meth:`timed` gives
-    the readings of the timed rounds, one per entry of ``stats.data``, which ``harness compare`` pairs with them to
-    divide the machine's pace out (:mod:`harness.pace`).
+    the readings of the timed rounds, one per entry of ``stats.data``, which ``harness compare`` reads to divide
+    the machine's pace out (:mod:`harness.benchpace`).
     """
 
     def __init__(self, clock: Callable[[], float]):
-        self.clock = clock
+        from harness.probe import pace_s
+
+        self.clock, self.probe = clock, pace_s
         self.paces_s: list[float] = []
 
     def __call__(self, *args, **kwargs) -> None:
-        from harness.probe import pace_s
-
-        self.paces_s.append(pace_s(self.clock))
+        self.paces_s.append(self.probe(self.clock))
 
     def timed(self, warmup_rounds: int, rounds: int) -> list[float]:
         """The readings that followed the ``rounds`` timed rounds (after ``warmup_rounds`` untimed ones)."""
