@@ -36,8 +36,8 @@ def _keep(frame, base: bool):
     twins = frame["backend"].map(is_twin)
     part = frame[twins if base else ~twins].copy()
     if base:
-        if "case" in part.columns:  # a benchmark's case holds its backend's name: "test_conv2d:numpy@base-3a-1x1"
-            part["case"] = [str(c).replace(b, own_name(b)) for b, c in zip(part["backend"], part["case"])]
+        if "case" in part.columns:
+            part["case"] = [own_case(b, str(c)) for b, c in zip(part["backend"], part["case"])]
         part["backend"] = part["backend"].map(own_name)
     part.attrs = {}
     return part
@@ -47,8 +47,14 @@ def _keep_keys(by_key, base: bool):
     """A ``{(backend, ...): value}`` attribute of one build, keys under the backends' own names."""
     if not isinstance(by_key, dict):
         return by_key
-    return {(own_name(k[0]),) + tuple(k[1:]): v for k, v in by_key.items()
+    return {(own_name(k[0]), *(own_case(k[0], c) for c in k[1:2]), *k[2:]): v for k, v in by_key.items()
             if isinstance(k, tuple) and k and is_twin(k[0]) == base}
+
+
+def own_case(backend, case):
+    """A case under its build's own backend name: a benchmark's case holds its backend's name
+    (``test_conv2d:numpy@base-3a-1x1`` -> ``test_conv2d:numpy-3a-1x1``); a sweep's case is kept as it is."""
+    return case.replace(backend, own_name(backend)) if isinstance(case, str) and is_twin(backend) else case
 
 
 def is_ab(table) -> bool:

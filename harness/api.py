@@ -17,7 +17,8 @@ from pathlib import Path
 from .abhalves import build_of, split_ref
 from .cases import parse_axis
 from .commands.sweep import execute
-from .comparison import compare_data
+from .benchfiles import is_file_list
+from .comparison import compare_data, read_run, resolve_run
 from .outputs import view_of_run, write_outputs
 from .render.figure_kinds import KINDS, figure_of
 from .render.html import run_summary_html
@@ -240,6 +241,8 @@ def load(run_id_or_path, results_dir=RESULTS_DIR, plots_dir=PLOTS_DIR) -> Run:
 def compare(base, new, *, threshold=None, alpha=None, results_dir=RESULTS_DIR):
     """The comparison table of two runs (``Run`` objects, run ids or table paths), worst first; ``"RUN@base"``
     is the base build of an A/B run (``sweep(against=...)``), and an A/B run itself stands for its own build.
+    Either may also be a pytest-benchmark ``.json`` file, or several of them of one build (a list, a
+    comma-separated string or a glob such as ``"base-*.json"``: each file one process, :mod:`harness.benchfiles`).
 
     ``result.attrs`` holds what the CLI prints: ``warnings`` (different machines, versions, no stored noise
     floor; also issued with :func:`warnings.warn`), ``noise_floors`` and ``backend_moves`` (per backend: its
@@ -249,9 +252,10 @@ def compare(base, new, *, threshold=None, alpha=None, results_dir=RESULTS_DIR):
     :func:`harness.compare_summary.summary_lines` into its summary.
     """
     for name, run in (("base", base), ("new", new)):
-        if not isinstance(run, (Run, str, Path)):
-            raise TypeError(f"harness.compare: {name} must be a Run, a run id or a table path, "
-                            f"got {type(run).__name__}")
+        listed = isinstance(run, (list, tuple)) and run and all(isinstance(p, (str, Path)) for p in run)
+        if not (isinstance(run, (Run, str, Path)) or listed):
+            raise TypeError(f"harness.compare: {name} must be a Run, a run id, a table path or a list of "
+                            f"pytest-benchmark files, got {type(run).__name__}")
     threshold = THRESHOLD if threshold is None else threshold
     alpha = ALPHA if alpha is None else alpha
     for name, value, top in (("threshold", threshold, math.inf), ("alpha", alpha, 1.0)):
@@ -262,7 +266,11 @@ def compare(base, new, *, threshold=None, alpha=None, results_dir=RESULTS_DIR):
                              + f", got {value!r}")
     builds = []
     for run in (base, new):  # "RUN@base": the base build of an A/B run (sweep against=...)
+        run = ",".join(map(str, run)) if isinstance(run, (list, tuple)) else run
         ref, base_build = (run, False) if isinstance(run, Run) else split_ref(str(run))
+        if not isinstance(run, Run) and (is_file_list(ref) or str(ref).endswith(".json")):  # benchmark files
+            builds.append(read_run(resolve_run(str(run), results_dir)))
+            continue
         run = run if isinstance(run, Run) else load(ref, results_dir)
         builds.append(build_of((run.run_id, run.table, run.samples, run.metadata), base_build))
     result = compare_data(*builds, threshold, alpha, results_dir)

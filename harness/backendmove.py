@@ -15,8 +15,9 @@ excludes its backend's move did not move with it and is judged on its own eviden
 Measured on the Intel Xeon VM (2 vCPU, AVX-512), all ordered pairs of unchanged default sweeps (smoke:
 two sets of four runs; inception3a: two sets of three quiet, two beside a busy loop): no backend moved
 beyond the threshold in any A/A pair; a 1.3x slowdown injected into one backend of a quiet inception3a
-run was `slower` on 91-100% of its rows (10-34% on the point's own evidence alone). Pytest-benchmark
-files have no passes and so no move (:func:`backend_moves`). Numbers: docs/compare.md.
+run was `slower` on 91-100% of its rows (10-34% on the point's own evidence alone). One pytest-benchmark
+file a side has no passes and so no move (:func:`backend_moves`); several files a side do, one pass per file
+(:mod:`harness.benchfiles`). Numbers: docs/compare.md.
 """
 from __future__ import annotations
 

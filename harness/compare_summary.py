@@ -67,13 +67,30 @@ def pace_line(result) -> str | None:
     if not slopes:
         return None
     names = sorted(slopes, key=str)
-    if result.attrs.get("kind") == "pytest-benchmark":  # harness.benchpace: in full, per benchmark
+    if result.attrs.get("kind") == "pytest-benchmark" and files_per_side(result) == 1:  # harness.benchpace
         return ("the machine's pace (a probe after every round) moved 1.08x or more either way between the files "
                 f"for benchmarks of {', '.join(map(str, names))}: divided out of those before judging (their base and "
                 "new times are at a common pace, their floors widened by as much; each row's note says so)")
     parts = ", ".join(f"{b} {slopes[b]:.2f}" for b in names)
-    return ("the machine's pace (a probe after every round) divided out of each pass before judging (their base and "
-            f"new times are at a common pace); how strongly each backend's passes followed it (slope): {parts}")
+    each = "file" if result.attrs.get("kind") == "pytest-benchmark" else "pass"
+    return (f"the machine's pace (a probe after every round) divided out of each {each} before judging (their base "
+            f"and new times are at a common pace); how strongly each backend's {each}s followed it (slope): {parts}")
+
+
+def files_per_side(result) -> int:
+    """How many pytest-benchmark files each side of the comparison holds (1 for single files and sweeps)."""
+    files = result.attrs.get("files") or (1, 1)
+    return min(files)
+
+
+def blocks_line(result) -> str | None:
+    """For one benchmark file a side: why a slowdown of a whole backend goes unseen, and how to see it."""
+    if result.attrs.get("kind") != "pytest-benchmark" or files_per_side(result) > 1:
+        return None
+    return ("one benchmark file a side: each backend's benchmarks ran back to back in one process, so a move of a "
+            "whole backend counts as noise here and a slowdown of every one of its benchmarks goes unseen; run the "
+            "suite three times per build and name the files together (BASE 'base-*.json', or a-1.json,a-2.json,"
+            "a-3.json) to judge each benchmark's median file against the files' own spread (docs/regression-gates.md)")
 
 
 def moves_line(result) -> str | None:
@@ -132,12 +149,12 @@ def advice(result) -> list[str]:
                     ("" if json_input else "; `harness calibrate` measures the floor across fresh processes"))
     if any(REASON_BEST in n or REASON_PASS in n for n in notes):
         tips.append("the best round or the fastest pass did not move: interference during one run - re-run it")
+    more = "more files per side (each a separate run of the suite)" if json_input else "more passes (--repeats)"
     if any(REASON_PASSES in n for n in notes):
-        tips.append("a kernel whose speed differs from pass to pass (its passes disagree): more passes "
-                    "(--repeats) narrow its interval")
+        tips.append(f"a kernel whose speed differs from pass to pass (its passes disagree): {more} narrow its "
+                    "interval")
     if any(REASON_RANGE in n for n in notes):
-        tips.append("the machine changed speed between the passes of a point: more passes (--repeats) or a quieter "
-                    "machine")
+        tips.append(f"the machine changed speed between the passes of a point: {more} or a quieter machine")
     if any(NOTE_MACHINE in n for n in notes):
         tips.append("the machine itself changed speed between the runs (its probe): measure BASE and NEW again, "
                     "back to back")
@@ -159,7 +176,7 @@ def advice(result) -> list[str]:
 def summary_lines(result) -> list[str]:
     """Every line under the table, verdict last: floor, power, unavailable rows, warnings' count, advice."""
     lines = [floor_line(result), power_line(result)]
-    lines += [line for line in (pace_line(result), moves_line(result)) if line]
+    lines += [line for line in (pace_line(result), moves_line(result), blocks_line(result)) if line]
     lines += [line for line in (unavailable_line(result),) if line]
     lines += [f"to judge the inconclusive points: {'; '.join(advice(result))}"] if advice(result) else []
     return lines

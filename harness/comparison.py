@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .abhalves import build_of, split_ref
 from .backendmove import backend_moves
+from .benchfiles import BenchFiles, files_per_side, is_file_list, named_files
 from .benchpace import MOVES_ATTR, bench_paced, pace_widened
 from .compare_rule import IDENTICAL, MIN_ROUNDS, burst_hit, fastest_pass_log_ratio, judge, location, within_se, z_of
 from .errors import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REGRESSION
@@ -45,14 +46,17 @@ class BaseBuild:
     files: RunFiles
 
 
-def resolve_run(ref: str, results_dir: str | Path) -> RunFiles | BaseBuild | Path:
-    """A run given as ``path/RUN_ID.csv``, as a run id under ``results_dir``, or as a pytest-benchmark ``.json``;
-    ``RUN@base`` (either form) is the base build of an A/B run."""
+def resolve_run(ref: str, results_dir: str | Path) -> RunFiles | BaseBuild | BenchFiles | Path:
+    """A run given as ``path/RUN_ID.csv``, as a run id under ``results_dir``, as a pytest-benchmark ``.json``, or as
+    several of those files of one build (a comma-separated list or a glob, :mod:`harness.benchfiles`); ``RUN@base``
+    (any form) is the base build of an A/B run."""
     name, base = split_ref(ref)
     if base:
         if split_ref(name)[1]:
             raise ValueError(f"{ref!r}: a run has one base build; name it once (RUN@base)")
         return BaseBuild(resolve_run(name, results_dir))
+    if is_file_list(ref):
+        return named_files(ref)
     path = Path(ref)
     if path.suffix == ".json":
         if not path.is_file():
@@ -78,6 +82,10 @@ def _read_whole(run: RunFiles | Path) -> tuple:
     if isinstance(run, RunFiles):
         samples = with_pass_medians(read_samples(run.samples), run.passes)
         return run.run_id, read_table(run.table), samples, read_metadata(run.metadata)
+    if isinstance(run, BenchFiles):
+        from .benchfiles import read_benchmark_files  # lazy, as below
+
+        return read_benchmark_files(list(run.paths))
     # lazy: benchjson imports metadata, which imports numba; compare, report and plot of run files need neither
     from .benchjson import benchmark_metadata, benchmark_tables, read_benchmark_json, run_id_of
 
@@ -97,10 +105,14 @@ def compare_data(base: tuple, new: tuple, threshold: float = THRESHOLD, alpha: f
     their CPU model (``harness calibrate``, under ``results_dir``) and the warnings in ``attrs["warnings"]``."""
     (base_id, base_table, base_samples, base_meta), (new_id, new_table, new_samples, new_meta) = base, new
     cpu = base_meta.get("cpu_model") if base_meta.get("cpu_model") == new_meta.get("cpu_model") else None
-    stored = load_floors(results_dir, cpu)
     json_input = "pytest-benchmark" in (base_meta.get("source"), new_meta.get("source"))
-    result = compare_tables(base_table, base_samples, new_table, new_samples, threshold, alpha, stored, json_input)
-    result.attrs.update(base=base_id, new=new_id, kind="pytest-benchmark" if json_input else "sweep")
+    files = files_per_side(base_meta, new_meta)
+    # several files a side: each a process, judged like a sweep's passes, against their own spread (a stored floor
+    # is one process's against one process's, wider than the medians of several need)
+    stored = None if files[0] > 1 else load_floors(results_dir, cpu)
+    result = compare_tables(base_table, base_samples, new_table, new_samples, threshold, alpha, stored,
+                            json_input and files[0] == 1)
+    result.attrs.update(base=base_id, new=new_id, kind="pytest-benchmark" if json_input else "sweep", files=files)
     warnings = environment_warnings(base_meta, new_meta, base_table, new_table)
     measured = (result["ratio"].notna() & (result["note"] != IDENTICAL)).any()  # not a run against itself
     warnings += busy_runs(base_meta, new_meta, base_table, new_table) if measured else []
@@ -111,7 +123,7 @@ def compare_data(base: tuple, new: tuple, threshold: float = THRESHOLD, alpha: f
         warnings.append(f"the stored noise floor of {', '.join(stale)} was measured before compare divided the "
                         "machine's pace out of each pass, as it did for these runs (harness.pace): it is not used; "
                         "run `harness calibrate` again")
-    if stored is None and measured:
+    if stored is None and measured and files[0] == 1:
         where = f"{cpu!r} in {Path(results_dir) / 'noise.json'}" if cpu and results_dir is not None else \
             "the runs' CPU model"
         warnings.append(f"no stored noise floor for {where}: the run-to-run floor comes from this comparison's "

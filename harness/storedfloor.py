@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .benchfiles import files_of
 from .benchpace import bench_paced
 from .compare_rule import BURST_FACTOR
 from .comparison import matched_samples, merge_points, point_moves, read_run
@@ -39,6 +40,9 @@ def calibration_entry(base: RunFiles | Path, new: RunFiles | Path) -> dict:
     fits the rows it judges), ``runs``, ``bursts_left_out``, ``contended_left_out``, ``too_few_rows``
     (``{name: points kept}``) and ``cpu_model``. ValueError for two CPU models or no point in common."""
     (base_id, bt, bs, meta), (new_id, nt, ns, new_meta) = read_run(base), read_run(new)
+    if files_of(meta) > 1 or files_of(new_meta) > 1:
+        raise ValueError("a stored floor is one benchmark file's against another's, as compare judges single files: "
+                         "name one file a side (several files a side are judged against their own spread)")
     if meta.get("cpu_model") != new_meta.get("cpu_model"):
         raise ValueError(f"an A/A pair must come from one CPU model, got {meta.get('cpu_model')!r} and "
                          f"{new_meta.get('cpu_model')!r}")

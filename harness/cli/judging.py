@@ -16,7 +16,9 @@ def add_compare_parser(sub) -> None:
                        "noise floor): a regression when it lies wholly above 1 + --threshold, at any kernel size. Exit 0: "
                        "no regression; 1: a regression; 2: bad request; 3: inconclusive (some point could not be judged).")
     p.add_argument("base", metavar="BASE", help="baseline: results/RUN_ID.csv, a run id, or a pytest-benchmark JSON "
-                                                "saved with --benchmark-save-data; any of them with @base appended "
+                                                "saved with --benchmark-save-data - or several such files of one "
+                                                "build, each a run of the suite, as a comma-separated list or a "
+                                                "quoted glob ('base-*.json'; then NEW too); any of them with @base appended "
                                                 "is the base build of an A/B run (sweep --against; the suite with "
                                                 "CONVBENCH_BENCH_AGAINST), whose plain name stands for this build")
     p.add_argument("new", metavar="NEW", help="new run: the same kinds as BASE")

@@ -28,6 +28,9 @@ def run(args) -> int:
         result = compare_data(base, new, args.threshold, args.alpha, args.results_dir)
     except (OSError, ValueError) as exc:
         raise UsageError(str(exc)) from None
+    if args.save_floor and max(result.attrs["files"]) > 1:
+        raise UsageError("--save-floor stores one benchmark file's spread against another's: name one file a side "
+                         "(several files a side are judged against their own spread)")
     warnings = list(result.attrs["warnings"])
     if args.min_delta_s is not None:
         warnings.append("--min-delta-s is retired and ignored: a change whose interval lies beyond the threshold "

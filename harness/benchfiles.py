@@ -1,0 +1,165 @@
+"""Several pytest-benchmark files on each side of ``harness compare``: each file one process, read as one pass.
+
+One run of the suite times each backend's benchmarks back to back in one process, so two things move a whole
+backend between two files and look exactly like a change of its code: a slow stretch of the machine, and the
+runtime's own per-process state (two files of unchanged code on the Intel Xeon VM had torch 1.15-1.24x slower
+throughout while the machine's pace did not move). One file per side cannot tell those from the code, so a
+comparison of two files counts a backend's common shift as noise (:mod:`harness.benchpace`) and cannot see a
+slowdown of a whole backend. Several files per side can: the suite run three times per build gives every
+benchmark three independent processes on each side, which is what a sweep's passes are (:mod:`harness.passgroups`).
+
+:func:`read_benchmark_files` reads them that way: the rounds of each file are one pass of its benchmark, so compare
+judges the rounds of each benchmark's median file, widens a point's interval by the spread of its own files
+(:func:`harness.compare_rule.passes_half`), asks whether the fastest file moved with the median, lets a backend
+whose points all moved share that move (:mod:`harness.backendmove`) and divides out the machine's pace per file
+(:mod:`harness.pace`, from the readings the suite takes after every round) - the sweep's rules, not the
+single-file block rule. Name them as a comma-separated list (``a-1.json,a-2.json,a-3.json``) or a quoted glob
+(``'base-*.json'``); :func:`expand_files` turns either into paths. Measured numbers: docs/regression-gates.md.
+"""
+from __future__ import annotations
+
+import glob
+import math
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+from .benchpace import PACE_COLUMN
+from .passgroups import MIN_PASS_ROUNDS, PACES_ATTR, PASSES_ATTR, THREADS_ATTR, derive
+
+#: Where the metadata of a side read from benchmark files says how many files it holds.
+FILES_KEY = "benchmark_files"
+GLOB_CHARS = "*?["
+
+
+@dataclass(frozen=True)
+class BenchFiles:
+    """Several pytest-benchmark files of one build, named together on one side of a comparison."""
+
+    paths: tuple
+
+
+def is_file_list(ref: str) -> bool:
+    """Whether a run reference names several benchmark files: a comma-separated list or a glob of ``.json`` files."""
+    text = str(ref)
+    return "," in text or (any(c in text for c in GLOB_CHARS) and text.endswith(".json"))
+
+
+def expand_files(ref: str) -> list[Path]:
+    """The benchmark files a reference names (:func:`is_file_list`), in order: each item of a comma-separated list,
+    each a path or a glob, globs sorted. ValueError for an item that is not a ``.json`` path, a path or glob that
+    names no file, or a file named twice (the same process counted twice would fake agreement)."""
+    paths: list[Path] = []
+    for item in (part.strip() for part in str(ref).split(",")):
+        if not item:
+            raise ValueError(f"{ref!r}: an empty name in the list of benchmark files")
+        if not item.endswith(".json"):
+            raise ValueError(f"{item!r} in {ref!r}: several files on one side must be pytest-benchmark .json files")
+        if any(c in item for c in GLOB_CHARS):
+            found = sorted(Path(p) for p in glob.glob(item) if Path(p).is_file())
+            if not found:
+                raise ValueError(f"no pytest-benchmark file matches {item!r}")
+            paths += found
+        elif Path(item).is_file():
+            paths.append(Path(item))
+        else:
+            raise ValueError(f"no such pytest-benchmark file: {item}")
+    seen: dict = {}
+    for path in paths:
+        key = path.resolve()
+        if key in seen:
+            raise ValueError(f"{path} is named twice in {ref!r}: each file must be a separate run of the suite")
+        seen[key] = path
+    return paths
+
+
+def named_files(ref: str) -> BenchFiles | Path:
+    """The files a reference names (:func:`expand_files`): several as :class:`BenchFiles`, one as its path."""
+    paths = expand_files(ref)
+    return BenchFiles(tuple(paths)) if len(paths) > 1 else paths[0]
+
+
+def read_benchmark_files(paths: list[Path]) -> tuple:
+    """``(label, table, samples, metadata)`` of several pytest-benchmark files of one build, each file one pass of
+    every benchmark it holds. The table holds, per benchmark, the row of its median file (the pass whose median is
+    the middle one) with ``rounds`` over every file; the samples every round of every file, with the passes in
+    their attributes as a sweep's (:func:`harness.passgroups.derive`) and each pass's pace (the median of the
+    readings after its rounds, None where a round has none). ``metadata`` is the first file's, with the number of
+    files under ``benchmark_files``. ValueError for a file that is not a benchmark file saved with
+    ``--benchmark-save-data``, and for files of different CPU models or commits."""
+    import pandas as pd
+
+    # lazy: benchjson imports metadata, which imports numba; resolving names needs neither
+    from .benchjson import benchmark_metadata, benchmark_tables, read_benchmark_json, run_id_of
+
+    if len(paths) < 2:
+        raise ValueError("several benchmark files per side need two or more files")
+    tables, samples, metas = [], [], []
+    for path in paths:
+        doc = read_benchmark_json(path)
+        table, rounds = benchmark_tables(doc, run_id_of(paths[0]))
+        tables.append(table)
+        samples.append(rounds)
+        metas.append(benchmark_metadata(doc))
+    one_build(paths, metas)
+    passes, paces, threads, rows = {}, {}, {}, {}
+    for table, rounds in zip(tables, samples):
+        by_point = {key: g for key, g in rounds.groupby(["backend", "case"], sort=False)}
+        for _, row in table.iterrows():
+            point = (row["backend"], str(row["case"]))
+            times = by_point.get((row["backend"], row["case"]))
+            if times is None or len(times) < MIN_PASS_ROUNDS:
+                continue
+            passes.setdefault(point, []).append(tuple(float(t) for t in times["time_s"]))
+            paces.setdefault(point, []).append(pass_pace(times[PACE_COLUMN].tolist()))
+            threads[point] = None if pd.isna(row.get("threads")) else int(row["threads"])
+            rows.setdefault(point, []).append(row)
+    table = pd.DataFrame([median_row(rows[point]) for point in rows], columns=tables[0].columns)
+    every = pd.concat(samples, ignore_index=True)
+    every["round"] = every.groupby(["backend", "case"]).cumcount()
+    every.attrs.update({PASSES_ATTR: passes, PACES_ATTR: paces, THREADS_ATTR: threads})
+    derive(every.attrs, passes)
+    label = ",".join(p.name for p in paths) if len(paths) <= 3 else f"{paths[0].name} and {len(paths) - 1} more"
+    return label, table, every, {**metas[0], FILES_KEY: len(paths)}
+
+
+def median_row(rows: list):
+    """The row (of one benchmark, one per file) whose ``time_s`` is the middle one (the lower middle of an even
+    count), with ``rounds`` summed over every file and ``time_min_s`` the least."""
+    ordered = sorted(rows, key=lambda r: r["time_s"])
+    row = ordered[(len(ordered) - 1) // 2].copy()
+    row["rounds"] = int(sum(r["rounds"] for r in rows))
+    row["time_min_s"] = min(r["time_min_s"] for r in rows)
+    return row
+
+
+def one_build(paths: list[Path], metas: list[dict]) -> None:
+    """ValueError unless every file comes from one CPU model and, where the files record one, one commit."""
+    for key, what in (("cpu_model", "CPU models"), ("git_commit", "commits")):
+        values = {m.get(key) for m in metas if m.get(key)}
+        if len(values) > 1:
+            listed = ", ".join(f"{p.name}: {m.get(key)}" for p, m in zip(paths, metas))
+            raise ValueError(f"the files of one side come from different {what} ({listed}): each side must be "
+                             "runs of one build on one machine")
+
+
+def files_of(metadata: dict) -> int:
+    """How many benchmark files a side was read from (1 for a single file or a sweep)."""
+    value = metadata.get(FILES_KEY)
+    return value if isinstance(value, int) and value > 1 else 1
+
+
+def files_per_side(base_meta: dict, new_meta: dict) -> tuple[int, int]:
+    """How many benchmark files each side holds; ValueError when one side holds several and the other one: a
+    median of several processes against one process is neither rule's."""
+    files = files_of(base_meta), files_of(new_meta)
+    if (files[0] > 1) != (files[1] > 1):
+        raise ValueError(f"BASE holds {files[0]} benchmark file(s) and NEW {files[1]}: give both sides one file, or "
+                         "both several (each a separate run of the suite, harness.benchfiles)")
+    return files
+
+
+def pass_pace(values) -> float | None:
+    """The median of a pass's pace readings, None unless every one is a finite positive number."""
+    known = [float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v) and v > 0]
+    return statistics.median(known) if known and len(known) == len(values) else None
