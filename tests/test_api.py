@@ -179,7 +179,8 @@ def test_compare_and_load_name_a_bad_argument(api_run):
                                    (dict(alpha=True), TypeError, "alpha must be a number")):
         with pytest.raises(error, match=re.escape(message)):
             harness.compare(run, run, results_dir=results, **kwargs)
-    with pytest.raises(TypeError, match="new must be a Run, a run id or a table path, got DataFrame"):
+    with pytest.raises(TypeError, match="new must be a Run, a run id, a table path or a list of pytest-benchmark "
+                                        "files, got DataFrame"):
         harness.compare(run, run.table)
     with pytest.raises(TypeError, match="takes a run id or a table path, got int"):
         harness.load(5)
