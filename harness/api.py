@@ -17,7 +17,7 @@ from pathlib import Path
 from .abhalves import build_of, split_ref
 from .cases import parse_axis
 from .commands.sweep import execute
-from .benchfiles import is_file_list
+from .benchfiles import is_file_list, joined_ref
 from .comparison import compare_data, read_run, resolve_run
 from .outputs import view_of_run, write_outputs
 from .render.figure_kinds import KINDS, figure_of
@@ -252,7 +252,7 @@ def compare(base, new, *, threshold=None, alpha=None, results_dir=RESULTS_DIR):
     :func:`harness.compare_summary.summary_lines` into its summary.
     """
     for name, run in (("base", base), ("new", new)):
-        listed = isinstance(run, (list, tuple)) and run and all(isinstance(p, (str, Path)) for p in run)
+        listed = isinstance(run, (list, tuple)) and all(isinstance(p, (str, Path)) for p in run)
         if not (isinstance(run, (Run, str, Path)) or listed):
             raise TypeError(f"harness.compare: {name} must be a Run, a run id, a table path or a list of "
                             f"pytest-benchmark files, got {type(run).__name__}")
@@ -266,7 +266,7 @@ def compare(base, new, *, threshold=None, alpha=None, results_dir=RESULTS_DIR):
                              + f", got {value!r}")
     builds = []
     for run in (base, new):  # "RUN@base": the base build of an A/B run (sweep against=...)
-        run = ",".join(map(str, run)) if isinstance(run, (list, tuple)) else run
+        run = joined_ref(run) if isinstance(run, (list, tuple)) else run
         ref, base_build = (run, False) if isinstance(run, Run) else split_ref(str(run))
         if not isinstance(run, Run) and (is_file_list(ref) or str(ref).endswith(".json")):  # benchmark files
             builds.append(read_run(resolve_run(str(run), results_dir)))

@@ -19,16 +19,22 @@ single-file block rule. Name them as a comma-separated list (``a-1.json,a-2.json
 from __future__ import annotations
 
 import glob
+import hashlib
 import math
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
+from .abhalves import SUFFIX, is_ab, split_ref
 from .benchpace import PACE_COLUMN
-from .passgroups import MIN_PASS_ROUNDS, PACES_ATTR, PASSES_ATTR, THREADS_ATTR, derive
+from .passgroups import MIN_PASS_ROUNDS, PACES_ATTR, PASSES_ATTR, PROBE_ATTR, THREADS_ATTR, derive
+from .results import KEY_COLUMNS
 
 #: Where the metadata of a side read from benchmark files says how many files it holds.
 FILES_KEY = "benchmark_files"
+#: Where it names the benchmarks left out for being in fewer than two of its files (``[(case, files found)]``).
+LEFT_OUT_KEY = "left_out"
+MAX_NAMED = 6
 GLOB_CHARS = "*?["
 
 
@@ -40,37 +46,66 @@ class BenchFiles:
 
 
 def is_file_list(ref: str) -> bool:
-    """Whether a run reference names several benchmark files: a comma-separated list or a glob of ``.json`` files."""
+    """Whether a run reference names several benchmark files: a comma-separated list or a glob of ``.json`` files
+    (a file of that very name is itself, commas and brackets included)."""
     text = str(ref)
-    return "," in text or (any(c in text for c in GLOB_CHARS) and text.endswith(".json"))
+    if Path(text).is_file():
+        return False
+    return "," in text or (any(c in text for c in GLOB_CHARS) and text.lower().endswith(".json"))
 
 
 def expand_files(ref: str) -> list[Path]:
     """The benchmark files a reference names (:func:`is_file_list`), in order: each item of a comma-separated list,
-    each a path or a glob, globs sorted. ValueError for an item that is not a ``.json`` path, a path or glob that
-    names no file, or a file named twice (the same process counted twice would fake agreement)."""
+    each an existing file or a glob, globs sorted. ValueError for an item that is not a ``.json`` path, a folder, a
+    path or glob that names no file, or a file named twice or copied (the same process counted twice would fake
+    agreement)."""
+    if Path(str(ref)).is_file():
+        return [Path(str(ref))]
     paths: list[Path] = []
     for item in (part.strip() for part in str(ref).split(",")):
         if not item:
             raise ValueError(f"{ref!r}: an empty name in the list of benchmark files")
-        if not item.endswith(".json"):
+        if Path(item).is_dir():
+            raise ValueError(f"{item} is a folder: name the pytest-benchmark files in it ('{item}/*.json')")
+        if not item.lower().endswith(".json"):
             raise ValueError(f"{item!r} in {ref!r}: several files on one side must be pytest-benchmark .json files")
-        if any(c in item for c in GLOB_CHARS):
+        if Path(item).is_file():
+            paths.append(Path(item))
+        elif any(c in item for c in GLOB_CHARS):
             found = sorted(Path(p) for p in glob.glob(item) if Path(p).is_file())
             if not found:
                 raise ValueError(f"no pytest-benchmark file matches {item!r}")
             paths += found
-        elif Path(item).is_file():
-            paths.append(Path(item))
         else:
             raise ValueError(f"no such pytest-benchmark file: {item}")
+    distinct(paths, ref)
+    return paths
+
+
+def distinct(paths: list[Path], ref: str) -> None:
+    """ValueError when two of ``paths`` are one file (two names, a link) or hold the same bytes (a copy)."""
     seen: dict = {}
     for path in paths:
-        key = path.resolve()
+        try:
+            key = hashlib.sha256(path.read_bytes()).hexdigest()
+        except OSError as exc:
+            raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
         if key in seen:
-            raise ValueError(f"{path} is named twice in {ref!r}: each file must be a separate run of the suite")
+            same = "is named twice" if seen[key].resolve() == path.resolve() else f"holds the same bytes as {seen[key]}"
+            raise ValueError(f"{path} {same} in {ref!r}: each file must be a separate run of the suite")
         seen[key] = path
-    return paths
+
+
+def joined_ref(items) -> str:
+    """A list of benchmark files (the Python API's) as one reference: comma-separated, ``@base`` once at the end
+    when every item carries it. ValueError for an empty list or ``@base`` on some items only."""
+    names = [str(item) for item in items]
+    if not names:
+        raise ValueError("an empty list of benchmark files: name two or more")
+    based = [split_ref(name)[1] for name in names]
+    if any(based) and not all(based):
+        raise ValueError(f"@base on some of {names} only: the base build of A/B files is named on every file")
+    return ",".join(split_ref(name)[0] for name in names) + (SUFFIX if all(based) else "")
 
 
 def named_files(ref: str) -> BenchFiles | Path:
@@ -79,14 +114,24 @@ def named_files(ref: str) -> BenchFiles | Path:
     return BenchFiles(tuple(paths)) if len(paths) > 1 else paths[0]
 
 
-def read_benchmark_files(paths: list[Path]) -> tuple:
+def read_files(files: BenchFiles, both_builds: bool = False) -> tuple:
+    """:func:`read_benchmark_files` of a :class:`BenchFiles`."""
+    return read_benchmark_files(list(files.paths), both_builds)
+
+
+def read_benchmark_files(paths: list[Path], both_builds: bool = False) -> tuple:
     """``(label, table, samples, metadata)`` of several pytest-benchmark files of one build, each file one pass of
     every benchmark it holds. The table holds, per benchmark, the row of its median file (the pass whose median is
     the middle one) with ``rounds`` over every file; the samples every round of every file, with the passes in
-    their attributes as a sweep's (:func:`harness.passgroups.derive`) and each pass's pace (the median of the
-    readings after its rounds, None where a round has none). ``metadata`` is the first file's, with the number of
-    files under ``benchmark_files``. ValueError for a file that is not a benchmark file saved with
-    ``--benchmark-save-data``, and for files of different CPU models or commits."""
+    their attributes as a sweep's (:func:`harness.passgroups.derive`), each pass's pace (the median of the
+    readings after its rounds, None where a round has none) and the median pace of them all as the run's probe
+    reading (:func:`harness.passgroups.machine_ratio`: a machine slower through every file of one side holds
+    verdicts in its direction back). A benchmark in fewer than two of the files (with ``MIN_PASS_ROUNDS``
+    rounds) is left out, named in ``metadata["left_out"]``: one process against several is neither rule's.
+    ``metadata`` is the first file's, with the number of files under ``benchmark_files``. ValueError for a file
+    that is not a benchmark file saved with ``--benchmark-save-data`` or holds no benchmark of that many rounds,
+    for files of different CPU models, hosts or commits, for a benchmark whose shape, dtype or threads differ
+    between the files, and, with ``both_builds`` (the side is ``FILES@base``), for a file without a base build."""
     import pandas as pd
 
     # lazy: benchjson imports metadata, which imports numba; resolving names needs neither
@@ -98,29 +143,67 @@ def read_benchmark_files(paths: list[Path]) -> tuple:
     for path in paths:
         doc = read_benchmark_json(path)
         table, rounds = benchmark_tables(doc, run_id_of(paths[0]))
+        if not (rounds.groupby(["backend", "case"]).size() >= MIN_PASS_ROUNDS).any():
+            raise ValueError(f"{path} holds no benchmark with {MIN_PASS_ROUNDS} or more rounds")
+        if both_builds and not is_ab(table):
+            raise ValueError(f"{path} holds no base build (no NAME@base benchmarks): FILES@base names the base "
+                             "build of A/B files, every one of them made with CONVBENCH_BENCH_AGAINST")
         tables.append(table)
         samples.append(rounds)
         metas.append(benchmark_metadata(doc))
     one_build(paths, metas)
     passes, paces, threads, rows = {}, {}, {}, {}
-    for table, rounds in zip(tables, samples):
+    for path, table, rounds in zip(paths, tables, samples):
         by_point = {key: g for key, g in rounds.groupby(["backend", "case"], sort=False)}
         for _, row in table.iterrows():
             point = (row["backend"], str(row["case"]))
             times = by_point.get((row["backend"], row["case"]))
             if times is None or len(times) < MIN_PASS_ROUNDS:
                 continue
+            same_point(point, rows.get(point, [row])[0], row, path)
             passes.setdefault(point, []).append(tuple(float(t) for t in times["time_s"]))
             paces.setdefault(point, []).append(pass_pace(times[PACE_COLUMN].tolist()))
             threads[point] = None if pd.isna(row.get("threads")) else int(row["threads"])
             rows.setdefault(point, []).append(row)
+    sparse = [point for point, found in passes.items() if len(found) < 2]
+    left_out = sorted((point[1], len(passes[point])) for point in sparse)
+    for point in sparse:
+        for attr in (passes, paces, threads, rows):
+            attr.pop(point, None)
     table = pd.DataFrame([median_row(rows[point]) for point in rows], columns=tables[0].columns)
     every = pd.concat(samples, ignore_index=True)
+    every = every[[(b, str(c)) in rows for b, c in zip(every["backend"], every["case"])]].copy()
     every["round"] = every.groupby(["backend", "case"]).cumcount()
     every.attrs.update({PASSES_ATTR: passes, PACES_ATTR: paces, THREADS_ATTR: threads})
+    known = [p for ps in paces.values() for p in ps if p is not None]
+    if known:
+        every.attrs[PROBE_ATTR] = statistics.median(known)
     derive(every.attrs, passes)
-    label = ",".join(p.name for p in paths) if len(paths) <= 3 else f"{paths[0].name} and {len(paths) - 1} more"
-    return label, table, every, {**metas[0], FILES_KEY: len(paths)}
+    names = [p.name for p in paths] if len({p.name for p in paths}) == len(paths) else [str(p) for p in paths]
+    label = ",".join(names) if len(paths) <= 3 else f"{names[0]} and {len(paths) - 1} more"
+    return label, table, every, {**metas[0], FILES_KEY: len(paths), LEFT_OUT_KEY: left_out}
+
+
+def same_point(point: tuple, first, row, path: Path) -> None:
+    """ValueError when a benchmark's shape, dtype or threads in ``path`` (``row``) differ from its first file's."""
+    differ = [c for c in KEY_COLUMNS if c in row.index and str(row[c]) != str(first[c])]
+    if differ:
+        raise ValueError(f"{point[1]} differs in {', '.join(differ)} between the files of one side ({path} has "
+                         f"{', '.join(f'{c}={row[c]}' for c in differ)}): each side must be runs of one suite")
+
+
+def left_out_warnings(base_meta: dict, new_meta: dict) -> list[str]:
+    """One line per side that left benchmarks out for being in fewer than two of its files."""
+    lines = []
+    for side, meta in (("BASE", base_meta), ("NEW", new_meta)):
+        left = meta.get(LEFT_OUT_KEY) or []
+        if left:
+            names = ", ".join(f"{case} ({found})" for case, found in left[:MAX_NAMED])
+            more = f" and {len(left) - MAX_NAMED} more" if len(left) > MAX_NAMED else ""
+            lines.append(f"{len(left)} benchmark(s) in fewer than two of the {files_of(meta)} files of {side} "
+                         f"(files found in parentheses) left out there: {names}{more} - a median of processes "
+                         "needs two or more; did it fail or get deselected in the others?")
+    return lines
 
 
 def median_row(rows: list):
@@ -134,8 +217,9 @@ def median_row(rows: list):
 
 
 def one_build(paths: list[Path], metas: list[dict]) -> None:
-    """ValueError unless every file comes from one CPU model and, where the files record one, one commit."""
-    for key, what in (("cpu_model", "CPU models"), ("git_commit", "commits")):
+    """ValueError unless every file comes from one CPU model and, where the files record them, one host and one
+    commit."""
+    for key, what in (("cpu_model", "CPU models"), ("host", "hosts"), ("git_commit", "commits")):
         values = {m.get(key) for m in metas if m.get(key)}
         if len(values) > 1:
             listed = ", ".join(f"{p.name}: {m.get(key)}" for p, m in zip(paths, metas))

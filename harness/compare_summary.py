@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from collections import Counter
 
-from .compare_rule import (REASON_BEST, REASON_FEW, REASON_FLOOR, REASON_PASS, REASON_PASSES, REASON_RANGE,
-                           REASON_ROUNDS, fmt_ratio, fmt_spread)
+from .compare_rule import (IDENTICAL, REASON_BEST, REASON_FEW, REASON_FLOOR, REASON_PASS, REASON_PASSES,
+                           REASON_RANGE, REASON_ROUNDS, fmt_ratio, fmt_spread)
 from .comparison import INCONCLUSIVE, REGRESSIONS
 from .interference import NOTE_CONTENDED, NOTE_INTERFERED, NOTE_MACHINE, NOTE_SLOWED_CORES
 
@@ -85,7 +85,8 @@ def files_per_side(result) -> int:
 
 def blocks_line(result) -> str | None:
     """For one benchmark file a side: why a slowdown of a whole backend goes unseen, and how to see it."""
-    if result.attrs.get("kind") != "pytest-benchmark" or files_per_side(result) > 1:
+    measured = result["ratio"].notna() & (result["note"] != IDENTICAL)
+    if result.attrs.get("kind") != "pytest-benchmark" or files_per_side(result) > 1 or not measured.any():
         return None
     return ("one benchmark file a side: each backend's benchmarks ran back to back in one process, so a move of a "
             "whole backend counts as noise here and a slowdown of every one of its benchmarks goes unseen; run the "

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .abhalves import build_of, split_ref
 from .backendmove import backend_moves
-from .benchfiles import BenchFiles, files_per_side, is_file_list, named_files
+from .benchfiles import BenchFiles, files_per_side, is_file_list, left_out_warnings, named_files, read_files
 from .benchpace import MOVES_ATTR, bench_paced, pace_widened
 from .compare_rule import IDENTICAL, MIN_ROUNDS, burst_hit, fastest_pass_log_ratio, judge, location, within_se, z_of
 from .errors import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REGRESSION
@@ -73,19 +73,18 @@ def resolve_run(ref: str, results_dir: str | Path) -> RunFiles | BaseBuild | Ben
 def read_run(run: RunFiles | Path) -> tuple:
     """``(label, table, samples, metadata)`` of a run's files or of a pytest-benchmark JSON file."""
     if isinstance(run, BaseBuild):
-        return build_of(_read_whole(run.files), base=True)
+        return build_of(_read_whole(run.files, both_builds=True), base=True)
     return build_of(_read_whole(run), base=False)
 
 
-def _read_whole(run: RunFiles | Path) -> tuple:
-    """``(label, table, samples, metadata)`` of a run, both builds of an A/B run included."""
+def _read_whole(run: RunFiles | BenchFiles | Path, both_builds: bool = False) -> tuple:
+    """``(label, table, samples, metadata)`` of a run, both builds of an A/B run included (``both_builds``: every
+    one of several benchmark files must hold both)."""
     if isinstance(run, RunFiles):
         samples = with_pass_medians(read_samples(run.samples), run.passes)
         return run.run_id, read_table(run.table), samples, read_metadata(run.metadata)
     if isinstance(run, BenchFiles):
-        from .benchfiles import read_benchmark_files  # lazy, as below
-
-        return read_benchmark_files(list(run.paths))
+        return read_files(run, both_builds)
     # lazy: benchjson imports metadata, which imports numba; compare, report and plot of run files need neither
     from .benchjson import benchmark_metadata, benchmark_tables, read_benchmark_json, run_id_of
 
@@ -107,13 +106,14 @@ def compare_data(base: tuple, new: tuple, threshold: float = THRESHOLD, alpha: f
     cpu = base_meta.get("cpu_model") if base_meta.get("cpu_model") == new_meta.get("cpu_model") else None
     json_input = "pytest-benchmark" in (base_meta.get("source"), new_meta.get("source"))
     files = files_per_side(base_meta, new_meta)
+    warnings = left_out_warnings(base_meta, new_meta)
     # several files a side: each a process, judged like a sweep's passes, against their own spread (a stored floor
     # is one process's against one process's, wider than the medians of several need)
     stored = None if files[0] > 1 else load_floors(results_dir, cpu)
     result = compare_tables(base_table, base_samples, new_table, new_samples, threshold, alpha, stored,
                             json_input and files[0] == 1)
     result.attrs.update(base=base_id, new=new_id, kind="pytest-benchmark" if json_input else "sweep", files=files)
-    warnings = environment_warnings(base_meta, new_meta, base_table, new_table)
+    warnings += environment_warnings(base_meta, new_meta, base_table, new_table)
     measured = (result["ratio"].notna() & (result["note"] != IDENTICAL)).any()  # not a run against itself
     warnings += busy_runs(base_meta, new_meta, base_table, new_table) if measured else []
     judged = set(result.loc[result["ratio"].notna(), "backend"].astype(str))
@@ -163,9 +163,8 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
     came from; ``attrs["noise_floor"]`` the widest median. Raises ValueError for a NaN or negative threshold, and
     when the runs have no point in common (nothing to compare is a usage error, not a pass).
     """
-    import pandas as pd
-
     import numpy as np
+    import pandas as pd
 
     if not threshold >= 0 or not math.isfinite(threshold) or not 0 < alpha < 1:
         raise ValueError(f"threshold must be a finite number >= 0 and 0 < alpha < 1, got {threshold!r} and {alpha!r}")
@@ -181,8 +180,10 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
     moves = backend_moves(ratios, alpha, fastest, odd)
     machine = machine_ratio(base_samples, new_samples)  # the probe: did the machine itself change speed?
     back_to_back = {b for b, _, _ in ratios} if in_blocks else set()
-    floors = dict(zip(matched, with_stored(row_floors(ratios, alpha, back_to_back, odd), [b for b, _, _ in ratios],
-                                           stored_floor, z_of(alpha), set() if in_blocks else set(slopes))))
+    shifted = {b for b, m in moves.items() if m.direction(threshold)}  # moved as a whole: a change, not noise
+    floors = dict(zip(matched, with_stored(row_floors(ratios, alpha, back_to_back, odd, shifted),
+                                           [b for b, _, _ in ratios], stored_floor, z_of(alpha),
+                                           set() if in_blocks else set(slopes))))
     floors, pace_notes = pace_widened(floors, keys, new_samples.attrs.get(MOVES_ATTR) or {})  # followed how closely?
     rows, sources = [], {}
     for i, r in merged.iterrows():

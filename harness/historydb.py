@@ -21,6 +21,7 @@ import json
 import sqlite3
 from pathlib import Path
 
+from .benchfiles import expand_files, is_file_list
 from .historyrecord import (INTEGER_COLUMNS, MACHINE_FIELDS, STORED_COLUMNS, TEXT_COLUMNS, Record, machine_label,
                             record_of)
 
@@ -205,5 +206,6 @@ def record_sources(path: str | Path, refs: list[str], results_dir: str | Path = 
         raise ValueError("nothing to add: name runs (RUN_ID, results/RUN_ID.csv) or pytest-benchmark JSON files")
     if Path(path).exists():
         connect(path, write=True).close()  # a damaged or foreign database is refused before the runs are read
+    refs = [str(p) for ref in refs for p in (expand_files(ref) if is_file_list(ref) else [ref])]  # each file a run
     records = [record_of(ref, results_dir) for ref in refs]
     return add_records(path, records)

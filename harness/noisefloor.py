@@ -59,7 +59,8 @@ def predicted_half_width(values, within_se, alpha: float, centred: bool = True) 
     return t_of(alpha, dof) * sd * math.sqrt(1 + 1 / m)
 
 
-def row_floors(rows, alpha: float, back_to_back=frozenset(), left_out=frozenset()) -> list[tuple[float, str]]:
+def row_floors(rows, alpha: float, back_to_back=frozenset(), left_out=frozenset(),
+               moved=frozenset()) -> list[tuple[float, str]]:
     """Per ``(backend, log_ratio, within_se)`` row: ``(half-width, source)`` of the run-to-run part of its interval.
 
     A row is judged against its backend's *other* rows (``MIN_ROWS - 1`` or more), centred on
@@ -73,6 +74,9 @@ def row_floors(rows, alpha: float, back_to_back=frozenset(), left_out=frozenset(
     together, and that common shift is run-to-run noise too (Intel VM, five pairs of unchanged
     pytest-benchmark runs: numba-cpu's five benchmarks 1.36-1.45x apart in one pair, torch's
     1.68x in another; centred on their shift, 2 of the 5 pairs exited 1).
+    A backend in ``moved`` (its move as a whole lies beyond the threshold, :mod:`harness.backendmove`) lends a
+    backend with too few rows its scatter around its own mean only: its move is a change, not noise (on three
+    benchmark files a side, torch's real 1.3x gave the suite's two one-benchmark backends a floor of x/ 3.2).
     Rows numbered in ``left_out`` (positions in ``rows``: points a burst or other processes moved in one run,
     :func:`harness.compare_rule.burst_hit`, :func:`harness.interference.contention_split`) get a floor from the
     others but never widen another row's.
@@ -97,7 +101,7 @@ def row_floors(rows, alpha: float, back_to_back=frozenset(), left_out=frozenset(
             out.append((half, f"spread of its other {len(others)} rows" + ("" if centred else " around 1")))
             continue
         if backend not in lone:
-            spreads = {b: predicted_half_width(d_all[js], se_all[js], alpha, centred=False)
+            spreads = {b: predicted_half_width(d_all[js], se_all[js], alpha, centred=b in moved)
                        for b, js in by_backend.items() if b != backend and len(js) >= 2}
             widest = max(spreads, key=spreads.get) if spreads else None
             lone[backend] = ((spreads[widest], f"widest spread of another backend's rows ({widest}'s): it has "
