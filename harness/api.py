@@ -17,8 +17,8 @@ from pathlib import Path
 from .abhalves import build_of, split_ref
 from .cases import parse_axis
 from .commands.sweep import execute
-from .benchfiles import is_file_list, joined_ref
-from .comparison import compare_data, read_run, resolve_run
+from .benchfiles import is_file_list, listed_files
+from .comparison import BaseBuild, compare_data, read_run, resolve_run
 from .outputs import view_of_run, write_outputs
 from .render.figure_kinds import KINDS, figure_of
 from .render.html import run_summary_html
@@ -266,7 +266,10 @@ def compare(base, new, *, threshold=None, alpha=None, results_dir=RESULTS_DIR):
                              + f", got {value!r}")
     builds = []
     for run in (base, new):  # "RUN@base": the base build of an A/B run (sweep against=...)
-        run = joined_ref(run) if isinstance(run, (list, tuple)) else run
+        if isinstance(run, (list, tuple)):  # several benchmark files of one build, each name as it is
+            files, base_build = listed_files(run)
+            builds.append(read_run(BaseBuild(files) if base_build else files))
+            continue
         ref, base_build = (run, False) if isinstance(run, Run) else split_ref(str(run))
         if not isinstance(run, Run) and (is_file_list(ref) or str(ref).endswith(".json")):  # benchmark files
             builds.append(read_run(resolve_run(str(run), results_dir)))

@@ -10,11 +10,12 @@ benchmark three independent processes on each side, which is what a sweep's pass
 
 :func:`read_benchmark_files` reads them that way: the rounds of each file are one pass of its benchmark, so compare
 judges the rounds of each benchmark's median file, widens a point's interval by the spread of its own files
-(:func:`harness.compare_rule.passes_half`), asks whether the fastest file moved with the median, lets a backend
-whose points all moved share that move (:mod:`harness.backendmove`) and divides out the machine's pace per file
-(:mod:`harness.pace`, from the readings the suite takes after every round) - the sweep's rules, not the
-single-file block rule. Name them as a comma-separated list (``a-1.json,a-2.json,a-3.json``) or a quoted glob
-(``'base-*.json'``); :func:`expand_files` turns either into paths. Measured numbers: docs/regression-gates.md.
+(:func:`harness.compare_rule.passes_half`), asks whether the fastest file moved with the median and lets a backend
+whose points all moved share that move (:mod:`harness.backendmove`) - the sweep's rules, not the single-file block
+rule; the machine's pace is divided out within each side and never between them (:mod:`harness.filepace`,
+:mod:`harness.benchsides`). Name the files as a comma-separated list (``a-1.json,a-2.json,a-3.json``) or a quoted
+glob (``'base-*.json'``); :func:`expand_files` turns either into paths, a file of that very name first. Measured
+numbers: docs/regression-gates.md.
 """
 from __future__ import annotations
 
@@ -25,16 +26,18 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-from .abhalves import SUFFIX, is_ab, split_ref
+from .abhalves import is_ab, split_ref
 from .benchpace import PACE_COLUMN
-from .passgroups import MIN_PASS_ROUNDS, PACES_ATTR, PASSES_ATTR, PROBE_ATTR, THREADS_ATTR, derive
+from .filepace import FILE_PACES_ATTR, WITHIN_SLOPES_ATTR, paced_within, side_paces
+from .passgroups import MIN_PASS_ROUNDS, PASSES_ATTR, PROBE_ATTR, THREADS_ATTR, derive
 from .results import KEY_COLUMNS
 
 #: Where the metadata of a side read from benchmark files says how many files it holds.
 FILES_KEY = "benchmark_files"
 #: Where it names the benchmarks left out for being in fewer than two of its files (``[(case, files found)]``).
 LEFT_OUT_KEY = "left_out"
-MAX_NAMED = 6
+#: Where it lists its files (resolved paths), so that a file named on both sides can be told.
+PATHS_KEY = "benchmark_paths"
 GLOB_CHARS = "*?["
 
 
@@ -56,13 +59,18 @@ def is_file_list(ref: str) -> bool:
 
 def expand_files(ref: str) -> list[Path]:
     """The benchmark files a reference names (:func:`is_file_list`), in order: each item of a comma-separated list,
-    each an existing file or a glob, globs sorted. ValueError for an item that is not a ``.json`` path, a folder, a
-    path or glob that names no file, or a file named twice or copied (the same process counted twice would fake
-    agreement)."""
+    each an existing file or a glob, globs sorted (:func:`expand_items`)."""
     if Path(str(ref)).is_file():
         return [Path(str(ref))]
+    return expand_items([part.strip() for part in str(ref).split(",")], str(ref))
+
+
+def expand_items(items: list, ref: str) -> list[Path]:
+    """The files ``items`` name, each an existing file (taken as it is, commas and brackets included) or a glob.
+    ValueError for an item that is not a ``.json`` path, a folder, a path or glob that names no file, or a file
+    named twice or copied (the same process counted twice would fake agreement)."""
     paths: list[Path] = []
-    for item in (part.strip() for part in str(ref).split(",")):
+    for item in map(str, items):
         if not item:
             raise ValueError(f"{ref!r}: an empty name in the list of benchmark files")
         if Path(item).is_dir():
@@ -96,22 +104,20 @@ def distinct(paths: list[Path], ref: str) -> None:
         seen[key] = path
 
 
-def joined_ref(items) -> str:
-    """A list of benchmark files (the Python API's) as one reference: comma-separated, ``@base`` once at the end
-    when every item carries it. ValueError for an empty list or ``@base`` on some items only."""
-    names = [str(item) for item in items]
+def listed_files(items) -> tuple:
+    """``(files, base)`` of a list of benchmark files (the Python API's, or a reference split at its commas):
+    several as :class:`BenchFiles`, one as its path; ``base`` when every item carries ``@base``, or only the last
+    (``a.json,b.json@base``: the base builds of A/B files). ValueError for an empty list, ``@base`` on some items
+    only, and what :func:`expand_items` refuses."""
+    names = [str(item).strip() for item in items]
     if not names:
         raise ValueError("an empty list of benchmark files: name two or more")
     based = [split_ref(name)[1] for name in names]
-    if any(based) and not all(based):
-        raise ValueError(f"@base on some of {names} only: the base build of A/B files is named on every file")
-    return ",".join(split_ref(name)[0] for name in names) + (SUFFIX if all(based) else "")
-
-
-def named_files(ref: str) -> BenchFiles | Path:
-    """The files a reference names (:func:`expand_files`): several as :class:`BenchFiles`, one as its path."""
-    paths = expand_files(ref)
-    return BenchFiles(tuple(paths)) if len(paths) > 1 else paths[0]
+    if any(based[:-1]) and not all(based):
+        raise ValueError(f"@base on some of {names} only: name the base build of A/B files on every file, or once at "
+                         "the end")
+    paths = expand_items([split_ref(name)[0] for name in names], ",".join(names))
+    return (BenchFiles(tuple(paths)) if len(paths) > 1 else paths[0]), based[-1]
 
 
 def read_files(files: BenchFiles, both_builds: bool = False) -> tuple:
@@ -163,47 +169,53 @@ def read_benchmark_files(paths: list[Path], both_builds: bool = False) -> tuple:
             same_point(point, rows.get(point, [row])[0], row, path)
             passes.setdefault(point, []).append(tuple(float(t) for t in times["time_s"]))
             paces.setdefault(point, []).append(pass_pace(times[PACE_COLUMN].tolist()))
-            threads[point] = None if pd.isna(row.get("threads")) else int(row["threads"])
+            threads[point] = whole_number(row.get("threads"))
             rows.setdefault(point, []).append(row)
     sparse = [point for point, found in passes.items() if len(found) < 2]
-    left_out = sorted((point[1], len(passes[point])) for point in sparse)
+    left_out = sorted((*point, len(passes[point])) for point in sparse)
     for point in sparse:
         for attr in (passes, paces, threads, rows):
             attr.pop(point, None)
+    if not rows:
+        raise ValueError(f"no benchmark is in two or more of the files {', '.join(p.name for p in paths)} with "
+                         f"{MIN_PASS_ROUNDS} or more rounds: nothing to judge on this side")
     table = pd.DataFrame([median_row(rows[point]) for point in rows], columns=tables[0].columns)
     every = pd.concat(samples, ignore_index=True)
     every = every[[(b, str(c)) in rows for b, c in zip(every["backend"], every["case"])]].copy()
     every["round"] = every.groupby(["backend", "case"]).cumcount()
-    every.attrs.update({PASSES_ATTR: passes, PACES_ATTR: paces, THREADS_ATTR: threads})
     known = [p for ps in paces.values() for p in ps if p is not None]
+    paced, slopes = paced_within(passes, paces)  # the pace within this side; between the sides: harness.filepace
+    every.attrs.update({PASSES_ATTR: paced, THREADS_ATTR: threads, FILE_PACES_ATTR: side_paces(paces),
+                        WITHIN_SLOPES_ATTR: slopes})
     if known:
         every.attrs[PROBE_ATTR] = statistics.median(known)
-    derive(every.attrs, passes)
+    derive(every.attrs, paced)
     names = [p.name for p in paths] if len({p.name for p in paths}) == len(paths) else [str(p) for p in paths]
     label = ",".join(names) if len(paths) <= 3 else f"{names[0]} and {len(paths) - 1} more"
-    return label, table, every, {**metas[0], FILES_KEY: len(paths), LEFT_OUT_KEY: left_out}
+    return label, table, every, {**metas[0], FILES_KEY: len(paths), LEFT_OUT_KEY: left_out,
+                                 PATHS_KEY: [str(p.resolve()) for p in paths]}
+
+
+def whole_number(value) -> int | None:
+    """``value`` as an int where it is a finite whole number (a thread count), else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return int(value) if float(value).is_integer() else None
+
+
+def key_text(value) -> str:
+    """A key column's value as text that reads the same whether a table holds it as 1 or 1.0."""
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def same_point(point: tuple, first, row, path: Path) -> None:
     """ValueError when a benchmark's shape, dtype or threads in ``path`` (``row``) differ from its first file's."""
-    differ = [c for c in KEY_COLUMNS if c in row.index and str(row[c]) != str(first[c])]
+    differ = [c for c in KEY_COLUMNS if c in row.index and key_text(row[c]) != key_text(first[c])]
     if differ:
         raise ValueError(f"{point[1]} differs in {', '.join(differ)} between the files of one side ({path} has "
                          f"{', '.join(f'{c}={row[c]}' for c in differ)}): each side must be runs of one suite")
-
-
-def left_out_warnings(base_meta: dict, new_meta: dict) -> list[str]:
-    """One line per side that left benchmarks out for being in fewer than two of its files."""
-    lines = []
-    for side, meta in (("BASE", base_meta), ("NEW", new_meta)):
-        left = meta.get(LEFT_OUT_KEY) or []
-        if left:
-            names = ", ".join(f"{case} ({found})" for case, found in left[:MAX_NAMED])
-            more = f" and {len(left) - MAX_NAMED} more" if len(left) > MAX_NAMED else ""
-            lines.append(f"{len(left)} benchmark(s) in fewer than two of the {files_of(meta)} files of {side} "
-                         f"(files found in parentheses) left out there: {names}{more} - a median of processes "
-                         "needs two or more; did it fail or get deselected in the others?")
-    return lines
 
 
 def median_row(rows: list):
@@ -231,16 +243,6 @@ def files_of(metadata: dict) -> int:
     """How many benchmark files a side was read from (1 for a single file or a sweep)."""
     value = metadata.get(FILES_KEY)
     return value if isinstance(value, int) and value > 1 else 1
-
-
-def files_per_side(base_meta: dict, new_meta: dict) -> tuple[int, int]:
-    """How many benchmark files each side holds; ValueError when one side holds several and the other one: a
-    median of several processes against one process is neither rule's."""
-    files = files_of(base_meta), files_of(new_meta)
-    if (files[0] > 1) != (files[1] > 1):
-        raise ValueError(f"BASE holds {files[0]} benchmark file(s) and NEW {files[1]}: give both sides one file, or "
-                         "both several (each a separate run of the suite, harness.benchfiles)")
-    return files
 
 
 def pass_pace(values) -> float | None:

@@ -54,6 +54,8 @@ MIN_PACE_MOVE = math.log(1.08)
 PACE_SLOPE_SPREAD = 1.0
 #: Where :func:`bench_paced` leaves ``{(backend, case): log move divided out}`` on the samples it returns.
 MOVES_ATTR = "pace_moves"
+#: False on NEW's samples where the moves in :data:`MOVES_ATTR` were left in the times (:mod:`harness.filepace`).
+DIVIDED_ATTR = "pace_moves_divided"
 
 
 def machine_move(base_pace_s: float, new_pace_s: float) -> float:
@@ -101,21 +103,26 @@ def bench_paced(base_samples, new_samples) -> tuple:
     return out[0], out[1], {backend: BENCH_SLOPE for backend in sorted(moved, key=str)}
 
 
-def pace_widened(floors: dict, keys: dict, moves: dict) -> tuple[dict, dict]:
+def pace_widened(floors: dict, keys: dict, attrs: dict) -> tuple[dict, dict]:
     """``(floors, notes)``: ``floors`` (``{row: (half-width, source)}``, log half-widths) with the floor of each row
-    whose benchmark had its pace's move divided out (``moves`` by ``keys[row]``, :data:`MOVES_ATTR`) widened by
+    whose benchmark's pace moved (``attrs[MOVES_ATTR]`` by ``keys[row]``: NEW's samples' attributes) widened by
     ``PACE_SLOPE_SPREAD`` times that move - whether its time followed the machine less or more than in full is not
-    known - and ``{row: note}`` saying so. On the Intel VM a torch 3x3 ran 1.81x slower in one of two unchanged
-    files while its pace moved 1.42x: 1.27x left over, a false alarm (exit 1) without the widening."""
+    known - and ``{row: note}`` saying so; the move was divided out unless ``attrs[DIVIDED_ATTR]`` is False
+    (several files a side, :mod:`harness.filepace`: kept as measured). On the Intel VM a torch 3x3 ran 1.81x
+    slower in one of two unchanged files while its pace moved 1.42x: 1.27x left over, a false alarm (exit 1)
+    without the widening."""
+    moves = attrs.get(MOVES_ATTR) or {}
     if not moves:
         return floors, {}
+    how = ("divided out (times at a common pace)" if attrs.get(DIVIDED_ATTR, True) else
+           "not divided out (times as measured)")
     out, notes = {}, {}
     for row, (half, source) in floors.items():
         move = moves.get(keys.get(row))
         if move:
             half = half + PACE_SLOPE_SPREAD * abs(move)
             source = f"{source}; the machine's pace moved {math.exp(move):.2f}x"
-            notes[row] = (f"the machine's pace moved {math.exp(move):.2f}x between the files: divided out (times at a "
-                          "common pace), floor widened by as much")
+            notes[row] = (f"the machine's pace moved {math.exp(move):.2f}x between the files: {how}, floor widened "
+                          "by as much")
         out[row] = (half, source)
     return out, notes

@@ -12,6 +12,7 @@ from collections import Counter
 
 from .compare_rule import (IDENTICAL, REASON_BEST, REASON_FEW, REASON_FLOOR, REASON_PASS, REASON_PASSES,
                            REASON_RANGE, REASON_ROUNDS, fmt_ratio, fmt_spread)
+from .benchsides import MOVED_ATTR, WITHIN_ATTR
 from .comparison import INCONCLUSIVE, REGRESSIONS
 from .interference import NOTE_CONTENDED, NOTE_INTERFERED, NOTE_MACHINE, NOTE_SLOWED_CORES
 
@@ -63,6 +64,9 @@ def floor_line(result) -> str:
 def pace_line(result) -> str | None:
     """Which backends' passes were judged at a common pace of the machine (:mod:`harness.pace`), and how strongly
     each followed it; None when none were."""
+    within = result.attrs.get(WITHIN_ATTR)
+    if within is not None:  # several benchmark files a side: harness.filepace
+        return within_pace_line(within, result.attrs.get(MOVED_ATTR) or 0)
     slopes = result.attrs.get("pace_slopes") or {}
     if not slopes:
         return None
@@ -75,6 +79,20 @@ def pace_line(result) -> str | None:
     each = "file" if result.attrs.get("kind") == "pytest-benchmark" else "pass"
     return (f"the machine's pace (a probe after every round) divided out of each {each} before judging (their base "
             f"and new times are at a common pace); how strongly each backend's {each}s followed it (slope): {parts}")
+
+
+def within_pace_line(within: dict, moved: int) -> str | None:
+    """The pace line of several benchmark files a side: divided out within each side, widening floors between."""
+    parts = "; ".join(f"{side} " + ", ".join(f"{b} {v:.2f}" for b, v in sorted(slopes.items(), key=str))
+                      for side, slopes in within.items() if slopes)
+    if not parts and not moved:
+        return None
+    between = (f"{moved} benchmark(s) whose pace moved 1.08x or more between the sides keep their times and have "
+               "their floor widened by as much (their notes say so)" if moved else
+               "no benchmark's pace moved 1.08x or more between the sides")
+    inside = (f"divided out within each side (each file brought to its side's median pace; slopes: {parts})"
+              if parts else "not divided out within the sides")
+    return f"the machine's pace (a probe after every round) {inside}; {between}"
 
 
 def files_per_side(result) -> int:

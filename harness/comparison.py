@@ -17,8 +17,9 @@ from pathlib import Path
 
 from .abhalves import build_of, split_ref
 from .backendmove import backend_moves
-from .benchfiles import BenchFiles, files_per_side, is_file_list, left_out_warnings, named_files, read_files
-from .benchpace import MOVES_ATTR, bench_paced, pace_widened
+from .benchfiles import BenchFiles, is_file_list, key_text, listed_files, read_files
+from .benchsides import several_files
+from .benchpace import bench_paced, pace_widened
 from .compare_rule import IDENTICAL, MIN_ROUNDS, burst_hit, fastest_pass_log_ratio, judge, location, within_se, z_of
 from .errors import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REGRESSION
 from .interference import (NOTE_MACHINE, contention_noted, contention_split, interference_demoted, machine_demoted,
@@ -50,15 +51,16 @@ def resolve_run(ref: str, results_dir: str | Path) -> RunFiles | BaseBuild | Ben
     """A run given as ``path/RUN_ID.csv``, as a run id under ``results_dir``, as a pytest-benchmark ``.json``, or as
     several of those files of one build (a comma-separated list or a glob, :mod:`harness.benchfiles`); ``RUN@base``
     (any form) is the base build of an A/B run."""
+    if is_file_list(ref):
+        files, base = listed_files(str(ref).split(","))
+        return BaseBuild(files) if base else files
     name, base = split_ref(ref)
     if base:
         if split_ref(name)[1]:
             raise ValueError(f"{ref!r}: a run has one base build; name it once (RUN@base)")
         return BaseBuild(resolve_run(name, results_dir))
-    if is_file_list(ref):
-        return named_files(ref)
     path = Path(ref)
-    if path.suffix == ".json":
+    if path.suffix.lower() == ".json":
         if not path.is_file():
             raise ValueError(f"no such pytest-benchmark file: {ref}")
         return path
@@ -105,19 +107,17 @@ def compare_data(base: tuple, new: tuple, threshold: float = THRESHOLD, alpha: f
     (base_id, base_table, base_samples, base_meta), (new_id, new_table, new_samples, new_meta) = base, new
     cpu = base_meta.get("cpu_model") if base_meta.get("cpu_model") == new_meta.get("cpu_model") else None
     json_input = "pytest-benchmark" in (base_meta.get("source"), new_meta.get("source"))
-    files = files_per_side(base_meta, new_meta)
-    warnings = left_out_warnings(base_meta, new_meta)
-    # several files a side: each a process, judged like a sweep's passes, against their own spread (a stored floor
-    # is one process's against one process's, wider than the medians of several need)
+    files, warnings, side_attrs = several_files(base, new)  # one pass per file: counts, warnings, the pace
+    # several files a side are judged against their own spread: a stored floor is one process's against one's
     stored = None if files[0] > 1 else load_floors(results_dir, cpu)
     result = compare_tables(base_table, base_samples, new_table, new_samples, threshold, alpha, stored,
                             json_input and files[0] == 1)
-    result.attrs.update(base=base_id, new=new_id, kind="pytest-benchmark" if json_input else "sweep", files=files)
+    result.attrs.update(side_attrs, base=base_id, new=new_id, kind="pytest-benchmark" if json_input else "sweep",
+                        files=files)
     warnings += environment_warnings(base_meta, new_meta, base_table, new_table)
     measured = (result["ratio"].notna() & (result["note"] != IDENTICAL)).any()  # not a run against itself
     warnings += busy_runs(base_meta, new_meta, base_table, new_table) if measured else []
     judged = set(result.loc[result["ratio"].notna(), "backend"].astype(str))
-    # a benchmark file is judged with the stored floor as measured (floor_sd), paced or not
     stale = [] if json_input else [b for b in stale_floors(stored, result.attrs.get(SLOPES_ATTR) or {}) if b in judged]
     if stale and measured:
         warnings.append(f"the stored noise floor of {', '.join(stale)} was measured before compare divided the "
@@ -184,7 +184,7 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
     floors = dict(zip(matched, with_stored(row_floors(ratios, alpha, back_to_back, odd, shifted),
                                            [b for b, _, _ in ratios], stored_floor, z_of(alpha),
                                            set() if in_blocks else set(slopes))))
-    floors, pace_notes = pace_widened(floors, keys, new_samples.attrs.get(MOVES_ATTR) or {})  # followed how closely?
+    floors, pace_notes = pace_widened(floors, keys, new_samples.attrs)  # how closely did they follow the pace?
     rows, sources = [], {}
     for i, r in merged.iterrows():
         side = "_base" if r["_merge"] != "right_only" else "_new"
@@ -280,7 +280,7 @@ def merge_points(base_table, new_table):
     """The outer merge of two run tables on the point key (``_merge`` says where each point is)."""
     tables = [base_table.copy(), new_table.copy()]
     for t in tables:
-        t["_key"] = list(map(tuple, t[KEY_COLUMNS].astype(str).to_numpy()))
+        t["_key"] = list(map(tuple, t[KEY_COLUMNS].map(key_text).to_numpy()))  # 1 and 1.0 alike
         for column in LATER_COLUMNS:  # a run from before the column: unknown there, and still NAME_base / NAME_new
             if column not in t:
                 t[column] = float("nan")

@@ -151,7 +151,12 @@ def machine_demoted(judged: dict, machine: float, threshold: float) -> dict:
 
 
 def move_verdict(move, machine: float, threshold: float) -> str:
-    """A backend's move's verdict, held back where the machine itself moved the same way (:func:`machine_demoted`)."""
+    """A backend's move's verdict, held back where the machine itself moved the same way (:func:`machine_demoted`)
+    or where its points' fastest passes did not follow it (:meth:`harness.backendmove.BackendMove.followed`: then
+    no point shares it, and the summary must not call it either)."""
     verdict = move.verdict(threshold)
+    if verdict in ("slower", "faster") and not move.followed():
+        return (f"{verdict}, held back: the fastest passes did not follow (fastest-pass ratio "
+                f"{move.fastest_pass_ratio:.2f}x)")
     held = machine_demoted(dict(verdict=verdict, ratio=move.ratio), machine, threshold)
     return f"{verdict}, held back: the machine moved too (probe {machine:.2f}x)" if held else verdict

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 import harness
-from harness.benchfiles import expand_files, is_file_list, joined_ref
+from harness.benchfiles import expand_files, is_file_list, listed_files
 from harness.cli import main
 from harness.comparison import exit_code
 
@@ -123,9 +123,93 @@ def test_history_add_records_each_file_of_a_list_or_glob(tmp_path, capsys):
 
 
 def test_the_api_names_base_builds_on_every_item_and_refuses_an_empty_list(tmp_path):
-    assert joined_ref(["a.json@base", "b.json@base"]) == "a.json,b.json@base"
-    assert joined_ref(["a.json", "b.json"]) == "a.json,b.json"
+    listed = files(tmp_path, "a", [1, 2]).split(",")
+    assert listed_files([f"{p}@base" for p in listed])[1] and listed_files([listed[0], f"{listed[1]}@base"])[1]
+    assert not listed_files(listed)[1] and len(listed_files(listed)[0].paths) == 2
     with pytest.raises(ValueError, match="@base on some"):
-        joined_ref(["a.json@base", "b.json"])
+        listed_files([f"{listed[0]}@base", listed[1]])
     with pytest.raises(ValueError, match="an empty list of benchmark files"):
-        harness.compare([], files(tmp_path, "a", [1, 2]))
+        harness.compare([], listed)
+
+
+def test_a_list_in_the_api_takes_each_name_as_it_is(tmp_path):
+    listed = files(tmp_path, "a", [1, 2]).split(",")
+    shutil.move(listed[0], tmp_path / "a,1.json")
+    result = harness.compare([tmp_path / "a,1.json", listed[1]], files(tmp_path, "b", [3, 4]))
+    assert result.attrs["files"] == (2, 2)
+
+
+def pace_scaled(path, factor, times=True):
+    """Multiply every pace reading (and, with ``times``, every round) of a generated file by ``factor``."""
+    doc = json.loads(open(path).read())
+    for bench in doc["benchmarks"]:
+        bench["extra_info"]["paces_s"] = [p * factor for p in bench["extra_info"]["paces_s"]]
+        if times:
+            bench["stats"]["data"] = [t * factor for t in bench["stats"]["data"]]
+    open(path, "w").write(json.dumps(doc))
+
+
+@pytest.mark.parametrize("factor, times", [(1 / 1.3, True), (1.3, False)])
+def test_a_pace_that_moved_between_the_sides_is_never_divided_into_an_alarm(tmp_path, factor, times):
+    # NEW's files all ran on a 1.3x faster machine (times and probe alike), or only BASE's probe read slow: a
+    # slope fitted within the sides, applied across them, called unchanged code slower (exit 1 in 18 of 80 and
+    # 38 of 40 pairs of triples of real files)
+    base, new = files(tmp_path, "base", [1, 2, 3]), files(tmp_path, "new", [4, 5, 6])
+    for path in (new if times else base).split(","):
+        pace_scaled(path, factor, times)
+    result = compared(base, new)
+    assert not (result["verdict"] == "slower").any() and exit_code(result) == 3
+    assert result["note"].str.contains("not divided out (times as measured), floor widened", regex=False).all()
+
+
+def test_a_slow_stretch_in_one_file_is_divided_out_within_its_side(tmp_path):
+    base = files(tmp_path, "base", [1, 2, 3])
+    new = files(tmp_path, "new", [4, 5, 6], slow=lambda backend, layer: 1.3 if backend == "numba-cpu" else 1.0)
+    pace_scaled(new.split(",")[1], 1.4)
+    result = compared(base, new)
+    assert set(result.loc[result["backend"] == "numba-cpu", "verdict"]) == {"slower"}
+    assert not ((result["verdict"] == "slower") & (result["backend"] != "numba-cpu")).any()
+    assert "numba-cpu" in result.attrs["within_pace_slopes"]["NEW"]
+
+
+def test_thread_counts_and_shapes_read_alike_as_int_or_float_and_infinity_is_no_crash(tmp_path):
+    base = files(tmp_path, "base", [1, 2, 3])
+    new = files(tmp_path, "new", [4, 5, 6])
+    doc = json.loads(open(new.split(",")[0]).read())
+    extra = json.loads(json.dumps(doc["benchmarks"][0]))
+    extra["name"] = "test_conv2d[numpy-odd]"
+    for field in ("N", "C", "H", "W"):  # a benchmark without shape fields turns the file's columns to floats
+        extra["extra_info"].pop(field)
+    doc["benchmarks"].append(extra)
+    open(new.split(",")[0], "w").write(json.dumps(doc))
+    result = compared(base, new)
+    assert exit_code(result) != 1 and result["verdict"].ne("only-in-one").sum() == 15
+    for path in new.split(","):
+        doc = json.loads(open(path).read())
+        doc["benchmarks"][0]["extra_info"]["threads"] = float("inf")
+        open(path, "w").write(json.dumps(doc))
+    assert exit_code(compared(base, new)) != 1  # a thread count of infinity: read as unknown, no crash
+
+
+def test_a_file_on_both_sides_is_named_and_a_side_left_empty_says_why(tmp_path):
+    base = files(tmp_path, "base", [1, 2, 3]).split(",")
+    result = compared(",".join(base), ",".join([base[2], *files(tmp_path, "new", [4, 5]).split(",")]))
+    assert any("1 file(s) named on both sides" in w for w in result.attrs["warnings"])
+    lone = files(tmp_path, "lone", [7, 8]).split(",")
+    doc = json.loads(open(lone[1]).read())
+    for bench in doc["benchmarks"]:
+        bench["name"] = bench["name"].replace("[", "[x-")
+    open(lone[1], "w").write(json.dumps(doc))
+    with pytest.raises(ValueError, match="no benchmark is in two or more of the files"):
+        compared(",".join(base), ",".join(lone))
+
+
+def test_a_backend_move_its_fastest_passes_did_not_follow_is_not_called_in_the_summary():
+    # a slowdown in two of three NEW files: every row inconclusive (the fastest file stayed), and the summary's
+    # backend line said "slower" all the same
+    from harness.backendmove import BackendMove
+    from harness.interference import move_verdict
+
+    stayed = BackendMove(1.28, 1.2, 1.36, 5, fastest_pass_ratio=1.01)
+    assert move_verdict(stayed, float("nan"), 0.1).startswith("slower, held back: the fastest passes did not follow")
+    assert move_verdict(BackendMove(1.28, 1.2, 1.36, 5, fastest_pass_ratio=1.27), float("nan"), 0.1) == "slower"
