@@ -194,9 +194,6 @@ def pace_adjusted(base_samples, new_samples) -> tuple:
 
 def left_over(machine: float, slope: float | None) -> float:
     """What of the machine's change of speed (its probe ratio) a backend's rows still hold once its pace was
-    divided out with ``slope`` (None: not divided out): ``machine ** (1 - slope)`` - above 1 a move the same way
-    left in, below 1 (a slope above 1) a move the other way put in, should the rows follow the machine less
-    strongly than the slope says: a machine 1.3x faster through every file of NEW, divided out with numpy's
-    fitted 1.68, made unchanged numpy 1.2x "slower" (several benchmark files a side, before
-    :mod:`harness.filepace`); :func:`harness.interference.machine_demoted` holds back verdicts that way."""
-    return machine if slope is None or not math.isfinite(machine) else machine ** (1.0 - slope)
+    divided out with ``slope`` (None: not divided out): ``machine ** (1 - slope)``, none at a
+    slope of 1 or more."""
+    return machine if slope is None or not math.isfinite(machine) else machine ** max(0.0, 1.0 - slope)
