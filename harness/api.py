@@ -247,7 +247,9 @@ def compare(base, new, *, threshold=None, alpha=None, results_dir=RESULTS_DIR):
     ``result.attrs`` holds what the CLI prints: ``warnings`` (different machines, versions, no stored noise
     floor; also issued with :func:`warnings.warn`), ``noise_floors`` and ``backend_moves`` (per backend: its
     floor, and its move as a whole with a verdict, :mod:`harness.backendmove`), ``pace_slopes`` (the backends
-    whose passes were judged at a common pace of the machine, :mod:`harness.pace`, with their slopes);
+    whose passes were judged at a common pace of the machine, :mod:`harness.pace`, with their slopes; several
+    benchmark files a side carry ``files`` per side, ``within_pace_slopes_by_side`` and ``pace_moved_between``
+    instead, :mod:`harness.filepace`);
     :func:`harness.comparison.exit_code` turns the table into the CLI's exit code and
     :func:`harness.compare_summary.summary_lines` into its summary.
     """
@@ -271,7 +273,7 @@ def compare(base, new, *, threshold=None, alpha=None, results_dir=RESULTS_DIR):
             builds.append(read_run(BaseBuild(files) if base_build else files))
             continue
         ref, base_build = (run, False) if isinstance(run, Run) else split_ref(str(run))
-        if not isinstance(run, Run) and (is_file_list(ref) or str(ref).endswith(".json")):  # benchmark files
+        if not isinstance(run, Run) and (is_file_list(ref) or str(ref).lower().endswith(".json")):  # benchmark files
             builds.append(read_run(resolve_run(str(run), results_dir)))
             continue
         run = run if isinstance(run, Run) else load(ref, results_dir)

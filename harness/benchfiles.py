@@ -29,6 +29,7 @@ from pathlib import Path
 from .abhalves import is_ab, split_ref
 from .benchpace import PACE_COLUMN
 from .filepace import FILE_PACES_ATTR, WITHIN_SLOPES_ATTR, paced_within, side_paces
+from .pace import reading
 from .passgroups import MIN_PASS_ROUNDS, PASSES_ATTR, PROBE_ATTR, THREADS_ATTR, derive
 from .results import KEY_COLUMNS
 
@@ -246,6 +247,6 @@ def files_of(metadata: dict) -> int:
 
 
 def pass_pace(values) -> float | None:
-    """The median of a pass's pace readings, None unless every one is a finite positive number."""
-    known = [float(v) for v in values if isinstance(v, (int, float)) and math.isfinite(v) and v > 0]
-    return statistics.median(known) if known and len(known) == len(values) else None
+    """The median of a pass's pace readings, None unless every one is readable (:func:`harness.pace.reading`)."""
+    known = [reading(v) for v in values]
+    return statistics.median(known) if known and None not in known else None

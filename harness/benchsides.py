@@ -18,7 +18,7 @@ from .filepace import FILE_PACES_ATTR, WITHIN_SLOPES_ATTR, cross_moves
 MAX_NAMED = 6
 #: Where the comparison's ``attrs`` hold ``{"BASE": {backend: slope}, "NEW": {...}}`` (the pace within each side)
 #: and how many benchmarks had their floor widened for a move of the pace between the sides.
-WITHIN_ATTR = "within_pace_slopes"
+WITHIN_ATTR = "within_pace_slopes_by_side"
 MOVED_ATTR = "pace_moved_between"
 
 

@@ -71,14 +71,13 @@ def pace_line(result) -> str | None:
     if not slopes:
         return None
     names = sorted(slopes, key=str)
-    if result.attrs.get("kind") == "pytest-benchmark" and files_per_side(result) == 1:  # harness.benchpace
+    if result.attrs.get("kind") == "pytest-benchmark" and files_a_side(result) == 1:  # harness.benchpace
         return ("the machine's pace (a probe after every round) moved 1.08x or more either way between the files "
                 f"for benchmarks of {', '.join(map(str, names))}: divided out of those before judging (their base and "
                 "new times are at a common pace, their floors widened by as much; each row's note says so)")
     parts = ", ".join(f"{b} {slopes[b]:.2f}" for b in names)
-    each = "file" if result.attrs.get("kind") == "pytest-benchmark" else "pass"
-    return (f"the machine's pace (a probe after every round) divided out of each {each} before judging (their base "
-            f"and new times are at a common pace); how strongly each backend's {each}s followed it (slope): {parts}")
+    return ("the machine's pace (a probe after every round) divided out of each pass before judging (their base and "
+            f"new times are at a common pace); how strongly each backend's passes followed it (slope): {parts}")
 
 
 def within_pace_line(within: dict, moved: int) -> str | None:
@@ -95,7 +94,7 @@ def within_pace_line(within: dict, moved: int) -> str | None:
     return f"the machine's pace (a probe after every round) {inside}; {between}"
 
 
-def files_per_side(result) -> int:
+def files_a_side(result) -> int:
     """How many pytest-benchmark files each side of the comparison holds (1 for single files and sweeps)."""
     files = result.attrs.get("files") or (1, 1)
     return min(files)
@@ -104,7 +103,7 @@ def files_per_side(result) -> int:
 def blocks_line(result) -> str | None:
     """For one benchmark file a side: why a slowdown of a whole backend goes unseen, and how to see it."""
     measured = result["ratio"].notna() & (result["note"] != IDENTICAL)
-    if result.attrs.get("kind") != "pytest-benchmark" or files_per_side(result) > 1 or not measured.any():
+    if result.attrs.get("kind") != "pytest-benchmark" or files_a_side(result) > 1 or not measured.any():
         return None
     return ("one benchmark file a side: each backend's benchmarks ran back to back in one process, so a move of a "
             "whole backend counts as noise here and a slowdown of every one of its benchmarks goes unseen; run the "

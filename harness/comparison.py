@@ -180,7 +180,7 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
     moves = backend_moves(ratios, alpha, fastest, odd)
     machine = machine_ratio(base_samples, new_samples)  # the probe: did the machine itself change speed?
     back_to_back = {b for b, _, _ in ratios} if in_blocks else set()
-    shifted = {b for b, m in moves.items() if m.direction(threshold)}  # moved as a whole: a change, not noise
+    shifted = {b for b, m in moves.items() if m.direction(threshold) and m.followed()}  # a change, not noise
     floors = dict(zip(matched, with_stored(row_floors(ratios, alpha, back_to_back, odd, shifted),
                                            [b for b, _, _ in ratios], stored_floor, z_of(alpha),
                                            set() if in_blocks else set(slopes))))
@@ -280,7 +280,7 @@ def merge_points(base_table, new_table):
     """The outer merge of two run tables on the point key (``_merge`` says where each point is)."""
     tables = [base_table.copy(), new_table.copy()]
     for t in tables:
-        t["_key"] = list(map(tuple, t[KEY_COLUMNS].map(key_text).to_numpy()))  # 1 and 1.0 alike
+        t["_key"] = list(zip(*(t[c].map(key_text) for c in KEY_COLUMNS)))  # 1 and 1.0 alike
         for column in LATER_COLUMNS:  # a run from before the column: unknown there, and still NAME_base / NAME_new
             if column not in t:
                 t[column] = float("nan")

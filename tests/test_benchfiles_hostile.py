@@ -169,7 +169,7 @@ def test_a_slow_stretch_in_one_file_is_divided_out_within_its_side(tmp_path):
     result = compared(base, new)
     assert set(result.loc[result["backend"] == "numba-cpu", "verdict"]) == {"slower"}
     assert not ((result["verdict"] == "slower") & (result["backend"] != "numba-cpu")).any()
-    assert "numba-cpu" in result.attrs["within_pace_slopes"]["NEW"]
+    assert "numba-cpu" in result.attrs["within_pace_slopes_by_side"]["NEW"]
 
 
 def test_thread_counts_and_shapes_read_alike_as_int_or_float_and_infinity_is_no_crash(tmp_path):
@@ -213,3 +213,11 @@ def test_a_backend_move_its_fastest_passes_did_not_follow_is_not_called_in_the_s
     stayed = BackendMove(1.28, 1.2, 1.36, 5, fastest_pass_ratio=1.01)
     assert move_verdict(stayed, float("nan"), 0.1).startswith("slower, held back: the fastest passes did not follow")
     assert move_verdict(BackendMove(1.28, 1.2, 1.36, 5, fastest_pass_ratio=1.27), float("nan"), 0.1) == "slower"
+
+
+def test_the_api_reads_a_benchmark_file_named_in_capitals(tmp_path):
+    listed = files(tmp_path, "a", [1, 2]).split(",")
+    for i, path in enumerate(listed):
+        shutil.move(path, tmp_path / f"K{i}.JSON")
+    result = harness.compare(str(tmp_path / "K0.JSON"), str(tmp_path / "K1.JSON"))
+    assert result.attrs["files"] == (1, 1) and exit_code(result) != 1
