@@ -28,7 +28,7 @@ from pathlib import Path
 
 from .abhalves import is_ab, split_ref
 from .benchpace import PACE_COLUMN
-from .filepace import FILE_PACES_ATTR, WITHIN_SLOPES_ATTR, paced_within, side_paces
+from .filepace import FILE_PACES_ATTR, WITHIN_SLOPES_ATTR, full_file_paces, paced_within, side_paces
 from .pace import reading
 from .passgroups import MIN_PASS_ROUNDS, PASSES_ATTR, PROBE_ATTR, THREADS_ATTR, derive
 from .results import KEY_COLUMNS
@@ -185,8 +185,9 @@ def read_benchmark_files(paths: list[Path], both_builds: bool = False) -> tuple:
     every = every[[(b, str(c)) in rows for b, c in zip(every["backend"], every["case"])]].copy()
     every["round"] = every.groupby(["backend", "case"]).cumcount()
     known = [p for ps in paces.values() for p in ps if p is not None]
-    paced, slopes = paced_within(passes, paces)  # the pace within this side; between the sides: harness.filepace
-    every.attrs.update({PASSES_ATTR: paced, THREADS_ATTR: threads, FILE_PACES_ATTR: side_paces(paces),
+    full = full_file_paces(paces)
+    paced, slopes = paced_within(passes, full)  # the pace within this side; between the sides: harness.filepace
+    every.attrs.update({PASSES_ATTR: paced, THREADS_ATTR: threads, FILE_PACES_ATTR: side_paces(full),
                         WITHIN_SLOPES_ATTR: slopes})
     if known:
         every.attrs[PROBE_ATTR] = statistics.median(known)

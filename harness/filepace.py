@@ -34,12 +34,11 @@ def full_file_paces(paces: dict) -> dict:
     return plausible({point: [reading(p) for p in known] for point, known in paces.items()})
 
 
-def paced_within(passes: dict, paces: dict) -> tuple[dict, dict]:
+def paced_within(passes: dict, known: dict) -> tuple[dict, dict]:
     """``(passes, {backend: slope})``: each point's passes (``{(backend, case): [rounds of each file]}``) with the
     machine's pace divided out within this side - every file's rounds scaled to the point's median pace over the
-    side's files with its backend's slope - for every backend all of whose points carry a pace on every file and
-    whose slope comes out at ``MIN_SLOPE`` or more; the others as read."""
-    known = full_file_paces(paces)
+    side's files with its backend's slope - for every backend all of whose points carry a pace on every file in
+    ``known`` (:func:`full_file_paces`) and whose slope comes out at ``MIN_SLOPE`` or more; the others as read."""
     by_backend: dict = {}
     for point in passes:
         by_backend.setdefault(point[0], []).append(point)
@@ -56,9 +55,9 @@ def paced_within(passes: dict, paces: dict) -> tuple[dict, dict]:
     return out, slopes
 
 
-def side_paces(paces: dict) -> dict:
-    """``{point: median pace over its files}`` of the points whose every file carries a plausible pace."""
-    return {point: statistics.median(known) for point, known in full_file_paces(paces).items()}
+def side_paces(known: dict) -> dict:
+    """``{point: median pace over its files}`` of the points in ``known`` (:func:`full_file_paces`)."""
+    return {point: statistics.median(files) for point, files in known.items()}
 
 
 def cross_moves(base_paces: dict, new_paces: dict) -> dict:
