@@ -249,7 +249,8 @@ def compare(base, new, *, threshold=None, alpha=None, results_dir=RESULTS_DIR):
     floor, and its move as a whole with a verdict, :mod:`harness.backendmove`), ``pace_slopes`` (the backends
     whose passes were judged at a common pace of the machine, :mod:`harness.pace`, with their slopes; several
     benchmark files a side carry ``files`` per side, ``within_pace_slopes_by_side`` and ``pace_moved_between``
-    instead, :mod:`harness.filepace`);
+    instead, :mod:`harness.filepace`), ``pace_across`` (why the pace's move between two sweeps was left in the
+    times, None where it was divided out: :mod:`harness.pacetrust`);
     :func:`harness.comparison.exit_code` turns the table into the CLI's exit code and
     :func:`harness.compare_summary.summary_lines` into its summary.
     """

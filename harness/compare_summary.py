@@ -76,6 +76,11 @@ def pace_line(result) -> str | None:
                 f"for benchmarks of {', '.join(map(str, names))}: divided out of those before judging (their base and "
                 "new times are at a common pace, their floors widened by as much; each row's note says so)")
     parts = ", ".join(f"{b} {slopes[b]:.2f}" for b in names)
+    across = result.attrs.get("pace_across")  # harness.pacetrust: why the move between the runs stayed in
+    if across:
+        return ("the machine's pace (a probe after every round) divided out of each pass within its own run only, "
+                "its move between the runs left in the times (a warning says why); how strongly each backend's "
+                f"passes followed it (slope): {parts}")
     return ("the machine's pace (a probe after every round) divided out of each pass before judging (their base and "
             f"new times are at a common pace); how strongly each backend's passes followed it (slope): {parts}")
 

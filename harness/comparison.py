@@ -22,11 +22,12 @@ from .benchsides import several_files
 from .benchpace import bench_paced, pace_widened
 from .compare_rule import IDENTICAL, MIN_ROUNDS, burst_hit, fastest_pass_log_ratio, judge, location, within_se, z_of
 from .errors import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REGRESSION
-from .interference import (NOTE_MACHINE, contention_noted, contention_split, interference_demoted, machine_demoted,
-                           machine_moved, move_verdict)
+from .interference import (contention_noted, contention_split, interference_demoted, machine_demoted,
+                           machine_warnings, move_verdict)
 from .keptpasses import judged_passes
 from .noisefloor import load_floors, row_floors, stale_floors, with_stored
-from .pace import SLOPES_ATTR, left_over, pace_adjusted
+from .pace import SLOPES_ATTR, left_over
+from .pacetrust import ACROSS_ATTR, paced_runs, probe_comparable
 from .passgroups import machine_ratio, median_pass_by_point, pass_medians_by_point, with_pass_medians
 from .results import KEY_COLUMNS, LATER_COLUMNS, RunFiles, read_metadata, read_samples, read_table, samples_by_point
 from .runwarnings import busy_runs, environment_warnings
@@ -111,7 +112,7 @@ def compare_data(base: tuple, new: tuple, threshold: float = THRESHOLD, alpha: f
     # several files a side are judged against their own spread: a stored floor is one process's against one's
     stored = None if files[0] > 1 else load_floors(results_dir, cpu)
     result = compare_tables(base_table, base_samples, new_table, new_samples, threshold, alpha, stored,
-                            json_input and files[0] == 1)
+                            json_input and files[0] == 1, probe_comparable(base_meta, new_meta))
     result.attrs.update(side_attrs, base=base_id, new=new_id, kind="pytest-benchmark" if json_input else "sweep",
                         files=files)
     warnings += environment_warnings(base_meta, new_meta, base_table, new_table)
@@ -128,13 +129,7 @@ def compare_data(base: tuple, new: tuple, threshold: float = THRESHOLD, alpha: f
             "the runs' CPU model"
         warnings.append(f"no stored noise floor for {where}: the run-to-run floor comes from this comparison's "
                         "rows alone (run `harness calibrate` on this machine to measure it across fresh processes)")
-    machine = result.attrs.get("machine_ratio") or math.nan
-    if machine_moved(machine, threshold):
-        held = int(result["note"].str.contains(NOTE_MACHINE, regex=False).sum())
-        warnings.append(f"the machine itself ran {abs(machine - 1):.0%} {'slower' if machine > 1 else 'faster'} "
-                        f"during NEW than during BASE (median probe reading {machine:.2f}x): {held} verdict(s) in "
-                        "that direction held back as inconclusive; measure both runs again, back to back")
-    result.attrs["warnings"] = warnings
+    result.attrs["warnings"] = warnings + machine_warnings(result, threshold)
     return result
 
 
@@ -150,14 +145,16 @@ def untimed_verdict(r, side: str) -> dict:
 
 
 def compare_tables(base_table, base_samples, new_table, new_samples, threshold: float = THRESHOLD,
-                   alpha: float = ALPHA, stored_floor: dict | None = None, in_blocks: bool = False):
+                   alpha: float = ALPHA, stored_floor: dict | None = None, in_blocks: bool = False,
+                   probe_reason: str | None = None):
     """The comparison table (one row per matched or unmatched point), worst first.
 
     Every ``ok``/``ok`` row is judged by :func:`harness.compare_rule.judge` with a run-to-run floor
     (:mod:`harness.noisefloor`: the wider of the spread of its backend's other rows in this comparison and
     ``stored_floor``, an entry of ``noise.json``); the column ``noise_floor`` is that floor as a relative change at
     ``alpha``. ``in_blocks``: each backend's points were timed back to back (pytest-benchmark), so their common
-    shift counts as noise too. A point whose own interval cannot show a change may share its backend's move
+    shift counts as noise too; ``probe_reason``: why the runs' pace probes are not the same work
+    (:mod:`harness.pacetrust`). A point whose own interval cannot show a change may share its backend's move
     (:mod:`harness.backendmove`), in ``attrs["backend_moves"]`` per backend with its verdict.
     ``attrs["noise_floors"]`` holds per backend the median, lowest and highest of its rows' floors and where they
     came from; ``attrs["noise_floor"]`` the widest median. Raises ValueError for a NaN or negative threshold, and
@@ -170,7 +167,8 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
         raise ValueError(f"threshold must be a finite number >= 0 and 0 < alpha < 1, got {threshold!r} and {alpha!r}")
     merged = merge_points(base_table, new_table)
     # the machine's pace divided out: of each pass of a sweep, of each benchmark of a pytest-benchmark file
-    base_samples, new_samples, slopes = (bench_paced if in_blocks else pace_adjusted)(base_samples, new_samples)
+    base_samples, new_samples, slopes, across = (bench_paced(base_samples, new_samples) + (None,) if in_blocks else
+                                                 paced_runs(base_samples, new_samples, probe_reason))
     pooled: set = set()
     matched, base_samples, new_samples, kept_notes = judged_passes(merged, base_samples, new_samples, matched_samples,
                                                                    pooled)
@@ -178,13 +176,14 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
     ratios, passes, keys, fastest, odd = point_moves(merged, matched, base_samples, new_samples)
     odd |= {k for k, i in enumerate(matched) if contention_split(merged.loc[i])}  # neither floor nor move
     moves = backend_moves(ratios, alpha, fastest, odd)
-    machine = machine_ratio(base_samples, new_samples)  # the probe: did the machine itself change speed?
+    machine = math.nan if across else machine_ratio(base_samples, new_samples)  # did the machine change speed?
     back_to_back = {b for b, _, _ in ratios} if in_blocks else set()
     shifted = {b for b, m in moves.items() if m.direction(threshold) and m.followed()}  # a change, not noise
     floors = dict(zip(matched, with_stored(row_floors(ratios, alpha, back_to_back, odd, shifted),
                                            [b for b, _, _ in ratios], stored_floor, z_of(alpha),
                                            set() if in_blocks else set(slopes))))
     floors, pace_notes = pace_widened(floors, keys, new_samples.attrs)  # how closely did they follow the pace?
+    crossed = {} if across else slopes  # the machine's move between the runs: divided out with these slopes
     rows, sources = [], {}
     for i, r in merged.iterrows():
         side = "_base" if r["_merge"] != "right_only" else "_new"
@@ -198,7 +197,7 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
                        noise_floor=math.expm1(half), base_time_s=location(matched[i][0]),
                        new_time_s=location(matched[i][1]))
             row.update(interference_demoted(row, r, bool(base_passes and new_passes)) or contention_noted(row, r))
-            row.update(machine_demoted(row, left_over(machine, slopes.get(row["backend"])), threshold))
+            row.update(machine_demoted(row, left_over(machine, crossed.get(row["backend"])), threshold))
             if row["note"] != IDENTICAL:
                 row["note"] = "; ".join(filter(None, [row["note"], kept_notes.get(i), pace_notes.get(i)]))
             sources.setdefault(row["backend"], []).append(source)
@@ -215,12 +214,12 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
         b: {"floor": float(np.median(g["noise_floor"])), "lowest": float(g["noise_floor"].min()),
             "highest": float(g["noise_floor"].max()), "source": Counter(sources[b]).most_common(1)[0][0]}
         for b, g in sorted(judged.groupby("backend"), key=lambda kv: str(kv[0]))})
-    out.attrs["backend_moves"] = {b: dict(vars(m), verdict=move_verdict(m, left_over(machine, slopes.get(b)),
+    out.attrs["backend_moves"] = {b: dict(vars(m), verdict=move_verdict(m, left_over(machine, crossed.get(b)),
                                                                         threshold),
                                           detectable=m.detectable(threshold))
                                   for b, m in sorted(moves.items(), key=lambda kv: str(kv[0]))}
     out.attrs["machine_ratio"] = machine if math.isfinite(machine) else None
-    out.attrs[SLOPES_ATTR] = slopes
+    out.attrs[SLOPES_ATTR], out.attrs[ACROSS_ATTR] = slopes, across
     out.attrs["noise_floor"] = max((v["floor"] for v in out.attrs["noise_floors"].values()), default=0.0)
     return out
 

@@ -160,3 +160,19 @@ def move_verdict(move, machine: float, threshold: float) -> str:
                 f"{move.fastest_pass_ratio:.2f}x)")
     held = machine_demoted(dict(verdict=verdict, ratio=move.ratio), machine, threshold)
     return f"{verdict}, held back: the machine moved too (probe {machine:.2f}x)" if held else verdict
+
+
+def machine_warnings(result, threshold: float) -> list[str]:
+    """The warning of a comparison (``attrs["machine_ratio"]``, its rows' notes) whose machine itself moved beyond
+    the threshold between the runs: how far, and how many verdicts that held back ([] when it did not move); the
+    pace's move left in the times by :mod:`harness.pacetrust` says why too."""
+    across = result.attrs.get("pace_across")
+    out = [f"the probe's move between the runs was left out of the verdicts (neither divided out of the times nor "
+           f"held against them): {across}"] if across else []
+    machine = result.attrs.get("machine_ratio") or math.nan
+    if not machine_moved(machine, threshold):
+        return out
+    held = int(result["note"].str.contains(NOTE_MACHINE, regex=False).sum())
+    return out + [f"the machine itself ran {abs(machine - 1):.0%} {'slower' if machine > 1 else 'faster'} during NEW "
+                  f"than during BASE (median probe reading {machine:.2f}x): {held} verdict(s) in that direction held "
+                  "back as inconclusive; measure both runs again, back to back"]

@@ -165,15 +165,18 @@ def uncontended_fit(samples, passes: dict, paces: dict) -> Fit:
     return Fit(fit_passes, fit_paces, contended, total)
 
 
-def pace_adjusted(base_samples, new_samples) -> tuple:
+def pace_adjusted(base_samples, new_samples, across: bool = True) -> tuple:
     """``(base samples, new samples, {backend: slope})``: both runs' passes with the pace divided out (module
     docstring) for every backend that can be adjusted; the tables come back unchanged (the same objects) when
-    none can. Only the pass attributes change; the pooled samples stay as measured."""
+    none can. Only the pass attributes change; the pooled samples stay as measured. ``across=False`` divides out
+    only each run's own changes of pace (the reference is the median pace of all its passes): the move of the
+    pace between the runs stays in the times (:mod:`harness.pacetrust`)."""
     paces = [full_paces(base_samples), full_paces(new_samples)]
     if not (paces[0] and paces[1]):
         return base_samples, new_samples, {}
     passes = [dict(s.attrs[PASSES_ATTR]) for s in (base_samples, new_samples)]
     fits = [uncontended_fit(s, p, q) for s, p, q in zip((base_samples, new_samples), passes, paces)]
+    typical = [statistics.median(p for known in side.values() for p in known) for side in paces]
     slopes = {}
     for backend, points in paced_backends(*paces, *passes).items():
         contended = sum(fit.contended[point] for fit in fits for point in points)
@@ -184,8 +187,9 @@ def pace_adjusted(base_samples, new_samples) -> tuple:
             continue
         slopes[backend] = slope
         for point in points:
-            reference = statistics.median(paces[0][point] + paces[1][point])
+            both = statistics.median(paces[0][point] + paces[1][point])
             for side in (0, 1):
+                reference = both if across else typical[side]
                 passes[side][point] = scaled(passes[side][point], paces[side][point], reference, slope)
     if not slopes:
         return base_samples, new_samples, {}

@@ -1,0 +1,110 @@
+"""Whether the pace's move *between* two runs is the machine's, before compare divides it out of them.
+
+:mod:`harness.pace` divides the machine's pace out of every pass of a sweep with a slope fitted *within* the
+runs, and out of the move between them with the same slope: across fresh processes of the shared Intel VM that
+move was the machine's (unchanged kernels moved 1.6-2.2x from run to run and followed the probe), and dividing
+it out is most of why an injected 1.3x is caught on 75-100% of smoke rows instead of 25-50%. But the probe is a
+pure-Python loop, and it can move between two runs while the kernels stay put: another Python (each CPython
+release runs such loops at a speed of its own), another CPU model, another host of a pool whose interpreter and
+vector speeds differ otherwise. Divided out, such a move is a change of every paced backend at once: three
+unchanged smoke runs of the Intel VM, NEW's probe edited 1.25x faster with the kernels untouched, made 5 of 6
+ordered pairs exit 1, and edited 1.25x slower hid a real 1.3x slowdown of numba-cpu on 6 of 6 (docs/compare.md).
+
+So the move between the runs is divided out only when nothing says it is the probe's alone:
+
+* the runs ran different Pythons (:func:`probe_comparable`): the loop is not the same work in both;
+* or the backends themselves say so (:func:`moved_alone`): of the paced backends that the move between the runs
+  shifted by ``MIN_PUSH`` or more, at least two, and more than half of them, sit nearer to no change *as
+  measured* than with the move divided out. Where the machine moved, its kernels followed it and their
+  divided-out rows sit near 1; where the probe moved alone, their rows as measured do. A slowdown of one backend
+  does not turn the vote: the others stay where the machine put them.
+
+Otherwise only each run's own changes of pace are divided out (``pace_adjusted(..., across=False)``), the rows
+are judged on the move between the runs as measured, and the hold-back of the machine's own move
+(:func:`harness.interference.machine_demoted`) applies in full; the result says why in ``attrs["pace_across"]``.
+What the vote cannot tell apart: a machine that moved while *every* backend changed by as much the other way.
+"""
+from __future__ import annotations
+
+import math
+import statistics
+
+from .pace import pace_adjusted
+from .passgroups import pass_medians_by_point
+
+#: A backend whose rows the pace's move between the runs shifted by less than this (a log ratio: 1.08x) has no
+#: vote: the probe's own process-to-process spread (pytest-benchmark files: 90% of moves within 4.4%).
+MIN_PUSH = math.log(1.08)
+#: Where compare leaves why the pace's move between the runs was not divided out (None: it was).
+ACROSS_ATTR = "pace_across"
+
+
+def probe_comparable(base_meta: dict, new_meta: dict) -> str | None:
+    """Why the runs' pace probes do not measure one machine's speed (None: they do): different Python versions
+    (the loop is other work) or CPU models (interpreter and vector speed differ otherwise between them; the
+    comparison then measures the machines, and so it should)."""
+    metas = [meta or {} for meta in (base_meta, new_meta)]
+    python = [(m.get("versions") or {}).get("python") for m in metas]
+    if python[0] and python[1] and python[0] != python[1]:
+        return (f"the runs ran different Pythons ({python[0]} vs {python[1]}): the pace probe, a pure-Python loop, "
+                "runs at another speed on each")
+    cpus = [m.get("cpu_model") for m in metas]
+    if cpus[0] and cpus[1] and cpus[0] != cpus[1]:
+        return (f"the runs ran on different CPU models ({cpus[0]} vs {cpus[1]}): a pure-Python probe does not tell "
+                "how much faster the one runs the kernels")
+    return None
+
+
+def backend_shifts(raw: tuple, paced: tuple, backend) -> tuple[float, float] | None:
+    """``(as measured, pace divided out)``: the median over ``backend``'s points of the log ratio NEW/BASE of their
+    median pass, before and after the pace was divided out (None without a point in both runs)."""
+    medians = [[pass_medians_by_point(s) for s in side] for side in (raw, paced)]
+    points = [p for p in medians[0][0] if p[0] == backend and p in medians[0][1]]
+    shifts = [[], []]
+    for point in points:
+        for k, (base, new) in enumerate(medians):
+            if base.get(point) and new.get(point):
+                shifts[k].append(math.log(statistics.median(new[point]) / statistics.median(base[point])))
+    if not shifts[0] or len(shifts[0]) != len(shifts[1]):
+        return None
+    return statistics.median(shifts[0]), statistics.median(shifts[1])
+
+
+def votes(raw: tuple, paced: tuple, slopes: dict) -> dict:
+    """``{backend: (moved alone?, (shift as measured, shift divided))}`` of the backends of ``slopes`` that the
+    pace's move between the runs shifted by ``MIN_PUSH`` or more (module docstring): ``raw`` and ``paced`` are
+    ``(base samples, new samples)`` before and after the pace was divided out."""
+    out = {}
+    for backend in sorted(slopes, key=str):
+        shifts = backend_shifts(raw, paced, backend)
+        if shifts is not None and abs(shifts[1] - shifts[0]) >= MIN_PUSH:
+            out[backend] = (abs(shifts[0]) < abs(shifts[1]), shifts)
+    return out
+
+
+def moved_alone(cast: dict) -> str | None:
+    """Why the pace's move between the runs looks like the probe's alone, by the :func:`votes` ``cast`` (None:
+    the machine's, or too few votes to tell)."""
+    alone = [b for b, (vote, _) in cast.items() if vote]
+    if len(alone) < 2 or 2 * len(alone) <= len(cast):
+        return None
+    told = ", ".join(f"{b} {math.exp(s[0]):.2f}x as measured, {math.exp(s[1]):.2f}x divided"
+                     for b, (_, s) in cast.items())
+    return (f"the backends did not follow the pace's move between the runs ({told}): the probe moved, "
+            "not the machine")
+
+
+def paced_runs(base_samples, new_samples, probe_reason: str | None = None) -> tuple:
+    """``(base samples, new samples, {backend: slope}, why)``: :func:`harness.pace.pace_adjusted` of the runs,
+    with the pace's move between them divided out unless ``probe_reason`` (:func:`probe_comparable`) or
+    :func:`moved_alone` says it is not the machine's - then ``why`` says so and only each run's own changes of
+    pace are divided out; ``why`` is None otherwise (``probe_reason`` where no backend was paced: the probe's
+    ratio between the runs is not the machine's either)."""
+    paced = pace_adjusted(base_samples, new_samples)
+    if not paced[2]:
+        return (*paced, probe_reason)
+    cast = {} if probe_reason else votes((base_samples, new_samples), paced[:2], paced[2])
+    why = probe_reason or moved_alone(cast)
+    if why is not None:
+        return (*pace_adjusted(base_samples, new_samples, across=False), why)
+    return (*paced, None)

@@ -1,0 +1,103 @@
+"""Whether the pace's move between two runs is the machine's (:mod:`harness.pacetrust`): synthetic runs whose
+pace probe alone moved between them (another Python, another host), which the rule before this module divided
+out of every backend - a false alarm or a hidden slowdown - and runs whose machine moved, which it must still
+divide out."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from harness.comparison import exit_code
+from harness.compare_summary import pace_line
+from harness.pace import SLOPES_ATTR, pace_adjusted
+from harness.pacetrust import ACROSS_ATTR, moved_alone, paced_runs, probe_comparable
+from harness.passgroups import with_pass_medians
+from harness.results import RunFiles, read_samples
+from tests.test_pace import judged, write_paced_run
+
+
+def paced_samples(folder, name):
+    """A written run's samples with its passes, as compare reads them."""
+    return with_pass_medians(read_samples(RunFiles(folder, name).samples), RunFiles(folder, name).passes)
+
+
+def test_a_probe_that_ran_faster_alone_in_new_raises_no_alarm(tmp_path):
+    # NEW's probe 1.25x faster, its kernels as fast as BASE's: divided out, every row of both backends read ~1.25x
+    # slower - exit 1 on unchanged code (5 of 6 unchanged smoke pairs on the Intel VM, edited so)
+    write_paced_run(tmp_path, "base", seed=31)
+    write_paced_run(tmp_path, "new", seed=32, pace_factor=0.8)
+    base, new = paced_samples(tmp_path, "base"), paced_samples(tmp_path, "new")
+    divided = pace_adjusted(base, new)
+    assert all(s > 0.5 for s in divided[2].values())  # both backends follow the pace within the runs
+    result = judged(tmp_path, "base", "new")
+    assert "the probe moved, not the machine" in result.attrs[ACROSS_ATTR]
+    assert not result["verdict"].isin(["slower", "faster"]).any() and exit_code(result) != 1
+    assert result["ratio"].between(0.9, 1.1).all()
+    assert set(result.attrs[SLOPES_ATTR]) == {"a", "b"}  # each run's own changes of pace still divided out
+    assert "within its own run only" in pace_line(result)
+    assert any("left out of the verdicts" in w for w in result.attrs["warnings"])
+
+
+def test_a_slowdown_beside_a_probe_that_moved_alone_is_still_slower(tmp_path):
+    write_paced_run(tmp_path, "base", seed=33)
+    write_paced_run(tmp_path, "slow", seed=34, pace_factor=0.8, scale_a=1.3)
+    result = judged(tmp_path, "base", "slow")
+    a, b = result.query("backend == 'a'"), result.query("backend == 'b'")
+    assert result.attrs[ACROSS_ATTR] and (a["verdict"] == "slower").all(), a[["ratio", "note"]]
+    assert not b["verdict"].isin(["slower", "faster"]).any() and exit_code(result) == 1
+
+
+@pytest.mark.parametrize("machine", [0.75, 1.4])
+def test_a_machine_that_moved_between_the_runs_is_still_divided_out(tmp_path, machine):
+    # the kernels followed the probe: the move is the machine's, and a slowdown against it must still show
+    write_paced_run(tmp_path, "base", seed=35)
+    write_paced_run(tmp_path, "slow", seed=36, machine=machine, scale_a=1.3)
+    result = judged(tmp_path, "base", "slow")
+    a, b = result.query("backend == 'a'"), result.query("backend == 'b'")
+    assert result.attrs[ACROSS_ATTR] is None
+    assert (a["verdict"] == "slower").all() and not b["verdict"].isin(["slower", "faster"]).any()
+
+
+def test_runs_of_different_pythons_keep_the_move_between_them_as_measured(tmp_path):
+    write_paced_run(tmp_path, "base", seed=37, python="3.11.7")
+    write_paced_run(tmp_path, "new", seed=38, python="3.12.1", pace_factor=0.8)
+    result = judged(tmp_path, "base", "new")
+    assert "different Pythons (3.11.7 vs 3.12.1)" in result.attrs[ACROSS_ATTR]
+    assert result["ratio"].between(0.9, 1.1).all() and exit_code(result) != 1
+    assert result.attrs["machine_ratio"] is None  # the probe's ratio is no machine's either
+    write_paced_run(tmp_path, "same", seed=38, python="3.11.7", pace_factor=0.8)
+    assert judged(tmp_path, "base", "same").attrs[ACROSS_ATTR]  # the vote finds it too, on two backends
+
+
+def test_probes_compare_on_one_python_and_cpu_model_only():
+    meta = {"cpu_model": "Xeon", "versions": {"python": "3.11.7"}}
+    assert probe_comparable(meta, dict(meta)) is None
+    assert probe_comparable({}, meta) is None  # a run from before the versions: unknown, not different
+    assert "Pythons" in probe_comparable(meta, {"cpu_model": "Xeon", "versions": {"python": "3.12.0"}})
+    assert "CPU models" in probe_comparable(meta, {"cpu_model": "EPYC", "versions": {"python": "3.11.7"}})
+
+
+def shift(measured, divided):
+    """A vote as :func:`harness.pacetrust.votes` casts it (log shifts from ratios)."""
+    m, d = math.log(measured), math.log(divided)
+    return abs(m) < abs(d), (m, d)
+
+
+def test_the_vote_needs_two_backends_and_a_majority():
+    alone, followed, slowed = shift(1.0, 1.25), shift(0.8, 1.0), shift(1.3, 1.04)
+    assert moved_alone({"a": alone}) is None  # one backend cannot tell a slowdown from a probe
+    assert moved_alone({"a": alone, "b": followed}) is None  # a tie keeps the machine's reading
+    assert moved_alone({"a": alone, "b": slowed}) is None
+    assert "a 1.00x as measured, 1.25x divided" in moved_alone({"a": alone, "b": alone})
+    assert moved_alone({"a": alone, "b": alone, "c": followed})
+    assert moved_alone({"a": alone, "b": followed, "c": followed}) is None
+
+
+def test_runs_without_a_pace_pass_through_unchanged(tmp_path):
+    write_paced_run(tmp_path, "base", seed=39, paced=False)
+    write_paced_run(tmp_path, "new", seed=40, paced=False)
+    base, new = paced_samples(tmp_path, "base"), paced_samples(tmp_path, "new")
+    out = paced_runs(base, new)
+    assert out[0] is base and out[1] is new and out[2] == {} and out[3] is None
+    assert paced_runs(base, new, "other Pythons")[3] == "other Pythons"
