@@ -31,6 +31,7 @@ from .benchpace import PACE_COLUMN
 from .filepace import FILE_PACES_ATTR, WITHIN_SLOPES_ATTR, full_file_paces, paced_within, side_paces
 from .pace import reading
 from .passgroups import MIN_PASS_ROUNDS, PASSES_ATTR, PROBE_ATTR, THREADS_ATTR, derive
+from .layers import key_text
 from .results import KEY_COLUMNS
 
 #: Where the metadata of a side read from benchmark files says how many files it holds.
@@ -203,13 +204,6 @@ def whole_number(value) -> int | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         return None
     return int(value) if float(value).is_integer() else None
-
-
-def key_text(value) -> str:
-    """A key column's value as text that reads the same whether a table holds it as 1 or 1.0."""
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        return str(int(value))
-    return str(value)
 
 
 def same_point(point: tuple, first, row, path: Path) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .abhalves import build_of, split_ref
 from .backendmove import backend_moves
-from .benchfiles import BenchFiles, is_file_list, key_text, listed_files, read_files
+from .benchfiles import BenchFiles, is_file_list, listed_files, read_files
 from .benchsides import several_files
 from .benchpace import bench_paced, pace_widened
 from .compare_rule import IDENTICAL, MIN_ROUNDS, burst_hit, fastest_pass_log_ratio, judge, location, within_se, z_of
@@ -25,6 +25,7 @@ from .errors import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REGRESSION
 from .interference import (contention_noted, contention_split, interference_demoted, machine_demoted,
                            machine_warnings, move_verdict)
 from .keptpasses import judged_passes
+from .layers import key_text
 from .noisefloor import load_floors, row_floors, stale_floors, with_stored
 from .pace import SLOPES_ATTR, left_over
 from .pacetrust import ACROSS_ATTR, paced_runs, probe_comparable

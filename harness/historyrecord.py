@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .layers import INT_SHAPE_FIELDS, POINT_KEY
+from .layers import INT_SHAPE_FIELDS, POINT_KEY, key_text
 from .results import COLUMNS, samples_by_point
 from .trust import with_trust
 
@@ -58,16 +58,7 @@ def machine_label(machine: dict) -> str:
 
 def point_key(row: dict) -> str:
     """The point a row measured, as one string: backend|case|N|C|H|W|F|k|stride|padding|dtype|threads."""
-    return "|".join(text_of(row.get(c)) for c in POINT_KEY)
-
-
-def text_of(value) -> str:
-    """A key field as text: whole floats without '.0', NaN/None empty."""
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+    return "|".join(key_text(row.get(c)) for c in POINT_KEY)
 
 
 @dataclass

@@ -9,6 +9,7 @@ describe a convolution's shape; ``AXES`` adds what a sweep can vary besides;
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 
 from kernels import ConvSpec
@@ -21,6 +22,16 @@ AXES = SHAPE_FIELDS + ("dtype", "threads")
 INT_SHAPE_FIELDS = tuple(f for f in SHAPE_FIELDS if f != "padding")
 #: Columns of a run table that identify a point (padding is derived from the case, so not part of it).
 POINT_KEY = ("backend", "case", *INT_SHAPE_FIELDS, "dtype", "threads")
+
+
+def key_text(value) -> str:
+    """A key field as text that reads alike however a table holds it: whole floats without '.0' (1 and 1.0 are
+    "1"), a missing value (None, NaN, an infinity) empty."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 #: Largest value of any shape field, axis value or layer count (beyond it, sizes overflow the kernels' integer
 #: types; no real network comes near it).
 MAX_DIM = 2**31 - 1
