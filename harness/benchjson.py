@@ -29,7 +29,7 @@ from pathlib import Path
 from .benchpace import PACE_COLUMN
 from .layers import SHAPE_FIELDS
 from .metadata import isa_of_flags
-from .results import COLUMNS, SAMPLE_COLUMNS
+from .results import COLUMNS, SAMPLE_COLUMNS, TIME_RANGE_S
 
 #: Shape columns copied from a benchmark's ``extra_info`` when it records them.
 SHAPE_COLUMNS = [*SHAPE_FIELDS, "Ho", "Wo", "flops", "bytes", "threads"]
@@ -64,10 +64,11 @@ def read_benchmark_json(path: str | Path) -> dict:
         data = bench["stats"].get("data")
         if not data:
             raise ValueError(f"{path}: benchmark {bench['name']} {NO_DATA}")
+        low, high = TIME_RANGE_S
         if not isinstance(data, list) or not all(isinstance(t, (int, float)) and not isinstance(t, bool)
-                                                 and math.isfinite(t) and t > 0 for t in data):
+                                                 and low <= t <= high for t in data):
             raise ValueError(f"{path}: benchmark {bench['name']}: stats.data must be a list of positive, finite "
-                             "times in seconds")
+                             f"times in seconds ({low:g} to {high:g})")
         if len(data) < 2:
             raise ValueError(f"{path}: benchmark {bench['name']} has {len(data)} round; compare needs at least 2 "
                              "per-round times to judge a change (run pytest-benchmark with --benchmark-min-rounds=5 "

@@ -28,7 +28,7 @@ from .keptpasses import judged_passes
 from .layers import key_text
 from .noisefloor import load_floors, row_floors, stale_floors, with_stored
 from .pace import SLOPES_ATTR, left_over
-from .pacetrust import ACROSS_ATTR, paced_runs, probe_comparable
+from .pacetrust import ACROSS_ATTR, paced_runs, probe_mismatch
 from .passgroups import machine_ratio, median_pass_by_point, pass_medians_by_point, with_pass_medians
 from .results import KEY_COLUMNS, LATER_COLUMNS, RunFiles, read_metadata, read_samples, read_table, samples_by_point
 from .runwarnings import busy_runs, environment_warnings
@@ -113,14 +113,15 @@ def compare_data(base: tuple, new: tuple, threshold: float = THRESHOLD, alpha: f
     # several files a side are judged against their own spread: a stored floor is one process's against one's
     stored = None if files[0] > 1 else load_floors(results_dir, cpu)
     result = compare_tables(base_table, base_samples, new_table, new_samples, threshold, alpha, stored,
-                            json_input and files[0] == 1, probe_comparable(base_meta, new_meta))
+                            json_input and files[0] == 1, probe_mismatch(base_meta, new_meta))
     result.attrs.update(side_attrs, base=base_id, new=new_id, kind="pytest-benchmark" if json_input else "sweep",
                         files=files)
     warnings += environment_warnings(base_meta, new_meta, base_table, new_table)
     measured = (result["ratio"].notna() & (result["note"] != IDENTICAL)).any()  # not a run against itself
     warnings += busy_runs(base_meta, new_meta, base_table, new_table) if measured else []
     judged = set(result.loc[result["ratio"].notna(), "backend"].astype(str))
-    stale = [] if json_input else [b for b in stale_floors(stored, result.attrs.get(SLOPES_ATTR) or {}) if b in judged]
+    paced = {} if json_input or result.attrs.get(ACROSS_ATTR) else result.attrs.get(SLOPES_ATTR) or {}
+    stale = [b for b in stale_floors(stored, paced) if b in judged]  # a stored floor of unpaced passes only
     if stale and measured:
         warnings.append(f"the stored noise floor of {', '.join(stale)} was measured before compare divided the "
                         "machine's pace out of each pass, as it did for these runs (harness.pace): it is not used; "
@@ -170,21 +171,20 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
     # the machine's pace divided out: of each pass of a sweep, of each benchmark of a pytest-benchmark file
     base_samples, new_samples, slopes, across = (bench_paced(base_samples, new_samples) + (None,) if in_blocks else
                                                  paced_runs(base_samples, new_samples, probe_reason))
-    pooled: set = set()
     matched, base_samples, new_samples, kept_notes = judged_passes(merged, base_samples, new_samples, matched_samples,
-                                                                   pooled)
+                                                                   pooled := set())
     slopes = {b: s for b, s in slopes.items() if in_blocks or b not in pooled}  # pooled passes: as measured
     ratios, passes, keys, fastest, odd = point_moves(merged, matched, base_samples, new_samples)
     odd |= {k for k, i in enumerate(matched) if contention_split(merged.loc[i])}  # neither floor nor move
     moves = backend_moves(ratios, alpha, fastest, odd)
-    machine = math.nan if across else machine_ratio(base_samples, new_samples)  # did the machine change speed?
+    machine = machine_ratio(base_samples, new_samples)  # the probe: did the machine itself change speed?
     back_to_back = {b for b, _, _ in ratios} if in_blocks else set()
     shifted = {b for b, m in moves.items() if m.direction(threshold) and m.followed()}  # a change, not noise
     floors = dict(zip(matched, with_stored(row_floors(ratios, alpha, back_to_back, odd, shifted),
                                            [b for b, _, _ in ratios], stored_floor, z_of(alpha),
-                                           set() if in_blocks else set(slopes))))
-    floors, pace_notes = pace_widened(floors, keys, new_samples.attrs)  # how closely did they follow the pace?
+                                           set() if in_blocks or across else set(slopes))))
     crossed = {} if across else slopes  # the machine's move between the runs: divided out with these slopes
+    floors, pace_notes = pace_widened(floors, keys, new_samples.attrs)  # how closely did they follow the pace?
     rows, sources = [], {}
     for i, r in merged.iterrows():
         side = "_base" if r["_merge"] != "right_only" else "_new"

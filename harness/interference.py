@@ -167,8 +167,8 @@ def machine_warnings(result, threshold: float) -> list[str]:
     the threshold between the runs: how far, and how many verdicts that held back ([] when it did not move); the
     pace's move left in the times by :mod:`harness.pacetrust` says why too."""
     across = result.attrs.get("pace_across")
-    out = [f"the probe's move between the runs was left out of the verdicts (neither divided out of the times nor "
-           f"held against them): {across}"] if across else []
+    out = [f"the pace's move between the runs was not divided out (the times are judged as measured across the "
+           f"runs, the machine's move held back as without a pace): {across}"] if across else []
     machine = result.attrs.get("machine_ratio") or math.nan
     if not machine_moved(machine, threshold):
         return out

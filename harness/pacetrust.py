@@ -8,7 +8,7 @@ pure-Python loop, and it can move between two runs while the kernels stay put: a
 release runs such loops at a speed of its own), another CPU model, another host of a pool whose interpreter and
 vector speeds differ otherwise. Divided out, such a move is a change of every paced backend at once: three
 unchanged smoke runs of the Intel VM, NEW's probe edited 1.25x faster with the kernels untouched, made 5 of 6
-ordered pairs exit 1, and edited 1.25x slower hid a real 1.3x slowdown of numba-cpu on 6 of 6 (docs/compare.md).
+ordered pairs exit 1 (1 with this module), and edited 1.25x slower gave 54 `faster` rows (6) (docs/compare.md).
 
 So the move between the runs is divided out only when nothing says it is the probe's alone:
 
@@ -22,37 +22,49 @@ So the move between the runs is divided out only when nothing says it is the pro
 Otherwise only each run's own changes of pace are divided out (``pace_adjusted(..., across=False)``), the rows
 are judged on the move between the runs as measured, and the hold-back of the machine's own move
 (:func:`harness.interference.machine_demoted`) applies in full; the result says why in ``attrs["pace_across"]``.
-What the vote cannot tell apart: a machine that moved while *every* backend changed by as much the other way.
+What the vote cannot tell apart: a machine that moved while *every* backend changed by as much the other way;
+one voting backend (its slowdown and a probe's move look alike: the move stays divided out); two that disagree
+(the machine's reading is kept); and kernels that followed a machine's move between the runs less than half as
+strongly as they followed its changes within them (they vote that the probe moved alone; the hold-back then
+keeps unchanged code from an alarm, and slowdowns in the machine's direction stay inconclusive).
 """
 from __future__ import annotations
 
 import math
 import statistics
 
+from .benchpace import MIN_PACE_MOVE
 from .pace import pace_adjusted
 from .passgroups import pass_medians_by_point
 
 #: A backend whose rows the pace's move between the runs shifted by less than this (a log ratio: 1.08x) has no
-#: vote: the probe's own process-to-process spread (pytest-benchmark files: 90% of moves within 4.4%).
-MIN_PUSH = math.log(1.08)
+#: vote: the probe's own process-to-process spread, as for benchmark files (:data:`harness.benchpace.MIN_PACE_MOVE`).
+MIN_PUSH = MIN_PACE_MOVE
 #: Where compare leaves why the pace's move between the runs was not divided out (None: it was).
 ACROSS_ATTR = "pace_across"
 
 
-def probe_comparable(base_meta: dict, new_meta: dict) -> str | None:
-    """Why the runs' pace probes do not measure one machine's speed (None: they do): different Python versions
-    (the loop is other work) or CPU models (interpreter and vector speed differ otherwise between them; the
-    comparison then measures the machines, and so it should)."""
-    metas = [meta or {} for meta in (base_meta, new_meta)]
-    python = [(m.get("versions") or {}).get("python") for m in metas]
+def probe_mismatch(base_meta: dict, new_meta: dict) -> str | None:
+    """Why the runs' pace probes do not measure one machine's speed (None: nothing says so): different Python
+    releases (3.11 and 3.12: the loop is other work; 3.11.7 and 3.11.8 count as one) or CPU models (interpreter and vector
+    speed differ otherwise between them; the comparison then measures the machines, and so it should)."""
+    metas = [meta if isinstance(meta, dict) else {} for meta in (base_meta, new_meta)]
+    python = [release((m.get("versions") if isinstance(m.get("versions"), dict) else {}).get("python"))
+              for m in metas]
     if python[0] and python[1] and python[0] != python[1]:
         return (f"the runs ran different Pythons ({python[0]} vs {python[1]}): the pace probe, a pure-Python loop, "
                 "runs at another speed on each")
-    cpus = [m.get("cpu_model") for m in metas]
+    cpus = [m.get("cpu_model") if isinstance(m.get("cpu_model"), str) else None for m in metas]
     if cpus[0] and cpus[1] and cpus[0] != cpus[1]:
         return (f"the runs ran on different CPU models ({cpus[0]} vs {cpus[1]}): a pure-Python probe does not tell "
                 "how much faster the one runs the kernels")
     return None
+
+
+def release(version) -> str | None:
+    """``"3.11"`` of a Python version such as ``"3.11.7"`` (None for anything that is not such a text)."""
+    parts = version.split(".") if isinstance(version, str) else []
+    return ".".join(parts[:2]) if len(parts) >= 2 and all(p.isdigit() for p in parts[:2]) else None
 
 
 def backend_shifts(raw: tuple, paced: tuple, backend) -> tuple[float, float] | None:
@@ -96,13 +108,12 @@ def moved_alone(cast: dict) -> str | None:
 
 def paced_runs(base_samples, new_samples, probe_reason: str | None = None) -> tuple:
     """``(base samples, new samples, {backend: slope}, why)``: :func:`harness.pace.pace_adjusted` of the runs,
-    with the pace's move between them divided out unless ``probe_reason`` (:func:`probe_comparable`) or
+    with the pace's move between them divided out unless ``probe_reason`` (:func:`probe_mismatch`) or
     :func:`moved_alone` says it is not the machine's - then ``why`` says so and only each run's own changes of
-    pace are divided out; ``why`` is None otherwise (``probe_reason`` where no backend was paced: the probe's
-    ratio between the runs is not the machine's either)."""
+    pace are divided out; ``why`` is None otherwise (and where no backend was paced: nothing was divided out)."""
     paced = pace_adjusted(base_samples, new_samples)
     if not paced[2]:
-        return (*paced, probe_reason)
+        return (*paced, None)
     cast = {} if probe_reason else votes((base_samples, new_samples), paced[:2], paced[2])
     why = probe_reason or moved_alone(cast)
     if why is not None:

@@ -34,6 +34,9 @@ ALL_COLUMNS = COLUMNS + EXTRA_COLUMNS
 #: The last columns of ALL_COLUMNS that a table of an older version of the same schema lacks (resumed all the same).
 LATER_COLUMNS = ("others_share",)
 SAMPLE_COLUMNS = ["run_id", "backend", "case", "round", "time_s"]
+#: Seconds a timed call can take at all: none of a picosecond (a 5 GHz cycle is 200 ps), none of a million seconds
+#: (a round is capped far below); a time beyond is a damaged file whose ratios overflow a float.
+TIME_RANGE_S = (1e-12, 1e6)
 STATUSES = ("ok", "skipped", "unavailable", "failed", "wrong")
 #: Contract columns that hold numbers (a table where they do not is damaged).
 NUMERIC_COLUMNS = [*INT_SHAPE_FIELDS, "Ho", "Wo", "flops", "bytes", "threads", "first_call_s",
@@ -115,7 +118,7 @@ def read_pass_records(path: str | Path) -> list[tuple[int, tuple | None]]:
     """Every line of a passes file (written by :meth:`ResultsWriter.append_pass`) as ``(line number, record)``:
     ``record`` is ``(key as strings, pass number, row, samples_s)``, or None for a line that is not a pass record
     (a torn last line, a damaged one): no key, no int pass number, a row without a status, or a sample that is
-    not a positive, finite number of seconds."""
+    not a number of seconds within ``TIME_RANGE_S``."""
     out: list[tuple[int, tuple | None]] = []
     for number, line in enumerate(Path(path).read_text(encoding="utf-8", errors="replace").splitlines(), 1):
         try:
@@ -124,8 +127,8 @@ def read_pass_records(path: str | Path) -> list[tuple[int, tuple | None]]:
             row, samples_s = dict(record["row"]), tuple(float(t) for t in record["samples_s"])
             row["status"]  # noqa: B018 - a row without a status is not a pass
             n_pass = int(record["pass"])
-            if not all(0 < t < float("inf") for t in samples_s):  # NaN fails too
-                raise ValueError("samples must be positive, finite seconds")
+            if not all(TIME_RANGE_S[0] <= t <= TIME_RANGE_S[1] for t in samples_s):  # NaN fails too
+                raise ValueError(f"samples must be seconds from {TIME_RANGE_S[0]:g} to {TIME_RANGE_S[1]:g}")
         except (ValueError, KeyError, TypeError):
             out.append((number, None))
             continue
@@ -245,8 +248,9 @@ def read_samples(path: str | Path):
     if missing:
         raise ValueError(f"{path} is not a convbench samples file: missing columns {', '.join(missing)}")
     times = pd.to_numeric(df["time_s"], errors="coerce")
-    if len(df) and not (times.notna() & (times > 0) & (times < float("inf"))).all():
-        raise ValueError(f"{path}: column time_s must hold positive, finite seconds; the samples file is damaged")
+    if len(df) and not times.between(*TIME_RANGE_S).all():
+        raise ValueError(f"{path}: column time_s must hold seconds from {TIME_RANGE_S[0]:g} to {TIME_RANGE_S[1]:g}; "
+                         "the samples file is damaged")
     return df
 
 

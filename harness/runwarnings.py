@@ -27,7 +27,7 @@ def environment_warnings(base_meta: dict, new_meta: dict, base_table=None, new_t
         tb, tn = sorted(set(base_table["threads"].dropna())), sorted(set(new_table["threads"].dropna()))
         if tb != tn:
             warnings.append(f"different thread counts: {tb} vs {tn}")
-    vb, vn = base_meta.get("versions", {}), new_meta.get("versions", {})
+    vb, vn = base_meta.get("versions") or {}, new_meta.get("versions") or {}
     for lib in sorted(set(vb) | set(vn)):
         if vb.get(lib) != vn.get(lib):
             warnings.append(f"different {lib} versions: {vb.get(lib)} vs {vn.get(lib)}")
