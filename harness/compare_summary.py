@@ -15,6 +15,7 @@ from .compare_rule import (IDENTICAL, REASON_BEST, REASON_FEW, REASON_FLOOR, REA
 from .benchsides import MOVED_ATTR, WITHIN_ATTR
 from .comparison import INCONCLUSIVE, REGRESSIONS
 from .interference import NOTE_CONTENDED, NOTE_INTERFERED, NOTE_MACHINE, NOTE_SLOWED_CORES
+from .pacetrust import ACROSS_ATTR
 
 #: Regressions are named in full up to this many, inconclusive points up to MAX_UNJUDGED_NAMES; more are
 #: counted per backend.
@@ -76,7 +77,7 @@ def pace_line(result) -> str | None:
                 f"for benchmarks of {', '.join(map(str, names))}: divided out of those before judging (their base and "
                 "new times are at a common pace, their floors widened by as much; each row's note says so)")
     parts = ", ".join(f"{b} {slopes[b]:.2f}" for b in names)
-    across = result.attrs.get("pace_across")  # harness.pacetrust: why the move between the runs stayed in
+    across = result.attrs.get(ACROSS_ATTR)  # harness.pacetrust: why the move between the runs stayed in
     if across:
         return ("the machine's pace (a probe after every round) divided out of each pass within its own run only, "
                 "its move between the runs left in the times (a warning says why); how strongly each backend's "

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 from .contention import known_share, more_contended
+from .pacetrust import ACROSS_ATTR
 from .settings import CONTENDED_MAX, DISTURBED_MAX
 from .trust import INTERFERENCE_FLAGS
 
@@ -163,10 +164,11 @@ def move_verdict(move, machine: float, threshold: float) -> str:
 
 
 def machine_warnings(result, threshold: float) -> list[str]:
-    """The warning of a comparison (``attrs["machine_ratio"]``, its rows' notes) whose machine itself moved beyond
-    the threshold between the runs: how far, and how many verdicts that held back ([] when it did not move); the
-    pace's move left in the times by :mod:`harness.pacetrust` says why too."""
-    across = result.attrs.get("pace_across")
+    """The warnings of a comparison about the machine's speed: why the pace's move between the runs was left in the
+    times (``attrs[ACROSS_ATTR]``, :mod:`harness.pacetrust`), where it was, and, where the machine itself moved
+    beyond the threshold (``attrs["machine_ratio"]``), how far and how many verdicts that held back (its rows'
+    notes); [] when neither."""
+    across = result.attrs.get(ACROSS_ATTR)
     out = [f"the pace's move between the runs was not divided out (the times are judged as measured across the "
            f"runs, the machine's move held back as without a pace): {across}"] if across else []
     machine = result.attrs.get("machine_ratio") or math.nan

@@ -22,6 +22,11 @@ AXES = SHAPE_FIELDS + ("dtype", "threads")
 INT_SHAPE_FIELDS = tuple(f for f in SHAPE_FIELDS if f != "padding")
 #: Columns of a run table that identify a point (padding is derived from the case, so not part of it).
 POINT_KEY = ("backend", "case", *INT_SHAPE_FIELDS, "dtype", "threads")
+#: Largest value of any shape field, axis value or layer count (beyond it, sizes overflow the kernels' integer
+#: types; no real network comes near it).
+MAX_DIM = 2**31 - 1
+#: A layer's part in a reduction study: none, the unreduced kxk, the 1x1 in front, the kxk after it.
+ROLES = (None, "direct", "reduce", "conv")
 
 
 def key_text(value) -> str:
@@ -32,11 +37,6 @@ def key_text(value) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     return str(value)
-#: Largest value of any shape field, axis value or layer count (beyond it, sizes overflow the kernels' integer
-#: types; no real network comes near it).
-MAX_DIM = 2**31 - 1
-#: A layer's part in a reduction study: none, the unreduced kxk, the 1x1 in front, the kxk after it.
-ROLES = (None, "direct", "reduce", "conv")
 
 
 @dataclass(frozen=True)

@@ -176,7 +176,7 @@ def pace_adjusted(base_samples, new_samples, across: bool = True) -> tuple:
         return base_samples, new_samples, {}
     passes = [dict(s.attrs[PASSES_ATTR]) for s in (base_samples, new_samples)]
     fits = [uncontended_fit(s, p, q) for s, p, q in zip((base_samples, new_samples), passes, paces)]
-    typical = [statistics.median(p for known in side.values() for p in known) for side in paces]
+    typical = None if across else [statistics.median(p for known in side.values() for p in known) for side in paces]
     slopes = {}
     for backend, points in paced_backends(*paces, *passes).items():
         contended = sum(fit.contended[point] for fit in fits for point in points)

@@ -12,7 +12,8 @@ ordered pairs exit 1 (1 with this module), and edited 1.25x slower gave 54 `fast
 
 So the move between the runs is divided out only when nothing says it is the probe's alone:
 
-* the runs ran different Pythons (:func:`probe_comparable`): the loop is not the same work in both;
+* the runs ran different Python releases or CPU models (:func:`probe_mismatch`, from their metadata): the loop
+  is not the same work in both, or says nothing of how the other machine runs the kernels;
 * or the backends themselves say so (:func:`moved_alone`): of the paced backends that the move between the runs
   shifted by ``MIN_PUSH`` or more, at least two, and more than half of them, sit nearer to no change *as
   measured* than with the move divided out. Where the machine moved, its kernels followed it and their
@@ -46,8 +47,8 @@ ACROSS_ATTR = "pace_across"
 
 def probe_mismatch(base_meta: dict, new_meta: dict) -> str | None:
     """Why the runs' pace probes do not measure one machine's speed (None: nothing says so): different Python
-    releases (3.11 and 3.12: the loop is other work; 3.11.7 and 3.11.8 count as one) or CPU models (interpreter and vector
-    speed differ otherwise between them; the comparison then measures the machines, and so it should)."""
+    releases (3.11 and 3.12: the loop is other work; 3.11.7 and 3.11.8 count as one) or CPU models (interpreter
+    and vector speed differ otherwise between them; the comparison then measures the machines, as it should)."""
     metas = [meta if isinstance(meta, dict) else {} for meta in (base_meta, new_meta)]
     python = [release((m.get("versions") if isinstance(m.get("versions"), dict) else {}).get("python"))
               for m in metas]
@@ -69,17 +70,14 @@ def release(version) -> str | None:
 
 def backend_shifts(raw: tuple, paced: tuple, backend) -> tuple[float, float] | None:
     """``(as measured, pace divided out)``: the median over ``backend``'s points of the log ratio NEW/BASE of their
-    median pass, before and after the pace was divided out (None without a point in both runs)."""
-    medians = [[pass_medians_by_point(s) for s in side] for side in (raw, paced)]
-    points = [p for p in medians[0][0] if p[0] == backend and p in medians[0][1]]
-    shifts = [[], []]
-    for point in points:
-        for k, (base, new) in enumerate(medians):
-            if base.get(point) and new.get(point):
-                shifts[k].append(math.log(statistics.median(new[point]) / statistics.median(base[point])))
-    if not shifts[0] or len(shifts[0]) != len(shifts[1]):
+    median pass, before and after the pace was divided out (None without a point with passes in both runs)."""
+    medians = [pass_medians_by_point(s) for s in (*raw, *paced)]  # base, new as measured; base, new divided
+    points = [p for p in medians[0] if p[0] == backend and all(m.get(p) for m in medians)]
+    if not points:
         return None
-    return statistics.median(shifts[0]), statistics.median(shifts[1])
+    ratios = [[math.log(statistics.median(new[p]) / statistics.median(base[p])) for p in points]
+              for base, new in (medians[:2], medians[2:])]
+    return statistics.median(ratios[0]), statistics.median(ratios[1])
 
 
 def votes(raw: tuple, paced: tuple, slopes: dict) -> dict:
