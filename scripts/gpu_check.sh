@@ -1,22 +1,38 @@
 #!/usr/bin/env bash
-# One short GPU check: environment, real-CUDA correctness tests, then a small gpu sweep.
+# One short GPU check: environment, real-CUDA correctness tests, the numba-cuda variant table and launch-cost
+# breakdown (scripts/gpu_variants.py), then the curated GPU sweeps (results/example-gpu*).
 # Usage (on a GPU machine, from the repo root): OUT=/some/dir scripts/gpu_check.sh
+# Stages can be skipped: TESTS=0, VARIANTS=0, SWEEPS=0. Each stage has its own timeout, so a lease of a few
+# minutes always gets the files of the stages that finished.
 set -u
 OUT=${OUT:-/tmp/gpu-out}; mkdir -p "$OUT"
 export PYTHONPATH=. PYTHONUNBUFFERED=1
 {
-  nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv
+  nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap,clocks.sm,clocks.max.sm --format=csv
   python3 -c "import sys, numpy, numba, torch; print(sys.version); print('numpy', numpy.__version__, 'numba', numba.__version__, 'torch', torch.__version__, torch.backends.cudnn.version())"
   python3 -c "import numba_cuda; print('numba-cuda', numba_cuda.__version__)" 2>&1
   python3 -c "from numba import cuda; print(cuda.is_available()); cuda.detect()" 2>&1
 } > "$OUT/env.txt" 2>&1
 cat "$OUT/env.txt"
-echo "== real-CUDA correctness"
-CONVBENCH_REAL_CUDA=1 timeout ${TEST_TIMEOUT:-150} python3 -m pytest -q -x tests/test_correctness.py -k cuda \
-    -p no:cacheprovider 2>&1 | tee "$OUT/pytest.txt" | tail -30
-echo "== gpu sweep (N=1 and N=32: at batch 1 a layer's ideal time is below a kernel launch)"
-timeout ${SWEEP_TIMEOUT:-300} python3 -m harness sweep --preset gpu --axis N=1,32 --backends numba-cuda,torch \
-    --budget-s ${BUDGET:-0.1} --repeats 1 --run-id ${RUN_ID:-example-gpu} --results-dir "$OUT/results" \
-    --plots-dir "$OUT/plots" 2>&1 | tee "$OUT/sweep.txt" | tail -80
-# the device tool returns a limited number of files: pack the runs
-(cd "$OUT" && tar czf runs.tgz results plots && rm -rf results plots)
+if [ "${TESTS:-1}" = 1 ]; then
+  echo "== real-CUDA correctness"
+  CONVBENCH_REAL_CUDA=1 timeout ${TEST_TIMEOUT:-240} python3 -m pytest -q -x tests/test_correctness.py \
+      tests/test_cuda_tiles.py -k cuda -p no:cacheprovider 2>&1 | tee "$OUT/pytest.txt" | tail -30
+fi
+if [ "${VARIANTS:-1}" = 1 ]; then
+  echo "== variants and launch cost"
+  timeout ${VARIANTS_TIMEOUT:-300} python3 scripts/gpu_variants.py --out "$OUT" --max-minutes ${VARIANTS_MINUTES:-3} \
+      2>&1 | tee "$OUT/variants.txt" | tail -60
+  nvidia-smi --query-gpu=clocks.sm,clocks.max.sm,temperature.gpu,power.draw --format=csv >> "$OUT/env.txt" 2>&1
+fi
+if [ "${SWEEPS:-1}" = 1 ]; then
+  echo "== gpu sweeps: the gpu preset at N=32, Inception 3a at N=1 and 32 (with the reduction study)"
+  for run in "gpu example-gpu N=32" "inception3a example-gpu-inception3a N=1,32"; do
+    set -- $run
+    timeout ${SWEEP_TIMEOUT:-200} python3 -m harness sweep --preset $1 --axis $3 --backends numba-cuda,torch \
+        --budget-s ${BUDGET:-0.1} --repeats 1 --run-id $2 --results-dir "$OUT/results" \
+        --plots-dir "$OUT/plots" 2>&1 | tee "$OUT/sweep-$1.txt" | tail -40
+  done
+  # the device tool returns a limited number of files: pack the runs
+  (cd "$OUT" && tar czf runs.tgz results plots && rm -rf results plots)
+fi

@@ -1,12 +1,16 @@
 """``numba-cuda``: ``@cuda.jit`` GPU kernels; ``numba-cuda-direct``: the naive one-thread-per-output kernel.
 
-``numba-cuda`` runs every convolution (1x1 included) as an implicit GEMM: 64x64
-output tiles per block, 16-deep reduction stages staged in shared memory, each
-thread accumulating a 4x4 register tile; input patches are gathered from the
-zero-padded input on the fly (no im2col buffer). Device buffers are allocated
-and inputs uploaded in ``prepare`` (timed as ``h2d_s``); ``result`` downloads the
-output (timed as ``d2h_s``). Runs on a real GPU, or under the CUDA simulator
-(``NUMBA_ENABLE_CUDASIM=1``) where it is checked for correctness but never timed.
+``numba-cuda`` runs every convolution (1x1 included) as an implicit GEMM with the
+batch folded into the columns: a block tile (up to 128x128 outputs, 8-deep
+reduction stages double-buffered in shared memory, 8x8 register tiles per
+thread) and a split of K for narrow, deep layers, both chosen per layer by
+:func:`.tiles.choose`; input patches are gathered from the zero-padded input
+through a table of per-step offsets (no im2col buffer, no division in the loop).
+Device buffers are allocated, inputs uploaded and the launch's parameters
+marshalled once in ``prepare`` (timed as ``h2d_s``; :mod:`.launch`); ``result``
+downloads the output (timed as ``d2h_s``). Runs on a real GPU, or under the CUDA
+simulator (``NUMBA_ENABLE_CUDASIM=1``) where it is checked for correctness but
+never timed.
 """
 from __future__ import annotations
 
@@ -16,6 +20,8 @@ import numpy as np
 
 from ..backend import Backend, Prepared
 from .compat import import_cuda, quick_thread_switching
+from .launch import Launcher
+from .tiles import GPU_TILES, SIMULATOR_TILES, choose
 from ..registry import register
 from ..spec import ConvSpec, padded_input
 
@@ -28,6 +34,24 @@ def _simulator_enabled() -> bool:
     from numba.cuda import config
 
     return bool(config.ENABLE_CUDASIM)
+
+
+def _sm_count(cuda) -> int:
+    """Streaming multiprocessors of the current GPU (the simulator reports one)."""
+    try:
+        return max(1, int(cuda.get_current_device().MULTIPROCESSOR_COUNT))
+    except Exception:
+        return 1
+
+
+def _zeroer(cuda, flat_out):
+    """A call that zeroes ``flat_out`` on the default stream (asynchronously: ordered before the next launch)."""
+    if _simulator_enabled():
+        return lambda: flat_out.copy_to_device(np.zeros(flat_out.shape, flat_out.dtype))
+    from numba.cuda.cudadrv import driver
+
+    nbytes, stream = flat_out.size * flat_out.dtype.itemsize, cuda.default_stream()
+    return lambda: driver.device_memset(flat_out, 0, nbytes, stream=stream)
 
 
 def simulated(launch):
@@ -60,36 +84,78 @@ class CudaEventTimer:
 
 
 class NumbaCudaPrepared(Prepared):
-    """Zero-padded input, weights and output on the device, plus the launch of one kernel."""
+    """Zero-padded input, weights and output on the device, plus the launch of one kernel.
 
-    def __init__(self, x: np.ndarray, w: np.ndarray, spec: ConvSpec, direct: bool):
-        from . import cuda_kernels as kern
+    ``choice`` (implicit GEMM only) forces a :class:`~.tiles.Choice` of tile and split-K; by default
+    :func:`~.tiles.choose` picks one from the GEMM's shape and the GPU's SM count. ``tile``, ``splits`` and
+    ``launch_mode`` say what runs.
+    """
 
+    def __init__(self, x: np.ndarray, w: np.ndarray, spec: ConvSpec, direct: bool, choice=None):
         cuda = import_cuda()
 
         self.spec = spec
         self._cuda = cuda
         self._flush_buffer = None
-        direct_kernel, igemm = kern.kernels_for(spec.dtype)
+        self.tile, self.splits, self.launch_mode = None, 1, None
         xp = padded_input(x, spec)
         t0 = time.perf_counter()
-        self.d_x = cuda.to_device(xp)
         self.d_out = cuda.device_array(spec.out_shape, dtype=spec.dtype)
-        k, stride = spec.k, spec.stride
         if direct:
+            from . import cuda_kernels as kern
+
+            self.d_x = cuda.to_device(xp)
             self.d_w = cuda.to_device(np.ascontiguousarray(w))
             blocks, threads = kern.direct_launch(int(np.prod(spec.out_shape)))
-            configured = direct_kernel[blocks, threads]  # configure once: not on every timed call
-            self._launch = lambda: configured(self.d_x, self.d_w, self.d_out, stride)
+            self._set_launch(Launcher(kern.direct_kernel_for(spec.dtype), blocks, threads,
+                                      (self.d_x, self.d_w, self.d_out, spec.stride)))
         else:
-            self.d_w = cuda.to_device(np.ascontiguousarray(w.reshape(spec.F, -1).T))
-            grid, block = kern.igemm_launch(spec.N, spec.F, spec.Ho * spec.Wo)
-            configured = igemm[grid, block]
-            self._launch = lambda: configured(self.d_x, self.d_w, self.d_out, k, stride)
-        if _simulator_enabled():  # decided here, once: the timed __call__ on a GPU stays one launch
-            self._launch = simulated(self._launch)
+            k, depth = spec.k, spec.C * spec.k * spec.k
+            self._Wp, self._image = xp.shape[3], int(np.prod(xp.shape[1:]))
+            taps = np.arange(depth)
+            channel, tap = taps // (k * k), taps % (k * k)
+            koff = (channel * xp.shape[2] * self._Wp + (tap // k) * self._Wp + tap % k).astype(np.int32)
+            self.d_x = cuda.to_device(np.ascontiguousarray(xp).reshape(-1))
+            self.d_w = cuda.to_device(np.ascontiguousarray(w.reshape(spec.F, -1).T).reshape(-1))
+            self.d_koff = cuda.to_device(koff)
+            self.use(choice)
         cuda.synchronize()
         self.h2d_s = time.perf_counter() - t0
+
+    def use(self, choice=None) -> None:
+        """Launch the implicit GEMM with ``choice`` (a :class:`~.tiles.Choice`; default: :func:`~.tiles.choose`'s)
+        from now on; the device buffers stay. A split K zeroes the output before each launch."""
+        from . import cuda_kernels as kern
+
+        spec = self.spec
+        depth, columns = spec.C * spec.k * spec.k, spec.N * spec.Ho * spec.Wo
+        if choice is None:
+            choice = choose(spec.F, depth, max(columns, 1), _sm_count(self._cuda),
+                            SIMULATOR_TILES if _simulator_enabled() else GPU_TILES)
+        covered = choice.splits * choice.k_per_split
+        if choice.k_per_split % choice.tile.bk or not covered >= depth > covered - choice.k_per_split:
+            raise ValueError(f"{choice}: {choice.splits} splits of {choice.k_per_split} covers {covered} of K = "
+                             f"{depth}; each split must be a multiple of {choice.tile.bk} and the last one non-empty")
+        self.tile, self.splits = choice.tile, choice.splits
+        flat_out = self.d_out.reshape(-1)
+        kernel = kern.igemm_kernel_for(spec.dtype, choice.tile, choice.splits > 1)
+        args = (self.d_x, self.d_w, self.d_koff, flat_out, spec.F, depth, choice.k_per_split, spec.Ho * spec.Wo,
+                columns, spec.Wo, spec.stride, self._Wp, self._image)
+        launcher = Launcher(kernel, choice.grid(spec.F, max(columns, 1)), choice.tile.threads, args)
+        self._set_launch(launcher, _zeroer(self._cuda, flat_out) if choice.splits > 1 else None)
+
+    def _set_launch(self, launcher, zero=None) -> None:
+        """Make ``__call__`` run ``zero`` (if any) then ``launcher``; nothing at all for an empty output."""
+        self.launch_mode = launcher.mode
+        if zero is None:
+            call = launcher
+        else:
+            def call() -> None:
+                zero()
+                launcher()
+        if _simulator_enabled():  # decided here, once: the timed __call__ on a GPU stays one launch
+            call = simulated(call)
+        self._launch = call if self.d_out.size else (lambda: None)
 
     def __call__(self) -> None:
         self._launch()
@@ -147,10 +213,10 @@ class _NumbaCudaBase(Backend):
 
 @register
 class NumbaCudaBackend(_NumbaCudaBase):
-    """numba.cuda implicit GEMM: shared-memory tiles and 4x4 register blocking, for 1x1 and kxk."""
+    """numba.cuda implicit GEMM: per-layer block tiles and split-K, 8x8 register blocking, for 1x1 and kxk."""
 
     name = "numba-cuda"
-    description = "numba.cuda implicit GEMM: 64x64 shared-memory tiles, 4x4 register blocking"
+    description = "numba.cuda implicit GEMM: per-layer tiles up to 128x128, 8x8 register blocking, split-K"
 
 
 @register

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from numba import float32, float64
+from numba import float32, float64, uint32, uint64
 
 from .compat import import_cuda
 
@@ -17,11 +17,6 @@ cuda = import_cuda()
 from numba.cuda import config  # noqa: E402
 
 SIMULATOR = bool(config.ENABLE_CUDASIM)
-#: Implicit-GEMM block tile: BM output channels x BN output pixels, BK reduction steps per stage.
-BM, BN, BK = (8, 8, 4) if SIMULATOR else (64, 64, 16)
-#: Register tile of one thread: TM channels x TN pixels (strided by the thread grid).
-TM, TN = (2, 2) if SIMULATOR else (4, 4)
-THREADS_X, THREADS_Y = BN // TN, BM // TM
 _NB_TYPES = {"float32": float32, "float64": float64}
 _CACHE: dict = {}
 
@@ -49,83 +44,139 @@ def _make_direct(nb_dtype):
     return conv_direct
 
 
-def _make_implicit_gemm(nb_dtype):
+def _make_implicit_gemm(nb_dtype, tile, split: bool):
+    """The implicit-GEMM kernel of one :class:`~.tiles.Tile`; ``split`` sums partial K ranges with atomic adds."""
+    BM, BN, BK, TM, TN = tile.bm, tile.bn, tile.bk, tile.tm, tile.tn
+    TX, TY = BN // TN, BM // TM
+    NT = TX * TY
+    LA, LB = BK * BM // NT, BK * BN // NT  # elements of each stage one thread loads
+    RA, RB = NT // BM, NT // BN  # stage rows between a thread's loads
+    # a thread's rows (columns) come in runs of GM (GN) adjacent ones, so shared loads can be vector loads
+    GM, GN = min(4, TM), min(4, TN)
+    SA, SB = BK * BM, BK * BN  # one stage of each operand in shared memory
+    SHARED_A, SHARED_B = 2 * SA, 2 * SB
+
+    @cuda.jit(device=True)
+    def load_stage(x, wt, koff, r_w, r_x, k0, k_end, F, a_row, fa, a_ok, b_row, col, b_ok):
+        """This thread's share of the stage starting at reduction step ``k0``, into registers (zeros beyond
+        ``k_end``, F or the last column). Indices are cast to uint64 (no wraparound code); a full stage skips
+        the per-element K check."""
+        full = k0 + BK <= k_end
+        a_at = (k0 + a_row) * F + fa
+        for s in range(LA):
+            if a_ok and (full or k0 + a_row + s * RA < k_end):
+                r_w[s] = wt[uint64(a_at + s * RA * F)]
+            else:
+                r_w[s] = nb_dtype(0)
+        for s in range(LB):
+            kd = k0 + b_row + s * RB
+            if b_ok and (full or kd < k_end):
+                r_x[s] = x[uint64(col + koff[uint64(kd)])]
+            else:
+                r_x[s] = nb_dtype(0)
+
     @cuda.jit
-    def conv_igemm(xp, wt, out, k, stride):
-        """out[n] (F x Ho*Wo) = wt.T (F x C*k*k) @ patches(xp[n]) without materialising the patches.
+    def conv_igemm(x, wt, koff, out, F, K, k_per, P, NP, Wo, stride, Wp, img):
+        """out (F x N*P, batch folded into the columns) = wt.T (F x K) @ patches(x) (K x N*P), in place.
 
-        ``wt`` is the weight matrix transposed, (C*k*k, F), so weight tiles load coalesced.
-
-        A block computes BM x BN outputs; per stage it stages a BM x BK weight tile and a
-        BK x BN input-patch tile (gathered from the zero-padded input on the fly) in shared
-        memory, then each thread accumulates a TM x TN register tile. Edge tiles are zero-filled,
-        and every thread reaches every barrier (no early return).
+        ``x`` is the zero-padded input, flat; ``wt`` the weights as a flat (K, F) matrix, so weight rows load
+        coalesced; ``koff[kd]`` the offset of reduction step kd (channel, tap row, tap column) inside one padded
+        image, so a patch element is ``x[col + koff[kd]]`` with the column's base ``col`` computed once per
+        thread: no division in the loop. Block (x, y, z) computes column tile x, filter tile y over K range z.
+        Stages are double-buffered in shared memory (flat, two stages each): the next stage is read into
+        registers while this one is used, one barrier per stage. Shared indices are cast to uint32, which
+        spares numba's negative-index wraparound on every access. Every thread reaches every barrier.
         """
-        s_w = cuda.shared.array((BK, BM), nb_dtype)
-        s_x = cuda.shared.array((BK, BN), nb_dtype)
+        s_w = cuda.shared.array(SHARED_A, nb_dtype)
+        s_x = cuda.shared.array(SHARED_B, nb_dtype)
         acc = cuda.local.array((TM, TN), nb_dtype)
+        r_w = cuda.local.array(LA, nb_dtype)
+        r_x = cuda.local.array(LB, nb_dtype)
         a_reg = cuda.local.array(TM, nb_dtype)
         b_reg = cuda.local.array(TN, nb_dtype)
-        tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
-        tid = ty * THREADS_X + tx
-        n = cuda.blockIdx.z
-        f_base = cuda.blockIdx.y * BM
-        p_base = cuda.blockIdx.x * BN
-        Kdim, F = wt.shape[0], wt.shape[1]
-        Ho, Wo = out.shape[2], out.shape[3]
-        P = Ho * Wo
-        kk_size = k * k
+        tid = cuda.threadIdx.x
+        tx, ty = tid % TX, tid // TX
+        f_base, j_base = cuda.blockIdx.y * BM, cuda.blockIdx.x * BN
+        k_begin = cuda.blockIdx.z * k_per
+        k_end = min(K, k_begin + k_per)
+        a_col, a_row = tid % BM, tid // BM
+        fa = f_base + a_col
+        a_ok = fa < F
+        b_col, b_row = tid % BN, tid // BN
+        jb = j_base + b_col
+        b_ok = jb < NP
+        col = 0
+        if b_ok:
+            n = jb // P
+            p = jb - n * P
+            oh = p // Wo
+            col = n * img + (oh * Wp + (p - oh * Wo)) * stride
+        a_store, b_store = a_row * BM + a_col, b_row * BN + b_col  # this thread's first shared slot
+        a_read, b_read = ty * GM, tx * GN  # this thread's first row (column) of a stage
         for i in range(TM):
             for j in range(TN):
                 acc[i, j] = nb_dtype(0)
-        for k0 in range(0, Kdim, BK):
-            for e in range(tid, BM * BK, THREADS_X * THREADS_Y):
-                r, m = e // BM, e % BM
-                f, kd = f_base + m, k0 + r
-                s_w[r, m] = wt[kd, f] if f < F and kd < Kdim else nb_dtype(0)
-            for e in range(tid, BK * BN, THREADS_X * THREADS_Y):
-                r, q = e // BN, e % BN
-                kd, p = k0 + r, p_base + q
-                value = nb_dtype(0)
-                if kd < Kdim and p < P:
-                    c, tap = kd // kk_size, kd % kk_size
-                    oh, ow = p // Wo, p % Wo
-                    value = xp[n, c, oh * stride + tap // k, ow * stride + tap % k]
-                s_x[r, q] = value
-            cuda.syncthreads()
+        stages = (k_end - k_begin + BK - 1) // BK
+        load_stage(x, wt, koff, r_w, r_x, k_begin, k_end, F, a_row, fa, a_ok, b_row, col, b_ok)
+        for s in range(LA):
+            s_w[uint32(a_store + s * RA * BM)] = r_w[s]
+        for s in range(LB):
+            s_x[uint32(b_store + s * RB * BN)] = r_x[s]
+        cuda.syncthreads()
+        for t in range(stages):
+            cur = t & 1
+            more = t + 1 < stages
+            if more:  # the next stage, into registers, while this one is used
+                load_stage(x, wt, koff, r_w, r_x, k_begin + (t + 1) * BK, k_end, F, a_row, fa, a_ok, b_row, col, b_ok)
+            a_at, b_at = uint32(cur * SA + a_read), uint32(cur * SB + b_read)
             for r in range(BK):
-                for i in range(TM):
-                    a_reg[i] = s_w[r, ty + i * THREADS_Y]
+                for i in range(TM):  # uint32 + uint32 is unsigned: no wraparound, offsets fold into the load
+                    a_reg[i] = s_w[a_at + uint32(r * BM + (i // GM) * (TY * GM) + i % GM)]
                 for j in range(TN):
-                    b_reg[j] = s_x[r, tx + j * THREADS_X]
+                    b_reg[j] = s_x[b_at + uint32(r * BN + (j // GN) * (TX * GN) + j % GN)]
                 for i in range(TM):
                     for j in range(TN):
                         acc[i, j] += a_reg[i] * b_reg[j]
+            if more:
+                a_to, b_to = (1 - cur) * SA + a_store, (1 - cur) * SB + b_store
+                for s in range(LA):
+                    s_w[uint32(a_to + s * RA * BM)] = r_w[s]
+                for s in range(LB):
+                    s_x[uint32(b_to + s * RB * BN)] = r_x[s]
             cuda.syncthreads()
-        for i in range(TM):
-            f = f_base + ty + i * THREADS_Y
-            for j in range(TN):
-                p = p_base + tx + j * THREADS_X
-                if f < F and p < P:
-                    out[n, f, p // Wo, p % Wo] = acc[i, j]
+        for j in range(TN):
+            jo = j_base + b_read + (j // GN) * (TX * GN) + j % GN
+            if jo < NP:
+                n = jo // P
+                base = n * F * P + (jo - n * P)
+                for i in range(TM):
+                    f = f_base + a_read + (i // GM) * (TY * GM) + i % GM
+                    if f < F:
+                        if split:
+                            cuda.atomic.add(out, base + f * P, acc[i, j])
+                        else:
+                            out[base + f * P] = acc[i, j]
 
     return conv_igemm
 
 
-def kernels_for(dtype: str):
-    """The (direct, implicit GEMM) kernel pair for ``dtype`` ("float32" or "float64"), built once."""
-    if dtype not in _CACHE:
-        nb = _NB_TYPES[dtype]
-        _CACHE[dtype] = (_make_direct(nb), _make_implicit_gemm(nb))
-    return _CACHE[dtype]
+def direct_kernel_for(dtype: str):
+    """The direct kernel of ``dtype`` ("float32" or "float64"), built once."""
+    key = ("direct", dtype)
+    if key not in _CACHE:
+        _CACHE[key] = _make_direct(_NB_TYPES[dtype])
+    return _CACHE[key]
+
+
+def igemm_kernel_for(dtype: str, tile, split: bool):
+    """The implicit-GEMM kernel of ``dtype``, ``tile`` and ``split``, built once (compiled on first launch)."""
+    key = ("igemm", dtype, tile, bool(split))
+    if key not in _CACHE:
+        _CACHE[key] = _make_implicit_gemm(_NB_TYPES[dtype], tile.check(), bool(split))
+    return _CACHE[key]
 
 
 def direct_launch(total_outputs: int) -> tuple[int, int]:
     """(blocks, threads) for the direct kernel: one thread per output, small blocks in the simulator."""
     threads = 32 if SIMULATOR else 256
     return max(1, min(math.ceil(total_outputs / threads), 1 << 20)), threads
-
-
-def igemm_launch(N: int, F: int, P: int) -> tuple[tuple[int, int, int], tuple[int, int]]:
-    """(grid, block) of the implicit GEMM: pixel tiles on x, filter tiles on y, batch on z."""
-    return (math.ceil(P / BN), math.ceil(F / BM), N), (THREADS_X, THREADS_Y)

@@ -1,0 +1,83 @@
+"""Launching a compiled ``@cuda.jit`` kernel again and again with the same arguments, at the driver's cost.
+
+``kernel[grid, block](*args)`` is numba-cuda's public launch; every call types each argument, looks the
+overload up and marshals each array into the kernel's parameter list again (measured on an H100: ~70 us a
+call through the sweep). A convolution's device buffers never change between calls, so :class:`Launcher`
+does that work once, in ``prepare()``: it compiles the one overload for the arguments' types, marshals the
+arguments once, and then each call is one ``cuda.core`` launch of the cached parameter list.
+
+That path reads numba-cuda internals (``_prepare_args``, the code library's ``cufunc``; checked against
+numba-cuda 0.30). Where they differ, :class:`Launcher` falls back - first to the compiled kernel's own
+``launch`` (still no typing or lookup), then to the public call - and says which it uses in ``mode``, so a
+numba-cuda upgrade costs speed, never correctness. ``CONVBENCH_CUDA_LAUNCH=public|kernel|cached`` forces a
+mode (for the launch-cost breakdown in docs/gpu.md).
+"""
+from __future__ import annotations
+
+import os
+
+#: The launch modes, fastest first.
+MODES = ("cached", "kernel", "public")
+#: Environment variable that forces one of :data:`MODES`.
+MODE_ENV = "CONVBENCH_CUDA_LAUNCH"
+
+
+def forced_mode() -> str | None:
+    """The mode ``CONVBENCH_CUDA_LAUNCH`` names, None when unset; ValueError on an unknown one."""
+    mode = os.environ.get(MODE_ENV) or None
+    if mode is not None and mode not in MODES:
+        raise ValueError(f"{MODE_ENV}={mode!r}: choose one of {', '.join(MODES)}")
+    return mode
+
+
+class Launcher:
+    """``launcher()`` launches ``dispatcher`` on ``grid`` x ``block`` with ``args`` (fixed at construction)."""
+
+    def __init__(self, dispatcher, grid, block, args, mode: str | None = None):
+        self.grid = tuple(grid) if isinstance(grid, tuple) else (int(grid),)
+        self.block = tuple(block) if isinstance(block, tuple) else (int(block),)
+        self.args = tuple(args)
+        configured = dispatcher[grid, block]
+        self._public = lambda: configured(*self.args)
+        wanted = mode or forced_mode()
+        self.mode, self.fallback_reason = "public", None
+        self._call = self._public
+        if wanted == "public":
+            return
+        try:
+            from numba.cuda.cudadrv import driver
+
+            kernel = self._compiled(dispatcher)
+            stream = driver._to_core_stream(0)  # the legacy default stream, as the public launch uses
+        except Exception as exc:  # an internal moved: keep the public launch
+            self.fallback_reason = f"{type(exc).__name__}: {exc}"
+            return
+        self._call, self.mode = (lambda: kernel.launch(self.args, self.grid, self.block, stream, 0)), "kernel"
+        if wanted == "kernel":
+            return
+        try:
+            self._call, self.mode = self._cached(kernel, stream), "cached"
+        except Exception as exc:
+            self.fallback_reason = f"{type(exc).__name__}: {exc}"
+
+    def _compiled(self, dispatcher):
+        """The one compiled overload of ``dispatcher`` for ``self.args``' types (compiled now if need be)."""
+        types = tuple(dispatcher.typeof_pyval(a) for a in self.args)
+        return dispatcher.compile(types)
+
+    def _cached(self, kernel, stream):
+        """A call that launches ``kernel`` through ``cuda.core`` with the parameters marshalled once, here."""
+        from cuda.core import LaunchConfig, launch
+
+        params: list = []
+        for ty, value in zip(kernel.argument_types, self.args):
+            kernel._prepare_args(ty, value, 0, [], params)
+        try:
+            config = LaunchConfig(grid=self.grid, block=self.block, shmem_size=0)
+        except TypeError:
+            config = LaunchConfig(grid=self.grid, block=self.block)
+        function = kernel._codelibrary.get_cufunc().kernel
+        return lambda: launch(stream, config, function, *params)
+
+    def __call__(self) -> None:
+        self._call()

@@ -1,0 +1,139 @@
+"""Block tiles of the ``numba-cuda`` implicit GEMM, and the choice of tile and split-K for one convolution.
+
+Pure Python (no numba import): the choice is made on the host from the GEMM's shape, and tested without a GPU.
+
+The convolution is the GEMM ``out (F x N*Ho*Wo) = W (F x K) @ patches (K x N*Ho*Wo)``, K = C*k*k, with the batch
+folded into the columns so that small images (7x7 at N=32: 1568 columns) still fill a GPU. A :class:`Tile` is
+one block's share: ``bm`` filters x ``bn`` columns, ``bk`` reduction steps per shared-memory stage, each thread
+holding a ``tm`` x ``tn`` register tile. Splitting K over ``splits`` blocks (summed with atomic adds into a
+zeroed output) gives the deep, narrow layers (C=832, 7x7) enough blocks to occupy every SM.
+
+:func:`choose` scores every (tile, split) with :func:`cost`, a model of the busiest SM: its blocks' FMAs at the
+tile's efficiency (shared-memory loads per FMA: ``tm + tn`` loads feed ``tm * tn`` FMAs), slowed while too few
+threads are in flight, plus a fixed cost per round of blocks and per split. Its constants are estimates (registers
+from ptxas for sm_90; efficiencies and costs not yet timed): ``scripts/gpu_variants.py`` times every variant on
+a GPU, to fit them against (docs/gpu.md).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One block's tile: ``bm`` filters x ``bn`` columns, ``bk`` K-steps per stage, ``tm`` x ``tn`` per thread."""
+
+    bm: int
+    bn: int
+    bk: int
+    tm: int
+    tn: int
+
+    @property
+    def threads(self) -> int:
+        """Threads per block: one per register tile."""
+        return (self.bm // self.tm) * (self.bn // self.tn)
+
+    @property
+    def name(self) -> str:
+        """e.g. ``128x128x8/8x8``."""
+        return f"{self.bm}x{self.bn}x{self.bk}/{self.tm}x{self.tn}"
+
+    def check(self) -> "Tile":
+        """The tile itself when every thread loads whole rows of both stages; else ValueError naming the rule."""
+        nt = self.threads
+        if self.bm % self.tm or self.bn % self.tn:
+            raise ValueError(f"tile {self.name}: bm, bn must be multiples of tm, tn")
+        if nt % self.bm or nt % self.bn or (self.bk * self.bm) % nt or (self.bk * self.bn) % nt:
+            raise ValueError(f"tile {self.name}: {nt} threads must split both {self.bk}-deep stages into whole rows")
+        return self
+
+
+#: The tiles a real GPU may use, largest first.
+GPU_TILES = (
+    Tile(128, 128, 8, 8, 8),
+    Tile(128, 64, 8, 8, 4),
+    Tile(64, 128, 8, 4, 8),
+    Tile(64, 64, 8, 4, 4),
+    Tile(32, 128, 8, 2, 8),
+    Tile(16, 128, 8, 2, 8),
+)
+#: The tiles of the CUDA simulator (every CUDA thread is a Python thread there: blocks of 16 threads).
+SIMULATOR_TILES = (
+    Tile(8, 8, 4, 2, 2),
+    Tile(4, 16, 4, 1, 4),
+)
+#: Fraction of the FMA roof a tile's inner loop can reach (estimates; see the module's docstring).
+TILE_EFFICIENCY = {(8, 8): 1.0, (8, 4): 0.8, (4, 8): 0.8, (4, 4): 0.6, (2, 8): 0.55, (2, 2): 0.5, (1, 4): 0.4}
+#: The numbers of K splits tried.
+SPLITS = (1, 2, 4, 8, 16)
+#: Cost of one atomic add of a partial output, in SM FMA-lane units (an SM does 128 FMAs a cycle).
+ATOMIC_COST_FMAS = 32
+#: Threads an SM needs in flight to approach its FMA rate.
+SATURATING_THREADS = 512
+#: Cost of one round of resident blocks (start, first loads' latency, stores), in SM FMA-lane units.
+ROUND_OVERHEAD = 1500 * 128
+#: Cost of a split's extra work outside the GEMM (zeroing the output first), in SM FMA-lane units.
+SPLIT_OVERHEAD = 2000 * 128
+
+
+def resident_blocks(tile: Tile) -> int:
+    """Blocks of ``tile`` one SM holds at once: 65536 registers, 2048 threads. A thread takes its accumulators
+    plus ~44 registers, in steps of 8 (ptxas for sm_90 gave 108, 71, 70, 47, 55 and 56 registers for
+    :data:`GPU_TILES` in order, no spills)."""
+    per_thread = math.ceil((tile.tm * tile.tn + 44) / 8) * 8
+    return max(1, min(65536 // (tile.threads * per_thread), 2048 // tile.threads))
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A tile, the number of K splits, and the K-steps each split covers (a multiple of the tile's ``bk``)."""
+
+    tile: Tile
+    splits: int
+    k_per_split: int
+
+    def grid(self, filters: int, columns: int) -> tuple[int, int, int]:
+        """(column tiles, filter tiles, splits): the launch grid of :func:`choose`'s GEMM."""
+        return math.ceil(columns / self.tile.bn), math.ceil(filters / self.tile.bm), self.splits
+
+
+def cost(tile: Tile, splits: int, filters: int, depth: int, columns: int, sms: int) -> tuple[float, int]:
+    """(modelled time in SM FMA-lane units, K per split) of ``tile`` with ``splits`` on an ``filters`` x
+    ``depth`` x ``columns`` GEMM over ``sms`` SMs.
+
+    The busiest SM gets ``ceil(blocks / sms)`` blocks and holds up to :func:`resident_blocks` of them at once;
+    it runs at the tile's efficiency, scaled down while fewer than :data:`SATURATING_THREADS` threads are in
+    flight; each round of resident blocks pays :data:`ROUND_OVERHEAD`; a split adds its atomic adds and the
+    zeroing of the output.
+    """
+    k_per = math.ceil(math.ceil(depth / splits) / tile.bk) * tile.bk
+    used = math.ceil(depth / k_per)
+    blocks = math.ceil(filters / tile.bm) * math.ceil(columns / tile.bn) * used
+    per_sm = math.ceil(blocks / sms)
+    in_flight = min(per_sm, resident_blocks(tile))
+    rate = TILE_EFFICIENCY.get((tile.tm, tile.tn), 0.5) * min(1.0, in_flight * tile.threads / SATURATING_THREADS)
+    time = per_sm * tile.bm * tile.bn * k_per / rate + math.ceil(per_sm / in_flight) * ROUND_OVERHEAD
+    if used > 1:
+        time += ATOMIC_COST_FMAS * filters * columns * used / sms + SPLIT_OVERHEAD
+    return time, k_per
+
+
+def choose(filters: int, depth: int, columns: int, sms: int, tiles=GPU_TILES) -> Choice:
+    """The (tile, split) of least modelled time for an ``filters`` x ``depth`` x ``columns`` GEMM on ``sms`` SMs.
+
+    Ties go to the earlier tile and the fewer splits. ValueError on a non-positive size.
+    """
+    if min(filters, depth, columns, sms) < 1:
+        raise ValueError(f"GEMM sizes and SM count must be >= 1, got F={filters} K={depth} columns={columns} "
+                         f"sms={sms}")
+    best = None
+    for tile in tiles:
+        for splits in SPLITS:
+            if splits > 1 and math.ceil(depth / splits) < tile.bk:
+                break
+            time, k_per = cost(tile, splits, filters, depth, columns, sms)
+            if best is None or time < best[0]:
+                best = (time, Choice(tile, math.ceil(depth / k_per), k_per))
+    return best[1]

@@ -1,0 +1,144 @@
+"""numba-cuda's tiles, split-K and launcher: the choice on the host, and every tile and split run against the
+float64 reference (under the CUDA simulator here; on the GPU with ``CONVBENCH_REAL_CUDA=1``)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import kernels
+from kernels.numba_cuda.launch import MODE_ENV, MODES, Launcher, forced_mode
+from kernels.numba_cuda.tiles import GPU_TILES, SIMULATOR_TILES, Choice, Tile, choose, cost
+from tests.conftest import make_inputs
+
+pytestmark = pytest.mark.xdist_group("numba_compile")
+
+
+@pytest.mark.parametrize("tile", GPU_TILES + SIMULATOR_TILES, ids=lambda t: t.name)
+def test_every_shipped_tile_loads_whole_rows(tile):
+    assert tile.check() is tile
+    assert tile.threads <= 1024
+
+
+def test_a_tile_whose_threads_cannot_split_a_stage_is_refused():
+    with pytest.raises(ValueError, match="whole rows"):
+        Tile(16, 128, 8, 1, 8).check()  # 256 threads, a 8 x 16 weight stage of 128 elements
+    with pytest.raises(ValueError, match="multiples"):
+        Tile(12, 128, 8, 8, 8).check()
+
+
+def test_a_big_gemm_takes_a_tall_tile_unsplit():
+    choice = choose(512, 4608, 25088, 132)  # a 512 -> 512 3x3 on 28x28 at N=32: hundreds of blocks anyway
+    assert choice.tile.bm == 128 and choice.splits == 1
+
+
+def test_a_deep_narrow_gemm_is_split():
+    choice = choose(256, 832, 49, 132)  # Inception 5a 1x1 at N=1: 4 blocks of 64 filters without a split
+    assert choice.splits > 1
+
+
+def test_few_filters_take_a_short_tile():
+    assert choose(16, 192, 25088, 132).tile.bm <= 32  # Inception 3a 5x5 reduce at N=32
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 4096), st.integers(1, 20000), st.integers(1, 200000), st.integers(1, 200))
+def test_a_choice_covers_the_whole_gemm(filters, depth, columns, sms):
+    choice = choose(filters, depth, columns, sms)
+    assert choice.k_per_split % choice.tile.bk == 0
+    assert (choice.splits - 1) * choice.k_per_split < depth <= choice.splits * choice.k_per_split
+    gx, gy, gz = choice.grid(filters, columns)
+    assert gx * choice.tile.bn >= columns and gy * choice.tile.bm >= filters and gz == choice.splits
+
+
+def test_more_splits_never_model_fewer_blocks():
+    tile = GPU_TILES[0]
+    times = [cost(tile, s, 256, 832, 1568, 132)[0] for s in (1, 2, 4)]
+    assert times[1] < times[0]  # 26 blocks on 132 SMs: splitting fills them
+
+
+@pytest.mark.parametrize("sizes", [(0, 8, 8, 1), (8, 0, 8, 1), (8, 8, 0, 1), (8, 8, 8, 0)])
+def test_choose_refuses_empty_sizes(sizes):
+    with pytest.raises(ValueError, match=">= 1"):
+        choose(*sizes)
+
+
+def test_an_unknown_forced_launch_mode_is_refused(monkeypatch):
+    monkeypatch.setenv(MODE_ENV, "turbo")
+    with pytest.raises(ValueError, match="turbo"):
+        forced_mode()
+    monkeypatch.setenv(MODE_ENV, "kernel")
+    assert forced_mode() == "kernel"
+
+
+class _PublicOnly:
+    """A dispatcher with only the public launch (no ``compile``): what an unknown numba-cuda might give."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __getitem__(self, config):
+        return lambda *args: self.calls.append((config, args))
+
+
+def test_the_launcher_falls_back_to_the_public_launch_and_says_why():
+    dispatcher = _PublicOnly()
+    launcher = Launcher(dispatcher, (2, 1, 1), 64, (1, 2))
+    launcher()
+    assert launcher.mode == "public" and "AttributeError" in launcher.fallback_reason
+    assert dispatcher.calls == [(((2, 1, 1), 64), (1, 2))]
+
+
+def _tiles_here():
+    from kernels.numba_cuda.conv import _simulator_enabled
+
+    return SIMULATOR_TILES if _simulator_enabled() else GPU_TILES
+
+
+def _prepared(x, w, spec, choice=None):
+    from kernels.numba_cuda.conv import NumbaCudaPrepared
+
+    return NumbaCudaPrepared(x, w, spec, direct=False, choice=choice)
+
+
+def _check(prepared, x, w, spec):
+    prepared()
+    prepared.sync()
+    out = prepared.result()
+    ref = kernels.reference_conv2d(x, w, spec)
+    margin, _ = kernels.error_margin(out, ref, kernels.tolerance(x, w, spec))
+    assert margin <= 1.0, f"tile {prepared.tile.name} x {prepared.splits} splits: error/tolerance {margin:.3g}"
+
+
+@pytest.mark.parametrize("splits", [1, 3])
+@pytest.mark.parametrize("tile_index", range(len(GPU_TILES)))
+def test_numba_cuda_every_tile_and_split_matches_the_reference(tile_index, splits, rng):
+    if kernels.get_backend("numba-cuda").unavailable_reason():
+        pytest.skip(kernels.get_backend("numba-cuda").unavailable_reason())
+    tiles = _tiles_here()
+    if tile_index >= len(tiles):
+        pytest.skip("the simulator ships fewer tiles")
+    tile = tiles[tile_index]
+    x, w = make_inputs(rng, 2, 5, 5, 6, 7, 3)  # K = 45: not a multiple of any stage; 2 x 30 columns
+    spec = kernels.validate(x, w, 1, 1)
+    k_per = math.ceil(math.ceil(45 / splits) / tile.bk) * tile.bk
+    _check(_prepared(x, w, spec, Choice(tile, math.ceil(45 / k_per), k_per)), x, w, spec)
+
+
+def test_numba_cuda_use_switches_the_tile_and_keeps_the_answer(rng):
+    if kernels.get_backend("numba-cuda").unavailable_reason():
+        pytest.skip(kernels.get_backend("numba-cuda").unavailable_reason())
+    x, w = make_inputs(rng, 1, 9, 4, 4, 5, 1, "float64")
+    spec = kernels.validate(x, w, 2, 0)
+    prepared = _prepared(x, w, spec)
+    assert prepared.launch_mode in MODES
+    for tile in _tiles_here():
+        prepared.use(Choice(tile, 3, tile.bk))  # K = 9 in three splits of <= 4
+        assert prepared.tile == tile and prepared.splits == 3
+        _check(prepared, x, w, spec)
+    with pytest.raises(ValueError, match="covers 8 of K = 9"):
+        prepared.use(Choice(_tiles_here()[0], 2, 4))
+    assert np.isfinite(prepared.h2d_s)
