@@ -2,7 +2,7 @@
 
 On a CUDA GPU (never the simulator), for each layer of the `gpu` preset at each batch of ``--batches``:
 cuDNN (torch, TF32 off) once, then the implicit GEMM with :func:`kernels.numba_cuda.tiles.choose`'s pick
-(``variant = chosen``) and with every (tile, split) that makes sense for the shape, each checked against
+(``variant = chosen``) and with every (tile, split) it weighs (:func:`kernels.numba_cuda.tiles.candidates`), each checked against
 cuDNN's output (``rel_err``: max abs difference / max abs output) and timed with CUDA events around rounds of
 back-to-back calls (median of ``--rounds`` rounds of >= ``--round-ms``), as the sweep times GPU points.
 Then the launch-cost breakdown on two 1x1 layers at N=1, for each launch mode of
@@ -35,9 +35,9 @@ from harness.presets import get_preset  # noqa: E402
 from kernels.numba_cuda.compat import import_cuda  # noqa: E402
 from kernels.numba_cuda.conv import NumbaCudaPrepared  # noqa: E402
 from kernels.numba_cuda.launch import MODE_ENV, MODES  # noqa: E402
-from kernels.numba_cuda.tiles import GPU_TILES, SPLITS, Choice, cost  # noqa: E402
+from kernels.numba_cuda.tiles import candidates  # noqa: E402
 
-FIELDS = ["layer", "N", "C", "F", "H", "k", "stride", "K", "columns", "variant", "tile", "splits", "time_s",
+FIELDS = ["layer", "N", "C", "F", "H", "k", "stride", "K", "columns", "sms", "variant", "tile", "splits", "time_s",
           "gflops", "torch_time_s", "speed_vs_cudnn", "rel_err"]
 
 
@@ -59,16 +59,6 @@ def event_time_s(cuda, fn, round_s: float, rounds: int) -> float:
         end.synchronize()
         times.append(cuda.event_elapsed_time(start, end) / 1e3 / calls)
     return statistics.median(times)
-
-
-def candidates(F: int, K: int, columns: int, sms: int):
-    """Every (tile, split) worth timing: splits only while a split still holds >= 4 stages."""
-    for tile in GPU_TILES:
-        for splits in SPLITS:
-            if splits > 1 and math.ceil(K / splits) < 4 * tile.bk:
-                break
-            _, k_per = cost(tile, splits, F, K, columns, sms)
-            yield Choice(tile, math.ceil(K / k_per), k_per)
 
 
 def torch_conv(torch, x, w, spec):
@@ -125,13 +115,13 @@ def measure_layer(cuda, torch, writer, layer, N, sms, rng, args, summary) -> Non
     prepared = NumbaCudaPrepared(x, w, spec, direct=False)
     K, columns = spec.C * spec.k * spec.k, spec.N * spec.Ho * spec.Wo
     best = None
-    for variant, choice in [("chosen", None)] + [("candidate", c) for c in candidates(spec.F, K, columns, sms)]:
+    for variant, choice in [("chosen", None)] + [("candidate", c) for c in candidates(K)]:
         prepared.use(choice)
         prepared()
         err = float(np.max(np.abs(prepared.result() - ref)) / max(np.max(np.abs(ref)), 1e-30))
         t = event_time_s(cuda, prepared, args.round_ms / 1e3, args.rounds)
         row = dict(layer=layer.label, N=N, C=spec.C, F=spec.F, H=spec.H, k=spec.k, stride=spec.stride, K=K,
-                   columns=columns, variant=variant, tile=prepared.tile.name, splits=prepared.splits, time_s=t,
+                   columns=columns, sms=sms, variant=variant, tile=prepared.tile.name, splits=prepared.splits, time_s=t,
                    gflops=spec.flops / t / 1e9, torch_time_s=torch_s, speed_vs_cudnn=torch_s / t, rel_err=err)
         writer.writerow(row)
         if variant == "chosen":
@@ -165,6 +155,8 @@ def launch_breakdown(cuda, torch, args, rng) -> None:
                 prepared.use(None)  # the launcher reads the forced mode when it is built
                 os.environ.pop(MODE_ENV)
                 fn, used = prepared, prepared.launch_mode
+                if prepared.launch_fallback:
+                    print(f"{name}: {prepared.launch_fallback}", flush=True)
             fn()
             cuda.synchronize()
             began = time.perf_counter()

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import kernels
 from kernels.numba_cuda.launch import MODE_ENV, MODES, Launcher, forced_mode
-from kernels.numba_cuda.tiles import GPU_TILES, SIMULATOR_TILES, Choice, Tile, choose, cost
+from kernels.numba_cuda.tiles import GPU_TILES, SIMULATOR_TILES, Choice, Model, Tile, candidates, choose, cost
 from tests.conftest import make_inputs
 
 pytestmark = pytest.mark.xdist_group("numba_compile")
@@ -54,10 +54,22 @@ def test_a_choice_covers_the_whole_gemm(filters, depth, columns, sms):
     assert gx * choice.tile.bn >= columns and gy * choice.tile.bm >= filters and gz == choice.splits
 
 
-def test_more_splits_never_model_fewer_blocks():
+def test_splitting_a_gemm_of_few_blocks_models_faster():
     tile = GPU_TILES[0]
-    times = [cost(tile, s, 256, 832, 1568, 132)[0] for s in (1, 2, 4)]
-    assert times[1] < times[0]  # 26 blocks on 132 SMs: splitting fills them
+    unsplit, halves = Choice(tile, 1, 832), Choice(tile, 2, 416)
+    assert cost(halves, 256, 1568, 132) < cost(unsplit, 256, 1568, 132)  # 26 blocks on 132 SMs
+
+
+def test_candidates_cover_k_without_repeats():
+    found = candidates(40)  # 8-deep stages: 1 split of 40, 2 of 24 (a 4-way split would keep 1.25 stages)
+    assert len(found) == len(set(found))
+    assert {(c.splits, c.k_per_split) for c in found if c.tile == GPU_TILES[0]} == {(1, 40), (2, 24)}
+
+
+def test_a_model_with_other_constants_chooses_otherwise():
+    slow_splits = Model(split_overhead=1e12)
+    assert choose(256, 832, 49, 132, model=slow_splits).splits == 1
+    assert choose(256, 832, 49, 132).splits > 1
 
 
 @pytest.mark.parametrize("sizes", [(0, 8, 8, 1), (8, 0, 8, 1), (8, 8, 0, 1), (8, 8, 8, 0)])
@@ -90,6 +102,50 @@ def test_the_launcher_falls_back_to_the_public_launch_and_says_why():
     launcher()
     assert launcher.mode == "public" and "AttributeError" in launcher.fallback_reason
     assert dispatcher.calls == [(((2, 1, 1), 64), (1, 2))]
+
+
+class _Compiled:
+    """A dispatcher whose compiled kernel launches (``launches`` counts) unless ``broken``."""
+
+    def __init__(self, broken: bool):
+        self.broken, self.launches, self.public = broken, 0, 0
+
+    def __getitem__(self, config):
+        def public(*args):
+            self.public += 1
+
+        return public
+
+    def typeof_pyval(self, value):
+        return type(value)
+
+    def compile(self, types):
+        owner = self
+
+        class Kernel:
+            def launch(self, args, grid, block, stream, sharedmem):
+                if owner.broken:
+                    raise TypeError("stream of the wrong kind")
+                owner.launches += 1
+
+        return Kernel()
+
+
+@pytest.mark.parametrize("broken", [False, True])
+def test_a_fast_launch_that_fails_when_probed_falls_back_for_good(broken, monkeypatch):
+    from numba.cuda.cudadrv import driver
+
+    monkeypatch.setattr(driver, "_to_core_stream", lambda stream: "the default stream", raising=False)
+    dispatcher = _Compiled(broken)
+    launcher = Launcher(dispatcher, (1, 1, 1), 32, (7,))
+    assert launcher.mode == "kernel"  # the fake kernel has no parameters to marshal: no cached mode
+    launcher.probe()
+    launcher()
+    if broken:
+        assert launcher.mode == "public" and "stream of the wrong kind" in launcher.fallback_reason
+        assert dispatcher.public == 2 and dispatcher.launches == 0
+    else:
+        assert launcher.mode == "kernel" and dispatcher.launches == 2 and dispatcher.public == 0
 
 
 def _tiles_here():

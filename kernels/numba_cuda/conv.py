@@ -88,7 +88,7 @@ class NumbaCudaPrepared(Prepared):
 
     ``choice`` (implicit GEMM only) forces a :class:`~.tiles.Choice` of tile and split-K; by default
     :func:`~.tiles.choose` picks one from the GEMM's shape and the GPU's SM count. ``tile``, ``splits`` and
-    ``launch_mode`` say what runs.
+    ``launch_mode`` say what runs (``launch_fallback``: why the launch is not the fastest mode, if so).
     """
 
     def __init__(self, x: np.ndarray, w: np.ndarray, spec: ConvSpec, direct: bool, choice=None):
@@ -97,7 +97,7 @@ class NumbaCudaPrepared(Prepared):
         self.spec = spec
         self._cuda = cuda
         self._flush_buffer = None
-        self.tile, self.splits, self.launch_mode = None, 1, None
+        self.tile, self.splits, self.launch_mode, self.launch_fallback = None, 1, None, None
         xp = padded_input(x, spec)
         t0 = time.perf_counter()
         self.d_out = cuda.device_array(spec.out_shape, dtype=spec.dtype)
@@ -145,8 +145,12 @@ class NumbaCudaPrepared(Prepared):
         self._set_launch(launcher, _zeroer(self._cuda, flat_out) if choice.splits > 1 else None)
 
     def _set_launch(self, launcher, zero=None) -> None:
-        """Make ``__call__`` run ``zero`` (if any) then ``launcher``; nothing at all for an empty output."""
-        self.launch_mode = launcher.mode
+        """Make ``__call__`` run ``zero`` (if any) then ``launcher``; nothing at all for an empty output.
+
+        On a GPU the launcher is probed once first (:meth:`~.launch.Launcher.probe`)."""
+        if self.d_out.size and not _simulator_enabled():
+            launcher.probe()
+        self.launch_mode, self.launch_fallback = launcher.mode, launcher.fallback_reason
         if zero is None:
             call = launcher
         else:

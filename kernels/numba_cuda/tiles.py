@@ -64,18 +64,38 @@ SIMULATOR_TILES = (
     Tile(8, 8, 4, 2, 2),
     Tile(4, 16, 4, 1, 4),
 )
-#: Fraction of the FMA roof a tile's inner loop can reach (estimates; see the module's docstring).
-TILE_EFFICIENCY = {(8, 8): 1.0, (8, 4): 0.8, (4, 8): 0.8, (4, 4): 0.6, (2, 8): 0.55, (2, 2): 0.5, (1, 4): 0.4}
-#: The numbers of K splits tried.
+#: The numbers of K splits tried; a split keeps at least MIN_SPLIT_STAGES stages of its tile.
 SPLITS = (1, 2, 4, 8, 16)
-#: Cost of one atomic add of a partial output, in SM FMA-lane units (an SM does 128 FMAs a cycle).
-ATOMIC_COST_FMAS = 32
-#: Threads an SM needs in flight to approach its FMA rate.
-SATURATING_THREADS = 512
-#: Cost of one round of resident blocks (start, first loads' latency, stores), in SM FMA-lane units.
-ROUND_OVERHEAD = 1500 * 128
-#: Cost of a split's extra work outside the GEMM (zeroing the output first), in SM FMA-lane units.
-SPLIT_OVERHEAD = 2000 * 128
+MIN_SPLIT_STAGES = 2
+
+
+@dataclass(frozen=True)
+class Model:
+    """The constants of :func:`cost`, times in SM FMA-lane units (an SM does 128 FP32 FMAs a cycle).
+
+    Attributes:
+        efficiency: fraction of the FMA roof a ``(tm, tn)`` register tile's inner loop can reach.
+        saturating_threads: threads an SM needs in flight to approach that rate.
+        round_overhead: one round of resident blocks (start, first loads' latency, stores).
+        split_overhead: a split's work outside the GEMM (zeroing the output first).
+        atomic_cost: one atomic add of a partial output.
+
+    The defaults are estimates, not yet timed (module docstring); ``scripts/fit_tiles.py`` fits them.
+    """
+
+    efficiency: tuple = ((8, 8, 1.0), (8, 4, 0.8), (4, 8, 0.8), (4, 4, 0.6), (2, 8, 0.55), (2, 2, 0.5), (1, 4, 0.4))
+    saturating_threads: float = 512
+    round_overhead: float = 1500 * 128
+    split_overhead: float = 2000 * 128
+    atomic_cost: float = 32
+
+    def tile_efficiency(self, tile: "Tile") -> float:
+        """The efficiency of ``tile``'s register tile (0.5 for one the table does not hold)."""
+        return next((e for tm, tn, e in self.efficiency if (tm, tn) == (tile.tm, tile.tn)), 0.5)
+
+
+#: The model :func:`choose` uses.
+DEFAULT_MODEL = Model()
 
 
 def resident_blocks(tile: Tile) -> int:
@@ -99,41 +119,51 @@ class Choice:
         return math.ceil(columns / self.tile.bn), math.ceil(filters / self.tile.bm), self.splits
 
 
-def cost(tile: Tile, splits: int, filters: int, depth: int, columns: int, sms: int) -> tuple[float, int]:
-    """(modelled time in SM FMA-lane units, K per split) of ``tile`` with ``splits`` on an ``filters`` x
-    ``depth`` x ``columns`` GEMM over ``sms`` SMs.
+def split_depth(tile: Tile, depth: int, splits: int) -> tuple[int, int]:
+    """(K per split, splits used) when ``depth`` is cut into ``splits`` multiples of ``tile.bk``."""
+    k_per = math.ceil(math.ceil(depth / splits) / tile.bk) * tile.bk
+    return k_per, math.ceil(depth / k_per)
+
+
+def candidates(depth: int, tiles=GPU_TILES) -> list[Choice]:
+    """Every (tile, split) :func:`choose` weighs for a reduction of ``depth``: each tile unsplit, and split in
+    :data:`SPLITS` while each split keeps >= :data:`MIN_SPLIT_STAGES` stages; no repeats."""
+    found: list[Choice] = []
+    for tile in tiles:
+        for splits in SPLITS:
+            if splits > 1 and math.ceil(depth / splits) < MIN_SPLIT_STAGES * tile.bk:
+                break
+            k_per, used = split_depth(tile, depth, splits)
+            choice = Choice(tile, used, k_per)
+            if choice not in found:
+                found.append(choice)
+    return found
+
+
+def cost(choice: Choice, filters: int, columns: int, sms: int, model: Model = DEFAULT_MODEL) -> float:
+    """Modelled time (SM FMA-lane units) of ``choice`` on a ``filters`` x K x ``columns`` GEMM over ``sms`` SMs.
 
     The busiest SM gets ``ceil(blocks / sms)`` blocks and holds up to :func:`resident_blocks` of them at once;
-    it runs at the tile's efficiency, scaled down while fewer than :data:`SATURATING_THREADS` threads are in
-    flight; each round of resident blocks pays :data:`ROUND_OVERHEAD`; a split adds its atomic adds and the
+    it runs at the tile's efficiency, scaled down while fewer than ``model.saturating_threads`` threads are in
+    flight; each round of resident blocks pays ``model.round_overhead``; a split adds its atomic adds and the
     zeroing of the output.
     """
-    k_per = math.ceil(math.ceil(depth / splits) / tile.bk) * tile.bk
-    used = math.ceil(depth / k_per)
-    blocks = math.ceil(filters / tile.bm) * math.ceil(columns / tile.bn) * used
+    tile = choice.tile
+    blocks = math.prod(choice.grid(filters, columns))
     per_sm = math.ceil(blocks / sms)
     in_flight = min(per_sm, resident_blocks(tile))
-    rate = TILE_EFFICIENCY.get((tile.tm, tile.tn), 0.5) * min(1.0, in_flight * tile.threads / SATURATING_THREADS)
-    time = per_sm * tile.bm * tile.bn * k_per / rate + math.ceil(per_sm / in_flight) * ROUND_OVERHEAD
-    if used > 1:
-        time += ATOMIC_COST_FMAS * filters * columns * used / sms + SPLIT_OVERHEAD
-    return time, k_per
+    rate = model.tile_efficiency(tile) * min(1.0, in_flight * tile.threads / model.saturating_threads)
+    time = per_sm * tile.bm * tile.bn * choice.k_per_split / rate + math.ceil(per_sm / in_flight) * model.round_overhead
+    if choice.splits > 1:
+        time += model.atomic_cost * filters * columns * choice.splits / sms + model.split_overhead
+    return time
 
 
-def choose(filters: int, depth: int, columns: int, sms: int, tiles=GPU_TILES) -> Choice:
-    """The (tile, split) of least modelled time for an ``filters`` x ``depth`` x ``columns`` GEMM on ``sms`` SMs.
-
-    Ties go to the earlier tile and the fewer splits. ValueError on a non-positive size.
+def choose(filters: int, depth: int, columns: int, sms: int, tiles=GPU_TILES, model: Model = DEFAULT_MODEL) -> Choice:
+    """The :func:`candidates` choice of least modelled :func:`cost` for an ``filters`` x ``depth`` x ``columns``
+    GEMM on ``sms`` SMs. Ties go to the earlier tile and the fewer splits. ValueError on a non-positive size.
     """
     if min(filters, depth, columns, sms) < 1:
         raise ValueError(f"GEMM sizes and SM count must be >= 1, got F={filters} K={depth} columns={columns} "
                          f"sms={sms}")
-    best = None
-    for tile in tiles:
-        for splits in SPLITS:
-            if splits > 1 and math.ceil(depth / splits) < tile.bk:
-                break
-            time, k_per = cost(tile, splits, filters, depth, columns, sms)
-            if best is None or time < best[0]:
-                best = (time, Choice(tile, math.ceil(depth / k_per), k_per))
-    return best[1]
+    return min(candidates(depth, tiles), key=lambda choice: cost(choice, filters, columns, sms, model))
