@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import kernels
+from kernels.numba_cuda import launch as launch_module
 from kernels.numba_cuda.launch import MODE_ENV, MODES, Launcher, forced_mode
 from kernels.numba_cuda.tiles import GPU_TILES, SIMULATOR_TILES, Choice, Model, Tile, candidates, choose, cost
 from tests.conftest import make_inputs
@@ -28,6 +29,8 @@ def test_a_tile_whose_threads_cannot_split_a_stage_is_refused():
         Tile(16, 128, 8, 1, 8).check()  # 256 threads, a 8 x 16 weight stage of 128 elements
     with pytest.raises(ValueError, match="multiples"):
         Tile(12, 128, 8, 8, 8).check()
+    with pytest.raises(ValueError, match="runs of 4"):
+        Tile(24, 128, 8, 6, 8).check()  # rows in runs of 4 would run past the tile
 
 
 def test_a_big_gemm_takes_a_tall_tile_unsplit():
@@ -96,7 +99,13 @@ class _PublicOnly:
         return lambda *args: self.calls.append((config, args))
 
 
-def test_the_launcher_falls_back_to_the_public_launch_and_says_why():
+def test_the_simulator_keeps_the_public_launch_and_says_so():
+    launcher = Launcher(_PublicOnly(), (1, 1, 1), 32, ())
+    assert launcher.mode == "public" and "simulator" in launcher.fallback_reason
+
+
+def test_the_launcher_falls_back_to_the_public_launch_and_says_why(monkeypatch):
+    monkeypatch.setattr(launch_module, "_simulated", lambda: False)
     dispatcher = _PublicOnly()
     launcher = Launcher(dispatcher, (2, 1, 1), 64, (1, 2))
     launcher()
@@ -136,6 +145,7 @@ def test_a_fast_launch_that_fails_when_probed_falls_back_for_good(broken, monkey
     from numba.cuda.cudadrv import driver
 
     monkeypatch.setattr(driver, "_to_core_stream", lambda stream: "the default stream", raising=False)
+    monkeypatch.setattr(launch_module, "_simulated", lambda: False)
     dispatcher = _Compiled(broken)
     launcher = Launcher(dispatcher, (1, 1, 1), 32, (7,))
     assert launcher.mode == "kernel"  # the fake kernel has no parameters to marshal: no cached mode
@@ -146,6 +156,42 @@ def test_a_fast_launch_that_fails_when_probed_falls_back_for_good(broken, monkey
         assert dispatcher.public == 2 and dispatcher.launches == 0
     else:
         assert launcher.mode == "kernel" and dispatcher.launches == 2 and dispatcher.public == 0
+
+
+class _Marshalled(_Compiled):
+    """A compiled kernel with parameters to marshal: ``writeback`` marks a host array (copied per call)."""
+
+    def __init__(self, writeback: bool = False, debug: bool = False):
+        super().__init__(broken=False)
+        self.writeback, self.debug = writeback, debug
+
+    def compile(self, types):
+        kernel = super().compile(types)
+        owner = self
+        kernel.argument_types, kernel.debug, kernel.cooperative = ("int64",), owner.debug, False
+
+        def prepare_args(ty, value, stream, writebacks, params):
+            params.append(value)
+            if owner.writeback:
+                writebacks.append(lambda: None)
+
+        kernel._prepare_args = prepare_args
+        kernel._codelibrary = type("Library", (), {"get_cufunc": lambda self: type("F", (), {"kernel": 1})()})()
+        return kernel
+
+
+@pytest.mark.parametrize("case", ["plain", "writeback", "debug"])
+def test_parameters_are_cached_only_when_the_launch_does_nothing_else_per_call(case, monkeypatch):
+    from numba.cuda.cudadrv import driver
+
+    monkeypatch.setattr(driver, "_to_core_stream", lambda stream: "the default stream", raising=False)
+    monkeypatch.setattr(launch_module, "_simulated", lambda: False)
+    launcher = Launcher(_Marshalled(writeback=case == "writeback", debug=case == "debug"), (1, 1, 1), 32, (7,))
+    if case == "plain":
+        assert launcher.mode == "cached" and launcher.fallback_reason is None
+    else:
+        assert launcher.mode == "kernel" and ("host array" in launcher.fallback_reason
+                                              or "debug" in launcher.fallback_reason)
 
 
 def _tiles_here():

@@ -102,25 +102,28 @@ class NumbaCudaPrepared(Prepared):
         t0 = time.perf_counter()
         self.d_out = cuda.device_array(spec.out_shape, dtype=spec.dtype)
         if direct:
-            from . import cuda_kernels as kern
-
             self.d_x = cuda.to_device(xp)
             self.d_w = cuda.to_device(np.ascontiguousarray(w))
-            blocks, threads = kern.direct_launch(int(np.prod(spec.out_shape)))
-            self._set_launch(Launcher(kern.direct_kernel_for(spec.dtype), blocks, threads,
-                                      (self.d_x, self.d_w, self.d_out, spec.stride)))
         else:
             k, depth = spec.k, spec.C * spec.k * spec.k
             self._Wp, self._image = xp.shape[3], int(np.prod(xp.shape[1:]))
             taps = np.arange(depth)
             channel, tap = taps // (k * k), taps % (k * k)
-            koff = (channel * xp.shape[2] * self._Wp + (tap // k) * self._Wp + tap % k).astype(np.int32)
+            koff = channel * xp.shape[2] * self._Wp + (tap // k) * self._Wp + tap % k
             self.d_x = cuda.to_device(np.ascontiguousarray(xp).reshape(-1))
             self.d_w = cuda.to_device(np.ascontiguousarray(w.reshape(spec.F, -1).T).reshape(-1))
-            self.d_koff = cuda.to_device(koff)
-            self.use(choice)
+            # int32 offsets unless one padded image holds 2**31 elements or more (a kernel of its own then)
+            self.d_koff = cuda.to_device(koff.astype(np.int32 if self._image < 2**31 else np.int64))
         cuda.synchronize()
-        self.h2d_s = time.perf_counter() - t0
+        self.h2d_s = time.perf_counter() - t0  # the copies only: compiling and probing the launch come after
+        if direct:
+            from . import cuda_kernels as kern
+
+            blocks, threads = kern.direct_launch(int(np.prod(spec.out_shape)))
+            self._set_launch(Launcher(kern.direct_kernel_for(spec.dtype), blocks, threads,
+                                      (self.d_x, self.d_w, self.d_out, spec.stride)))
+        else:
+            self.use(choice)
 
     def use(self, choice=None) -> None:
         """Launch the implicit GEMM with ``choice`` (a :class:`~.tiles.Choice`; default: :func:`~.tiles.choose`'s)

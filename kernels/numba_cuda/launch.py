@@ -6,11 +6,13 @@ call through the sweep). A convolution's device buffers never change between cal
 does that work once, in ``prepare()``: it compiles the one overload for the arguments' types, marshals the
 arguments once, and then each call is one ``cuda.core`` launch of the cached parameter list.
 
-That path reads numba-cuda internals (``_prepare_args``, the code library's ``cufunc``; checked against
-numba-cuda 0.30). Where they differ, :class:`Launcher` falls back - first to the compiled kernel's own
-``launch`` (still no typing or lookup), then to the public call - and says which it uses in ``mode``, so a
-numba-cuda upgrade costs speed, never correctness. ``CONVBENCH_CUDA_LAUNCH=public|kernel|cached`` forces a
-mode (for the launch-cost breakdown in docs/gpu.md).
+That path reads numba-cuda internals (``_prepare_args``, the code library's ``cufunc``, ``_to_core_stream``;
+checked against numba-cuda 0.30, present since 0.23). Where they are missing, :class:`Launcher` falls back -
+first to the compiled kernel's own ``launch`` (still no typing or lookup), then to the public call - and says
+which it uses in ``mode`` and why in ``fallback_reason``, so a numba-cuda upgrade costs speed, not an error.
+An internal that kept its name but changed its meaning would give wrong outputs instead: the real-GPU tests
+(``CONVBENCH_REAL_CUDA=1``) are the guard after an upgrade. ``CONVBENCH_CUDA_LAUNCH=public|kernel|cached``
+forces a mode (for the launch-cost breakdown in docs/gpu.md).
 """
 from __future__ import annotations
 
@@ -30,12 +32,19 @@ def forced_mode() -> str | None:
     return mode
 
 
+def _simulated() -> bool:
+    """True under the CUDA simulator (its kernels have none of the internals the fast paths use)."""
+    from numba.cuda import config
+
+    return bool(config.ENABLE_CUDASIM)
+
+
 class Launcher:
     """``launcher()`` launches ``dispatcher`` on ``grid`` x ``block`` with ``args`` (fixed at construction)."""
 
     def __init__(self, dispatcher, grid, block, args, mode: str | None = None):
-        self.grid = tuple(grid) if isinstance(grid, tuple) else (int(grid),)
-        self.block = tuple(block) if isinstance(block, tuple) else (int(block),)
+        self.grid = tuple(int(g) for g in grid) if isinstance(grid, (tuple, list)) else (int(grid),)
+        self.block = tuple(int(b) for b in block) if isinstance(block, (tuple, list)) else (int(block),)
         self.args = tuple(args)
         configured = dispatcher[grid, block]
         self._public = lambda: configured(*self.args)
@@ -44,6 +53,9 @@ class Launcher:
         self._call = self._public
         if wanted == "public":
             return
+        if _simulated():
+            self.fallback_reason = "CUDA simulator: only the public launch"
+            return
         try:
             from numba.cuda.cudadrv import driver
 
@@ -51,6 +63,9 @@ class Launcher:
             stream = driver._to_core_stream(0)  # the legacy default stream, as the public launch uses
         except Exception as exc:  # an internal moved: keep the public launch
             self.fallback_reason = f"{type(exc).__name__}: {exc}"
+            return
+        if getattr(kernel, "launch_config_sensitive", False):  # the public call picks a dispatcher per config
+            self.fallback_reason = "launch-config-sensitive kernel: only the public launch"
             return
         self._call, self.mode = (lambda: kernel.launch(self.args, self.grid, self.block, stream, 0)), "kernel"
         if wanted == "kernel":
@@ -69,9 +84,14 @@ class Launcher:
         """A call that launches ``kernel`` through ``cuda.core`` with the parameters marshalled once, here."""
         from cuda.core import LaunchConfig, launch
 
+        if getattr(kernel, "debug", False) or getattr(kernel, "cooperative", False):
+            raise ValueError("a debug or cooperative kernel: its own launch checks errors / cooperates per call")
         params: list = []
+        writebacks: list = []
         for ty, value in zip(kernel.argument_types, self.args):
-            kernel._prepare_args(ty, value, 0, [], params)
+            kernel._prepare_args(ty, value, 0, writebacks, params)
+        if writebacks:
+            raise ValueError("an argument is copied to the device per call (a host array): nothing to cache")
         try:
             config = LaunchConfig(grid=self.grid, block=self.block, shmem_size=0)
         except TypeError:

@@ -45,6 +45,8 @@ class Tile:
         nt = self.threads
         if self.bm % self.tm or self.bn % self.tn:
             raise ValueError(f"tile {self.name}: bm, bn must be multiples of tm, tn")
+        if self.tm % min(4, self.tm) or self.tn % min(4, self.tn):
+            raise ValueError(f"tile {self.name}: tm, tn must be 1, 2 or multiples of 4 (runs of 4 for vector loads)")
         if nt % self.bm or nt % self.bn or (self.bk * self.bm) % nt or (self.bk * self.bn) % nt:
             raise ValueError(f"tile {self.name}: {nt} threads must split both {self.bk}-deep stages into whole rows")
         return self
