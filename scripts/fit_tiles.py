@@ -7,10 +7,11 @@ comes closest to the fastest measured variant of each layer, by coordinate desce
 geometric mean over layers of (time of its pick) / (time of the layer's fastest variant): 1.0 picks the best
 everywhere.
 
-    PYTHONPATH=. python scripts/fit_tiles.py DIR/variants.csv
+    PYTHONPATH=. python scripts/fit_tiles.py DIR/variants.csv [--write DIR/tile_model.json]
 
 Prints the regret of the defaults and of the fit, the share of layers whose pick is within 5% of the best,
-and the fitted ``Model(...)`` to paste into ``kernels/numba_cuda/tiles.py``.
+and the fitted ``Model(...)`` to paste into ``kernels/numba_cuda/tiles.py``; ``--write`` saves it as JSON,
+which ``CONVBENCH_TILE_MODEL=FILE`` makes numba-cuda use (``scripts/gpu_check.sh`` sweeps with it).
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from kernels.numba_cuda.tiles import DEFAULT_MODEL, GPU_TILES, Choice, Model, cost  # noqa: E402
+from kernels.numba_cuda.tiles import DEFAULT_MODEL, GPU_TILES, Choice, Model, cost, model_to_json  # noqa: E402
 
 #: Factors each constant is tried at, per round of the descent.
 STEPS = (0.5, 0.7, 0.85, 1.2, 1.4, 2.0)
@@ -88,6 +89,7 @@ def fit(layers, model: Model = DEFAULT_MODEL, rounds: int = 20) -> Model:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("variants", type=Path, help="variants.csv written by scripts/gpu_variants.py")
+    parser.add_argument("--write", type=Path, help="save the fitted model here, as JSON")
     args = parser.parse_args(argv)
     if not args.variants.is_file():
         parser.error(f"{args.variants}: no such file")
@@ -100,6 +102,8 @@ def main(argv=None) -> int:
         print(f"{label}: pick / best geomean {value:.3f}, within {HIT_RATIO - 1:.0%} of the best on {hits:.0%} "
               f"of {len(layers)} layers")
     print(fitted)
+    if args.write:
+        args.write.write_text(model_to_json(fitted) + "\n")
     return 0
 
 

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # One short GPU check: environment, real-CUDA correctness tests, the numba-cuda variant table and launch-cost
-# breakdown (scripts/gpu_variants.py), then the curated GPU sweeps (results/example-gpu*).
+# breakdown (scripts/gpu_variants.py), the tile model fitted to that table (scripts/fit_tiles.py), then the
+# curated GPU sweeps (results/example-gpu*) with the fitted model.
 # Usage (on a GPU machine, from the repo root): OUT=/some/dir scripts/gpu_check.sh
 # Stages can be skipped: TESTS=0, VARIANTS=0, SWEEPS=0. Each stage has its own timeout, so a lease of a few
-# minutes always gets the files of the stages that finished.
+# minutes always gets the files of the stages that finished. Files back: env.txt, pytest.txt, variants.csv,
+# launch.csv, tile_model.json, runs.tgz (results, plots) and logs.tgz (the stages' output).
 set -u
 OUT=${OUT:-/tmp/gpu-out}; mkdir -p "$OUT"
 export PYTHONPATH=. PYTHONUNBUFFERED=1
@@ -24,7 +26,11 @@ if [ "${VARIANTS:-1}" = 1 ]; then
   timeout ${VARIANTS_TIMEOUT:-300} python3 scripts/gpu_variants.py --out "$OUT" --max-minutes ${VARIANTS_MINUTES:-3} \
       2>&1 | tee "$OUT/variants.txt" | tail -60
   nvidia-smi --query-gpu=clocks.sm,clocks.max.sm,temperature.gpu,power.draw --format=csv >> "$OUT/env.txt" 2>&1
+  if [ -s "$OUT/variants.csv" ]; then
+    python3 scripts/fit_tiles.py "$OUT/variants.csv" --write "$OUT/tile_model.json" 2>&1 | tee "$OUT/fit.txt"
+  fi
 fi
+if [ -s "$OUT/tile_model.json" ]; then export CONVBENCH_TILE_MODEL="$OUT/tile_model.json"; fi
 if [ "${SWEEPS:-1}" = 1 ]; then
   echo "== gpu sweeps: the gpu preset at N=32, Inception 3a at N=1 and 32 (with the reduction study)"
   for run in "gpu example-gpu N=32" "inception3a example-gpu-inception3a N=1,32"; do
@@ -33,6 +39,8 @@ if [ "${SWEEPS:-1}" = 1 ]; then
         --budget-s ${BUDGET:-0.1} --repeats 1 --run-id $2 --results-dir "$OUT/results" \
         --plots-dir "$OUT/plots" 2>&1 | tee "$OUT/sweep-$1.txt" | tail -40
   done
+  if [ -s "$OUT/tile_model.json" ]; then cp "$OUT/tile_model.json" "$OUT/results/example-gpu.tile-model.json"; fi
   # the device tool returns a limited number of files: pack the runs
   (cd "$OUT" && tar czf runs.tgz results plots && rm -rf results plots)
 fi
+(cd "$OUT" && ls variants.txt fit.txt sweep-*.txt 2>/dev/null | xargs -r tar czf logs.tgz --remove-files)

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from harness.presets import get_preset
-from kernels.numba_cuda.tiles import DEFAULT_MODEL, candidates, cost
+from kernels.numba_cuda.tiles import (DEFAULT_MODEL, MODEL_ENV, active_model, candidates, choose, cost,
+                                      model_from_json, model_to_json)
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "fit_tiles.py"
 
@@ -72,3 +73,41 @@ def test_a_pick_within_five_percent_counts_as_a_hit():
     layers = fit_tiles.layers_of(table)
     value, hits = fit_tiles.regret(DEFAULT_MODEL, layers)
     assert 0 < hits < 1 and math.isfinite(value)
+
+
+def test_the_written_model_is_the_one_numba_cuda_then_uses(tmp_path, monkeypatch, capsys):
+    path, saved = tmp_path / "variants.csv", tmp_path / "tile_model.json"
+    _table(TRUE).to_csv(path, index=False)
+    assert _script().main([str(path), "--write", str(saved)]) == 0
+    fitted = model_from_json(saved.read_text())
+    monkeypatch.setenv(MODEL_ENV, str(saved))
+    assert active_model() == fitted != DEFAULT_MODEL
+    shape = (256, 832, 49, 132)
+    assert choose(*shape) == choose(*shape, model=fitted)
+
+
+@pytest.mark.parametrize("text, named", [
+    ("[1, 2]", "JSON object"),
+    ('{"speed": 2}', "unknown tile-model field"),
+    ('{"round_overhead": -1}', "positive number"),
+    ('{"atomic_cost": true}', "positive number"),
+    ('{"efficiency": [[8, 8, 1.5]]}', "fractions in"),
+    ("{not json", "Expecting"),
+])
+def test_a_bad_tile_model_file_is_refused_by_name(text, named, tmp_path, monkeypatch):
+    path = tmp_path / "model.json"
+    path.write_text(text)
+    monkeypatch.setenv(MODEL_ENV, str(path))
+    with pytest.raises(ValueError, match=named) as error:
+        choose(64, 192, 784, 132)
+    assert str(path) in str(error.value)
+
+
+def test_a_missing_tile_model_file_is_named(tmp_path, monkeypatch):
+    monkeypatch.setenv(MODEL_ENV, str(tmp_path / "gone.json"))
+    with pytest.raises(ValueError, match="gone.json"):
+        active_model()
+
+
+def test_a_model_survives_its_json():
+    assert model_from_json(model_to_json(TRUE)) == TRUE

@@ -16,8 +16,12 @@ a GPU, to fit them against (docs/gpu.md).
 """
 from __future__ import annotations
 
+import dataclasses
+import json
 import math
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -96,8 +100,49 @@ class Model:
         return next((e for tm, tn, e in self.efficiency if (tm, tn) == (tile.tm, tile.tn)), 0.5)
 
 
-#: The model :func:`choose` uses.
+#: The model :func:`choose` uses unless ``CONVBENCH_TILE_MODEL`` names another.
 DEFAULT_MODEL = Model()
+#: Environment variable naming a JSON file of :class:`Model` constants (``scripts/fit_tiles.py --write``).
+MODEL_ENV = "CONVBENCH_TILE_MODEL"
+
+
+def model_to_json(model: Model) -> str:
+    """``model``'s constants as a JSON object (what :func:`model_from_json` reads)."""
+    return json.dumps(dataclasses.asdict(model), indent=1)
+
+
+def model_from_json(text: str) -> Model:
+    """A :class:`Model` from a JSON object of its fields (missing ones keep their defaults); ValueError naming an
+    unknown field, a malformed efficiency row or a constant that is not a positive number."""
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError(f"a tile model is a JSON object of {[f.name for f in dataclasses.fields(Model)]}")
+    unknown = sorted(set(data) - {f.name for f in dataclasses.fields(Model)})
+    if unknown:
+        raise ValueError(f"unknown tile-model field(s) {unknown}")
+    if "efficiency" in data:
+        rows = data["efficiency"]
+        if not isinstance(rows, list) or not all(
+                isinstance(row, list) and len(row) == 3 and all(isinstance(v, (int, float)) for v in row)
+                and 0 < row[2] <= 1 for row in rows):
+            raise ValueError("efficiency must be a list of [tm, tn, fraction] rows, fractions in (0, 1]")
+        data["efficiency"] = tuple((int(tm), int(tn), float(e)) for tm, tn, e in rows)
+    for name, value in data.items():
+        if name != "efficiency" and (isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0):
+            raise ValueError(f"tile-model field {name} must be a positive number, got {value!r}")
+    return Model(**data)
+
+
+def active_model() -> Model:
+    """The model ``CONVBENCH_TILE_MODEL`` names (a JSON file), else :data:`DEFAULT_MODEL`; ValueError naming
+    the file when it cannot be read or holds no model."""
+    path = os.environ.get(MODEL_ENV)
+    if not path:
+        return DEFAULT_MODEL
+    try:
+        return model_from_json(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{MODEL_ENV}={path}: {exc}") from exc
 
 
 def resident_blocks(tile: Tile) -> int:
@@ -161,10 +206,12 @@ def cost(choice: Choice, filters: int, columns: int, sms: int, model: Model = DE
     return time
 
 
-def choose(filters: int, depth: int, columns: int, sms: int, tiles=GPU_TILES, model: Model = DEFAULT_MODEL) -> Choice:
+def choose(filters: int, depth: int, columns: int, sms: int, tiles=GPU_TILES, model: Model | None = None) -> Choice:
     """The :func:`candidates` choice of least modelled :func:`cost` for an ``filters`` x ``depth`` x ``columns``
-    GEMM on ``sms`` SMs. Ties go to the earlier tile and the fewer splits. ValueError on a non-positive size.
+    GEMM on ``sms`` SMs, by ``model`` (default: :func:`active_model`). Ties go to the earlier tile and the fewer
+    splits. ValueError on a non-positive size.
     """
+    model = model or active_model()
     if min(filters, depth, columns, sms) < 1:
         raise ValueError(f"GEMM sizes and SM count must be >= 1, got F={filters} K={depth} columns={columns} "
                          f"sms={sms}")
