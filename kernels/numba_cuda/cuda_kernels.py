@@ -1,9 +1,9 @@
 """``@cuda.jit`` kernels of the ``numba-cuda`` backends (imported lazily: importing this imports numba.cuda).
 
-Kernels are built per dtype by small factories so that shared-memory arrays and
-accumulators carry the right element type (float32 stays float32 on the GPU).
-Tile sizes shrink under the CUDA simulator, where every CUDA thread is a
-Python thread.
+Kernels are built by small factories, per dtype (shared-memory arrays and accumulators carry the right
+element type: float32 stays float32 on the GPU) and, for the implicit GEMM, per :class:`~.tiles.Tile` and
+split-K, whose sizes become compile-time constants (loops over a register tile unroll, its accumulators stay
+in registers). Each is built once and compiled on first launch. :mod:`.tiles` decides which runs.
 """
 from __future__ import annotations
 
