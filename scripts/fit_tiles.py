@@ -33,11 +33,30 @@ STEPS = (0.5, 0.7, 0.85, 1.2, 1.4, 2.0)
 HIT_RATIO = 1.05
 
 
+#: The columns of a variants table this script reads.
+NEEDED = ("layer", "N", "F", "K", "columns", "sms", "variant", "tile", "splits", "time_s")
+
+
+def usable_rows(table: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """(the candidate rows that can be read, how many candidate rows could not): rows with a tile this version
+    does not ship, a size that is not a whole number >= 1 or a time that is not a positive, finite number of
+    seconds - a run cut mid-row leaves one - are dropped. ValueError naming missing columns."""
+    missing = [name for name in NEEDED if name not in table.columns]
+    if missing:
+        raise ValueError(f"not a variants table of scripts/gpu_variants.py: no column(s) {', '.join(missing)}")
+    rows = table[table["variant"] == "candidate"]
+    sizes = rows[["N", "F", "K", "columns", "sms", "splits"]].apply(pd.to_numeric, errors="coerce")
+    times = pd.to_numeric(rows["time_s"], errors="coerce")
+    ok = (rows["tile"].isin([tile.name for tile in GPU_TILES]) & (sizes >= 1).all(axis=1)
+          & (sizes == sizes.round()).all(axis=1) & (times > 0) & (times < float("inf")))
+    return rows[ok], int((~ok).sum())
+
+
 def layers_of(table: pd.DataFrame) -> list[tuple[dict, dict]]:
     """[(shape, {Choice: seconds})] per layer and batch, from the ``candidate`` rows of a variants table."""
     tiles = {tile.name: tile for tile in GPU_TILES}
     found = []
-    for _, rows in table[table["variant"] == "candidate"].groupby(["layer", "N"], sort=False):
+    for _, rows in usable_rows(table)[0].groupby(["layer", "N"], sort=False):
         first = rows.iloc[0]
         shape = dict(filters=int(first["F"]), columns=int(first["columns"]), sms=int(first["sms"]))
         times = {}
@@ -92,10 +111,20 @@ def main(argv=None) -> int:
     parser.add_argument("--write", type=Path, help="save the fitted model here, as JSON")
     args = parser.parse_args(argv)
     if not args.variants.is_file():
-        parser.error(f"{args.variants}: no such file")
-    layers = layers_of(pd.read_csv(args.variants))
+        parser.error(f"{args.variants}: {'not a file' if args.variants.exists() else 'no such file'}")
+    if args.write and (args.write.is_dir() or not args.write.parent.is_dir()):
+        parser.error(f"--write {args.write}: {'a folder' if args.write.is_dir() else 'its folder does not exist'}")
+    try:
+        table = pd.read_csv(args.variants)
+        rows, dropped = usable_rows(table)
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:  # EmptyDataError is a ValueError
+        parser.error(f"{args.variants}: {exc}")
+    if dropped:
+        print(f"{args.variants}: left out {dropped} candidate row(s) that cannot be read (unknown tile, "
+              "bad size or time)", file=sys.stderr)
+    layers = layers_of(rows)
     if not layers:
-        parser.error(f"{args.variants}: no candidate rows")
+        parser.error(f"{args.variants}: no candidate rows to fit")
     fitted = fit(layers)
     for label, model in (("defaults", DEFAULT_MODEL), ("fitted", fitted)):
         value, hits = regret(model, layers)

@@ -61,6 +61,20 @@ def event_time_s(cuda, fn, round_s: float, rounds: int) -> float:
     return statistics.median(times)
 
 
+def gpu_problem() -> str | None:
+    """Why nothing can be timed here (no torch with CUDA, the CUDA simulator, no GPU for numba.cuda), or None."""
+    try:
+        import torch
+    except ImportError:
+        return "torch does not import: cuDNN is the reference here"
+    cuda = import_cuda()
+    if cuda.config.ENABLE_CUDASIM:
+        return "NUMBA_ENABLE_CUDASIM=1: the CUDA simulator times nothing; run this on a GPU"
+    if not torch.cuda.is_available() or not cuda.is_available():
+        return "no CUDA GPU here (torch or numba.cuda sees none): run this on a GPU"
+    return None
+
+
 def torch_conv(torch, x, w, spec):
     """(call, output) of cuDNN's convolution of ``x`` and ``w`` (already on the GPU) with ``spec``'s stride and
     padding."""
@@ -70,13 +84,25 @@ def torch_conv(torch, x, w, spec):
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--batches", default="32,1")
+    parser.add_argument("--out", type=Path, required=True, help="folder for variants.csv and launch.csv")
+    parser.add_argument("--batches", default="32,1", help="batch sizes, comma-separated (default 32,1)")
     parser.add_argument("--only", default="", help="only layers whose label contains this")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--round-ms", type=float, default=2.0)
-    parser.add_argument("--max-minutes", type=float, default=4.0, help="stop the variant table after this long")
+    parser.add_argument("--rounds", type=int, default=5, help="timed rounds per variant (median; default 5)")
+    parser.add_argument("--round-ms", type=float, default=2.0, help="each round lasts at least this (default 2)")
+    parser.add_argument("--max-minutes", type=float, default=4.0,
+                        help="start no layer after this long (default 4; the launch breakdown follows)")
     args = parser.parse_args(argv)
+    try:
+        batches = [int(n) for n in args.batches.split(",")]
+    except ValueError:
+        parser.error(f"--batches {args.batches!r}: whole numbers, comma-separated")
+    if not batches or min(batches) < 1 or args.rounds < 1 or not args.round_ms > 0 or not args.max_minutes > 0:
+        parser.error("--batches must be >= 1, --rounds >= 1, --round-ms and --max-minutes > 0")
+    if args.out.exists() and not args.out.is_dir():
+        parser.error(f"--out {args.out}: exists and is not a folder")
+    problem = gpu_problem()
+    if problem:
+        parser.error(problem)
     import torch
 
     torch.backends.cudnn.allow_tf32 = False
@@ -90,7 +116,7 @@ def main(argv=None) -> int:
     with open(args.out / "variants.csv", "w", newline="") as handle:
         writer = csv.DictWriter(handle, FIELDS)
         writer.writeheader()
-        for N in (int(n) for n in args.batches.split(",")):
+        for N in batches:
             for layer in get_preset("gpu").layers:
                 if args.only not in layer.label or time.monotonic() > deadline:
                     continue

@@ -243,3 +243,19 @@ def test_numba_cuda_use_switches_the_tile_and_keeps_the_answer(rng):
     with pytest.raises(ValueError, match="covers 8 of K = 9"):
         prepared.use(Choice(_tiles_here()[0], 2, 4))
     assert np.isfinite(prepared.h2d_s)
+
+
+@pytest.mark.parametrize("variable, value, named", [
+    (MODE_ENV, "turbo", "turbo"),
+    ("CONVBENCH_TILE_MODEL", "/nonexistent/model.json", "model.json"),
+])
+def test_a_bad_cuda_setting_makes_numba_cuda_unavailable_with_the_reason(variable, value, named, monkeypatch):
+    from kernels.numba_cuda.conv import NumbaCudaBackend
+
+    backend = NumbaCudaBackend()
+    ok = backend.unavailable_reason()
+    monkeypatch.setenv(variable, value)
+    reason = backend.unavailable_reason()
+    assert reason is not None and named in reason and (ok is None or ok in reason or "bad configuration" in reason)
+    monkeypatch.delenv(variable)
+    assert backend.unavailable_reason() == ok

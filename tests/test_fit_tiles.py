@@ -89,9 +89,15 @@ def test_the_written_model_is_the_one_numba_cuda_then_uses(tmp_path, monkeypatch
 @pytest.mark.parametrize("text, named", [
     ("[1, 2]", "JSON object"),
     ('{"speed": 2}', "unknown tile-model field"),
-    ('{"round_overhead": -1}', "positive number"),
-    ('{"atomic_cost": true}', "positive number"),
+    ('{"round_overhead": -1}', "positive, finite number"),
+    ('{"atomic_cost": true}', "positive, finite number"),
     ('{"efficiency": [[8, 8, 1.5]]}', "fractions in"),
+    ('{"efficiency": [[8.5, 8, 0.5]]}', "whole tm, tn"),
+    ('{"efficiency": [[true, 8, 0.5]]}', "whole tm, tn"),
+    ('{"saturating_threads": Infinity}', "finite"),
+    ('{"saturating_threads": NaN}', "finite"),
+    ('{"round_overhead": 1e400}', "finite"),
+    ('{"split_overhead": 1' + '0' * 400 + '}', "finite"),
     ("{not json", "Expecting"),
 ])
 def test_a_bad_tile_model_file_is_refused_by_name(text, named, tmp_path, monkeypatch):
@@ -111,3 +117,43 @@ def test_a_missing_tile_model_file_is_named(tmp_path, monkeypatch):
 
 def test_a_model_survives_its_json():
     assert model_from_json(model_to_json(TRUE)) == TRUE
+
+
+@pytest.mark.parametrize("content, named", [
+    ("", "No columns"),
+    ("layer,N\n3a,1\n", "no column(s) F, K"),
+    ("layer,N,F,K,columns,sms,variant,tile,splits,time_s\n", "no candidate rows"),
+])
+def test_a_table_that_cannot_be_fitted_is_refused_in_one_line(content, named, tmp_path, capsys):
+    path = tmp_path / "variants.csv"
+    path.write_text(content)
+    with pytest.raises(SystemExit) as exit_info:
+        _script().main([str(path)])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2 and named in err
+
+
+def test_unreadable_rows_are_left_out_and_counted(tmp_path, capsys):
+    table = _table(TRUE)
+    bad = table.iloc[:4].copy().astype({"splits": float})
+    bad.loc[bad.index[0], "time_s"] = float("nan")
+    bad.loc[bad.index[1], "time_s"] = 0.0
+    bad.loc[bad.index[2], "tile"] = "8x8x4/2x2"
+    bad.loc[bad.index[3], "splits"] = 1.5
+    path = tmp_path / "variants.csv"
+    pd.concat([table, bad]).to_csv(path, index=False)
+    with open(path, "a") as handle:
+        handle.write("5b 5x5,32,48,")  # a run cut mid-row
+    assert _script().main([str(path)]) == 0
+    captured = capsys.readouterr()
+    assert "left out 4 candidate row(s)" in captured.err  # the cut row never reached its variant column and "fitted:" in captured.out
+
+
+@pytest.mark.parametrize("target", ["folder", "missing/model.json"])
+def test_a_write_target_that_cannot_be_written_is_refused_before_fitting(target, tmp_path, capsys):
+    path = tmp_path / "variants.csv"
+    _table(TRUE).to_csv(path, index=False)
+    (tmp_path / "folder").mkdir()
+    with pytest.raises(SystemExit) as exit_info:
+        _script().main([str(path), "--write", str(tmp_path / target)])
+    assert exit_info.value.code == 2 and "--write" in capsys.readouterr().err

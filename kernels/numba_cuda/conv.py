@@ -20,8 +20,8 @@ import numpy as np
 
 from ..backend import Backend, Prepared
 from .compat import import_cuda, quick_thread_switching
-from .launch import Launcher
-from .tiles import GPU_TILES, SIMULATOR_TILES, choose
+from .launch import Launcher, forced_mode
+from .tiles import GPU_TILES, SIMULATOR_TILES, active_model, choose
 from ..registry import register
 from ..spec import ConvSpec, padded_input
 
@@ -52,6 +52,17 @@ def _zeroer(cuda, flat_out):
 
     nbytes, stream = flat_out.size * flat_out.dtype.itemsize, cuda.default_stream()
     return lambda: driver.device_memset(flat_out, 0, nbytes, stream=stream)
+
+
+def _config_error() -> str | None:
+    """Why ``CONVBENCH_CUDA_LAUNCH`` or ``CONVBENCH_TILE_MODEL`` cannot be used (checked on every ask: the
+    environment may change in a notebook), or None."""
+    try:
+        forced_mode()
+        active_model()
+    except ValueError as exc:
+        return f"bad configuration: {exc}"
+    return None
 
 
 def simulated(launch):
@@ -204,7 +215,7 @@ class _NumbaCudaBase(Backend):
             else:
                 self._reason = None if cuda.is_available() else (
                     "no CUDA GPU found (numba.cuda.is_available() is False; NUMBA_ENABLE_CUDASIM=1 runs the simulator)")
-        return self._reason
+        return self._reason or _config_error()
 
     def timing_unsupported_reason(self) -> str | None:
         if _simulator_enabled():

@@ -111,6 +111,25 @@ def model_to_json(model: Model) -> str:
     return json.dumps(dataclasses.asdict(model), indent=1)
 
 
+#: The largest constant a saved model may hold (SM FMA-lane units; the defaults are ~1e5).
+MAX_CONSTANT = 1e15
+
+
+def _number_in(value, low: float, high: float) -> bool:
+    """Whether ``value`` is a JSON number (not a bool) with low < value <= high (inf, nan and 10**400 are not)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return low < float(value) <= high
+    except OverflowError:
+        return False
+
+
+def _whole(value) -> bool:
+    """Whether ``value`` is a whole number >= 1 (not a bool, not 2.5)."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
+
+
 def model_from_json(text: str) -> Model:
     """A :class:`Model` from a JSON object of its fields (missing ones keep their defaults); ValueError naming an
     unknown field, a malformed efficiency row or a constant that is not a positive number."""
@@ -123,13 +142,15 @@ def model_from_json(text: str) -> Model:
     if "efficiency" in data:
         rows = data["efficiency"]
         if not isinstance(rows, list) or not all(
-                isinstance(row, list) and len(row) == 3 and all(isinstance(v, (int, float)) for v in row)
-                and 0 < row[2] <= 1 for row in rows):
-            raise ValueError("efficiency must be a list of [tm, tn, fraction] rows, fractions in (0, 1]")
+                isinstance(row, list) and len(row) == 3 and all(_whole(v) for v in row[:2])
+                and _number_in(row[2], 0, 1) for row in rows):
+            raise ValueError("efficiency must be a list of [tm, tn, fraction] rows: whole tm, tn >= 1 and "
+                             "fractions in (0, 1]")
         data["efficiency"] = tuple((int(tm), int(tn), float(e)) for tm, tn, e in rows)
     for name, value in data.items():
-        if name != "efficiency" and (isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0):
-            raise ValueError(f"tile-model field {name} must be a positive number, got {value!r}")
+        if name != "efficiency" and not _number_in(value, 0, MAX_CONSTANT):
+            raise ValueError(f"tile-model field {name} must be a positive, finite number up to {MAX_CONSTANT:g}, "
+                             f"got {value!r}")
     return Model(**data)
 
 
