@@ -75,6 +75,14 @@ def _make_implicit_gemm(nb_dtype, tile, split: bool):
             else:
                 r_x[s] = nb_dtype(0)
 
+    @cuda.jit(device=True)
+    def store_stage(s_w, s_x, r_w, r_x, a_to, b_to):
+        """This thread's registers of a stage into the shared buffers from slots ``a_to``, ``b_to`` on."""
+        for s in range(LA):
+            s_w[uint32(a_to + s * RA * BM)] = r_w[s]
+        for s in range(LB):
+            s_x[uint32(b_to + s * RB * BN)] = r_x[s]
+
     @cuda.jit
     def conv_igemm(x, wt, koff, out, F, K, k_per, P, NP, Wo, stride, Wp, img):
         """out (F x N*P, batch folded into the columns) = wt.T (F x K) @ patches(x) (K x N*P), in place.
@@ -118,10 +126,7 @@ def _make_implicit_gemm(nb_dtype, tile, split: bool):
                 acc[i, j] = nb_dtype(0)
         stages = (k_end - k_begin + BK - 1) // BK
         load_stage(x, wt, koff, r_w, r_x, k_begin, k_end, F, a_row, fa, a_ok, b_row, col, b_ok)
-        for s in range(LA):
-            s_w[uint32(a_store + s * RA * BM)] = r_w[s]
-        for s in range(LB):
-            s_x[uint32(b_store + s * RB * BN)] = r_x[s]
+        store_stage(s_w, s_x, r_w, r_x, a_store, b_store)
         cuda.syncthreads()
         for t in range(stages):
             cur = t & 1
@@ -138,11 +143,7 @@ def _make_implicit_gemm(nb_dtype, tile, split: bool):
                     for j in range(TN):
                         acc[i, j] += a_reg[i] * b_reg[j]
             if more:
-                a_to, b_to = (1 - cur) * SA + a_store, (1 - cur) * SB + b_store
-                for s in range(LA):
-                    s_w[uint32(a_to + s * RA * BM)] = r_w[s]
-                for s in range(LB):
-                    s_x[uint32(b_to + s * RB * BN)] = r_x[s]
+                store_stage(s_w, s_x, r_w, r_x, (1 - cur) * SA + a_store, (1 - cur) * SB + b_store)
             cuda.syncthreads()
         for j in range(TN):
             jo = j_base + b_read + (j // GN) * (TX * GN) + j % GN
