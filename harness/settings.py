@@ -134,6 +134,17 @@ class SweepSettings:
         for name, kind in (("preset", str), ("baseline", str), ("clock", str)):
             if not isinstance(getattr(self, name), kind):
                 raise TypeError(f"{name} must be a str, got {type(getattr(self, name)).__name__}")
+        for name in ("plugins", "backends"):
+            names = getattr(self, name)
+            if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+                raise TypeError(f"{name} must be a list of names, got {names!r}")
+        if not isinstance(self.axes, (list, tuple)) or not all(
+                isinstance(a, (list, tuple)) and len(a) == 2 and isinstance(a[0], str)
+                and isinstance(a[1], (list, tuple)) for a in self.axes):
+            raise TypeError(f"axes must be a list of [axis name, [values...]] pairs, got {self.axes!r}")
+        for name, kinds in (("layers", (str, os.PathLike)), ("dtype", str), ("scheduler", str)):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), kinds):
+                raise TypeError(f"{name} must be a str or None, got {getattr(self, name)!r}")
         if self.against is not None and not isinstance(self.against, (str, os.PathLike)):
             raise TypeError(f"against must be a git commit or a folder, got {type(self.against).__name__}")
         check_number("repeats", self.repeats, 1, MAX_REPEATS, integer=True, why="more passes than that is a typo")

@@ -222,7 +222,8 @@ def test_resume_with_conflicting_flags_names_them(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("damage", ["garbage", "extra-column", "missing-column", "zero-bytes", "truncated-json",
-                                    "bad-status", "peak-not-object"])
+                                    "bad-status", "peak-not-object", "settings-budget", "settings-backends",
+                                    "settings-axes", "schema-version-text"])
 def test_resume_of_damaged_files_is_one_line_exit_2_or_works(damage, tmp_path, results_dir, capsys):
     code, err = run(capsys, *sweep_args(tmp_path))
     assert code == 0, err
@@ -243,6 +244,14 @@ def test_resume_of_damaged_files_is_one_line_exit_2_or_works(damage, tmp_path, r
         meta.write_text(meta.read_text()[:40])
     elif damage == "peak-not-object":
         meta.write_text(json.dumps({**json.loads(meta.read_text()), "peak": "fast"}))
+    elif damage.startswith("settings-"):  # hand-edited settings: refused before the run is claimed
+        stored = json.loads(meta.read_text())
+        bad = {"settings-budget": ("budget_s", -1), "settings-backends": ("backends", 5),
+               "settings-axes": ("axes", [[1, 2]])}[damage]
+        stored["settings"][bad[0]] = bad[1]
+        meta.write_text(json.dumps(dict(stored, status="interrupted")))
+    elif damage == "schema-version-text":
+        meta.write_text(json.dumps({**json.loads(meta.read_text()), "schema_version": "x"}))
     else:
         table.write_text(header + "\n" + rest.replace(",ok,", ",weird,", 1))
     code, err = run(capsys, "sweep", "--resume", "r1", "--results-dir", str(r), "--plots-dir",
@@ -253,6 +262,8 @@ def test_resume_of_damaged_files_is_one_line_exit_2_or_works(damage, tmp_path, r
     else:
         assert code == 2 and len(err.strip().splitlines()) == 1, err
         assert "cannot resume" in err
+        if damage.startswith("settings-"):
+            assert bad[0] in err and json.loads(meta.read_text())["status"] == "interrupted"  # not left "running"
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -58,9 +58,18 @@ def resume_settings(files: RunFiles) -> tuple[SweepSettings, dict]:
         if files.lock.exists():  # a sweep that has not written its metadata yet: name it rather than the file
             lock_run(files).release()
         raise UsageError(f"cannot resume {files.run_id!r}: no {files.metadata} with the run's settings")
-    if int(meta.get("schema_version") or 1) > RUN_SCHEMA_VERSION:
+    version = meta.get("schema_version") or 1
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise UsageError(f"cannot resume {files.run_id!r}: its schema_version in {files.metadata} is not a whole "
+                         f"number: {version!r}")
+    if version > RUN_SCHEMA_VERSION:
         raise UsageError(f"cannot resume {files.run_id!r}: written by a newer convbench (schema version "
-                         f"{meta['schema_version']} > {RUN_SCHEMA_VERSION})")
+                         f"{version} > {RUN_SCHEMA_VERSION})")
+    try:
+        settings.check()  # a hand-edited or damaged run file: refused before the run is claimed or touched
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"cannot resume {files.run_id!r}: its stored settings in {files.metadata} are unusable: "
+                         f"{exc}") from None
     try:
         load_plugins(settings, probe=True)  # an A/B run's base build too, unpacked again if its copy was cleared
     except (PluginError, ValueError) as exc:
