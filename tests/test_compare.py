@@ -252,6 +252,29 @@ def test_calibrate_names_the_points_it_left_out_of_the_stored_floor(monkeypatch,
     assert "left out" not in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("target", ["file", "noise-json-folder"])
+def test_calibrate_and_save_floor_refuse_an_unusable_results_dir_before_measuring(target, monkeypatch, tmp_path,
+                                                                                    capsys):
+    import harness.commands.calibrate as calibrate
+
+    measured = []
+    monkeypatch.setattr(calibrate, "execute", lambda *args, **kwargs: measured.append(args))
+    where = tmp_path / "r"
+    if target == "file":
+        where.write_text("not a folder")
+    else:
+        (where / "noise.json").mkdir(parents=True)
+    assert main(["calibrate", "--preset", "smoke", "--results-dir", str(where)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and str(where) in err and not measured  # no sweep ran for nothing
+    data = Path(__file__).parent / "data"
+    assert main(["compare", str(data / "bench_base.json"), str(data / "bench_rerun.json"), "--results-dir", str(where),
+                 "--save-floor"]) == 2
+    captured = capsys.readouterr()
+    assert len(captured.err.strip().splitlines()) == 1 and str(where) in captured.err
+    assert "base" not in captured.out  # refused before the comparison is printed
+
+
 def test_an_aa_pair_stores_the_floor_that_later_comparisons_use(tmp_path, capsys):
     from harness.noisefloor import load_floors
 

@@ -20,6 +20,7 @@ from ..render.console import print_calibration
 from ..results import RunFiles
 from ..settings import RunOptions
 from ..storedfloor import left_out_lines, store_calibrated_floor
+from .common import floor_target
 from .sweep import execute
 from .sweep_request import settings_of_args
 
@@ -66,6 +67,7 @@ def run(args) -> int:
     trace this machine's speed instead, :func:`trace_drift`)."""
     if getattr(args, "drift_s", None):
         return trace_drift(args.drift_s)
+    floor_target(args.results_dir)  # where the floor goes: refused before two sweeps are measured for nothing
     keep = Path(args.results_dir) if args.keep else None
     taken = [p for r in ("calibrate-a", "calibrate-b") for p in (RunFiles(keep, r).existing() if keep else [])]
     if taken:

@@ -1,4 +1,4 @@
-"""Checks every command shares: a known backend name, a run given by id or path, a writable output file."""
+"""Checks every command shares: a known backend name, a run given by id or path, a writable output file or folder."""
 from __future__ import annotations
 
 import os
@@ -8,6 +8,7 @@ from pathlib import Path
 import kernels
 
 from ..errors import UsageError, did_you_mean
+from ..noisefloor import noise_path
 from ..results import RunFiles
 
 
@@ -73,3 +74,16 @@ def writable_dir(path: str, option: str, create: bool = True) -> Path:
         except OSError as exc:
             raise UsageError(f"{option} {path}: cannot create it ({exc.strerror})") from None
     return target
+
+
+def floor_target(results_dir: str) -> Path:
+    """``RESULTS_DIR/noise.json`` where a noise floor will be stored (calibrate, compare --save-floor), checked before
+    anything is measured or compared: the folder can be written (or made) and the file is not a folder."""
+    writable_dir(results_dir, "--results-dir", create=False)
+    path = noise_path(results_dir)
+    if path.exists() and not path.is_file():
+        raise UsageError(f"--results-dir {results_dir}: {path} exists and is not a file: the noise floor is stored "
+                         "there; move it away")
+    if path.is_file() and not os.access(path, os.W_OK):
+        raise UsageError(f"--results-dir {results_dir}: {path} is not writable: the noise floor is stored there")
+    return path

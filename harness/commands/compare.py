@@ -8,7 +8,7 @@ from ..storedfloor import left_out_lines, store_calibrated_floor
 from ..errors import UsageError
 from ..render.compare_view import plot_compare, print_compare, to_markdown
 from ..render.html import write_compare_html
-from .common import writable_file
+from .common import floor_target, writable_file
 
 
 def run(args) -> int:
@@ -22,6 +22,8 @@ def run(args) -> int:
     markdown = writable_file(args.markdown, "--markdown", (".md", ".markdown"))
     figure = writable_file(args.plot, "--plot", tuple(f".{ext}" for ext in FigureCanvasBase.get_supported_filetypes()))
     page = writable_file(args.html, "--html", (".html", ".htm"))
+    if args.save_floor:
+        floor_target(args.results_dir)
     try:
         refs = resolve_run(args.base, args.results_dir), resolve_run(args.new, args.results_dir)
         base, new = read_run(refs[0]), read_run(refs[1])
