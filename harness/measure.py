@@ -10,6 +10,7 @@ row with the estimate.
 from __future__ import annotations
 
 import functools
+import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -110,10 +111,18 @@ def measure_point(backend: str, case, data: CaseData | None, config: TimingConfi
         if reason:
             return PointResult(dict(row, status="skipped", reason=reason))
         return run_protocol(impl, spec, data, config, row, timed=timed, clock=clock, wall=wall, pace=pace)
-    except KeyboardInterrupt:
-        raise
+    except KeyboardInterrupt as exc:
+        if not kernel_raised(exc):
+            raise
+        return PointResult(dict(row, status="failed", reason=failure_reason(stage, exc)))
     except (Exception, SystemExit) as exc:  # a backend's failure (even sys.exit) is data, not a crash
         return PointResult(dict(row, status="failed", reason=failure_reason(stage, exc)))
+
+
+def kernel_raised(exc: KeyboardInterrupt) -> bool:
+    """Whether ``exc`` is the kernel's own raise rather than Ctrl-C: a worker ignores SIGINT (the sweep's process
+    takes it), so there a KeyboardInterrupt can only come from the code it runs - a ``failed`` row, not a stop."""
+    return signal.getsignal(signal.SIGINT) is signal.SIG_IGN
 
 
 def failure_reason(stage: str, exc: BaseException) -> str:
@@ -154,8 +163,10 @@ def run_protocol(impl, spec, data: CaseData, config: TimingConfig, row: dict, *,
         rounds = time_rounds(prepared, prepared.sync, config, clock=clock, timer=prepared.event_timer(), flush=flush,
                              wall=wall, pace=pace)
         return PointResult(finish_row(row, rounds, config), rounds.times_s)
-    except KeyboardInterrupt:
-        raise
+    except KeyboardInterrupt as exc:
+        if not kernel_raised(exc):
+            raise
+        return PointResult(dict(row, status="failed", reason=failure_reason(stage, exc)))
     except (Exception, SystemExit) as exc:
         return PointResult(dict(row, status="failed", reason=failure_reason(stage, exc)))
 

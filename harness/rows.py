@@ -32,7 +32,11 @@ class PointResult:
 
 def error_reason(stage: str, exc: BaseException) -> str:
     """``"STAGE: Type: message"`` on one line, cut to ``MAX_REASON_CHARS``: the reason of a failed row."""
-    message = " ".join(f"{type(exc).__name__}: {exc}".split())
+    try:
+        text = str(exc)
+    except Exception as inner:  # noqa: BLE001 - an exception whose __str__ raises still names the stage it broke
+        text = f"(its message could not be read: {type(inner).__name__})"
+    message = " ".join(f"{type(exc).__name__}: {text}".split())
     return f"{stage}: {message}"[:MAX_REASON_CHARS]
 
 

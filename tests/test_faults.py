@@ -46,7 +46,8 @@ def sweep(tmp_path, *extra, run_id="faults"):
 
 def test_hanging_exiting_crashing_and_scribbling_kernels_each_give_a_failed_row(tmp_path, results_dir):
     code, table = sweep(tmp_path, "--layers", layer_file(tmp_path), "--timeout-s", "2", "--backends",
-                        "test-hang,numpy,test-exit,test-segv,test-oom,test-sysexit,test-scribble")
+                        "test-hang,numpy,test-exit,test-segv,test-oom,test-sysexit,test-scribble,test-ki,"
+                        "test-unprintable")
     assert code == 0
     rows = table.set_index("backend")
     assert rows.loc["numpy", "status"] == "ok"
@@ -58,6 +59,8 @@ def test_hanging_exiting_crashing_and_scribbling_kernels_each_give_a_failed_row(
     assert "signal 9 SIGKILL (out of memory?)" in reasons["test-oom"]
     assert "sys.exit(3)" in reasons["test-sysexit"]
     assert "read-only" in reasons["test-scribble"]
+    assert reasons["test-ki"] == "first call: KeyboardInterrupt: the kernel's own"  # a worker ignores Ctrl-C: its own
+    assert reasons["test-unprintable"] == "first call: _Unprintable: (its message could not be read: RuntimeError)"
 
 
 def test_an_in_process_scribbler_is_caught_and_later_backends_see_intact_inputs(tmp_path, results_dir):

@@ -7,7 +7,8 @@ SIGSEGV, ``test-oom`` of SIGKILL (as from the OOM killer), ``test-scribble`` zer
 (as a GPU backend on a machine without a GPU).
 ``test-orphan`` / ``test-orphan-session`` start a ``sleep``
 (``ORPHAN_SLEEP_S``, in the worker's process group / in a session of its own) that inherits the sweep's stdout,
-``test-object`` returns the right values as an ``object`` array.
+``test-object`` returns the right values as an ``object`` array, ``test-ki`` raises KeyboardInterrupt in its
+first call, ``test-unprintable`` an exception whose ``__str__`` raises.
 """
 import os
 import signal
@@ -71,6 +72,31 @@ class SysExit(_Faulty):
 
     def prepare(self, x, w, spec):
         sys.exit(3)
+
+
+@kernels.register
+class Interrupt(_Faulty):
+    """Raises KeyboardInterrupt from its first call, as a library's own signal handling might."""
+
+    name = "test-ki"
+
+    def action(self):
+        raise KeyboardInterrupt("the kernel's own")
+
+
+class _Unprintable(RuntimeError):
+    def __str__(self):
+        raise RuntimeError("str fails")
+
+
+@kernels.register
+class Unprintable(_Faulty):
+    """Raises, from its first call, an exception whose message cannot be read."""
+
+    name = "test-unprintable"
+
+    def action(self):
+        raise _Unprintable()
 
 
 @kernels.register
