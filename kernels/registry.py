@@ -2,16 +2,20 @@
 from __future__ import annotations
 
 import inspect
+import re
 
 from .backend import REQUIRED_METHODS, Backend
 
 _REGISTRY: dict[str, Backend] = {}
+#: A name ``--backends a,b`` can select and a CSV cell holds as it is: no comma, space or control character;
+#: ``@base`` ends only the base build's twins of an A/B run (``harness.against``).
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}(@base)?")
 
 
 def register(cls):
     """Class decorator: instantiate a :class:`Backend` subclass and register it under ``cls.name``.
 
-    Raises ``ValueError`` for a duplicate or empty name and ``TypeError`` for a class
+    Raises ``ValueError`` for a duplicate, empty or unselectable name (``NAME``) and ``TypeError`` for a class
     that does not follow the Backend protocol. Returns the class unchanged.
     """
     if not inspect.isclass(cls):
@@ -22,6 +26,9 @@ def register(cls):
     name = getattr(cls, "name", "")
     if not isinstance(name, str) or not name:
         raise ValueError(f"backend class {cls.__name__} needs a non-empty string attribute 'name'")
+    if not NAME.fullmatch(name):
+        raise ValueError(f"backend name {name!r} (class {cls.__name__}) cannot be named in --backends or a table: use "
+                         "letters, digits and . _ + - (starting with a letter or digit), at most 64 characters")
     device = inspect.getattr_static(cls, "device", None)
     if not isinstance(device, property) and device not in ("cpu", "cuda"):
         raise ValueError(f"backend {name!r}: device must be 'cpu' or 'cuda', got {device!r}")

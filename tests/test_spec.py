@@ -63,6 +63,17 @@ def test_register_rejects_duplicates_and_incomplete_classes():
     with pytest.raises(ValueError, match="non-empty string attribute 'name'"):
         kernels.register(NoName)
 
+    for bad in ("a,b", " sp ", "tab\there", "-x", "x" * 65, "\u00e9t\u00e9"):  # --backends could never select them
+        class Unselectable(Backend):
+            name = bad
+
+            def prepare(self, x, w, spec):
+                raise NotImplementedError
+
+        with pytest.raises(ValueError, match="cannot be named in --backends"):
+            kernels.register(Unselectable)
+        assert bad not in kernels.list_backends()
+
     class NotABackend:
         name = "not-a-backend"
 
