@@ -88,6 +88,8 @@ def parse_axis_value(name: str, text: str):
     if name == "padding" and text == "same":
         return text
     try:
+        if not text.isascii() or "_" in text:  # int() takes '1_000', '３' and '١': a layer file refuses them too
+            raise ValueError(text)
         value = int(text)
     except ValueError:
         allowed = "an int >= 0 or 'same'" if name == "padding" else "an int"

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from .backends import CHAIN, kind_of
-from .cases import LayerCases, build_cases, check_no_overflow, point_key
+from .cases import LayerCases, build_cases, check_no_overflow, parse_axis, point_key
 from .fused import chain_cases
 from .layercsv import LayerColumns
 from .layerfile import layers_preset, read_layer_file
@@ -85,6 +85,8 @@ def resolve_cases(settings: SweepSettings):
     """(preset, cases) for ``settings``; raises ValueError for a bad layer file, too many threads, or axis values
     whose FLOPs or bytes overflow int64."""
     overrides = settings.overrides()
+    for name, values in overrides.items():  # dtype, threads and a resumed run's axes: checked as --axis checks them
+        parse_axis(f"{name}={','.join(map(str, values))}")
     for t in overrides.get("threads", ()):
         if t > max_threads():
             raise ValueError(f"threads={t} exceeds the {max_threads()} threads Numba can use here (NUMBA_NUM_THREADS)")

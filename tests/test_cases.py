@@ -22,6 +22,9 @@ def test_parse_axis_values():
     ("N=0", "axis N: 0 must be >= 1"),
     ("padding=-1", "axis padding: -1 must be >= 0"),
     ("dtype=float16", "axis dtype: 'float16' is not one of"),
+    ("N=1_000", "axis N: '1_000' is not an int"),  # int() takes these; a layer file refuses them
+    ("k=\uff13", "is not an int"),
+    ("k=\u0661", "is not an int"),
 ])
 def test_parse_axis_errors_name_the_problem(text, message):
     with pytest.raises(ValueError, match=message):
@@ -74,3 +77,16 @@ def test_layer_requires_branch_and_role_together():
 def test_unknown_preset_lists_known_ones():
     with pytest.raises(ValueError, match="unknown preset 'vgg'.*inception3a"):
         get_preset("vgg")
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("dtype", "float16", "axis dtype: 'float16' is not one of"),  # harness.sweep(dtype=...) skips argparse's choices
+    ("axes", [["N", [-1]]], "axis N: -1 must be >= 1"),  # a resumed run's stored axes
+    ("axes", [["Q", [1]]], "unknown axis 'Q'"),
+])
+def test_settings_values_that_skip_the_cli_are_checked_as_axes(field, value, message):
+    from harness.plan import resolve_cases
+    from harness.settings import SweepSettings
+
+    with pytest.raises(ValueError, match=message):
+        resolve_cases(SweepSettings(preset="smoke", **{field: value}))
