@@ -4,30 +4,35 @@
 zeros under ``torch.no_grad()`` (in eval mode, restored afterwards), and collapses
 identical convolutions into one entry with a count; convolutions the kernels cannot
 run (groups, dilation, non-square kernel/stride/padding, even-k ``"same"``, a
-non-zeros ``padding_mode``) are kept with the reason. :func:`model_from_ref` builds a
+non-zeros ``padding_mode``, a shape the layer-file reader refuses such as a stride beyond
+the input) are kept with the reason. :func:`model_from_ref` (:mod:`harness.modelref`) builds a
 model from ``torchvision:NAME``, ``timm:NAME`` or ``FILE.py:CALLABLE`` /
 ``MODULE:CALLABLE``; :func:`write_layer_file` writes the TOML that
-:mod:`harness.layerfile` reads. Every failure is a one-line :class:`CaptureError`.
+:mod:`harness.layerfile` reads back, always. Every failure is a one-line :class:`CaptureError`.
 """
 from __future__ import annotations
 
-import importlib
-import importlib.util
+import dataclasses
+import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from .benchdnn import Descriptor
-from .errors import did_you_mean
+from .durable import atomic_write_text
+from .errors import one_line
+from .layercsv import layer_problem
 from .layers import SHAPE_FIELDS, Layer
+from .modelref import CaptureError, error_line, exit_call, import_torch, model_from_ref
 
+__all__ = ["CaptureError", "Captured", "MAX_INPUT_ELEMENTS", "capture_layers", "file_problem", "model_from_ref",
+           "parse_input_shape", "unsupported_reason", "write_layer_file"]
 
-class CaptureError(ValueError):
-    """A model that cannot be built or captured; the one-line message names the cause."""
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+#: Most elements (N*C*H*W) an ``--input`` may have: 2**28 float32 zeros are 1 GiB before the model's first layer,
+#: and its activations take several times that. Capturing needs only the shapes, so a small N or image does; a
+#: bigger one is a typo (``1x3x2147483648x1`` would ask for 24 GiB) that would swap or be killed for memory.
+MAX_INPUT_ELEMENTS = 2**28
+_DIGITS = re.compile(r"[0-9]+")  # ASCII digits only: str.isdigit() takes "²", which int() refuses
 
 
 @dataclass(frozen=True)
@@ -102,20 +107,24 @@ def unsupported_reason(conv) -> str | None:
     return None
 
 
-def _import_torch():
-    try:
-        import torch
-    except Exception as exc:  # noqa: BLE001 - any import failure means: no usable torch
-        raise CaptureError(f"torch is not importable ({_one_line(exc)}); install it: pip install torch") from None
-    return torch
-
-
 def parse_input_shape(text: str) -> tuple[int, int, int, int]:
-    """Parse ``--input`` text such as ``1x3x224x224`` (N x C x H x W, ints >= 1)."""
-    parts = str(text).strip().lower().split("x")
-    if len(parts) != 4 or not all(p.strip().isdigit() and int(p) >= 1 for p in parts):
+    """Parse ``--input`` text such as ``1x3x224x224`` (N x C x H x W, ASCII ints >= 1, at most
+    ``MAX_INPUT_ELEMENTS`` elements in all)."""
+    parts = [p.strip() for p in str(text).strip().lower().split("x")]
+    if len(parts) != 4 or not all(_DIGITS.fullmatch(p) and p.strip("0") for p in parts):
         raise CaptureError(f"input shape {text!r}: expected NxCxHxW with four ints >= 1, e.g. 1x3x224x224")
+    elements = math.prod(map(int, parts)) if all(len(p) <= 18 for p in parts) else None  # 5000 digits: no int()
+    if elements is None or elements > MAX_INPUT_ELEMENTS:
+        size = f"{elements} elements" if elements else "a dimension of more than 18 digits"
+        raise CaptureError(f"input shape {text!r}: {size}, more than {MAX_INPUT_ELEMENTS} "
+                           f"({MAX_INPUT_ELEMENTS * 4 // 2**30} GiB of float32 zeros); the layer shapes need no big "
+                           "input: use N=1 and the model's usual image size")
     return tuple(int(p) for p in parts)
+
+
+def _clean(name: str) -> str:
+    """A module name that UTF-8 can write (``add_module`` takes lone surrogates, which no file can hold)."""
+    return name.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def capture_layers(model, input_shape: tuple[int, int, int, int] | str = (1, 3, 224, 224)) -> list[Captured]:
@@ -123,38 +132,52 @@ def capture_layers(model, input_shape: tuple[int, int, int, int] | str = (1, 3, 
 
     Identical convolutions (same input shape and parameters) collapse into one entry whose
     ``count`` is how often they ran; a label reused with another shape gets a ``#2`` suffix.
+    An unbatched (C, H, W) input to a convolution is recorded as N=1, as torch runs it. An entry
+    a layer file cannot hold as a layer carries the reason (:func:`file_problem`).
     """
-    torch = _import_torch()
+    torch = import_torch()
     if not isinstance(model, torch.nn.Module):
         raise CaptureError(f"expected a torch.nn.Module, got {type(model).__name__}")
     shape = parse_input_shape(input_shape if isinstance(input_shape, str) else "x".join(map(str, input_shape)))
-    names = {module: name for name, module in model.named_modules()}
+    names = {module: _clean(name) for name, module in model.named_modules()}
     seen: dict[tuple, dict] = {}
+    unread: list[str] = []  # convolutions the hook could not read: the harness's failure, not the model's
 
-    def hook(module, inputs, output):
-        n, c, h, w = inputs[0].shape
-        key = (n, c, h, w, module.out_channels, tuple(module.kernel_size), tuple(module.stride),
-               module.padding if isinstance(module.padding, str) else tuple(module.padding),
-               tuple(module.dilation), module.groups, module.padding_mode)
-        entry = seen.setdefault(key, {"modules": [], "Ho": output.shape[-2], "Wo": output.shape[-1],
-                                      "reason": unsupported_reason(module)})
-        entry["modules"].append(names.get(module) or "conv")
+    def hook(module, args, kwargs, output):
+        try:  # never raises into the model's forward()
+            x = args[0] if args else kwargs.get("input")
+            dims, out = tuple(getattr(x, "shape", ())), tuple(getattr(output, "shape", ()))
+            if len(dims) not in (3, 4) or len(out) < 2:
+                raise ValueError(f"input of shape {dims}, output of shape {out}; expected (N, C, H, W) or (C, H, W)")
+            n, c, h, w = (1, *dims) if len(dims) == 3 else dims  # unbatched: torch runs it as a batch of one
+            key = (n, c, h, w, module.out_channels, tuple(module.kernel_size), tuple(module.stride),
+                   module.padding if isinstance(module.padding, str) else tuple(module.padding),
+                   tuple(module.dilation), module.groups, module.padding_mode)
+            entry = seen.setdefault(key, {"modules": [], "Ho": out[-2], "Wo": out[-1],
+                                          "reason": unsupported_reason(module)})
+            entry["modules"].append(names.get(module) or "conv")
+        except Exception as exc:  # noqa: BLE001 - reported after the forward pass, as the harness's own failure
+            unread.append(f"{names.get(module) or 'conv'!r} ({error_line(exc)})")
 
-    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, torch.nn.Conv2d)]
+    handles = [m.register_forward_hook(hook, with_kwargs=True) for m in model.modules()
+               if isinstance(m, torch.nn.Conv2d)]
     if not handles:
         raise CaptureError(f"{type(model).__name__} has no nn.Conv2d layer")
-    was_training = model.training
+    was_training, at = model.training, f"the forward pass on zeros of shape {'x'.join(map(str, shape))}"
     try:
         model.eval()
         with torch.no_grad():
             model(torch.zeros(shape))
+    except SystemExit as exc:  # the model's own sys.exit() ends nothing of the harness (Ctrl-C still stops it)
+        raise CaptureError(f"{at} called {exit_call(exc)}") from None
     except Exception as exc:  # noqa: BLE001 - a model's own error, reported on one line
-        raise CaptureError(f"forward pass on zeros of shape {'x'.join(map(str, shape))} failed: "
-                           f"{_one_line(exc)}") from None
+        raise CaptureError(f"{at} failed: {error_line(exc)}") from None
     finally:
         model.train(was_training)
         for handle in handles:
             handle.remove()
+    if unread:
+        raise CaptureError(f"convbench could not record the shape of convolution {unread[0]} in {at}")
     captured, labels = [], set()
     for (n, c, h, w, f, k, s, p, d, g, mode), e in seen.items():
         label, i = e["modules"][0], 1
@@ -162,114 +185,51 @@ def capture_layers(model, input_shape: tuple[int, int, int, int] | str = (1, 3, 
             i += 1
             label = f"{e['modules'][0]} #{i}"
         labels.add(label)
-        captured.append(Captured(label, int(n), int(c), int(h), int(w), f, k, s, p, d, g, mode, int(e["Ho"]),
-                                 int(e["Wo"]), count=len(e["modules"]), reason=e["reason"],
-                                 modules=tuple(e["modules"])))
+        entry = Captured(label, int(n), int(c), int(h), int(w), f, k, s, p, d, g, mode, int(e["Ho"]),
+                         int(e["Wo"]), count=len(e["modules"]), reason=e["reason"], modules=tuple(e["modules"]))
+        captured.append(dataclasses.replace(entry, reason=file_problem(entry)))
     return captured
 
 
-def _install_hint(library: str, torch, exc: BaseException) -> str:
-    """How to get ``library`` (torchvision, timm) importable beside the installed ``torch``."""
-    if isinstance(exc, ModuleNotFoundError) and (exc.name or "").split(".")[0] == library:
-        index = " --index-url https://download.pytorch.org/whl/cpu" if "+cpu" in torch.__version__ else ""
-        return f"install it: pip install {library}{index}" + (
-            f" (the release built for torch {torch.__version__})" if library == "torchvision" else "")
-    return f"reinstall {library}: the installed one does not work with torch {torch.__version__}"
-
-
-def _own_callables(module) -> list[str]:
-    """The public functions and classes ``module`` defines itself (not the ones it imports)."""
-    return sorted(n for n, v in vars(module).items()
-                  if not n.startswith("_") and callable(v) and getattr(v, "__module__", None) == module.__name__)
-
-
-def _from_file_or_module(ref: str, target: str, attr: str):
-    try:
-        if target.endswith(".py"):
-            path = Path(target)
-            if not path.is_file():
-                raise CaptureError(f"model {ref!r}: no such file {target}")
-            spec = importlib.util.spec_from_file_location(f"convbench_model_{path.stem}", path)
-            module = importlib.util.module_from_spec(spec)
-            spec.loader.exec_module(module)
-        else:
-            module = importlib.import_module(target)
-    except CaptureError:
-        raise
-    except (Exception, SystemExit) as exc:  # noqa: BLE001 - includes SyntaxError and sys.exit() in user code
-        raise CaptureError(f"model {ref!r}: importing {target} failed: {_one_line(exc)}") from None
-    factory = getattr(module, attr, None)
-    if not callable(factory):
-        own = _own_callables(module)
-        listed = ", ".join(own[:12]) + (f" and {len(own) - 12} more" if len(own) > 12 else "") if own else "none"
-        raise CaptureError(f"model {ref!r}: {target} has no callable {attr!r}{did_you_mean(attr, own)}; "
-                           f"the callables it defines: {listed}")
-    return factory
-
-
-def model_from_ref(ref: str):
-    """Build a model: ``torchvision:NAME``, ``timm:NAME``, or ``FILE.py:CALLABLE`` / ``MODULE:CALLABLE``.
-
-    The factory is called with no arguments (torchvision with ``weights=None``, timm with
-    ``pretrained=False``) and must return an ``nn.Module``.
-    """
-    kind, sep, name = str(ref).rpartition(":")
-    if not sep or not kind or not name:
-        raise CaptureError(f"model {ref!r}: expected torchvision:NAME, timm:NAME, FILE.py:CALLABLE or MODULE:CALLABLE")
-    torch = _import_torch()
-    if kind in ("torchvision", "timm"):
-        try:
-            library = importlib.import_module("torchvision.models" if kind == "torchvision" else "timm")
-        except Exception as exc:  # noqa: BLE001 - e.g. "operator torchvision::nms does not exist"
-            raise CaptureError(f"model {ref!r}: {kind} is not importable ({_one_line(exc)}); "
-                               f"{_install_hint(kind, torch, exc)}") from None
-        if kind == "torchvision":
-            known = {n for n in dir(library) if n[:1].islower() and not n.startswith(("get_", "list_"))
-                     and callable(getattr(library, n))}
-            if name not in known:
-                raise CaptureError(f"model {ref!r}: torchvision has no model {name!r}{did_you_mean(name, known)}")
-            factory, kwargs = getattr(library, name), {"weights": None}
-        else:
-            known = set(library.list_models())
-            if name not in known:
-                raise CaptureError(f"model {ref!r}: timm has no model {name!r}{did_you_mean(name, known)}")
-            factory, kwargs = (lambda **kw: library.create_model(name, **kw)), {"pretrained": False}
-    else:
-        factory, kwargs = _from_file_or_module(ref, kind, name), {}
-    try:
-        model = factory(**kwargs)
-    except Exception as exc:  # noqa: BLE001 - the factory's own error, on one line
-        raise CaptureError(f"model {ref!r}: building it failed: {_one_line(exc)}") from None
-    if not isinstance(model, torch.nn.Module):
-        raise CaptureError(f"model {ref!r}: the factory returned {type(model).__name__}, not a torch.nn.Module")
-    return model
+def file_problem(c: Captured) -> str | None:
+    """Why ``c`` cannot be a ``[[layer]]`` of a layer file, or None: its ``reason``, or a shape torch ran but the
+    layer-file reader refuses (:func:`harness.layercsv.layer_problem`), such as a stride beyond the input."""
+    if c.reason:
+        return c.reason
+    layer = c.to_layer()
+    problem = layer_problem({"label": layer.label, "count": layer.count, **layer.shape()})
+    return f"shape the kernels cannot run: {problem.removeprefix('impossible shape: ')}" if problem else None
 
 
 def _toml_string(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    escaped = _clean(text).replace("\\", "\\\\").replace('"', '\\"')
     return '"' + "".join(ch if ch >= " " and ch != "\x7f" else f"\\u{ord(ch):04x}" for ch in escaped) + '"'
 
 
 def _comment(text: str) -> str:
-    return " ".join(str(text).split())
+    """``text`` as the rest of one TOML comment line (no newline, no control character TOML refuses there)."""
+    return one_line(_clean(str(text)))
 
 
 def write_layer_file(captured: list[Captured], path: str | Path, source: str | None = None) -> Path:
-    """Write ``captured`` as a TOML layer file (one ``[[layer]]`` per runnable entry, with ``count``).
+    """Write ``captured`` as a TOML layer file (one ``[[layer]]`` per runnable entry, with ``count``), atomically.
 
-    Unsupported convolutions become ``#`` comment lines giving label, count, benchdnn
-    descriptor and reason. Raises CaptureError when no entry is runnable.
+    Entries a layer file cannot hold as layers (:func:`file_problem`) become ``#`` comment lines
+    giving label, count, benchdnn descriptor and reason. Raises CaptureError when no entry is runnable.
     """
-    runnable = [c for c in captured if c.reason is None]
+    reasons = [file_problem(c) for c in captured]
+    runnable = [c for c, reason in zip(captured, reasons) if reason is None]
     if not runnable:
-        raise CaptureError(f"{path}: none of the {len(captured)} convolutions can run on the convbench kernels")
+        first = f" ({_comment(captured[0].label)}: {_comment(reasons[0])})" if captured else ""
+        raise CaptureError(f"{path}: none of the {len(captured)} convolutions can run on the convbench kernels"
+                           + first)
     total = sum(c.count for c in captured)
     lines = [f"# Convolutions of {_comment(source or 'a torch model')}, captured by convbench (harness.capture).",
              f"# {total} convolution calls, {len(captured)} distinct, {len(captured) - len(runnable)} of them "
              "unsupported by the kernels (comment lines).", ""]
-    for c in captured:
-        if c.reason:
-            lines.append(f"# unsupported: {_comment(c.label)} (count {c.count}, {c.desc}): {_comment(c.reason)}")
+    for c, reason in zip(captured, reasons):
+        if reason:
+            lines.append(f"# unsupported: {_comment(c.label)} (count {c.count}, {c.desc}): {_comment(reason)}")
             continue
         layer = c.to_layer()
         more = c.modules[1:]
@@ -279,5 +239,5 @@ def write_layer_file(captured: list[Captured], path: str | Path, source: str | N
         lines += [f"{f} = {getattr(layer, f)}" for f in (*SHAPE_FIELDS, "count")]
         lines.append("")
     path = Path(path)
-    path.write_text("\n".join(lines))
+    atomic_write_text(path, "\n".join(lines))
     return path

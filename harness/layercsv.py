@@ -31,6 +31,54 @@ _PADDINGS = re.compile(r"(?:[0-9]+|same)(?:\n(?:[0-9]+|same))*")
 _SHAPE_ORDER = ("N", "C", "H", "W", "F", "k", "stride", "padding")
 
 
+_INT_TEXT = re.compile(r"-?[0-9]+")  # a CSV cell that is an int ("²" is a digit to str.isdigit, not to int())
+
+
+def check_field(name: str, value, text: bool = False):
+    """One field's value, checked (ValueError naming the field otherwise); ``text``: a CSV cell, where numbers
+    arrive as text (TOML has real ints)."""
+    if name in INT_FIELDS:
+        if text and type(value) is str and _INT_TEXT.fullmatch(value):
+            value = int(value)
+        if type(value) is not int or value < 1:  # type(): a bool is no count
+            raise ValueError(f"field {name!r} must be an int >= 1, got {value!r}")
+        if value > MAX_DIM:
+            raise ValueError(f"field {name!r} = {value} is absurdly large (at most {MAX_DIM})")
+        return value
+    if name == "padding":
+        if text and isinstance(value, str) and _INT_TEXT.fullmatch(value):
+            value = int(value)
+        if value != "same" and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
+            raise ValueError(f"field 'padding' must be an int >= 0 or 'same', got {value!r}")
+        if value != "same" and value > MAX_DIM:
+            raise ValueError(f"field 'padding' = {value} is absurdly large (at most {MAX_DIM})")
+        return value
+    if name == "dtype" and value not in SUPPORTED_DTYPES:
+        raise ValueError(f"field 'dtype' must be one of {', '.join(SUPPORTED_DTYPES)}, got {value!r}")
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"field {name!r} must be a non-empty string, got {value!r}")
+    return value
+
+
+def checked_fields(entry: dict, text: bool = False) -> dict:
+    """``entry``'s fields checked (:func:`check_field`) over the defaults, and its shape checked: what a layer
+    file's reader accepts, or ValueError saying what it refuses (without file or entry; the caller names them)."""
+    values = dict(OPTIONAL, **{k: check_field(k, v, text=text) for k, v in entry.items()})
+    problem = shape_problem(*(values[f] for f in _SHAPE_ORDER))
+    if problem:
+        raise ValueError(f"impossible shape: {problem}")
+    return values
+
+
+def layer_problem(entry: dict) -> str | None:
+    """Why a layer file's reader would refuse a layer of these fields (:func:`checked_fields`), or None."""
+    try:
+        checked_fields(entry)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 @functools.lru_cache(maxsize=4096)
 def shape_problem(N: int, C: int, H: int, W: int, F: int, k: int, stride: int, padding) -> str | None:
     """Why no ConvSpec has this shape, or None (cached: a network repeats its shapes)."""

@@ -18,7 +18,6 @@ from __future__ import annotations
 import csv
 import functools
 import hashlib
-import re
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -29,16 +28,12 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
-from kernels import SUPPORTED_DTYPES, resolve_padding
+from kernels import resolve_padding
 
 from .benchdnn import load_descriptor_file
-from .layercsv import INT_FIELDS, OPTIONAL, REQUIRED, LayerColumns, plain_csv_layers, shape_problem
-from .layers import MAX_DIM, Layer
+from .layercsv import OPTIONAL, REQUIRED, LayerColumns, checked_fields, plain_csv_layers, shape_problem
+from .layers import Layer
 from .presets import Preset
-
-_INT_FIELD_SET = frozenset(INT_FIELDS)
-_INT_TEXT = re.compile(r"-?[0-9]+")  # a CSV cell that is an int ("²" is a digit to str.isdigit, not to int())
-
 
 class LayerFileError(ValueError):
     """A layer file that cannot be used; the message names the file, the entry and the field."""
@@ -70,10 +65,7 @@ def _parse_entries(path: Path) -> list[tuple[str, dict]]:
             data = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # -sig: a BOM from an editor is fine
         except tomllib.TOMLDecodeError as exc:
             raise LayerFileError(f"{path}: not valid TOML: {exc}") from None
-        entries = data.get("layer")
-        if not isinstance(entries, list) or not entries:
-            raise LayerFileError(f"{path}: expected one or more [[layer]] tables")
-        return [(f"layer {i}", dict(e)) for i, e in enumerate(entries, start=1)]
+        return _toml_entries(path, data.get("layer"))
     if path.suffix.lower() == ".csv":
         with path.open(newline="", encoding="utf-8-sig") as fh:  # Excel's "CSV UTF-8" starts with a BOM
             reader = csv.DictReader(fh)
@@ -92,29 +84,23 @@ def _parse_entries(path: Path) -> list[tuple[str, dict]]:
     raise LayerFileError(f"{path}: not a .toml or .csv layer file")
 
 
-def _field(where: str, name: str, value, text: bool = False):
-    """One field's value, checked; ``text``: a CSV cell, where numbers arrive as text (TOML has real ints)."""
-    if name in _INT_FIELD_SET:
-        if text and type(value) is str and _INT_TEXT.fullmatch(value):
-            value = int(value)
-        if type(value) is not int or value < 1:  # type(): a bool is no count
-            raise LayerFileError(f"{where}: field {name!r} must be an int >= 1, got {value!r}")
-        if value > MAX_DIM:
-            raise LayerFileError(f"{where}: field {name!r} = {value} is absurdly large (at most {MAX_DIM})")
-        return value
-    if name == "padding":
-        if text and isinstance(value, str) and _INT_TEXT.fullmatch(value):
-            value = int(value)
-        if value != "same" and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-            raise LayerFileError(f"{where}: field 'padding' must be an int >= 0 or 'same', got {value!r}")
-        if value != "same" and value > MAX_DIM:
-            raise LayerFileError(f"{where}: field 'padding' = {value} is absurdly large (at most {MAX_DIM})")
-        return value
-    if name == "dtype" and value not in SUPPORTED_DTYPES:
-        raise LayerFileError(f"{where}: field 'dtype' must be one of {', '.join(SUPPORTED_DTYPES)}, got {value!r}")
-    if not isinstance(value, str) or not value:
-        raise LayerFileError(f"{where}: field {name!r} must be a non-empty string, got {value!r}")
-    return value
+def _short(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _toml_entries(path: Path, entries) -> list[tuple[str, dict]]:
+    """The ``[[layer]]`` tables of a TOML layer file: an array of tables, each a table (tomllib's dict)."""
+    if isinstance(entries, dict):
+        raise LayerFileError(f"{path}: 'layer' is one [layer] table; write [[layer]] (an array of tables, one "
+                             "per layer)")
+    if not isinstance(entries, list) or not entries:
+        got = "" if entries is None or entries == [] else f", got layer = {_short(entries)}"
+        raise LayerFileError(f"{path}: expected one or more [[layer]] tables{got}")
+    for i, e in enumerate(entries, start=1):
+        if not isinstance(e, dict):  # a number, a string, a list of pairs: no table
+            raise LayerFileError(f"{path}: layer {i}: expected a [[layer]] table, got {_short(e)}")
+    return [(f"layer {i}", e) for i, e in enumerate(entries, start=1)]
 
 
 def load_layer_file(path: str | Path) -> tuple[list[Layer], list[Unsupported]]:
@@ -200,10 +186,10 @@ def _table_layers(path: Path) -> list[Layer]:
                 if name not in entry:
                     raise LayerFileError(f"{where}: missing field {name!r}")
             good_keys.add(keys)
-        values = dict(OPTIONAL, **{k: _field(where, k, v, text=text) for k, v in entry.items()})
-        problem = shape_problem(*(values[f] for f in ("N", "C", "H", "W", "F", "k", "stride", "padding")))
-        if problem:
-            raise LayerFileError(f"{where}: impossible shape: {problem}")
+        try:
+            values = checked_fields(entry, text=text)
+        except ValueError as exc:
+            raise LayerFileError(f"{where}: {exc}") from None
         parsed.append((where, values))
     return _link(path, parsed)
 

@@ -33,10 +33,16 @@ def run(args) -> int:
                          "name (nothing was overwritten)")
     try:
         shape = parse_input_shape(args.input)
-        captured = capture_layers(model_from_ref(args.source), shape)
+        model = model_from_ref(args.source)  # its errors name the model already
+        try:
+            captured = capture_layers(model, shape)
+        except CaptureError as exc:
+            raise CaptureError(f"model {args.source!r}: {exc}") from None
         path = write_layer_file(captured, output, source=args.source)
     except CaptureError as exc:
         raise UsageError(str(exc)) from None
+    except OSError as exc:  # a full disk: the file it replaces is left as it was
+        raise UsageError(f"--output {output}: cannot write it: {exc.strerror or exc}") from None
     runnable = [c for c in captured if c.reason is None]
     calls = sum(c.count for c in captured)
     macs = sum(c.count * c.N * c.F * c.C * c.k[0] * c.k[1] * c.Ho * c.Wo for c in runnable)
