@@ -33,17 +33,20 @@ from .results import COLUMNS, SAMPLE_COLUMNS, TIME_RANGE_S
 
 #: Shape columns copied from a benchmark's ``extra_info`` when it records them.
 SHAPE_COLUMNS = [*SHAPE_FIELDS, "Ho", "Wo", "flops", "bytes", "threads"]
-NO_DATA = "saved without --benchmark-save-data: compare needs per-round times; re-run with --benchmark-save-data"
+NO_DATA = "saved without --benchmark-save-data: {verb} needs per-round times; re-run with --benchmark-save-data"
+#: Whole numbers from this magnitude on do not fit int64 (the history database's integers).
+INT64_LIMIT = 2**63
 
 
-def read_benchmark_json(path: str | Path) -> dict:
-    """The parsed document of a pytest-benchmark JSON file; ValueError (one line) if it is not one."""
+def read_benchmark_json(path: str | Path, verb: str = "compare") -> dict:
+    """The parsed document of a pytest-benchmark JSON file; ValueError (one line, naming the file and the field) if
+    it is not one or a field the reader uses has the wrong type. ``verb`` is the command the messages name."""
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"no such pytest-benchmark file: {path}")
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError) as exc:  # ValueError: JSONDecodeError, or an int of 4300+ digits
         raise ValueError(f"{path} is not JSON ({str(exc).splitlines()[0]})") from None
     except RecursionError:
         raise ValueError(f"{path} is not a pytest-benchmark JSON file (nested too deeply to read)") from None
@@ -52,48 +55,90 @@ def read_benchmark_json(path: str | Path) -> dict:
     for key in ("machine_info", "commit_info"):
         if doc.get(key) is not None and not isinstance(doc[key], dict):
             raise ValueError(f"{path} is not a pytest-benchmark JSON file ({key!r} is not an object)")
+    check_document_fields(path, doc)
     names = set()
     for bench in doc["benchmarks"]:
         if not isinstance(bench, dict) or not isinstance(bench.get("name"), str) \
                 or not isinstance(bench.get("stats"), dict):
             raise ValueError(f"{path} is not a pytest-benchmark JSON file (a benchmark without name or stats)")
         if bench["name"] in names:
-            raise ValueError(f"{path}: benchmark {bench['name']} appears twice; compare matches benchmarks by name")
+            raise ValueError(f"{path}: benchmark {bench['name']} appears twice; {verb} matches benchmarks by name")
         names.add(bench["name"])
         check_benchmark_fields(path, bench)
         data = bench["stats"].get("data")
         if not data:
-            raise ValueError(f"{path}: benchmark {bench['name']} {NO_DATA}")
+            raise ValueError(f"{path}: benchmark {bench['name']} {NO_DATA.format(verb=verb)}")
         low, high = TIME_RANGE_S
         if not isinstance(data, list) or not all(isinstance(t, (int, float)) and not isinstance(t, bool)
                                                  and low <= t <= high for t in data):
             raise ValueError(f"{path}: benchmark {bench['name']}: stats.data must be a list of positive, finite "
                              f"times in seconds ({low:g} to {high:g})")
         if len(data) < 2:
-            raise ValueError(f"{path}: benchmark {bench['name']} has {len(data)} round; compare needs at least 2 "
+            raise ValueError(f"{path}: benchmark {bench['name']} has {len(data)} round; {verb} needs at least 2 "
                              "per-round times to judge a change (run pytest-benchmark with --benchmark-min-rounds=5 "
                              "or more)")
     return doc
 
 
+def check_document_fields(path: Path, doc: dict) -> None:
+    """ValueError (one line, naming the file and the field) for a field of ``machine_info``/``commit_info`` or of the
+    document that the reader uses and that is not what pytest-benchmark writes: ``machine_info.cpu`` an object,
+    ``cpu.count`` an int >= 1, ``cpu.flags`` a list of strings, the rest strings (any of them may be null or absent)."""
+    machine = doc.get("machine_info") or {}
+    cpu = machine.get("cpu")
+    if cpu is not None and not isinstance(cpu, dict):
+        raise ValueError(f"{path}: machine_info.cpu is a {type(cpu).__name__}, not an object")
+    cpu, commit = cpu or {}, doc.get("commit_info") or {}
+    texts = {"machine_info.node": machine.get("node"), "machine_info.python_version": machine.get("python_version"),
+             "machine_info.cpu.brand_raw": cpu.get("brand_raw"), "commit_info.id": commit.get("id"),
+             "datetime": doc.get("datetime"), "version": doc.get("version")}
+    for name, value in texts.items():
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"{path}: {name} must be a string, got {value!r}"[:300])
+    count, flags = cpu.get("count"), cpu.get("flags")
+    if count is not None:
+        check_count(f"{path}: machine_info.cpu.count", count)
+    if flags is not None and (not isinstance(flags, list) or not all(isinstance(f, str) for f in flags)):
+        raise ValueError(f"{path}: machine_info.cpu.flags must be a list of strings, got {flags!r}"[:300])
+
+
+def check_count(what: str, value) -> None:
+    """ValueError ``WHAT must be an int >= 1`` unless ``value`` is one that fits int64."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{what} must be an int >= 1, got {value!r}"[:300])
+    if value >= INT64_LIMIT:
+        raise ValueError(f"{what} = {value} is beyond int64"[:300])
+
+
+def beyond_int64(value, whole: bool) -> bool:
+    """Whether the number ``value`` cannot be stored as int64: an int beyond it or, when it counts something
+    (``whole``), a finite float beyond it (infinity and NaN are read as unknown)."""
+    if isinstance(value, int):
+        return abs(value) >= INT64_LIMIT
+    return whole and math.isfinite(value) and abs(value) >= INT64_LIMIT
+
+
 def check_benchmark_fields(path: Path, bench: dict) -> None:
-    """ValueError (one line) for a benchmark whose ``extra_info``, ``params`` or ``stats.iterations`` is not what
-    pytest-benchmark writes: objects (or null), numbers for the shape fields, a positive int."""
+    """ValueError (one line) for a benchmark whose ``extra_info``, ``params``, ``group`` or ``stats.iterations`` is
+    not what pytest-benchmark writes: objects (or null), numbers within int64 for the shape fields and
+    ``max_abs_err``, strings for the names, a positive int."""
     where = f"{path}: benchmark {bench['name']}"
     for key in ("extra_info", "params"):
         if bench.get(key) is not None and not isinstance(bench[key], dict):
             raise ValueError(f"{where}: {key!r} is a {type(bench[key]).__name__}, not an object")
     info = bench.get("extra_info") or {}
-    for name in SHAPE_COLUMNS:
+    for name in (*SHAPE_COLUMNS, "max_abs_err"):
         value = info.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
             raise ValueError(f"{where}: extra_info[{name!r}] must be a number, got {value!r}"[:300])
-    for name in ("backend", "device", "dtype"):
-        if info.get(name) is not None and not isinstance(info[name], str):
-            raise ValueError(f"{where}: extra_info[{name!r}] must be a string, got {info[name]!r}"[:300])
-    iterations = bench["stats"].get("iterations", 1)
-    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
-        raise ValueError(f"{where}: stats.iterations must be an int >= 1, got {iterations!r}"[:300])
+        if value is not None and beyond_int64(value, whole=name != "max_abs_err"):
+            raise ValueError(f"{where}: extra_info[{name!r}] = {value!r} is beyond int64"[:300])
+    names = {f"extra_info[{n!r}]": info.get(n) for n in ("backend", "device", "dtype")}
+    names.update({"group": bench.get("group"), "params.backend": (bench.get("params") or {}).get("backend")})
+    for name, value in names.items():
+        if value is not None and not isinstance(value, str):
+            raise ValueError(f"{where}: {name} must be a string, got {value!r}"[:300])
+    check_count(f"{where}: stats.iterations", bench["stats"].get("iterations", 1))
 
 
 def case_of(name: str) -> str:

@@ -26,7 +26,7 @@ from .interference import (contention_noted, contention_split, interference_demo
                            machine_warnings, move_verdict)
 from .keptpasses import judged_passes
 from .layers import key_text
-from .noisefloor import load_floors, row_floors, stale_floors, with_stored
+from .noisefloor import load_floors, noise_path, row_floors, stale_floors, with_stored
 from .pace import SLOPES_ATTR, left_over
 from .pacetrust import ACROSS_ATTR, paced_runs, probe_mismatch
 from .passgroups import machine_ratio, median_pass_by_point, pass_medians_by_point, with_pass_medians
@@ -49,10 +49,10 @@ class BaseBuild:
     files: RunFiles
 
 
-def resolve_run(ref: str, results_dir: str | Path) -> RunFiles | BaseBuild | BenchFiles | Path:
+def resolve_run(ref: str, results_dir: str | Path, verb: str = "compare") -> RunFiles | BaseBuild | BenchFiles | Path:
     """A run given as ``path/RUN_ID.csv``, as a run id under ``results_dir``, as a pytest-benchmark ``.json``, or as
     several of those files of one build (a comma-separated list or a glob, :mod:`harness.benchfiles`); ``RUN@base``
-    (any form) is the base build of an A/B run."""
+    (any form) is the base build of an A/B run. ``verb``: the command the errors name."""
     if is_file_list(ref):
         files, base = listed_files(str(ref).split(","))
         return BaseBuild(files) if base else files
@@ -60,7 +60,7 @@ def resolve_run(ref: str, results_dir: str | Path) -> RunFiles | BaseBuild | Ben
     if base:
         if split_ref(name)[1]:
             raise ValueError(f"{ref!r}: a run has one base build; name it once (RUN@base)")
-        return BaseBuild(resolve_run(name, results_dir))
+        return BaseBuild(resolve_run(name, results_dir, verb))
     path = Path(ref)
     if path.suffix.lower() == ".json":
         if not path.is_file():
@@ -70,7 +70,7 @@ def resolve_run(ref: str, results_dir: str | Path) -> RunFiles | BaseBuild | Ben
     if not files.table.is_file():
         raise ValueError(f"no such run: {ref!r} (looked for {files.table})")
     if not files.samples.is_file():
-        raise ValueError(f"run {ref!r} has no samples file {files.samples}; compare needs per-round samples")
+        raise ValueError(f"run {ref!r} has no samples file {files.samples}; {verb} needs per-round samples")
     return files
 
 
@@ -127,7 +127,7 @@ def compare_data(base: tuple, new: tuple, threshold: float = THRESHOLD, alpha: f
                         "machine's pace out of each pass, as it did for these runs (harness.pace): it is not used; "
                         "run `harness calibrate` again")
     if stored is None and measured and files[0] == 1:
-        where = f"{cpu!r} in {Path(results_dir) / 'noise.json'}" if cpu and results_dir is not None else \
+        where = f"{cpu!r} in {noise_path(results_dir)}" if cpu and results_dir is not None else \
             "the runs' CPU model"
         warnings.append(f"no stored noise floor for {where}: the run-to-run floor comes from this comparison's "
                         "rows alone (run `harness calibrate` on this machine to measure it across fresh processes)")

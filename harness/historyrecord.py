@@ -27,6 +27,8 @@ STORED_COLUMNS = [c for c in COLUMNS if c != "run_id"] + ["rel_ci", "flags", "tr
 #: Stored columns that hold whole numbers.
 INTEGER_COLUMNS = (*INT_SHAPE_FIELDS, "padding", "Ho", "Wo", "flops", "bytes", "threads", "rounds", "calls_per_round", "count")
 TEXT_COLUMNS = ("backend", "device", "case", "dtype", "status", "reason", "flags", "desc", "layer", "branch", "role")
+#: The command that records runs, as the errors of reading them name it.
+VERB = "history add"
 
 
 def machine_of(meta: dict) -> dict:
@@ -121,15 +123,18 @@ def stored_value(column: str, value):
 def record_of(ref: str, results_dir: str | Path = "results") -> Record:
     """The record of a run given as ``results/RUN_ID.csv``, its ``RUN_ID.json``, a run id under ``results_dir``,
     or a pytest-benchmark JSON file saved with ``--benchmark-save-data``. ValueError (one line) when it is no
-    such thing, has no per-round samples, or its files are damaged."""
-    from .comparison import read_run, resolve_run  # lazy: keeps numba out of harness.history() (via metadata)
+    such thing, has no per-round samples or no points, names a base build alone, or its files are damaged."""
+    from .comparison import BaseBuild, read_run, resolve_run  # lazy: keeps numba out of harness.history()
 
     path = Path(ref)
     if path.suffix == ".json" and path.with_suffix(".csv").is_file():
         ref = str(path.with_suffix(".csv"))  # a sweep's metadata JSON (RUN_ID.json) stands for its run
-    run = resolve_run(ref, results_dir)
-    label, table, samples, meta = read_run(run)
+    run = resolve_run(ref, results_dir, VERB)
+    if isinstance(run, BaseBuild):
+        raise ValueError(f"{ref!r}: a base build is recorded with its run (as its NAME@base rows); "
+                         "name the run without @base")
     bench = isinstance(run, Path)
+    label, table, samples, meta = read_bench_file(run) if bench else read_run(run)
     if not bench and not meta:
         raise ValueError(f"run {label!r} has no metadata {run.metadata}: its machine, commit and date are unknown")
     settings = meta.get("settings") or {}
@@ -146,11 +151,26 @@ def record_of(ref: str, results_dir: str | Path = "results") -> Record:
         stored["point"] = point_key(row)
         stored["samples_s"] = [float(t) for t in by_point.get((row["backend"], row["case"]), ())]
         records.append(stored)
+    if not records:
+        raise ValueError(f"{run} holds no benchmarks: nothing to record" if bench else
+                         f"run {label!r} holds no points: nothing to record")
     run_id = run_id_of_bench(run) if bench else run.run_id
+    when = "datetime" if bench else "started_at"
+    try:
+        started_at = utc_iso(meta.get(when))
+    except ValueError as exc:
+        raise ValueError(f"{run if bench else run.metadata}: {when}: {exc}") from None
     return Record(run_id=run_id, source=str(run if bench else run.table), machine=machine_of(meta),
-                  started_at=utc_iso(meta.get("datetime") if bench else meta.get("started_at")),
-                  git_commit=meta.get("git_commit") or None, preset=meta.get("preset") or None,
+                  started_at=started_at, git_commit=meta.get("git_commit") or None, preset=meta.get("preset") or None,
                   status="complete" if bench else meta.get("status"), metadata=meta, rows=records)
+
+
+def read_bench_file(path: Path) -> tuple:
+    """``(label, table, samples, metadata)`` of a pytest-benchmark file, its errors naming ``history add``."""
+    from .benchjson import benchmark_metadata, benchmark_tables, read_benchmark_json, run_id_of  # lazy, as below
+
+    doc = read_benchmark_json(path, VERB)
+    return (path.name, *benchmark_tables(doc, run_id_of(path)), benchmark_metadata(doc))
 
 
 def run_id_of_bench(path: Path) -> str:

@@ -11,6 +11,7 @@ import harness
 from harness.benchfiles import expand_files, is_file_list, listed_files
 from harness.cli import main
 from harness.comparison import exit_code
+from tests.conftest import run_cli
 
 from .test_benchfiles import compared, files, suite
 
@@ -81,16 +82,20 @@ def test_a_copy_or_a_folder_among_the_files_is_refused(tmp_path):
         expand_files(f"{listed},{tmp_path / 'd.json'}")
 
 
-def test_every_file_named_as_a_base_build_must_hold_one(tmp_path):
-    plain = files(tmp_path, "plain", [1, 2])
-    doc = suite(3)
+def with_base_build(doc: dict) -> dict:
+    """``doc`` with a NAME@base twin of every benchmark, as an A/B file (CONVBENCH_BENCH_AGAINST) holds them."""
     for bench in list(doc["benchmarks"]):
         twin = json.loads(json.dumps(bench))
         twin["extra_info"]["backend"] += "@base"
         twin["name"] = twin["name"].replace("[", "[" + bench["extra_info"]["backend"] + "@base-", 1).replace(
             "@base-" + bench["extra_info"]["backend"] + "-", "@base-")
         doc["benchmarks"].append(twin)
-    (tmp_path / "ab.json").write_text(json.dumps(doc))
+    return doc
+
+
+def test_every_file_named_as_a_base_build_must_hold_one(tmp_path):
+    plain = files(tmp_path, "plain", [1, 2])
+    (tmp_path / "ab.json").write_text(json.dumps(with_base_build(suite(3))))
     listed = f"{tmp_path / 'ab.json'},{plain}"
     with pytest.raises(ValueError, match="plain-1.json holds no base build"):
         compared(f"{listed}@base", listed)
@@ -120,6 +125,16 @@ def test_history_add_records_each_file_of_a_list_or_glob(tmp_path, capsys):
     assert main(["history", "add", str(tmp_path / "run-*.json"), "--db", str(db)]) == 0
     out = capsys.readouterr().out
     assert "run-1: 15 of 15 points added" in out and "run-2: 15 of 15 points added" in out
+
+
+def test_history_add_of_a_base_build_alone_is_one_line_and_records_nothing(tmp_path):
+    # an A/B file's base build is recorded with it (its NAME@base rows); named alone it was an AttributeError
+    (tmp_path / "ab.json").write_text(json.dumps(with_base_build(suite(3))))
+    db = tmp_path / "h.sqlite"
+    done = run_cli("history", "add", f"{tmp_path / 'ab.json'}@base", "--db", db)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "name the run without @base" in done.stderr
+    assert not db.exists()
+    assert run_cli("history", "add", tmp_path / "ab.json", "--db", db).returncode == 0
 
 
 def test_the_api_names_base_builds_on_every_item_and_refuses_an_empty_list(tmp_path):

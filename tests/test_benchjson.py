@@ -17,6 +17,7 @@ from harness.benchjson import case_of, load_benchmark_json, run_id_of
 from harness.cli import main
 from harness.comparison import compare_runs, resolve_run
 from harness.results import COLUMNS, SAMPLE_COLUMNS
+from tests.conftest import run_cli
 
 DATA = Path(__file__).parent / "data"
 BASE, RERUN = DATA / "bench_base.json", DATA / "bench_rerun.json"
@@ -133,6 +134,73 @@ def test_bad_files_are_one_line_value_errors_and_exit_2(tmp_path, capsys, which,
     assert main(["compare", str(path), str(BASE)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and message in err
+
+
+def edit_field(doc, field: str, value) -> None:
+    """Set ``field`` of a parsed benchmark file (dotted: ``benchmarks.0.stats.iterations``) to ``value``."""
+    *parents, last = [int(key) if key.isdigit() else key for key in field.split(".")]
+    for key in parents:
+        doc = doc[key]
+    doc[last] = value
+
+
+FIRST = "benchmark test_conv2d[numpy-3a-1x1]"  # bench_base.json's first benchmark
+
+
+@pytest.mark.parametrize("field, value, says", [
+    ("machine_info.cpu", "Intel Xeon", "machine_info.cpu is a str, not an object"),
+    ("machine_info.cpu", ["avx2"], "machine_info.cpu is a list, not an object"),
+    ("machine_info.node", ["vm"], "machine_info.node must be a string, got ['vm']"),
+    ("machine_info.python_version", 3.11, "machine_info.python_version must be a string, got 3.11"),
+    ("machine_info.cpu.brand_raw", {"a": 1}, "machine_info.cpu.brand_raw must be a string, got {'a': 1}"),
+    ("machine_info.cpu.count", True, "machine_info.cpu.count must be an int >= 1, got True"),
+    ("machine_info.cpu.count", float("inf"), "machine_info.cpu.count must be an int >= 1, got inf"),
+    ("machine_info.cpu.count", 10**30, f"machine_info.cpu.count = {10**30} is beyond int64"),
+    ("machine_info.cpu.flags", ["avx2", 2], "machine_info.cpu.flags must be a list of strings, got ['avx2', 2]"),
+    ("commit_info.id", {"sha": "0"}, "commit_info.id must be a string, got {'sha': '0'}"),
+    ("commit_info.id", 10**30, f"commit_info.id must be a string, got {10**30}"),
+    ("datetime", ["2026-11-27"], "datetime must be a string, got ['2026-11-27']"),
+    ("version", 5, "version must be a string, got 5"),
+    ("benchmarks.0.group", {"a": 1}, f"{FIRST}: group must be a string, got {{'a': 1}}"),
+    ("benchmarks.0.params.backend", ["numpy"], f"{FIRST}: params.backend must be a string, got ['numpy']"),
+    ("benchmarks.0.extra_info.max_abs_err", [0.0], f"{FIRST}: extra_info['max_abs_err'] must be a number, got [0.0]"),
+    ("benchmarks.0.extra_info.max_abs_err", 10**30, f"{FIRST}: extra_info['max_abs_err'] = {10**30} is beyond int64"),
+    ("benchmarks.0.extra_info.C", 1e308, f"{FIRST}: extra_info['C'] = 1e+308 is beyond int64"),
+    ("benchmarks.0.extra_info.flops", 10**30, f"{FIRST}: extra_info['flops'] = {10**30} is beyond int64"),
+    ("benchmarks.0.stats.iterations", 2**63, f"{FIRST}: stats.iterations = {2**63} is beyond int64"),
+])
+def test_a_field_of_a_wrong_type_is_one_line_naming_file_and_field_in_compare_and_history(tmp_path, field, value,
+                                                                                             says):
+    bad = edited(tmp_path, "bad.json", lambda doc: edit_field(doc, field, value))
+    with pytest.raises(ValueError) as info:
+        load_benchmark_json(bad)
+    assert f"{bad}: {says}" in str(info.value) and "\n" not in str(info.value)
+    other = edited(tmp_path, "bad2.json", lambda doc: (edit_field(doc, field, value), slow_down(doc, factor=1.01)))
+    db = tmp_path / "h.sqlite"
+    for argv in (["compare", bad, BASE], ["compare", f"{bad},{other}", f"{BASE},{RERUN}"],
+                 ["history", "add", bad, "--db", db]):
+        done = run_cli(*argv)
+        assert done.returncode == 2 and done.stderr.count("\n") == 1 and f"{bad}: {says}" in done.stderr, done.stderr
+    assert not db.exists()
+
+
+def test_fields_the_reader_does_not_use_may_hold_anything(tmp_path):
+    def odd(doc):
+        doc["commit_info"].update(time=["x"], dirty="yes", branch={"a": 1}, author_time=7)
+        doc["machine_info"].update(system=[1], cpu=dict(doc["machine_info"]["cpu"], vendor_id_raw={"a": 1}))
+        doc["benchmarks"][0]["stats"].update(rounds="12", median=[1])
+        doc["benchmarks"][0]["extra_info"].update(layer=[1], paces_s="fast")
+
+    odd_file = edited(tmp_path, "odd.json", odd)
+    assert run_cli("compare", odd_file, BASE).returncode in (0, 3)
+    assert run_cli("history", "add", odd_file, "--db", tmp_path / "h.sqlite").returncode == 0
+
+
+def test_an_integer_too_long_to_read_names_the_file(tmp_path):
+    path = tmp_path / "long.json"
+    path.write_text(BASE.read_text().replace('"N": 1,', '"N": 1' + "0" * 5000 + ",", 1))
+    done = run_cli("compare", path, BASE)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and f"{path} is not JSON" in done.stderr
 
 
 def test_run_ids_are_safe_file_stems():

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sqlite3
 import subprocess
@@ -172,13 +173,30 @@ def test_a_damaged_foreign_or_newer_database_is_one_line_exit_2_and_untouched(tm
     assert not (tmp_path / "p").exists()
 
 
+BAD_FILES = {"empty.json": lambda doc: json.dumps({**doc, "benchmarks": []}), "e.csv": lambda doc: "a,b\n1,2\n",
+             "date.json": lambda doc: json.dumps({**doc, "datetime": "soon"}),
+             "id.json": lambda doc: json.dumps({**doc, "commit_info": {"id": {"sha": "0"}}})}  # text from bench_base
+
+
+def bad_file(tmp_path, ref: str) -> str:
+    """``ref`` as history add is given it: a file of tests/, a file of BAD_FILES written to ``tmp_path``, a run id."""
+    if ref in BAD_FILES:
+        (tmp_path / ref).write_text(BAD_FILES[ref](json.loads((ROOT / "tests/data/bench_base.json").read_text())))
+        return str(tmp_path / ref)
+    return str(ROOT / ref) if ref.startswith("tests/") else ref
+
+
 @pytest.mark.parametrize("ref, message", [("nosuchrun", "no such run"),
-                                          ("tests/data/bench_nodata.json", "--benchmark-save-data"),
-                                          ("tests/data/not_benchmark.json", "not a pytest-benchmark JSON")])
+                                          ("tests/data/bench_nodata.json", "history add needs per-round times"),
+                                          ("tests/data/not_benchmark.json", "not a pytest-benchmark JSON"),
+                                          ("empty.json", "empty.json holds no benchmarks: nothing to record"),
+                                          ("date.json", "date.json: datetime: cannot read the date 'soon'"),
+                                          ("id.json", "id.json: commit_info.id must be a string"),
+                                          ("e.csv", "e.samples.csv; history add needs per-round samples")])
 def test_bad_runs_are_refused_and_nothing_is_written(tmp_path, ref, message):
     write_run(tmp_path, "good", 1)
     db = tmp_path / "h.sqlite"
-    ref = str(ROOT / ref) if ref.startswith("tests/") else ref
+    ref = bad_file(tmp_path, ref)
     out = run_cli("history", "add", "good", ref, "--results-dir", tmp_path, "--db", db)
     assert out.returncode == 2 and message in out.stderr and out.stderr.count("\n") == 1
     assert not db.exists()
