@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 import sys
 import time
 import warnings
@@ -130,11 +131,10 @@ def sweep(preset: str = DEFAULT_PRESET, *, backends=None, layers=None, axes=None
     if "__mp_main__" in sys.modules and sys.modules.get("__main__") is not sys.modules["__mp_main__"]:
         raise RuntimeError("harness.sweep() was called while a worker process imported the main script: call it "
                            "under `if __name__ == \"__main__\":`")
-    for name, value, kinds in (("preset", preset, (str,)), ("results_dir", results_dir, (str, Path)),
-                               ("plots_dir", plots_dir, (str, Path))):
-        if not isinstance(value, kinds):
-            raise TypeError(f"harness.sweep(): {name} must be a {' or a '.join(k.__name__ for k in kinds)}, "
-                            f"got {type(value).__name__}")
+    if not isinstance(preset, str):
+        raise TypeError(f"harness.sweep(): preset must be a str, got {type(preset).__name__}")
+    results_dir, plots_dir = (folder_argument("sweep", name, value) for name, value in
+                              (("results_dir", results_dir), ("plots_dir", plots_dir)))
     given, fresh_peak = keyword_settings(options)
     run = RunOptions(results_dir=str(results_dir), plots_dir=str(plots_dir), resume=resume, plots=bool(plots),
                      report=bool(report), quiet=bool(quiet), fresh_peak=fresh_peak, started_at=time.time(),
@@ -228,10 +228,22 @@ def axis_settings(axes) -> list:
     return parsed
 
 
+def folder_argument(function: str, name: str, value) -> Path:
+    """Argument ``name`` of ``harness.FUNCTION()`` as a Path; TypeError naming it unless a str or os.PathLike of one."""
+    text = os.fspath(value) if isinstance(value, (str, os.PathLike)) else None
+    if not isinstance(text, str):
+        raise TypeError(f"harness.{function}(): {name} must be a str or os.PathLike (a folder's path), got "
+                        f"{type(value).__name__}")
+    return Path(text)
+
+
 def load(run_id_or_path, results_dir=RESULTS_DIR, plots_dir=PLOTS_DIR) -> Run:
-    """A saved run, by id (under ``results_dir``) or by the path of its table (``results/RUN_ID.csv``)."""
+    """A saved run, by id (under ``results_dir``) or by the path of its table (``results/RUN_ID.csv``); TypeError for
+    an argument of the wrong kind, ValueError for an invalid id, a file that is not a run's table or no such run."""
     if not isinstance(run_id_or_path, (str, Path)):
         raise TypeError(f"harness.load takes a run id or a table path, got {type(run_id_or_path).__name__}")
+    results_dir, plots_dir = (folder_argument("load", name, value) for name, value in
+                              (("results_dir", results_dir), ("plots_dir", plots_dir)))
     files = RunFiles.of(run_id_or_path, results_dir, plots_dir)
     if not files.table.is_file():
         raise ValueError(f"no such run: {run_id_or_path!r} (looked for {files.table})")
@@ -259,6 +271,7 @@ def compare(base, new, *, threshold=None, alpha=None, results_dir=RESULTS_DIR):
         if not (isinstance(run, (Run, str, Path)) or listed):
             raise TypeError(f"harness.compare: {name} must be a Run, a run id, a table path or a list of "
                             f"pytest-benchmark files, got {type(run).__name__}")
+    results_dir = folder_argument("compare", "results_dir", results_dir)
     threshold = THRESHOLD if threshold is None else threshold
     alpha = ALPHA if alpha is None else alpha
     for name, value, top in (("threshold", threshold, math.inf), ("alpha", alpha, 1.0)):

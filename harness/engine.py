@@ -173,5 +173,4 @@ def stopped_writing(exc: OSError, files: RunFiles, meta: dict, writer: ResultsWr
     what = f"{exc.filename}: " if exc.filename else ""
     return UsageError(f"cannot write the run's files ({what}{exc.strerror or exc}); the sweep stopped"
                       f"{'' if recorded else f' ({files.metadata.name} still says running)'}; what it wrote is kept: "
-                      f"free space or make {files.results_dir} writable, then `python -m harness sweep --resume "
-                      f"{files.run_id}`")
+                      f"free space or make {files.results_dir} writable, then `{files.resume_command()}`")

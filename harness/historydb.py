@@ -24,10 +24,12 @@ from pathlib import Path
 from .benchfiles import expand_files, is_file_list
 from .historyrecord import (INTEGER_COLUMNS, MACHINE_FIELDS, STORED_COLUMNS, TEXT_COLUMNS, Record, machine_label,
                             record_of)
+from .runfiles import HISTORY_FILE
 
 APP = "convbench-history"
 SCHEMA_VERSION = 1
-DEFAULT_NAME = "history.sqlite"
+#: The default database's name in a results folder (harness.runfiles: no run may take it).
+DEFAULT_NAME = HISTORY_FILE
 #: How long a writer waits for another process's transaction before giving up (seconds).
 LOCK_TIMEOUT_S = 120.0
 RUN_COLUMNS = ("run", "run_id", "machine", "git_commit", "started_at", "source", "preset", "status", "added_at",

@@ -24,13 +24,13 @@ import json
 import math
 from pathlib import Path
 
+from .runfiles import NOISE_FILE
+
 #: A backend needs this many matched rows for a floor of its own (fewer: the other backends' pooled scatter).
 MIN_ROWS = 4
 #: Below this many other rows, a floor of 0 (their rounds' spread explains all their scatter) is taken as
 #: unknown, not as no run-to-run noise: the row gets their scatter with the rounds' part left in.
 FEW_ROWS = 8
-#: Where ``harness calibrate`` stores the floors, under the results folder (one entry per CPU model).
-NOISE_FILE = "noise.json"
 
 
 def excess_sd(spread_sd: float, within_var: float) -> float:
@@ -146,7 +146,7 @@ def calibration_floors(rows) -> dict:
 
 def noise_path(results_dir: str | Path) -> Path:
     """``RESULTS_DIR/noise.json``: the stored floors, one entry per CPU model."""
-    return Path(results_dir) / NOISE_FILE
+    return Path(results_dir) / NOISE_FILE  # its name is harness.runfiles's: no run may take it
 
 
 def load_floors(results_dir: str | Path | None, cpu_model: str | None) -> dict | None:

@@ -13,6 +13,7 @@ from kernels.numba_cpu.isa import ISA
 
 from .metadata import cpu_model
 from .peak import SWEEP_PEAK_S, measure_peak, roof_versions
+from .runfiles import PEAK_FILE
 from .threads import max_threads
 
 #: Version of the roof's fields; entries of another schema (the BLAS-only peaks before it) are not reused.
@@ -28,7 +29,7 @@ def peak_key(cpu: str, threads: int, isa: str | None = None, versions: dict | No
 
 def peak_path(results_dir: str | Path) -> Path:
     """Where roofs are stored: ``RESULTS_DIR/peak.json``."""
-    return Path(results_dir) / "peak.json"
+    return Path(results_dir) / PEAK_FILE
 
 
 def check_peak_file(results_dir: str | Path) -> Path:

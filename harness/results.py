@@ -10,12 +10,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import re
 import warnings
 from pathlib import Path
 
 from .durable import append_line, atomic_write_text, split_torn_tail, write_status
 from .layers import INT_SHAPE_FIELDS, POINT_KEY, SHAPE_FIELDS
+# the names of a run's files (harness.runfiles, which the stores of the folder's other files import too), re-exported
+from .runfiles import RESERVED_RUN_IDS, RUN_FILE_SUFFIXES, RUN_ID_PATTERN, RunFiles, check_run_id  # noqa: F401
 
 #: The contract: these names, in this order, start every run table (the shape fields are N C H W F k stride padding).
 COLUMNS = [
@@ -47,65 +48,6 @@ NUMERIC_COLUMNS = [*INT_SHAPE_FIELDS, "Ho", "Wo", "flops", "bytes", "threads", "
 RUN_SCHEMA_VERSION = 2
 #: Columns that identify a point within a run (with the backend).
 KEY_COLUMNS = list(POINT_KEY)
-
-#: A new run's id: no dots, so ``X.samples`` & co. can never be another run's table.
-RUN_ID_PATTERN = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_-]{0,99}\Z")
-#: Runs written before dots were refused can still be read.
-_LEGACY_RUN_ID = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z")
-#: File stems in a results folder that are not runs (``peak.json`` is the machine's peak cache).
-RESERVED_RUN_IDS = ("peak", "index")
-#: Suffixes of a run's own files besides its table.
-RUN_FILE_SUFFIXES = (".samples.csv", ".reduction.csv", ".passes.jsonl", ".json", ".lock")
-
-
-def check_run_id(run_id: str, *, new: bool = True) -> str:
-    """Return ``run_id`` if it may name a run (``new``: one to be written), else raise ValueError.
-
-    A new run's id is letters, digits, ``_`` and ``-`` (no dots), up to 100 characters,
-    and not a reserved name (``peak``, ``index``); reading accepts older ids with dots.
-    """
-    pattern = RUN_ID_PATTERN if new else _LEGACY_RUN_ID
-    if not isinstance(run_id, str) or not pattern.match(run_id) or run_id.lower() in RESERVED_RUN_IDS \
-            or (not new and run_id.endswith((".samples", ".reduction", ".passes"))):
-        raise ValueError(f"invalid run id {run_id!r}: use up to 100 letters, digits, '_' or '-' (no dots or path "
-                         f"separators), not one of {', '.join(RESERVED_RUN_IDS)}")
-    return run_id
-
-
-class RunFiles:
-    """The paths of one run's files under a results directory and a plots directory."""
-
-    def __init__(self, results_dir: str | Path, run_id: str, plots_dir: str | Path = "plots", *, new: bool = False):
-        self.run_id = check_run_id(run_id, new=new)
-        self.results_dir = Path(results_dir)
-        self.table = self.results_dir / f"{run_id}.csv"
-        self.samples = self.results_dir / f"{run_id}.samples.csv"
-        self.metadata = self.results_dir / f"{run_id}.json"
-        self.reduction = self.results_dir / f"{run_id}.reduction.csv"
-        self.passes = self.results_dir / f"{run_id}.passes.jsonl"
-        self.lock = self.results_dir / f"{run_id}.lock"
-        self.plots = Path(plots_dir) / run_id
-
-    def existing(self) -> list[Path]:
-        """The run's files that are on disk already (table, metadata, passes, samples): a new run may take
-        its id only when there are none."""
-        return [p for p in (self.table, self.metadata, self.passes, self.samples) if p.exists()]
-
-    @classmethod
-    def from_table(cls, table: str | Path, plots_dir: str | Path = "plots") -> RunFiles:
-        """The run whose table is ``table`` (``results/RUN_ID.csv``)."""
-        table = Path(table)
-        return cls(table.parent, table.name.removesuffix(".csv"), plots_dir)
-
-    @classmethod
-    def of(cls, ref: str | Path, results_dir: str | Path = "results", plots_dir: str | Path = "plots") -> RunFiles:
-        """A run given as the path of its table (``results/RUN_ID.csv``) or as a run id under ``results_dir``;
-        ValueError for an invalid run id."""
-        path = Path(ref)
-        if path.suffix == ".csv" or path.is_file():
-            return cls.from_table(path, plots_dir)
-        return cls(results_dir, str(ref), plots_dir)
-
 
 def csv_lines(columns: list[str], rows: list[dict]) -> str:
     """``rows`` as CSV text under ``columns`` (no header); a key outside ``columns`` raises ValueError."""
@@ -181,6 +123,39 @@ def _json_value(value):
     return str(value)
 
 
+#: Columns an ``ok`` row holds as a finite number above zero: what plots, breakdowns and verdicts divide by.
+#: ``time_s`` always; the others may be left empty (tables written by hand, for compare), but never 0, negative
+#: or infinite - and the figures need ``DRAWN_COLUMNS`` (:func:`check_drawable`).
+MEASURED_COLUMNS = ("time_s", "time_min_s", "gflops", "flops")
+DRAWN_COLUMNS = ("time_s", "gflops", "flops")
+
+
+def unmeasured_ok_rows(df, required=("time_s",)) -> str | None:
+    """Why the ``ok`` rows of table ``df`` are not measurements (a time of 0, NaN or inf; an empty ``required``
+    column), or None when they are."""
+    import numpy as np
+
+    ok = df[df["status"] == "ok"]
+    for column in (c for c in MEASURED_COLUMNS if c in ok.columns):
+        values = ok[column].astype(float)
+        bad = ~(np.isfinite(values) & (values > 0))
+        if column not in required:
+            bad &= values.notna()
+        if bad.any():
+            row = ok[bad].iloc[0]
+            return (f"{int(bad.sum())} ok row(s) hold no measurement in column {column} (a finite number above 0), "
+                    f"e.g. {row['backend']} | {row['case']}: {row[column].item()!r}")
+    return None
+
+
+def check_drawable(table, path) -> None:
+    """ValueError naming ``path`` unless every ``ok`` row of ``table`` holds all of ``DRAWN_COLUMNS`` (the
+    figures, breakdowns and the reduction study divide by them)."""
+    problem = unmeasured_ok_rows(table, required=DRAWN_COLUMNS)
+    if problem:
+        raise ValueError(f"{path}: {problem}; the table is damaged")
+
+
 def read_table(path: str | Path):
     """Read a run table into a DataFrame; raise ValueError if the file is missing or lacks contract columns."""
     import pandas as pd
@@ -204,6 +179,9 @@ def read_table(path: str | Path):
     if bad:
         raise ValueError(f"{path}: column(s) {', '.join(bad)} hold non-numbers or numbers beyond int64; the table "
                          "is damaged")
+    problem = unmeasured_ok_rows(df)
+    if problem:
+        raise ValueError(f"{path}: {problem}; the table is damaged")
     known = df["others_share"].dropna() if "others_share" in df.columns else pd.Series(dtype=float)
     wrong = known if known.dtype.kind not in "fi" else known[~known.between(0, 1)]
     if len(wrong):

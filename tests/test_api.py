@@ -192,6 +192,29 @@ def test_compare_and_load_name_a_bad_argument(api_run):
         (results / "kept.csv").replace(results / "api.samples.csv")
 
 
+class FsPath:
+    """An os.PathLike that is not a pathlib.Path."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __fspath__(self):
+        return self.path
+
+
+def test_a_results_dir_that_is_not_a_path_is_named(api_run):
+    tmp, run = api_run
+    for call, param in ((lambda **kw: harness.load("api", **kw), "results_dir"),
+                        (lambda **kw: harness.load("api", **kw), "plots_dir"),
+                        (lambda **kw: harness.compare(run, "api", **kw), "results_dir"),
+                        (lambda **kw: harness.sweep("smoke", **kw), "results_dir"),
+                        (lambda **kw: harness.sweep("smoke", **kw), "plots_dir")):
+        with pytest.raises(TypeError, match=rf"harness\.\w+\(\): {param} must be a str or os\.PathLike.*got int"):
+            call(**{param: 5})
+    assert harness.load("api", results_dir=FsPath(tmp / "results")).run_id == "api"  # any os.PathLike will do
+    assert len(harness.compare(run, "api", results_dir=FsPath(tmp / "results")))
+
+
 def test_sweep_keywords_are_checked_against_the_sweep_options(tmp_path):
     with pytest.raises(TypeError, match="fresh_peak is an on/off option: pass True or False, got 1"):
         harness.sweep("smoke", results_dir=tmp_path, fresh_peak=1)
@@ -201,7 +224,7 @@ def test_sweep_keywords_are_checked_against_the_sweep_options(tmp_path):
                          ({"repeats": [1, 2]}, "repeats takes one value"),
                          ({"results-dir": "x"}, "unknown option 'results-dir'"),  # not a second --results-dir
                          ({"run_id_": "x"}, "unknown option"), ({"preset": None}, "preset must be a str, got NoneType"),
-                         ({"results_dir": None}, "results_dir must be a str or a Path"),
+                         ({"results_dir": None}, "results_dir must be a str or os.PathLike"),
                          ({"axes": {"N": {1: 2}}}, "axes['N'] must be a value or a flat sequence")):
         with pytest.raises(TypeError, match=re.escape(message)):
             harness.sweep(**{"preset": "smoke", "results_dir": tmp_path, **bad})

@@ -185,7 +185,7 @@ def test_interrupted_sweep_resumes_without_losing_or_repeating_points(sig, tmp_p
     assert len(kept) >= 4
     before = pd.read_csv(table) if table.exists() else None
     if sig == signal.SIGINT:
-        assert f"--resume {run_id}" in err and str(passes) in err
+        assert f"--resume {run_id} --results-dir {tmp_path / 'r'}" in err and str(passes) in err  # copied, it works
         assert (str(table) in err) == table.exists()
         assert json.loads((tmp_path / "r" / f"{run_id}.json").read_text())["status"] == "interrupted"
         assert not (tmp_path / "r" / f"{run_id}.lock").exists()  # an interrupted run removes its lock file

@@ -183,3 +183,40 @@ def test_a_deeply_nested_pytest_benchmark_file_is_one_line(tmp_path):
     path.write_text("[" * 100_000 + "]" * 100_000)
     done = run_cli("compare", path, DATA / "bench_base.json")
     assert done.returncode == 2 and done.stderr.count("\n") == 1 and "nested too deeply" in done.stderr
+
+
+@pytest.mark.parametrize("run_id, file", [("noise", "noise.json"), ("history", "history.sqlite"),
+                                          ("PEAK", "peak.json"), ("index", "index.html")])
+def test_a_run_id_of_one_of_the_harness_own_files_is_refused(tmp_path, run_id, file):
+    from harness.results import check_run_id
+
+    with pytest.raises(ValueError, match=rf"invalid run id {run_id!r}: reserved for the harness's own .*{file}"):
+        check_run_id(run_id)
+    with pytest.raises(ValueError, match=rf"invalid run id {run_id!r}: reserved"):
+        check_run_id(run_id, new=False)  # nor read as a run: noise.json would be taken for its metadata
+    done = run_cli("sweep", "--preset", "smoke", "--backends", "numpy", "--run-id", run_id, *quick(tmp_path))
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and f"invalid run id {run_id!r}" in done.stderr
+    assert not list((tmp_path / "r").glob("*"))  # the sweep makes the folder (its lock goes there), writes nothing
+
+
+def test_every_file_the_harness_keeps_in_a_results_folder_reserves_its_name(tmp_path):
+    """The reserved run ids come from the names the stores write (harness.runfiles), and no module names a file
+    of its own beside the runs but through them: a new store cannot forget to reserve its name."""
+    import ast
+
+    from harness.historydb import default_db
+    from harness.noisefloor import noise_path
+    from harness.peak_store import peak_path
+    from harness.results import check_run_id
+    from harness.runfiles import HARNESS_FILES
+
+    for path in (peak_path(tmp_path), noise_path(tmp_path), default_db(tmp_path)):
+        assert path.name in HARNESS_FILES
+        with pytest.raises(ValueError, match="reserved"):
+            check_run_id(path.name.split(".")[0])
+    named = re.compile(r"\A[\w-]+\.(json|jsonl|sqlite3?|db|csv|lock|npz|npy|pkl|parquet)\Z")
+    root = Path(harness.layerfile.__file__).parent
+    literals = [f"{p.relative_to(root)}:{node.lineno} {node.value}" for p in sorted(root.rglob("*.py"))
+                if p.name != "runfiles.py" for node in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
+                if isinstance(node, ast.Constant) and isinstance(node.value, str) and named.match(node.value)]
+    assert not literals, f"name these files in harness.runfiles.HARNESS_FILES: {literals}"

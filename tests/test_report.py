@@ -14,6 +14,7 @@ from harness.cli import main
 from harness.outputs import view_of_run
 from harness.render.html import write_index, write_run_report
 from harness.results import ALL_COLUMNS, ResultsWriter, RunFiles
+from tests.conftest import run_cli
 
 pytestmark = pytest.mark.xdist_group('smoke_run')  # the session's smoke sweep runs once, on one worker
 
@@ -101,6 +102,41 @@ def test_report_command(tmp_path, capsys):
     assert main(["report", "nope", *args]) == 2
     assert main(["report", *args]) == 2
     assert "needs a RUN" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("folder", ["nosuchdir", "afile"])
+def test_report_index_of_no_results_folder_leaves_the_index_alone(tmp_path, folder):
+    (tmp_path / "afile").write_text("not a folder")
+    index = tmp_path / "plots" / "index.html"
+    index.parent.mkdir()
+    index.write_text("KEEP")
+    done = run_cli("report", "--index", "--results-dir", tmp_path / folder, "--plots-dir", tmp_path / "plots")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done
+    assert f"--results-dir {tmp_path / folder}: " in done.stderr and index.read_text() == "KEEP"
+    with pytest.raises(ValueError, match=f"results folder {re.escape(str(tmp_path / folder))}: (no such|not a) dir"):
+        write_index(tmp_path / folder, tmp_path / "plots")  # the library refuses too
+    assert index.read_text() == "KEEP"
+
+
+def test_report_names_what_is_wrong_with_its_run(tmp_path):
+    fake_run(tmp_path)
+    results, plots = tmp_path / "results", tmp_path / "plots"
+    (results / "noise.json").write_text("{}")
+    (tmp_path / "afile").write_text("not a run")
+    for run, where, says in (
+            (results / "r1.json", results, f"{results / 'r1.json'} is the metadata of run 'r1', not its table: name "
+                                           f"{results / 'r1.csv'} or the run id r1"),
+            (results / "r1.samples.csv", results, "is the samples file of run 'r1', not its table"),
+            (results / "r1.passes.jsonl", results, "is the passes file of run 'r1', not its table"),
+            (results / "noise.json", results, "is the harness's stored noise floor, not a run"),
+            (tmp_path / "afile", results, f"{tmp_path / 'afile'} is not a run table (RESULTS_DIR/RUN_ID.csv)"),
+            ("r1", tmp_path / "nosuchdir", f"--results-dir {tmp_path / 'nosuchdir'}: no such directory"),
+            ("r1", tmp_path / "afile", f"--results-dir {tmp_path / 'afile'}: not a directory"),
+            ("r2", results, f"no such run 'r2' in {results} (no {results / 'r2.csv'})"),
+            (results, tmp_path, f"{results} is a folder: name a run in it as --results-dir {results} RUN_ID")):
+        done = run_cli("report", run, "--results-dir", where, "--plots-dir", plots)
+        assert done.returncode == 2 and done.stderr.count("\n") == 1 and says in done.stderr, (run, done.stderr)
+    assert not (plots / "r1" / "index.html").exists()
 
 
 def _chromium() -> str | None:

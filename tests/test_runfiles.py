@@ -49,8 +49,8 @@ def sweep_args(tmp_path, *extra, run_id="r1"):
             "--no-plots", "--no-report", "--quiet", "--settle-s", "0", *extra]
 
 
-@pytest.mark.parametrize("run_id", ["peak", "index", "x.samples", "x.reduction", "a.b", "x\n", "_x", "", "a/b",
-                                    "x" * 101])
+@pytest.mark.parametrize("run_id", ["peak", "index", "noise", "History", "x.samples", "x.reduction", "a.b", "x\n",
+                                    "_x", "", "a/b", "x" * 101])
 def test_run_ids_that_could_collide_are_refused(run_id, tmp_path, capsys):
     code, err = run(capsys, *sweep_args(tmp_path, run_id=run_id))
     assert code == 2 and len(err.strip().splitlines()) == 1 and "invalid run id" in err

@@ -20,11 +20,34 @@ def check_baseline(name: str) -> None:
 
 
 def run_files(ref: str, results_dir: str, plots_dir: str = "plots") -> RunFiles:
-    """The files of a run given as ``results/RUN_ID.csv`` or as a run id under ``results_dir``."""
+    """The files of a saved run given as ``results/RUN_ID.csv`` or as a run id under ``results_dir``; UsageError
+    naming the problem: a file that is not a run's table, a folder, an invalid id, no such results folder or run."""
     try:
-        return RunFiles.of(ref, results_dir, plots_dir)
+        files = RunFiles.of(ref, results_dir, plots_dir)
     except ValueError as exc:
+        if Path(ref).is_dir():
+            raise UsageError(f"{ref} is a folder: name a run in it as --results-dir {ref} RUN_ID") from None
         raise UsageError(str(exc)) from None
+    if files.table.is_file():
+        return files
+    if Path(ref).is_dir():
+        raise UsageError(f"{ref} is a folder: name a run in it as --results-dir {ref} RUN_ID")
+    if files.results_dir == Path(results_dir):  # a run id: its folder first
+        existing_dir(results_dir, "--results-dir")
+    raise UsageError(f"no such run {files.run_id!r} in {files.results_dir} (no {files.table})")
+
+
+def existing_dir(path: str, option: str) -> Path:
+    """``path`` as a Path to a folder that exists and can be read (a results folder to read runs from), else
+    UsageError naming ``option``."""
+    target = Path(path)
+    if not target.exists():
+        raise UsageError(f"{option} {path}: no such directory")
+    if not target.is_dir():
+        raise UsageError(f"{option} {path}: not a directory")
+    if not os.access(target, os.R_OK | os.X_OK):
+        raise UsageError(f"{option} {path}: cannot be read (permission denied)")
+    return target
 
 
 @contextmanager

@@ -160,7 +160,7 @@ def measure(files: RunFiles, settings: SweepSettings, meta: dict, progress, case
         kept = [str(p) for p in (files.table, files.passes) if p.is_file()]
         what = str(exc) if isinstance(exc, ClusterLost) else "interrupted"
         raise type(exc)(f"{what}; kept: {', '.join(kept) or 'no finished pass yet'}; continue with: "
-                        f"python -m harness sweep --resume {files.run_id}") from None
+                        f"{files.resume_command()}") from None
     if not options.quiet:  # before the outputs, whose summary ends with the answer
         print(f"{meta['wall_s']:.1f} s; points: " + ", ".join(f"{n} {s}" for s, n in stats.by_status.items())
               + (f"; {stats.already_done} kept from before" if stats.already_done else ""))

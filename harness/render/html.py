@@ -111,8 +111,12 @@ def _headline(table) -> str:
 
 
 def write_index(results_dir: str | Path, plots_dir: str | Path) -> Path:
-    """Render ``PLOTS_DIR/index.html`` listing every run in ``results_dir``, newest first."""
+    """Render ``PLOTS_DIR/index.html`` listing every run in ``results_dir``, newest first; ValueError (the page left
+    as it was) when ``results_dir`` is not a folder."""
     results_dir, plots_dir = Path(results_dir), Path(plots_dir)
+    if not results_dir.is_dir():
+        problem = "not a directory" if results_dir.exists() else "no such directory"
+        raise ValueError(f"results folder {results_dir}: {problem}")
     runs = []
     for table_path in sorted(results_dir.glob("*.csv")):
         if table_path.name.endswith((".samples.csv", ".reduction.csv")):
