@@ -2,12 +2,14 @@
 
 A row whose samples file lost lines is no measurement: ``--resume`` measures that point again and every row's
 ``rounds`` matches its samples. A disk that fills up, or a results folder that refuses new files, mid-run is one
-line and exit 2; the run is marked interrupted where the disk still allows it, and ``--resume`` finishes it.
+line and exit 2; the run is marked interrupted where the disk still allows it, and ``--resume`` finishes it. An
+``ok`` row whose time, GFLOP/s or FLOPs is no finite number above zero is a damaged table, named in one line.
 """
 from __future__ import annotations
 
 import errno
 import json
+import shlex
 
 import pandas as pd
 import pytest
@@ -106,7 +108,9 @@ def test_a_disk_that_fills_up_mid_run_is_one_line_exit_2_and_resume_finishes(tmp
     assert "cannot write the run's files" in err and "/r/r1." in err and "--resume r1" in err
     assert "r1.json still says running" in err  # a full disk: nothing more could be written
     monkeypatch.undo()
-    assert resume(tmp_path) == 0
+    told = shlex.split(err.split("then `")[1].split("`")[0])  # the command the message gives, copied as it is
+    assert told[:6] == ["python", "-m", "harness", "sweep", "--resume", "r1"] and str(tmp_path / "p") in told
+    assert main(told[3:] + ["--quiet", "--no-plots", "--no-report"]) == 0  # it finds the run in its folders
     assert len(rounds_match_samples(tmp_path)) == 4
 
 
@@ -133,3 +137,26 @@ def test_a_results_folder_made_read_only_mid_run_marks_the_run_interrupted(tmp_p
     monkeypatch.undo()
     assert resume(tmp_path) == 0
     assert len(rounds_match_samples(tmp_path)) == 4
+
+
+@pytest.mark.parametrize("column, value", [("time_s", "nan"), ("time_s", "0"), ("time_s", "-1e-6"),
+                                           ("gflops", "inf"), ("gflops", ""), ("flops", "nan"), ("time_min_s", "0")])
+def test_an_ok_row_without_a_measurement_is_a_damaged_table_in_plot_report_and_load(column, value, tmp_path,
+                                                                                     results_dir, capsys):
+    """Were a LinAlgError traceback (plot), 'SVD did not converge' (report) and ZeroDivisionError (all inf)."""
+    import harness
+
+    assert main(sweep_args(tmp_path)) == 0
+    path = tmp_path / "r" / "r1.csv"
+    table = pd.read_csv(path, keep_default_na=False, dtype=str)
+    first_ok = table.index[table["status"] == "ok"][0]
+    table.loc[first_ok, column] = value
+    table.to_csv(path, index=False)
+    capsys.readouterr()
+    for verb in ("plot", "report"):
+        code = main([verb, "r1", "--results-dir", str(tmp_path / "r"), "--plots-dir", str(tmp_path / "p")])
+        err = capsys.readouterr().err
+        assert code == 2 and len(err.strip().splitlines()) == 1, err
+        assert f"in column {column}" in err and "the table is damaged" in err
+    with pytest.raises(ValueError, match=f"in column {column}"):
+        harness.load("r1", results_dir=tmp_path / "r", plots_dir=tmp_path / "p")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from ..errors import UsageError
 from ..outputs import write_outputs
-from ..results import RunFiles, read_metadata, read_samples, read_table
+from ..results import RunFiles, check_drawable, read_metadata, read_samples, read_table
 from .common import check_baseline, writable_dir, writing
 
 
@@ -18,7 +18,9 @@ def run(args) -> int:
                          f"{ref.suffix or 'suffix-less'} file")
     try:
         files = RunFiles.of(args.table, args.results_dir, args.plots_dir)  # a table, or a run id
-        empty = read_table(files.table).empty
+        table = read_table(files.table)
+        check_drawable(table, files.table)
+        empty = table.empty
         read_samples(files.samples)
         meta = read_metadata(files.metadata)
     except ValueError as exc:
