@@ -33,6 +33,7 @@ from .pace import reading
 from .passgroups import MIN_PASS_ROUNDS, PASSES_ATTR, PROBE_ATTR, THREADS_ATTR, derive
 from .layers import key_text
 from .results import KEY_COLUMNS
+from .runfiles import check_name_lengths
 
 #: Where the metadata of a side read from benchmark files says how many files it holds.
 FILES_KEY = "benchmark_files"
@@ -52,9 +53,9 @@ class BenchFiles:
 
 def is_file_list(ref: str) -> bool:
     """Whether a run reference names several benchmark files: a comma-separated list or a glob of ``.json`` files
-    (a file of that very name is itself, commas and brackets included)."""
+    (a file of that very name is itself, commas and brackets included). ValueError for a name no file system takes."""
     text = str(ref)
-    if Path(text).is_file():
+    if check_name_lengths(text).is_file():
         return False
     return "," in text or (any(c in text for c in GLOB_CHARS) and text.lower().endswith(".json"))
 

@@ -9,6 +9,7 @@ imports nothing of the harness, so that every store can import it.
 """
 from __future__ import annotations
 
+import os
 import re
 import shlex
 from pathlib import Path
@@ -74,6 +75,21 @@ def not_a_table(path: str | Path) -> str | None:
     return None
 
 
+#: The longest name of one file or folder Linux file systems take, in bytes.
+NAME_MAX_BYTES = 255
+
+
+def check_name_lengths(ref: str | Path) -> Path:
+    """``ref`` as a Path; ValueError when a name in it is longer than file systems take (``Path.is_file`` would
+    raise OSError for it, not say False)."""
+    path = Path(ref)
+    long = next((part for part in path.parts if len(os.fsencode(part)) > NAME_MAX_BYTES), None)
+    if long is not None:
+        raise ValueError(f"{long[:60]}...: a name of {len(os.fsencode(long))} bytes is no file or run id (a file "
+                         f"name holds at most {NAME_MAX_BYTES} bytes)")
+    return path
+
+
 class RunFiles:
     """The paths of one run's files under a results directory and a plots directory."""
 
@@ -114,7 +130,7 @@ class RunFiles:
         """A run given as the path of its table (``results/RUN_ID.csv``) or as a run id under ``results_dir`` (the
         id of a run there wins over a file of that name in the working folder); ValueError for an invalid run id, or
         a file that is not a run's table (:func:`not_a_table`)."""
-        path = Path(ref)
+        path = check_name_lengths(ref)
         if _LEGACY_RUN_ID.match(str(ref)) and (Path(results_dir) / f"{ref}.csv").is_file():
             return cls(results_dir, str(ref), plots_dir)  # a run's id, whatever files lie in the working folder
         if path.suffix == ".csv" or path.is_file() or path.name.lower() in HARNESS_FILES \

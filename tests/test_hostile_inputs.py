@@ -220,3 +220,18 @@ def test_every_file_the_harness_keeps_in_a_results_folder_reserves_its_name(tmp_
                 if p.name != "runfiles.py" for node in ast.walk(ast.parse(p.read_text(encoding="utf-8")))
                 if isinstance(node, ast.Constant) and isinstance(node.value, str) and named.match(node.value)]
     assert not literals, f"name these files in harness.runfiles.HARNESS_FILES: {literals}"
+
+
+@pytest.mark.parametrize("argv", [["plot", "NAME"], ["report", "NAME"], ["compare", "NAME", "r1"],
+                                  ["compare", "NAME.json,b.json", "NAME.json,c.json"], ["history", "add", "NAME"]])
+def test_a_name_longer_than_a_file_system_takes_is_one_line(argv, tmp_path, capsys):
+    """Path.is_file raises OSError (ENAMETOOLONG) for it: was a traceback (plot, report) or an errno (compare)."""
+    import harness
+
+    name = "x" * 300
+    code = main([a.replace("NAME", name) for a in argv] + ["--results-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert "255 bytes" in err and "Errno" not in err
+    with pytest.raises(ValueError, match="255 bytes"):
+        harness.load(name, results_dir=tmp_path)

@@ -8,6 +8,7 @@ torch, so ``--help`` answers at once; ``main()`` dispatches to
 from __future__ import annotations
 
 import os
+import errno
 import sys
 import threading
 import warnings
@@ -147,6 +148,13 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("harness: interrupted\n")
         return EXIT_INTERRUPTED
+    except OSError as exc:  # a path no file system takes (Path.is_file raises it): the request, not the disk
+        if exc.errno != errno.ENAMETOOLONG:
+            raise
+        name = str(exc.filename or "")
+        sys.stderr.write(f"harness: error: file name too long: {name[:60]}{'...' if len(name) > 60 else ''} "
+                         f"({len(name)} characters; a file name holds at most 255 bytes)\n")
+        return EXIT_USAGE
 
 
 def one_line_warnings():
