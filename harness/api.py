@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import math
 import numbers
-import os
 import sys
 import time
 import warnings
 from pathlib import Path
 
 from .abhalves import build_of, split_ref
-from .cases import parse_axis
+from .api_args import (axis_settings, backend_names, call_text, folder_argument, keyword_settings, layer_file_argument,
+                       on_off)
 from .commands.sweep import execute
 from .benchfiles import is_file_list, listed_files
 from .comparison import BaseBuild, compare_data, read_run, resolve_run
@@ -85,7 +85,12 @@ class Run:
         return fig
 
     def report(self) -> Path:
-        """Write the run's one-file HTML page (figures embedded) and return its path."""
+        """Write the run's one-file HTML page (figures embedded) and return its path; ValueError when its plots
+        folder (``plots_dir``/RUN_ID) or a folder above it is a file."""
+        blocked = next((p for p in (self.files.plots, *self.files.plots.parents) if p.exists() and not p.is_dir()), None)
+        if blocked is not None:
+            raise ValueError(f"cannot write the page of run {self.run_id!r} in {self.files.plots}: {blocked} is a file, "
+                             "not a folder (give another plots_dir)")
         write_outputs(self.files, self.metadata, baseline=(self.metadata.get("settings") or {}).get(
             "baseline", "numpy"), plots=True, report=True, quiet=True)
         return self.files.plots / "index.html"
@@ -136,8 +141,9 @@ def sweep(preset: str = DEFAULT_PRESET, *, backends=None, layers=None, axes=None
     results_dir, plots_dir = (folder_argument("sweep", name, value) for name, value in
                               (("results_dir", results_dir), ("plots_dir", plots_dir)))
     given, fresh_peak = keyword_settings(options)
-    run = RunOptions(results_dir=str(results_dir), plots_dir=str(plots_dir), resume=resume, plots=bool(plots),
-                     report=bool(report), quiet=bool(quiet), fresh_peak=fresh_peak, started_at=time.time(),
+    on_off("sweep", plots=plots, report=report, quiet=quiet)
+    run = RunOptions(results_dir=str(results_dir), plots_dir=str(plots_dir), resume=resume, plots=plots,
+                     report=report, quiet=quiet, fresh_peak=fresh_peak, started_at=time.time(),
                      run_id=check_run_id(run_id) if run_id is not None else None)
     if resume is not None:
         run.resume = str(resume)
@@ -148,93 +154,13 @@ def sweep(preset: str = DEFAULT_PRESET, *, backends=None, layers=None, axes=None
             raise ValueError(f"resume={resume!r} continues the run with its own settings; drop {', '.join(own)}")
         run.resume_with = given
     else:
-        settings = SweepSettings(preset=preset, layers=str(layers) if layers else None,
+        settings = SweepSettings(preset=preset, layers=layer_file_argument(layers),
                                  backends=backend_names(backends), axes=axis_settings(axes),
                                  budget_s=SWEEP_BUDGET_S if budget_s is None else budget_s, **given).check()
     call = call_text(preset, dict(backends=backends, layers=layers, axes=axes, budget_s=budget_s, resume=resume,
                                   **options))
     run.command = ["python", "-c", f"import harness; harness.sweep({call})"]
     return Run(execute(settings, run))
-
-
-def call_text(preset, keywords: dict) -> str:
-    """The arguments of a :func:`sweep` call as Python text, for the run's record of how it was made."""
-    pairs = keywords
-    return ", ".join([repr(preset)] + [f"{k}={v!r}" for k, v in pairs.items() if v is not None])
-
-
-def backend_names(backends) -> list:
-    """``backends`` as a list of names (None: the default ones); ValueError for an empty list."""
-    if backends is None:
-        return []
-    names = [backends] if isinstance(backends, str) else list(backends)
-    if not names:
-        raise ValueError("backends is empty: name at least one backend, or leave it out for the default ones")
-    return names
-
-
-#: Keywords of :func:`sweep` besides the settings' own names: the CLI's spellings of three of them, and
-#: ``fresh_peak`` (a run option).
-ALIASES = {"plugin": "plugins", "no_fused": "fused", "no_bench_resource": "bench_resource"}
-#: Settings :func:`sweep` sets from its own parameters: not accepted again as keywords.
-OWN = frozenset({"preset", "layers", "backends", "axes", "budget_s", "plugins", "fused", "bench_resource"})
-
-
-def keyword_settings(options: dict) -> tuple[dict, bool]:
-    """(settings, fresh_peak) of :func:`sweep`'s extra keywords; TypeError for an unknown one or a value of the
-    wrong kind (an on/off option takes True or False; the others one value)."""
-    defaults = SweepSettings()
-    known = sorted([n for n in SweepSettings.__dataclass_fields__ if n not in OWN] + list(ALIASES) + ["fresh_peak"])
-    settings, fresh_peak = {}, False
-    for name, value in options.items():
-        if name not in known:
-            raise TypeError(f"harness.sweep() got an unknown option {name!r} (the sweep options: {', '.join(known)}; "
-                            "and its own parameters)")
-        field = ALIASES.get(name, name)
-        default = getattr(defaults, field, False)
-        if value is None:
-            continue
-        if isinstance(default, bool):
-            if not isinstance(value, bool):
-                raise TypeError(f"harness.sweep(): {name} is an on/off option: pass True or False, got {value!r}")
-            value = not value if name.startswith("no_") else value
-        elif isinstance(default, list):  # plugin="a.py" or plugin=["a.py", "b.py"]
-            value = [str(v) for v in ([value] if isinstance(value, (str, Path)) else value)]
-        elif isinstance(value, (bool, list, tuple, dict, set)):
-            raise TypeError(f"harness.sweep(): {name} takes one value, got {value!r}")
-        if name == "fresh_peak":
-            fresh_peak = value
-        else:
-            settings[field] = value
-    return settings, fresh_peak
-
-
-def axis_settings(axes) -> list:
-    """``[[name, [values]], ...]`` of ``{name: value or iterable of values}``, each value checked as ``--axis``
-    checks it; TypeError for anything but a dict of values or flat sequences."""
-    if axes is None:
-        return []
-    if not isinstance(axes, dict):
-        raise TypeError(f"axes must be a dict of axis name -> values, got {type(axes).__name__}")
-    parsed = []
-    for name, values in axes.items():
-        if isinstance(values, (str, bytes, int, float)) or not hasattr(values, "__iter__"):
-            values = [values]
-        elif isinstance(values, (dict, set)) or getattr(values, "ndim", 1) != 1:
-            raise TypeError(f"axes[{name!r}] must be a value or a flat sequence of values, got {values!r}")
-        text = ",".join(str(v.item() if hasattr(v, "item") else v) for v in values)
-        axis, vals = parse_axis(f"{name}={text}")
-        parsed.append([axis, list(vals)])
-    return parsed
-
-
-def folder_argument(function: str, name: str, value) -> Path:
-    """Argument ``name`` of ``harness.FUNCTION()`` as a Path; TypeError naming it unless a str or os.PathLike of one."""
-    text = os.fspath(value) if isinstance(value, (str, os.PathLike)) else None
-    if not isinstance(text, str):
-        raise TypeError(f"harness.{function}(): {name} must be a str or os.PathLike (a folder's path), got "
-                        f"{type(value).__name__}")
-    return Path(text)
 
 
 def load(run_id_or_path, results_dir=RESULTS_DIR, plots_dir=PLOTS_DIR) -> Run:

@@ -225,7 +225,13 @@ def test_sweep_keywords_are_checked_against_the_sweep_options(tmp_path):
                          ({"results-dir": "x"}, "unknown option 'results-dir'"),  # not a second --results-dir
                          ({"run_id_": "x"}, "unknown option"), ({"preset": None}, "preset must be a str, got NoneType"),
                          ({"results_dir": None}, "results_dir must be a str or os.PathLike"),
-                         ({"axes": {"N": {1: 2}}}, "axes['N'] must be a value or a flat sequence")):
+                         ({"axes": {"N": {1: 2}}}, "axes['N'] must be a value or a flat sequence"),
+                         ({"backends": 5}, "backends must be a name or a list of names, got 5"),  # was 'int' object
+                         ({"backends": ["numpy", 5]}, "backends must be a name or a list of names"),  # is not iterable
+                         ({"plugin": 5}, "plugin takes a file or module name or a list of them, got 5"),
+                         ({"quiet": "no"}, "quiet is an on/off option: pass True or False, got 'no'"),  # was True
+                         ({"plots": 1}, "plots is an on/off option"), ({"report": None}, "report is an on/off option"),
+                         ({"layers": 5}, "layers must be a layer file's path")):
         with pytest.raises(TypeError, match=re.escape(message)):
             harness.sweep(**{"preset": "smoke", "results_dir": tmp_path, **bad})
     assert not list(tmp_path.iterdir())
@@ -280,3 +286,13 @@ def test_a_sweep_whose_workers_cannot_start_raises_before_writing_a_run(tmp_path
     finally:
         unload_plugin(plugin)
     assert not (tmp_path / "r").exists() or not list((tmp_path / "r").iterdir())
+
+
+def test_a_report_into_a_plots_dir_that_is_a_file_is_a_value_error(tmp_path, smoke_run):
+    """Was NotADirectoryError from deep inside the figure writer."""
+    blocker = tmp_path / "afile"
+    blocker.write_text("not a folder")
+    run = harness.load(smoke_run[0] / "results" / "smoke-test.csv", plots_dir=blocker)
+    with pytest.raises(ValueError, match=r"afile is a file, not a folder \(give another plots_dir\)"):
+        run.report()
+    assert blocker.read_text() == "not a folder"
