@@ -187,6 +187,11 @@ def check_output(out, reference: np.ndarray, tolerance) -> tuple[dict, str | Non
         return columns, None
     if shape != reference.shape:
         return columns, f"output shape {shape} != {reference.shape}"
+    finite = np.isfinite(out)
+    if not finite.all():  # said as such: "max abs error inf" hides whether a NaN or an overflow broke it
+        nan = int(np.isnan(out).sum())
+        return columns, (f"output holds {nan} NaN and {int((~finite).sum()) - nan} infinite value(s) of {out.size} "
+                         f"(the reference is finite)")
     return columns, f"max abs error {err:.3g} > tolerance {tol:.3g} (error/tolerance {margin:.3g})"
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import warnings
 from pathlib import Path
 
@@ -171,6 +172,10 @@ def read_table(path: str | Path):
         df = pd.read_csv(io.BytesIO(data), keep_default_na=True)
     except Exception as exc:
         raise ValueError(f"cannot read results table {path}: {exc}") from None
+    twice = [c for c in df.columns if re.fullmatch(r"(.+)\.\d+", c) and c.rsplit(".", 1)[0] in df.columns]
+    if twice:  # pandas renames a repeated header NAME.1: say so, not "missing columns" of the one it replaced
+        raise ValueError(f"{path}: column {twice[0].rsplit('.', 1)[0]} appears more than once in the header; the table "
+                         "is damaged")
     missing = [c for c in COLUMNS if c not in df.columns]
     if missing:
         raise ValueError(f"{path} is not a convbench run table: missing columns {', '.join(missing)}")

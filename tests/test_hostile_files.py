@@ -160,3 +160,15 @@ def test_an_ok_row_without_a_measurement_is_a_damaged_table_in_plot_report_and_l
         assert f"in column {column}" in err and "the table is damaged" in err
     with pytest.raises(ValueError, match=f"in column {column}"):
         harness.load("r1", results_dir=tmp_path / "r", plots_dir=tmp_path / "p")
+
+
+def test_a_header_that_names_a_column_twice_is_named(tmp_path, results_dir, capsys):
+    """pandas renames the second time_s to time_s.1: was 'missing columns gflops' (the column it replaced)."""
+    assert main(sweep_args(tmp_path)) == 0
+    path = tmp_path / "r" / "r1.csv"
+    header, rest = path.read_text().split("\n", 1)
+    path.write_text(header.replace("gflops", "time_s", 1) + "\n" + rest)
+    capsys.readouterr()
+    assert main(["plot", "r1", "--results-dir", str(tmp_path / "r"), "--plots-dir", str(tmp_path / "p")]) == 2
+    err = capsys.readouterr().err
+    assert "column time_s appears more than once in the header" in err and len(err.strip().splitlines()) == 1

@@ -129,3 +129,17 @@ def test_cold_rounds_on_the_cpu_flush_and_time_one_call_each(monkeypatch):
     result = measure_point("numpy", CASE, None, TimingConfig(budget_s=0.05, warmup_s=0.0, cold=True))
     assert result.status == "ok" and result.row["calls_per_round"] == 1
     assert len(flushes) >= result.row["rounds"]
+
+
+@pytest.mark.parametrize("poison, says", [(np.nan, "output holds 2 NaN and 0 infinite value(s) of 24"),
+                                          (np.inf, "output holds 0 NaN and 2 infinite value(s) of 24")])
+def test_a_nan_or_inf_in_the_output_is_named_as_such(poison, says):
+    """Was 'max abs error inf > tolerance ...' for both."""
+    from harness.measure import check_output
+
+    reference = np.ones((1, 2, 3, 4))
+    out = reference.astype(np.float32)
+    out[0, 1, 2, 2:] = poison
+    columns, wrong = check_output(out, reference, 1e-4)
+    assert wrong.startswith(says) and columns["error_margin"] > 1
+    assert check_output(reference.astype(np.float32), reference, 1e-4)[1] is None
