@@ -8,6 +8,8 @@
 * :func:`write_status` is the last resort of a sweep that can no longer write (disk full, folder made
   read-only): it frees what a cut-short append took, then replaces the metadata atomically, or, where only the
   folder refuses new files, rewrites the existing file in place.
+* :func:`store_to_update` reads a JSON store (``peak.json``, ``noise.json``) about to be rewritten; a damaged one is
+  moved aside first, so that the rewrite loses nothing.
 * :class:`RunLock` holds ``fcntl.flock`` on ``RUN_ID.lock`` for a sweep's lifetime,
   with the holder's pid and host in the file, and removes the file when the run ends;
   the kernel drops the lock when the process dies, so a killed sweep leaves at most
@@ -15,8 +17,10 @@
 """
 from __future__ import annotations
 
+import json
 import os
 import socket
+import warnings
 from pathlib import Path
 
 
@@ -57,6 +61,26 @@ def atomic_write_text(path: Path, text: str) -> None:
         if tmp.exists():
             tmp.unlink()
         raise
+
+
+def store_to_update(path: Path, what: str) -> dict:
+    """The JSON object in ``path`` ({} when there is none yet) that a store is about to rewrite. A file that is no
+    JSON object (damaged, hand-edited) is renamed ``PATH.damaged`` first, with a warning naming ``what`` it held:
+    the rewrite would otherwise drop every entry in it without a word."""
+    if not path.is_file():
+        return {}
+    try:
+        stored = json.loads(path.read_text())
+        problem = None if isinstance(stored, dict) else f"a JSON {type(stored).__name__}, not an object"
+    except (OSError, ValueError) as exc:
+        stored, problem = {}, f"not readable JSON ({' '.join(str(exc).split())[:80]})"
+    if problem is None:
+        return stored
+    aside = path.with_name(path.name + ".damaged")
+    path.replace(aside)
+    warnings.warn(f"{path} held {problem}: moved to {aside} and a new one started ({what} measured before are in "
+                  "it)", stacklevel=3)
+    return {}
 
 
 def split_torn_tail(data: bytes) -> tuple[bytes, bytes]:

@@ -24,6 +24,7 @@ import json
 import math
 from pathlib import Path
 
+from .durable import store_to_update
 from .runfiles import NOISE_FILE
 
 #: A backend needs this many matched rows for a floor of its own (fewer: the other backends' pooled scatter).
@@ -169,11 +170,7 @@ def save_floors(results_dir: str | Path, cpu_model: str, entry: dict) -> Path:
     if path.exists() and not path.is_file():
         raise ValueError(f"{path} exists and is not a file: move it away to store this machine's noise floor there")
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        stored = json.loads(path.read_text()) if path.is_file() else {}
-    except ValueError:
-        stored = {}
-    stored = stored if isinstance(stored, dict) else {}
+    stored = store_to_update(path, "the noise floors")
     old = stored.get(cpu_model) if isinstance(stored.get(cpu_model), dict) else {}
     backends = old.get("backends") if isinstance(old.get("backends"), dict) else {}
     stamp = {k: v for k, v in entry.items() if k != "backends"}

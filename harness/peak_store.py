@@ -11,6 +11,7 @@ from pathlib import Path
 
 from kernels.numba_cpu.isa import ISA
 
+from .durable import store_to_update
 from .metadata import cpu_model
 from .peak import SWEEP_PEAK_S, measure_peak, roof_versions
 from .runfiles import PEAK_FILE
@@ -64,7 +65,7 @@ def save_peak(results_dir: str | Path, peak: dict) -> Path:
         raise ValueError(f"not storing a roof with problems: {'; '.join(peak['problems'])}")
     path = check_peak_file(results_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
-    stored = read_store(path)
+    stored = store_to_update(path, "the roofs")
     entry = {k: v for k, v in peak.items() if k != "source"}
     stored[peak_key(peak["cpu_model"], peak["threads"], peak.get("isa"), peak.get("versions"))] = entry
     tmp = path.with_name(f".{path.name}.tmp")

@@ -9,6 +9,7 @@ import datetime as dt
 import json
 import os
 import sys
+import warnings
 import types
 
 import numba
@@ -264,9 +265,26 @@ def test_a_damaged_peak_file_reads_as_no_peak_and_is_replaced_on_save(tmp_path, 
     else:
         path.write_text(damage.replace("KEY", key))
     assert peak_store.load_peak(tmp_path) is None
+    before = path.read_bytes()
     roof = fake_roof(max_threads())
-    peak_store.save_peak(tmp_path, roof)
+    whole = isinstance(damage, str) and damage.startswith("{KEY")  # a JSON object: its other entries are kept, nothing moved aside
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        peak_store.save_peak(tmp_path, roof)
     assert peak_store.load_peak(tmp_path) == roof
+    aside = tmp_path / "peak.json.damaged"
+    assert aside.exists() != whole and (whole or aside.read_bytes() == before)  # nothing dropped without a word
+    assert whole or any("moved to" in str(w.message) and "the roofs" in str(w.message) for w in caught)
+
+
+def test_a_damaged_noise_floor_file_is_moved_aside_not_dropped(tmp_path):
+    from harness.noisefloor import load_floors, save_floors
+
+    (tmp_path / "noise.json").write_text('{"cpu": {"backends": {"a": ')  # cut short: every machine's floors
+    with pytest.warns(UserWarning, match="noise.json.damaged and a new one started"):
+        save_floors(tmp_path, "cpu", {"backends": {"b": {"sd": 0.1}}, "measured_at": "now"})
+    assert (tmp_path / "noise.json.damaged").read_text().startswith('{"cpu"')
+    assert set(load_floors(tmp_path, "cpu")["backends"]) == {"b"}
 
 
 def test_saving_keeps_other_machines_roofs(tmp_path):
