@@ -28,6 +28,8 @@ MAX_REPEATS = 1000
 #: point's warm-up also waits up to this long for its kernel to run at a steady speed.
 SETTLE_S = 1.0
 MAX_SETTLE_S = 600.0
+#: The widest CI target: +/-100% of the median (beyond it a point's first round always meets it: a typo of 2 for 2%).
+MAX_TARGET_REL_CI = 1.0
 DEFAULT_PRESET = "inception3a"
 CHECK_PRESET = "smoke"
 RESULTS_DIR = "results"
@@ -149,7 +151,9 @@ class SweepSettings:
             raise TypeError(f"against must be a git commit or a folder, got {type(self.against).__name__}")
         check_number("repeats", self.repeats, 1, MAX_REPEATS, integer=True, why="more passes than that is a typo")
         check_number("settle_s", self.settle_s, 0, MAX_SETTLE_S, why="ten minutes of spinning is a typo")
-        for name in ("budget_s", "target_rel_ci", "queue_timeout_s", "connect_timeout_s", "timeout_s"):
+        check_number("target_rel_ci", self.target_rel_ci, 0, MAX_TARGET_REL_CI, strict=True,
+                     why="a fraction of the median: 0.02 is 2%")
+        for name in ("budget_s", "queue_timeout_s", "connect_timeout_s", "timeout_s"):
             if getattr(self, name) is not None or name != "timeout_s":
                 check_number(name, getattr(self, name), 0, math.inf, strict=True)
         if self.threads is not None:

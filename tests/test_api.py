@@ -95,6 +95,8 @@ def test_zero_is_a_value_and_an_empty_backend_list_is_refused(results_dir):
         harness.sweep("smoke", results_dir=results_dir, **{**QUICK, "repeats": 0})
     with pytest.raises(ValueError, match="backends is empty"):
         harness.sweep("smoke", results_dir=results_dir, **{**QUICK, "backends": []})
+    with pytest.raises(ValueError, match=r"target_rel_ci must be between 0 and 1 \(a fraction of the median"):
+        harness.sweep("smoke", results_dir=results_dir, **{**QUICK, "target_rel_ci": 2})  # 2 for 2%: a typo
     again = harness.sweep(resume="zero", results_dir=results_dir, plots=False, report=False)  # nothing left to do
     pd.testing.assert_frame_equal(again.table, run.table)
 

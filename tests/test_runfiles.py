@@ -268,6 +268,7 @@ def test_resume_of_damaged_files_is_one_line_exit_2_or_works(damage, tmp_path, r
 
 @pytest.mark.parametrize("argv, message", [
     (["sweep", "--budget-s", "nan"], "must be a finite number"),
+    (["sweep", "--target-rel-ci", "2"], "must be between 0 and 1 (a fraction of the median: 0.02 is 2%), got 2"),
     (["sweep", "--timeout-s", "0"], "must be > 0"),
     (["check", "--axis", "stride=1180591620717411303424", "--backends", "numpy"], "absurdly large"),
     (["sweep", "--resume", "x", "--run-id", "y"], "drop --run-id"),

@@ -63,9 +63,11 @@ def add_case_options(p, default_preset: str) -> None:
 
 def add_timing_options(p) -> None:
     """How a sweep times its points: CI target, settling, clock, cold rounds, passes."""
-    p.add_argument("--target-rel-ci", type=positive_float, default=defaults.TARGET_REL_CI, metavar="F",
-                   help="stop timing a point once the 95%% CI of its median is within this fraction "
-                        f"(default {defaults.TARGET_REL_CI})")
+    p.add_argument("--target-rel-ci", type=bounded(positive_float, 0, defaults.MAX_TARGET_REL_CI,
+                                                   "a fraction of the median: 0.02 is 2%"),
+                   default=defaults.TARGET_REL_CI, metavar="F",
+                   help="stop timing a point once the 95%% CI of its median is within this fraction, at most "
+                        f"{defaults.MAX_TARGET_REL_CI:g} (default {defaults.TARGET_REL_CI})")
     p.add_argument("--settle-s", type=bounded(non_negative_float, 0, defaults.MAX_SETTLE_S,
                                               "ten minutes of spinning is a typo"),
                    default=defaults.SETTLE_S, metavar="S",
