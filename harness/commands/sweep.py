@@ -25,7 +25,7 @@ from ..peak_store import cached_peak, check_peak_file
 from ..plan import iter_points, planned_passes, unsupported_layers
 from ..plugins import PluginError
 from ..render.console import SweepProgress
-from ..results import RUN_SCHEMA_VERSION, RunFiles, read_metadata
+from ..results import RUN_SCHEMA_VERSION, RunFiles, check_run_id, read_metadata
 from ..resume import Progress, load_progress
 from ..settings import RunOptions, SweepSettings
 from ..settle import Settler, busy_machine
@@ -91,6 +91,11 @@ def execute(settings: SweepSettings | None, options: RunOptions) -> RunFiles:
         raise UsageError(str(exc)) from None
     if options.resume is not None:
         return resume(options, started_at)
+    if options.run_id is not None:
+        try:
+            check_run_id(options.run_id, new=True)  # before the results folder is made for it
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     settings = checked_settings(settings)
     say_reading(settings.layers, options.quiet)
     preset, cases = prepare_sweep(settings)
