@@ -5,7 +5,8 @@ Started by :class:`harness.executor.WorkerExecutor` with the ``spawn`` context
 the run's plugins, says ``ready`` with the versions of the libraries it runs the
 kernels with, then answers each ``(PointJob, CaseData)`` with the
 :class:`PointResult` of :func:`harness.jobs.run_job`. It ignores SIGINT (the
-parent decides what an interrupt means) and exits when its parent is gone.
+parent decides what an interrupt means) and exits when its parent is gone. What its kernels print goes to
+stderr, so that the sweep's stdout holds the sweep's own output alone.
 
 A worker leads its own process group, so whatever its kernels start (a
 ``subprocess.Popen`` that would otherwise hold the sweep's stdout open for ever)
@@ -94,6 +95,7 @@ def worker_main(conn, backend: str, plugins: list, sweep_pid: int | None = None)
     """The worker's loop: load plugins, report ready, run jobs until told to stop or the pipe closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.setpgid(0, 0)  # lead a process group of our own: whatever a kernel starts is killed with it
+    os.dup2(2, 1)  # a kernel's prints go to stderr: the sweep's stdout (its summary, piped or saved) stays its own
     quiet_read_only_warnings()
     # Numba guards its thread start-up with a multiprocessing lock of the default context, which in a
     # forkserver child is "forkserver": a named semaphore the shared resource tracker reports as leaked

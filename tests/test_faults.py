@@ -118,3 +118,15 @@ def test_two_live_sweeps_on_one_run_id_the_second_exits_2(tmp_path, results_dir,
     finally:
         first.send_signal(signal.SIGKILL)
         first.communicate(timeout=30)
+
+
+def test_what_a_kernel_prints_goes_to_stderr_and_the_sweeps_stdout_stays_its_own(tmp_path, results_dir):
+    """Workers share the sweep's file descriptors: a kernel's print landed in the summary on stdout (40 times). A
+    process of its own: workers come from a forkserver, whose descriptors no capture of this process reaches."""
+    done = subprocess.run([sys.executable, "-m", "harness", "sweep", "--plugin", PLUGIN, "--layers",
+                           layer_file(tmp_path), "--backends", "test-print,numpy", "--results-dir", str(tmp_path / "r"),
+                           "--plots-dir", str(tmp_path / "p"), "--budget-s", "0.05", "--repeats", "1", "--no-plots",
+                           "--no-report", "--settle-s", "0"], capture_output=True, text=True, timeout=300, cwd=DATA.parent.parent)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "HELLO FROM KERNEL" in done.stderr and "HELLO FROM KERNEL" not in done.stdout
+    assert "test-print" in done.stdout  # the summary table is there, on stdout

@@ -8,7 +8,7 @@ SIGSEGV, ``test-oom`` of SIGKILL (as from the OOM killer), ``test-scribble`` zer
 ``test-orphan`` / ``test-orphan-session`` start a ``sleep``
 (``ORPHAN_SLEEP_S``, in the worker's process group / in a session of its own) that inherits the sweep's stdout,
 ``test-object`` returns the right values as an ``object`` array, ``test-ki`` raises KeyboardInterrupt in its
-first call, ``test-unprintable`` an exception whose ``__str__`` raises.
+first call, ``test-unprintable`` an exception whose ``__str__`` raises, ``test-print`` prints in every call.
 """
 import os
 import signal
@@ -97,6 +97,16 @@ class Unprintable(_Faulty):
 
     def action(self):
         raise _Unprintable()
+
+
+@kernels.register
+class Chatty(_Faulty):
+    """Prints a line to stdout in every call, as a kernel left with a debugging print would."""
+
+    name = "test-print"
+
+    def action(self):
+        print("HELLO FROM KERNEL", flush=True)
 
 
 @kernels.register
