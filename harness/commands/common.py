@@ -33,6 +33,9 @@ def run_files(ref: str, results_dir: str, plots_dir: str = "plots") -> RunFiles:
     if Path(ref).is_dir():
         raise UsageError(f"{ref} is a folder: name a run in it as --results-dir {ref} RUN_ID")
     if files.results_dir == Path(results_dir):  # a run id: its folder first
+        if not Path(results_dir).exists():
+            raise UsageError(f"no such run {files.run_id!r}: there is no results folder {results_dir} here (sweep "
+                             "first, or name the folder with --results-dir)")
         existing_dir(results_dir, "--results-dir")
     raise UsageError(f"no such run {files.run_id!r} in {files.results_dir} (no {files.table})")
 
