@@ -130,7 +130,7 @@ def test_report_names_what_is_wrong_with_its_run(tmp_path):
             (results / "r1.passes.jsonl", results, "is the passes file of run 'r1', not its table"),
             (results / "noise.json", results, "is the harness's stored noise floor, not a run"),
             (tmp_path / "afile", results, f"{tmp_path / 'afile'} is not a run table (RESULTS_DIR/RUN_ID.csv)"),
-            ("r1", tmp_path / "nosuchdir", f"no such run 'r1': there is no results folder {tmp_path / 'nosuchdir'} here"),
+            ("r1", tmp_path / "nosuchdir", f"no such run 'r1': there is no results folder {tmp_path}/nosuchdir here"),
             ("r1", tmp_path / "afile", f"--results-dir {tmp_path / 'afile'}: not a directory"),
             ("r2", results, f"no such run 'r2' in {results} (no {results / 'r2.csv'})"),
             (results, tmp_path, f"{results} is a folder: name a run in it as --results-dir {results} RUN_ID")):
