@@ -87,10 +87,11 @@ class Run:
     def report(self) -> Path:
         """Write the run's one-file HTML page (figures embedded) and return its path; ValueError when its plots
         folder (``plots_dir``/RUN_ID) or a folder above it is a file."""
-        blocked = next((p for p in (self.files.plots, *self.files.plots.parents) if p.exists() and not p.is_dir()), None)
+        folders = (self.files.plots, *self.files.plots.parents)
+        blocked = next((p for p in folders if p.exists() and not p.is_dir()), None)
         if blocked is not None:
-            raise ValueError(f"cannot write the page of run {self.run_id!r} in {self.files.plots}: {blocked} is a file, "
-                             "not a folder (give another plots_dir)")
+            raise ValueError(f"cannot write the page of run {self.run_id!r} in {self.files.plots}: {blocked} is a "
+                             "file, not a folder (give another plots_dir)")
         write_outputs(self.files, self.metadata, baseline=(self.metadata.get("settings") or {}).get(
             "baseline", "numpy"), plots=True, report=True, quiet=True)
         return self.files.plots / "index.html"

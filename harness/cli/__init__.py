@@ -109,7 +109,8 @@ def add_other_parsers(sub) -> None:
     p.add_argument("--from", dest="source", required=True, metavar="REF",
                    help="torchvision:NAME, timm:NAME, or FILE.py:CALLABLE / MODULE:CALLABLE returning an nn.Module "
                         "(e.g. examples/models.py:resnet18)")
-    p.add_argument("--input", default="1x3x224x224", metavar="NxCxHxW", help="input shape (default 1x3x224x224; at most 2**28 elements, a 1 GiB float32 tensor)")
+    p.add_argument("--input", default="1x3x224x224", metavar="NxCxHxW",
+                   help="input shape (default 1x3x224x224; at most 2**28 elements, a 1 GiB float32 tensor)")
     p.add_argument("--output", default=None, metavar="FILE", help="layer file to write (default: NAME.toml)")
 
     p = sub.add_parser("peak", help="this machine's roof: FMA GFLOP/s, memory GB/s and clock, beside BLAS GEMM",
