@@ -22,8 +22,9 @@ import sqlite3
 from pathlib import Path
 
 from .benchfiles import expand_files, is_file_list
-from .historyrecord import (INTEGER_COLUMNS, MACHINE_FIELDS, STORED_COLUMNS, TEXT_COLUMNS, Record, machine_label,
-                            record_of)
+from .historycells import check_cells, check_machine_cells, check_record, samples_of
+from .historyrecord import (INTEGER_COLUMNS, MACHINE_FIELDS, STORED_COLUMNS, TEXT_COLUMNS, VERB, Record,
+                            machine_label, record_of)
 from .runfiles import HISTORY_FILE
 
 APP = "convbench-history"
@@ -164,8 +165,8 @@ def insert_record(con: sqlite3.Connection, record: Record, added_at: str) -> int
 
 def read_history(path: str | Path, *, samples: bool = False):
     """Every stored point as a DataFrame in date order: machine (fingerprint), machine_label, run_id,
-    git_commit, started_at, the run table's columns, and with ``samples`` the per-round ``samples_s`` arrays."""
-    import numpy as np
+    git_commit, started_at, the run table's columns, and with ``samples`` the per-round ``samples_s`` arrays.
+    ValueError (one line) for a damaged cell (:func:`harness.historycells.check_cells`)."""
     import pandas as pd
 
     con = connect(path)
@@ -180,25 +181,29 @@ def read_history(path: str | Path, *, samples: bool = False):
         raise ValueError(f"cannot read history database {path}: {exc}") from None
     finally:
         con.close()
+    check_cells(table, path)  # every verb and harness.history() read here: a damaged cell is one line
     table["trusted"] = table["trusted"].map(lambda v: None if v is None or v != v else bool(v)).astype(object)
     if samples:
-        table["samples_s"] = [np.frombuffer(b, dtype="<f8") if b else np.empty(0) for b in table["samples_s"]]
+        table["samples_s"] = samples_of(table, path)
     return table
 
 
 def read_machines(path: str | Path):
-    """The machines table of the database (one row per fingerprint) with each machine's number of runs."""
+    """The machines table of the database (one row per fingerprint) with each machine's number of runs; ValueError
+    (one line) for a damaged cell."""
     import pandas as pd
 
     con = connect(path)
     try:
-        return pd.read_sql_query("SELECT m.*, COUNT(u.run) AS runs, MIN(u.started_at) AS first_run, "
-                                 "MAX(u.started_at) AS last_run FROM machines m LEFT JOIN runs u "
-                                 "ON u.machine = m.machine GROUP BY m.machine ORDER BY m.label", con)
+        machines = pd.read_sql_query("SELECT m.*, COUNT(u.run) AS runs, MIN(u.started_at) AS first_run, "
+                                     "MAX(u.started_at) AS last_run FROM machines m LEFT JOIN runs u "
+                                     "ON u.machine = m.machine GROUP BY m.machine ORDER BY m.label", con)
     except (sqlite3.DatabaseError, pd.errors.DatabaseError) as exc:
         raise ValueError(f"cannot read history database {path}: {exc}") from None
     finally:
         con.close()
+    check_machine_cells(machines, path)
+    return machines
 
 
 def record_sources(path: str | Path, refs: list[str], results_dir: str | Path = "results"):
@@ -208,6 +213,27 @@ def record_sources(path: str | Path, refs: list[str], results_dir: str | Path = 
         raise ValueError("nothing to add: name runs (RUN_ID, results/RUN_ID.csv) or pytest-benchmark JSON files")
     if Path(path).exists():
         connect(path, write=True).close()  # a damaged or foreign database is refused before the runs are read
-    refs = [str(p) for ref in refs for p in (expand_files(ref) if is_file_list(ref) else [ref])]  # each file a run
-    records = [record_of(ref, results_dir) for ref in refs]
+    records = [record_of(ref, results_dir) for ref in run_refs(refs)]
+    for record in records:
+        check_record(record)  # nothing goes in that the readers (check_cells) would refuse
     return add_records(path, records)
+
+
+def run_refs(refs: list[str]) -> list[str]:
+    """The runs ``history add`` is given, a comma-separated list or a glob of pytest-benchmark files taken apart
+    (each file a run). ValueError naming ``history add`` for an item of a list that is no ``.json`` file (a base
+    build ``NAME@base`` among them: it is recorded with its run)."""
+    runs = []
+    for ref in map(str, refs):
+        if not is_file_list(ref):
+            runs.append(ref)
+            continue
+        for item in (part.strip() for part in ref.split(",")):
+            if item.endswith("@base"):
+                raise ValueError(f"{VERB} {ref!r}: {item!r} is a base build, recorded with its run (as its "
+                                 "NAME@base rows); name the file without @base")
+            if item and not item.lower().endswith(".json"):
+                raise ValueError(f"{VERB} {ref!r}: {item!r} is not a pytest-benchmark .json file; each name in a "
+                                 "list of files must be one")
+        runs += [str(p) for p in expand_files(ref)]
+    return runs

@@ -90,15 +90,18 @@ class Record:
 
 
 def utc_iso(value) -> str | None:
-    """An ISO 8601 UTC timestamp (``2026-01-02T03:04:05+00:00``) of a date string; naive ones are UTC."""
+    """An ISO 8601 UTC timestamp (``2026-01-02T03:04:05+00:00``) of a date string; naive ones are UTC; None for
+    None or "". ValueError for anything else that is not a date string (a number, ``NaT``)."""
     import pandas as pd
 
-    if not value:
+    if value is None or value == "":
         return None
     try:
-        stamp = pd.Timestamp(value)
-    except (ValueError, TypeError):
-        raise ValueError(f"cannot read the date {value!r}") from None
+        stamp = pd.Timestamp(value) if isinstance(value, str) else pd.NaT
+    except (ValueError, TypeError, OverflowError):
+        stamp = pd.NaT
+    if stamp is pd.NaT:
+        raise ValueError(f"cannot read the date {value!r}")
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
     return stamp.isoformat(timespec="seconds")
 
@@ -115,6 +118,8 @@ def stored_value(column: str, value):
         return bool(value) if not isinstance(value, str) else value.strip().lower() == "true"
     if column in INTEGER_COLUMNS and isinstance(value, float) and value.is_integer():
         return int(value)
+    if column in INTEGER_COLUMNS and isinstance(value, str) and value.strip().isdigit() and value.strip().isascii():
+        return int(value)  # a table column that also holds text ('same' padding of a failed point) reads as text
     if column in TEXT_COLUMNS:
         return str(value)
     return value
@@ -137,11 +142,16 @@ def record_of(ref: str, results_dir: str | Path = "results") -> Record:
     label, table, samples, meta = read_bench_file(run) if bench else read_run(run)
     if not bench and not meta:
         raise ValueError(f"run {label!r} has no metadata {run.metadata}: its machine, commit and date are unknown")
-    settings = meta.get("settings") or {}
-    target = float(settings.get("target_rel_ci", 0.02))
+    target = checked_metadata(meta, run if bench else run.metadata)
     if "trusted" not in table.columns or table["trusted"].isna().all():  # a run from before the trust columns
         table = table.assign(**{c: None for c in ("flags", "trusted")})
-        rows = [with_trust(r, target, meta.get("peak")) for r in table.to_dict("records")]
+        try:
+            rows = [with_trust(r, target, meta.get("peak")) for r in table.to_dict("records")]
+        except (AttributeError, TypeError, ValueError) as exc:
+            if not meta.get("peak"):
+                raise
+            raise ValueError(f"{run if bench else run.metadata}: peak: the rows cannot be judged against this "
+                             f"roof ({type(exc).__name__}: {exc})") from None
     else:
         rows = table.to_dict("records")
     by_point = samples_by_point(samples)
@@ -163,6 +173,38 @@ def record_of(ref: str, results_dir: str | Path = "results") -> Record:
     return Record(run_id=run_id, source=str(run if bench else run.table), machine=machine_of(meta),
                   started_at=started_at, git_commit=meta.get("git_commit") or None, preset=meta.get("preset") or None,
                   status="complete" if bench else meta.get("status"), metadata=meta, rows=records)
+
+
+#: Metadata fields a record stores as text (its commit, preset, status, machine fields).
+TEXT_FIELDS = ("git_commit", "preset", "status", "cpu_model", "cpu_isa", "numba_threading_layer")
+
+
+def checked_metadata(meta: dict, where) -> float:
+    """The run's target relative CI (``settings.target_rel_ci``, default 0.02) once the metadata fields a record
+    reads are of their type; ValueError (one line) naming the file ``where`` and the field otherwise."""
+    settings = meta.get("settings")
+    if settings is not None and not isinstance(settings, dict):
+        raise ValueError(f"{where}: settings must be a JSON object, got {type(settings).__name__} {settings!r:.40}")
+    target = (settings or {}).get("target_rel_ci", 0.02)
+    if not is_number(target) or not 0 < target < math.inf:
+        raise ValueError(f"{where}: settings.target_rel_ci must be a finite number > 0, got {target!r:.40}")
+    for name in TEXT_FIELDS:
+        if meta.get(name) is not None and not isinstance(meta[name], str):
+            raise ValueError(f"{where}: {name} must be a string, got {type(meta[name]).__name__} {meta[name]!r:.40}")
+    gpu = meta.get("gpu")
+    name = gpu.get("name") if isinstance(gpu, dict) else gpu
+    if name is not None and not isinstance(name, str):
+        raise ValueError(f"{where}: gpu must be a name or an object with a name, got {gpu!r:.40}")
+    for name in ("cpu_count", "memory_gib"):
+        value = meta.get(name)
+        if value is not None and not (is_number(value) and 0 <= value < math.inf):
+            raise ValueError(f"{where}: {name} must be a finite number >= 0, got {value!r:.40}")
+    return float(target)
+
+
+def is_number(value) -> bool:
+    """Whether ``value`` is an int or float (not a bool)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def read_bench_file(path: Path) -> tuple:

@@ -3,9 +3,10 @@ recorded run); :mod:`harness.commands.compare` and :mod:`harness.commands.histor
 from __future__ import annotations
 
 import argparse
+import math
 
 from .. import settings as defaults
-from ..argtypes import Parser, bounded, non_negative_float, positive_float, positive_int, probability
+from ..argtypes import Parser, bounded, non_negative_float, number, positive_float, probability
 from .options import add_dir_options
 
 
@@ -39,6 +40,15 @@ def add_compare_parser(sub) -> None:
     p.add_argument("--html", metavar="FILE", default=None, help="also write the comparison as an HTML page")
 
 
+def min_runs(text: str) -> int:
+    """``history check/plot --min-runs``: an integer from 2 to 100 (argparse type); 0, -1 and 1 are refused with
+    that range alike."""
+    def whole_number(value: str) -> int:
+        return number(value, int, -math.inf, strict=False)
+
+    return bounded(whole_number, 2, 100, "runs on each side of a change point")(text)
+
+
 def add_history_parser(sub) -> None:
     """``history {add,check,plot,machines}``: the database of runs, change points, the seed question per machine."""
     p = sub.add_parser("history", help="record runs in a history database; change points; every machine side by side",
@@ -61,8 +71,8 @@ def add_history_parser(sub) -> None:
         c.add_argument("--db", default=None, help=db_help)
         c.add_argument("--threshold", type=positive_float, default=defaults.THRESHOLD,
                        help="relative step that counts (default 0.10 = 10%%)")
-        c.add_argument("--min-runs", type=bounded(positive_int, 2, 100, "a change needs 2 to 100 runs after it"),
-                       default=3, metavar="R", help="runs on each side of a change point (default 3)")
+        c.add_argument("--min-runs", type=min_runs, default=3, metavar="R",
+                       help="runs on each side of a change point, 2 to 100 (default 3)")
         c.add_argument("--backend", default=None, help="only this backend's series")
         c.add_argument("--machine", default=None, help="only machines whose fingerprint starts with, or whose "
                        "label contains, this text")

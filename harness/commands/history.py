@@ -91,9 +91,12 @@ def check(args) -> int:
 
 
 def since_date(since: str | None, history) -> str | None:
-    """``--since``: a run id of the database (its start) or a date, as an ISO 8601 UTC timestamp."""
-    if not since:
+    """``--since``: a run id of the database (its start) or a date, as an ISO 8601 UTC timestamp; None when not
+    given. UsageError for an empty one, or one that is neither."""
+    if since is None:
         return None
+    if not since.strip():
+        raise UsageError(f"--since {since!r} is empty: name a run id in the history or a date (e.g. 2026-01-31)")
     starts = history.loc[history["run_id"] == since, "started_at"].dropna()
     if len(starts):
         return str(starts.min())
