@@ -61,8 +61,10 @@ class Run:
 
     @property
     def reduction(self):
-        """The 1x1-reduction study with intervals (a DataFrame), or None for runs without reduce/direct pairs."""
-        return self.view.reduction
+        """The 1x1-reduction study with intervals (a DataFrame), or None for runs without reduce/direct pairs (an
+        axis that turned a preset's 1x1 reduce into a kxk leaves none either)."""
+        study = self.view.reduction
+        return None if study is None or study.empty else study
 
     @property
     def verdicts(self) -> list[str]:

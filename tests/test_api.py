@@ -298,3 +298,9 @@ def test_a_report_into_a_plots_dir_that_is_a_file_is_a_value_error(tmp_path, smo
     with pytest.raises(ValueError, match=r"afile is a file, not a folder \(give another plots_dir\)"):
         run.report()
     assert blocker.read_text() == "not a folder"
+
+
+def test_a_run_without_reduction_pairs_has_no_reduction(results_dir):
+    """The threads preset has no reduce/direct pair: None, as the docs say (was a 0-row frame)."""
+    run = harness.sweep("threads", results_dir=results_dir, run_id="thr", **QUICK)
+    assert run.reduction is None and len(run.table) > 0
