@@ -238,3 +238,20 @@ def test_counts_carry_an_si_prefix():
     from harness.render.fmt import fmt_count
 
     assert fmt_count(1.467e9) == "1.47 G" and fmt_count(6640) == "6.64 k" and fmt_count(12.0, "B") == "12 B"
+
+
+def test_a_shape_no_backend_can_run_does_not_give_an_unavailable_backend_a_column():
+    """--axis k=5 on a 4x4 layer fails as 'invalid case' for every backend, numba-cuda on a machine without a GPU
+    too: it kept a column of 'unavailable' and 'failed' cells."""
+    invalid = "invalid case: kernel size k=5 is larger than the padded input (4x4)"
+    table = fake_table([
+        fake_row("numpy", "a", 1_000_000, 10.0),
+        fake_row("gpu", "a", 1_000_000, None, status="unavailable", reason="no GPU"),
+        fake_row("numpy", "b", 2_000_000, None, status="failed", reason=invalid),
+        fake_row("gpu", "b", 2_000_000, None, status="failed", reason=invalid),
+        fake_row("broken", "a", 1_000_000, None, status="failed", reason="first call: RuntimeError: boom"),
+        fake_row("broken", "b", 2_000_000, None, status="failed", reason=invalid),
+    ])
+    assert not_run(table) == {"gpu": "unavailable: no GPU"}  # its one runnable case said why it did not run
+    backends, _ = summary_grid(table)
+    assert backends == ["numpy", "broken"]  # a kernel that failed on a runnable case keeps its column

@@ -39,14 +39,17 @@ class SummaryRow:
 
 
 def not_run(table) -> dict[str, str]:
-    """``{backend: why}`` for the backends none of whose rows ran (each skipped or unavailable), in table order.
+    """``{backend: why}`` for the backends none of whose rows ran (each skipped or unavailable, or failed as an
+    ``invalid case``: a shape no backend can run, as a kernel larger than its padded input), in table order.
 
     ``why`` is the status and reason when every row shares them (``unavailable: no CUDA GPU found``), else
     the first row's with the number of cases (``skipped on all 16 cases, e.g. 3a 1x1: estimated ...``)."""
     out = {}
     for backend, part in table.groupby("backend", sort=False):
-        if not part["status"].isin(NOT_RUN).all():
+        impossible = part["status"].eq("failed") & part["reason"].astype(str).str.startswith("invalid case:")
+        if not (part["status"].isin(NOT_RUN) | impossible).all():
             continue
+        part = part[~impossible] if (~impossible).any() else part  # a shape no backend can run says nothing of it
         first = part.iloc[0]
         if part["status"].nunique() == 1 and part["reason"].astype(str).nunique() == 1:
             out[backend] = f"{first['status']}: {first['reason']}"
