@@ -28,9 +28,15 @@ def environment_warnings(base_meta: dict, new_meta: dict, base_table=None, new_t
         if tb != tn:
             warnings.append(f"different thread counts: {tb} vs {tn}")
     vb, vn = base_meta.get("versions") or {}, new_meta.get("versions") or {}
-    for lib in sorted(set(vb) | set(vn)):
-        if vb.get(lib) != vn.get(lib):
-            warnings.append(f"different {lib} versions: {vb.get(lib)} vs {vn.get(lib)}")
+    vb, vn = (v if isinstance(v, dict) else {} for v in (vb, vn))
+    for lib in sorted(set(vb) & set(vn)):
+        if vb[lib] != vn[lib]:
+            warnings.append(f"different {lib} versions: {vb[lib]} vs {vn[lib]}")
+    for side, own, other in (("base", vb, vn), ("new", vn, vb)):
+        unrecorded = sorted(set(other) - set(own))  # an older run file that did not record them: not a difference
+        if unrecorded:
+            warnings.append(f"the {side} run does not record the versions of {', '.join(unrecorded)} (written by an "
+                            "older convbench): whether they differ is unknown")
     return warnings
 
 

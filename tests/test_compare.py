@@ -382,8 +382,20 @@ def test_points_match_however_a_table_holds_their_keys():
 
 
 def test_versions_written_as_null_read_as_unknown():
-    assert environment_warnings({"versions": None}, {"versions": {"numpy": "2"}}) == ["different numpy versions: "
-                                                                                       "None vs 2"]
+    assert environment_warnings({"versions": None}, {"versions": {"numpy": "2"}}) == [
+        "the base run does not record the versions of numpy (written by an older convbench): whether they differ is "
+        "unknown"]
+
+
+def test_versions_one_run_does_not_record_are_one_warning_not_a_difference_each():
+    """The committed example predates the torch/oneDNN/BLAS entries: compare said 'different torch versions: None vs
+    2.13.0+cpu' and four more such lines. A library recorded as None (not installed) on one side still differs."""
+    old = {"versions": {"numpy": "2", "torch": None}}
+    new = {"versions": {"numpy": "2", "torch": "2.13.0", "onednn": "3.7", "openblas": "0.3.31"}}
+    assert environment_warnings(old, new) == [
+        "different torch versions: None vs 2.13.0",
+        "the base run does not record the versions of onednn, openblas (written by an older convbench): whether "
+        "they differ is unknown"]
 
 
 def test_rounds_no_call_can_take_are_a_damaged_file_not_an_overflow(tmp_path):
