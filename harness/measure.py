@@ -111,17 +111,15 @@ def measure_point(backend: str, case, data: CaseData | None, config: TimingConfi
         if reason:
             return PointResult(dict(row, status="skipped", reason=reason))
         return run_protocol(impl, spec, data, config, row, timed=timed, clock=clock, wall=wall, pace=pace)
-    except KeyboardInterrupt as exc:
-        if not kernel_raised(exc):
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:  # a backend's failure (even sys.exit) is data
+        if isinstance(exc, KeyboardInterrupt) and not kernel_raised():
             raise
         return PointResult(dict(row, status="failed", reason=failure_reason(stage, exc)))
-    except (Exception, SystemExit) as exc:  # a backend's failure (even sys.exit) is data, not a crash
-        return PointResult(dict(row, status="failed", reason=failure_reason(stage, exc)))
 
 
-def kernel_raised(exc: KeyboardInterrupt) -> bool:
-    """Whether ``exc`` is the kernel's own raise rather than Ctrl-C: a worker ignores SIGINT (the sweep's process
-    takes it), so there a KeyboardInterrupt can only come from the code it runs - a ``failed`` row, not a stop."""
+def kernel_raised() -> bool:
+    """Whether a KeyboardInterrupt caught here is the kernel's own raise rather than Ctrl-C: a worker ignores SIGINT
+    (the sweep's process takes it), so there one can only come from the code it runs - a ``failed`` row, not a stop."""
     return signal.getsignal(signal.SIGINT) is signal.SIG_IGN
 
 
@@ -163,11 +161,9 @@ def run_protocol(impl, spec, data: CaseData, config: TimingConfig, row: dict, *,
         rounds = time_rounds(prepared, prepared.sync, config, clock=clock, timer=prepared.event_timer(), flush=flush,
                              wall=wall, pace=pace)
         return PointResult(finish_row(row, rounds, config), rounds.times_s)
-    except KeyboardInterrupt as exc:
-        if not kernel_raised(exc):
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:
+        if isinstance(exc, KeyboardInterrupt) and not kernel_raised():
             raise
-        return PointResult(dict(row, status="failed", reason=failure_reason(stage, exc)))
-    except (Exception, SystemExit) as exc:
         return PointResult(dict(row, status="failed", reason=failure_reason(stage, exc)))
 
 
