@@ -18,7 +18,7 @@ from .render.html import write_run_report
 from .render.totals_text import totals_block
 from .render.verdicts import verdict_lines
 from .roof import ROOF_COLUMNS, roof_columns, roof_summary
-from .results import RunFiles, check_drawable, read_samples, read_table
+from .results import DRAWN_COLUMNS, RunFiles, check_measured, read_samples, read_table
 from .settings import TARGET_REL_CI
 from .trust import trust_banner, with_trust
 
@@ -48,7 +48,7 @@ def view_of_run(files: RunFiles, meta: dict) -> RunView:
     import pandas as pd
 
     table = read_table(files.table)
-    check_drawable(table, files.table)
+    check_measured(table, files.table, DRAWN_COLUMNS)
     samples = with_pass_medians(read_samples(files.samples), files.passes)
     view = RunView(files, meta, table, samples)
     unchecked = "trusted" not in table.columns or table["trusted"].isna().all()

@@ -126,7 +126,7 @@ def _json_value(value):
 
 #: Columns an ``ok`` row holds as a finite number above zero: what plots, breakdowns and verdicts divide by.
 #: ``time_s`` always; the others may be left empty (tables written by hand, for compare), but never 0, negative
-#: or infinite - and the figures need ``DRAWN_COLUMNS`` (:func:`check_drawable`).
+#: or infinite - and the figures need ``DRAWN_COLUMNS`` (:func:`check_measured`).
 MEASURED_COLUMNS = ("time_s", "time_min_s", "gflops", "flops")
 DRAWN_COLUMNS = ("time_s", "gflops", "flops")
 
@@ -149,10 +149,10 @@ def unmeasured_ok_rows(df, required=("time_s",)) -> str | None:
     return None
 
 
-def check_drawable(table, path) -> None:
-    """ValueError naming ``path`` unless every ``ok`` row of ``table`` holds all of ``DRAWN_COLUMNS`` (the
-    figures, breakdowns and the reduction study divide by them)."""
-    problem = unmeasured_ok_rows(table, required=DRAWN_COLUMNS)
+def check_measured(table, path, required=("time_s",)) -> None:
+    """ValueError naming ``path`` when an ``ok`` row of ``table`` holds no measurement (:func:`unmeasured_ok_rows`;
+    ``required=DRAWN_COLUMNS`` before drawing: the figures, breakdowns and the reduction study divide by them)."""
+    problem = unmeasured_ok_rows(table, required=required)
     if problem:
         raise ValueError(f"{path}: {problem}; the table is damaged")
 
@@ -184,9 +184,7 @@ def read_table(path: str | Path):
     if bad:
         raise ValueError(f"{path}: column(s) {', '.join(bad)} hold non-numbers or numbers beyond int64; the table "
                          "is damaged")
-    problem = unmeasured_ok_rows(df)
-    if problem:
-        raise ValueError(f"{path}: {problem}; the table is damaged")
+    check_measured(df, path)
     known = df["others_share"].dropna() if "others_share" in df.columns else pd.Series(dtype=float)
     wrong = known if known.dtype.kind not in "fi" else known[~known.between(0, 1)]
     if len(wrong):

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from ..errors import UsageError
 from ..outputs import write_outputs
-from ..results import RunFiles, check_drawable, read_metadata, read_samples, read_table
+from ..results import DRAWN_COLUMNS, RunFiles, check_measured, read_metadata, read_samples, read_table
 from .common import check_baseline, writable_dir, writing
 
 
@@ -19,7 +19,7 @@ def run(args) -> int:
     try:
         files = RunFiles.of(args.table, args.results_dir, args.plots_dir)  # a table, or a run id
         table = read_table(files.table)
-        check_drawable(table, files.table)
+        check_measured(table, files.table, DRAWN_COLUMNS)
         empty = table.empty
         read_samples(files.samples)
         meta = read_metadata(files.metadata)
