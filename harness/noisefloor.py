@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 from .durable import store_to_update
@@ -150,6 +151,18 @@ def noise_path(results_dir: str | Path) -> Path:
     return Path(results_dir) / NOISE_FILE  # its name is harness.runfiles's: no run may take it
 
 
+def check_floor_file(results_dir: str | Path) -> Path:
+    """``RESULTS_DIR/noise.json``, if floors can be stored there; ValueError naming the problem (a folder by that
+    name, a read-only file) so that a command can refuse before it measures (as
+    :func:`harness.peak_store.check_peak_file` does for the roofs)."""
+    path = noise_path(results_dir)
+    if path.exists() and not path.is_file():
+        raise ValueError(f"{path} exists and is not a file: move it away to store this machine's noise floor there")
+    if path.is_file() and not os.access(path, os.W_OK):
+        raise ValueError(f"{path} is not writable: the noise floor is stored there")
+    return path
+
+
 def load_floors(results_dir: str | Path | None, cpu_model: str | None) -> dict | None:
     """The stored entry (``{"backends": {...}, "measured_at", ...}``) of ``cpu_model``, or None."""
     if results_dir is None or not cpu_model:
@@ -166,9 +179,7 @@ def load_floors(results_dir: str | Path | None, cpu_model: str | None) -> dict |
 def save_floors(results_dir: str | Path, cpu_model: str, entry: dict) -> Path:
     """Store ``entry`` (``{"backends": {name: {...}}, ...}``) for ``cpu_model`` in ``RESULTS_DIR/noise.json``
     (atomically): its backends replace those measured before, the others stay. ValueError if it cannot."""
-    path = noise_path(results_dir)
-    if path.exists() and not path.is_file():
-        raise ValueError(f"{path} exists and is not a file: move it away to store this machine's noise floor there")
+    path = check_floor_file(results_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     stored = store_to_update(path, "the noise floors")
     old = stored.get(cpu_model) if isinstance(stored.get(cpu_model), dict) else {}

@@ -8,7 +8,7 @@ from pathlib import Path
 import kernels
 
 from ..errors import UsageError, did_you_mean
-from ..noisefloor import noise_path
+from ..noisefloor import check_floor_file
 from ..results import RunFiles
 
 
@@ -106,10 +106,7 @@ def floor_target(results_dir: str) -> Path:
     """``RESULTS_DIR/noise.json`` where a noise floor will be stored (calibrate, compare --save-floor), checked before
     anything is measured or compared: the folder can be written (or made) and the file is not a folder."""
     writable_dir(results_dir, "--results-dir", create=False)
-    path = noise_path(results_dir)
-    if path.exists() and not path.is_file():
-        raise UsageError(f"--results-dir {results_dir}: {path} exists and is not a file: the noise floor is stored "
-                         "there; move it away")
-    if path.is_file() and not os.access(path, os.W_OK):
-        raise UsageError(f"--results-dir {results_dir}: {path} is not writable: the noise floor is stored there")
-    return path
+    try:
+        return check_floor_file(results_dir)
+    except ValueError as exc:
+        raise UsageError(f"--results-dir {results_dir}: {exc}") from None
