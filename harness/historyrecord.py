@@ -142,7 +142,8 @@ def record_of(ref: str, results_dir: str | Path = "results") -> Record:
     label, table, samples, meta = read_bench_file(run) if bench else read_run(run)
     if not bench and not meta:
         raise ValueError(f"run {label!r} has no metadata {run.metadata}: its machine, commit and date are unknown")
-    target = checked_metadata(meta, run if bench else run.metadata)
+    source = run if bench else run.metadata  # the file the errors about its metadata name
+    target = checked_metadata(meta, source)
     if "trusted" not in table.columns or table["trusted"].isna().all():  # a run from before the trust columns
         table = table.assign(**{c: None for c in ("flags", "trusted")})
         try:
@@ -150,7 +151,7 @@ def record_of(ref: str, results_dir: str | Path = "results") -> Record:
         except (AttributeError, TypeError, ValueError) as exc:
             if not meta.get("peak"):
                 raise
-            raise ValueError(f"{run if bench else run.metadata}: peak: the rows cannot be judged against this "
+            raise ValueError(f"{source}: peak: the rows cannot be judged against this "
                              f"roof ({type(exc).__name__}: {exc})") from None
     else:
         rows = table.to_dict("records")
@@ -169,7 +170,7 @@ def record_of(ref: str, results_dir: str | Path = "results") -> Record:
     try:
         started_at = utc_iso(meta.get(when))
     except ValueError as exc:
-        raise ValueError(f"{run if bench else run.metadata}: {when}: {exc}") from None
+        raise ValueError(f"{source}: {when}: {exc}") from None
     return Record(run_id=run_id, source=str(run if bench else run.table), machine=machine_of(meta),
                   started_at=started_at, git_commit=meta.get("git_commit") or None, preset=meta.get("preset") or None,
                   status="complete" if bench else meta.get("status"), metadata=meta, rows=records)
