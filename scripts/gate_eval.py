@@ -37,6 +37,7 @@ from pathlib import Path
 import pandas as pd
 
 import harness
+from harness.benchjson import case_of
 from harness.comparison import exit_code
 
 FACTORS = (1.1, 1.3, 1.6)
@@ -214,8 +215,8 @@ def bench(args) -> None:
 
 
 def bench_rows(out: pd.DataFrame, names: set) -> pd.Series:
-    """Which rows of compare's table are the benchmarks ``names`` (a benchmark row's case is its name)."""
-    return out["case"].isin(names) | out.apply(lambda r: f"{r['backend']}-{r['case']}" in names, axis=1)
+    """Which rows of compare's table are the benchmarks ``names`` (a row's case is its name, ``case_of``)."""
+    return out["case"].isin({case_of(n) for n in names})
 
 
 def main(argv=None) -> int:
