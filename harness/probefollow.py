@@ -37,6 +37,9 @@ MIN_DOF = 8
 #: The probe must vary within the points' runs by at least this standard deviation (of its log) for the fit to say
 #: anything: a run held in one state (the Intel VM's phases) leaves the probe in full.
 MIN_PROBE_SD = 0.03
+#: Where a side of several benchmark files keeps its passes as read (:mod:`harness.benchfiles`: its
+#: ``PASSES_ATTR`` holds them with the pace within the side divided out); each file's pace is its probe reading.
+RAW_PASSES_ATTR = "raw_passes_s"
 #: Where :func:`harness.comparison.compare_tables` puts each backend's share (``attrs``), read by the summary.
 FOLLOW_ATTR = "probe_follow"
 #: Below this share the ``disturbed`` flag (every pass of a point read the probe >= 1.25x slower than usual,
@@ -48,7 +51,7 @@ def point_deviations(attrs: dict) -> dict:
     """``{backend: [(x, y), ...]}`` of a run (a samples table's ``attrs``): per pass with a probe reading, ``x`` the
     log of its reading and ``y`` the log of its median time, each less its point's mean (points with >= 2 such
     passes only)."""
-    passes, probes = attrs.get(PASSES_ATTR) or {}, attrs.get(PROBES_ATTR) or {}
+    passes, probes = attrs.get(RAW_PASSES_ATTR) or attrs.get(PASSES_ATTR) or {}, attrs.get(PROBES_ATTR) or {}
     out: dict = {}
     for point, rounds in passes.items():
         readings = probes.get(point) or []

@@ -7,6 +7,7 @@ fails on the rule before (the probe trusted in full); the Intel VM's case - kern
 held back."""
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -90,3 +91,48 @@ def test_runs_without_probe_readings_follow_in_full():
     assert machine_for(1.4, None) == 1.4 and machine_for(1.4, 0.0) == 1.0
     assert machine_for(1.21, 0.5) == pytest.approx(1.1) and math.isnan(machine_for(math.nan, 0.5))
     assert probe_flags_count(None) and probe_flags_count(0.5) and not probe_flags_count(0.3)
+
+
+def paced_files(tmp_path, name, seeds, pace_factors, follow=0.0, **kwargs):
+    """Generated suite files (tests.test_benchfiles.suite) whose every pace reading of file i is times
+    ``pace_factors[i]`` and whose rounds are times ``pace_factors[i] ** follow``; their names, comma-separated."""
+    from .test_benchfiles import suite
+
+    paths = []
+    for i, (seed, factor) in enumerate(zip(seeds, pace_factors), 1):
+        doc = suite(seed, **kwargs)
+        for bench in doc["benchmarks"]:
+            info, stats = bench["extra_info"], bench["stats"]
+            info["paces_s"] = [p * factor for p in info["paces_s"]]
+            stats["data"] = [t * factor ** follow for t in stats["data"]]
+            stats["median"] = float(np.median(stats["data"]))
+        path = tmp_path / f"{name}-{i}.json"
+        path.write_text(json.dumps(doc))
+        paths.append(str(path))
+    return ",".join(paths)
+
+
+def test_files_whose_pace_moved_while_their_times_did_not_judge_a_slowdown_as_one(tmp_path):
+    # three files a side on the AMD VM: each file's pace read 1.5-1.6x slower or not, the kernels at one speed; NEW's
+    # median file read slow, and every numba-cpu benchmark 1.3x slower was held back as the machine's
+    slow = dict(slow=lambda backend, layer: 1.3 if backend == "numba-cpu" else 1.0)
+    base = paced_files(tmp_path, "base", [1, 2, 3], [1.0, 1.6, 1.0])
+    new = paced_files(tmp_path, "new", [4, 5, 6], [1.6, 1.0, 1.6], **slow)
+    result = compared_files(base, new)
+    assert result.attrs["probe_follow"]["numba-cpu"] < 0.5
+    assert set(result.loc[result["backend"] == "numba-cpu", "verdict"]) == {"slower"} and exit_code(result) == 1
+    assert not ((result["verdict"] == "slower") & (result["backend"] != "numba-cpu")).any()
+
+
+def test_files_whose_times_followed_their_pace_keep_the_machines_move_held_back(tmp_path):
+    base = paced_files(tmp_path, "base", [1, 2, 3], [1.0, 1.6, 1.0], follow=1.0)
+    new = paced_files(tmp_path, "new", [4, 5, 6], [1.6, 1.0, 1.6], follow=1.0)
+    result = compared_files(base, new)
+    assert result.attrs["probe_follow"]["numba-cpu"] == pytest.approx(1.0)
+    assert exit_code(result) != 1
+
+
+def compared_files(base, new):
+    from harness.comparison import compare_runs, resolve_run
+
+    return compare_runs(resolve_run(base, "unused"), resolve_run(new, "unused"))
