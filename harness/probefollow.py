@@ -56,7 +56,7 @@ def point_deviations(attrs: dict) -> dict:
     for point, rounds in passes.items():
         readings = probes.get(point) or []
         pairs = [(math.log(p), math.log(statistics.median(r))) for r, p in zip(rounds, readings)
-                 if isinstance(p, (int, float)) and 0 < p < math.inf and r and min(r) > 0]
+                 if isinstance(p, (int, float)) and 0 < p < math.inf and r and all(0 < t < math.inf for t in r)]
         if len(pairs) < 2:
             continue
         mx, my = (sum(v) / len(pairs) for v in zip(*pairs))
@@ -74,7 +74,8 @@ def follow_share(groups: list) -> float:
         return 1.0
     slope = sum(x * y for x, y in pairs) / sxx
     se = math.sqrt(sum((y - slope * x) ** 2 for x, y in pairs) / dof / sxx)
-    return min(1.0, max(0.0, slope + FOLLOW_Z * se))
+    bound = slope + FOLLOW_Z * se
+    return min(1.0, max(0.0, bound)) if math.isfinite(bound) else 1.0
 
 
 def probe_follow(base_attrs: dict, new_attrs: dict) -> dict:

@@ -136,3 +136,17 @@ def compared_files(base, new):
     from harness.comparison import compare_runs, resolve_run
 
     return compare_runs(resolve_run(base, "unused"), resolve_run(new, "unused"))
+
+
+def test_damaged_passes_testify_to_nothing():
+    from harness.passgroups import PASSES_ATTR, PROBES_ATTR
+
+    rounds = [[1e-4] * 5, [1e-4, math.nan, 1e-4], [1e-4, math.inf, 1e-4], [1e-4, -1.0, 1e-4]]
+    attrs = {PASSES_ATTR: {("a", str(i)): [r, r] for i, r in enumerate(rounds)},
+             PROBES_ATTR: {("a", str(i)): [FAST, SLOW] for i in range(len(rounds))}}
+    from harness.probefollow import point_deviations
+
+    assert [len(g) for g in point_deviations(attrs)["a"]] == [2]  # only the point with readable rounds
+    assert probe_follow(attrs, attrs) == {"a": 1.0}  # too few passes to tell: the probe in full
+    bad_probe = {PASSES_ATTR: attrs[PASSES_ATTR], PROBES_ATTR: {k: [math.nan, -1.0] for k in attrs[PROBES_ATTR]}}
+    assert probe_follow(bad_probe, bad_probe) == {}
