@@ -30,8 +30,7 @@ from .abhalves import is_ab, split_ref
 from .benchpace import PACE_COLUMN
 from .filepace import FILE_PACES_ATTR, WITHIN_SLOPES_ATTR, full_file_paces, paced_within, side_paces
 from .pace import reading
-from .passgroups import MIN_PASS_ROUNDS, PASSES_ATTR, PROBE_ATTR, PROBES_ATTR, THREADS_ATTR, derive
-from .probefollow import RAW_PASSES_ATTR
+from .passgroups import MIN_PASS_ROUNDS, PASSES_ATTR, PROBE_ATTR, THREADS_ATTR, derive
 from .layers import key_text
 from .results import KEY_COLUMNS
 from .runfiles import check_name_lengths
@@ -191,7 +190,7 @@ def read_benchmark_files(paths: list[Path], both_builds: bool = False) -> tuple:
     full = full_file_paces(paces)
     paced, slopes = paced_within(passes, full)  # the pace within this side; between the sides: harness.filepace
     every.attrs.update({PASSES_ATTR: paced, THREADS_ATTR: threads, FILE_PACES_ATTR: side_paces(full),
-                        WITHIN_SLOPES_ATTR: slopes, RAW_PASSES_ATTR: passes, PROBES_ATTR: paces})  # probefollow
+                        WITHIN_SLOPES_ATTR: slopes})
     if known:
         every.attrs[PROBE_ATTR] = statistics.median(known)
     derive(every.attrs, paced)

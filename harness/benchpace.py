@@ -13,11 +13,13 @@ Unlike a sweep (:mod:`harness.pace`), a file holds one pass per benchmark, so no
 Per benchmark, the move of its median pace from BASE to NEW is divided out when it is ``MIN_PACE_MOVE`` (1.08x
 either way) or more, half from each file (both then stand at the geometric middle of the two paces), and not at all
 when smaller: the probe has a few percent of process-to-process noise of its own that the kernels do not follow.
-It is divided out as far as the pair's benchmarks followed their paces (:func:`pair_slope`, 0-1; in full, slope 1:
-time in units of the probe, with fewer than three moved benchmarks). A benchmark whose pace was divided out is judged with its floor
-widened by as much (``PACE_SLOPE_SPREAD``): dividing the pace out never makes a verdict that its measured times do
-not support, it only holds back one that the machine's move explains. The rounds keep their shape (a probe that a
-timer interrupt slowed moves no round of its own). Measured on the 2-vCPU Intel Xeon VM, 50 back-to-back files of
+It is divided out as far as the pair's benchmarks followed their paces (:func:`pair_slope`, 0-1; in full, slope
+1: time in units of the probe, with fewer than three moved benchmarks). A benchmark whose pace was divided out is
+judged with its floor widened by the whole move (``PACE_SLOPE_SPREAD``), whatever the slope ``s``: every slope from
+``s - 1`` to ``s + 1`` lies inside its interval, 0 (the times as measured) always, so dividing the pace out never
+makes a verdict that its measured times do not support, it only holds back one that the machine's move explains.
+The rounds keep their shape (a probe that a timer interrupt slowed moves no round of its own).
+Measured on the 2-vCPU Intel Xeon VM, 50 back-to-back files of
 the suite (25 pairs, 425 benchmark pairs): medians within +/-10% 89% as measured -> 95%, unchanged pairs exiting 1:
 4 -> 0; one benchmark slowed 1.3x caught on 68% -> 74%, 1.6x 74% -> 88% (docs/regression-gates.md).
 
@@ -57,7 +59,7 @@ MIN_PACE_MOVE = math.log(1.08)
 PACE_SLOPE_SPREAD = 1.0
 #: Where :func:`bench_paced` leaves ``{(backend, case): log move divided out}`` on the samples it returns.
 MOVES_ATTR = "pace_moves"
-#: Where :func:`bench_paced` leaves the slope it divided the moves out with (:func:`pair_slope`).
+#: Where :func:`bench_paced` leaves the slope it divided the moves out with (:func:`pair_slope`), for the notes.
 SLOPE_ATTR = "pace_pair_slope"
 #: False on NEW's samples where the moves in :data:`MOVES_ATTR` were left in the times (:mod:`harness.filepace`).
 DIVIDED_ATTR = "pace_moves_divided"
@@ -137,16 +139,15 @@ def pace_widened(floors: dict, keys: dict, attrs: dict) -> tuple[dict, dict]:
     moves = attrs.get(MOVES_ATTR) or {}
     if not moves:
         return floors, {}
-    how = ("divided out (times at a common pace)" if attrs.get(DIVIDED_ATTR, True) else
-           "not divided out (times as measured)")
+    how = (f"divided out as far as the pair's benchmarks followed it (slope {attrs.get(SLOPE_ATTR, BENCH_SLOPE):.2f})"
+           if attrs.get(DIVIDED_ATTR, True) else "not divided out (times as measured)")
     out, notes = {}, {}
     for row, (half, source) in floors.items():
         move = moves.get(keys.get(row))
         if move:
-            slope = attrs.get(SLOPE_ATTR, BENCH_SLOPE) if attrs.get(DIVIDED_ATTR, True) else 0.0
-            half = half + PACE_SLOPE_SPREAD * max(slope, 1.0 - slope) * abs(move)
+            half = half + PACE_SLOPE_SPREAD * abs(move)
             source = f"{source}; the machine's pace moved {math.exp(move):.2f}x"
             notes[row] = (f"the machine's pace moved {math.exp(move):.2f}x between the files: {how}, floor widened "
-                          "by as much")
+                          "by the whole move")
         out[row] = (half, source)
     return out, notes

@@ -29,7 +29,7 @@ from .layers import key_text
 from .noisefloor import load_floors, noise_path, row_floors, stale_floors, with_stored
 from .pace import SLOPES_ATTR
 from .pacetrust import ACROSS_ATTR, paced_runs, probe_mismatch
-from .probefollow import FOLLOW_ATTR, machine_left, probe_flags_count, probe_follow
+from .probefollow import FOLLOW_ATTR, confirmed, machine_left, probe_follow
 from .passgroups import machine_ratio, median_pass_by_point, pass_key, pass_medians_by_point, with_pass_medians
 from .results import KEY_COLUMNS, LATER_COLUMNS, RunFiles, read_metadata, read_samples, read_table, samples_by_point
 from .runwarnings import busy_runs, environment_warnings
@@ -179,6 +179,7 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
     odd |= {k for k, i in enumerate(matched) if contention_split(merged.loc[i])}  # neither floor nor move
     moves = backend_moves(ratios, alpha, fastest, odd)
     machine = machine_ratio(base_samples, new_samples)  # the probe: did the machine itself change speed?
+    follow = confirmed(follow, ratios, machine, {} if across else slopes)  # did the kernels move with it?
     back_to_back = {b for b, _, _ in ratios} if in_blocks else set()
     shifted = {b for b, m in moves.items() if m.direction(threshold) and m.followed()}  # a change, not noise
     floors = dict(zip(matched, with_stored(row_floors(ratios, alpha, back_to_back, odd, shifted),
@@ -198,9 +199,8 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
                                   moves.get(r["backend_base"]), str(r["backend_base"]))),
                        noise_floor=math.expm1(half), base_time_s=location(matched[i][0]),
                        new_time_s=location(matched[i][1]))
+            row.update(interference_demoted(row, r, bool(base_passes and new_passes)) or contention_noted(row, r))
             b = row["backend"]
-            row.update(interference_demoted(row, r, bool(base_passes and new_passes), probe_flags_count(follow.get(b)))
-                       or contention_noted(row, r))
             row.update(machine_demoted(row, machine_left(machine, crossed.get(b), follow.get(b)), threshold))
             if row["note"] != IDENTICAL:
                 row["note"] = "; ".join(filter(None, [row["note"], kept_notes.get(i), pace_notes.get(i)]))

@@ -32,7 +32,7 @@ NOTE_SLOWED_CORES = "on a slowed core"
 NOTE_CONTENDED = "(contended:"
 
 
-def interference_demoted(judged: dict, merged_row, passes_known: bool = False, probe_counts: bool = True) -> dict:
+def interference_demoted(judged: dict, merged_row, passes_known: bool = False) -> dict:
     """``slower`` (``faster``) becomes ``inconclusive`` when NEW (BASE) carries an interference flag the other
     run's row does not: its move cannot be told from the interference. Seen on the Intel VM: two unchanged smoke
     runs beside two busy loops, a 2.7 us kernel whose every pass stalled at ~6 ms in one run (`unsettled`) was
@@ -51,14 +51,12 @@ def interference_demoted(judged: dict, merged_row, passes_known: bool = False, p
     ``disturbed`` (every pass on a slowed core, :mod:`harness.probe`) demotes also when the other run's row
     carries it too - the fastest pass of such a point is slowed, by a factor that differs from run to run - but
     only a move a slowed core can explain: a ``slower`` whose whole interval lies beyond ``DISTURBED_MAX``
-    (a ``faster`` below its inverse) stands; and not at all where the backend's kernels do not follow the probe
-    (``probe_counts`` False: :func:`harness.probefollow.probe_flags_count`)."""
+    (a ``faster`` below its inverse) stands."""
     verdict = judged.get("verdict")
     if verdict not in ("slower", "faster"):
         return {}
     suspect, other = ("_new", "_base") if verdict == "slower" else ("_base", "_new")
     kinds = ("unsettled", "disturbed") if passes_known else INTERFERENCE_FLAGS
-    kinds = kinds if probe_counts else tuple(k for k in kinds if k != "disturbed")
     shares = merged_row.get(f"others_share{suspect}"), merged_row.get(f"others_share{other}")
     contended = more_contended(*shares)
     run = "NEW" if suspect == "_new" else "BASE"
@@ -67,7 +65,7 @@ def interference_demoted(judged: dict, merged_row, passes_known: bool = False, p
                     note=f"{contended_words(run, shares)}: its {verdict} {judged['ratio']:.3g}x is not the code's; "
                          f"measure {run} again on a quiet machine")
     extra = interference_flags(merged_row, suspect, kinds) - interference_flags(merged_row, other, kinds)
-    both = interference_flags(merged_row, suspect, ("disturbed",) if probe_counts else ()) - extra  # on both sides
+    both = interference_flags(merged_row, suspect, ("disturbed",)) - extra  # a slowed core on both sides
     if interval_beyond(judged, DISTURBED_MAX):
         extra, both = extra - {"disturbed"}, set()
     if extra:
@@ -180,8 +178,8 @@ def machine_warnings(result, threshold: float) -> list[str]:
     held = int(result["note"].str.contains(NOTE_MACHINE, regex=False).sum())
     shares = result.attrs.get(FOLLOW_ATTR) or {}
     apart = ", ".join(f"{b} {v:.2f}" for b, v in sorted(shares.items(), key=lambda kv: str(kv[0])) if v < 1)
-    apart = (f"; the kernels of {apart} follow at most that share of the probe's moves within the runs "
-             "(harness.probefollow), and were judged so") if apart else ""
+    apart = (f"; the kernels of {apart} followed at most that share of the probe's moves (within the runs, and "
+             "the other backends did not move with the machine between them: harness.probefollow)") if apart else ""
     return out + [f"the machine itself ran {abs(machine - 1):.0%} {'slower' if machine > 1 else 'faster'} during NEW "
                   f"than during BASE (median probe reading {machine:.2f}x): {held} verdict(s) in that direction held "
-                  f"back as inconclusive{apart}" + ("; measure both runs again, back to back" if held else "")]
+                  f"back as inconclusive{apart}; measure both runs again, back to back"]
