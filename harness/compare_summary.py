@@ -76,8 +76,8 @@ def pace_line(result) -> str | None:
         slope = slopes[names[0]]  # one slope per pair (harness.benchpace.pair_slope)
         return ("the machine's pace (a probe after every round) moved 1.08x or more either way between the files "
                 f"for benchmarks of {', '.join(map(str, names))}: divided out of those before judging as far as the "
-                f"pair's benchmarks followed it (slope {slope:.2f}; their floors widened by the whole move; each row's "
-                "note says so)")
+                f"pair's benchmarks followed it (slope {slope:.2f}; their floors widened to hold every slope from 0 "
+                "to 2; each row's note says so)")
     parts = ", ".join(f"{b} {slopes[b]:.2f}" for b in names)
     across = result.attrs.get(ACROSS_ATTR)  # harness.pacetrust: why the move between the runs stayed in
     if across:

@@ -27,10 +27,9 @@ from .interference import (contention_noted, contention_split, interference_demo
 from .keptpasses import judged_passes
 from .layers import key_text
 from .noisefloor import load_floors, noise_path, row_floors, stale_floors, with_stored
-from .pace import SLOPES_ATTR
+from .pace import SLOPES_ATTR, left_over
 from .pacetrust import ACROSS_ATTR, paced_runs, probe_mismatch
-from .probefollow import FOLLOW_ATTR, confirmed, machine_left, probe_follow
-from .passgroups import machine_ratio, median_pass_by_point, pass_key, pass_medians_by_point, with_pass_medians
+from .passgroups import machine_ratio, median_pass_by_point, pass_medians_by_point, with_pass_medians
 from .results import KEY_COLUMNS, LATER_COLUMNS, RunFiles, read_metadata, read_samples, read_table, samples_by_point
 from .runwarnings import busy_runs, environment_warnings
 from .settings import ALPHA, THRESHOLD
@@ -160,15 +159,15 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
     (:mod:`harness.pacetrust`). A point whose own interval cannot show a change may share its backend's move
     (:mod:`harness.backendmove`), in ``attrs["backend_moves"]`` per backend with its verdict.
     ``attrs["noise_floors"]`` holds per backend the median, lowest and highest of its rows' floors and where they
-    came from; ``attrs["noise_floor"]`` the widest median; ``attrs["probe_follow"]`` :mod:`harness.probefollow`'s
-    shares. ValueError for a NaN or negative threshold, and for runs with no point in common (a usage error)."""
+    came from; ``attrs["noise_floor"]`` the widest median. Raises ValueError for a NaN or negative threshold, and
+    when the runs have no point in common (nothing to compare is a usage error, not a pass).
+    """
     import numpy as np
     import pandas as pd
 
     if not threshold >= 0 or not math.isfinite(threshold) or not 0 < alpha < 1:
         raise ValueError(f"threshold must be a finite number >= 0 and 0 < alpha < 1, got {threshold!r} and {alpha!r}")
     merged = merge_points(base_table, new_table)
-    follow = probe_follow(getattr(base_samples, "attrs", {}), getattr(new_samples, "attrs", {}))  # as read
     # the machine's pace divided out: of each pass of a sweep, of each benchmark of a pytest-benchmark file
     base_samples, new_samples, slopes, across = (bench_paced(base_samples, new_samples) + (None,) if in_blocks else
                                                  paced_runs(base_samples, new_samples, probe_reason))
@@ -179,7 +178,6 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
     odd |= {k for k, i in enumerate(matched) if contention_split(merged.loc[i])}  # neither floor nor move
     moves = backend_moves(ratios, alpha, fastest, odd)
     machine = machine_ratio(base_samples, new_samples)  # the probe: did the machine itself change speed?
-    follow = confirmed(follow, ratios, machine, {} if across else slopes)  # did the kernels move with it?
     back_to_back = {b for b, _, _ in ratios} if in_blocks else set()
     shifted = {b for b, m in moves.items() if m.direction(threshold) and m.followed()}  # a change, not noise
     floors = dict(zip(matched, with_stored(row_floors(ratios, alpha, back_to_back, odd, shifted),
@@ -200,8 +198,7 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
                        noise_floor=math.expm1(half), base_time_s=location(matched[i][0]),
                        new_time_s=location(matched[i][1]))
             row.update(interference_demoted(row, r, bool(base_passes and new_passes)) or contention_noted(row, r))
-            b = row["backend"]
-            row.update(machine_demoted(row, machine_left(machine, crossed.get(b), follow.get(b)), threshold))
+            row.update(machine_demoted(row, left_over(machine, crossed.get(row["backend"])), threshold))
             if row["note"] != IDENTICAL:
                 row["note"] = "; ".join(filter(None, [row["note"], kept_notes.get(i), pace_notes.get(i)]))
             sources.setdefault(row["backend"], []).append(source)
@@ -218,11 +215,11 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
         b: {"floor": float(np.median(g["noise_floor"])), "lowest": float(g["noise_floor"].min()),
             "highest": float(g["noise_floor"].max()), "source": Counter(sources[b]).most_common(1)[0][0]}
         for b, g in sorted(judged.groupby("backend"), key=lambda kv: str(kv[0]))})
-    out.attrs["backend_moves"] = {b: dict(vars(m), verdict=move_verdict(m, machine_left(machine, crossed.get(b),
-                                                                                        follow.get(b)), threshold),
+    out.attrs["backend_moves"] = {b: dict(vars(m), verdict=move_verdict(m, left_over(machine, crossed.get(b)),
+                                                                        threshold),
                                           detectable=m.detectable(threshold))
                                   for b, m in sorted(moves.items(), key=lambda kv: str(kv[0]))}
-    out.attrs["machine_ratio"], out.attrs[FOLLOW_ATTR] = (machine if math.isfinite(machine) else None), follow
+    out.attrs["machine_ratio"] = machine if math.isfinite(machine) else None
     out.attrs[SLOPES_ATTR], out.attrs[ACROSS_ATTR] = slopes, across
     out.attrs["noise_floor"] = max((v["floor"] for v in out.attrs["noise_floors"].values()), default=0.0)
     return out
@@ -230,9 +227,10 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
 
 def matched_samples(merged, base_samples, new_samples, pooled_out: set | None = None) -> dict:
     """``{row index of merged: (base samples, new samples)}`` of the points timed (``ok``) in both runs: the rounds
-    of each side's median pass (:mod:`harness.passgroups`) for a backend all of whose matched points have one of at
-    least ``MIN_ROUNDS`` rounds in both runs, else the rounds each row pooled - one kind per backend, since its rows'
-    spread is the floor that judges each of them; ``pooled_out`` receives the backends judged on pooled rounds."""
+    of each side's median pass (:mod:`harness.passgroups`) for a backend all of whose matched points have one
+    of at least ``MIN_ROUNDS`` rounds in both runs, else the rounds each row pooled - one kind per backend, since
+    its rows' spread is the floor that judges each of them; ``pooled_out`` receives the backends judged on pooled
+    rounds."""
     samples = [samples_by_point(base_samples), samples_by_point(new_samples)]
     medians = [median_pass_by_point(base_samples), median_pass_by_point(new_samples)]
     matched, pooled, lacking = {}, {}, set()
@@ -253,10 +251,17 @@ def matched_samples(merged, base_samples, new_samples, pooled_out: set | None = 
     return {i: pooled[i] if merged.at[i, "backend_base"] in lacking else matched[i] for i in pooled}
 
 
+def pass_key(backend, case) -> tuple:
+    """The key of a point in a run's passes (:mod:`harness.passgroups`): the case as text, as the passes file
+    holds it (a table read back holds a case named "1" as the number 1)."""
+    return backend, str(case)
+
+
 def point_moves(merged, matched: dict, base_samples, new_samples) -> tuple:
     """``(ratios, passes, keys, fastest, bursts)`` of the matched points: their :func:`log_ratios`, both runs' pass
     medians by point, each matched row's pass key, the log ratio of its fastest passes (NaN where unknown) in the
-    order of ``ratios``, and the positions in ``ratios`` of the points a burst hit in one run (``burst_hit``)."""
+    order of ``ratios``, and the positions in ``ratios`` of the points a burst hit in one run
+    (:func:`harness.compare_rule.burst_hit`)."""
     passes = [pass_medians_by_point(base_samples), pass_medians_by_point(new_samples)]
     ratios = log_ratios(merged, matched)
     keys = {i: pass_key(merged.at[i, "backend_base"], merged.at[i, "case_base"]) for i in matched}
