@@ -166,8 +166,7 @@ def write_passes_run(folder, run_id, pass_scales, *, backend_scale=1.0, seed=0, 
     ``pass_scales`` (backend a, layer 0 only - every point of a when ``every_point``; every other point's passes
     are alike), ``backend_scale`` for a;
     the row of (a, layer 0) pools the passes numbered in ``pooled`` (default: all), as the sweep pools a
-    point's consistent passes or its fastest group; ``probe_s``: every pass's probe reading (none by default; a
-    list: pass n's is item n, cycled)."""
+    point's consistent passes or its fastest group; ``probe_s``: every pass's probe reading (none by default)."""
     from harness.rows import PointResult
 
     rng = np.random.default_rng(seed)
@@ -186,8 +185,7 @@ def write_passes_run(folder, run_id, pass_scales, *, backend_scale=1.0, seed=0, 
                        time_s=float(np.median(samples)), time_min_s=float(samples.min()), rounds=len(samples),
                        flops=1000, passes=len(passes))
             for n, rounds in enumerate(passes):
-                reading = probe_s[n % len(probe_s)] if isinstance(probe_s, (list, tuple)) else probe_s
-                probe = {} if reading is None else {"probe_s": reading}
+                probe = {} if probe_s is None else {"probe_s": probe_s}
                 writer.append_pass((backend, case), n, PointResult(dict(row, **probe), tuple(rounds)))
             writer.append(row, samples)
     writer.write_metadata({"host": "h", "cpu_model": "cpu", "versions": {"numpy": "2"}})
