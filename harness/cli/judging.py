@@ -58,16 +58,19 @@ def add_history_parser(sub) -> None:
     verbs = p.add_subparsers(dest="history_command", metavar="VERB", parser_class=Parser)
     verbs.required = True
     db_help = "history database (default: results/history.sqlite)"
-    a = verbs.add_parser("add", help="record runs and pytest-benchmark JSON files (a run already there adds nothing)")
+    a = verbs.add_parser("add", help="record runs and pytest-benchmark JSON files (a run already there adds nothing)",
+                         description="Record runs and pytest-benchmark JSON files in the history database, keyed by "
+                         "machine, commit, date and point; a run already there adds nothing. Every file is checked "
+                         "before anything is stored. Exit 0: recorded; 2: a file that cannot be recorded.")
     a.add_argument("runs", nargs="+", metavar="RUN", help="a run id, results/RUN_ID.csv or .json, or a "
                    "pytest-benchmark JSON saved with --benchmark-save-data")
     a.add_argument("--results-dir", default="results", help="where run ids are looked up (default: results)")
     a.add_argument("--db", default=None, help="history database (default: RESULTS_DIR/history.sqlite)")
     for name, what in (("check", "print the series whose newest change point is a slowdown beyond --threshold. "
-                        "Exit 0: none; 1: a slowdown; 2: bad request; 3: a series too short or too noisy to judge"),
+                        "Exit 0: none; 1: a slowdown; 2: bad request; 3: a series too short or too noisy to judge."),
                        ("plot", "draw time per call over the runs (small multiples per machine and backend, "
-                        "change points marked with their commit) and a page")):
-        c = verbs.add_parser(name, help=what.split(". ")[0], description=what)
+                        "change points marked with their commit) and a page.")):
+        c = verbs.add_parser(name, help=what.split(". ")[0].rstrip("."), description=what[0].upper() + what[1:])
         c.add_argument("--db", default=None, help=db_help)
         c.add_argument("--threshold", type=positive_float, default=defaults.THRESHOLD,
                        help="relative step that counts (default 0.10 = 10%%)")
@@ -84,7 +87,10 @@ def add_history_parser(sub) -> None:
                    "run (its id) or date: only newer ones fail the check")
     verbs.choices["plot"].add_argument("--output", default="plots/history", metavar="DIR",
                                        help="folder of the figures and index.html (default: plots/history)")
-    m = verbs.add_parser("machines", help="the reduction study of every machine side by side (a table and a figure)")
+    m = verbs.add_parser("machines", help="the reduction study of every machine side by side (a table and a figure)",
+                         description="The reduction study of every machine in the history database side by side: "
+                         "how much time the 1x1 reduce saves on each branch, per backend, batch and dtype, as a "
+                         "table and a figure.")
     m.add_argument("--db", default=None, help=db_help)
     m.add_argument("--output", default="plots/history/machines.png", metavar="PNG",
                    help="the figure (default: plots/history/machines.png)")
