@@ -141,14 +141,15 @@ def pace_widened(floors: dict, keys: dict, attrs: dict) -> tuple[dict, dict]:
     moves = attrs.get(MOVES_ATTR) or {}
     if not moves:
         return floors, {}
-    how = (f"divided out as far as the pair's benchmarks followed it (slope {attrs.get(SLOPE_ATTR, BENCH_SLOPE):.2f})"
-           if attrs.get(DIVIDED_ATTR, True) else "not divided out (times as measured)")
+    divided, slope = attrs.get(DIVIDED_ATTR, True), attrs.get(SLOPE_ATTR, BENCH_SLOPE)
+    how = (f"divided out as far as the pair's benchmarks followed it (slope {slope:.2f})" if divided else
+           "not divided out (times as measured)")
+    spread = PACE_SLOPE_SPREAD * (max(1.0, 2.0 - slope) if divided else 1.0)
     out, notes = {}, {}
     for row, (half, source) in floors.items():
         move = moves.get(keys.get(row))
         if move:
-            spread = max(1.0, 2.0 - attrs.get(SLOPE_ATTR, BENCH_SLOPE)) if attrs.get(DIVIDED_ATTR, True) else 1.0
-            half = half + PACE_SLOPE_SPREAD * spread * abs(move)
+            half = half + spread * abs(move)
             source = f"{source}; the machine's pace moved {math.exp(move):.2f}x"
             notes[row] = (f"the machine's pace moved {math.exp(move):.2f}x between the files: {how}, floor widened "
                           "to hold every slope from 0 to 2")
