@@ -221,3 +221,10 @@ def load_benchmark_json(path: str | Path):
     not JSON, JSON that is not pytest-benchmark's, or benchmarks without raw data.
     """
     return benchmark_tables(read_benchmark_json(path), run_id_of(path))
+
+
+def read_benchmark_run(path: str | Path, verb: str = "compare") -> tuple:
+    """``(label, table, samples, metadata)`` of a pytest-benchmark JSON file, as a run is read: its name, the
+    tables of :func:`benchmark_tables` and :func:`benchmark_metadata`; the errors name the command ``verb``."""
+    doc = read_benchmark_json(path, verb)
+    return (Path(path).name, *benchmark_tables(doc, run_id_of(path)), benchmark_metadata(doc))

@@ -90,10 +90,9 @@ def _read_whole(run: RunFiles | BenchFiles | Path, both_builds: bool = False) ->
     if isinstance(run, BenchFiles):
         return read_files(run, both_builds)
     # lazy: benchjson imports metadata, which imports numba; compare, report and plot of run files need neither
-    from .benchjson import benchmark_metadata, benchmark_tables, read_benchmark_json, run_id_of
+    from .benchjson import read_benchmark_run
 
-    doc = read_benchmark_json(run)
-    return (Path(run).name, *benchmark_tables(doc, run_id_of(run)), benchmark_metadata(doc))
+    return read_benchmark_run(run)
 
 
 def compare_runs(base: RunFiles | Path, new: RunFiles | Path, threshold: float = THRESHOLD, alpha: float = ALPHA,

@@ -129,7 +129,8 @@ def record_of(ref: str, results_dir: str | Path = "results") -> Record:
     """The record of a run given as ``results/RUN_ID.csv``, its ``RUN_ID.json``, a run id under ``results_dir``,
     or a pytest-benchmark JSON file saved with ``--benchmark-save-data``. ValueError (one line) when it is no
     such thing, has no per-round samples or no points, names a base build alone, or its files are damaged."""
-    from .comparison import BaseBuild, read_run, resolve_run  # lazy: keeps numba out of harness.history()
+    from .benchjson import read_benchmark_run  # lazy: keeps numba out of harness.history() (via metadata)
+    from .comparison import BaseBuild, read_run, resolve_run
 
     path = Path(ref)
     if path.suffix == ".json" and path.with_suffix(".csv").is_file():
@@ -139,7 +140,7 @@ def record_of(ref: str, results_dir: str | Path = "results") -> Record:
         raise ValueError(f"{ref!r}: a base build is recorded with its run (as its NAME@base rows); "
                          "name the run without @base")
     bench = isinstance(run, Path)
-    label, table, samples, meta = read_bench_file(run) if bench else read_run(run)
+    label, table, samples, meta = read_benchmark_run(run, VERB) if bench else read_run(run)
     if not bench and not meta:
         raise ValueError(f"run {label!r} has no metadata {run.metadata}: its machine, commit and date are unknown")
     source = run if bench else run.metadata  # the file the errors about its metadata name
@@ -206,14 +207,6 @@ def checked_metadata(meta: dict, where) -> float:
 def is_number(value) -> bool:
     """Whether ``value`` is an int or float (not a bool)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def read_bench_file(path: Path) -> tuple:
-    """``(label, table, samples, metadata)`` of a pytest-benchmark file, its errors naming ``history add``."""
-    from .benchjson import benchmark_metadata, benchmark_tables, read_benchmark_json, run_id_of  # lazy, as below
-
-    doc = read_benchmark_json(path, VERB)
-    return (path.name, *benchmark_tables(doc, run_id_of(path)), benchmark_metadata(doc))
 
 
 def run_id_of_bench(path: Path) -> str:
