@@ -8,8 +8,8 @@
 * :func:`write_status` is the last resort of a sweep that can no longer write (disk full, folder made
   read-only): it frees what a cut-short append took, then replaces the metadata atomically, or, where only the
   folder refuses new files, rewrites the existing file in place.
-* :func:`store_to_update` reads a JSON store (``peak.json``, ``noise.json``) about to be rewritten; a damaged one is
-  moved aside first, so that the rewrite loses nothing.
+* :func:`read_store` reads a JSON store (``peak.json``, ``noise.json``); :func:`store_to_update` reads one about to
+  be rewritten, and moves a damaged one aside first, so that the rewrite loses nothing.
 * :class:`RunLock` holds ``fcntl.flock`` on ``RUN_ID.lock`` for a sweep's lifetime,
   with the holder's pid and host in the file, and removes the file when the run ends;
   the kernel drops the lock when the process dies, so a killed sweep leaves at most
@@ -63,17 +63,23 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
+def read_store(path: Path) -> tuple[dict, str | None]:
+    """``(entries, problem)`` of a JSON store (``peak.json``, ``noise.json``): its object and None, ``({}, None)``
+    when there is no file, ``({}, why)`` when the file is no JSON object (damaged, hand-edited, unreadable)."""
+    if not path.is_file():
+        return {}, None
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        return {}, f"not readable JSON ({' '.join(str(exc).split())[:80]})"
+    return (stored, None) if isinstance(stored, dict) else ({}, f"a JSON {type(stored).__name__}, not an object")
+
+
 def store_to_update(path: Path, what: str) -> dict:
     """The JSON object in ``path`` ({} when there is none yet) that a store is about to rewrite. A file that is no
     JSON object (damaged, hand-edited) is renamed ``PATH.damaged`` first, with a warning naming ``what`` it held:
     the rewrite would otherwise drop every entry in it without a word."""
-    if not path.is_file():
-        return {}
-    try:
-        stored = json.loads(path.read_text())
-        problem = None if isinstance(stored, dict) else f"a JSON {type(stored).__name__}, not an object"
-    except (OSError, ValueError) as exc:
-        stored, problem = {}, f"not readable JSON ({' '.join(str(exc).split())[:80]})"
+    stored, problem = read_store(path)
     if problem is None:
         return stored
     aside = path.with_name(path.name + ".damaged")

@@ -25,7 +25,7 @@ import math
 import os
 from pathlib import Path
 
-from .durable import store_to_update
+from .durable import read_store, store_to_update
 from .runfiles import NOISE_FILE
 
 #: A backend needs this many matched rows for a floor of its own (fewer: the other backends' pooled scatter).
@@ -167,12 +167,7 @@ def load_floors(results_dir: str | Path | None, cpu_model: str | None) -> dict |
     """The stored entry (``{"backends": {...}, "measured_at", ...}``) of ``cpu_model``, or None."""
     if results_dir is None or not cpu_model:
         return None
-    path = noise_path(results_dir)
-    try:
-        stored = json.loads(path.read_text()) if path.is_file() else {}
-    except (OSError, ValueError):
-        return None
-    entry = stored.get(cpu_model) if isinstance(stored, dict) else None
+    entry = read_store(noise_path(results_dir))[0].get(cpu_model)
     return entry if isinstance(entry, dict) and isinstance(entry.get("backends"), dict) else None
 
 

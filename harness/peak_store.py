@@ -11,7 +11,7 @@ from pathlib import Path
 
 from kernels.numba_cpu.isa import ISA
 
-from .durable import store_to_update
+from .durable import read_store, store_to_update
 from .metadata import cpu_model
 from .peak import SWEEP_PEAK_S, measure_peak, roof_versions
 from .runfiles import PEAK_FILE
@@ -42,18 +42,9 @@ def check_peak_file(results_dir: str | Path) -> Path:
     return path
 
 
-def read_store(path: Path) -> dict:
-    """The stored entries ({} when the file is missing, damaged or not a JSON object)."""
-    try:
-        stored = json.loads(path.read_text()) if path.is_file() else {}
-    except (OSError, ValueError):
-        return {}
-    return stored if isinstance(stored, dict) else {}
-
-
 def load_peak(results_dir: str | Path, threads: int | None = None) -> dict | None:
     """The stored roof of this machine (CPU model, ISA, versions) at ``threads`` (default: all), or None."""
-    entry = read_store(peak_path(results_dir)).get(peak_key(cpu_model(), threads or max_threads()))
+    entry = read_store(peak_path(results_dir))[0].get(peak_key(cpu_model(), threads or max_threads()))
     if not isinstance(entry, dict) or entry.get("schema") != SCHEMA or not isinstance(entry.get("fma_gflops"), dict):
         return None
     return entry
