@@ -112,9 +112,15 @@ def measure_point(backend: str, case, data: CaseData | None, config: TimingConfi
             return PointResult(dict(row, status="skipped", reason=reason))
         return run_protocol(impl, spec, data, config, row, timed=timed, clock=clock, wall=wall, pace=pace)
     except (Exception, SystemExit, KeyboardInterrupt) as exc:  # a backend's failure (even sys.exit) is data
-        if isinstance(exc, KeyboardInterrupt) and not kernel_raised():
-            raise
-        return PointResult(dict(row, status="failed", reason=failure_reason(stage, exc)))
+        return failed_point(row, stage, exc)
+
+
+def failed_point(row: dict, stage: str, exc: BaseException) -> PointResult:
+    """The ``failed`` point of ``exc`` raised at ``stage``; a Ctrl-C (a KeyboardInterrupt the kernel did not raise
+    itself, :func:`kernel_raised`) is raised again: it stops the sweep."""
+    if isinstance(exc, KeyboardInterrupt) and not kernel_raised():
+        raise exc
+    return PointResult(dict(row, status="failed", reason=failure_reason(stage, exc)))
 
 
 def kernel_raised() -> bool:
@@ -162,9 +168,7 @@ def run_protocol(impl, spec, data: CaseData, config: TimingConfig, row: dict, *,
                              wall=wall, pace=pace)
         return PointResult(finish_row(row, rounds, config), rounds.times_s)
     except (Exception, SystemExit, KeyboardInterrupt) as exc:
-        if isinstance(exc, KeyboardInterrupt) and not kernel_raised():
-            raise
-        return PointResult(dict(row, status="failed", reason=failure_reason(stage, exc)))
+        return failed_point(row, stage, exc)
 
 
 def check_output(out, reference: np.ndarray, tolerance) -> tuple[dict, str | None]:
