@@ -23,15 +23,15 @@ def run_files(ref: str, results_dir: str, plots_dir: str = "plots") -> RunFiles:
     """The files of a saved run given as ``results/RUN_ID.csv`` or as a run id under ``results_dir``; UsageError
     naming the problem: a file that is not a run's table, a folder, an invalid id, no such results folder or run."""
     try:
-        files = RunFiles.of(ref, results_dir, plots_dir)
+        files, problem = RunFiles.of(ref, results_dir, plots_dir), None
     except ValueError as exc:
-        if Path(ref).is_dir():
-            raise UsageError(f"{ref} is a folder: name a run in it as --results-dir {ref} RUN_ID") from None
-        raise UsageError(str(exc)) from None
-    if files.table.is_file():
+        files, problem = None, str(exc)
+    if files is not None and files.table.is_file():
         return files
     if Path(ref).is_dir():
         raise UsageError(f"{ref} is a folder: name a run in it as --results-dir {ref} RUN_ID")
+    if problem:
+        raise UsageError(problem)
     if files.results_dir == Path(results_dir):  # a run id: its folder first
         if not Path(results_dir).exists():
             raise UsageError(f"no such run {files.run_id!r}: there is no results folder {results_dir} here (sweep "
