@@ -11,8 +11,7 @@ from .settings import SweepSettings
 
 def call_text(preset, keywords: dict) -> str:
     """The arguments of a :func:`sweep` call as Python text, for the run's record of how it was made."""
-    pairs = keywords
-    return ", ".join([repr(preset)] + [f"{k}={v!r}" for k, v in pairs.items() if v is not None])
+    return ", ".join([repr(preset)] + [f"{k}={v!r}" for k, v in keywords.items() if v is not None])
 
 
 def backend_names(backends) -> list:
@@ -50,8 +49,7 @@ def keyword_settings(options: dict) -> tuple[dict, bool]:
         if value is None:
             continue
         if isinstance(default, bool):
-            if not isinstance(value, bool):
-                raise TypeError(f"harness.sweep(): {name} is an on/off option: pass True or False, got {value!r}")
+            on_off("sweep", **{name: value})
             value = not value if name.startswith("no_") else value
         elif isinstance(default, list):  # plugin="a.py" or plugin=["a.py", "b.py"]
             values = [value] if isinstance(value, (str, os.PathLike)) else value
