@@ -24,6 +24,7 @@ multiplied, for one benchmark (each in turn) or for a whole backend. Name the CP
 from __future__ import annotations
 
 import argparse
+import copy
 import itertools
 import json
 import shutil
@@ -37,7 +38,7 @@ from pathlib import Path
 import pandas as pd
 
 import harness
-from harness.benchjson import case_of
+from harness.benchjson import case_of, read_benchmark_json
 from harness.comparison import exit_code
 
 FACTORS = (1.1, 1.3, 1.6)
@@ -85,6 +86,16 @@ def judged(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[rows["verdict"].isin(["slower", "faster", "same", "inconclusive"])]
 
 
+def tally(s: dict, key: str, rows: pd.DataFrame, slowed: pd.Series) -> None:
+    """Add to ``s`` one injected slowdown ``key``'s counts: the ``slowed`` rows called ``slower`` (of how many), whether
+    the comparison exited 1, and the rows of the others flagged ``slower`` beside them."""
+    slower = rows["verdict"] == "slower"
+    s[key + " slower"] += int((slowed & slower).sum())
+    s[key + " rows"] += int(slowed.sum())
+    s[key + " exit1"] += int(exit_code(rows) == 1)
+    s[key + " others"] += int((~slowed & slower).sum())
+
+
 def eval_sweep_pair(results: Path, base: str, new: str, mode: str, threshold: float, score: dict):
     """Judge one ordered pair as is and with each backend of NEW slowed; add the counts to ``score[mode]``.
 
@@ -103,16 +114,11 @@ def eval_sweep_pair(results: Path, base: str, new: str, mode: str, threshold: fl
         s["pairs"] += 1
         s[f"aa_exit{exit_code(table)}"] += 1
         backends = sorted(judged(table)["backend"].unique())
+        s["backends"] = sorted(set(s.get("backends", [])) | set(backends))
         for factor, backend in itertools.product(FACTORS, backends):
             copy_run(results, new, folder, "new", backend + ("@base" if mode == "within, reversed" else ""), factor)
             rows = judged(compare(*refs, folder, threshold))
-            mine = rows[rows["backend"] == backend]
-            key = f"{backend} {factor}"
-            s[key + " slower"] += int((mine["verdict"] == "slower").sum())
-            s[key + " rows"] += len(mine)
-            s[key + " exit1"] += int(exit_code(rows) == 1)
-            s[key + " others"] += int(((rows["backend"] != backend) & (rows["verdict"] == "slower")).sum())
-            s["backends"] = sorted(set(s.get("backends", [])) | {backend})
+            tally(s, f"{backend} {factor}", rows, rows["backend"] == backend)
 
 
 def sweeps(args) -> None:
@@ -146,9 +152,10 @@ def report(score: dict) -> None:
             print(f"  {factor}x: " + "; ".join(parts))
 
 
-def scaled_file(src: Path, dst: Path, names: set, factor: float) -> Path:
-    """Copy benchmark file ``src`` to ``dst`` with every round and statistic of the benchmarks ``names`` scaled."""
-    doc = json.loads(src.read_text())
+def scaled_file(src: dict, dst: Path, names: set, factor: float) -> Path:
+    """Write benchmark document ``src`` to ``dst`` with every round and statistic of the benchmarks ``names``
+    scaled (``src`` itself untouched)."""
+    doc = copy.deepcopy(src)
     for bench in doc["benchmarks"]:
         if bench["name"] in names:
             stats = bench["stats"]
@@ -162,11 +169,11 @@ def scaled_file(src: Path, dst: Path, names: set, factor: float) -> Path:
     return dst
 
 
-def side_medians(files: list[Path]) -> dict:
-    """{benchmark name: median of every round of the side's files} (as measured)."""
+def side_medians(docs: list[dict]) -> dict:
+    """{benchmark name: median of every round of the side's documents} (as measured)."""
     rounds: dict = defaultdict(list)
-    for path in files:
-        for bench in json.loads(path.read_text())["benchmarks"]:
+    for doc in docs:
+        for bench in doc["benchmarks"]:
             rounds[bench["name"]].extend(bench["stats"]["data"])
     return {name: statistics.median(data) for name, data in rounds.items()}
 
@@ -174,16 +181,17 @@ def side_medians(files: list[Path]) -> dict:
 def bench(args) -> None:
     """The ``bench`` verb: disjoint consecutive sides of ``--side`` files."""
     files, k = [Path(f) for f in args.files], args.side
+    docs = {path: read_benchmark_json(path) for path in files}  # each file read (and checked) once
     sides = [files[i:i + k] for i in range(0, len(files) - k + 1, k)]
     s: dict = defaultdict(int)
     names_of: dict = defaultdict(set)
-    for path in files:
-        for b in json.loads(path.read_text())["benchmarks"]:
+    for doc in docs.values():
+        for b in doc["benchmarks"]:
             if "@" not in b["name"]:
                 names_of[b["extra_info"]["backend"]].add(b["name"])
     for base, new in zip(sides[::2], sides[1::2]):
         s["pairs"] += 1
-        mb, mn = side_medians(base), side_medians(new)
+        mb, mn = side_medians([docs[p] for p in base]), side_medians([docs[p] for p in new])
         common = [n for n in mb if n in mn and "@" not in n]
         s["measured_in"] += sum(abs(mn[n] / mb[n] - 1) <= 0.1 for n in common)
         s["medians"] += len(common)
@@ -195,13 +203,9 @@ def bench(args) -> None:
                 targets = [(f"one {factor}", {n}) for n in sorted(common)] + \
                           [(f"backend {b} {factor}", names) for b, names in sorted(names_of.items())]
                 for key, names in targets:
-                    slowed = [str(scaled_file(p, Path(tmp) / p.name, names, factor)) for p in new]
+                    slowed = [str(scaled_file(docs[p], Path(tmp) / p.name, names, factor)) for p in new]
                     out = judged(compare([str(p) for p in base], slowed, Path(args.results_dir), args.threshold))
-                    mine = out[bench_rows(out, names)]
-                    s[key + " slower"] += int((mine["verdict"] == "slower").sum())
-                    s[key + " rows"] += len(mine)
-                    s[key + " exit1"] += int(exit_code(out) == 1)
-                    s[key + " others"] += int(((~bench_rows(out, names)) & (out["verdict"] == "slower")).sum())
+                    tally(s, key, out, bench_rows(out, names))
     print(f"{s['pairs']} pairs of {k} file(s) a side; medians within +/-10%: as measured {s['measured_in']}/"
           f"{s['medians']}, as judged {s['judged_in']}/{s['medians']}; unchanged pairs exit 1/3/0: "
           f"{s['aa_exit1']}/{s['aa_exit3']}/{s['aa_exit0']}")
