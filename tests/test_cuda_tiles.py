@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import kernels
 from kernels.numba_cuda import launch as launch_module
-from kernels.numba_cuda.launch import MODE_ENV, MODES, Launcher, forced_mode
+from kernels.numba_cuda.launch import MODE_ENV, MODES, Alternating, Launcher, forced_mode
 from kernels.numba_cuda.tiles import GPU_TILES, SIMULATOR_TILES, Choice, Model, Tile, candidates, choose, cost
 from tests.conftest import make_inputs
 
@@ -99,7 +99,8 @@ class _PublicOnly:
         return lambda *args: self.calls.append((config, args))
 
 
-def test_the_simulator_keeps_the_public_launch_and_says_so():
+def test_the_simulator_keeps_the_public_launch_and_says_so(monkeypatch):
+    monkeypatch.setattr(launch_module, "_simulated", lambda: True)  # as under NUMBA_ENABLE_CUDASIM=1, on a GPU too
     launcher = Launcher(_PublicOnly(), (1, 1, 1), 32, ())
     assert launcher.mode == "public" and "simulator" in launcher.fallback_reason
 
@@ -226,6 +227,43 @@ def test_numba_cuda_every_tile_and_split_matches_the_reference(tile, splits, rng
     spec = kernels.validate(x, w, 1, 1)
     k_per = math.ceil(math.ceil(27 / splits) / tile.bk) * tile.bk
     _check(_prepared(x, w, spec, Choice(tile, math.ceil(27 / k_per), k_per)), x, w, spec)
+
+
+def test_numba_cuda_a_split_k_stays_right_call_after_call(rng):
+    """Split calls take turns on two buffers, each zeroing the other's: every call's answer is right, none
+    adds onto an earlier one, and an unsplit choice after a split one reads its own buffer."""
+    if kernels.get_backend("numba-cuda").unavailable_reason():
+        pytest.skip(kernels.get_backend("numba-cuda").unavailable_reason())
+    x, w = make_inputs(rng, 1, 5, 4, 4, 6, 3)  # K = 45
+    spec = kernels.validate(x, w, 1, 1)
+    tile = _tiles_here()[-1]
+    prepared = _prepared(x, w, spec, Choice(tile, math.ceil(45 / tile.bk), tile.bk))
+    assert prepared.splits > 1
+    for _ in range(3):
+        _check(prepared, x, w, spec)
+    prepared.use(Choice(tile, 1, math.ceil(45 / tile.bk) * tile.bk))
+    _check(prepared, x, w, spec)
+    prepared.use(Choice(tile, 2, math.ceil(45 / tile.bk / 2) * tile.bk))
+    _check(prepared, x, w, spec)
+
+
+def test_alternating_launches_take_turns_and_name_the_buffer_written():
+    log = []
+    alternating = Alternating((lambda: log.append("a"), lambda: log.append("b")), ("A", "B"),
+                              lambda: log.append("zero"))
+    assert log == ["zero"] and alternating.latest() == "A"
+    alternating()
+    assert alternating.latest() == "A"
+    alternating()
+    alternating()
+    assert log == ["zero", "a", "b", "a"] and alternating.latest() == "A"
+    alternating()
+    assert alternating.latest() == "B"
+    alternating.reset()
+    alternating()
+    assert log[-2:] == ["zero", "a"] and alternating.latest() == "A"
+    with pytest.raises(ValueError, match="two launches"):
+        Alternating((lambda: None,), ("A",), lambda: None)
 
 
 def test_numba_cuda_use_switches_the_tile_and_keeps_the_answer(rng):

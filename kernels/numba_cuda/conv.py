@@ -6,6 +6,8 @@ reduction stages double-buffered in shared memory, 8x8 register tiles per
 thread) and a split of K for narrow, deep layers, both chosen per layer by
 :func:`.tiles.choose`; input patches are gathered from the zero-padded input
 through a table of per-step offsets (no im2col buffer, no division in the loop).
+A split K needs a zeroed output before each call: two output buffers take turns,
+each call zeroing the other's (:class:`~.launch.Alternating`), so a call stays one launch.
 Device buffers are allocated, inputs uploaded and the launch's parameters
 marshalled once in ``prepare`` (timed as ``h2d_s``; :mod:`.launch`); ``result``
 downloads the output (timed as ``d2h_s``). Runs on a real GPU, or under the CUDA
@@ -20,7 +22,7 @@ import numpy as np
 
 from ..backend import Backend, Prepared
 from .compat import import_cuda, quick_thread_switching
-from .launch import Launcher, forced_mode
+from .launch import Alternating, Launcher, forced_mode
 from .tiles import GPU_TILES, SIMULATOR_TILES, active_model, choose
 from ..registry import register
 from ..spec import ConvSpec, padded_input
@@ -44,14 +46,20 @@ def _sm_count(cuda) -> int:
         return 1
 
 
-def _zeroer(cuda, flat_out):
-    """A call that zeroes ``flat_out`` on the default stream (asynchronously: ordered before the next launch)."""
-    if _simulator_enabled():
-        return lambda: flat_out.copy_to_device(np.zeros(flat_out.shape, flat_out.dtype))
-    from numba.cuda.cudadrv import driver
+def _zeroer(cuda, *buffers):
+    """A call that zeroes every one of ``buffers`` (device arrays) and waits for it."""
+    def zero() -> None:
+        if _simulator_enabled():
+            for buffer in buffers:
+                buffer.copy_to_device(np.zeros(buffer.shape, buffer.dtype))
+            return
+        from numba.cuda.cudadrv import driver
 
-    nbytes, stream = flat_out.size * flat_out.dtype.itemsize, cuda.default_stream()
-    return lambda: driver.device_memset(flat_out, 0, nbytes, stream=stream)
+        for buffer in buffers:
+            driver.device_memset(buffer, 0, buffer.size * buffer.dtype.itemsize, stream=cuda.default_stream())
+        cuda.synchronize()
+
+    return zero
 
 
 def _config_error() -> str | None:
@@ -107,7 +115,7 @@ class NumbaCudaPrepared(Prepared):
 
         self.spec = spec
         self._cuda = cuda
-        self._flush_buffer = None
+        self._flush_buffer = self._twin = self._alternating = None
         self.tile, self.splits, self.launch_mode, self.launch_fallback = None, 1, None, None
         xp = padded_input(x, spec)
         t0 = time.perf_counter()
@@ -131,14 +139,15 @@ class NumbaCudaPrepared(Prepared):
             from . import cuda_kernels as kern
 
             blocks, threads = kern.direct_launch(int(np.prod(spec.out_shape)))
-            self._set_launch(Launcher(kern.direct_kernel_for(spec.dtype), blocks, threads,
-                                      (self.d_x, self.d_w, self.d_out, spec.stride)))
+            self._set_launch(self._probed(Launcher(kern.direct_kernel_for(spec.dtype), blocks, threads,
+                                                   (self.d_x, self.d_w, self.d_out, spec.stride))))
         else:
             self.use(choice)
 
     def use(self, choice=None) -> None:
         """Launch the implicit GEMM with ``choice`` (a :class:`~.tiles.Choice`; default: :func:`~.tiles.choose`'s)
-        from now on; the device buffers stay. A split K zeroes the output before each launch."""
+        from now on; the device buffers stay. A split K alternates two output buffers
+        (:class:`~.launch.Alternating`)."""
         from . import cuda_kernels as kern
 
         spec = self.spec
@@ -150,27 +159,36 @@ class NumbaCudaPrepared(Prepared):
         if choice.k_per_split % choice.tile.bk or not covered >= depth > covered - choice.k_per_split:
             raise ValueError(f"{choice}: {choice.splits} splits of {choice.k_per_split} covers {covered} of K = "
                              f"{depth}; each split must be a multiple of {choice.tile.bk} and the last one non-empty")
-        self.tile, self.splits = choice.tile, choice.splits
-        flat_out = self.d_out.reshape(-1)
+        self.tile, self.splits, self._alternating = choice.tile, choice.splits, None
         kernel = kern.igemm_kernel_for(spec.dtype, choice.tile, choice.splits > 1)
-        args = (self.d_x, self.d_w, self.d_koff, flat_out, spec.F, depth, choice.k_per_split, spec.Ho * spec.Wo,
-                columns, spec.Wo, spec.stride, self._Wp, self._image)
-        launcher = Launcher(kernel, choice.grid(spec.F, max(columns, 1)), choice.tile.threads, args)
-        self._set_launch(launcher, _zeroer(self._cuda, flat_out) if choice.splits > 1 else None)
+        grid = choice.grid(spec.F, max(columns, 1))
 
-    def _set_launch(self, launcher, zero=None) -> None:
-        """Make ``__call__`` run ``zero`` (if any) then ``launcher``; nothing at all for an empty output.
+        def launcher(out, clear):
+            args = (self.d_x, self.d_w, self.d_koff, out.reshape(-1), clear.reshape(-1), spec.F, depth,
+                    choice.k_per_split, spec.Ho * spec.Wo, columns, spec.Wo, spec.stride, self._Wp, self._image)
+            return self._probed(Launcher(kernel, grid, choice.tile.threads, args))
 
-        On a GPU the launcher is probed once first (:meth:`~.launch.Launcher.probe`)."""
+        if choice.splits == 1 or not self.d_out.size:
+            self._set_launch(launcher(self.d_out, self.d_out))
+            return
+        if self._twin is None:
+            self._twin = self._cuda.device_array(spec.out_shape, dtype=spec.dtype)
+        buffers = (self.d_out, self._twin)
+        first = launcher(*buffers)
+        self._alternating = Alternating((first, launcher(*buffers[::-1])), buffers, _zeroer(self._cuda, *buffers))
+        self._set_launch(first, self._alternating)
+
+    def _probed(self, launcher):
+        """``launcher``, launched once on a GPU to settle its mode (:meth:`~.launch.Launcher.probe`)."""
         if self.d_out.size and not _simulator_enabled():
             launcher.probe()
+        return launcher
+
+    def _set_launch(self, launcher, call=None) -> None:
+        """Make ``__call__`` run ``call`` (default: ``launcher`` itself, whose mode is reported); nothing at all
+        for an empty output."""
         self.launch_mode, self.launch_fallback = launcher.mode, launcher.fallback_reason
-        if zero is None:
-            call = launcher
-        else:
-            def call() -> None:
-                zero()
-                launcher()
+        call = launcher if call is None else call
         if _simulator_enabled():  # decided here, once: the timed __call__ on a GPU stays one launch
             call = simulated(call)
         self._launch = call if self.d_out.size else (lambda: None)
@@ -183,7 +201,7 @@ class NumbaCudaPrepared(Prepared):
 
     def result(self) -> np.ndarray:
         t0 = time.perf_counter()
-        out = self.d_out.copy_to_host()
+        out = (self._alternating.latest() if self._alternating else self.d_out).copy_to_host()
         self.d2h_s = time.perf_counter() - t0
         return out
 

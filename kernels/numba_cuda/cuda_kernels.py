@@ -84,8 +84,13 @@ def _make_implicit_gemm(nb_dtype, tile, split: bool):
             s_x[uint32(b_to + s * RB * BN)] = r_x[s]
 
     @cuda.jit
-    def conv_igemm(x, wt, koff, out, F, K, k_per, P, NP, Wo, stride, Wp, img):
+    def conv_igemm(x, wt, koff, out, clear, F, K, k_per, P, NP, Wo, stride, Wp, img):
         """out (F x N*P, batch folded into the columns) = wt.T (F x K) @ patches(x) (K x N*P), in place.
+
+        With a split K, the blocks add their partial sums into ``out`` (zeroed beforehand) and the blocks of
+        the first K range also zero ``clear`` where they add into ``out``: a second buffer of out's shape,
+        ready for the next call, which adds into it (:class:`~.launch.Alternating`). No memset launch per call, then.
+        Unsplit, ``clear`` is never touched.
 
         ``x`` is the zero-padded input, flat; ``wt`` the weights as a flat (K, F) matrix, so weight rows load
         coalesced; ``koff[kd]`` the offset of reduction step kd (channel, tap row, tap column) inside one padded
@@ -106,6 +111,7 @@ def _make_implicit_gemm(nb_dtype, tile, split: bool):
         tx, ty = tid % TX, tid // TX
         f_base, j_base = cuda.blockIdx.y * BM, cuda.blockIdx.x * BN
         k_begin = cuda.blockIdx.z * k_per
+        first_range = cuda.blockIdx.z == 0
         k_end = min(K, k_begin + k_per)
         a_col, a_row = tid % BM, tid // BM
         fa = f_base + a_col
@@ -155,6 +161,8 @@ def _make_implicit_gemm(nb_dtype, tile, split: bool):
                     if f < F:
                         if split:
                             cuda.atomic.add(out, base + f * P, acc[i, j])
+                            if first_range:
+                                clear[base + f * P] = nb_dtype(0)
                         else:
                             out[base + f * P] = acc[i, j]
 
