@@ -11,14 +11,18 @@ from harness.gpu_peak import measure_gpu_roof
 SCRIPT = """
 import numpy as np
 from kernels.numba_cuda.compat import import_cuda
-from kernels.numba_cuda.roof import GPU_FMA_CHAINS, fma_kernel_for, gpu_fma_flops
+from kernels.numba_cuda.roof import GPU_FMA_CHAINS, GPU_FMA_STEPS, copy_kernel, fma_kernel_for, gpu_fma_flops
 cuda = import_cuda()
 out = cuda.device_array(6, dtype="float64")
 fma_kernel_for("float64")[2, 4](out, 50)  # 8 threads, 6 outputs: the guard keeps the last two off the array
 start = np.arange(GPU_FMA_CHAINS) / 10
-expected = (1 + (start - 1) * 0.9999**50).sum()
+expected = (1 + (start - 1) * 0.9999**(50 * GPU_FMA_STEPS)).sum()
 assert np.allclose(out.copy_to_host(), expected, rtol=0, atol=1e-12), out.copy_to_host()
-assert gpu_fma_flops(10, 3) == 2 * GPU_FMA_CHAINS * 10 * 3
+assert GPU_FMA_STEPS > 1 and gpu_fma_flops(10, 3) == 2 * GPU_FMA_CHAINS * GPU_FMA_STEPS * 10 * 3
+src = np.arange(37, dtype=np.float32)
+dst = cuda.to_device(np.zeros(37, np.float32))
+copy_kernel[2, 4](cuda.to_device(src), dst)  # 8 threads, 37 elements: four-load turns, then the tail
+assert (dst.copy_to_host() == src).all(), dst.copy_to_host()
 print("ok")
 """
 
