@@ -43,10 +43,12 @@ def per_call_cost(table, backend: str, dtype: str, threads) -> float:
     return max(float(call_s), 0.0)
 
 
-def roofline_bound_s(flops: float, nbytes: float, peak: dict | None, dtype: str, threads: int = 0) -> float:
+def roofline_bound_s(flops: float, nbytes: float, peak: dict | None, dtype: str, threads: int = 0,
+                     device: str = "cpu") -> float:
     """A layer's best time on this machine: max(flops / compute roof, bytes / memory roof) with the roofs of
-    :func:`harness.roof.drawn_roofs` at ``threads`` (0: all the roof's threads); NaN without a peak."""
-    gflops, bandwidth, _ = drawn_roofs(peak, dtype, threads or int((peak or {}).get("threads") or 1))
+    :func:`harness.roof.drawn_roofs` at ``threads`` (0: all the roof's threads) on ``device``; NaN without a
+    peak."""
+    gflops, bandwidth, _ = drawn_roofs(peak, dtype, threads or int((peak or {}).get("threads") or 1), device)
     if not gflops or not bandwidth:
         return math.nan
     return max(flops / (gflops * 1e9), nbytes / (bandwidth * 1e9))
@@ -76,13 +78,14 @@ def add_parts(reduction, table, peak: dict | None = None):
             calls[key] = per_call_cost(table, *key)
         row = dict(r, **parts(r, calls[key]))
         devices = set(table.loc[table["backend"] == r["backend"], "device"]) if "device" in table else {"cpu"}
-        if devices != {"cpu"}:  # the measured peak is the host CPU's: it bounds nothing on a GPU
+        if len(devices) != 1:  # a backend on two devices: no one roof bounds it
             rows.append(dict(row, reduce_bound_s=math.nan, reduce_memory_bound=False, predicted_saving=math.nan))
             continue
+        device = devices.pop()  # a GPU backend is bounded by the GPU's roof (NaN where none was measured)
         threads = int(r["threads"]) if str(r["threads"]).isdigit() else 0
-        bounds = [roofline_bound_s(r[f"flops_{role}"], r[f"bytes_{role}"], peak, r["dtype"], threads)
+        bounds = [roofline_bound_s(r[f"flops_{role}"], r[f"bytes_{role}"], peak, r["dtype"], threads, device)
                   for role in ("direct", "reduce", "conv")]
-        gflops, bandwidth, _ = drawn_roofs(peak, r["dtype"], threads or int((peak or {}).get("threads") or 1))
+        gflops, bandwidth, _ = drawn_roofs(peak, r["dtype"], threads or int((peak or {}).get("threads") or 1), device)
         memory = r["bytes_reduce"] / (bandwidth or math.inf) > r["flops_reduce"] / (gflops or math.inf)
         row.update(reduce_bound_s=bounds[1], reduce_memory_bound=bool(memory),
                    predicted_saving=bounds[0] / (bounds[1] + bounds[2]))

@@ -43,10 +43,16 @@ def memory_roof_gbytes_per_s(peak: dict | None, device: str = "cpu") -> float | 
     return float(value) if value else None
 
 
-def drawn_roofs(peak: dict | None, dtype: str, threads: int) -> tuple[float | None, float | None, str]:
+def drawn_roofs(peak: dict | None, dtype: str, threads: int,
+                device: str = "cpu") -> tuple[float | None, float | None, str]:
     """(GFLOP/s, GB/s, what they are) to draw and predict with: the physical roof, or for a run recorded before
-    it existed, the BLAS GEMM and copy figures it stored, labelled as such."""
-    gflops, gbytes = compute_roof_gflops(peak, dtype, threads), memory_roof_gbytes_per_s(peak)
+    it existed, the BLAS GEMM and copy figures it stored, labelled as such; on ``device="cuda"`` the GPU's
+    roof where one was measured (else None, None, "")."""
+    gflops, gbytes = compute_roof_gflops(peak, dtype, threads, device), memory_roof_gbytes_per_s(peak, device)
+    if device == "cuda":
+        if not (gflops and gbytes):
+            return None, None, ""
+        return gflops, gbytes, f"GPU FMA roof {gflops:.0f} GFLOP/s ({dtype}), device copy {gbytes:.0f} GB/s"
     if gflops and gbytes:
         return gflops, gbytes, f"FMA roof {gflops:.0f} GFLOP/s ({dtype}), STREAM triad {gbytes:.0f} GB/s"
     gemm = ((peak or {}).get("gemm_gflops") or {}).get(dtype)

@@ -14,7 +14,7 @@ from harness.render.axes import linear_top, log_limits
 from harness.render.figure_kinds import KINDS, draw, draw_all, figure_of
 from harness.render.figures import per_host, with_ci
 from harness.render.plotting import BACKEND_COLORS, backend_colors, ok_rows, plain, pyplot, save_figure, title
-from tests.fakes import FAKE_META, FAKE_PEAK, fake_row, fake_run_table, fake_table
+from tests.fakes import FAKE_META, FAKE_PEAK, fake_roof, fake_row, fake_run_table, fake_table
 
 
 def test_plotting_helpers():
@@ -185,6 +185,24 @@ def test_a_one_panel_breakdown_keeps_title_legend_and_ticks_inside_the_figure():
     for label in fig.axes[0].get_xticklabels():
         assert not label.get_window_extent(renderer).overlaps(legend), label.get_text()
     pyplot().close(fig)
+
+
+def test_a_gpu_run_is_drawn_under_the_gpus_roofs():
+    sizes = (("a", 1e9, 1e4), ("b", 4e9, 2e4), ("c", 9e9, 3e4))
+    rows = [fake_row("numba-cuda", case, flops, gflops, device="cuda") for case, flops, gflops in sizes]
+    table = fake_table(rows)
+    assert draw("roofline", table, dict(FAKE_META, peak=dict(fake_roof(2))), None) is None  # no GPU roof measured
+    peak = dict(fake_roof(2), gpu=dict(fma_gflops={"float32": 50_000.0}, copy_gbytes_per_s=3000.0))
+    fig = draw("roofline", table, dict(FAKE_META, peak=peak), None)
+    try:
+        ax = fig.axes[0]
+        labels = [line.get_label() for line in ax.get_lines()]
+        assert any("GPU FMA roof 50000" in label for label in labels), labels
+        assert not any("BLAS" in label for label in labels)  # the CPU's GEMM is no line on a GPU's roofline
+        assert max(ax.get_lines()[0].get_ydata()) == 50_000.0
+        assert "the GPU's roofs" in ax.get_title() and "threads" not in ax.get_title()
+    finally:
+        pyplot().close(fig)
 
 
 def test_figures_that_do_not_apply_are_skipped():

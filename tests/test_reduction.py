@@ -1,6 +1,8 @@
 """The reduction study on hand-made tables: savings, bootstrap intervals, trust, and the verdict sentences."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -112,6 +114,22 @@ def test_where_the_saving_goes_adds_up_and_names_its_parts():
     assert red["predicted_saving"] > 1 and red["reduce_bound_s"] > 0
     line = verdict_lines(add_parts(reduction_table(table), table, peak))
     assert "at best" in line[0] and "lost to: the 1x1 reduce" in line[1] and "per-call cost" in line[1]
+
+
+def test_a_gpu_backend_is_predicted_with_the_gpus_roof_and_only_with_it():
+    from harness.breakdown import add_parts
+
+    rows = [_row("numba-cuda", "direct", "direct", 1000, 10.0), _row("numba-cuda", "reduce", "reduce", 40, 1.2),
+            _row("numba-cuda", "conv", "conv", 60, 1.0)]
+    table = pd.DataFrame([dict(r, device="cuda") for r in rows])
+    cpu_only = {"fma_gflops": {"float32": 1e-6}, "fma_gflops_1t": {"float32": 5e-7}, "threads": 2,
+                "bandwidth_gbytes_per_s": {"triad": 1e-9}}
+    red = add_parts(reduction_table(table), table, cpu_only).iloc[0]
+    assert math.isnan(red["predicted_saving"])  # the host CPU's roof bounds nothing on the GPU
+    with_gpu = dict(cpu_only, gpu={"fma_gflops": {"float32": 1e-7}, "copy_gbytes_per_s": 1e-6})
+    red = add_parts(reduction_table(table), table, with_gpu).iloc[0]
+    # compute-bound at 100 FLOP/s: the direct layer 10 s, the pair 0.4 + 0.6 s
+    assert red["predicted_saving"] == pytest.approx(10.0) and red["reduce_bound_s"] == pytest.approx(0.4)
 
 
 def test_a_fused_row_goes_beside_its_unfused_twin():

@@ -92,3 +92,15 @@ def test_gpu_rows_are_judged_against_the_gpus_roof_where_one_was_measured():
     assert math.isnan(roof_columns(gpu_row, ROOF)["peak_fraction"])  # no GPU roof: nothing to judge by
     assert compute_roof_gflops(roof, "float32", 1, "cuda") == 50_000.0
     assert memory_roof_gbytes_per_s(roof, "cuda") == 2000.0
+
+
+def test_gpu_rows_are_drawn_and_bounded_under_the_gpus_roof():
+    roof = dict(ROOF, gpu=dict(fma_gflops={"float32": 50_000.0}, copy_gbytes_per_s=2000.0))
+    gflops, gbytes, label = drawn_roofs(roof, "float32", 1, "cuda")
+    assert (gflops, gbytes) == (50_000.0, 2000.0) and "GPU FMA roof 50000" in label and "device copy" in label
+    assert drawn_roofs(ROOF, "float32", 1, "cuda") == (None, None, "")  # no GPU roof: no CPU figure stands in
+    assert drawn_roofs(dict(FAKE_PEAK, gpu={}), "float32", 1, "cuda") == (None, None, "")
+    assert roofline_bound_s(1e12, 1e6, roof, "float32", device="cuda") == pytest.approx(1e12 / 50_000e9)
+    assert roofline_bound_s(1e6, 2e9, roof, "float32", device="cuda") == pytest.approx(2e9 / 2000e9)
+    assert math.isnan(roofline_bound_s(1e12, 1e6, ROOF, "float32", device="cuda"))
+

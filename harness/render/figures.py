@@ -178,20 +178,24 @@ def plot_threads(table, meta: dict, path: Path) -> Path | None:
 
 
 def plot_roofline(table, meta: dict, path: Path) -> Path | None:
-    """GFLOP/s against FLOP/byte (log-log) under this machine's roofs; CPU rows only (the roofs are the CPU's).
+    """GFLOP/s against FLOP/byte (log-log) under this machine's roofs: the CPU rows under the CPU's roofs, or in
+    a run without CPU rows, the GPU rows under the GPU's (``peak["gpu"]``).
 
     Both roofs are drawn and labelled (the FMA compute roof and the STREAM memory roof, with their ridge
     point), BLAS GEMM as a dashed line beside them; points are labelled when few, else only those far
     from the roof (under a quarter of it) or above it; hollow markers are untrusted rows.
     """
     ok = ok_rows(table)
-    ok = ok[ok["device"] == "cpu"] if "device" in ok.columns else ok
+    device = "cpu"
+    if "device" in ok.columns:
+        device = "cpu" if (ok["device"] == "cpu").any() or ok.empty else "cuda"
+        ok = ok[ok["device"] == device]
     peak = meta.get("peak") or {}
     if ok.empty:
         return None
     dtype = ok["dtype"].mode().iloc[0]
     threads = int(ok["threads"].max()) if "threads" in ok.columns and ok["threads"].notna().any() else 1
-    peak_gflops, bandwidth, label = drawn_roofs(peak, dtype, threads)
+    peak_gflops, bandwidth, label = drawn_roofs(peak, dtype, threads, device)
     if not peak_gflops:
         return None
     plt = pyplot()
@@ -206,7 +210,7 @@ def plot_roofline(table, meta: dict, path: Path) -> Path | None:
     ax.text(xs[0], bandwidth * xs[0] * 1.15, f"memory roof {bandwidth:.0f} GB/s", fontsize=7, rotation=0, color="#333")
     ax.text(xs[-1], peak_gflops * 1.04, f"compute roof {peak_gflops:.0f} GFLOP/s", fontsize=7, ha="right",
             va="bottom", color="#333")
-    gemm = (peak.get("gemm_gflops") or {}).get(dtype)
+    gemm = (peak.get("gemm_gflops") or {}).get(dtype) if device == "cpu" else None  # the CPU's BLAS
     if gemm and peak.get("fma_gflops"):
         ax.axhline(gemm, color="#777", lw=1, ls="--", label=f"BLAS GEMM {gemm:.0f} GFLOP/s (what a library reaches)")
     colors = backend_colors(ok["backend"].unique())
@@ -233,7 +237,8 @@ def plot_roofline(table, meta: dict, path: Path) -> Path | None:
     ax.grid(which="both", alpha=0.3)
     ax.legend(fontsize=7, ncol=2, loc="lower right", framealpha=0.85)
     ax.set_ylim(top=max(peak_gflops, ok["gflops"].max()) * 1.6)
-    ax.set_title(title(f"Roofline ({dtype}; roofs for {threads} threads)", meta), fontsize=10)
+    whose = f"roofs for {threads} threads" if device == "cpu" else "the GPU's roofs"
+    ax.set_title(title(f"Roofline ({dtype}; {whose})", meta), fontsize=10)
     return save_figure(fig, path)
 
 
