@@ -28,7 +28,7 @@ import numpy as np
 from .roof import drawn_roofs
 
 PART_COLUMNS = ["ideal_s", "lost_s", "lost_reduce_s", "lost_conv_s", "lost_call_s", "call_s",
-                "reduce_bound_s", "reduce_memory_bound", "predicted_saving"]
+                "reduce_bound_s", "reduce_memory_bound", "predicted_saving", "roof_device"]
 
 
 def per_call_cost(table, backend: str, dtype: str, threads) -> float:
@@ -78,17 +78,19 @@ def add_parts(reduction, table, peak: dict | None = None):
             calls[key] = per_call_cost(table, *key)
         row = dict(r, **parts(r, calls[key]))
         devices = set(table.loc[table["backend"] == r["backend"], "device"]) if "device" in table else {"cpu"}
-        if len(devices) != 1:  # a backend on two devices: no one roof bounds it
-            rows.append(dict(row, reduce_bound_s=math.nan, reduce_memory_bound=False, predicted_saving=math.nan))
+        device = devices.pop() if len(devices) == 1 else None  # the GPU's roof bounds a GPU backend
+        if device not in ("cpu", "cuda"):  # two devices, or one no measured roof describes (a plugin's "mps")
+            rows.append(dict(row, reduce_bound_s=math.nan, reduce_memory_bound=False, predicted_saving=math.nan,
+                             roof_device=""))
             continue
-        device = devices.pop()  # a GPU backend is bounded by the GPU's roof (NaN where none was measured)
         threads = int(r["threads"]) if str(r["threads"]).isdigit() else 0
         bounds = [roofline_bound_s(r[f"flops_{role}"], r[f"bytes_{role}"], peak, r["dtype"], threads, device)
                   for role in ("direct", "reduce", "conv")]
         gflops, bandwidth, _ = drawn_roofs(peak, r["dtype"], threads or int((peak or {}).get("threads") or 1), device)
         memory = r["bytes_reduce"] / (bandwidth or math.inf) > r["flops_reduce"] / (gflops or math.inf)
-        row.update(reduce_bound_s=bounds[1], reduce_memory_bound=bool(memory),
-                   predicted_saving=bounds[0] / (bounds[1] + bounds[2]))
+        saving = bounds[0] / (bounds[1] + bounds[2])
+        row.update(reduce_bound_s=bounds[1], reduce_memory_bound=bool(memory), predicted_saving=saving,
+                   roof_device=device if saving == saving else "")
         rows.append(row)
     import pandas as pd
 

@@ -247,6 +247,31 @@ def test_numba_cuda_a_split_k_stays_right_call_after_call(rng):
     _check(prepared, x, w, spec)
 
 
+def test_numba_cuda_a_use_that_fails_keeps_the_last_choice_whole(rng, monkeypatch):
+    """A use() that raises while building its launches (a compile error, no memory for the second buffer) leaves
+    the prepared convolution computing, and reporting, the choice before it."""
+    if kernels.get_backend("numba-cuda").unavailable_reason():
+        pytest.skip(kernels.get_backend("numba-cuda").unavailable_reason())
+    from kernels.numba_cuda import conv
+
+    x, w = make_inputs(rng, 1, 5, 4, 4, 6, 3)  # K = 45
+    spec = kernels.validate(x, w, 1, 1)
+    tile = _tiles_here()[-1]
+    prepared = _prepared(x, w, spec, Choice(tile, math.ceil(45 / tile.bk), tile.bk))
+    _check(prepared, x, w, spec)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no launch today")
+
+    monkeypatch.setattr(conv, "Launcher", broken)
+    with pytest.raises(RuntimeError, match="no launch today"):
+        prepared.use(Choice(tile, 1, math.ceil(45 / tile.bk) * tile.bk))
+    monkeypatch.undo()
+    assert prepared.splits == math.ceil(45 / tile.bk)
+    for _ in range(2):
+        _check(prepared, x, w, spec)
+
+
 def test_alternating_launches_take_turns_and_name_the_buffer_written():
     log = []
     alternating = Alternating((lambda: log.append("a"), lambda: log.append("b")), ("A", "B"),

@@ -254,6 +254,15 @@ def test_a_roof_is_keyed_by_isa_and_versions_and_older_peaks_are_not_reused(tmp_
     assert peak_store.load_peak(tmp_path) is None  # a BLAS-only peak of the same key, a roof of other versions
 
 
+def test_a_stored_gpu_roof_of_the_first_gpu_kernels_is_measured_again(tmp_path):
+    roof = dict(fake_roof(max_threads()), gpu=dict(fma_gflops={"float32": 32855.0}, copy_gbytes_per_s=1974.0))
+    (tmp_path / "peak.json").write_text(json.dumps({peak_store.peak_key(cpu_model(), max_threads()): roof}))
+    assert peak_store.load_peak(tmp_path) is None  # no copy_method: the FMA kernel that read half the H200's rate
+    roof["gpu"].update(copy_method="kernel", copy_detail={"driver": [1654.0, 0.06], "kernel": [2964.0, 0.09]})
+    (tmp_path / "peak.json").write_text(json.dumps({peak_store.peak_key(cpu_model(), max_threads()): roof}))
+    assert peak_store.load_peak(tmp_path) == roof
+
+
 @pytest.mark.parametrize("damage", ["", "{", "[1, 2]", '"peak"', "null", "{KEY: [1]}", '{KEY: {"threads": 2}}',
                                     b"\xff\xfe\x00garbage"], ids=["empty", "truncated", "list", "string", "null",
                                                                     "entry-not-dict", "entry-no-roof", "binary"])

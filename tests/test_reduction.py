@@ -130,6 +130,30 @@ def test_a_gpu_backend_is_predicted_with_the_gpus_roof_and_only_with_it():
     red = add_parts(reduction_table(table), table, with_gpu).iloc[0]
     # compute-bound at 100 FLOP/s: the direct layer 10 s, the pair 0.4 + 0.6 s
     assert red["predicted_saving"] == pytest.approx(10.0) and red["reduce_bound_s"] == pytest.approx(0.4)
+    assert red["roof_device"] == "cuda"
+
+
+def test_a_branch_run_on_two_devices_names_each_roof_it_predicts_from():
+    from harness.breakdown import add_parts
+
+    rows = []
+    for backend, device in (("numba-cuda", "cuda"), ("torch", "cpu"), ("mps-plugin", "mps")):
+        rows += [dict(r, device=device) for r in (
+            _row(backend, "direct", "direct", 1000, 10.0), _row(backend, "reduce", "reduce", 40, 1.2),
+            _row(backend, "conv", "conv", 60, 1.0))]
+    table = pd.DataFrame(rows)
+    peak = {"fma_gflops": {"float32": 1e-6}, "fma_gflops_1t": {"float32": 5e-7}, "threads": 2,
+            "bandwidth_gbytes_per_s": {"triad": 1e-6},
+            "gpu": {"fma_gflops": {"float32": 1e-7}, "copy_gbytes_per_s": 1e-6}}
+    red = add_parts(reduction_table(table), table, peak).set_index("backend")
+    assert red.loc["numba-cuda", "roof_device"] == "cuda" and red.loc["torch", "roof_device"] == "cpu"
+    assert math.isnan(red.loc["mps-plugin", "predicted_saving"]) and red.loc["mps-plugin", "roof_device"] == ""
+    heads = [line for line in verdict_lines(red.reset_index()) if "at best" in line]
+    assert len(heads) == 2 and "on this GPU" in heads[0] and "on this machine's CPU" in heads[1]
+    cpu_only = table[table["device"] == "cpu"]
+    heads = [line for line in verdict_lines(add_parts(reduction_table(cpu_only), cpu_only, peak)) if "at best" in line]
+    assert len(heads) == 1 and heads[0].endswith("less time on this machine (roofline bound of each layer from the "
+                                                 "measured peak)")
 
 
 def test_a_fused_row_goes_beside_its_unfused_twin():

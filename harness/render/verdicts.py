@@ -24,6 +24,10 @@ def backend_order(backends) -> list[str]:
     return known + sorted(set(backends) - set(known))
 
 
+#: How a roofline prediction names the roof it came from, when a branch has predictions from several devices.
+ROOF_PLACES = {"cpu": "on this machine's CPU", "cuda": "on this GPU"}
+
+
 def loss_text(r) -> str:
     """Where the lost part of the FLOP saving went, as shares that lie in 0-100% and add up to 100%.
 
@@ -87,10 +91,13 @@ def verdict_lines(reduction) -> list[str]:
         group = group.assign(_order=group["backend"].map(order.index)).sort_values("_order")
         label = f"{key[0]} branch" + (f" ({where})" if where else "")
         head = f"{label}: {group['flop_saving'].iloc[0]:.1f}x fewer FLOPs"
-        known = group["predicted_saving"].dropna() if "predicted_saving" in group else []
-        predicted = known.iloc[0] if len(known) else math.nan
-        if predicted == predicted:
-            lines.append(f"{head}; at best {predicted:.1f}x less time on this machine (roofline bound of each "
+        predicted: dict = {}  # device -> the branch's prediction from that device's roof
+        for r in group.to_dict("records"):
+            if r.get("predicted_saving", math.nan) == r.get("predicted_saving", math.nan):
+                predicted.setdefault(r.get("roof_device") or "cpu", r["predicted_saving"])  # older tables: CPU only
+        for device, saving in predicted.items():
+            place = "on this machine" if list(predicted) == ["cpu"] else ROOF_PLACES.get(device, f"on {device}")
+            lines.append(f"{head}; at best {saving:.1f}x less time {place} (roofline bound of each "
                          "layer from the measured peak)")
         lines += [f"{head}; time saved {saving_text(r)}" for r in group.itertuples()]
     return lines

@@ -83,7 +83,7 @@ class Model:
         efficiency: fraction of the FMA roof a ``(tm, tn)`` register tile's inner loop can reach.
         saturating_threads: threads an SM needs in flight to approach that rate.
         round_overhead: one round of resident blocks (start, first loads' latency, stores).
-        split_overhead: a split's work outside the GEMM (zeroing the output first).
+        split_overhead: a split's work outside the GEMM (zeroing the other output buffer, the atomics' start).
         atomic_cost: one atomic add of a partial output.
 
     The defaults are ``scripts/fit_tiles.py``'s fit to every variant timed on an NVIDIA H200 (2026-12-04, the
