@@ -113,8 +113,9 @@ def run_job(job: PointJob, data: CaseData | None = None, estimator: SpeedEstimat
     except ValueError as exc:  # more threads than this machine has (a Dask worker on a smaller host)
         return failed_point(job.run_id, job.backend, device_of(job.backend), job.case, str(exc))
     if before is not None and result.status == "ok":
-        result = PointResult(dict(result.row, probe_s=max(before, probe()), others_share=others and others.share()),
-                             result.samples_s)
+        after = probe()  # both kept: their disagreement is the reading's own noise (harness.probefollow)
+        result = PointResult(dict(result.row, probe_s=max(before, after), probe_before_s=before, probe_after_s=after,
+                                  others_share=others and others.share()), result.samples_s)
     changed = data.changed_inputs()
     if changed:
         cached_case_data.cache_clear()

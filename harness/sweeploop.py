@@ -34,7 +34,7 @@ from .trust import with_trust
 
 
 #: A pass's readings that its record keeps and the point's row does not (harness.probe, harness.pace).
-PASS_ONLY = ("probe_s", "pace_s")
+PASS_ONLY = ("probe_s", "probe_before_s", "probe_after_s", "pace_s")
 
 
 @dataclass

@@ -139,7 +139,7 @@ def test_a_point_whose_every_pass_ran_slowed_is_flagged_and_the_files_keep_each_
     probe around A's passes 1.5x the fastest, B's at the fastest. A is `disturbed`, B is clean; the passes
     file keeps every pass's probe, the table (a fixed set of columns) none."""
     clock = FakeClock()
-    probes = iter([1.5, 1.5, 1.0, 1.0] * 3)
+    probes = iter([1.4, 1.5, 1.0, 1.0] * 3)  # A: 1.4 before, 1.5 after each pass
     monkeypatch.setattr(probe_module, "cores_probe_s", lambda: 1.0)  # the sweep's own seed of the reference
     monkeypatch.setattr(probe_module, "probe_s", lambda: 1.0)
     monkeypatch.setattr(jobs, "probe_s", lambda: next(probes))  # single-thread points: the current core
@@ -157,6 +157,8 @@ def test_a_point_whose_every_pass_ran_slowed_is_flagged_and_the_files_keep_each_
     assert not table.loc["A", "trusted"] and "probe_s" not in table.columns and "disturbed" not in table.columns
     records = [json.loads(line) for line in (tmp_path / "r.passes.jsonl").read_text().splitlines()]
     assert [(r["row"]["case"], r["row"]["probe_s"]) for r in records] == [("A", 1.5), ("B", 1.0)] * 3
+    assert [(r["row"]["probe_before_s"], r["row"]["probe_after_s"]) for r in records] == [(1.4, 1.5), (1.0, 1.0)] * 3
+    assert not {"probe_before_s", "probe_after_s"} & set(table.columns)
     # a resume reads every recorded probe back, finished points included, for the reference to go on from
     assert sorted(p["probe_s"] for p in load_progress(RunFiles.of("r", tmp_path)).probes) == [1.0] * 3 + [1.5] * 3
 
