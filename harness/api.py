@@ -191,9 +191,8 @@ def compare(base, new, *, threshold=None, alpha=None, results_dir=RESULTS_DIR):
     whose passes were judged at a common pace of the machine, :mod:`harness.pace`, with their slopes; several
     benchmark files a side carry ``files`` per side, ``within_pace_slopes_by_side`` and ``pace_moved_between``
     instead, :mod:`harness.filepace`), ``pace_across`` (why the pace's move between two sweeps was left in the
-    times, None where it was divided out: :mod:`harness.pacetrust`), ``machine_ratio`` and ``probe_follow`` (how
-    far the machine's own speed, its probe, moved between the runs, and how far each backend's kernels follow
-    that probe: :mod:`harness.probefollow`);
+    times, None where it was divided out: :mod:`harness.pacetrust`), ``machine_ratio`` (how far the machine's own
+    speed, its probe, moved between the runs: :func:`harness.interference.machine_demoted`);
     :func:`harness.comparison.exit_code` turns the table into the CLI's exit code and
     :func:`harness.compare_summary.summary_lines` into its summary.
     """

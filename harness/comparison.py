@@ -27,10 +27,9 @@ from .interference import (contention_noted, contention_split, interference_demo
 from .keptpasses import judged_passes
 from .layers import key_text
 from .noisefloor import load_floors, noise_path, row_floors, stale_floors, with_stored
-from .pace import SLOPES_ATTR
+from .pace import SLOPES_ATTR, left_over
 from .pacetrust import ACROSS_ATTR, paced_runs, probe_mismatch
-from .probefollow import FOLLOW_ATTR, machine_left, probe_follow
-from .passgroups import machine_ratio, median_pass_by_point, pass_key, pass_medians_by_point, with_pass_medians
+from .passgroups import machine_ratio, median_pass_by_point, pass_medians_by_point, with_pass_medians
 from .results import KEY_COLUMNS, LATER_COLUMNS, RunFiles, read_metadata, read_samples, read_table, samples_by_point
 from .runwarnings import busy_runs, environment_warnings
 from .settings import ALPHA, THRESHOLD
@@ -159,8 +158,7 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
     (:mod:`harness.pacetrust`). A point whose own interval cannot show a change may share its backend's move
     (:mod:`harness.backendmove`), in ``attrs["backend_moves"]`` per backend with its verdict.
     ``attrs["noise_floors"]`` holds per backend the median, lowest and highest of its rows' floors and where they
-    came from; ``attrs["noise_floor"]`` the widest median; ``attrs["probe_follow"]`` how far each backend's kernels
-    follow the probe (:mod:`harness.probefollow`). Raises ValueError for a NaN or negative threshold, and
+    came from; ``attrs["noise_floor"]`` the widest median. Raises ValueError for a NaN or negative threshold, and
     when the runs have no point in common (nothing to compare is a usage error, not a pass).
     """
     import numpy as np
@@ -169,7 +167,6 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
     if not threshold >= 0 or not math.isfinite(threshold) or not 0 < alpha < 1:
         raise ValueError(f"threshold must be a finite number >= 0 and 0 < alpha < 1, got {threshold!r} and {alpha!r}")
     merged = merge_points(base_table, new_table)
-    follow = probe_follow(getattr(base_samples, "attrs", {}), getattr(new_samples, "attrs", {}))  # as read
     # the machine's pace divided out: of each pass of a sweep, of each benchmark of a pytest-benchmark file
     base_samples, new_samples, slopes, across = (bench_paced(base_samples, new_samples) + (None,) if in_blocks else
                                                  paced_runs(base_samples, new_samples, probe_reason))
@@ -200,8 +197,7 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
                        noise_floor=math.expm1(half), base_time_s=location(matched[i][0]),
                        new_time_s=location(matched[i][1]))
             row.update(interference_demoted(row, r, bool(base_passes and new_passes)) or contention_noted(row, r))
-            row.update(machine_demoted(row, machine_left(machine, *[m.get(row["backend"]) for m in (crossed, follow)]),
-                                       threshold))
+            row.update(machine_demoted(row, left_over(machine, crossed.get(row["backend"])), threshold))
             if row["note"] != IDENTICAL:
                 row["note"] = "; ".join(filter(None, [row["note"], kept_notes.get(i), pace_notes.get(i)]))
             sources.setdefault(row["backend"], []).append(source)
@@ -218,11 +214,11 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
         b: {"floor": float(np.median(g["noise_floor"])), "lowest": float(g["noise_floor"].min()),
             "highest": float(g["noise_floor"].max()), "source": Counter(sources[b]).most_common(1)[0][0]}
         for b, g in sorted(judged.groupby("backend"), key=lambda kv: str(kv[0]))})
-    out.attrs["backend_moves"] = {b: dict(vars(m), verdict=move_verdict(m, machine_left(machine, crossed.get(b),
-                                                                                        follow.get(b)), threshold),
+    out.attrs["backend_moves"] = {b: dict(vars(m), verdict=move_verdict(m, left_over(machine, crossed.get(b)),
+                                                                        threshold),
                                           detectable=m.detectable(threshold))
                                   for b, m in sorted(moves.items(), key=lambda kv: str(kv[0]))}
-    out.attrs["machine_ratio"], out.attrs[FOLLOW_ATTR] = (machine if math.isfinite(machine) else None), follow
+    out.attrs["machine_ratio"] = machine if math.isfinite(machine) else None
     out.attrs[SLOPES_ATTR], out.attrs[ACROSS_ATTR] = slopes, across
     out.attrs["noise_floor"] = max((v["floor"] for v in out.attrs["noise_floors"].values()), default=0.0)
     return out
@@ -252,6 +248,12 @@ def matched_samples(merged, base_samples, new_samples, pooled_out: set | None = 
     if pooled_out is not None:
         pooled_out |= lacking
     return {i: pooled[i] if merged.at[i, "backend_base"] in lacking else matched[i] for i in pooled}
+
+
+def pass_key(backend, case) -> tuple:
+    """The key of a point in a run's passes (:mod:`harness.passgroups`): the case as text, as the passes file
+    holds it (a table read back holds a case named "1" as the number 1)."""
+    return backend, str(case)
 
 
 def point_moves(merged, matched: dict, base_samples, new_samples) -> tuple:

@@ -11,7 +11,6 @@ import math
 
 from .contention import known_share, more_contended
 from .pacetrust import ACROSS_ATTR
-from .probefollow import FOLLOW_ATTR
 from .settings import CONTENDED_MAX, DISTURBED_MAX
 from .trust import INTERFERENCE_FLAGS
 
@@ -176,10 +175,6 @@ def machine_warnings(result, threshold: float) -> list[str]:
     if not machine_moved(machine, threshold):
         return out
     held = int(result["note"].str.contains(NOTE_MACHINE, regex=False).sum())
-    shares = result.attrs.get(FOLLOW_ATTR) or {}
-    apart = ", ".join(f"{b} {v:.2f}" for b, v in sorted(shares.items(), key=lambda kv: str(kv[0])) if v < 1)
-    apart = (f"; the kernels of {apart} followed at most that share of the probe's moves within the runs, so only "
-             "that share held them back (harness.probefollow)") if apart else ""
     return out + [f"the machine itself ran {abs(machine - 1):.0%} {'slower' if machine > 1 else 'faster'} during NEW "
                   f"than during BASE (median probe reading {machine:.2f}x): {held} verdict(s) in that direction held "
-                  f"back as inconclusive{apart}; measure both runs again, back to back"]
+                  "back as inconclusive; measure both runs again, back to back"]

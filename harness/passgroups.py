@@ -46,9 +46,6 @@ PROBE_ATTR = "probe_median_s"
 PASSES_ATTR = "passes_s"
 SHARES_ATTR = "pass_shares"
 PACES_ATTR = "pass_paces_s"
-#: Where :func:`with_pass_medians` puts each point's passes' probe readings, ``(before, after)`` in seconds (None
-#: where the record has none), in the order of :data:`PASSES_ATTR`: do the kernels follow it (:mod:`.probefollow`)?
-PROBES_ATTR = "pass_probes_s"
 #: Where :func:`with_pass_medians` puts each point's threads (as its passes' records hold them).
 THREADS_ATTR = "pass_threads"
 #: Where :func:`with_pass_medians` puts, for each contended point with uncontended passes
@@ -68,14 +65,13 @@ class KeptPasses(NamedTuple):
 
 
 def read_passes(passes_path: str | Path, probes: list | None = None, shares: dict | None = None,
-                paces: dict | None = None, threads: dict | None = None, point_probes: dict | None = None) -> dict:
+                paces: dict | None = None, threads: dict | None = None) -> dict:
     """``{(backend, case): [the rounds (seconds per call) of each timed pass, in file order]}`` ({} when the file
     is absent or unreadable: the passes are an extra, never a reason to refuse a comparison). Passes with fewer
     than ``MIN_PASS_ROUNDS`` rounds and lines that are not a pass record (a torn last line) are skipped.
     ``probes``, when given, receives every pass's probe reading (``probe_s``, seconds) where it has one; ``shares``
     the ``others_share`` of each pass kept, in the same order (None where the record has none), ``paces`` its
-    ``pace_s`` likewise, ``point_probes`` its ``(probe_before_s, probe_after_s)`` likewise, and ``threads`` each
-    point's ``threads``."""
+    ``pace_s`` likewise, and ``threads`` each point's ``threads``."""
     out: dict = {}
     path = Path(passes_path)
     try:
@@ -96,8 +92,6 @@ def read_passes(passes_path: str | Path, probes: list | None = None, shares: dic
                 shares.setdefault(point, []).append(row.get("others_share"))
             if paces is not None:
                 paces.setdefault(point, []).append(row.get("pace_s"))
-            if point_probes is not None:
-                point_probes.setdefault(point, []).append((row.get("probe_before_s"), row.get("probe_after_s")))
             if threads is not None:
                 threads[point] = row.get("threads")
     return out
@@ -126,19 +120,17 @@ def median_pass(passes: list) -> tuple:
 
 def with_pass_medians(samples, passes_path: str | Path):
     """``samples`` (a samples table) with the run's passes as read in ``attrs["passes_s"]``, ``["pass_shares"]``,
-    ``["pass_paces_s"]``, ``["pass_probes_s"]`` and ``["pass_threads"]``, the attributes :func:`derive` sets from
-    them, and the median probe reading of its passes in ``attrs["probe_median_s"]`` (set in place, returned for
-    chaining; nothing is set when the run has no passes file or the table is None)."""
+    ``["pass_paces_s"]`` and ``["pass_threads"]``, the attributes :func:`derive` sets from them, and the median
+    probe reading of its passes in ``attrs["probe_median_s"]`` (set in place, returned for chaining; nothing is set
+    when the run has no passes file or the table is None)."""
     if samples is not None:
         probes: list = []
         shares: dict = {}
         paces: dict = {}
         threads: dict = {}
-        point_probes: dict = {}
-        passes = read_passes(passes_path, probes, shares, paces, threads, point_probes)
+        passes = read_passes(passes_path, probes, shares, paces, threads)
         if passes:
-            samples.attrs.update({PASSES_ATTR: passes, SHARES_ATTR: shares, PACES_ATTR: paces, THREADS_ATTR: threads,
-                                  PROBES_ATTR: point_probes})
+            samples.attrs.update({PASSES_ATTR: passes, SHARES_ATTR: shares, PACES_ATTR: paces, THREADS_ATTR: threads})
             derive(samples.attrs, passes)
         if probes:
             samples.attrs[PROBE_ATTR] = statistics.median(probes)
@@ -185,9 +177,3 @@ def kept_by_point(samples) -> dict:
 def median_pass_by_point(samples) -> dict:
     """``{(backend, case): rounds of its median pass}`` carried by a samples table ({} when none)."""
     return by_point(samples, MEDIAN_PASS_ATTR)
-
-
-def pass_key(backend, case) -> tuple:
-    """The key of a point in a run's passes: the case as text, as the passes file holds it (a table read back holds
-    a case named "1" as the number 1)."""
-    return backend, str(case)
