@@ -17,11 +17,18 @@ the runs and 47% -> 62% across them; a run half made beside a busy loop, 10 -> 1
 stored set exits 1 that did not before. Judging only passes below 0.15 (so that a kept pass is always 0.1 below a
 contended other run) cost power (88% -> 76% within) and bought nothing the rule for a side contended throughout
 does not.
+
+The kept passes stand for the point only where contention explains the rest: where the passes left out ran slower
+than the kept ones (:func:`slowed_by_contention`). On the AMD EPYC VM (2026-12-04, load ~2.8) an unchanged
+inception3a pair exited 1 without it: numba-cpu's 3a 5x5 kept BASE's 102.5 us pass (share 0.21, the others 113 and
+141 us) and NEW's 116.8 us pass (share 0.18, the others 98 and 101 us) - a 1.14x "slower" from NEW's slowest pass.
 """
 from __future__ import annotations
 
+import statistics
+
 from .contention import is_contended
-from .passgroups import ATTR, MEDIAN_PASS_ATTR, kept_by_point
+from .passgroups import ATTR, MEDIAN_PASS_ATTR, kept_by_point, pass_medians_by_point
 from .settings import CONTENDED_SHARE
 
 SIDES = (("_base", "BASE"), ("_new", "NEW"))
@@ -65,12 +72,14 @@ def judged_passes(merged, base_samples, new_samples, matcher, pooled_out: set | 
 def choose(merged, base_samples, new_samples, pooled: set) -> dict:
     """``{row index: {side: (point key, KeptPasses)}}`` of the points whose kept passes are judged, per side."""
     kept = {"_base": kept_by_point(base_samples), "_new": kept_by_point(new_samples)}
+    medians = {"_base": pass_medians_by_point(base_samples), "_new": pass_medians_by_point(new_samples)}
     out = {}
     for i, r in merged.iterrows():
         if r.get("_merge") != "both" or r.get("backend_base") in pooled:
             continue
         keys = {side: (r[f"backend{side}"], str(r[f"case{side}"])) for side, _ in SIDES}
-        sides = {side: (key, kept[side][key]) for side, key in keys.items() if key in kept[side]}
+        sides = {side: (key, kept[side][key]) for side, key in keys.items()
+                 if key in kept[side] and slowed_by_contention(kept[side][key], medians[side].get(key, []))}
         if not sides:
             continue
         other = "_new" if "_base" in sides else "_base"
@@ -78,6 +87,16 @@ def choose(merged, base_samples, new_samples, pooled: set) -> dict:
             continue  # contended throughout on the other side: contended against contended, as usual
         out[i] = sides
     return out
+
+
+def slowed_by_contention(kept, medians) -> bool:
+    """Whether the passes a point's ``kept`` passes leave out ran slower than the kept ones (their median pass
+    medians), as contention would have them: of a point's pass ``medians`` (all of them, the kept ones among them)."""
+    rest = list(medians)
+    for m in kept.medians_s:
+        if m in rest:
+            rest.remove(m)
+    return not rest or statistics.median(kept.medians_s) <= statistics.median(rest)
 
 
 def swapped(samples, choice: dict, side: str):
