@@ -135,7 +135,8 @@ def machine_moved(machine: float, threshold: float) -> int:
 def machine_demoted(judged: dict, machine: float, threshold: float) -> dict:
     """``slower`` (``faster``) becomes ``inconclusive`` when the machine itself ran slower (faster) during NEW than
     during BASE by more than the threshold: ``machine`` is the ratio of the runs' median probe readings
-    (:func:`harness.passgroups.machine_ratio`, a fixed pure-Python loop timed around every pass; NaN: unknown).
+    (:func:`harness.passgroups.machine_ratio`, a fixed pure-Python loop timed around every pass; NaN: unknown) as
+    far as the pace left it in the backend's times (:func:`harness.pace.left_over`); the note says so.
     On the Intel VM the host has phases that last longer than a smoke sweep: two unchanged runs of four in two
     sets of the same day ran their probe 0.87x and 0.89x faster than the other three and numba-cpu's (and numpy's)
     points 1.2-2x faster as a whole - the backend's move called it, exit 1 in 2 of 12 pairs in both sets. A
@@ -147,7 +148,8 @@ def machine_demoted(judged: dict, machine: float, threshold: float) -> dict:
         return {}
     pace = "slower" if moved > 0 else "faster"
     return dict(verdict="inconclusive",
-                note=f"{NOTE_MACHINE} {pace} during NEW than during BASE (probe {machine:.2f}x, beyond the "
+                note=f"{NOTE_MACHINE} {pace} during NEW than during BASE (the probe's move still in its times "
+                     f"{machine:.2f}x, beyond the "
                      f"threshold): its {verdict} {judged['ratio']:.3g}x may be the machine's; measure both again")
 
 
