@@ -83,7 +83,8 @@ def read_passes(passes_path: str | Path, probes: list | None = None, shares: dic
             continue
         key, _, row, samples_s = record
         probe = row.get("probe_s")
-        if probes is not None and isinstance(probe, (int, float)) and 0 < probe < float("inf"):
+        if probes is not None and isinstance(probe, (int, float)) and not isinstance(probe, bool) \
+                and 0 < probe < float("inf"):  # a damaged record's true is no 1 s reading
             probes.append(float(probe))
         if len(samples_s) >= MIN_PASS_ROUNDS:
             point = (key[0], str(row["case"]))

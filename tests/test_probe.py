@@ -185,3 +185,18 @@ def test_a_resumed_run_judges_against_the_probes_recorded_before(monkeypatch, re
     finally:
         kernels.unregister("test-steady")
     assert ("disturbed" in writer.rows[0]["flags"]) is flagged
+
+
+def test_a_run_s_probe_median_reads_only_real_readings(tmp_path):
+    """The median probe reading compare weighs the machine by (harness.passgroups): a damaged record's ``true``,
+    NaN, a negative or a missing reading counts for nothing (``true`` was read as a 1 s reading)."""
+    from harness.passgroups import PROBE_ATTR, with_pass_medians
+    from harness.rows import PointResult
+
+    writer = ResultsWriter(RunFiles.of("r", tmp_path))
+    row = dict(backend="b", case="c", status="ok", threads=1)
+    for n, probe in enumerate([2e-4, 2e-4, 3e-4, True, True, True, math.nan, -1.0, None]):
+        writer.append_pass(("b", "c"), n, PointResult(dict(row, probe_s=probe), (1e-4,) * 10))
+    samples = with_pass_medians(pd.DataFrame({"backend": ["b"], "case": ["c"], "time_s": [1e-4]}),
+                                tmp_path / "r.passes.jsonl")
+    assert samples.attrs[PROBE_ATTR] == pytest.approx(2e-4)
