@@ -120,7 +120,7 @@ def beyond_int64(value, whole: bool) -> bool:
 
 def check_benchmark_fields(path: Path, bench: dict) -> None:
     """ValueError (one line) for a benchmark whose ``extra_info``, ``params``, ``group`` or ``stats.iterations`` is
-    not what pytest-benchmark writes: objects (or null), numbers within int64 for the shape fields and
+    not what pytest-benchmark writes: objects (or null), numbers >= 0 within int64 for the shape fields and
     ``max_abs_err``, strings for the names, a positive int."""
     where = f"{path}: benchmark {bench['name']}"
     for key in ("extra_info", "params"):
@@ -133,6 +133,8 @@ def check_benchmark_fields(path: Path, bench: dict) -> None:
             raise ValueError(f"{where}: extra_info[{name!r}] must be a number, got {value!r}"[:300])
         if value is not None and beyond_int64(value, whole=name != "max_abs_err"):
             raise ValueError(f"{where}: extra_info[{name!r}] = {value!r} is beyond int64"[:300])
+        if value is not None and value < 0:  # a size, a count or an error: a negative one is a damaged file
+            raise ValueError(f"{where}: extra_info[{name!r}] = {value!r} is negative"[:300])
     names = {f"extra_info[{n!r}]": info.get(n) for n in ("backend", "device", "dtype")}
     names.update({"group": bench.get("group"), "params.backend": (bench.get("params") or {}).get("backend")})
     for name, value in names.items():

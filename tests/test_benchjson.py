@@ -167,6 +167,9 @@ FIRST = "benchmark test_conv2d[numpy-3a-1x1]"  # bench_base.json's first benchma
     ("benchmarks.0.extra_info.max_abs_err", 10**30, f"{FIRST}: extra_info['max_abs_err'] = {10**30} is beyond int64"),
     ("benchmarks.0.extra_info.C", 1e308, f"{FIRST}: extra_info['C'] = 1e+308 is beyond int64"),
     ("benchmarks.0.extra_info.flops", 10**30, f"{FIRST}: extra_info['flops'] = {10**30} is beyond int64"),
+    ("benchmarks.0.extra_info.C", -3, f"{FIRST}: extra_info['C'] = -3 is negative"),
+    ("benchmarks.0.extra_info.flops", -1.5e9, f"{FIRST}: extra_info['flops'] = -1500000000.0 is negative"),
+    ("benchmarks.0.extra_info.max_abs_err", -0.1, f"{FIRST}: extra_info['max_abs_err'] = -0.1 is negative"),
     ("benchmarks.0.stats.iterations", 2**63, f"{FIRST}: stats.iterations = {2**63} is beyond int64"),
 ])
 def test_a_field_of_a_wrong_type_is_one_line_naming_file_and_field_in_compare_and_history(tmp_path, field, value,
