@@ -127,6 +127,13 @@ def test_an_empty_or_unreadable_since_is_refused(clean_db, since):
     assert out.returncode == 2 and out.stderr.count("\n") == 1 and f"--since {since!r}" in out.stderr
 
 
+@pytest.mark.parametrize("since, says", [("now", "moves with the clock"), ("today", "moves with the clock"),
+                                         ("2999-01-01", "is in the future")])
+def test_a_since_that_would_accept_every_change_point_is_refused(clean_db, since, says):
+    out = run_cli("history", "check", "--db", clean_db, "--since", since)
+    assert out.returncode == 2 and out.stderr.count("\n") == 1 and f"--since {since!r} {says}" in out.stderr, out.stderr
+
+
 def test_utc_iso_refuses_what_is_not_a_date_string():
     assert utc_iso("2026-01-02") == "2026-01-02T00:00:00+00:00" and utc_iso(None) is None and utc_iso("") is None
     for value in ("NaT", 5, 0, 1.5):

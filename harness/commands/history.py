@@ -7,6 +7,7 @@ of the views, and bad requests into :class:`UsageError` (one line, exit 2).
 """
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 from ..changepoints import check_history, exit_code
@@ -92,7 +93,8 @@ def check(args) -> int:
 
 def since_date(since: str | None, history) -> str | None:
     """``--since``: a run id of the database (its start) or a date, as an ISO 8601 UTC timestamp; None when not
-    given. UsageError for an empty one, or one that is neither."""
+    given. UsageError for an empty one, one that is neither, and a date that accepts every change point: a moving
+    one (``now``, ``today``: pandas reads them as this moment) or one in the future."""
     if since is None:
         return None
     if not since.strip():
@@ -100,10 +102,17 @@ def since_date(since: str | None, history) -> str | None:
     starts = history.loc[history["run_id"] == since, "started_at"].dropna()
     if len(starts):
         return str(starts.min())
+    if since.strip().lower() in ("now", "today"):
+        raise UsageError(f"--since {since!r} moves with the clock and would accept every change point: name a run id "
+                         "in the history or a fixed date (e.g. 2026-01-31)")
     try:
-        return utc_iso(since)
+        when = utc_iso(since)
     except ValueError:
         raise UsageError(f"--since {since!r}: neither a run id in the history nor a date (e.g. 2026-01-31)") from None
+    if when > utc_iso(datetime.now(timezone.utc).isoformat()):
+        raise UsageError(f"--since {since!r} is in the future and would accept every change point: name a run id in "
+                         "the history or a date up to today")
+    return when
 
 
 def filtered(history, args):
