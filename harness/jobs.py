@@ -113,7 +113,7 @@ def run_job(job: PointJob, data: CaseData | None = None, estimator: SpeedEstimat
     except ValueError as exc:  # more threads than this machine has (a Dask worker on a smaller host)
         return failed_point(job.run_id, job.backend, device_of(job.backend), job.case, str(exc))
     if before is not None and result.status == "ok":
-        after = probe()  # both kept: their disagreement is the reading's own noise (harness.probefollow)
+        after = probe()  # both kept in the passes file: their disagreement is the reading's own noise
         result = PointResult(dict(result.row, probe_s=max(before, after), probe_before_s=before, probe_after_s=after,
                                   others_share=others and others.share()), result.samples_s)
     changed = data.changed_inputs()

@@ -195,6 +195,13 @@ def test_parameters_are_cached_only_when_the_launch_does_nothing_else_per_call(c
                                               or "debug" in launcher.fallback_reason)
 
 
+def skip_without_numba_cuda() -> None:
+    """Skip the test where numba-cuda cannot run (no GPU and no simulator, or a bad setting), naming why."""
+    reason = kernels.get_backend("numba-cuda").unavailable_reason()
+    if reason:
+        pytest.skip(reason)
+
+
 def _tiles_here():
     from kernels.numba_cuda.conv import _simulator_enabled
 
@@ -221,23 +228,27 @@ def _check(prepared, x, w, spec):
 def test_numba_cuda_every_tile_and_split_matches_the_reference(tile, splits, rng):
     """Every tile, the GPU's too (256 simulated threads a block take 1-3 s a call): edge tiles in F, K and the
     columns, two images folded into the columns, K split or not."""
-    if kernels.get_backend("numba-cuda").unavailable_reason():
-        pytest.skip(kernels.get_backend("numba-cuda").unavailable_reason())
+    skip_without_numba_cuda()
     x, w = make_inputs(rng, 2, 3, 4, 4, 5, 3)  # K = 27: not a multiple of any stage; 2 x 16 columns
     spec = kernels.validate(x, w, 1, 1)
     k_per = math.ceil(math.ceil(27 / splits) / tile.bk) * tile.bk
     _check(_prepared(x, w, spec, Choice(tile, math.ceil(27 / k_per), k_per)), x, w, spec)
 
 
-def test_numba_cuda_a_split_k_stays_right_call_after_call(rng):
-    """Split calls take turns on two buffers, each zeroing the other's: every call's answer is right, none
-    adds onto an earlier one, and an unsplit choice after a split one reads its own buffer."""
-    if kernels.get_backend("numba-cuda").unavailable_reason():
-        pytest.skip(kernels.get_backend("numba-cuda").unavailable_reason())
+def _split_case(rng) -> tuple:
+    """``(x, w, spec, tile, prepared)``: a 3x3 convolution with K = 45 on this target's smallest tile, K split into
+    stages of one tile depth each (skipped where numba-cuda is unavailable)."""
+    skip_without_numba_cuda()
     x, w = make_inputs(rng, 1, 5, 4, 4, 6, 3)  # K = 45
     spec = kernels.validate(x, w, 1, 1)
     tile = _tiles_here()[-1]
-    prepared = _prepared(x, w, spec, Choice(tile, math.ceil(45 / tile.bk), tile.bk))
+    return x, w, spec, tile, _prepared(x, w, spec, Choice(tile, math.ceil(45 / tile.bk), tile.bk))
+
+
+def test_numba_cuda_a_split_k_stays_right_call_after_call(rng):
+    """Split calls take turns on two buffers, each zeroing the other's: every call's answer is right, none
+    adds onto an earlier one, and an unsplit choice after a split one reads its own buffer."""
+    x, w, spec, tile, prepared = _split_case(rng)
     assert prepared.splits > 1
     for _ in range(3):
         _check(prepared, x, w, spec)
@@ -250,14 +261,9 @@ def test_numba_cuda_a_split_k_stays_right_call_after_call(rng):
 def test_numba_cuda_a_use_that_fails_keeps_the_last_choice_whole(rng, monkeypatch):
     """A use() that raises while building its launches (a compile error, no memory for the second buffer) leaves
     the prepared convolution computing, and reporting, the choice before it."""
-    if kernels.get_backend("numba-cuda").unavailable_reason():
-        pytest.skip(kernels.get_backend("numba-cuda").unavailable_reason())
     from kernels.numba_cuda import conv
 
-    x, w = make_inputs(rng, 1, 5, 4, 4, 6, 3)  # K = 45
-    spec = kernels.validate(x, w, 1, 1)
-    tile = _tiles_here()[-1]
-    prepared = _prepared(x, w, spec, Choice(tile, math.ceil(45 / tile.bk), tile.bk))
+    x, w, spec, tile, prepared = _split_case(rng)
     _check(prepared, x, w, spec)
 
     def broken(*args, **kwargs):
@@ -292,8 +298,7 @@ def test_alternating_launches_take_turns_and_name_the_buffer_written():
 
 
 def test_numba_cuda_use_switches_the_tile_and_keeps_the_answer(rng):
-    if kernels.get_backend("numba-cuda").unavailable_reason():
-        pytest.skip(kernels.get_backend("numba-cuda").unavailable_reason())
+    skip_without_numba_cuda()
     x, w = make_inputs(rng, 1, 9, 4, 4, 5, 1, "float64")
     spec = kernels.validate(x, w, 2, 0)
     prepared = _prepared(x, w, spec)

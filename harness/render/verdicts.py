@@ -93,8 +93,9 @@ def verdict_lines(reduction) -> list[str]:
         head = f"{label}: {group['flop_saving'].iloc[0]:.1f}x fewer FLOPs"
         predicted: dict = {}  # device -> the branch's prediction from that device's roof
         for r in group.to_dict("records"):
-            if r.get("predicted_saving", math.nan) == r.get("predicted_saving", math.nan):
-                predicted.setdefault(r.get("roof_device") or "cpu", r["predicted_saving"])  # older tables: CPU only
+            saving = r.get("predicted_saving", math.nan)
+            if saving == saving:  # not NaN: a roof predicted it
+                predicted.setdefault(r.get("roof_device") or "cpu", saving)  # older tables: CPU only
         for device, saving in predicted.items():
             place = "on this machine" if list(predicted) == ["cpu"] else ROOF_PLACES.get(device, f"on {device}")
             lines.append(f"{head}; at best {saving:.1f}x less time {place} (roofline bound of each "
