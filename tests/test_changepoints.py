@@ -72,3 +72,21 @@ def test_stalled_runs_among_the_newest_are_not_a_lasting_change():
     lasting = base.copy()
     lasting[11:] *= 4000  # every newest run: a change
     assert judged(lasting)["verdict"] == "slower" and judged(lasting)["run_id"] == "r11"
+
+
+@pytest.mark.parametrize("before, after", [(3, 3), (4, 4), (5, 5), (6, 6)])
+def test_a_step_with_as_many_runs_after_it_as_before_is_caught(before, after):
+    # the step used to count as its own noise: with the median between the two levels, the spread around it was
+    # half the step, so 1.5x-10x steps over 3+3 or 4+4 runs were inconclusive and --allow-inconclusive exited 0
+    noise = np.random.default_rng(2).lognormal(0, 0.01, before + after)
+    for factor in (1.5, 3.0, 10.0):
+        times = 1e-3 * noise * np.r_[np.ones(before), np.full(after, factor)]
+        verdict = judged(times)
+        assert verdict["verdict"] == "slower" and verdict["run_id"] == f"r{before:02d}", (factor, verdict)
+        assert verdict["ratio"] == pytest.approx(factor, rel=0.03) and verdict["noise"] < 0.05
+        assert judged(times[::-1])["verdict"] == "faster"  # the same step downwards
+
+
+def test_a_series_flipping_between_two_speeds_stays_noisy_around_a_proposed_step():
+    flips = 1e-3 * np.array([1, 1.5, 1, 1.5, 1, 1.5, 1, 1.5])  # no run of it can be a change point
+    assert judged(flips)["verdict"] != "slower"
