@@ -52,7 +52,7 @@ def atomic_write_text(path: Path, text: str) -> None:
         os.unlink(tmp)
         fd = os.open(tmp, flags, 0o644)
     try:
-        with os.fdopen(fd, "w") as fh:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())

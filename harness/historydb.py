@@ -136,7 +136,8 @@ def add_records(path: str | Path, records: list[Record]) -> list[tuple[Record, i
             added = [(record, insert_record(con, record, now_iso())) for record in records]
             con.execute("COMMIT")
         except BaseException as exc:
-            con.execute("ROLLBACK")
+            if con.in_transaction:  # a COMMIT that failed on a full disk has rolled back already
+                con.execute("ROLLBACK")
             if isinstance(exc, sqlite3.Error):  # disk full, read-only file, lock held past the timeout
                 raise ValueError(f"cannot write history database {path}: {exc}") from None
             raise

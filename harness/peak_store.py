@@ -11,7 +11,7 @@ from pathlib import Path
 
 from kernels.numba_cpu.isa import ISA
 
-from .durable import read_store, store_to_update
+from .durable import atomic_write_text, read_store, store_to_update
 from .metadata import cpu_model
 from .peak import SWEEP_PEAK_S, measure_peak, roof_versions
 from .runfiles import PEAK_FILE
@@ -61,9 +61,7 @@ def save_peak(results_dir: str | Path, peak: dict) -> Path:
     stored = store_to_update(path, "the roofs")
     entry = {k: v for k, v in peak.items() if k != "source"}
     stored[peak_key(peak["cpu_model"], peak["threads"], peak.get("isa"), peak.get("versions"))] = entry
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(stored, indent=2))
-    tmp.replace(path)
+    atomic_write_text(path, json.dumps(stored, indent=2))
     return path
 
 

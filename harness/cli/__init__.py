@@ -84,11 +84,14 @@ def make_parser() -> Parser:
     p = sub.add_parser("calibrate", help="A/A test: run one sweep twice and report this machine's false-alarm rate",
                        description="Measure the same preset twice on unchanged code and compare the runs at "
                        "thresholds from 2% to 50%: every slower/faster verdict is a false alarm. The table tells "
-                       "which compare --threshold holds on this machine.")
+                       "which compare --threshold holds on this machine. Each backend's run-to-run spread is stored as this CPU "
+                       "model's noise floor in RESULTS_DIR/noise.json, which later compare runs use (a calibration "
+                       "at a tiny --budget-s stores a wide floor).")
     add_case_options(p, defaults.CHECK_PRESET)
     p.add_argument("--alpha", type=probability, default=defaults.ALPHA,
                    help=f"significance level of compare (default {defaults.ALPHA})")
-    add_dir_options(p, results="where --keep leaves the two runs, calibrate-a and calibrate-b")
+    add_dir_options(p, results="where the noise floor is stored (noise.json) and --keep leaves the two runs, "
+                                "calibrate-a and calibrate-b")
     p.add_argument("--keep", action="store_true", help="keep the two runs instead of a temporary folder")
     p.add_argument("--drift-s", type=bounded(positive_float, 1, defaults.MAX_DRIFT_S, "1 s to an hour"),
                    metavar="S", help="instead of the two sweeps: time fixed one-thread kernels (a NumPy GEMM, "
@@ -120,7 +123,8 @@ def add_other_parsers(sub) -> None:
     add_dir_options(p, results="where peak.json goes")
     p.add_argument("--fresh", action="store_true", help="measure again even when a roof is stored")
     p.add_argument("--seconds", type=bounded(positive_float, 0.05, 600, "shorter measures no peak; longer is a typo"),
-                   default=1.0, help="measuring time in seconds, 0.05 to 600, shared by the figures (default 1)")
+                   default=None, help="measuring time in seconds, 0.05 to 600, shared by the figures (default 1); "
+                   "given, it measures again as --fresh does (a stored roof has its own)")
     add_history_parser(sub)
 
 
@@ -149,12 +153,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         sys.stderr.write("harness: interrupted\n")
         return EXIT_INTERRUPTED
-    except OSError as exc:  # a path no file system takes (Path.is_file raises it): the request, not the disk
-        if exc.errno != errno.ENAMETOOLONG:
-            raise
-        name = str(exc.filename or "")
-        sys.stderr.write(f"harness: error: file name too long: {name[:60]}{'...' if len(name) > 60 else ''} "
-                         f"({len(name)} characters; a file name holds at most 255 bytes)\n")
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:  # a path no file system takes (Path.is_file raises it): the request
+            name = str(exc.filename or "")
+            sys.stderr.write(f"harness: error: file name too long: {name[:60]}{'...' if len(name) > 60 else ''} "
+                             f"({len(name)} characters; a file name holds at most 255 bytes)\n")
+        else:  # the disk or the file system (full, read-only, gone): one line and 2, never 1 (a regression found)
+            where = f" ({exc.filename})" if exc.filename else ""
+            sys.stderr.write(f"harness: error: {one_line(exc.strerror or exc)}{where}\n")
         return EXIT_USAGE
 
 

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 import sys
 
+from ..durable import atomic_write_text
 from ..comparison import compare_data, exit_code, read_run, resolve_run
 from ..storedfloor import left_out_lines, store_calibrated_floor
 from ..errors import UsageError
 from ..render.compare_view import plot_compare, print_compare, to_markdown
 from ..render.html import write_compare_html
-from .common import floor_target, writable_file
+from .common import floor_target, writable_file, writing
 
 
 def run(args) -> int:
@@ -42,13 +43,16 @@ def run(args) -> int:
     base_id, new_id = base[0], new[0]
     print_compare(result, base_id, new_id, args.threshold, args.alpha)
     if markdown:
-        markdown.write_text(to_markdown(result, warnings, base_id, new_id))
+        with writing(f"--markdown {markdown}"):
+            atomic_write_text(markdown, to_markdown(result, warnings, base_id, new_id))
         print(f"wrote {markdown}")
     if figure:
-        plot_compare(result, figure, base_id, new_id, args.threshold)
+        with writing(f"--plot {figure}"):
+            plot_compare(result, figure, base_id, new_id, args.threshold)
         print(f"wrote {figure}")
     if page:
-        write_compare_html(result, page, base_id, new_id, args.threshold, args.alpha, warnings)
+        with writing(f"--html {page}"):
+            write_compare_html(result, page, base_id, new_id, args.threshold, args.alpha, warnings)
         print(f"wrote {page}")
     if args.save_floor:
         try:
