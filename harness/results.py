@@ -257,10 +257,19 @@ def read_metadata(path: str | Path) -> dict:
         raise ValueError(f"cannot read {path}: {' '.join(str(exc).split())[:200]}") from None
     if not isinstance(meta, dict):
         raise ValueError(f"cannot read {path}: not a JSON object")
-    for key in ("peak", "settings", "gpu", "versions"):  # objects every reader reads into
-        if meta.get(key) is not None and not isinstance(meta[key], dict):
-            raise ValueError(f"cannot read {path}: {key!r} is a {type(meta[key]).__name__}, not a JSON object")
+    for key, kind in META_TYPES.items():  # what every reader (pages, plots, history) takes each field as
+        if meta.get(key) is not None and not isinstance(meta[key], kind):
+            raise ValueError(f"cannot read {path}: {key} must be {JSON_NAMES[kind]}, got {type(meta[key]).__name__}")
+    if any(not isinstance(entry, dict) for entry in meta.get("blas") or []):
+        raise ValueError(f"cannot read {path}: blas must be a list of JSON objects, got an entry that is not one")
     return meta
+
+
+#: A run's metadata fields and their JSON types (``None``/absent is always allowed).
+META_TYPES = {**dict.fromkeys(("peak", "settings", "gpu", "versions", "numba_cpu_vectors"), dict), "blas": list,
+              **dict.fromkeys(("preset", "started_at", "finished_at", "status", "git_commit", "host", "platform",
+                               "cpu_model", "cpu_isa"), str)}
+JSON_NAMES = {dict: "a JSON object", list: "a JSON list", str: "a string"}
 
 
 class MemoryWriter:

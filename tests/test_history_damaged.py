@@ -181,7 +181,7 @@ def test_a_list_of_files_with_a_stranger_names_history_add(tmp_path, second, mes
     ({"settings": {"target_rel_ci": [1]}}, "settings.target_rel_ci must be a finite number > 0, got [1]"),
     ({"settings": {"target_rel_ci": -1}}, "settings.target_rel_ci must be a finite number > 0, got -1"),
     ({"settings": {"target_rel_ci": True}}, "settings.target_rel_ci must be a finite number > 0, got True"),
-    ({"started_at": 5}, "started_at: cannot read the date 5"),
+    ({"started_at": 5}, "started_at must be a string, got int"),
     ({"git_commit": {"sha": "0"}}, "git_commit must be a string, got dict"),
     ({"cpu_model": ["x"]}, "cpu_model must be a string, got list"),
     ({"cpu_count": math.inf}, "cpu_count must be a finite number >= 0, got inf"),

@@ -8,8 +8,10 @@ markup. Pages use inline CSS and carry their figures as ``data:`` URIs, so one
 from __future__ import annotations
 
 import base64
+import warnings
 from pathlib import Path
 
+from ..durable import atomic_write_text
 from ..compare_summary import summary_lines, verdict_line
 from ..roof import describe_roof
 from ..results import RunFiles, read_metadata, read_table
@@ -98,7 +100,7 @@ def write_run_report(view) -> Path:
         machine_rows=_machine_rows(meta), command=meta.get("command", ""), table_path=str(files.table))
     files.plots.mkdir(parents=True, exist_ok=True)
     path = files.plots / "index.html"
-    path.write_text(html)
+    atomic_write_text(path, html)
     return path
 
 
@@ -117,25 +119,29 @@ def write_index(results_dir: str | Path, plots_dir: str | Path) -> Path:
     if not results_dir.is_dir():
         problem = "not a directory" if results_dir.exists() else "no such directory"
         raise ValueError(f"results folder {results_dir}: {problem}")
-    runs = []
+    runs, damaged = [], []
     for table_path in sorted(results_dir.glob("*.csv")):
         if table_path.name.endswith((".samples.csv", ".reduction.csv")):
             continue
-        try:  # a file in results/ that is not a readable run is not listed
+        try:  # a file in results/ that is not a readable run is not listed (and named in a warning)
             files = RunFiles.from_table(table_path, plots_dir)
             table = read_table(files.table)
             meta = read_metadata(files.metadata)
         except ValueError:
+            damaged.append(table_path.name)
             continue
         page = files.plots / "index.html"
-        runs.append({"run_id": files.run_id, "date": meta.get("started_at", ""), "preset": meta.get("preset", ""),
+        runs.append({"run_id": files.run_id, "date": meta.get("started_at") or "", "preset": meta.get("preset") or "",
                      "machine": machine_name(meta), "backends": ", ".join(dict.fromkeys(table["backend"])),
                      "headline": _headline(table),
                      "link": f"{files.run_id}/index.html" if page.is_file() else None})
+    if damaged:
+        warnings.warn(f"the index leaves out {len(damaged)} table(s) of {results_dir} that are not readable runs: "
+                      f"{', '.join(damaged[:5])}{' ...' if len(damaged) > 5 else ''}", stacklevel=2)
     runs.sort(key=lambda r: r["date"], reverse=True)
     plots_dir.mkdir(parents=True, exist_ok=True)
     path = plots_dir / "index.html"
-    path.write_text(_env().get_template("index.html").render(runs=runs, results_dir=str(results_dir)))
+    atomic_write_text(path, _env().get_template("index.html").render(runs=runs, results_dir=str(results_dir)))
     return path
 
 
@@ -149,5 +155,5 @@ def write_compare_html(result, path: Path, base: str, new: str, threshold: float
     html = _env().get_template("compare.html").render(
         base=base, new=new, rows=rows, verdict=verdict_line(result)[1], summary=summary_lines(result),
         threshold=f"{threshold:.0%}", alpha=alpha, warnings=warnings)
-    path.write_text(html)
+    atomic_write_text(path, html)
     return path
