@@ -20,10 +20,12 @@ def history(db: str | os.PathLike | None = None, *, samples: bool = False):
     the run table's columns (backend, case, shape, dtype, threads, status, time_s, ..., rel_ci, flags, trusted).
 
     Raises:
-        TypeError: ``db`` is not a path.
+        TypeError: ``db`` is not a path, or ``samples`` not a bool.
         ValueError: an empty ``db``, no database there, a file that is not a convbench history, one of a newer
             schema, or a damaged one (a cell that does not hold what its column may).
     """
+    if not isinstance(samples, (bool, int)) or samples not in (0, 1):  # bool("no") is True
+        raise TypeError(f"harness.history(): samples must be True or False, got {samples!r:.40}")
     if db is None:
         return read_history(default_db(), samples=bool(samples))
     try:

@@ -7,12 +7,14 @@ of the views, and bad requests into :class:`UsageError` (one line, exit 2).
 """
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 
 from ..changepoints import check_history, exit_code
 from ..crossmachine import reduction_by_machine
-from ..errors import UsageError
+from ..durable import atomic_write_text
+from ..errors import UsageError, one_line
 from ..historydb import connect, default_db, read_history, read_machines, record_sources
 from ..historyrecord import utc_iso
 from ..render.history_figure import plot_series_grid
@@ -22,7 +24,9 @@ from .common import writable_dir, writable_file, writing
 
 
 def database(args) -> Path:
-    """The ``--db`` of a history command (default RESULTS_DIR/history.sqlite)."""
+    """The ``--db`` of a history command (default RESULTS_DIR/history.sqlite); UsageError for an empty one."""
+    if args.db is not None and not str(args.db).strip():
+        raise UsageError(f"--db {args.db!r} is empty: name the database file (or leave --db out)")
     return Path(args.db) if args.db else default_db(getattr(args, "results_dir", "results"))
 
 
@@ -47,8 +51,8 @@ def add(args) -> int:
         added = record_sources(db, list(args.runs), args.results_dir)
     for record, n in added:
         note = f"{n} of {len(record.rows)} points added" if n else f"already recorded ({len(record.rows)} points)"
-        print(f"{record.run_id}: {note} (machine {record.machine_id}, commit {record.git_commit or '?'}, "
-              f"{record.started_at or 'no date'})")
+        print(one_line(f"{record.run_id}: {note} (machine {record.machine_id}, commit {record.git_commit or '?'}, "
+                       f"{record.started_at or 'no date'})"))
     print(f"history: {db}")
     return 0
 
@@ -74,19 +78,23 @@ def check_history_target(db: str | None, results_dir: str) -> None:
             raise UsageError(f"--history: {exc}") from None
     elif not target.parent.is_dir() and db:
         raise UsageError(f"--history {db}: folder {target.parent} does not exist")
+    elif target.parent.is_dir() and not os.access(target.parent, os.W_OK):  # a new database there: refuse it now
+        raise UsageError(f"--history {target}: folder {target.parent} is not writable")
 
 
 def check(args) -> int:
     """Print the series whose newest change point is a slowdown; exit as ``compare`` does."""
     out = writable_file(args.csv, "--csv", (".csv",))
-    history = filtered(read_history(database(args)), args)
-    result = check_history(history, args.threshold, args.min_runs, since_date(args.since, history))
+    recorded = read_history(database(args))
+    history = filtered(recorded, args)  # --since names any run of the database, also one --backend/--machine leave out
+    result = check_history(history, args.threshold, args.min_runs, since_date(args.since, recorded))
     if result.empty:
         raise UsageError(f"{database(args)}: no timed point to judge" + (" (after --backend/--machine)"
                                                                          if args.backend or args.machine else ""))
     print_history_check(result, args.threshold)
     if out:
-        result.assign(change_points=result["change_points"].map("; ".join)).to_csv(out, index=False)
+        with writing(f"--csv {out}"):
+            atomic_write_text(out, result.assign(change_points=result["change_points"].map("; ".join)).to_csv(index=False))
         print(f"wrote {out}")
     return exit_code(result, allow_inconclusive=args.allow_inconclusive)
 

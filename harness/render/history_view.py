@@ -5,11 +5,11 @@ import html
 import os
 from pathlib import Path
 
-from rich.markup import escape
 from rich.table import Table
 
 from ..crossmachine import side_by_side
-from .console import console
+from ..durable import atomic_write_text
+from .console import console, safe
 from .fmt import fmt_value
 
 VERDICT_STYLE = {"slower": "red", "inconclusive": "yellow", "short": "dim", "faster": "green", "same": ""}
@@ -40,9 +40,9 @@ def print_history_check(result, threshold: float) -> None:
             table.add_column(col, justify=justify)
         for r in listed.to_dict("records"):
             style = VERDICT_STYLE[r["verdict"]]
-            table.add_row(f"[{style}]{r['verdict']}[/]", escape(str(r["machine_label"])), escape(str(r["backend"])),
-                          escape(str(r["case"])), fmt_value(r["threads"], ".0f"), change_text(r), escape(where(r)),
-                          f"{r['runs_before']}/{r['runs_after']}", escape(str(r.get("test") or "")))
+            table.add_row(f"[{style}]{r['verdict']}[/]", safe(str(r["machine_label"])), safe(str(r["backend"])),
+                          safe(str(r["case"])), fmt_value(r["threads"], ".0f"), change_text(r), safe(where(r)),
+                          f"{r['runs_before']}/{r['runs_after']}", safe(str(r.get("test") or "")))
         con.print(table)
     counts = result["verdict"].value_counts().to_dict()
     con.print(f"{len(result)} series: " + ", ".join(f"{n} {v}" for v, n in counts.items()))
@@ -55,7 +55,7 @@ def print_history_check(result, threshold: float) -> None:
             ["_short", "detectable"], ascending=[True, False]).head(3)  # the noisy ones say more than the short
         names = "; ".join(f"{r['backend']} | {r['case']} ({why_unjudged(r)})" for r in noisiest.to_dict("records"))
         con.print(f"[bold yellow]inconclusive:[/] no slowdown found, but {len(unjudged)} series are too short or "
-                  f"too noisy to judge at {threshold:.0%}, e.g. {escape(names)} (record more runs, raise --budget-s, "
+                  f"too noisy to judge at {threshold:.0%}, e.g. {safe(names)} (record more runs, raise --budget-s, "
                   "or --allow-inconclusive exits 0)")
     else:
         con.print("[green]no slowdown[/]")
@@ -75,8 +75,8 @@ def print_machines(machines, table) -> None:
     for col in ("fingerprint", "machine", "runs", "first run", "last run"):
         listing.add_column(col)
     for m in machines.to_dict("records"):
-        listing.add_row(m["machine"], escape(str(m["label"])), str(m["runs"]), str(m["first_run"] or ""),
-                        str(m["last_run"] or ""))
+        listing.add_row(safe(m["machine"]), safe(str(m["label"])), str(m["runs"]), safe(m["first_run"] or ""),
+                        safe(m["last_run"] or ""))
     con.print(listing)
     if table.empty:
         con.print("no run in the history has reduce/direct branches (e.g. `harness sweep --preset inception3a`): "
@@ -86,9 +86,9 @@ def print_machines(machines, table) -> None:
     grid = Table(title="1x1 reduction per machine: time saving [95% CI], the share of the FLOP saving it "
                  "realises (! untrusted), CPU threads", title_justify="left")
     for col in wide.columns:
-        grid.add_column(escape(str(col)), justify="left" if col in ("branch", "dtype", "backend") else "right")
+        grid.add_column(safe(str(col)), justify="left" if col in ("branch", "dtype", "backend") else "right")
     for r in wide.to_dict("records"):
-        grid.add_row(*(f"{v:.1f}x" if k == "flop_saving" else escape(str(v)) for k, v in r.items()))
+        grid.add_row(*(f"{v:.1f}x" if k == "flop_saving" else safe(str(v)) for k, v in r.items()))
     con.print(grid)
 
 
@@ -116,5 +116,5 @@ it moved beyond {threshold:.0%} and beyond the series' run-to-run noise.</p>
 <table><tr><th>verdict</th><th>machine</th><th>backend</th><th>case</th><th>change [95% CI]</th><th>where</th></tr>
 {rows or "<tr><td colspan=6>no series changed at its newest change point</td></tr>"}</table>{images}</body></html>
 """
-    path.write_text(text, encoding="utf-8")
+    atomic_write_text(path, text)
     return path

@@ -1,0 +1,67 @@
+"""harness history, as a demanding user asks it: a step with as many runs after it as before is a slowdown, --since
+names any run, output never obeys a control character, an empty --db is refused, and sweep --history refuses a
+database it could not create before it measures."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import harness
+import harness.commands.history as history_command
+from harness.errors import UsageError
+from tests.conftest import run_cli
+from tests.test_history import MACHINE, series_runs, write_run
+
+
+def test_a_3x_step_over_three_runs_each_side_is_a_slowdown_and_fails_the_gate(tmp_path):
+    ids = series_runs(tmp_path, n=6, stepped=3, factor=3.0)
+    db = tmp_path / "h.sqlite"
+    assert run_cli("history", "add", *ids, "--db", db, "--results-dir", tmp_path).returncode == 0
+    for extra in ((), ("--allow-inconclusive",)):  # the CI recipe's form exited 0 on this 3x slowdown
+        result = run_cli("history", "check", "--db", db, *extra)
+        assert result.returncode == 1, result.stdout
+        assert "r03" in result.stdout
+
+
+def test_since_names_a_run_that_backend_or_machine_leave_out(tmp_path):
+    other = dict(MACHINE, cpu_model="Other CPU")
+    ids = series_runs(tmp_path, n=6) + [write_run(tmp_path, "elsewhere", 20, machine=other).run_id]
+    db = tmp_path / "h.sqlite"
+    assert run_cli("history", "add", *ids, "--db", db, "--results-dir", tmp_path).returncode == 0
+    result = run_cli("history", "check", "--db", db, "--machine", "Test CPU", "--since", "elsewhere",
+                     "--allow-inconclusive")
+    assert result.returncode == 0, result.stderr  # was: "--since 'elsewhere': neither a run id ... nor a date"
+
+
+def test_history_output_shows_control_characters_and_never_obeys_them(tmp_path):
+    files = write_run(tmp_path, "r1", 1, commit="abc\x1b[2J\x1b[31mEVIL",
+                      machine=dict(MACHINE, cpu_model="CPU\x1b[41m[bold]X"))
+    db = tmp_path / "h.sqlite"
+    meta = json.loads(files.metadata.read_text())
+    assert "\x1b" in meta["git_commit"]
+    for args in (("add", "r1", "--results-dir", tmp_path), ("machines",), ("check",)):
+        result = run_cli("history", *args, "--db", db)
+        assert "\x1b" not in result.stdout + result.stderr, args
+    assert "\\x1b" in run_cli("history", "machines", "--db", db).stdout
+
+
+def test_an_empty_db_is_refused(tmp_path):
+    write_run(tmp_path, "r1", 1)
+    result = run_cli("history", "add", "r1", "--db", "", "--results-dir", tmp_path)
+    assert result.returncode == 2 and "--db" in result.stderr and "empty" in result.stderr
+    assert not (tmp_path / "history.sqlite").exists()
+
+
+@pytest.mark.parametrize("samples", ["no", 2, None])
+def test_history_api_refuses_a_samples_flag_that_is_not_a_bool(tmp_path, samples):
+    with pytest.raises(TypeError, match="samples"):
+        harness.history(tmp_path / "h.sqlite", samples=samples)
+
+
+def test_sweep_history_into_a_folder_it_cannot_write_is_refused_before_measuring(tmp_path, monkeypatch):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    monkeypatch.setattr(history_command.os, "access", lambda path, mode: False)  # a read-only mount (root or not)
+    with pytest.raises(UsageError, match="not writable"):
+        history_command.check_history_target(str(folder / "h.sqlite"), str(tmp_path))
