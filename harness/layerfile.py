@@ -50,7 +50,7 @@ class Unsupported(NamedTuple):
 
 def _read_entries(path: Path) -> list[tuple[str, dict]]:
     if not path.is_file():
-        raise LayerFileError(f"{path}: no such layer file")
+        raise LayerFileError(f"{path}: {'a directory, not a layer file' if path.is_dir() else 'no such layer file'}")
     try:
         return _parse_entries(path)
     except UnicodeDecodeError as exc:
@@ -121,7 +121,7 @@ def read_layer_file(path: str | Path) -> tuple[Sequence[Layer], tuple[Unsupporte
     """
     path = Path(path)
     if not path.is_file():
-        raise LayerFileError(f"{path}: no such layer file")
+        raise LayerFileError(f"{path}: {'a directory, not a layer file' if path.is_dir() else 'no such layer file'}")
     try:
         digest = hashlib.sha1(path.read_bytes()).hexdigest()
     except OSError as exc:

@@ -269,3 +269,15 @@ def test_only_the_harness_own_warnings_become_cli_warning_lines(capsys, monkeypa
     show("a torn line", UserWarning, cli.__file__, 2)  # once per command
     show("numpy deprecation", DeprecationWarning, np.__file__, 3)
     assert capsys.readouterr().err == "harness: warning: a torn line\n" and shown == ["numpy deprecation"]
+
+
+def test_peak_seconds_measures_again_for_that_long(tmp_path, monkeypatch):
+    from tests.fakes import fake_roof
+
+    asked = []
+    monkeypatch.setattr("harness.commands.peak.cached_peak",
+                        lambda results_dir, fresh, seconds: asked.append((fresh, seconds)) or
+                        dict(fake_roof(), source="measured now"))
+    for args, want in (((), (False, 1.0)), (("--seconds", "3"), (True, 3.0)), (("--fresh",), (True, 1.0))):
+        assert run_cli("peak", "--results-dir", tmp_path, *args).returncode == 0
+        assert asked.pop() == want, args  # --seconds alone used to return the stored roof, its value ignored

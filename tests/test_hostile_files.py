@@ -172,3 +172,8 @@ def test_a_header_that_names_a_column_twice_is_named(tmp_path, results_dir, caps
     assert main(["plot", "r1", "--results-dir", str(tmp_path / "r"), "--plots-dir", str(tmp_path / "p")]) == 2
     err = capsys.readouterr().err
     assert "column time_s appears more than once in the header" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_layer_file_that_is_a_directory_is_named_so(tmp_path, capsys):
+    assert main(["list", "--layers", str(tmp_path)]) == 2
+    assert "a directory, not a layer file" in capsys.readouterr().err

@@ -42,7 +42,8 @@ def run(args) -> int:
         check_peak_file(args.results_dir)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    peak = cached_peak(args.results_dir, fresh=args.fresh, seconds=args.seconds)
+    fresh = args.fresh or args.seconds is not None  # asking for a measuring time asks for a measurement
+    peak = cached_peak(args.results_dir, fresh=fresh, seconds=args.seconds or 1.0)
     print("\n".join(roof_lines(peak)))
     if peak.get("problems"):
         sys.stderr.write("harness: warning: this roof was measured on a busy machine and is not stored "
