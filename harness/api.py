@@ -145,6 +145,9 @@ def sweep(preset: str = DEFAULT_PRESET, *, backends=None, layers=None, axes=None
                               (("results_dir", results_dir), ("plots_dir", plots_dir)))
     given, fresh_peak = keyword_settings(options)
     on_off("sweep", plots=plots, report=report, quiet=quiet)
+    for name, value in (("run_id", run_id), ("resume", resume)):
+        if value is not None and not isinstance(value, str):
+            raise TypeError(f"harness.sweep(): {name} must be a str (a run id), got {type(value).__name__}")
     run = RunOptions(results_dir=str(results_dir), plots_dir=str(plots_dir), resume=resume, plots=plots,
                      report=report, quiet=quiet, fresh_peak=fresh_peak, started_at=time.time(),
                      run_id=check_run_id(run_id) if run_id is not None else None)

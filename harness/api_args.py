@@ -77,7 +77,13 @@ def axis_settings(axes) -> list:
         if isinstance(values, (str, bytes, int, float)) or not hasattr(values, "__iter__"):
             values = [values]
         elif isinstance(values, (dict, set)) or getattr(values, "ndim", 1) != 1:
-            raise TypeError(f"axes[{name!r}] must be a value or a flat sequence of values, got {values!r}")
+            raise TypeError(f"axes[{name!r}] must be a value or a flat sequence of values, got {values!r:.60}")
+        values = list(values)
+        if not values:
+            raise ValueError(f"axes[{name!r}] is empty: give it at least one value")
+        nested = [v for v in values if not isinstance(v, (str, bytes)) and hasattr(v, "__iter__")]
+        if nested:
+            raise TypeError(f"axes[{name!r}] must be a flat sequence of values, got {nested[0]!r:.40} in it")
         text = ",".join(str(v.item() if hasattr(v, "item") else v) for v in values)
         axis, vals = parse_axis(f"{name}={text}")
         parsed.append([axis, list(vals)])

@@ -86,3 +86,18 @@ def test_conv2d_chain_refuses_a_call_over_the_backends_flop_limit():
     x, w1, w2 = (np.ones(s, np.float32) for s in ((1, 64, 32, 32), (64, 64, 1, 1), (64, 64, 3, 3)))
     with pytest.raises(ValueError, match="chain backend 'naive' would take too long"):
         kernels.conv2d_chain(x, w1, w2, padding=1, backend="naive")  # 8.4e7 FLOP: minutes in pure Python
+
+
+@pytest.mark.parametrize("kwargs, error, words", [
+    (dict(run_id=5), TypeError, "run_id must be a str"),          # was a ValueError ("invalid run id")
+    (dict(resume=5), TypeError, "resume must be a str"),          # was taken as the run id '5'
+    (dict(axes={"N": []}), ValueError, "axes['N'] is empty"),     # was worded for the CLI: "--axis 'N='"
+    (dict(axes={"N": [[1, 2]]}), TypeError, "flat sequence"),     # was "axis N: '[1' is not an int"
+])
+def test_sweep_names_a_bad_argument_as_python_would(tmp_path, kwargs, error, words):
+    import harness
+
+    with pytest.raises(error) as info:
+        harness.sweep("smoke", results_dir=tmp_path, **kwargs)
+    assert words in str(info.value)
+    assert not any(tmp_path.iterdir())  # refused before anything is written
