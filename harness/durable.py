@@ -57,9 +57,11 @@ def atomic_write_text(path: Path, text: str) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if tmp.exists():
             tmp.unlink()
+        if isinstance(exc, OSError) and not exc.filename:  # a full disk at write or fsync: name the file
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
         raise
 
 
