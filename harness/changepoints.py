@@ -9,11 +9,10 @@ date order, each run's median time per call. Four steps:
    ``min_runs`` runs long: a single noisy run - or two - is never a segment of its own.
 2. **Test** each proposal: the step is median(log time after) - median(log time before, since the previous
    change point); it is a change point when it exceeds DETECT_Z standard errors of that difference, taken from
-   the robust noise around the step (:func:`step_noise`: the largest of the spread of the series' successive
-   differences and the spread around the median of the runs before it and of the runs around it with the step
-   taken out, so a series that flips between two speeds from run to run counts as noisy and a clean step does
-   not count as its own noise), and
-   the first run after it has moved at least half-way (a change is named by its first changed run) - for the
+   the robust noise around the step (:func:`step_noise`: the larger of the spread of the series' successive
+   differences and the spread of the runs up to the next proposal, each around its segment's median - so a
+   series that flips between two speeds from run to run counts as noisy and a clean step is not its own noise),
+   and the first run after it has moved at least half-way (a change is named by its first changed run) - for the
    newest change, every run after it (a lasting change; on a busy machine a point of a run can stall a
    thousandfold, and two such runs among the newest three make a median of stalls). Its 95%
    interval is the step +/- 1.96 standard errors.
@@ -73,17 +72,17 @@ def noise_of(log_values) -> float:
     return max(by_diffs, by_spread, MIN_NOISE)
 
 
-def step_noise(log_times, at: int, start: int, end: int, step: float) -> float:
-    """The noise a step of ``step`` at run ``at`` (runs ``start:at`` against ``at:end``) is judged against:
-    :func:`noise_of` the runs around it with the step taken out of the runs after it, of the runs before it, and
-    of the successive differences of the whole series. Taken with the step left in, the spread around the median
-    of a series with as many runs after a clean step as before it is half the step (a 3x step over 3 + 3 runs
-    measured 1118% noise, never a change)."""
+def step_noise(log_times, at: int, end: int, bounds=()) -> float:
+    """The noise a step at run ``at`` (runs before it against runs ``at:end``) is judged against: :func:`noise_of`
+    the runs up to ``end`` with each segment - between the change points ``bounds`` found before it, ``at`` and
+    ``end`` - taken to its own median, and the spread of the successive differences of the whole series. With
+    the steps left in, the spread around the median of a series with as many runs after a clean step as before
+    it is half the step (a 3x step over 3 + 3 runs measured 1118% noise, never a change)."""
     values = np.asarray(log_times, dtype=float)
-    levelled = values[start:end].copy()
-    levelled[at - start:] -= step
+    edges = sorted({0, *(int(b) for b in bounds if 0 < b < at), at, end})
+    levelled = np.concatenate([values[a:b] - np.median(values[a:b]) for a, b in zip(edges, edges[1:]) if b > a])
     by_diffs = 1.4826 * float(np.median(np.abs(np.diff(values)))) / math.sqrt(2) if len(values) > 1 else 0.0
-    return max(noise_of(levelled), noise_of(values[start:at]), by_diffs, MIN_NOISE)
+    return max(noise_of(levelled), by_diffs, MIN_NOISE)
 
 
 def change_points(log_values, min_runs: int = MIN_RUNS, penalty: float | None = None) -> list[int]:
@@ -105,12 +104,13 @@ def standard_error(noise: float, runs_before: int, runs_after: int) -> float:
     return 1.2533 * noise * math.sqrt(1 / runs_before + 1 / runs_after)
 
 
-def judge_change(log_times, at: int, start: int, end: int, threshold: float) -> dict:
+def judge_change(log_times, at: int, start: int, end: int, threshold: float, bounds=()) -> dict:
     """The step at run ``at``, runs ``start:at`` against runs ``at:end``: its ratio, 95% interval, the smallest step
-    the series could show there (``detectable``) and its verdict (slower/faster/inconclusive/same)."""
+    the series could show there (``detectable``) and its verdict (slower/faster/inconclusive/same); ``bounds``: the
+    change points found before it (:func:`step_noise`)."""
     before, after = log_times[start:at], log_times[at:end]
     step = float(np.median(after) - np.median(before))
-    noise = step_noise(log_times, at, start, end, step)
+    noise = step_noise(log_times, at, end, bounds)
     se = standard_error(noise, len(before), len(after))
     out = dict(ratio=math.exp(step), ratio_lo=math.exp(step - 1.96 * se), ratio_hi=math.exp(step + 1.96 * se),
                detectable=math.expm1(DETECT_Z * se), noise=noise, runs_before=len(before), runs_after=len(after))
@@ -142,7 +142,7 @@ def judge_log_times(log_times, threshold: float, min_runs: int = MIN_RUNS, detec
     found, newest, start = [], None, 0
     candidates = sorted(int(c) for c in (detect or change_points)(log_times, min_runs) if 0 < c < n)
     for at, end in zip(candidates, candidates[1:] + [n]):
-        change = dict(judge_change(log_times, at, start, end, threshold), at=at, test="pelt")
+        change = dict(judge_change(log_times, at, start, end, threshold, [a for a, _ in found]), at=at, test="pelt")
         if change.pop("significant"):
             found.append((at, change["ratio"]))
             start = at
