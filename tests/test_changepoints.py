@@ -99,3 +99,15 @@ def test_a_two_run_phase_that_came_back_is_not_a_lasting_slowdown():
     times = 1e-3 * np.array([1, 1.01, 1.018, 1.425, 1.311, 1.019, 0.996, 0.983, 0.996, 1.007, 0.979, 1.027])
     verdict = judged(times)
     assert verdict["verdict"] != "slower" and len(verdict["change_points"]) == 2
+
+
+@pytest.mark.parametrize("times", [
+    # 5% noise: an interior step at run 4, then a return within the threshold (x0.93, `same`) that left the
+    # interior step standing as the verdict, though the newest runs are back where the series began
+    [0.956, 0.923, 0.917, 0.935, 1.05, 1.023, 1.041, 1.065, 1.075, 1.0, 1.008, 1.037, 1.057, 0.902, 0.972, 0.966,
+     0.929, 0.983, 1.036, 0.884],
+    # two stalls: a blip that came back must not stand as the newest change
+    [1.00, 1.01, 0.99, 1.02, 0.98, 1.00, 1.01, 0.99, 1.00, 5.0, 1.01, 8.0, 0.99, 1.00, 1.02, 0.98, 1.01, 1.00],
+])
+def test_the_newest_change_must_hold_over_every_run_since(times):
+    assert judged(1e-3 * np.array(times))["verdict"] != "slower"
