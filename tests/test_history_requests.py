@@ -65,3 +65,18 @@ def test_sweep_history_into_a_folder_it_cannot_write_is_refused_before_measuring
     monkeypatch.setattr(history_command.os, "access", lambda path, mode: False)  # a read-only mount (root or not)
     with pytest.raises(UsageError, match="not writable"):
         history_command.check_history_target(str(folder / "h.sqlite"), str(tmp_path))
+
+
+def test_a_run_added_while_it_ran_takes_its_final_status_when_added_again(tmp_path):
+    import sqlite3
+
+    files = write_run(tmp_path, "r1", 1)
+    meta = json.loads(files.metadata.read_text())
+    files.metadata.write_text(json.dumps(dict(meta, status="running")))
+    db = tmp_path / "h.sqlite"
+    assert run_cli("history", "add", "r1", "--db", db, "--results-dir", tmp_path).returncode == 0
+    files.metadata.write_text(json.dumps(dict(meta, status="complete")))
+    again = run_cli("history", "add", "r1", "--db", db, "--results-dir", tmp_path)
+    assert again.returncode == 0 and "already recorded" in again.stdout
+    with sqlite3.connect(db) as con:
+        assert con.execute("SELECT status FROM runs").fetchall() == [("complete",)]  # stayed 'running'
