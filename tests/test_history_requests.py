@@ -80,3 +80,22 @@ def test_a_run_added_while_it_ran_takes_its_final_status_when_added_again(tmp_pa
     assert again.returncode == 0 and "already recorded" in again.stdout
     with sqlite3.connect(db) as con:
         assert con.execute("SELECT status FROM runs").fetchall() == [("complete",)]  # stayed 'running'
+
+
+def test_an_inconclusive_step_that_did_not_last_says_so_not_that_it_was_lost_in_noise():
+    import numpy as np
+    import pandas as pd
+
+    from harness.changepoints import judge_series
+    from harness.render.history_view import why_unjudged
+
+    times = [0.956, 0.923, 0.917, 0.935, 1.05, 1.023, 1.041, 1.065, 1.075, 1.0, 1.008, 1.037, 1.057, 0.902, 0.972,
+             0.966, 0.929, 0.983, 1.036, 0.884]  # +12% at run 4, the newest runs back: not a lasting change
+    n = len(times)
+    runs = pd.DataFrame({"time_s": 1e-3 * np.array(times), "run_id": [f"r{i:02d}" for i in range(n)],
+                         "git_commit": ["abc"] * n, "started_at": [f"2026-01-{i + 1:02d}" for i in range(n)]})
+    verdict = judge_series(runs, 0.1)
+    assert verdict["verdict"] == "inconclusive" and verdict["detectable"] < 0.1
+    assert why_unjudged(verdict, 0.1) == "a +12% step at run r04 that not every run since has kept"
+    noisy = dict(verdict, detectable=0.5)  # was the only reason given: "steps below 7% are lost in its noise"
+    assert why_unjudged(noisy, 0.1) == "steps below 50% are lost in its noise"

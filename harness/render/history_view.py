@@ -53,7 +53,8 @@ def print_history_check(result, threshold: float) -> None:
     elif len(unjudged):
         noisiest = unjudged.assign(_short=unjudged["verdict"] == "short").sort_values(
             ["_short", "detectable"], ascending=[True, False]).head(3)  # the noisy ones say more than the short
-        names = "; ".join(f"{r['backend']} | {r['case']} ({why_unjudged(r)})" for r in noisiest.to_dict("records"))
+        names = "; ".join(f"{r['backend']} | {r['case']} ({why_unjudged(r, threshold)})"
+                          for r in noisiest.to_dict("records"))
         con.print(f"[bold yellow]inconclusive:[/] no slowdown found, but {len(unjudged)} series are too short or "
                   f"too noisy to judge at {threshold:.0%}, e.g. {safe(names)} (record more runs, raise --budget-s, "
                   "or --allow-inconclusive exits 0)")
@@ -61,10 +62,13 @@ def print_history_check(result, threshold: float) -> None:
         con.print("[green]no slowdown[/]")
 
 
-def why_unjudged(row: dict) -> str:
+def why_unjudged(row: dict, threshold: float) -> str:
     """Why a series could not be judged, in a few words."""
     if row["verdict"] == "short":
         return f"{row['runs']} run{'s' if row['runs'] != 1 else ''}: too few"
+    if row["detectable"] <= threshold and row["ratio"] == row["ratio"] and row["run_id"]:
+        # seen, beyond the threshold, but the runs since did not all keep it (harness.changepoints.lasting)
+        return f"a {row['ratio'] - 1:+.0%} step at run {row['run_id']} that not every run since has kept"
     return f"steps below {row['detectable']:.0%} are lost in its noise"
 
 
