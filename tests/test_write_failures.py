@@ -109,3 +109,22 @@ def test_an_index_page_that_cannot_be_rewritten_stays_as_it_was(tmp_path, monkey
     assert_one_line_exit_2(result, "No space left on device", "index.html")  # the page named, not only errno 28
     assert page.read_text() == before  # was truncated to 0 bytes
     assert [p.name for p in page.parent.iterdir() if p.is_file()] == ["index.html"]
+
+
+def test_a_figure_that_cannot_be_written_leaves_the_old_one_and_no_cut_file(tmp_path, monkeypatch):
+    import matplotlib.figure
+
+    from harness.render.plotting import pyplot, save_figure
+
+    path = tmp_path / "f.png"
+    save_figure(pyplot().figure(), path)
+    before = path.read_bytes()
+
+    def cut_write(self, fname, **kwargs):
+        open(fname, "wb").write(b"\x89PNG")  # a few bytes, then the disk is full
+        disk_full(fname)
+
+    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", cut_write)
+    with pytest.raises(OSError):
+        save_figure(pyplot().figure(), path)
+    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["f.png"]

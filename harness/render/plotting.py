@@ -1,6 +1,7 @@
 """What every figure shares: matplotlib set up headless, one colour per backend, titles, saving."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from .fmt import machine_name
@@ -49,7 +50,13 @@ def save_figure(fig, path: Path | None):
         fig.tight_layout()
     if path is None:
         return fig
-    fig.savefig(path, dpi=110)
-    pyplot().close(fig)
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")  # the suffix names the format
+    try:
+        fig.savefig(tmp, dpi=110)
+        os.replace(tmp, path)  # a full disk leaves the old figure, not a cut one
+    finally:
+        tmp.unlink(missing_ok=True)
+        pyplot().close(fig)
     return path
 
