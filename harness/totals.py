@@ -98,11 +98,12 @@ def layer_set_macs(table) -> tuple[int, float] | None:
     net = network_rows(table)
     if net.empty or "flops" not in net.columns:
         return None
-    first = net[net["backend"] == net["backend"].iloc[0]]
-    first = first[first["N"] == first["N"].min()]
-    counts = first["count"].fillna(1).astype(float) if "count" in first.columns else 1.0
-    macs = float((counts * first["flops"].astype(float) / 2 / first["N"]).sum())  # float: int64 would wrap
-    return (len(first), macs) if math.isfinite(macs) and macs > 0 else None
+    # one row per layer, whatever backend, batch, dtype and threads measured it (a layer may have its own N)
+    shape = [c for c in ("case", "C", "H", "W", "F", "k", "stride", "padding") if c in net.columns]
+    layers = net.drop_duplicates(subset=shape)
+    counts = layers["count"].fillna(1).astype(float) if "count" in layers.columns else 1.0
+    macs = float((counts * layers["flops"].astype(float) / 2 / layers["N"].astype(float)).sum())  # float: never wraps
+    return (len(layers), macs) if math.isfinite(macs) and macs > 0 else None
 
 
 def coverage(table, preset: str | None) -> dict | None:

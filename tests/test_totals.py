@@ -113,3 +113,17 @@ def test_no_totals_where_nothing_ran():
     assert math.isnan(totals_of(table).loc["numpy", "total_s"])
     assert total_lines(network_totals(table), "net") == [] and totals_block(table, "net", None) == []
     assert total_lines(None, "net") == [] and network_totals(table.iloc[0:0]).empty
+
+
+def test_the_layer_set_is_each_layer_once_whatever_batch_dtype_threads_or_backend_measured_it():
+    # smoke with --axis N=1,4 --axis dtype=float32,float64 said "10 layers, 19.8 k" for 5 layers of 9.88 k, and
+    # a layer with its own batch (N=2) larger than the others' was left out
+    rows = []
+    for backend in ("numpy", "naive"):
+        for n in (1, 4):
+            for dtype in ("float32", "float64"):
+                for threads in (1, 2):
+                    rows.append(fake_row(backend, "a", 2000 * n, 1.0, N=n, dtype=dtype, threads=threads, k=1))
+                    rows.append(fake_row(backend, "b", 6000 * n, 1.0, N=n, dtype=dtype, threads=threads))
+        rows.append(fake_row(backend, "c", 2 * 500 * 2, 1.0, N=2, k=5))  # its own batch of 2: 500 MACs per image
+    assert layer_set_macs(fake_table(rows)) == (3, pytest.approx(1000 + 3000 + 500))
