@@ -77,7 +77,8 @@ class Run:
         return network_totals(self.table)
 
     def plot(self, kind: str = "gflops"):
-        """Draw figure ``kind`` (one of ``FIGURE_KINDS``) and return the matplotlib Figure (nothing is saved)."""
+        """Draw figure ``kind`` and return the matplotlib Figure (nothing is saved). ``kind`` is one of
+        ``FIGURE_KINDS``: reduction, gflops, breakdown, speedup, roofline, time_vs_work, threads."""
         if kind not in FIGURE_KINDS:
             raise ValueError(f"unknown figure {kind!r}; choose from: {', '.join(FIGURE_KINDS)}")
         fig = figure_of(kind, self.view)

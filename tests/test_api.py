@@ -304,3 +304,9 @@ def test_a_run_without_reduction_pairs_has_no_reduction(results_dir):
     """The threads preset has no reduce/direct pair: None, as the docs say (was a 0-row frame)."""
     run = harness.sweep("threads", results_dir=results_dir, run_id="thr", **QUICK)
     assert run.reduction is None and len(run.table) > 0
+
+
+def test_run_plot_names_every_figure_kind_in_its_docstring():
+    from harness.api import FIGURE_KINDS, Run
+
+    assert all(kind in Run.plot.__doc__ for kind in FIGURE_KINDS)
