@@ -211,8 +211,10 @@ def benchmark_metadata(doc: dict) -> dict:
     if doc.get("version"):
         versions["pytest-benchmark"] = doc["version"]
     flags = cpu.get("flags") if isinstance(cpu.get("flags"), list) else []
+    ours = machine.get("convbench") if isinstance(machine.get("convbench"), dict) else {}  # tests/conftest.py
     return {"source": "pytest-benchmark", "host": machine.get("node"), "cpu_model": cpu.get("brand_raw"),
             "cpu_count": cpu.get("count"), "cpu_isa": isa_of_flags(flags), "versions": versions,
+            "memory_gib": ours.get("memory_gib"), "numba_threading_layer": ours.get("numba_threading_layer"),
             "git_commit": (doc.get("commit_info") or {}).get("id"), "datetime": doc.get("datetime")}
 
 

@@ -103,6 +103,16 @@ def test_the_suite_records_a_pace_after_every_timed_round(tmp_path):
                            "test_conv2d and numpy-3a-1x1", "--benchmark-only", "--benchmark-save-data",
                            f"--benchmark-json={out}"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
-    (bench,) = json.loads(out.read_text())["benchmarks"]
+    doc = json.loads(out.read_text())
+    (bench,) = doc["benchmarks"]
     paces, data = bench["extra_info"]["paces_s"], bench["stats"]["data"]
     assert len(paces) == len(data) == bench["stats"]["rounds"] and all(0 < p < 0.1 for p in paces)
+    # the file names the machine as a sweep's metadata does: history files both under one machine (it did not)
+    from harness import metadata
+    from harness.benchjson import benchmark_metadata
+    from harness.historyrecord import machine_of
+
+    sweep = machine_of(dict(cpu_model=metadata.cpu_model(), cpu_isa=metadata.cpu_isa(), cpu_count=os.cpu_count(),
+                            memory_gib=metadata.memory_gib(), numba_threading_layer=metadata.numba_threading_layer()))
+    assert {k: v for k, v in machine_of(benchmark_metadata(doc)).items() if k != "gpu"} == \
+        {k: v for k, v in sweep.items() if k != "gpu"}
