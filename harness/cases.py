@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from kernels import SUPPORTED_DTYPES, ConvSpec, ShapeOverflowError, resolve_padding
 
 from .errors import did_you_mean
-from .layers import AXES, MAX_DIM, POINT_KEY, SHAPE_FIELDS, Layer
+from .layers import AXES, MAX_DIM, POINT_KEY, Layer
 from .presets import Preset
 
 
@@ -137,10 +137,7 @@ def build_cases(preset: Preset, overrides: dict | None = None, *, default_thread
         base = dict(layer.shape(), dtype=layer.dtype or "float32", threads=default_threads)
         for combo in itertools.product(*(axes[a] for a in names)):
             values = dict(base, **dict(zip(names, combo)))
-            # an --axis of one value that reshapes this layer (k=7 on a "1x1") is named too: the label would lie
-            reshaped = [a for a in (overrides or {}) if a in SHAPE_FIELDS and a != "N" and a not in varying
-                        and getattr(layer, a) != values[a]]
-            suffix = " ".join(_axis_label(a, values[a]) for a in AXES if a in varying or a in reshaped)
+            suffix = " ".join(_axis_label(a, values[a]) for a in varying)
             threads = values.pop("threads")
             changed = {a: v for a, v in values.items() if getattr(layer, a) != v}
             if changed.get("dtype") == "float32" and layer.dtype is None:

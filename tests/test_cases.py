@@ -90,11 +90,3 @@ def test_settings_values_that_skip_the_cli_are_checked_as_axes(field, value, mes
 
     with pytest.raises(ValueError, match=message):
         resolve_cases(SweepSettings(preset="smoke", **{field: value}))
-
-
-def test_an_axis_of_one_value_that_reshapes_a_layer_is_in_its_name():
-    smoke = get_preset("smoke")
-    names = [c.name for c in build_cases(smoke, {"k": (7,)})]
-    assert names[0] == "1x1 k=7" and all(name.endswith(" k=7") for name in names)  # "1x1" ran as a 7x7
-    assert [c.name for c in build_cases(smoke, {"N": (8,)})] == [c.name for c in build_cases(smoke)]  # a column
-    assert [c.name for c in build_cases(smoke)] == [layer.label for layer in smoke.layers]  # names stay put
