@@ -99,7 +99,9 @@ def layer_set_macs(table) -> tuple[int, float] | None:
     if net.empty or "flops" not in net.columns:
         return None
     # one row per layer, whatever backend, batch, dtype and threads measured it (a layer may have its own N)
-    shape = [c for c in ("case", "C", "H", "W", "F", "k", "stride", "padding") if c in net.columns]
+    # the layer's label (a case name carries the axis values: "3a 1x1 N=8") and its shape
+    shape = [c for c in ("layer" if "layer" in net.columns else "case", "C", "H", "W", "F", "k", "stride", "padding")
+             if c in net.columns]
     layers = net.drop_duplicates(subset=shape)
     counts = layers["count"].fillna(1).astype(float) if "count" in layers.columns else 1.0
     macs = float((counts * layers["flops"].astype(float) / 2 / layers["N"].astype(float)).sum())  # float: never wraps

@@ -127,3 +127,19 @@ def test_the_layer_set_is_each_layer_once_whatever_batch_dtype_threads_or_backen
                     rows.append(fake_row(backend, "b", 6000 * n, 1.0, N=n, dtype=dtype, threads=threads))
         rows.append(fake_row(backend, "c", 2 * 500 * 2, 1.0, N=2, k=5))  # its own batch of 2: 500 MACs per image
     assert layer_set_macs(fake_table(rows)) == (3, pytest.approx(1000 + 3000 + 500))
+
+
+def test_the_layer_set_of_a_real_run_with_axes_is_its_layers_once():
+    # case names carry the axis values ("1x1 N=4 float64"): deduplicating on them counted every layer again per
+    # batch and dtype (the committed example said 12 layers, 256 M for inception 3a's 6 layers, 128 M)
+    from harness.cases import build_cases
+    from harness.presets import get_preset
+
+    smoke = get_preset("smoke")
+    rows = [fake_row("numpy", case.name, case.spec.flops, 1.0, layer=case.layer.label, **case.layer.shape(),
+                     dtype=case.dtype, threads=case.threads)
+            for case in build_cases(smoke, {"N": (1, 4), "dtype": ("float32", "float64")})]
+    alone = [fake_row("numpy", case.name, case.spec.flops, 1.0, layer=case.layer.label, **case.layer.shape())
+             for case in build_cases(smoke)]
+    assert layer_set_macs(fake_table(rows)) == layer_set_macs(fake_table(alone))
+    assert layer_set_macs(fake_table(alone))[0] == len(smoke.layers)
