@@ -1,9 +1,14 @@
-"""A disk that fails while a command writes: one line and exit 2 (never 1, which compare and history check use for a
-regression), no traceback, no temporary file left, and an existing page or database left as it was."""
+"""Output that cannot be delivered. A disk that fails while a command writes: one line and exit 2 (never 1, which
+compare and history check use for a regression), no traceback, no temporary file left, and an existing page or
+database left as it was. A reader of standard output that goes away (``| head``): the command keeps its exit code."""
 from __future__ import annotations
 
 import errno
+import os
 import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -128,3 +133,28 @@ def test_a_figure_that_cannot_be_written_leaves_the_old_one_and_no_cut_file(tmp_
     with pytest.raises(OSError):
         save_figure(pyplot().figure(), path)
     assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["f.png"]
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_a_reader_that_goes_away_does_not_turn_the_exit_code_into_a_regression():
+    # `harness compare A B | head -1` under `set -o pipefail`: rich exited 1 (compare's "regression") on EPIPE
+    ref = str(ROOT / "results" / "example.csv")
+    proc = subprocess.Popen([sys.executable, "-m", "harness", "compare", ref, ref], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.read(20)
+    proc.stdout.close()  # the reader is gone before most of the table is written
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0, err  # identical runs: exit 0, as with the whole output read
+
+
+def test_plain_output_to_a_closed_reader_keeps_the_exit_code_and_the_work(tmp_path):
+    # history add prints with print(), not rich: the BrokenPipeError became "harness: error: Broken pipe", exit 2
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    db = tmp_path / "h.sqlite"
+    done = subprocess.run([sys.executable, "-m", "harness", "history", "add", "results/example.csv", "--db", str(db)],
+                          cwd=ROOT, stdout=write_end, stderr=subprocess.PIPE, timeout=120)
+    os.close(write_end)
+    assert done.returncode == 0 and b"Broken pipe" not in done.stderr, done.stderr
+    assert "already recorded" in run_cli("history", "add", ROOT / "results/example.csv", "--db", db).stdout

@@ -143,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help, or a bad option (already printed as one line): its exit code
         return int(exc.code or 0)
     args.argv = list(raw)
+    stdout, sys.stdout = sys.stdout, ReaderMayGo(sys.stdout)
     try:
         with warnings.catch_warnings():  # library warnings (a torn table line...) as the CLI's one-line warnings
             warnings.showwarning = one_line_warnings()
@@ -162,6 +163,43 @@ def main(argv: list[str] | None = None) -> int:
             where = f" ({exc.filename})" if exc.filename else ""
             sys.stderr.write(f"harness: error: {one_line(exc.strerror or exc)}{where}\n")
         return EXIT_USAGE
+    finally:
+        sys.stdout.flush()  # what is still buffered meets a closed reader here, not in the interpreter's last flush
+        sys.stdout = stdout
+
+
+class ReaderMayGo:
+    """Standard output whose reader may go away (``| head``): from then on the rest goes to /dev/null and the
+    command keeps its own exit code (``compare``'s 0/1/3), where a BrokenPipeError would end it."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def write(self, text: str) -> int:
+        """Write ``text``; on a closed reader, send it and the rest to /dev/null."""
+        try:
+            return self.stream.write(text)
+        except BrokenPipeError:
+            self.reader_gone()
+            return len(text)
+
+    def flush(self) -> None:
+        """Flush, as :meth:`write` does."""
+        try:
+            self.stream.flush()
+        except BrokenPipeError:
+            self.reader_gone()
+
+    def reader_gone(self) -> None:
+        """Point the stream's file descriptor at /dev/null (the interpreter's last flush then succeeds too)."""
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, self.stream.fileno())
+        finally:
+            os.close(devnull)
+
+    def __getattr__(self, name):
+        return getattr(self.stream, name)
 
 
 def one_line_warnings():
