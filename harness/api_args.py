@@ -81,7 +81,8 @@ def axis_settings(axes) -> list:
         values = list(values)
         if not values:
             raise ValueError(f"axes[{name!r}] is empty: give it at least one value")
-        nested = [v for v in values if not isinstance(v, (str, bytes)) and hasattr(v, "__iter__")]
+        nested = [v for v in values if not isinstance(v, (str, bytes)) and hasattr(v, "__iter__")
+                  and getattr(v, "ndim", 1) != 0]  # a 0-d array is one value
         if nested:
             raise TypeError(f"axes[{name!r}] must be a flat sequence of values, got {nested[0]!r:.40} in it")
         text = ",".join(str(v.item() if hasattr(v, "item") else v) for v in values)

@@ -24,7 +24,7 @@ def history(db: str | os.PathLike | None = None, *, samples: bool = False):
         ValueError: an empty ``db``, no database there, a file that is not a convbench history, one of a newer
             schema, or a damaged one (a cell that does not hold what its column may).
     """
-    if not isinstance(samples, (bool, int)) or samples not in (0, 1):  # bool("no") is True
+    if isinstance(samples, str) or samples not in (True, False):  # bool("no") is True; numpy's bools are fine
         raise TypeError(f"harness.history(): samples must be True or False, got {samples!r:.40}")
     if db is None:
         return read_history(default_db(), samples=bool(samples))

@@ -17,9 +17,11 @@
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
+import stat
 import warnings
 from pathlib import Path
 
@@ -42,8 +44,13 @@ def append_line(path: Path, line: str, header: str | None = None) -> None:
         os.close(fd)
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` atomically (temp file + fsync + rename); never follows a symlink."""
+def atomic_write_text(path: Path, text: str, follow_symlink: bool = False) -> None:
+    """Replace ``path`` with ``text`` atomically (temp file + fsync + rename), keeping the mode of the file it
+    replaces. A symlink at ``path`` is replaced, never followed, unless ``follow_symlink`` (a file the user
+    named: written through the link, at its target). An OSError names ``path``."""
+    path = Path(path)
+    if follow_symlink and path.is_symlink():
+        path = path.resolve()
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     try:
@@ -52,6 +59,10 @@ def atomic_write_text(path: Path, text: str) -> None:
         os.unlink(tmp)
         fd = os.open(tmp, flags, 0o644)
     try:
+        with contextlib.suppress(FileNotFoundError):
+            old = os.lstat(path)
+            if stat.S_ISREG(old.st_mode):
+                os.fchmod(fd, stat.S_IMODE(old.st_mode))  # a 0600 file stays 0600
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
             fh.flush()
@@ -60,7 +71,7 @@ def atomic_write_text(path: Path, text: str) -> None:
     except BaseException as exc:
         if tmp.exists():
             tmp.unlink()
-        if isinstance(exc, OSError) and not exc.filename:  # a full disk at write or fsync: name the file
+        if isinstance(exc, OSError) and exc.filename in (None, "", str(tmp)):  # full at fsync, rename: name the file
             raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
         raise
 

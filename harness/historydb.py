@@ -155,9 +155,11 @@ def insert_record(con: sqlite3.Connection, record: Record, added_at: str) -> int
     con.execute(f"INSERT OR IGNORE INTO runs VALUES ({', '.join('?' * len(RUN_COLUMNS))})",
                 [record.key, record.run_id, record.machine_id, record.git_commit, record.started_at, record.source,
                  record.preset, record.status, added_at, json.dumps(record.metadata, default=str)])
-    # a run recorded while it ran (or when it was cut) and added again once finished: its status follows
-    con.execute("UPDATE runs SET status = ?, metadata = ? WHERE run = ? AND status IS NOT ?",
-                [record.status, json.dumps(record.metadata, default=str), record.key, record.status])
+    # a run recorded while it ran (or when it was cut) and added again once finished: its status follows, only
+    # forwards (a stale copy that still says "running" does not undo "complete")
+    if record.status == "complete":
+        con.execute("UPDATE runs SET status = ?, metadata = ? WHERE run = ? AND status IS NOT ?",
+                    [record.status, json.dumps(record.metadata, default=str), record.key, record.status])
     columns = ["run", "point", *STORED_COLUMNS, "samples_s"]
     before = con.total_changes
     con.executemany(f"INSERT OR IGNORE INTO results ({', '.join(map(quoted, columns))}) "

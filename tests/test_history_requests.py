@@ -57,6 +57,10 @@ def test_an_empty_db_is_refused(tmp_path):
 def test_history_api_refuses_a_samples_flag_that_is_not_a_bool(tmp_path, samples):
     with pytest.raises(TypeError, match="samples"):
         harness.history(tmp_path / "h.sqlite", samples=samples)
+    import numpy as np
+
+    with pytest.raises(ValueError, match="no history database"):  # numpy's bools are bools: on to the database
+        harness.history(tmp_path / "h.sqlite", samples=np.True_)
 
 
 def test_sweep_history_into_a_folder_it_cannot_write_is_refused_before_measuring(tmp_path, monkeypatch):
@@ -80,6 +84,10 @@ def test_a_run_added_while_it_ran_takes_its_final_status_when_added_again(tmp_pa
     assert again.returncode == 0 and "already recorded" in again.stdout
     with sqlite3.connect(db) as con:
         assert con.execute("SELECT status FROM runs").fetchall() == [("complete",)]  # stayed 'running'
+    files.metadata.write_text(json.dumps(dict(meta, status="running")))  # a stale copy: never a step back
+    assert run_cli("history", "add", "r1", "--db", db, "--results-dir", tmp_path).returncode == 0
+    with sqlite3.connect(db) as con:
+        assert con.execute("SELECT status FROM runs").fetchall() == [("complete",)]
 
 
 def test_an_inconclusive_step_that_did_not_last_says_so_not_that_it_was_lost_in_noise():

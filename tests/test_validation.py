@@ -101,3 +101,11 @@ def test_sweep_names_a_bad_argument_as_python_would(tmp_path, kwargs, error, wor
         harness.sweep("smoke", results_dir=tmp_path, **kwargs)
     assert words in str(info.value)
     assert not any(tmp_path.iterdir())  # refused before anything is written
+
+
+def test_a_zero_dimensional_array_is_one_axis_value():
+    import numpy as np
+
+    from harness.api_args import axis_settings
+
+    assert axis_settings({"k": [np.array(3)], "N": np.array([1, 2])}) == [["k", [3]], ["N", [1, 2]]]

@@ -126,8 +126,8 @@ def test_a_figure_that_cannot_be_written_leaves_the_old_one_and_no_cut_file(tmp_
     before = path.read_bytes()
 
     def cut_write(self, fname, **kwargs):
-        open(fname, "wb").write(b"\x89PNG")  # a few bytes, then the disk is full
-        disk_full(fname)
+        fname.write(b"\x89PNG")  # a few bytes, then the disk is full
+        disk_full()
 
     monkeypatch.setattr(matplotlib.figure.Figure, "savefig", cut_write)
     with pytest.raises(OSError):
@@ -158,3 +158,35 @@ def test_plain_output_to_a_closed_reader_keeps_the_exit_code_and_the_work(tmp_pa
     os.close(write_end)
     assert done.returncode == 0 and b"Broken pipe" not in done.stderr, done.stderr
     assert "already recorded" in run_cli("history", "add", ROOT / "results/example.csv", "--db", db).stdout
+
+
+def test_a_figure_keeps_its_mode_and_a_path_without_a_suffix_gets_the_default_format(tmp_path):
+    from harness.render.plotting import pyplot, save_figure
+
+    path = tmp_path / "f.png"
+    path.write_bytes(b"old")
+    path.chmod(0o600)
+    save_figure(pyplot().figure(), path)
+    assert path.read_bytes().startswith(b"\x89PNG") and (path.stat().st_mode & 0o777) == 0o600
+    assert save_figure(pyplot().figure(), tmp_path / "plain") == tmp_path / "plain.png"  # as savefig names it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.png", "plain.png"]
+
+
+def test_a_markdown_report_is_written_through_a_link_the_user_named_and_keeps_its_mode(tmp_path):
+    write_run(tmp_path, "base", 1)
+    (tmp_path / "real").mkdir()
+    target = tmp_path / "real" / "r.md"
+    target.write_text("old")
+    target.chmod(0o600)
+    (tmp_path / "r.md").symlink_to(target)
+    assert run_cli("compare", "base", "base", "--results-dir", tmp_path, "--markdown", tmp_path / "r.md").returncode == 0
+    assert (tmp_path / "r.md").is_symlink() and "convbench compare" in target.read_text()
+    assert (target.stat().st_mode & 0o777) == 0o600
+
+
+def test_a_page_that_cannot_replace_its_target_names_the_target_not_the_temporary_file(tmp_path):
+    write_run(tmp_path, "r1", 1)
+    (tmp_path / "plots" / "index.html").mkdir(parents=True)  # the rename fails: a directory holds the name
+    result = run_cli("report", "--index", "--results-dir", tmp_path, "--plots-dir", tmp_path / "plots")
+    assert_one_line_exit_2(result, "index.html")
+    assert ".tmp" not in result.stderr

@@ -44,7 +44,7 @@ def run(args) -> int:
     print_compare(result, base_id, new_id, args.threshold, args.alpha)
     if markdown:
         with writing(f"--markdown {markdown}"):
-            atomic_write_text(markdown, to_markdown(result, warnings, base_id, new_id))
+            atomic_write_text(markdown, to_markdown(result, warnings, base_id, new_id), follow_symlink=True)
         print(f"wrote {markdown}")
     if figure:
         with writing(f"--plot {figure}"):

@@ -94,7 +94,8 @@ def check(args) -> int:
     print_history_check(result, args.threshold)
     if out:
         with writing(f"--csv {out}"):
-            atomic_write_text(out, result.assign(change_points=result["change_points"].map("; ".join)).to_csv(index=False))
+            atomic_write_text(out, result.assign(change_points=result["change_points"].map("; ".join)).to_csv(index=False),
+                              follow_symlink=True)
         print(f"wrote {out}")
     return exit_code(result, allow_inconclusive=args.allow_inconclusive)
 
@@ -186,7 +187,7 @@ def machines(args) -> int:
     figure = writable_file(args.output, "--output")
     with writing("the reduction study per machine"):
         if out:
-            table.to_csv(out, index=False)
+            atomic_write_text(out, table.to_csv(index=False), follow_symlink=True)
             print(f"wrote {out}")
         if figure:
             print(f"wrote {plot_machines(table, figure)}")

@@ -155,5 +155,5 @@ def write_compare_html(result, path: Path, base: str, new: str, threshold: float
     html = _env().get_template("compare.html").render(
         base=base, new=new, rows=rows, verdict=verdict_line(result)[1], summary=summary_lines(result),
         threshold=f"{threshold:.0%}", alpha=alpha, warnings=warnings)
-    atomic_write_text(path, html)
+    atomic_write_text(path, html, follow_symlink=True)  # a file the user named (--html)
     return path

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import stat
+import tempfile
 from pathlib import Path
 
 from .fmt import machine_name
@@ -50,13 +52,27 @@ def save_figure(fig, path: Path | None):
         fig.tight_layout()
     if path is None:
         return fig
+    import matplotlib
+
     path = Path(path)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")  # the suffix names the format
+    fmt = path.suffix[1:].lower() or matplotlib.rcParams["savefig.format"]
+    if not path.suffix:  # as savefig names a file without a suffix
+        path = path.with_name(f"{path.name}.{fmt}")
+    # a new name of its own (O_EXCL: never a planted link), renamed over the old figure once complete: a full disk
+    # leaves the old figure, not a cut one
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, path)  # a full disk leaves the old figure, not a cut one
+        old = os.lstat(path) if path.is_file() and not path.is_symlink() else None
+        os.fchmod(fd, stat.S_IMODE(old.st_mode) if old else 0o644)
+        with os.fdopen(fd, "wb") as fh:
+            fig.savefig(fh, dpi=110, format=fmt)
+        os.replace(tmp, path)
+    except OSError as exc:
+        if exc.filename in (None, "", tmp):
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
+        raise
     finally:
-        tmp.unlink(missing_ok=True)
+        Path(tmp).unlink(missing_ok=True)
         pyplot().close(fig)
     return path
 
