@@ -60,6 +60,13 @@ RANK_STATISTICS = ("time_s", "time_min_s")
 VERDICT_ORDER = {"slower": 0, "inconclusive": 1, "short": 2, "faster": 3, "same": 4}
 
 
+def diff_noise(values) -> float:
+    """The run-to-run noise from successive differences (robust: 1.4826 x their median absolute value / sqrt 2;
+    a step moves one difference, barely the estimate); 0 for fewer than two runs."""
+    values = np.asarray(values, dtype=float)
+    return 1.4826 * float(np.median(np.abs(np.diff(values)))) / math.sqrt(2) if len(values) > 1 else 0.0
+
+
 def noise_of(log_values) -> float:
     """Run-to-run noise of a series as a standard deviation of log time: the larger of two robust estimates,
     from successive differences (a step barely moves it) and from the spread around the median (catches a
@@ -67,7 +74,7 @@ def noise_of(log_values) -> float:
     values = np.asarray(log_values, dtype=float)
     if len(values) < 2:
         return MIN_NOISE
-    by_diffs = 1.4826 * float(np.median(np.abs(np.diff(values)))) / math.sqrt(2)
+    by_diffs = diff_noise(values)
     by_spread = 1.4826 * float(np.median(np.abs(values - np.median(values))))
     return max(by_diffs, by_spread, MIN_NOISE)
 
@@ -82,8 +89,7 @@ def step_noise(log_times, at: int, end: int, bounds=()) -> float:
     values = np.asarray(log_times, dtype=float)
     edges = sorted({0, *(int(b) for b in bounds if 0 < b < at), at, end})
     levelled = np.concatenate([values[a:b] - np.median(values[a:b]) for a, b in zip(edges, edges[1:]) if b > a])
-    by_diffs = 1.4826 * float(np.median(np.abs(np.diff(values)))) / math.sqrt(2) if len(values) > 1 else 0.0
-    return max(noise_of(levelled), by_diffs, MIN_NOISE)
+    return max(noise_of(levelled), diff_noise(values), MIN_NOISE)
 
 
 def change_points(log_values, min_runs: int = MIN_RUNS, penalty: float | None = None) -> list[int]:
@@ -94,7 +100,7 @@ def change_points(log_values, min_runs: int = MIN_RUNS, penalty: float | None = 
     values = np.asarray(log_values, dtype=float)
     if len(values) < 2 * min_runs:
         return []
-    noise = max(1.4826 * float(np.median(np.abs(np.diff(values)))) / math.sqrt(2), MIN_NOISE)
+    noise = max(diff_noise(values), MIN_NOISE)
     scaled = (values - np.median(values)) / noise
     ends = ruptures.Pelt(model=MODEL, min_size=min_runs, jump=1).fit(scaled.reshape(-1, 1)).predict(pen=PENALTY if penalty is None else penalty)
     return [int(e) for e in ends[:-1]]
@@ -115,7 +121,7 @@ def judge_change(log_times, at: int, start: int, end: int, threshold: float, bou
     se = standard_error(noise, len(before), len(after))
     out = dict(ratio=math.exp(step), ratio_lo=math.exp(step - 1.96 * se), ratio_hi=math.exp(step + 1.96 * se),
                detectable=math.expm1(DETECT_Z * se), noise=noise, runs_before=len(before), runs_after=len(after))
-    moved = (after - np.median(before)) * np.sign(step) > abs(step) / 2
+    moved = moved_half_way(after, before, step)
     # a change is named by its first run; the newest one lasts: every run since moved (two stalled runs are not it)
     lasting = bool(moved.all() if end == len(log_times) else moved[0])
     out["significant"] = bool(abs(step) > DETECT_Z * se and lasting)
@@ -160,6 +166,11 @@ def judge_log_times(log_times, threshold: float, min_runs: int = MIN_RUNS, detec
     return dict(out, **newest), found
 
 
+def moved_half_way(runs, before, step: float):
+    """Per run of ``runs``: has it moved at least half of ``step`` (log) from the median of ``before``, that way?"""
+    return (np.asarray(runs) - np.median(before)) * np.sign(step) > abs(step) / 2
+
+
 def lasting(log_times, change: dict, found: list[int]) -> dict:
     """``change`` (the newest change point found) as it is when every run since it has moved at least half-way
     from the runs before it (since the change point before), else ``inconclusive``: a later proposal within the
@@ -167,7 +178,7 @@ def lasting(log_times, change: dict, found: list[int]) -> dict:
     at = change["at"]
     before = log_times[max([a for a in found if a < at], default=0):at]
     step = math.log(change["ratio"])
-    if ((log_times[at:] - np.median(before)) * np.sign(step) > abs(step) / 2).all():
+    if moved_half_way(log_times[at:], before, step).all():
         return change
     return dict(change, verdict="inconclusive")
 
