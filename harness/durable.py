@@ -23,6 +23,7 @@ import os
 import socket
 import stat
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -44,10 +45,12 @@ def append_line(path: Path, line: str, header: str | None = None) -> None:
         os.close(fd)
 
 
-def atomic_write_text(path: Path, text: str, follow_symlink: bool = False) -> None:
-    """Replace ``path`` with ``text`` atomically (temp file + fsync + rename), keeping the mode of the file it
-    replaces. A symlink at ``path`` is replaced, never followed, unless ``follow_symlink`` (a file the user
-    named: written through the link, at its target). An OSError names ``path``."""
+def atomic_write(path: Path, write: Callable, follow_symlink: bool = False) -> None:
+    """Replace ``path`` atomically with what ``write(fh)`` writes to a binary file (temp file + fsync + rename),
+    keeping the mode of the file it replaces: a cut-short write (a full disk) leaves the old file and no temporary
+    one. The temporary name is created exclusively and never through a link. A symlink at ``path`` is replaced,
+    never followed, unless ``follow_symlink`` (a file the user named: written through the link, at its target).
+    An OSError names ``path``."""
     path = Path(path)
     if follow_symlink and path.is_symlink():
         path = path.resolve()
@@ -63,8 +66,8 @@ def atomic_write_text(path: Path, text: str, follow_symlink: bool = False) -> No
             old = os.lstat(path)
             if stat.S_ISREG(old.st_mode):
                 os.fchmod(fd, stat.S_IMODE(old.st_mode))  # a 0600 file stays 0600
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -74,6 +77,11 @@ def atomic_write_text(path: Path, text: str, follow_symlink: bool = False) -> No
         if isinstance(exc, OSError) and exc.filename in (None, "", str(tmp)):  # full at fsync, rename: name the file
             raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
         raise
+
+
+def atomic_write_text(path: Path, text: str, follow_symlink: bool = False) -> None:
+    """:func:`atomic_write` of ``text`` in UTF-8."""
+    atomic_write(path, lambda fh: fh.write(text.encode("utf-8")), follow_symlink)
 
 
 def read_store(path: Path) -> tuple[dict, str | None]:

@@ -1,11 +1,9 @@
 """What every figure shares: matplotlib set up headless, one colour per backend, titles, saving."""
 from __future__ import annotations
 
-import os
-import stat
-import tempfile
 from pathlib import Path
 
+from ..durable import atomic_write
 from .fmt import machine_name
 
 BACKEND_COLORS = ["#7f7f7f", "#1f77b4", "#2ca02c", "#9467bd", "#d62728", "#ff7f0e", "#8c564b", "#e377c2",
@@ -58,21 +56,9 @@ def save_figure(fig, path: Path | None):
     fmt = path.suffix[1:].lower() or matplotlib.rcParams["savefig.format"]
     if not path.suffix:  # as savefig names a file without a suffix
         path = path.with_name(f"{path.name}.{fmt}")
-    # a new name of its own (O_EXCL: never a planted link), renamed over the old figure once complete: a full disk
-    # leaves the old figure, not a cut one
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        old = os.lstat(path) if path.is_file() and not path.is_symlink() else None
-        os.fchmod(fd, stat.S_IMODE(old.st_mode) if old else 0o644)
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, dpi=110, format=fmt)
-        os.replace(tmp, path)
-    except OSError as exc:
-        if exc.filename in (None, "", tmp):
-            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
-        raise
+    try:  # a full disk leaves the old figure, not a cut one
+        atomic_write(path, lambda fh: fig.savefig(fh, dpi=110, format=fmt))
     finally:
-        Path(tmp).unlink(missing_ok=True)
         pyplot().close(fig)
     return path
 
