@@ -7,7 +7,6 @@ recolour) are shown as ``\\xNN``.
 from __future__ import annotations
 
 import math
-import os
 import sys
 import time
 
@@ -28,21 +27,9 @@ def safe(text) -> str:
     return escape(one_line(text))
 
 
-class ReaderGone(Console):
-    """A console that, when its reader goes away (``| head``), stops printing and lets the command finish with its
-    own exit code: rich's default exits 1 there, which ``compare`` and ``history check`` mean as a regression."""
-
-    def on_broken_pipe(self) -> None:
-        """Send the rest of this output to /dev/null (rich's way) without ending the command."""
-        self.quiet = True
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, self.file.fileno())
-        os.close(devnull)
-
-
 def console(stderr: bool = False) -> Console:
     """A rich console on stdout (or stderr), plain when not a terminal."""
-    return ReaderGone(file=sys.stderr if stderr else sys.stdout, highlight=False, soft_wrap=False,
+    return Console(file=sys.stderr if stderr else sys.stdout, highlight=False, soft_wrap=False,
                    width=None if sys.stdout.isatty() else 160)
 
 
