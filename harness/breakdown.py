@@ -49,6 +49,11 @@ def roofline_bound_s(flops: float, nbytes: float, peak: dict | None, dtype: str,
     :func:`harness.roof.drawn_roofs` at ``threads`` (0: all the roof's threads) on ``device``; NaN without a
     peak."""
     gflops, bandwidth, _ = drawn_roofs(peak, dtype, threads or int((peak or {}).get("threads") or 1), device)
+    return bound_s(flops, nbytes, gflops, bandwidth)
+
+
+def bound_s(flops: float, nbytes: float, gflops: float | None, bandwidth: float | None) -> float:
+    """max(flops / compute roof, bytes / memory roof) in seconds; NaN without either roof."""
     if not gflops or not bandwidth:
         return math.nan
     return max(flops / (gflops * 1e9), nbytes / (bandwidth * 1e9))
@@ -84,9 +89,9 @@ def add_parts(reduction, table, peak: dict | None = None):
                              roof_device=""))
             continue
         threads = int(r["threads"]) if str(r["threads"]).isdigit() else 0
-        bounds = [roofline_bound_s(r[f"flops_{role}"], r[f"bytes_{role}"], peak, r["dtype"], threads, device)
-                  for role in ("direct", "reduce", "conv")]
         gflops, bandwidth, _ = drawn_roofs(peak, r["dtype"], threads or int((peak or {}).get("threads") or 1), device)
+        bounds = [bound_s(r[f"flops_{role}"], r[f"bytes_{role}"], gflops, bandwidth)
+                  for role in ("direct", "reduce", "conv")]
         memory = r["bytes_reduce"] / (bandwidth or math.inf) > r["flops_reduce"] / (gflops or math.inf)
         saving = bounds[0] / (bounds[1] + bounds[2])
         row.update(reduce_bound_s=bounds[1], reduce_memory_bound=bool(memory), predicted_saving=saving,
