@@ -19,7 +19,7 @@ from .abhalves import build_of, split_ref
 from .backendmove import backend_moves
 from .benchfiles import BenchFiles, is_file_list, listed_files, read_files
 from .benchsides import several_files
-from .benchpace import bench_paced, pace_widened
+from .benchpace import pace_widened
 from .compare_rule import IDENTICAL, MIN_ROUNDS, burst_hit, fastest_pass_log_ratio, judge, location, within_se, z_of
 from .errors import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REGRESSION
 from .interference import (contention_noted, contention_split, interference_demoted, machine_demoted,
@@ -28,7 +28,7 @@ from .keptpasses import judged_passes
 from .layers import key_text
 from .noisefloor import load_floors, noise_path, row_floors, stale_floors, with_stored
 from .pace import SLOPES_ATTR, left_over
-from .pacetrust import ACROSS_ATTR, paced_runs, probe_mismatch
+from .pacetrust import ACROSS_ATTR, paced_runs, probe_mismatch, probes_differ
 from .passgroups import machine_ratio, median_pass_by_point, pass_medians_by_point, with_pass_medians
 from .results import KEY_COLUMNS, LATER_COLUMNS, RunFiles, read_metadata, read_samples, read_table, samples_by_point
 from .runwarnings import busy_runs, environment_warnings
@@ -112,7 +112,8 @@ def compare_data(base: tuple, new: tuple, threshold: float = THRESHOLD, alpha: f
     # several files a side are judged against their own spread: a stored floor is one process's against one's
     stored = None if files[0] > 1 else load_floors(results_dir, cpu)
     result = compare_tables(base_table, base_samples, new_table, new_samples, threshold, alpha, stored,
-                            json_input and files[0] == 1, probe_mismatch(base_meta, new_meta))
+                            json_input and files[0] == 1, probe_mismatch(base_meta, new_meta),
+                            not probes_differ(base_meta, new_meta))
     result.attrs.update(side_attrs, base=base_id, new=new_id, kind="pytest-benchmark" if json_input else "sweep",
                         files=files)
     warnings += environment_warnings(base_meta, new_meta, base_table, new_table)
@@ -147,7 +148,7 @@ def untimed_verdict(r, side: str) -> dict:
 
 def compare_tables(base_table, base_samples, new_table, new_samples, threshold: float = THRESHOLD,
                    alpha: float = ALPHA, stored_floor: dict | None = None, in_blocks: bool = False,
-                   probe_reason: str | None = None):
+                   probe_reason: str | None = None, same_probe: bool = True):
     """The comparison table (one row per matched or unmatched point), worst first.
 
     Every ``ok``/``ok`` row is judged by :func:`harness.compare_rule.judge` with a run-to-run floor
@@ -155,7 +156,8 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
     ``stored_floor``, an entry of ``noise.json``); the column ``noise_floor`` is that floor as a relative change at
     ``alpha``. ``in_blocks``: each backend's points were timed back to back (pytest-benchmark), so their common
     shift counts as noise too; ``probe_reason``: why the runs' pace probes are not the same work
-    (:mod:`harness.pacetrust`). A point whose own interval cannot show a change may share its backend's move
+    (:mod:`harness.pacetrust`); ``same_probe`` False: the runs' probes are other loops (``versions["probe"]``), so
+    their readings say nothing of the machine's move either (no hold-back). A point whose own interval cannot show a change may share its backend's move
     (:mod:`harness.backendmove`), in ``attrs["backend_moves"]`` per backend with its verdict.
     ``attrs["noise_floors"]`` holds per backend the median, lowest and highest of its rows' floors and where they
     came from; ``attrs["noise_floor"]`` the widest median. Raises ValueError for a NaN or negative threshold, and
@@ -168,15 +170,14 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
         raise ValueError(f"threshold must be a finite number >= 0 and 0 < alpha < 1, got {threshold!r} and {alpha!r}")
     merged = merge_points(base_table, new_table)
     # the machine's pace divided out: of each pass of a sweep, of each benchmark of a pytest-benchmark file
-    base_samples, new_samples, slopes, across = (bench_paced(base_samples, new_samples) + (None,) if in_blocks else
-                                                 paced_runs(base_samples, new_samples, probe_reason))
+    base_samples, new_samples, slopes, across = paced_runs(base_samples, new_samples, probe_reason, in_blocks)
     matched, base_samples, new_samples, kept_notes = judged_passes(merged, base_samples, new_samples, matched_samples,
                                                                    pooled := set())
     slopes = {b: s for b, s in slopes.items() if in_blocks or b not in pooled}  # pooled passes: as measured
     ratios, passes, keys, fastest, odd = point_moves(merged, matched, base_samples, new_samples)
     odd |= {k for k, i in enumerate(matched) if contention_split(merged.loc[i])}  # neither floor nor move
     moves = backend_moves(ratios, alpha, fastest, odd)
-    machine = machine_ratio(base_samples, new_samples)  # the probe: did the machine itself change speed?
+    machine = machine_ratio(base_samples, new_samples) if same_probe else float("nan")  # did the machine move?
     back_to_back = {b for b, _, _ in ratios} if in_blocks else set()
     shifted = {b for b, m in moves.items() if m.direction(threshold) and m.followed()}  # a change, not noise
     floors = dict(zip(matched, with_stored(row_floors(ratios, alpha, back_to_back, odd, shifted),

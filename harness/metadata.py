@@ -18,6 +18,8 @@ from threadpoolctl import threadpool_info
 
 from kernels.numba_cpu import isa_info
 
+from .probe import PROBE_VERSION
+
 
 #: When this module was imported: the start of a run's wall time where /proc cannot say when the process started.
 IMPORTED_AT = time.time()
@@ -79,8 +81,9 @@ def library_versions() -> dict:
 
 
 def loaded_versions() -> dict:
-    """Python and every tracked library this process has imported (none is imported for the asking)."""
-    versions = {"python": platform.python_version()}
+    """Python, the pace probe's version (:data:`harness.probe.PROBE_VERSION`, as ``probe``) and every tracked
+    library this process has imported (none is imported for the asking)."""
+    versions = {"python": platform.python_version(), "probe": PROBE_VERSION}
     for module, dist in TRACKED.items():
         if module in sys.modules:
             try:

@@ -34,24 +34,30 @@ from __future__ import annotations
 import math
 import statistics
 
-from .benchpace import MIN_PACE_MOVE
+from .benchpace import MIN_PACE_MOVE, bench_paced
 from .pace import pace_adjusted
 from .passgroups import pass_medians_by_point
 
 #: A backend whose rows the pace's move between the runs shifted by less than this (a log ratio: 1.08x) has no
 #: vote: the probe's own process-to-process spread, as for benchmark files (:data:`harness.benchpace.MIN_PACE_MOVE`).
 MIN_PUSH = MIN_PACE_MOVE
+#: The probe's version of a run or benchmark file that records none (made before ``versions["probe"]`` was).
+FIRST_PROBE = "1"
 #: Where compare leaves why the pace's move between the runs was not divided out (None: it was).
 ACROSS_ATTR = "pace_across"
 
 
 def probe_mismatch(base_meta: dict, new_meta: dict) -> str | None:
-    """Why the runs' pace probes do not measure one machine's speed (None: nothing says so): different Python
+    """Why the runs' pace probes do not measure one machine's speed (None: nothing says so): different probes
+    (``versions["probe"]``, :data:`FIRST_PROBE` where none is recorded), different Python
     releases (3.11 and 3.12: the loop is other work; 3.11.7 and 3.11.8 count as one) or CPU models (interpreter
     and vector speed differ otherwise between them; the comparison then measures the machines, as it should)."""
     metas = [meta if isinstance(meta, dict) else {} for meta in (base_meta, new_meta)]
-    python = [release((m.get("versions") if isinstance(m.get("versions"), dict) else {}).get("python"))
-              for m in metas]
+    versions = [m.get("versions") if isinstance(m.get("versions"), dict) else {} for m in metas]
+    other_loops = probes_differ(base_meta, new_meta)
+    if other_loops:
+        return other_loops
+    python = [release(v.get("python")) for v in versions]
     if python[0] and python[1] and python[0] != python[1]:
         return (f"the runs ran different Pythons ({python[0]} vs {python[1]}): the pace probe, a pure-Python loop, "
                 "runs at another speed on each")
@@ -60,6 +66,18 @@ def probe_mismatch(base_meta: dict, new_meta: dict) -> str | None:
         return (f"the runs ran on different CPU models ({cpus[0]} vs {cpus[1]}): a pure-Python probe does not tell "
                 "how much faster the one runs the kernels")
     return None
+
+
+def probes_differ(base_meta: dict, new_meta: dict) -> str | None:
+    """Why the runs' probe readings are other work (None: the same loop): their ``versions["probe"]`` differ
+    (:data:`harness.probe.PROBE_VERSION`; :data:`FIRST_PROBE` where a file records none). Unlike another Python, this
+    leaves not even the runs' median readings comparable: compare holds nothing back on their ratio either."""
+    versions = [m.get("versions") if isinstance(m, dict) else None for m in (base_meta, new_meta)]
+    probes = [str(v.get("probe", FIRST_PROBE)) if isinstance(v, dict) else FIRST_PROBE for v in versions]
+    if probes[0] == probes[1]:
+        return None
+    return (f"the runs' pace probes are different loops (version {probes[0]} vs {probes[1]}, "
+            "harness.probe.PROBE_VERSION): their readings are not the same work")
 
 
 def release(version) -> str | None:
@@ -104,11 +122,16 @@ def moved_alone(cast: dict) -> str | None:
             "not the machine")
 
 
-def paced_runs(base_samples, new_samples, probe_reason: str | None = None) -> tuple:
+def paced_runs(base_samples, new_samples, probe_reason: str | None = None, in_blocks: bool = False) -> tuple:
     """``(base samples, new samples, {backend: slope}, why)``: :func:`harness.pace.pace_adjusted` of the runs,
     with the pace's move between them divided out unless ``probe_reason`` (:func:`probe_mismatch`) or
     :func:`moved_alone` says it is not the machine's - then ``why`` says so and only each run's own changes of
-    pace are divided out; ``why`` is None otherwise (and where no backend was paced: nothing was divided out)."""
+    pace are divided out; ``why`` is None otherwise (and where no backend was paced: nothing was divided out).
+    ``in_blocks``: pytest-benchmark files, whose pace is only its move between them (:func:`bench_paced`): divided
+    out unless ``probe_reason``."""
+    if in_blocks:
+        return (base_samples, new_samples, {}, probe_reason) if probe_reason else (
+            *bench_paced(base_samples, new_samples), None)
     paced = pace_adjusted(base_samples, new_samples)
     if not paced[2]:
         return (*paced, None)

@@ -29,13 +29,21 @@ import os
 import socket
 import time
 from collections.abc import Callable, Iterable
+from itertools import repeat
 
 from .settings import PROBE_SLACK
 
-#: Iterations of the probe's loop (~0.17 ms on a Zen 5 core in its fast state; best of 3: ~0.5 ms per core).
-PROBE_ITERATIONS = 5_000
+#: Iterations of the probe's loop (~0.17 ms on a 2-vCPU AMD EPYC core in its fast state; best of 3: ~0.5 ms per core).
+PROBE_ITERATIONS = 12_000
 #: Timings per probe; the probe is the fastest (a timer interrupt only adds).
 PROBE_REPEATS = 3
+#: Call depths the loop is timed at, in turn (see :func:`probe_s`): the fastest of them counts.
+PROBE_DEPTHS = (2, 3, 5)
+#: The probe's loop and its way of timing, recorded in every run's ``versions`` (and every benchmark file's) as
+#: ``probe``: readings of two versions are other work and are never compared (:mod:`harness.pacetrust`). Version
+#: 1 (no ``probe`` recorded) summed ``i * i`` at one call depth; version 2 allocates nothing and is timed at
+#: several depths.
+PROBE_VERSION = "2"
 #: Probe every core the worker may run on up to this many (a 2-vCPU VM: both); on more, the current one.
 MAX_PROBED_CORES = 4
 #: Readings of the sweep's own process that start a run's reference, per kind of probe (~0.1 s in all on 2 cores).
@@ -51,34 +59,54 @@ REFERENCE_QUANTILE = 0.25
 
 
 def probe_loop(iterations: int) -> int:
-    """Interpreter-bound work: the kind of code the slow states slow most (the clock itself does not move)."""
-    total = 0
-    for i in range(iterations):
-        total += i * i
-    return total
+    """Interpreter-bound work that allocates nothing: the kind of code the slow states slow most (the clock itself
+    does not move), and the same work in every process.
+
+    Version 1 summed ``i * i``: its speed depended on where a process's heap put the loop's fresh integers and
+    frame. Eight worker processes (numpy, numba or torch imported) polled in turn for 12 s, all pinned to one vCPU
+    of the 2-vCPU AMD EPYC VM, read 1.16-1.22x apart for the whole run (four runs); unpinned, 1.15-1.41x. So a
+    sweep's torch worker was flagged ``disturbed`` on every point while its kernels had not moved, and a pace read
+    in two runs' processes was partly the processes'. This loop touches only cached small integers and is timed
+    at the depths of :data:`PROBE_DEPTHS` (at one depth it still read up to 1.5x slower in one process of 18, and
+    depths 0, 1 and 6 ran 4-10% slower in every process): the same eight processes read 1.00-1.01x apart, while
+    in the VM's slow states it read 1.40-1.50x slower where version 1 read 1.45-1.74x (correlation 0.5-0.8).
+    """
+    x = 0
+    for _ in repeat(None, iterations):
+        x = x ^ 1
+    return x
+
+
+def loop_at_depth(depth: int, iterations: int, clock: Callable[[], float]) -> float:
+    """Seconds of one :func:`probe_loop` timed ``depth`` calls deeper than here (its frame lies elsewhere)."""
+    if depth > 0:
+        return loop_at_depth(depth - 1, iterations, clock)
+    start = clock()
+    probe_loop(iterations)
+    return clock() - start
 
 
 def probe_s(clock: Callable[[], float] = time.perf_counter, iterations: int = PROBE_ITERATIONS,
             repeats: int = PROBE_REPEATS) -> float:
-    """Seconds of the fastest of ``repeats`` timings of :func:`probe_loop`."""
+    """Seconds of the fastest of ``repeats`` timings of :func:`probe_loop`, each at the next depth of
+    :data:`PROBE_DEPTHS` (one depth may be slow in one process: :func:`probe_loop`)."""
     best = math.inf
-    for _ in range(repeats):
-        start = clock()
-        probe_loop(iterations)
-        best = min(best, clock() - start)
+    for i in range(repeats):
+        best = min(best, loop_at_depth(PROBE_DEPTHS[i % len(PROBE_DEPTHS)], iterations, clock))
     return best
 
 
-#: Iterations of the pace probe timed after every timed round of a CPU pass (:func:`pace_s`: 0.1-0.2 ms on the
-#: 2-vCPU Intel Xeon VM; rounds last >= 1 ms, so it takes at most a sixth of a pass's budget from its rounds).
-PACE_ITERATIONS = 2_000
+#: Iterations of the pace probe timed after every timed round of a CPU pass (:func:`pace_s`: ~0.1 ms on the
+#: 2-vCPU AMD EPYC VM; rounds last >= 1 ms, so it takes at most a tenth of a pass's budget from its rounds).
+PACE_ITERATIONS = 6_000
 
 
 def pace_s(clock: Callable[[], float] = time.perf_counter, iterations: int = PACE_ITERATIONS) -> float:
-    """Seconds of one timing of :func:`probe_loop` on the current core: the machine's pace right after a timed
-    round. The median over a pass's rounds follows the machine's faster and slower stretches that the kernel
-    met in that pass (:mod:`harness.pace`)."""
-    return probe_s(clock, iterations, repeats=1)
+    """Seconds of ``iterations`` of :func:`probe_loop` on the current core, as the fastest of its parts timed at each
+    depth of :data:`PROBE_DEPTHS`: the machine's pace right after a timed round. The median over a pass's rounds
+    follows the machine's faster and slower stretches that the kernel met in that pass (:mod:`harness.pace`)."""
+    parts = len(PROBE_DEPTHS)
+    return probe_s(clock, max(1, iterations // parts), repeats=parts) * parts
 
 
 def probes_every_core(threads: int) -> bool:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.probe import PROBE_DEPTHS
 from tests.bench.steady import (MAX_ROUNDS, MAX_SETTLE_S, MIN_CALLS, MIN_ROUNDS, MIN_SETTLE_S, ROUND_S, TIMED_S,
                                 PaceLog, bench_threads, plan, settle, slowdown, slowed, timer_for)
 
@@ -88,7 +89,8 @@ def test_threads_and_clock_settings():
 
 def test_pace_log_keeps_one_reading_per_timed_round():
     readings = [(k + 1) * 1e-4 for k in range(2 + 5 + 1)]  # warm-up rounds, timed rounds, the result's call
-    ticks = iter([t for r in readings for t in (0.0, r)])  # each probe reads the clock before and after its loop
+    parts = len(PROBE_DEPTHS)  # each reading times its loop in parts, the clock read before and after each
+    ticks = iter([t for r in readings for extra in reversed(range(parts)) for t in (0.0, r / parts + extra * 1e-6)])
     log = PaceLog(lambda: next(ticks))
     for _ in readings:
         log()
@@ -116,3 +118,4 @@ def test_the_suite_records_a_pace_after_every_timed_round(tmp_path):
                             memory_gib=metadata.memory_gib(), numba_threading_layer=metadata.numba_threading_layer()))
     assert {k: v for k, v in machine_of(benchmark_metadata(doc)).items() if k != "gpu"} == \
         {k: v for k, v in sweep.items() if k != "gpu"}
+    assert benchmark_metadata(doc)["versions"]["probe"] == metadata.loaded_versions()["probe"]  # the same loop

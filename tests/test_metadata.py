@@ -20,6 +20,7 @@ import numba
 import pytest
 
 from harness import metadata
+from harness.probe import PROBE_VERSION
 from harness.metadata import (collect_metadata, cpu_isa, cpu_model, finish_metadata, gpu_info, library_versions,
                               now_iso, numba_cpu_vectors)
 from harness.threads import max_threads
@@ -48,6 +49,7 @@ def test_library_versions_record_python_and_every_imported_tracked_library(monke
     monkeypatch.delitem(sys.modules, "torch", raising=False)
     versions = library_versions()
     assert versions["python"] == platform.python_version()
+    assert versions["probe"] == PROBE_VERSION  # compare must not set readings of two probes' loops side by side
     for dist in ("numpy", "numba", "llvmlite", "pandas", "threadpoolctl"):
         assert versions[dist] == version(dist), dist
     assert "torch" not in versions  # tracked, but not imported here

@@ -19,14 +19,14 @@ CASES = [f"layer {i}" for i in range(6)]
 
 def write_paced_run(folder, run_id, *, seed, scale_a=1.0, machine=1.0, sigma=0.15, slope=1.0, paced=True,
                     unpaced_point=None, share=0.0, threads=2, bad_pace=None, pace_jitter=0.0, probe_s=None,
-                    contended_point=None, pace_factor=1.0, python=None):
+                    contended_point=None, pace_factor=1.0, python=None, probe=None):
     """A run of backends a and b on CASES, 3 passes of 20 rounds per point; every pass ran at a machine speed of
     its own (lognormal ``sigma``, times ``machine``), which its rounds follow to the power ``slope`` and its
     ``pace_s`` reads; backend a's code is ``scale_a`` slower. ``paced=False`` writes no ``pace_s`` (a run from
     before it); ``unpaced_point`` (backend, case) lacks it on one pass (or holds ``bad_pace`` there); every pass
     met other processes' ``share`` of the machine and ran on ``threads`` threads (``contended_point``: 2 threads,
     a share of 0.6); ``pace_jitter``: the pace readings' own lognormal noise; ``probe_s``: every pass's probe around it;
-    ``pace_factor``: the pace probe alone that much slower; ``python``: the version in the metadata."""
+    ``pace_factor``: the pace probe alone that much slower; ``python``, ``probe``: the versions in the metadata."""
     rng = np.random.default_rng(seed)
     writer = ResultsWriter(RunFiles(folder, run_id))
     for backend in ("a", "b"):
@@ -52,8 +52,8 @@ def write_paced_run(folder, run_id, *, seed, scale_a=1.0, machine=1.0, sigma=0.1
                                    PointResult(dict(row, others_share=0.6 if contended else share, **pace),
                                                tuple(rounds)))
             writer.append(row, samples)
-    writer.write_metadata({"host": "h", "cpu_model": "cpu", "versions": {"numpy": "2", **({"python": python}
-                                                                                          if python else {})}})
+    versions = {"numpy": "2", **({"python": python} if python else {}), **({"probe": probe} if probe else {})}
+    writer.write_metadata({"host": "h", "cpu_model": "cpu", "versions": versions})
     return RunFiles(folder, run_id)
 
 

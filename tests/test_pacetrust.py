@@ -12,7 +12,7 @@ import pytest
 from harness.comparison import exit_code
 from harness.compare_summary import pace_line
 from harness.pace import SLOPES_ATTR, pace_adjusted
-from harness.pacetrust import ACROSS_ATTR, moved_alone, paced_runs, probe_mismatch
+from harness.pacetrust import ACROSS_ATTR, moved_alone, paced_runs, probe_mismatch, probes_differ
 from harness.passgroups import with_pass_medians
 from harness.results import RunFiles, read_samples
 from tests.test_benchfiles import compared, suite
@@ -160,3 +160,21 @@ def test_a_move_left_in_is_judged_with_the_stored_floor_of_passes_as_measured(tm
     stored = {"backends": {b: {"floor_sd": 0.3, "paced_floor_sd": 0.001, "pace_slope": 1.0} for b in "ab"}}
     result = compare_tables(bt, bs, nt, ns, stored_floor=stored)
     assert result.attrs[ACROSS_ATTR] and all(v["floor"] > 1.0 for v in result.attrs["noise_floors"].values())
+
+
+def test_runs_of_two_probe_versions_are_never_compared_by_their_readings(tmp_path):
+    # the probe's loop changed (harness.probe.PROBE_VERSION 2): a run of version 1 records no version, and its
+    # readings are other work - here NEW's loop reads 1.5x slower while the machine and the kernels did not move.
+    # Taken as the machine's move, it held a real 1.3x slowdown of backend a back ("the machine itself ran slower")
+    assert probes_differ({"versions": {"python": "3.11.7"}}, {"versions": {"probe": "2"}}).startswith(
+        "the runs' pace probes are different loops (version 1 vs 2")
+    assert probes_differ({"versions": {"probe": "2"}}, {"versions": {"probe": "2"}}) is None
+    assert probes_differ({"versions": ["odd"]}, {}) is None  # nothing recorded either side: both version 1
+    write_paced_run(tmp_path, "base", seed=43, probe_s=1e-3)
+    write_paced_run(tmp_path, "slow", seed=44, probe="2", probe_s=1.5e-3, pace_factor=1.5, scale_a=1.3)
+    result = judged(tmp_path, "base", "slow")
+    a, b = result.query("backend == 'a'"), result.query("backend == 'b'")
+    assert "different loops" in result.attrs[ACROSS_ATTR] and result.attrs["machine_ratio"] is None
+    assert (a["verdict"] == "slower").all(), a[["ratio", "note"]]
+    assert not b["verdict"].isin(["slower", "faster"]).any() and exit_code(result) == 1
+    assert not result["note"].str.contains("the machine itself").any()

@@ -30,6 +30,40 @@ def test_the_probe_is_its_fastest_timing():
     assert probe_s(iterations=1000, repeats=2) > 0  # the real loop on the real clock
 
 
+def test_the_probe_times_its_loop_at_each_call_depth_in_turn(monkeypatch):
+    # version 1 timed one depth: in one process of 18 that depth read 1.5x slower all along (its frame's place)
+    import inspect
+
+    from harness import probe
+
+    depths = []
+    monkeypatch.setattr(probe, "probe_loop", lambda n: depths.append((len(inspect.stack(0)), n)))
+    ticks = iter(range(100))
+    probe.probe_s(clock=lambda: next(ticks), iterations=7, repeats=4)
+    base = depths[0][0] - probe.PROBE_DEPTHS[0]
+    assert [d - base for d, _ in depths] == [*probe.PROBE_DEPTHS, probe.PROBE_DEPTHS[0]] and {n for _, n in depths} == {7}
+    depths.clear()
+    ticks = iter([0.0, 5.0, 10.0, 14.0, 20.0, 26.0])  # parts 5, 4, 6: the pace is the fastest part, whole-size
+    assert probe.pace_s(clock=lambda: next(ticks), iterations=30) == 4.0 * len(probe.PROBE_DEPTHS)
+    assert [n for _, n in depths] == [30 // len(probe.PROBE_DEPTHS)] * len(probe.PROBE_DEPTHS)
+    assert len({d for d, _ in depths}) == len(probe.PROBE_DEPTHS)
+
+
+def test_the_probes_loop_allocates_nothing():
+    # version 1 made two fresh integers per iteration, and its speed followed where they landed
+    import tracemalloc
+
+    from harness.probe import probe_loop
+
+    probe_loop(10)
+    tracemalloc.start()
+    try:
+        probe_loop(20_000)
+        assert tracemalloc.get_traced_memory()[1] < 100  # bytes at the peak: its iterator (48); version 1 184
+    finally:
+        tracemalloc.stop()
+
+
 def test_every_core_is_probed_and_the_affinity_restored():
     import os
 
