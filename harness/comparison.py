@@ -31,7 +31,7 @@ from .pace import SLOPES_ATTR, left_over
 from .pacetrust import ACROSS_ATTR, paced_runs, probe_mismatch, probes_differ
 from .passgroups import machine_ratio, median_pass_by_point, pass_medians_by_point, with_pass_medians
 from .results import KEY_COLUMNS, LATER_COLUMNS, RunFiles, read_metadata, read_samples, read_table, samples_by_point
-from .runwarnings import busy_runs, environment_warnings
+from .runwarnings import busy_runs, environment_warnings, slow_files
 from .settings import ALPHA, THRESHOLD
 
 REGRESSIONS = ("slower", "broken")
@@ -118,7 +118,8 @@ def compare_data(base: tuple, new: tuple, threshold: float = THRESHOLD, alpha: f
                         files=files)
     warnings += environment_warnings(base_meta, new_meta, base_table, new_table)
     measured = (result["ratio"].notna() & (result["note"] != IDENTICAL)).any()  # not a run against itself
-    warnings += busy_runs(base_meta, new_meta, base_table, new_table) if measured else []
+    warnings += (busy_runs(base_meta, new_meta, base_table, new_table) + slow_files(base_samples, new_samples, base_meta
+                 is new_meta)) if measured else []
     judged = set(result.loc[result["ratio"].notna(), "backend"].astype(str))
     paced = {} if json_input or result.attrs.get(ACROSS_ATTR) else result.attrs.get(SLOPES_ATTR) or {}
     stale = [b for b in stale_floors(stored, paced) if b in judged]  # a stored floor of unpaced passes only
@@ -206,10 +207,9 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
             row.update(untimed_verdict(r, side))
         rows.append(row)
     out = pd.DataFrame(rows).reindex(columns=COMPARE_COLUMNS)
-    out["note"] = out["note"].fillna("")
-    out["_order"] = out["verdict"].map(VERDICT_ORDER)
-    out = out.sort_values(["_order", "ratio"], ascending=[True, False], na_position="last").drop(columns="_order")
-    out = out.reset_index(drop=True)
+    out["note"], out["_order"] = out["note"].fillna(""), out["verdict"].map(VERDICT_ORDER)
+    out = out.sort_values(["_order", "ratio"], ascending=[True, False], na_position="last", ignore_index=True)
+    out = out.drop(columns="_order")
     judged = out[out["ratio"].notna()]
     out.attrs.update(threshold=threshold, alpha=alpha, warnings=[], noise_floors={
         b: {"floor": float(np.median(g["noise_floor"])), "lowest": float(g["noise_floor"].min()),

@@ -5,15 +5,29 @@
   or environments measures them as much as the code;
 * :func:`busy_runs`: half or more of a run's points met other busy processes (or, for a run from before
   ``others_share``, it was started on busy cores), with kernels on more than one thread - where points scatter
-  far beyond what their rounds show.
+  far beyond what their rounds show;
+* :func:`slow_files`: a side's benchmark files ran more than a tenth of their rounds in the machine's slow state,
+  where unchanged medians move more between files than a 10% threshold allows.
 
 The verdicts stand; the warnings say how far to trust them and what to do. The CLI prints them, the
 Python API returns them in ``attrs["warnings"]`` and issues them with :func:`warnings.warn`.
 """
 from __future__ import annotations
 
+from .benchpace import round_paces
 from .contention import is_contended, known_share
 from .settings import CONTENDED_SHARE
+
+#: A benchmark round ran in the machine's slow state where the pace read after it (:func:`harness.probe.pace_s`)
+#: was more than this times its side's usual reading (the 2nd percentile of all its rounds' paces): the 2-vCPU AMD
+#: EPYC VM's slow states read 1.40-1.50x with probe version 2.
+SLOW_PACE = 1.25
+#: :func:`slow_files` warns of a side with more than this share of its rounds in the slow state. Fifty pairs of
+#: unchanged files on that VM (ten sets of ten back to back, docs/regression-gates.md): where both files of a pair
+#: stayed at or under it, 387 of 408 medians (95%) agreed within +/-10%; where one went over, 357 of 442 (81%).
+SLOW_SHARE = 0.10
+#: Fewer paced rounds than this on a side say too little of its state (a file of a benchmark or two).
+MIN_SLOW_ROUNDS = 100
 
 
 def environment_warnings(base_meta: dict, new_meta: dict, base_table=None, new_table=None) -> list[str]:
@@ -85,3 +99,22 @@ def contended_points(table) -> tuple[int, int]:
     rows = table[(table["status"] == "ok") & (table["threads"] > 1)]
     shares = [share for share in rows["others_share"] if known_share(share)]
     return sum(is_contended(share) for share in shares), len(shares)
+
+
+def slow_files(base_samples, new_samples, ab: bool = False) -> list[str]:
+    """A warning for each side of a pytest-benchmark comparison that ran more than ``SLOW_SHARE`` of its paced rounds
+    in the machine's slow state (:data:`SLOW_PACE`; the paces its CPU benchmarks record after every round); none for
+    sweeps (their points carry ``disturbed``) nor for both builds of one A/B file (they met the same machine)."""
+    out = []
+    for name, samples in ([] if ab else [("BASE", base_samples), ("NEW", new_samples)]):
+        paces = sorted(p for ps in round_paces(samples).values() for p in ps)
+        if len(paces) < MIN_SLOW_ROUNDS:
+            continue
+        share = sum(p > SLOW_PACE * paces[int(0.02 * (len(paces) - 1))] for p in paces) / len(paces)
+        if share > SLOW_SHARE:
+            out.append(f"{name} ran {share:.0%} of its benchmark rounds while the machine's pace read over "
+                       f"{SLOW_PACE}x its usual (a shared machine's slow state): unchanged medians move more between "
+                       "such files (2-vCPU AMD EPYC VM: 81% within +/-10%, against 95% below a tenth), so "
+                       "expect inconclusive rows; re-run on a quieter machine, or time both builds in one file "
+                       "(CONVBENCH_BENCH_AGAINST, docs/regression-gates.md)")
+    return out

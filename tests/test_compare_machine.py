@@ -5,8 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from harness.benchjson import load_benchmark_json
 from harness.comparison import exit_code
+from harness.runwarnings import MIN_SLOW_ROUNDS, slow_files
 
+from .test_benchpace import compared, slowed, with_paces, written
 from .test_compare_rule import judged, write_passes_run
 
 
@@ -118,3 +121,27 @@ def test_a_run_whose_points_met_busy_processes_on_two_threads_is_named_though_st
     ab = busy_runs(late, late, table, table)
     assert len(ab) == 1 and ab[0].startswith("the run timed 6 of its 8 points") and "best: one A/B run" not in ab[0]
     assert busy_runs(quiet, late, None, table.drop(columns="others_share")) == []  # a run from before the column
+
+
+def test_benchmark_files_run_in_the_machines_slow_state_are_named(tmp_path):
+    # AMD EPYC VM, 50 pairs of unchanged files: 95% of medians within +/-10% where both files ran at most a tenth
+    # of their rounds in the slow state, 81% otherwise - and compare said nothing of which kind a pair was
+    def slow_state(doc):  # every third round of every benchmark read its pace 1.5x slower (its times 2% slower)
+        with_paces(doc, seed=1)
+        slowed(doc, 1.02, [bench["name"] for bench in doc["benchmarks"]])
+        for bench in doc["benchmarks"]:
+            paces = bench["extra_info"]["paces_s"]
+            bench["extra_info"]["paces_s"] = [p * (1.5 if i % 3 == 0 else 1.0) for i, p in enumerate(paces)]
+
+    quiet, slow = written(tmp_path, "quiet.json", with_paces), written(tmp_path, "slow.json", slow_state)
+    named = [w for w in compared(quiet, slow).attrs["warnings"] if "slow state" in w]
+    assert len(named) == 1 and named[0].startswith("NEW ran 33% of its benchmark rounds while the machine's pace")
+    assert "BASE ran 33%" in " ".join(compared(slow, quiet).attrs["warnings"])
+    quiet2 = written(tmp_path, "quiet2.json", lambda doc: with_paces(doc, seed=2), lambda doc: slowed(doc, 1.02, [
+        bench["name"] for bench in doc["benchmarks"]]))
+    assert not [w for w in compared(quiet, quiet2).attrs["warnings"] if "slow state" in w]
+    samples = load_benchmark_json(slow)[1]
+    assert len(samples) >= MIN_SLOW_ROUNDS and slow_files(samples, samples, ab=True) == []  # one A/B file
+    assert slow_files(samples.iloc[:MIN_SLOW_ROUNDS - 1], samples.iloc[:MIN_SLOW_ROUNDS - 1]) == []  # too few
+    unpaced = load_benchmark_json(written(tmp_path, "unpaced.json"))[1]
+    assert slow_files(unpaced, unpaced) == []
