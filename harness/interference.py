@@ -170,10 +170,11 @@ def machine_warnings(result, threshold: float) -> list[str]:
     times (``attrs[ACROSS_ATTR]``, :mod:`harness.pacetrust`), where it was, and, where the machine itself moved
     beyond the threshold (``attrs["machine_ratio"]``), how far and how many verdicts that held back (its rows'
     notes); [] when neither."""
-    across = result.attrs.get(ACROSS_ATTR)
+    across, machine = result.attrs.get(ACROSS_ATTR), result.attrs.get("machine_ratio") or math.nan
+    held_back = ("the machine's move held back as without a pace" if math.isfinite(machine) else
+                 "no probe reading compared")
     out = [f"the pace's move between the runs was not divided out (the times are judged as measured across the "
-           f"runs, the machine's move held back as without a pace): {across}"] if across else []
-    machine = result.attrs.get("machine_ratio") or math.nan
+           f"runs, {held_back}): {across}"] if across else []
     if not machine_moved(machine, threshold):
         return out
     held = int(result["note"].str.contains(NOTE_MACHINE, regex=False).sum())

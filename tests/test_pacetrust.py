@@ -178,3 +178,6 @@ def test_runs_of_two_probe_versions_are_never_compared_by_their_readings(tmp_pat
     assert (a["verdict"] == "slower").all(), a[["ratio", "note"]]
     assert not b["verdict"].isin(["slower", "faster"]).any() and exit_code(result) == 1
     assert not result["note"].str.contains("the machine itself").any()
+    said = " ".join(result.attrs["warnings"])  # what was left out and why; a missing probe version is version 1
+    assert "no probe reading compared): the runs' pace probes are different loops" in said
+    assert "held back" not in said and "versions of probe" not in said
