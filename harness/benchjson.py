@@ -212,8 +212,8 @@ def benchmark_metadata(doc: dict) -> dict:
         versions["pytest-benchmark"] = doc["version"]
     flags = cpu.get("flags") if isinstance(cpu.get("flags"), list) else []
     ours = machine.get("convbench") if isinstance(machine.get("convbench"), dict) else {}  # tests/conftest.py
-    if isinstance(ours.get("probe"), str):  # the pace probe's version (harness.probe.PROBE_VERSION)
-        versions["probe"] = ours["probe"]
+    if isinstance(ours.get("probe"), (str, int)) and not isinstance(ours.get("probe"), bool):  # harness.probe
+        versions["probe"] = str(ours["probe"])  # the pace probe's version, PROBE_VERSION
     return {"source": "pytest-benchmark", "host": machine.get("node"), "cpu_model": cpu.get("brand_raw"),
             "cpu_count": cpu.get("count"), "cpu_isa": isa_of_flags(flags), "versions": versions,
             "memory_gib": ours.get("memory_gib"), "numba_threading_layer": ours.get("numba_threading_layer"),

@@ -118,8 +118,7 @@ def compare_data(base: tuple, new: tuple, threshold: float = THRESHOLD, alpha: f
                         files=files)
     warnings += environment_warnings(base_meta, new_meta, base_table, new_table)
     measured = (result["ratio"].notna() & (result["note"] != IDENTICAL)).any()  # not a run against itself
-    warnings += (busy_runs(base_meta, new_meta, base_table, new_table) + slow_files(base_samples, new_samples, base_meta
-                 is new_meta)) if measured else []
+    warnings += (busy_runs(base_meta, new_meta, base_table, new_table) + slow_files(base, new)) if measured else []
     judged = set(result.loc[result["ratio"].notna(), "backend"].astype(str))
     paced = {} if json_input or result.attrs.get(ACROSS_ATTR) else result.attrs.get(SLOPES_ATTR) or {}
     stale = [b for b in stale_floors(stored, paced) if b in judged]  # a stored floor of unpaced passes only

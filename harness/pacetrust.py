@@ -12,8 +12,10 @@ ordered pairs exit 1 (1 with this module), and edited 1.25x slower gave 54 `fast
 
 So the move between the runs is divided out only when nothing says it is the probe's alone:
 
-* the runs ran different Python releases or CPU models (:func:`probe_mismatch`, from their metadata): the loop
-  is not the same work in both, or says nothing of how the other machine runs the kernels;
+* the runs' probes are different loops (``versions["probe"]``, :data:`harness.probe.PROBE_VERSION`; then their
+  readings are not compared at all, no hold-back either: :func:`probes_differ`), or the runs ran different Python
+  releases or CPU models (:func:`probe_mismatch`, from their metadata): the loop is not the same work in both, or
+  says nothing of how the other machine runs the kernels;
 * or the backends themselves say so (:func:`moved_alone`): of the paced backends that the move between the runs
   shifted by ``MIN_PUSH`` or more, at least two, and more than half of them, sit nearer to no change *as
   measured* than with the move divided out. Where the machine moved, its kernels followed it and their
@@ -22,7 +24,8 @@ So the move between the runs is divided out only when nothing says it is the pro
 
 Otherwise only each run's own changes of pace are divided out (``pace_adjusted(..., across=False)``), the rows
 are judged on the move between the runs as measured, and the hold-back of the machine's own move
-(:func:`harness.interference.machine_demoted`) applies in full; the result says why in ``attrs["pace_across"]``.
+(:func:`harness.interference.machine_demoted`) applies in full (none where the probes differ); the result says
+why in ``attrs["pace_across"]``.
 What the vote cannot tell apart: a machine that moved while *every* backend changed by as much the other way;
 one voting backend (its slowdown and a probe's move look alike: the move stays divided out); two that disagree
 (the machine's reading is kept); and kernels that followed a machine's move between the runs less than half as
@@ -34,7 +37,7 @@ from __future__ import annotations
 import math
 import statistics
 
-from .benchpace import MIN_PACE_MOVE, bench_paced
+from .benchpace import MIN_PACE_MOVE, bench_paced, round_paces
 from .pace import pace_adjusted
 from .passgroups import pass_medians_by_point
 
@@ -130,7 +133,8 @@ def paced_runs(base_samples, new_samples, probe_reason: str | None = None, in_bl
     ``in_blocks``: pytest-benchmark files, whose pace is only its move between them (:func:`bench_paced`): divided
     out unless ``probe_reason``."""
     if in_blocks:
-        return (base_samples, new_samples, {}, probe_reason) if probe_reason else (
+        paced_files = bool(round_paces(base_samples) and round_paces(new_samples))  # else nothing to divide
+        return (base_samples, new_samples, {}, probe_reason if paced_files else None) if probe_reason else (
             *bench_paced(base_samples, new_samples), None)
     paced = pace_adjusted(base_samples, new_samples)
     if not paced[2]:

@@ -25,6 +25,7 @@ from .comparison import matched_samples, merge_points, point_moves, read_run
 from .contention import is_contended
 from .noisefloor import calibration_floors, noise_path, save_floors
 from .pace import pace_adjusted
+from .pacetrust import probe_mismatch
 from .results import RunFiles
 from .settings import CONTENDED_SHARE
 
@@ -38,7 +39,9 @@ def calibration_entry(base: RunFiles | Path, new: RunFiles | Path) -> dict:
     "rows"}}``, only those with ``MIN_STORED_ROWS`` points kept; a backend whose passes had the machine's pace
     divided out, :mod:`harness.pace`, also gets ``paced_floor_sd`` and ``pace_slope``: compare uses the floor that
     fits the rows it judges), ``runs``, ``bursts_left_out``, ``contended_left_out``, ``too_few_rows``
-    (``{name: points kept}``) and ``cpu_model``. ValueError for two CPU models or no point in common."""
+    (``{name: points kept}``) and ``cpu_model``. ValueError for two CPU models, two probes that are not the same
+    work (another probe version or Python release: their pace cannot be divided out between the runs) or no point
+    in common."""
     (base_id, bt, bs, meta), (new_id, nt, ns, new_meta) = read_run(base), read_run(new)
     if files_of(meta) > 1 or files_of(new_meta) > 1:
         raise ValueError("a stored floor is one benchmark file's against another's, as compare judges single files: "
@@ -46,6 +49,10 @@ def calibration_entry(base: RunFiles | Path, new: RunFiles | Path) -> dict:
     if meta.get("cpu_model") != new_meta.get("cpu_model"):
         raise ValueError(f"an A/A pair must come from one CPU model, got {meta.get('cpu_model')!r} and "
                          f"{new_meta.get('cpu_model')!r}")
+    other_loops = probe_mismatch(meta, new_meta)
+    if other_loops:
+        raise ValueError(f"an A/A pair for a stored floor must read one pace probe: {other_loops}; measure both "
+                         "again with this convbench")
     merged = merge_points(bt, nt)
     if "pytest-benchmark" in (meta.get("source"), new_meta.get("source")):
         bs, ns, _ = bench_paced(bs, ns)  # as compare judges benchmark files: at a common pace (harness.benchpace)

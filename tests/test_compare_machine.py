@@ -2,6 +2,8 @@
 itself changed speed between the runs (its probe) - each judged on synthetic runs that the rule before got wrong."""
 from __future__ import annotations
 
+import json
+
 import pandas as pd
 import pytest
 
@@ -141,7 +143,24 @@ def test_benchmark_files_run_in_the_machines_slow_state_are_named(tmp_path):
         bench["name"] for bench in doc["benchmarks"]]))
     assert not [w for w in compared(quiet, quiet2).attrs["warnings"] if "slow state" in w]
     samples = load_benchmark_json(slow)[1]
-    assert len(samples) >= MIN_SLOW_ROUNDS and slow_files(samples, samples, ab=True) == []  # one A/B file
-    assert slow_files(samples.iloc[:MIN_SLOW_ROUNDS - 1], samples.iloc[:MIN_SLOW_ROUNDS - 1]) == []  # too few
+    few = samples.iloc[:MIN_SLOW_ROUNDS - 1]
+    assert len(samples) >= MIN_SLOW_ROUNDS and slow_files(("a", None, few, {}), ("b", None, few, {})) == []
     unpaced = load_benchmark_json(written(tmp_path, "unpaced.json"))[1]
-    assert slow_files(unpaced, unpaced) == []
+    assert slow_files(("a", None, unpaced, {}), ("b", None, unpaced, {})) == []
+    # a file slow all along: its own 2nd percentile is slow too, so it is judged by the lower of the two sides'
+    throughout = written(tmp_path, "throughout.json", lambda doc: with_paces(doc, seed=3, factor_of=lambda n: 1.4),
+                         lambda doc: slowed(doc, 1.02, [bench["name"] for bench in doc["benchmarks"]]))
+    assert "NEW ran 100% of its benchmark rounds" in " ".join(compared(quiet, throughout).attrs["warnings"])
+
+    def ab_file(doc):  # both builds in one file (CONVBENCH_BENCH_AGAINST), the base build 2% faster
+        slow_state(doc)
+        for bench in list(doc["benchmarks"]):
+            twin = json.loads(json.dumps(bench))
+            backend = bench["extra_info"]["backend"]
+            twin["extra_info"]["backend"] = f"{backend}@base"
+            twin["name"] = twin["name"].replace(f"[{backend}-", f"[{backend}@base-")
+            twin["stats"]["data"] = [t / 1.02 for t in bench["stats"]["data"]]
+            doc["benchmarks"].append(twin)
+
+    ab = written(tmp_path, "ab.json", ab_file)  # both builds met the same slow machine: nothing to warn of
+    assert not [w for w in compared(f"{ab}@base", ab).attrs["warnings"] if "slow state" in w]

@@ -200,6 +200,11 @@ def test_calibrate_stores_the_floor_of_paced_passes_with_its_slope_and_compare_u
     result = compare_data(read_run(base), read_run(new), results_dir=tmp_path / "out")
     assert not any("pace adjustment" in w for w in result.attrs["warnings"])
     assert result["noise_floor"].notna().all()
+    # a pair whose probes are other loops (a run of probe version 1 against one of 2): the loops' difference read
+    # as the machine's stored floors of 0.13-0.25 where the same version's pair gave 0.03-0.10; refused
+    other = write_paced_run(tmp_path, "v2", seed=15, probe="2", pace_factor=1.3)
+    with pytest.raises(ValueError, match=r"must read one pace probe: the runs' pace probes are different loops"):
+        calibration_entry(base, other)
 
 
 def test_a_floor_stored_before_the_pace_is_not_used_for_paced_runs_and_compare_says_so(tmp_path):

@@ -181,3 +181,36 @@ def test_runs_of_two_probe_versions_are_never_compared_by_their_readings(tmp_pat
     said = " ".join(result.attrs["warnings"])  # what was left out and why; a missing probe version is version 1
     assert "no probe reading compared): the runs' pace probes are different loops" in said
     assert "held back" not in said and "versions of probe" not in said
+
+
+@pytest.mark.parametrize("files", [1, 3])
+def test_benchmark_files_of_two_probe_versions_have_no_pace_move_between_them(tmp_path, files):
+    # NEW's files made with probe version 2, whose loop reads 1.5x BASE's version 1 here while nothing moved, and
+    # numpy's 3a-3x3 really 1.3x slower: read as the machine's move, the pace widened every row's floor by it
+    # (three files a side: +/-36% on real files) and held the slowdown back as inconclusive
+    sides = {}
+    for name, seeds in (("base", (1, 2, 3)), ("new", (4, 5, 6))):
+        paths = []
+        for i, seed in enumerate(seeds[:files], 1):
+            doc = suite(seed, slow=lambda backend, layer: 1.3 if (name, backend, layer) == ("new", "numpy", "3a-3x3")
+                        else 1.0)
+            if name == "new":
+                doc["machine_info"]["convbench"] = {"probe": "2"}
+                for bench in doc["benchmarks"]:
+                    bench["extra_info"]["paces_s"] = [p * 1.5 for p in bench["extra_info"]["paces_s"]]
+            paths.append(tmp_path / f"{name}-{i}.json")
+            paths[-1].write_text(json.dumps(doc))
+        sides[name] = ",".join(map(str, paths))
+    result = compared(sides["base"], sides["new"])
+    assert "different loops (version 1 vs 2" in result.attrs[ACROSS_ATTR]
+    slowed_row = result.query("backend == 'numpy' and case.str.contains('3a-3x3')")
+    assert (slowed_row["verdict"] == "slower").all() and exit_code(result) == 1, slowed_row[["ratio", "note"]]
+    assert (result["verdict"] == "slower").sum() == 1
+    if files == 1:  # files without paces: nothing was to be divided, nothing to warn of
+        for path in (tmp_path / "base-1.json", tmp_path / "new-1.json"):
+            doc = json.loads(path.read_text())
+            for bench in doc["benchmarks"]:
+                del bench["extra_info"]["paces_s"]
+            path.write_text(json.dumps(doc))
+        result = compared(str(tmp_path / "base-1.json"), str(tmp_path / "new-1.json"))
+        assert result.attrs[ACROSS_ATTR] is None and not any("not divided out" in w for w in result.attrs["warnings"])

@@ -9,6 +9,7 @@ import pytest
 
 from harness.cli import main
 from harness.durable import RunLock, RunLockedError, append_line, atomic_write_text, drop_torn_tail
+from harness.probe import PROBE_VERSION
 from harness.results import RunFiles, check_run_id
 
 TINY = """
@@ -223,7 +224,7 @@ def test_resume_with_conflicting_flags_names_them(tmp_path, capsys):
 
 @pytest.mark.parametrize("damage", ["garbage", "extra-column", "missing-column", "zero-bytes", "truncated-json",
                                     "bad-status", "peak-not-object", "settings-budget", "settings-backends",
-                                    "settings-axes", "schema-version-text"])
+                                    "settings-axes", "schema-version-text", "probe-version-1"])
 def test_resume_of_damaged_files_is_one_line_exit_2_or_works(damage, tmp_path, results_dir, capsys):
     code, err = run(capsys, *sweep_args(tmp_path))
     assert code == 0, err
@@ -250,6 +251,10 @@ def test_resume_of_damaged_files_is_one_line_exit_2_or_works(damage, tmp_path, r
                "settings-axes": ("axes", [[1, 2]])}[damage]
         stored["settings"][bad[0]] = bad[1]
         meta.write_text(json.dumps(dict(stored, status="interrupted")))
+    elif damage == "probe-version-1":  # begun before probe version 2: its passes' readings are another loop's
+        stored = json.loads(meta.read_text())
+        assert stored["versions"].pop("probe") == PROBE_VERSION
+        meta.write_text(json.dumps(dict(stored, status="interrupted")))
     elif damage == "schema-version-text":
         meta.write_text(json.dumps({**json.loads(meta.read_text()), "schema_version": "x"}))
     else:
@@ -262,6 +267,8 @@ def test_resume_of_damaged_files_is_one_line_exit_2_or_works(damage, tmp_path, r
     else:
         assert code == 2 and len(err.strip().splitlines()) == 1, err
         assert "cannot resume" in err
+        if damage == "probe-version-1":
+            assert "probed with pace probe version 1 and this convbench's is 2" in err
         if damage.startswith("settings-"):
             assert bad[0] in err and json.loads(meta.read_text())["status"] == "interrupted"  # not left "running"
 

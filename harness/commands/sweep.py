@@ -21,9 +21,11 @@ from ..engine import claim_run, lock_run, new_metadata, open_executor, sweep_loc
 from ..errors import EXIT_CLUSTER_LOST, EXIT_INTERRUPTED, UsageError
 from ..metadata import now_iso
 from ..outputs import write_outputs
+from ..pacetrust import FIRST_PROBE
 from ..peak_store import cached_peak, check_peak_file
 from ..plan import iter_points, planned_passes, unsupported_layers
 from ..plugins import PluginError
+from ..probe import PROBE_VERSION
 from ..render.console import SweepProgress
 from ..results import RUN_SCHEMA_VERSION, RunFiles, check_run_id, read_metadata
 from ..resume import Progress, load_progress
@@ -65,6 +67,10 @@ def resume_settings(files: RunFiles) -> tuple[SweepSettings, dict]:
     if version > RUN_SCHEMA_VERSION:
         raise UsageError(f"cannot resume {files.run_id!r}: written by a newer convbench (schema version "
                          f"{version} > {RUN_SCHEMA_VERSION})")
+    probe = (meta.get("versions") if isinstance(meta.get("versions"), dict) else {}).get("probe", FIRST_PROBE)
+    if str(probe) != PROBE_VERSION:  # its passes' readings and this process's would be other loops side by side
+        raise UsageError(f"cannot resume {files.run_id!r}: its passes were probed with pace probe version {probe} "
+                         f"and this convbench's is {PROBE_VERSION} (harness.probe): start a new run")
     try:
         settings.check()  # a hand-edited or damaged run file: refused before the run is claimed or touched
     except (TypeError, ValueError) as exc:
