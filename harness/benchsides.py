@@ -2,8 +2,9 @@
 
 Both sides must hold several files or one each (a median of processes against one process is neither rule's);
 the benchmarks a side left out for being in fewer than two of its files, and files named on both sides, become
-warnings; and the machine's pace between the sides is handed to the floor, not divided out (nor there, where the
-sides' probes are other loops: :func:`harness.pacetrust.probes_differ`, named in ``attrs["pace_across"]``)
+warnings; and the machine's pace between the sides is handed to the floor, not divided out (not read at all where
+the sides' probes are other loops, :func:`harness.pacetrust.probes_differ`; either that or another Python or CPU
+model, :func:`harness.pacetrust.probe_mismatch`, is named in ``attrs["pace_across"]``)
 (:mod:`harness.filepace`): NEW's samples carry each benchmark's move of its median pace in
 ``attrs[harness.benchpace.MOVES_ATTR]``, marked as kept in the times (``DIVIDED_ATTR`` False), which
 :func:`harness.benchpace.pace_widened` reads.
@@ -14,7 +15,7 @@ from .abhalves import is_twin, own_name
 from .benchfiles import LEFT_OUT_KEY, PATHS_KEY, files_of
 from .benchpace import DIVIDED_ATTR, MOVES_ATTR
 from .filepace import FILE_PACES_ATTR, WITHIN_SLOPES_ATTR, cross_moves
-from .pacetrust import ACROSS_ATTR, probes_differ
+from .pacetrust import ACROSS_ATTR, probe_mismatch, probes_differ
 
 #: How many left-out benchmarks a warning names before it counts the rest.
 MAX_NAMED = 6
@@ -42,13 +43,15 @@ def several_files(base: tuple, new: tuple) -> tuple:
     if files[0] == 1:
         return files, warnings, {}
     sides = [getattr(side[2], "attrs", None) or {} for side in (base, new)]
-    reason = probes_differ(base[3], new[3])  # other loops: no move between the sides is known (another Python's is)
-    moves = {} if reason else cross_moves(sides[0].get(FILE_PACES_ATTR) or {}, sides[1].get(FILE_PACES_ATTR) or {})
+    # other loops: no move between the sides is known; another Python's or CPU's widens the floors (held back)
+    reason, unread = probe_mismatch(base[3], new[3]), probes_differ(base[3], new[3])
+    moves = {} if unread else cross_moves(sides[0].get(FILE_PACES_ATTR) or {}, sides[1].get(FILE_PACES_ATTR) or {})
     if new[2] is not None:
         new[2].attrs.update({MOVES_ATTR: moves, DIVIDED_ATTR: False})
     slopes = {name: own_build(attrs.get(WITHIN_SLOPES_ATTR) or {}, side[0])
               for name, attrs, side in (("BASE", sides[0], base), ("NEW", sides[1], new))}
-    return files, warnings, {WITHIN_ATTR: slopes, MOVED_ATTR: len(moves), **({ACROSS_ATTR: reason} if reason else {})}
+    return files, warnings, {WITHIN_ATTR: slopes, MOVED_ATTR: None if unread else len(moves),
+                             **({ACROSS_ATTR: reason} if reason else {})}
 
 
 def own_build(by_backend: dict, label: str) -> dict:

@@ -67,7 +67,7 @@ def pace_line(result) -> str | None:
     each followed it; None when none were."""
     within = result.attrs.get(WITHIN_ATTR)
     if within is not None:  # several benchmark files a side: harness.filepace
-        return within_pace_line(within, result.attrs.get(MOVED_ATTR) or 0)
+        return within_pace_line(within, result.attrs.get(MOVED_ATTR))
     slopes = result.attrs.get("pace_slopes") or {}
     if not slopes:
         return None
@@ -88,13 +88,16 @@ def pace_line(result) -> str | None:
             f"new times are at a common pace); how strongly each backend's passes followed it (slope): {parts}")
 
 
-def within_pace_line(within: dict, moved: int) -> str | None:
-    """The pace line of several benchmark files a side: divided out within each side, widening floors between."""
+def within_pace_line(within: dict, moved: int | None) -> str | None:
+    """The pace line of several benchmark files a side: divided out within each side, widening floors between
+    (``moved`` None: the sides' probes are other loops, their move was not read)."""
     parts = "; ".join(f"{side} " + ", ".join(f"{b} {v:.2f}" for b, v in sorted(slopes.items(), key=str))
                       for side, slopes in within.items() if slopes)
     if not parts and not moved:
         return None
-    between = (f"{moved} benchmark(s) whose pace moved 1.08x or more between the sides keep their times and have "
+    between = ("its move between the sides not read (their probes are other loops: a warning says so)"
+               if moved is None else
+               f"{moved} benchmark(s) whose pace moved 1.08x or more between the sides keep their times and have "
                "their floor widened by as much (their notes say so)" if moved else
                "no benchmark's pace moved 1.08x or more between the sides")
     inside = (f"divided out within each side (each file brought to its side's median pace; slopes: {parts})"

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .abhalves import build_of, split_ref
 from .backendmove import backend_moves
-from .benchfiles import BenchFiles, is_file_list, listed_files, read_files
+from .benchfiles import PATHS_KEY, BenchFiles, is_file_list, listed_files, read_files
 from .benchsides import several_files
 from .benchpace import pace_widened
 from .compare_rule import IDENTICAL, MIN_ROUNDS, burst_hit, fastest_pass_log_ratio, judge, location, within_se, z_of
@@ -92,7 +92,8 @@ def _read_whole(run: RunFiles | BenchFiles | Path, both_builds: bool = False) ->
     # lazy: benchjson imports metadata, which imports numba; compare, report and plot of run files need neither
     from .benchjson import read_benchmark_run
 
-    return read_benchmark_run(run)
+    label, table, samples, meta = read_benchmark_run(run)
+    return label, table, samples, dict(meta, **{PATHS_KEY: [str(Path(run).resolve())]})  # as several files record
 
 
 def compare_runs(base: RunFiles | Path, new: RunFiles | Path, threshold: float = THRESHOLD, alpha: float = ALPHA,

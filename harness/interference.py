@@ -178,6 +178,7 @@ def machine_warnings(result, threshold: float) -> list[str]:
     if not machine_moved(machine, threshold):
         return out
     held = int(result["note"].str.contains(NOTE_MACHINE, regex=False).sum())
-    return out + [f"the machine itself ran {abs(machine - 1):.0%} {'slower' if machine > 1 else 'faster'} during NEW "
+    whose = "the machine itself ran" if not across else "the machine (or the probe: see above) ran"
+    return out + [f"{whose} {abs(machine - 1):.0%} {'slower' if machine > 1 else 'faster'} during NEW "
                   f"than during BASE (median probe reading {machine:.2f}x): {held} verdict(s) in that direction held "
                   "back as inconclusive; measure both runs again, back to back"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 
 from .abhalves import split_ref
+from .benchfiles import PATHS_KEY
 from .benchpace import round_paces
 from .contention import is_contended, known_share
 from .pacetrust import probe_mismatch
@@ -112,12 +113,13 @@ def slow_files(base: tuple, new: tuple) -> list[str]:
     more than ``SLOW_SHARE`` of its paced rounds in the machine's slow state (:data:`SLOW_PACE` times the usual
     reading: the lower of the two sides' 2nd percentiles where their probes are the same work, so a file slow
     throughout is named too; else each side's own); none for sweeps (their points carry ``disturbed``) nor for both
-    builds of one A/B file (``FILE@base`` against ``FILE``: they met the same machine)."""
+    builds of the same A/B file(s) (``FILE@base`` against ``FILE``, either way round: they met the same machine)."""
     (base_label, _, base_samples, base_meta), (new_label, _, new_samples, new_meta) = base, new
-    if split_ref(base_label) == (str(new_label), True):
+    files = [set((meta or {}).get(PATHS_KEY) or ()) for meta in (base_meta, new_meta)]
+    if files[0] and files[0] == files[1] and split_ref(base_label)[1] != split_ref(new_label)[1]:
         return []
     paces = [sorted(p for ps in round_paces(s).values() for p in ps) for s in (base_samples, new_samples)]
-    usual = [side[int(0.02 * (len(side) - 1))] if side else math.inf for side in paces]
+    usual = [side[int(0.02 * (len(side) - 1))] if len(side) >= MIN_SLOW_ROUNDS else math.inf for side in paces]
     if not probe_mismatch(base_meta or {}, new_meta or {}):
         usual = [min(usual)] * 2
     out = []

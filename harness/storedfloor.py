@@ -52,7 +52,7 @@ def calibration_entry(base: RunFiles | Path, new: RunFiles | Path) -> dict:
     other_loops = probe_mismatch(meta, new_meta)
     if other_loops:
         raise ValueError(f"an A/A pair for a stored floor must read one pace probe: {other_loops}; measure both "
-                         "again with this convbench")
+                         "with one Python and this convbench")
     merged = merge_points(bt, nt)
     if "pytest-benchmark" in (meta.get("source"), new_meta.get("source")):
         bs, ns, _ = bench_paced(bs, ns)  # as compare judges benchmark files: at a common pace (harness.benchpace)

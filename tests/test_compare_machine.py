@@ -164,3 +164,9 @@ def test_benchmark_files_run_in_the_machines_slow_state_are_named(tmp_path):
 
     ab = written(tmp_path, "ab.json", ab_file)  # both builds met the same slow machine: nothing to warn of
     assert not [w for w in compared(f"{ab}@base", ab).attrs["warnings"] if "slow state" in w]
+    assert not [w for w in compared(ab, f"{ab}@base").attrs["warnings"] if "slow state" in w]  # either way round
+    (tmp_path / "other").mkdir()  # another process's A/B file of the same name: two machines' states, warned
+    other = written(tmp_path / "other", "ab.json", lambda doc: (ab_file(doc), slowed(doc, 1.05, [
+        bench["name"] for bench in doc["benchmarks"]])))
+    assert len([w for w in compared(f"{quiet}", other).attrs["warnings"] if "slow state" in w]) == 1
+    assert len([w for w in compared(f"{ab}@base", other).attrs["warnings"] if "slow state" in w]) == 2

@@ -268,9 +268,22 @@ def test_resume_of_damaged_files_is_one_line_exit_2_or_works(damage, tmp_path, r
         assert code == 2 and len(err.strip().splitlines()) == 1, err
         assert "cannot resume" in err
         if damage == "probe-version-1":
-            assert "probed with pace probe version 1 and this convbench's is 2" in err
+            assert "it was begun before pace probe version 2 (harness.probe)" in err
         if damage.startswith("settings-"):
             assert bad[0] in err and json.loads(meta.read_text())["status"] == "interrupted"  # not left "running"
+
+
+def test_a_complete_run_from_before_probe_version_2_is_still_complete(tmp_path, results_dir, capsys):
+    # the probe check refuses to measure more of such a run; a complete one has nothing to measure (it said exit 2)
+    code, err = run(capsys, *sweep_args(tmp_path))
+    assert code == 0, err
+    meta = tmp_path / "r" / "r1.json"
+    stored = json.loads(meta.read_text())
+    del stored["versions"]  # older still: no versions at all
+    meta.write_text(json.dumps(stored))
+    assert main(["sweep", "--resume", "r1", "--results-dir", str(tmp_path / "r"), "--plots-dir",
+                 str(tmp_path / "p"), "--no-plots", "--no-report", "--quiet"]) == 0
+    assert "is complete: nothing to resume" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -67,10 +67,6 @@ def resume_settings(files: RunFiles) -> tuple[SweepSettings, dict]:
     if version > RUN_SCHEMA_VERSION:
         raise UsageError(f"cannot resume {files.run_id!r}: written by a newer convbench (schema version "
                          f"{version} > {RUN_SCHEMA_VERSION})")
-    probe = (meta.get("versions") if isinstance(meta.get("versions"), dict) else {}).get("probe", FIRST_PROBE)
-    if str(probe) != PROBE_VERSION:  # its passes' readings and this process's would be other loops side by side
-        raise UsageError(f"cannot resume {files.run_id!r}: its passes were probed with pace probe version {probe} "
-                         f"and this convbench's is {PROBE_VERSION} (harness.probe): start a new run")
     try:
         settings.check()  # a hand-edited or damaged run file: refused before the run is claimed or touched
     except (TypeError, ValueError) as exc:
@@ -144,6 +140,7 @@ def resume(options: RunOptions, started_at: float) -> RunFiles:
             print(f"run {files.run_id} is complete: nothing to resume ({files.table}); `harness report "
                   f"{files.run_id}` redraws its page")
             return files
+        check_probe(files, meta)
         meta.setdefault("resumed_at", []).append(now_iso())
         with open_executor(settings, Settler(settings.settle_s)) as executor:
             peak = run_roof(options)
@@ -151,6 +148,16 @@ def resume(options: RunOptions, started_at: float) -> RunFiles:
     finally:
         lock.release()
     return files
+
+
+def check_probe(files: RunFiles, meta: dict) -> None:
+    """UsageError when run ``files`` was begun with another pace probe than this convbench's (``versions["probe"]``,
+    none recorded: before version 2): its passes' readings and the rest's would be other loops side by side."""
+    probe = (meta.get("versions") if isinstance(meta.get("versions"), dict) else {}).get("probe")
+    if str(probe or FIRST_PROBE) != PROBE_VERSION:
+        begun = f"with pace probe version {probe}" if probe else f"before pace probe version {PROBE_VERSION}"
+        raise UsageError(f"cannot resume {files.run_id!r}: it was begun {begun} (harness.probe), and its readings "
+                         "cannot be judged beside this convbench's; start a new run")
 
 
 def measure(files: RunFiles, settings: SweepSettings, meta: dict, progress, cases, executor, peak, options,
