@@ -28,7 +28,7 @@ from .keptpasses import judged_passes
 from .layers import key_text
 from .noisefloor import load_floors, noise_path, row_floors, stale_floors, with_stored
 from .pace import SLOPES_ATTR, left_over
-from .pacetrust import ACROSS_ATTR, paced_runs, probe_mismatch, probes_differ
+from .pacetrust import ACROSS_ATTR, paced_runs, probe_mismatch, probe_version, probes_differ
 from .passgroups import machine_ratio, median_pass_by_point, pass_medians_by_point, with_pass_medians
 from .results import KEY_COLUMNS, LATER_COLUMNS, RunFiles, read_metadata, read_samples, read_table, samples_by_point
 from .runwarnings import busy_runs, environment_warnings, slow_files
@@ -111,7 +111,7 @@ def compare_data(base: tuple, new: tuple, threshold: float = THRESHOLD, alpha: f
     json_input = "pytest-benchmark" in (base_meta.get("source"), new_meta.get("source"))
     files, warnings, side_attrs = several_files(base, new)  # one pass per file: counts, warnings, the pace
     # several files a side are judged against their own spread: a stored floor is one process's against one's
-    stored = None if files[0] > 1 else load_floors(results_dir, cpu)
+    stored = None if files[0] > 1 else load_floors(results_dir, cpu, probe_version(new_meta))
     result = compare_tables(base_table, base_samples, new_table, new_samples, threshold, alpha, stored,
                             json_input and files[0] == 1, probe_mismatch(base_meta, new_meta),
                             not probes_differ(base_meta, new_meta))
@@ -125,8 +125,8 @@ def compare_data(base: tuple, new: tuple, threshold: float = THRESHOLD, alpha: f
     stale = [b for b in stale_floors(stored, paced) if b in judged]  # a stored floor of unpaced passes only
     if stale and measured:
         warnings.append(f"the stored noise floor of {', '.join(stale)} was measured before compare divided the "
-                        "machine's pace out of each pass, as it did for these runs (harness.pace): it is not used; "
-                        "run `harness calibrate` again")
+                        "machine's pace out of each pass as it did for these runs, or with another pace probe "
+                        "(harness.pace, harness.probe): it is not used; run `harness calibrate` again")
     if stored is None and measured and files[0] == 1:
         where = f"{cpu!r} in {noise_path(results_dir)}" if cpu and results_dir is not None else \
             "the runs' CPU model"

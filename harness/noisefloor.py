@@ -26,6 +26,7 @@ import os
 from pathlib import Path
 
 from .durable import read_store, store_to_update
+from .probe import FIRST_PROBE
 from .runfiles import NOISE_FILE
 
 #: A backend needs this many matched rows for a floor of its own (fewer: the other backends' pooled scatter).
@@ -163,12 +164,22 @@ def check_floor_file(results_dir: str | Path) -> Path:
     return path
 
 
-def load_floors(results_dir: str | Path | None, cpu_model: str | None) -> dict | None:
-    """The stored entry (``{"backends": {...}, "measured_at", ...}``) of ``cpu_model``, or None."""
+def load_floors(results_dir: str | Path | None, cpu_model: str | None, probe: str | None = None) -> dict | None:
+    """The stored entry (``{"backends": {...}, "measured_at", ...}``) of ``cpu_model``, or None. ``probe``: the pace
+    probe version of the runs to judge (``versions["probe"]``); a backend's floor stored from runs of another one
+    (none recorded: version 1) comes without its ``paced_floor_sd`` - their pace was another loop's - so that
+    :func:`stale_floors` names it and its paced rows are judged on their own."""
     if results_dir is None or not cpu_model:
         return None
     entry = read_store(noise_path(results_dir))[0].get(cpu_model)
-    return entry if isinstance(entry, dict) and isinstance(entry.get("backends"), dict) else None
+    if not (isinstance(entry, dict) and isinstance(entry.get("backends"), dict)):
+        return None
+    if probe is None:
+        return entry
+    backends = {b: v if not isinstance(v, dict) or str(v.get("probe", FIRST_PROBE)) == probe else
+                {k: x for k, x in v.items() if k not in ("paced_floor_sd", "pace_slope")}
+                for b, v in entry["backends"].items()}
+    return {**entry, "backends": backends}
 
 
 def save_floors(results_dir: str | Path, cpu_model: str, entry: dict) -> Path:

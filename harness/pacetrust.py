@@ -40,12 +40,11 @@ import statistics
 from .benchpace import MIN_PACE_MOVE, bench_paced, round_paces
 from .pace import pace_adjusted
 from .passgroups import pass_medians_by_point
+from .probe import FIRST_PROBE
 
 #: A backend whose rows the pace's move between the runs shifted by less than this (a log ratio: 1.08x) has no
 #: vote: the probe's own process-to-process spread, as for benchmark files (:data:`harness.benchpace.MIN_PACE_MOVE`).
 MIN_PUSH = MIN_PACE_MOVE
-#: The probe's version of a run or benchmark file that records none (made before ``versions["probe"]`` was).
-FIRST_PROBE = "1"
 #: Where compare leaves why the pace's move between the runs was not divided out (None: it was).
 ACROSS_ATTR = "pace_across"
 
@@ -75,12 +74,18 @@ def probes_differ(base_meta: dict, new_meta: dict) -> str | None:
     """Why the runs' probe readings are other work (None: the same loop): their ``versions["probe"]`` differ
     (:data:`harness.probe.PROBE_VERSION`; :data:`FIRST_PROBE` where a file records none). Unlike another Python, this
     leaves not even the runs' median readings comparable: compare holds nothing back on their ratio either."""
-    versions = [m.get("versions") if isinstance(m, dict) else None for m in (base_meta, new_meta)]
-    probes = [str(v.get("probe", FIRST_PROBE)) if isinstance(v, dict) else FIRST_PROBE for v in versions]
+    probes = [probe_version(base_meta), probe_version(new_meta)]
     if probes[0] == probes[1]:
         return None
     return (f"the runs' pace probes are different loops (version {probes[0]} vs {probes[1]}, "
             "harness.probe.PROBE_VERSION): their readings are not the same work")
+
+
+def probe_version(meta: dict | None) -> str:
+    """The pace probe's version a run's or benchmark file's metadata records (``versions["probe"]``), as text;
+    :data:`harness.probe.FIRST_PROBE` where it records none."""
+    versions = meta.get("versions") if isinstance(meta, dict) else None
+    return str(versions.get("probe", FIRST_PROBE)) if isinstance(versions, dict) else FIRST_PROBE
 
 
 def release(version) -> str | None:

@@ -44,6 +44,8 @@ PROBE_DEPTHS = (2, 3, 5)
 #: 1 (no ``probe`` recorded) summed ``i * i`` at one call depth; version 2 allocates nothing and is timed at
 #: several depths.
 PROBE_VERSION = "2"
+#: The probe's version of a run, benchmark file or stored floor that records none (made before it was recorded).
+FIRST_PROBE = "1"
 #: Probe every core the worker may run on up to this many (a 2-vCPU VM: both); on more, the current one.
 MAX_PROBED_CORES = 4
 #: Readings of the sweep's own process that start a run's reference, per kind of probe (~0.1 s in all on 2 cores).

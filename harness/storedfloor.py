@@ -25,7 +25,7 @@ from .comparison import matched_samples, merge_points, point_moves, read_run
 from .contention import is_contended
 from .noisefloor import calibration_floors, noise_path, save_floors
 from .pace import pace_adjusted
-from .pacetrust import probe_mismatch
+from .pacetrust import probe_mismatch, probe_version
 from .results import RunFiles
 from .settings import CONTENDED_SHARE
 
@@ -38,10 +38,10 @@ def calibration_entry(base: RunFiles | Path, new: RunFiles | Path) -> dict:
     """The entry :func:`store_calibrated_floor` stores for an A/A pair: ``backends`` (``{name: {"floor_sd",
     "rows"}}``, only those with ``MIN_STORED_ROWS`` points kept; a backend whose passes had the machine's pace
     divided out, :mod:`harness.pace`, also gets ``paced_floor_sd`` and ``pace_slope``: compare uses the floor that
-    fits the rows it judges), ``runs``, ``bursts_left_out``, ``contended_left_out``, ``too_few_rows``
-    (``{name: points kept}``) and ``cpu_model``. ValueError for two CPU models, two probes that are not the same
-    work (another probe version or Python release: their pace cannot be divided out between the runs) or no point
-    in common."""
+    fits the rows it judges), ``probe`` (the pair's pace probe version), ``runs``, ``bursts_left_out``,
+    ``contended_left_out``, ``too_few_rows`` (``{name: points kept}``) and ``cpu_model``. ValueError for two CPU
+    models, two probes that are not the same work (another probe version or Python release: their pace cannot be
+    divided out between the runs) or no point in common."""
     (base_id, bt, bs, meta), (new_id, nt, ns, new_meta) = read_run(base), read_run(new)
     if files_of(meta) > 1 or files_of(new_meta) > 1:
         raise ValueError("a stored floor is one benchmark file's against another's, as compare judges single files: "
@@ -62,7 +62,7 @@ def calibration_entry(base: RunFiles | Path, new: RunFiles | Path) -> dict:
     for backend, slope in slopes.items():
         if backend in floors and backend in paced:
             floors[backend].update(paced_floor_sd=paced[backend]["floor_sd"], pace_slope=round(slope, 3))
-    return {"runs": [base_id, new_id], "cpu_model": meta.get("cpu_model") or "unknown CPU",
+    return {"runs": [base_id, new_id], "cpu_model": meta.get("cpu_model") or "unknown CPU", "probe": probe_version(meta),
             "backends": {b: f for b, f in floors.items() if f["rows"] >= MIN_STORED_ROWS},
             "bursts_left_out": len(bursts), "contended_left_out": len(contended),
             "too_few_rows": {b: f["rows"] for b, f in floors.items() if f["rows"] < MIN_STORED_ROWS} | {

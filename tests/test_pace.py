@@ -205,6 +205,15 @@ def test_calibrate_stores_the_floor_of_paced_passes_with_its_slope_and_compare_u
     other = write_paced_run(tmp_path, "v2", seed=15, probe="2", pace_factor=1.3)
     with pytest.raises(ValueError, match=r"must read one pace probe: the runs' pace probes are different loops"):
         calibration_entry(base, other)
+    # the floor stored above is version 1's (its runs record none): runs of version 2 are not judged with its
+    # paced part, and the warning names it
+    assert stored["backends"]["a"]["probe"] == "1" and not any("another pace probe" in w for w in result.attrs[
+        "warnings"])
+    later = [write_paced_run(tmp_path, f"v2{name}", seed=seed, probe="2") for name, seed in (("b", 16), ("c", 17))]
+    result = compare_data(*map(read_run, later), results_dir=tmp_path / "out")
+    assert any("the stored noise floor of a, b was measured" in w and "another pace probe" in w
+               for w in result.attrs["warnings"])
+    assert not result["note"].str.contains("stored").any()
 
 
 def test_a_floor_stored_before_the_pace_is_not_used_for_paced_runs_and_compare_says_so(tmp_path):

@@ -21,11 +21,10 @@ from ..engine import claim_run, lock_run, new_metadata, open_executor, sweep_loc
 from ..errors import EXIT_CLUSTER_LOST, EXIT_INTERRUPTED, UsageError
 from ..metadata import now_iso
 from ..outputs import write_outputs
-from ..pacetrust import FIRST_PROBE
 from ..peak_store import cached_peak, check_peak_file
 from ..plan import iter_points, planned_passes, unsupported_layers
 from ..plugins import PluginError
-from ..probe import PROBE_VERSION
+from ..probe import FIRST_PROBE, PROBE_VERSION
 from ..render.console import SweepProgress
 from ..results import RUN_SCHEMA_VERSION, RunFiles, check_run_id, read_metadata
 from ..resume import Progress, load_progress
