@@ -31,6 +31,7 @@ from .benchpace import PACE_COLUMN
 from .filepace import FILE_PACES_ATTR, WITHIN_SLOPES_ATTR, full_file_paces, paced_within, side_paces
 from .pace import reading
 from .passgroups import MIN_PASS_ROUNDS, PASSES_ATTR, PROBE_ATTR, THREADS_ATTR, derive
+from .probe import FIRST_PROBE
 from .layers import key_text
 from .results import KEY_COLUMNS
 from .runfiles import check_name_lengths
@@ -227,13 +228,16 @@ def median_row(rows: list):
 
 def one_build(paths: list[Path], metas: list[dict]) -> None:
     """ValueError unless every file comes from one CPU model and, where the files record them, one host and one
-    commit."""
-    for key, what in (("cpu_model", "CPU models"), ("host", "hosts"), ("git_commit", "commits")):
-        values = {m.get(key) for m in metas if m.get(key)}
-        if len(values) > 1:
-            listed = ", ".join(f"{p.name}: {m.get(key)}" for p, m in zip(paths, metas))
+    commit; and from one pace probe (``versions["probe"]``, none recorded: version 1), whose readings a side's
+    pace within it compares file to file."""
+    versions = [m.get("versions") if isinstance(m.get("versions"), dict) else {} for m in metas]
+    for what, values in (("CPU models", [m.get("cpu_model") for m in metas]), ("hosts", [m.get("host") for m in metas]),
+                         ("commits", [m.get("git_commit") for m in metas]),
+                         ("pace probe versions", [str(v.get("probe", FIRST_PROBE)) for v in versions])):
+        if len({v for v in values if v}) > 1:
+            listed = ", ".join(f"{p.name}: {v}" for p, v in zip(paths, values))
             raise ValueError(f"the files of one side come from different {what} ({listed}): each side must be "
-                             "runs of one build on one machine")
+                             "runs of one build on one machine, by one convbench")
 
 
 def files_of(metadata: dict) -> int:
