@@ -233,7 +233,8 @@ def one_build(paths: list[Path], metas: list[dict]) -> None:
     versions = [m.get("versions") if isinstance(m.get("versions"), dict) else {} for m in metas]
     for what, values in (("CPU models", [m.get("cpu_model") for m in metas]), ("hosts", [m.get("host") for m in metas]),
                          ("commits", [m.get("git_commit") for m in metas]),
-                         ("pace probe versions", [str(v.get("probe", FIRST_PROBE)) for v in versions])):
+                         ("pace probe versions", [str(v["probe"]) if "probe" in v else f"none recorded ({FIRST_PROBE})"
+                                                  for v in versions])):
         if len({v for v in values if v}) > 1:
             listed = ", ".join(f"{p.name}: {v}" for p, v in zip(paths, values))
             raise ValueError(f"the files of one side come from different {what} ({listed}): each side must be "

@@ -125,13 +125,13 @@ def compare_data(base: tuple, new: tuple, threshold: float = THRESHOLD, alpha: f
     stale = [b for b in stale_floors(stored, paced) if b in judged]  # a stored floor of unpaced passes only
     if stale and measured:
         warnings.append(f"the stored noise floor of {', '.join(stale)} was measured before compare divided the "
-                        "machine's pace out of each pass as it did for these runs, or with another pace probe "
-                        "(harness.pace, harness.probe): it is not used; run `harness calibrate` again")
+                        "machine's pace out of each pass, as it did for these runs (harness.pace): it is not used; "
+                        "run `harness calibrate` again")
     if stored is None and measured and files[0] == 1:
-        where = f"{cpu!r} in {noise_path(results_dir)}" if cpu and results_dir is not None else \
-            "the runs' CPU model"
-        warnings.append(f"no stored noise floor for {where}: the run-to-run floor comes from this comparison's "
-                        "rows alone (run `harness calibrate` on this machine to measure it across fresh processes)")
+        where = f"{cpu!r} in {noise_path(results_dir)}" if cpu and results_dir is not None else "the runs' CPU model"
+        warnings.append(f"no stored noise floor for {where} from runs of pace probe {probe_version(new_meta)}: the "
+                        "run-to-run floor comes from this comparison's rows alone (run `harness calibrate` on this "
+                        "machine to measure it across fresh processes)")
     result.attrs["warnings"] = warnings + machine_warnings(result, threshold)
     return result
 

@@ -167,8 +167,8 @@ def check_floor_file(results_dir: str | Path) -> Path:
 def load_floors(results_dir: str | Path | None, cpu_model: str | None, probe: str | None = None) -> dict | None:
     """The stored entry (``{"backends": {...}, "measured_at", ...}``) of ``cpu_model``, or None. ``probe``: the pace
     probe version of the runs to judge (``versions["probe"]``); a backend's floor stored from runs of another one
-    (none recorded: version 1) comes without its ``paced_floor_sd`` - their pace was another loop's - so that
-    :func:`stale_floors` names it and its paced rows are judged on their own."""
+    (none recorded: version 1) is left out - their pace was another loop's, divided out of benchmark files' floor and
+    of a sweep's paced one - and None where none is left (compare then says no floor of this probe is stored)."""
     if results_dir is None or not cpu_model:
         return None
     entry = read_store(noise_path(results_dir))[0].get(cpu_model)
@@ -176,10 +176,9 @@ def load_floors(results_dir: str | Path | None, cpu_model: str | None, probe: st
         return None
     if probe is None:
         return entry
-    backends = {b: v if not isinstance(v, dict) or str(v.get("probe", FIRST_PROBE)) == probe else
-                {k: x for k, x in v.items() if k not in ("paced_floor_sd", "pace_slope")}
-                for b, v in entry["backends"].items()}
-    return {**entry, "backends": backends}
+    backends = {b: v for b, v in entry["backends"].items()
+                if isinstance(v, dict) and str(v.get("probe", FIRST_PROBE)) == probe}
+    return {**entry, "backends": backends} if backends else None
 
 
 def save_floors(results_dir: str | Path, cpu_model: str, entry: dict) -> Path:

@@ -3,6 +3,8 @@
 Intel VM does, each judged wrong by the rule without the pace."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -205,15 +207,23 @@ def test_calibrate_stores_the_floor_of_paced_passes_with_its_slope_and_compare_u
     other = write_paced_run(tmp_path, "v2", seed=15, probe="2", pace_factor=1.3)
     with pytest.raises(ValueError, match=r"must read one pace probe: the runs' pace probes are different loops"):
         calibration_entry(base, other)
-    # the floor stored above is version 1's (its runs record none): runs of version 2 are not judged with its
-    # paced part, and the warning names it
-    assert stored["backends"]["a"]["probe"] == "1" and not any("another pace probe" in w for w in result.attrs[
-        "warnings"])
+    # the floor stored above is version 1's (its runs record none): runs of version 2 are not judged with it (a
+    # floor of benchmark files had their pace divided out too), and the warning says which probe's floor is missing
+    def unfloored(runs):  # compare found no stored floor for these runs
+        said = compare_data(*map(read_run, runs), results_dir=tmp_path / "out").attrs["warnings"]
+        return [w for w in said if w.startswith("no stored noise floor for 'cpu'")]
+
+    assert stored["backends"]["a"]["probe"] == "1" and unfloored([base, new]) == []
     later = [write_paced_run(tmp_path, f"v2{name}", seed=seed, probe="2") for name, seed in (("b", 16), ("c", 17))]
-    result = compare_data(*map(read_run, later), results_dir=tmp_path / "out")
-    assert any("the stored noise floor of a, b was measured" in w and "another pace probe" in w
-               for w in result.attrs["warnings"])
-    assert not result["note"].str.contains("stored").any()
+    assert "from runs of pace probe 2" in " ".join(unfloored(later))
+    noise = tmp_path / "out" / "noise.json"  # a noise.json from before the stamp: version 1's
+    old = json.loads(noise.read_text())
+    for entry in old["cpu"]["backends"].values():
+        del entry["probe"]
+    noise.write_text(json.dumps(old))
+    assert unfloored([base, new]) == [] and unfloored(later)
+    store_calibrated_floor(*later, tmp_path / "out")  # a floor of version 2: used for version 2's runs
+    assert unfloored(later) == [] and load_floors(tmp_path / "out", "cpu", "2")["backends"]["a"]["probe"] == "2"
 
 
 def test_a_floor_stored_before_the_pace_is_not_used_for_paced_runs_and_compare_says_so(tmp_path):
