@@ -137,10 +137,11 @@ def paced_runs(base_samples, new_samples, probe_reason: str | None = None, in_bl
     pace are divided out; ``why`` is None otherwise (and where no backend was paced: nothing was divided out).
     ``in_blocks``: pytest-benchmark files, whose pace is only its move between them (:func:`bench_paced`): divided
     out unless ``probe_reason``."""
-    if in_blocks:
-        paced_files = bool(round_paces(base_samples) and round_paces(new_samples))  # else nothing to divide
-        return (base_samples, new_samples, {}, probe_reason if paced_files else None) if probe_reason else (
-            *bench_paced(base_samples, new_samples), None)
+    if in_blocks and not probe_reason:
+        return (*bench_paced(base_samples, new_samples), None)
+    if in_blocks:  # nothing divided out; the reason said only where both files had a pace to divide
+        paced_files = bool(round_paces(base_samples) and round_paces(new_samples))
+        return base_samples, new_samples, {}, probe_reason if paced_files else None
     paced = pace_adjusted(base_samples, new_samples)
     if not paced[2]:
         return (*paced, None)
