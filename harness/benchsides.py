@@ -2,12 +2,12 @@
 
 Both sides must hold several files or one each (a median of processes against one process is neither rule's);
 the benchmarks a side left out for being in fewer than two of its files, and files named on both sides, become
-warnings; and the machine's pace between the sides is handed to the floor, not divided out (not read at all where
-the sides' probes are other loops, :func:`harness.pacetrust.probes_differ`; either that or another Python or CPU
-model, :func:`harness.pacetrust.probe_mismatch`, is named in ``attrs["pace_across"]``)
+warnings; and the machine's pace between the sides is handed to the floor, not divided out
 (:mod:`harness.filepace`): NEW's samples carry each benchmark's move of its median pace in
 ``attrs[harness.benchpace.MOVES_ATTR]``, marked as kept in the times (``DIVIDED_ATTR`` False), which
-:func:`harness.benchpace.pace_widened` reads.
+:func:`harness.benchpace.pace_widened` reads. Where the sides' probes are other loops
+(:func:`harness.pacetrust.probes_differ`) no move between them is read at all; that, or another Python or CPU
+model (:func:`harness.pacetrust.probe_mismatch`), is named in ``attrs["pace_across"]``.
 """
 from __future__ import annotations
 

@@ -158,11 +158,11 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
     ``alpha``. ``in_blocks``: each backend's points were timed back to back (pytest-benchmark), so their common
     shift counts as noise too; ``probe_reason``: why the runs' pace probes are not the same work
     (:mod:`harness.pacetrust`); ``same_probe`` False: the runs' probes are other loops (``versions["probe"]``), so
-    their readings say nothing of the machine's move either (no hold-back). A point whose own interval cannot show a change may share its backend's move
-    (:mod:`harness.backendmove`), in ``attrs["backend_moves"]`` per backend with its verdict.
-    ``attrs["noise_floors"]`` holds per backend the median, lowest and highest of its rows' floors and where they
-    came from; ``attrs["noise_floor"]`` the widest median. Raises ValueError for a NaN or negative threshold, and
-    when the runs have no point in common (nothing to compare is a usage error, not a pass).
+    their readings say nothing of the machine's move either (no hold-back). A point whose own interval cannot show a
+    change may share its backend's move (:mod:`harness.backendmove`), in ``attrs["backend_moves"]`` per backend with
+    its verdict. ``attrs["noise_floors"]`` holds per backend the median, lowest and highest of its rows' floors and
+    where they came from; ``attrs["noise_floor"]`` the widest median. Raises ValueError for a NaN or negative
+    threshold, and when the runs have no point in common (nothing to compare is a usage error, not a pass).
     """
     import numpy as np
     import pandas as pd
