@@ -7,7 +7,8 @@
   ``others_share``, it was started on busy cores), with kernels on more than one thread - where points scatter
   far beyond what their rounds show;
 * :func:`slow_files`: a side's benchmark files ran more than a tenth of their rounds in the machine's slow state,
-  where unchanged medians move more between files than a 10% threshold allows.
+  where unchanged medians move more between files than a 10% threshold allows - or only their probe read slow and
+  the benchmarks' times did not follow it (:func:`times_followed`), which is the probe's doing, not the machine's.
 
 The verdicts stand; the warnings say how far to trust them and what to do. The CLI prints them, the
 Python API returns them in ``attrs["warnings"]`` and issues them with :func:`warnings.warn`.
@@ -15,18 +16,15 @@ Python API returns them in ``attrs["warnings"]`` and issues them with :func:`war
 from __future__ import annotations
 
 import math
+import statistics
 
 from .abhalves import split_ref
 from .benchfiles import PATHS_KEY
-from .benchpace import round_paces
+from .benchpace import MIN_FIT_MOVES, machine_move, pair_slope, round_paces
 from .contention import is_contended, known_share
 from .pacetrust import probe_mismatch
-from .settings import CONTENDED_SHARE
+from .settings import CONTENDED_SHARE, SLOW_PACE
 
-#: A benchmark round ran in the machine's slow state where the pace read after it (:func:`harness.probe.pace_s`)
-#: was more than this times the usual reading (the 2nd percentile of all a side's rounds' paces): the 2-vCPU AMD
-#: EPYC VM's slow states read 1.40-1.50x with probe version 2.
-SLOW_PACE = 1.25
 #: :func:`slow_files` warns of a side with more than this share of its rounds in the slow state. Fifty pairs of
 #: unchanged files on that VM (ten sets of ten back to back, docs/regression-gates.md), each pair's paces against
 #: the lower of its files' 2nd percentiles: where both files stayed at or under it (23 pairs), 382 of 391 medians
@@ -34,6 +32,10 @@ SLOW_PACE = 1.25
 SLOW_SHARE = 0.10
 #: Fewer paced rounds than this on a side say too little of its state (a file of a benchmark or two).
 MIN_SLOW_ROUNDS = 100
+#: Benchmarks whose times followed their paces' move between the sides with a slope below this (the pair's
+#: median, :func:`harness.benchpace.pair_slope`) did not follow it: one session in ten on the AMD EPYC VM read the
+#: probe 1.40x slower throughout while its kernels ran as before (slope 0.00).
+NOT_FOLLOWED_SLOPE = 0.2
 
 
 def environment_warnings(base_meta: dict, new_meta: dict, base_table=None, new_table=None) -> list[str]:
@@ -122,13 +124,34 @@ def slow_files(base: tuple, new: tuple) -> list[str]:
     usual = [side[int(0.02 * (len(side) - 1))] if len(side) >= MIN_SLOW_ROUNDS else math.inf for side in paces]
     if not probe_mismatch(base_meta or {}, new_meta or {}):
         usual = [min(usual)] * 2
-    out = []
+    out, followed = [], None if probe_mismatch(base_meta or {}, new_meta or {}) else times_followed(base, new)
     for name, side, side_usual in zip(("BASE", "NEW"), paces, usual):
         share = sum(p > SLOW_PACE * side_usual for p in side) / max(len(side), 1)
-        if len(side) >= MIN_SLOW_ROUNDS and share > SLOW_SHARE:
+        if len(side) >= MIN_SLOW_ROUNDS and share > SLOW_SHARE and followed is not None and followed[0] is False:
+            out.append(f"{name}'s probe read over {SLOW_PACE}x its usual on {share:.0%} of its benchmark rounds, "
+                       f"but the benchmarks' times did not follow it (slope {followed[1]:.2f} over "
+                       f"{followed[2]} benchmarks whose pace moved): the probe's own reading (of that process, or of a "
+                       "state that slowed only it), not the kernels'; the rows whose pace moved are held back with widened floors - re-run "
+                       f"{name} rather than suspect the code")
+        elif len(side) >= MIN_SLOW_ROUNDS and share > SLOW_SHARE:
             out.append(f"{name} ran {share:.0%} of its benchmark rounds while the machine's pace read over "
                        f"{SLOW_PACE}x its usual (a shared machine's slow state): unchanged medians move more between "
                        "such files (2-vCPU AMD EPYC VM: 79% within +/-10%, against 98% below a tenth), so "
                        "expect inconclusive rows; re-run on a quieter machine, or time both builds in one file "
                        "(CONVBENCH_BENCH_AGAINST, docs/regression-gates.md)")
     return out
+
+
+def times_followed(base: tuple, new: tuple) -> tuple | None:
+    """``(followed, slope, moved)``: whether the benchmarks' times followed their paces' moves between the sides
+    (the pair's slope at least :data:`NOT_FOLLOWED_SLOPE`), that slope and how many benchmarks' paces moved; None
+    where fewer than ``MIN_FIT_MOVES`` moved or a side has no paces."""
+    samples = (base[2], new[2])
+    paces = [round_paces(s) for s in samples]
+    common = set(paces[0]) & set(paces[1])
+    moves = {key: machine_move(statistics.median(paces[0][key]), statistics.median(paces[1][key])) for key in common}
+    moved = sum(bool(move) for move in moves.values())
+    if moved < MIN_FIT_MOVES:
+        return None
+    slope = pair_slope(samples[0], samples[1], moves)
+    return slope >= NOT_FOLLOWED_SLOPE, slope, moved

@@ -48,6 +48,10 @@ MAX_EXTRA_PASSES = 2
 #: A pass whose core-speed probe (:mod:`harness.probe`) ran more than this factor times the host's usual is
 #: disturbed; a point all of whose passes were is flagged ``disturbed``.
 PROBE_SLACK = 1.25
+#: A benchmark round ran in the machine's slow state where the pace read after it (:func:`harness.probe.pace_s`)
+#: was more than this times the usual reading: the 2-vCPU AMD EPYC VM's slow states read 1.40-1.50x with probe
+#: version 2 (:mod:`harness.runwarnings` warns of such files; :mod:`harness.pacewait` waits such states out).
+SLOW_PACE = 1.25
 #: Seconds a worker process may take to start (import numpy, numba, torch, the plugins).
 STARTUP_TIMEOUT_S = 120.0
 #: Dask: how long queued points may wait for a worker, and how long to wait for the scheduler to answer.

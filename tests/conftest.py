@@ -51,6 +51,16 @@ def pytest_benchmark_update_machine_info(config, machine_info):
                                  "probe": PROBE_VERSION}
 
 
+@pytest.hookimpl(trylast=True)  # after pytest-benchmark's table
+def pytest_terminal_summary(terminalreporter, config):
+    """After a benchmark session, say how long it waited for the machine's usual pace (tests/bench)."""
+    from tests.bench.steady import PACE_SUMMARY
+
+    summary = config.stash.get(PACE_SUMMARY, None)
+    if summary:
+        terminalreporter.write_line(f"convbench: {summary}")
+
+
 @pytest.fixture
 def rng():
     """A seeded random generator, so failures reproduce."""

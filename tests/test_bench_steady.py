@@ -12,7 +12,8 @@ import pytest
 
 from harness.probe import PROBE_DEPTHS
 from tests.bench.steady import (MAX_ROUNDS, MAX_SETTLE_S, MIN_CALLS, MIN_ROUNDS, MIN_SETTLE_S, ROUND_S, TIMED_S,
-                                PaceLog, bench_threads, plan, settle, slowdown, slowed, timer_for)
+                                PaceLog, bench_threads, pace_cache_key, plan, settle, slowdown, slowed, timer_for,
+                                wait_budget_s)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -97,6 +98,35 @@ def test_pace_log_keeps_one_reading_per_timed_round():
     assert log.paces_s == pytest.approx(readings) and log.timed(2, 5) == pytest.approx(readings[2:7])
 
 
+def test_a_slow_reading_after_a_round_is_waited_out_before_the_next():
+    from harness.pacewait import MIN_READINGS, PaceWait
+
+    class Gate(PaceWait):
+        def wait(self):
+            self.waits += 1
+            return 0.0
+
+    gate = Gate(lambda: 1e-4, stored_s=1e-4)
+    log = PaceLog(lambda: 0.0, gate)
+    readings = iter([1e-4, 2e-4, 1e-4])  # usual, slow, usual
+    log.probe = lambda clock: next(readings)
+    for _ in range(3):
+        log()
+    assert log.paces_s == [1e-4, 2e-4, 1e-4] and gate.waits == 1  # only after the slow one
+    assert gate.readings == [1e-4, 1e-4, 2e-4] and MIN_READINGS > 3  # every round's reading is the session's
+
+
+def test_the_wait_budget_and_the_cache_key():
+    assert wait_budget_s({}) == 60.0 and wait_budget_s({"CONVBENCH_BENCH_WAIT_S": "0"}) == 0.0
+    assert wait_budget_s({"CONVBENCH_BENCH_WAIT_S": " 12.5 "}) == 12.5
+    for bad in ("-1", "soon", "inf", "nan"):
+        with pytest.raises(ValueError, match="CONVBENCH_BENCH_WAIT_S"):
+            wait_budget_s({"CONVBENCH_BENCH_WAIT_S": bad})
+    key = pace_cache_key(time.process_time)
+    assert key.startswith("convbench/usual-pace/probe") and key.endswith("/process_time") and " " not in key
+    assert pace_cache_key(time.perf_counter) != key  # readings on another clock are kept apart
+
+
 def test_the_suite_records_a_pace_after_every_timed_round(tmp_path):
     # the real pytest-benchmark run (pedantic with a per-round teardown): one benchmark, in a process of its own
     out = tmp_path / "one.json"
@@ -109,6 +139,7 @@ def test_the_suite_records_a_pace_after_every_timed_round(tmp_path):
     (bench,) = doc["benchmarks"]
     paces, data = bench["extra_info"]["paces_s"], bench["stats"]["data"]
     assert len(paces) == len(data) == bench["stats"]["rounds"] and all(0 < p < 0.1 for p in paces)
+    assert bench["extra_info"]["pace_wait_s"] >= 0 and "convbench: waited" in done.stdout  # the session's waits
     # the file names the machine as a sweep's metadata does: history files both under one machine (it did not)
     from harness import metadata
     from harness.benchjson import benchmark_metadata

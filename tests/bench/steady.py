@@ -14,7 +14,11 @@ every process (:func:`fixed_layout`); and before anything is timed:
   agree, and returns the steady per-call time;
 - :func:`plan` turns that per-call time into ``iterations`` (calls per round, each
   round >= ~:data:`ROUND_S` and >= :data:`MIN_CALLS` calls) and ``rounds`` (about
-  :data:`TIMED_S` of timed rounds per benchmark).
+  :data:`TIMED_S` of timed rounds per benchmark);
+- a CPU benchmark on one thread starts its rounds, and goes on after any round whose pace
+  (:class:`PaceLog`) read slow, only once the machine reads its usual pace again
+  (:class:`harness.pacewait.PaceWait`; ``CONVBENCH_BENCH_WAIT_S`` seconds per session at most,
+  :func:`wait_budget_s`; the usual pace of earlier sessions is kept in pytest's cache, :func:`pace_cache_key`).
 
 :func:`base_twins` reads ``CONVBENCH_BENCH_AGAINST`` (A/B benchmarks, below); :func:`slowdown` reads
 ``CONVBENCH_BENCH_SLOWDOWN`` (e.g. ``numpy:1.3``): the suite's
@@ -31,6 +35,8 @@ import os
 import sys
 import time
 from collections.abc import Callable
+
+import pytest
 
 #: Target duration of one timed round (seconds) and the fewest calls in one. Short rounds, many of
 #: them: the best rounds then stay near the machine's uncontended speed, which is what
@@ -51,6 +57,12 @@ SLOWDOWN_ENV = "CONVBENCH_BENCH_SLOWDOWN"
 #: backends run as NAME@base right before this build's, benchmark by benchmark (as ``sweep --against``).
 AGAINST_ENV = "CONVBENCH_BENCH_AGAINST"
 THREADS_ENV, CLOCK_ENV = "CONVBENCH_BENCH_THREADS", "CONVBENCH_BENCH_CLOCK"
+#: Seconds the session may wait, all waits together, for the machine's usual pace (:mod:`harness.pacewait`; 0: none).
+WAIT_ENV = "CONVBENCH_BENCH_WAIT_S"
+#: Pace readings that start a session's own usual pace (~3 ms), and pytest's cache key of the stored ones.
+SEED_READINGS, PACE_CACHE_KEY = 30, "convbench/usual-pace"
+#: The session's line on its waits (:meth:`harness.pacewait.PaceWait.summary`), in ``config.stash``.
+PACE_SUMMARY = pytest.StashKey[str]()
 
 
 #: glibc's mallopt parameter number, the threshold while preparing, and the one restored afterwards
@@ -163,21 +175,54 @@ class PaceLog:
 
     Each call times :func:`harness.probe.pace_s` on the benchmark's own clock and keeps it; :meth:`timed` gives
     the readings of the timed rounds, one per entry of ``stats.data``, which ``harness compare`` reads to divide
-    the machine's pace out (:mod:`harness.benchpace`).
+    the machine's pace out (:mod:`harness.benchpace`). Given a :class:`harness.pacewait.PaceWait` read on the same
+    clock, a reading in the slow state is followed by a wait for the usual pace, so the next round starts there.
     """
 
-    def __init__(self, clock: Callable[[], float]):
+    def __init__(self, clock: Callable[[], float], wait=None):
         from harness.probe import pace_s
 
-        self.clock, self.probe = clock, pace_s
+        self.clock, self.probe, self.wait = clock, pace_s, wait
         self.paces_s: list[float] = []
 
     def __call__(self, *args, **kwargs) -> None:
-        self.paces_s.append(self.probe(self.clock))
+        reading = self.probe(self.clock)
+        self.paces_s.append(reading)
+        if self.wait is not None:
+            self.wait.note(reading)
+            if self.wait.is_slow(reading):
+                self.wait.wait()
 
     def timed(self, warmup_rounds: int, rounds: int) -> list[float]:
         """The readings that followed the ``rounds`` timed rounds (after ``warmup_rounds`` untimed ones)."""
         return self.paces_s[warmup_rounds:warmup_rounds + rounds]
+
+
+def wait_budget_s(env: dict | None = None) -> float:
+    """``CONVBENCH_BENCH_WAIT_S``: seconds the session may wait for the machine's usual pace (default
+    :data:`harness.pacewait.SESSION_WAIT_S`; 0 never waits). Raises ValueError naming the variable otherwise."""
+    from harness.pacewait import SESSION_WAIT_S
+
+    value = (os.environ if env is None else env).get(WAIT_ENV, "").strip()
+    try:
+        seconds = float(value) if value else SESSION_WAIT_S
+    except ValueError:
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds >= 0):
+        raise ValueError(f"{WAIT_ENV}: expected seconds >= 0, got {value!r}")
+    return seconds
+
+
+def pace_cache_key(clock: Callable[[], float]) -> str:
+    """Where pytest's cache keeps the usual pace of earlier sessions: per probe version, CPU model, Python release,
+    clock and probe length, since a reading of any other is other work."""
+    import platform
+
+    from harness.metadata import cpu_model
+    from harness.probe import PACE_ITERATIONS, PROBE_VERSION
+
+    machine = f"probe{PROBE_VERSION}-{PACE_ITERATIONS}/{cpu_model()}/py{platform.python_version()}/{clock.__name__}"
+    return f"{PACE_CACHE_KEY}/" + "".join(c if c.isalnum() or c in "-._/" else "_" for c in machine)
 
 
 def base_twins(env: dict | None = None) -> list[str]:

@@ -9,7 +9,8 @@ process (``time.process_time``), so a neighbour taking a vCPU neither stalls a p
 barrier nor counts as our time (``CONVBENCH_BENCH_THREADS``, ``CONVBENCH_BENCH_CLOCK=wall``
 change that); the session starts by waking every vCPU; benchmarks run grouped by backend
 (the parametrization order), and each one settles its own call (untimed) until consecutive
-blocks agree before rounds of >= ~2 ms and >= 10 calls are timed, ~0.2-0.4 s per benchmark.
+blocks agree before rounds of >= ~2 ms and >= 10 calls are timed, ~0.2-0.4 s per benchmark; a CPU benchmark's
+rounds start, and go on after a round whose pace read slow, at the machine's usual pace (:mod:`harness.pacewait`).
 With ``CONVBENCH_BENCH_AGAINST=REF`` (a git commit or a folder holding a kernels package) every
 benchmark runs right after the same benchmark of the base build's kernels (``NAME@base``), an A/B
 file that ``harness compare FILE.json@base FILE.json`` judges. The whole suite takes ~15-30 s on a
@@ -30,8 +31,8 @@ from harness.abhalves import is_twin, own_name
 from harness.against import twin_of
 from harness.threads import thread_limits
 
-from .steady import (PaceLog, base_twins, bench_threads, fixed_layout, plan, settle, slowdown, slowed, timer_for,
-                     wake_machine)
+from .steady import (PACE_SUMMARY, SEED_READINGS, PaceLog, base_twins, bench_threads, fixed_layout, pace_cache_key, plan, settle,
+                     slowdown, slowed, timer_for, wait_budget_s, wake_machine)
 
 pytestmark = pytest.mark.xdist_group('bench')  # its session fixture runs once, on one worker
 
@@ -76,9 +77,27 @@ def _params():
 
 @pytest.fixture(scope="session")
 def awake(pytestconfig):
-    """Once per benchmark session: keep every vCPU busy until throughput is steady (skipped when disabled)."""
-    if not pytestconfig.getoption("benchmark_disable", default=False):
-        wake_machine()
+    """Once per benchmark session: keep every vCPU busy until throughput is steady, then yield the session's
+    :class:`harness.pacewait.PaceWait` on the CPU clock (None when benchmarks are disabled). The usual pace of
+    earlier sessions comes from pytest's cache and this session's low goes back there; the session's waits are
+    summed up at its end."""
+    if pytestconfig.getoption("benchmark_disable", default=False):
+        yield None
+        return
+    from harness.pacewait import PaceWait, kept_lows, stored_usual
+    from harness.probe import pace_s
+
+    wake_machine()
+    clock = timer_for("cpu")
+    cache, key = getattr(pytestconfig, "cache", None), pace_cache_key(clock)
+    lows = cache.get(key, []) if cache is not None else []
+    gate = PaceWait(lambda: pace_s(clock), stored_s=stored_usual(lows), budget_s=wait_budget_s())
+    for _ in range(SEED_READINGS):
+        gate.note(pace_s(clock))
+    yield gate
+    if cache is not None and gate.session_low_s() is not None:
+        cache.set(key, kept_lows(lows, gate.session_low_s()))
+    pytestconfig.stash[PACE_SUMMARY] = gate.summary()  # shown after the tests (tests/conftest.py)
 
 
 @pytest.fixture
@@ -130,11 +149,17 @@ def test_conv2d(benchmark, awake, threads, backend, layer):
         timer = timer_for(impl.device)
         rounds, iterations = plan(settle(run, timer))  # warm this runtime's threads until calls agree
         # the machine's pace after every round, untimed; one thread only: on CPU time a runtime's threads still
-        # spinning after a round would count into the probe's reading
-        pace = PaceLog(timer) if impl.device == "cpu" and threads == 1 else None
+        # spinning after a round would count into the probe's reading; a slow one is waited out (harness.pacewait)
+        gate = awake if impl.device == "cpu" and threads == 1 and timer is timer_for("cpu") else None
+        pace = PaceLog(timer, gate) if impl.device == "cpu" and threads == 1 else None
+        waited_before = gate.waited_s if gate is not None else 0.0
+        if gate is not None:
+            gate.wait()  # start the rounds at the machine's usual pace
         benchmark.pedantic(run, rounds=rounds, iterations=iterations, warmup_rounds=WARMUP_ROUNDS, teardown=pace)
         if pace is not None:
             benchmark.extra_info["paces_s"] = pace.timed(WARMUP_ROUNDS, rounds)
+        if gate is not None:
+            benchmark.extra_info["pace_wait_s"] = gate.waited_s - waited_before
         benchmark.extra_info["gflops"] = spec.flops / benchmark.stats.stats.median / 1e9
     ref = kernels.reference_conv2d(x, w, spec)
     tol = kernels.tolerance(x, w, spec)
