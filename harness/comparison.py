@@ -31,7 +31,7 @@ from .pace import SLOPES_ATTR, left_over
 from .pacetrust import ACROSS_ATTR, paced_runs, probe_mismatch, probe_version, probes_differ
 from .passgroups import machine_ratio, median_pass_by_point, pass_medians_by_point, with_pass_medians
 from .results import KEY_COLUMNS, LATER_COLUMNS, RunFiles, read_metadata, read_samples, read_table, samples_by_point
-from .runwarnings import busy_runs, environment_warnings, slow_files
+from .runwarnings import busy_runs, environment_warnings, probe_alone, slow_files
 from .settings import ALPHA, THRESHOLD
 
 REGRESSIONS = ("slower", "broken")
@@ -132,7 +132,7 @@ def compare_data(base: tuple, new: tuple, threshold: float = THRESHOLD, alpha: f
         warnings.append(f"no stored noise floor for {where} from runs of pace probe {probe_version(new_meta)}: the "
                         "run-to-run floor comes from this comparison's rows alone (run `harness calibrate` on this "
                         "machine to measure it across fresh processes)")
-    result.attrs["warnings"] = warnings + machine_warnings(result, threshold)
+    result.attrs["warnings"] = warnings + machine_warnings(result, threshold, probe_alone(warnings))
     return result
 
 

@@ -165,11 +165,12 @@ def move_verdict(move, machine: float, threshold: float) -> str:
     return f"{verdict}, held back: the machine moved too (probe {machine:.2f}x)" if held else verdict
 
 
-def machine_warnings(result, threshold: float) -> list[str]:
+def machine_warnings(result, threshold: float, probe_alone: bool = False) -> list[str]:
     """The warnings of a comparison about the machine's speed: why the pace's move between the runs was left in the
     times (``attrs[ACROSS_ATTR]``, :mod:`harness.pacetrust`), where it was, and, where the machine itself moved
     beyond the threshold (``attrs["machine_ratio"]``), how far and how many verdicts that held back (its rows'
-    notes); [] when neither."""
+    notes); [] when neither. ``probe_alone``: an earlier warning said the benchmarks' times did not follow the
+    probe (:func:`harness.runwarnings.probe_alone`), so the move is named as the probe's, not the machine's."""
     across, machine = result.attrs.get(ACROSS_ATTR), result.attrs.get("machine_ratio") or math.nan
     held_back = ("the machine's move held back as without a pace" if math.isfinite(machine) else
                  "no probe reading compared")
@@ -178,7 +179,8 @@ def machine_warnings(result, threshold: float) -> list[str]:
     if not machine_moved(machine, threshold):
         return out
     held = int(result["note"].str.contains(NOTE_MACHINE, regex=False).sum())
-    whose = "the machine itself ran" if not across else "the machine (or the probe: see above) ran"
+    whose = ("the probe (see above: the times did not follow it) read" if probe_alone else
+             "the machine itself ran" if not across else "the machine (or the probe: see above) ran")
     return out + [f"{whose} {abs(machine - 1):.0%} {'slower' if machine > 1 else 'faster'} during NEW "
                   f"than during BASE (median probe reading {machine:.2f}x): {held} verdict(s) in that direction held "
                   "back as inconclusive; measure both runs again, back to back"]

@@ -16,8 +16,10 @@ spinning instead of sleeping, since an idle vCPU wakes slowly.
 starts slow, and stays so, would otherwise take its slow state for the usual one. But the probe's reading is not
 the same in every process: one benchmark session of ten on that VM read it 1.40x slower from start to end while
 its kernels, the pure-Python one included, ran as fast as the session before. So when a wait runs out while the
-session has never read the stored pace (its own low is itself slow against it), the stored pace is dropped for the
-rest of the session and its own readings judge alone: such a process costs one wait, not the whole budget.
+session's low is itself slow against the stored pace, the stored pace is dropped until the session reads it
+again (three readings in a row) and its own readings judge alone: such a process costs one wait, not the whole
+budget, and then stores only its own low. (A slow stretch at the start of a session that outlasts one wait is
+then timed as it comes, until the machine reads its stored pace again.)
 """
 from __future__ import annotations
 
@@ -40,8 +42,13 @@ KEPT_SESSIONS = 5
 
 
 def positive_reading(value) -> bool:
-    """True for a finite reading above zero (a probe's seconds)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+    """True for a finite reading above zero (a probe's seconds); False for anything else, huge integers included."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(float(value)) and value > 0
+    except OverflowError:
+        return False
 
 
 def stored_usual(lows: Sequence) -> float | None:
@@ -65,16 +72,17 @@ class PaceWait:
     ``probe`` returns one reading in seconds (the benchmark's clock: what :meth:`note` is given must be read the
     same way); ``wall`` measures the waits. ``stored_s`` is the usual pace of earlier sessions (or None),
     ``budget_s`` all waits of the session together (0: never wait, only note), ``max_wait_s`` one wait,
-    ``slack`` how much slower than usual a reading is slow.
+    ``slack`` how much slower than usual a reading is slow. A benchmark calls :meth:`before_rounds` before its
+    rounds and :meth:`after_round` with the reading after each round that another round follows.
     """
 
     def __init__(self, probe: Callable[[], float], *, wall: Callable[[], float] = time.perf_counter,
                  stored_s: float | None = None, budget_s: float = SESSION_WAIT_S, max_wait_s: float = MAX_WAIT_S,
                  slack: float = SLOW_PACE):
         for name, value in (("budget_s", budget_s), ("max_wait_s", max_wait_s)):
-            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+            if isinstance(value, bool) or not (positive_reading(value) or value == 0):
                 raise ValueError(f"{name}: expected a finite number of seconds >= 0, got {value!r}")
-        if not (isinstance(slack, (int, float)) and math.isfinite(slack) and slack > 1):
+        if not (positive_reading(slack) and slack > 1):
             raise ValueError(f"slack: expected a finite factor above 1, got {slack!r}")
         if stored_s is not None and not positive_reading(stored_s):
             raise ValueError(f"stored_s: expected a positive number of seconds or None, got {stored_s!r}")
@@ -82,14 +90,24 @@ class PaceWait:
         self.budget_s, self.max_wait_s, self.slack = float(budget_s), float(max_wait_s), float(slack)
         self.readings: list[float] = []
         self.waited_s = 0.0
-        self.waits = 0    # waits that found the machine slow
-        self.gave_up = 0  # of those, the ones that ran out of time with the machine still slow
-        self.dropped_s: float | None = None  # the stored pace, once dropped (see the module docstring)
+        self.benchmarks = 0  # benchmarks that called before_rounds
+        self.waits = 0       # waits that found the machine slow
+        self.gave_up = 0     # of those, the ones that ran out of time with the machine still slow
+        self.unwaited = 0    # slow rounds followed by another with no wait: the budget was spent
+        self.dropped_s: float | None = None  # the stored pace while dropped (see the module docstring)
+        self.drops = 0
+        self.near_stored = 0  # noted readings in a row at the dropped pace (FAST_IN_A_ROW of them restore it)
 
     def note(self, pace_s: float) -> None:
-        """Keep one reading taken outside a wait (after a round, or to seed the session); others are ignored."""
-        if positive_reading(pace_s):
-            bisect.insort(self.readings, float(pace_s))
+        """Keep one reading taken outside a wait (after a round, or to seed the session); others are ignored. While
+        the stored pace is dropped, :data:`FAST_IN_A_ROW` readings in a row at it restore it."""
+        if not positive_reading(pace_s):
+            return
+        bisect.insort(self.readings, float(pace_s))
+        if self.dropped_s is not None:
+            self.near_stored = self.near_stored + 1 if pace_s <= self.slack * self.dropped_s else 0
+            if self.near_stored >= FAST_IN_A_ROW:
+                self.stored_s, self.dropped_s, self.near_stored = self.dropped_s, None, 0
 
     def session_low_s(self) -> float | None:
         """The :data:`USUAL_QUANTILE` of the session's noted readings (None before :data:`MIN_READINGS`)."""
@@ -107,6 +125,22 @@ class PaceWait:
         usual = self.usual_s()
         return usual is not None and positive_reading(pace_s) and pace_s > self.slack * usual
 
+    def before_rounds(self) -> float:
+        """Before a benchmark's first round: wait for the usual pace (:meth:`wait`); return the seconds waited."""
+        self.benchmarks += 1
+        return self.wait()
+
+    def after_round(self, pace_s: float) -> float:
+        """After a round that another round of the same benchmark follows: note its reading and, if it read slow, wait
+        (or count it as timed without a wait once the budget is spent); return the seconds waited."""
+        self.note(pace_s)
+        if not self.is_slow(pace_s):
+            return 0.0
+        if self.budget_s - self.waited_s <= 0:
+            self.unwaited += 1
+            return 0.0
+        return self.wait()
+
     def wait(self) -> float:
         """Read the probe until :data:`FAST_IN_A_ROW` readings in a row are not slow, or until ``max_wait_s`` or the
         rest of the budget has passed; return the seconds waited (0.0 when the first readings were at the usual
@@ -123,8 +157,9 @@ class PaceWait:
             else:
                 fast += 1
             if fast < FAST_IN_A_ROW and self.wall() - start >= limit:
-                self.gave_up += slow_seen
-                self.drop_stored_if_never_read()
+                if fast == 0:  # still slow when the time ran out
+                    self.gave_up += 1
+                    self.drop_stored_if_never_read()
                 break
         if not slow_seen:
             return 0.0
@@ -134,21 +169,32 @@ class PaceWait:
         return spent
 
     def drop_stored_if_never_read(self) -> None:
-        """Judge by the session's own readings from now on when even its low reads slow against the stored pace:
-        this process's probe (or the machine for all of this session) reads slower than earlier sessions'."""
+        """Judge by the session's own readings (until it reads the stored pace again, :meth:`note`) when even its low
+        reads slow against the stored pace: this process's probe, or the machine for all of the session so far,
+        reads slower than earlier sessions'."""
         own = self.session_low_s()
         if self.stored_s is not None and own is not None and own > self.slack * self.stored_s:
-            self.dropped_s, self.stored_s = self.stored_s, None
+            self.dropped_s, self.stored_s, self.near_stored = self.stored_s, None, 0
+            self.drops += 1
+
+    def lows_to_keep(self, lows: Sequence) -> list[float]:
+        """The stored lows for the next session (:func:`kept_lows`): this session's low appended - or alone, when the
+        stored pace was dropped and never read again, so that a stale one costs no further session a wait."""
+        return kept_lows([] if self.dropped_s is not None else lows, self.session_low_s())
 
     def summary(self) -> str:
-        """One line for the session's end: how long it waited, how often, and how often in vain."""
+        """One line for the session's end: how long it waited, how often, how often in vain, what it did not wait."""
         usual = self.usual_s()
         usual_text = f"{usual * 1e6:.0f} us" if usual is not None else "not known"
-        text = (f"waited {self.waited_s:.1f} s in {self.waits} wait(s) for the machine's usual pace "
-                f"({usual_text}; budget {self.budget_s:g} s)")
+        text = (f"waited {self.waited_s:.1f} s in {self.waits} wait(s) over {self.benchmarks} benchmark(s) for the "
+                f"machine's usual pace ({usual_text}; budget {self.budget_s:g} s)")
         if self.gave_up:
             text += f"; {self.gave_up} ran out of time with the machine still slow"
-        if self.dropped_s is not None:
-            text += (f"; this session's probe never read the stored usual pace ({self.dropped_s * 1e6:.0f} us), "
-                     "so it was judged by its own readings")
+        if self.unwaited:
+            text += f"; the budget spent, {self.unwaited} slow round(s) were followed by others without a wait"
+        if self.drops:
+            dropped = self.dropped_s if self.dropped_s is not None else self.stored_s
+            again = (" until it read that pace again" if self.dropped_s is None else "")
+            text += (f"; the session's readings stayed over {self.slack:g}x the stored usual pace "
+                     f"({dropped * 1e6:.0f} us), so it was judged by its own readings{again}")
         return text

@@ -36,6 +36,8 @@ MIN_SLOW_ROUNDS = 100
 #: median, :func:`harness.benchpace.pair_slope`) did not follow it: one session in ten on the AMD EPYC VM read the
 #: probe 1.40x slower throughout while its kernels ran as before (slope 0.00).
 NOT_FOLLOWED_SLOPE = 0.2
+#: How :func:`slow_files` names a probe that moved alone (and :func:`probe_alone` finds that warning).
+PROBE_ALONE = "the probe's own reading (of that process, or of a state that slowed only it)"
 
 
 def environment_warnings(base_meta: dict, new_meta: dict, base_table=None, new_table=None) -> list[str]:
@@ -127,12 +129,13 @@ def slow_files(base: tuple, new: tuple) -> list[str]:
     out, followed = [], None if probe_mismatch(base_meta or {}, new_meta or {}) else times_followed(base, new)
     for name, side, side_usual in zip(("BASE", "NEW"), paces, usual):
         share = sum(p > SLOW_PACE * side_usual for p in side) / max(len(side), 1)
-        if len(side) >= MIN_SLOW_ROUNDS and share > SLOW_SHARE and followed is not None and followed[0] is False:
+        if len(side) >= MIN_SLOW_ROUNDS and share > SLOW_SHARE and followed is not None and not followed[0] \
+                and followed[3] == name:  # the side the pace moved towards
             out.append(f"{name}'s probe read over {SLOW_PACE}x its usual on {share:.0%} of its benchmark rounds, "
-                       f"but the benchmarks' times did not follow it (slope {followed[1]:.2f} over "
-                       f"{followed[2]} benchmarks whose pace moved): the probe's own reading (of that process, or of a "
-                       "state that slowed only it), not the kernels'; the rows whose pace moved are held back with widened floors - re-run "
-                       f"{name} rather than suspect the code")
+                       f"but the benchmarks' times did not follow it (slope {followed[1]:.2f} over {followed[2]} "
+                       f"benchmarks whose pace moved): most likely {PROBE_ALONE}, or a change of the code that offset "
+                       f"a slower machine; the rows whose pace moved are held back with widened floors - re-run "
+                       f"{name} before suspecting the code")
         elif len(side) >= MIN_SLOW_ROUNDS and share > SLOW_SHARE:
             out.append(f"{name} ran {share:.0%} of its benchmark rounds while the machine's pace read over "
                        f"{SLOW_PACE}x its usual (a shared machine's slow state): unchanged medians move more between "
@@ -142,10 +145,16 @@ def slow_files(base: tuple, new: tuple) -> list[str]:
     return out
 
 
+def probe_alone(warnings: list[str]) -> bool:
+    """True when one of ``warnings`` is :func:`slow_files`' that the benchmarks' times did not follow the probe."""
+    return any(PROBE_ALONE in warning for warning in warnings)
+
+
 def times_followed(base: tuple, new: tuple) -> tuple | None:
-    """``(followed, slope, moved)``: whether the benchmarks' times followed their paces' moves between the sides
-    (the pair's slope at least :data:`NOT_FOLLOWED_SLOPE`), that slope and how many benchmarks' paces moved; None
-    where fewer than ``MIN_FIT_MOVES`` moved or a side has no paces."""
+    """``(followed, slope, moved, side)``: whether the benchmarks' times followed their paces' moves between the
+    sides (the pair's slope at least :data:`NOT_FOLLOWED_SLOPE`), that slope, how many benchmarks' paces moved and
+    the side they moved towards ("NEW" where the median move is slower in NEW, else "BASE"); None where fewer than
+    ``MIN_FIT_MOVES`` moved or a side has no paces."""
     samples = (base[2], new[2])
     paces = [round_paces(s) for s in samples]
     common = set(paces[0]) & set(paces[1])
@@ -154,4 +163,5 @@ def times_followed(base: tuple, new: tuple) -> tuple | None:
     if moved < MIN_FIT_MOVES:
         return None
     slope = pair_slope(samples[0], samples[1], moves)
-    return slope >= NOT_FOLLOWED_SLOPE, slope, moved
+    towards = "NEW" if statistics.median([move for move in moves.values() if move]) > 0 else "BASE"
+    return slope >= NOT_FOLLOWED_SLOPE, slope, moved, towards

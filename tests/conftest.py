@@ -37,6 +37,13 @@ def pytest_configure(config):
         config.option.benchmark_disable = True
     elif getattr(config.option, "numprocesses", None):
         config.option.numprocesses, config.option.dist, config.option.tx = 0, "no", []
+    if not getattr(config.option, "benchmark_disable", True):  # the suite's variables: one line, before anything runs
+        from tests.bench.steady import bench_threads, timer_for, wait_budget_s
+
+        try:
+            bench_threads(), timer_for("cpu"), wait_budget_s()
+        except ValueError as exc:
+            raise pytest.UsageError(str(exc)) from None
 
 
 @pytest.hookimpl(optionalhook=True)

@@ -107,13 +107,13 @@ def test_a_slow_reading_after_a_round_is_waited_out_before_the_next():
             return 0.0
 
     gate = Gate(lambda: 1e-4, stored_s=1e-4)
-    log = PaceLog(lambda: 0.0, gate)
-    readings = iter([1e-4, 2e-4, 1e-4])  # usual, slow, usual
+    log = PaceLog(lambda: 0.0, gate, rounds=4)  # 4 rounds; pytest-benchmark reads once more after its result call
+    readings = iter([1e-4, 2e-4, 1e-4, 2e-4, 2e-4])  # usual, slow, usual, slow after the last round, slow after all
     log.probe = lambda clock: next(readings)
-    for _ in range(3):
+    for _ in range(5):
         log()
-    assert log.paces_s == [1e-4, 2e-4, 1e-4] and gate.waits == 1  # only after the slow one
-    assert gate.readings == [1e-4, 1e-4, 2e-4] and MIN_READINGS > 3  # every round's reading is the session's
+    assert log.paces_s == [1e-4, 2e-4, 1e-4, 2e-4, 2e-4] and gate.waits == 1  # only where another round follows
+    assert len(gate.readings) == 5 and MIN_READINGS > 5  # every reading is the session's
 
 
 def test_the_wait_budget_and_the_cache_key():
@@ -125,6 +125,16 @@ def test_the_wait_budget_and_the_cache_key():
     key = pace_cache_key(time.process_time)
     assert key.startswith("convbench/usual-pace/probe") and key.endswith("/process_time") and " " not in key
     assert pace_cache_key(time.perf_counter) != key  # readings on another clock are kept apart
+
+
+@pytest.mark.parametrize("variable, value", [("CONVBENCH_BENCH_WAIT_S", "soon"), ("CONVBENCH_BENCH_THREADS", "many")])
+def test_a_bad_suite_variable_stops_the_benchmark_run_with_one_line(variable, value):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_XDIST")}
+    done = subprocess.run([sys.executable, "-m", "pytest", "tests/bench", "-q", "-p", "no:cacheprovider", "-k",
+                           "numpy-3a-1x1", "--benchmark-only"], cwd=ROOT, env=dict(env, **{variable: value}),
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 4 and done.stderr.strip().startswith(f"ERROR: {variable}: expected"), done.stderr
+    assert "Traceback" not in done.stdout + done.stderr
 
 
 def test_the_suite_records_a_pace_after_every_timed_round(tmp_path):

@@ -84,6 +84,8 @@ def test_a_wait_ends_at_its_limit_and_all_waits_at_the_budget():
     probes = machine.probes
     assert gate.wait() == 0.0 and machine.probes == probes  # the budget is spent: timed as the machine comes
     assert gate.waited_s == pytest.approx(2.5) and gate.waits == 3 and "3 ran out of time" in gate.summary()
+    assert gate.after_round(SLOW) == 0.0 and gate.after_round(USUAL) == 0.0 and gate.unwaited == 1
+    assert "the budget spent, 1 slow round(s) were followed by others without a wait" in gate.summary()
     never_machine = FakeMachine([SLOW])
     never = seeded(never_machine, budget_s=0)
     assert never.wait() == 0.0 and never_machine.probes == 0  # CONVBENCH_BENCH_WAIT_S=0: never waits
@@ -100,13 +102,35 @@ def test_a_process_whose_probe_reads_slow_throughout_costs_one_wait_not_the_budg
     assert gate.wait() == pytest.approx(1.0) and gate.gave_up == 1
     assert gate.stored_s is None and gate.dropped_s == USUAL and gate.usual_s() == SLOW and not gate.is_slow(SLOW)
     assert gate.wait() == 0.0 and gate.waited_s == pytest.approx(1.0)
-    assert "never read the stored usual pace (100 us)" in gate.summary()
+    assert "stayed over 1.25x the stored usual pace (100 us), so it was judged by its own readings" in gate.summary()
+    assert gate.lows_to_keep([USUAL] * 5) == [gate.session_low_s()]  # the stale pace costs no further session a wait
+    # a slow stretch at the start that outlasted one wait: once the session reads the stored pace again (three
+    # readings in a row), it is restored and waits resume
+    gate.note(USUAL), gate.note(SLOW), gate.note(USUAL), gate.note(USUAL)
+    assert gate.stored_s is None
+    gate.note(USUAL)
+    assert gate.stored_s == USUAL and gate.dropped_s is None and gate.is_slow(SLOW)
+    assert "until it read that pace again" in gate.summary()
+    assert gate.lows_to_keep([USUAL] * 5)[:4] == [USUAL] * 4
     # a session that read the stored pace, even once in a tenth of its readings, keeps it
     keeps = PaceWait(machine.probe, wall=machine.wall, stored_s=USUAL, max_wait_s=1.0)
     for k in range(MIN_READINGS):
         keeps.note(USUAL if k < MIN_READINGS // 5 else SLOW)
     keeps.wait()
     assert keeps.stored_s == USUAL and keeps.dropped_s is None
+
+
+def test_a_wait_that_ends_on_fast_readings_is_not_counted_as_in_vain():
+    machine = FakeMachine([SLOW] * 7 + [USUAL] * 5, step_s=0.125)  # fast again at 0.875 s: 2 of 3 readings by 1 s
+    gate = seeded(machine, stored_s=USUAL, max_wait_s=1.0)
+    assert gate.wait() == pytest.approx(1.0) and gate.waits == 1 and gate.gave_up == 0 and gate.drops == 0
+
+
+def test_rounds_and_benchmarks_are_counted():
+    machine = FakeMachine([USUAL])
+    gate = seeded(machine)
+    assert gate.before_rounds() == 0.0 and gate.after_round(USUAL) == 0.0 and gate.benchmarks == 1
+    assert "over 1 benchmark(s)" in gate.summary() and len(gate.readings) == MIN_READINGS + 1
 
 
 def test_the_stored_lows_keep_the_last_sessions_and_ignore_junk():
@@ -117,11 +141,13 @@ def test_the_stored_lows_keep_the_last_sessions_and_ignore_junk():
     assert kept_lows(lows, None) == lows and kept_lows("junk", USUAL) == [USUAL]
     assert stored_usual([USUAL, SLOW, USUAL]) == USUAL  # one slow session among three does not move it
     assert stored_usual([]) is None and stored_usual({"a": 1}) is None and stored_usual(["x", -1, math.inf]) is None
+    assert stored_usual([10 ** 400, USUAL]) == USUAL  # a huge integer in the cache file: ignored, not a crash
 
 
 @pytest.mark.parametrize("kwargs, name", [({"budget_s": -1}, "budget_s"), ({"max_wait_s": math.nan}, "max_wait_s"),
                                           ({"slack": 1.0}, "slack"), ({"stored_s": 0.0}, "stored_s"),
-                                          ({"budget_s": "60"}, "budget_s")])
+                                          ({"budget_s": "60"}, "budget_s"), ({"budget_s": True}, "budget_s"),
+                                          ({"max_wait_s": 10 ** 400}, "max_wait_s")])
 def test_bad_settings_are_refused_by_name(kwargs, name):
     with pytest.raises(ValueError, match=name):
         PaceWait(lambda: USUAL, **kwargs)
@@ -131,5 +157,5 @@ def test_the_summary_says_what_happened():
     gate = seeded(FakeMachine([SLOW, SLOW] + [USUAL] * 3))
     gate.wait()
     text = gate.summary()
-    assert "waited 0.1 s in 1 wait(s)" in text and "100 us" in text and "ran out" not in text
+    assert "waited 0.1 s in 1 wait(s) over 0 benchmark(s)" in text and "100 us" in text and "ran out" not in text
     assert "not known" in PaceWait(lambda: USUAL).summary()

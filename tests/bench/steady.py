@@ -176,22 +176,24 @@ class PaceLog:
     Each call times :func:`harness.probe.pace_s` on the benchmark's own clock and keeps it; :meth:`timed` gives
     the readings of the timed rounds, one per entry of ``stats.data``, which ``harness compare`` reads to divide
     the machine's pace out (:mod:`harness.benchpace`). Given a :class:`harness.pacewait.PaceWait` read on the same
-    clock, a reading in the slow state is followed by a wait for the usual pace, so the next round starts there.
+    clock and the benchmark's ``rounds`` (warm-up and timed), a slow reading after any but the last of them is
+    followed by a wait for the usual pace, so the next round starts there (pytest-benchmark also calls the teardown
+    after its untimed result call: no round follows that one either).
     """
 
-    def __init__(self, clock: Callable[[], float], wait=None):
+    def __init__(self, clock: Callable[[], float], wait=None, rounds: int = 0):
         from harness.probe import pace_s
 
-        self.clock, self.probe, self.wait = clock, pace_s, wait
+        self.clock, self.probe, self.wait, self.rounds = clock, pace_s, wait, rounds
         self.paces_s: list[float] = []
 
     def __call__(self, *args, **kwargs) -> None:
         reading = self.probe(self.clock)
         self.paces_s.append(reading)
-        if self.wait is not None:
+        if self.wait is not None and len(self.paces_s) < self.rounds:
+            self.wait.after_round(reading)
+        elif self.wait is not None:
             self.wait.note(reading)
-            if self.wait.is_slow(reading):
-                self.wait.wait()
 
     def timed(self, warmup_rounds: int, rounds: int) -> list[float]:
         """The readings that followed the ``rounds`` timed rounds (after ``warmup_rounds`` untimed ones)."""

@@ -84,7 +84,7 @@ def awake(pytestconfig):
     if pytestconfig.getoption("benchmark_disable", default=False):
         yield None
         return
-    from harness.pacewait import PaceWait, kept_lows, stored_usual
+    from harness.pacewait import PaceWait, stored_usual
     from harness.probe import pace_s
 
     wake_machine()
@@ -95,8 +95,10 @@ def awake(pytestconfig):
     for _ in range(SEED_READINGS):
         gate.note(pace_s(clock))
     yield gate
+    if not gate.benchmarks:
+        return  # no benchmark was gated (several threads, GPU only, none selected): nothing to keep or to say
     if cache is not None and gate.session_low_s() is not None:
-        cache.set(key, kept_lows(lows, gate.session_low_s()))
+        cache.set(key, gate.lows_to_keep(lows))
     pytestconfig.stash[PACE_SUMMARY] = gate.summary()  # shown after the tests (tests/conftest.py)
 
 
@@ -151,10 +153,10 @@ def test_conv2d(benchmark, awake, threads, backend, layer):
         # the machine's pace after every round, untimed; one thread only: on CPU time a runtime's threads still
         # spinning after a round would count into the probe's reading; a slow one is waited out (harness.pacewait)
         gate = awake if impl.device == "cpu" and threads == 1 and timer is timer_for("cpu") else None
-        pace = PaceLog(timer, gate) if impl.device == "cpu" and threads == 1 else None
+        pace = PaceLog(timer, gate, WARMUP_ROUNDS + rounds) if impl.device == "cpu" and threads == 1 else None
         waited_before = gate.waited_s if gate is not None else 0.0
         if gate is not None:
-            gate.wait()  # start the rounds at the machine's usual pace
+            gate.before_rounds()  # start the rounds at the machine's usual pace
         benchmark.pedantic(run, rounds=rounds, iterations=iterations, warmup_rounds=WARMUP_ROUNDS, teardown=pace)
         if pace is not None:
             benchmark.extra_info["paces_s"] = pace.timed(WARMUP_ROUNDS, rounds)
