@@ -191,7 +191,8 @@ class PaceWait:
         if self.gave_up:
             text += f"; {self.gave_up} ran out of time with the machine still slow"
         if self.unwaited:
-            text += f"; the budget spent, {self.unwaited} slow round(s) were followed by others without a wait"
+            why = "waiting off" if self.budget_s == 0 else "the budget spent"
+            text += f"; {why}, {self.unwaited} slow round(s) were followed by others without a wait"
         if self.drops:
             dropped = self.dropped_s if self.dropped_s is not None else self.stored_s
             again = (" until it read that pace again" if self.dropped_s is None else "")

@@ -89,6 +89,8 @@ def test_a_wait_ends_at_its_limit_and_all_waits_at_the_budget():
     never_machine = FakeMachine([SLOW])
     never = seeded(never_machine, budget_s=0)
     assert never.wait() == 0.0 and never_machine.probes == 0  # CONVBENCH_BENCH_WAIT_S=0: never waits
+    never.after_round(SLOW)
+    assert "waiting off, 1 slow round(s) were followed by others without a wait" in never.summary()
 
 
 def test_a_process_whose_probe_reads_slow_throughout_costs_one_wait_not_the_budget():
