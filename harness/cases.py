@@ -1,9 +1,10 @@
 """Cases: the points of a sweep, built as layers x axis values, and the ``--axis`` parser.
 
 A :class:`Case` is frozen and knows its :class:`kernels.ConvSpec`; its name is
-the layer label plus the value of every axis that varies in the sweep, so names
-are unique within one backend and stable across runs (``compare`` and
-``--resume`` match on them).
+the layer label plus the value of every axis that varies in the sweep, and of every
+single ``--axis`` value that changes the layer (``--axis k=7``: "1x1 k=7"), so names
+are unique within one backend, say what was measured, and are stable across runs
+(``compare`` and ``--resume`` match on them).
 """
 from __future__ import annotations
 
@@ -135,9 +136,12 @@ def build_cases(preset: Preset, overrides: dict | None = None, *, default_thread
     cases = []
     for layer in layers:
         base = dict(layer.shape(), dtype=layer.dtype or "float32", threads=default_threads)
+        # a single --axis value that changes this layer is named too: "1x1 k=7", not a 7x7 called "1x1"
+        named = varying + [a for a in AXES if a not in varying and a != "threads" and a in (overrides or {})
+                           and values_differ(getattr(layer, a), axes[a][0], a)]
         for combo in itertools.product(*(axes[a] for a in names)):
             values = dict(base, **dict(zip(names, combo)))
-            suffix = " ".join(_axis_label(a, values[a]) for a in varying)
+            suffix = " ".join(_axis_label(a, values[a]) for a in AXES if a in named)
             threads = values.pop("threads")
             changed = {a: v for a, v in values.items() if getattr(layer, a) != v}
             if changed.get("dtype") == "float32" and layer.dtype is None:
@@ -188,6 +192,13 @@ def check_no_overflow(cases) -> None:
             raise ShapeOverflowError(f"case {case.name!r}: {exc}") from None
         except (TypeError, ValueError):
             continue
+
+
+def values_differ(own, value, axis: str) -> bool:
+    """True when an axis ``value`` changes ``layer``'s own (a layer without a dtype is float32)."""
+    if axis == "dtype" and own is None:
+        own = "float32"
+    return own != value
 
 
 def _axis_label(axis: str, value) -> str:

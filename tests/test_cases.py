@@ -52,6 +52,20 @@ def test_impossible_override_is_kept_for_the_sweep_to_record():
         [c.spec for c in cases]
 
 
+def test_a_single_override_value_that_changes_a_layer_is_in_its_name():
+    # --axis k=7 named a 7x7 convolution "1x1" (and its failed row too), as if nothing had been overridden
+    names = {c.layer.label: c.name for c in build_cases(get_preset("smoke"), {"k": (7,)}, default_threads=1)}
+    assert names["1x1"] == "1x1 k=7" and names["3x3"] == "3x3 k=7"
+    names = {c.layer.label: c.name for c in build_cases(get_preset("smoke"), {"k": (3,)}, default_threads=1)}
+    assert names["1x1"] == "1x1 k=3" and names["3x3"] == "3x3"  # the 3x3 is unchanged: its name too
+    both = build_cases(get_preset("smoke"), {"k": (1, 3), "N": (2,)}, default_threads=1)
+    assert {"1x1 N=2 k=3", "3x3 k=3"} <= {c.name for c in both}  # axes' own order; smoke's 3x3 already has N=2
+    assert [c.name for c in build_cases(get_preset("smoke"), {"dtype": ("float32",)})] == \
+        [c.name for c in build_cases(get_preset("smoke"))]  # float32 is what a layer without a dtype is
+    assert [c.name for c in build_cases(get_preset("smoke"), {"threads": (2,)})] == \
+        [c.name for c in build_cases(get_preset("smoke"))]  # threads are a column of their own
+
+
 def test_every_preset_builds_valid_specs():
     for preset in build_presets().values():
         for case in build_cases(preset, default_threads=1):
