@@ -138,14 +138,12 @@ def build_cases(preset: Preset, overrides: dict | None = None, *, default_thread
         base = dict(layer.shape(), dtype=layer.dtype or "float32", threads=default_threads)
         # a single --axis value that changes this layer is named too: "1x1 k=7", not a 7x7 called "1x1"
         named = varying + [a for a in AXES if a not in varying and a != "threads" and a in (overrides or {})
-                           and values_differ(getattr(layer, a), axes[a][0], a)]
+                           and base[a] != axes[a][0]]
         for combo in itertools.product(*(axes[a] for a in names)):
             values = dict(base, **dict(zip(names, combo)))
             suffix = " ".join(_axis_label(a, values[a]) for a in AXES if a in named)
             threads = values.pop("threads")
-            changed = {a: v for a, v in values.items() if getattr(layer, a) != v}
-            if changed.get("dtype") == "float32" and layer.dtype is None:
-                del changed["dtype"]  # what Case.dtype says anyway
+            changed = {a: v for a, v in values.items() if base[a] != v}  # float32 is what a dtype-less layer is
             # the layer itself when no axis changes it: replace() for each of a million layers costs seconds
             cases.append(Case(name=f"{layer.label} {suffix}".strip(),
                               layer=dataclasses.replace(layer, **changed) if changed else layer, threads=threads))
@@ -192,13 +190,6 @@ def check_no_overflow(cases) -> None:
             raise ShapeOverflowError(f"case {case.name!r}: {exc}") from None
         except (TypeError, ValueError):
             continue
-
-
-def values_differ(own, value, axis: str) -> bool:
-    """True when an axis ``value`` changes ``layer``'s own (a layer without a dtype is float32)."""
-    if axis == "dtype" and own is None:
-        own = "float32"
-    return own != value
 
 
 def _axis_label(axis: str, value) -> str:
