@@ -122,21 +122,24 @@ def slow_files(base: tuple, new: tuple) -> list[str]:
     files = [set((meta or {}).get(PATHS_KEY) or ()) for meta in (base_meta, new_meta)]
     if files[0] and files[0] == files[1] and split_ref(base_label)[1] != split_ref(new_label)[1]:
         return []
-    paces = [sorted(p for ps in round_paces(s).values() for p in ps) for s in (base_samples, new_samples)]
+    by_bench = [round_paces(s) for s in (base_samples, new_samples)]
+    paces = [sorted(p for ps in side.values() for p in ps) for side in by_bench]
     usual = [side[int(0.02 * (len(side) - 1))] if len(side) >= MIN_SLOW_ROUNDS else math.inf for side in paces]
-    if not probe_mismatch(base_meta or {}, new_meta or {}):
+    same_probe = not probe_mismatch(base_meta or {}, new_meta or {})
+    if same_probe:
         usual = [min(usual)] * 2
-    out, followed = [], None if probe_mismatch(base_meta or {}, new_meta or {}) else times_followed(base, new)
+    out, followed = [], times_followed(base_samples, new_samples, *by_bench) if same_probe else None
     for name, side, side_usual in zip(("BASE", "NEW"), paces, usual):
         share = sum(p > SLOW_PACE * side_usual for p in side) / max(len(side), 1)
-        if len(side) >= MIN_SLOW_ROUNDS and share > SLOW_SHARE and followed is not None and not followed[0] \
-                and followed[3] == name:  # the side the pace moved towards
+        if len(side) < MIN_SLOW_ROUNDS or share <= SLOW_SHARE:
+            continue
+        if followed is not None and not followed[0] and followed[3] == name:  # the side the pace moved towards
             out.append(f"{name}'s probe read over {SLOW_PACE}x its usual on {share:.0%} of its benchmark rounds, "
                        f"but the benchmarks' times did not follow it (slope {followed[1]:.2f} over {followed[2]} "
                        f"benchmarks whose pace moved): most likely {PROBE_ALONE}, or a change of the code that offset "
                        f"a slower machine; the rows whose pace moved are held back with widened floors - re-run "
                        f"{name} before suspecting the code")
-        elif len(side) >= MIN_SLOW_ROUNDS and share > SLOW_SHARE:
+        else:
             out.append(f"{name} ran {share:.0%} of its benchmark rounds while the machine's pace read over "
                        f"{SLOW_PACE}x its usual (a shared machine's slow state): unchanged medians move more between "
                        "such files (2-vCPU AMD EPYC VM: 79% within +/-10%, against 98% below a tenth), so "
@@ -150,18 +153,18 @@ def probe_alone(warnings: list[str]) -> bool:
     return any(PROBE_ALONE in warning for warning in warnings)
 
 
-def times_followed(base: tuple, new: tuple) -> tuple | None:
+def times_followed(base_samples, new_samples, base_paces: dict, new_paces: dict) -> tuple | None:
     """``(followed, slope, moved, side)``: whether the benchmarks' times followed their paces' moves between the
     sides (the pair's slope at least :data:`NOT_FOLLOWED_SLOPE`), that slope, how many benchmarks' paces moved and
     the side they moved towards ("NEW" where the median move is slower in NEW, else "BASE"); None where fewer than
-    ``MIN_FIT_MOVES`` moved or a side has no paces."""
-    samples = (base[2], new[2])
-    paces = [round_paces(s) for s in samples]
-    common = set(paces[0]) & set(paces[1])
-    moves = {key: machine_move(statistics.median(paces[0][key]), statistics.median(paces[1][key])) for key in common}
+    ``MIN_FIT_MOVES`` moved or a side has no paces. ``*_paces``: each side's
+    :func:`harness.benchpace.round_paces`."""
+    common = set(base_paces) & set(new_paces)
+    moves = {key: machine_move(statistics.median(base_paces[key]), statistics.median(new_paces[key]))
+             for key in common}
     moved = sum(bool(move) for move in moves.values())
     if moved < MIN_FIT_MOVES:
         return None
-    slope = pair_slope(samples[0], samples[1], moves)
+    slope = pair_slope(base_samples, new_samples, moves)
     towards = "NEW" if statistics.median([move for move in moves.values() if move]) > 0 else "BASE"
     return slope >= NOT_FOLLOWED_SLOPE, slope, moved, towards
