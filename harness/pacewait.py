@@ -51,16 +51,21 @@ def positive_reading(value) -> bool:
         return False
 
 
+def stored_lows(lows) -> list[float]:
+    """The readings among stored lows (a list or tuple, as pytest's cache gives it back); anything else: none."""
+    return [float(v) for v in lows if positive_reading(v)] if isinstance(lows, (list, tuple)) else []
+
+
 def stored_usual(lows: Sequence) -> float | None:
     """The median of the stored sessions' lows (:meth:`PaceWait.session_low_s`), ignoring what is not a reading;
     None when none is stored."""
-    readings = [float(v) for v in lows if positive_reading(v)] if isinstance(lows, (list, tuple)) else []
+    readings = stored_lows(lows)
     return statistics.median(readings) if readings else None
 
 
 def kept_lows(lows: Sequence, low: float | None) -> list[float]:
     """``lows`` with this session's ``low`` appended, the last :data:`KEPT_SESSIONS` only."""
-    readings = [float(v) for v in lows if positive_reading(v)] if isinstance(lows, (list, tuple)) else []
+    readings = stored_lows(lows)
     if positive_reading(low):
         readings.append(float(low))
     return readings[-KEPT_SESSIONS:]

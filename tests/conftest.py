@@ -49,8 +49,8 @@ def pytest_configure(config):
 @pytest.hookimpl(optionalhook=True)
 def pytest_benchmark_update_machine_info(config, machine_info):
     """Record what a sweep's metadata says of the machine and pytest-benchmark does not (memory, Numba's
-    threading layer, the pace probe's version), so ``harness history add`` files a benchmark file under the same machine as the sweeps of
-    that machine (:func:`harness.historyrecord.machine_of`)."""
+    threading layer, the pace probe's version), so ``harness history add`` files a benchmark file under the same
+    machine as the sweeps of that machine (:func:`harness.historyrecord.machine_of`)."""
     from harness.metadata import memory_gib, numba_threading_layer
     from harness.probe import PROBE_VERSION
 

@@ -190,10 +190,8 @@ class PaceLog:
     def __call__(self, *args, **kwargs) -> None:
         reading = self.probe(self.clock)
         self.paces_s.append(reading)
-        if self.wait is not None and len(self.paces_s) < self.rounds:
-            self.wait.after_round(reading)
-        elif self.wait is not None:
-            self.wait.note(reading)
+        if self.wait is not None:
+            (self.wait.after_round if len(self.paces_s) < self.rounds else self.wait.note)(reading)
 
     def timed(self, warmup_rounds: int, rounds: int) -> list[float]:
         """The readings that followed the ``rounds`` timed rounds (after ``warmup_rounds`` untimed ones)."""

@@ -31,8 +31,8 @@ from harness.abhalves import is_twin, own_name
 from harness.against import twin_of
 from harness.threads import thread_limits
 
-from .steady import (PACE_SUMMARY, SEED_READINGS, PaceLog, base_twins, bench_threads, fixed_layout, pace_cache_key, plan, settle,
-                     slowdown, slowed, timer_for, wait_budget_s, wake_machine)
+from .steady import (PACE_SUMMARY, SEED_READINGS, PaceLog, base_twins, bench_threads, fixed_layout, pace_cache_key,
+                     plan, settle, slowdown, slowed, timer_for, wait_budget_s, wake_machine)
 
 pytestmark = pytest.mark.xdist_group('bench')  # its session fixture runs once, on one worker
 
@@ -93,7 +93,7 @@ def awake(pytestconfig):
     lows = cache.get(key, []) if cache is not None else []
     gate = PaceWait(lambda: pace_s(clock), stored_s=stored_usual(lows), budget_s=wait_budget_s())
     for _ in range(SEED_READINGS):
-        gate.note(pace_s(clock))
+        gate.note(gate.probe())
     yield gate
     if not gate.benchmarks:
         return  # no benchmark was gated (several threads, GPU only, none selected): nothing to keep or to say
@@ -151,11 +151,13 @@ def test_conv2d(benchmark, awake, threads, backend, layer):
         timer = timer_for(impl.device)
         rounds, iterations = plan(settle(run, timer))  # warm this runtime's threads until calls agree
         # the machine's pace after every round, untimed; one thread only: on CPU time a runtime's threads still
-        # spinning after a round would count into the probe's reading; a slow one is waited out (harness.pacewait)
-        gate = awake if impl.device == "cpu" and threads == 1 and timer is timer_for("cpu") else None
-        pace = PaceLog(timer, gate, WARMUP_ROUNDS + rounds) if impl.device == "cpu" and threads == 1 else None
-        waited_before = gate.waited_s if gate is not None else 0.0
+        # spinning after a round would count into the probe's reading; a slow one is waited out (harness.pacewait,
+        # whose session readings are on this same clock: timer_for("cpu"))
+        paced = impl.device == "cpu" and threads == 1
+        gate = awake if paced else None
+        pace = PaceLog(timer, gate, WARMUP_ROUNDS + rounds) if paced else None
         if gate is not None:
+            waited_before = gate.waited_s
             gate.before_rounds()  # start the rounds at the machine's usual pace
         benchmark.pedantic(run, rounds=rounds, iterations=iterations, warmup_rounds=WARMUP_ROUNDS, teardown=pace)
         if pace is not None:
