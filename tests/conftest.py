@@ -127,3 +127,21 @@ def smoke_run(tmp_path_factory):
                    tmp / "results", "--plots-dir", tmp / "plots", "--run-id", "smoke-test")
     assert proc.returncode == 0, proc.stderr
     return tmp, proc
+
+
+@pytest.fixture
+def base_env(tmp_path, monkeypatch):
+    """For A/B runs (``sweep --against``): a private cache folder; every base twin and generated plugin is gone
+    again after the test."""
+    import kernels
+    from harness import against
+    from harness.plugins import loaded_plugins, unload_plugin
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    yield tmp_path
+    against.release_other_bases(tmp_path / "no base build")  # forget every base build this test registered
+    for key in list(loaded_plugins()):
+        if key.endswith(against.PLUGIN_NAME):
+            unload_plugin(key)
+    for name in kernels.list_backends():
+        if name.endswith(against.SUFFIX):
+            kernels.unregister(name)

@@ -70,8 +70,8 @@ def checked_settings(settings: SweepSettings) -> SweepSettings:
         if twins:
             settings.backends, missing = with_twins(settings.backends, twins)
             if not any(is_twin(b) for b in settings.backends):
-                raise ValueError(f"--against: none of the backends {', '.join(settings.backends)} has a base twin "
-                                 "(fused chains have none): nothing to compare; name convolution backends")
+                raise ValueError(f"--against: the base build has none of the backends {', '.join(settings.backends)}: "
+                                 "nothing to compare; name backends it has")
             if missing:
                 warnings.warn(f"the base build has no backend {', '.join(missing)}: measured in this build only, "
                               "with nothing to compare against", stacklevel=2)

@@ -1,0 +1,103 @@
+"""The base build's backends as backends of this build's registries (``sweep --against``): ``NAME@base``.
+
+A twin is a thin class of this build's registry whose every call goes to the base build's own object, the
+case handed over as the base build's own spec type where it has one. Convolution backends become
+:class:`kernels.Backend` twins, fused chain backends (``numba-cpu-fused``) :class:`kernels.ChainBackend`
+twins whose unfused backend is the base build's too (``numba-cpu@base``), so that an A/B run times and
+judges the fused kernel like any other. :mod:`harness.against` registers them.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import kernels
+
+from .abhalves import SUFFIX, own_name
+
+
+def base_spec(package, spec):
+    """``spec`` as the base build's own ConvSpec when it has one of the same fields (else ``spec`` itself)."""
+    own = getattr(package, "ConvSpec", None)
+    try:
+        return own(**dataclasses.asdict(spec)) if own is not None and own is not type(spec) else spec
+    except TypeError:  # the base build's ConvSpec has other fields: it gets ours, and reads what it knows
+        return spec
+
+
+def base_chain_spec(package, spec):
+    """``spec`` (a ChainSpec) as the base build's own ChainSpec of its own ConvSpecs when it has one that takes
+    them (else ``spec`` itself)."""
+    own = getattr(package, "ChainSpec", None)
+    if own is None or own is type(spec):
+        return spec
+    try:
+        return own(reduce=base_spec(package, spec.reduce), conv=base_spec(package, spec.conv))
+    except (TypeError, ValueError):  # the base build's ChainSpec is made otherwise: it gets ours
+        return spec
+
+
+class Delegating:
+    """What a twin asks its base build's object (``inner``): availability, timing support, size limit."""
+
+    inner = None
+
+    def unavailable_reason(self):
+        """The base backend's own answer."""
+        return self.inner.unavailable_reason()
+
+    def timing_unsupported_reason(self):
+        """The base backend's own answer (None from a build that does not ask)."""
+        ask = getattr(self.inner, "timing_unsupported_reason", None)
+        return ask() if ask else None
+
+    def max_flops_per_call(self):
+        """The base backend's own limit (None from a build that has none)."""
+        ask = getattr(self.inner, "max_flops_per_call", None)
+        return ask() if ask else None
+
+
+def twin_class(package, inner, name: str, where: str) -> type:
+    """A convolution backend of this build's registry that runs the base build's backend ``inner`` under
+    ``name``."""
+
+    class BaseTwin(Delegating, kernels.Backend):
+        """A base build's backend (``sweep --against``): every call goes to the base build's own object."""
+
+        device = inner.device
+        description = f"{inner.description or own_name(name)} - base build ({where})"
+        in_default_sweep = False
+
+        def prepare(self, x, w, spec):
+            """The base backend's prepare, with the case as the base build's ConvSpec."""
+            return inner.prepare(x, w, base_spec(package, spec))
+
+    BaseTwin.inner = inner
+    BaseTwin.name = name
+    BaseTwin.__qualname__ = BaseTwin.__name__ = f"BaseTwin_{own_name(name).replace('-', '_')}"
+    return BaseTwin
+
+
+def chain_twin_class(package, inner, name: str, where: str) -> type:
+    """A fused chain backend of this build's registry that runs the base build's chain backend ``inner`` under
+    ``name``; its unfused backend is the base build's twin of ``inner``'s (None where ``inner`` has none)."""
+
+    class BaseChainTwin(Delegating, kernels.ChainBackend):
+        """A base build's fused chain backend (``sweep --against``): every call goes to the base build's object."""
+
+        device = inner.device
+        description = f"{inner.description or own_name(name)} - base build ({where})"
+        unfused = inner.unfused + SUFFIX if isinstance(getattr(inner, "unfused", None), str) else None
+
+        def unsupported_reason(self, spec):
+            """The base backend's own answer, with the chain as the base build's ChainSpec."""
+            ask = getattr(inner, "unsupported_reason", None)
+            return ask(base_chain_spec(package, spec)) if ask else None
+
+        def prepare_chain(self, x, w_reduce, w_conv, spec):
+            """The base backend's prepare_chain, with the chain as the base build's ChainSpec."""
+            return inner.prepare_chain(x, w_reduce, w_conv, base_chain_spec(package, spec))
+
+    BaseChainTwin.inner = inner
+    BaseChainTwin.name = name
+    BaseChainTwin.__qualname__ = BaseChainTwin.__name__ = f"BaseChainTwin_{own_name(name).replace('-', '_')}"
+    return BaseChainTwin

@@ -1,0 +1,72 @@
+"""A/B runs of fused chain backends: ``numba-cpu-fused@base`` is timed and judged like any other twin."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+import kernels
+from harness import against
+from harness.backends import sweep_backends, unfused_twin
+from tests.conftest import run_cli
+from tests.test_against import copy_kernels
+
+FUSED = "numba-cpu-fused"
+
+
+def slow_fused(base, seconds: float):
+    """Make the base build's fused chain sleep ``seconds`` in every call."""
+    source = base / "kernels" / "numba_cpu" / "fused.py"
+    call = "    def __call__(self) -> None:\n"
+    text = source.read_text()
+    assert text.count(call) == 1
+    text = text.replace("from __future__ import annotations\n", "from __future__ import annotations\n\nimport time\n", 1)
+    source.write_text(text.replace(call, call + f"        time.sleep({seconds})\n"))
+
+
+def test_the_base_builds_fused_chain_is_a_twin_of_its_own_unfused_backend(base_env):
+    twins = against.register_base(copy_kernels(base_env / "base"))
+    twin = against.twin_of(FUSED)
+    assert twin in twins and twin in kernels.list_fused_backends() and twin not in kernels.list_backends()
+    chain = kernels.get_chain_backend(twin)
+    assert chain.unfused == "numba-cpu@base" and unfused_twin(twin) == "numba-cpu@base"
+    assert type(chain.inner).__module__.startswith(against.PACKAGE_PREFIX)  # the base build's own object
+    assert chain.unavailable_reason() == kernels.get_chain_backend(FUSED).unavailable_reason()
+    assert twin not in sweep_backends([])  # not in a default sweep by itself: with_twins puts it in
+    order, missing = against.with_twins(["numba-cpu", FUSED, "torch"], [t for t in twins if "torch" not in t])
+    assert order == ["numba-cpu@base", "numba-cpu", twin, FUSED, "torch"] and missing == ["torch"]
+    against.release_other_bases(base_env / "another build")
+    assert twin not in kernels.list_fused_backends() and "numba-cpu@base" not in kernels.list_backends()
+
+
+def twin_result_is_right() -> None:
+    """The registered twin hands a chain to the base build's object and returns the base build's right result."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((1, 4, 7, 7)).astype(np.float32)
+    w1 = rng.standard_normal((3, 4, 1, 1)).astype(np.float32)
+    w2 = rng.standard_normal((2, 3, 3, 3)).astype(np.float32)
+    spec = kernels.validate_chain(x, w1, w2, padding=1)
+    chain = kernels.get_chain_backend(against.twin_of(FUSED))
+    assert chain.unsupported_reason(spec) is None
+    prepared = chain.prepare_chain(x, w1, w2, spec)
+    prepared()
+    prepared.sync()
+    np.testing.assert_allclose(prepared.result(), kernels.reference_chain(x, w1, w2, spec), rtol=1e-4, atol=1e-4)
+
+
+def test_an_ab_run_times_both_builds_fused_chains_and_compare_judges_them(base_env, results_dir):
+    base = copy_kernels(base_env / "base")
+    slow_fused(base, 0.002)  # the base build's fused chain: every call 2 ms longer
+    against.register_base(base)
+    twin_result_is_right()  # (compiled once: the in-process sweep below runs the same base package)
+    r = base_env / "r"
+    proc = run_cli("sweep", "--preset", "smoke", "--backends", FUSED, "--against", str(base), "--in-process",
+                   "--budget-s", "0.05", "--repeats", "2", "--settle-s", "0", "--results-dir", r, "--run-id", "ab",
+                   "--no-plots", "--no-report", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    table = pd.read_csv(r / "ab.csv", keep_default_na=False)
+    assert list(table["backend"]) == [against.twin_of(FUSED), FUSED] and (table["role"] == "fused").all()
+    assert (table["status"] == "ok").all(), table["reason"]
+    fused_s = table.set_index("backend")["time_s"]
+    assert fused_s[against.twin_of(FUSED)] > 2e-3 > fused_s[FUSED]  # each build's own code ran
+    judged = run_cli("compare", "ab@base", "ab", "--results-dir", r, "--allow-inconclusive")
+    assert judged.returncode == 0 and "faster" in judged.stdout and FUSED in judged.stdout, judged.stdout
