@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import kernels
 
+from .abhalves import SUFFIX, is_twin, own_name
 from .errors import did_you_mean
 from .plugins import loaded_plugins, plugin_key
 
@@ -43,10 +44,15 @@ def device_of(name: str) -> str:
 
 
 def unfused_twin(name: str) -> str | None:
-    """The convolution backend a fused chain backend does in one call (``numba-cpu`` for ``numba-cpu-fused``)."""
-    if kind_of(name) != CHAIN:
-        return None
-    return getattr(kernels.get_chain_backend(name), "unfused", None)
+    """The convolution backend a fused chain backend does in one call (``numba-cpu`` for ``numba-cpu-fused``).
+    A base build's chain (``numba-cpu-fused@base``) read where its A/B run's twins are not registered (a later
+    ``harness report``) is taken as its own build's: ``numba-cpu@base``, as the sweep paired it."""
+    if kind_of(name) == CHAIN:
+        return getattr(kernels.get_chain_backend(name), "unfused", None)
+    if is_twin(name) and kind_of(own_name(name)) == CHAIN:
+        unfused = unfused_twin(own_name(name))
+        return unfused + SUFFIX if unfused else None
+    return None
 
 
 def check_names(names) -> list[str]:

@@ -77,6 +77,16 @@ def twin_class(package, inner, name: str, where: str) -> type:
     return BaseTwin
 
 
+def base_unfused(package, inner, own: str) -> str | None:
+    """The base build's twin of the convolution backend that its chain ``inner`` (named ``own``) does in one
+    call: its ``unfused``, or in a build whose chains did not name it, ``NAME`` of ``NAME-fused`` where the
+    base build has that backend; None otherwise."""
+    unfused = getattr(inner, "unfused", None)
+    if not isinstance(unfused, str) and own.endswith("-fused") and own[: -len("-fused")] in package.list_backends():
+        unfused = own[: -len("-fused")]
+    return unfused + SUFFIX if isinstance(unfused, str) else None
+
+
 def chain_twin_class(package, inner, name: str, where: str) -> type:
     """A fused chain backend of this build's registry that runs the base build's chain backend ``inner`` under
     ``name``; its unfused backend is the base build's twin of ``inner``'s (None where ``inner`` has none)."""
@@ -86,7 +96,7 @@ def chain_twin_class(package, inner, name: str, where: str) -> type:
 
         device = inner.device
         description = f"{inner.description or own_name(name)} - base build ({where})"
-        unfused = inner.unfused + SUFFIX if isinstance(getattr(inner, "unfused", None), str) else None
+        unfused = base_unfused(package, inner, own_name(name))
 
         def unsupported_reason(self, spec):
             """The base backend's own answer, with the chain as the base build's ChainSpec."""

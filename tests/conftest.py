@@ -142,6 +142,7 @@ def base_env(tmp_path, monkeypatch):
     for key in list(loaded_plugins()):
         if key.endswith(against.PLUGIN_NAME):
             unload_plugin(key)
-    for name in kernels.list_backends():
+    for name in kernels.list_backends() + kernels.list_fused_backends():
         if name.endswith(against.SUFFIX):
             kernels.unregister(name)
+            kernels.unregister_chain(name)

@@ -70,3 +70,26 @@ def test_an_ab_run_times_both_builds_fused_chains_and_compare_judges_them(base_e
     assert fused_s[against.twin_of(FUSED)] > 2e-3 > fused_s[FUSED]  # each build's own code ran
     judged = run_cli("compare", "ab@base", "ab", "--results-dir", r, "--allow-inconclusive")
     assert judged.returncode == 0 and "faster" in judged.stdout and FUSED in judged.stdout, judged.stdout
+
+
+def test_a_later_view_pairs_the_base_builds_fused_chain_as_the_sweep_did(base_env):
+    twin = against.twin_of(FUSED)
+    against.register_base(copy_kernels(base_env / "base"))
+    assert unfused_twin(twin) == "numba-cpu@base"
+    against.release_other_bases(base_env / "another build")  # a later `harness report`: no twins registered
+    assert twin not in kernels.list_fused_backends()
+    assert unfused_twin(twin) == "numba-cpu@base" and unfused_twin(FUSED) == "numba-cpu"
+    assert unfused_twin("numba-cpu@base") is None and unfused_twin("nonesuch-fused@base") is None
+
+
+def test_a_base_build_from_before_list_fused_backends_still_gets_its_fused_twin(base_env):
+    base = copy_kernels(base_env / "base")
+    init = base / "kernels" / "__init__.py"
+    init.write_text(init.read_text() + "\ndel list_fused_backends\n__all__.remove('list_fused_backends')\n")
+    fused = base / "kernels" / "numba_cpu" / "fused.py"
+    text = fused.read_text()
+    assert text.count('    unfused = "numba-cpu"\n') == 1
+    fused.write_text(text.replace('    unfused = "numba-cpu"\n', ""))  # nor did its chains name their unfused backend
+    twins = against.register_base(base)
+    twin = against.twin_of(FUSED)
+    assert twin in twins and kernels.get_chain_backend(twin).unfused == "numba-cpu@base"
