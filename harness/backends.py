@@ -76,7 +76,11 @@ def sweep_backends(named, fused: bool = True) -> list[str]:
     else:
         chosen = kernels.default_backends()
         chosen = chosen + [n for n in kernels.list_fused_backends() if unfused_twin(n) in chosen]
-    return [n for n in chosen if fused or kind_of(n) != CHAIN]
+    kept = [n for n in chosen if fused or kind_of(n) != CHAIN]
+    if not kept:
+        raise ValueError(f"--no-fused leaves no backend to run: {', '.join(chosen)} "
+                         f"{'is a fused chain' if len(chosen) == 1 else 'are fused chains'}")
+    return kept
 
 
 def session_plugins(given: list[str], backends) -> list[str]:

