@@ -56,6 +56,14 @@ class Delegating:
         return ask() if ask else None
 
 
+def named(cls: type, inner, name: str) -> type:
+    """Twin class ``cls`` with its base build's object ``inner`` and registry ``name``, its class name
+    ``BaseTwin_numba_cpu`` (``BaseChainTwin_...``) after the backend it stands for."""
+    cls.inner, cls.name = inner, name
+    cls.__qualname__ = cls.__name__ = f"{cls.__name__}_{own_name(name).replace('-', '_')}"
+    return cls
+
+
 def twin_class(package, inner, name: str, where: str) -> type:
     """A convolution backend of this build's registry that runs the base build's backend ``inner`` under
     ``name``."""
@@ -71,10 +79,7 @@ def twin_class(package, inner, name: str, where: str) -> type:
             """The base backend's prepare, with the case as the base build's ConvSpec."""
             return inner.prepare(x, w, base_spec(package, spec))
 
-    BaseTwin.inner = inner
-    BaseTwin.name = name
-    BaseTwin.__qualname__ = BaseTwin.__name__ = f"BaseTwin_{own_name(name).replace('-', '_')}"
-    return BaseTwin
+    return named(BaseTwin, inner, name)
 
 
 def base_unfused(package, inner, own: str) -> str | None:
@@ -107,7 +112,4 @@ def chain_twin_class(package, inner, name: str, where: str) -> type:
             """The base backend's prepare_chain, with the chain as the base build's ChainSpec."""
             return inner.prepare_chain(x, w_reduce, w_conv, base_chain_spec(package, spec))
 
-    BaseChainTwin.inner = inner
-    BaseChainTwin.name = name
-    BaseChainTwin.__qualname__ = BaseChainTwin.__name__ = f"BaseChainTwin_{own_name(name).replace('-', '_')}"
-    return BaseChainTwin
+    return named(BaseChainTwin, inner, name)

@@ -144,5 +144,4 @@ def base_env(tmp_path, monkeypatch):
             unload_plugin(key)
     for name in kernels.list_backends() + kernels.list_fused_backends():
         if name.endswith(against.SUFFIX):
-            kernels.unregister(name)
-            kernels.unregister_chain(name)
+            against.forget(name)

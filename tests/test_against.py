@@ -20,15 +20,20 @@ from tests.test_runfiles import TINY
 KERNELS = Path(kernels.__file__).resolve().parent
 
 
+def sleep_in_calls(source: Path, seconds: float, calls: int) -> None:
+    """Make each of the ``calls`` ``__call__`` methods of kernel module ``source`` sleep ``seconds`` first."""
+    call = "    def __call__(self) -> None:\n"
+    text = source.read_text()
+    assert text.count(call) == calls
+    text = text.replace("from __future__ import annotations\n", "from __future__ import annotations\n\nimport time\n", 1)
+    source.write_text(text.replace(call, call + f"        time.sleep({seconds})\n"))
+
+
 def copy_kernels(dest: Path, slow_numpy_s: float = 0.0) -> Path:
     """A base build: a copy of this build's kernels package in ``dest``; numpy's calls sleep ``slow_numpy_s``."""
     shutil.copytree(KERNELS, dest / "kernels", ignore=shutil.ignore_patterns("__pycache__"))
     if slow_numpy_s:
-        source = dest / "kernels" / "numpy_gemm.py"
-        text = source.read_text().replace("import numpy as np\n", "import time\n\nimport numpy as np\n", 1)
-        call = "    def __call__(self) -> None:\n"
-        assert text.count(call) == 2
-        source.write_text(text.replace(call, call + f"        time.sleep({slow_numpy_s})\n"))
+        sleep_in_calls(dest / "kernels" / "numpy_gemm.py", slow_numpy_s, calls=2)
     return dest
 
 

@@ -11,19 +11,9 @@ import kernels
 from harness import against
 from harness.backends import sweep_backends, unfused_twin
 from tests.conftest import run_cli
-from tests.test_against import copy_kernels
+from tests.test_against import copy_kernels, sleep_in_calls
 
 FUSED = "numba-cpu-fused"
-
-
-def slow_fused(base, seconds: float):
-    """Make the base build's fused chain sleep ``seconds`` in every call."""
-    source = base / "kernels" / "numba_cpu" / "fused.py"
-    call = "    def __call__(self) -> None:\n"
-    text = source.read_text()
-    assert text.count(call) == 1
-    text = text.replace("from __future__ import annotations\n", "from __future__ import annotations\n\nimport time\n", 1)
-    source.write_text(text.replace(call, call + f"        time.sleep({seconds})\n"))
 
 
 def test_the_base_builds_fused_chain_is_a_twin_of_its_own_unfused_backend(base_env):
@@ -58,7 +48,7 @@ def twin_result_is_right() -> None:
 
 def test_an_ab_run_times_both_builds_fused_chains_and_compare_judges_them(base_env, results_dir):
     base = copy_kernels(base_env / "base")
-    slow_fused(base, 0.002)  # the base build's fused chain: every call 2 ms longer
+    sleep_in_calls(base / "kernels" / "numba_cpu" / "fused.py", 0.002, calls=1)  # base fused chain: 2 ms more a call
     against.register_base(base)
     twin_result_is_right()  # (compiled once: the in-process sweep below runs the same base package)
     r = base_env / "r"
