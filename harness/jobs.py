@@ -6,7 +6,8 @@ A :class:`PointJob` has a kind, its case's: ``"conv"`` (a convolution backend on
 every executor: the memory estimate is checked before anything is allocated, the
 case's data is made (where the executor did not bring it) and made read-only, the
 point's thread count is applied to every library, :func:`harness.measure.measure_point`
-measures, and a checksum of the inputs afterwards catches a kernel that wrote them.
+measures, and a checksum of the inputs afterwards catches a kernel that wrote them. A timed CPU pass then waits
+for its own library threads to stop spinning (:mod:`harness.quiesce`), so that the next pass meets quiet cores.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from .contention import OthersMeter
 from .measure import SpeedEstimator, measure_point
 from .memory import point_bytes, too_big
 from .probe import cores_probe_s, pace_s, probe_s, probes_every_core
+from .quiesce import wait_own_threads
 from .rows import PointResult, base_row, failed_point
 from .threads import thread_limits
 from .timing import TimingConfig
@@ -116,6 +118,10 @@ def run_job(job: PointJob, data: CaseData | None = None, estimator: SpeedEstimat
         after = probe()  # both kept in the passes file: their disagreement is the reading's own noise
         result = PointResult(dict(result.row, probe_s=max(before, after), probe_before_s=before, probe_after_s=after,
                                   others_share=others and others.share()), result.samples_s)
+    if others is not None:  # a real timed CPU pass: let its library threads park before the next pass starts
+        waited = wait_own_threads()
+        if result.status == "ok":
+            result = PointResult(dict(result.row, quiet_wait_s=waited), result.samples_s)
     changed = data.changed_inputs()
     if changed:
         cached_case_data.cache_clear()

@@ -33,8 +33,9 @@ from .timing import TimingConfig, pass_config
 from .trust import with_trust
 
 
-#: A pass's readings that its record keeps and the point's row does not (harness.probe, harness.pace).
-PASS_ONLY = ("probe_s", "probe_before_s", "probe_after_s", "pace_s")
+#: A pass's readings that its record keeps and the point's row does not (harness.probe, harness.pace,
+#: harness.quiesce).
+PASS_ONLY = ("probe_s", "probe_before_s", "probe_after_s", "pace_s", "quiet_wait_s")
 
 
 @dataclass

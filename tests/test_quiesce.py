@@ -1,0 +1,114 @@
+"""A timed pass waits for its own library threads to park (harness.quiesce): the wait's logic on fake clocks, and a real
+NumPy pass whose OpenBLAS threads no longer spin when the next pass would start."""
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import pandas as pd
+import pytest
+
+import harness.jobs as jobs
+import kernels
+from harness.cases import Case
+from harness.jobs import PointJob, run_job
+from harness.layers import Layer
+from harness.quiesce import wait_own_threads
+from harness.timing import TimingConfig
+from tests.fakes import FakeClock, steady_backend
+
+
+class SpinningProcess:
+    """A process whose helper threads use ``busy`` of a core until ``spin_s`` after the start, then nothing."""
+
+    def __init__(self, clock: FakeClock, spin_s: float, busy: float = 1.0):
+        self.clock, self.until, self.busy, self.cpu = clock, clock() + spin_s, busy, 0.0
+
+    def sleep(self, seconds: float) -> None:
+        """Let ``seconds`` pass; the helper threads run in them while they spin."""
+        spinning = max(0.0, min(seconds, self.until - self.clock()))
+        self.cpu += self.busy * spinning + 0.01 * seconds  # the waiting thread itself costs ~1% of a core
+        self.clock.advance(seconds)
+
+    def wait(self, **kw) -> float:
+        """:func:`wait_own_threads` on this process's clocks."""
+        return wait_own_threads(cpu_s=lambda: self.cpu, wall_s=self.clock, sleep=self.sleep, **kw)
+
+
+def test_the_wait_ends_in_the_first_window_after_the_threads_park():
+    spinning = SpinningProcess(FakeClock(), spin_s=0.1)  # OpenBLAS on the AMD VM: one core for ~100 ms
+    waited = spinning.wait(window_s=0.005)
+    assert waited == pytest.approx(0.105)  # the window 0.100-0.105 is the first quiet one
+
+
+def test_a_quiet_process_waits_one_window_and_half_a_core_is_not_quiet():
+    assert SpinningProcess(FakeClock(), spin_s=0.0).wait(window_s=0.005) == pytest.approx(0.005)
+    assert SpinningProcess(FakeClock(), spin_s=0.05, busy=0.5).wait(window_s=0.005) == pytest.approx(0.055)
+
+
+def test_threads_that_never_park_cost_at_most_the_cap():
+    waited = SpinningProcess(FakeClock(), spin_s=1e9).wait(window_s=0.005, max_s=0.2)
+    assert 0.2 - 1e-9 <= waited <= 0.205 + 1e-9  # the cap, give or take the last window (sums of 0.005 round)
+
+
+def test_the_wait_is_bounded_even_where_the_wall_clock_stands_still():
+    cpu = iter(range(10**6))  # CPU time runs, the wall clock does not: without a bound this never returns
+    slept = []
+    waited = wait_own_threads(cpu_s=lambda: float(next(cpu)), wall_s=lambda: 5.0, sleep=slept.append,
+                              window_s=0.01, max_s=0.1)
+    assert waited == 0.0 and len(slept) == 11
+
+
+@pytest.mark.parametrize("bad", [dict(window_s=0.0), dict(max_s=-1.0), dict(quiet_share=-0.1)])
+def test_nonsense_settings_name_themselves(bad):
+    with pytest.raises(ValueError, match="wait_own_threads needs"):
+        wait_own_threads(**bad)
+
+
+def gemm_job(threads: int) -> PointJob:
+    """A real numpy 1x1 convolution pass (one GEMM of 784x192 by 192x64 per call), timed on the real clock."""
+    layer = Layer("q", N=1, C=192, H=28, W=28, F=64, k=1, stride=1, padding=0, dtype="float32")
+    return PointJob("numpy", Case(name="q", layer=layer, threads=threads), TimingConfig(budget_s=0.05, warmup_s=0.0))
+
+
+def cpu_share_next(window_s: float = 0.03) -> float:
+    """This process's CPU time over the next ``window_s`` of wall time (the calling thread asleep), in cores."""
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    time.sleep(window_s)
+    return (time.process_time() - cpu0) / (time.perf_counter() - wall0)
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: OpenBLAS runs no helper thread to spin")
+def test_a_real_numpy_pass_returns_with_its_blas_threads_parked(monkeypatch):
+    """Without the wait OpenBLAS's helper thread spins on for ~100 ms after the pass, one core of two that the next
+    pass (another worker's) would have met; with it the process is idle when the pass returns."""
+    result = run_job(gemm_job(threads=2))
+    assert result.status == "ok" and 0 < result.row["quiet_wait_s"] <= 0.5
+    assert cpu_share_next() < 0.3
+    monkeypatch.setattr(jobs, "wait_own_threads", lambda: 0.0)  # the same pass without the wait: still spinning
+    assert run_job(gemm_job(threads=2)).status == "ok"
+    assert cpu_share_next() > 0.3
+
+
+def test_only_real_timed_cpu_passes_wait_and_the_table_does_not_keep_the_wait(monkeypatch, tmp_path):
+    calls = []
+    monkeypatch.setattr(jobs, "wait_own_threads", lambda: calls.append(1) or 0.25)
+    assert run_job(gemm_job(threads=1)).row["quiet_wait_s"] == 0.25 and len(calls) == 1
+    untimed = PointJob("numpy", gemm_job(1).case, gemm_job(1).config, timed=False)
+    assert "quiet_wait_s" not in run_job(untimed).row and len(calls) == 1  # a correctness-only pass times nothing
+    fake = FakeClock()
+    kernels.register(steady_backend(fake))
+    try:  # an injected clock (tests): no real pass to wait after
+        assert run_job(PointJob("test-steady", gemm_job(1).case, gemm_job(1).config), clock=fake).status == "ok"
+    finally:
+        kernels.unregister("test-steady")
+    assert len(calls) == 1
+    import harness
+
+    harness.sweep(preset="smoke", backends=["numpy"], budget_s=0.02, repeats=2, run_id="q", results_dir=tmp_path,
+                  plots=False, report=False, in_process=True)
+    records = [json.loads(line)["row"] for line in (tmp_path / "q.passes.jsonl").read_text().splitlines()]
+    ok = [r for r in records if r["status"] == "ok"]
+    assert ok and all(r["quiet_wait_s"] == 0.25 for r in ok)
+    assert "quiet_wait_s" not in pd.read_csv(tmp_path / "q.csv").columns
