@@ -14,8 +14,9 @@ ratio, per backend. It comes from one of two places, the wider wins:
   of its backend's *other* rows around their mean (a slowdown of the whole backend
   moves the mean, not the spread; the row itself never widens the floor that
   judges it), as a Student-t prediction interval, wide when the rows are few. A
-  backend with fewer than ``MIN_ROWS`` rows borrows the widest spread of another
-  backend's ratios around 1, shift included; a floor of 0 from a few rows whose scatter
+  backend with fewer than ``MIN_ROWS`` rows borrows the spread of another backend's
+  ratios around 1, shift included - its kin's (a fused chain's unfused backend),
+  else the widest (:func:`borrowed_floor`); a floor of 0 from a few rows whose scatter
   their rounds explain is unknown, not zero (:func:`unknown_zeros`).
 """
 from __future__ import annotations
@@ -25,6 +26,7 @@ import math
 import os
 from pathlib import Path
 
+from .backends import unfused_twin
 from .durable import read_store, store_to_update
 from .probe import FIRST_PROBE
 from .runfiles import NOISE_FILE
@@ -104,16 +106,29 @@ def row_floors(rows, alpha: float, back_to_back=frozenset(), left_out=frozenset(
             out.append((half, f"spread of its other {len(others)} rows" + ("" if centred else " around 1")))
             continue
         if backend not in lone:
-            spreads = {b: predicted_half_width(d_all[js], se_all[js], alpha, centred=b in moved)
-                       for b, js in by_backend.items() if b != backend and len(js) >= 2}
-            widest = max(spreads, key=spreads.get) if spreads else None
-            lone[backend] = ((spreads[widest], f"widest spread of another backend's rows ({widest}'s): it has "
-                                               f"{len(by_backend[backend])}") if widest else
-                             (0.0, f"none: too few rows ({len(by_backend[backend])}) to estimate one"))
+            lone[backend] = borrowed_floor(backend, by_backend, d_all, se_all, alpha, moved)
         out.append(lone[backend])
     out = [(half, source + (f" ({left[b]} left out: a burst or contention in one run)" if left[b] else ""))
            for (half, source), (b, _, _) in zip(out, rows)]
     return unknown_zeros(out, rows, unknown, alpha)
+
+
+def borrowed_floor(backend: str, by_backend: dict, d_all, se_all, alpha: float, moved) -> tuple[float, str]:
+    """The floor a backend with too few rows borrows: the spread (shift included, unless the lender ``moved``) of its
+    kin's rows where it has ``MIN_ROWS`` - a fused chain's unfused backend (:func:`harness.backends.unfused_twin`:
+    numba-cpu for numba-cpu-fused, the same JIT, threading layer and kernel sizes) - else the widest of another
+    backend's with two rows or more. Measured on the AMD EPYC VM: smoke's one fused point borrowed x/ 1.17-1.36
+    as the widest of four backends and an injected 1.3x was `slower` in 1 of 6 A/B comparisons."""
+    kin = unfused_twin(backend)
+    rows = {b: js for b, js in by_backend.items() if b != backend and len(js) >= 2}
+    if kin in rows and len(rows[kin]) >= MIN_ROWS:
+        half = predicted_half_width(d_all[rows[kin]], se_all[rows[kin]], alpha, centred=kin in moved)
+        return half, f"spread of its unfused backend's rows ({kin}'s): it has {len(by_backend[backend])}"
+    spreads = {b: predicted_half_width(d_all[js], se_all[js], alpha, centred=b in moved) for b, js in rows.items()}
+    widest = max(spreads, key=spreads.get) if spreads else None
+    if widest is None:
+        return 0.0, f"none: too few rows ({len(by_backend[backend])}) to estimate one"
+    return spreads[widest], f"widest spread of another backend's rows ({widest}'s): it has {len(by_backend[backend])}"
 
 
 def unknown_zeros(floors: list, rows, unknown: list, alpha: float) -> list[tuple[float, str]]:

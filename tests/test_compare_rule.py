@@ -298,3 +298,19 @@ def test_a_floor_of_0_from_a_few_noisy_rows_is_unknown_not_zero():
     copy = [("g", math.log(1.3), 0.01)] * 4  # a copy slowed by a factor: the rows agree exactly, the floor is 0
     assert [h for h, _ in row_floors(copy, 0.01)] == [0.0] * 4
 
+
+
+def test_a_lone_fused_chain_borrows_its_unfused_backends_floor_not_the_widest():
+    # smoke has one fused point: it borrowed the widest of four backends (x/ 1.17-1.36 on the AMD VM); numba-cpu, whose
+    # kernels it fuses, is its kin. Without kin, or with too few rows, the widest stays.
+    from harness.noisefloor import row_floors
+
+    quiet = [("numba-cpu", d, 0.01) for d in (0.02, -0.01, 0.03, 0.0, -0.02)]
+    loud = [("numpy", d, 0.01) for d in (0.3, -0.25, 0.2, -0.3, 0.1)]
+    half, source = row_floors(quiet + loud + [("numba-cpu-fused", 0.0, 0.01)], 0.01)[-1]
+    assert half == row_floors(quiet + [("numba-cpu-fused", 0.0, 0.01)], 0.01)[-1][0]
+    assert 0 < half < 0.2 and "unfused backend's rows (numba-cpu's)" in source
+    half, source = row_floors(quiet + loud + [("numba-cpu-fused@base", 0.0, 0.01)], 0.01)[-1]
+    assert half > 0.5 and "(numpy's)" in source  # the base build's twin's kin is numba-cpu@base: not in this table
+    half, source = row_floors(quiet[:3] + loud + [("numba-cpu-fused", 0.0, 0.01)], 0.01)[-1]
+    assert half > 0.5 and "widest spread" in source and "(numpy's)" in source  # its kin has 3 rows: too few
