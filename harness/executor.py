@@ -33,6 +33,7 @@ from .casedata import CaseData
 from .jobs import PointJob, memory_problem, run_job, skipped_for_memory
 from .measure import SpeedEstimator
 from .metadata import kernel_versions
+from .quiesce import wait_own_threads
 from .rows import PointResult, failed_point
 from .settings import STARTUP_TIMEOUT_S
 from .worker import ProcessTree, quiet_read_only_warnings, worker_main
@@ -55,6 +56,9 @@ class LocalExecutor(ABC):
 
     def __init__(self, settler=None):
         self.settler = settler
+        #: Wait for this process's own library threads to park before each timed pass (:mod:`harness.quiesce`): the
+        #: settler's spin and the case's reference (BLAS) ran here just before; off for an injected clock (tests).
+        self.quiesce = True
 
     @abstractmethod
     def run(self, job: PointJob, data: CaseData) -> PointResult:
@@ -70,6 +74,8 @@ class LocalExecutor(ABC):
                 on_start(job.backend, job.case)
             if self.settler and job.timed:
                 self.settler.before_point()
+            if self.quiesce and job.timed:
+                wait_own_threads()
             result = self.run(job, data)
             if self.settler:
                 self.settler.after_point()
@@ -82,6 +88,7 @@ class InProcessExecutor(LocalExecutor):
     def __init__(self, clock: Callable[[], float] = time.perf_counter, settler=None):
         super().__init__(settler)
         self.clock = clock
+        self.quiesce = clock is time.perf_counter
         self.estimator = SpeedEstimator(clock)
 
     def start(self, backends) -> None:

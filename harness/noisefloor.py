@@ -26,7 +26,6 @@ import math
 import os
 from pathlib import Path
 
-from .backends import unfused_twin
 from .durable import read_store, store_to_update
 from .probe import FIRST_PROBE
 from .runfiles import NOISE_FILE
@@ -106,29 +105,48 @@ def row_floors(rows, alpha: float, back_to_back=frozenset(), left_out=frozenset(
             out.append((half, f"spread of its other {len(others)} rows" + ("" if centred else " around 1")))
             continue
         if backend not in lone:
-            lone[backend] = borrowed_floor(backend, by_backend, d_all, se_all, alpha, moved)
+            lone[backend] = borrowed_floor(backend, by_backend, d_all, se_all, alpha, moved, left_out)
         out.append(lone[backend])
     out = [(half, source + (f" ({left[b]} left out: a burst or contention in one run)" if left[b] else ""))
            for (half, source), (b, _, _) in zip(out, rows)]
     return unknown_zeros(out, rows, unknown, alpha)
 
 
-def borrowed_floor(backend: str, by_backend: dict, d_all, se_all, alpha: float, moved) -> tuple[float, str]:
+def kin_of(backend: str) -> str | None:
+    """A fused chain backend's unfused backend, read from its name: ``NAME-fused`` -> ``NAME``, ``NAME-fused@base`` ->
+    ``NAME@base`` (None for any other name). From the name the run files hold, not from what this process registered,
+    so two processes judge the same files alike (``harness compare`` loads no plugins; a notebook may)."""
+    head, at, tail = str(backend).partition("@")
+    return head[: -len("-fused")] + at + tail if head.endswith("-fused") and len(head) > len("-fused") else None
+
+
+def borrowed_floor(backend: str, by_backend: dict, d_all, se_all, alpha: float, moved,
+                   left_out=frozenset()) -> tuple[float, str]:
     """The floor a backend with too few rows borrows: the spread (shift included, unless the lender ``moved``) of its
-    kin's rows where it has ``MIN_ROWS`` - a fused chain's unfused backend (:func:`harness.backends.unfused_twin`:
-    numba-cpu for numba-cpu-fused, the same JIT, threading layer and kernel sizes) - else the widest of another
-    backend's with two rows or more. Measured on the AMD EPYC VM: smoke's one fused point borrowed x/ 1.17-1.36
-    as the widest of four backends and an injected 1.3x was `slower` in 1 of 6 A/B comparisons."""
-    kin = unfused_twin(backend)
-    rows = {b: js for b, js in by_backend.items() if b != backend and len(js) >= 2}
+    kin's rows where it has ``MIN_ROWS`` (:func:`kin_of`: numba-cpu for numba-cpu-fused, the same JIT, threading layer
+    and kernel sizes), else the widest of another backend's with two rows or more. Rows in ``left_out`` (a burst or
+    contention in one run) lend nothing; a spread of 0 from fewer than ``FEW_ROWS`` rows that do scatter is taken with
+    their rounds left in, as :func:`unknown_zeros` does. Measured on the AMD EPYC VM: smoke's one fused point
+    borrowed x/ 1.17-1.36 as the widest of four backends and an injected 1.3x was `slower` in 1 of 6 A/B comparisons
+    (with its kin's: 3 of 6)."""
+    import numpy as np
+
+    def spread(js: list, centred: bool) -> float:
+        half = predicted_half_width(d_all[js], se_all[js], alpha, centred=centred)
+        if half == 0 and len(js) < FEW_ROWS and np.ptp(d_all[js]) > 1e-9:
+            half = predicted_half_width(d_all[js], np.zeros(len(js)), alpha, centred=centred)
+        return half
+
+    rows = {b: [j for j in js if j not in left_out] for b, js in by_backend.items() if b != backend}
+    rows = {b: js for b, js in rows.items() if len(js) >= 2}
+    kin, own = kin_of(backend), len(by_backend[backend])
     if kin in rows and len(rows[kin]) >= MIN_ROWS:
-        half = predicted_half_width(d_all[rows[kin]], se_all[rows[kin]], alpha, centred=kin in moved)
-        return half, f"spread of its unfused backend's rows ({kin}'s): it has {len(by_backend[backend])}"
-    spreads = {b: predicted_half_width(d_all[js], se_all[js], alpha, centred=b in moved) for b, js in rows.items()}
+        return spread(rows[kin], kin in moved), f"spread of its unfused backend's rows ({kin}'s): it has {own}"
+    spreads = {b: spread(js, b in moved) for b, js in rows.items()}
     widest = max(spreads, key=spreads.get) if spreads else None
     if widest is None:
-        return 0.0, f"none: too few rows ({len(by_backend[backend])}) to estimate one"
-    return spreads[widest], f"widest spread of another backend's rows ({widest}'s): it has {len(by_backend[backend])}"
+        return 0.0, f"none: too few rows ({own}) to estimate one"
+    return spreads[widest], f"widest spread of another backend's rows ({widest}'s): it has {own}"
 
 
 def unknown_zeros(floors: list, rows, unknown: list, alpha: float) -> list[tuple[float, str]]:

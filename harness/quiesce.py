@@ -12,9 +12,13 @@ runs this build's numpy (right after the base build's) and the base build's numb
 build's numpy). Compare then held back an injected slowdown as "measured under interference" on a quarter to
 a third of such a backend's rows.
 
-:func:`wait_own_threads` sleeps in short windows and returns once a window in which this process used less
-than :data:`QUIET_SHARE` of a core - its helper threads parked - or after :data:`MAX_QUIET_WAIT_S`. It only
-waits for *this* process: other processes are the contention meter's business (:mod:`harness.contention`).
+:func:`wait_own_threads` sleeps in short windows and returns after the first window in which this process used at
+most :data:`QUIET_SHARE` of a core - its helper threads parked - or after :data:`MAX_QUIET_WAIT_S`. It only
+waits for *this* process: other processes are the contention meter's business (:mod:`harness.contention`). A
+worker waits after each timed CPU pass (:func:`harness.jobs.run_job`), the sweep's own process before handing one
+out (:meth:`harness.executor.LocalExecutor.map`: its settler spins the cores with BLAS, and a case's reference is a
+BLAS ``einsum``). The cost: ~0.1 s per NumPy pass (a default pass is ~0.17 s), 5-15 ms per other pass; a library
+that never parks its threads costs the cap per pass.
 """
 from __future__ import annotations
 
@@ -39,7 +43,8 @@ def wait_own_threads(cpu_s: Callable[[], float] = time.process_time, wall_s: Cal
 
     ``cpu_s`` is the process's CPU time (all its threads), ``wall_s`` a wall clock, ``sleep`` how to wait one
     ``window_s`` (injectable, for tests). Returns after the first window whose CPU time was at most
-    ``quiet_share`` of its wall time, or once ``max_s`` have passed (or ``max_s / window_s`` windows slept)."""
+    ``quiet_share`` of its wall time, or once ``max_s`` have passed (or ``ceil(max_s / window_s) + 1`` windows were
+    slept); it always sleeps one window."""
     if not (window_s > 0 and max_s >= 0 and quiet_share >= 0):
         raise ValueError(f"wait_own_threads needs window_s > 0, max_s >= 0 and quiet_share >= 0 "
                          f"(got {window_s}, {max_s}, {quiet_share})")

@@ -314,3 +314,22 @@ def test_a_lone_fused_chain_borrows_its_unfused_backends_floor_not_the_widest():
     assert half > 0.5 and "(numpy's)" in source  # the base build's twin's kin is numba-cpu@base: not in this table
     half, source = row_floors(quiet[:3] + loud + [("numba-cpu-fused", 0.0, 0.01)], 0.01)[-1]
     assert half > 0.5 and "widest spread" in source and "(numpy's)" in source  # its kin has 3 rows: too few
+
+
+def test_the_kin_is_read_from_the_name_and_lends_neither_zero_nor_left_out_rows():
+    from harness.noisefloor import kin_of, row_floors
+
+    assert [kin_of(n) for n in ("numba-cpu-fused", "numba-cpu-fused@base", "my-plugin-fused", "-fused", "numpy", "")] \
+        == ["numba-cpu", "numba-cpu@base", "my-plugin", None, None, None]
+    # a kin whose scatter its rounds explain lends it with the rounds left in, not a floor of 0 (helper-46's case)
+    kin = [("numba-cpu", d, 0.2) for d in (0.05, -0.05, 0.1, -0.1, 0.0)]
+    half, source = row_floors(kin + [("numba-cpu-fused", 0.9, 0.01)], 0.01)[-1]
+    assert half > 0.1 and "numba-cpu's" in source
+    # a burst in one kin row (left out) widens no borrowed floor, and left-out rows do not count towards its four
+    steady = [("numba-cpu", d, 0.01) for d in (0.02, -0.01, 0.03, 0.0)]
+    plain = row_floors(steady + [("numba-cpu-fused", 0.0, 0.01)], 0.01)[-1][0]
+    assert row_floors(steady + [("numba-cpu", 1.5, 0.01), ("numba-cpu-fused", 0.0, 0.01)], 0.01, left_out={4})[-1][0] \
+        == plain
+    half, source = row_floors(steady + [("numpy", 0.3, 0.01), ("numpy", -0.3, 0.01), ("numba-cpu-fused", 0.0, 0.01)],
+                              0.01, left_out={0})[-1]
+    assert "widest" in source and "(numpy's)" in source  # three kin rows left: too few
