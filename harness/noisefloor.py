@@ -125,7 +125,7 @@ def borrowed_floor(backend: str, by_backend: dict, d_all, se_all, alpha: float, 
     """The floor a backend with too few rows borrows: the spread (shift included, unless the lender ``moved``) of its
     kin's rows where it has ``MIN_ROWS`` (:func:`kin_of`: numba-cpu for numba-cpu-fused, the same JIT, threading layer
     and kernel sizes), else the widest of another backend's with two rows or more. Rows in ``left_out`` (a burst or
-    contention in one run) lend nothing; a spread of 0 from fewer than ``FEW_ROWS`` rows that do scatter is taken with
+    contention in one run) lend nothing, unless no lender has two rows besides them; a spread of 0 from fewer than ``FEW_ROWS`` rows that do scatter is taken with
     their rounds left in, as :func:`unknown_zeros` does. Measured on the AMD EPYC VM: smoke's one fused point
     borrowed x/ 1.17-1.36 as the widest of four backends and an injected 1.3x was `slower` in 1 of 6 A/B comparisons
     (with its kin's: 3 of 6)."""
@@ -137,8 +137,9 @@ def borrowed_floor(backend: str, by_backend: dict, d_all, se_all, alpha: float, 
             half = predicted_half_width(d_all[js], np.zeros(len(js)), alpha, centred=centred)
         return half
 
-    rows = {b: [j for j in js if j not in left_out] for b, js in by_backend.items() if b != backend}
-    rows = {b: js for b, js in rows.items() if len(js) >= 2}
+    everyone = {b: js for b, js in by_backend.items() if b != backend and len(js) >= 2}
+    rows = {b: kept for b, js in everyone.items() if len(kept := [j for j in js if j not in left_out]) >= 2}
+    rows = rows or everyone  # every lender's rows left out (a run beside a busy process throughout): not a floor of 0
     kin, own = kin_of(backend), len(by_backend[backend])
     if kin in rows and len(rows[kin]) >= MIN_ROWS:
         return spread(rows[kin], kin in moved), f"spread of its unfused backend's rows ({kin}'s): it has {own}"

@@ -333,3 +333,7 @@ def test_the_kin_is_read_from_the_name_and_lends_neither_zero_nor_left_out_rows(
     half, source = row_floors(steady + [("numpy", 0.3, 0.01), ("numpy", -0.3, 0.01), ("numba-cpu-fused", 0.0, 0.01)],
                               0.01, left_out={0})[-1]
     assert "widest" in source and "(numpy's)" in source  # three kin rows left: too few
+    # every lender's rows left out (a run beside a busy process throughout): they lend after all, never a floor of 0
+    loud = [("numpy", d, 0.01) for d in (0.3, -0.3, 0.2)]
+    half, source = row_floors(loud + [("numba-cpu-fused", 0.0, 0.01)], 0.01, left_out={0, 1, 2})[-1]
+    assert half > 0.5 and "(numpy's)" in source
