@@ -337,3 +337,22 @@ def test_the_kin_is_read_from_the_name_and_lends_neither_zero_nor_left_out_rows(
     loud = [("numpy", d, 0.01) for d in (0.3, -0.3, 0.2)]
     half, source = row_floors(loud + [("numba-cpu-fused", 0.0, 0.01)], 0.01, left_out={0, 1, 2})[-1]
     assert half > 0.5 and "(numpy's)" in source
+
+
+def test_a_fused_chain_with_few_points_pools_their_scatter_with_its_kins():
+    # inception3a's four fused points were each judged against three: t(0.01, 2) = 9.9 turned ratios within 0.93-1.06
+    # into floors of x/ 1.8-3.4 (AMD VM, unchanged A/B runs); pooled with numba-cpu's sixteen rows t is ~2.9
+    from harness.noisefloor import row_floors
+
+    fused = [("numba-cpu-fused", d, 0.01) for d in (0.06, -0.06, 0.0, 0.03)]
+    kin = [("numba-cpu", d, 0.01) for d in np.random.default_rng(0).normal(0.0, 0.05, 16)]
+    alone = row_floors(fused, 0.01)
+    pooled = row_floors(fused + kin, 0.01)
+    assert all(p < a / 2 for (p, _), (a, _) in zip(pooled[:4], alone))
+    assert "pooled with its unfused backend's 16 (numba-cpu's)" in pooled[0][1]
+    assert pooled[4:] == row_floors(kin, 0.01)  # the kin's own floors are its own
+    loud = [("numba-cpu", d, 0.01) for d in (0.5, -0.5, 0.4, -0.4, 0.3, -0.3)]
+    assert row_floors(fused + loud, 0.01)[0][0] > alone[0][0]  # a noisier kin widens it: pooled, not the narrower
+    back_to_back = row_floors(fused + kin, 0.01, back_to_back={"numba-cpu-fused", "numba-cpu"})
+    assert back_to_back[0][1] == "spread of its other 3 rows around 1"  # benchmark blocks: not pooled
+    assert "pooled" not in row_floors(fused + kin[:4], 0.01, left_out={4, 5})[0][1]  # two kin rows left: too few
