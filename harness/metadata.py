@@ -229,11 +229,13 @@ def numba_threading_layer() -> str:
 
 def finish_metadata(meta: dict, stats, *, wall_s: float | None = None, versions: dict | None = None) -> None:
     """Record in ``meta`` how a sweep ended: status, finish time, wall time (``wall_s``, else the loop's), points
-    by status, threading layer, and the versions of this process merged with ``versions`` (where the kernels
+    by status, the seconds its passes waited for their library threads to park (``quiet_wait_s``), threading layer,
+    and the versions of this process merged with ``versions`` (where the kernels
     ran: torch and its oneDNN/MKL, BLAS core types...)."""
     meta["numba_threading_layer"] = numba_threading_layer()
     meta.update(status="complete", finished_at=now_iso(), wall_s=round(stats.wall_s if wall_s is None else wall_s, 3),
-                points=dict(stats.by_status), versions={**library_versions(), **(versions or {})})
+                points=dict(stats.by_status), versions={**library_versions(), **(versions or {})},
+                quiet_wait_s=round(getattr(stats, "quiet_wait_s", 0.0), 3))
 
 
 def process_started_at() -> float:

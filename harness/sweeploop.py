@@ -45,6 +45,8 @@ class SweepStats:
     by_status: dict = field(default_factory=dict)
     already_done: int = 0
     wall_s: float = 0.0
+    #: Seconds the timed passes waited, after timing, for their own library threads to park (:mod:`harness.quiesce`).
+    quiet_wait_s: float = 0.0
 
     def add(self, result: PointResult) -> None:
         """Count one finished point."""
@@ -200,6 +202,7 @@ class _Sweep:
         slowed core: :mod:`harness.probe`; ``contended`` when its median pass's ``others_share`` reached
         ``CONTENDED_SHARE``: :mod:`harness.contention`)."""
         results = self.passes.pop(point.key)
+        self.stats.quiet_wait_s += sum(r.row.get("quiet_wait_s") or 0.0 for r in results)
         disturbed = self.timed and self.probes.all_disturbed(r.row for r in results)
         share = median_share(r.row for r in results) if self.timed else None
         result = combine_passes(results, self.config, self.repeats)

@@ -179,7 +179,9 @@ def measure(files: RunFiles, settings: SweepSettings, meta: dict, progress, case
         raise type(exc)(f"{what}; kept: {', '.join(kept) or 'no finished pass yet'}; continue with: "
                         f"{files.resume_command()}") from None
     if not options.quiet:  # before the outputs, whose summary ends with the answer
-        print(f"{meta['wall_s']:.1f} s; points: " + ", ".join(f"{n} {s}" for s, n in stats.by_status.items())
+        waited = f" ({meta['quiet_wait_s']:.1f} s of it waiting for library threads to park)" \
+            if meta.get("quiet_wait_s", 0) >= 0.05 else ""
+        print(f"{meta['wall_s']:.1f} s{waited}; points: " + ", ".join(f"{n} {s}" for s, n in stats.by_status.items())
               + (f"; {stats.already_done} kept from before" if stats.already_done else ""))
         if settings.against:
             print(f"A/B run: the base build's kernels ({settings.against}) ran as NAME@base beside this build's; "
