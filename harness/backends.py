@@ -43,6 +43,20 @@ def device_of(name: str) -> str:
         return "?"
 
 
+#: A fused chain backend's name ends so; the convolution backend it fuses is the name without it (numba-cpu-fused).
+FUSED_SUFFIX = "-fused"
+
+
+def unfused_by_name(name: str) -> str | None:
+    """A fused chain backend's unfused backend, read from its name alone: ``NAME-fused`` -> ``NAME``,
+    ``NAME-fused@base`` -> ``NAME@base`` (None for any other name) - the same whatever this process registered
+    (``harness compare`` loads no plugins; a notebook may), and for a base build whose chains did not name it."""
+    head, at, tail = str(name).partition("@")
+    if not head.endswith(FUSED_SUFFIX) or len(head) == len(FUSED_SUFFIX):
+        return None
+    return head[: -len(FUSED_SUFFIX)] + at + tail
+
+
 def unfused_twin(name: str) -> str | None:
     """The convolution backend a fused chain backend does in one call (``numba-cpu`` for ``numba-cpu-fused``).
     A base build's chain (``numba-cpu-fused@base``) read where its A/B run's twins are not registered (a later

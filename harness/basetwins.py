@@ -13,6 +13,7 @@ import dataclasses
 import kernels
 
 from .abhalves import SUFFIX, own_name
+from .backends import unfused_by_name
 
 
 def base_spec(package, spec):
@@ -87,8 +88,8 @@ def base_unfused(package, inner, own: str) -> str | None:
     call: its ``unfused``, or in a build whose chains did not name it, ``NAME`` of ``NAME-fused`` where the
     base build has that backend; None otherwise."""
     unfused = getattr(inner, "unfused", None)
-    if not isinstance(unfused, str) and own.endswith("-fused") and own[: -len("-fused")] in package.list_backends():
-        unfused = own[: -len("-fused")]
+    if not isinstance(unfused, str) and unfused_by_name(own) in package.list_backends():
+        unfused = unfused_by_name(own)
     return unfused + SUFFIX if isinstance(unfused, str) else None
 
 

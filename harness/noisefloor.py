@@ -27,6 +27,7 @@ import math
 import os
 from pathlib import Path
 
+from .backends import unfused_by_name
 from .durable import read_store, store_to_update
 from .probe import FIRST_PROBE
 from .runfiles import NOISE_FILE
@@ -100,7 +101,7 @@ def row_floors(rows, alpha: float, back_to_back=frozenset(), left_out=frozenset(
         others = [j for j in by_backend[backend] if j != i and j not in left_out]
         if len(others) >= MIN_ROWS - 1:
             centred = backend not in back_to_back
-            kin = kin_of(backend)
+            kin = unfused_by_name(backend)
             kin_rows = [j for j in by_backend.get(kin, ()) if j not in left_out]
             if centred and len(others) < FEW_ROWS - 1 and len(kin_rows) >= MIN_ROWS:
                 half = pooled_half_width(d_all, se_all, [others, kin_rows], alpha)
@@ -108,7 +109,7 @@ def row_floors(rows, alpha: float, back_to_back=frozenset(), left_out=frozenset(
                                   f"{len(kin_rows)} ({kin}'s)"))
                 continue
             half = predicted_half_width(d_all[others], se_all[others], alpha, centred=centred)
-            if half == 0 and len(others) < FEW_ROWS and np.ptp(d_all[others]) > 1e-9:
+            if zero_unknown(half, d_all[others]):
                 unknown.append((i, others))
             out.append((half, f"spread of its other {len(others)} rows" + ("" if centred else " around 1")))
             continue
@@ -136,18 +137,10 @@ def pooled_half_width(d_all, se_all, groups: list, alpha: float) -> float:
     return t_of(alpha, dof) * sd * math.sqrt(1 + 1 / len(groups[0]))
 
 
-def kin_of(backend: str) -> str | None:
-    """A fused chain backend's unfused backend, read from its name: ``NAME-fused`` -> ``NAME``, ``NAME-fused@base`` ->
-    ``NAME@base`` (None for any other name). From the name the run files hold, not from what this process registered,
-    so two processes judge the same files alike (``harness compare`` loads no plugins; a notebook may)."""
-    head, at, tail = str(backend).partition("@")
-    return head[: -len("-fused")] + at + tail if head.endswith("-fused") and len(head) > len("-fused") else None
-
-
 def borrowed_floor(backend: str, by_backend: dict, d_all, se_all, alpha: float, moved,
                    left_out=frozenset()) -> tuple[float, str]:
     """The floor a backend with too few rows borrows: the spread (shift included, unless the lender ``moved``) of its
-    kin's rows where it has ``MIN_ROWS`` (:func:`kin_of`: numba-cpu for numba-cpu-fused, the same JIT, threading layer
+    kin's rows where it has ``MIN_ROWS`` (:func:`harness.backends.unfused_by_name`: numba-cpu for numba-cpu-fused, the same JIT, threading layer
     and kernel sizes), else the widest of another backend's with two rows or more. Rows in ``left_out`` (a burst or
     contention in one run) lend nothing, unless no lender has two rows besides them; a spread of 0 from fewer than ``FEW_ROWS`` rows that do scatter is taken with
     their rounds left in, as :func:`unknown_zeros` does. Measured on the AMD EPYC VM: smoke's one fused point
@@ -157,14 +150,14 @@ def borrowed_floor(backend: str, by_backend: dict, d_all, se_all, alpha: float, 
 
     def spread(js: list, centred: bool) -> float:
         half = predicted_half_width(d_all[js], se_all[js], alpha, centred=centred)
-        if half == 0 and len(js) < FEW_ROWS and np.ptp(d_all[js]) > 1e-9:
+        if zero_unknown(half, d_all[js]):
             half = predicted_half_width(d_all[js], np.zeros(len(js)), alpha, centred=centred)
         return half
 
     everyone = {b: js for b, js in by_backend.items() if b != backend and len(js) >= 2}
     rows = {b: kept for b, js in everyone.items() if len(kept := [j for j in js if j not in left_out]) >= 2}
     rows = rows or everyone  # every lender's rows left out (a run beside a busy process throughout): not a floor of 0
-    kin, own = kin_of(backend), len(by_backend[backend])
+    kin, own = unfused_by_name(backend), len(by_backend[backend])
     if kin in rows and len(rows[kin]) >= MIN_ROWS:
         return spread(rows[kin], kin in moved), f"spread of its unfused backend's rows ({kin}'s): it has {own}"
     spreads = {b: spread(js, b in moved) for b, js in rows.items()}
@@ -172,6 +165,14 @@ def borrowed_floor(backend: str, by_backend: dict, d_all, se_all, alpha: float, 
     if widest is None:
         return 0.0, f"none: too few rows ({own}) to estimate one"
     return spreads[widest], f"widest spread of another backend's rows ({widest}'s): it has {own}"
+
+
+def zero_unknown(half: float, values) -> bool:
+    """True when a floor of 0 from ``values`` (other rows' log ratios) is unknown, not zero: fewer than ``FEW_ROWS``
+    rows that do scatter, all of it explained by their rounds (:func:`unknown_zeros`)."""
+    import numpy as np
+
+    return half == 0 and len(values) < FEW_ROWS and float(np.ptp(values)) > 1e-9
 
 
 def unknown_zeros(floors: list, rows, unknown: list, alpha: float) -> list[tuple[float, str]]:

@@ -317,10 +317,11 @@ def test_a_lone_fused_chain_borrows_its_unfused_backends_floor_not_the_widest():
 
 
 def test_the_kin_is_read_from_the_name_and_lends_neither_zero_nor_left_out_rows():
-    from harness.noisefloor import kin_of, row_floors
+    from harness.backends import unfused_by_name
+    from harness.noisefloor import row_floors
 
-    assert [kin_of(n) for n in ("numba-cpu-fused", "numba-cpu-fused@base", "my-plugin-fused", "-fused", "numpy", "")] \
-        == ["numba-cpu", "numba-cpu@base", "my-plugin", None, None, None]
+    names = ("numba-cpu-fused", "numba-cpu-fused@base", "my-plugin-fused", "-fused", "numpy", "")
+    assert [unfused_by_name(n) for n in names] == ["numba-cpu", "numba-cpu@base", "my-plugin", None, None, None]
     # a kin whose scatter its rounds explain lends it with the rounds left in, not a floor of 0 (helper-46's case)
     kin = [("numba-cpu", d, 0.2) for d in (0.05, -0.05, 0.1, -0.1, 0.0)]
     half, source = row_floors(kin + [("numba-cpu-fused", 0.9, 0.01)], 0.01)[-1]
