@@ -59,8 +59,10 @@ def test_an_ab_run_times_both_builds_fused_chains_and_compare_judges_them(base_e
     table = pd.read_csv(r / "ab.csv", keep_default_na=False)
     assert sorted(table["backend"]) == [FUSED, against.twin_of(FUSED)] and (table["role"] == "fused").all()
     assert (table["status"] == "ok").all(), table["reason"]
-    fused_s = table.set_index("backend")["time_s"]
-    assert fused_s[against.twin_of(FUSED)] > 2e-3 > fused_s[FUSED]  # each build's own code ran
+    # each build's own code ran: the base build's every call sleeps 2 ms, this build's none - told by the best round,
+    # which a descheduled thread does not move (CI: this build's median round read 7.9 ms beside the other xdist worker)
+    fused_s = table.set_index("backend")["time_min_s"]
+    assert fused_s[against.twin_of(FUSED)] > 2e-3 > fused_s[FUSED]
     judged = run_cli("compare", "ab@base", "ab", "--results-dir", r, "--allow-inconclusive")
     assert judged.returncode == 0 and FUSED in judged.stdout and "only-in-one" not in judged.stdout, judged.stdout
     passes = [json.loads(line)["row"] for line in (r / "ab.passes.jsonl").read_text().splitlines()]
