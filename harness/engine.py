@@ -21,7 +21,7 @@ from .cluster_checks import ClusterLost, ClusterOptions
 from .durable import RunLock, RunLockedError
 from .errors import UsageError
 from .executor import InProcessExecutor, WorkerExecutor, WorkerStartError
-from .metadata import collect_metadata, finish_metadata, now_iso
+from .metadata import collect_metadata, finish_metadata, now_iso, recorded_s
 from .plan import count_points
 from .results import RUN_SCHEMA_VERSION, ResultsWriter, RunFiles, read_table
 from .rows import unsupported_rows
@@ -134,6 +134,7 @@ def sweep_locked(files: RunFiles, settings: SweepSettings, meta: dict, progress,
     writer = ResultsWriter(files)
     resumed = bool(meta.get("resumed_at"))
     earlier_s = float(meta.get("wall_s") or 0) if resumed else 0.0
+    earlier_wait_s = recorded_s(meta, "quiet_wait_s") if resumed else 0.0  # like wall_s: the whole run's
     meta.update(status="running", load_before=load_average())
     try:
         writer.write_metadata(meta)
@@ -151,7 +152,8 @@ def sweep_locked(files: RunFiles, settings: SweepSettings, meta: dict, progress,
         raise
     except OSError as exc:  # a run file could not be written: a full disk, a folder made read-only
         raise stopped_writing(exc, files, meta, writer) from None
-    finish_metadata(meta, stats, wall_s=earlier_s + time.time() - started_at, versions=executor.versions())
+    finish_metadata(meta, stats, wall_s=earlier_s + time.time() - started_at,
+                    quiet_wait_s=earlier_wait_s + stats.quiet_wait_s, versions=executor.versions())
     if resumed:  # the whole run, not only this session
         meta["points"] = read_table(files.table)["status"].value_counts().to_dict()
     if isinstance(executor, DaskExecutor):

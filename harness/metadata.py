@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import platform
 import re
@@ -227,15 +228,25 @@ def numba_threading_layer() -> str:
             return numba.config.THREADING_LAYER
 
 
-def finish_metadata(meta: dict, stats, *, wall_s: float | None = None, versions: dict | None = None) -> None:
+def finish_metadata(meta: dict, stats, *, wall_s: float | None = None, quiet_wait_s: float | None = None,
+                    versions: dict | None = None) -> None:
     """Record in ``meta`` how a sweep ended: status, finish time, wall time (``wall_s``, else the loop's), points
-    by status, the seconds its passes waited for their library threads to park (``quiet_wait_s``), threading layer,
-    and the versions of this process merged with ``versions`` (where the kernels
+    by status, the seconds its passes waited for their library threads to park (``quiet_wait_s``, else the loop's),
+    threading layer, and the versions of this process merged with ``versions`` (where the kernels
     ran: torch and its oneDNN/MKL, BLAS core types...)."""
     meta["numba_threading_layer"] = numba_threading_layer()
+    waited_s = getattr(stats, "quiet_wait_s", 0.0) if quiet_wait_s is None else quiet_wait_s
     meta.update(status="complete", finished_at=now_iso(), wall_s=round(stats.wall_s if wall_s is None else wall_s, 3),
                 points=dict(stats.by_status), versions={**library_versions(), **(versions or {})},
-                quiet_wait_s=round(getattr(stats, "quiet_wait_s", 0.0), 3))
+                quiet_wait_s=round(waited_s, 3))
+
+
+def recorded_s(meta: dict, name: str) -> float:
+    """The seconds ``meta`` recorded as ``name`` (a resumed run's earlier sessions'); 0.0 where it has none or not a
+    finite number >= 0 (a run written before convbench recorded it, a hand-edited file)."""
+    value = meta.get(name)
+    number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    return float(value) if number and value >= 0 else 0.0
 
 
 def process_started_at() -> float:

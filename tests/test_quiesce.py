@@ -1,7 +1,9 @@
 """A timed pass waits for its own library threads to park (harness.quiesce): the wait's logic on fake clocks, and a real
-NumPy pass whose OpenBLAS threads no longer spin when the next pass would start."""
+NumPy pass whose OpenBLAS threads no longer spin when the next pass would start; a run's total wait, resumed
+sessions included."""
 from __future__ import annotations
 
+import csv
 import json
 import os
 import time
@@ -153,3 +155,41 @@ def test_only_real_timed_cpu_passes_wait_and_the_table_does_not_keep_the_wait(mo
     assert ok and all(r["quiet_wait_s"] == 0.25 for r in ok)
     assert json.loads((tmp_path / "q.json").read_text())["quiet_wait_s"] == pytest.approx(0.25 * len(ok))  # the total
     assert "quiet_wait_s" not in pd.read_csv(tmp_path / "q.csv").columns
+
+
+def test_a_resumed_run_adds_its_earlier_sessions_wait_as_it_does_their_wall_time(monkeypatch, results_dir, capsys):
+    """A run whose earlier session recorded 2.5 s of waits for parking threads, resumed, ends with 2.5 s plus this
+    session's waits - in its metadata and in the sweep's last line alike, as ``wall_s`` counts the whole run."""
+    import harness
+
+    monkeypatch.setattr(jobs, "wait_own_threads", lambda: 0.25)
+    quick = dict(results_dir=results_dir, plots=False, report=False, in_process=True)
+    harness.sweep(preset="smoke", backends=["numpy"], budget_s=0.02, repeats=2, settle_s=0, run_id="q", **quick)
+    table, passes, meta_file = (results_dir / f"q.{ext}" for ext in ("csv", "passes.jsonl", "json"))
+    with table.open(newline="") as fh:
+        header, *rows = list(csv.reader(fh))
+    with table.open("w", newline="") as fh:  # the earlier session finished two points, then it was killed
+        csv.writer(fh, lineterminator="\n").writerows([header, *rows[:2]])
+    done = {(row[header.index("backend")], row[header.index("case")]) for row in rows[:2]}
+    records = [line for line in passes.read_text().splitlines() if tuple(json.loads(line)["key"][:2]) in done]
+    passes.write_text("".join(f"{line}\n" for line in records))
+    meta = json.loads(meta_file.read_text())
+    meta_file.write_text(json.dumps(dict(meta, status="interrupted", quiet_wait_s=2.5)))
+    capsys.readouterr()
+    harness.sweep(resume="q", quiet=False, **quick)
+    new = [json.loads(line)["row"] for line in passes.read_text().splitlines()[len(records):]]
+    this_session_s = sum(r.get("quiet_wait_s") or 0.0 for r in new)
+    assert this_session_s > 0  # the resumed session measured the other points' passes, each waiting 0.25 s
+    meta = json.loads(meta_file.read_text())
+    assert meta["status"] == "complete" and meta["quiet_wait_s"] == pytest.approx(2.5 + this_session_s)
+    assert f"({meta['quiet_wait_s']:.1f} s of it waiting for library threads to park)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("recorded, earlier_s", [(2.5, 2.5), (3, 3.0), (None, 0.0), ("2.5 s", 0.0), (True, 0.0),
+                                                 (float("nan"), 0.0), (-1.0, 0.0)])
+def test_an_earlier_sessions_wait_that_is_no_number_counts_as_none(recorded, earlier_s):
+    """Runs written before ``quiet_wait_s`` was recorded (or hand-edited) resume as though they had waited 0 s."""
+    from harness.metadata import recorded_s
+
+    assert recorded_s({"quiet_wait_s": recorded}, "quiet_wait_s") == earlier_s
+    assert recorded_s({}, "quiet_wait_s") == 0.0
