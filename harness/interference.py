@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 
 from .contention import known_share, more_contended
+from .handoff import SLOW_FLAG
 from .pacetrust import ACROSS_ATTR
 from .settings import CONTENDED_MAX, DISTURBED_MAX
 from .trust import INTERFERENCE_FLAGS
@@ -50,12 +51,14 @@ def interference_demoted(judged: dict, merged_row, passes_known: bool = False) -
     ``disturbed`` (every pass on a slowed core, :mod:`harness.probe`) demotes also when the other run's row
     carries it too - the fastest pass of such a point is slowed, by a factor that differs from run to run - but
     only a move a slowed core can explain: a ``slower`` whose whole interval lies beyond ``DISTURBED_MAX``
-    (a ``faster`` below its inverse) stands."""
+    (a ``faster`` below its inverse) stands. So does ``slow-handoff``, which compare gives a point every pass of
+    which ran while the cores handed work to each other slowly and the other run's did not
+    (:func:`harness.keptpasses.flag_slow_handoff`)."""
     verdict = judged.get("verdict")
     if verdict not in ("slower", "faster"):
         return {}
     suspect, other = ("_new", "_base") if verdict == "slower" else ("_base", "_new")
-    kinds = ("unsettled", "disturbed") if passes_known else INTERFERENCE_FLAGS
+    kinds = ("unsettled", "disturbed", SLOW_FLAG) if passes_known else (*INTERFERENCE_FLAGS, SLOW_FLAG)
     shares = merged_row.get(f"others_share{suspect}"), merged_row.get(f"others_share{other}")
     contended = more_contended(*shares)
     run = "NEW" if suspect == "_new" else "BASE"
@@ -66,7 +69,7 @@ def interference_demoted(judged: dict, merged_row, passes_known: bool = False) -
     extra = interference_flags(merged_row, suspect, kinds) - interference_flags(merged_row, other, kinds)
     both = interference_flags(merged_row, suspect, ("disturbed",)) - extra  # a slowed core on both sides
     if interval_beyond(judged, DISTURBED_MAX):
-        extra, both = extra - {"disturbed"}, set()
+        extra, both = extra - {"disturbed", SLOW_FLAG}, set()
     if extra:
         return dict(verdict="inconclusive",
                     note=f"{run} was {NOTE_INTERFERED} ({', '.join(sorted(extra))}) and the other run "

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from .backends import device_of
 from .casedata import CaseData, make_case_data
 from .contention import OthersMeter
+from .handoff import handoff_probe_s
 from .measure import SpeedEstimator, measure_point
 from .memory import point_bytes, too_big
 from .probe import cores_probe_s, pace_s, probe_s, probes_every_core
@@ -106,18 +107,24 @@ def run_job(job: PointJob, data: CaseData | None = None, estimator: SpeedEstimat
     probe = pass_probe(job)
     pace = pace_s if probe and wall is None and clock is time.perf_counter else None  # harness.pace
     before = probe() if probe else None  # the cores' speed just before and after (harness.probe)
+    handoff = probe is not None and probes_every_core(job.case.threads)  # harness.handoff
     others = pass_meter(clock, wall) if probe else None  # other processes' share of the machine meanwhile
     try:
         with thread_limits(job.case.threads):
+            handoff_before = handoff_probe_s() if handoff else None
             result = measure_point(job.backend, job.case, data, job.config, run_id=job.run_id, timed=job.timed,
                                    clock=clock, estimator=estimator, point_budget_s=job.point_budget_s,
                                    passes=job.passes, wall=wall, pace=pace)
+            handoff_after = handoff_probe_s() if handoff and result.status == "ok" else None
     except ValueError as exc:  # more threads than this machine has (a Dask worker on a smaller host)
         return failed_point(job.run_id, job.backend, device_of(job.backend), job.case, str(exc))
     if before is not None and result.status == "ok":
         after = probe()  # both kept in the passes file: their disagreement is the reading's own noise
         result = PointResult(dict(result.row, probe_s=max(before, after), probe_before_s=before, probe_after_s=after,
                                   others_share=others and others.share()), result.samples_s)
+    if handoff_after is not None:
+        result = PointResult(dict(result.row, handoff_s=max(handoff_before, handoff_after),
+                                  handoff_before_s=handoff_before, handoff_after_s=handoff_after), result.samples_s)
     if others is not None:  # a real timed CPU pass: let its library threads park before the next pass starts
         waited = wait_own_threads()
         if result.status == "ok":

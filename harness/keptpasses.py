@@ -28,7 +28,9 @@ from __future__ import annotations
 import statistics
 
 from .contention import is_contended
-from .passgroups import ATTR, MEDIAN_PASS_ATTR, kept_by_point, pass_medians_by_point
+from .handoff import HANDOFFS_ATTR, SLOW_FLAG, USUAL_ATTR, joint_usual, slow_passes, usual_by_threads
+from .passgroups import (ATTR, MEDIAN_PASS_ATTR, PASSES_ATTR, THREADS_ATTR, derive, kept_by_point,
+                         pass_medians_by_point)
 from .settings import CONTENDED_SHARE
 
 SIDES = (("_base", "BASE"), ("_new", "NEW"))
@@ -43,6 +45,8 @@ def judged_passes(merged, base_samples, new_samples, matcher, pooled_out: set | 
     backends judged on pooled rounds in the end."""
     pooled_out = set() if pooled_out is None else pooled_out
     pooled: set = set()
+    base_samples, new_samples = with_joint_handoff(base_samples, new_samples)
+    flag_slow_handoff(merged, base_samples, new_samples)
     matched = matcher(merged, base_samples, new_samples, pooled)
     choice = choose(merged, base_samples, new_samples, pooled)
     if not choice:
@@ -62,11 +66,72 @@ def judged_passes(merged, base_samples, new_samples, matcher, pooled_out: set | 
         for side, run in SIDES:
             if side in sides:
                 kept = sides[side][1]
-                merged.at[i, f"others_share{side}"] = kept.share
-                note = (f"{run}: judged on {kept.kept} of {kept.passes} passes, those where other processes held "
-                        f"under {CONTENDED_SHARE:.0%} of its cores")
-                notes[i] = "; ".join(filter(None, [notes.get(i), note]))
+                if kept.share is not None:
+                    merged.at[i, f"others_share{side}"] = kept.share
+                notes[i] = "; ".join(filter(None, [notes.get(i), kept_note(run, kept)]))
     return matched, samples[0], samples[1], notes
+
+
+def kept_note(run: str, kept) -> str:
+    """How a note says which of a side's passes were judged (``kept``: its :class:`harness.passgroups.KeptPasses`)."""
+    note = f"{run}: judged on {kept.kept} of {kept.passes} passes"
+    contended = kept.passes - kept.kept - kept.slow_handoff
+    if contended:
+        note += f", those where other processes held under {CONTENDED_SHARE:.0%} of its cores"
+    if kept.slow_handoff:
+        note += (f"{' and' if contended else ','} leaving out {kept.slow_handoff} whose cores handed work to each "
+                 "other slowly (an empty parallel region read slow around them)")
+    return note
+
+
+def with_joint_handoff(base_samples, new_samples) -> tuple:
+    """Both samples tables judged against one usual hand-off (:func:`harness.handoff.joint_usual`): copies whose
+    passes left out for a slow hand-off are re-derived against the faster run's usual reading, so that a run made
+    in the slow state throughout has its passes left out too (the tables as given when neither has a reading)."""
+    attrs = [getattr(s, "attrs", None) or {} for s in (base_samples, new_samples)]
+    joint = joint_usual(*(usual_by_threads(a.get(HANDOFFS_ATTR) or {}, a.get(THREADS_ATTR) or {}) for a in attrs))
+    if not joint:
+        return base_samples, new_samples
+    out = []
+    for samples, a in zip((base_samples, new_samples), attrs):
+        if PASSES_ATTR in a:
+            samples = samples.copy(deep=False)
+            samples.attrs = dict(a)
+            samples.attrs[USUAL_ATTR] = joint
+            derive(samples.attrs, samples.attrs[PASSES_ATTR])
+        out.append(samples)
+    return tuple(out)
+
+
+def all_slow(attrs: dict, key) -> bool | None:
+    """Whether every pass of point ``key`` ran slowed by a slow hand-off (:func:`harness.handoff.slow_passes`
+    against ``attrs["usual_handoff_s"]``); None when its passes carry no reading to tell."""
+    readings, medians = (attrs.get(HANDOFFS_ATTR) or {}).get(key), (attrs.get(ATTR) or {}).get(key)
+    usual = (attrs.get(USUAL_ATTR) or {}).get((attrs.get(THREADS_ATTR) or {}).get(key))
+    if not readings or not medians or len(readings) != len(medians) or usual is None \
+            or not any(isinstance(r, (int, float)) for r in readings):
+        return None
+    return len(slow_passes(readings, medians, usual)) == len(medians)
+
+
+def flag_slow_handoff(merged, base_samples, new_samples) -> None:
+    """Add :data:`harness.handoff.SLOW_FLAG` to the ``flags`` of a matched point's side every pass of which ran slowed
+    by a slow hand-off while the other side's did not (both read): compare holds back a move towards that side as
+    interference (:func:`harness.interference.interference_demoted`). Set in place."""
+    attrs = {"_base": getattr(base_samples, "attrs", None) or {}, "_new": getattr(new_samples, "attrs", None) or {}}
+    if not all(a.get(USUAL_ATTR) for a in attrs.values()):
+        return
+    for side, _ in SIDES:  # a table without the column (or with none set) gets strings
+        merged[f"flags{side}"] = merged[f"flags{side}"].astype(object) if f"flags{side}" in merged else None
+    for i, r in merged.iterrows():
+        if r.get("_merge") != "both":
+            continue
+        slow = {side: all_slow(attrs[side], (r[f"backend{side}"], str(r[f"case{side}"]))) for side, _ in SIDES}
+        for side, other in (("_base", "_new"), ("_new", "_base")):
+            if slow[side] and slow[other] is False:
+                flags = r.get(f"flags{side}")
+                merged.loc[i, f"flags{side}"] = ";".join(filter(None, [flags if isinstance(flags, str) else "",
+                                                                      SLOW_FLAG]))
 
 
 def choose(merged, base_samples, new_samples, pooled: set) -> dict:

@@ -30,7 +30,8 @@ import statistics
 from pathlib import Path
 from typing import NamedTuple
 
-from .contention import uncontended
+from .contention import known_share, uncontended
+from .handoff import HANDOFFS_ATTR, USUAL_ATTR, slow_passes, usual_by_threads
 from .results import read_pass_records
 
 #: A pass needs this many rounds for its median to count as a repetition of its point.
@@ -48,30 +49,34 @@ SHARES_ATTR = "pass_shares"
 PACES_ATTR = "pass_paces_s"
 #: Where :func:`with_pass_medians` puts each point's threads (as its passes' records hold them).
 THREADS_ATTR = "pass_threads"
-#: Where :func:`with_pass_medians` puts, for each contended point with uncontended passes
-#: (:func:`harness.contention.uncontended`), those passes' medians, median pass, count and median share:
+#: Where :func:`with_pass_medians` puts, for each point with passes left out - for contention where the point was
+#: contended (:func:`harness.contention.uncontended`), for a slow hand-off wherever it slowed the pass
+#: (:func:`harness.handoff.slow_passes`) - the rest's medians, median pass, count and median share:
 #: ``{(backend, case): KeptPasses}``; :mod:`harness.keptpasses` decides whether compare judges them.
 KEPT_ATTR = "uncontended_passes"
 
 
 class KeptPasses(NamedTuple):
-    """A contended point's passes that met little contention: their medians (seconds), the rounds of their median
-    pass, how many they are of how many, and the median ``others_share`` they met."""
+    """A point's passes that met little contention and no slow hand-off: their medians (seconds), the rounds of their
+    median pass, how many they are of how many, the median ``others_share`` they met (None where none is known) and
+    how many passes were left out for a slow hand-off."""
     medians_s: list
     median_pass_s: tuple
     kept: int
     passes: int
-    share: float
+    share: float | None
+    slow_handoff: int = 0
 
 
 def read_passes(passes_path: str | Path, probes: list | None = None, shares: dict | None = None,
-                paces: dict | None = None, threads: dict | None = None) -> dict:
+                paces: dict | None = None, threads: dict | None = None, handoffs: dict | None = None) -> dict:
     """``{(backend, case): [the rounds (seconds per call) of each timed pass, in file order]}`` ({} when the file
     is absent or unreadable: the passes are an extra, never a reason to refuse a comparison). Passes with fewer
     than ``MIN_PASS_ROUNDS`` rounds and lines that are not a pass record (a torn last line) are skipped.
     ``probes``, when given, receives every pass's probe reading (``probe_s``, seconds) where it has one; ``shares``
     the ``others_share`` of each pass kept, in the same order (None where the record has none), ``paces`` its
-    ``pace_s`` likewise, and ``threads`` each point's ``threads``."""
+    ``pace_s`` likewise, ``handoffs`` its ``handoff_s`` (:mod:`harness.handoff`), and ``threads`` each point's
+    ``threads``."""
     out: dict = {}
     path = Path(passes_path)
     try:
@@ -93,21 +98,33 @@ def read_passes(passes_path: str | Path, probes: list | None = None, shares: dic
                 shares.setdefault(point, []).append(row.get("others_share"))
             if paces is not None:
                 paces.setdefault(point, []).append(row.get("pace_s"))
+            if handoffs is not None:
+                handoffs.setdefault(point, []).append(row.get("handoff_s"))
             if threads is not None:
                 threads[point] = row.get("threads")
     return out
 
 
-def kept_passes(passes: dict, medians: dict, shares: dict) -> dict:
-    """``{(backend, case): KeptPasses}`` of the contended points of ``passes`` that have uncontended passes
-    (``medians``: each pass's median, as in :data:`ATTR`; ``shares``: each pass's share, from :func:`read_passes`)."""
+def kept_passes(passes: dict, medians: dict, shares: dict, handoffs: dict | None = None, threads: dict | None = None,
+                usual: dict | None = None) -> dict:
+    """``{(backend, case): KeptPasses}`` of the points of ``passes`` that leave passes out and keep some: a
+    contended point's contended passes, and any point's passes slowed by a slow hand-off (``medians``: each pass's
+    median, as in :data:`ATTR`; ``shares``, ``handoffs``: each pass's share and hand-off reading, from
+    :func:`read_passes`; ``usual``: the usual hand-off per thread count, ``threads`` each point's)."""
+    handoffs, threads, usual = handoffs or {}, threads or {}, usual or {}
     out = {}
     for point, rounds in passes.items():
         point_shares = shares.get(point, [])
-        kept = uncontended(point_shares)
-        if kept is not None:
+        clean = uncontended(point_shares)
+        readings = handoffs.get(point, [])
+        slow = set(slow_passes(readings, medians[point], usual.get(threads.get(point)))) \
+            if len(readings) == len(rounds) else set()
+        kept = [i for i in (range(len(rounds)) if clean is None else clean) if i not in slow]
+        if kept and (clean is not None or slow):
+            known = [point_shares[i] for i in kept if i < len(point_shares) and known_share(point_shares[i])]
             out[point] = KeptPasses([medians[point][i] for i in kept], median_pass([rounds[i] for i in kept]),
-                                    len(kept), len(rounds), statistics.median(point_shares[i] for i in kept))
+                                    len(kept), len(rounds), statistics.median(known) if known else None,
+                                    len(slow & set(clean)) if clean is not None else len(slow))
     return out
 
 
@@ -129,9 +146,11 @@ def with_pass_medians(samples, passes_path: str | Path):
         shares: dict = {}
         paces: dict = {}
         threads: dict = {}
-        passes = read_passes(passes_path, probes, shares, paces, threads)
+        handoffs: dict = {}
+        passes = read_passes(passes_path, probes, shares, paces, threads, handoffs)
         if passes:
-            samples.attrs.update({PASSES_ATTR: passes, SHARES_ATTR: shares, PACES_ATTR: paces, THREADS_ATTR: threads})
+            samples.attrs.update({PASSES_ATTR: passes, SHARES_ATTR: shares, PACES_ATTR: paces, THREADS_ATTR: threads,
+                                  HANDOFFS_ATTR: handoffs})
             derive(samples.attrs, passes)
         if probes:
             samples.attrs[PROBE_ATTR] = statistics.median(probes)
@@ -140,12 +159,16 @@ def with_pass_medians(samples, passes_path: str | Path):
 
 def derive(attrs: dict, passes: dict) -> None:
     """Set, in ``attrs``, each point's pass medians (``"pass_medians_s"``), the rounds of its median pass
-    (``"median_pass_s"``) and, for contended points with uncontended passes, those (``"uncontended_passes"``,
-    from the shares in ``attrs["pass_shares"]``), all from ``passes`` (``{(backend, case): [rounds of each pass]}``)."""
+    (``"median_pass_s"``) and the passes compare may judge instead of all (``"uncontended_passes"``,
+    :func:`kept_passes`: from the shares in ``attrs["pass_shares"]`` and the hand-off readings in
+    ``attrs["pass_handoffs_s"]`` against ``attrs["usual_handoff_s"]``, else the run's own usual), all from
+    ``passes`` (``{(backend, case): [rounds of each pass]}``)."""
     medians = {key: [statistics.median(p) for p in ps] for key, ps in passes.items()}
     attrs[ATTR] = medians
     attrs[MEDIAN_PASS_ATTR] = {key: median_pass(ps) for key, ps in passes.items()}
-    attrs[KEPT_ATTR] = kept_passes(passes, medians, attrs.get(SHARES_ATTR) or {})
+    handoffs, threads = attrs.get(HANDOFFS_ATTR) or {}, attrs.get(THREADS_ATTR) or {}
+    usual = attrs[USUAL_ATTR] if USUAL_ATTR in attrs else usual_by_threads(handoffs, threads)
+    attrs[KEPT_ATTR] = kept_passes(passes, medians, attrs.get(SHARES_ATTR) or {}, handoffs, threads, usual)
 
 
 def machine_ratio(base_samples, new_samples) -> float:

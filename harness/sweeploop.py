@@ -35,7 +35,8 @@ from .trust import with_trust
 
 #: A pass's readings that its record keeps and the point's row does not (harness.probe, harness.pace,
 #: harness.quiesce).
-PASS_ONLY = ("probe_s", "probe_before_s", "probe_after_s", "pace_s", "quiet_wait_s")
+PASS_ONLY = ("probe_s", "probe_before_s", "probe_after_s", "pace_s", "quiet_wait_s", "handoff_s", "handoff_before_s",
+             "handoff_after_s")
 
 
 @dataclass
