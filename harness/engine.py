@@ -133,7 +133,7 @@ def sweep_locked(files: RunFiles, settings: SweepSettings, meta: dict, progress,
     """
     writer = ResultsWriter(files)
     resumed = bool(meta.get("resumed_at"))
-    earlier_s = float(meta.get("wall_s") or 0) if resumed else 0.0
+    earlier_s = recorded_s(meta, "wall_s") if resumed else 0.0  # 0 for a damaged value, not a crash on resume
     earlier_wait_s = recorded_s(meta, "quiet_wait_s") if resumed else 0.0  # like wall_s: the whole run's
     meta.update(status="running", load_before=load_average())
     try:

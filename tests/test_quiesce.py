@@ -157,9 +157,12 @@ def test_only_real_timed_cpu_passes_wait_and_the_table_does_not_keep_the_wait(mo
     assert "quiet_wait_s" not in pd.read_csv(tmp_path / "q.csv").columns
 
 
-def test_a_resumed_run_adds_its_earlier_sessions_wait_as_it_does_their_wall_time(monkeypatch, results_dir, capsys):
+@pytest.mark.parametrize("wall", [None, "three seconds"])
+def test_a_resumed_run_adds_its_earlier_sessions_wait_as_it_does_their_wall_time(monkeypatch, results_dir, capsys,
+                                                                                 wall):
     """A run whose earlier session recorded 2.5 s of waits for parking threads, resumed, ends with 2.5 s plus this
-    session's waits - in its metadata and in the sweep's last line alike, as ``wall_s`` counts the whole run."""
+    session's waits - in its metadata and in the sweep's last line alike, as ``wall_s`` counts the whole run. A
+    damaged earlier ``wall_s`` counts as 0 (it crashed the resume with a ValueError before)."""
     import harness
 
     monkeypatch.setattr(jobs, "wait_own_threads", lambda: 0.25)
@@ -174,7 +177,7 @@ def test_a_resumed_run_adds_its_earlier_sessions_wait_as_it_does_their_wall_time
     records = [line for line in passes.read_text().splitlines() if tuple(json.loads(line)["key"][:2]) in done]
     passes.write_text("".join(f"{line}\n" for line in records))
     meta = json.loads(meta_file.read_text())
-    meta_file.write_text(json.dumps(dict(meta, status="interrupted", quiet_wait_s=2.5)))
+    meta_file.write_text(json.dumps(dict(meta, status="interrupted", quiet_wait_s=2.5, wall_s=wall or meta["wall_s"])))
     capsys.readouterr()
     harness.sweep(resume="q", quiet=False, **quick)
     new = [json.loads(line)["row"] for line in passes.read_text().splitlines()[len(records):]]
@@ -182,6 +185,7 @@ def test_a_resumed_run_adds_its_earlier_sessions_wait_as_it_does_their_wall_time
     assert this_session_s > 0  # the resumed session measured the other points' passes, each waiting 0.25 s
     meta = json.loads(meta_file.read_text())
     assert meta["status"] == "complete" and meta["quiet_wait_s"] == pytest.approx(2.5 + this_session_s)
+    assert isinstance(meta["wall_s"], float) and meta["wall_s"] > 0
     assert f"({meta['quiet_wait_s']:.1f} s of it waiting for library threads to park)" in capsys.readouterr().out
 
 
