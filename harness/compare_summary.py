@@ -189,7 +189,7 @@ def advice(result) -> list[str]:
                     "back to back")
     if any(interfered):
         contended = any(NOTE_CONTENDED in n for n in unjudged["note"])
-        tips.append(f"{sum(interfered)} measured under interference (unsettled, disturbed or contended): "
+        tips.append(f"{sum(interfered)} measured under interference (unsettled, disturbed, slow-handoff or contended): "
                     "measure the run(s) its note names again" +
                     (" - on a shared machine with --threads 1" if contended and not json_input else "") +
                     "; no threshold judges those")

@@ -9,11 +9,14 @@ empty Numba parallel region over a few floats moves with it: timed beside the ke
 stretch whose region read 2.0 us or more had the kernel at 2.85 us or more, every one under 1.6 us at 2.74 us or
 less.
 
-So a multi-threaded CPU pass records ``handoff_s``, the slower of that region's median call just before and just
-after it (:func:`handoff_probe_s`, ~25 calls, well under a millisecond), and compare leaves out of a point the
-passes whose hand-off ran slow when it has passes that did not (:func:`slow_handoff`,
-:mod:`harness.keptpasses`). One-thread passes hand nothing off and GPU passes are timed by the device: they
-record none.
+So a multi-threaded CPU pass timed on the wall clock records ``handoff_s``, that region's median call just before
+it (:func:`handoff_probe_s`: 26 calls, ~50 us; the first in a process loads or compiles the region, 0.3-0.7 s),
+after which the worker waits for Numba's pool to park (:func:`harness.jobs.pass_handoff`). Not after it: the pass's
+own library threads, still spinning, slowed the region up to 8 ms a call. Compare leaves out of a point the passes
+whose hand-off ran slow when it has passes that did not, and holds back a move towards a run every pass of whose
+point did (:func:`slow_passes`, :mod:`harness.keptpasses`). One-thread passes hand nothing off, GPU passes are timed
+by the device, and an injected or ``--clock process`` clock says nothing of the wall clock's hand-off: they record
+none.
 """
 from __future__ import annotations
 
@@ -36,6 +39,9 @@ SLOW_HANDOFF = 1.5
 #: call: a kernel that hands off once per call was slowed by at least that much. Inception-sized kernels (50 us and
 #: more) never reach it; the microsecond points of smoke, where the state moved kernels 1.5-2.5x, always do.
 MATERIAL_SHARE = 0.05
+#: A move towards a run every pass of whose point ran in the slow state is held back up to this factor (its whole
+#: interval beyond it stands): the state moved unchanged passes up to 2.47x (numba-cpu's 1x1, AMD EPYC VM).
+SLOW_HANDOFF_MAX = 3.0
 #: The run's usual hand-off is this quantile of its passes' readings, once there are MIN_HANDOFF_READINGS.
 USUAL_QUANTILE, MIN_HANDOFF_READINGS = 0.25, 4
 #: Where a samples table keeps each point's passes' readings (``{(backend, case): [handoff_s or None, ...]}``, as
@@ -77,8 +83,13 @@ def handoff_probe_s(clock: Callable[[], float] = time.perf_counter, calls: int =
 
 
 def usable_reading(value) -> bool:
-    """True for a finite, positive number of seconds (not a bool, not a string)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value > 0
+    """True for a finite, positive number of seconds (not a bool, not a string, not an integer beyond a float)."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(float(value)) and value > 0
+    except OverflowError:  # 10**400 read from a damaged passes file
+        return False
 
 
 def usual_handoff_s(readings: Iterable) -> float | None:

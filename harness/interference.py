@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 
 from .contention import known_share, more_contended
-from .handoff import SLOW_FLAG
+from .handoff import SLOW_FLAG, SLOW_HANDOFF_MAX
 from .pacetrust import ACROSS_ATTR
 from .settings import CONTENDED_MAX, DISTURBED_MAX
 from .trust import INTERFERENCE_FLAGS
@@ -51,9 +51,10 @@ def interference_demoted(judged: dict, merged_row, passes_known: bool = False) -
     ``disturbed`` (every pass on a slowed core, :mod:`harness.probe`) demotes also when the other run's row
     carries it too - the fastest pass of such a point is slowed, by a factor that differs from run to run - but
     only a move a slowed core can explain: a ``slower`` whose whole interval lies beyond ``DISTURBED_MAX``
-    (a ``faster`` below its inverse) stands. So does ``slow-handoff``, which compare gives a point every pass of
-    which ran while the cores handed work to each other slowly and the other run's did not
-    (:func:`harness.keptpasses.flag_slow_handoff`)."""
+    (a ``faster`` below its inverse) stands. ``slow-handoff``, which compare gives a point every pass of which ran
+    while the cores handed work to each other slowly and the other run's did not
+    (:func:`harness.keptpasses.flag_slow_handoff`), demotes likewise up to ``SLOW_HANDOFF_MAX`` (3x: the state moved
+    unchanged microsecond kernels up to 2.47x)."""
     verdict = judged.get("verdict")
     if verdict not in ("slower", "faster"):
         return {}
@@ -68,8 +69,10 @@ def interference_demoted(judged: dict, merged_row, passes_known: bool = False) -
                          f"measure {run} again on a quiet machine")
     extra = interference_flags(merged_row, suspect, kinds) - interference_flags(merged_row, other, kinds)
     both = interference_flags(merged_row, suspect, ("disturbed",)) - extra  # a slowed core on both sides
+    if interval_beyond(judged, SLOW_HANDOFF_MAX):
+        extra = extra - {SLOW_FLAG}
     if interval_beyond(judged, DISTURBED_MAX):
-        extra, both = extra - {"disturbed", SLOW_FLAG}, set()
+        extra, both = extra - {"disturbed"}, set()
     if extra:
         return dict(verdict="inconclusive",
                     note=f"{run} was {NOTE_INTERFERED} ({', '.join(sorted(extra))}) and the other run "

@@ -7,7 +7,8 @@ every executor: the memory estimate is checked before anything is allocated, the
 case's data is made (where the executor did not bring it) and made read-only, the
 point's thread count is applied to every library, :func:`harness.measure.measure_point`
 measures, and a checksum of the inputs afterwards catches a kernel that wrote them. A timed CPU pass then waits
-for its own library threads to stop spinning (:mod:`harness.quiesce`), so that the next pass meets quiet cores.
+for its own library threads to stop spinning (:mod:`harness.quiesce`), so that the next pass meets quiet cores; a
+multi-threaded one first reads the cores' hand-off (:mod:`harness.handoff`) and lets that probe's pool park too.
 """
 from __future__ import annotations
 
@@ -83,6 +84,16 @@ def pass_probe(job: PointJob) -> Callable[[], float] | None:
     return cores_probe_s if probes_every_core(job.case.threads) else probe_s
 
 
+def pass_handoff(threads: int) -> tuple[float, float]:
+    """``(reading, seconds waited)``: the cores' hand-off on ``threads`` threads just before a multi-threaded CPU pass
+    (:func:`harness.handoff.handoff_probe_s`), then the wait for Numba's pool to stop spinning (~10-15 ms), so that
+    neither the core probe nor the pass's rounds meet it. Read before the pass only: read after it, the pass's own
+    library threads, still spinning, slowed the region up to 8 ms a call (OpenBLAS after a 2-thread 256x256 GEMM)."""
+    with thread_limits(threads):
+        reading = handoff_probe_s()
+    return reading, wait_own_threads()
+
+
 def pass_meter(clock: Callable[[], float], wall: Callable[[], float] | None) -> OthersMeter | None:
     """The meter of other processes' share of the machine during a CPU pass (:mod:`harness.contention`), started;
     None when the pass is timed by an injected clock (tests): a share of the wall time says nothing of its timings."""
@@ -105,30 +116,27 @@ def run_job(job: PointJob, data: CaseData | None = None, estimator: SpeedEstimat
     if job.config.clock == "process" and device_of(job.backend) == "cpu":
         clock, wall = process_clock(job.case.threads), time.perf_counter  # rounds sized on the wall clock too
     probe = pass_probe(job)
-    pace = pace_s if probe and wall is None and clock is time.perf_counter else None  # harness.pace
-    before = probe() if probe else None  # the cores' speed just before and after (harness.probe)
-    handoff = probe is not None and probes_every_core(job.case.threads)  # harness.handoff
-    others = pass_meter(clock, wall) if probe else None  # other processes' share of the machine meanwhile
-    try:
+    real = wall is None and clock is time.perf_counter  # not an injected clock, not --clock process
+    pace = pace_s if probe and real else None  # harness.pace
+    try:  # the cores' hand-off first (harness.handoff): its pool parks before the core probe and the pass
+        handoff = pass_handoff(job.case.threads) if probe and real and probes_every_core(job.case.threads) else None
+        before = probe() if probe else None  # the cores' speed just before and after (harness.probe)
+        others = pass_meter(clock, wall) if probe else None  # other processes' share of the machine meanwhile
         with thread_limits(job.case.threads):
-            handoff_before = handoff_probe_s() if handoff else None
             result = measure_point(job.backend, job.case, data, job.config, run_id=job.run_id, timed=job.timed,
                                    clock=clock, estimator=estimator, point_budget_s=job.point_budget_s,
                                    passes=job.passes, wall=wall, pace=pace)
-            handoff_after = handoff_probe_s() if handoff and result.status == "ok" else None
     except ValueError as exc:  # more threads than this machine has (a Dask worker on a smaller host)
         return failed_point(job.run_id, job.backend, device_of(job.backend), job.case, str(exc))
     if before is not None and result.status == "ok":
         after = probe()  # both kept in the passes file: their disagreement is the reading's own noise
         result = PointResult(dict(result.row, probe_s=max(before, after), probe_before_s=before, probe_after_s=after,
                                   others_share=others and others.share()), result.samples_s)
-    if handoff_after is not None:
-        result = PointResult(dict(result.row, handoff_s=max(handoff_before, handoff_after),
-                                  handoff_before_s=handoff_before, handoff_after_s=handoff_after), result.samples_s)
     if others is not None:  # a real timed CPU pass: let its library threads park before the next pass starts
-        waited = wait_own_threads()
+        waited = wait_own_threads() + (handoff[1] if handoff else 0.0)
         if result.status == "ok":
-            result = PointResult(dict(result.row, quiet_wait_s=waited), result.samples_s)
+            extra = {"handoff_s": handoff[0]} if handoff else {}
+            result = PointResult(dict(result.row, quiet_wait_s=waited, **extra), result.samples_s)
     changed = data.changed_inputs()
     if changed:
         cached_case_data.cache_clear()

@@ -1,4 +1,4 @@
-"""Which passes ``harness compare`` judges of a point that other processes contended in one run or both.
+"""Which passes ``harness compare`` judges of a point that other processes contended, or a slow hand-off slowed.
 
 A point's ``others_share`` is the median over its passes (:mod:`harness.contention`); one that reaches a quarter
 of its cores is ``contended``, and compare holds back a move towards a run whose point met more contention than
@@ -22,13 +22,19 @@ The kept passes stand for the point only where contention explains the rest: whe
 than the kept ones (:func:`slowed_by_contention`). On the AMD EPYC VM (2026-12-04, load ~2.8) an unchanged
 inception3a pair exited 1 without it: numba-cpu's 3a 5x5 kept BASE's 102.5 us pass (share 0.21, the others 113 and
 141 us) and NEW's 116.8 us pass (share 0.18, the others 98 and 101 us) - a 1.14x "slower" from NEW's slowest pass.
+
+The same machinery leaves out passes that the cores' slow hand-off slowed (:mod:`harness.handoff`), judged
+against one usual reading of both runs (:func:`with_joint_handoff`), and marks a point every pass of which one
+run made in that state for the hold-back of :func:`harness.interference.interference_demoted`
+(:func:`flag_slow_handoff`).
 """
 from __future__ import annotations
 
 import statistics
 
 from .contention import is_contended
-from .handoff import HANDOFFS_ATTR, SLOW_FLAG, USUAL_ATTR, joint_usual, slow_passes, usual_by_threads
+from .handoff import (HANDOFFS_ATTR, SLOW_FLAG, USUAL_ATTR, joint_usual, slow_passes, usable_reading,
+                      usual_by_threads)
 from .passgroups import (ATTR, MEDIAN_PASS_ATTR, PASSES_ATTR, THREADS_ATTR, derive, kept_by_point,
                          pass_medians_by_point)
 from .settings import CONTENDED_SHARE
@@ -40,7 +46,8 @@ def judged_passes(merged, base_samples, new_samples, matcher, pooled_out: set | 
     """``(matched, base_samples, new_samples, notes)``: the samples compare judges (copies whose pass attributes
     hold the kept passes of the chosen points), ``matcher(merged, base, new, pooled)``'s matched rounds of them,
     and ``{row index of merged: note}`` for each point judged on kept passes; the chosen sides' ``others_share``
-    in ``merged`` becomes the kept passes' (set in place). ``matcher`` is
+    in ``merged`` becomes the kept passes' where contention chose them, and the ``flags`` of a side slowed by a
+    slow hand-off throughout gain ``slow-handoff`` (both set in place). ``matcher`` is
     :func:`harness.comparison.matched_samples`, passed in: that module imports this one. ``pooled_out`` receives the
     backends judged on pooled rounds in the end."""
     pooled_out = set() if pooled_out is None else pooled_out
@@ -105,11 +112,12 @@ def with_joint_handoff(base_samples, new_samples) -> tuple:
 
 def all_slow(attrs: dict, key) -> bool | None:
     """Whether every pass of point ``key`` ran slowed by a slow hand-off (:func:`harness.handoff.slow_passes`
-    against ``attrs["usual_handoff_s"]``); None when its passes carry no reading to tell."""
+    against ``attrs["usual_handoff_s"]``); None unless every pass carries a usable reading (a run from before the
+    probe, one resumed across it, a damaged file: nothing to tell either way)."""
     readings, medians = (attrs.get(HANDOFFS_ATTR) or {}).get(key), (attrs.get(ATTR) or {}).get(key)
     usual = (attrs.get(USUAL_ATTR) or {}).get((attrs.get(THREADS_ATTR) or {}).get(key))
     if not readings or not medians or len(readings) != len(medians) or usual is None \
-            or not any(isinstance(r, (int, float)) for r in readings):
+            or not all(usable_reading(r) for r in readings):
         return None
     return len(slow_passes(readings, medians, usual)) == len(medians)
 

@@ -33,6 +33,7 @@ from typing import NamedTuple
 from .contention import known_share, uncontended
 from .handoff import HANDOFFS_ATTR, USUAL_ATTR, slow_passes, usual_by_threads
 from .results import read_pass_records
+from .settings import CONTENDED_SHARE
 
 #: A pass needs this many rounds for its median to count as a repetition of its point.
 MIN_PASS_ROUNDS = 3
@@ -49,6 +50,7 @@ SHARES_ATTR = "pass_shares"
 PACES_ATTR = "pass_paces_s"
 #: Where :func:`with_pass_medians` puts each point's threads (as its passes' records hold them).
 THREADS_ATTR = "pass_threads"
+#: (The key's name is older than the hand-off rule; it holds both kinds.)
 #: Where :func:`with_pass_medians` puts, for each point with passes left out - for contention where the point was
 #: contended (:func:`harness.contention.uncontended`), for a slow hand-off wherever it slowed the pass
 #: (:func:`harness.handoff.slow_passes`) - the rest's medians, median pass, count and median share:
@@ -107,24 +109,36 @@ def read_passes(passes_path: str | Path, probes: list | None = None, shares: dic
 
 def kept_passes(passes: dict, medians: dict, shares: dict, handoffs: dict | None = None, threads: dict | None = None,
                 usual: dict | None = None) -> dict:
-    """``{(backend, case): KeptPasses}`` of the points of ``passes`` that leave passes out and keep some: a
-    contended point's contended passes, and any point's passes slowed by a slow hand-off (``medians``: each pass's
-    median, as in :data:`ATTR`; ``shares``, ``handoffs``: each pass's share and hand-off reading, from
-    :func:`read_passes`; ``usual``: the usual hand-off per thread count, ``threads`` each point's)."""
+    """``{(backend, case): KeptPasses}`` of the points of ``passes`` that leave passes out and keep some (``medians``:
+    each pass's median, as in :data:`ATTR`; ``shares``, ``handoffs``: each pass's share and hand-off reading, from
+    :func:`read_passes`; ``usual``: the usual hand-off per thread count, ``threads`` each point's):
+
+    - a contended point keeps its uncontended passes (:func:`harness.contention.uncontended`), less those a slow
+      hand-off slowed (:func:`harness.handoff.slow_passes`) where that leaves any; its share becomes theirs;
+    - any other point with passes a slow hand-off slowed keeps the rest that met no contention either; its share
+      stays the point's (None here: the rule for contention is not its reason)."""
     handoffs, threads, usual = handoffs or {}, threads or {}, usual or {}
     out = {}
     for point, rounds in passes.items():
-        point_shares = shares.get(point, [])
+        point_shares = list(shares.get(point, []))
+        point_shares += [None] * (len(rounds) - len(point_shares))
         clean = uncontended(point_shares)
         readings = handoffs.get(point, [])
         slow = set(slow_passes(readings, medians[point], usual.get(threads.get(point)))) \
             if len(readings) == len(rounds) else set()
-        kept = [i for i in (range(len(rounds)) if clean is None else clean) if i not in slow]
-        if kept and (clean is not None or slow):
-            known = [point_shares[i] for i in kept if i < len(point_shares) and known_share(point_shares[i])]
+        if clean is not None:
+            kept = [i for i in clean if i not in slow] or clean
+            share = statistics.median(point_shares[i] for i in kept)
+        elif slow:
+            kept = [i for i in range(len(rounds)) if i not in slow
+                    and not (known_share(point_shares[i]) and point_shares[i] >= CONTENDED_SHARE)]
+            share = None
+        else:
+            continue
+        if kept:
+            left_for_handoff = sum(1 for i in slow if i not in kept and (clean is None or i in clean))
             out[point] = KeptPasses([medians[point][i] for i in kept], median_pass([rounds[i] for i in kept]),
-                                    len(kept), len(rounds), statistics.median(known) if known else None,
-                                    len(slow & set(clean)) if clean is not None else len(slow))
+                                    len(kept), len(rounds), share, left_for_handoff)
     return out
 
 
@@ -138,7 +152,7 @@ def median_pass(passes: list) -> tuple:
 
 def with_pass_medians(samples, passes_path: str | Path):
     """``samples`` (a samples table) with the run's passes as read in ``attrs["passes_s"]``, ``["pass_shares"]``,
-    ``["pass_paces_s"]`` and ``["pass_threads"]``, the attributes :func:`derive` sets from them, and the median
+    ``["pass_paces_s"]``, ``["pass_threads"]`` and ``["pass_handoffs_s"]``, the attributes :func:`derive` sets from them, and the median
     probe reading of its passes in ``attrs["probe_median_s"]`` (set in place, returned for chaining; nothing is set
     when the run has no passes file or the table is None)."""
     if samples is not None:
@@ -193,8 +207,8 @@ def pass_medians_by_point(samples) -> dict:
 
 
 def kept_by_point(samples) -> dict:
-    """``{(backend, case): KeptPasses}`` of the contended points with uncontended passes, carried by a samples table
-    ({} when none)."""
+    """``{(backend, case): KeptPasses}`` of the points that leave passes out (:func:`kept_passes`: contended ones, ones
+    a slow hand-off slowed), carried by a samples table ({} when none)."""
     return by_point(samples, KEPT_ATTR)
 
 

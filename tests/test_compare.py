@@ -364,8 +364,8 @@ def test_advice_for_rows_contention_left_wide_is_only_to_measure_again_with_one_
              "spread x/ 3 > rounds x/ 2")
     rows = pd.DataFrame([dict(verdict="inconclusive", ratio_lo=0.2, ratio_hi=9.0, note=noted)] * 3)
     tips = advice(rows)
-    assert tips[0] == ("3 measured under interference (unsettled, disturbed or contended): measure the run(s) its "
-                       "note names again - on a shared machine with --threads 1; no threshold judges those")
+    assert tips[0] == ("3 measured under interference (unsettled, disturbed, slow-handoff or contended): measure the "
+                       "run(s) its note names again - on a shared machine with --threads 1; no threshold judges those")
     assert tips[1:] == ["--allow-inconclusive exits 0 instead of 3"]  # not --repeats, --budget-s nor calibrate
 
 
