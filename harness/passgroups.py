@@ -116,7 +116,10 @@ def kept_passes(passes: dict, medians: dict, shares: dict, handoffs: dict | None
     - a contended point keeps its uncontended passes (:func:`harness.contention.uncontended`), less those a slow
       hand-off slowed (:func:`harness.handoff.slow_passes`) where that leaves any; its share becomes theirs;
     - any other point with passes a slow hand-off slowed keeps the rest that met no contention either; its share
-      stays the point's (None here: the rule for contention is not its reason)."""
+      stays the point's (None here: the rule for contention is not its reason).
+
+    A pass read in the slow state that ran no slower than the median of the point's passes read in the usual state
+    stays in: the state did not slow it."""
     handoffs, threads, usual = handoffs or {}, threads or {}, usual or {}
     out = {}
     for point, rounds in passes.items():
@@ -126,6 +129,9 @@ def kept_passes(passes: dict, medians: dict, shares: dict, handoffs: dict | None
         readings = handoffs.get(point, [])
         slow = set(slow_passes(readings, medians[point], usual.get(threads.get(point)))) \
             if len(readings) == len(rounds) else set()
+        if slow and len(slow) < len(rounds):  # a slow hand-off explains a slower pass, never a faster one
+            bar = statistics.median(medians[point][i] for i in range(len(rounds)) if i not in slow)
+            slow = {i for i in slow if medians[point][i] > bar}
         if clean is not None:
             kept = [i for i in clean if i not in slow] or clean
             share = statistics.median(point_shares[i] for i in kept)

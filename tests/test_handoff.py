@@ -74,16 +74,21 @@ def test_a_slow_pass_needs_the_slow_state_and_a_material_share_of_its_call():
 
 def test_kept_passes_leave_out_slow_hand_offs_and_contended_passes_together():
     point = ("a", "x")
-    rounds = [[3e-6] * 5 for _ in range(5)]
-    medians = {point: [3e-6] * 5}
+    rounds = [[4.5e-6] * 5 for _ in range(5)]  # every pass read slow ran 1.5x slower than the others (below)
+    medians = {point: [4.5e-6] * 5}
     threads, usual = {point: 2}, {2: USUAL_S}
     slow = {point: [SLOW_S, USUAL_S, SLOW_S, USUAL_S, USUAL_S]}
-    kept = kept_passes({point: rounds}, medians, {point: [0.01] * 5}, slow, threads, usual)[point]
+    medians_slowed = {point: [4.5e-6 if r == SLOW_S else 3e-6 for r in slow[point]]}
+    kept = kept_passes({point: rounds}, medians_slowed, {point: [0.01] * 5}, slow, threads, usual)[point]
     assert (kept.kept, kept.passes, kept.slow_handoff, kept.share) == (3, 5, 2, None)  # share: not contention's
+    # a pass read in the slow state that ran no slower than the others was not slowed by it: it stays in
+    faster = {point: [2.5e-6, 3e-6, 4.5e-6, 3e-6, 3e-6]}
+    kept = kept_passes({point: rounds}, faster, {point: [0.01] * 5}, slow, threads, usual)[point]
+    assert (kept.kept, kept.slow_handoff, kept.medians_s) == (4, 1, [2.5e-6, 3e-6, 3e-6, 3e-6])
     # contended point (median share 0.5): passes 1 and 3 are clean of contention, pass 1 also of the hand-off
     shares = {point: [0.5, 0.02, 0.5, 0.02, 0.5]}
     slow = {point: [USUAL_S, USUAL_S, USUAL_S, SLOW_S, USUAL_S]}
-    kept = kept_passes({point: rounds}, medians, shares, slow, threads, usual)[point]
+    kept = kept_passes({point: rounds}, {point: [3e-6, 3e-6, 3e-6, 4.5e-6, 3e-6]}, shares, slow, threads, usual)[point]
     assert (kept.kept, kept.slow_handoff) == (1, 1)
     # the contended point's one clean pass read slow: it keeps that pass, as it did before the hand-off rule
     slow = {point: [USUAL_S, SLOW_S, USUAL_S, USUAL_S, USUAL_S]}
@@ -93,7 +98,8 @@ def test_kept_passes_leave_out_slow_hand_offs_and_contended_passes_together():
     # a point that was not contended keeps no contended pass, and its share is not the kept passes' to set
     shares = {point: [0.02, 0.02, 0.3, 0.3, 0.02]}
     slow = {point: [SLOW_S, SLOW_S, USUAL_S, USUAL_S, USUAL_S]}
-    kept = kept_passes({point: rounds}, medians, shares, slow, threads, usual)[point]
+    slowed = {point: [4.5e-6, 4.5e-6, 3e-6, 3e-6, 3e-6]}
+    kept = kept_passes({point: rounds}, slowed, shares, slow, threads, usual)[point]
     assert (kept.kept, kept.slow_handoff, kept.share) == (1, 2, None)
     # every pass slow, or none: nothing kept (judged on all, the flag decides); readings missing: as before
     assert kept_passes({point: rounds}, medians, {}, {point: [SLOW_S] * 5}, threads, usual) == {}
