@@ -21,12 +21,13 @@ none.
 from __future__ import annotations
 
 import functools
-import math
 import statistics
 import time
 from collections.abc import Callable, Iterable
 
 import numpy as np
+
+from .pacewait import positive_reading
 
 #: Calls of the empty region per reading; the reading is their median (a timer interrupt only adds).
 HANDOFF_CALLS = 25
@@ -82,20 +83,10 @@ def handoff_probe_s(clock: Callable[[], float] = time.perf_counter, calls: int =
     return statistics.median(times)
 
 
-def usable_reading(value) -> bool:
-    """True for a finite, positive number of seconds (not a bool, not a string, not an integer beyond a float)."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        return False
-    try:
-        return math.isfinite(float(value)) and value > 0
-    except OverflowError:  # 10**400 read from a damaged passes file
-        return False
-
-
 def usual_handoff_s(readings: Iterable) -> float | None:
     """The run's usual hand-off: the ``USUAL_QUANTILE`` of its usable readings, None with fewer than
     ``MIN_HANDOFF_READINGS`` (too few to tell a slow state from the usual one)."""
-    known = sorted(float(r) for r in readings if usable_reading(r))
+    known = sorted(float(r) for r in readings if positive_reading(r))
     if len(known) < MIN_HANDOFF_READINGS:
         return None
     return known[int(USUAL_QUANTILE * (len(known) - 1))]
@@ -104,7 +95,7 @@ def usual_handoff_s(readings: Iterable) -> float | None:
 def slow_handoff(reading, usual: float | None) -> bool:
     """True when a pass's hand-off ``reading`` ran more than ``SLOW_HANDOFF`` times the ``usual`` one; False when
     either is unknown."""
-    return usual is not None and usable_reading(reading) and reading > SLOW_HANDOFF * usual
+    return usual is not None and positive_reading(reading) and reading > SLOW_HANDOFF * usual
 
 
 def usual_by_threads(handoffs: dict, threads: dict) -> dict:

@@ -33,11 +33,11 @@ from __future__ import annotations
 import statistics
 
 from .contention import is_contended
-from .handoff import (HANDOFFS_ATTR, SLOW_FLAG, USUAL_ATTR, joint_usual, slow_passes, usable_reading,
-                      usual_by_threads)
+from .handoff import HANDOFFS_ATTR, SLOW_FLAG, USUAL_ATTR, joint_usual, slow_passes, usual_by_threads
 from .passgroups import (ATTR, MEDIAN_PASS_ATTR, PASSES_ATTR, THREADS_ATTR, derive, kept_by_point,
                          pass_medians_by_point)
 from .noisefloor import MIN_ROWS
+from .pacewait import positive_reading
 from .settings import CONTENDED_SHARE
 
 SIDES = (("_base", "BASE"), ("_new", "NEW"))
@@ -118,7 +118,7 @@ def all_slow(attrs: dict, key) -> bool | None:
     readings, medians = (attrs.get(HANDOFFS_ATTR) or {}).get(key), (attrs.get(ATTR) or {}).get(key)
     usual = (attrs.get(USUAL_ATTR) or {}).get((attrs.get(THREADS_ATTR) or {}).get(key))
     if not readings or not medians or len(readings) != len(medians) or usual is None \
-            or not all(usable_reading(r) for r in readings):
+            or not all(positive_reading(r) for r in readings):
         return None
     return len(slow_passes(readings, medians, usual)) == len(medians)
 
