@@ -34,7 +34,7 @@ import statistics
 
 from .contention import is_contended
 from .handoff import HANDOFFS_ATTR, SLOW_FLAG, USUAL_ATTR, joint_usual, slow_passes, usual_by_threads
-from .passgroups import (ATTR, MEDIAN_PASS_ATTR, PASSES_ATTR, THREADS_ATTR, derive, kept_by_point,
+from .passgroups import (ATTR, MEDIAN_PASS_ATTR, PASSES_ATTR, THREADS_ATTR, derive_kept, kept_by_point,
                          pass_medians_by_point)
 from .noisefloor import MIN_ROWS
 from .pacewait import positive_reading
@@ -106,7 +106,7 @@ def with_joint_handoff(base_samples, new_samples) -> tuple:
             samples = samples.copy(deep=False)
             samples.attrs = dict(a)
             samples.attrs[USUAL_ATTR] = joint
-            derive(samples.attrs, samples.attrs[PASSES_ATTR])
+            derive_kept(samples.attrs, samples.attrs[PASSES_ATTR])  # medians, median passes: as they were
         out.append(samples)
     return tuple(out)
 

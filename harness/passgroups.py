@@ -186,9 +186,16 @@ def derive(attrs: dict, passes: dict) -> None:
     medians = {key: [statistics.median(p) for p in ps] for key, ps in passes.items()}
     attrs[ATTR] = medians
     attrs[MEDIAN_PASS_ATTR] = {key: median_pass(ps) for key, ps in passes.items()}
+    derive_kept(attrs, passes)
+
+
+def derive_kept(attrs: dict, passes: dict) -> None:
+    """Set ``attrs["uncontended_passes"]`` (:func:`kept_passes`) from ``passes`` and the pass medians, shares,
+    hand-off readings and threads already in ``attrs``, against ``attrs["usual_handoff_s"]`` where set, else the
+    run's own usual reading: :func:`derive`'s last step, alone for a new usual reading."""
     handoffs, threads = attrs.get(HANDOFFS_ATTR) or {}, attrs.get(THREADS_ATTR) or {}
     usual = attrs[USUAL_ATTR] if USUAL_ATTR in attrs else usual_by_threads(handoffs, threads)
-    attrs[KEPT_ATTR] = kept_passes(passes, medians, attrs.get(SHARES_ATTR) or {}, handoffs, threads, usual)
+    attrs[KEPT_ATTR] = kept_passes(passes, attrs[ATTR], attrs.get(SHARES_ATTR) or {}, handoffs, threads, usual)
 
 
 def machine_ratio(base_samples, new_samples) -> float:
