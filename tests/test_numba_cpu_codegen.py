@@ -52,9 +52,10 @@ def codegen(tmp_path_factory):
     """Compile the probe for both ISAs at once (two subprocesses in parallel)."""
     procs = {}
     for isa, cpu in TARGETS.items():
-        env = dict(os.environ, NUMBA_CPU_NAME=cpu, NUMBA_CACHE_DIR=str(tmp_path_factory.mktemp(isa)),
+        # an empty feature list: the named CPU's own features, not the host's (which would switch AVX-512 off on
+        # an AVX2 machine: the Zen 1 VM compiled skylake-avx512 into ymm pairs)
+        env = dict(os.environ, NUMBA_CPU_NAME=cpu, NUMBA_CPU_FEATURES="", NUMBA_CACHE_DIR=str(tmp_path_factory.mktemp(isa)),
                    PYTHONPATH=str(ROOT))
-        env.pop("NUMBA_CPU_FEATURES", None)
         procs[isa] = subprocess.Popen([sys.executable, "-c", PROBE], cwd=ROOT, env=env,
                                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     results = {}
@@ -84,3 +85,25 @@ def test_host_isa_is_reported(backend):
     info = isa_info()
     assert info["isa"] in ("avx512", "avx2")
     assert info["lanes"] * 32 == info["vector_bits"] == info["lanes_float64"] * 64
+
+
+@pytest.mark.parametrize("name,features,host_has_avx512,isa", [
+    (None, None, True, "avx512"), (None, None, False, "avx2"),
+    ("skylake-avx512", None, False, "avx2"),  # Numba takes the AVX2 host's features: -avx512f, ymm pairs
+    ("skylake-avx512", None, True, "avx512"), ("haswell", None, True, "avx2"),
+    ("skylake-avx512", "", False, "avx512"),  # an empty list: the named CPU's own features
+    (None, "", False, "avx2"),  # the host's name (znver1 here) with its own features
+    ("haswell", "+avx2,+avx512f", False, "avx512"),
+])
+def test_the_isa_follows_the_features_numba_compiles_with(backend, monkeypatch, name, features, host_has_avx512, isa):
+    from types import SimpleNamespace
+
+    from numba.core import config
+
+    from kernels.numba_cpu import isa as isa_module
+
+    monkeypatch.setattr(config, "CPU_NAME", name)
+    monkeypatch.setattr(config, "CPU_FEATURES", features)
+    monkeypatch.setattr(isa_module, "llvm", SimpleNamespace(get_host_cpu_name=lambda: "znver1",
+                                                            get_host_cpu_features=lambda: {"avx512f": host_has_avx512}))
+    assert isa_module.target_description()[2] == isa

@@ -5,7 +5,11 @@ the Numba cache (whose index is keyed on the same CPU name and features):
 
 1. ``NUMBA_CPU_FEATURES`` when set (``+avx512f`` in it means AVX-512);
 2. else ``NUMBA_CPU_NAME`` when set to a CPU other than ``host`` (a table of LLVM CPU names
-   with AVX-512; this is how a test compiles for a CPU it does not have);
+   with AVX-512). Numba then still takes the *host's* features unless ``NUMBA_CPU_FEATURES`` is set
+   (empty: the named CPU's own), and the host's list names every feature, ``-avx512f`` included on
+   an AVX2 machine: so the name means AVX-512 only with an empty ``NUMBA_CPU_FEATURES`` (how a test
+   compiles for a CPU it does not have) or on a host that has AVX-512 (on the AMD EPYC Zen 1 VM,
+   ``skylake-avx512`` alone compiled ``<16 x float>`` into pairs of ``ymm``);
 3. else the host's features as LLVM sees them (``llvmlite.binding.get_host_cpu_features``).
 
 AVX-512 gives 64-byte vectors (16 float32 / 8 float64 lanes, 32 ``zmm`` registers), AVX2 32-byte
@@ -32,10 +36,12 @@ def target_description() -> tuple[str, str, str]:
     if features:
         isa = "avx512" if "+avx512f" in features.split(",") else "avx2"
         return (name if name != "host" else llvm.get_host_cpu_name()), "NUMBA_CPU_FEATURES", isa
-    if name != "host":
-        return name, "NUMBA_CPU_NAME", "avx512" if name in AVX512_CPUS else "avx2"
-    host = llvm.get_host_cpu_features()
-    return llvm.get_host_cpu_name(), "host", "avx512" if host.get("avx512f", False) else "avx2"
+    cpu = llvm.get_host_cpu_name() if name == "host" else name
+    source = "host" if name == "host" else "NUMBA_CPU_NAME"
+    if features == "":  # the named CPU's own features
+        return cpu, source, "avx512" if cpu in AVX512_CPUS else "avx2"
+    host_avx512 = llvm.get_host_cpu_features().get("avx512f", False)  # Numba compiles with the host's features
+    return cpu, source, "avx512" if host_avx512 and (name == "host" or name in AVX512_CPUS) else "avx2"
 
 
 CPU_NAME, SOURCE, ISA = target_description()
