@@ -159,7 +159,7 @@ def choose(merged, base_samples, new_samples, pooled: set) -> dict:
         keys = {side: (r[f"backend{side}"], str(r[f"case{side}"])) for side, _ in SIDES}
         sides = {side: (key, kept[side][key]) for side, key in keys.items()
                  if key in kept[side] and slowed_by_contention(kept[side][key], medians[side].get(key, []))
-                 and (kept[side][key].share is not None or rows.get(r.get("backend_base"), 0) >= MIN_ROWS)}
+                 and (not kept[side][key].handoff_only or rows.get(r.get("backend_base"), 0) >= MIN_ROWS)}
         if not sides:
             continue
         other = "_new" if "_base" in sides else "_base"
