@@ -143,3 +143,48 @@ def test_a_nan_or_inf_in_the_output_is_named_as_such(poison, says):
     columns, wrong = check_output(out, reference, 1e-4)
     assert wrong.startswith(says) and columns["error_margin"] > 1
     assert check_output(reference.astype(np.float32), reference, 1e-4)[1] is None
+
+
+class StretchedClocks:
+    """A wall clock that runs ``stretch`` times faster than the process's CPU time: others hold the cores."""
+
+    def __init__(self, stretch: float, cpu_per_call_s: float):
+        self.wall, self.cpu, self.stretch, self.per_call = 0.0, 0.0, stretch, cpu_per_call_s
+
+    def call(self) -> None:
+        """One calibration call: ``cpu_per_call_s`` of work, stretched on the wall clock."""
+        self.cpu += self.per_call
+        self.wall += self.per_call * self.stretch
+
+
+def test_the_calibration_counts_the_work_not_the_time_others_held_the_cores(monkeypatch):
+    """Beside busy processes the wall clock stretches a one-thread calibration; its CPU time does not (CI on the Zen 1
+    VM: naive calibrated slowly enough that a ~1 ms smoke point was estimated over its budget and skipped)."""
+    import harness.measure as measure
+
+    impl = kernels.get_backend("naive")
+    clocks = StretchedClocks(stretch=30.0, cpu_per_call_s=0.001)
+
+    class Prepared:
+        def __call__(self):
+            clocks.call()
+
+        def sync(self):
+            pass
+
+    monkeypatch.setattr(impl, "prepare", lambda x, w, spec: Prepared())
+    spec = kernels.ConvSpec(dtype="float32", **measure.CALIBRATION_SHAPE)
+    loaded = SpeedEstimator(clock=lambda: clocks.wall, cpu_clock=lambda: clocks.cpu)
+    assert loaded.estimate_call_s(impl, spec) == pytest.approx(0.001)
+    wall_only = SpeedEstimator(clock=lambda: clocks.wall)  # an injected clock alone: it is both
+    assert wall_only.estimate_call_s(impl, spec) == pytest.approx(0.03)
+    frozen = SpeedEstimator(clock=lambda: clocks.wall, cpu_clock=lambda: 0.0)  # a CPU clock too coarse to move
+    assert frozen.estimate_call_s(impl, spec) == pytest.approx(0.03)
+    spinning = SpeedEstimator(clock=lambda: clocks.cpu, cpu_clock=lambda: 2 * clocks.cpu)  # threads left spinning
+    assert spinning.estimate_call_s(impl, spec) == pytest.approx(0.001)
+
+
+def test_the_default_estimator_pairs_the_wall_clock_with_cpu_time():
+    import time
+
+    assert SpeedEstimator().cpu_clock is time.process_time
