@@ -61,15 +61,19 @@ KEPT_ATTR = "uncontended_passes"
 class KeptPasses(NamedTuple):
     """A point's passes that met little contention and no slow hand-off: their medians (seconds), the rounds of their
     median pass, how many they are of how many, the median ``others_share`` they met (None where none is known) and
-    how many passes were left out for a slow hand-off; ``handoff_only`` when the point was not contended and passes
-    were left out for the hand-off alone."""
+    how many passes were left out for a slow hand-off."""
     medians_s: list
     median_pass_s: tuple
     kept: int
     passes: int
     share: float | None
     slow_handoff: int = 0
-    handoff_only: bool = False
+
+    @property
+    def handoff_only(self) -> bool:
+        """True when the point was not contended and passes were left out for the hand-off alone: then no pass's
+        share picked the kept ones, and none is given (a contended point's kept passes all carry a known share)."""
+        return self.share is None
 
 
 def read_passes(passes_path: str | Path, probes: list | None = None, shares: dict | None = None,
@@ -146,7 +150,7 @@ def kept_passes(passes: dict, medians: dict, shares: dict, handoffs: dict | None
         if kept:
             left_for_handoff = sum(1 for i in slow if i not in kept and (clean is None or i in clean))
             out[point] = KeptPasses([medians[point][i] for i in kept], median_pass([rounds[i] for i in kept]),
-                                    len(kept), len(rounds), share, left_for_handoff, clean is None)
+                                    len(kept), len(rounds), share, left_for_handoff)
     return out
 
 
