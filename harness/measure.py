@@ -38,9 +38,10 @@ class SpeedEstimator:
     by default ``time.process_time`` with the real wall clock, the injected ``clock`` otherwise): the backends
     calibrated run on one thread, so beside busy processes their CPU time is their work while the wall clock also
     counts the time others held the cores, and where a library thread left spinning adds CPU time the wall clock
-    caps it (a CPU clock too coarse to see the call, 0, leaves the wall time). On the wall clock alone, a CI run of the suite (two test workers and a sweep's workers on 2 vCPUs,
-    AMD EPYC Zen 1) calibrated naive so slowly that a smoke point of ~1 ms was estimated over its budget and
-    ``skipped``."""
+    caps it (a CPU clock too coarse to see the call, 0, leaves the wall time). On the wall clock alone, a CI run
+    of the suite (two test workers and a sweep's workers on 2 vCPUs, AMD EPYC Zen 1) most likely calibrated naive
+    so slowly that a smoke point was estimated over its budget and ``skipped`` (not reproduced beside four busy
+    loops)."""
 
     clock: Callable[[], float] = time.perf_counter
     rates: dict = field(default_factory=dict)

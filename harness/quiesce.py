@@ -65,7 +65,7 @@ def runnable_other_threads(tasks_dir: Path = TASKS_DIR) -> int:
             stat = (task / "stat").read_text()
         except OSError:
             continue
-        count += stat[stat.rfind(")") + 2:stat.rfind(")") + 3] == "R"
+        count += stat[stat.rfind(")") + 2:][:1] == "R"
     return count
 
 
