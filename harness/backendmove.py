@@ -16,7 +16,8 @@ Measured on the Intel Xeon VM (2 vCPU, AVX-512), all ordered pairs of unchanged 
 two sets of four runs; inception3a: two sets of three quiet, two beside a busy loop): no backend moved
 beyond the threshold in any A/A pair; a 1.3x slowdown injected into one backend of a quiet inception3a
 run was `slower` on 91-100% of its rows (10-34% on the point's own evidence alone). One pytest-benchmark
-file a side has no passes and so no move (:func:`backend_moves`); several files a side do, one pass per file
+file a side has no passes; its backends move only where the machine's pace held steady through their block, by
+more than one process's own shift (:mod:`harness.benchblocks`); several files a side move, one pass per file
 (:mod:`harness.benchfiles`). Numbers: docs/compare.md.
 """
 from __future__ import annotations
@@ -37,6 +38,9 @@ class BackendMove:
     ratio_hi: float
     points: int
     fastest_pass_ratio: float = math.nan
+    #: The least move (a ratio) that counts as the code's when larger than ``1 + threshold``: a shift of the whole
+    #: backend this large may be the process's (:data:`harness.benchblocks.PROCESS_SHIFT`); 1.0: none.
+    least_move: float = 1.0
 
     def followed(self) -> bool:
         """True when the points' fastest passes moved with the backend by at least half as far (in log, their
@@ -48,13 +52,14 @@ class BackendMove:
         return math.log(self.fastest_pass_ratio) * (1 if move >= 0 else -1) >= abs(move) / 2
 
     def direction(self, threshold: float) -> int:
-        """+1 when the whole interval lies above ``1 + threshold``, -1 when below its inverse, else 0."""
-        band = math.log1p(threshold)
+        """+1 when the whole interval lies above ``1 + threshold`` (and ``least_move``), -1 when below its inverse,
+        else 0."""
+        band = max(math.log1p(threshold), math.log(self.least_move))
         return 1 if math.log(self.ratio_lo) > band else -1 if math.log(self.ratio_hi) < -band else 0
 
     def detectable(self, threshold: float) -> float:
         """The smallest move of every point that this backend's interval would show beyond ``threshold``."""
-        return (1 + threshold) * self.ratio_hi / self.ratio
+        return max(1 + threshold, self.least_move) * self.ratio_hi / self.ratio
 
     def verdict(self, threshold: float) -> str:
         """``slower`` / ``faster`` beyond the threshold, ``same`` wholly inside it, else ``inconclusive``."""
@@ -72,8 +77,9 @@ def backend_moves(rows, alpha: float, fastest_pass=None, left_out=frozenset()) -
     sqrt(n)``. ``fastest_pass`` holds, row by row, the log ratio of the point's fastest passes (NaN where a run's
     passes are unknown); rows numbered in ``left_out`` (a burst or other processes moved them in one run,
     :func:`harness.compare_rule.burst_hit`, :func:`harness.interference.contention_split`) are left out. A backend
-    without passes has no move: its points were timed back to back (pytest-benchmark runs a backend's benchmarks in
-    one block), so one slow minute of the machine moves them all together - two unchanged pytest-benchmark runs on
+    without passes has no move (unless its block read a steady pace, :mod:`harness.benchblocks`): its points were
+    timed back to back (pytest-benchmark runs a backend's benchmarks in one block), so one slow minute of the
+    machine moves them all together - two unchanged pytest-benchmark runs on
     the Intel VM had numpy's five points 1.19-1.40x apart - where a sweep's passes spread each point's timing over
     the whole run."""
     import numpy as np

@@ -62,6 +62,9 @@ PACE_SLOPE_SPREAD = 1.0
 MOVES_ATTR = "pace_moves"
 #: Where :func:`bench_paced` leaves the slope it divided the moves out with (:func:`pair_slope`), for the notes.
 SLOPE_ATTR = "pace_pair_slope"
+#: Where :func:`bench_paced` leaves ``{(backend, case): log move of its median pace}`` of every benchmark it could
+#: adjust (its backend's benchmarks all carry a pace in both files), moves under ``MIN_PACE_MOVE`` included.
+READ_ATTR = "pace_read_moves"
 #: False on NEW's samples where the moves in :data:`MOVES_ATTR` were left in the times (:mod:`harness.filepace`).
 DIVIDED_ATTR = "pace_moves_divided"
 
@@ -114,7 +117,9 @@ def bench_paced(base_samples, new_samples) -> tuple:
     if not adjusted:
         return base_samples, new_samples, {}
     out = []
-    moves = {key: machine_move(statistics.median(paces[0][key]), statistics.median(paces[1][key])) for key in adjusted}
+    medians = {key: (statistics.median(paces[0][key]), statistics.median(paces[1][key])) for key in adjusted}
+    read = {key: math.log(new / base) for key, (base, new) in medians.items()}
+    moves = {key: machine_move(*pair) for key, pair in medians.items()}
     slope = pair_slope(base_samples, new_samples, moves)
     for side, samples in enumerate((base_samples, new_samples)):
         factors = {key: math.exp((0.5 if side == 0 else -0.5) * slope * move) for key, move in moves.items()}
@@ -122,6 +127,7 @@ def bench_paced(base_samples, new_samples) -> tuple:
         scaled.attrs = dict(samples.attrs)
         scaled.attrs[MOVES_ATTR] = {key: move for key, move in moves.items() if move}
         scaled.attrs[SLOPE_ATTR] = slope
+        scaled.attrs[READ_ATTR] = read
         factor = [factors.get(key, 1.0) for key in zip(samples["backend"], samples["case"])]
         scaled["time_s"] = samples["time_s"].to_numpy(dtype=float) * factor
         out.append(scaled)

@@ -12,6 +12,7 @@ from collections import Counter
 
 from .compare_rule import (IDENTICAL, REASON_BEST, REASON_FEW, REASON_FLOOR, REASON_PASS, REASON_PASSES,
                            REASON_RANGE, REASON_ROUNDS, fmt_ratio, fmt_spread)
+from .benchblocks import PROCESS_SHIFT
 from .benchsides import MOVED_ATTR, WITHIN_ATTR
 from .comparison import INCONCLUSIVE, REGRESSIONS
 from .interference import NOTE_CONTENDED, NOTE_INTERFERED, NOTE_MACHINE, NOTE_SLOWED_CORES
@@ -112,14 +113,17 @@ def files_a_side(result) -> int:
 
 
 def blocks_line(result) -> str | None:
-    """For one benchmark file a side: why a slowdown of a whole backend goes unseen, and how to see it."""
+    """For one benchmark file a side: which slowdowns of a whole backend go unseen (:mod:`harness.benchblocks`),
+    and how to see them."""
     measured = result["ratio"].notna() & (result["note"] != IDENTICAL)
     if result.attrs.get("kind") != "pytest-benchmark" or files_a_side(result) > 1 or not measured.any():
         return None
     return ("one benchmark file a side: each backend's benchmarks ran back to back in one process, so a move of a "
-            "whole backend counts as noise here and a slowdown of every one of its benchmarks goes unseen; run the "
-            "suite three times per build and name the files together (BASE 'base-*.json', or a-1.json,a-2.json,"
-            "a-3.json) to judge each benchmark's median file against the files' own spread (docs/regression-gates.md)")
+            "whole backend is the code's only where the machine's pace held steady through its block and the move "
+            f"clears {fmt_ratio(PROCESS_SHIFT)}x (one process's own shift can be that large), else it counts as noise; "
+            "to see smaller ones run the suite three times per build and name the files together (BASE "
+            "'base-*.json', or a-1.json,a-2.json,a-3.json) to judge each benchmark's median file against the files' "
+            "own spread (docs/regression-gates.md)")
 
 
 def moves_line(result) -> str | None:
@@ -127,8 +131,11 @@ def moves_line(result) -> str | None:
     moves = result.attrs.get("backend_moves") or {}
     if not moves:
         return None
+    threshold = result.attrs.get("threshold", 0.0)
     parts = [f"{b} {fmt_ratio(m['ratio'])}x [{fmt_ratio(m['ratio_lo'])}, {fmt_ratio(m['ratio_hi'])}] over "
-             f"{m['points']} points: {m['verdict']}" for b, m in moves.items()]
+             f"{m['points']} points: {m['verdict']}" + (f" (a block's move counts beyond {fmt_ratio(m['least_move'])}x)"
+                                                       if m.get("least_move", 1.0) > 1 + threshold else "")
+             for b, m in moves.items()]
     return (f"backends as a whole (geometric mean ratio NEW/BASE of their points, interval at alpha "
             f"{result.attrs.get('alpha', math.nan):g}; a point that cannot show a change alone is judged with its "
             "backend's move when it lies inside the point's interval): " + "; ".join(parts))

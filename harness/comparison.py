@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .abhalves import build_of, split_ref
-from .backendmove import backend_moves
+from .benchblocks import block_moves
 from .benchfiles import PATHS_KEY, BenchFiles, is_file_list, listed_files, read_files
 from .benchsides import several_files
 from .benchpace import pace_widened
@@ -177,9 +177,8 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
     slopes = {b: s for b, s in slopes.items() if in_blocks or b not in pooled}  # pooled passes: as measured
     ratios, passes, keys, fastest, odd = point_moves(merged, matched, base_samples, new_samples)
     odd |= {k for k, i in enumerate(matched) if contention_split(merged.loc[i])}  # neither floor nor move
-    moves = backend_moves(ratios, alpha, fastest, odd)
+    back_to_back, moves = block_moves(ratios, alpha, fastest, odd, list(matched.values()), new_samples.attrs, in_blocks)
     machine = machine_ratio(base_samples, new_samples) if same_probe else float("nan")  # did the machine move?
-    back_to_back = {b for b, _, _ in ratios} if in_blocks else set()
     shifted = {b for b, m in moves.items() if m.direction(threshold) and m.followed()}  # a change, not noise
     floors = dict(zip(matched, with_stored(row_floors(ratios, alpha, back_to_back, odd, shifted),
                                            [b for b, _, _ in ratios], stored_floor, z_of(alpha),
@@ -210,11 +209,10 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
     out["note"], out["_order"] = out["note"].fillna(""), out["verdict"].map(VERDICT_ORDER)
     out = out.sort_values(["_order", "ratio"], ascending=[True, False], na_position="last", ignore_index=True)
     out = out.drop(columns="_order")
-    judged = out[out["ratio"].notna()]
     out.attrs.update(threshold=threshold, alpha=alpha, warnings=[], noise_floors={
         b: {"floor": float(np.median(g["noise_floor"])), "lowest": float(g["noise_floor"].min()),
             "highest": float(g["noise_floor"].max()), "source": Counter(sources[b]).most_common(1)[0][0]}
-        for b, g in sorted(judged.groupby("backend"), key=lambda kv: str(kv[0]))})
+        for b, g in sorted(out[out["ratio"].notna()].groupby("backend"), key=lambda kv: str(kv[0]))})
     out.attrs["backend_moves"] = {b: dict(vars(m), verdict=move_verdict(m, left_over(machine, crossed.get(b)),
                                                                         threshold),
                                           detectable=m.detectable(threshold))
