@@ -3,23 +3,26 @@
 pytest-benchmark times a backend's benchmarks one after another, so a slow minute of a shared VM moves all of
 them together, exactly as a change of that backend's code would; with no pace known, a backend's common shift
 between two files is therefore counted as run-to-run noise (:func:`harness.noisefloor.row_floors`,
-``back_to_back``), and a slowdown of a whole backend - the commonest real regression: a compiler flag, a runtime
-upgrade, a layout change - is never seen, whatever its size (the AMD EPYC Zen 2 VM, six pairs of unchanged files:
-a whole backend slowed 1.6x `slower` on 0 of 90 rows).
+``back_to_back``), and a slowdown of a whole backend - a compiler flag, a layout change, a slower dependency on the
+same interpreter - is never seen, whatever its size (the AMD EPYC Zen 2 VM, six pairs of unchanged files: a whole
+backend slowed 1.6x `slower` on 0 of 90 rows).
 
 The suite reads the machine's pace after every timed round (:class:`tests.bench.steady.PaceLog`). A slow stretch
 that moves a block moves the probe too: on the Intel VM its moves of 1.08x or more were the machine's, the times
 followed them with a slope of ~1.25 (:mod:`harness.benchpace`). So a backend whose every benchmark carries a pace in
-both files and none of whose paces moved by ``harness.benchpace.MIN_PACE_MOVE`` (1.08x) or more ran on a machine
-that kept its speed: its block is judged as a sweep's points are - each against its other rows' spread around
-their own mean, and the block's common move as the backend's (:mod:`harness.backendmove`), with each benchmark's
-best round as its fastest pass (a code change slows every round; a burst slows some and leaves the best). A
-backend whose pace moved for any of its benchmarks, or that has no pace (other suites, several threads, GPU, a
-probe of other work), keeps the block rule.
+both files, and whose benchmarks' pace moves have a median under ``harness.benchpace.MIN_PACE_MOVE`` (1.08x) either
+way, ran on a machine that kept its speed through its block (:func:`steady_blocks`): the block's common move is the
+backend's, as a sweep's (:mod:`harness.backendmove`), with each benchmark's best round as its fastest pass (a code
+change slows every round; a burst slows some and leaves the best), and it counts only beyond :func:`least_move` -
+one process's own shift, which no probe sees. Each benchmark's own floor still holds its backend's shift. A backend
+whose block's pace moved, or that has no pace on every round (other suites, several threads, GPU), keeps the block
+rule; so do all of them where the files' probes are not the same work (another Python, CPU model or probe:
+:mod:`harness.pacetrust`) and the two builds of one A/B file (:func:`block_moves`).
 
 Measured on the AMD EPYC Zen 2 VM (AVX2, 2 vCPU), 12 quiet files and 6 beside a process streaming memory on the
-other vCPU, every pair: the widest common shift of a backend's block was 1.07x (numpy), where the backend's move
-needs its whole interval beyond 1.10 (docs/regression-gates.md, "One file a side: a whole backend").
+other vCPU, every pair (153): the widest common shift of a backend's block was 1.10x (numpy), none exited 1; a whole
+backend's 1.6x `slower` on every row of 90 (quiet) and 45 (beside the stream), 1.3x on 17-67%
+(docs/regression-gates.md, "One file a side: a whole backend").
 """
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ from dataclasses import replace
 
 from .backendmove import backend_moves
 from .benchpace import MIN_PACE_MOVE, READ_ATTR
+from .compare_rule import z_of
 
 #: The least common shift of a steady block that counts as its code's: on the Intel Xeon VM one file's torch
 #: benchmarks ran 1.15-1.20x slower, another's 1.23-1.24x, their paces unchanged (2 of 50 unchanged files: a
@@ -58,18 +62,30 @@ def best_round_log_ratio(base_rounds, new_rounds) -> float:
     return math.log(min(new) / min(base)) if base and new else math.nan
 
 
-def block_moves(ratios: list, alpha: float, fastest: list, left_out, rounds: list, attrs: dict,
-                in_blocks: bool) -> tuple[set, dict]:
+def least_move(backend: str, stored: dict | None, z: float) -> float:
+    """The least move of a steady block that counts as its code's: ``PROCESS_SHIFT``, or ``z`` x the backend's stored
+    A/A floor (``harness compare --save-floor`` / ``calibrate``, :func:`harness.noisefloor.with_stored`) where that is
+    wider - a machine whose processes were measured to differ more than 1.25x keeps its own."""
+    entry = ((stored or {}).get("backends") or {}).get(backend)
+    sd = entry.get("floor_sd") if isinstance(entry, dict) else None
+    wider = math.exp(z * sd) if isinstance(sd, (int, float)) and math.isfinite(sd) and sd > 0 else 1.0
+    return max(PROCESS_SHIFT, wider)
+
+
+def block_moves(ratios: list, alpha: float, fastest: list, left_out, rounds: list, attrs: dict, in_blocks: bool,
+                stored: dict | None = None, halves: bool = False) -> tuple[set, dict]:
     """``(back_to_back, {backend: BackendMove})``: :func:`harness.backendmove.backend_moves` of the rows, and for a
     one-file-a-side comparison (``in_blocks``) every judged backend in ``back_to_back`` (its floor holds its common
     shift) and a move for each :func:`steady_blocks` backend - its rows' fastest passes their best rounds
-    (``rounds``: each row's ``(BASE rounds, NEW rounds)`` in the order of ``ratios``), its least move
-    ``PROCESS_SHIFT``."""
+    (``rounds``: each row's ``(BASE rounds, NEW rounds)`` in the order of ``ratios``), its :func:`least_move` from
+    ``stored`` (an entry of ``noise.json``). ``halves``: the two builds of one A/B file, each benchmark timed next
+    to its twin, so their paces agree whatever the machine did and say nothing of it: no block moves (on the Intel
+    VM, A/B files judged with their blocks' shifts as moves raised 2 false alarms in 10 unchanged comparisons)."""
     if not in_blocks:
         return set(), backend_moves(ratios, alpha, fastest, left_out)
-    steady = steady_blocks(attrs)
+    steady = set() if halves else steady_blocks(attrs)
     fastest = [best_round_log_ratio(*pair) if backend in steady else f
-               for (backend, _, _), f, pair in zip(ratios, fastest, rounds)]
-    moves = {backend: replace(move, least_move=PROCESS_SHIFT)
+               for (backend, _, _), f, pair in zip(ratios, fastest, rounds, strict=True)]
+    moves = {backend: replace(move, least_move=least_move(backend, stored, z_of(alpha)))
              for backend, move in backend_moves(ratios, alpha, fastest, left_out).items()}
     return {backend for backend, _, _ in ratios}, moves

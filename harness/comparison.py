@@ -20,17 +20,17 @@ from .benchblocks import block_moves
 from .benchfiles import PATHS_KEY, BenchFiles, is_file_list, listed_files, read_files
 from .benchsides import several_files
 from .benchpace import pace_widened
-from .compare_rule import IDENTICAL, MIN_ROUNDS, burst_hit, fastest_pass_log_ratio, judge, location, within_se, z_of
+from .comparemerge import matched_samples, merge_points, pass_key, untimed_verdict
+from .compare_rule import IDENTICAL, burst_hit, fastest_pass_log_ratio, judge, location, within_se, z_of
 from .errors import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REGRESSION
 from .interference import (contention_noted, contention_split, interference_demoted, machine_demoted,
                            machine_warnings, move_verdict)
 from .keptpasses import judged_passes
-from .layers import key_text
 from .noisefloor import load_floors, noise_path, row_floors, stale_floors, with_stored
 from .pace import SLOPES_ATTR, left_over
 from .pacetrust import ACROSS_ATTR, paced_runs, probe_mismatch, probe_version, probes_differ
-from .passgroups import machine_ratio, median_pass_by_point, pass_medians_by_point, with_pass_medians
-from .results import KEY_COLUMNS, LATER_COLUMNS, RunFiles, read_metadata, read_samples, read_table, samples_by_point
+from .passgroups import machine_ratio, pass_medians_by_point, with_pass_medians
+from .results import RunFiles, read_metadata, read_samples, read_table
 from .runwarnings import busy_runs, environment_warnings, probe_alone, slow_files
 from .settings import ALPHA, THRESHOLD
 
@@ -112,9 +112,12 @@ def compare_data(base: tuple, new: tuple, threshold: float = THRESHOLD, alpha: f
     files, warnings, side_attrs = several_files(base, new)  # one pass per file: counts, warnings, the pace
     # several files a side are judged against their own spread: a stored floor is one process's against one's
     stored = None if files[0] > 1 else load_floors(results_dir, cpu, probe_version(new_meta))
+    # the two builds of one A/B file (FILE@base against FILE): one process, each benchmark beside its twin
+    paths = base_meta.get(PATHS_KEY)
+    halves = bool(split_ref(str(base_id))[1] and paths is not None and paths == new_meta.get(PATHS_KEY))
     result = compare_tables(base_table, base_samples, new_table, new_samples, threshold, alpha, stored,
                             json_input and files[0] == 1, probe_mismatch(base_meta, new_meta),
-                            not probes_differ(base_meta, new_meta))
+                            not probes_differ(base_meta, new_meta), halves)
     result.attrs.update(side_attrs, base=base_id, new=new_id, kind="pytest-benchmark" if json_input else "sweep",
                         files=files)
     warnings += environment_warnings(base_meta, new_meta, base_table, new_table)
@@ -136,20 +139,9 @@ def compare_data(base: tuple, new: tuple, threshold: float = THRESHOLD, alpha: f
     return result
 
 
-def untimed_verdict(r, side: str) -> dict:
-    """``verdict`` and ``note`` of a merged point that is not timed in both runs (``side``: where its names are)."""
-    if r["_merge"] != "both":
-        return dict(verdict="only-in-one", note=f"only in {'BASE' if side == '_base' else 'NEW'}")
-    if r["status_base"] == "ok":
-        return dict(verdict="broken", note=f"NEW is {r['status_new']}: {r['reason_new']}")
-    if r["status_new"] != "ok":
-        return dict(verdict="unavailable", note=f"timed in neither (BASE {r['status_base']}, NEW {r['status_new']})")
-    return dict(verdict="only-in-one", note=f"timed only in NEW (BASE {r['status_base']})")
-
-
 def compare_tables(base_table, base_samples, new_table, new_samples, threshold: float = THRESHOLD,
                    alpha: float = ALPHA, stored_floor: dict | None = None, in_blocks: bool = False,
-                   probe_reason: str | None = None, same_probe: bool = True):
+                   probe_reason: str | None = None, same_probe: bool = True, halves: bool = False):
     """The comparison table (one row per matched or unmatched point), worst first.
 
     Every ``ok``/``ok`` row is judged by :func:`harness.compare_rule.judge` with a run-to-run floor
@@ -158,7 +150,8 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
     ``alpha``. ``in_blocks``: each backend's points were timed back to back (pytest-benchmark), so their common
     shift counts as noise too; ``probe_reason``: why the runs' pace probes are not the same work
     (:mod:`harness.pacetrust`); ``same_probe`` False: the runs' probes are other loops (``versions["probe"]``), so
-    their readings say nothing of the machine's move either (no hold-back). A point whose own interval cannot show a
+    their readings say nothing of the machine's move either (no hold-back); ``halves``: BASE and NEW are the two
+    builds of one A/B file (:func:`harness.benchblocks.block_moves`). A point whose own interval cannot show a
     change may share its backend's move (:mod:`harness.backendmove`), in ``attrs["backend_moves"]`` per backend with
     its verdict. ``attrs["noise_floors"]`` holds per backend the median, lowest and highest of its rows' floors and
     where they came from; ``attrs["noise_floor"]`` the widest median. Raises ValueError for a NaN or negative
@@ -177,7 +170,8 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
     slopes = {b: s for b, s in slopes.items() if in_blocks or b not in pooled}  # pooled passes: as measured
     ratios, passes, keys, fastest, odd = point_moves(merged, matched, base_samples, new_samples)
     odd |= {k for k, i in enumerate(matched) if contention_split(merged.loc[i])}  # neither floor nor move
-    back_to_back, moves = block_moves(ratios, alpha, fastest, odd, list(matched.values()), new_samples.attrs, in_blocks)
+    back_to_back, moves = block_moves(ratios, alpha, fastest, odd, list(matched.values()), new_samples.attrs, in_blocks,
+                                      stored_floor, halves)  # one file a side: only blocks the probe saw steady move
     machine = machine_ratio(base_samples, new_samples) if same_probe else float("nan")  # did the machine move?
     shifted = {b for b, m in moves.items() if m.direction(threshold) and m.followed()}  # a change, not noise
     floors = dict(zip(matched, with_stored(row_floors(ratios, alpha, back_to_back, odd, shifted),
@@ -223,38 +217,6 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
     return out
 
 
-def matched_samples(merged, base_samples, new_samples, pooled_out: set | None = None) -> dict:
-    """``{row index of merged: (base samples, new samples)}`` of the points timed (``ok``) in both runs: the rounds
-    of each side's median pass (:mod:`harness.passgroups`) for a backend all of whose matched points have one
-    of at least ``MIN_ROUNDS`` rounds in both runs, else the rounds each row pooled - one kind per backend, since
-    its rows' spread is the floor that judges each of them; ``pooled_out`` receives the backends judged on pooled
-    rounds."""
-    samples = [samples_by_point(base_samples), samples_by_point(new_samples)]
-    medians = [median_pass_by_point(base_samples), median_pass_by_point(new_samples)]
-    matched, pooled, lacking = {}, {}, set()
-    for i, r in merged.iterrows():
-        if r["_merge"] == "both" and r["status_base"] == "ok" and r["status_new"] == "ok":
-            key = (r["backend_base"], r["case_base"])
-            b, n = samples[0].get(key), samples[1].get(key)
-            if b is None or n is None or len(b) < 2 or len(n) < 2:
-                raise ValueError(f"samples missing for {key[0]} | {key[1]}: the samples file does not match its table")
-            pooled[i] = (b, n)
-            rounds = [m.get(pass_key(*key)) for m in medians]
-            if all(x is not None and len(x) >= MIN_ROUNDS for x in rounds):
-                matched[i] = tuple(rounds)
-            else:
-                lacking.add(key[0])
-    if pooled_out is not None:
-        pooled_out |= lacking
-    return {i: pooled[i] if merged.at[i, "backend_base"] in lacking else matched[i] for i in pooled}
-
-
-def pass_key(backend, case) -> tuple:
-    """The key of a point in a run's passes (:mod:`harness.passgroups`): the case as text, as the passes file
-    holds it (a table read back holds a case named "1" as the number 1)."""
-    return backend, str(case)
-
-
 def point_moves(merged, matched: dict, base_samples, new_samples) -> tuple:
     """``(ratios, passes, keys, fastest, bursts)`` of the matched points: their :func:`log_ratios`, both runs' pass
     medians by point, each matched row's pass key, the log ratio of its fastest passes (NaN where unknown) in the
@@ -272,21 +234,6 @@ def log_ratios(merged, matched: dict) -> list[tuple]:
     """``(backend, log(location NEW / location BASE), within-run standard error)`` of every matched point."""
     return [(merged.at[i, "backend_base"], math.log(location(n) / location(b)), within_se(b, n))
             for i, (b, n) in matched.items()]
-
-
-def merge_points(base_table, new_table):
-    """The outer merge of two run tables on the point key (``_merge`` says where each point is)."""
-    tables = [base_table.copy(), new_table.copy()]
-    for t in tables:
-        t["_key"] = list(zip(*(t[c].map(key_text) for c in KEY_COLUMNS)))  # 1 and 1.0 alike
-        for column in LATER_COLUMNS:  # a run from before the column: unknown there, and still NAME_base / NAME_new
-            if column not in t:
-                t[column] = float("nan")
-    merged = tables[0].merge(tables[1], on="_key", how="outer", suffixes=("_base", "_new"), indicator=True)
-    if not (merged["_merge"] == "both").any():
-        raise ValueError("the runs have no point in common (same backend, case, shape, dtype and threads): "
-                         "nothing to compare")
-    return merged.reset_index(drop=True)
 
 
 def exit_code(result, allow_inconclusive: bool = False) -> int:

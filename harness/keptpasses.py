@@ -9,7 +9,7 @@ whose point was contended and has passes that stayed below ``CONTENDED_SHARE``
 its median pass, pass medians and share become theirs - when the other side's point was not contended, or has
 such passes too; where the other side was contended throughout, both are judged on all their passes (contended
 against contended: runs made beside the same busy process are judged as usual). Nothing changes for a backend
-judged on pooled rounds (a point without a median pass long enough: :func:`harness.comparison.matched_samples`).
+judged on pooled rounds (a point without a median pass long enough: :func:`harness.comparemerge.matched_samples`).
 
 Measured (2-vCPU Intel VM, docs/compare.md "Other processes during one run"): three A/B inception3a runs made
 while the host's other tenants took time, an injected 1.3x of numba-cpu caught on 70% -> 88% of its rows within
@@ -49,8 +49,8 @@ def judged_passes(merged, base_samples, new_samples, matcher, pooled_out: set | 
     and ``{row index of merged: note}`` for each point judged on kept passes; the chosen sides' ``others_share``
     in ``merged`` becomes the kept passes' where contention chose them, and the ``flags`` of a side slowed by a
     slow hand-off throughout gain ``slow-handoff`` (both set in place). ``matcher`` is
-    :func:`harness.comparison.matched_samples`, passed in: that module imports this one. ``pooled_out`` receives the
-    backends judged on pooled rounds in the end."""
+    :func:`harness.comparemerge.matched_samples`, passed in by the caller. ``pooled_out`` receives the backends judged
+    on pooled rounds in the end."""
     pooled_out = set() if pooled_out is None else pooled_out
     pooled: set = set()
     base_samples, new_samples = with_joint_handoff(base_samples, new_samples)

@@ -21,7 +21,8 @@ from pathlib import Path
 from .benchfiles import files_of
 from .benchpace import bench_paced
 from .compare_rule import BURST_FACTOR
-from .comparison import matched_samples, merge_points, point_moves, read_run
+from .comparemerge import matched_samples, merge_points
+from .comparison import point_moves, read_run
 from .contention import is_contended
 from .noisefloor import calibration_floors, noise_path, save_floors
 from .pace import pace_adjusted

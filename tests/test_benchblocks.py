@@ -15,8 +15,9 @@ import numpy as np
 import pytest
 
 from harness.backendmove import BackendMove
-from harness.benchblocks import PROCESS_SHIFT, best_round_log_ratio, block_moves, steady_blocks
+from harness.benchblocks import PROCESS_SHIFT, best_round_log_ratio, block_moves, least_move, steady_blocks
 from harness.benchpace import READ_ATTR
+from harness.cli import main
 from harness.comparison import compare_runs, exit_code, resolve_run
 
 from .test_benchjson import BASE
@@ -154,3 +155,71 @@ def test_a_steady_block_needs_more_than_a_process_shift(ratio, verdict):
     assert move.verdict(0.1) == verdict
     assert move.detectable(0.1) == pytest.approx(PROCESS_SHIFT * 1.02)
     assert BackendMove(1.2, 1.18, 1.22, 5, 1.2).verdict(0.1) == "slower"  # a sweep's move: the threshold alone
+
+
+def ab_doc(seed: int, time_of=lambda name: 1.0):
+    """An A/B file: every benchmark of :func:`doc_of` right after its base build's twin (``NAME@base``), this build's
+    rounds times ``time_of(name)``."""
+    doc = doc_of(seed, time_of=time_of)
+    twins = doc_of(seed + 100)["benchmarks"]
+    for twin in twins:
+        backend = twin["extra_info"]["backend"]
+        twin["extra_info"]["backend"] = f"{backend}@base"
+        twin["name"] = twin["name"].replace(f"[{backend}-", f"[{backend}@base-")
+    doc["benchmarks"] = twins + doc["benchmarks"]
+    return doc
+
+
+def test_the_two_builds_of_one_ab_file_keep_the_block_rule(tmp_path):
+    # each benchmark timed beside its twin: their paces agree whatever the machine did, so they say nothing of it
+    path = tmp_path / "ab.json"
+    path.write_text(json.dumps(ab_doc(0, time_of=by(1.6, names_of("numpy")))))
+    result = compare_runs(resolve_run(f"{path}@base", "unused"), resolve_run(str(path), "unused"))
+    assert len(result) == 18 and result.attrs["backend_moves"] == {}
+    assert not result["verdict"].isin(["slower", "faster"]).any()
+    # a base half against a file of another process is two processes: its steady blocks move
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(doc_of(5, time_of=by(1.6, names_of("numpy")))))
+    result = compare_runs(resolve_run(f"{path}@base", "unused"), resolve_run(str(other), "unused"))
+    assert result.attrs["backend_moves"]["numpy"]["verdict"] == "slower"
+
+
+def test_only_the_backend_with_a_steady_pace_on_every_round_moves(tmp_path):
+    # numba-cpu lost the pace of one benchmark in NEW: its block keeps the rule; numpy's moves
+    new = doc_of(1, time_of=by(1.6, names_of("numba-cpu") + names_of("numpy")))
+    for bench in new["benchmarks"]:
+        if bench["name"] == names_of("numba-cpu")[0]:
+            del bench["extra_info"]["paces_s"]
+    result = compared(tmp_path, doc_of(0), new)
+    assert set(result.attrs["backend_moves"]) == {"numpy", "torch"}
+    assert set(result.loc[result["backend"] == "numpy", "verdict"]) == {"slower"}
+    assert not result.loc[result["backend"] == "numba-cpu", "verdict"].isin(["slower"]).any()
+
+
+def test_files_of_other_pythons_move_no_block(tmp_path):
+    # another interpreter runs the probe's loop at another speed: its readings say nothing of the machine
+    new = doc_of(1, time_of=by(1.6, names_of("numba-cpu")))
+    new["machine_info"]["python_version"] = "3.12.1"
+    result = compared(tmp_path, doc_of(0), new)
+    assert result.attrs["backend_moves"] == {}
+    assert not result["verdict"].isin(["slower"]).any()
+
+
+def test_a_stored_floor_wider_than_a_process_shift_raises_the_least_move(tmp_path):
+    z = 2.5758
+    assert least_move("numpy", None, z) == PROCESS_SHIFT
+    assert least_move("numpy", {"backends": {"numpy": {"floor_sd": 0.01}}}, z) == PROCESS_SHIFT
+    assert least_move("numpy", {"backends": {"numpy": {"floor_sd": 0.15}}}, z) == pytest.approx(math.exp(z * 0.15))
+    assert least_move("numpy", {"backends": {"torch": {"floor_sd": 0.15}}}, z) == PROCESS_SHIFT
+    assert least_move("numpy", {"backends": {"numpy": {"floor_sd": float("nan")}}}, z) == PROCESS_SHIFT
+    # through the CLI: an A/A pair stored a wide floor; a 1.35x block is then no more than this machine's own shift
+    base, new = tmp_path / "base.json", tmp_path / "new.json"
+    noisy = by(1.45, names_of("numba-cpu"))
+    base.write_text(json.dumps(doc_of(0)))
+    new.write_text(json.dumps(doc_of(1, time_of=noisy)))
+    assert main(["compare", str(base), str(new), "--save-floor", "--results-dir", str(tmp_path)]) in (0, 1, 3)
+    slow = tmp_path / "slow.json"
+    slow.write_text(json.dumps(doc_of(2, time_of=by(1.35, names_of("numba-cpu")))))
+    result = compare_runs(resolve_run(str(base), "unused"), resolve_run(str(slow), "unused"))
+    assert result.attrs["backend_moves"]["numba-cpu"]["verdict"] == "slower"  # no stored floor: 1.35x > 1.25x
+    assert main(["compare", str(base), str(slow), "--results-dir", str(tmp_path)]) != 1

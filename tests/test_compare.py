@@ -372,7 +372,7 @@ def test_advice_for_rows_contention_left_wide_is_only_to_measure_again_with_one_
 def test_points_match_however_a_table_holds_their_keys():
     # a run read back from CSV holds 1.0 and NaN where one built in memory holds 1 and None (a GPU row's threads);
     # before one key_text served compare and the history, None read "None" against "nan" and the points parted
-    from harness.comparison import merge_points
+    from harness.comparemerge import merge_points
 
     base = pd.DataFrame([dict(backend="numba-cuda", case="1x1", N=1, C=8, H=8, W=8, F=8, k=1, stride=1, padding=0,
                               dtype="float32", threads=None, time_s=1e-5)])
