@@ -112,12 +112,9 @@ def compare_data(base: tuple, new: tuple, threshold: float = THRESHOLD, alpha: f
     files, warnings, side_attrs = several_files(base, new)  # one pass per file: counts, warnings, the pace
     # several files a side are judged against their own spread: a stored floor is one process's against one's
     stored = None if files[0] > 1 else load_floors(results_dir, cpu, probe_version(new_meta))
-    # the two builds of one A/B file (FILE@base against FILE): one process, each benchmark beside its twin
-    paths = base_meta.get(PATHS_KEY)
-    halves = bool(split_ref(str(base_id))[1] and paths is not None and paths == new_meta.get(PATHS_KEY))
     result = compare_tables(base_table, base_samples, new_table, new_samples, threshold, alpha, stored,
                             json_input and files[0] == 1, probe_mismatch(base_meta, new_meta),
-                            not probes_differ(base_meta, new_meta), halves)
+                            not probes_differ(base_meta, new_meta))
     result.attrs.update(side_attrs, base=base_id, new=new_id, kind="pytest-benchmark" if json_input else "sweep",
                         files=files)
     warnings += environment_warnings(base_meta, new_meta, base_table, new_table)
@@ -141,7 +138,7 @@ def compare_data(base: tuple, new: tuple, threshold: float = THRESHOLD, alpha: f
 
 def compare_tables(base_table, base_samples, new_table, new_samples, threshold: float = THRESHOLD,
                    alpha: float = ALPHA, stored_floor: dict | None = None, in_blocks: bool = False,
-                   probe_reason: str | None = None, same_probe: bool = True, halves: bool = False):
+                   probe_reason: str | None = None, same_probe: bool = True):
     """The comparison table (one row per matched or unmatched point), worst first.
 
     Every ``ok``/``ok`` row is judged by :func:`harness.compare_rule.judge` with a run-to-run floor
@@ -150,8 +147,7 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
     ``alpha``. ``in_blocks``: each backend's points were timed back to back (pytest-benchmark), so their common
     shift counts as noise too; ``probe_reason``: why the runs' pace probes are not the same work
     (:mod:`harness.pacetrust`); ``same_probe`` False: the runs' probes are other loops (``versions["probe"]``), so
-    their readings say nothing of the machine's move either (no hold-back); ``halves``: BASE and NEW are the two
-    builds of one A/B file (:func:`harness.benchblocks.block_moves`). A point whose own interval cannot show a
+    their readings say nothing of the machine's move either (no hold-back). A point whose own interval cannot show a
     change may share its backend's move (:mod:`harness.backendmove`), in ``attrs["backend_moves"]`` per backend with
     its verdict. ``attrs["noise_floors"]`` holds per backend the median, lowest and highest of its rows' floors and
     where they came from; ``attrs["noise_floor"]`` the widest median. Raises ValueError for a NaN or negative
@@ -171,7 +167,7 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
     ratios, passes, keys, fastest, odd = point_moves(merged, matched, base_samples, new_samples)
     odd |= {k for k, i in enumerate(matched) if contention_split(merged.loc[i])}  # neither floor nor move
     back_to_back, moves = block_moves(ratios, alpha, fastest, odd, list(matched.values()), new_samples.attrs, in_blocks,
-                                      stored_floor, halves)  # one file a side: only blocks the probe saw steady move
+                                      stored_floor)  # one file a side: only blocks the probe saw steady may move
     machine = machine_ratio(base_samples, new_samples) if same_probe else float("nan")  # did the machine move?
     shifted = {b for b, m in moves.items() if m.direction(threshold) and m.followed()}  # a change, not noise
     floors = dict(zip(matched, with_stored(row_floors(ratios, alpha, back_to_back, odd, shifted),

@@ -170,18 +170,17 @@ def ab_doc(seed: int, time_of=lambda name: 1.0):
     return doc
 
 
-def test_the_two_builds_of_one_ab_file_keep_the_block_rule(tmp_path):
-    # each benchmark timed beside its twin: their paces agree whatever the machine did, so they say nothing of it
+def test_the_two_builds_of_one_ab_file_move_as_blocks_too(tmp_path):
+    # each benchmark timed beside its twin in one process: this build's numpy 1.6x is the code's; unchanged, nothing
     path = tmp_path / "ab.json"
     path.write_text(json.dumps(ab_doc(0, time_of=by(1.6, names_of("numpy")))))
     result = compare_runs(resolve_run(f"{path}@base", "unused"), resolve_run(str(path), "unused"))
-    assert len(result) == 18 and result.attrs["backend_moves"] == {}
-    assert not result["verdict"].isin(["slower", "faster"]).any()
-    # a base half against a file of another process is two processes: its steady blocks move
-    other = tmp_path / "other.json"
-    other.write_text(json.dumps(doc_of(5, time_of=by(1.6, names_of("numpy")))))
-    result = compare_runs(resolve_run(f"{path}@base", "unused"), resolve_run(str(other), "unused"))
-    assert result.attrs["backend_moves"]["numpy"]["verdict"] == "slower"
+    assert len(result) == 18 and result.attrs["backend_moves"]["numpy"]["verdict"] == "slower"
+    assert set(result.loc[result["backend"] == "numpy", "verdict"]) == {"slower"} and exit_code(result) == 1
+    assert result.attrs["backend_moves"]["numpy"]["least_move"] == PROCESS_SHIFT
+    path.write_text(json.dumps(ab_doc(1)))
+    result = compare_runs(resolve_run(f"{path}@base", "unused"), resolve_run(str(path), "unused"))
+    assert exit_code(result) != 1 and not result["verdict"].isin(["slower", "faster"]).any()
 
 
 def test_only_the_backend_with_a_steady_pace_on_every_round_moves(tmp_path):
