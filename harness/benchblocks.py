@@ -2,10 +2,10 @@
 
 pytest-benchmark times a backend's benchmarks one after another, so a slow minute of a shared VM moves all of
 them together, exactly as a change of that backend's code would; with no pace known, a backend's common shift
-between two files is therefore counted as run-to-run noise (:func:`harness.noisefloor.row_floors`,
-``back_to_back``), and a slowdown of a whole backend - a compiler flag, a layout change, a slower dependency on the
-same interpreter - is never seen, whatever its size (the AMD EPYC Zen 2 VM, six pairs of unchanged files: a whole
-backend slowed 1.6x `slower` on 0 of 90 rows).
+between two files is counted as run-to-run noise (:func:`harness.noisefloor.row_floors`, ``back_to_back``), and
+under that block rule alone - still so where no steady pace is known - a slowdown of a whole backend (a compiler
+flag, a layout change, a slower dependency on the same interpreter) is never seen, whatever its size (the AMD EPYC
+Zen 2 VM, six pairs of unchanged files, block rule: a whole backend slowed 1.6x `slower` on 0 of 90 rows).
 
 The suite reads the machine's pace after every timed round (:class:`tests.bench.steady.PaceLog`). A slow stretch
 that moves a block moves the probe too: on the Intel VM its moves of 1.08x or more were the machine's, the times

@@ -5,7 +5,8 @@ backend between two files and look exactly like a change of its code: a slow str
 runtime's own per-process state (two files of unchanged code on the Intel Xeon VM had torch 1.15-1.24x slower
 throughout while the machine's pace did not move). One file per side cannot tell those from the code, so a
 comparison of two files counts a backend's common shift as noise (:mod:`harness.benchpace`), and sees a slowdown of
-a whole backend only beyond what one process's shift can be (:mod:`harness.benchblocks`). Several files per side
+a whole backend only where the machine's pace held steady through its block, and only beyond what one process's
+shift can be (:mod:`harness.benchblocks`). Several files per side
 see smaller ones: the suite run three times per build gives every
 benchmark three independent processes on each side, which is what a sweep's passes are (:mod:`harness.passgroups`).
 

@@ -119,11 +119,13 @@ def blocks_line(result) -> str | None:
     if result.attrs.get("kind") != "pytest-benchmark" or files_a_side(result) > 1 or not measured.any():
         return None
     counts = result.loc[result["ratio"].notna(), "backend"].astype(str).value_counts()
-    kept = [f"{b} ({'fewer than 4 benchmarks' if n < 4 else 'no steady pace read through its block'})"
+    why = "no steady, comparable pace through its block, or too few judged"
+    kept = [f"{b} ({'fewer than 4 benchmarks' if n < 4 else why})"
             for b, n in sorted(counts.items()) if b not in (result.attrs.get("backend_moves") or {})]
     return ("one benchmark file a side: each backend's benchmarks ran back to back in one process, so a move of a "
             "whole backend is the code's only where the machine's pace held steady through its block and the move "
-            f"clears {fmt_ratio(PROCESS_SHIFT)}x (one process's own shift can be that large), else it counts as noise"
+            f"clears {fmt_ratio(PROCESS_SHIFT)}x (one process's own shift can be that large; a wider stored A/A floor "
+            "raises it), else it counts as noise"
             + (f"; the block rule kept for {', '.join(kept)}" if kept else "") +
             "; to see smaller ones run the suite three times per build and name the files together (BASE "
             "'base-*.json', or a-1.json,a-2.json,a-3.json) to judge each benchmark's median file against the files' "
