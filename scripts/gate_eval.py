@@ -18,8 +18,10 @@ must exit 0). No stored noise floor is used (the copies live in a scratch folder
 ``bench``: pytest-benchmark files made with ``--benchmark-save-data``, in the order they were run, judged as
 disjoint consecutive sides of ``--side`` files (1: 1-2, 3-4, ...; 3: 1-3 vs 4-6, ...). Prints the share of
 medians within +/-10% (as measured: the median of every round of a side; as judged: compare's ratio, the pace
-divided out), the exit codes of the unchanged pairs, and the injected slowdowns: every round of NEW's files
-multiplied, for one benchmark (each in turn) or for a whole backend. Name the CPU (``lscpu``) with every number.
+divided out), the exit codes of the unchanged pairs and the widest move of a backend's block that could move as a
+whole (:mod:`harness.benchblocks`: measure the least move on your machine), and the injected slowdowns: every round
+of NEW's files multiplied, for one benchmark (each in turn) or for a whole backend. Name the CPU (``lscpu``) with
+every number.
 """
 from __future__ import annotations
 
@@ -38,6 +40,7 @@ from pathlib import Path
 import pandas as pd
 
 import harness
+from harness.benchblocks import PROCESS_SHIFT
 from harness.benchjson import case_of, read_benchmark_json
 from harness.comparison import exit_code
 
@@ -198,6 +201,11 @@ def bench(args) -> None:
         table = compare([str(p) for p in base], [str(p) for p in new], Path(args.results_dir), args.threshold)
         s["judged_in"] += int((judged(table)["ratio"].sub(1).abs() <= 0.1).sum())
         s[f"aa_exit{exit_code(table)}"] += 1
+        for backend, move in (table.attrs.get("backend_moves") or {}).items():  # blocks that could move (benchblocks)
+            s["aa_moves"] += 1
+            widest = max(move["ratio"], 1 / move["ratio"])
+            if widest > s.get("aa_widest", (1.0, ""))[0]:
+                s["aa_widest"] = (widest, backend)
         with tempfile.TemporaryDirectory() as tmp:
             for factor in FACTORS:
                 targets = [(f"one {factor}", {n}) for n in sorted(common)] + \
@@ -209,6 +217,9 @@ def bench(args) -> None:
     print(f"{s['pairs']} pairs of {k} file(s) a side; medians within +/-10%: as measured {s['measured_in']}/"
           f"{s['medians']}, as judged {s['judged_in']}/{s['medians']}; unchanged pairs exit 1/3/0: "
           f"{s['aa_exit1']}/{s['aa_exit3']}/{s['aa_exit0']}")
+    widest, who = s.get("aa_widest", (1.0, "-"))
+    print(f"  unchanged pairs: {s['aa_moves']} backend blocks could move as a whole (a steady pace); the widest moved "
+          f"{widest:.3f}x ({who}); a block's move counts beyond {PROCESS_SHIFT}x")
     for factor in FACTORS:
         one = f"one {factor}"
         print(f"  {factor}x one benchmark: {s[one + ' slower']}/{s[one + ' rows']} slower, others flagged "
