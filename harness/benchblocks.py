@@ -32,7 +32,7 @@ from dataclasses import replace
 
 from .backendmove import backend_moves
 from .benchpace import MIN_PACE_MOVE, READ_ATTR
-from .compare_rule import z_of
+from .compare_rule import fastest_pass_log_ratio, z_of
 
 #: The least common shift of a steady block that counts as its code's: on the Intel Xeon VM one file's torch
 #: benchmarks ran 1.15-1.20x slower, another's 1.23-1.24x, their paces unchanged (2 of 50 unchanged files: a
@@ -56,10 +56,9 @@ def steady_blocks(attrs: dict) -> set:
 
 
 def best_round_log_ratio(base_rounds, new_rounds) -> float:
-    """log(NEW's best round / BASE's best round); NaN where either side has no positive round."""
-    base = [t for t in base_rounds if t > 0]
-    new = [t for t in new_rounds if t > 0]
-    return math.log(min(new) / min(base)) if base and new else math.nan
+    """log(NEW's best round / BASE's best round), each round taken as a pass of
+    :func:`harness.compare_rule.fastest_pass_log_ratio`; NaN where either side has no positive round."""
+    return fastest_pass_log_ratio([t for t in base_rounds if t > 0], [t for t in new_rounds if t > 0])
 
 
 def least_move(backend: str, stored: dict | None, z: float) -> float:
