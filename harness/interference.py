@@ -125,6 +125,16 @@ def contention_split(merged_row) -> bool:
     return more_contended(new, base) or more_contended(base, new)
 
 
+def one_sided(merged_row) -> bool:
+    """True when one run's row carries an interference flag that moves a point by the machine's state (unsettled,
+    disturbed, slow-handoff) and the other run's does not: :func:`interference_demoted` holds back its own move, and
+    it enters no backend's move (:mod:`harness.comparison`). Seen on the Zen 2 VM: six of nine numba-cpu points of
+    one unchanged smoke run ran in the slow hand-off state throughout, 1.8-1.9x; with them the nine moved numba-cpu
+    1.53x [1.13, 2.07], and its 5x5 direct, judged on one kept pass inside a x/ 2.8 floor, shared that move: exit 1."""
+    kinds = ("unsettled", "disturbed", SLOW_FLAG)
+    return interference_flags(merged_row, "_base", kinds) != interference_flags(merged_row, "_new", kinds)
+
+
 #: How a note names a point demoted because the machine itself changed speed between the runs (the summary reads it).
 NOTE_MACHINE = "the machine itself ran"
 
