@@ -11,6 +11,7 @@ import pytest
 from harness.cli import main
 from harness.cluster import parse_scheduler
 from harness.plugins import unload_plugin
+from harness.presets import get_preset
 from tests.conftest import run_cli, seed_peak
 
 pytestmark = pytest.mark.xdist_group('test_cluster')  # its module-scoped fixture runs once, on one worker
@@ -39,17 +40,18 @@ def test_local_worker_and_dask_sweeps_give_the_same_rows_fused_included(runs):
     tables = {r: pd.read_csv(runs / f"{r}.csv").sort_values("point").reset_index(drop=True) for r in EXECUTORS}
     for run_id, table in tables.items():
         pd.testing.assert_frame_equal(table[key], tables["local"][key], obj=run_id)
-        assert (table["role"] == "fused").sum() == 1 and list(table["point"]) == list(range(len(table)))
+        assert (table["role"] == "fused").sum() == 4 and list(table["point"]) == list(range(len(table)))
         # the same statuses, except that the naive backend's time estimate on a busy machine may skip a point
         # in one run and not the other (its reason says so)
         differ = table["status"] != tables["local"]["status"]
         assert (table[differ]["backend"] == "naive").all() and set(table[differ]["status"]) | set(
             tables["local"][differ]["status"]) <= {"ok", "skipped"}
-    fused = tables["dask"][tables["dask"]["role"] == "fused"].iloc[0]
-    assert fused["status"] == "ok" and fused["passes"] >= 1 and fused["backend"] == "numba-cpu-fused"
-    # every pass of the fused point ran through the engine (a busy core may leave slow ones out of the row)
+    fused = tables["dask"][tables["dask"]["role"] == "fused"]
+    assert (fused["status"] == "ok").all() and (fused["passes"] >= 1).all()
+    assert set(fused["backend"]) == {"numba-cpu-fused"}
+    # every pass of the fused points ran through the engine (a busy core may leave slow ones out of the row)
     records = [json.loads(line)["key"] for line in (runs / "dask.passes.jsonl").read_text().splitlines()]
-    assert sum(key[0] == "numba-cpu-fused" for key in records) >= 2
+    assert sum(key[0] == "numba-cpu-fused" for key in records) >= 2 * len(fused)
     table = tables["dask"]
     timed = table[table["status"] == "ok"]
     assert table["host"].notna().all() and (timed["rounds"] >= 5).all()
@@ -159,10 +161,11 @@ def test_a_scheduler_lost_mid_sweep_leaves_the_rest_to_resume(tmp_path):
     assert meta["status"] == "interrupted" and meta["interrupted_by"] == "lost cluster"
     table = tmp_path / "lost.csv"
     before = pd.read_csv(table) if table.exists() else pd.DataFrame(columns=["status"])
-    assert len(before) < 6 and "failed" not in set(before["status"]), \
+    layers = len(get_preset("smoke").layers)
+    assert len(before) < layers and "failed" not in set(before["status"]), \
         before.reindex(columns=["case", "status", "reason"]).to_string()  # unfinished points are not failed rows
     again = run_cli("sweep", "--resume", "lost", "--in-process", "--quiet", "--no-plots", "--no-report",
                     "--results-dir", tmp_path)
     assert again.returncode == 0, again.stderr
     after = pd.read_csv(table)
-    assert len(after) == 6 and set(after["status"]) == {"ok"} and not after.duplicated(["backend", "case"]).any()
+    assert len(after) == layers and set(after["status"]) == {"ok"} and not after.duplicated(["backend", "case"]).any()

@@ -12,6 +12,7 @@ import pytest
 from harness.cli import main
 from harness.compare_rule import judge
 from harness.comparison import compare_runs, resolve_run
+from harness.presets import get_preset
 from harness.runwarnings import environment_warnings
 from harness.results import ALL_COLUMNS, ResultsWriter, RunFiles
 
@@ -213,15 +214,16 @@ def test_calibrate_runs_an_aa_test_and_reports_false_alarms_per_threshold(result
     entry = calibration_entry(RunFiles(results_dir, "calibrate-a"), RunFiles(results_dir, "calibrate-b"))
     left_out = entry["bursts_left_out"] + entry["contended_left_out"]
     stored = load_floors(results_dir, cpu_model())
-    if entry["backends"]:  # numpy kept 4 or more of its 6 points
+    layers = len(get_preset("smoke").layers)
+    if entry["backends"]:  # numpy kept 4 or more of its points
         assert code == 0 and stored["runs"] == ["calibrate-a", "calibrate-b"]
-        assert stored["backends"]["numpy"]["rows"] + left_out == 6
+        assert stored["backends"]["numpy"]["rows"] + left_out == layers
         assert f"noise floor of numpy in {results_dir / 'noise.json'}" in out
         result = compare_runs(RunFiles(results_dir, "calibrate-a"), RunFiles(results_dir, "calibrate-b"),
                               results_dir=results_dir)
         assert "no stored noise floor" not in " ".join(result.attrs["warnings"])
     else:  # the other test worker's sweeps beside it took most points: nothing stored, and said so
-        assert code == 2 and stored is None and left_out >= 3
+        assert code == 2 and stored is None and left_out > layers - 4
         last = captured.err.strip().splitlines()[-1]
         assert last.startswith("harness: error: could not store the noise floor: no noise floor stored")
         assert "calibrate again on a quiet machine" in last

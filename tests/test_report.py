@@ -167,7 +167,8 @@ def test_smoke_page_in_a_real_browser(smoke_run, tmp_path):
         page.screenshot(path=str(shot), full_page=True)
         browser.close()
     assert len(widths) >= 4 and all(w > 0 for w in widths), widths
-    assert rows == ["1x1", "3x3", "3x3/2", "5x5 reduce", "5x5", "5x5 fused", "5x5 direct"]  # a chain after its conv
+    assert rows == ["1x1 reduce", "1x1", "1x1 fused", "3x3 reduce", "3x3", "3x3 fused", "3x3/2 reduce", "3x3/2",
+                    "3x3/2 fused", "5x5 reduce", "5x5", "5x5 fused", "5x5 direct"]  # a chain after its conv
     assert "5x5 branch" in verdict and "fewer FLOPs" in verdict
     assert shot.stat().st_size > 10_000
     print(f"screenshot: {shot}")
