@@ -146,9 +146,9 @@ def flag_slow_handoff(merged, base_samples, new_samples) -> None:
 def choose(merged, base_samples, new_samples, pooled: set) -> dict:
     """``{row index: {side: (point key, KeptPasses)}}`` of the points whose kept passes are judged, per side. Passes
     left out for a slow hand-off alone are judged so only where the backend has ``MIN_ROWS`` matched points, a floor
-    of its own: a lone point (smoke's fused chain) borrows its floor, and its passes' spread is the only sign of
-    its own process-to-process noise (AMD EPYC VM: numba-cpu-fused at 3.4-5.4 us across one run's passes, 1.34x
-    its other run's; judged on the rest with numba-cpu's floor, an unchanged pair exited 1)."""
+    of its own: a lone point (a fused chain of one reduction branch) borrows its floor, and its passes' spread is
+    the only sign of its own process-to-process noise (AMD EPYC VM: numba-cpu-fused at 3.4-5.4 us across one run's
+    passes, 1.34x its other run's; judged on the rest with numba-cpu's floor, an unchanged pair exited 1)."""
     kept = {"_base": kept_by_point(base_samples), "_new": kept_by_point(new_samples)}
     medians = {"_base": pass_medians_by_point(base_samples), "_new": pass_medians_by_point(new_samples)}
     rows = merged[merged["_merge"] == "both"]["backend_base"].value_counts().to_dict() if "_merge" in merged else {}
