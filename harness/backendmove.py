@@ -75,8 +75,9 @@ def backend_moves(rows, alpha: float, fastest_pass=None, left_out=frozenset()) -
     """``{backend: BackendMove}`` from ``(backend, log_ratio, within_se)`` rows, for each backend with at least
     ``MIN_POINTS`` finite log ratios whose passes are known in both runs: their mean +/- ``t(alpha, n - 1) * sd /
     sqrt(n)``. ``fastest_pass`` holds, row by row, the log ratio of the point's fastest passes (NaN where a run's
-    passes are unknown); rows numbered in ``left_out`` (a burst or other processes moved them in one run,
-    :func:`harness.compare_rule.burst_hit`, :func:`harness.interference.contention_split`) are left out. A backend
+    passes are unknown); rows numbered in ``left_out`` (a burst, other processes or the machine's state moved them in
+    one run, :func:`harness.compare_rule.burst_hit`, :func:`harness.interference.contention_split`,
+    :func:`harness.interference.state_moved`) are left out. A backend
     without passes has no move (unless its block read a steady pace, :mod:`harness.benchblocks`): its points were
     timed back to back (pytest-benchmark runs a backend's benchmarks in one block), so one slow minute of the
     machine moves them all together - two unchanged pytest-benchmark runs on

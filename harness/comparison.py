@@ -24,7 +24,7 @@ from .comparemerge import matched_samples, merge_points, pass_key, untimed_verdi
 from .compare_rule import IDENTICAL, burst_hit, fastest_pass_log_ratio, judge, location, within_se, z_of
 from .errors import EXIT_INCONCLUSIVE, EXIT_OK, EXIT_REGRESSION
 from .interference import (contention_noted, contention_split, interference_demoted, machine_demoted,
-                           machine_warnings, move_verdict, one_sided)
+                           machine_warnings, move_verdict, state_moved)
 from .keptpasses import judged_passes
 from .noisefloor import load_floors, noise_path, row_floors, stale_floors, with_stored
 from .pace import SLOPES_ATTR, left_over
@@ -166,7 +166,8 @@ def compare_tables(base_table, base_samples, new_table, new_samples, threshold: 
     slopes = {b: s for b, s in slopes.items() if in_blocks or b not in pooled}  # pooled passes: as measured
     ratios, passes, keys, fastest, odd = point_moves(merged, matched, base_samples, new_samples)
     odd |= {k for k, i in enumerate(matched) if contention_split(merged.loc[i])}  # neither floor nor move
-    interfered = {k for k, i in enumerate(matched) if one_sided(merged.loc[i])}  # the machine's state moved them
+    interfered = {k for k, (i, (_, d, _)) in enumerate(zip(matched, ratios))
+                  if state_moved(merged.loc[i], d, threshold)}  # the machine's state may have moved them
     back_to_back, moves = block_moves(ratios, alpha, fastest, odd | interfered, list(matched.values()),
                                       new_samples.attrs, in_blocks, stored_floor)  # one file a side: steady blocks
     machine = machine_ratio(base_samples, new_samples) if same_probe else float("nan")  # did the machine move?

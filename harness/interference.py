@@ -125,14 +125,26 @@ def contention_split(merged_row) -> bool:
     return more_contended(new, base) or more_contended(base, new)
 
 
-def one_sided(merged_row) -> bool:
-    """True when one run's row carries an interference flag that moves a point by the machine's state (unsettled,
-    disturbed, slow-handoff) and the other run's does not: :func:`interference_demoted` holds back its own move, and
-    it enters no backend's move (:mod:`harness.comparison`). Seen on the Zen 2 VM: six of nine numba-cpu points of
-    one unchanged smoke run ran in the slow hand-off state throughout, 1.8-1.9x; with them the nine moved numba-cpu
-    1.53x [1.13, 2.07], and its 5x5 direct, judged on one kept pass inside a x/ 2.8 floor, shared that move: exit 1."""
+def state_moved(merged_row, log_ratio: float, threshold: float) -> bool:
+    """True when a point moved beyond the threshold towards a run whose row carries an interference flag of the
+    machine's state (unsettled, disturbed, slow-handoff) that the other run's row does not, by no more than that
+    state explains (``SLOW_HANDOFF_MAX``, ``DISTURBED_MAX``): :func:`interference_demoted` holds back such a move,
+    and the point enters no backend's move (:mod:`harness.comparison`). A flagged point that did not move (numpy's
+    BLAS in the hand-off state) stays in; its spread stays in its backend's floor, which judges points the same state
+    may have moved less. Seen on the Zen 2 VM: six of nine numba-cpu points of one unchanged smoke run ran in the
+    slow hand-off state throughout, 1.8-1.9x; with them the nine moved numba-cpu 1.53x [1.13, 2.07], and its 5x5
+    direct, judged on one kept pass inside a x/ 2.8 floor, shared that move: exit 1."""
+    band = math.log1p(threshold)
+    if not math.isfinite(log_ratio) or abs(log_ratio) <= band:
+        return False
+    towards, other = ("_new", "_base") if log_ratio > 0 else ("_base", "_new")
     kinds = ("unsettled", "disturbed", SLOW_FLAG)
-    return interference_flags(merged_row, "_base", kinds) != interference_flags(merged_row, "_new", kinds)
+    extra = interference_flags(merged_row, towards, kinds) - interference_flags(merged_row, other, kinds)
+    if abs(log_ratio) > math.log(SLOW_HANDOFF_MAX):
+        extra.discard(SLOW_FLAG)
+    if abs(log_ratio) > math.log(DISTURBED_MAX):
+        extra.discard("disturbed")
+    return bool(extra)
 
 
 #: How a note names a point demoted because the machine itself changed speed between the runs (the summary reads it).

@@ -301,7 +301,7 @@ def test_a_floor_of_0_from_a_few_noisy_rows_is_unknown_not_zero():
 
 
 def test_a_lone_fused_chain_borrows_its_unfused_backends_floor_not_the_widest():
-    # smoke has one fused point: it borrowed the widest of four backends (x/ 1.17-1.36 on the AMD VM); numba-cpu, whose
+    # smoke had one fused point (four since 02b0fce): it borrowed the widest of four backends (x/ 1.17-1.36 on the AMD VM); numba-cpu, whose
     # kernels it fuses, is its kin. Without kin, or with too few rows, the widest stays.
     from harness.noisefloor import row_floors
 

@@ -232,8 +232,8 @@ def test_the_reading_is_taken_before_the_pass_and_its_pool_parks_first(monkeypat
 
 
 def keep_one_point(run, backend: str, case: str = "layer 0") -> None:
-    """Leave ``backend`` with one point (``case``) in ``run``'s table, samples and passes: a lone point, like smoke's
-    fused chain, which borrows its floor."""
+    """Leave ``backend`` with one point (``case``) in ``run``'s table, samples and passes: a lone point, like the
+    fused chain of a layer file with one reduction branch (smoke's before it had four), which borrows its floor."""
     import pandas as pd
 
     for path in (run.table, run.samples):
@@ -245,7 +245,7 @@ def keep_one_point(run, backend: str, case: str = "layer 0") -> None:
 
 
 def test_a_lone_point_keeps_its_passes_its_spread_is_its_only_own_noise(tmp_path):
-    # numba-cpu-fused, smoke's one point, borrows numba-cpu's floor: judged on the passes left after its slow ones,
+    # numba-cpu-fused, smoke's one point then, borrows numba-cpu's floor: judged on the passes left after its slow ones,
     # an unchanged pair's 1.34x came out slower (AMD EPYC VM). Backend b, with 8 points, still leaves them out.
     base, new = runs(tmp_path)
     slow, slowed = [SLOW_S, SLOW_S, USUAL_S, USUAL_S, USUAL_S], [1.7, 1.7, 1, 1, 1]
