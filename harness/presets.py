@@ -32,17 +32,20 @@ class Preset:
 
 
 def _smoke_layers() -> list[Layer]:
-    """Four reduction branches (1x1 in front of each layer), so that the fused chain backend has the four points a
+    """Four reduction branches (a 1x1 reduce in front of a 1x1, a 3x3, a strided 3x3 and a 5x5, each with its direct
+    twin; each pair costs fewer FLOPs than its direct layer), so that the fused chain backend has the four points a
     floor and a backend move of its own need (:data:`harness.backendmove.MIN_POINTS`): with one, ``compare`` caught
-    its injected 1.3x in 1 of 3 comparisons of a run with a slowed copy of itself, in 6 of 6 with four (Zen 2 VM;
-    the run 19 s -> 21 s); the 5x5 branch keeps its direct layer for the reduction study."""
+    its injected 1.3x in 1 of 3 comparisons of a run with a slowed copy of itself, in 6 of 6 with four (Zen 2 VM)."""
     return [
-        Layer("1x1 reduce", C=8, H=4, W=4, F=6, k=1, branch="1x1", role="reduce"),
-        Layer("1x1", C=6, H=4, W=4, F=5, k=1, branch="1x1", role="conv"),
+        Layer("1x1 reduce", C=12, H=4, W=4, F=3, k=1, branch="1x1", role="reduce"),
+        Layer("1x1", C=3, H=4, W=4, F=5, k=1, branch="1x1", role="conv"),
+        Layer("1x1 direct", C=12, H=4, W=4, F=5, k=1, branch="1x1", role="direct"),
         Layer("3x3 reduce", C=6, H=6, W=5, F=3, k=1, N=2, branch="3x3", role="reduce"),
         Layer("3x3", C=3, H=6, W=5, F=4, k=3, padding="same", N=2, branch="3x3", role="conv"),
-        Layer("3x3/2 reduce", C=6, H=7, W=7, F=3, k=1, branch="3x3/2", role="reduce"),
+        Layer("3x3 direct", C=6, H=6, W=5, F=4, k=3, padding="same", N=2, branch="3x3", role="direct"),
+        Layer("3x3/2 reduce", C=12, H=7, W=7, F=3, k=1, branch="3x3/2", role="reduce"),
         Layer("3x3/2", C=3, H=7, W=7, F=2, k=3, stride=2, padding=1, branch="3x3/2", role="conv"),
+        Layer("3x3/2 direct", C=12, H=7, W=7, F=2, k=3, stride=2, padding=1, branch="3x3/2", role="direct"),
         Layer("5x5 reduce", C=6, H=5, W=5, F=2, k=1, branch="5x5", role="reduce"),
         Layer("5x5", C=2, H=5, W=5, F=4, k=5, padding="same", branch="5x5", role="conv"),
         Layer("5x5 direct", C=6, H=5, W=5, F=4, k=5, padding="same", branch="5x5", role="direct"),
@@ -63,7 +66,7 @@ def build_presets() -> dict[str, Preset]:
     return {
         p.name: p
         for p in (
-            preset("smoke", "tiny 1x1/3x3/5x5/strided layers, each behind a 1x1 reduce; seconds, every backend",
+            preset("smoke", "tiny 1x1/3x3/5x5/strided layers, each with and without a 1x1 reduce; seconds, every backend",
                    _smoke_layers()),
             preset("inception3a", "GoogLeNet Inception 3a (28x28, C=192) with/without 1x1 reductions; N=1,8",
                    inception3a, N=(1, 8)),
