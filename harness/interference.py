@@ -25,6 +25,20 @@ def interference_flags(merged_row, side: str, kinds=INTERFERENCE_FLAGS) -> set[s
     return {f for f in flags.split(";") if f in kinds}
 
 
+#: The interference flags of the machine's state, and the most of a move a flag explains (beyond it, the code's):
+#: :func:`interference_demoted` and :func:`state_moved` read both.
+STATE_FLAGS = ("unsettled", "disturbed", SLOW_FLAG)
+STATE_MAX = {SLOW_FLAG: SLOW_HANDOFF_MAX, "disturbed": DISTURBED_MAX}
+
+
+def explaining_flags(merged_row, side: str, kinds, beyond) -> set[str]:
+    """The flags (of ``kinds``) of ``side``'s row that the other side's row lacks, less those whose bound in
+    ``STATE_MAX`` the move lies beyond (``beyond(factor) -> bool``): what may explain a move towards ``side``."""
+    other = "_base" if side == "_new" else "_new"
+    extra = interference_flags(merged_row, side, kinds) - interference_flags(merged_row, other, kinds)
+    return {f for f in extra if not (f in STATE_MAX and beyond(STATE_MAX[f]))}
+
+
 #: How a note names a point demoted for interference (:func:`interference_demoted`; the summary's advice reads them).
 NOTE_INTERFERED = "measured under interference"
 NOTE_SLOWED_CORES = "on a slowed core"
@@ -59,7 +73,7 @@ def interference_demoted(judged: dict, merged_row, passes_known: bool = False) -
     if verdict not in ("slower", "faster"):
         return {}
     suspect, other = ("_new", "_base") if verdict == "slower" else ("_base", "_new")
-    kinds = ("unsettled", "disturbed", SLOW_FLAG) if passes_known else (*INTERFERENCE_FLAGS, SLOW_FLAG)
+    kinds = STATE_FLAGS if passes_known else (*INTERFERENCE_FLAGS, SLOW_FLAG)
     shares = merged_row.get(f"others_share{suspect}"), merged_row.get(f"others_share{other}")
     contended = more_contended(*shares)
     run = "NEW" if suspect == "_new" else "BASE"
@@ -67,12 +81,10 @@ def interference_demoted(judged: dict, merged_row, passes_known: bool = False) -
         return dict(verdict="inconclusive",
                     note=f"{contended_words(run, shares)}: its {verdict} {judged['ratio']:.3g}x is not the code's; "
                          f"measure {run} again on a quiet machine")
-    extra = interference_flags(merged_row, suspect, kinds) - interference_flags(merged_row, other, kinds)
+    extra = explaining_flags(merged_row, suspect, kinds, lambda factor: interval_beyond(judged, factor))
     both = interference_flags(merged_row, suspect, ("disturbed",)) - extra  # a slowed core on both sides
-    if interval_beyond(judged, SLOW_HANDOFF_MAX):
-        extra = extra - {SLOW_FLAG}
     if interval_beyond(judged, DISTURBED_MAX):
-        extra, both = extra - {"disturbed"}, set()
+        both = set()
     if extra:
         return dict(verdict="inconclusive",
                     note=f"{run} was {NOTE_INTERFERED} ({', '.join(sorted(extra))}) and the other run "
@@ -134,17 +146,10 @@ def state_moved(merged_row, log_ratio: float, threshold: float) -> bool:
     may have moved less. Seen on the Zen 2 VM: six of nine numba-cpu points of one unchanged smoke run ran in the
     slow hand-off state throughout, 1.8-1.9x; with them the nine moved numba-cpu 1.53x [1.13, 2.07], and its 5x5
     direct, judged on one kept pass inside a x/ 2.8 floor, shared that move: exit 1."""
-    band = math.log1p(threshold)
-    if not math.isfinite(log_ratio) or abs(log_ratio) <= band:
+    if not math.isfinite(log_ratio) or abs(log_ratio) <= math.log1p(threshold):
         return False
-    towards, other = ("_new", "_base") if log_ratio > 0 else ("_base", "_new")
-    kinds = ("unsettled", "disturbed", SLOW_FLAG)
-    extra = interference_flags(merged_row, towards, kinds) - interference_flags(merged_row, other, kinds)
-    if abs(log_ratio) > math.log(SLOW_HANDOFF_MAX):
-        extra.discard(SLOW_FLAG)
-    if abs(log_ratio) > math.log(DISTURBED_MAX):
-        extra.discard("disturbed")
-    return bool(extra)
+    towards = "_new" if log_ratio > 0 else "_base"
+    return bool(explaining_flags(merged_row, towards, STATE_FLAGS, lambda factor: abs(log_ratio) > math.log(factor)))
 
 
 #: How a note names a point demoted because the machine itself changed speed between the runs (the summary reads it).

@@ -144,8 +144,8 @@ def borrowed_floor(backend: str, by_backend: dict, d_all, se_all, alpha: float, 
     and kernel sizes), else the widest of another backend's with two rows or more. Rows in ``left_out`` (a burst or
     contention in one run) lend nothing, unless no lender has two rows besides them; a spread of 0 from fewer than ``FEW_ROWS`` rows that do scatter is taken with
     their rounds left in, as :func:`unknown_zeros` does. Measured on the AMD EPYC VM: smoke's one fused point (it
-    has four since 02b0fce) borrowed x/ 1.17-1.36 as the widest of four backends and an injected 1.3x was `slower` in 1 of 6 A/B comparisons
-    (with its kin's: 3 of 6)."""
+    has four since 02b0fce) borrowed x/ 1.17-1.36 as the widest of four backends and an injected 1.3x was `slower`
+    in 1 of 6 A/B comparisons (with its kin's: 3 of 6)."""
     import numpy as np
 
     def spread(js: list, centred: bool) -> float:

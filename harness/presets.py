@@ -66,7 +66,8 @@ def build_presets() -> dict[str, Preset]:
     return {
         p.name: p
         for p in (
-            preset("smoke", "tiny 1x1/3x3/5x5/strided layers, each with and without a 1x1 reduce; seconds, every backend",
+            preset("smoke",
+                   "tiny 1x1/3x3/5x5/strided layers, each with and without a 1x1 reduce; seconds, every backend",
                    _smoke_layers()),
             preset("inception3a", "GoogLeNet Inception 3a (28x28, C=192) with/without 1x1 reductions; N=1,8",
                    inception3a, N=(1, 8)),
