@@ -11,6 +11,9 @@ from __future__ import annotations
 
 #: The suffix of a base build's backend names, and of a run reference that means its base build.
 SUFFIX = "@base"
+#: Where :func:`build_of` marks each build of an A/B run's samples with ``(run id, started at, base build?)``:
+#: two halves of one run ran each point's pass ``i`` back to back (:mod:`harness.abpairs`).
+AB_RUN_ATTR = "ab_run"
 
 
 def is_twin(name) -> bool:
@@ -79,6 +82,10 @@ def build_half(table, samples, base: bool):
 
 def build_of(run: tuple, base: bool) -> tuple:
     """One build of a ``(label, table, samples, metadata)`` run, as a run of its own (:func:`build_half`); the
-    base build's label is ``RUN@base``."""
+    base build's label is ``RUN@base``, and each half of an A/B run carries :data:`AB_RUN_ATTR`."""
     label, table, samples, metadata = run
-    return (f"{label}{SUFFIX}" if base else label, *build_half(table, samples, base), metadata)
+    half_table, half_samples = build_half(table, samples, base)
+    if half_samples is not samples and half_samples is not None:  # an A/B run's half: a copy of its own
+        started = metadata.get("started_at") if isinstance(metadata, dict) else None
+        half_samples.attrs[AB_RUN_ATTR] = (str(label), started, bool(base))
+    return (f"{label}{SUFFIX}" if base else label, half_table, half_samples, metadata)

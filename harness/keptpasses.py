@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import statistics
 
+from .abpairs import paired_choice
 from .contention import is_contended
 from .handoff import HANDOFFS_ATTR, SLOW_FLAG, USUAL_ATTR, joint_usual, slow_passes, usual_by_threads
 from .passgroups import (ATTR, MEDIAN_PASS_ATTR, PASSES_ATTR, THREADS_ATTR, derive_kept, kept_by_point,
@@ -57,6 +58,7 @@ def judged_passes(merged, base_samples, new_samples, matcher, pooled_out: set | 
     flag_slow_handoff(merged, base_samples, new_samples)
     matched = matcher(merged, base_samples, new_samples, pooled)
     choice = choose(merged, base_samples, new_samples, pooled)
+    choice = paired_choice(choice, point_keys(merged, choice), base_samples, new_samples)
     if not choice:
         pooled_out |= pooled
         return matched, base_samples, new_samples, {}
@@ -83,12 +85,15 @@ def judged_passes(merged, base_samples, new_samples, matcher, pooled_out: set | 
 def kept_note(run: str, kept) -> str:
     """How a note says which of a side's passes were judged (``kept``: its :class:`harness.passgroups.KeptPasses`)."""
     note = f"{run}: judged on {kept.kept} of {kept.passes} passes"
-    contended = kept.passes - kept.kept - kept.slow_handoff
+    contended = kept.passes - kept.kept - kept.slow_handoff - kept.paired
     if contended:
         note += f", those where other processes held under {CONTENDED_SHARE:.0%} of its cores"
     if kept.slow_handoff:
         note += (f"{' and' if contended else ','} leaving out {kept.slow_handoff} whose cores handed work to each "
                  "other slowly (an empty parallel region read slow around them)")
+    if kept.paired:
+        note += (f"{' and' if contended or kept.slow_handoff else ', leaving out'} {kept.paired} with the other "
+                 "build's pass of the same number (an A/B run times both back to back)")
     return note
 
 
@@ -167,6 +172,12 @@ def choose(merged, base_samples, new_samples, pooled: set) -> dict:
             continue  # contended throughout on the other side: contended against contended, as usual
         out[i] = sides
     return out
+
+
+def point_keys(merged, rows) -> dict:
+    """``{row index: {side: point key}}`` of the rows of ``merged`` named in ``rows``."""
+    return {i: {side: (merged.at[i, f"backend{side}"], str(merged.at[i, f"case{side}"])) for side, _ in SIDES}
+            for i in rows}
 
 
 def slowed_by_contention(kept, medians) -> bool:

@@ -50,6 +50,10 @@ SHARES_ATTR = "pass_shares"
 PACES_ATTR = "pass_paces_s"
 #: Where :func:`with_pass_medians` puts each point's threads (as its passes' records hold them).
 THREADS_ATTR = "pass_threads"
+#: Where :func:`with_pass_medians` puts each pass's number in its run (the ``pass`` of its record, None where the
+#: record has none; ``{(backend, case): [number of each pass]}``): an A/B run's two builds ran pass ``i`` of a point
+#: back to back (:mod:`harness.abpairs`).
+NUMBERS_ATTR = "pass_numbers"
 #: (The key's name is older than the hand-off rule; it holds both kinds.)
 #: Where :func:`with_pass_medians` puts, for each point with passes left out - for contention where the point was
 #: contended (:func:`harness.contention.uncontended`), for a slow hand-off wherever it slowed the pass
@@ -68,6 +72,10 @@ class KeptPasses(NamedTuple):
     passes: int
     share: float | None
     slow_handoff: int = 0
+    #: The kept passes' positions among the point's passes (as :func:`read_passes` lists them).
+    indices: tuple = ()
+    #: Passes left out because the other build's pass of the same number was (:mod:`harness.abpairs`).
+    paired: int = 0
 
     @property
     def handoff_only(self) -> bool:
@@ -77,14 +85,15 @@ class KeptPasses(NamedTuple):
 
 
 def read_passes(passes_path: str | Path, probes: list | None = None, shares: dict | None = None,
-                paces: dict | None = None, threads: dict | None = None, handoffs: dict | None = None) -> dict:
+                paces: dict | None = None, threads: dict | None = None, handoffs: dict | None = None,
+                numbers: dict | None = None) -> dict:
     """``{(backend, case): [the rounds (seconds per call) of each timed pass, in file order]}`` ({} when the file
     is absent or unreadable: the passes are an extra, never a reason to refuse a comparison). Passes with fewer
     than ``MIN_PASS_ROUNDS`` rounds and lines that are not a pass record (a torn last line) are skipped.
     ``probes``, when given, receives every pass's probe reading (``probe_s``, seconds) where it has one; ``shares``
     the ``others_share`` of each pass kept, in the same order (None where the record has none), ``paces`` its
-    ``pace_s`` likewise, ``handoffs`` its ``handoff_s`` (:mod:`harness.handoff`), and ``threads`` each point's
-    ``threads``."""
+    ``pace_s`` likewise, ``handoffs`` its ``handoff_s`` (:mod:`harness.handoff`), ``numbers`` its ``pass`` number,
+    and ``threads`` each point's ``threads``."""
     out: dict = {}
     path = Path(passes_path)
     try:
@@ -108,6 +117,8 @@ def read_passes(passes_path: str | Path, probes: list | None = None, shares: dic
                 paces.setdefault(point, []).append(row.get("pace_s"))
             if handoffs is not None:
                 handoffs.setdefault(point, []).append(row.get("handoff_s"))
+            if numbers is not None:
+                numbers.setdefault(point, []).append(record[1])
             if threads is not None:
                 threads[point] = row.get("threads")
     return out
@@ -150,7 +161,7 @@ def kept_passes(passes: dict, medians: dict, shares: dict, handoffs: dict | None
         if kept:
             left_for_handoff = sum(1 for i in slow if i not in kept and (clean is None or i in clean))
             out[point] = KeptPasses([medians[point][i] for i in kept], median_pass([rounds[i] for i in kept]),
-                                    len(kept), len(rounds), share, left_for_handoff)
+                                    len(kept), len(rounds), share, left_for_handoff, tuple(kept))
     return out
 
 
@@ -173,10 +184,11 @@ def with_pass_medians(samples, passes_path: str | Path):
         paces: dict = {}
         threads: dict = {}
         handoffs: dict = {}
-        passes = read_passes(passes_path, probes, shares, paces, threads, handoffs)
+        numbers: dict = {}
+        passes = read_passes(passes_path, probes, shares, paces, threads, handoffs, numbers)
         if passes:
             samples.attrs.update({PASSES_ATTR: passes, SHARES_ATTR: shares, PACES_ATTR: paces, THREADS_ATTR: threads,
-                                  HANDOFFS_ATTR: handoffs})
+                                  HANDOFFS_ATTR: handoffs, NUMBERS_ATTR: numbers})
             derive(samples.attrs, passes)
         if probes:
             samples.attrs[PROBE_ATTR] = statistics.median(probes)
