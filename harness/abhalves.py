@@ -86,6 +86,6 @@ def build_of(run: tuple, base: bool) -> tuple:
     label, table, samples, metadata = run
     half_table, half_samples = build_half(table, samples, base)
     if half_samples is not samples and half_samples is not None:  # an A/B run's half: a copy of its own
-        started = metadata.get("started_at") if isinstance(metadata, dict) else None
-        half_samples.attrs[AB_RUN_ATTR] = (str(label), started, bool(base))
+        meta = metadata if isinstance(metadata, dict) else {}  # the run as made, whatever its files are named now
+        half_samples.attrs[AB_RUN_ATTR] = (str(meta.get("run_id") or label), meta.get("started_at"), bool(base))
     return (f"{label}{SUFFIX}" if base else label, half_table, half_samples, metadata)

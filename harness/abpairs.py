@@ -9,15 +9,24 @@ judged on passes 1 and 2 of the base build (4.46 and 2.35 us: one of each state)
 (2.33 us) - a 0.53x from the state, and a floor of x/ 2.8 from such rows, under which an injected 1.6x went unseen.
 
 So where both sides of a comparison are the two builds of one A/B run (:data:`harness.abhalves.AB_RUN_ATTR`), each
-point is judged on the pass numbers both builds kept (:func:`paired_choice`); where they kept none in common, both
-are judged on all their passes, as a point that left nothing out.
+point is judged on the pass numbers that both builds timed and neither build's own readings mark - contended
+(the pass's own share), or slowed by a slow hand-off (:func:`harness.passgroups.unclean_passes`; each pass on its
+own, so that one build is never cut down to passes the other build's rule chose and its own rule would leave out).
+Where no such pass is left, the point is judged as the builds' own rules have it (:func:`harness.keptpasses.choose`).
+A run resumed between a point's two builds of one pass has that pair made in two sessions; the rule takes it as a
+pair all the same.
 """
 from __future__ import annotations
 
 import statistics
 
 from .abhalves import AB_RUN_ATTR
-from .passgroups import ATTR, NUMBERS_ATTR, PASSES_ATTR, SHARES_ATTR, KeptPasses, median_pass
+from .contention import known_share
+from .handoff import HANDOFFS_ATTR, USUAL_ATTR, usual_by_threads
+from .passgroups import (ATTR, NUMBERS_ATTR, PASSES_ATTR, SHARES_ATTR, THREADS_ATTR, KeptPasses, median_pass,
+                         unclean_passes)
+
+SIDES = ("_base", "_new")
 
 
 def one_ab_run(base_samples, new_samples) -> bool:
@@ -29,52 +38,59 @@ def one_ab_run(base_samples, new_samples) -> bool:
 
 
 def paired_choice(choice: dict, keys: dict, base_samples, new_samples) -> dict:
-    """``choice`` (``{row index: {side: (point key, KeptPasses)}}``, :func:`harness.keptpasses.choose`) with each
-    row's sides kept to the pass numbers both builds kept (``keys``: ``{row index: {side: point key}}``): a side
-    whose passes all stay is judged on all of them (no entry), a row whose builds kept no number in common leaves
-    ``choice``. ``choice`` as given unless the samples are the two builds of one A/B run (:func:`one_ab_run`) and
-    carry pass numbers."""
-    attrs = {"_base": base_samples.attrs, "_new": new_samples.attrs} if one_ab_run(base_samples, new_samples) \
-        else {}
-    if not attrs or not all(a.get(NUMBERS_ATTR) for a in attrs.values()):
+    """``choice`` (``{row index: {side: (point key, KeptPasses)}}``, :func:`harness.keptpasses.choose`) with the rows
+    of ``keys`` (``{row index: {side: point key}}``: every matched point open to a choice) judged on the passes of
+    :func:`joint_numbers` where it leaves any: a side that keeps all its passes gets no entry; a row without such
+    passes keeps its entry of ``choice``. ``choice`` as given unless the samples are the two builds of one A/B run
+    (:func:`one_ab_run`) and carry pass numbers."""
+    if not one_ab_run(base_samples, new_samples):
         return choice
-    out = {}
-    for i, sides in choice.items():
-        numbers = {side: attrs[side][NUMBERS_ATTR].get(keys[i][side]) for side in attrs}
-        if not all(numbers.values()):
-            out[i] = sides
+    attrs = dict(zip(SIDES, (base_samples.attrs, new_samples.attrs)))
+    if not all(a.get(NUMBERS_ATTR) and a.get(ATTR) for a in attrs.values()):
+        return choice
+    usual = {side: a[USUAL_ATTR] if USUAL_ATTR in a else
+             usual_by_threads(a.get(HANDOFFS_ATTR) or {}, a.get(THREADS_ATTR) or {}) for side, a in attrs.items()}
+    out = {i: sides for i, sides in choice.items() if i not in keys}
+    for i, point in keys.items():
+        numbers = {side: attrs[side][NUMBERS_ATTR].get(point[side]) for side in SIDES}
+        if not all(numbers.values()) or not all(point[side] in attrs[side][ATTR] for side in SIDES):
+            if i in choice:
+                out[i] = choice[i]
             continue
-        kept_numbers = {side: {numbers[side][j] for j in sides[side][1].indices} if side in sides
-                        else set(numbers[side]) for side in attrs}
-        joint = kept_numbers["_base"] & kept_numbers["_new"]
+        unclean = {side: unclean_passes(attrs[side], point[side], usual[side]) for side in SIDES}
+        joint = joint_numbers(numbers, unclean)
         if not joint:
+            if i in choice:
+                out[i] = choice[i]
             continue
-        paired = {}
-        for side, a in attrs.items():
-            kept = restricted(a, keys[i][side], numbers[side], joint, sides[side][1] if side in sides else None)
-            if kept is not None:
-                paired[side] = (keys[i][side], kept)
+        paired = {side: (point[side], restricted(attrs[side], point[side], numbers[side], joint, *unclean[side]))
+                  for side in SIDES}
+        paired = {side: entry for side, entry in paired.items() if entry[1] is not None}
         if paired:
             out[i] = paired
     return out
 
 
-def restricted(attrs: dict, key, numbers: list, joint: set, kept: KeptPasses | None) -> KeptPasses | None:
-    """The :class:`KeptPasses` of point ``key`` of one build judged on the passes numbered in ``joint`` (``numbers``:
-    the number of each of its passes; ``kept``: what its own readings kept, None for all); None where that is all of
-    its passes."""
-    own = kept.indices if kept is not None else range(len(numbers))
-    indices = [j for j in own if numbers[j] in joint]
+def joint_numbers(numbers: dict, unclean: dict) -> set:
+    """The pass numbers of a point that both builds timed (``numbers``: ``{side: [number of each pass]}``) and that
+    neither build's readings mark (``unclean``: ``{side: (contended indices, slowed indices)}``)."""
+    common = set(numbers["_base"]) & set(numbers["_new"])
+    marked = {numbers[side][j] for side in SIDES for j in unclean[side][0] | unclean[side][1]}
+    return common - marked
+
+
+def restricted(attrs: dict, key, numbers: list, joint: set, contended: set, slowed: set) -> KeptPasses | None:
+    """The :class:`KeptPasses` of point ``key`` of one build judged on its passes numbered in ``joint`` (``numbers``:
+    the number of each of its passes; ``contended``, ``slowed``: the indices its own readings mark); None where that
+    is all of its passes. A pass left out counts for a slow hand-off where it was slowed, else for contention where it
+    was contended, else as paired (the other build left its twin out, or did not time it). Its share is the median of
+    the judged passes' known shares (None where none is known)."""
+    indices = [j for j, number in enumerate(numbers) if number in joint]
     if len(indices) == len(numbers):
         return None
-    if kept is not None and tuple(indices) == tuple(kept.indices):
-        return kept
+    left = set(range(len(numbers))) - set(indices)
+    shares = [s for j, s in enumerate((attrs.get(SHARES_ATTR) or {}).get(key) or []) if j in indices and known_share(s)]
     rounds, medians = attrs[PASSES_ATTR][key], attrs[ATTR][key]
-    shares = (attrs.get(SHARES_ATTR) or {}).get(key) or []
-    share = None
-    if kept is not None and kept.share is not None:  # contention chose them: their share, as the rule gives it
-        known = [shares[j] for j in indices if j < len(shares) and isinstance(shares[j], (int, float))]
-        share = statistics.median(known) if known else kept.share
-    return KeptPasses([medians[j] for j in indices], median_pass([rounds[j] for j in indices]),
-                      len(indices), len(numbers), share, kept.slow_handoff if kept is not None else 0,
-                      tuple(indices), len([j for j in own if j not in indices]))
+    return KeptPasses([medians[j] for j in indices], median_pass([rounds[j] for j in indices]), len(indices),
+                      len(numbers), statistics.median(shares) if shares else None, len(left & slowed),
+                      tuple(indices), len(left - slowed - contended))

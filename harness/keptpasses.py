@@ -58,7 +58,7 @@ def judged_passes(merged, base_samples, new_samples, matcher, pooled_out: set | 
     flag_slow_handoff(merged, base_samples, new_samples)
     matched = matcher(merged, base_samples, new_samples, pooled)
     choice = choose(merged, base_samples, new_samples, pooled)
-    choice = paired_choice(choice, point_keys(merged, choice), base_samples, new_samples)
+    choice = paired_choice(choice, point_keys(merged, pooled), base_samples, new_samples)
     if not choice:
         pooled_out |= pooled
         return matched, base_samples, new_samples, {}
@@ -88,12 +88,13 @@ def kept_note(run: str, kept) -> str:
     contended = kept.passes - kept.kept - kept.slow_handoff - kept.paired
     if contended:
         note += f", those where other processes held under {CONTENDED_SHARE:.0%} of its cores"
-    if kept.slow_handoff:
-        note += (f"{' and' if contended else ','} leaving out {kept.slow_handoff} whose cores handed work to each "
-                 "other slowly (an empty parallel region read slow around them)")
+    left = [f"{kept.slow_handoff} whose cores handed work to each other slowly (an empty parallel region read slow "
+            "around them)"] if kept.slow_handoff else []
     if kept.paired:
-        note += (f"{' and' if contended or kept.slow_handoff else ', leaving out'} {kept.paired} with the other "
-                 "build's pass of the same number (an A/B run times both back to back)")
+        left.append(f"{kept.paired} whose twin pass the other build left out or did not time (an A/B run times "
+                    "both builds' pass of a point back to back)")
+    if left:
+        note += f"{' and' if contended else ','} leaving out " + " and ".join(left)
     return note
 
 
@@ -174,10 +175,11 @@ def choose(merged, base_samples, new_samples, pooled: set) -> dict:
     return out
 
 
-def point_keys(merged, rows) -> dict:
-    """``{row index: {side: point key}}`` of the rows of ``merged`` named in ``rows``."""
-    return {i: {side: (merged.at[i, f"backend{side}"], str(merged.at[i, f"case{side}"])) for side, _ in SIDES}
-            for i in rows}
+def point_keys(merged, pooled: set) -> dict:
+    """``{row index: {side: point key}}`` of the matched points of ``merged`` whose backend is judged on passes
+    (not in ``pooled``): the points open to a choice of passes."""
+    return {i: {side: (r[f"backend{side}"], str(r[f"case{side}"])) for side, _ in SIDES} for i, r in merged.iterrows()
+            if r.get("_merge") == "both" and r.get("backend_base") not in pooled}
 
 
 def slowed_by_contention(kept, medians) -> bool:

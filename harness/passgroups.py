@@ -50,9 +50,9 @@ SHARES_ATTR = "pass_shares"
 PACES_ATTR = "pass_paces_s"
 #: Where :func:`with_pass_medians` puts each point's threads (as its passes' records hold them).
 THREADS_ATTR = "pass_threads"
-#: Where :func:`with_pass_medians` puts each pass's number in its run (the ``pass`` of its record, None where the
-#: record has none; ``{(backend, case): [number of each pass]}``): an A/B run's two builds ran pass ``i`` of a point
-#: back to back (:mod:`harness.abpairs`).
+#: Where :func:`with_pass_medians` puts each pass's number in its run (the ``pass`` of its record:
+#: ``{(backend, case): [number of each pass]}``): an A/B run's two builds ran pass ``i`` of a point back to back
+#: (:mod:`harness.abpairs`).
 NUMBERS_ATTR = "pass_numbers"
 #: (The key's name is older than the hand-off rule; it holds both kinds.)
 #: Where :func:`with_pass_medians` puts, for each point with passes left out - for contention where the point was
@@ -143,12 +143,7 @@ def kept_passes(passes: dict, medians: dict, shares: dict, handoffs: dict | None
         point_shares = list(shares.get(point, []))
         point_shares += [None] * (len(rounds) - len(point_shares))
         clean = uncontended(point_shares)
-        readings = handoffs.get(point, [])
-        slow = set(slow_passes(readings, medians[point], usual.get(threads.get(point)))) \
-            if len(readings) == len(rounds) else set()
-        if slow and len(slow) < len(rounds):  # a slow hand-off explains a slower pass, never a faster one
-            bar = statistics.median(medians[point][i] for i in range(len(rounds)) if i not in slow)
-            slow = {i for i in slow if medians[point][i] > bar}
+        slow = slowed_passes(handoffs.get(point, []), medians[point], usual.get(threads.get(point)))
         if clean is not None:
             kept = [i for i in clean if i not in slow] or clean
             share = statistics.median(point_shares[i] for i in kept)
@@ -165,6 +160,29 @@ def kept_passes(passes: dict, medians: dict, shares: dict, handoffs: dict | None
     return out
 
 
+def slowed_passes(readings: list, medians: list, usual: float | None) -> set:
+    """The indices of a point's passes that a slow hand-off slowed (:func:`harness.handoff.slow_passes`: ``readings``
+    and ``medians`` one per pass, ``usual`` the usual reading at its threads), less those that ran no slower than the
+    median of its passes read in the usual state: a slow hand-off explains a slower pass, never a faster one."""
+    slow = set(slow_passes(readings, medians, usual)) if len(readings) == len(medians) else set()
+    if slow and len(slow) < len(medians):
+        bar = statistics.median(medians[i] for i in range(len(medians)) if i not in slow)
+        slow = {i for i in slow if medians[i] > bar}
+    return slow
+
+
+def unclean_passes(attrs: dict, key, usual: dict) -> tuple[set, set]:
+    """``(contended, slowed)``: the indices of point ``key``'s passes that met contention (their own share at
+    ``CONTENDED_SHARE`` or more) and those a slow hand-off slowed (:func:`slowed_passes` against ``usual``, the usual
+    reading per thread count) - each pass on its own, whether or not the point as a whole was contended; from the
+    attributes :func:`with_pass_medians` sets."""
+    shares = (attrs.get(SHARES_ATTR) or {}).get(key) or []
+    contended = {i for i, share in enumerate(shares) if known_share(share) and share >= CONTENDED_SHARE}
+    readings = (attrs.get(HANDOFFS_ATTR) or {}).get(key) or []
+    threads = (attrs.get(THREADS_ATTR) or {}).get(key)
+    return contended, slowed_passes(readings, attrs[ATTR][key], usual.get(threads))
+
+
 def median_pass(passes: list) -> tuple:
     """The rounds of the pass whose median is the middle one of ``passes``; of an even count, the rounds of the
     middle two together (neither the faster nor the slower: with two passes, both)."""
@@ -175,9 +193,9 @@ def median_pass(passes: list) -> tuple:
 
 def with_pass_medians(samples, passes_path: str | Path):
     """``samples`` (a samples table) with the run's passes as read in ``attrs["passes_s"]``, ``["pass_shares"]``,
-    ``["pass_paces_s"]``, ``["pass_threads"]`` and ``["pass_handoffs_s"]``, the attributes :func:`derive` sets from them, and the median
-    probe reading of its passes in ``attrs["probe_median_s"]`` (set in place, returned for chaining; nothing is set
-    when the run has no passes file or the table is None)."""
+    ``["pass_paces_s"]``, ``["pass_threads"]``, ``["pass_handoffs_s"]`` and ``["pass_numbers"]``, the attributes
+    :func:`derive` sets from them, and the median probe reading of its passes in ``attrs["probe_median_s"]`` (set in
+    place, returned for chaining; nothing is set when the run has no passes file or the table is None)."""
     if samples is not None:
         probes: list = []
         shares: dict = {}

@@ -3,140 +3,169 @@
 The seen case (AMD EPYC Zen 2 VM, 2026-12-05, A/B smoke run ab3): the cores' hand-off read slow in four of five
 passes, the threshold cut through the slow readings, and numba-cpu's points were judged on one slow and one fast pass
 in one build against one fast pass in the other: a floor of x/ 2.8, and an injected 1.6x of numba-cpu was
-inconclusive on every row. Here: backend a's pass 1 ran in the slow state (1.9x) in both builds, but on half the
-points one build's reading of it fell just under the threshold.
+inconclusive on every row.
 """
 from __future__ import annotations
 
-import json
-
-import pandas as pd
+import numpy as np
 import pytest
 
 import harness
-from harness.abhalves import AB_RUN_ATTR
-from harness.abpairs import one_ab_run, paired_choice
+from harness.abpairs import joint_numbers, one_ab_run
 from harness.comparison import exit_code
 from harness.handoff import SLOW_HANDOFF
+from harness.keptpasses import kept_note
 from harness.passgroups import KeptPasses
-from harness.runfiles import RunFiles
-
-from .test_compare_rule import CASES, write_run
+from harness.results import ALL_COLUMNS, ResultsWriter, RunFiles
+from harness.rows import PointResult
 
 USUAL_S = 1.5e-6
 SLOW_S, JUST_UNDER_S = 2 * USUAL_S, 0.97 * SLOW_HANDOFF * USUAL_S
-STATE = [1.9, 1.9, 1.0, 1.9, 1.9]  # passes 0, 1, 3, 4 in the slow state: 1.9x, both builds alike
+PASSES = 5
+STARTED = "2026-12-05T16:16:29+00:00"
 
 
-def reading(backend: str, case: str, n: int, base: bool) -> float:
-    """a's hand-off reading of pass ``n``: slow but for pass 2; on every other point pass 1 of one build (the base
-    build's on even points, this build's on odd ones) read just under the threshold."""
-    if backend != "a" or n == 2:
-        return USUAL_S
-    under = n == 1 and CASES.index(case) % 2 == (0 if base else 1)
-    return JUST_UNDER_S if under else SLOW_S
+def write_ab(folder, spec: dict, run_id: str = "ab", factor: dict | None = None, started: str = STARTED) -> RunFiles:
+    """A fake A/B run: for each backend of ``spec`` its ``cases`` points (default 8) in both builds (``NAME@base``),
+    five passes a point, pass ``n`` of both builds back to back. ``spec[backend][build]`` (``"base"``, ``"new"``), a
+    function of the point's index, gives per pass ``shares``, ``slow`` (the state's factor on its rounds) and
+    ``handoff`` readings (defaults: 0, 1, the usual); ``factor`` slows this build's backends in code."""
+    rng = np.random.default_rng(0)
+    writer = ResultsWriter(RunFiles(folder, run_id))
+    for i in range(8):
+        for backend, s in spec.items():
+            if i >= s.get("cases", 8):
+                continue
+            for base in (True, False):
+                build = s.get("base" if base else "new", lambda i: {})(i)
+                shares, slow = build.get("shares", [0.0] * PASSES), build.get("slow", [1.0] * PASSES)
+                code = 1.0 if base else (factor or {}).get(backend, 1.0)
+                parts = [3e-6 * (1 + i / 4) * code * slow[n] * rng.lognormal(0, 0.02, 20) for n in range(PASSES)]
+                samples = np.concatenate(parts)
+                name = backend + ("@base" if base else "")
+                row = {c: None for c in ALL_COLUMNS}
+                row.update(run_id=run_id, backend=name, device="cpu", case=f"layer {i}", N=1, C=8, H=8, W=8, F=8,
+                           k=1, stride=1, padding=0, dtype="float32", threads=2, status="ok", reason="",
+                           time_s=float(np.median(samples)), time_min_s=float(samples.min()), rounds=len(samples),
+                           flops=1000, gflops=1000 / float(np.median(samples)) / 1e9,
+                           others_share=float(np.median(shares)))
+                for n, part in enumerate(parts):
+                    handoff = build.get("handoff", [USUAL_S] * PASSES)[n]
+                    writer.append_pass((name, row["case"]), n,
+                                       PointResult(dict(row, others_share=shares[n], handoff_s=handoff), tuple(part)))
+                writer.append(row, samples)
+    writer.write_metadata({"host": "h", "cpu_model": "cpu", "versions": {"numpy": "2"}, "started_at": started,
+                           "run_id": run_id})
+    return RunFiles(folder, run_id)
 
 
-def write_ab_run(folder, run_id: str = "ab", factor: float = 1.0) -> RunFiles:
-    """A fake A/B run: backends a and b in both builds (``NAME@base``), five passes per point, pass ``i`` of both
-    builds back to back; this build's a ``factor`` x slower in code, both builds' a in the state of :data:`STATE`."""
-    scratch = folder / "halves"
-    scratch.mkdir()
-    halves = {True: write_run(scratch, "base", seed=1, passes=5, rounds=100),
-              False: write_run(scratch, "new", seed=2, passes=5, rounds=100, scale={"a": factor})}
-    tables, samples, records = [], [], []
-    for base, files in halves.items():
-        table, rounds = pd.read_csv(files.table), pd.read_csv(files.samples)
-        for frame in (table, rounds):
-            frame["run_id"] = run_id
-            frame["backend"] = frame["backend"] + ("@base" if base else "")
-        table["gflops"] = table["flops"] / table["time_s"] / 1e9  # a loaded run is drawn from
-        tables.append(table)
-        samples.append(rounds)
-        for line in files.passes.read_text().splitlines():
-            r = json.loads(line)
-            backend, case, n = r["key"][0], r["row"]["case"], r["pass"]
-            r["row"]["handoff_s"] = reading(backend, case, n, base)
-            r["samples_s"] = [t * (STATE[n] if backend == "a" else 1.0) for t in r["samples_s"]]
-            r["key"][0] = r["row"]["backend"] = backend + ("@base" if base else "")
-            r["row"]["run_id"] = run_id
-            records.append((n, CASES.index(case), r["key"][0].split("@")[0], not base, r))
-    out = RunFiles(folder, run_id)
-    pd.concat(tables).to_csv(out.table, index=False)
-    pd.concat(samples).to_csv(out.samples, index=False)
-    out.passes.write_text("".join(json.dumps(r[-1]) + "\n" for r in sorted(records, key=lambda r: r[:4])))
-    meta = json.loads(halves[False].metadata.read_text())
-    out.metadata.write_text(json.dumps(dict(meta, run_id=run_id, started_at="2026-12-05T16:16:29+00:00")))
-    return out
+def state(base: bool):
+    """a's passes 0, 1, 3, 4 in the slow state (1.9x, both builds alike); on every other point pass 1 of one build
+    (the base build's on even points, this build's on odd ones) read just under the threshold."""
+    def build(i: int) -> dict:
+        under = i % 2 == (0 if base else 1)
+        readings = [SLOW_S, JUST_UNDER_S if under else SLOW_S, USUAL_S, SLOW_S, SLOW_S]
+        return {"handoff": readings, "slow": [1.9, 1.9, 1.0, 1.9, 1.9]}
+    return build
+
+
+SEEN = {"a": {"base": state(True), "new": state(False)}, "b": {}}
 
 
 @pytest.mark.parametrize("factor", [1.0, 1.6])
 def test_both_builds_are_judged_on_the_passes_both_kept(tmp_path, factor):
     # before: on half the points one build kept pass 1 (a slow one) beside pass 2 - ratios 0.7x-1.6x across a's
-    # points, a floor wide enough to call an injected 1.6x inconclusive on every row
-    write_ab_run(tmp_path, factor=factor)
+    # points, a floor wide enough to call an injected 1.6x (and the unchanged code) inconclusive on every row
+    write_ab(tmp_path, SEEN, factor={"a": factor})
     result = harness.compare("ab@base", "ab", results_dir=tmp_path)
     a = result.query("backend == 'a'")
     assert set(a["verdict"]) == ({"same"} if factor == 1.0 else {"slower"})
     assert a["ratio"].between(0.93 * factor, 1.07 * factor).all()
     assert exit_code(result) == (0 if factor == 1.0 else 1)
     paired = a["note"].str.contains("judged on 1 of 5 passes, leaving out 3 whose cores handed work to each other "
-                                    "slowly (an empty parallel region read slow around them) and 1 with the other "
-                                    "build's pass of the same number", regex=False)
-    assert paired.sum() == len(CASES)  # one build of each point: the one whose pass 1 read under the threshold
+                                    "slowly (an empty parallel region read slow around them) and 1 whose twin pass "
+                                    "the other build left out", regex=False)
+    assert paired.sum() == 8  # one build of each point: the one whose pass 1 read under the threshold
     assert set(result.query("backend == 'b'")["verdict"]) == {"same"}
+    reversed_ = harness.compare("ab", "ab@base", results_dir=tmp_path).query("backend == 'a'")
+    assert set(reversed_["verdict"]) == ({"same"} if factor == 1.0 else {"faster"})
 
 
-def test_separate_runs_and_one_build_against_itself_are_not_paired(tmp_path):
-    write_ab_run(tmp_path, factor=1.6)
-    for ref in ("ab", "ab@base"):  # the same half on both sides: identical, nothing to pair
-        assert set(harness.compare(ref, ref, results_dir=tmp_path)["verdict"]) == {"same"}
-    other = tmp_path / "other"
+def test_the_pairs_follow_the_run_not_its_file_name_and_halves_of_two_runs_are_not_paired(tmp_path):
+    write_ab(tmp_path, SEEN, factor={"a": 1.6})
+    for suffix in (".csv", ".samples.csv", ".passes.jsonl", ".json"):  # a byte copy of the run, under another name
+        (tmp_path / f"copy{suffix}").write_bytes((tmp_path / f"ab{suffix}").read_bytes())
+    copied = harness.compare("ab@base", "copy", results_dir=tmp_path).query("backend == 'a'")
+    assert set(copied["verdict"]) == {"slower"} and copied["note"].str.contains("twin pass").sum() == 8
+    other = tmp_path / "other"  # the same run id, made at another time: two runs
     other.mkdir()
-    write_ab_run(other, "ab2", factor=1.6)
-    for name in ("ab.csv", "ab.samples.csv", "ab.passes.jsonl", "ab.json"):
-        (other / name).write_bytes((tmp_path / name).read_bytes())
-    meta = json.loads((other / "ab.json").read_text())
-    (other / "ab.json").write_text(json.dumps(dict(meta, started_at="2026-12-05T17:00:00+00:00")))
-    result = harness.compare("ab2@base", "ab", results_dir=other)  # halves of two runs: each judged on its own
-    assert not result["note"].str.contains("other build's pass").any()
+    write_ab(other, SEEN, factor={"a": 1.6}, started="2026-12-05T17:00:00+00:00")
+    result = harness.compare(f"{tmp_path / 'ab.csv'}@base", str(other / "ab.csv"))
+    assert not result["note"].str.contains("twin pass").any()
 
 
-def kept(indices, passes=5, slow=0) -> KeptPasses:
-    """KeptPasses of a point whose passes' medians are 1, 2, 3, ... us, keeping ``indices``."""
-    return KeptPasses([(j + 1) * 1e-6 for j in indices], (), len(indices), passes, None, slow, tuple(indices))
+def test_a_build_is_never_judged_on_passes_its_own_readings_leave_out(tmp_path):
+    # BASE's a contended in passes 0-2 (1.5x slower), NEW's in passes 3-4: unchanged code. Cutting NEW to BASE's
+    # clean passes 3-4 judged it on its contended ones: `slower` 1.5x, exit 1 (a review of the first version)
+    spec = {"a": {"base": lambda i: {"shares": [0.5, 0.5, 0.5, 0, 0], "slow": [1.5, 1.5, 1.5, 1, 1]},
+                  "new": lambda i: {"shares": [0, 0, 0, 0.5, 0.5], "slow": [1, 1, 1, 1.5, 1.5]}}, "b": {}}
+    write_ab(tmp_path, spec)
+    result = harness.compare("ab@base", "ab", results_dir=tmp_path)
+    assert exit_code(result) != 1 and not (result["verdict"] == "slower").any()
+
+
+def test_a_lone_point_is_not_judged_on_passes_its_hand_off_slowed(tmp_path):
+    # f, one point: BASE contended in passes 2-4, NEW's passes 0-1 slowed by a slow hand-off; no pass clean in both
+    spec = {"a": {}, "b": {}, "f": {"cases": 1,
+                                    "base": lambda i: {"shares": [0, 0, 0.5, 0.5, 0.5], "slow": [1, 1, 1.5, 1.5, 1.5]},
+                                    "new": lambda i: {"handoff": [3.5e-6, 3.5e-6] + [USUAL_S] * 3,
+                                                      "slow": [1.5, 1.5, 1, 1, 1]}}}
+    write_ab(tmp_path, spec)
+    result = harness.compare("ab@base", "ab", results_dir=tmp_path)
+    assert exit_code(result) != 1 and not (result["verdict"] == "slower").any()
+
+
+def test_where_both_builds_keep_clean_passes_of_their_own_only_each_is_judged_as_before(tmp_path):
+    # BASE contended in passes 3-4, NEW's hand-off slow in 0-2: no pass clean in both builds, and each build's own
+    # clean passes still show this build's 1.4x
+    spec = {"a": {"base": lambda i: {"shares": [0, 0, 0, 0.5, 0.5], "slow": [1, 1, 1, 1.5, 1.5]},
+                  "new": lambda i: {"handoff": [SLOW_S] * 3 + [USUAL_S] * 2, "slow": [1.9, 1.9, 1.9, 1, 1]}},
+            "b": {}}
+    write_ab(tmp_path, spec, factor={"a": 1.4})
+    a = harness.compare("ab@base", "ab", results_dir=tmp_path).query("backend == 'a'")
+    assert set(a["verdict"]) == {"slower"} and not a["note"].str.contains("twin pass").any()
+
+
+def test_the_note_counts_each_reason_once():
+    both = KeptPasses([1e-6, 2e-6], (), 2, 5, 0.0, 0, (3, 4), 1)  # 2 contended, 1 paired
+    assert kept_note("BASE", both) == (
+        "BASE: judged on 2 of 5 passes, those where other processes held under 25% of its cores and leaving out 1 "
+        "whose twin pass the other build left out or did not time (an A/B run times both builds' pass of a point back "
+        "to back)")
+    paired_only = kept_note("NEW", KeptPasses([1e-6], (), 1, 5, None, 3, (2,), 1))
+    assert paired_only.startswith("NEW: judged on 1 of 5 passes, leaving out 3 whose cores handed work")
+    assert paired_only.endswith("around them) and 1 whose twin pass the other build left out or did not time (an A/B "
+                                "run times both builds' pass of a point back to back)")
+    assert "held under" not in paired_only
+
+
+def test_the_pass_numbers_both_builds_timed_and_neither_marked():
+    numbers = {"_base": [0, 1, 2, 3, 4], "_new": [0, 2, 3, 4, 5]}  # NEW's pass 1 too short to count; a pass 5
+    unclean = {"_base": ({0}, set()), "_new": (set(), {2})}  # BASE's pass 0 contended; NEW's pass 3 (index 2) slow
+    assert joint_numbers(numbers, unclean) == {2, 4}
+    assert joint_numbers(numbers, {"_base": ({0, 1, 2, 3, 4}, set()), "_new": (set(), set())}) == set()
 
 
 class Samples:
     """A stand-in for a samples table: its attrs only."""
 
-    def __init__(self, base: bool, numbers, run=("ab", "t0")):
-        point = ("a", "x")
-        self.attrs = {AB_RUN_ATTR: (*run, base), "pass_numbers": {point: numbers},
-                      "passes_s": {point: [[(j + 1) * 1e-6] * 3 for j in range(len(numbers))]},
-                      "pass_medians_s": {point: [(j + 1) * 1e-6 for j in range(len(numbers))]}}
+    def __init__(self, token):
+        self.attrs = {"ab_run": token}
 
 
-def test_the_pairing_rule():
-    keys = {0: {"_base": ("a", "x"), "_new": ("a", "x")}}
-    base, new = Samples(True, [0, 1, 2, 3, 4]), Samples(False, [0, 1, 2, 3, 4])
-    assert one_ab_run(base, new) and not one_ab_run(base, base) and not one_ab_run(base, Samples(False, [0], ("b",)))
-    choice = {0: {"_base": (("a", "x"), kept([1, 2], slow=3)), "_new": (("a", "x"), kept([2], slow=4))}}
-    out = paired_choice(choice, keys, base, new)
-    assert out[0]["_base"][1].indices == (2,) and out[0]["_base"][1].paired == 1
-    assert out[0]["_base"][1].medians_s == [3e-6] and out[0]["_new"][1] == choice[0]["_new"][1]
-    # one build left out pass 3 alone: the other build, which left out nothing, leaves it out too
-    out = paired_choice({0: {"_new": (("a", "x"), kept([0, 1, 2, 4], slow=1))}}, keys, base, new)
-    assert out[0]["_base"][1].indices == (0, 1, 2, 4) and out[0]["_base"][1].paired == 1
-    # no pass kept by both: neither leaves anything out
-    assert paired_choice({0: {"_base": (("a", "x"), kept([0])), "_new": (("a", "x"), kept([1]))}}, keys,
-                         base, new) == {}
-    # pass numbers that differ between the builds (a pass of too few rounds skipped): matched by number
-    short = Samples(False, [0, 2, 3, 4])
-    out = paired_choice({0: {"_base": (("a", "x"), kept([2, 3], slow=3))}}, keys, base, short)
-    assert out[0]["_new"][1].indices == (1, 2) and out[0]["_new"][1].passes == 4
-    # halves of two runs, or no pass numbers: the choice as it was
-    assert paired_choice(choice, keys, base, Samples(False, [0, 1, 2, 3, 4], ("ab", "t1"))) == choice
-    bare = Samples(False, [0, 1, 2, 3, 4])
-    bare.attrs.pop("pass_numbers")
-    assert paired_choice(choice, keys, base, bare) == choice
+def test_two_halves_of_one_run_and_nothing_else_are_one_ab_run():
+    base, new = Samples(("ab", STARTED, True)), Samples(("ab", STARTED, False))
+    assert one_ab_run(base, new) and one_ab_run(new, base)
+    assert not one_ab_run(base, base) and not one_ab_run(base, Samples(("ab", "later", False)))
+    assert not one_ab_run(base, Samples(("ab2", STARTED, False))) and not one_ab_run(base, Samples(None))
+    assert not one_ab_run(base, None)
