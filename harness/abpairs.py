@@ -8,19 +8,23 @@ five passes and 1.7-1.9 us in one, the usual reading (2.25 us) put the threshold
 judged on passes 1 and 2 of the base build (4.46 and 2.35 us: one of each state) against pass 2 alone of this one
 (2.33 us) - a 0.53x from the state, and a floor of x/ 2.8 from such rows, under which an injected 1.6x went unseen.
 
-So where both sides of a comparison are the two builds of one A/B run (:data:`harness.abhalves.AB_RUN_ATTR`), each
-point is judged on the pass numbers that both builds timed and neither build's own readings mark - contended
-(the pass's own share), or slowed by a slow hand-off (:func:`harness.passgroups.unclean_passes`; each pass on its
-own, so that one build is never cut down to passes the other build's rule chose and its own rule would leave out).
-Where no such pass is left, the point is judged as the builds' own rules have it (:func:`harness.keptpasses.choose`).
-A run resumed between a point's two builds of one pass has that pair made in two sessions; the rule takes it as a
-pair all the same.
+So where both sides of a comparison are the two builds of one A/B run (:data:`harness.abhalves.AB_RUN_ATTR`), a
+build whose own rules chose passes for a point (:func:`harness.keptpasses.choose`) is judged on those of them whose
+twin pass the other build's readings do not mark - contended (the pass's own share), or slowed by a slow hand-off
+(:func:`harness.passgroups.unclean_passes`; each pass on its own). Pairing only narrows a choice already made: a build
+that leaves no pass out of a point is never cut down to the other build's passes (its passes' spread is part of its
+noise: a first version that cut it judged unchanged points on one noisy pass, and a lone point without its hand-off
+passes, both `slower`), a pass without a twin stays (the sweep's extra passes for an unsettled point run in one build
+only), and where nothing would be left, or the median pass would be shorter than
+:data:`harness.compare_rule.MIN_ROUNDS`, the build keeps its own choice. A run resumed between a point's two builds
+of one pass has that pair made in two sessions; the rule takes it as a pair all the same.
 """
 from __future__ import annotations
 
 import statistics
 
 from .abhalves import AB_RUN_ATTR
+from .compare_rule import MIN_ROUNDS
 from .contention import known_share
 from .handoff import HANDOFFS_ATTR, USUAL_ATTR, usual_by_threads
 from .passgroups import (ATTR, NUMBERS_ATTR, PASSES_ATTR, SHARES_ATTR, THREADS_ATTR, KeptPasses, median_pass,
@@ -38,11 +42,10 @@ def one_ab_run(base_samples, new_samples) -> bool:
 
 
 def paired_choice(choice: dict, keys: dict, base_samples, new_samples) -> dict:
-    """``choice`` (``{row index: {side: (point key, KeptPasses)}}``, :func:`harness.keptpasses.choose`) with the rows
-    of ``keys`` (``{row index: {side: point key}}``: every matched point open to a choice) judged on the passes of
-    :func:`joint_numbers` where it leaves any: a side that keeps all its passes gets no entry; a row without such
-    passes keeps its entry of ``choice``. ``choice`` as given unless the samples are the two builds of one A/B run
-    (:func:`one_ab_run`) and carry pass numbers."""
+    """``choice`` (``{row index: {side: (point key, KeptPasses)}}``, :func:`harness.keptpasses.choose`) with each
+    chosen side's kept passes narrowed to those whose twin pass the other build's readings do not mark
+    (:func:`narrowed`; ``keys``: ``{row index: {side: point key}}`` of the rows of ``choice``). ``choice`` as given
+    unless the samples are the two builds of one A/B run (:func:`one_ab_run`) and carry pass numbers."""
     if not one_ab_run(base_samples, new_samples):
         return choice
     attrs = dict(zip(SIDES, (base_samples.attrs, new_samples.attrs)))
@@ -50,47 +53,41 @@ def paired_choice(choice: dict, keys: dict, base_samples, new_samples) -> dict:
         return choice
     usual = {side: a[USUAL_ATTR] if USUAL_ATTR in a else
              usual_by_threads(a.get(HANDOFFS_ATTR) or {}, a.get(THREADS_ATTR) or {}) for side, a in attrs.items()}
-    out = {i: sides for i, sides in choice.items() if i not in keys}
-    for i, point in keys.items():
+    out = {}
+    for i, sides in choice.items():
+        point = keys[i]
         numbers = {side: attrs[side][NUMBERS_ATTR].get(point[side]) for side in SIDES}
         if not all(numbers.values()) or not all(point[side] in attrs[side][ATTR] for side in SIDES):
-            if i in choice:
-                out[i] = choice[i]
+            out[i] = sides
             continue
-        unclean = {side: unclean_passes(attrs[side], point[side], usual[side]) for side in SIDES}
-        joint = joint_numbers(numbers, unclean)
-        if not joint:
-            if i in choice:
-                out[i] = choice[i]
-            continue
-        paired = {side: (point[side], restricted(attrs[side], point[side], numbers[side], joint, *unclean[side]))
-                  for side in SIDES}
-        paired = {side: entry for side, entry in paired.items() if entry[1] is not None}
-        if paired:
-            out[i] = paired
+        out[i] = {}
+        for side, (key, kept) in sides.items():
+            other = SIDES[1 - SIDES.index(side)]
+            marked = marked_numbers(numbers[other], *unclean_passes(attrs[other], point[other], usual[other]))
+            out[i][side] = (key, narrowed(attrs[side], key, numbers[side], marked, kept))
     return out
 
 
-def joint_numbers(numbers: dict, unclean: dict) -> set:
-    """The pass numbers of a point that both builds timed (``numbers``: ``{side: [number of each pass]}``) and that
-    neither build's readings mark (``unclean``: ``{side: (contended indices, slowed indices)}``)."""
-    common = set(numbers["_base"]) & set(numbers["_new"])
-    marked = {numbers[side][j] for side in SIDES for j in unclean[side][0] | unclean[side][1]}
-    return common - marked
+def marked_numbers(numbers: list, contended: set, slowed: set) -> set:
+    """The pass numbers (``numbers``: the number of each pass of a point) of the passes a build's readings mark."""
+    return {numbers[j] for j in contended | slowed if j < len(numbers)}
 
 
-def restricted(attrs: dict, key, numbers: list, joint: set, contended: set, slowed: set) -> KeptPasses | None:
-    """The :class:`KeptPasses` of point ``key`` of one build judged on its passes numbered in ``joint`` (``numbers``:
-    the number of each of its passes; ``contended``, ``slowed``: the indices its own readings mark); None where that
-    is all of its passes. A pass left out counts for a slow hand-off where it was slowed, else for contention where it
-    was contended, else as paired (the other build left its twin out, or did not time it). Its share is the median of
-    the judged passes' known shares (None where none is known)."""
-    indices = [j for j, number in enumerate(numbers) if number in joint]
-    if len(indices) == len(numbers):
-        return None
-    left = set(range(len(numbers))) - set(indices)
-    shares = [s for j, s in enumerate((attrs.get(SHARES_ATTR) or {}).get(key) or []) if j in indices and known_share(s)]
-    rounds, medians = attrs[PASSES_ATTR][key], attrs[ATTR][key]
-    return KeptPasses([medians[j] for j in indices], median_pass([rounds[j] for j in indices]), len(indices),
-                      len(numbers), statistics.median(shares) if shares else None, len(left & slowed),
-                      tuple(indices), len(left - slowed - contended))
+def narrowed(attrs: dict, key, numbers: list, marked: set, kept: KeptPasses) -> KeptPasses:
+    """``kept`` (one build's kept passes of point ``key``) less the passes whose number the other build's readings
+    mark (``marked``; ``numbers``: the number of each of its passes), counted as ``paired``; ``kept`` itself where
+    that leaves it whole or empty, or leaves a median pass shorter than ``MIN_ROUNDS``. A share chosen by contention
+    becomes the median of the judged passes' known shares."""
+    indices = [j for j in kept.indices if numbers[j] not in marked]
+    if not indices or len(indices) == len(kept.indices):
+        return kept
+    rounds = median_pass([attrs[PASSES_ATTR][key][j] for j in indices])
+    if len(rounds) < MIN_ROUNDS:
+        return kept
+    share = kept.share
+    if share is not None:
+        point_shares = (attrs.get(SHARES_ATTR) or {}).get(key) or []
+        known = [point_shares[j] for j in indices if j < len(point_shares) and known_share(point_shares[j])]
+        share = statistics.median(known) if known else share
+    return kept._replace(medians_s=[attrs[ATTR][key][j] for j in indices], median_pass_s=rounds, kept=len(indices),
+                         share=share, indices=tuple(indices), paired=kept.paired + len(kept.indices) - len(indices))

@@ -23,6 +23,9 @@ than the kept ones (:func:`slowed_by_contention`). On the AMD EPYC VM (2026-12-0
 inception3a pair exited 1 without it: numba-cpu's 3a 5x5 kept BASE's 102.5 us pass (share 0.21, the others 113 and
 141 us) and NEW's 116.8 us pass (share 0.18, the others 98 and 101 us) - a 1.14x "slower" from NEW's slowest pass.
 
+In the two builds of one A/B run a chosen side's kept passes are narrowed to those whose twin pass the other build's
+readings do not mark (:mod:`harness.abpairs`): both ran pass ``i`` back to back, in the same state.
+
 The same machinery leaves out passes that the cores' slow hand-off slowed (:mod:`harness.handoff`), judged
 against one usual reading of both runs (:func:`with_joint_handoff`), and marks a point every pass of which one
 run made in that state for the hold-back of :func:`harness.interference.interference_demoted`
@@ -58,7 +61,7 @@ def judged_passes(merged, base_samples, new_samples, matcher, pooled_out: set | 
     flag_slow_handoff(merged, base_samples, new_samples)
     matched = matcher(merged, base_samples, new_samples, pooled)
     choice = choose(merged, base_samples, new_samples, pooled)
-    choice = paired_choice(choice, point_keys(merged, pooled), base_samples, new_samples)
+    choice = paired_choice(choice, point_keys(merged, choice), base_samples, new_samples)
     if not choice:
         pooled_out |= pooled
         return matched, base_samples, new_samples, {}
@@ -91,7 +94,7 @@ def kept_note(run: str, kept) -> str:
     left = [f"{kept.slow_handoff} whose cores handed work to each other slowly (an empty parallel region read slow "
             "around them)"] if kept.slow_handoff else []
     if kept.paired:
-        left.append(f"{kept.paired} whose twin pass the other build left out or did not time (an A/B run times "
+        left.append(f"{kept.paired} whose twin pass the other build left out (an A/B run times "
                     "both builds' pass of a point back to back)")
     if left:
         note += f"{' and' if contended else ','} leaving out " + " and ".join(left)
@@ -175,11 +178,10 @@ def choose(merged, base_samples, new_samples, pooled: set) -> dict:
     return out
 
 
-def point_keys(merged, pooled: set) -> dict:
-    """``{row index: {side: point key}}`` of the matched points of ``merged`` whose backend is judged on passes
-    (not in ``pooled``): the points open to a choice of passes."""
-    return {i: {side: (r[f"backend{side}"], str(r[f"case{side}"])) for side, _ in SIDES} for i, r in merged.iterrows()
-            if r.get("_merge") == "both" and r.get("backend_base") not in pooled}
+def point_keys(merged, rows) -> dict:
+    """``{row index: {side: point key}}`` of the rows of ``merged`` named in ``rows``."""
+    return {i: {side: (merged.at[i, f"backend{side}"], str(merged.at[i, f"case{side}"])) for side, _ in SIDES}
+            for i in rows}
 
 
 def slowed_by_contention(kept, medians) -> bool:

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import harness
-from harness.abpairs import joint_numbers, one_ab_run
+from harness.abpairs import marked_numbers, narrowed, one_ab_run
 from harness.comparison import exit_code
 from harness.handoff import SLOW_HANDOFF
 from harness.keptpasses import kept_note
@@ -140,20 +140,53 @@ def test_the_note_counts_each_reason_once():
     both = KeptPasses([1e-6, 2e-6], (), 2, 5, 0.0, 0, (3, 4), 1)  # 2 contended, 1 paired
     assert kept_note("BASE", both) == (
         "BASE: judged on 2 of 5 passes, those where other processes held under 25% of its cores and leaving out 1 "
-        "whose twin pass the other build left out or did not time (an A/B run times both builds' pass of a point back "
-        "to back)")
+        "whose twin pass the other build left out (an A/B run times both builds' pass of a point back to back)")
     paired_only = kept_note("NEW", KeptPasses([1e-6], (), 1, 5, None, 3, (2,), 1))
     assert paired_only.startswith("NEW: judged on 1 of 5 passes, leaving out 3 whose cores handed work")
-    assert paired_only.endswith("around them) and 1 whose twin pass the other build left out or did not time (an A/B "
-                                "run times both builds' pass of a point back to back)")
+    assert paired_only.endswith("around them) and 1 whose twin pass the other build left out (an A/B run times both "
+                                "builds' pass of a point back to back)")
     assert "held under" not in paired_only
 
 
-def test_the_pass_numbers_both_builds_timed_and_neither_marked():
-    numbers = {"_base": [0, 1, 2, 3, 4], "_new": [0, 2, 3, 4, 5]}  # NEW's pass 1 too short to count; a pass 5
-    unclean = {"_base": ({0}, set()), "_new": (set(), {2})}  # BASE's pass 0 contended; NEW's pass 3 (index 2) slow
-    assert joint_numbers(numbers, unclean) == {2, 4}
-    assert joint_numbers(numbers, {"_base": ({0, 1, 2, 3, 4}, set()), "_new": (set(), set())}) == set()
+def test_a_build_that_left_nothing_out_is_never_cut_to_the_other_builds_passes(tmp_path):
+    # point 3: BASE alone met a neighbour in passes 1-4 (it did not slow them), NEW clean but its pass 0 1.15x from
+    # noise; one unchanged lone point f whose NEW passes 0-1 ran in the slow state and the rest 1.2x (its process).
+    # Cut to the other build's passes: a's point 3 and f `slower` 1.16x / 1.21x, exit 1 (a second review)
+    spec = {"a": {"base": lambda i: {"shares": [0.2, 0.3, 0.3, 0.3, 0.3]} if i == 3 else {},
+                  "new": lambda i: {"slow": [1.15, 1.0, 1.0, 1.02, 0.98]} if i == 3 else {}},
+            "b": {},
+            "f": {"cases": 1, "new": lambda i: {"handoff": [SLOW_S, SLOW_S] + [USUAL_S] * 3,
+                                                "slow": [1.9, 1.9, 1.2, 1.22, 1.18]}}}
+    write_ab(tmp_path, spec)
+    result = harness.compare("ab@base", "ab", results_dir=tmp_path)
+    assert exit_code(result) != 1 and not (result["verdict"] == "slower").any()
+    assert not result["note"].str.contains("twin pass").any()
+
+
+def narrowing(kept_indices, rounds=5, numbers=(0, 1, 2, 3, 4)):
+    """The attrs of one build's point ("a", "x") with five passes of ``rounds`` rounds (pass 3: 4 rounds when
+    ``rounds`` is None), and its KeptPasses keeping ``kept_indices``."""
+    sizes = [4 if (rounds is None and j == 3) else (rounds or 10) for j in range(len(numbers))]
+    attrs = {"passes_s": {("a", "x"): [[(j + 1) * 1e-6] * n for j, n in enumerate(sizes)]},
+             "pass_medians_s": {("a", "x"): [(j + 1) * 1e-6 for j in range(len(numbers))]},
+             "pass_shares": {("a", "x"): [0.5, 0.5, 0.0, 0.1, 0.0]}}
+    kept = KeptPasses([(j + 1) * 1e-6 for j in kept_indices], (), len(kept_indices), len(numbers), 0.05, 0,
+                      tuple(kept_indices))
+    return attrs, list(numbers), kept
+
+
+def test_narrowing_drops_only_passes_whose_twin_the_other_build_marked():
+    attrs, numbers, kept = narrowing([2, 3, 4])
+    out = narrowed(attrs, ("a", "x"), numbers, {3}, kept)
+    assert out.indices == (2, 4) and out.paired == 1 and out.kept == 2 and out.medians_s == pytest.approx([3e-6, 5e-6])
+    assert out.share == 0.0 and out.slow_handoff == 0  # the judged passes' share
+    assert narrowed(attrs, ("a", "x"), numbers, {0, 1}, kept) is kept  # nothing of its own choice marked
+    assert narrowed(attrs, ("a", "x"), numbers, {2, 3, 4}, kept) is kept  # nothing left: its own choice
+    extra = narrowing([2, 3, 4], numbers=(0, 1, 2, 3, 9))  # pass 9 timed in this build only: it stays
+    assert narrowed(extra[0], ("a", "x"), extra[1], {3}, extra[2]).indices == (2, 4)
+    short = narrowing([2, 3, 4], rounds=None)  # the pass left would be a median pass of 4 rounds: its own choice
+    assert narrowed(short[0], ("a", "x"), short[1], {2, 4}, short[2]) is short[2]
+    assert marked_numbers([0, 2, 3, 4], {0}, {2}) == {0, 3}
 
 
 class Samples:
