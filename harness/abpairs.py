@@ -10,14 +10,16 @@ judged on passes 1 and 2 of the base build (4.46 and 2.35 us: one of each state)
 
 So where both sides of a comparison are the two builds of one A/B run (:data:`harness.abhalves.AB_RUN_ATTR`), a
 build whose own rules chose passes for a point (:func:`harness.keptpasses.choose`) is judged on those of them whose
-twin pass the other build's readings do not mark - contended (the pass's own share), or slowed by a slow hand-off
-(:func:`harness.passgroups.unclean_passes`; each pass on its own). Pairing only narrows a choice already made: a build
-that leaves no pass out of a point is never cut down to the other build's passes (its passes' spread is part of its
-noise: a first version that cut it judged unchanged points on one noisy pass, and a lone point without its hand-off
-passes, both `slower`), a pass without a twin stays (the sweep's extra passes for an unsettled point run in one build
-only), and where nothing would be left, or the median pass would be shorter than
-:data:`harness.compare_rule.MIN_ROUNDS`, the build keeps its own choice. A run resumed between a point's two builds
-of one pass has that pair made in two sessions; the rule takes it as a pair all the same.
+twin pass the other build's readings show slowed by a slow hand-off (:func:`harness.passgroups.unclean_passes`)
+left out as well: the state lasts seconds, and the twin ran in it. Contention is not paired: another process's
+burst lasts milliseconds, and a neighbour in one build's pass says little of its twin's (a third review: an
+unchanged point cut to one noisy pass by the other build's contended, unslowed twin was `slower`, exit 1). Pairing
+only narrows a choice already made: a build that left nothing out is never cut down to the other build's passes
+(its passes' spread is part of its noise: a first version that cut it judged unchanged points on one noisy pass,
+and a lone point without its hand-off passes, both `slower`), a pass without a twin stays (the sweep's extra
+passes for an unsettled point run in one build only), and where nothing would be left, or the median pass would be
+shorter than :data:`harness.compare_rule.MIN_ROUNDS`, the build keeps its own choice. A run resumed between a
+point's two builds of one pass has that pair made in two sessions; the rule takes it as a pair all the same.
 """
 from __future__ import annotations
 
@@ -43,8 +45,8 @@ def one_ab_run(base_samples, new_samples) -> bool:
 
 def paired_choice(choice: dict, keys: dict, base_samples, new_samples) -> dict:
     """``choice`` (``{row index: {side: (point key, KeptPasses)}}``, :func:`harness.keptpasses.choose`) with each
-    chosen side's kept passes narrowed to those whose twin pass the other build's readings do not mark
-    (:func:`narrowed`; ``keys``: ``{row index: {side: point key}}`` of the rows of ``choice``). ``choice`` as given
+    chosen side's kept passes narrowed to those whose twin pass the other build's readings do not show slowed by a
+    slow hand-off (:func:`narrowed`; ``keys``: ``{row index: {side: point key}}`` of the rows of ``choice``). ``choice`` as given
     unless the samples are the two builds of one A/B run (:func:`one_ab_run`) and carry pass numbers."""
     if not one_ab_run(base_samples, new_samples):
         return choice
@@ -63,19 +65,19 @@ def paired_choice(choice: dict, keys: dict, base_samples, new_samples) -> dict:
         out[i] = {}
         for side, (key, kept) in sides.items():
             other = SIDES[1 - SIDES.index(side)]
-            marked = marked_numbers(numbers[other], *unclean_passes(attrs[other], point[other], usual[other]))
+            marked = marked_numbers(numbers[other], unclean_passes(attrs[other], point[other], usual[other])[1])
             out[i][side] = (key, narrowed(attrs[side], key, numbers[side], marked, kept))
     return out
 
 
-def marked_numbers(numbers: list, contended: set, slowed: set) -> set:
-    """The pass numbers (``numbers``: the number of each pass of a point) of the passes a build's readings mark."""
-    return {numbers[j] for j in contended | slowed if j < len(numbers)}
+def marked_numbers(numbers: list, slowed: set) -> set:
+    """The pass numbers (``numbers``: the number of each pass of a point) of the passes at indices ``slowed``."""
+    return {numbers[j] for j in slowed if j < len(numbers)}
 
 
 def narrowed(attrs: dict, key, numbers: list, marked: set, kept: KeptPasses) -> KeptPasses:
     """``kept`` (one build's kept passes of point ``key``) less the passes whose number the other build's readings
-    mark (``marked``; ``numbers``: the number of each of its passes), counted as ``paired``; ``kept`` itself where
+    show slowed by a slow hand-off (``marked``; ``numbers``: the number of each of its passes), counted as ``paired``; ``kept`` itself where
     that leaves it whole or empty, or leaves a median pass shorter than ``MIN_ROUNDS``. A share chosen by contention
     becomes the median of the judged passes' known shares."""
     indices = [j for j in kept.indices if numbers[j] not in marked]

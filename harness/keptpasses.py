@@ -24,7 +24,8 @@ inception3a pair exited 1 without it: numba-cpu's 3a 5x5 kept BASE's 102.5 us pa
 141 us) and NEW's 116.8 us pass (share 0.18, the others 98 and 101 us) - a 1.14x "slower" from NEW's slowest pass.
 
 In the two builds of one A/B run a chosen side's kept passes are narrowed to those whose twin pass the other build's
-readings do not mark (:mod:`harness.abpairs`): both ran pass ``i`` back to back, in the same state.
+readings do not show slowed by a slow hand-off (:mod:`harness.abpairs`): both ran pass ``i`` back to back, in the
+same state.
 
 The same machinery leaves out passes that the cores' slow hand-off slowed (:mod:`harness.handoff`), judged
 against one usual reading of both runs (:func:`with_joint_handoff`), and marks a point every pass of which one
@@ -94,8 +95,8 @@ def kept_note(run: str, kept) -> str:
     left = [f"{kept.slow_handoff} whose cores handed work to each other slowly (an empty parallel region read slow "
             "around them)"] if kept.slow_handoff else []
     if kept.paired:
-        left.append(f"{kept.paired} whose twin pass the other build left out (an A/B run times "
-                    "both builds' pass of a point back to back)")
+        left.append(f"{kept.paired} whose twin pass in the other build a slow hand-off slowed (an A/B run times "
+                    "both builds' pass of a point back to back, in the same state)")
     if left:
         note += f"{' and' if contended else ','} leaving out " + " and ".join(left)
     return note
