@@ -10,7 +10,7 @@ judged on passes 1 and 2 of the base build (4.46 and 2.35 us: one of each state)
 
 So where both sides of a comparison are the two builds of one A/B run (:data:`harness.abhalves.AB_RUN_ATTR`), a
 build whose own rules chose passes for a point (:func:`harness.keptpasses.choose`) is judged on those of them whose
-twin pass the other build's readings show slowed by a slow hand-off (:func:`harness.passgroups.unclean_passes`)
+twin pass the other build's readings show slowed by a slow hand-off (:func:`harness.passgroups.handoff_slowed`)
 left out as well: the state lasts seconds, and the twin ran in it. Contention is not paired: another process's
 burst lasts milliseconds, and a neighbour in one build's pass says little of its twin's (a third review: an
 unchanged point cut to one noisy pass by the other build's contended, unslowed twin was `slower`, exit 1). Pairing
@@ -28,9 +28,8 @@ import statistics
 from .abhalves import AB_RUN_ATTR
 from .compare_rule import MIN_ROUNDS
 from .contention import known_share
-from .handoff import HANDOFFS_ATTR, USUAL_ATTR, usual_by_threads
-from .passgroups import (ATTR, NUMBERS_ATTR, PASSES_ATTR, SHARES_ATTR, THREADS_ATTR, KeptPasses, median_pass,
-                         unclean_passes)
+from .passgroups import (ATTR, NUMBERS_ATTR, PASSES_ATTR, SHARES_ATTR, KeptPasses, handoff_slowed, median_pass,
+                         usual_of)
 
 SIDES = ("_base", "_new")
 
@@ -46,15 +45,15 @@ def one_ab_run(base_samples, new_samples) -> bool:
 def paired_choice(choice: dict, keys: dict, base_samples, new_samples) -> dict:
     """``choice`` (``{row index: {side: (point key, KeptPasses)}}``, :func:`harness.keptpasses.choose`) with each
     chosen side's kept passes narrowed to those whose twin pass the other build's readings do not show slowed by a
-    slow hand-off (:func:`narrowed`; ``keys``: ``{row index: {side: point key}}`` of the rows of ``choice``). ``choice`` as given
-    unless the samples are the two builds of one A/B run (:func:`one_ab_run`) and carry pass numbers."""
+    slow hand-off (:func:`narrowed`; ``keys``: ``{row index: {side: point key}}`` of the rows of ``choice``).
+    ``choice`` as given unless the samples are the two builds of one A/B run (:func:`one_ab_run`) and carry pass
+    numbers."""
     if not one_ab_run(base_samples, new_samples):
         return choice
     attrs = dict(zip(SIDES, (base_samples.attrs, new_samples.attrs)))
     if not all(a.get(NUMBERS_ATTR) and a.get(ATTR) for a in attrs.values()):
         return choice
-    usual = {side: a[USUAL_ATTR] if USUAL_ATTR in a else
-             usual_by_threads(a.get(HANDOFFS_ATTR) or {}, a.get(THREADS_ATTR) or {}) for side, a in attrs.items()}
+    usual = {side: usual_of(a) for side, a in attrs.items()}
     out = {}
     for i, sides in choice.items():
         point = keys[i]
@@ -65,7 +64,7 @@ def paired_choice(choice: dict, keys: dict, base_samples, new_samples) -> dict:
         out[i] = {}
         for side, (key, kept) in sides.items():
             other = SIDES[1 - SIDES.index(side)]
-            marked = marked_numbers(numbers[other], unclean_passes(attrs[other], point[other], usual[other])[1])
+            marked = marked_numbers(numbers[other], handoff_slowed(attrs[other], point[other], usual[other]))
             out[i][side] = (key, narrowed(attrs[side], key, numbers[side], marked, kept))
     return out
 
@@ -77,9 +76,9 @@ def marked_numbers(numbers: list, slowed: set) -> set:
 
 def narrowed(attrs: dict, key, numbers: list, marked: set, kept: KeptPasses) -> KeptPasses:
     """``kept`` (one build's kept passes of point ``key``) less the passes whose number the other build's readings
-    show slowed by a slow hand-off (``marked``; ``numbers``: the number of each of its passes), counted as ``paired``; ``kept`` itself where
-    that leaves it whole or empty, or leaves a median pass shorter than ``MIN_ROUNDS``. A share chosen by contention
-    becomes the median of the judged passes' known shares."""
+    show slowed by a slow hand-off (``marked``; ``numbers``: the number of each of its passes), counted as
+    ``paired``; ``kept`` itself where that leaves it whole or empty, or leaves a median pass shorter than
+    ``MIN_ROUNDS``. A share chosen by contention becomes the median of the judged passes' known shares."""
     indices = [j for j in kept.indices if numbers[j] not in marked]
     if not indices or len(indices) == len(kept.indices):
         return kept

@@ -74,7 +74,8 @@ class KeptPasses(NamedTuple):
     slow_handoff: int = 0
     #: The kept passes' positions among the point's passes (as :func:`read_passes` lists them).
     indices: tuple = ()
-    #: Passes left out because the other build's pass of the same number was (:mod:`harness.abpairs`).
+    #: Passes left out because a slow hand-off slowed the other build's pass of the same number
+    #: (:mod:`harness.abpairs`).
     paired: int = 0
 
     @property
@@ -171,16 +172,20 @@ def slowed_passes(readings: list, medians: list, usual: float | None) -> set:
     return slow
 
 
-def unclean_passes(attrs: dict, key, usual: dict) -> tuple[set, set]:
-    """``(contended, slowed)``: the indices of point ``key``'s passes that met contention (their own share at
-    ``CONTENDED_SHARE`` or more) and those a slow hand-off slowed (:func:`slowed_passes` against ``usual``, the usual
-    reading per thread count) - each pass on its own, whether or not the point as a whole was contended; from the
-    attributes :func:`with_pass_medians` sets."""
-    shares = (attrs.get(SHARES_ATTR) or {}).get(key) or []
-    contended = {i for i, share in enumerate(shares) if known_share(share) and share >= CONTENDED_SHARE}
+def handoff_slowed(attrs: dict, key, usual: dict) -> set:
+    """The indices of point ``key``'s passes a slow hand-off slowed (:func:`slowed_passes` against ``usual``, the
+    run's :func:`usual_of`), from the attributes :func:`with_pass_medians` sets."""
     readings = (attrs.get(HANDOFFS_ATTR) or {}).get(key) or []
     threads = (attrs.get(THREADS_ATTR) or {}).get(key)
-    return contended, slowed_passes(readings, attrs[ATTR][key], usual.get(threads))
+    return slowed_passes(readings, attrs[ATTR][key], usual.get(threads))
+
+
+def usual_of(attrs: dict) -> dict:
+    """The usual hand-off per thread count a run's passes are judged against: ``attrs["usual_handoff_s"]`` where set
+    (:func:`harness.keptpasses.with_joint_handoff`), else the run's own (:func:`harness.handoff.usual_by_threads`)."""
+    if USUAL_ATTR in attrs:
+        return attrs[USUAL_ATTR]
+    return usual_by_threads(attrs.get(HANDOFFS_ATTR) or {}, attrs.get(THREADS_ATTR) or {})
 
 
 def median_pass(passes: list) -> tuple:
@@ -229,9 +234,8 @@ def derive_kept(attrs: dict, passes: dict) -> None:
     """Set ``attrs["uncontended_passes"]`` (:func:`kept_passes`) from ``passes`` and the pass medians, shares,
     hand-off readings and threads already in ``attrs``, against ``attrs["usual_handoff_s"]`` where set, else the
     run's own usual reading: :func:`derive`'s last step, alone for a new usual reading."""
-    handoffs, threads = attrs.get(HANDOFFS_ATTR) or {}, attrs.get(THREADS_ATTR) or {}
-    usual = attrs[USUAL_ATTR] if USUAL_ATTR in attrs else usual_by_threads(handoffs, threads)
-    attrs[KEPT_ATTR] = kept_passes(passes, attrs[ATTR], attrs.get(SHARES_ATTR) or {}, handoffs, threads, usual)
+    attrs[KEPT_ATTR] = kept_passes(passes, attrs[ATTR], attrs.get(SHARES_ATTR) or {}, attrs.get(HANDOFFS_ATTR) or {},
+                                   attrs.get(THREADS_ATTR) or {}, usual_of(attrs))
 
 
 def machine_ratio(base_samples, new_samples) -> float:
