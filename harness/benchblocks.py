@@ -22,7 +22,7 @@ rule; so do all of them where the files' probes are not the same work (another P
 Measured on the AMD EPYC Zen 2 VM (AVX2, 2 vCPU), 12 quiet files and 6 beside a process streaming memory on the
 other vCPU, every pair (153): the widest common shift of a backend's block was 1.10x (numpy), none exited 1; a whole
 backend's 1.6x `slower` on every row of 90 (quiet) and 45 (beside the stream), 1.3x on 17-67%
-(docs/regression-gates.md, "One file a side: a whole backend").
+(docs/measurements/regression-gates-log.md, "One file a side: a whole backend").
 """
 from __future__ import annotations
 

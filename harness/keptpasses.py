@@ -11,12 +11,12 @@ such passes too; where the other side was contended throughout, both are judged 
 against contended: runs made beside the same busy process are judged as usual). Nothing changes for a backend
 judged on pooled rounds (a point without a median pass long enough: :func:`harness.comparemerge.matched_samples`).
 
-Measured (2-vCPU Intel VM, docs/compare.md "Other processes during one run"): three A/B inception3a runs made
-while the host's other tenants took time, an injected 1.3x of numba-cpu caught on 70% -> 88% of its rows within
-the runs and 47% -> 62% across them; a run half made beside a busy loop, 10 -> 15 of 16; no unchanged pair of any
-stored set exits 1 that did not before. Judging only passes below 0.15 (so that a kept pass is always 0.1 below a
-contended other run) cost power (88% -> 76% within) and bought nothing the rule for a side contended throughout
-does not.
+Measured (2-vCPU Intel VM, docs/measurements/compare-log.md "Other processes during one run"): three A/B
+inception3a runs made while the host's other tenants took time, an injected 1.3x of numba-cpu caught on 70% -> 88%
+of its rows within the runs and 47% -> 62% across them; a run half made beside a busy loop, 10 -> 15 of 16; no
+unchanged pair of any stored set exits 1 that did not before. Judging only passes below 0.15 (so that a kept pass
+is always 0.1 below a contended other run) cost power (88% -> 76% within) and bought nothing the rule for a side
+contended throughout does not.
 
 The kept passes stand for the point only where contention explains the rest: where the passes left out ran slower
 than the kept ones (:func:`slowed_by_contention`). On the AMD EPYC VM (2026-12-04, load ~2.8) an unchanged

@@ -1,7 +1,7 @@
 """Measure the regression gate's error rates on runs of this machine: A/A false alarms and injected slowdowns.
 
-The recipe of docs/regression-gates.md and docs/compare.md ("Measured rates"), as one script, so that each
-machine's numbers are made the same way:
+The recipe of the measurements in docs/measurements/ (summed up in docs/regression-gates.md and docs/compare.md,
+"Measured error rates"), as one script, so that each machine's numbers are made the same way:
 
     PYTHONPATH=. python scripts/gate_eval.py sweeps --results-dir R RUN1 RUN2 RUN3 [--ab] [--threshold 0.1]
     PYTHONPATH=. python scripts/gate_eval.py bench k-1.json k-2.json ... [--side 1|3]
