@@ -16,7 +16,8 @@ fell from 0.20-0.36 to 0.07-0.15 for smoke-sized numpy, Numba and torch kernels,
 0.05-0.12 for Inception 3a's layers (torch 3x3 0.087 -> 0.100, the one that lost). In fresh sweeps the fits
 gave numba-cpu 0.91-0.99, numpy 1.29-1.64, torch 1.22-1.51 on smoke and 0.55-0.76 on inception3a, and an
 injected 1.3x was caught on 75-92% of the slowed backend's smoke rows across separate runs (25-50% without),
-100% within A/B runs (39-83%), 80-96% of inception3a's (62-78%), no A/A pair exiting 1 (docs/compare.md).
+100% within A/B runs (39-83%), 80-96% of inception3a's (62-78%), no A/A pair exiting 1
+(docs/measurements/compare-log.md).
 
 A backend is adjusted only when every point it has in both runs carries a pace on every pass (runs from
 before ``pace_s``, GPU points and ``--clock process`` runs carry none; pytest-benchmark files have a rule of their

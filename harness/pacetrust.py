@@ -8,7 +8,8 @@ pure-Python loop, and it can move between two runs while the kernels stay put: a
 release runs such loops at a speed of its own), another CPU model, another host of a pool whose interpreter and
 vector speeds differ otherwise. Divided out, such a move is a change of every paced backend at once: three
 unchanged smoke runs of the Intel VM, NEW's probe edited 1.25x faster with the kernels untouched, made 5 of 6
-ordered pairs exit 1 (1 with this module), and edited 1.25x slower gave 54 `faster` rows (6) (docs/compare.md).
+ordered pairs exit 1 (1 with this module), and edited 1.25x slower gave 54 `faster` rows (6)
+(docs/measurements/compare-log.md).
 
 So the move between the runs is divided out only when nothing says it is the probe's alone:
 

@@ -17,7 +17,7 @@ unchanged default smoke sweeps, all ordered pairs of two sets of four, exit 1 on
 pooled rows, 1 of 24 with the median pass, which holds against a minority of passes in any unusual state,
 faster or slower (inception3a: 2 of 6 -> 0 of 6; smoke made beside two or more competing processes:
 1 of 6 -> 2 of 6); a 1.3x slowdown injected into one backend was caught on 18-53% of its smoke rows with
-the median pass, 0-19% with the rows (docs/compare.md).
+the median pass, 0-19% with the rows (docs/measurements/compare-log.md).
 
 The medians and the median passes travel with the samples table in ``attrs["pass_medians_s"]`` and
 ``attrs["median_pass_s"]`` (:func:`with_pass_medians`), so every reader of a run - the CLI, the Python API -

@@ -88,7 +88,7 @@ def add_timing_options(p) -> None:
                    help="start every backend's worker process anew before each round of passes, so a point's passes "
                         "run in different processes and what a process decides once (oneDNN's algorithm, where "
                         "buffers landed) varies between them as between runs; for a gate whose A/A runs disagree "
-                        "per process. Costs 20-35%% more time (docs/compare.md)")
+                        "per process. Costs 20-35%% more time (docs/measurements/compare-log.md)")
     p.add_argument("--against", default=None, metavar="REF",
                    help="A/B run: also time the kernels of another build - a git commit of this checkout "
                         "(HEAD~1, main, a sha) or a folder holding its kernels package - as NAME@base, each case by "
