@@ -37,6 +37,7 @@ from __future__ import annotations
 import statistics
 
 from .abpairs import paired_choice
+from .comparemerge import pass_key
 from .contention import is_contended
 from .handoff import HANDOFFS_ATTR, SLOW_FLAG, USUAL_ATTR, joint_usual, slow_passes, usual_by_threads
 from .passgroups import (ATTR, MEDIAN_PASS_ATTR, PASSES_ATTR, THREADS_ATTR, derive_kept, kept_by_point,
@@ -145,7 +146,7 @@ def flag_slow_handoff(merged, base_samples, new_samples) -> None:
     for i, r in merged.iterrows():
         if r.get("_merge") != "both":
             continue
-        slow = {side: all_slow(attrs[side], (r[f"backend{side}"], str(r[f"case{side}"]))) for side, _ in SIDES}
+        slow = {side: all_slow(attrs[side], pass_key(r[f"backend{side}"], r[f"case{side}"])) for side, _ in SIDES}
         for side, other in (("_base", "_new"), ("_new", "_base")):
             if slow[side] and slow[other] is False:
                 flags = r.get(f"flags{side}")
@@ -166,7 +167,7 @@ def choose(merged, base_samples, new_samples, pooled: set) -> dict:
     for i, r in merged.iterrows():
         if r.get("_merge") != "both" or r.get("backend_base") in pooled:
             continue
-        keys = {side: (r[f"backend{side}"], str(r[f"case{side}"])) for side, _ in SIDES}
+        keys = {side: pass_key(r[f"backend{side}"], r[f"case{side}"]) for side, _ in SIDES}
         sides = {side: (key, kept[side][key]) for side, key in keys.items()
                  if key in kept[side] and slowed_by_contention(kept[side][key], medians[side].get(key, []))
                  and (not kept[side][key].handoff_only or rows.get(r.get("backend_base"), 0) >= MIN_ROWS)}
@@ -181,7 +182,7 @@ def choose(merged, base_samples, new_samples, pooled: set) -> dict:
 
 def point_keys(merged, rows) -> dict:
     """``{row index: {side: point key}}`` of the rows of ``merged`` named in ``rows``."""
-    return {i: {side: (merged.at[i, f"backend{side}"], str(merged.at[i, f"case{side}"])) for side, _ in SIDES}
+    return {i: {side: pass_key(merged.at[i, f"backend{side}"], merged.at[i, f"case{side}"]) for side, _ in SIDES}
             for i in rows}
 
 
